@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what authgate needs on Debian 12, from Debian's packages and the npm
+# registry only. Idempotent: installs only what is missing. Run as root.
+#   scripts/deps.sh          build + run dependencies
+#   scripts/deps.sh test     + what the test suite uses (clang, node packages, kubectl)
+#   scripts/deps.sh bench    + load generators and peers (wrk, h2load, nginx, haproxy)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev libjsmn-dev
+      libcurl4-openssl-dev node-llhttp openssl curl ca-certificates)
+case "${1:-}" in
+  test)  want+=(clang libclang-rt-14-dev nodejs python3 iproute2 procps) ;;
+  bench) want+=(clang nodejs wrk nghttp2-client nginx-light haproxy procps python3) ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [[ "${1:-}" == test || "${1:-}" == bench ]]; then
+  command -v npm >/dev/null || { apt-get install -y -qq npm >/dev/null; }
+  # kubectl: use the one on PATH, else Debian's kubernetes-client.
+  command -v kubectl >/dev/null || apt-get install -y -qq kubernetes-client >/dev/null || true
+  if [[ -f tests/package.json && ! -d tests/node_modules ]]; then
+    (cd tests && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
+                 npm install --no-audit --no-fund --loglevel=error)
+  fi
+fi

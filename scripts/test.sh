@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds with warnings as errors, runs
+# every unit and integration test, then the unit tests again under ASan+UBSan, then
+# each libFuzzer target for a few seconds. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test
+jobs=$(nproc)
+
+cmake -S . -B build -DAG_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+(cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== unit tests under ASan+UBSan"
+CC=clang cmake -S . -B build-asan -DAG_WERROR=ON -DAG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j"$jobs" -L unit)
+
+echo "== fuzz targets (a few seconds each)"
+CC=clang cmake -S . -B build-fuzz -DAG_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz -j"$jobs"
+shopt -s nullglob
+for f in build-fuzz/fuzz_*; do
+  [[ -x "$f" ]] || continue
+  name=$(basename "$f")
+  corpus=tests/fuzz/corpus/${name#fuzz_}
+  mkdir -p "build-fuzz/corpus-$name"
+  echo "-- $name"
+  "$f" -max_total_time="${AG_FUZZ_SECONDS:-10}" -timeout=5 -rss_limit_mb=2048 \
+       "build-fuzz/corpus-$name" $( [[ -d $corpus ]] && echo "$corpus" ) 2>&1 | tail -n 2
+done
+echo "all tests passed"
