@@ -1,13 +1,42 @@
-/* authgate entry point: parses the sub-command and hands over to it. */
+/* authgate entry point: dispatches the sub-command (cmd.h). */
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"serve", ag_cmd_serve, "run the gateway: authgate serve --config FILE"},
+    {"demo", ag_cmd_demo, "run the embedded demo setup on loopback (no files needed)"},
+    {"check", ag_cmd_check, "can a subject do this? authgate check --config F --as U VERB RES"},
+    {"who-can", ag_cmd_who_can, "who may? authgate who-can --config F VERB RESOURCE [-n NS]"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: authgate COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        fprintf(stderr, "usage: authgate serve|demo|check|who-can ...\n");
+    if (argc < 2) {
+        usage(stderr);
         return 2;
     }
-    fprintf(stderr, "authgate: unknown command '%s'\n", argv[1]);
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "authgate: unknown command \"%s\"\n", argv[1]);
+    usage(stderr);
     return 2;
 }

@@ -1,0 +1,70 @@
+/* The contract between request-attribute derivation (reqinfo.c), the authorizers
+ * (rbac.c for Kubernetes RBAC, azrbac.c for Azure RBAC) and their callers (the proxy
+ * path, the SubjectAccessReview webhook, `authgate check`). Pure data; no I/O.
+ *
+ * Attributes mirror the API server's authorizer.Attributes. Slices borrow from the
+ * request (or the SAR body) and live as long as it does. A decision carries its reason
+ * as structured references into the policy snapshot (lifetime: snapshot), formatted
+ * only when someone reads it (403 body, audit, --explain), so an allow on the hot path
+ * builds no strings. */
+#ifndef AG_AUTHZ_H
+#define AG_AUTHZ_H
+
+#include <stdbool.h>
+
+#include "buf.h"
+#include "identity.h"
+#include "str.h"
+
+typedef struct {
+    bool resource_request;
+    ag_str_t verb;        /* get, list, watch, create, update, patch, delete,
+                             deletecollection; or the lower-case HTTP method for
+                             non-resource requests; impersonate, bind, escalate, use */
+    ag_str_t api_prefix;  /* "api" or "apis" */
+    ag_str_t api_group;   /* "" for the core group */
+    ag_str_t api_version;
+    ag_str_t namespace_;
+    ag_str_t resource;
+    ag_str_t subresource;
+    ag_str_t name;
+    ag_str_t path;        /* the URL path (non-resource requests are judged by it) */
+    ag_str_t field_selector_name; /* metadata.name=<x> of a list/watch, if any */
+} ag_attrs_t;
+
+typedef enum {
+    AG_AUTHZ_NO_OPINION = 0, /* nothing granted it (RBAC never denies) */
+    AG_AUTHZ_ALLOW,
+    AG_AUTHZ_DENY,           /* explicit deny (Azure deny assignment, or fail-closed error) */
+} ag_authz_result;
+
+typedef enum {
+    AG_AUTHZ_BY_NONE = 0,
+    AG_AUTHZ_BY_SUPERUSER,    /* system:masters */
+    AG_AUTHZ_BY_RBAC,
+    AG_AUTHZ_BY_AZURE,
+} ag_authz_source;
+
+/* Why. Every field optional; all borrowed from the policy snapshot. */
+typedef struct {
+    ag_authz_result result;
+    ag_authz_source source;
+    /* Kubernetes RBAC: the binding and role that allowed, and the rule's index */
+    ag_str_t binding_kind, binding_namespace, binding_name;
+    ag_str_t role_kind, role_name;
+    int rule_index;
+    /* Azure RBAC: assignment id, role definition name, scope, and the data action */
+    ag_str_t assignment_id, azure_role, azure_scope;
+    ag_str_t data_action; /* the data action checked (also set on a deny) */
+    const char *error;    /* static text when evaluation failed (fail closed) */
+} ag_authz_decision_t;
+
+/* The API server's denial message for <user> and <attrs>, e.g.
+ *   User "alice" cannot list resource "pods" in API group "" in the namespace "default"
+ * appended to <out> (written by rbac.c). */
+ag_err ag_authz_deny_message(const ag_identity_t *user, const ag_attrs_t *attrs, ag_buf_t *out);
+/* Human-readable reason for <d> ("RBAC: allowed by ClusterRoleBinding \"x\" of
+ * ClusterRole \"y\""), for --explain, audit annotations and logs. */
+ag_err ag_authz_reason(const ag_authz_decision_t *d, ag_buf_t *out);
+
+#endif
