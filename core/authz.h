@@ -53,6 +53,8 @@ typedef struct {
     ag_str_t binding_kind, binding_namespace, binding_name;
     ag_str_t role_kind, role_name;
     int rule_index;
+    /* the binding's subject that matched the user (kind User/Group/ServiceAccount) */
+    ag_str_t subject_kind, subject_namespace, subject_name;
     /* Azure RBAC: assignment id, role definition name, scope, and the data action */
     ag_str_t assignment_id, azure_role, azure_scope;
     ag_str_t data_action; /* the data action checked (also set on a deny) */
@@ -63,6 +65,11 @@ typedef struct {
  *   User "alice" cannot list resource "pods" in API group "" in the namespace "default"
  * appended to <out> (written by rbac.c). */
 ag_err ag_authz_deny_message(const ag_identity_t *user, const ag_attrs_t *attrs, ag_buf_t *out);
+/* The full Forbidden Status message, as kube-apiserver words it:
+ *   pods "web" is forbidden: User "alice" cannot get resource "pods" ...[: <reason>]
+ * (<reason> may be empty; '&', '<', '>' are HTML-escaped as upstream does). */
+ag_err ag_authz_forbidden_message(const ag_identity_t *user, const ag_attrs_t *attrs,
+                                  ag_str_t reason, ag_buf_t *out);
 /* Human-readable reason for <d> ("RBAC: allowed by ClusterRoleBinding \"x\" of
  * ClusterRole \"y\""), for --explain, audit annotations and logs. */
 ag_err ag_authz_reason(const ag_authz_decision_t *d, ag_buf_t *out);

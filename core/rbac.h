@@ -1,0 +1,78 @@
+/* Kubernetes RBAC: step 5 of a request's path for identities judged by Kubernetes
+ * roles. Owns the immutable policy snapshot (Roles, ClusterRoles with aggregation
+ * computed at load, RoleBindings, ClusterRoleBindings, the built-in bootstrap policy)
+ * and the decision over it (reference §2, §4, §5). Allow-only: RBAC never denies, it has
+ * no opinion. Never does I/O beyond reading policy files at load, never allocates on
+ * the decision path.
+ *
+ * Lifetimes: a snapshot is refcounted (ref/unref); everything a decision points to lives
+ * as long as the snapshot. */
+#ifndef AG_RBAC_H
+#define AG_RBAC_H
+
+#include <stdbool.h>
+
+#include "authz.h"
+#include "buf.h"
+#include "err.h"
+#include "identity.h"
+#include "str.h"
+
+#define AG_RBAC_MAX_FILE_BYTES (512u << 20) /* one policy file; a 100k-object dump is ~60 MiB */
+#define AG_RBAC_MAX_FILES 4096              /* files in one load (directories included) */
+
+typedef struct ag_rbac ag_rbac_t; /* immutable policy snapshot, refcounted */
+
+typedef struct {
+    bool bootstrap; /* built-in default roles and bindings (reference §5); default true */
+} ag_rbac_opts_t;
+
+#define AG_RBAC_OPTS_DEFAULT ((ag_rbac_opts_t){.bootstrap = true})
+
+/* Loads Kubernetes objects from <paths> (files, or directories whose *.json files are
+ * read in name order): a List (as printed by `kubectl get clusterroles,clusterrolebindings,
+ * roles,rolebindings -A -o json`), a RoleList/ClusterRoleList/..., or single objects.
+ * <opts> may be NULL (defaults). Objects in the files replace bootstrap objects of the
+ * same kind/namespace/name; two file objects with the same identity are an error.
+ * On failure returns AG_E_CONFIG (or AG_E_IO, AG_E_TOO_BIG, AG_E_NOMEM) and appends
+ * "FILE:LINE:COL: what is wrong" to <errmsg> (may be NULL). *out gets a new snapshot
+ * with one reference (owned by the caller). */
+ag_err ag_rbac_load(const char *const *paths, int npaths, const ag_rbac_opts_t *opts,
+                    ag_rbac_t **out, ag_buf_t *errmsg);
+/* Same for one in-memory document; <name> names it in errors. <json> is borrowed. */
+ag_err ag_rbac_load_mem(ag_str_t json, const char *name, const ag_rbac_opts_t *opts,
+                        ag_rbac_t **out, ag_buf_t *errmsg);
+/* Several in-memory documents (bench, tests). */
+ag_err ag_rbac_load_docs(const ag_str_t *docs, const char *const *names, int ndocs,
+                         const ag_rbac_opts_t *opts, ag_rbac_t **out, ag_buf_t *errmsg);
+
+void ag_rbac_ref(ag_rbac_t *p);
+void ag_rbac_unref(ag_rbac_t *p); /* accepts NULL */
+
+/* Decides <a> for <user> (both borrowed). Cost O(rules reachable from the user's name and
+ * groups): bindings are indexed by subject at load. Group system:masters is always
+ * allowed (source SUPERUSER). Returns ALLOW or NO_OPINION, never DENY. <d> is filled:
+ * on allow the binding/role/rule/subject that allowed; on no opinion d->error may point
+ * to the first role-resolution error of a binding that applied to the user (lifetime:
+ * snapshot). No allocation. */
+ag_authz_result ag_rbac_eval(const ag_rbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
+                             ag_authz_decision_t *d);
+
+/* who-can: calls <fn> for each subject (kind, namespace, name) of every binding that
+ * grants <a> (RoleBindings only when a->namespace_ is theirs), with the binding, role and
+ * rule in <via>. Slices live as long as the snapshot. */
+typedef void (*ag_rbac_who_fn)(void *ctx, ag_str_t subject_kind, ag_str_t subject_ns,
+                               ag_str_t subject_name, const ag_authz_decision_t *via);
+void ag_rbac_who_can(const ag_rbac_t *p, const ag_attrs_t *a, ag_rbac_who_fn fn, void *ctx);
+
+/* Counts, for logs and /metrics. */
+typedef struct {
+    int roles, cluster_roles, role_bindings, cluster_role_bindings, rules, aggregated;
+    int missing_role_refs; /* bindings whose role does not exist (grant nothing) */
+} ag_rbac_stats_t;
+void ag_rbac_stats(const ag_rbac_t *p, ag_rbac_stats_t *out);
+
+/* The built-in bootstrap policy as a Kubernetes List JSON document (static). */
+ag_str_t ag_rbac_bootstrap_json(void);
+
+#endif
