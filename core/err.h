@@ -19,7 +19,8 @@ typedef int ag_err;
     X(UNSUPPORTED, "unsupported")                                                      \
     X(CONFIG, "invalid configuration")                                                 \
     X(TIMEOUT, "timed out")                                                            \
-    X(UPSTREAM, "upstream error")
+    X(UPSTREAM, "upstream error")                                                      \
+    X(CANCELED, "operation canceled")
 
 enum {
     AG_OK = 0,
