@@ -1,0 +1,103 @@
+/* Private to the RBAC module (rbac.c, rbac_load.c, rbac_bootstrap.c): the snapshot's
+ * layout. Everything here lives in the snapshot (lifetime: snapshot) and is immutable
+ * once ag_rbac_load returns. Nobody outside core/rbac*.c includes this. */
+#ifndef AG_RBAC_INT_H
+#define AG_RBAC_INT_H
+
+#include <stdbool.h>
+
+#include "arena.h"
+#include "rbac.h"
+
+typedef struct {
+    const ag_str_t *v;
+    int n;
+    bool star; /* holds "*" */
+} rbac_list_t;
+
+typedef struct {
+    rbac_list_t verbs, groups, resources, names, urls;
+} rbac_rule_t;
+
+typedef struct {
+    ag_str_t key, value;
+} rbac_label_t;
+
+enum { SEL_IN, SEL_NOTIN, SEL_EXISTS, SEL_NOT_EXISTS };
+
+typedef struct {
+    ag_str_t key;
+    int op;
+    rbac_list_t values;
+} rbac_expr_t;
+
+typedef struct {
+    const rbac_label_t *match;
+    int nmatch;
+    const rbac_expr_t *exprs;
+    int nexprs;
+} rbac_selector_t;
+
+typedef struct rbac_role {
+    bool cluster;
+    ag_str_t ns, name;
+    const rbac_rule_t **rules; /* effective rules (aggregated roles: the computed fixpoint) */
+    int nrules;
+    const rbac_label_t *labels;
+    int nlabels;
+    const rbac_selector_t *agg; /* aggregationRule.clusterRoleSelectors */
+    int nagg;
+    bool aggregated;
+} rbac_role_t;
+
+typedef struct {
+    ag_str_t kind, ns, name; /* as written */
+    ag_str_t eff_ns;         /* ServiceAccount: namespace, or the binding's when empty */
+    char key_kind;           /* index key: 'U' (users, SA user names), 'G', 0 = never matches */
+    ag_str_t key_name;       /* user/group name; system:serviceaccount:<ns>:<name> for SAs */
+} rbac_subject_t;
+
+typedef struct rbac_binding {
+    bool cluster;
+    ag_str_t ns, name;
+    ag_str_t role_kind, role_name;
+    const rbac_role_t *role; /* NULL when the referenced role does not exist */
+    const char *error;       /* "clusterrole.rbac.authorization.k8s.io \"x\" not found" */
+    const rbac_subject_t *subjects;
+    int nsubjects;
+} rbac_binding_t;
+
+typedef struct {
+    const rbac_binding_t *binding;
+    int subject;
+} rbac_grant_t;
+
+/* Subject index: key (kind 'U' user name incl. service-account user names, 'G' group;
+ * ns "" for ClusterRoleBindings, else the RoleBinding's namespace; name). */
+typedef struct {
+    unsigned long long hash;
+    char kind;
+    ag_str_t ns, name;
+    rbac_grant_t *grants;
+    int ngrants;
+} rbac_slot_t;
+
+struct ag_rbac {
+    int refs;
+    ag_arena_t arena;
+    rbac_role_t *roles;
+    int nroles;
+    rbac_binding_t *bindings;
+    int nbindings;
+    rbac_slot_t *slots; /* open addressing; nslots is a power of two */
+    size_t nslots;
+    ag_rbac_stats_t stats;
+};
+
+unsigned long long ag_rbac_key_hash(char kind, ag_str_t ns, ag_str_t name);
+const rbac_slot_t *ag_rbac_find_slot(const ag_rbac_t *p, char kind, ag_str_t ns, ag_str_t name);
+/* Builds p->slots from p->bindings (load time). */
+ag_err ag_rbac_build_index(ag_rbac_t *p);
+bool ag_rbac_rule_allows(const rbac_rule_t *r, const ag_attrs_t *a);
+
+#endif
