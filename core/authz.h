@@ -32,6 +32,11 @@ typedef struct {
     ag_str_t field_selector_name; /* metadata.name=<x> of a list/watch, if any */
 } ag_attrs_t;
 
+/* Bytes for an Azure data action plus a namespace scope (a Kubernetes group is at most
+ * 253 bytes, a resource 63, a namespace 63, a cluster id a few hundred); longer fails
+ * closed. */
+#define AG_AUTHZ_AZURE_BUF 1536
+
 typedef enum {
     AG_AUTHZ_NO_OPINION = 0, /* nothing granted it (RBAC never denies) */
     AG_AUTHZ_ALLOW,
@@ -58,6 +63,11 @@ typedef struct {
     /* Azure RBAC: assignment id, role definition name, scope, and the data action */
     ag_str_t assignment_id, azure_role, azure_scope;
     ag_str_t data_action; /* the data action checked (also set on a deny) */
+    /* Storage for Azure strings computed per request (the data action, a namespace
+     * scope), which live neither in the snapshot nor in the request: data_action and
+     * azure_scope may point into it, so after an Azure evaluation pass the decision by
+     * pointer, do not copy it by value. */
+    char azure_buf[AG_AUTHZ_AZURE_BUF];
     const char *error;    /* static text when evaluation failed (fail closed) */
 } ag_authz_decision_t;
 
