@@ -13,6 +13,7 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
+#include "b64.h"
 #include "json.h"
 
 /* Secrets and key files are small; a bigger file is a misconfiguration. */
@@ -302,27 +303,13 @@ ag_err ag_graph_form_escape(ag_buf_t *out, ag_str_t s)
     return 0;
 }
 
+/* Appends base64url (no padding, RFC 7515 §2) of <n> bytes to <out>. */
 static ag_err b64url(ag_buf_t *out, const unsigned char *p, size_t n)
 {
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    ag_err err = ag_buf_reserve(out, (n + 2) / 3 * 4);
+    ag_err err = ag_buf_reserve(out, ag_b64url_encoded_len(n));
     if (err)
         return err;
-    char *w = out->p + out->n;
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-        *w++ = tab[v >> 18], *w++ = tab[(v >> 12) & 63], *w++ = tab[(v >> 6) & 63];
-        *w++ = tab[v & 63];
-    }
-    if (i < n) { /* one or two bytes left: no padding in base64url (RFC 7515 §2) */
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
-        *w++ = tab[v >> 18], *w++ = tab[(v >> 12) & 63];
-        if (i + 1 < n)
-            *w++ = tab[(v >> 6) & 63];
-    }
-    out->n = (size_t)(w - out->p);
+    out->n += ag_b64url_encode(p, n, out->p + out->n);
     out->p[out->n] = '\0';
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
+#include "b64.h"
 #include "graph.h"
 #include "json.h"
 #include "testlib.h"
@@ -351,22 +352,8 @@ static void free_cert(testcert_t *t)
 
 static size_t b64url_decode(ag_str_t s, unsigned char *out, size_t max)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned v = 0;
-    int bits = 0;
     size_t n = 0;
-    for (size_t i = 0; i < s.n; i++) {
-        const char *hit = memchr(tab, s.p[i], 64);
-        if (!hit)
-            return 0;
-        v = v << 6 | (unsigned)(hit - tab);
-        bits += 6;
-        if (bits >= 8 && n < max) {
-            bits -= 8;
-            out[n++] = (unsigned char)(v >> bits);
-        }
-    }
-    return n;
+    return ag_b64url_decode(s, out, max, &n) == 0 ? n : 0;
 }
 
 static void check_assertion(ag_str_t jwt, testcert_t *t)

@@ -1,0 +1,752 @@
+/* Tests for proxy/graph.c, the Graph group resolver, against the Graph-compatible fixture
+ * (tests/fixtures/graph/server.mjs, started here with posix_spawn on a free loopback
+ * port). The resolver runs as in the gateway: on a control thread with the fetch engine,
+ * asked from worker threads that get their answers through their own mailboxes. The
+ * fixture's counters (GET /_stats) prove what was and was not sent to Graph. */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "core/graph.h"
+#include "fetch.h"
+#include "json.h"
+#include "mailbox.h"
+#include "proxy/graph.h"
+#include "testlib.h"
+
+extern char **environ;
+
+#define OID_A "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+#define OID_B "4f2504e0-4f89-41d3-9a0c-0305e82c3302"
+#define OID_C "5f2504e0-4f89-41d3-9a0c-0305e82c3303"
+
+/* ---- the fixture process ---------------------------------------------------------- */
+
+typedef struct {
+    pid_t pid;
+    int port, sink;
+    char base[64];
+} fixture_t;
+
+static int json_port(const ag_json_t *doc, const char *key)
+{
+    long long v = 0;
+    return ag_json_int(doc, ag_json_get(doc, 0, key), &v) == 0 ? (int)v : 0;
+}
+
+static bool fixture_start(fixture_t *fx, const char *const *extra)
+{
+    const char *src = getenv("AG_SOURCE_DIR");
+    char script[512], line[256];
+    const char *argv[16] = {"node", script};
+    int fds[2], n = 2;
+    snprintf(script, sizeof(script), "%s/tests/fixtures/graph/server.mjs", src ? src : ".");
+    for (; extra && *extra && n < 14; extra++)
+        argv[n++] = *extra;
+    argv[n] = NULL;
+    if (pipe(fds) != 0)
+        return false;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    int rc = posix_spawnp(&fx->pid, "node", &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    size_t got = 0;
+    struct pollfd p = {.fd = fds[0], .events = POLLIN};
+    while (rc == 0 && got < sizeof(line) - 1 && poll(&p, 1, 10000) == 1) {
+        ssize_t r = read(fds[0], line + got, 1);
+        if (r <= 0 || line[got] == '\n')
+            break;
+        got++;
+    }
+    close(fds[0]);
+    ag_arena_t a;
+    ag_json_t doc;
+    ag_arena_init(&a, 0, 0);
+    if (rc == 0 && ag_json_parse(&doc, ag_str_make(line, got), NULL, &a, NULL) == 0) {
+        fx->port = json_port(&doc, "port");
+        fx->sink = json_port(&doc, "sink");
+    }
+    ag_arena_dispose(&a);
+    snprintf(fx->base, sizeof(fx->base), "http://127.0.0.1:%d", fx->port);
+    return fx->port > 0;
+}
+
+static void fixture_stop(fixture_t *fx)
+{
+    if (fx->pid > 0) {
+        kill(fx->pid, SIGTERM);
+        waitpid(fx->pid, NULL, 0);
+    }
+}
+
+/* ---- the control thread: fetch engine + resolver ---------------------------------- */
+
+typedef struct {
+    uv_loop_t loop;
+    uv_async_t stop;
+    uv_sem_t ready;
+    pthread_t thread;
+    ag_fetch_t *fetch;
+    ag_graph_t *graph;
+    ag_graph_cfg_t cfg;
+    ag_err create_err;
+    char secret_path[64], token_url[128], scope[128];
+} env_t;
+
+static void on_stop(uv_async_t *h)
+{
+    env_t *env = h->data;
+    ag_graph_destroy(env->graph);
+    ag_fetch_destroy(env->fetch);
+    uv_close((uv_handle_t *)h, NULL);
+}
+
+static void *control_main(void *arg)
+{
+    env_t *env = arg;
+    uv_loop_init(&env->loop);
+    env->create_err = ag_fetch_create(&env->loop, NULL, &env->fetch);
+    if (!env->create_err)
+        env->create_err = ag_graph_create(&env->loop, env->fetch, &env->cfg, &env->graph);
+    uv_async_init(&env->loop, &env->stop, on_stop);
+    env->stop.data = env;
+    uv_sem_post(&env->ready);
+    uv_run(&env->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&env->loop);
+    return NULL;
+}
+
+/* Defaults for a test: the fixture's Graph and token endpoint, a client secret. */
+static void env_cfg(env_t *env, const fixture_t *fx)
+{
+    memset(env, 0, sizeof(*env));
+    ag_graph_cfg_defaults(&env->cfg);
+    snprintf(env->secret_path, sizeof(env->secret_path), "/tmp/ag_pgraph_%d", (int)getpid());
+    FILE *f = fopen(env->secret_path, "w");
+    if (f) {
+        fputs("s3cret\n", f);
+        fclose(f);
+    }
+    snprintf(env->token_url, sizeof(env->token_url), "%s/tenant-1/oauth2/v2.0/token", fx->base);
+    snprintf(env->scope, sizeof(env->scope), "%s/.default", fx->base);
+    env->cfg.base_url = ag_str_cstr(fx->base);
+    env->cfg.token_url = ag_str_cstr(env->token_url);
+    env->cfg.scope = ag_str_cstr(env->scope);
+    env->cfg.client_id = AG_STR("authgate-test");
+    env->cfg.client_secret_file = env->secret_path;
+    env->cfg.timeout_ms = 3000;
+}
+
+static bool env_start(env_t *env)
+{
+    uv_sem_init(&env->ready, 0);
+    pthread_create(&env->thread, NULL, control_main, env);
+    uv_sem_wait(&env->ready);
+    uv_sem_destroy(&env->ready);
+    return env->create_err == 0;
+}
+
+static void env_stop(env_t *env)
+{
+    uv_async_send(&env->stop);
+    pthread_join(env->thread, NULL);
+    unlink(env->secret_path);
+}
+
+/* ---- a worker: a loop with a mailbox, run until enough answers came ------------------ */
+
+typedef struct {
+    ag_err err;
+    int n;
+    bool cached, stale, done;
+    char reason[128];
+    char ids[16][AG_GRAPH_GUID_LEN + 1];
+} answer_t;
+
+typedef struct {
+    uv_loop_t loop;
+    uv_timer_t tick;
+    ag_mailbox_t *mb;
+    int answered;
+} worker_t;
+
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+}
+
+static void worker_init(worker_t *w)
+{
+    memset(w, 0, sizeof(*w));
+    uv_loop_init(&w->loop);
+    uv_timer_init(&w->loop, &w->tick);
+    uv_timer_start(&w->tick, on_tick, 5, 5); /* keeps the loop turning */
+    ag_mailbox_create(&w->loop, &w->mb);
+}
+
+/* Runs <w>'s loop until <n> answers arrived or <ms> passed; returns the time taken. */
+static double worker_wait(worker_t *w, int n, int ms)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double el = 0;
+    while (w->answered < n && el < ms) {
+        uv_run(&w->loop, UV_RUN_ONCE);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        el = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    }
+    return el;
+}
+
+static void worker_dispose(worker_t *w)
+{
+    ag_mailbox_destroy(w->mb);
+    uv_close((uv_handle_t *)&w->tick, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&w->loop);
+}
+
+typedef struct {
+    worker_t *w;
+    answer_t *a;
+} ask_t;
+
+static void on_answer(void *arg, const ag_graph_result_t *res)
+{
+    ask_t *k = arg;
+    k->a->err = res->err;
+    k->a->n = res->ngroups;
+    k->a->cached = res->cached;
+    k->a->stale = res->stale;
+    k->a->done = true;
+    snprintf(k->a->reason, sizeof(k->a->reason), "%s", res->reason);
+    for (int i = 0; i < res->ngroups && i < 16; i++)
+        snprintf(k->a->ids[i], sizeof(k->a->ids[i]), "%.*s", AG_STR_FMT(res->groups[i]));
+    k->w->answered++;
+    free(k);
+}
+
+static ag_err ask(env_t *env, worker_t *w, const char *oid, answer_t *a, ag_graph_wait_t **wait)
+{
+    ask_t *k = malloc(sizeof(*k));
+    *k = (ask_t){w, a};
+    memset(a, 0, sizeof(*a));
+    ag_err err = ag_graph_resolve(env->graph, ag_str_cstr(oid), w->mb, on_answer, k, wait);
+    if (err)
+        free(k);
+    return err;
+}
+
+/* One request, waited for. */
+static answer_t ask1(env_t *env, worker_t *w, const char *oid)
+{
+    answer_t a;
+    int before = w->answered;
+    CHECK_EQ(ask(env, w, oid, &a, NULL), 0);
+    worker_wait(w, before + 1, 10000);
+    CHECK(a.done);
+    return a;
+}
+
+/* ---- talking to the fixture's control and stats endpoints --------------------------- */
+
+typedef struct {
+    worker_t *w;
+    ag_buf_t body;
+    long status;
+} http_t;
+
+static void on_http(void *arg, const ag_fetch_res_t *res)
+{
+    http_t *h = arg;
+    h->status = res->err ? -1 : res->status;
+    ag_buf_append_str(&h->body, res->body);
+    h->w->answered++;
+}
+
+static long fixture_http(env_t *env, worker_t *w, const fixture_t *fx, const char *path,
+                         const char *body, ag_buf_t *out)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s%s", fx->base, path);
+    http_t h = {w, AG_BUF_INIT(1 << 20), 0};
+    ag_fetch_req_t req = {.url = url, .method = body ? "POST" : "GET",
+                          .body = ag_str_cstr(body ? body : "")};
+    int before = w->answered;
+    CHECK_EQ(ag_fetch_submit(env->fetch, &req, w->mb, on_http, &h), 0);
+    worker_wait(w, before + 1, 10000);
+    if (out)
+        ag_buf_append_str(out, ag_buf_str(&h.body));
+    ag_buf_dispose(&h.body);
+    return h.status;
+}
+
+static void fixture_control(env_t *env, worker_t *w, const fixture_t *fx, const char *json)
+{
+    CHECK_EQ(fixture_http(env, w, fx, "/_control", json, NULL), 200);
+}
+
+/* A counter from GET /_stats: a top-level number, or lookups[<oid>] when oid != NULL. */
+static long long fixture_stat(env_t *env, worker_t *w, const fixture_t *fx, const char *key,
+                              const char *oid)
+{
+    ag_buf_t body = AG_BUF_INIT(1 << 20);
+    ag_arena_t a;
+    ag_json_t doc;
+    long long v = -1;
+    ag_arena_init(&a, 0, 0);
+    CHECK_EQ(fixture_http(env, w, fx, "/_stats", NULL, &body), 200);
+    if (ag_json_parse(&doc, ag_buf_str(&body), NULL, &a, NULL) == 0) {
+        ag_json_ref r = ag_json_get(&doc, 0, key);
+        if (oid)
+            r = ag_json_get(&doc, r, oid);
+        if (r == AG_JSON_NONE)
+            v = 0;
+        else
+            ag_json_int(&doc, r, &v);
+    }
+    ag_arena_dispose(&a);
+    ag_buf_dispose(&body);
+    return v;
+}
+
+/* Everything a case needs, started and stopped in one place. */
+typedef struct {
+    fixture_t fx;
+    env_t env;
+    worker_t w;
+    bool ok;
+} rig_t;
+
+static bool rig_fixture(rig_t *r, const char *const *fixture_args)
+{
+    memset(r, 0, sizeof(*r));
+    r->ok = fixture_start(&r->fx, fixture_args);
+    CHECK(r->ok);
+    env_cfg(&r->env, &r->fx);
+    return r->ok;
+}
+
+static bool rig_start(rig_t *r)
+{
+    if (r->ok)
+        r->ok = env_start(&r->env);
+    CHECK(r->ok);
+    worker_init(&r->w);
+    return r->ok;
+}
+
+static void rig_stop(rig_t *r)
+{
+    if (r->ok)
+        env_stop(&r->env);
+    worker_dispose(&r->w);
+    fixture_stop(&r->fx);
+}
+
+#define STAT(r, key) fixture_stat(&(r)->env, &(r)->w, &(r)->fx, key, NULL)
+#define LOOKUPS(r, oid) fixture_stat(&(r)->env, &(r)->w, &(r)->fx, "lookups", oid)
+#define CONTROL(r, json) fixture_control(&(r)->env, &(r)->w, &(r)->fx, json)
+
+/* ---- cases -------------------------------------------------------------------------- */
+
+#define NTHREADS 4
+#define PER_THREAD 25
+
+typedef struct {
+    env_t *env;
+    answer_t ans[PER_THREAD];
+    int answered;
+} burst_t;
+
+static void *burst_main(void *arg)
+{
+    burst_t *b = arg;
+    worker_t w;
+    worker_init(&w);
+    for (int i = 0; i < PER_THREAD; i++)
+        ask(b->env, &w, OID_A, &b->ans[i], NULL);
+    worker_wait(&w, PER_THREAD, 10000);
+    b->answered = w.answered;
+    worker_dispose(&w);
+    return NULL;
+}
+
+TEST(graph_concurrent_requests_for_one_oid_share_one_lookup)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL) || !rig_start(&r))
+        goto out;
+    CONTROL(&r, "{\"delayMs\":300}");
+    burst_t b[NTHREADS];
+    pthread_t th[NTHREADS];
+    for (int t = 0; t < NTHREADS; t++) {
+        b[t] = (burst_t){.env = &r.env};
+        pthread_create(&th[t], NULL, burst_main, &b[t]);
+    }
+    for (int t = 0; t < NTHREADS; t++)
+        pthread_join(th[t], NULL);
+    for (int t = 0; t < NTHREADS; t++) {
+        CHECK_EQ(b[t].answered, PER_THREAD);
+        for (int i = 0; i < PER_THREAD; i++) {
+            CHECK_EQ(b[t].ans[i].err, 0);
+            CHECK_EQ(b[t].ans[i].n, 3);
+            CHECK_STREQ(b[t].ans[i].ids[2], "00000002-1111-4222-8333-0305e82c3301");
+        }
+    }
+    CHECK_EQ(LOOKUPS(&r, OID_A), 1);
+    CHECK_EQ(STAT(&r, "tokens"), 1);
+    ag_graph_stats_t st;
+    ag_graph_stats(r.env.graph, &st);
+    CHECK_EQ(st.lookups, 1);
+    CHECK_EQ(st.requests, NTHREADS * PER_THREAD);
+    CHECK_EQ(st.coalesced + st.hits, NTHREADS * PER_THREAD - 1);
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_cache_answers_repeat_requests_until_ttl)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL))
+        goto out;
+    r.env.cfg.cache_ttl_ms = 1000;
+    if (!rig_start(&r))
+        goto out;
+    answer_t a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, 0);
+    CHECK(!a.cached);
+    a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, 0);
+    CHECK(a.cached);
+    CHECK_EQ(a.n, 3);
+    a = ask1(&r.env, &r.w, "3F2504E0-4F89-41D3-9A0C-0305E82C3301"); /* same principal */
+    CHECK(a.cached);
+    CHECK_EQ(LOOKUPS(&r, OID_A), 1);
+    usleep(1100 * 1000); /* past cache_ttl: the next request asks Graph again */
+    CONTROL(&r, "{\"groups\":{\"" OID_A "\":4}}");
+    a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, 0);
+    CHECK(!a.cached);
+    CHECK_EQ(a.n, 4);
+    CHECK_EQ(LOOKUPS(&r, OID_A), 2);
+    ag_graph_stats_t st;
+    ag_graph_stats(r.env.graph, &st);
+    CHECK_EQ(st.hits, 2);
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_follows_next_link_pages_on_the_configured_origin)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL) || !rig_start(&r))
+        goto out;
+    CONTROL(&r, "{\"pageSize\":2,\"groups\":{\"" OID_A "\":7}}");
+    answer_t a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, 0);
+    CHECK_EQ(a.n, 7);
+    for (int i = 0; i < 7; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "%08x-1111-4222-8333-0305e82c3301", i);
+        CHECK_STREQ(a.ids[i], want);
+    }
+    CHECK_EQ(STAT(&r, "pages"), 4);
+    CHECK_EQ(LOOKUPS(&r, OID_A), 1);
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_never_follows_next_link_to_another_origin)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL) || !rig_start(&r))
+        goto out;
+    char knob[256];
+    snprintf(knob, sizeof(knob), "{\"pageSize\":2,\"nextLinkBase\":\"http://127.0.0.1:%d\"}",
+             r.fx.sink);
+    CONTROL(&r, knob);
+    answer_t a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, AG_E_UPSTREAM);
+    CHECK_STREQ(a.reason, "malformed Graph answer");
+    CHECK_EQ(STAT(&r, "pages"), 1);
+    CHECK_EQ(STAT(&r, "sinkConnections"), 0);
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_timeout_fails_the_waiters_with_timeout)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL))
+        goto out;
+    r.env.cfg.timeout_ms = 300;
+    if (!rig_start(&r))
+        goto out;
+    CONTROL(&r, "{\"delayMs\":3000}");
+    answer_t a[3];
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(ask(&r.env, &r.w, OID_A, &a[i], NULL), 0);
+    double ms = worker_wait(&r.w, r.w.answered + 3, 10000);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(a[i].err, AG_E_TIMEOUT);
+        CHECK_STREQ(a[i].reason, "Graph did not answer in time");
+    }
+    CHECK(ms < 1500); /* the timeout, not the fixture's 3 s */
+    ag_graph_stats_t st;
+    ag_graph_stats(r.env.graph, &st);
+    CHECK_EQ(st.timeouts, 1);
+    CHECK_EQ(st.lookups, 1);
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_errors_and_garbage_fail_closed_and_are_not_cached)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL) || !rig_start(&r))
+        goto out;
+    CONTROL(&r, "{\"failStatus\":503}");
+    answer_t a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, AG_E_UPSTREAM);
+    CHECK_EQ(a.n, 0);
+    CONTROL(&r, "{\"failStatus\":0,\"garbage\":true}");
+    a = ask1(&r.env, &r.w, OID_B);
+    CHECK_EQ(a.err, AG_E_UPSTREAM);
+    CHECK_STREQ(a.reason, "malformed Graph answer");
+    CONTROL(&r, "{\"garbage\":false,\"missing\":[\"" OID_C "\"]}");
+    a = ask1(&r.env, &r.w, OID_C);
+    CHECK_EQ(a.err, AG_E_NOT_FOUND);
+    /* within the hold-down the failure is repeated without another Graph call ... */
+    a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, AG_E_UPSTREAM);
+    CHECK_EQ(LOOKUPS(&r, OID_A), 1);
+    /* ... and after it Graph is asked again: the failure was never cached as a result */
+    usleep((AG_GRAPH_FAIL_HOLD_MS + 100) * 1000);
+    a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, 0);
+    CHECK_EQ(a.n, 3);
+    CHECK_EQ(LOOKUPS(&r, OID_A), 2);
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_group_cap_fails_closed)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL))
+        goto out;
+    r.env.cfg.max_groups = 5;
+    if (!rig_start(&r))
+        goto out;
+    CONTROL(&r, "{\"groups\":{\"" OID_A "\":5,\"" OID_B "\":6,\"" OID_C "\":6}}");
+    answer_t a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, 0);
+    CHECK_EQ(a.n, 5);
+    a = ask1(&r.env, &r.w, OID_B);
+    CHECK_EQ(a.err, AG_E_TOO_BIG);
+    CHECK_EQ(a.n, 0);
+    CONTROL(&r, "{\"pageSize\":2}"); /* over the cap only on the third page */
+    a = ask1(&r.env, &r.w, OID_C);
+    CHECK_EQ(a.err, AG_E_TOO_BIG);
+    CHECK_EQ(a.n, 0);
+    ag_graph_stats_t st;
+    ag_graph_stats(r.env.graph, &st);
+    CHECK_EQ(st.too_many_groups, 2);
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_serves_stale_groups_while_graph_is_down_within_the_bound)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL))
+        goto out;
+    r.env.cfg.cache_ttl_ms = 1000;
+    r.env.cfg.stale_ttl_ms = 60000;
+    if (!rig_start(&r))
+        goto out;
+    answer_t a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, 0);
+    a = ask1(&r.env, &r.w, OID_B);
+    CHECK_EQ(a.err, 0);
+    usleep(1100 * 1000);
+    CONTROL(&r, "{\"failStatus\":500}");
+    a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, 0);
+    CHECK(a.stale);
+    CHECK_EQ(a.n, 3);
+    CHECK_STREQ(a.ids[0], "00000000-1111-4222-8333-0305e82c3301");
+    CONTROL(&r, "{\"failStatus\":0,\"missing\":[\"" OID_B "\"]}");
+    a = ask1(&r.env, &r.w, OID_B); /* Graph's verdict, not an outage: no stale groups */
+    CHECK_EQ(a.err, AG_E_NOT_FOUND);
+    ag_graph_stats_t st;
+    ag_graph_stats(r.env.graph, &st);
+    CHECK_EQ(st.stale_served, 1);
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_stale_groups_expire_at_the_bound)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL))
+        goto out;
+    r.env.cfg.cache_ttl_ms = 1000;
+    r.env.cfg.stale_ttl_ms = 0;
+    if (!rig_start(&r))
+        goto out;
+    answer_t a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, 0);
+    usleep(1100 * 1000);
+    CONTROL(&r, "{\"failStatus\":500}");
+    a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, AG_E_UPSTREAM);
+    CHECK(!a.stale);
+    CHECK_EQ(a.n, 0);
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_app_token_is_reused_then_refreshed_before_expiry)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL))
+        goto out;
+    r.env.cfg.token_margin_ms = 60000; /* more than half the lifetime: half is used */
+    if (!rig_start(&r))
+        goto out;
+    CONTROL(&r, "{\"tokenExpiresIn\":2,\"tokenExpiresAsString\":true}");
+    CHECK_EQ(ask1(&r.env, &r.w, OID_A).err, 0);
+    CHECK_EQ(ask1(&r.env, &r.w, OID_B).err, 0);
+    CHECK_EQ(STAT(&r, "tokens"), 1);
+    usleep(1200 * 1000); /* past lifetime - margin (1 s), before expiry (2 s) */
+    CHECK_EQ(ask1(&r.env, &r.w, OID_C).err, 0);
+    CHECK_EQ(STAT(&r, "tokens"), 2);
+    CHECK_EQ(STAT(&r, "badAuth"), 0);
+    ag_graph_stats_t st;
+    ag_graph_stats(r.env.graph, &st);
+    CHECK_EQ(st.token_fetches, 2);
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_token_endpoint_failure_fails_the_lookup)
+{
+    rig_t r;
+    const char *const args[] = {"--secret", "another-secret", NULL};
+    if (!rig_fixture(&r, args) || !rig_start(&r))
+        goto out;
+    answer_t a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, AG_E_UPSTREAM);
+    CHECK_STREQ(a.reason, "token endpoint refused");
+    CHECK_EQ(STAT(&r, "badAuth"), 1);
+    CHECK_EQ(LOOKUPS(&r, OID_A), 0); /* Graph never called without an app token */
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_authenticates_with_a_certificate_client_assertion)
+{
+    char cert[64], key[64], cmd[512];
+    snprintf(cert, sizeof(cert), "/tmp/ag_pgraph_cert_%d.pem", (int)getpid());
+    snprintf(key, sizeof(key), "/tmp/ag_pgraph_key_%d.pem", (int)getpid());
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -subj /CN=authgate "
+             "-days 1 2>/dev/null",
+             key, cert);
+    CHECK_EQ(system(cmd), 0);
+    const char *const args[] = {"--cert", cert, NULL};
+    rig_t r;
+    if (!rig_fixture(&r, args))
+        goto out;
+    r.env.cfg.client_secret_file = NULL;
+    r.env.cfg.client_certificate_file = cert;
+    r.env.cfg.client_key_file = key;
+    if (!rig_start(&r))
+        goto out;
+    answer_t a = ask1(&r.env, &r.w, OID_A);
+    CHECK_EQ(a.err, 0);
+    CHECK_EQ(a.n, 3);
+    CHECK_EQ(STAT(&r, "tokens"), 1);
+    CHECK_EQ(STAT(&r, "badAuth"), 0);
+out:
+    rig_stop(&r);
+    unlink(cert), unlink(key);
+}
+
+static void on_never(void *arg, const ag_graph_result_t *res)
+{
+    (void)res;
+    *(int *)arg += 1;
+}
+
+TEST(graph_cancelled_wait_gets_no_callback_and_lookup_still_fills_cache)
+{
+    rig_t r;
+    int calls = 0;
+    ag_graph_wait_t *wait = NULL;
+    if (!rig_fixture(&r, NULL) || !rig_start(&r))
+        goto out;
+    CONTROL(&r, "{\"delayMs\":200}");
+    CHECK_EQ(ag_graph_resolve(r.env.graph, AG_STR(OID_A), r.w.mb, on_never, &calls, &wait), 0);
+    ag_graph_cancel(wait);
+    answer_t a = ask1(&r.env, &r.w, OID_A); /* coalesced with the cancelled one */
+    CHECK_EQ(a.err, 0);
+    worker_wait(&r.w, 1000, 100);
+    CHECK_EQ(calls, 0);
+    a = ask1(&r.env, &r.w, OID_A);
+    CHECK(a.cached);
+    CHECK_EQ(LOOKUPS(&r, OID_A), 1);
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_resolve_rejects_a_bad_oid_synchronously)
+{
+    rig_t r;
+    int calls = 0;
+    if (!rig_fixture(&r, NULL) || !rig_start(&r))
+        goto out;
+    static const char *const bad[] = {"", "../../me", "user@contoso.com",
+                                      OID_A "/../x", "3f2504e0-4f89-41d3-9a0c-0305e82c330?"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_EQ(ag_graph_resolve(r.env.graph, ag_str_cstr(bad[i]), r.w.mb, on_never, &calls,
+                                  NULL),
+                 AG_E_INVAL);
+    worker_wait(&r.w, 1000, 100);
+    CHECK_EQ(calls, 0);
+    CHECK_EQ(STAT(&r, "pages"), 0);
+out:
+    rig_stop(&r);
+}
+
+TEST(graph_destroy_answers_waiting_requests_with_canceled)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL) || !rig_start(&r))
+        goto out;
+    CONTROL(&r, "{\"delayMs\":5000}");
+    answer_t a;
+    CHECK_EQ(ask(&r.env, &r.w, OID_A, &a, NULL), 0);
+    usleep(200 * 1000); /* the lookup is running */
+    env_stop(&r.env);
+    r.ok = false;
+    worker_wait(&r.w, r.w.answered + 1, 3000);
+    CHECK(a.done);
+    CHECK_EQ(a.err, AG_E_CANCELED);
+out:
+    rig_stop(&r);
+}
