@@ -285,7 +285,7 @@ static ag_err load_assignment(az_ld_t *ld, ag_json_ref item, int idx)
     char guid_lc[36];
     for (size_t i = 0; i < 36; i++)
         guid_lc[i] = ag_ascii_lower(role_guid.p[i]);
-    *a = (az_asg_t){.principal = keep_lower(ld, principal), .id = keep(ld, id.n ? id : name),
+    *a = (az_asg_t){.principal = keep_lower(ld, principal), .id = keep(ld, id.n ? id : name.n ? name : AG_STR("(no id)")),
                     .scope = keep(ld, scope), .scope_lc = scope_lc, .ns = ns, .kind = kind,
                     .role = find_role(p, ag_str_make(guid_lc, 36)),
                     .conditional = cond.n > 0};
@@ -360,8 +360,8 @@ static ag_err load_deny(az_ld_t *ld, ag_json_ref item, int idx)
         (err = load_principals(ld, props, "excludePrincipals", idx, &d.excluded,
                                &d.nexcluded, NULL)))
         return err;
-    d.id = keep(ld, id.n ? id : name);
-    d.name = keep(ld, name.n ? name : id);
+    d.id = keep(ld, id.n ? id : name.n ? name : AG_STR("(no id)"));
+    d.name = keep(ld, name.n ? name : d.id);
     d.scope = keep(ld, scope);
     d.scope_lc = scope_lc;
     if (!d.id.p || !d.name.p || !d.scope.p)
