@@ -1,18 +1,70 @@
-/* Placeholder until the proxy lands: replaced by the serve/demo implementation. */
+/* `authgate serve --config FILE [--check]`: load the configuration strictly (errors as
+ * "FILE:LINE:COL: path: message", exit 2), bind, run until drained (exit 0). --check stops
+ * after the configuration loaded. The demo command lives in demo.c. */
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cmd.h"
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: authgate serve --config FILE [--check]\n"
+               "  --config FILE   gateway configuration (JSON, see config/README.md)\n"
+               "  --check         validate the configuration and exit (0 ok, 2 invalid)\n");
+}
 
 int ag_cmd_serve(int argc, char **argv)
 {
-    (void)argc, (void)argv;
-    fprintf(stderr, "authgate serve: not built yet\n");
-    return 2;
-}
-
-int ag_cmd_demo(int argc, char **argv)
-{
-    (void)argc, (void)argv;
-    fprintf(stderr, "authgate demo: not built yet\n");
-    return 2;
+    const char *path = NULL;
+    bool check = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        else if (strcmp(argv[i], "--check") == 0)
+            check = true;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "authgate serve: unexpected argument \"%s\"\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    ag_config_t *conf = NULL;
+    ag_server_t *srv = NULL;
+    ag_buf_t err = AG_BUF_INIT(8192);
+    int rc = 2;
+    if (ag_config_load(path, &conf, &err) != 0) {
+        fprintf(stderr, "%s\n", err.p ? err.p : "invalid configuration");
+        goto out;
+    }
+    if (check) {
+        printf("%s: ok\n", path);
+        rc = 0;
+        goto out;
+    }
+    ag_log_threshold = (ag_log_level)conf->log.level;
+    signal(SIGPIPE, SIG_IGN); /* a peer that went away is an EPIPE, not a process exit */
+    if (ag_server_create(conf, NULL, &srv, &err) != 0) {
+        fprintf(stderr, "authgate serve: %s\n", err.p ? err.p : "cannot start");
+        rc = 1;
+        goto out;
+    }
+    rc = ag_server_run(srv);
+out:
+    ag_server_destroy(srv);
+    ag_config_destroy(conf);
+    ag_buf_dispose(&err);
+    return rc;
 }

@@ -1,0 +1,353 @@
+/* Gateway configuration (config.h): strict parse of the top-level object and of the
+ * sections the proxy owns. Adding a section: a field in ag_config_t, a parser with the
+ * ag_config_section_fn signature, one line in `sections` below. Nothing here opens a
+ * socket or starts a thread; file existence is checked so a typo fails at load time. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "log.h"
+
+void ag_config_defaults(ag_config_t *c)
+{
+    c->listen.address = "127.0.0.1:8443";
+    c->listen.backlog = 511;
+    c->tls.session_tickets = true;
+    c->tls.ticket_lifetime_ms = 3600 * 1000;
+    c->upstream.pool_size = 64;
+    c->limits.header_bytes = 32 * 1024;
+    c->limits.header_count = 100;
+    c->limits.url_bytes = 8 * 1024;
+    c->limits.max_connections = 10000;
+    c->timeouts.header_read_ms = 10 * 1000;
+    c->timeouts.idle_ms = 60 * 1000;
+    c->timeouts.upstream_connect_ms = 5 * 1000;
+    c->timeouts.upstream_first_byte_ms = 60 * 1000;
+    c->timeouts.upstream_idle_ms = 30 * 1000;
+    c->timeouts.drain_ms = 30 * 1000;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    c->workers = n < 1 ? 1 : n > AG_CONFIG_MAX_WORKERS ? AG_CONFIG_MAX_WORKERS : (int)n;
+    c->log.level = AG_LOG_INFO;
+}
+
+ag_err ag_config_split_address(ag_arena_t *arena, const char *addr, const char **host,
+                               int *port)
+{
+    ag_str_t s = ag_str_cstr(addr), h, p;
+    if (s.n && s.p[0] == '[') {
+        size_t close = ag_str_find_char(s, ']');
+        if (close == s.n || close + 1 >= s.n || s.p[close + 1] != ':')
+            return AG_E_INVAL;
+        h = ag_str_sub(s, 1, close - 1);
+        p = ag_str_sub(s, close + 2, s.n);
+    } else {
+        size_t colon = s.n;
+        for (size_t i = 0; i < s.n; i++)
+            if (s.p[i] == ':')
+                colon = i;
+        if (colon == s.n)
+            return AG_E_INVAL;
+        h = ag_str_sub(s, 0, colon);
+        p = ag_str_sub(s, colon + 1, s.n);
+        if (ag_str_find_char(h, ':') != h.n)
+            return AG_E_INVAL; /* bare IPv6 needs brackets */
+    }
+    unsigned long long v;
+    if (h.n == 0 || !ag_str_to_u64(p, &v) || v > 65535)
+        return AG_E_INVAL;
+    *host = ag_arena_cstr(arena, h);
+    *port = (int)v;
+    return *host ? 0 : AG_E_NOMEM;
+}
+
+/* A path that must name a readable file. */
+static ag_err file_field(ag_cfg_obj_t *o, const char *key, int required, const char **out)
+{
+    ag_json_ref v = AG_JSON_NONE;
+    ag_err err = ag_cfg_value(o, key, AG_CFG_OPTIONAL, &v);
+    if (!err)
+        err = ag_cfg_cstr(o, key, required, out);
+    if (err || !*out)
+        return err;
+    if (access(*out, R_OK) != 0)
+        return ag_cfg_fail(o->cfg, v, ag_cfg_path(o, key), "cannot read file \"%s\"", *out);
+    return 0;
+}
+
+static ag_err address_field(ag_cfg_obj_t *o, const char *key, int required, const char **out)
+{
+    ag_json_ref v = AG_JSON_NONE;
+    const char *host;
+    int port;
+    ag_err err = ag_cfg_value(o, key, AG_CFG_OPTIONAL, &v);
+    if (!err)
+        err = ag_cfg_cstr(o, key, required, out);
+    if (err || v == AG_JSON_NONE)
+        return err;
+    if (ag_config_split_address(o->cfg->arena, *out, &host, &port) != 0)
+        return ag_cfg_fail(o->cfg, v, ag_cfg_path(o, key),
+                           "must be \"HOST:PORT\" (IPv6 as \"[ADDR]:PORT\")");
+    return 0;
+}
+
+static ag_err parse_listen(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    ag_cfg_obj_t o;
+    long long backlog = c->listen.backlog;
+    ag_err err;
+    if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
+        (err = address_field(&o, "address", AG_CFG_REQUIRED, &c->listen.address)) ||
+        (err = ag_cfg_int(&o, "backlog", AG_CFG_OPTIONAL, 1, 65535, &backlog)) ||
+        (err = ag_cfg_obj_end(&o)))
+        return err;
+    c->listen.backlog = (int)backlog;
+    return 0;
+}
+
+static ag_err parse_tls(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    static const char *const modes[] = {"none", "optional", "require", NULL};
+    ag_config_tls_t *t = &c->tls;
+    ag_cfg_obj_t o;
+    ag_json_ref mode_ref = AG_JSON_NONE;
+    ag_err err;
+    t->client_auth = -1;
+    if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
+        (err = file_field(&o, "cert", AG_CFG_REQUIRED, &t->cert_file)) ||
+        (err = file_field(&o, "key", AG_CFG_REQUIRED, &t->key_file)) ||
+        (err = file_field(&o, "client_ca", AG_CFG_OPTIONAL, &t->client_ca_file)) ||
+        (err = ag_cfg_value(&o, "client_auth", AG_CFG_OPTIONAL, &mode_ref)) ||
+        (err = ag_cfg_enum(&o, "client_auth", AG_CFG_OPTIONAL, modes, &t->client_auth)) ||
+        (err = ag_cfg_bool(&o, "session_tickets", AG_CFG_OPTIONAL, &t->session_tickets)) ||
+        (err = ag_cfg_duration_ms(&o, "session_ticket_lifetime", AG_CFG_OPTIONAL, 60 * 1000,
+                                  24LL * 3600 * 1000, &t->ticket_lifetime_ms)) ||
+        (err = ag_cfg_obj_end(&o)))
+        return err;
+    if (t->client_auth < 0) /* default: ask for a certificate when a CA is configured */
+        t->client_auth = t->client_ca_file ? AG_CLIENT_AUTH_OPTIONAL : AG_CLIENT_AUTH_NONE;
+    if (t->client_auth != AG_CLIENT_AUTH_NONE && !t->client_ca_file)
+        return ag_cfg_fail(cfg, mode_ref, ag_cfg_path(&o, "client_auth"),
+                           "needs tls.client_ca to verify client certificates against");
+    t->enabled = true;
+    return 0;
+}
+
+/* "http(s)://host[:port][/]" into the upstream fields. */
+static ag_err parse_url(ag_cfg_t *cfg, ag_json_ref at, const char *path, ag_config_upstream_t *u)
+{
+    ag_str_t s = ag_str_cstr(u->url), rest;
+    if (ag_str_istarts_with(s, AG_STR("https://"))) {
+        u->https = true;
+        rest = ag_str_sub(s, 8, s.n);
+    } else if (ag_str_istarts_with(s, AG_STR("http://"))) {
+        rest = ag_str_sub(s, 7, s.n);
+    } else {
+        return ag_cfg_fail(cfg, at, path, "must start with http:// or https://");
+    }
+    size_t slash = ag_str_find_char(rest, '/');
+    ag_str_t auth = ag_str_sub(rest, 0, slash), tail = ag_str_sub(rest, slash, rest.n);
+    if (!(tail.n == 0 || ag_str_eq_lit(tail, "/")))
+        return ag_cfg_fail(cfg, at, path, "must not have a path, query or fragment");
+    for (size_t i = 0; i < auth.n; i++)
+        if ((unsigned char)auth.p[i] <= ' ' || auth.p[i] == '@' || auth.p[i] >= 0x7f)
+            return ag_cfg_fail(cfg, at, path, "has an invalid host");
+    u->authority = ag_arena_strdup(cfg->arena, auth);
+    char *with_port = ag_arena_alloc(cfg->arena, auth.n + 8);
+    if (!u->authority.p || !with_port)
+        return AG_E_NOMEM;
+    bool has_port = auth.n && auth.p[auth.n - 1] != ']' && ag_str_find_char(auth, ':') != auth.n;
+    if (auth.n && auth.p[0] == '[') {
+        size_t close = ag_str_find_char(auth, ']');
+        has_port = close + 1 < auth.n;
+    }
+    snprintf(with_port, auth.n + 8, "%.*s%s", AG_STR_FMT(auth), has_port ? "" : u->https ? ":443" : ":80");
+    if (ag_config_split_address(cfg->arena, with_port, &u->host, &u->port) != 0 || u->port == 0)
+        return ag_cfg_fail(cfg, at, path, "has an invalid host or port");
+    return 0;
+}
+
+static ag_err parse_upstream(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    ag_config_upstream_t *u = &c->upstream;
+    ag_cfg_obj_t o;
+    ag_json_ref url_ref = AG_JSON_NONE;
+    long long pool = u->pool_size;
+    ag_err err;
+    if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
+        (err = ag_cfg_value(&o, "url", AG_CFG_OPTIONAL, &url_ref)) ||
+        (err = ag_cfg_cstr(&o, "url", AG_CFG_REQUIRED, &u->url)) ||
+        (err = parse_url(cfg, url_ref, ag_cfg_path(&o, "url"), u)) ||
+        (err = file_field(&o, "ca", AG_CFG_OPTIONAL, &u->ca_file)) ||
+        (err = file_field(&o, "cert", AG_CFG_OPTIONAL, &u->cert_file)) ||
+        (err = file_field(&o, "key", AG_CFG_OPTIONAL, &u->key_file)) ||
+        (err = ag_cfg_cstr(&o, "server_name", AG_CFG_OPTIONAL, &u->server_name)) ||
+        (err = file_field(&o, "token_file", AG_CFG_OPTIONAL, &u->token_file)) ||
+        (err = ag_cfg_int(&o, "pool_size", AG_CFG_OPTIONAL, 0, 4096, &pool)) ||
+        (err = ag_cfg_obj_end(&o)))
+        return err;
+    if (!u->cert_file != !u->key_file)
+        return ag_cfg_fail(cfg, ref, path, "cert and key must be given together");
+    if (!u->https && (u->ca_file || u->cert_file || u->server_name))
+        return ag_cfg_fail(cfg, url_ref, ag_cfg_path(&o, "url"),
+                           "ca, cert, key and server_name need an https:// URL");
+    u->pool_size = (int)pool;
+    return 0;
+}
+
+static ag_err parse_limits(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    ag_config_limits_t *l = &c->limits;
+    long long hb = l->header_bytes, hc = l->header_count, ub = l->url_bytes,
+              mc = l->max_connections;
+    ag_cfg_obj_t o;
+    ag_err err;
+    if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
+        (err = ag_cfg_int(&o, "header_bytes", AG_CFG_OPTIONAL, 1024, 1 << 20, &hb)) ||
+        (err = ag_cfg_int(&o, "header_count", AG_CFG_OPTIONAL, 8, 1000, &hc)) ||
+        (err = ag_cfg_int(&o, "url_bytes", AG_CFG_OPTIONAL, 256, 1 << 20, &ub)) ||
+        (err = ag_cfg_int(&o, "max_connections", AG_CFG_OPTIONAL, 1, 1000000, &mc)) ||
+        (err = ag_cfg_obj_end(&o)))
+        return err;
+    if (ub > hb)
+        return ag_cfg_fail(cfg, ref, ag_cfg_path(&o, "url_bytes"),
+                           "must not exceed limits.header_bytes (%lld)", hb);
+    l->header_bytes = (int)hb, l->header_count = (int)hc, l->url_bytes = (int)ub;
+    l->max_connections = (int)mc;
+    return 0;
+}
+
+static ag_err parse_timeouts(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    ag_config_timeouts_t *t = &c->timeouts;
+    const long long day = 24LL * 3600 * 1000;
+    ag_cfg_obj_t o;
+    ag_err err;
+    if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
+        (err = ag_cfg_duration_ms(&o, "header_read", AG_CFG_OPTIONAL, 10, day, &t->header_read_ms)) ||
+        (err = ag_cfg_duration_ms(&o, "idle", AG_CFG_OPTIONAL, 10, day, &t->idle_ms)) ||
+        (err = ag_cfg_duration_ms(&o, "upstream_connect", AG_CFG_OPTIONAL, 10, day,
+                                  &t->upstream_connect_ms)) ||
+        (err = ag_cfg_duration_ms(&o, "upstream_first_byte", AG_CFG_OPTIONAL, 10, day,
+                                  &t->upstream_first_byte_ms)) ||
+        (err = ag_cfg_duration_ms(&o, "upstream_idle", AG_CFG_OPTIONAL, 10, day,
+                                  &t->upstream_idle_ms)) ||
+        (err = ag_cfg_duration_ms(&o, "drain", AG_CFG_OPTIONAL, 0, day, &t->drain_ms)) ||
+        (err = ag_cfg_obj_end(&o)))
+        return err;
+    return 0;
+}
+
+static ag_err parse_admin(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    ag_cfg_obj_t o;
+    ag_err err;
+    if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
+        (err = address_field(&o, "address", AG_CFG_REQUIRED, &c->admin.address)) ||
+        (err = ag_cfg_obj_end(&o)))
+        return err;
+    return 0;
+}
+
+static ag_err parse_workers(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    long long n = 0;
+    if (ag_json_typeof(cfg->doc, ref) != AG_JSON_NUMBER || ag_json_int(cfg->doc, ref, &n) != 0)
+        return ag_cfg_fail(cfg, ref, path, "must be an integer (0 = one per core)");
+    if (n < 0 || n > AG_CONFIG_MAX_WORKERS)
+        return ag_cfg_fail(cfg, ref, path, "must be between 0 and %d", AG_CONFIG_MAX_WORKERS);
+    if (n > 0)
+        c->workers = (int)n;
+    return 0;
+}
+
+static ag_err parse_log(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+    ag_cfg_obj_t o;
+    ag_err err;
+    if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
+        (err = ag_cfg_enum(&o, "level", AG_CFG_OPTIONAL, levels, &c->log.level)) ||
+        (err = ag_cfg_obj_end(&o)))
+        return err;
+    return 0;
+}
+
+/* Top-level keys. Later sections (issuers, authorization, azure, audit) add one line. */
+static const struct {
+    const char *key;
+    ag_config_section_fn parse;
+    int required;
+} sections[] = {
+    {"listen", parse_listen, AG_CFG_REQUIRED},
+    {"tls", parse_tls, AG_CFG_OPTIONAL},
+    {"upstream", parse_upstream, AG_CFG_REQUIRED},
+    {"limits", parse_limits, AG_CFG_OPTIONAL},
+    {"timeouts", parse_timeouts, AG_CFG_OPTIONAL},
+    {"admin", parse_admin, AG_CFG_OPTIONAL},
+    {"workers", parse_workers, AG_CFG_OPTIONAL},
+    {"log", parse_log, AG_CFG_OPTIONAL},
+};
+
+static ag_err parse_top(ag_cfg_t *cfg, ag_config_t *c)
+{
+    ag_cfg_obj_t top;
+    ag_err err = ag_cfg_obj_begin(cfg, ag_json_root(cfg->doc), "", &top);
+    for (size_t i = 0; !err && i < sizeof sections / sizeof sections[0]; i++) {
+        ag_json_ref v = AG_JSON_NONE;
+        err = ag_cfg_value(&top, sections[i].key, sections[i].required, &v);
+        if (!err && v != AG_JSON_NONE)
+            err = sections[i].parse(cfg, v, sections[i].key, c);
+    }
+    if (!err)
+        err = ag_cfg_obj_end(&top);
+    return err;
+}
+
+ag_err ag_config_parse(const char *file, ag_str_t text, ag_config_t **out, ag_buf_t *errmsg)
+{
+    ag_config_t *c = calloc(1, sizeof(*c));
+    ag_cfg_t cfg = {0};
+    ag_err err;
+    if (!c)
+        return AG_E_NOMEM;
+    ag_arena_init(&c->arena, 16 * 1024, 0);
+    ag_config_defaults(c);
+    c->file = ag_arena_cstr(&c->arena, ag_str_cstr(file));
+    if ((err = ag_cfg_init(&cfg, c->file ? c->file : file, text, &c->arena)) == 0)
+        err = parse_top(&cfg, c);
+    if (err && errmsg)
+        ag_buf_append_cstr(errmsg, ag_cfg_error(&cfg) ? ag_cfg_error(&cfg) : ag_err_str(err));
+    ag_cfg_dispose(&cfg);
+    if (err) {
+        ag_config_destroy(c);
+        return err == AG_E_NOMEM ? err : AG_E_CONFIG;
+    }
+    *out = c;
+    return 0;
+}
+
+ag_err ag_config_load(const char *path, ag_config_t **out, ag_buf_t *errmsg)
+{
+    ag_buf_t text = AG_BUF_INIT(AG_CONFIG_MAX_BYTES);
+    ag_err err = ag_buf_read_file(&text, path);
+    if (err) {
+        if (errmsg)
+            ag_buf_printf(errmsg, "%s:1:1: (top level): cannot read configuration: %s", path,
+                          ag_err_str(err));
+        goto out;
+    }
+    err = ag_config_parse(path, ag_buf_str(&text), out, errmsg);
+out:
+    ag_buf_dispose(&text);
+    return err;
+}
+
+void ag_config_destroy(ag_config_t *c)
+{
+    if (!c)
+        return;
+    ag_arena_dispose(&c->arena);
+    free(c);
+}

@@ -1,0 +1,105 @@
+/* The gateway configuration model: one JSON file read strictly with core/cfg.h into an
+ * immutable snapshot (lifetime: snapshot; everything hangs off cfg->arena). The top level
+ * dispatches each known key to a section parser listed in one table in config.c, so a new
+ * section ("issuers", "authorization", "azure", "audit") is one field here plus one line
+ * there. Field-by-field documentation: config/README.md. Never opens sockets. */
+#ifndef AG_CONFIG_H
+#define AG_CONFIG_H
+
+#include <stdbool.h>
+
+#include "arena.h"
+#include "cfg.h"
+#include "err.h"
+#include "str.h"
+
+#define AG_CONFIG_MAX_BYTES (4u << 20) /* a config file is small; cap the read */
+#define AG_CONFIG_MAX_WORKERS 64       /* per-worker metric slots are sized for this */
+
+enum { AG_CLIENT_AUTH_NONE = 0, AG_CLIENT_AUTH_OPTIONAL, AG_CLIENT_AUTH_REQUIRE };
+
+typedef struct {
+    const char *address;  /* "HOST:PORT" ([v6]:port allowed), as written */
+    int backlog;
+} ag_config_listen_t;
+
+typedef struct {
+    bool enabled;            /* false: plain HTTP listener */
+    const char *cert_file;   /* PEM chain, leaf first */
+    const char *key_file;
+    const char *client_ca_file; /* NULL: no client certificates asked for */
+    int client_auth;         /* AG_CLIENT_AUTH_* */
+    bool session_tickets;
+    long long ticket_lifetime_ms;
+} ag_config_tls_t;
+
+typedef struct {
+    const char *url;         /* as written */
+    bool https;
+    const char *host;        /* connect host (no brackets) */
+    int port;
+    ag_str_t authority;      /* Host header value sent upstream: host[:port] */
+    const char *ca_file;     /* https: NULL = system CA bundle */
+    const char *cert_file;   /* optional client certificate for the upstream */
+    const char *key_file;
+    const char *server_name; /* SNI/verification name; default host */
+    const char *token_file;  /* optional bearer token the gateway authenticates with */
+    int pool_size;           /* idle keep-alive connections kept per worker */
+} ag_config_upstream_t;
+
+typedef struct {
+    int header_bytes;   /* request head, request line included -> 431 */
+    int header_count;   /* -> 431 */
+    int url_bytes;      /* request target -> 414 */
+    int max_connections; /* per worker; further accepts are closed at once */
+} ag_config_limits_t;
+
+typedef struct {
+    long long header_read_ms;   /* first byte to end of head -> 408 and close */
+    long long idle_ms;          /* keep-alive wait for the next request -> close */
+    long long upstream_connect_ms; /* connect + TLS handshake -> 504 */
+    long long upstream_first_byte_ms; /* request sent to response head -> 504 */
+    long long upstream_idle_ms; /* idle pooled upstream connection lifetime */
+    long long drain_ms;         /* SIGTERM: wait for in-flight requests at most this */
+} ag_config_timeouts_t;
+
+typedef struct {
+    const char *address; /* NULL: no admin listener */
+} ag_config_admin_t;
+
+typedef struct {
+    int level; /* ag_log_level */
+} ag_config_log_t;
+
+typedef struct ag_config {
+    ag_arena_t arena;        /* owns every string below */
+    const char *file;
+    ag_config_listen_t listen;
+    ag_config_tls_t tls;
+    ag_config_upstream_t upstream;
+    ag_config_limits_t limits;
+    ag_config_timeouts_t timeouts;
+    ag_config_admin_t admin;
+    int workers;             /* resolved: >= 1 */
+    ag_config_log_t log;
+} ag_config_t;
+
+/* A section parser: reads the value <ref> of top-level key <path> into <conf>. */
+typedef ag_err (*ag_config_section_fn)(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
+                                       ag_config_t *conf);
+
+/* Parses <text> (borrowed for the call) named <file> into a new snapshot. On a config
+ * error returns AG_E_CONFIG and copies "FILE:LINE:COL: path: message" into <errmsg>
+ * (owned by the caller, may be NULL). */
+ag_err ag_config_parse(const char *file, ag_str_t text, ag_config_t **out, ag_buf_t *errmsg);
+/* Reads and parses <path>; an unreadable file is reported in <errmsg> as well. */
+ag_err ag_config_load(const char *path, ag_config_t **out, ag_buf_t *errmsg);
+void ag_config_destroy(ag_config_t *conf);
+/* Applies defaults to a zeroed config (used by `authgate demo`, which has no file). */
+void ag_config_defaults(ag_config_t *conf);
+
+/* Splits "HOST:PORT" / "[V6]:PORT" into host (arena) and port; AG_E_INVAL if malformed. */
+ag_err ag_config_split_address(ag_arena_t *arena, const char *addr, const char **host,
+                               int *port);
+
+#endif

@@ -1,0 +1,57 @@
+/* The gate: the one phase between "request head parsed and canonical" and "forward
+ * upstream" where authentication and authorization decide (issue 7 plugs in here). A gate
+ * returns ALLOW (with the identity to impersonate, or NULL for a plain proxy), DENY (with
+ * the status and message for the Kubernetes Status body), or PENDING and later calls
+ * ag_gate_done exactly once, on the worker loop that called it (hand work to the control
+ * loop and come back with uv_async). A parked request is cancelled if its client goes away
+ * or the worker stops: the gate must check ag_gate_cancelled before using anything but
+ * <g> itself, and still call ag_gate_done, which then just releases the connection.
+ * Lifetime: <g> and everything in it live until ag_gate_done returns (request). */
+#ifndef AG_GATE_H
+#define AG_GATE_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "arena.h"
+#include "httpreq.h"
+#include "identity.h"
+#include "tls.h"
+
+typedef enum { AG_GATE_ALLOW = 0, AG_GATE_DENY = 1, AG_GATE_PENDING = 2 } ag_gate_result;
+
+typedef struct ag_gate {
+    /* inputs (borrowed, valid until ag_gate_done) */
+    ag_http_req_t *req;           /* canonical; headers include the client's Authorization */
+    const ag_tls_peer_t *peer;    /* verified client certificate (peer->verified) */
+    ag_str_t client_ip;
+    uv_loop_t *loop;              /* the worker loop the request belongs to */
+    int worker;                   /* worker id (metrics slot) */
+    ag_arena_t *arena;            /* request arena: identity strings may live here */
+    /* outputs */
+    const ag_identity_t *identity; /* ALLOW: NULL forwards without Impersonate-* */
+    int status;                   /* DENY: 401, 403, 429, 500, 503 ... */
+    ag_str_t message;             /* DENY: Status.message (arena or static) */
+    /* private to http1.c */
+    bool cancelled, pending;
+    void *conn;
+} ag_gate_t;
+
+typedef ag_gate_result (*ag_gate_fn)(ag_gate_t *g, void *ud);
+
+/* Installs the process-wide gate (start-up only; NULL restores the default, which allows
+ * everything with identity NULL). */
+void ag_gate_install(ag_gate_fn fn, void *ud);
+/* Runs the installed gate (http1.c). */
+ag_gate_result ag_gate_run(ag_gate_t *g);
+/* Completes a PENDING gate with ALLOW or DENY (outputs already filled in <g>). */
+void ag_gate_done(ag_gate_t *g, ag_gate_result r);
+static inline bool ag_gate_cancelled(const ag_gate_t *g)
+{
+    return g->cancelled;
+}
+
+/* Implemented by http1.c: resumes the request parked on <g>. */
+void ag_http1_gate_resume(ag_gate_t *g, ag_gate_result r);
+
+#endif

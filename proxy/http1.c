@@ -1,0 +1,1060 @@
+/* HTTP/1.1 proxying for one worker (http1.h): the request's whole path through the
+ * gateway. A connection is in one phase at a time:
+ *
+ *   HEAD -> (GATE) -> (CONNECT) -> BODY -> WAIT -> HEAD ...   or -> TUNNEL after a 101
+ *
+ * HEAD waits for a complete head (up to the first empty line) in the connection's read
+ * buffer, scans the raw bytes (ag_canon_scan_head), parses them with llhttp in one call
+ * (so every header slice points into that buffer), checks them (ag_canon_check) and runs
+ * the gate. BODY streams the request body to the upstream, WAIT relays the response; one
+ * request is in flight at a time, so pipelined requests are answered in order. llhttp
+ * callbacks only record or forward bytes; every decision is taken after llhttp_execute
+ * returns. This file never decides authorization (the gate does) and never rewrites
+ * headers itself (core/forward.c does). Longer than 800 lines on purpose: llhttp must be
+ * included by one file only (STYLE.md, I/O layering), and requests and responses share it.
+ */
+#include "http1.h"
+
+#include <llhttp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "canon.h"
+#include "forward.h"
+#include "gate.h"
+#include "headers.h"
+#include "httpreq.h"
+#include "log.h"
+#include "metrics.h"
+#include "status.h"
+#include "stream.h"
+#include "upstream.h"
+
+#define MAX_POOLED_CONNS 256
+#define WRITE_HIGH (256 * 1024)  /* stop reading the other side above this much queued */
+#define RESP_MAX_HEADERS 256     /* response header lines relayed; more is a 502 */
+#define RBUF_SLACK 4096          /* read buffer beyond limits.header_bytes */
+
+typedef enum { P_HEAD, P_GATE, P_CONNECT, P_BODY, P_WAIT, P_TUNNEL, P_CLOSED } phase_t;
+typedef enum { T_NONE, T_HEAD, T_IDLE, T_CONNECT, T_FIRST_BYTE } timer_kind_t;
+
+typedef struct conn {
+    ag_stream_t st;
+    uv_timer_t timer;
+    int open_handles;          /* st + timer; the struct is recycled when both closed */
+    ag_link_t link;
+    struct conn *next_free;
+    ag_worker_t *w;
+    phase_t phase;
+    timer_kind_t tkind;
+    llhttp_t req_parser, resp_parser;
+    ag_arena_t arena;          /* request lifetime */
+    ag_http_req_t req;
+    ag_header_t *hdrs;         /* arena, limits.header_count entries */
+    int limit_status;          /* set by a callback that refused the head */
+    size_t head_len;
+    bool in_value, req_complete, req_done, client_keepalive, is_head, close_after;
+    bool timer_closed, st_closed, gate_pending, free_on_gate;
+    ag_gate_t gate;
+    ag_tls_peer_t peer;
+    char client_ip[64];
+    ag_buf_t out;              /* heads being written (reused) */
+    ag_upconn_t *up;
+    bool up_reused;
+    /* response */
+    int resp_status;
+    ag_header_t resp_hdrs[RESP_MAX_HEADERS];
+    int resp_nhdrs;
+    bool resp_in_value, resp_head_sent, resp_complete, resp_chunk_out, resp_close_out;
+    bool resp_overflow, resp_upgrade_ok;
+    ag_str_t resp_reason;
+    uint64_t t_start;
+    int final_status;
+} conn_t;
+
+static llhttp_settings_t req_settings, resp_settings;
+static bool settings_ready;
+
+static void drive(conn_t *c);
+static void close_conn(conn_t *c);
+static void start_next(conn_t *c);
+static void on_up_read(ag_stream_t *s, int status);
+static void on_up_drain(ag_stream_t *s, int status);
+
+/* ---- timers --------------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t);
+
+static void arm(conn_t *c, timer_kind_t k, long long ms)
+{
+    c->tkind = k;
+    uv_timer_start(&c->timer, on_timer, (uint64_t)(ms > 0 ? ms : 1), 0);
+}
+
+static void disarm(conn_t *c)
+{
+    c->tkind = T_NONE;
+    uv_timer_stop(&c->timer);
+}
+
+/* ---- answering ------------------------------------------------------------------ */
+
+static void record(conn_t *c, int code)
+{
+    if (c->t_start) {
+        ag_metrics_request(code, uv_hrtime() - c->t_start);
+        c->t_start = 0;
+    }
+}
+
+static void release_up(conn_t *c, bool reusable)
+{
+    if (!c->up)
+        return;
+    ag_upconn_t *u = c->up;
+    c->up = NULL;
+    u->st.on_read = NULL;
+    ag_upstream_release(u, reusable);
+}
+
+/* The gateway's own answer (an error or OPTIONS *). With <close> the connection ends
+ * after it; otherwise the next request is read. After a response head went out there is
+ * nothing to answer with: the connection is cut so the client sees a truncated message. */
+static void respond(conn_t *c, int code, const char *msg, bool close)
+{
+    if (c->phase == P_CLOSED)
+        return;
+    disarm(c);
+    release_up(c, false);
+    if (c->resp_head_sent) {
+        record(c, code);
+        close_conn(c);
+        return;
+    }
+    close = close || c->close_after || c->w->draining || !c->client_keepalive;
+    ag_buf_clear(&c->out);
+    if (ag_status_response(&c->out, code, ag_str_cstr(msg), close) != 0) {
+        close_conn(c);
+        return;
+    }
+    ag_log(code >= 500 ? AG_LOG_WARN : AG_LOG_DEBUG, "answered %d (%s) for %s on worker %d",
+           code, msg, c->client_ip, c->w->id);
+    record(c, code);
+    ag_stream_write1(&c->st, c->out.p, c->out.n);
+    if (close) {
+        c->phase = P_CLOSED;
+        ag_stream_close_after_flush(&c->st);
+        return;
+    }
+    start_next(c);
+}
+
+static void respond_options_star(conn_t *c)
+{
+    static const char resp[] = "HTTP/1.1 200 OK\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, "
+                               "OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    record(c, 200);
+    ag_stream_write1(&c->st, resp, sizeof resp - 1);
+    if (!c->client_keepalive || c->w->draining) {
+        c->phase = P_CLOSED;
+        ag_stream_close_after_flush(&c->st);
+        return;
+    }
+    start_next(c);
+}
+
+/* Body bytes, as one chunk when the outgoing message is chunked. */
+static void write_body(ag_stream_t *s, const char *at, size_t n, bool chunked)
+{
+    if (!chunked) {
+        ag_stream_write1(s, at, n);
+        return;
+    }
+    char size[24];
+    int k = snprintf(size, sizeof size, "%zx\r\n", n);
+    uv_buf_t b[3] = {uv_buf_init(size, (unsigned)k), uv_buf_init((char *)at, (unsigned)n),
+                     uv_buf_init("\r\n", 2)};
+    ag_stream_write(s, b, 3);
+}
+
+/* ---- request head parsing (llhttp callbacks record slices) ---------------------- */
+
+static int on_req_url(llhttp_t *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+    if (!c->req.target.p)
+        c->req.target.p = at;
+    c->req.target.n += n;
+    if (c->req.target.n > (size_t)c->w->conf->limits.url_bytes) {
+        c->limit_status = 414;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_req_method(llhttp_t *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+    if (!c->req.method.p)
+        c->req.method.p = at;
+    c->req.method.n += n;
+    return 0;
+}
+
+static int on_req_field(llhttp_t *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+    if (c->in_value || c->req.nheaders == 0) {
+        if (c->req.nheaders >= c->w->conf->limits.header_count) {
+            c->limit_status = 431;
+            return -1;
+        }
+        c->hdrs[c->req.nheaders++] = (ag_header_t){{at, 0}, {NULL, 0}, 0};
+        c->in_value = false;
+    }
+    c->hdrs[c->req.nheaders - 1].name.n += n; /* one head, one buffer: spans are adjacent */
+    return 0;
+}
+
+static int on_req_value(llhttp_t *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+    ag_header_t *h = &c->hdrs[c->req.nheaders - 1];
+    if (!h->value.p)
+        h->value.p = at;
+    h->value.n += n;
+    c->in_value = true;
+    return 0;
+}
+
+static int on_req_headers_complete(llhttp_t *p)
+{
+    conn_t *c = p->data;
+    c->req.http_major = p->http_major;
+    c->req.http_minor = p->http_minor;
+    c->client_keepalive = llhttp_should_keep_alive(p);
+    return 0;
+}
+
+/* Body bytes go straight to the upstream, re-framed as the head said (core/forward.c
+ * writes "Transfer-Encoding: chunked" for chunked requests, Content-Length otherwise). */
+static int on_req_body(llhttp_t *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+    if (!c->up || n == 0)
+        return 0;
+    write_body(&c->up->st, at, n, c->req.chunked);
+    return 0;
+}
+
+static int on_req_complete(llhttp_t *p)
+{
+    conn_t *c = p->data;
+    c->req_complete = true;
+    return HPE_PAUSED; /* stop at the message boundary: pipelined bytes wait their turn */
+}
+
+/* ---- response parsing ----------------------------------------------------------- */
+
+static int on_resp_status(llhttp_t *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+    if (!c->resp_reason.p)
+        c->resp_reason.p = at;
+    c->resp_reason.n += n;
+    return 0;
+}
+
+static int on_resp_field(llhttp_t *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+    if (c->resp_in_value || c->resp_nhdrs == 0) {
+        if (c->resp_nhdrs >= RESP_MAX_HEADERS) {
+            c->resp_overflow = true;
+            return -1;
+        }
+        c->resp_hdrs[c->resp_nhdrs++] = (ag_header_t){{at, 0}, {NULL, 0}, 0};
+        c->resp_in_value = false;
+    }
+    c->resp_hdrs[c->resp_nhdrs - 1].name.n += n;
+    return 0;
+}
+
+static int on_resp_value(llhttp_t *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+    ag_header_t *h = &c->resp_hdrs[c->resp_nhdrs - 1];
+    if (!h->value.p)
+        h->value.p = at;
+    h->value.n += n;
+    c->resp_in_value = true;
+    return 0;
+}
+
+static int on_resp_headers_complete(llhttp_t *p)
+{
+    conn_t *c = p->data;
+    c->resp_status = p->status_code;
+    if (c->resp_status == 101)
+        return 2; /* no body; llhttp_execute returns HPE_PAUSED_UPGRADE */
+    if (c->is_head && c->resp_status >= 200)
+        return 1; /* a response to HEAD has no body whatever its headers say */
+    return 0;
+}
+
+static int on_resp_body(llhttp_t *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+    if (n == 0 || c->phase == P_CLOSED)
+        return 0;
+    write_body(&c->st, at, n, c->resp_chunk_out);
+    return 0;
+}
+
+static int on_resp_complete(llhttp_t *p)
+{
+    conn_t *c = p->data;
+    c->resp_complete = true;
+    return HPE_PAUSED;
+}
+
+static void init_settings(void)
+{
+    if (settings_ready)
+        return;
+    llhttp_settings_init(&req_settings);
+    req_settings.on_url = on_req_url;
+    req_settings.on_method = on_req_method;
+    req_settings.on_header_field = on_req_field;
+    req_settings.on_header_value = on_req_value;
+    req_settings.on_headers_complete = on_req_headers_complete;
+    req_settings.on_body = on_req_body;
+    req_settings.on_message_complete = on_req_complete;
+    llhttp_settings_init(&resp_settings);
+    resp_settings.on_status = on_resp_status;
+    resp_settings.on_header_field = on_resp_field;
+    resp_settings.on_header_value = on_resp_value;
+    resp_settings.on_headers_complete = on_resp_headers_complete;
+    resp_settings.on_body = on_resp_body;
+    resp_settings.on_message_complete = on_resp_complete;
+    settings_ready = true;
+}
+
+/* ---- connection lifecycle ------------------------------------------------------- */
+
+static void recycle(conn_t *c)
+{
+    ag_worker_t *w = c->w;
+    if (c->gate_pending) { /* the gate still holds &c->gate: free when it is done */
+        c->free_on_gate = true;
+        return;
+    }
+    if (w->nfree < MAX_POOLED_CONNS) {
+        c->next_free = w->free_conns;
+        w->free_conns = c;
+        w->nfree++;
+        return;
+    }
+    ag_arena_dispose(&c->arena);
+    ag_buf_dispose(&c->out);
+    ag_stream_dispose(&c->st);
+    free(c);
+}
+
+static void on_handle_closed(conn_t *c)
+{
+    if (--c->open_handles > 0)
+        return;
+    ag_link_remove(&c->link);
+    c->w->nconns--;
+    ag_metrics_gauge_add(AG_M_CONNS_OPEN, -1);
+    recycle(c);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    on_handle_closed(h->data);
+}
+
+static void on_stream_closed(ag_stream_t *s, int status)
+{
+    (void)status;
+    on_handle_closed(s->data);
+}
+
+static void close_conn(conn_t *c)
+{
+    if (c->timer_closed)
+        return;
+    c->phase = P_CLOSED;
+    c->gate.cancelled = true;
+    release_up(c, false);
+    c->timer_closed = true;
+    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    ag_stream_close(&c->st);
+}
+
+static void reset_request(conn_t *c)
+{
+    ag_arena_reset(&c->arena);
+    memset(&c->req, 0, sizeof c->req);
+    c->req.content_length = -1;
+    c->hdrs = ag_arena_alloc(&c->arena, sizeof(ag_header_t) *
+                                            (size_t)c->w->conf->limits.header_count);
+    c->req.headers = c->hdrs;
+    c->limit_status = 0;
+    c->head_len = 0;
+    c->in_value = c->req_complete = c->req_done = c->is_head = false;
+    c->client_keepalive = true;
+    c->resp_status = 0;
+    c->resp_nhdrs = 0;
+    c->resp_reason = AG_STR_NULL;
+    c->resp_in_value = c->resp_head_sent = c->resp_complete = false;
+    c->resp_chunk_out = c->resp_close_out = c->resp_overflow = c->resp_upgrade_ok = false;
+    c->up_reused = false;
+    memset(&c->gate, 0, sizeof c->gate);
+    llhttp_init(&c->req_parser, HTTP_REQUEST, &req_settings);
+    c->req_parser.data = c;
+}
+
+/* Ready for the next request on a kept-alive connection. */
+static void start_next(conn_t *c)
+{
+    reset_request(c);
+    c->phase = P_HEAD;
+    if (c->w->draining && c->st.rn == c->st.roff) {
+        c->phase = P_CLOSED;
+        ag_stream_close_after_flush(&c->st);
+        return;
+    }
+    arm(c, c->st.rn > c->st.roff ? T_HEAD : T_IDLE,
+        c->st.rn > c->st.roff ? c->w->conf->timeouts.header_read_ms
+                              : c->w->conf->timeouts.idle_ms);
+    ag_stream_read_start(&c->st);
+    drive(c);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    timer_kind_t k = c->tkind;
+    c->tkind = T_NONE;
+    switch (k) {
+    case T_IDLE:
+        close_conn(c);
+        break;
+    case T_HEAD:
+        if (c->st.rn > c->st.roff)
+            respond(c, 408, "timed out reading the request head", true);
+        else
+            close_conn(c);
+        break;
+    case T_CONNECT:
+        ag_metrics_upstream_error("timeout");
+        respond(c, 504, "timed out connecting to the upstream API server", true);
+        break;
+    case T_FIRST_BYTE:
+        ag_metrics_upstream_error("timeout");
+        respond(c, 504, "timed out waiting for the upstream API server", true);
+        break;
+    case T_NONE:
+        break;
+    }
+}
+
+/* ---- forwarding ----------------------------------------------------------------- */
+
+static void check_request_backpressure(conn_t *c)
+{
+    if (c->up && ag_stream_queued(&c->up->st) > WRITE_HIGH)
+        ag_stream_read_stop(&c->st);
+}
+
+/* Feeds buffered body bytes to the request parser (BODY phase). */
+static void parse_body(conn_t *c)
+{
+    ag_stream_t *s = &c->st;
+    size_t avail = s->rn - s->roff;
+    if (avail > 0) {
+        const char *p = s->rbuf + s->roff;
+        llhttp_errno_t e = llhttp_execute(&c->req_parser, p, avail);
+        if (e == HPE_OK) {
+            s->roff += avail;
+        } else if (e == HPE_PAUSED) {
+            s->roff += (size_t)(llhttp_get_error_pos(&c->req_parser) - p);
+        } else {
+            ag_log(AG_LOG_DEBUG, "bad request body from %s: %s", c->client_ip,
+                   llhttp_get_error_reason(&c->req_parser));
+            c->close_after = true;
+            respond(c, 400, "malformed request body", true);
+            return;
+        }
+    }
+    if (c->phase == P_CLOSED)
+        return;
+    if (c->req_complete && !c->req_done) {
+        c->req_done = true;
+        if (c->req.chunked && c->up)
+            ag_stream_write1(&c->up->st, "0\r\n\r\n", 5);
+        c->phase = P_WAIT;
+        if (!c->resp_head_sent && c->resp_status == 0)
+            arm(c, T_FIRST_BYTE, c->w->conf->timeouts.upstream_first_byte_ms);
+    }
+    check_request_backpressure(c);
+}
+
+static void send_request(conn_t *c)
+{
+    ag_worker_t *w = c->w;
+    ag_upconn_t *u = c->up;
+    ag_forward_opts_t fo = {
+        .upstream_host = w->conf->upstream.authority,
+        .credential = w->credential,
+        .identity = c->gate.identity,
+        .client_ip = ag_str_cstr(c->client_ip),
+        .client_tls = w->tls_server != NULL,
+    };
+    disarm(c);
+    ag_buf_clear(&c->out);
+    ag_err err = ag_forward_head(&c->req, &fo, &c->out);
+    if (err) {
+        ag_log(AG_LOG_ERROR, "cannot forward request from %s: %s (worker %d)", c->client_ip,
+               ag_err_str(err), w->id);
+        respond(c, 500, "internal error while forwarding the request", true);
+        return;
+    }
+    u->st.on_read = on_up_read;
+    u->st.on_drain = on_up_drain;
+    llhttp_init(&c->resp_parser, HTTP_RESPONSE, &resp_settings);
+    c->resp_parser.data = c;
+    ag_stream_write1(&u->st, c->out.p, c->out.n);
+    c->st.roff += c->head_len; /* the head is consumed; its slices are not used again */
+    c->req.headers = NULL;
+    c->req.nheaders = 0;
+    c->phase = P_BODY;
+    ag_stream_read_start(&u->st);
+    if (c->req.upgrade) {
+        /* Nothing after an upgrade request's head is HTTP: it waits for the 101. */
+        c->req_done = true;
+        c->phase = P_WAIT;
+        arm(c, T_FIRST_BYTE, w->conf->timeouts.upstream_first_byte_ms);
+        ag_stream_read_start(&c->st);
+        return;
+    }
+    parse_body(c);
+    if (c->phase == P_BODY || c->phase == P_WAIT)
+        ag_stream_read_start(&c->st);
+    check_request_backpressure(c);
+}
+
+static void on_up_connected(void *owner, ag_upconn_t *u, int status)
+{
+    conn_t *c = owner;
+    if (c->phase != P_CONNECT) /* cancelled: release_up already gave it back */
+        return;
+    if (status < 0 || !u) {
+        c->up = NULL;
+        respond(c, 502, status == UV_EPROTO
+                            ? "TLS handshake with the upstream API server failed"
+                            : "cannot connect to the upstream API server",
+                true);
+        return;
+    }
+    send_request(c);
+}
+
+static void start_forward(conn_t *c)
+{
+    ag_upconn_t *u = NULL;
+    int rc = ag_upstream_acquire(c->w, c, on_up_connected, &u);
+    if (rc < 0) {
+        respond(c, 502, "cannot connect to the upstream API server", true);
+        return;
+    }
+    c->up = u;
+    if (rc == 0) {
+        c->up_reused = true;
+        ag_metrics_inc(AG_M_UPSTREAM_REUSED);
+        send_request(c);
+        return;
+    }
+    c->phase = P_CONNECT;
+    arm(c, T_CONNECT, c->w->conf->timeouts.upstream_connect_ms);
+}
+
+static void after_gate(conn_t *c, ag_gate_result r)
+{
+    if (r == AG_GATE_DENY) {
+        bool has_body = c->req.chunked || c->req.content_length > 0 || c->req.upgrade;
+        respond(c, c->gate.status,
+                c->gate.message.p ? c->gate.message.p : ag_http_reason_phrase(c->gate.status),
+                has_body);
+        return;
+    }
+    start_forward(c);
+}
+
+void ag_http1_gate_resume(ag_gate_t *g, ag_gate_result r)
+{
+    conn_t *c = g->conn;
+    c->gate_pending = false;
+    g->pending = false;
+    if (g->cancelled || c->phase != P_GATE) {
+        if (c->free_on_gate) {
+            c->free_on_gate = false;
+            recycle(c);
+        }
+        return;
+    }
+    after_gate(c, r);
+}
+
+/* A complete head sits at rbuf[roff..roff+head_len]: check it, then gate it. */
+static void handle_head(conn_t *c)
+{
+    ag_stream_t *s = &c->st;
+    ag_str_t raw = ag_str_make(s->rbuf + s->roff, c->head_len);
+    const char *reason = ag_canon_scan_head(raw);
+    if (reason) {
+        respond(c, 400, reason, true);
+        return;
+    }
+    llhttp_errno_t e = llhttp_execute(&c->req_parser, raw.p, raw.n);
+    if (e != HPE_OK && e != HPE_PAUSED && e != HPE_PAUSED_UPGRADE) {
+        if (c->limit_status == 431)
+            respond(c, 431, "too many request headers", true);
+        else if (c->limit_status == 414)
+            respond(c, 414, "request URI too long", true);
+        else
+            respond(c, 400, llhttp_get_error_reason(&c->req_parser), true);
+        return;
+    }
+    c->t_start = uv_hrtime();
+    c->req.headers = c->hdrs;
+    ag_canon_opts_t co = {c->w->self_authorities, c->w->nself};
+    int st = ag_canon_check(&c->req, &co, &reason);
+    if (st == AG_CANON_OPTIONS_STAR && !c->req.chunked && c->req.content_length <= 0) {
+        s->roff += c->head_len;
+        respond_options_star(c);
+        return;
+    }
+    if (st != 0) {
+        respond(c, st == AG_CANON_OPTIONS_STAR ? 400 : st, reason ? reason : "bad request", true);
+        return;
+    }
+    c->is_head = ag_str_eq_lit(c->req.method, "HEAD");
+    disarm(c);
+    c->phase = P_GATE;
+    c->gate.req = &c->req;
+    c->gate.peer = &c->peer;
+    c->gate.client_ip = ag_str_cstr(c->client_ip);
+    c->gate.loop = &c->w->loop;
+    c->gate.worker = c->w->id;
+    c->gate.arena = &c->arena;
+    c->gate.conn = c;
+    ag_stream_read_stop(s);
+    ag_gate_result r = ag_gate_run(&c->gate);
+    if (r == AG_GATE_PENDING) {
+        c->gate_pending = c->gate.pending = true;
+        return;
+    }
+    after_gate(c, r);
+}
+
+/* Offset of the end of the head (after the empty line) or 0 when not there yet. Bare LF
+ * line ends count too, so ag_canon_scan_head gets to refuse them. */
+static size_t find_head_end(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (p[i] != '\n')
+            continue;
+        if (p[i + 1] == '\n')
+            return i + 2;
+        if (i + 2 < n && p[i + 1] == '\r' && p[i + 2] == '\n')
+            return i + 3;
+    }
+    return 0;
+}
+
+static void parse_head(conn_t *c)
+{
+    ag_stream_t *s = &c->st;
+    const ag_config_limits_t *lim = &c->w->conf->limits;
+    size_t avail = s->rn - s->roff;
+    if (avail == 0)
+        return;
+    if (c->tkind == T_IDLE || c->tkind == T_NONE)
+        arm(c, T_HEAD, c->w->conf->timeouts.header_read_ms);
+    const char *p = s->rbuf + s->roff;
+    size_t end = find_head_end(p, avail);
+    if (end == 0) {
+        const char *nl = memchr(p, '\n', avail);
+        if (!nl && avail > (size_t)lim->url_bytes + 32)
+            respond(c, 414, "request URI too long", true);
+        else if (avail >= (size_t)lim->header_bytes)
+            respond(c, 431, "request header fields too large", true);
+        return;
+    }
+    if (end > (size_t)lim->header_bytes) {
+        respond(c, 431, "request header fields too large", true);
+        return;
+    }
+    c->head_len = end;
+    handle_head(c);
+}
+
+static void drive(conn_t *c)
+{
+    switch (c->phase) {
+    case P_HEAD:
+        parse_head(c);
+        break;
+    case P_BODY:
+        parse_body(c);
+        break;
+    case P_TUNNEL:
+        if (c->up && c->st.rn > c->st.roff) {
+            ag_stream_write1(&c->up->st, c->st.rbuf + c->st.roff, c->st.rn - c->st.roff);
+            c->st.roff = c->st.rn;
+            check_request_backpressure(c);
+        }
+        break;
+    default:
+        /* WAIT: pipelined bytes stay buffered until the response is done. */
+        break;
+    }
+}
+
+/* ---- the response --------------------------------------------------------------- */
+
+static bool nominated(const ag_header_t *hs, int n, ag_str_t name)
+{
+    for (int i = 0; i < n; i++)
+        if ((ag_header_classify(hs[i].name) & AG_HDR_CONNECTION) &&
+            ag_http_list_has(hs[i].value, name))
+            return true;
+    return false;
+}
+
+/* Writes the response head to the client, choosing the body framing it gets. */
+static void send_response_head(conn_t *c)
+{
+    llhttp_t *p = &c->resp_parser;
+    ag_buf_t *o = &c->out;
+    int code = c->resp_status;
+    bool has_len = false, upstream_chunked = (p->flags & F_CHUNKED) != 0;
+    bool bodyless = code < 200 || code == 204 || code == 304 || c->is_head;
+    bool client11 = c->req.http_major == 1 && c->req.http_minor >= 1;
+    ag_buf_clear(o);
+    ag_buf_printf(o, "HTTP/1.1 %d %.*s\r\n", code, AG_STR_FMT(c->resp_reason));
+    for (int i = 0; i < c->resp_nhdrs; i++) {
+        const ag_header_t *h = &c->resp_hdrs[i];
+        unsigned f = ag_header_classify(h->name);
+        if (f & AG_HDR_CONTENT_LENGTH) {
+            if (upstream_chunked || has_len)
+                continue; /* TE wins over CL (RFC 9112 §6.3); never two lengths */
+            has_len = true;
+        } else if ((f & (AG_HDR_HOP_BY_HOP | AG_HDR_TRANSFER_ENCODING)) ||
+                   nominated(c->resp_hdrs, c->resp_nhdrs, h->name)) {
+            if (!(code == 101 && (f & AG_HDR_UPGRADE)))
+                continue;
+        }
+        ag_buf_printf(o, "%.*s: %.*s\r\n", AG_STR_FMT(h->name), AG_STR_FMT(h->value));
+    }
+    if (code == 101) {
+        ag_buf_append_cstr(o, "Connection: Upgrade\r\n\r\n");
+    } else {
+        if (!bodyless && !has_len) {
+            if (client11)
+                c->resp_chunk_out = true;
+            else
+                c->resp_close_out = true; /* HTTP/1.0: the end of the body is the close */
+        }
+        if (c->resp_chunk_out)
+            ag_buf_append_cstr(o, "Transfer-Encoding: chunked\r\n");
+        if (code >= 200 && (c->resp_close_out || !c->client_keepalive || c->close_after ||
+                            c->w->draining || c->req.upgrade || !c->req_done))
+            c->close_after = true;
+        if (code >= 200 && c->close_after)
+            ag_buf_append_cstr(o, "Connection: close\r\n");
+        else if (code >= 200 && !client11)
+            ag_buf_append_cstr(o, "Connection: keep-alive\r\n");
+        ag_buf_append_cstr(o, "\r\n");
+    }
+    ag_stream_write1(&c->st, o->p, o->n);
+}
+
+static void finish_exchange(conn_t *c)
+{
+    llhttp_t *p = &c->resp_parser;
+    bool reusable = !c->req.upgrade && c->req_done && llhttp_should_keep_alive(p) &&
+                    c->up && c->up->st.rn == c->up->st.roff;
+    if (c->resp_chunk_out)
+        ag_stream_write1(&c->st, "0\r\n\r\n", 5);
+    record(c, c->resp_status);
+    disarm(c);
+    release_up(c, reusable);
+    if (c->close_after || !c->client_keepalive || c->w->draining) {
+        c->phase = P_CLOSED;
+        ag_stream_close_after_flush(&c->st);
+        return;
+    }
+    start_next(c);
+}
+
+static void start_tunnel(conn_t *c)
+{
+    ag_stream_t *us = &c->up->st;
+    disarm(c);
+    record(c, 101);
+    c->phase = P_TUNNEL;
+    if (us->rn > us->roff) { /* bytes the upstream sent right after its 101 */
+        ag_stream_write1(&c->st, us->rbuf + us->roff, us->rn - us->roff);
+        us->roff = us->rn;
+    }
+    ag_stream_read_start(&c->st);
+    drive(c);
+}
+
+/* Upstream bytes arrived: parse and relay the response. */
+static void relay_response(conn_t *c)
+{
+    ag_stream_t *us = &c->up->st;
+    if (c->phase == P_TUNNEL) {
+        if (us->rn > us->roff)
+            ag_stream_write1(&c->st, us->rbuf + us->roff, us->rn - us->roff);
+        us->roff = us->rn;
+        if (ag_stream_queued(&c->st) > WRITE_HIGH)
+            ag_stream_read_stop(us);
+        return;
+    }
+    for (;;) {
+        size_t avail = us->rn - us->roff;
+        const char *p = us->rbuf + us->roff;
+        size_t len = avail;
+        if (!c->resp_head_sent && c->resp_status == 0) {
+            size_t end = find_head_end(p, avail); /* parse the head in one piece */
+            if (end == 0) {
+                if (avail >= us->rcap - 1024) {
+                    ag_metrics_upstream_error("protocol");
+                    respond(c, 502, "upstream response head too large", true);
+                }
+                return;
+            }
+            len = end;
+        }
+        if (len == 0)
+            return;
+        llhttp_errno_t e = llhttp_execute(&c->resp_parser, p, len);
+        size_t used = len;
+        if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE)
+            used = (size_t)(llhttp_get_error_pos(&c->resp_parser) - p);
+        else if (e != HPE_OK) {
+            ag_metrics_upstream_error("protocol");
+            ag_log(AG_LOG_WARN, "bad response from upstream: %s",
+                   llhttp_get_error_reason(&c->resp_parser));
+            respond(c, 502, "malformed response from the upstream API server", true);
+            return;
+        }
+        if (c->resp_status && !c->resp_head_sent) {
+            disarm(c);
+            send_response_head(c);
+            if (c->resp_status >= 200 || c->resp_status == 101)
+                c->resp_head_sent = true;
+        }
+        us->roff += used;
+        if (c->resp_status == 101) {
+            if (!c->req.upgrade) { /* a 101 nobody asked for: refuse to tunnel */
+                ag_metrics_upstream_error("protocol");
+                respond(c, 502, "unexpected 101 from the upstream API server", true);
+                return;
+            }
+            start_tunnel(c);
+            return;
+        }
+        if (c->resp_complete) {
+            if (c->resp_status < 200) { /* interim (100 Continue): the real one follows */
+                llhttp_init(&c->resp_parser, HTTP_RESPONSE, &resp_settings);
+                c->resp_parser.data = c;
+                c->resp_status = 0, c->resp_nhdrs = 0, c->resp_complete = false;
+                c->resp_reason = AG_STR_NULL, c->resp_in_value = false;
+                continue;
+            }
+            finish_exchange(c);
+            return;
+        }
+        if (us->roff == us->rn)
+            break;
+    }
+    if (ag_stream_queued(&c->st) > WRITE_HIGH)
+        ag_stream_read_stop(us);
+}
+
+static void on_up_read(ag_stream_t *s, int status)
+{
+    ag_upconn_t *u = s->data;
+    conn_t *c = u->owner;
+    if (!c || c->up != u)
+        return;
+    if (status > 0) {
+        relay_response(c);
+        return;
+    }
+    /* EOF or error from the upstream. */
+    if (c->phase == P_TUNNEL) {
+        release_up(c, false);
+        c->phase = P_CLOSED;
+        ag_stream_close_after_flush(&c->st);
+        return;
+    }
+    if (c->resp_head_sent && status == UV_EOF) {
+        llhttp_errno_t e = llhttp_finish(&c->resp_parser); /* close-delimited body ends */
+        if (e == HPE_OK && c->resp_complete) {
+            c->close_after = true;
+            finish_exchange(c);
+            return;
+        }
+    }
+    ag_metrics_upstream_error(status == UV_EOF || status == UV_ECONNRESET ? "reset" : "protocol");
+    respond(c, 502, "the upstream API server closed the connection", true);
+}
+
+static void on_up_drain(ag_stream_t *s, int status)
+{
+    ag_upconn_t *u = s->data;
+    conn_t *c = u->owner;
+    (void)status;
+    if (c && c->up == u && (c->phase == P_BODY || c->phase == P_TUNNEL))
+        ag_stream_read_start(&c->st);
+}
+
+/* ---- client stream callbacks ---------------------------------------------------- */
+
+static void on_client_read(ag_stream_t *s, int status)
+{
+    conn_t *c = s->data;
+    if (c->phase == P_CLOSED)
+        return;
+    if (status < 0) {
+        /* The client went away (or broke TLS): whatever is in flight is abandoned. */
+        if (c->phase == P_TUNNEL && c->up) {
+            ag_stream_close_after_flush(&c->up->st);
+            release_up(c, false);
+        }
+        close_conn(c);
+        return;
+    }
+    drive(c);
+}
+
+static void on_client_drain(ag_stream_t *s, int status)
+{
+    conn_t *c = s->data;
+    (void)status;
+    if (c->up && c->phase != P_CLOSED && c->phase != P_CONNECT)
+        ag_stream_read_start(&c->up->st);
+}
+
+static void on_client_ready(ag_stream_t *s, int status)
+{
+    conn_t *c = s->data;
+    if (status < 0) {
+        ag_metrics_inc(AG_M_TLS_HANDSHAKE_ERRORS);
+        ag_log(AG_LOG_DEBUG, "TLS handshake with %s failed", c->client_ip);
+        close_conn(c);
+        return;
+    }
+    if (s->tls)
+        ag_tls_peer(s->tls, &c->peer);
+    ag_stream_read_start(s);
+}
+
+static conn_t *conn_get(ag_worker_t *w)
+{
+    conn_t *c = w->free_conns;
+    if (c) {
+        w->free_conns = c->next_free;
+        w->nfree--;
+        return c;
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    ag_arena_init(&c->arena, 8 * 1024, 1u << 20);
+    c->out = AG_BUF_INIT(1u << 20);
+    return c;
+}
+
+void ag_http1_accept(ag_worker_t *w)
+{
+    init_settings();
+    conn_t *c = conn_get(w);
+    size_t rcap = (size_t)w->conf->limits.header_bytes + RBUF_SLACK;
+    if (!c)
+        return;
+    if (ag_stream_init(&c->st, &w->loop, rcap, w->scratch, AG_WORKER_SCRATCH) != 0) {
+        recycle(c);
+        return;
+    }
+    c->w = w;
+    c->st.data = c;
+    c->st.on_ready = on_client_ready;
+    c->st.on_read = on_client_read;
+    c->st.on_drain = on_client_drain;
+    c->st.on_close = on_stream_closed;
+    uv_timer_init(&w->loop, &c->timer);
+    c->timer.data = c;
+    c->open_handles = 2;
+    c->timer_closed = false;
+    c->gate_pending = c->free_on_gate = c->close_after = false;
+    c->up = NULL;
+    c->peer = (ag_tls_peer_t){0};
+    ag_link_init(&c->link);
+    ag_link_push(&w->conns, &c->link);
+    w->nconns++;
+    ag_metrics_gauge_add(AG_M_CONNS_OPEN, 1);
+    reset_request(c);
+    c->phase = P_HEAD;
+    arm(c, T_HEAD, w->conf->timeouts.header_read_ms); /* covers the TLS handshake too */
+    int rc = ag_stream_accept(&c->st, (uv_stream_t *)&w->listener,
+                              w->tls_server);
+    if (rc < 0 || w->nconns > w->conf->limits.max_connections || w->draining) {
+        close_conn(c);
+        return;
+    }
+    ag_stream_peer_ip(&c->st, c->client_ip, sizeof c->client_ip);
+}
+
+void ag_http1_drain(ag_worker_t *w)
+{
+    for (ag_link_t *l = w->conns.next, *next; l != &w->conns; l = next) {
+        next = l->next;
+        conn_t *c = (conn_t *)((char *)l - offsetof(conn_t, link));
+        if (c->phase == P_HEAD && c->st.rn == c->st.roff)
+            close_conn(c); /* idle keep-alive */
+        else
+            c->close_after = true;
+    }
+}
+
+void ag_http1_stop(ag_worker_t *w)
+{
+    for (ag_link_t *l = w->conns.next, *next; l != &w->conns; l = next) {
+        next = l->next;
+        close_conn((conn_t *)((char *)l - offsetof(conn_t, link)));
+    }
+}
+
+void ag_http1_free_pool(ag_worker_t *w)
+{
+    while (w->free_conns) {
+        conn_t *c = w->free_conns;
+        w->free_conns = c->next_free;
+        ag_arena_dispose(&c->arena);
+        ag_buf_dispose(&c->out);
+        ag_stream_dispose(&c->st);
+        free(c);
+    }
+    w->nfree = 0;
+}

@@ -1,0 +1,181 @@
+/* Lock-free per-thread metrics (metrics.h). Each cell has a single writer (its thread),
+ * so an increment is a relaxed load plus a relaxed store: no locked instruction, no
+ * shared cache line between workers. A scrape reads every cell with relaxed loads; sums
+ * may be a request or two behind, never torn. */
+#include "metrics.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#define CODES 600
+/* Latency buckets in seconds: sub-millisecond resolution where a proxy hop lives. */
+static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                 0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
+                                 5,      10,      30,     60};
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+static const char *const up_reasons[] = {"connect", "tls", "timeout", "reset", "protocol"};
+#define NREASONS (sizeof up_reasons / sizeof up_reasons[0])
+
+typedef struct {
+    _Atomic uint64_t codes[CODES];
+    _Atomic uint64_t hist[NBUCKETS + 1]; /* last: +Inf */
+    _Atomic uint64_t hist_sum_ns, hist_count;
+    _Atomic uint64_t up_errors[NREASONS];
+    _Atomic int64_t cells[AG_METRICS_MAX];
+} __attribute__((aligned(64))) slot_t;
+
+typedef struct {
+    const char *name, *labels, *help;
+    int gauge;
+} metric_t;
+
+static slot_t slots[AG_METRICS_SLOTS];
+static metric_t metrics[AG_METRICS_MAX];
+static int nmetrics;
+static _Thread_local int my_slot;
+
+ag_metric_id AG_M_CONNS_OPEN = -1, AG_M_UPSTREAM_OPEN = -1, AG_M_UPSTREAM_REUSED = -1,
+             AG_M_TLS_HANDSHAKE_ERRORS = -1;
+
+void ag_metrics_thread(int slot)
+{
+    my_slot = slot >= 0 && slot < AG_METRICS_SLOTS ? slot : 0;
+}
+
+static ag_metric_id reg(const char *name, const char *labels, const char *help, int gauge)
+{
+    for (int i = 0; i < nmetrics; i++) /* idempotent: the same series twice is one */
+        if (strcmp(metrics[i].name, name) == 0 &&
+            strcmp(metrics[i].labels ? metrics[i].labels : "", labels ? labels : "") == 0)
+            return i;
+    if (nmetrics >= AG_METRICS_MAX)
+        return -1;
+    metrics[nmetrics] = (metric_t){name, labels, help, gauge};
+    return nmetrics++;
+}
+
+ag_metric_id ag_metrics_counter(const char *name, const char *labels, const char *help)
+{
+    return reg(name, labels, help, 0);
+}
+
+ag_metric_id ag_metrics_gauge(const char *name, const char *labels, const char *help)
+{
+    return reg(name, labels, help, 1);
+}
+
+static inline void bump_u(_Atomic uint64_t *c, uint64_t v)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
+void ag_metrics_add(ag_metric_id m, int64_t v)
+{
+    if (m < 0 || m >= nmetrics)
+        return;
+    _Atomic int64_t *c = &slots[my_slot].cells[m];
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
+ag_err ag_metrics_init(void)
+{
+    AG_M_CONNS_OPEN = ag_metrics_gauge("authgate_connections_open", NULL,
+                                       "Client connections currently open.");
+    AG_M_UPSTREAM_OPEN = ag_metrics_gauge("authgate_upstream_connections_open", NULL,
+                                          "Upstream connections currently open (busy or idle).");
+    AG_M_UPSTREAM_REUSED = ag_metrics_counter("authgate_upstream_reused_total", NULL,
+                                              "Requests sent on a pooled keep-alive connection.");
+    AG_M_TLS_HANDSHAKE_ERRORS = ag_metrics_counter("authgate_tls_handshake_errors_total", NULL,
+                                                   "Client TLS handshakes that failed.");
+    return AG_M_TLS_HANDSHAKE_ERRORS < 0 ? AG_E_NOMEM : 0;
+}
+
+void ag_metrics_request(int code, uint64_t ns)
+{
+    slot_t *s = &slots[my_slot];
+    if (code < 0 || code >= CODES)
+        code = 0;
+    bump_u(&s->codes[code], 1);
+    double sec = (double)ns / 1e9;
+    size_t b = 0;
+    while (b < NBUCKETS && sec > buckets[b])
+        b++;
+    bump_u(&s->hist[b], 1);
+    bump_u(&s->hist_sum_ns, ns);
+    bump_u(&s->hist_count, 1);
+}
+
+void ag_metrics_upstream_error(const char *reason)
+{
+    for (size_t i = 0; i < NREASONS; i++)
+        if (strcmp(reason, up_reasons[i]) == 0)
+            bump_u(&slots[my_slot].up_errors[i], 1);
+}
+
+static uint64_t sum_u(size_t offset)
+{
+    uint64_t t = 0;
+    for (int i = 0; i < AG_METRICS_SLOTS; i++)
+        t += atomic_load_explicit((_Atomic uint64_t *)((char *)&slots[i] + offset),
+                                  memory_order_relaxed);
+    return t;
+}
+
+static void render_builtin(ag_buf_t *out)
+{
+    ag_buf_append_cstr(out, "# HELP authgate_http_requests_total Requests answered, by status code.\n"
+                            "# TYPE authgate_http_requests_total counter\n");
+    for (int c = 0; c < CODES; c++) {
+        uint64_t n = sum_u(offsetof(slot_t, codes) + (size_t)c * sizeof(uint64_t));
+        if (n)
+            ag_buf_printf(out, "authgate_http_requests_total{code=\"%d\"} %llu\n", c,
+                          (unsigned long long)n);
+    }
+    ag_buf_append_cstr(out, "# HELP authgate_http_request_duration_seconds Time from request "
+                            "head to response end.\n"
+                            "# TYPE authgate_http_request_duration_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t b = 0; b <= NBUCKETS; b++) {
+        cum += sum_u(offsetof(slot_t, hist) + b * sizeof(uint64_t));
+        if (b < NBUCKETS)
+            ag_buf_printf(out, "authgate_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                          buckets[b], (unsigned long long)cum);
+        else
+            ag_buf_printf(out, "authgate_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                          (unsigned long long)cum);
+    }
+    ag_buf_printf(out, "authgate_http_request_duration_seconds_sum %.9f\n",
+                  (double)sum_u(offsetof(slot_t, hist_sum_ns)) / 1e9);
+    ag_buf_printf(out, "authgate_http_request_duration_seconds_count %llu\n",
+                  (unsigned long long)sum_u(offsetof(slot_t, hist_count)));
+    ag_buf_append_cstr(out, "# HELP authgate_upstream_errors_total Upstream failures, by reason.\n"
+                            "# TYPE authgate_upstream_errors_total counter\n");
+    for (size_t r = 0; r < NREASONS; r++)
+        ag_buf_printf(out, "authgate_upstream_errors_total{reason=\"%s\"} %llu\n", up_reasons[r],
+                      (unsigned long long)sum_u(offsetof(slot_t, up_errors) + r * sizeof(uint64_t)));
+}
+
+ag_err ag_metrics_render(ag_buf_t *out)
+{
+    render_builtin(out);
+    for (int m = 0; m < nmetrics; m++) {
+        bool first = true;
+        for (int k = 0; k < m; k++)
+            if (strcmp(metrics[k].name, metrics[m].name) == 0)
+                first = false;
+        if (first)
+            ag_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", metrics[m].name,
+                          metrics[m].help ? metrics[m].help : "", metrics[m].name,
+                          metrics[m].gauge ? "gauge" : "counter");
+        int64_t t = 0;
+        for (int i = 0; i < AG_METRICS_SLOTS; i++)
+            t += atomic_load_explicit(&slots[i].cells[m], memory_order_relaxed);
+        if (metrics[m].labels)
+            ag_buf_printf(out, "%s{%s} %lld\n", metrics[m].name, metrics[m].labels, (long long)t);
+        else
+            ag_buf_printf(out, "%s %lld\n", metrics[m].name, (long long)t);
+    }
+    return out->n < out->max ? 0 : AG_E_TOO_BIG;
+}

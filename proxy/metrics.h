@@ -1,0 +1,48 @@
+/* Prometheus metrics without locks on the hot path: every metric has one cell per thread
+ * (control thread = slot 0, workers 1..n), written only by its own thread with relaxed
+ * atomics and summed when /metrics is scraped. Built in: requests by status code, a
+ * latency histogram with sub-millisecond buckets, open client and upstream connections,
+ * upstream errors by reason. Other modules register their own counters and gauges at
+ * start-up (before workers start) and bump them from any authgate thread.
+ * Lifetime: process; registration is not thread-safe (start-up only). */
+#ifndef AG_METRICS_H
+#define AG_METRICS_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define AG_METRICS_SLOTS 65  /* control + AG_CONFIG_MAX_WORKERS */
+#define AG_METRICS_MAX 128   /* registered metrics */
+
+typedef int ag_metric_id; /* index into the registry; <0 when registration failed */
+
+/* Sets the calling thread's slot (0 control, worker id for workers). */
+void ag_metrics_thread(int slot);
+
+/* Registers a counter/gauge family member. <name> like "authgate_authn_total", <labels>
+ * like "result=\"expired\"" or NULL, <help> one line (the first registration of a name
+ * supplies HELP/TYPE). Strings are borrowed (string literals). */
+ag_metric_id ag_metrics_counter(const char *name, const char *labels, const char *help);
+ag_metric_id ag_metrics_gauge(const char *name, const char *labels, const char *help);
+void ag_metrics_add(ag_metric_id m, int64_t v);
+static inline void ag_metrics_inc(ag_metric_id m)
+{
+    ag_metrics_add(m, 1);
+}
+#define ag_metrics_gauge_add ag_metrics_add
+
+/* Built-ins registered by ag_metrics_init. */
+extern ag_metric_id AG_M_CONNS_OPEN, AG_M_UPSTREAM_OPEN, AG_M_UPSTREAM_REUSED,
+    AG_M_TLS_HANDSHAKE_ERRORS;
+ag_err ag_metrics_init(void);
+/* One finished request: status code and latency from head received to response done. */
+void ag_metrics_request(int code, uint64_t latency_ns);
+/* An upstream failure by reason ("connect", "tls", "timeout", "reset", "protocol"). */
+void ag_metrics_upstream_error(const char *reason);
+
+/* Renders every metric in Prometheus text format 0.0.4. */
+ag_err ag_metrics_render(ag_buf_t *out);
+
+#endif

@@ -1,0 +1,520 @@
+/* Process lifecycle (server.h): listeners bound up front (SO_REUSEPORT, one socket per
+ * worker), worker threads, the control loop with signals and the admin listener, drain
+ * on SIGTERM/SIGINT, reload hooks on SIGHUP. The registries (readiness, reload) are
+ * process-wide and filled before the threads start, so reading them needs no lock. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "http1.h"
+#include "log.h"
+#include "metrics.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define MAX_HOOKS 32
+
+struct ag_server {
+    const ag_config_t *conf;
+    uv_loop_t control;
+    ag_worker_t *workers;
+    int nworkers, nstarted;
+    uv_async_t worker_done;
+    atomic_int ndone;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t drain_timer;
+    ag_admin_t *admin;
+    ag_tls_shared_t *tickets;
+    char listen_addr[80], admin_addr[80];
+    ag_arena_t arena;
+    bool shutting_down, stopped;
+};
+
+static atomic_bool draining;
+static struct {
+    const char *name;
+    ag_ready_fn fn;
+    void *ud;
+} ready_hooks[MAX_HOOKS];
+static int nready;
+static struct {
+    ag_reload_fn fn;
+    void *ud;
+} reload_hooks[MAX_HOOKS];
+static int nreload;
+
+/* ---- registries ------------------------------------------------------------------ */
+
+ag_err ag_ready_register(const char *name, ag_ready_fn fn, void *ud)
+{
+    if (nready >= MAX_HOOKS)
+        return AG_E_TOO_BIG;
+    ready_hooks[nready].name = name;
+    ready_hooks[nready].fn = fn;
+    ready_hooks[nready++].ud = ud;
+    return 0;
+}
+
+bool ag_ready_check(ag_buf_t *why)
+{
+    bool ok = true;
+    if (atomic_load(&draining)) {
+        ag_buf_append_cstr(why, "draining");
+        ok = false;
+    }
+    for (int i = 0; i < nready; i++) {
+        if (!ready_hooks[i].fn(ready_hooks[i].ud)) {
+            ag_buf_printf(why, "%s%s", ok ? "" : ", ", ready_hooks[i].name);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+ag_err ag_reload_register(ag_reload_fn fn, void *ud)
+{
+    if (nreload >= MAX_HOOKS)
+        return AG_E_TOO_BIG;
+    reload_hooks[nreload].fn = fn;
+    reload_hooks[nreload++].ud = ud;
+    return 0;
+}
+
+bool ag_server_draining(void)
+{
+    return atomic_load(&draining);
+}
+
+/* ---- binding ----------------------------------------------------------------------- */
+
+static ag_err resolve(const char *host, int port, bool passive, struct sockaddr_storage *out)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = passive ? AI_PASSIVE | AI_NUMERICHOST : AI_ADDRCONFIG;
+    if (getaddrinfo(host, portstr, &hints, &res) != 0 || !res) {
+        hints.ai_flags = passive ? AI_PASSIVE : 0;
+        if (getaddrinfo(host, portstr, &hints, &res) != 0 || !res)
+            return AG_E_NOT_FOUND;
+    }
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int sock_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* One SO_REUSEPORT socket per worker: the kernel spreads connections, no accept lock. */
+static int bind_one(const struct sockaddr_storage *addr, int backlog, int *err)
+{
+    int one = 1;
+    int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                : sizeof(struct sockaddr_in);
+    if (bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, backlog) != 0) {
+        *err = errno;
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static ag_err bind_listeners(ag_server_t *s, ag_buf_t *errmsg)
+{
+    const char *host;
+    int port, e = 0;
+    struct sockaddr_storage addr;
+    if (ag_config_split_address(&s->arena, s->conf->listen.address, &host, &port) != 0 ||
+        resolve(host, port, true, &addr) != 0) {
+        ag_buf_printf(errmsg, "listen.address \"%s\": not a numeric address",
+                      s->conf->listen.address);
+        return AG_E_CONFIG;
+    }
+    for (int i = 0; i < s->nworkers; i++) {
+        int fd = bind_one(&addr, s->conf->listen.backlog, &e);
+        if (fd < 0) {
+            ag_buf_printf(errmsg, "cannot listen on %s: %s", s->conf->listen.address, strerror(e));
+            return AG_E_IO;
+        }
+        s->workers[i].listen_fd = fd;
+        if (i == 0 && port == 0) { /* the others share the port the kernel chose */
+            port = sock_port(fd);
+            if (addr.ss_family == AF_INET6)
+                ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)port);
+            else
+                ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)port);
+        }
+    }
+    snprintf(s->listen_addr, sizeof s->listen_addr, addr.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d",
+             host, port);
+    return 0;
+}
+
+/* Host names this gateway answers to, for absolute-form targets. */
+static void self_authorities(ag_server_t *s, ag_worker_t *w)
+{
+    const char *port = strrchr(s->listen_addr, ':');
+    ag_str_t *a = ag_arena_calloc(&s->arena, sizeof(ag_str_t) * 3);
+    if (!a || !port)
+        return;
+    char tmp[96];
+    a[0] = ag_arena_strdup(&s->arena, ag_str_cstr(s->listen_addr));
+    snprintf(tmp, sizeof tmp, "localhost%s", port);
+    a[1] = ag_arena_strdup(&s->arena, ag_str_cstr(tmp));
+    w->self_authorities = a;
+    w->nself = 2;
+}
+
+static ag_err read_credential(ag_server_t *s, ag_str_t *out, ag_buf_t *errmsg)
+{
+    const char *path = s->conf->upstream.token_file;
+    ag_buf_t b = AG_BUF_INIT(64 * 1024);
+    *out = AG_STR_NULL;
+    if (!path)
+        return 0;
+    ag_err err = ag_buf_read_file(&b, path);
+    if (!err) {
+        ag_str_t t = ag_buf_str(&b);
+        while (t.n && (t.p[t.n - 1] == '\n' || t.p[t.n - 1] == '\r' || t.p[t.n - 1] == ' '))
+            t.n--;
+        for (size_t i = 0; i < t.n; i++)
+            if ((unsigned char)t.p[i] <= ' ' || (unsigned char)t.p[i] >= 0x7f)
+                err = AG_E_PARSE;
+        if (!err) {
+            char *v = ag_arena_alloc(&s->arena, t.n + 8);
+            if (v) {
+                memcpy(v, "Bearer ", 7);
+                memcpy(v + 7, t.p, t.n);
+                *out = ag_str_make(v, t.n + 7);
+            }
+        }
+    }
+    if (err)
+        ag_buf_printf(errmsg, "upstream.token_file %s: %s", path, ag_err_str(err));
+    ag_buf_dispose(&b);
+    return err;
+}
+
+/* ---- workers ----------------------------------------------------------------------- */
+
+static void on_worker_connection(uv_stream_t *l, int status)
+{
+    ag_worker_t *w = l->data;
+    if (status == 0)
+        ag_http1_accept(w);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void worker_stop_now(ag_worker_t *w)
+{
+    ag_http1_stop(w);
+    ag_upstream_close_all(w);
+    /* everything else on the loop (listener, timers, async) has no owner left */
+    uv_walk(&w->loop, close_walk, NULL);
+}
+
+static void on_drain_poll(uv_timer_t *t)
+{
+    ag_worker_t *w = t->data;
+    if (w->nconns == 0)
+        worker_stop_now(w);
+}
+
+static void on_worker_wakeup(uv_async_t *a)
+{
+    ag_worker_t *w = a->data;
+    if (atomic_load(&w->stop_flag)) {
+        worker_stop_now(w);
+        return;
+    }
+    if (atomic_load(&w->drain_flag) && !w->draining) {
+        w->draining = true;
+        if (w->listening) {
+            uv_close((uv_handle_t *)&w->listener, NULL);
+            w->listening = false;
+        }
+        ag_http1_drain(w);
+        ag_upstream_close_idle(w);
+        uv_timer_start(&w->up_sweep, on_drain_poll, 20, 20); /* the sweep timer is free now */
+    }
+}
+
+static void worker_main(void *arg)
+{
+    ag_worker_t *w = arg;
+    ag_metrics_thread(w->id);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    ag_http1_free_pool(w);
+    atomic_fetch_add(&w->server->ndone, 1);
+    uv_async_send(&w->server->worker_done);
+}
+
+static ag_err worker_init(ag_server_t *s, ag_worker_t *w, const ag_server_opts_t *o,
+                          ag_buf_t *errmsg)
+{
+    const ag_config_t *c = s->conf;
+    char why[256] = "";
+    w->server = s;
+    w->conf = c;
+    ag_link_init(&w->conns);
+    ag_link_init(&w->up_idle);
+    ag_link_init(&w->up_busy);
+    w->scratch = malloc(AG_WORKER_SCRATCH);
+    if (!w->scratch || uv_loop_init(&w->loop) != 0)
+        return AG_E_NOMEM;
+    w->loop_ready = true;
+    uv_async_init(&w->loop, &w->wakeup, on_worker_wakeup);
+    w->wakeup.data = w;
+    uv_timer_init(&w->loop, &w->up_sweep);
+    w->up_sweep.data = w;
+    uv_tcp_init(&w->loop, &w->listener);
+    w->listener.data = w;
+    w->fd_adopted = uv_tcp_open(&w->listener, w->listen_fd) == 0;
+    if (!w->fd_adopted ||
+        uv_listen((uv_stream_t *)&w->listener, c->listen.backlog, on_worker_connection) != 0) {
+        ag_buf_printf(errmsg, "cannot listen on %s", c->listen.address);
+        return AG_E_IO;
+    }
+    w->listening = true;
+    if (c->tls.enabled || (o && o->cert_pem)) {
+        ag_tls_opts_t to = {.cert_file = c->tls.cert_file, .key_file = c->tls.key_file,
+                            .cert_pem = o ? o->cert_pem : NULL, .key_pem = o ? o->key_pem : NULL,
+                            .ca_file = c->tls.client_ca_file, .client_auth = c->tls.client_auth};
+        if (ag_tls_ctx_create_server(&to, c->tls.session_tickets ? s->tickets : NULL,
+                                     &w->tls_server, why, sizeof why) != 0) {
+            ag_buf_printf(errmsg, "tls: %s", why);
+            return AG_E_CONFIG;
+        }
+    }
+    if (c->upstream.https) {
+        ag_tls_opts_t to = {.ca_file = c->upstream.ca_file, .cert_file = c->upstream.cert_file,
+                            .key_file = c->upstream.key_file};
+        if (ag_tls_ctx_create_client(&to, &w->tls_client, why, sizeof why) != 0) {
+            ag_buf_printf(errmsg, "upstream: %s", why);
+            return AG_E_CONFIG;
+        }
+    }
+    return 0;
+}
+
+/* ---- control loop ------------------------------------------------------------------ */
+
+static void on_all_done(ag_server_t *s)
+{
+    if (s->stopped)
+        return;
+    s->stopped = true;
+    ag_admin_stop(s->admin);
+    s->admin = NULL;
+    uv_walk(&s->control, close_walk, NULL);
+}
+
+static void on_worker_done(uv_async_t *a)
+{
+    ag_server_t *s = a->data;
+    if (atomic_load(&s->ndone) >= s->nworkers)
+        on_all_done(s);
+}
+
+static void stop_workers(ag_server_t *s)
+{
+    for (int i = 0; i < s->nworkers; i++) {
+        atomic_store(&s->workers[i].stop_flag, true);
+        uv_async_send(&s->workers[i].wakeup);
+    }
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    ag_server_t *s = t->data;
+    ag_log(AG_LOG_WARN, "drain timeout: closing the connections still open");
+    stop_workers(s);
+}
+
+void ag_server_shutdown(ag_server_t *s)
+{
+    if (s->shutting_down)
+        return;
+    s->shutting_down = true;
+    atomic_store(&draining, true); /* /readyz turns false now */
+    ag_log(AG_LOG_INFO, "draining: no new connections, waiting up to %lldms",
+           (long long)s->conf->timeouts.drain_ms);
+    for (int i = 0; i < s->nworkers; i++) {
+        atomic_store(&s->workers[i].drain_flag, true);
+        uv_async_send(&s->workers[i].wakeup);
+    }
+    uv_timer_start(&s->drain_timer, on_drain_timeout, (uint64_t)s->conf->timeouts.drain_ms + 1, 0);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    ag_server_t *s = h->data;
+    if (signum == SIGHUP) {
+        ag_log(AG_LOG_INFO, "SIGHUP: running %d reload hook(s)", nreload);
+        for (int i = 0; i < nreload; i++)
+            reload_hooks[i].fn(reload_hooks[i].ud);
+        return;
+    }
+    ag_server_shutdown(s);
+}
+
+ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
+                        ag_server_t **out, ag_buf_t *errmsg)
+{
+    ag_server_t *s = calloc(1, sizeof(*s));
+    ag_err err;
+    if (!s)
+        return AG_E_NOMEM;
+    s->conf = conf;
+    ag_arena_init(&s->arena, 4096, 0);
+    s->nworkers = conf->workers;
+    s->workers = calloc((size_t)s->nworkers, sizeof(ag_worker_t));
+    if (!s->workers || uv_loop_init(&s->control) != 0) {
+        free(s->workers);
+        free(s);
+        return AG_E_NOMEM;
+    }
+    for (int i = 0; i < s->nworkers; i++)
+        s->workers[i].listen_fd = -1, s->workers[i].id = i + 1;
+    ag_metrics_init();
+    if ((err = bind_listeners(s, errmsg)) != 0)
+        goto fail;
+    if ((conf->tls.enabled || (opts && opts->cert_pem)) && conf->tls.session_tickets &&
+        (err = ag_tls_shared_create((int)(conf->tls.ticket_lifetime_ms / 1000), &s->tickets)))
+        goto fail;
+    struct sockaddr_storage up;
+    if (resolve(conf->upstream.host, conf->upstream.port, false, &up) != 0) {
+        ag_buf_printf(errmsg, "upstream.url: cannot resolve \"%s\"", conf->upstream.host);
+        err = AG_E_CONFIG;
+        goto fail;
+    }
+    ag_str_t cred;
+    if ((err = read_credential(s, &cred, errmsg)) != 0)
+        goto fail;
+    for (int i = 0; i < s->nworkers; i++) {
+        ag_worker_t *w = &s->workers[i];
+        w->up_addr = up;
+        w->credential = cred;
+        self_authorities(s, w);
+        if ((err = worker_init(s, w, opts, errmsg)) != 0)
+            goto fail;
+    }
+    uv_async_init(&s->control, &s->worker_done, on_worker_done);
+    s->worker_done.data = s;
+    uv_timer_init(&s->control, &s->drain_timer);
+    s->drain_timer.data = s;
+    if (conf->admin.address &&
+        (err = ag_admin_start(&s->control, conf->admin.address, &s->admin, s->admin_addr,
+                              sizeof s->admin_addr)) != 0) {
+        ag_buf_printf(errmsg, "admin.address \"%s\": cannot listen", conf->admin.address);
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    ag_server_destroy(s);
+    return err;
+}
+
+uv_loop_t *ag_server_loop(ag_server_t *s)
+{
+    return &s->control;
+}
+
+const char *ag_server_listen_address(const ag_server_t *s)
+{
+    return s->listen_addr;
+}
+
+const char *ag_server_admin_address(const ag_server_t *s)
+{
+    return s->admin_addr[0] ? s->admin_addr : NULL;
+}
+
+int ag_server_run(ag_server_t *s)
+{
+    uv_signal_init(&s->control, &s->sigterm);
+    uv_signal_init(&s->control, &s->sigint);
+    uv_signal_init(&s->control, &s->sighup);
+    s->sigterm.data = s->sigint.data = s->sighup.data = s;
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sighup, on_signal, SIGHUP);
+    ag_metrics_thread(0);
+    for (int i = 0; i < s->nworkers; i++) {
+        if (uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]) != 0) {
+            ag_log(AG_LOG_ERROR, "cannot start worker thread %d", i + 1);
+            atomic_fetch_add(&s->ndone, 1);
+            continue;
+        }
+        s->nstarted++;
+    }
+    ag_log(AG_LOG_INFO, "listening on %s (%s) with %d worker(s), upstream %s%s%s",
+           s->listen_addr, s->workers[0].tls_server ? "TLS" : "plain HTTP", s->nworkers,
+           s->conf->upstream.url, s->admin ? ", admin on " : "", s->admin ? s->admin_addr : "");
+    uv_run(&s->control, UV_RUN_DEFAULT);
+    for (int i = 0; i < s->nworkers; i++)
+        if (s->workers[i].thread)
+            uv_thread_join(&s->workers[i].thread);
+    ag_log(AG_LOG_INFO, "drained, exiting");
+    return 0;
+}
+
+void ag_server_destroy(ag_server_t *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->nworkers; i++) {
+        ag_worker_t *w = &s->workers[i];
+        if (w->loop_ready) { /* threads are joined: close whatever a failed start left */
+            uv_walk(&w->loop, close_walk, NULL);
+            uv_run(&w->loop, UV_RUN_DEFAULT);
+            ag_http1_free_pool(w);
+            uv_loop_close(&w->loop);
+        }
+        if (w->listen_fd >= 0 && !w->fd_adopted)
+            close(w->listen_fd);
+        ag_tls_ctx_destroy(w->tls_server);
+        ag_tls_ctx_destroy(w->tls_client);
+        free(w->scratch);
+    }
+    uv_walk(&s->control, close_walk, NULL);
+    uv_run(&s->control, UV_RUN_DEFAULT);
+    uv_loop_close(&s->control);
+    ag_tls_shared_destroy(s->tickets);
+    ag_arena_dispose(&s->arena);
+    free(s->workers);
+    free(s);
+}

@@ -1,0 +1,51 @@
+/* The gateway process: binds the listeners (errors surface before anything runs), starts
+ * one worker thread per configured worker, and runs the control loop on the calling
+ * thread: signals (SIGTERM/SIGINT drain, SIGHUP reload hooks), the admin listener and any
+ * slow work other modules attach to it. Also the process-wide registries other modules
+ * use: readiness conditions and reload hooks (register at start-up, before ag_server_run).
+ * Lifetime: process. */
+#ifndef AG_SERVER_H
+#define AG_SERVER_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "config.h"
+#include "err.h"
+
+typedef struct ag_server ag_server_t;
+
+typedef struct {
+    const char *cert_pem, *key_pem; /* TLS identity from memory (demo), overrides tls.* */
+    bool force_tls;                 /* listen with TLS even if conf->tls is absent */
+} ag_server_opts_t;
+
+/* Validates and binds everything <conf> (borrowed; must outlive the server) asks for.
+ * On failure describes why in <errmsg>. <opts> may be NULL. */
+ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
+                        ag_server_t **out, ag_buf_t *errmsg);
+/* The control loop (for modules that need a loop thread for slow work). */
+uv_loop_t *ag_server_loop(ag_server_t *s);
+/* Bound addresses (port 0 in the config resolved), "HOST:PORT". */
+const char *ag_server_listen_address(const ag_server_t *s);
+const char *ag_server_admin_address(const ag_server_t *s);
+/* Runs until drained after SIGTERM/SIGINT (or ag_server_shutdown). Returns 0. */
+int ag_server_run(ag_server_t *s);
+/* Starts the drain from the control thread (as SIGTERM does). */
+void ag_server_shutdown(ag_server_t *s);
+void ag_server_destroy(ag_server_t *s);
+bool ag_server_draining(void);
+
+/* Readiness: /readyz answers 200 only when every registered condition holds and the
+ * process is not draining. <fn> runs on the control thread; <name> is borrowed. */
+typedef bool (*ag_ready_fn)(void *ud);
+ag_err ag_ready_register(const char *name, ag_ready_fn fn, void *ud);
+/* True when ready; otherwise appends the names of failing conditions to <why>. */
+bool ag_ready_check(ag_buf_t *why);
+
+/* SIGHUP: every hook runs on the control thread, in registration order. */
+typedef void (*ag_reload_fn)(void *ud);
+ag_err ag_reload_register(ag_reload_fn fn, void *ud);
+
+#endif

@@ -1,0 +1,79 @@
+/* A byte stream over one TCP connection, optionally TLS: the transport both sides of the
+ * proxy use (client connections and upstream connections). Owns the uv_tcp_t, the TLS
+ * session and the plaintext read buffer; knows nothing of HTTP. Plaintext arrives in
+ * rbuf[roff..rn] and the consumer advances roff as it consumes; the stream compacts the
+ * buffer only while reading, so a consumer that keeps offsets relative to roff is safe.
+ * Writes never block and never fail silently: what the kernel does not take at once is
+ * copied into a write request (the consumer applies backpressure through
+ * ag_stream_queued). Lifetime: the consumer embeds or allocates the struct and must keep
+ * it until on_close runs (libuv frees nothing before its close callback). */
+#ifndef AG_STREAM_H
+#define AG_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "tls.h"
+
+typedef struct ag_stream ag_stream_t;
+typedef void (*ag_stream_cb)(ag_stream_t *s, int status);
+
+struct ag_stream {
+    uv_tcp_t tcp;             /* tcp.data == this */
+    ag_tls_t *tls;            /* NULL: plain TCP */
+    char *rbuf;               /* plaintext input (owned, rcap bytes) */
+    size_t roff, rn, rcap;
+    char *scratch;            /* per-loop ciphertext read buffer (borrowed) */
+    size_t scratch_len;
+    void *data;               /* consumer's */
+    ag_stream_cb on_ready;    /* TCP connected and TLS handshake done (0) or failed (<0) */
+    ag_stream_cb on_read;     /* >0: new plaintext; <0: UV_EOF or an error */
+    ag_stream_cb on_drain;    /* every write completed and the queue is empty */
+    ag_stream_cb on_close;    /* handle closed: the struct may be reused or freed */
+    size_t queued;            /* plaintext-side bytes handed to libuv, not yet written */
+    unsigned pending;         /* outstanding write requests */
+    int werr;                 /* first write error */
+    bool want_read, uv_reading, ready, closing, eof, close_after_flush;
+    bool in_pump, repump, connecting;
+    uv_connect_t connect_req;
+};
+
+/* Prepares <s> on <loop> with a plaintext buffer of <rcap> bytes. */
+int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
+                   size_t scratch_len);
+/* Frees the read buffer; only after on_close (or when the handle was never opened). */
+void ag_stream_dispose(ag_stream_t *s);
+/* Accepts a pending connection of <server>; <tls> (may be NULL) starts a server session.
+ * on_ready follows (synchronously for plain TCP). */
+int ag_stream_accept(ag_stream_t *s, uv_stream_t *server, ag_tls_ctx_t *tls);
+/* Connects to <addr>; with <tls>, performs a client handshake naming <sni>. */
+int ag_stream_connect(ag_stream_t *s, const struct sockaddr *addr, ag_tls_ctx_t *tls,
+                      const char *sni);
+
+void ag_stream_read_start(ag_stream_t *s);
+void ag_stream_read_stop(ag_stream_t *s);
+/* Re-delivers buffered plaintext (call after consuming, when more may be waiting). */
+void ag_stream_pump(ag_stream_t *s);
+
+/* Writes <n> plaintext buffers. Returns 0 or the (sticky) write error. */
+int ag_stream_write(ag_stream_t *s, const uv_buf_t *bufs, unsigned n);
+static inline int ag_stream_write1(ag_stream_t *s, const char *p, size_t n)
+{
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    return ag_stream_write(s, &b, 1);
+}
+static inline size_t ag_stream_queued(const ag_stream_t *s)
+{
+    return s->queued;
+}
+
+/* Closes at once (pending writes are dropped). Idempotent. */
+void ag_stream_close(ag_stream_t *s);
+/* Closes after pending writes complete (TLS: after close_notify). */
+void ag_stream_close_after_flush(ag_stream_t *s);
+
+/* Peer address as text ("1.2.3.4" / "::1") into <buf>; "" on failure. */
+void ag_stream_peer_ip(ag_stream_t *s, char *buf, size_t len);
+
+#endif

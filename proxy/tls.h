@@ -1,0 +1,90 @@
+/* TLS over memory buffers (mbedTLS 2.28). Turns ciphertext into plaintext and back and
+ * knows nothing of sockets or HTTP: stream.c feeds it bytes read from libuv and writes
+ * out what it produces. Contexts (ag_tls_ctx_t) are per worker (RNG, config, keys: no
+ * locks on the hot path); only the session-ticket key is shared, behind mbedTLS's own
+ * mutex, so a ticket issued by one worker resumes on another. Lifetimes: ctx process,
+ * session per connection. */
+#ifndef AG_TLS_H
+#define AG_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "str.h"
+
+typedef struct ag_tls_ctx ag_tls_ctx_t;
+typedef struct ag_tls_shared ag_tls_shared_t;
+typedef struct ag_tls ag_tls_t;
+
+#define AG_TLS_MAX_ORGS 16 /* O= values kept from a client certificate (groups) */
+
+/* What a verified client certificate said; strings are NUL-terminated copies owned by
+ * the session. Empty (ncn == 0 / norgs == 0) when no verified certificate. */
+typedef struct {
+    bool verified;
+    char cn[256];
+    char orgs[AG_TLS_MAX_ORGS][128];
+    int norgs;
+} ag_tls_peer_t;
+
+typedef struct {
+    /* Server: PEM chain and key (NUL-terminated buffers or files). */
+    const char *cert_file, *key_file;
+    const char *cert_pem, *key_pem; /* alternative to files (demo) */
+    const char *ca_file;            /* server: client CA; client: upstream CA (NULL: system) */
+    int client_auth;                /* server: AG_CLIENT_AUTH_* (config.h) */
+    const char *server_name;        /* client: SNI and name to verify */
+    bool verify_none;               /* client: skip verification (demo's loopback only) */
+} ag_tls_opts_t;
+
+/* Shared ticket key (process lifetime). <lifetime_s> 0 disables tickets. */
+ag_err ag_tls_shared_create(int lifetime_s, ag_tls_shared_t **out);
+void ag_tls_shared_destroy(ag_tls_shared_t *sh);
+
+/* Per-worker server or client context. <shared> may be NULL (no tickets). Errors are
+ * described in <errmsg> (file names and mbedTLS's reason). */
+ag_err ag_tls_ctx_create_server(const ag_tls_opts_t *opts, ag_tls_shared_t *shared,
+                                ag_tls_ctx_t **out, char *errmsg, size_t errlen);
+ag_err ag_tls_ctx_create_client(const ag_tls_opts_t *opts, ag_tls_ctx_t **out, char *errmsg,
+                                size_t errlen);
+void ag_tls_ctx_destroy(ag_tls_ctx_t *ctx);
+
+/* One session. Ciphertext produced is appended through <emit>(<ud>, bytes, n). */
+typedef void (*ag_tls_emit_fn)(void *ud, const char *p, size_t n);
+ag_err ag_tls_create(ag_tls_ctx_t *ctx, ag_tls_emit_fn emit, void *ud, ag_tls_t **out);
+void ag_tls_destroy(ag_tls_t *t);
+/* Client sessions: SNI and the name the server certificate must carry. */
+ag_err ag_tls_set_hostname(ag_tls_t *t, const char *name);
+
+enum { AG_TLS_WANT = 0, AG_TLS_DONE = 1, AG_TLS_CLOSED = 2 };
+
+/* Feeds ciphertext <p,n> (borrowed; everything is consumed into the session's input
+ * queue). Returns 0 or AG_E_TOO_BIG when the queue is over its bound. */
+ag_err ag_tls_feed(ag_tls_t *t, const char *p, size_t n);
+/* Bytes of fed ciphertext not yet processed (a reader stops reading above a bound). */
+size_t ag_tls_pending_in(const ag_tls_t *t);
+/* Drives the handshake: AG_TLS_WANT (needs input), AG_TLS_DONE, or AG_E_CRYPTO. */
+int ag_tls_handshake(ag_tls_t *t);
+bool ag_tls_handshake_done(const ag_tls_t *t);
+/* Reads plaintext into <dst>: returns bytes read (>0), 0 when more ciphertext is needed
+ * or the peer closed (then *closed is set), or a negative ag_err on a fatal alert. */
+long ag_tls_read(ag_tls_t *t, char *dst, size_t cap, bool *closed);
+/* True when plaintext is decrypted and waiting in the session. */
+bool ag_tls_has_plaintext(const ag_tls_t *t);
+/* Encrypts <p,n> (emitted through emit). */
+ag_err ag_tls_write(ag_tls_t *t, const char *p, size_t n);
+/* Sends close_notify. */
+void ag_tls_close_notify(ag_tls_t *t);
+
+const char *ag_tls_alpn(const ag_tls_t *t);
+/* Fills <peer> from the verified client certificate (server sessions). */
+void ag_tls_peer(const ag_tls_t *t, ag_tls_peer_t *peer);
+/* Last mbedTLS error text for logs. */
+void ag_tls_strerror(int mbed_err, char *buf, size_t len);
+
+/* Demo: a fresh self-signed P-256 certificate for <cn> with SAN IP/DNS entries, as PEM
+ * (NUL-terminated, malloc'ed, caller frees). */
+ag_err ag_tls_selfsigned(const char *cn, char **cert_pem, char **key_pem);
+
+#endif
