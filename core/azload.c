@@ -543,3 +543,52 @@ out:
     free(srcs);
     return err;
 }
+
+/* The cluster part of <scope>: up to and including the segment after
+ * "/providers/Microsoft.ContainerService/managedClusters/", or empty. */
+static ag_str_t cluster_of(ag_str_t scope)
+{
+    static const ag_str_t mc = {"/providers/Microsoft.ContainerService/managedClusters/", 54};
+    for (size_t i = 0; i + mc.n < scope.n; i++) {
+        if (!ag_str_ieq(ag_str_make(scope.p + i, mc.n), mc))
+            continue;
+        ag_str_t rest = ag_str_sub(scope, i + mc.n, scope.n);
+        size_t end = i + mc.n + ag_str_find_char(rest, '/');
+        return ag_str_make(scope.p, end);
+    }
+    return AG_STR_NULL;
+}
+
+ag_err ag_azrbac_infer_cluster(ag_str_t assignments_json, ag_buf_t *out)
+{
+    ag_arena_t arena;
+    ag_json_t doc;
+    ag_str_t found = AG_STR_NULL;
+    ag_err err;
+    ag_arena_init(&arena, 1 << 16, 0);
+    if ((err = ag_json_parse(&doc, assignments_json, NULL, &arena, NULL)) != 0)
+        goto out;
+    ag_json_ref root = ag_json_root(&doc), list = ag_json_get(&doc, root, "value");
+    if (ag_json_typeof(&doc, list) == AG_JSON_ARRAY)
+        root = list;
+    for (ag_json_ref e = ag_json_first(&doc, root); e != AG_JSON_NONE && !err;
+         e = ag_json_next(&doc, e)) {
+        ag_json_ref pr = ag_json_get(&doc, e, "properties");
+        ag_json_ref sref = ag_json_get(&doc, ag_json_typeof(&doc, pr) == AG_JSON_OBJECT ? pr : e,
+                                       "scope");
+        ag_str_t scope = AG_STR_NULL, c;
+        if (ag_json_typeof(&doc, sref) == AG_JSON_STRING &&
+            ag_json_str(&doc, sref, &arena, &scope) != 0)
+            err = AG_E_NOMEM;
+        if (err || (c = cluster_of(scope)).n == 0)
+            continue;
+        if (found.n && !ag_str_ieq(found, c))
+            err = AG_E_DUPLICATE;
+        found = c;
+    }
+    if (!err)
+        err = found.n ? ag_buf_append_str(out, found) : AG_E_NOT_FOUND;
+out:
+    ag_arena_dispose(&arena);
+    return err;
+}

@@ -62,6 +62,12 @@ typedef struct {
     int principals;           /* distinct principal ids with kept assignments */
 } ag_azrbac_stats_t;
 void ag_azrbac_stats(const ag_azrbac_t *p, ag_azrbac_stats_t *out);
+/* For tools (authgate check without --cluster-id): the one managed cluster that the
+ * scopes in <assignments_json> name (…/managedClusters/NAME, any namespace suffix
+ * dropped), appended to <out>. AG_E_NOT_FOUND when none does, AG_E_DUPLICATE when
+ * several clusters appear, AG_E_PARSE for malformed JSON. */
+ag_err ag_azrbac_infer_cluster(ag_str_t assignments_json, ag_buf_t *out);
+
 /* The cluster id this snapshot decides for (as configured). */
 ag_str_t ag_azrbac_cluster(const ag_azrbac_t *p);
 

@@ -728,3 +728,19 @@ TEST(azperm_glob_star_crosses_slashes_and_sits_anywhere)
     CHECK(!ag_azperm_glob(AG_STR("mc/pods"), AG_STR("mc/pods/read")));
     CHECK(ag_azperm_glob(AG_STR("*"), AG_STR("")));
 }
+
+TEST(azrbac_infers_the_one_cluster_an_export_names)
+{
+    ag_buf_t out = AG_BUF_INIT(4096);
+    CHECK_EQ(ag_azrbac_infer_cluster(AG_STR("[{\"scope\":\"" SUB "\"},{\"scope\":\"" CLUSTER
+                                            "/namespaces/dev\"},{\"properties\":{\"scope\":\""
+                                            CLUSTER "\"}}]"), &out), 0);
+    CHECK_STREQ(out.p, CLUSTER);
+    ag_buf_clear(&out);
+    CHECK_EQ(ag_azrbac_infer_cluster(AG_STR("[{\"scope\":\"" CLUSTER "\"},{\"scope\":\"" CLUSTER
+                                            "-eu\"}]"), &out), AG_E_DUPLICATE);
+    CHECK_EQ(ag_azrbac_infer_cluster(AG_STR("[{\"scope\":\"" SUB "\"}]"), &out),
+             AG_E_NOT_FOUND);
+    CHECK_EQ(ag_azrbac_infer_cluster(AG_STR("[{\"scope\":"), &out), AG_E_PARSE);
+    ag_buf_dispose(&out);
+}
