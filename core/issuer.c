@@ -194,26 +194,44 @@ out:
 
 /* ---- claims ----------------------------------------------------------------------- */
 
-static ag_err parse_extra(pctx *c, ag_json_ref ref, const char *path, ag_issuer_t *is)
+/* Object of string to string at <ref> -> kv[i][0..1] (set arena); <what> names values. */
+static ag_err str_map(pctx *c, ag_json_ref ref, const char *path, int max, const char *what,
+                      ag_str_t (**kv)[2], int *n)
 {
     const ag_json_t *d = c->cfg->doc;
+    int i = 0;
     if (ag_json_typeof(d, ref) != AG_JSON_OBJECT)
-        return ag_cfg_fail(c->cfg, ref, path, "must be an object of extra key to claim name");
-    int n = ag_json_count(d, ref), i = 0;
-    if (n > AG_ISSUER_MAX_EXTRA)
-        return ag_cfg_fail(c->cfg, ref, path, "at most %d extra keys", AG_ISSUER_MAX_EXTRA);
-    ag_issuer_extra_t *ex = ag_arena_calloc(&c->set->arena, sizeof(*ex) * (size_t)(n + 1));
-    if (!ex)
+        return ag_cfg_fail(c->cfg, ref, path, "must be an object of %s", what);
+    if ((*n = ag_json_count(d, ref)) > max)
+        return ag_cfg_fail(c->cfg, ref, path, "at most %d entries", max);
+    if (!(*kv = ag_arena_calloc(&c->set->arena, sizeof(**kv) * (size_t)(*n + 1))))
         return AG_E_NOMEM;
     for (ag_json_ref k = ag_json_first(d, ref); k != AG_JSON_NONE; k = ag_json_next(d, k), i++) {
-        ag_str_t key, claim;
-        const char *why;
-        if (ag_json_str(d, k, c->cfg->arena, &key) || ag_json_str(d, ag_json_value(k), c->cfg->arena, &claim) || claim.n == 0)
-            return ag_cfg_fail(c->cfg, ag_json_value(k), path, "claim names must be non-empty strings");
-        if ((why = extra_key_problem(key)) != NULL)
-            return ag_cfg_fail(c->cfg, k, path, "extra key \"%.*s\" %s", AG_STR_FMT(key), why);
-        ex[i].key = dup(c, key);
-        ex[i].claim = dup(c, claim);
+        ag_str_t key, val;
+        if (ag_json_str(d, k, c->cfg->arena, &key) ||
+            ag_json_str(d, ag_json_value(k), c->cfg->arena, &val))
+            return ag_cfg_fail(c->cfg, ag_json_value(k), path, "values must be strings");
+        (*kv)[i][0] = dup(c, key);
+        (*kv)[i][1] = dup(c, val);
+    }
+    return 0;
+}
+
+static ag_err parse_extra(pctx *c, ag_json_ref ref, const char *path, ag_issuer_t *is)
+{
+    ag_str_t(*kv)[2];
+    int n;
+    ag_err err = str_map(c, ref, path, AG_ISSUER_MAX_EXTRA, "extra key to claim name", &kv, &n);
+    ag_issuer_extra_t *ex = err ? NULL : ag_arena_calloc(&c->set->arena, sizeof(*ex) * (size_t)(n + 1));
+    if (err || !ex)
+        return err ? err : AG_E_NOMEM;
+    for (int i = 0; i < n; i++) {
+        const char *why = extra_key_problem(kv[i][0]);
+        if (why)
+            return ag_cfg_fail(c->cfg, ref, path, "extra key \"%s\" %s", kv[i][0].p, why);
+        if (kv[i][1].n == 0)
+            return ag_cfg_fail(c->cfg, ref, path, "claim names must not be empty");
+        ex[i] = (ag_issuer_extra_t){kv[i][0], kv[i][1]};
     }
     is->extra = ex;
     is->nextra = n;
@@ -257,25 +275,16 @@ static ag_err parse_claims(pctx *c, ag_json_ref ref, const char *path, ag_issuer
 
 static ag_err parse_required(pctx *c, ag_json_ref ref, const char *path, ag_issuer_t *is)
 {
-    const ag_json_t *d = c->cfg->doc;
+    ag_str_t(*kv)[2];
+    int n;
     if (ref == AG_JSON_NONE)
         return 0;
-    if (ag_json_typeof(d, ref) != AG_JSON_OBJECT)
-        return ag_cfg_fail(c->cfg, ref, path, "must be an object of claim to value");
-    int n = ag_json_count(d, ref), i = 0;
-    if (n > AG_ISSUER_MAX_REQUIRED)
-        return ag_cfg_fail(c->cfg, ref, path, "at most %d required claims", AG_ISSUER_MAX_REQUIRED);
-    ag_issuer_required_t *rq = ag_arena_calloc(&c->set->arena, sizeof(*rq) * (size_t)(n + 1));
-    if (!rq)
-        return AG_E_NOMEM;
-    for (ag_json_ref k = ag_json_first(d, ref); k != AG_JSON_NONE; k = ag_json_next(d, k), i++) {
-        ag_str_t claim, value;
-        if (ag_json_str(d, k, c->cfg->arena, &claim) ||
-            ag_json_str(d, ag_json_value(k), c->cfg->arena, &value))
-            return ag_cfg_fail(c->cfg, ag_json_value(k), path, "values must be strings");
-        rq[i].claim = dup(c, claim);
-        rq[i].value = dup(c, value);
-    }
+    ag_err err = str_map(c, ref, path, AG_ISSUER_MAX_REQUIRED, "claim to value", &kv, &n);
+    ag_issuer_required_t *rq = err ? NULL : ag_arena_calloc(&c->set->arena, sizeof(*rq) * (size_t)(n + 1));
+    if (err || !rq)
+        return err ? err : AG_E_NOMEM;
+    for (int i = 0; i < n; i++)
+        rq[i] = (ag_issuer_required_t){kv[i][0], kv[i][1]};
     is->required = rq;
     is->nrequired = n;
     return 0;
