@@ -294,6 +294,7 @@ static int summarize_headers(ag_http_req_t *req, hdr_summary *s, const char **re
         ag_header_t *h = &req->headers[i];
         if (!ag_http_is_token(h->name))
             REJECT(400, "invalid header name");
+        h->value = ag_http_trim_ows(h->value); /* OWS is not part of the value */
         if (!ag_http_value_is_clean(h->value)) /* Envoy CVE-2019-9900 */
             REJECT(400, "control byte in header value");
         h->flags = ag_header_classify(h->name);

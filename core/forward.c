@@ -67,12 +67,15 @@ static ag_err put_header(ag_buf_t *out, const char *name, ag_str_t value)
     return 0;
 }
 
-static bool ci_contains(ag_str_t hay, ag_str_t needle)
+static bool is_ws_bearer(ag_str_t elem)
 {
-    for (size_t i = 0; hay.n >= needle.n && i <= hay.n - needle.n; i++)
-        if (ag_str_ieq(ag_str_make(hay.p + i, needle.n), needle))
-            return true;
-    return false;
+    return ag_str_istarts_with(elem, AG_STR(AG_WS_BEARER_PREFIX));
+}
+
+static bool no_ws_bearer_cb(ag_str_t elem, void *ctx)
+{
+    (void)ctx;
+    return !is_ws_bearer(elem);
 }
 
 typedef struct {
@@ -84,7 +87,7 @@ typedef struct {
 static bool ws_elem_cb(ag_str_t elem, void *ctx)
 {
     ws_ctx *w = ctx;
-    if (ag_str_istarts_with(elem, AG_STR(AG_WS_BEARER_PREFIX)))
+    if (is_ws_bearer(elem))
         return true; /* the client's token: consumed by authn, never forwarded */
     if ((w->kept++ && (w->err = ag_buf_append(w->out, ", ", 2))) ||
         (w->err = ag_buf_append_str(w->out, elem)))
@@ -130,13 +133,13 @@ static ag_err put_client_headers(const ag_http_req_t *req, ag_buf_t *out)
         unsigned f = ag_header_classify(h->name) | h->flags;
         if ((f & DROP_FLAGS) || nominated(&conn, h->name))
             continue;
-        if (!ag_http_is_token(h->name) || !value_ok(h->value))
+        if (!ag_http_is_token(h->name) || !ag_http_value_is_clean(h->value))
             return AG_E_INVAL;
         if (f & AG_HDR_WS_PROTOCOL)
             err = put_ws_protocol(out, h);
         else if ((err = ag_buf_append_str(out, h->name)) == 0 &&
                  (err = ag_buf_append(out, ": ", 2)) == 0 &&
-                 (err = ag_buf_append_str(out, h->value)) == 0)
+                 (err = ag_buf_append_str(out, ag_http_trim_ows(h->value))) == 0)
             err = ag_buf_append(out, "\r\n", 2);
         if (err)
             return err;
@@ -285,7 +288,7 @@ static ag_err verify_head(ag_str_t head, size_t gw_off, int want_imp, int want_a
             imp += (f & AG_HDR_IMPERSONATE) != 0;
             auth += (f & AG_HDR_AUTHORIZATION) != 0;
         }
-        if ((f & AG_HDR_WS_PROTOCOL) && ci_contains(value, AG_STR(AG_WS_BEARER_PREFIX)))
+        if ((f & AG_HDR_WS_PROTOCOL) && !ag_http_list_each(value, no_ws_bearer_cb, NULL))
             return AG_E_INVAL;
         i += line.n + 1;
     }

@@ -122,7 +122,7 @@ bool ag_http_value_is_clean(ag_str_t v)
     return true;
 }
 
-static ag_str_t trim_ows(ag_str_t s)
+ag_str_t ag_http_trim_ows(ag_str_t s)
 {
     while (s.n && (s.p[0] == ' ' || s.p[0] == '\t'))
         s.p++, s.n--;
@@ -136,7 +136,7 @@ bool ag_http_list_each(ag_str_t value, bool (*fn)(ag_str_t elem, void *ctx), voi
     ag_str_t rest = value, elem;
     while (rest.p) {
         rest = ag_str_split(rest, ',', &elem);
-        elem = trim_ows(elem);
+        elem = ag_http_trim_ows(elem);
         if (elem.n && !fn(elem, ctx))
             return false;
     }

@@ -48,6 +48,9 @@ bool ag_http_is_token(ag_str_t s);
  * CVE-2019-9900): safe to copy into a header value. */
 bool ag_http_value_is_clean(ag_str_t v);
 
+/* <s> without leading and trailing SP/HTAB (RFC 9110 §5.6.3 OWS). */
+ag_str_t ag_http_trim_ows(ag_str_t s);
+
 /* Calls <fn> for each non-empty element of a comma-separated header list (RFC 9110 §5.6.1),
  * with OWS trimmed. Stops and returns false when <fn> returns false. */
 bool ag_http_list_each(ag_str_t value, bool (*fn)(ag_str_t elem, void *ctx), void *ctx);

@@ -683,3 +683,15 @@ TEST(canon_rejects_bad_header_bytes_in_parsed_request)
     CHECK_EQ(ag_canon_check(&req, NULL, &reason), 400);
     CHECK(reason != NULL);
 }
+
+TEST(canon_trims_optional_whitespace_from_parsed_values)
+{
+    ag_header_t hdrs[] = {{AG_STR("Host"), AG_STR(" gw.example\t"), 0},
+                          {AG_STR("Transfer-Encoding"), AG_STR("chunked "), 0}};
+    ag_http_req_t req = {.method = AG_STR("POST"), .target = AG_STR("/"), .http_major = 1,
+                         .http_minor = 1, .headers = hdrs, .nheaders = 2};
+    const char *reason;
+    CHECK_EQ(ag_canon_check(&req, NULL, &reason), 0);
+    CHECK(req.chunked);
+    CHECK_SLICE(hdrs[0].value, "gw.example");
+}

@@ -301,7 +301,7 @@ static ag_err fwd_identity(const ag_identity_t *id, ag_buf_t *out)
 TEST(forward_rejects_identity_values_with_crlf_or_nul)
 {
     /* Envoy CVE-2019-9900: an identity value must never start a new header line */
-    static const ag_str_t bad_group[] = {{"a\r\nImpersonate-Group: system:masters", 38}};
+    static const ag_str_t bad_group[] = {AG_STR("a\r\nImpersonate-Group: system:masters")};
     static const ag_str_t nul_group[] = {{"a\0b", 3}};
     static const ag_str_t lf_val[] = {{"a\nb", 3}};
     static const ag_extra_t bad_extra[] = {{{"k", 1}, lf_val, 1}};
@@ -587,5 +587,29 @@ TEST(forward_reuses_the_output_buffer_without_growth)
     }
     CHECK(out.p == p);
     CHECK_EQ(out.cap, cap);
+    ag_buf_dispose(&out);
+}
+
+TEST(forward_trims_optional_whitespace_of_client_values)
+{
+    ag_header_t hdrs[] = {{AG_STR("Host"), AG_STR("gw"), 0}, {AG_STR("X-A"), AG_STR(" v \t"), 0}};
+    ag_http_req_t req = {.method = AG_STR("GET"), .target = AG_STR("/"), .http_major = 1,
+                         .http_minor = 1, .headers = hdrs, .nheaders = 2,
+                         .content_length = -1};
+    ag_forward_opts_t o = default_opts(NULL);
+    ag_buf_t out = AG_BUF_INIT(1 << 16);
+    CHECK_EQ(ag_forward_head(&req, &o, &out), 0);
+    CHECK(has_line(&out, "X-A: v\r"));
+    ag_buf_dispose(&out);
+}
+
+TEST(forward_keeps_subprotocols_that_only_contain_the_token_prefix)
+{
+    /* KAS reads a token only from an element that starts with the prefix */
+    ag_buf_t out = AG_BUF_INIT(1 << 16);
+    CHECK_EQ(fwd_headers("Sec-WebSocket-Protocol: x.base64url.bearer.authorization.k8s.io.a\r\n",
+                         &out),
+             0);
+    CHECK(has_line(&out, "Sec-WebSocket-Protocol: x.base64url.bearer.authorization.k8s.io.a\r"));
     ag_buf_dispose(&out);
 }

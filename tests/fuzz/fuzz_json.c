@@ -1,0 +1,118 @@
+/* libFuzzer target for the strict JSON reader (core/json.c): parse arbitrary bytes, then
+ * walk every value with every accessor, and check that accepted documents keep their
+ * promises (keys unique and found by ag_json_get, strings unescape, ag_json_write_str
+ * output parses back). Untrusted JSON reaches it from tokens, JWKS, webhooks, config. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "json.h"
+
+#define FAIL(msg)                                                                      \
+    do {                                                                               \
+        fprintf(stderr, "invariant broken: %s\n", msg);                                \
+        abort();                                                                       \
+    } while (0)
+
+static void walk(const ag_json_t *d, ag_json_ref ref, ag_arena_t *a, int depth)
+{
+    ag_json_type t = ag_json_typeof(d, ref);
+    ag_str_t s;
+    long long ll;
+    double dbl;
+    bool b;
+    int line, col;
+
+    if (depth > 200)
+        FAIL("walk deeper than the depth limit");
+    ag_json_pos(d, ref, &line, &col);
+    if (line < 1 || col < 1)
+        FAIL("bad position");
+    (void)ag_json_raw(d, ref);
+    switch (t) {
+    case AG_JSON_OBJECT: {
+        int n = 0;
+        for (ag_json_ref k = ag_json_first(d, ref); k != AG_JSON_NONE; k = ag_json_next(d, k)) {
+            if (ag_json_str(d, k, a, &s) != 0)
+                FAIL("object key does not unescape");
+            char *key = ag_arena_cstr(a, s);
+            if (key && strlen(key) == s.n && ag_json_get(d, ref, key) != ag_json_value(k))
+                FAIL("ag_json_get does not find a key");
+            walk(d, ag_json_value(k), a, depth + 1);
+            n++;
+        }
+        if (n != ag_json_count(d, ref))
+            FAIL("object member count");
+        break;
+    }
+    case AG_JSON_ARRAY: {
+        int n = 0;
+        for (ag_json_ref e = ag_json_first(d, ref); e != AG_JSON_NONE; e = ag_json_next(d, e)) {
+            walk(d, e, a, depth + 1);
+            n++;
+        }
+        if (n != ag_json_count(d, ref))
+            FAIL("array element count");
+        break;
+    }
+    case AG_JSON_STRING:
+        if (ag_json_str(d, ref, a, &s) != 0)
+            FAIL("accepted string does not unescape");
+        (void)ag_json_str_eq(d, ref, "x");
+        break;
+    case AG_JSON_NUMBER:
+        (void)ag_json_int(d, ref, &ll);
+        (void)ag_json_num(d, ref, &dbl);
+        break;
+    case AG_JSON_BOOL:
+        if (ag_json_bool(d, ref, &b) != 0)
+            FAIL("bool does not read");
+        break;
+    case AG_JSON_NULL:
+        break;
+    default:
+        FAIL("unknown type");
+    }
+}
+
+static void roundtrip_writer(const uint8_t *data, size_t size)
+{
+    ag_buf_t w = AG_BUF_INIT(1 << 20);
+    ag_arena_t a;
+    ag_json_t d;
+    ag_arena_init(&a, 0, 1 << 24);
+    if (ag_buf_append(&w, "[", 1) || ag_json_write_str(&w, ag_str_make((const char *)data, size)) ||
+        ag_buf_append(&w, "]", 1))
+        FAIL("writer failed");
+    if (ag_json_parse(&d, ag_buf_str(&w), NULL, &a, NULL) != 0)
+        FAIL("ag_json_write_str output does not parse");
+    ag_arena_dispose(&a);
+    ag_buf_dispose(&w);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    ag_arena_t a;
+    ag_json_t d;
+    ag_json_error_t e = {0};
+    ag_str_t text = ag_str_make((const char *)data, size);
+
+    ag_arena_init(&a, 0, 1 << 26);
+    ag_err err = ag_json_parse(&d, text, NULL, &a, &e);
+    if (err == 0) {
+        if (ag_json_root(&d) == AG_JSON_NONE)
+            FAIL("accepted document without a root");
+        walk(&d, ag_json_root(&d), &a, 0);
+    } else {
+        if (!e.msg || e.offset > size || e.line < 1 || e.col < 1)
+            FAIL("error without message or position");
+    }
+    ag_arena_dispose(&a);
+    if (size < 4096)
+        roundtrip_writer(data, size);
+    return 0;
+}
