@@ -274,6 +274,14 @@ static ag_err parse_log(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_con
     return 0;
 }
 
+/* "graph": Azure AD group overage resolution (core/graph.c reads the section). */
+static ag_err parse_graph(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    ag_graph_cfg_defaults(&c->graph);
+    c->graph_enabled = true;
+    return ag_graph_cfg_parse(cfg, ref, path, &c->graph);
+}
+
 /* Top-level keys. Later sections (issuers, authorization, azure, audit) add one line. */
 static const struct {
     const char *key;
@@ -288,6 +296,7 @@ static const struct {
     {"admin", parse_admin, AG_CFG_OPTIONAL},
     {"workers", parse_workers, AG_CFG_OPTIONAL},
     {"log", parse_log, AG_CFG_OPTIONAL},
+    {"graph", parse_graph, AG_CFG_OPTIONAL},
 };
 
 static ag_err parse_top(ag_cfg_t *cfg, ag_config_t *c)

@@ -12,6 +12,7 @@
 #include "cfg.h"
 #include "err.h"
 #include "str.h"
+#include "core/graph.h"
 
 #define AG_CONFIG_MAX_BYTES (4u << 20) /* a config file is small; cap the read */
 #define AG_CONFIG_MAX_WORKERS 64       /* per-worker metric slots are sized for this */
@@ -82,6 +83,9 @@ typedef struct ag_config {
     ag_config_admin_t admin;
     int workers;             /* resolved: >= 1 */
     ag_config_log_t log;
+    bool graph_enabled;      /* a "graph" section is present: resolve Azure AD group
+                                overage through Microsoft Graph (proxy/graph.h) */
+    ag_graph_cfg_t graph;    /* core/graph.h; strings in <arena> */
 } ag_config_t;
 
 /* A section parser: reads the value <ref> of top-level key <path> into <conf>. */
