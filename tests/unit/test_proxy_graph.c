@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "config.h"
 #include "core/graph.h"
 #include "fetch.h"
 #include "json.h"
@@ -749,4 +750,32 @@ TEST(graph_destroy_answers_waiting_requests_with_canceled)
     CHECK_EQ(a.err, AG_E_CANCELED);
 out:
     rig_stop(&r);
+}
+
+TEST(graph_section_is_read_by_the_gateway_config)
+{
+    ag_config_t *conf = NULL;
+    ag_buf_t msg = AG_BUF_INIT(4096);
+    const char *text = "{\"listen\":{\"address\":\"127.0.0.1:0\"},"
+                       "\"upstream\":{\"url\":\"http://127.0.0.1:1\"},"
+                       "\"graph\":{\"tenant\":\"contoso.onmicrosoft.com\",\"client_id\":\"app\","
+                       "\"client_secret_file\":\"/run/secret\",\"max_groups\":300}}";
+    CHECK_EQ(ag_config_parse("gw.json", ag_str_cstr(text), &conf, &msg), 0);
+    if (conf) {
+        CHECK(conf->graph_enabled);
+        CHECK_EQ(conf->graph.max_groups, 300);
+        CHECK_SLICE(conf->graph.token_url,
+                    "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+        ag_config_destroy(conf);
+    }
+    conf = NULL;
+    ag_buf_clear(&msg);
+    const char *bad = "{\"listen\":{\"address\":\"127.0.0.1:0\"},"
+                      "\"upstream\":{\"url\":\"http://127.0.0.1:1\"},"
+                      "\"graph\":{\"client_id\":\"app\",\"client_secret_file\":\"s\","
+                      "\"tenant\":\"t\",\"claim_sources\":true}}";
+    CHECK_EQ(ag_config_parse("gw.json", ag_str_cstr(bad), &conf, &msg), AG_E_CONFIG);
+    CHECK(strstr(msg.p ? msg.p : "", "graph: unknown key \"claim_sources\"") != NULL);
+    ag_config_destroy(conf);
+    ag_buf_dispose(&msg);
 }
