@@ -1,0 +1,135 @@
+# Shared helpers for the integration tests (sourced by every t_*.sh). Each test runs the
+# real authgate binary on loopback against tests/fixtures/upstream.mjs, in its own temp
+# directory; every process it starts is killed on exit. Ports: port 0 everywhere, and the
+# bound port is read back from the process (no fixed ports, no races).
+set -euo pipefail
+
+AUTHGATE=${AUTHGATE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/authgate}
+AG_SOURCE_DIR=${AG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+T=$(mktemp -d "${TMPDIR:-/tmp}/ag-it.XXXXXX")
+AG_PIDS=()
+AG_FAILED=0
+
+ag_cleanup() {
+    local rc=$?
+    for p in "${AG_PIDS[@]:-}"; do
+        [ -n "$p" ] && kill "$p" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    if [ "$rc" -ne 0 ] || [ "$AG_FAILED" -ne 0 ]; then
+        echo "--- gateway log ---" >&2
+        tail -n 40 "$T"/gw*.log 2>/dev/null >&2 || true
+        echo "(temp dir kept: $T)" >&2
+    else
+        rm -rf "$T"
+    fi
+}
+trap ag_cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    AG_FAILED=1
+    exit 1
+}
+pass() { echo "ok - $*"; }
+expect_eq() { # expect_eq ACTUAL EXPECTED WHAT
+    [ "$1" == "$2" ] || fail "$3: got '$1', expected '$2'"
+}
+expect_match() { # expect_match TEXT REGEX WHAT
+    grep -Eq -- "$2" <<<"$1" || fail "$3: '$1' does not match /$2/"
+}
+expect_no_match() {
+    if grep -Eqi -- "$2" <<<"$1"; then fail "$3: '$1' matches /$2/"; fi
+}
+
+wait_for_file() { # wait_for_file PATH [TRIES]
+    local i
+    for ((i = 0; i < ${2:-100}; i++)); do
+        [ -s "$1" ] && return 0
+        sleep 0.05
+    done
+    fail "timed out waiting for $1"
+}
+
+# start_upstream [fixture args...]: sets UP_PORT and UP_LOG.
+start_upstream() {
+    UP_LOG=$T/upstream.jsonl
+    : >"$UP_LOG"
+    node "$AG_SOURCE_DIR/tests/fixtures/upstream.mjs" --port-file "$T/up.port" --log "$UP_LOG" "$@" \
+        >"$T/upstream.out" 2>&1 &
+    AG_PIDS+=($!)
+    wait_for_file "$T/up.port"
+    UP_PORT=$(cat "$T/up.port")
+}
+
+# start_gateway CONFIG [NAME]: runs `authgate serve`, sets GW_PID, GW_PORT, ADMIN_PORT, GW_LOG.
+start_gateway() {
+    local name=${2:-gw}
+    GW_LOG=$T/$name.log
+    "$AUTHGATE" serve --config "$1" >"$GW_LOG" 2>&1 &
+    GW_PID=$!
+    AG_PIDS+=($GW_PID)
+    local i
+    for ((i = 0; i < 200; i++)); do
+        grep -q "listening on" "$GW_LOG" 2>/dev/null && break
+        kill -0 "$GW_PID" 2>/dev/null || { cat "$GW_LOG" >&2; fail "gateway exited at start"; }
+        sleep 0.05
+    done
+    GW_PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\) .*/\1/p' "$GW_LOG" | head -1)
+    ADMIN_PORT=$(sed -n 's/.*admin on [^ ]*:\([0-9]*\).*/\1/p' "$GW_LOG" | head -1)
+    [ -n "$GW_PORT" ] || fail "gateway did not report its port"
+}
+
+# plain_config FILE [extra top-level JSON members]: plain HTTP gateway to the fixture.
+plain_config() {
+    cat >"$1" <<JSON
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "upstream": {"url": "http://127.0.0.1:$UP_PORT"},
+  "admin": {"address": "127.0.0.1:0"},
+  "workers": 2${2:+,
+  $2}
+}
+JSON
+}
+
+# gen_certs: CA, server cert (127.0.0.1/localhost) and a client cert (CN=alice, O=devs,
+# O=ops) into $T/pki.
+gen_certs() {
+    local d=$T/pki
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=authgate test CA" -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+        -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+        -days 2 -extfile "$d/server.ext" -out "$d/server.crt" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=devs/O=ops/CN=alice" \
+        -keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+    openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+        -days 2 -extfile "$d/client.ext" -out "$d/client.crt" 2>/dev/null
+    PKI=$d
+}
+
+# raw PORT: sends stdin byte for byte to 127.0.0.1:PORT and prints everything received
+# until the server closes (or 3 s of silence).
+raw() {
+    python3 "$AG_SOURCE_DIR/tests/integration/raw.py" "$1"
+}
+
+# status_of RESPONSE: the status code of the first response in RESPONSE.
+status_of() {
+    head -1 <<<"$1" | awk '{print $2}'
+}
+
+# upstream_count: requests the fixture recorded.
+upstream_count() {
+    wc -l <"$UP_LOG" | tr -d ' '
+}
+
+# vmhwm PID: peak resident set size in kB.
+vmhwm() {
+    awk '/VmHWM/ {print $2}' "/proc/$1/status"
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Keep-alive: many requests over few client connections reach the upstream over few
+# pooled connections; pipelined requests are answered in order.
+. "$(dirname "$0")/lib.sh"
+
+start_upstream
+plain_config "$T/gw.json" '"limits": {"header_count": 50}'
+start_gateway "$T/gw.json"
+
+urls=()
+for i in $(seq 1 50); do urls+=("http://127.0.0.1:$GW_PORT/api/v1/item/$i"); done
+curl -sS --fail "${urls[@]}" >/dev/null
+curl -sS --fail "${urls[@]}" >/dev/null
+expect_eq "$(upstream_count)" "100" "requests forwarded"
+conns=$(sed 's/.*"conn":\([0-9]*\).*/\1/' "$UP_LOG" | sort -u | wc -l)
+[ "$conns" -le 3 ] || fail "100 requests used $conns upstream connections"
+pass "100 requests over $conns upstream connection(s)"
+
+metrics=$(curl -sS "http://127.0.0.1:$ADMIN_PORT/metrics")
+expect_match "$metrics" 'authgate_upstream_reused_total [0-9]{2,}' "reuse counter"
+pass "reuse visible in /metrics"
+
+# Pipelining: three requests in one write, three answers in order.
+out=$(printf 'GET /p/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /p/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | raw "$GW_PORT")
+order=$(grep -o '"target":"/p/[0-9]"' <<<"$out" | tr -d '\n')
+expect_eq "$order" '"target":"/p/1""target":"/p/2""target":"/p/3"' "pipelined order"
+pass "pipelined requests answered in order"
+
+# HTTP/1.0 without keep-alive: the gateway closes after the response.
+out=$(printf 'GET /v10 HTTP/1.0\r\nHost: x\r\n\r\n' | raw "$GW_PORT")
+expect_match "$out" '^HTTP/1.1 200' "HTTP/1.0 answered"
+expect_match "$out" 'Connection: close' "HTTP/1.0 closes"
+pass "HTTP/1.0 request"
