@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# `authgate check` and `authgate who-can` against config/policies: answers, exit codes,
+# --explain, -o json, --request, --config, and policy errors with FILE:LINE:COL.
+set -u
+AUTHGATE=${AUTHGATE:-./build/authgate}
+SRC=${AG_SOURCE_DIR:-.}
+POL="$SRC/config/policies"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fails=0
+
+# expect WANT_RC WANT_STDOUT_SUBSTRING -- ARGS...
+expect() {
+    local want_rc=$1 want_out=$2
+    shift 3
+    local out rc
+    out=$("$AUTHGATE" "$@" 2>"$TMP/err")
+    rc=$?
+    if [ "$rc" != "$want_rc" ] || [[ "$out" != *"$want_out"* ]]; then
+        echo "FAIL: authgate $* -> rc=$rc (want $want_rc), stdout:"
+        echo "$out" | sed 's/^/    /'
+        sed 's/^/    stderr: /' "$TMP/err"
+        echo "    wanted stdout containing: $want_out"
+        fails=$((fails + 1))
+    fi
+}
+
+# kubectl-style resource questions
+expect 0 yes -- check --policy "$POL" --as bob --as-group dev-team create deployments.apps -n dev
+expect 0 yes -- check --policy "$POL" --as bob --as-group dev-team create deploy -n dev
+expect 1 no -- check --policy "$POL" --as bob --as-group dev-team create deploy -n prod
+expect 0 yes -- check --policy "$POL" --as bob --as-group dev-team get secrets -n dev
+expect 1 no -- check --policy "$POL" --as x --as-group ops get secrets -n dev
+expect 0 yes -- check --policy "$POL" --as x --as-group ops list po -A
+expect 1 no -- check --policy "$POL" --as x --as-group ops list nodes
+# aggregation: a custom role labelled aggregate-to-view reaches view, edit and admin
+expect 0 yes -- check --policy "$POL" --as x --as-group ops watch widgets.example.com -n any
+expect 0 yes -- check --policy "$POL" --as bob --as-group dev-team get widgets.example.com/w1 -n dev
+# resourceNames never grant list; a named get is fine
+expect 0 yes -- check --policy "$POL" --as alice@example.com get configmaps/web-config -n prod
+expect 0 yes -- check --policy "$POL" --as alice@example.com get cm --name web-config -n prod
+expect 1 no -- check --policy "$POL" --as alice@example.com list configmaps -n prod
+expect 0 yes -- check --policy "$POL" --as alice@example.com --request 'GET /api/v1/namespaces/prod/configmaps?fieldSelector=metadata.name%3Dweb-config'
+expect 1 no -- check --policy "$POL" --as alice@example.com --request 'GET /api/v1/namespaces/prod/configmaps?fieldSelector=metadata.name%3Dweb-config&limit=x'
+# a ServiceAccount subject without namespace takes the RoleBinding's
+expect 0 yes -- check --policy "$POL" --as system:serviceaccount:prod:deployer update deployments.apps -n prod
+expect 1 no -- check --policy "$POL" --as system:serviceaccount:dev:deployer update deployments.apps -n prod
+# subresources
+expect 0 yes -- check --policy "$POL" --as bob --as-group dev-team create pods --subresource exec -n dev
+expect 1 no -- check --policy "$POL" --as x --as-group ops create pods --subresource exec -n dev
+# non-resource URLs and the bootstrap policy
+expect 0 yes -- check --policy "$POL" --as anyone get /api
+expect 1 no -- check --policy "$POL" --as anyone --exact-groups get /api
+expect 0 yes -- check --policy "$POL" --as system:anonymous get /healthz
+expect 1 no -- check --policy "$POL" --as system:anonymous get /api
+expect 1 no -- check --policy "$POL" --no-bootstrap --as anyone get /api
+expect 1 no -- check --policy "$POL" --as anyone head /healthz
+# raw requests, the legacy watch prefix, the WebSocket exec rule
+expect 0 yes -- check --policy "$POL" --as x --as-group ops --request 'GET /api/v1/namespaces/default/pods?watch=1'
+expect 0 yes -- check --policy "$POL" --as x --as-group ops --request 'DELETE /api/v1/watch/namespaces/default/pods'
+expect 1 no -- check --policy "$POL" --as x --as-group ops --request 'DELETE /api/v1/namespaces/default/pods'
+expect 1 no -- check --policy "$POL" --as x --as-group ops --request 'GET /api/v1/namespaces/dev/pods/p/exec' --websocket
+cat >"$TMP/exec.json" <<'JSON'
+{"kind": "List", "apiVersion": "v1", "items": [
+ {"kind": "ClusterRole", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": "exec-get"},
+  "rules": [{"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get"]}]},
+ {"kind": "ClusterRoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": "exec-get"},
+  "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "exec-get"},
+  "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "ws"}]}]}
+JSON
+expect 0 yes -- check --policy "$TMP/exec.json" --as ws --request 'GET /api/v1/namespaces/dev/pods/p/exec?command=sh'
+expect 1 'also required: create' -- check --policy "$TMP/exec.json" --as ws --request 'GET /api/v1/namespaces/dev/pods/p/exec?command=sh' --websocket --explain
+# the gateway's own grants
+expect 0 yes -- check --policy "$POL" --as system:serviceaccount:authgate-system:authgate impersonate users --name alice
+expect 0 yes -- check --policy "$POL" --as system:serviceaccount:authgate-system:authgate impersonate userextras.authentication.k8s.io --subresource scopes
+expect 0 yes -- check --policy "$POL" --as system:serviceaccount:authgate-system:authgate create subjectaccessreviews.authorization.k8s.io
+# --explain and -o json
+expect 0 'reason: RBAC: allowed by RoleBinding "dev-team-edit/dev" of ClusterRole "edit" to Group "dev-team"' -- \
+    check --policy "$POL" --as bob --as-group dev-team delete pods -n dev --explain
+expect 1 'reason: User "alice@example.com" cannot list resource "configmaps" in API group "" in the namespace "prod"' -- \
+    check --policy "$POL" --as alice@example.com list configmaps -n prod --explain
+expect 1 'reason: User "carol" cannot get resource "nodes" in API group "" at the cluster scope' -- \
+    check --policy "$POL" --as carol get nodes --explain
+expect 1 'reason: User "carol" cannot get path "/metrics"' -- check --policy "$POL" --as carol get /metrics --explain
+expect 0 '"allowed":true' -- check --policy "$POL" --as bob --as-group dev-team get pods -n dev -o json
+expect 0 '"binding":{"kind":"RoleBinding","namespace":"dev","name":"dev-team-edit"}' -- \
+    check --policy "$POL" --as bob --as-group dev-team get pods -n dev -o json
+expect 1 '"denyMessage":"User \"carol\" cannot get resource \"nodes\"' -- check --policy "$POL" --as carol get nodes -o json
+# who-can
+expect 0 'ServiceAccount  authgate-system' -- who-can --policy "$POL" impersonate users
+expect 0 'Group           -                    dev-team' -- who-can --policy "$POL" delete pods -n dev
+expect 0 '"name":"ops"' -- who-can --policy "$POL" list pods -n default -o json
+# --config: the gateway config's authorization.rbac section (paths relative to the file)
+mkdir -p "$TMP/cfg/pol"
+cp "$POL/team.json" "$TMP/cfg/pol/"
+echo '{"authorization": {"rbac": {"policies": ["pol"], "bootstrap": true}}}' >"$TMP/cfg/gw.json"
+expect 0 yes -- check --config "$TMP/cfg/gw.json" --as bob --as-group dev-team create deploy -n dev
+# usage errors and policy errors: exit 2 and say where
+expect 2 '' -- check --policy "$POL" get pods
+expect 2 '' -- check --policy "$POL" --as a get
+expect 2 '' -- check --policy "$POL" --as a --bogus get pods
+expect 2 '' -- check --policy "$POL" --as a -o yaml get pods
+expect 2 '' -- check --policy "$POL" --as a --request 'GET /api/v1/watch'
+printf '{"kind":"ClusterRole","metadata":{"name":"r"},\n "rules":[{"apiGroups":[""]}]}\n' >"$TMP/bad.json"
+expect 2 '' -- check --policy "$TMP/bad.json" --as a get pods
+if ! grep -q "bad.json:2:11: rule: verbs must contain at least one value" "$TMP/err"; then
+    echo "FAIL: policy error did not name FILE:LINE:COL:"; cat "$TMP/err"; fails=$((fails + 1))
+fi
+expect 2 '' -- check --policy "$TMP/missing.json" --as a get pods
+
+if [ "$fails" -ne 0 ]; then
+    echo "$fails case(s) failed"
+    exit 1
+fi
+echo "t_check_cli: all cases passed"
