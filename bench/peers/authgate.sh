@@ -1,0 +1,111 @@
+# authgate targets for bench/run.sh: one start function per variant, each generating a
+# config into the run's temp dir and starting `authgate serve --config FILE` in the
+# foreground. Variants:
+#   rbac   TLS + JWT (warm token cache) + Kubernetes RBAC + impersonation forwarding
+#   azure  the same with Azure RBAC (role definitions/assignments as `az ... -o json` prints)
+#   cold   the rbac config driven with a fresh token per request (cache always misses)
+# The config shape below follows config/config.h and core/issuer.h as of this writing; when
+# the gateway's schema moves, this file is the one place to change. A target whose
+# preflight fails is skipped by run.sh with "SKIP: authgate serve not ready".
+
+AG_BENCH_SUB="00000000-0000-0000-0000-0000000000be"
+AG_BENCH_CLUSTER="/subscriptions/$AG_BENCH_SUB/resourceGroups/bench/providers/Microsoft.ContainerService/managedClusters/bench"
+
+# Writes DIR/policy.json (Kubernetes List: get/list pods for group bench-users) and the
+# Azure role definitions/assignments for the users in DIR/claims.json.
+authgate_policy_files() {
+  local d=$1
+  python3 - "$d" "$AG_BENCH_SUB" "$AG_BENCH_CLUSTER" <<'PY'
+import json, sys, uuid
+d, sub, cluster = sys.argv[1:4]
+claims = json.load(open(f"{d}/claims.json"))
+policy = {"apiVersion": "v1", "kind": "List", "items": [
+  {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+   "metadata": {"name": "bench-pod-reader"},
+   "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]},
+  {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+   "metadata": {"name": "bench-users-read-pods"},
+   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "bench-pod-reader"},
+   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "bench-users"}]}]}
+json.dump(policy, open(f"{d}/policy.json", "w"))
+role = str(uuid.uuid5(uuid.NAMESPACE_URL, "bench-pod-reader"))
+role_id = f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+defs = [{"id": role_id, "name": role, "roleName": "Bench Pod Reader", "roleType": "CustomRole",
+         "type": "Microsoft.Authorization/roleDefinitions", "description": "benchmark",
+         "permissions": [{"actions": [], "notActions": [],
+                          "dataActions": ["Microsoft.ContainerService/managedClusters/pods/read"],
+                          "notDataActions": []}],
+         "assignableScopes": [f"/subscriptions/{sub}"]}]
+json.dump(defs, open(f"{d}/azure_roles.json", "w"))
+assigns = []
+for oid in claims["oids"]:
+    name = str(uuid.uuid5(uuid.NAMESPACE_URL, "assign-" + oid))
+    assigns.append({"id": f"{cluster}/providers/Microsoft.Authorization/roleAssignments/{name}",
+                    "name": name, "principalId": oid, "principalType": "User",
+                    "roleDefinitionId": role_id, "roleDefinitionName": "Bench Pod Reader",
+                    "scope": cluster, "type": "Microsoft.Authorization/roleAssignments"})
+json.dump(assigns, open(f"{d}/azure_assignments.json", "w"))
+PY
+}
+
+# authgate_config DIR PORT WORKERS UPSTREAM_PORT VARIANT: prints the config path.
+authgate_config() {
+  local d=$1 port=$2 workers=$3 up=$4 variant=$5 f
+  f="$d/authgate-$variant-w$workers.json"
+  python3 - "$d" "$port" "$workers" "$up" "$variant" "$AG_BENCH_CLUSTER" >"$f" <<'PY'
+import json, sys
+d, port, workers, up, variant, cluster = sys.argv[1:7]
+c = json.load(open(f"{d}/claims.json"))
+if variant == "azure":
+    issuer = {"type": "azure_ad", "tenant_id": c["tenant"], "audiences": [c["aks_audience"]],
+              "keys": {"jwks_file": f"{d}/jwks.json"}}
+    authz = {"azure": {"role_definitions": f"{d}/azure_roles.json",
+                       "role_assignments": f"{d}/azure_assignments.json",
+                       "cluster_resource_id": cluster}}
+else:
+    issuer = {"type": "oidc", "issuer": c["issuer"], "audiences": [c["audience"]],
+              "keys": {"jwks_file": f"{d}/jwks.json"},
+              "claims": {"username": "sub", "groups": "groups"}}
+    authz = {"rbac": {"policy_files": [f"{d}/policy.json"]}}
+conf = {"listen": {"address": f"127.0.0.1:{port}", "backlog": 4096},
+        "tls": {"cert": f"{d}/cert.pem", "key": f"{d}/key.pem"},
+        "upstream": {"url": f"http://127.0.0.1:{up}", "pool_size": 256},
+        "workers": int(workers), "log": {"level": "warn"},
+        "limits": {"max_connections": 20000},
+        "authentication": {"issuers": [issuer]}, "authorization": authz}
+print(json.dumps(conf, indent=1))
+PY
+  echo "$f"
+}
+
+# peer_authgate_start DIR PORT WORKERS UPSTREAM_PORT VARIANT: sets AG_LAST_PID and
+# AG_LAST_LOG (its stdout+stderr).
+peer_authgate_start() {
+  local d=$1 port=$2 workers=$3 up=$4 variant=$5 conf
+  [[ $variant == cold ]] && variant=rbac # same gateway, driven with fresh tokens
+  [[ -f $d/policy.json ]] || authgate_policy_files "$d"
+  conf=$(authgate_config "$d" "$port" "$workers" "$up" "$variant")
+  AG_LAST_LOG="$d/authgate-$variant-w$workers.out"
+  "$AUTHGATE" serve --config "$conf" >>"$AG_LAST_LOG" 2>&1 &
+  AG_LAST_PID=$!
+  AG_PIDS+=("$AG_LAST_PID")
+}
+
+# authgate_preflight URL GOOD_TOKEN_FILE EXPECT_USER_SUFFIX DIR: 0 when a good token is
+# answered 200 with the right Impersonate-User seen upstream and no token, a bad signature,
+# an expired token and a wrong audience are refused with 401/403. Prints why otherwise.
+authgate_preflight() {
+  local url=$1 good=$2 user=$3 d=$4 code seen t
+  code=$(curl -sk -o /dev/null -D "$d/pf.h" -w '%{http_code}' --max-time 5 \
+    -H "Authorization: Bearer $(cat "$good")" "$url") || true
+  [[ $code == 200 ]] || { echo "good token answered $code"; return 1; }
+  seen=$(tr -d '\r' <"$d/pf.h" | awk -F': ' 'tolower($1) == "x-seen-impersonate-user" { print $2 }')
+  [[ -n $seen && $seen == *"$user" ]] || { echo "upstream saw Impersonate-User '$seen', want *$user"; return 1; }
+  code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 "$url") || true
+  [[ $code == 401 ]] || { echo "no token answered $code, want 401"; return 1; }
+  for t in badsig expired wrongaud; do
+    code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 \
+      -H "Authorization: Bearer $(cat "$d/$t.txt")" "$url") || true
+    [[ $code == 401 || $code == 403 ]] || { echo "$t token answered $code, want 401/403"; return 1; }
+  done
+}
