@@ -9,170 +9,42 @@
 #include <uv.h>
 
 #include "fetch.h"
+#include "testhttp.h"
 #include "testlib.h"
 
-/* ---- a tiny loopback HTTP server on its own thread ----------------------------------- */
-
-static uv_loop_t srv_loop;
-static uv_tcp_t srv_tcp;
 static int srv_port;
-static pthread_t srv_thread;
-static int srv_requests; /* atomic */
+static char big[65536];
 
-typedef struct {
-    uv_tcp_t tcp;
-    char buf[65536];
-    size_t n;
-    bool answered;
-} srv_conn_t;
-
-typedef struct {
-    uv_write_t w;
-    char *data;
-} srv_write_t;
-
-static void srv_on_close(uv_handle_t *h)
+static void handle(const th_request_t *rq, th_reply_t *out)
 {
-    free(h->data);
-}
-
-static void srv_on_write(uv_write_t *w, int status)
-{
-    srv_write_t *sw = (srv_write_t *)w;
-    (void)status;
-    uv_close((uv_handle_t *)w->handle, srv_on_close);
-    free(sw->data);
-    free(sw);
-}
-
-static void srv_send(srv_conn_t *c, const char *head, const char *body, size_t body_n)
-{
-    size_t hn = strlen(head);
-    srv_write_t *sw = calloc(1, sizeof *sw);
-    sw->data = malloc(hn + body_n);
-    memcpy(sw->data, head, hn);
-    if (body_n)
-        memcpy(sw->data + hn, body, body_n);
-    uv_buf_t b = uv_buf_init(sw->data, (unsigned)(hn + body_n));
-    uv_write(&sw->w, (uv_stream_t *)&c->tcp, &b, 1, srv_on_write);
-}
-
-static size_t content_length(const char *head)
-{
-    const char *p = strcasestr(head, "\r\ncontent-length:");
-    return p ? strtoul(p + 17, NULL, 10) : 0;
-}
-
-static void srv_answer(srv_conn_t *c, const char *head, const char *body, size_t body_n)
-{
-    char out[70000];
-    int n;
-    __atomic_fetch_add(&srv_requests, 1, __ATOMIC_RELAXED);
-    if (strncmp(head, "GET /jwks ", 10) == 0) {
-        const char *b = "{\"keys\":[]}";
-        n = snprintf(out, sizeof out,
-                     "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nCache-Control: public, "
-                     "max-age=120\r\nConnection: close\r\n\r\n",
-                     strlen(b));
-        srv_send(c, out, b, strlen(b));
-    } else if (strncmp(head, "GET /nostore ", 13) == 0) {
-        srv_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n"
-                    "Connection: close\r\n\r\n", "{}", 2);
-    } else if (strncmp(head, "GET /big ", 9) == 0) {
-        static char big[65536];
+    if (strcmp(rq->path, "/jwks") == 0) {
+        th_reply(out, 200, "Cache-Control: public, max-age=120\r\n", "{\"keys\":[]}");
+    } else if (strcmp(rq->path, "/nostore") == 0) {
+        th_reply(out, 200, "Cache-Control: no-store\r\n", "{}");
+    } else if (strcmp(rq->path, "/big") == 0 || strcmp(rq->path, "/bigchunked") == 0) {
         memset(big, 'x', sizeof big);
-        srv_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 65536\r\nConnection: close\r\n\r\n", big,
-                 sizeof big);
-    } else if (strncmp(head, "GET /bigchunked ", 16) == 0) {
-        static char big[65536];
-        memset(big, 'y', sizeof big);
-        /* no length: the cap must be enforced while bytes arrive */
-        srv_send(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", big, sizeof big);
-    } else if (strncmp(head, "GET /slow ", 10) == 0) {
-        return; /* never answers */
-    } else if (strncmp(head, "POST /echo ", 11) == 0) {
-        const char *ct = strcasestr(head, "\r\nx-test:");
-        const char *ex = strcasestr(head, "\r\nexpect:");
-        char hv[64] = "";
-        if (ct)
-            snprintf(hv, sizeof hv, "%.*s", (int)strcspn(ct + 9, "\r"), ct + 9);
-        char echo[66000];
-        int en = snprintf(echo, sizeof echo, "x-test=%s expect=%s body=%.*s", hv, ex ? "yes" : "no",
-                          (int)body_n, body);
-        n = snprintf(out, sizeof out,
-                     "HTTP/1.1 201 Created\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", en);
-        srv_send(c, out, echo, (size_t)en);
+        th_reply(out, 200, NULL, NULL);
+        out->body = big;
+        out->body_n = sizeof big;
+        out->no_length = strcmp(rq->path, "/bigchunked") == 0; /* cap enforced while reading */
+    } else if (strcmp(rq->path, "/slow") == 0) {
+        out->status = 0; /* never answers */
+    } else if (strcmp(rq->method, "POST") == 0 && strcmp(rq->path, "/echo") == 0) {
+        static char echo[66000];
+        const char *xt = strcasestr(rq->head, "\r\nx-test:");
+        const char *ex = strcasestr(rq->head, "\r\nexpect:");
+        snprintf(echo, sizeof echo, "x-test=%.*s expect=%s body=%.*s",
+                 xt ? (int)strcspn(xt + 9, "\r") : 0, xt ? xt + 9 : "", ex ? "yes" : "no",
+                 (int)rq->body_n, rq->body);
+        th_reply(out, 201, NULL, echo);
     } else {
-        srv_send(c, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n"
-                    "Connection: close\r\n\r\n", "oops", 4);
+        th_reply(out, 500, NULL, "oops");
     }
-    (void)n;
-}
-
-static void srv_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
-{
-    srv_conn_t *c = h->data;
-    (void)hint;
-    *b = uv_buf_init(c->buf + c->n, (unsigned)(sizeof c->buf - c->n - 1));
-}
-
-static void srv_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
-{
-    srv_conn_t *c = s->data;
-    (void)b;
-    if (nread < 0) {
-        if (!uv_is_closing((uv_handle_t *)s))
-            uv_close((uv_handle_t *)s, srv_on_close);
-        return;
-    }
-    c->n += (size_t)nread;
-    c->buf[c->n] = '\0';
-    char *end = strstr(c->buf, "\r\n\r\n");
-    if (!end || c->answered)
-        return;
-    size_t hlen = (size_t)(end - c->buf) + 4, blen = content_length(c->buf);
-    if (c->n < hlen + blen)
-        return;
-    c->answered = true;
-    end[2] = '\0';
-    srv_answer(c, c->buf, c->buf + hlen, blen);
-}
-
-static void srv_on_conn(uv_stream_t *server, int status)
-{
-    if (status < 0)
-        return;
-    srv_conn_t *c = calloc(1, sizeof *c);
-    uv_tcp_init(&srv_loop, &c->tcp);
-    c->tcp.data = c;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) == 0)
-        uv_read_start((uv_stream_t *)&c->tcp, srv_alloc, srv_on_read);
-    else
-        uv_close((uv_handle_t *)&c->tcp, srv_on_close);
-}
-
-static void *srv_main(void *arg)
-{
-    (void)arg;
-    uv_run(&srv_loop, UV_RUN_DEFAULT);
-    return NULL;
 }
 
 static void srv_start(void)
 {
-    if (srv_port)
-        return;
-    struct sockaddr_in a;
-    struct sockaddr_storage got;
-    int len = sizeof got;
-    uv_loop_init(&srv_loop);
-    uv_tcp_init(&srv_loop, &srv_tcp);
-    uv_ip4_addr("127.0.0.1", 0, &a);
-    uv_tcp_bind(&srv_tcp, (struct sockaddr *)&a, 0);
-    uv_listen((uv_stream_t *)&srv_tcp, 64, srv_on_conn);
-    uv_tcp_getsockname(&srv_tcp, (struct sockaddr *)&got, &len);
-    srv_port = ntohs(((struct sockaddr_in *)&got)->sin_port);
-    pthread_create(&srv_thread, NULL, srv_main, NULL);
+    srv_port = th_start(handle);
 }
 
 static const char *url(const char *path)
