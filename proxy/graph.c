@@ -15,6 +15,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define OID_SIZE (AG_GRAPH_GUID_LEN + 1)
 #define NBUCKETS 4096 /* power of two */
@@ -93,12 +94,24 @@ struct ag_graph {
     uint64_t last_log_ms;
     unsigned suppressed;
     struct {
+        ag_metric_id hits, coalesced, lookups, fail_timeout, fail_error, fail_too_many,
+            fail_not_found, stale_served, graph_calls, token_fetches, entries;
+    } m;
+    struct {
         atomic_ullong requests, hits, coalesced, lookups, graph_calls, token_fetches,
             failures, stale_served, too_many_groups, timeouts, entries;
     } st;
 };
 
-#define BUMP(g, field) atomic_fetch_add_explicit(&(g)->st.field, 1, memory_order_relaxed)
+#define COUNT(g, field) atomic_fetch_add_explicit(&(g)->st.field, 1, memory_order_relaxed)
+/* A counter and its metric (control thread: metrics slot 0). */
+#define BUMP(g, field)                                                                 \
+    do {                                                                               \
+        COUNT(g, field);                                                               \
+        ag_metrics_inc((g)->m.field);                                                  \
+    } while (0)
+
+static ag_graph_t *_Atomic default_graph;
 
 /* ---- group lists ------------------------------------------------------------------ */
 
@@ -224,6 +237,7 @@ static void entry_free(ag_graph_t *g, entry_t *e)
     groups_unref(e->groups);
     free(e);
     g->nentries--;
+    ag_metrics_add(g->m.entries, -1);
     atomic_store_explicit(&g->st.entries, g->nentries, memory_order_relaxed);
 }
 
@@ -264,6 +278,7 @@ static entry_t *entry_get(ag_graph_t *g, const char *oid)
     e->next = *head;
     *head = e;
     g->nentries++;
+    ag_metrics_add(g->m.entries, 1);
     atomic_store_explicit(&g->st.entries, g->nentries, memory_order_relaxed);
     return e;
 }
@@ -307,11 +322,15 @@ static void flight_finish(flight_t *f, ag_err err, const char *reason, const cha
         e->fetched_ms = uv_now(g->loop);
         e->failed_ms = 0;
     } else {
-        BUMP(g, failures);
+        COUNT(g, failures);
         if (err == AG_E_TIMEOUT)
-            BUMP(g, timeouts);
+            COUNT(g, timeouts);
         if (err == AG_E_TOO_BIG)
-            BUMP(g, too_many_groups);
+            COUNT(g, too_many_groups);
+        ag_metrics_inc(err == AG_E_TIMEOUT     ? g->m.fail_timeout
+                       : err == AG_E_TOO_BIG   ? g->m.fail_too_many
+                       : err == AG_E_NOT_FOUND ? g->m.fail_not_found
+                                               : g->m.fail_error);
         e->failed_ms = uv_now(g->loop);
         e->fail_err = err;
         e->fail_reason = reason;
@@ -604,7 +623,7 @@ static void on_inbox(ag_mailbox_msg_t *msg)
 {
     ag_graph_wait_t *w = (ag_graph_wait_t *)msg;
     ag_graph_t *g = w->g;
-    BUMP(g, requests);
+    COUNT(g, requests);
     if (g->stopping) {
         answer(w, AG_E_CANCELED, "group resolver stopping", NULL, false, false);
         return;
@@ -676,6 +695,30 @@ static ag_err copy_cfg(ag_graph_t *g, const ag_graph_cfg_t *cfg)
     return 0;
 }
 
+static void register_metrics(ag_graph_t *g)
+{
+    static const char req[] = "authgate_graph_requests_total";
+    static const char req_help[] = "Group resolutions asked for, by how they were answered.";
+    static const char fail[] = "authgate_graph_lookup_failures_total";
+    static const char fail_help[] = "Graph group lookups that failed, by reason.";
+    g->m.hits = ag_metrics_counter(req, "result=\"cache_hit\"", req_help);
+    g->m.coalesced = ag_metrics_counter(req, "result=\"coalesced\"", req_help);
+    g->m.lookups = ag_metrics_counter(req, "result=\"lookup\"", req_help);
+    g->m.fail_timeout = ag_metrics_counter(fail, "reason=\"timeout\"", fail_help);
+    g->m.fail_error = ag_metrics_counter(fail, "reason=\"error\"", fail_help);
+    g->m.fail_too_many = ag_metrics_counter(fail, "reason=\"too_many_groups\"", fail_help);
+    g->m.fail_not_found = ag_metrics_counter(fail, "reason=\"not_found\"", fail_help);
+    g->m.stale_served = ag_metrics_counter(
+        "authgate_graph_stale_served_total", NULL,
+        "Requests answered with cached groups past their TTL because Graph was failing.");
+    g->m.graph_calls = ag_metrics_counter("authgate_graph_http_requests_total", NULL,
+                                          "HTTP requests sent to Microsoft Graph (pages included).");
+    g->m.token_fetches = ag_metrics_counter("authgate_graph_token_fetches_total", NULL,
+                                            "App tokens obtained for Graph.");
+    g->m.entries = ag_metrics_gauge("authgate_graph_cache_entries", NULL,
+                                    "Principals in the Graph group cache.");
+}
+
 ag_err ag_graph_create(uv_loop_t *control, ag_fetch_t *fetch, const ag_graph_cfg_t *cfg,
                        ag_graph_t **out)
 {
@@ -685,6 +728,7 @@ ag_err ag_graph_create(uv_loop_t *control, ag_fetch_t *fetch, const ag_graph_cfg
         return err;
     g->loop = control;
     g->fetch = fetch;
+    register_metrics(g);
     g->auth = AG_BUF_INIT(AUTH_LINE_MAX);
     ag_arena_init(&g->cfg_arena, 0, 0);
     if ((err = copy_cfg(g, cfg)) != 0 || (err = ag_graph_creds_load(cfg, &g->creds)) != 0 ||
@@ -744,4 +788,40 @@ void ag_graph_stats(const ag_graph_t *g, ag_graph_stats_t *out)
     LOAD(timeouts);
     LOAD(entries);
 #undef LOAD
+}
+
+void ag_graph_set_default(ag_graph_t *g)
+{
+    atomic_store_explicit(&default_graph, g, memory_order_release);
+}
+
+ag_graph_t *ag_graph_default(void)
+{
+    return atomic_load_explicit(&default_graph, memory_order_acquire);
+}
+
+ag_err ag_graph_apply(const ag_graph_result_t *res, ag_arena_t *arena, ag_identity_t *id)
+{
+    if (res->err)
+        return AG_E_INVAL;
+    int n = id->ngroups + res->ngroups;
+    ag_str_t *groups = ag_arena_alloc(arena, sizeof(ag_str_t) * (size_t)(n ? n : 1));
+    if (!groups)
+        return AG_E_NOMEM;
+    for (int i = 0; i < id->ngroups; i++)
+        groups[i] = id->groups[i];
+    for (int i = 0; i < res->ngroups; i++) {
+        groups[id->ngroups + i] = ag_arena_strdup(arena, res->groups[i]);
+        if (!groups[id->ngroups + i].p)
+            return AG_E_NOMEM;
+    }
+    id->groups = groups;
+    id->ngroups = n;
+    id->flags &= ~(unsigned)AG_ID_GROUP_OVERAGE;
+    return 0;
+}
+
+int ag_graph_http_status(ag_err err)
+{
+    return err == AG_E_TOO_BIG ? 403 : 503;
 }

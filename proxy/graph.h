@@ -17,8 +17,10 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "arena.h"
 #include "err.h"
 #include "fetch.h"
+#include "identity.h"
 #include "core/graph.h"
 #include "mailbox.h"
 #include "str.h"
@@ -85,7 +87,25 @@ ag_err ag_graph_resolve(ag_graph_t *g, ag_str_t oid, ag_mailbox_t *reply, ag_gra
  * went away). The lookup itself goes on for the other waiters and the cache. */
 void ag_graph_cancel(ag_graph_wait_t *wait);
 
-/* Counters (any thread; relaxed). */
+/* Counters (any thread; relaxed). The same numbers are exported on /metrics as
+ * authgate_graph_requests_total{result="cache_hit|coalesced|lookup"},
+ * authgate_graph_lookup_failures_total{reason="timeout|error|too_many_groups|not_found"},
+ * authgate_graph_stale_served_total, authgate_graph_http_requests_total,
+ * authgate_graph_token_fetches_total and the gauge authgate_graph_cache_entries. */
 void ag_graph_stats(const ag_graph_t *g, ag_graph_stats_t *out);
+
+/* The process's resolver (NULL when no "graph" section is configured): whoever creates
+ * it at start-up publishes it here; the gate and the TokenReview handler read it. */
+void ag_graph_set_default(ag_graph_t *g);
+ag_graph_t *ag_graph_default(void);
+
+/* In a callback with res->err == 0: appends the resolved groups to <id>'s groups (copies
+ * in <arena>, after any the token mapping already added, e.g. system:authenticated) and
+ * clears AG_ID_GROUP_OVERAGE. AG_E_NOMEM; AG_E_INVAL when res->err != 0. */
+ag_err ag_graph_apply(const ag_graph_result_t *res, ag_arena_t *arena, ag_identity_t *id);
+/* The HTTP status a front door answers a failed resolution with: 403 when the principal
+ * has more groups than allowed (fail closed, a decision), 503 for everything else (Graph
+ * or the token endpoint failing or timing out: retryable, never a silent 403). */
+int ag_graph_http_status(ag_err err);
 
 #endif

@@ -21,6 +21,7 @@
 #include "fetch.h"
 #include "json.h"
 #include "mailbox.h"
+#include "metrics.h"
 #include "proxy/graph.h"
 #include "testlib.h"
 
@@ -361,6 +362,27 @@ static void rig_stop(rig_t *r)
 #define LOOKUPS(r, oid) fixture_stat(&(r)->env, &(r)->w, &(r)->fx, "lookups", oid)
 #define CONTROL(r, json) fixture_control(&(r)->env, &(r)->w, &(r)->fx, json)
 
+/* Current value of one exported series ("name{labels}"), -1 when absent. Tests compare
+ * before and after, since one program may run several cases. */
+static long long metric(const char *series)
+{
+    ag_buf_t m = AG_BUF_INIT(1 << 20);
+    long long v = -1;
+    CHECK_EQ(ag_metrics_render(&m), 0);
+    size_t n = strlen(series);
+    for (const char *p = m.p; p && *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        unsigned long long u;
+        if (len > n + 1 && memcmp(p, series, n) == 0 && p[n] == ' ' &&
+            ag_str_to_u64(ag_str_make(p + n + 1, len - n - 1), &u))
+            v = (long long)u;
+        p = eol ? eol + 1 : NULL;
+    }
+    ag_buf_dispose(&m);
+    return v;
+}
+
 /* ---- cases -------------------------------------------------------------------------- */
 
 #define NTHREADS 4
@@ -426,6 +448,8 @@ TEST(graph_cache_answers_repeat_requests_until_ttl)
     r.env.cfg.cache_ttl_ms = 1000;
     if (!rig_start(&r))
         goto out;
+    long long hits0 = metric("authgate_graph_requests_total{result=\"cache_hit\"}");
+    long long lookups0 = metric("authgate_graph_requests_total{result=\"lookup\"}");
     answer_t a = ask1(&r.env, &r.w, OID_A);
     CHECK_EQ(a.err, 0);
     CHECK(!a.cached);
@@ -446,6 +470,9 @@ TEST(graph_cache_answers_repeat_requests_until_ttl)
     ag_graph_stats_t st;
     ag_graph_stats(r.env.graph, &st);
     CHECK_EQ(st.hits, 2);
+    CHECK_EQ(metric("authgate_graph_requests_total{result=\"cache_hit\"}") - hits0, 2);
+    CHECK_EQ(metric("authgate_graph_requests_total{result=\"lookup\"}") - lookups0, 2);
+    CHECK_EQ(metric("authgate_graph_cache_entries"), 1);
 out:
     rig_stop(&r);
 }
@@ -579,6 +606,9 @@ TEST(graph_serves_stale_groups_while_graph_is_down_within_the_bound)
     r.env.cfg.stale_ttl_ms = 60000;
     if (!rig_start(&r))
         goto out;
+    long long stale0 = metric("authgate_graph_stale_served_total");
+    long long err0 = metric("authgate_graph_lookup_failures_total{reason=\"error\"}");
+    long long nf0 = metric("authgate_graph_lookup_failures_total{reason=\"not_found\"}");
     answer_t a = ask1(&r.env, &r.w, OID_A);
     CHECK_EQ(a.err, 0);
     a = ask1(&r.env, &r.w, OID_B);
@@ -596,6 +626,9 @@ TEST(graph_serves_stale_groups_while_graph_is_down_within_the_bound)
     ag_graph_stats_t st;
     ag_graph_stats(r.env.graph, &st);
     CHECK_EQ(st.stale_served, 1);
+    CHECK_EQ(metric("authgate_graph_stale_served_total") - stale0, 1);
+    CHECK_EQ(metric("authgate_graph_lookup_failures_total{reason=\"error\"}") - err0, 1);
+    CHECK_EQ(metric("authgate_graph_lookup_failures_total{reason=\"not_found\"}") - nf0, 1);
 out:
     rig_stop(&r);
 }
@@ -778,4 +811,30 @@ TEST(graph_section_is_read_by_the_gateway_config)
     CHECK(strstr(msg.p ? msg.p : "", "graph: unknown key \"claim_sources\"") != NULL);
     ag_config_destroy(conf);
     ag_buf_dispose(&msg);
+}
+
+TEST(graph_apply_adds_resolved_groups_to_the_identity)
+{
+    ag_arena_t a;
+    ag_arena_init(&a, 0, 0);
+    ag_str_t mapped[] = {AG_STR("system:authenticated")};
+    ag_identity_t id = {.username = AG_STR("alice"), .groups = mapped, .ngroups = 1,
+                        .flags = AG_ID_AZURE_AD | AG_ID_GROUP_OVERAGE};
+    ag_str_t got[] = {AG_STR("00000000-1111-4222-8333-0305e82c3301"),
+                      AG_STR("00000001-1111-4222-8333-0305e82c3301")};
+    ag_graph_result_t ok = {.err = 0, .groups = got, .ngroups = 2};
+    CHECK_EQ(ag_graph_apply(&ok, &a, &id), 0);
+    CHECK_EQ(id.ngroups, 3);
+    CHECK_SLICE(id.groups[0], "system:authenticated");
+    CHECK_SLICE(id.groups[2], "00000001-1111-4222-8333-0305e82c3301");
+    CHECK(id.groups[1].p != got[0].p); /* a copy: the result is gone after the callback */
+    CHECK_EQ(id.flags, AG_ID_AZURE_AD);
+    ag_graph_result_t bad = {.err = AG_E_TIMEOUT, .reason = "Graph did not answer in time"};
+    CHECK_EQ(ag_graph_apply(&bad, &a, &id), AG_E_INVAL);
+    CHECK_EQ(id.ngroups, 3);
+    CHECK_EQ(ag_graph_http_status(AG_E_TIMEOUT), 503);
+    CHECK_EQ(ag_graph_http_status(AG_E_UPSTREAM), 503);
+    CHECK_EQ(ag_graph_http_status(AG_E_NOT_FOUND), 503);
+    CHECK_EQ(ag_graph_http_status(AG_E_TOO_BIG), 403);
+    ag_arena_dispose(&a);
 }
