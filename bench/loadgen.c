@@ -128,7 +128,7 @@ static uint64_t intended(const lg_t *lg, uint64_t i)
     return lg->t0 + (uint64_t)((double)i * NS / lg->o.rate);
 }
 
-static void die(const char *msg, const char *arg)
+__attribute__((noreturn)) static void die(const char *msg, const char *arg)
 {
     fprintf(stderr, "loadgen: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
     exit(2);
@@ -802,7 +802,7 @@ static void parse_args(lg_t *lg, int argc, char **argv)
 /* Splits http[s]://HOST[:PORT][/PATH] into the target's parts. */
 static void parse_url(lg_t *lg)
 {
-    ag_str_t u = ag_str_cstr(lg->o.url), rest, hostport;
+    ag_str_t u = ag_str_cstr(lg->o.url), rest = AG_STR_NULL, hostport;
     if (ag_str_starts_with(u, AG_STR("https://")))
         lg->https = true, rest = ag_str_sub(u, 8, u.n);
     else if (ag_str_starts_with(u, AG_STR("http://")))

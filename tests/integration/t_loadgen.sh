@@ -31,6 +31,8 @@ for attempt in 1 2 3 4 5; do
     access_log $d/tokens.log tok;
     location /ok { default_type application/json; return 200 '{\"kind\":\"Pod\",\"apiVersion\":\"v1\"}'; }
     location /missing { return 404; }
+    location /short { keepalive_requests 5; return 200 'short'; }
+    location /drop { return 444; }
   }"
   ag_wait_port "$http_port" 40 && ag_wait_port "$tls_port" 40 && break
   ag_stop_all
@@ -71,7 +73,17 @@ grep -qv '^Bearer user[0-9]*\.token-[0-9]*$' "$d/tokens.log" && fail "malformed 
 [[ $(jget "$d/404.json" 'd["non_2xx"]') == "{'404': 200}" ]] || fail "404s not counted"
 [[ $(jget "$d/404.json" 'd["completed"]') == 200 ]] || fail "404 run incomplete"
 
-# 3. no coordinated omission: stop the nginx worker for 0.5 s in the middle of a plain run.
+# 3. a server that ends keep-alive every 5 requests costs reconnects, not errors; one that
+#    drops the connection without answering is counted as eof errors (and exit status 1).
+"$LOADGEN" --rate 300 --duration 1 --warmup 0 --connections 4 --insecure --json "$d/short.json" \
+  --quiet "https://127.0.0.1:$tls_port/short" || fail "short keep-alive run failed"
+[[ $(jget "$d/short.json" 'd["ok_2xx"]') == 300 ]] || fail "reconnects lost requests"
+"$LOADGEN" --rate 100 --duration 1 --warmup 0 --connections 4 --json "$d/drop.json" --quiet \
+  "http://127.0.0.1:$http_port/drop" && fail "dropped requests did not fail the run"
+[[ $(jget "$d/drop.json" 'd["failed"] == 100 and d["errors"]["eof"] == 100 and d["completed"] == 0') == True ]] ||
+  fail "dropped requests not counted as eof: $(cat "$d/drop.json")"
+
+# 4. no coordinated omission: stop the nginx worker for 0.5 s in the middle of a plain run.
 #    The ~100 requests due during the stall wait, and that wait is in their latency.
 worker=$(cat /proc/"$ngpid"/task/*/children | head -1)
 [[ -n $worker ]] || fail "no nginx worker"
@@ -94,7 +106,7 @@ assert lat["p90"] > 100e3, lat   # 1 in 6 requests was due during the stall
 assert svc["p50"] < 50e3, svc    # once sent, requests were fast: omission would hide it
 EOF
 
-# 4. bounds: remote targets and over-long runs are refused before anything is sent.
+# 5. bounds: remote targets and over-long runs are refused before anything is sent.
 out=$("$LOADGEN" --rate 10 --duration 1 http://192.0.2.1/ 2>&1) && fail "remote target accepted"
 grep -q "not a loopback address" <<<"$out" || fail "remote refusal message: $out"
 out=$("$LOADGEN" --rate 10 --duration 200 "http://127.0.0.1:$http_port/ok" 2>&1) && fail "200 s run accepted"
