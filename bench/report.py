@@ -87,6 +87,33 @@ def summarize(raw, workers):
     return out
 
 
+def goals(w, res):
+    """Issue 8's targets for authgate-rbac against the peers measured in the same run."""
+    g, ng, hp = res.get("authgate-rbac"), res.get("nginx"), res.get("haproxy")
+    if not g:
+        return []
+    checks = []
+
+    def check(name, value, limit, ok):
+        if value is None or limit is None:
+            checks.append(f"- {name}: not measured")
+        else:
+            checks.append(f"- {name}: {value:.2f} (goal {limit}) {'met' if ok(value) else 'MISSED'}")
+
+    check("req/s vs nginx", g.get("rps_vs_nginx"), ">= 1.1", lambda v: v >= 1.1)
+    check("req/s vs haproxy", g.get("rps_vs_haproxy"), ">= 2.0", lambda v: v >= 2.0)
+    check("CPU/req vs nginx", g.get("cpu_vs_nginx"), "<= 0.9", lambda v: v <= 0.9)
+    if ng and g.get("p99_us_median") and ng.get("p99_us_median"):
+        check("open-loop p99 vs nginx", g["p99_us_median"] / ng["p99_us_median"], "<= 1.0",
+              lambda v: v <= 1.0)
+    if ng and g.get("p99_9_us_median") and ng.get("p99_9_us_median"):
+        check("open-loop p99.9 vs nginx", g["p99_9_us_median"] / ng["p99_9_us_median"], "<= 1.2",
+              lambda v: v <= 1.2)
+    check("idle TLS KiB/conn", g.get("idle_kib_per_conn"), "<= 48", lambda v: v <= 48)
+    return [f"Goals for authgate-rbac, {w} worker(s) (nginx {'present' if ng else 'absent'}, "
+            f"haproxy {'present' if hp else 'absent'}):"] + checks + [""]
+
+
 def markdown(meta, results, skips):
     lines = [f"## authgate side-by-side ({meta['mode']} mode)", "",
              f"{meta['date']}, commit {meta['commit']}, {meta['cpus']} x {meta['cpu_model']}, "
@@ -117,6 +144,8 @@ def markdown(meta, results, skips):
                 f"{fmt(idle, 1) if idle is not None else '-'}"
                 f"{' (n=' + str(s['idle_conns']) + ')' if idle is not None else ''} |")
         lines.append("")
+    for w, res in results.items():
+        lines += goals(w, res)
     for s in skips:
         lines.append(f"SKIP ({s['workers']} worker(s)) {s['target']}: {s['reason']}")
     if skips:
