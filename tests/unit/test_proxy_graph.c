@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "authn.h"
 #include "config.h"
 #include "core/graph.h"
 #include "fetch.h"
@@ -24,6 +25,7 @@
 #include "metrics.h"
 #include "proxy/graph.h"
 #include "testlib.h"
+#include "tokenreview.h"
 
 extern char **environ;
 
@@ -837,4 +839,94 @@ TEST(graph_apply_adds_resolved_groups_to_the_identity)
     CHECK_EQ(ag_graph_http_status(AG_E_NOT_FOUND), 503);
     CHECK_EQ(ag_graph_http_status(AG_E_TOO_BIG), 403);
     ag_arena_dispose(&a);
+}
+
+/* ---- composed with authentication: an overage token, resolved by oid --------------- */
+
+#define TID "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+typedef struct {
+    worker_t *w;
+    ag_arena_t *arena;
+    ag_identity_t *id;
+    ag_err err, apply;
+} apply_t;
+
+static void on_apply(void *arg, const ag_graph_result_t *res)
+{
+    apply_t *k = arg;
+    k->err = res->err;
+    k->apply = ag_graph_apply(res, k->arena, k->id);
+    k->w->answered++;
+}
+
+/* Mints an Azure AD v1 token for OID_A whose overage marker <marker> names the fixture's
+ * sink as its _claim_sources endpoint, verifies it with core/authn, resolves the groups
+ * by oid and writes the TokenReview answer. The sink must see no connection at all. */
+static void overage_case(const char *marker)
+{
+    char jwks[64], issuers[512], claims[1024];
+    snprintf(jwks, sizeof(jwks), "/tmp/ag_pgraph_jwks_%d.json", (int)getpid());
+    const char *const args[] = {"--jwks", jwks, NULL};
+    ag_arena_t a;
+    ag_cfg_t cfg = {0};
+    ag_issuer_set_t *set = NULL;
+    ag_buf_t tok = AG_BUF_INIT(16384), review = AG_BUF_INIT(1 << 16);
+    ag_identity_t id = {0};
+    rig_t r;
+    ag_arena_init(&a, 0, 0);
+    if (!rig_fixture(&r, args) || !rig_start(&r))
+        goto out;
+    snprintf(issuers, sizeof(issuers),
+             "[{\"type\":\"azure_ad\",\"tenant_id\":\"" TID "\",\"audiences\":[\"%s\"],"
+             "\"keys\":{\"jwks_file\":\"%s\"}}]",
+             AG_AZURE_AKS_SERVER_APP, jwks);
+    CHECK_EQ(ag_cfg_init(&cfg, "issuers.json", ag_str_cstr(issuers), &a), 0);
+    CHECK_EQ(ag_issuers_parse(&cfg, ag_json_root(cfg.doc), "issuers", "/", &set), 0);
+    long long now = (long long)time(NULL);
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"https://sts.windows.net/" TID "/\",\"aud\":\"%s\",\"tid\":\"" TID "\","
+             "\"oid\":\"" OID_A "\",\"upn\":\"alice@contoso.com\",\"ver\":\"1.0\","
+             "\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,%s,"
+             "\"_claim_sources\":{\"src1\":{\"endpoint\":"
+             "\"http://127.0.0.1:%d/" TID "/users/" OID_A "/getMemberObjects\"}}}",
+             AG_AZURE_AKS_SERVER_APP, now - 10, now - 10, now + 3600, marker, r.fx.sink);
+    CHECK_EQ(fixture_http(&r.env, &r.w, &r.fx, "/_mint", claims, &tok), 200);
+    CHECK_EQ(ag_authn_verify(set, NULL, NULL, ag_buf_str(&tok), now, &a, &id, NULL),
+             AG_AUTHN_OK);
+    CHECK(id.flags & AG_ID_GROUP_OVERAGE);
+    CHECK_SLICE(id.oid, OID_A);
+    apply_t k = {&r.w, &a, &id, -1, -1};
+    int before = r.w.answered;
+    CHECK_EQ(ag_graph_resolve(r.env.graph, id.oid, r.w.mb, on_apply, &k, NULL), 0);
+    worker_wait(&r.w, before + 1, 10000);
+    CHECK_EQ(k.err, 0);
+    CHECK_EQ(k.apply, 0);
+    CHECK_EQ(id.ngroups, 4); /* system:authenticated + the three from Graph */
+    CHECK(!(id.flags & AG_ID_GROUP_OVERAGE));
+    ag_tokenreview_req_t req = {.version = AG_TOKENREVIEW_V1, .token = ag_buf_str(&tok)};
+    ag_tokenreview_status_t st = {.authenticated = true, .user = &id};
+    CHECK_EQ(ag_tokenreview_write(&review, &req, &st), 0);
+    CHECK(strstr(review.p ? review.p : "", "\"00000002-1111-4222-8333-0305e82c3301\"") != NULL);
+    CHECK(strstr(review.p ? review.p : "", "\"system:authenticated\"") != NULL);
+    CHECK_EQ(LOOKUPS(&r, OID_A), 1);
+    CHECK_EQ(STAT(&r, "sinkConnections"), 0);
+out:
+    rig_stop(&r);
+    ag_issuer_set_free(set);
+    ag_cfg_dispose(&cfg);
+    ag_buf_dispose(&tok);
+    ag_buf_dispose(&review);
+    ag_arena_dispose(&a);
+    unlink(jwks);
+}
+
+TEST(graph_overage_token_resolves_by_oid_and_never_contacts_claim_sources)
+{
+    overage_case("\"_claim_names\":{\"groups\":\"src1\"}");
+}
+
+TEST(graph_hasgroups_token_resolves_by_oid_and_never_contacts_claim_sources)
+{
+    overage_case("\"hasgroups\":true");
 }
