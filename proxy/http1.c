@@ -100,12 +100,11 @@ static void disarm(conn_t *c)
 
 /* ---- answering ------------------------------------------------------------------ */
 
+/* Counts one answer; errors found before the head was complete count with latency 0. */
 static void record(conn_t *c, int code)
 {
-    if (c->t_start) {
-        ag_metrics_request(code, uv_hrtime() - c->t_start);
-        c->t_start = 0;
-    }
+    ag_metrics_request(code, c->t_start ? uv_hrtime() - c->t_start : 0);
+    c->t_start = 0;
 }
 
 static void release_up(conn_t *c, bool reusable)
@@ -379,8 +378,16 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void on_stream_closed(ag_stream_t *s, int status)
 {
+    conn_t *c = s->data;
     (void)status;
-    on_handle_closed(s->data);
+    if (!c->timer_closed) { /* closed after a flush: the timer goes with it */
+        c->timer_closed = true;
+        c->phase = P_CLOSED;
+        c->gate.cancelled = true;
+        release_up(c, false);
+        uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    }
+    on_handle_closed(c);
 }
 
 static void close_conn(conn_t *c)

@@ -55,6 +55,7 @@ wait_for_file() { # wait_for_file PATH [TRIES]
 start_upstream() {
     UP_LOG=$T/upstream.jsonl
     : >"$UP_LOG"
+    rm -f "$T/up.port"
     node "$AG_SOURCE_DIR/tests/fixtures/upstream.mjs" --port-file "$T/up.port" --log "$UP_LOG" "$@" \
         >"$T/upstream.out" 2>&1 &
     AG_PIDS+=($!)

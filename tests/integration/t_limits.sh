@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Limits and timeouts: header bytes and header count (431), URL length (414), a slow head
+# (408 and close), an idle keep-alive connection (closed), an upstream that never answers
+# (504) or is down (502). Every answer is a Kubernetes Status JSON body.
+. "$(dirname "$0")/lib.sh"
+
+start_upstream
+plain_config "$T/gw.json" '"limits": {"header_bytes": 4096, "header_count": 20, "url_bytes": 1024},
+  "timeouts": {"header_read": "500ms", "idle": "700ms", "upstream_first_byte": "800ms"}'
+start_gateway "$T/gw.json"
+
+check_status() { # check_status RESPONSE CODE WHAT
+    expect_eq "$(status_of "$1")" "$2" "$3"
+    expect_match "$1" '"kind":"Status"' "$3: Status body"
+    expect_match "$1" "\"code\":$2" "$3: Status code"
+    expect_match "$1" 'Content-Type: application/json' "$3: content type"
+}
+
+big=$(head -c 5000 /dev/zero | tr '\0' a)
+out=$(printf 'GET / HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n' "$big" | raw "$GW_PORT")
+check_status "$out" 431 "header bytes"
+hdrs=$(for i in $(seq 1 25); do printf 'X-H%d: v\r\n' "$i"; done; printf x)
+out=$(printf 'GET / HTTP/1.1\r\nHost: x\r\n%s\r\n' "${hdrs%x}" | raw "$GW_PORT")
+check_status "$out" 431 "header count"
+long=$(head -c 2000 /dev/zero | tr '\0' b)
+out=$(printf 'GET /%s HTTP/1.1\r\nHost: x\r\n\r\n' "$long" | raw "$GW_PORT")
+check_status "$out" 414 "URL length"
+pass "431 for header bytes and count, 414 for the URL"
+
+out=$(python3 - "$GW_PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finishes the head
+t0 = time.time(); data = b""
+while True:
+    c = s.recv(4096)
+    if not c: break
+    data += c
+sys.stdout.write(data.decode() + "\nELAPSED %.1f\n" % (time.time() - t0))
+PY
+)
+check_status "$out" 408 "slow head"
+pass "408 and close for a head that never completes"
+
+out=$(python3 - "$GW_PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /idle HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(0.2)
+first = s.recv(65536)
+t0 = time.time()
+rest = s.recv(65536)  # the server closes the idle connection
+print("closed" if rest == b"" else "data", "%.1f" % (time.time() - t0), first.split(b"\r\n")[0].decode())
+PY
+)
+expect_match "$out" '^closed 0\.[4-9] HTTP/1.1 200' "idle keep-alive closed after the idle timeout"
+pass "idle keep-alive connection closed"
+
+out=$(printf 'GET /hang HTTP/1.1\r\nHost: x\r\n\r\n' | raw "$GW_PORT")
+check_status "$out" 504 "upstream first byte"
+pass "504 when the upstream does not answer"
+
+kill "${AG_PIDS[0]}"
+sleep 0.2
+out=$(printf 'GET /down HTTP/1.1\r\nHost: x\r\n\r\n' | raw "$GW_PORT")
+check_status "$out" 502 "upstream down"
+metrics=$(curl -sS "http://127.0.0.1:$ADMIN_PORT/metrics")
+expect_match "$metrics" 'authgate_upstream_errors_total\{reason="connect"\} [1-9]' "connect errors counted"
+expect_match "$metrics" 'authgate_upstream_errors_total\{reason="timeout"\} [1-9]' "timeouts counted"
+expect_match "$metrics" 'authgate_http_requests_total\{code="431"\} 2' "431s counted"
+pass "502 when the upstream is down; errors in /metrics"
