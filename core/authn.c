@@ -529,6 +529,28 @@ static ag_authn_result check_signature(const ag_jwt_t *jwt, const ag_jwks_t *ks)
     return fit ? AG_AUTHN_BAD_SIGNATURE : AG_AUTHN_ALG_KEY_MISMATCH;
 }
 
+/* Everything after the signature: times, audience, the issuer type's mapping, required
+ * claims, and the final identity checks. */
+static ag_authn_result check_claims(vctx *v, const ag_str_t *auds, int naud, long long now)
+{
+    ag_authn_result r;
+    if (naud <= 0) {
+        auds = v->is->audiences;
+        naud = v->is->naudiences;
+    }
+    if ((r = check_times(v, now)) || (r = check_audience(v, auds, naud)))
+        return r;
+    if (v->is->type == AG_ISSUER_AZURE_AD)
+        r = map_azure(v);
+    else if (v->is->type == AG_ISSUER_KUBERNETES_SA)
+        r = v->is->legacy_sa ? map_sa_legacy(v) : map_sa_bound(v);
+    else
+        r = map_oidc(v);
+    if (r || (r = check_required(v)))
+        return r;
+    return finish(v);
+}
+
 static ag_authn_result verify(vctx *v, const ag_issuer_set_t *issuers, ag_keys_fn keys,
                               void *keys_ctx, ag_str_t token, const ag_str_t *auds, int naud,
                               long long now)
@@ -559,21 +581,18 @@ static ag_authn_result verify(vctx *v, const ag_issuer_set_t *issuers, ag_keys_f
         return AG_AUTHN_NO_KEYS;
     if ((r = check_signature(&jwt, ks)) != AG_AUTHN_OK)
         return r;
-    if (!naud) {
-        auds = v->is->audiences;
-        naud = v->is->naudiences;
-    }
-    if ((r = check_times(v, now)) || (r = check_audience(v, auds, naud)))
-        return r;
-    if (v->is->type == AG_ISSUER_AZURE_AD)
-        r = map_azure(v);
-    else if (v->is->type == AG_ISSUER_KUBERNETES_SA)
-        r = v->is->legacy_sa ? map_sa_legacy(v) : map_sa_bound(v);
-    else
-        r = map_oidc(v);
-    if (r || (r = check_required(v)))
-        return r;
-    return finish(v);
+    return check_claims(v, auds, naud, now);
+}
+
+static void vctx_init(vctx *v, ag_arena_t *arena, ag_identity_t *id, ag_authn_info_t *info,
+                      ag_authn_info_t *scratch)
+{
+    memset(v, 0, sizeof(*v));
+    v->arena = arena;
+    v->id = id;
+    v->info = info ? info : scratch;
+    memset(v->info, 0, sizeof(*v->info));
+    memset(id, 0, sizeof(*id));
 }
 
 ag_authn_result ag_authn_verify_audiences(const ag_issuer_set_t *issuers, ag_keys_fn keys,
@@ -584,17 +603,28 @@ ag_authn_result ag_authn_verify_audiences(const ag_issuer_set_t *issuers, ag_key
 {
     ag_authn_info_t scratch;
     vctx v;
-    memset(&v, 0, sizeof v);
-    v.arena = arena;
-    v.id = id;
-    v.info = info ? info : &scratch;
-    memset(v.info, 0, sizeof(*v.info));
-    memset(id, 0, sizeof(*id));
+    vctx_init(&v, arena, id, info, &scratch);
     ag_authn_result r = issuers ? verify(&v, issuers, keys, keys_ctx, token, audiences,
-                                         naudiences > 0 ? naudiences : 0, now)
+                                         naudiences, now)
                                 : AG_AUTHN_UNKNOWN_ISSUER;
     if (r != AG_AUTHN_OK)
         memset(id, 0, sizeof(*id)); /* fail closed: no half-built identity escapes */
+    return r;
+}
+
+ag_authn_result ag_authn_check_claims(const ag_issuer_t *is, const struct ag_jwt *jwt,
+                                      const ag_str_t *audiences, int naudiences, long long now,
+                                      ag_arena_t *arena, ag_identity_t *id, ag_authn_info_t *info)
+{
+    ag_authn_info_t scratch;
+    vctx v;
+    vctx_init(&v, arena, id, info, &scratch);
+    v.jwt = jwt;
+    v.is = is;
+    v.info->issuer = is;
+    ag_authn_result r = check_claims(&v, audiences, naudiences, now);
+    if (r != AG_AUTHN_OK)
+        memset(id, 0, sizeof(*id));
     return r;
 }
 

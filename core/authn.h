@@ -93,6 +93,14 @@ ag_authn_result ag_authn_verify_audiences(const ag_issuer_set_t *issuers, ag_key
                                           long long now, ag_arena_t *arena, ag_identity_t *id,
                                           ag_authn_info_t *info);
 
+/* The second half of ag_authn_verify for a parsed token (jwt.h) whose signature the
+ * caller has ALREADY verified with <is>'s keys: times, audience, mapping, required claims.
+ * For fuzzing and tests; never call it on an unverified token. */
+struct ag_jwt;
+ag_authn_result ag_authn_check_claims(const ag_issuer_t *is, const struct ag_jwt *jwt,
+                                      const ag_str_t *audiences, int naudiences, long long now,
+                                      ag_arena_t *arena, ag_identity_t *id, ag_authn_info_t *info);
+
 /* Client certificate (already verified by the TLS layer against the client CA) ->
  * identity: CN -> username, each O -> a group, + system:authenticated, flag
  * AG_ID_CLIENT_CERT. <cn>, <orgs> borrowed, copied into <arena>. AG_E_INVAL for an empty

@@ -15,7 +15,7 @@
 #define AG_JWT_MAX_DEPTH 16     /* JSON nesting in header/payload */
 #define AG_JWT_MAX_SIG 1024     /* bytes: RSA 8192 */
 
-typedef struct {
+typedef struct ag_jwt {
     ag_jwt_alg alg;
     ag_str_t kid;            /* empty when absent */
     ag_str_t signing_input;  /* "<header>.<payload>" (borrowed from the token) */
