@@ -282,6 +282,19 @@ static ag_err parse_graph(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_c
     return ag_graph_cfg_parse(cfg, ref, path, &c->graph);
 }
 
+/* "authentication": issuers, token cache, key refresh (config/authn_config.c reads it).
+ * Relative key file paths resolve against the config file's directory. */
+static ag_err parse_authentication(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
+                                   ag_config_t *c)
+{
+    const char *file = c->file ? c->file : "";
+    const char *slash = strrchr(file, '/');
+    const char *dir = slash ? ag_arena_cstr(&c->arena, ag_str_make(file, (size_t)(slash - file)))
+                            : NULL;
+    c->authn_enabled = true;
+    return ag_authn_config_parse(cfg, ref, path, dir, &c->authn);
+}
+
 /* Top-level keys. Later sections (issuers, authorization, azure, audit) add one line. */
 static const struct {
     const char *key;
@@ -297,12 +310,24 @@ static const struct {
     {"workers", parse_workers, AG_CFG_OPTIONAL},
     {"log", parse_log, AG_CFG_OPTIONAL},
     {"graph", parse_graph, AG_CFG_OPTIONAL},
+    {"authentication", parse_authentication, AG_CFG_OPTIONAL},
 };
 
 static ag_err parse_top(ag_cfg_t *cfg, ag_config_t *c)
 {
     ag_cfg_obj_t top;
     ag_err err = ag_cfg_obj_begin(cfg, ag_json_root(cfg->doc), "", &top);
+    /* Unknown keys first: a misspelt section is reported as such, not as a missing one. */
+    for (ag_json_ref k = err ? AG_JSON_NONE : ag_json_first(cfg->doc, top.obj);
+         k != AG_JSON_NONE; k = ag_json_next(cfg->doc, k)) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
+            known = known || ag_json_str_eq(cfg->doc, k, sections[i].key);
+        if (!known) {
+            ag_str_t name = ag_json_raw(cfg->doc, k);
+            return ag_cfg_fail(cfg, k, "", "unknown key \"%.*s\"", AG_STR_FMT(name));
+        }
+    }
     for (size_t i = 0; !err && i < sizeof sections / sizeof sections[0]; i++) {
         ag_json_ref v = AG_JSON_NONE;
         err = ag_cfg_value(&top, sections[i].key, sections[i].required, &v);
@@ -357,6 +382,7 @@ void ag_config_destroy(ag_config_t *c)
 {
     if (!c)
         return;
+    ag_authn_config_dispose(&c->authn);
     ag_arena_dispose(&c->arena);
     free(c);
 }

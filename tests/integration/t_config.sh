@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Configuration: every config/examples/*.json loads (`serve --check`, run where the files
+# it names exist), and every kind of mistake stops the start with
+# "FILE:LINE:COL: path.to.key: message" and exit status 2, nothing listening.
+. "$(dirname "$0")/lib.sh"
+
+# Examples name their files relative to the working directory (certs/...).
+mkdir -p "$T/ex/certs"
+for f in server.crt server.key client-ca.crt apiserver-ca.crt gateway.token gateway-client.crt gateway-client.key; do
+    echo placeholder >"$T/ex/certs/$f"
+done
+n=0
+for ex in "$AG_SOURCE_DIR"/config/examples/*.json; do
+    out=$(cd "$T/ex" && "$AUTHGATE" serve --config "$ex" --check 2>&1) || fail "$(basename "$ex"): $out"
+    n=$((n + 1))
+done
+[ "$n" -ge 2 ] || fail "expected examples in config/examples"
+pass "$n example configuration(s) load"
+
+# check_error NAME EXPECTED-MESSAGE <<JSON: the exact first line printed, exit 2.
+check_error() {
+    local f=$T/$1.json out rc=0
+    cat >"$f"
+    out=$("$AUTHGATE" serve --config "$f" 2>&1) || rc=$?
+    expect_eq "$rc" "2" "$1: exit status"
+    local line
+    line=$(head -1 <<<"$out")
+    expect_eq "${line:0:$((${#f} + ${#2} + 1))}" "$f:$2" "$1: message"
+    pass "$1: $2"
+}
+
+check_error unknown_key '3:3: (top level): unknown key "upstrem"' <<'JSON'
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "upstrem": {"url": "http://127.0.0.1:1"}
+}
+JSON
+check_error missing_required '1:1: upstream: required field is missing' <<'JSON'
+{
+  "listen": {"address": "127.0.0.1:0"}
+}
+JSON
+check_error wrong_type '4:14: workers: must be an integer (0 = one per core)' <<'JSON'
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "upstream": {"url": "http://127.0.0.1:1"},
+  "workers": "two"
+}
+JSON
+check_error out_of_range '5:21: limits.header_count: must be between 8 and 1000' <<'JSON'
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "upstream": {"url": "http://127.0.0.1:1"},
+  "limits": {
+    "header_count": 5
+  }
+}
+JSON
+check_error nested_unknown '3:45: upstream: unknown key "pool"' <<'JSON'
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "upstream": {"url": "http://127.0.0.1:1", "pool": 3}
+}
+JSON
+check_error bad_url '3:23: upstream.url: must start with http:// or https://' <<'JSON'
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "upstream": {"url": "ftp://127.0.0.1:1"}
+}
+JSON
+check_error bad_address '2:25: listen.address: must be "HOST:PORT" (IPv6 as "[ADDR]:PORT")' <<'JSON'
+{
+  "listen": {"address": "localhost"},
+  "upstream": {"url": "http://127.0.0.1:1"}
+}
+JSON
+check_error missing_file '3:19: tls.cert: cannot read file "/nonexistent/server.crt"' <<'JSON'
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "tls": {"cert": "/nonexistent/server.crt", "key": "/nonexistent/server.key"},
+  "upstream": {"url": "http://127.0.0.1:1"}
+}
+JSON
+check_error bad_duration '4:24: timeouts.idle: must be a duration like "250ms", "30s", "5m" or "1h"' <<'JSON'
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "upstream": {"url": "http://127.0.0.1:1"},
+  "timeouts": {"idle": "forever"}
+}
+JSON
+check_error bad_enum '3:20: log.level: must be one of "error", "warn", "info", "debug"' <<'JSON'
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "log": {"level": "verbose"},
+  "upstream": {"url": "http://127.0.0.1:1"}
+}
+JSON
+check_error syntax '3:3: ' <<'JSON'
+{
+  "listen": {"address": "127.0.0.1:0"},
+  ,
+}
+JSON
