@@ -17,32 +17,44 @@
 
 /* ---- raw head scan --------------------------------------------------------------- */
 
-static const char *scan_request_line(ag_str_t ln)
+/* The reason for a byte the line grammar does not allow. */
+static const char *bad_byte(unsigned char c, const char *otherwise)
 {
-    const unsigned char *p = (const unsigned char *)ln.p;
-    size_t i = 0, n = ln.n;
+    if (c == '\0')
+        return "NUL byte in request head";
+    if (c == '\r') /* RFC 9112 §2.2: a bare CR is ambiguous */
+        return "bare CR in request head";
+    return otherwise;
+}
+
+static const char *scan_request_line(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
 
     while (i < n && ag_http_is_tchar(p[i]))
         i++;
     if (i == 0 || i == n || p[i] != ' ')
-        return "malformed request line";
+        return bad_byte(p[i < n ? i : 0], "malformed request line");
     size_t t = ++i;
     for (; i < n && p[i] != ' '; i++)
-        if (p[i] < 0x21 || p[i] > 0x7e) /* RFC 3986: a target is visible ASCII only */
-            return "control, space or non-ASCII byte in request target";
+        if (!(ag_http_ctype[p[i]] & AG_HTTP_VCHAR)) /* RFC 3986: visible ASCII only */
+            return bad_byte(p[i], "control, space or non-ASCII byte in request target");
     if (i == t || i == n)
         return "malformed request line";
     i++;
     if (n - i != 8 || memcmp(p + i, "HTTP/", 5) != 0 || p[i + 5] < '0' || p[i + 5] > '9' ||
-        p[i + 6] != '.' || p[i + 7] < '0' || p[i + 7] > '9')
+        p[i + 6] != '.' || p[i + 7] < '0' || p[i + 7] > '9') {
+        for (; i < n; i++)
+            if (p[i] == '\0' || p[i] == '\r')
+                return bad_byte(p[i], NULL);
         return "malformed request line";
+    }
     return NULL;
 }
 
-static const char *scan_header_line(ag_str_t ln)
+static const char *scan_header_line(const unsigned char *p, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)ln.p;
-    size_t i = 0, n = ln.n;
+    size_t i = 0;
 
     if (p[0] == ' ' || p[0] == '\t') /* RFC 9112 §5.2: obs-fold is a 400 */
         return "obsolete line folding in header";
@@ -51,10 +63,11 @@ static const char *scan_header_line(ag_str_t ln)
     if (i < n && (p[i] == ' ' || p[i] == '\t')) /* RFC 9112 §5.1: no WS before ':' */
         return "whitespace between header name and colon";
     if (i == 0 || i == n || p[i] != ':')
-        return "malformed header line";
-    for (i++; i < n; i++)
-        if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f) /* Envoy CVE-2019-9900 */
-            return "control byte in header value";
+        return bad_byte(p[i < n ? i : 0], "malformed header line");
+    i++;
+    i += ag_http_field_span((const char *)p + i, n - i);
+    if (i < n) /* Envoy CVE-2019-9900 */
+        return bad_byte(p[i], "control byte in header value");
     return NULL;
 }
 
@@ -70,26 +83,22 @@ const char *ag_canon_scan_head(ag_str_t head)
     for (;;) {
         const unsigned char *lf = i < n ? memchr(p + i, '\n', n - i) : NULL;
         if (!lf) {
-            if (i < n && (memchr(p + i, '\0', n - i) || memchr(p + i, '\r', n - i)))
-                return memchr(p + i, '\0', n - i) ? "NUL byte in request head"
-                                                  : "bare CR in request head";
+            for (; i < n; i++)
+                if (p[i] == '\0' || p[i] == '\r')
+                    return bad_byte(p[i], NULL);
             return "request head has no terminating empty line";
         }
         size_t end = (size_t)(lf - p);
         if (end == i || p[end - 1] != '\r') /* RFC 9112 §2.2: bare LF is ambiguous */
             return "bare LF in request head";
-        ag_str_t ln = ag_str_make((const char *)p + i, end - 1 - i);
-        if (ln.n && memchr(ln.p, '\0', ln.n))
-            return "NUL byte in request head";
-        if (ln.n && memchr(ln.p, '\r', ln.n)) /* RFC 9112 §2.2: bare CR */
-            return "bare CR in request head";
-        const char *why = NULL;
+        size_t len = end - 1 - i;
+        const char *why;
         if (lineno == 0)
-            why = ln.n ? scan_request_line(ln) : "empty request line";
-        else if (ln.n == 0)
+            why = len ? scan_request_line(p + i, len) : "empty request line";
+        else if (len == 0)
             return NULL; /* the blank line ends the head */
         else
-            why = scan_header_line(ln);
+            why = scan_header_line(p + i, len);
         if (why)
             return why;
         i = end + 1;
@@ -166,6 +175,9 @@ static int check_path(ag_str_t path, const char **reason)
                 REJECT(400, "encoded slash or backslash in path");
             if (v == '.')
                 REJECT(400, "encoded dot in path");
+            if (v == '%') /* "%252e": one decode more and it is a dot (double encoding);
+                           * Kubernetes names never hold '%' (ValidatePathSegmentName) */
+                REJECT(400, "encoded percent sign in path");
             if (is_unreserved(v)) /* decoders fold %61 to 'a': two spellings, one name */
                 REJECT(400, "percent-encoded unreserved character in path");
             i += 2;

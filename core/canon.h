@@ -55,8 +55,9 @@ typedef struct {
  * A target's path keeps percent-encodings of reserved and non-ASCII bytes (e.g. %3A, %20,
  * %C3%A9); whoever derives request attributes must percent-decode each '/'-separated
  * segment as Go's url.Path does. Encodings of unreserved bytes (ALPHA DIGIT - . _ ~,
- * which a decoder folds silently), of '/', '\' and NUL are refused, so splitting before
- * or after decoding gives the same segments. */
+ * which a decoder folds silently), of '/', '\', '%' (double encoding) and NUL are
+ * refused, so splitting before or after decoding gives the same segments and decoding
+ * once or twice gives the same names. */
 int ag_canon_check(ag_http_req_t *req, const ag_canon_opts_t *opts, const char **reason);
 
 #endif

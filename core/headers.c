@@ -4,6 +4,7 @@
  * '_' to '-') into a stack buffer; nothing is allocated. */
 #include "headers.h"
 
+#include <stdint.h>
 #include <string.h>
 
 typedef struct {
@@ -16,7 +17,7 @@ typedef struct {
 
 /* Exact names. Sources: RFC 9110 §7.6.1 (hop-by-hop), threat-model.md cases 1-9 and 43
  * (identity and spoofable headers), issue 2 "Forwarding hygiene". */
-static const hdr_entry exact[] = {
+static const hdr_entry exact[] = { /* sorted by length: see by_len */
     H("te", AG_HDR_HOP_BY_HOP),
     H("host", AG_HDR_HOST),
     H("expect", AG_HDR_EXPECT),
@@ -34,6 +35,7 @@ static const hdr_entry exact[] = {
     H("true-client-ip", AG_HDR_STRIP),
     H("x-original-url", AG_HDR_STRIP),
     H("x-original-uri", AG_HDR_STRIP),
+    H("http2-settings", AG_HDR_HOP_BY_HOP), /* RFC 7540 §3.2.1: connection-specific */
     H("proxy-connection", AG_HDR_HOP_BY_HOP),
     H("transfer-encoding", AG_HDR_HOP_BY_HOP | AG_HDR_TRANSFER_ENCODING),
     H("x-method-override", AG_HDR_STRIP),
@@ -41,6 +43,16 @@ static const hdr_entry exact[] = {
     H("proxy-authorization", AG_HDR_HOP_BY_HOP | AG_HDR_STRIP),
     H("x-http-method-override", AG_HDR_STRIP),
     H("sec-websocket-protocol", AG_HDR_WS_PROTOCOL),
+};
+
+#define FOLD_MAX 22 /* the longest exact name */
+
+/* [first, last) of the exact[] entries of each length: a lookup costs one or two
+ * comparisons that mostly stop at the first byte. */
+static const unsigned char by_len[FOLD_MAX + 1][2] = {
+    [2] = {0, 1},    [4] = {1, 2},    [6] = {2, 3},    [7] = {3, 5},    [9] = {5, 7},
+    [10] = {7, 9},   [11] = {9, 10},  [13] = {10, 13}, [14] = {13, 18}, [16] = {18, 19},
+    [17] = {19, 21}, [18] = {21, 22}, [19] = {22, 23}, [22] = {23, 25},
 };
 
 /* Prefix classes: every header starting with one of these is never forwarded. */
@@ -53,16 +65,27 @@ static const hdr_entry prefixes[] = {
 
 #undef H
 
-#define FOLD_MAX 32 /* longer than every exact name and prefix above */
-
-bool ag_http_is_tchar(unsigned char c)
-{
-    /* RFC 9110 §5.6.2: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
-     * "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+/* Byte classes (AG_HTTP_TCHAR | AG_HTTP_VCHAR | AG_HTTP_FIELD), generated from RFC 9110
+ * §5.6.2 (tchar), RFC 5234 (VCHAR 0x21-0x7e) and §5.5 (field-vchar / SP / HTAB /
+ * obs-text). One lookup per byte on the hot path. */
+const unsigned char ag_http_ctype[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    4, 7, 6, 7, 7, 7, 7, 7, 6, 6, 7, 7, 6, 7, 7, 6, /* 0x20 */
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, /* 0x30 */
+    6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, /* 0x40 */
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 7, 7, /* 0x50 */
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, /* 0x60 */
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 7, 6, 7, 0, /* 0x70 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0x80 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0x90 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xA0 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xB0 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xC0 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xD0 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xE0 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xF0 */
+};
 
 bool ag_http_is_token(ag_str_t s)
 {
@@ -74,37 +97,57 @@ bool ag_http_is_token(ag_str_t s)
     return true;
 }
 
+/* Only names starting with one of these letters can be special (see the tables). */
+static bool may_be_special(char c)
+{
+    switch (c | 0x20) {
+    case 'a': case 'c': case 'e': case 'f': case 'h': case 'i': case 'k': case 'p':
+    case 's': case 't': case 'u': case 'x':
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Compares <p> with lower-case <lit> over <n> bytes, ASCII case-insensitively and with
+ * '_' read as '-'. 0: differs; 1: equal; 2: equal thanks to at least one '_'. */
+static int fold_eq(const char *p, const char *lit, size_t n)
+{
+    int res = 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c + 32);
+        else if (c == '_')
+            c = '-', res = 2;
+        if (c != lit[i])
+            return 0;
+    }
+    return res;
+}
+
 unsigned ag_header_classify(ag_str_t name)
 {
-    char fold[FOLD_MAX];
-    size_t n = name.n < FOLD_MAX ? name.n : FOLD_MAX;
-    bool underscore = false;
+    size_t n = name.n;
     unsigned flags = 0;
+    int m = 0;
 
-    for (size_t i = 0; i < n; i++) {
-        char c = ag_ascii_lower(name.p[i]);
-        if (c == '_') {
-            c = '-';
-            underscore = true;
-        }
-        fold[i] = c;
-    }
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-        if (n >= prefixes[i].len && memcmp(fold, prefixes[i].name, prefixes[i].len) == 0) {
+    if (n < 2 || !may_be_special(name.p[0]))
+        return 0;
+    char c0 = (char)(name.p[0] | 0x20);
+    for (size_t i = 0; (c0 == 'i' || c0 == 'x') && i < sizeof prefixes / sizeof prefixes[0];
+         i++) {
+        if (n >= prefixes[i].len && (m = fold_eq(name.p, prefixes[i].name, prefixes[i].len))) {
             flags = prefixes[i].flags;
             break;
         }
     }
-    if (!flags && name.n <= FOLD_MAX) {
-        for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
-            if (exact[i].len == n && fold[0] == exact[i].name[0] &&
-                memcmp(fold, exact[i].name, n) == 0) {
-                flags = exact[i].flags;
-                break;
-            }
-        }
+    for (size_t i = n <= FOLD_MAX ? by_len[n][0] : 0; !flags && n <= FOLD_MAX && i < by_len[n][1];
+         i++) {
+        if ((m = fold_eq(name.p, exact[i].name, n)) != 0)
+            flags = exact[i].flags;
     }
-    if (flags && underscore) {
+    if (flags && m == 2) {
         /* "Impersonate_User", "Content_Length": never ours to interpret, never forwarded
          * (threat-model case 2). Keep the identity bit so authn can refuse them. */
         flags = AG_HDR_STRIP | AG_HDR_UNDERSCORE | (flags & AG_HDR_IMPERSONATE);
@@ -112,14 +155,27 @@ unsigned ag_header_classify(ag_str_t name)
     return flags;
 }
 
+size_t ag_http_field_span(const char *p, size_t n)
+{
+    size_t i = 0;
+    /* Eight bytes at a time while none is < 0x20 or 0x7f (HTAB too: then bytewise). */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, p + i, 8);
+        y = x ^ 0x7f7f7f7f7f7f7f7fULL;
+        if (((x - 0x2020202020202020ULL) & ~x & 0x8080808080808080ULL) |
+            ((y - 0x0101010101010101ULL) & ~y & 0x8080808080808080ULL))
+            break;
+    }
+    for (; i < n; i++)
+        if (!(ag_http_ctype[(unsigned char)p[i]] & AG_HTTP_FIELD))
+            return i;
+    return n;
+}
+
 bool ag_http_value_is_clean(ag_str_t v)
 {
-    for (size_t i = 0; i < v.n; i++) {
-        unsigned char c = (unsigned char)v.p[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return false;
-    }
-    return true;
+    return ag_http_field_span(v.p, v.n) == v.n;
 }
 
 ag_str_t ag_http_trim_ows(ag_str_t s)

@@ -39,10 +39,25 @@ unsigned ag_header_classify(ag_str_t name);
  * (KAS staging/src/k8s.io/apiserver/pkg/authentication/request/websocket). */
 #define AG_WS_BEARER_PREFIX "base64url.bearer.authorization.k8s.io."
 
+/* Byte classes for the hot-path scanners. */
+enum {
+    AG_HTTP_TCHAR = 1, /* RFC 9110 §5.6.2 token character */
+    AG_HTTP_VCHAR = 2, /* visible ASCII 0x21-0x7e: the only bytes of a request-target */
+    AG_HTTP_FIELD = 4, /* allowed in a field value: HTAB, SP, VCHAR, obs-text (>= 0x80) */
+};
+extern const unsigned char ag_http_ctype[256];
+
 /* RFC 9110 tchar. */
-bool ag_http_is_tchar(unsigned char c);
+static inline bool ag_http_is_tchar(unsigned char c)
+{
+    return (ag_http_ctype[c] & AG_HTTP_TCHAR) != 0;
+}
 /* Non-empty and all tchar. */
 bool ag_http_is_token(ag_str_t s);
+
+/* Length of the leading run of <p> that may stand in a field value (no control byte but
+ * HTAB); n when all of it may. Word-at-a-time. */
+size_t ag_http_field_span(const char *p, size_t n);
 
 /* True when <v> holds no control byte but HTAB (so no CR, LF or NUL: Envoy
  * CVE-2019-9900): safe to copy into a header value. */

@@ -319,8 +319,13 @@ TEST(canon_keeps_reserved_and_non_ascii_percent_encoding)
 {
     CHECK_TARGETS(0, "/apis/rbac.authorization.k8s.io/v1/clusterroles/system%3Aadmin",
                   "/api/v1/namespaces/default/configmaps/a%20b", "/x/caf%C3%A9",
-                  "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:aggregate-to-admin",
-                  "/api/%25");
+                  "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:aggregate-to-admin");
+}
+
+TEST(canon_rejects_double_percent_encoding)
+{
+    CHECK_TARGETS(400, "/api/%252e%252e/secrets", "/api/%252F", "/api/%25", "/api/a%2541");
+    CHECK_TARGETS(0, "/api?x=%252e");
 }
 
 TEST(canon_rejects_malformed_percent_encoding)

@@ -23,7 +23,7 @@ TEST(headers_classifies_hop_by_hop_headers)
 {
     CHECK_ALL_HAVE(AG_HDR_HOP_BY_HOP, "Connection", "Keep-Alive", "Proxy-Connection", "TE",
                    "Trailer", "Transfer-Encoding", "Upgrade", "Proxy-Authorization",
-                   "Proxy-Authenticate", "CONNECTION", "keep-alive", "te");
+                   "Proxy-Authenticate", "CONNECTION", "keep-alive", "te", "HTTP2-Settings");
 }
 
 TEST(headers_classifies_framing_and_host)
@@ -156,4 +156,26 @@ TEST(headers_list_each_trims_and_skips_empty_elements)
     CHECK(ag_http_list_has(AG_STR("keep-alive, Upgrade"), AG_STR("upgrade")));
     CHECK(!ag_http_list_has(AG_STR("keep-alive, Upgrades"), AG_STR("upgrade")));
     CHECK(!ag_http_list_has(AG_STR(""), AG_STR("upgrade")));
+}
+
+TEST(headers_field_span_finds_the_first_control_byte_at_any_offset)
+{
+    char buf[40];
+    for (size_t len = 0; len <= sizeof buf; len++) {
+        memset(buf, 'a', sizeof buf);
+        CHECK_EQ(ag_http_field_span(buf, len), len);
+        for (size_t bad = 0; bad < len; bad++) {
+            static const char ctl[] = {'\0', '\r', '\n', 0x01, 0x1f, 0x7f};
+            for (size_t k = 0; k < sizeof ctl; k++) {
+                memset(buf, 'a', sizeof buf);
+                buf[bad] = ctl[k];
+                if (bad > 0)
+                    buf[bad - 1] = (char)0xff; /* obs-text next to it is fine */
+                CHECK_EQ(ag_http_field_span(buf, len), bad);
+            }
+            memset(buf, 'a', sizeof buf);
+            buf[bad] = '\t';
+            CHECK_EQ(ag_http_field_span(buf, len), len);
+        }
+    }
 }
