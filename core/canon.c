@@ -428,7 +428,7 @@ int ag_canon_check(ag_http_req_t *req, const ag_canon_opts_t *opts, const char *
         return rc;
     if ((rc = check_upgrade(req, &s, reason)) != 0)
         return rc;
-    if (s.expects) {
+    if (s.expects && req->http_minor >= 1) { /* RFC 9110 §10.1.1: ignored in HTTP/1.0 */
         if (s.expects > 1 || !ag_str_ieq(s.expect, AG_STR("100-continue")))
             REJECT(417, "unsupported Expect");
         req->expect_continue = true;

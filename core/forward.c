@@ -303,6 +303,8 @@ static ag_err put_client_headers(wr_t *w, const ag_http_req_t *req, const conn_l
         unsigned f = ag_header_classify(h->name) | h->flags;
         if ((f & DROP_FLAGS) || (conn->n && nominated(conn, h->name)))
             continue;
+        if ((f & AG_HDR_EXPECT) && !req->expect_continue)
+            continue; /* an HTTP/1.0 client cannot take the 100 the upstream would send */
         if (!ag_http_is_token(h->name) || !ag_http_value_is_clean(h->value))
             return AG_E_INVAL;
         if (f & AG_HDR_WS_PROTOCOL)

@@ -29,7 +29,7 @@ typedef struct {
 /* Appends the upstream request head for <req> (which ag_canon_check accepted) to <out>:
  * "<METHOD> <target> HTTP/1.1\r\n", the client's headers minus every hop-by-hop header,
  * every header named in Connection, every AG_HDR_STRIP header, Host, Content-Length,
- * Transfer-Encoding and Upgrade; Sec-WebSocket-Protocol without any
+ * Transfer-Encoding and Upgrade, and Expect unless req->expect_continue; Sec-WebSocket-Protocol without any
  * "base64url.bearer.authorization.k8s.io." element (threat-model case 9); then Host,
  * X-Forwarded-For, X-Forwarded-Proto, Authorization (credential), Impersonate-User, one
  * Impersonate-Group per group, Impersonate-Uid (when non-empty), Impersonate-Extra-<key>

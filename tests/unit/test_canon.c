@@ -700,3 +700,16 @@ TEST(canon_trims_optional_whitespace_from_parsed_values)
     CHECK(req.chunked);
     CHECK_SLICE(hdrs[0].value, "gw.example");
 }
+
+TEST(canon_ignores_expect_in_http10)
+{
+    hs_head_t h;
+    const char *reason;
+    CHECK_EQ(run("PUT /api HTTP/1.0\r\nHost: gw.example\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 3\r\n\r\n",
+                 &h, &reason),
+             0);
+    CHECK(!h.req.expect_continue);
+    CHECK_EQ(run("PUT /api HTTP/1.0\r\nHost: gw.example\r\nExpect: whatever\r\n\r\n", &h, &reason),
+             0);
+}

@@ -613,3 +613,14 @@ TEST(forward_keeps_subprotocols_that_only_contain_the_token_prefix)
     CHECK(has_line(&out, "Sec-WebSocket-Protocol: x.base64url.bearer.authorization.k8s.io.a\r"));
     ag_buf_dispose(&out);
 }
+
+TEST(forward_drops_expect_from_http10_clients)
+{
+    ag_buf_t out = AG_BUF_INIT(1 << 16);
+    CHECK_EQ(fwd("PUT /api HTTP/1.0\r\nHost: gw\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+                 "\r\n",
+                 &alice, &out),
+             0);
+    CHECK(!has_line(&out, "Expect"));
+    ag_buf_dispose(&out);
+}
