@@ -552,11 +552,28 @@ static void on_token(void *arg, const ag_fetch_res_t *res)
     token_resume_all(g, 0, "", NULL);
 }
 
+/* Mounted secrets rotate: read the credentials again before each token request; when
+ * that fails, keep the ones that worked (and say so). */
+static void creds_refresh(ag_graph_t *g)
+{
+    ag_graph_creds_t *fresh = NULL;
+    ag_err err = ag_graph_creds_load(&g->cfg, &fresh);
+    if (err) {
+        ag_warn("graph: re-reading the client credentials failed (%s); using those loaded "
+                "before",
+                ag_err_str(err));
+        return;
+    }
+    ag_graph_creds_destroy(g->creds);
+    g->creds = fresh;
+}
+
 static void token_start(ag_graph_t *g)
 {
     ag_buf_t body = AG_BUF_INIT(32 * 1024);
     static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded",
                                           "Accept: application/json", NULL};
+    creds_refresh(g);
     ag_err err = ag_graph_token_body(&body, &g->cfg, g->creds, (long long)time(NULL));
     ag_fetch_req_t req = {
         .url = g->cfg.token_url.p,
@@ -681,6 +698,11 @@ void ag_graph_cancel(ag_graph_wait_t *wait)
 
 /* ---- life cycle ------------------------------------------------------------------- */
 
+static const char *copy_path(ag_graph_t *g, const char *path)
+{
+    return path ? ag_arena_cstr(&g->cfg_arena, ag_str_cstr(path)) : NULL;
+}
+
 static ag_err copy_cfg(ag_graph_t *g, const ag_graph_cfg_t *cfg)
 {
     g->cfg = *cfg;
@@ -688,9 +710,14 @@ static ag_err copy_cfg(ag_graph_t *g, const ag_graph_cfg_t *cfg)
     g->cfg.token_url = ag_arena_strdup(&g->cfg_arena, cfg->token_url);
     g->cfg.scope = ag_arena_strdup(&g->cfg_arena, cfg->scope);
     g->cfg.client_id = ag_arena_strdup(&g->cfg_arena, cfg->client_id);
-    g->cfg.client_secret_file = NULL; /* read once, below; not kept */
-    g->cfg.client_certificate_file = g->cfg.client_key_file = NULL;
-    if (!g->cfg.base_url.p || !g->cfg.token_url.p || !g->cfg.scope.p || !g->cfg.client_id.p)
+    /* Kept to re-read the credentials before each token request (rotated secrets). */
+    g->cfg.client_secret_file = copy_path(g, cfg->client_secret_file);
+    g->cfg.client_certificate_file = copy_path(g, cfg->client_certificate_file);
+    g->cfg.client_key_file = copy_path(g, cfg->client_key_file);
+    if (!g->cfg.base_url.p || !g->cfg.token_url.p || !g->cfg.scope.p || !g->cfg.client_id.p ||
+        (cfg->client_secret_file && !g->cfg.client_secret_file) ||
+        (cfg->client_certificate_file && !g->cfg.client_certificate_file) ||
+        (cfg->client_key_file && !g->cfg.client_key_file))
         return AG_E_NOMEM;
     return 0;
 }

@@ -930,3 +930,33 @@ TEST(graph_hasgroups_token_resolves_by_oid_and_never_contacts_claim_sources)
 {
     overage_case("\"hasgroups\":true");
 }
+
+TEST(graph_rotated_client_secret_is_read_before_the_next_token_request)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL))
+        goto out;
+    r.env.cfg.token_margin_ms = 60000;
+    if (!rig_start(&r))
+        goto out;
+    CONTROL(&r, "{\"tokenExpiresIn\":2}");
+    CHECK_EQ(ask1(&r.env, &r.w, OID_A).err, 0);
+    FILE *f = fopen(r.env.secret_path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("rotated-secret\n", f);
+        fclose(f);
+    }
+    CONTROL(&r, "{\"secret\":\"rotated-secret\"}");
+    usleep(1200 * 1000); /* the app token is due for refresh */
+    CHECK_EQ(ask1(&r.env, &r.w, OID_B).err, 0);
+    CHECK_EQ(STAT(&r, "tokens"), 2);
+    CHECK_EQ(STAT(&r, "badAuth"), 0);
+    unlink(r.env.secret_path); /* unreadable now: the last good secret stays in use */
+    usleep(1200 * 1000);
+    CHECK_EQ(ask1(&r.env, &r.w, OID_C).err, 0);
+    CHECK_EQ(STAT(&r, "tokens"), 3);
+    CHECK_EQ(STAT(&r, "badAuth"), 0);
+out:
+    rig_stop(&r);
+}
