@@ -13,6 +13,7 @@
 #include "err.h"
 #include "str.h"
 #include "core/graph.h"
+#include "authn_config.h"
 
 #define AG_CONFIG_MAX_BYTES (4u << 20) /* a config file is small; cap the read */
 #define AG_CONFIG_MAX_WORKERS 64       /* per-worker metric slots are sized for this */
@@ -86,6 +87,9 @@ typedef struct ag_config {
     bool graph_enabled;      /* a "graph" section is present: resolve Azure AD group
                                 overage through Microsoft Graph (proxy/graph.h) */
     ag_graph_cfg_t graph;    /* core/graph.h; strings in <arena> */
+    bool authn_enabled;      /* an "authentication" section is present: bearer tokens and
+                                client certificates are verified (proxy/authenticate.h) */
+    ag_authn_config_t authn; /* config/authn_config.h; issuers owned, freed with the config */
 } ag_config_t;
 
 /* A section parser: reads the value <ref> of top-level key <path> into <conf>. */

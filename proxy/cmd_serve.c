@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "authenticate.h"
 #include "cmd.h"
 #include "config.h"
 #include "log.h"
@@ -58,6 +59,12 @@ int ag_cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN); /* a peer that went away is an EPIPE, not a process exit */
     if (ag_server_create(conf, NULL, &srv, &err) != 0) {
         fprintf(stderr, "authgate serve: %s\n", err.p ? err.p : "cannot start");
+        rc = 1;
+        goto out;
+    }
+    /* authentication (issuers, keys, token cache) plugs into the gate and readiness */
+    if (ag_authenticate_setup(conf, ag_server_loop(srv), &err) != 0) {
+        fprintf(stderr, "authgate serve: %s\n", err.p ? err.p : "cannot start authentication");
         rc = 1;
         goto out;
     }

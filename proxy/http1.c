@@ -594,6 +594,7 @@ static void after_gate(conn_t *c, ag_gate_result r)
 {
     if (r == AG_GATE_DENY) {
         bool has_body = c->req.chunked || c->req.content_length > 0 || c->req.upgrade;
+        c->st.roff += c->head_len; /* consumed: a kept-alive connection reads the next head */
         respond(c, c->gate.status,
                 c->gate.message.p ? c->gate.message.p : ag_http_reason_phrase(c->gate.status),
                 has_body);

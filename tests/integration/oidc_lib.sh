@@ -1,34 +1,19 @@
-# Shared helpers for the t_oidc_*.sh integration tests (sourced, not run): start the
-# real OIDC provider fixture (tests/fixtures/oidc/provider.mjs) on a loopback port,
-# mint tokens with client credentials, drive its admin endpoints, clean up on exit.
-set -euo pipefail
-: "${AG_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-AG_TMP=$(mktemp -d /tmp/ag-oidc.XXXXXX)
-AG_PIDS=()
+# OIDC helpers for the t_oidc_*.sh integration tests (sourced after nothing else: it
+# sources lib.sh): start the real OIDC provider fixture (tests/fixtures/oidc/provider.mjs)
+# on a loopback port, mint tokens by client credentials, drive its admin endpoints, and
+# write a gateway config whose "authentication" section trusts it.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ag_cleanup() {
-  for p in "${AG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${AG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$AG_TMP"
-}
-trap ag_cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# Starts the provider; sets OIDC_PORT, OIDC_ISSUER, OIDC_KID, OIDC_PID.
+# oidc_start [provider args]: sets OIDC_PORT, OIDC_ISSUER, OIDC_KID, OIDC_PID.
 oidc_start() {
   (cd "$AG_SOURCE_DIR/tests" && exec node fixtures/oidc/provider.mjs "$@") \
-    >"$AG_TMP/oidc.out" 2>"$AG_TMP/oidc.err" &
+    >"$T/oidc.out" 2>"$T/oidc.err" &
   OIDC_PID=$!
   AG_PIDS+=("$OIDC_PID")
-  for _ in $(seq 100); do
-    [[ -s $AG_TMP/oidc.out ]] && break
-    sleep 0.1
-  done
-  [[ -s $AG_TMP/oidc.out ]] || { cat "$AG_TMP/oidc.err" >&2; fail "OIDC provider did not start"; }
-  OIDC_PORT=$(jq -r .port "$AG_TMP/oidc.out")
-  OIDC_ISSUER=$(jq -r .issuer "$AG_TMP/oidc.out")
-  OIDC_KID=$(jq -r .kid "$AG_TMP/oidc.out")
+  wait_for_file "$T/oidc.out" 200
+  OIDC_PORT=$(jq -r .port "$T/oidc.out")
+  OIDC_ISSUER=$(jq -r .issuer "$T/oidc.out")
+  OIDC_KID=$(jq -r .kid "$T/oidc.out")
 }
 
 oidc_stop() { kill "$OIDC_PID" 2>/dev/null || true; wait "$OIDC_PID" 2>/dev/null || true; }
@@ -43,10 +28,43 @@ oidc_token() {
 oidc_admin() { curl -sf -X POST "$OIDC_ISSUER/admin/$1"; }
 oidc_stats() { curl -sf "$OIDC_ISSUER/admin/stats" | jq -r ".$1"; }
 
-# kid in a JWT's header
+# jwt_kid TOKEN: the kid in the JWT's header.
 jwt_kid() {
   local s
   s=$(cut -d. -f1 <<<"$1" | tr '_-' '/+')
   while (( ${#s} % 4 )); do s+='='; done
   base64 -d <<<"$s" | jq -r .kid
+}
+
+# oidc_config FILE [extra "authentication" members]: the plain gateway config plus an
+# authentication section trusting the provider by discovery, audience https://authgate.test.
+oidc_config() {
+  plain_config "$1" "\"authentication\": {
+    \"issuers\": [{\"issuer\": \"$OIDC_ISSUER\", \"audiences\": [\"https://authgate.test\"],
+                   \"keys\": {\"discovery\": true},
+                   \"claims\": {\"username\": \"sub\", \"username_prefix\": \"oidc:\",
+                                \"groups\": \"groups\", \"groups_prefix\": \"oidc:\"}}]${2:+,
+    $2}
+  }"
+}
+
+# get PATH TOKEN -> "STATUS" (body in $T/body)
+get() {
+  curl -s -o "$T/body" -w '%{http_code}' ${2:+-H "Authorization: Bearer $2"} \
+    "http://127.0.0.1:$GW_PORT$1"
+}
+
+# wait_ready: /readyz answers 200 within 5 s.
+wait_ready() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/readyz")" = 200 ] &&
+      return 0
+    sleep 0.05
+  done
+  fail "gateway not ready: $(curl -s "http://127.0.0.1:$ADMIN_PORT/readyz")"
+}
+
+metric() { # metric NAME_WITH_LABELS -> value (0 when absent)
+  curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1 == m {print $2; f=1} END {if (!f) print 0}'
 }

@@ -2,7 +2,7 @@
 # jose package's jwtVerify over the provider's published JWKS): client-credentials
 # tokens are JWTs with the requested audience and the configured extra claims; key
 # rotation publishes a new kid that signs new tokens; a removed kid stops verifying.
-source "$(dirname "$0")/oidc_lib.sh"
+. "$(dirname "$0")/oidc_lib.sh"
 oidc_start
 
 verify() { # verify TOKEN AUDIENCE -> prints payload JSON, exit 1 on failure
@@ -44,4 +44,4 @@ oidc_admin "jwks-mode?mode=500" >/dev/null
 oidc_admin "jwks-mode?mode=ok" >/dev/null
 oidc_admin "cache-control?value=max-age=7" >/dev/null
 curl -sfi "$OIDC_ISSUER/jwks" | grep -qi '^cache-control: max-age=7' || fail "cache-control override"
-echo "ok: oidc fixture"
+pass "oidc fixture: tokens, extra claims, rotation, removal, failure modes"

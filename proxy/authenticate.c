@@ -1,0 +1,482 @@
+/* The authentication step (authenticate.h). A bearer token becomes a job in the request
+ * arena that moves through explicit steps, each either finishing or parking on exactly
+ * one thing and resuming through one on_<event> callback on the worker loop:
+ *
+ *   lookup (token cache) --hit--> groups --> finish
+ *          |--wait: on_cache_wake --> lookup again (or the owner's failure)
+ *          '--miss--> verify --ok--> groups (Graph overage: on_graph) --> finish
+ *                        '--unknown kid: on_keys --> verify once more
+ *
+ * The same job serves the gate and the TokenReview webhook; only finish differs. */
+#include "authenticate.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "graph.h"
+#include "log.h"
+#include "mailbox.h"
+#include "metrics.h"
+#include "server.h"
+
+#define MAX_AUTH_HEADERS 4 /* more than one is already a 401; keep a few to say so */
+
+struct ag_authenticator {
+    const ag_authn_config_t *conf;
+    ag_fetch_t *fetch;
+    ag_keys_t *keys;
+    ag_tokencache_t *cache;
+    ag_gate_fn next;
+    void *next_ud;
+    ag_mailbox_t *mailboxes[AG_METRICS_SLOTS]; /* per worker, created on its own thread */
+};
+
+typedef struct job job_t;
+struct job {
+    ag_authenticator_t *a;
+    ag_mailbox_t *mb;
+    ag_arena_t *arena;
+    ag_str_t token;
+    const ag_str_t *auds;
+    int naud;
+    bool use_cache, owner, refreshed, parked, done;
+    ag_tokencache_key_t key;
+    ag_tokencache_waiter_t tw;
+    ag_keys_waiter_t kw;
+    ag_identity_t id;
+    ag_authn_info_t info;
+    /* the gate's view */
+    ag_gate_t *g;
+    ag_gate_result sync_result;
+    /* the webhook's view */
+    ag_review_cb review;
+    void *review_arg;
+};
+
+static ag_authenticator_t *default_authenticator;
+static ag_metric_id m_result[AG_AUTHN_RESULT_COUNT];
+static ag_metric_id m_cache_hit = -1, m_cache_miss = -1, m_cache_negative = -1, m_cache_wait = -1;
+
+static void register_metrics(void)
+{
+    static char labels[AG_AUTHN_RESULT_COUNT][48];
+    static const char *help = "Authentication outcomes by result (ok or the check that failed).";
+    for (int i = 0; i < AG_AUTHN_RESULT_COUNT; i++) {
+        snprintf(labels[i], sizeof labels[i], "result=\"%s\"", ag_authn_result_name(i));
+        m_result[i] = ag_metrics_counter("authgate_authn_total", labels[i], help);
+    }
+    static const char *h = "Token cache lookups by result.";
+    m_cache_hit = ag_metrics_counter("authgate_token_cache_total", "result=\"hit\"", h);
+    m_cache_miss = ag_metrics_counter("authgate_token_cache_total", "result=\"miss\"", h);
+    m_cache_negative = ag_metrics_counter("authgate_token_cache_total", "result=\"negative\"", h);
+    m_cache_wait = ag_metrics_counter("authgate_token_cache_total", "result=\"wait\"", h);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Transient failures are never cached: the keys may arrive any moment (#26). */
+static bool cacheable(ag_authn_result r)
+{
+    return r != AG_AUTHN_NO_KEYS && r != AG_AUTHN_UNKNOWN_KID && r != AG_AUTHN_INTERNAL;
+}
+
+static ag_mailbox_t *worker_mailbox(ag_authenticator_t *a, uv_loop_t *loop, int worker)
+{
+    if (worker < 0 || worker >= AG_METRICS_SLOTS)
+        return NULL;
+    if (!a->mailboxes[worker] && ag_mailbox_create(loop, &a->mailboxes[worker]) != 0)
+        return NULL; /* only this worker's thread ever touches its slot */
+    return a->mailboxes[worker];
+}
+
+/* ---- finishing -------------------------------------------------------------------------- */
+
+static bool cancelled(const job_t *j)
+{
+    return j->g && ag_gate_cancelled(j->g);
+}
+
+/* Gives up everything a cancelled job holds; the gate still gets its ag_gate_done. */
+static void drop(job_t *j)
+{
+    if (j->owner)
+        ag_tokencache_abandon(j->a->cache, &j->key);
+    j->owner = false;
+    j->done = true;
+    if (j->g)
+        ag_gate_done(j->g, AG_GATE_DENY);
+}
+
+static void gate_finish(job_t *j, ag_authn_result r, int status)
+{
+    ag_gate_t *g = j->g;
+    ag_gate_result gr;
+    if (r == AG_AUTHN_OK) {
+        g->identity = &j->id;
+        gr = j->a->next ? j->a->next(g, j->a->next_ud) : AG_GATE_ALLOW;
+    } else {
+        g->status = status;
+        g->message = status == 401 ? AG_STR("Unauthorized")
+                     : status == 403 ? AG_STR("forbidden: too many groups")
+                                     : AG_STR("group resolution is unavailable, retry later");
+        gr = AG_GATE_DENY;
+    }
+    if (!j->parked)
+        j->sync_result = gr;
+    else if (gr != AG_GATE_PENDING)
+        ag_gate_done(g, gr); /* PENDING: the next gate answers itself */
+}
+
+static void finish(job_t *j, ag_authn_result r, int status)
+{
+    j->done = true;
+    ag_metrics_inc(m_result[r >= 0 && r < AG_AUTHN_RESULT_COUNT ? r : AG_AUTHN_INTERNAL]);
+    if (r != AG_AUTHN_OK && r != AG_AUTHN_NO_CREDENTIALS)
+        ag_info("authentication failed: %s (iss=%.*s kid=%.*s sub=%.*s)", ag_authn_result_name(r),
+                AG_STR_FMT(j->info.iss), AG_STR_FMT(j->info.kid), AG_STR_FMT(j->info.sub));
+    if (j->g)
+        gate_finish(j, r, status);
+    else
+        j->review(j->review_arg, r, r == AG_AUTHN_OK ? &j->id : NULL, j->info.audiences,
+                  r == AG_AUTHN_OK ? j->info.naudiences : 0, status);
+}
+
+/* ---- steps -------------------------------------------------------------------------------- */
+
+static void step_lookup(job_t *j);
+static void step_verify(job_t *j);
+
+static void on_graph(void *arg, const ag_graph_result_t *res)
+{
+    job_t *j = arg;
+    if (cancelled(j)) {
+        drop(j);
+        return;
+    }
+    if (res->err) {
+        ag_warn("group resolution for oid %.*s failed: %s", AG_STR_FMT(j->id.oid), res->reason);
+        finish(j, res->err == AG_E_TOO_BIG ? AG_AUTHN_TOO_MANY_GROUPS : AG_AUTHN_INTERNAL,
+                      ag_graph_http_status(res->err));
+        return;
+    }
+    if (ag_graph_apply(res, j->arena, &j->id) != 0) {
+        finish(j, AG_AUTHN_INTERNAL, 503);
+        return;
+    }
+    finish(j, AG_AUTHN_OK, 200);
+}
+
+/* Azure AD group overage: the groups come from Graph, never from the token's sources. */
+static void step_groups(job_t *j)
+{
+    ag_graph_t *gr = ag_graph_default();
+    if (!(j->id.flags & AG_ID_GROUP_OVERAGE) || !gr) {
+        finish(j, AG_AUTHN_OK, 200);
+        return;
+    }
+    j->parked = true;
+    if (ag_graph_resolve(gr, j->id.oid, j->mb, on_graph, j, NULL) != 0) {
+        j->parked = false;
+        finish(j, AG_AUTHN_INTERNAL, 503);
+    }
+}
+
+static void on_keys(void *arg, ag_keys_outcome o)
+{
+    job_t *j = arg;
+    if (cancelled(j)) {
+        drop(j);
+        return;
+    }
+    if (o == AG_KEYS_REFRESHED) {
+        step_verify(j);
+        return; /* once: j->refreshed stops a second round */
+    }
+    if (j->owner)
+        ag_tokencache_fail(j->a->cache, &j->key, now_ms(), j->info.kid.n ? AG_AUTHN_UNKNOWN_KID
+                                                                        : AG_AUTHN_NO_KEYS,
+                           false);
+    j->owner = false;
+    finish(j, j->info.kid.n ? AG_AUTHN_UNKNOWN_KID : AG_AUTHN_NO_KEYS, 401);
+}
+
+static void step_verify(job_t *j)
+{
+    ag_authenticator_t *a = j->a;
+    ag_keys_borrow_t b = {a->keys, NULL};
+    long long t = now_ms();
+    ag_authn_result r = ag_authn_verify_audiences(a->conf->issuers, ag_keys_borrow_fn, &b,
+                                                  j->token, j->auds, j->naud, t / 1000, j->arena,
+                                                  &j->id, &j->info);
+    ag_keys_borrow_release(&b);
+    if (r == AG_AUTHN_OK) {
+        if (j->owner)
+            ag_tokencache_complete(a->cache, &j->key, t, &j->id, j->info.exp, t / 1000);
+        j->owner = false;
+        step_groups(j);
+        return;
+    }
+    if ((r == AG_AUTHN_UNKNOWN_KID || r == AG_AUTHN_NO_KEYS) && !j->refreshed && j->info.issuer &&
+        ag_issuer_keys_remote(j->info.issuer)) {
+        j->refreshed = true;
+        j->parked = true;
+        if (ag_keys_refresh_for_kid(a->keys, j->info.issuer, j->info.kid, j->mb, on_keys, j,
+                                    &j->kw) == 0)
+            return;
+        j->parked = false;
+    }
+    if (j->owner)
+        ag_tokencache_fail(a->cache, &j->key, t, r, cacheable(r));
+    j->owner = false;
+    finish(j, r, 401);
+}
+
+static void on_cache_wake(ag_tokencache_waiter_t *w)
+{
+    job_t *j = w->arg;
+    if (cancelled(j)) {
+        drop(j);
+        return;
+    }
+    if (w->result != AG_TC_RETRY_RESULT) {
+        finish(j, (ag_authn_result)w->result, 401);
+        return; /* the owner's verdict */
+    }
+    step_lookup(j);
+}
+
+static void step_lookup(job_t *j)
+{
+    int res = 0;
+    if (!j->use_cache) {
+        step_verify(j);
+        return;
+    }
+    j->tw = (ag_tokencache_waiter_t){.mailbox = j->mb, .fn = on_cache_wake, .arg = j};
+    switch (ag_tokencache_lookup(j->a->cache, &j->key, now_ms(), j->arena, &j->id, &res,
+                                 j->mb ? &j->tw : NULL)) {
+    case AG_TC_HIT:
+        ag_metrics_inc(m_cache_hit);
+        step_groups(j);
+        return;
+    case AG_TC_NEGATIVE:
+        ag_metrics_inc(m_cache_negative);
+        finish(j, (ag_authn_result)res, 401);
+        return;
+    case AG_TC_WAIT:
+        ag_metrics_inc(m_cache_wait);
+        j->parked = true;
+        return;
+    case AG_TC_MISS:
+        j->owner = true;
+        /* fall through */
+    case AG_TC_NOCACHE:
+        ag_metrics_inc(m_cache_miss);
+        step_verify(j);
+        return;
+    }
+}
+
+static job_t *job_new(ag_authenticator_t *a, ag_arena_t *arena, uv_loop_t *loop, int worker,
+                      ag_str_t token, const ag_str_t *auds, int naud)
+{
+    job_t *j = ag_arena_calloc(arena, sizeof *j);
+    if (!j)
+        return NULL;
+    j->a = a;
+    j->arena = arena;
+    j->mb = worker_mailbox(a, loop, worker);
+    j->token = token;
+    j->auds = auds;
+    j->naud = naud;
+    /* With explicit audiences the review needs the satisfied subset, which the cache
+     * does not keep: those reviews verify every time (the API server caches them). */
+    j->use_cache = a->cache && naud == 0;
+    if (j->use_cache)
+        ag_tokencache_key(a->cache, token, NULL, 0, &j->key);
+    return j;
+}
+
+/* ---- the gate -------------------------------------------------------------------------------- */
+
+static ag_gate_result deny(ag_gate_t *g, ag_authn_result r)
+{
+    ag_metrics_inc(m_result[r]);
+    g->status = 401;
+    g->message = AG_STR("Unauthorized");
+    return AG_GATE_DENY;
+}
+
+static ag_gate_result allow_fixed(ag_authenticator_t *a, ag_gate_t *g, ag_identity_t *id)
+{
+    ag_metrics_inc(m_result[AG_AUTHN_OK]);
+    g->identity = id;
+    return a->next ? a->next(g, a->next_ud) : AG_GATE_ALLOW;
+}
+
+ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud)
+{
+    ag_authenticator_t *a = ud;
+    ag_str_t values[MAX_AUTH_HEADERS];
+    int n = 0;
+
+    if (g->peer && g->peer->verified && g->peer->cn[0]) { /* x509 first, as the API server */
+        ag_str_t orgs[AG_TLS_MAX_ORGS];
+        ag_identity_t *id = ag_arena_calloc(g->arena, sizeof *id);
+        for (int i = 0; i < g->peer->norgs && i < AG_TLS_MAX_ORGS; i++)
+            orgs[i] = ag_str_cstr(g->peer->orgs[i]);
+        if (!id || ag_authn_from_cert(ag_str_cstr(g->peer->cn), orgs, g->peer->norgs, g->arena,
+                                      id) != 0)
+            return deny(g, AG_AUTHN_BAD_CLAIM);
+        return allow_fixed(a, g, id);
+    }
+    for (int i = 0; i < g->req->nheaders; i++)
+        if (ag_str_ieq(g->req->headers[i].name, AG_STR("authorization")) &&
+            n++ < MAX_AUTH_HEADERS)
+            values[n - 1] = g->req->headers[i].value;
+    if (n == 0 && a->conf->anonymous) {
+        ag_identity_t *id = ag_arena_calloc(g->arena, sizeof *id);
+        if (!id)
+            return deny(g, AG_AUTHN_INTERNAL);
+        ag_authn_anonymous(id);
+        return allow_fixed(a, g, id);
+    }
+    ag_str_t token;
+    ag_authn_result r = ag_authn_bearer(values, n > MAX_AUTH_HEADERS ? MAX_AUTH_HEADERS : n, &token);
+    if (r != AG_AUTHN_OK)
+        return deny(g, r);
+    job_t *j = job_new(a, g->arena, g->loop, g->worker, token, NULL, 0);
+    if (!j)
+        return deny(g, AG_AUTHN_INTERNAL);
+    j->g = g;
+    step_lookup(j);
+    if (j->done && !j->parked)
+        return j->sync_result;
+    j->parked = true; /* from here on every answer goes through ag_gate_done */
+    return AG_GATE_PENDING;
+}
+
+/* ---- TokenReview ------------------------------------------------------------------------------ */
+
+ag_err ag_authn_review(ag_authenticator_t *a, uv_loop_t *loop, int worker, ag_str_t token,
+                       const ag_str_t *audiences, int naudiences, ag_arena_t *arena,
+                       ag_review_cb done, void *arg)
+{
+    job_t *j = job_new(a, arena, loop, worker, token, audiences, naudiences);
+    if (!j)
+        return AG_E_NOMEM;
+    j->review = done;
+    j->review_arg = arg;
+    step_lookup(j);
+    return 0;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------------- */
+
+ag_err ag_authenticator_create(uv_loop_t *control, const ag_authn_config_t *conf,
+                               ag_authenticator_t **out, ag_buf_t *errmsg)
+{
+    ag_authenticator_t *a = calloc(1, sizeof *a);
+    ag_err err = AG_E_NOMEM;
+    if (!a)
+        goto fail;
+    a->conf = conf;
+    register_metrics();
+    ag_fetch_opts_t fo = {.ca_file = conf->ca_file, .timeout_ms = conf->fetch_timeout_ms,
+                          .max_bytes = (size_t)conf->max_bytes};
+    ag_keys_opts_t ko = {.refresh_min_ms = conf->refresh_min_ms,
+                         .refresh_max_ms = conf->refresh_max_ms,
+                         .kid_interval_ms = conf->kid_interval_ms,
+                         .kid_wait_ms = conf->kid_wait_ms,
+                         .fetch_timeout_ms = conf->fetch_timeout_ms,
+                         .max_bytes = (size_t)conf->max_bytes};
+    ag_tokencache_opts_t co = {.max_entries = conf->cache_entries,
+                               .ttl_ms = conf->cache_ttl_ms,
+                               .max_negative = conf->cache_negative_entries,
+                               .negative_ttl_ms = conf->cache_negative_ttl_ms,
+                               .shards = conf->cache_shards};
+    if ((err = ag_fetch_create(control, &fo, &a->fetch)) != 0 ||
+        (err = ag_keys_create(control, a->fetch, conf->issuers, &ko, &a->keys)) != 0 ||
+        (err = ag_tokencache_create(&co, &a->cache)) != 0)
+        goto fail;
+    ag_keys_start(a->keys);
+    *out = a;
+    return 0;
+fail:
+    if (errmsg)
+        ag_buf_printf(errmsg, "authentication: cannot start: %s", ag_err_str(err));
+    ag_authenticator_destroy(a);
+    return err;
+}
+
+void ag_authenticator_destroy(ag_authenticator_t *a)
+{
+    if (!a)
+        return;
+    ag_keys_destroy(a->keys);
+    ag_fetch_destroy(a->fetch);
+    ag_tokencache_destroy(a->cache);
+    if (default_authenticator == a)
+        default_authenticator = NULL;
+    free(a);
+}
+
+ag_keys_t *ag_authenticator_keys(ag_authenticator_t *a)
+{
+    return a->keys;
+}
+
+ag_tokencache_t *ag_authenticator_cache(ag_authenticator_t *a)
+{
+    return a->cache;
+}
+
+void ag_authenticator_set_next(ag_authenticator_t *a, ag_gate_fn next, void *ud)
+{
+    a->next = next;
+    a->next_ud = ud;
+}
+
+ag_authenticator_t *ag_authenticator_default(void)
+{
+    return default_authenticator;
+}
+
+static bool keys_ready(void *ud)
+{
+    return ag_keys_ready(((ag_authenticator_t *)ud)->keys);
+}
+
+ag_err ag_authenticate_setup(const struct ag_config *conf, uv_loop_t *control, ag_buf_t *errmsg)
+{
+    ag_authenticator_t *a = NULL;
+    ag_err err;
+    if (!conf->authn_enabled)
+        return 0;
+    if ((err = ag_authenticator_create(control, &conf->authn, &a, errmsg)) != 0)
+        return err;
+    if (conf->graph_enabled && !ag_graph_default()) {
+        ag_graph_t *g = NULL;
+        if ((err = ag_graph_create(control, a->fetch, &conf->graph, &g)) != 0) {
+            if (errmsg)
+                ag_buf_printf(errmsg, "graph: cannot start: %s", ag_err_str(err));
+            return err; /* the process exits; nothing to unwind on a loop that never ran */
+        }
+        ag_graph_set_default(g);
+    }
+    if ((err = ag_ready_register("keys", keys_ready, a)) != 0)
+        return err;
+    default_authenticator = a;
+    ag_gate_install(ag_authenticator_gate, a);
+    ag_info("authentication: %d issuer(s), token cache %d entries, anonymous %s",
+            ag_issuer_count(conf->authn.issuers), conf->authn.cache_entries,
+            conf->authn.anonymous ? "on" : "off");
+    return 0;
+}

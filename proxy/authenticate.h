@@ -1,0 +1,65 @@
+/* The authentication step of the gate: from a request's credentials to the identity the
+ * rest of the gate (authorization) and forwarding use. Order as the API server's union
+ * authenticator: a verified client certificate, else `Authorization: Bearer`, else
+ * anonymous (when enabled) or 401. A bearer token goes through the token cache first
+ * (single flight: concurrent first uses verify once), then ag_authn_verify against the
+ * key manager's snapshots; an unknown kid parks the request on ONE rate-limited key
+ * refresh (bounded wait) and verifies again; Azure AD group overage parks it on the
+ * Graph resolver (proxy/graph.h). Parked requests resume on their own worker loop.
+ *
+ * Also serves the TokenReview webhook's verification (ag_authn_review), which shares
+ * the cache, keys and Graph path. Never logs a token: iss, kid, sub and the result name.
+ * Lifetime: process (created at start-up on the control thread). */
+#ifndef AG_AUTHENTICATE_H
+#define AG_AUTHENTICATE_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "authn.h"
+#include "authn_config.h"
+#include "buf.h"
+#include "err.h"
+#include "fetch.h"
+#include "gate.h"
+#include "keys.h"
+#include "tokencache.h"
+
+typedef struct ag_authenticator ag_authenticator_t;
+
+/* Creates the fetch engine, key manager and token cache for <conf> on <control> (the
+ * control loop; call on its thread before workers run) and starts the first key
+ * fetches. <conf> is borrowed and must outlive the authenticator. */
+ag_err ag_authenticator_create(uv_loop_t *control, const ag_authn_config_t *conf,
+                               ag_authenticator_t **out, ag_buf_t *errmsg);
+/* Control thread; only while its loop can still run close callbacks. NULL ignored. */
+void ag_authenticator_destroy(ag_authenticator_t *a);
+ag_keys_t *ag_authenticator_keys(ag_authenticator_t *a);
+ag_tokencache_t *ag_authenticator_cache(ag_authenticator_t *a);
+
+/* Authorization after authentication: called with g->identity set; returns like any
+ * gate (PENDING: it calls ag_gate_done itself). NULL: allow every authenticated request. */
+void ag_authenticator_set_next(ag_authenticator_t *a, ag_gate_fn next, void *ud);
+/* The gate function (ud = the authenticator): install with ag_gate_install. */
+ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud);
+
+/* One verification for the TokenReview webhook: <token> checked against <audiences>
+ * (none: the issuers' own). Runs on a worker loop (<loop>, metrics slot <worker>);
+ * <done> runs on that loop, possibly before this returns, exactly once, with the
+ * result, the identity (arena) and the audiences satisfied. Storage for the parked
+ * state comes from <arena>, which must live until <done> has run. */
+typedef void (*ag_review_cb)(void *arg, ag_authn_result r, const ag_identity_t *id,
+                             const ag_str_t *audiences, int naudiences, int http_status);
+ag_err ag_authn_review(ag_authenticator_t *a, uv_loop_t *loop, int worker, ag_str_t token,
+                       const ag_str_t *audiences, int naudiences, ag_arena_t *arena,
+                       ag_review_cb done, void *arg);
+
+/* `authgate serve` wiring: when <conf> has an "authentication" section, creates the
+ * process authenticator on <control>, registers readiness ("keys") and installs the gate.
+ * Returns 0 without doing anything when there is no such section. */
+struct ag_config;
+ag_err ag_authenticate_setup(const struct ag_config *conf, uv_loop_t *control, ag_buf_t *errmsg);
+/* The process authenticator set up above (NULL when none). */
+ag_authenticator_t *ag_authenticator_default(void);
+
+#endif

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Bearer tokens from a real OIDC provider (npm oidc-provider, client credentials): the
+# gateway finds the keys by OIDC discovery, is ready only once it has them, forwards a
+# valid token's identity (as Impersonate-* headers, never the client's Authorization),
+# and answers every bad token 401 with a Kubernetes Status body, counting the reason.
+. "$(dirname "$0")/oidc_lib.sh"
+
+oidc_start
+start_upstream
+oidc_config "$T/gw.json"
+start_gateway "$T/gw.json"
+wait_ready
+expect_eq "$(oidc_stats discovery)" 1 "discovery fetched once"
+pass "ready after discovery and JWKS"
+
+tok=$(oidc_token alice)
+expect_eq "$(get /api/v1/namespaces/default/pods "$tok")" 200 "valid token"
+line=$(tail -1 "$UP_LOG")
+expect_match "$line" '"Impersonate-User","oidc:alice"' "impersonated user"
+expect_match "$line" '"Impersonate-Group","oidc:developers"' "impersonated group"
+expect_match "$line" '"Impersonate-Group","system:authenticated"' "system:authenticated"
+expect_no_match "$line" "$tok" "client token forwarded"
+pass "valid token forwarded as alice with her groups"
+
+before=$(upstream_count)
+expect_eq "$(get /api/v1/pods)" 401 "no token"
+expect_match "$(cat "$T/body")" '"kind":"Status".*"reason":"Unauthorized".*"code":401' "Status body"
+other=$(oidc_token bob)
+forged="${tok%.*}.${other##*.}" # alice's claims under bob's (valid, but wrong) signature
+expect_eq "$(get /api/v1/pods "$forged")" 401 "bad signature"
+wrong=$(oidc_token alice https://other.test)
+expect_eq "$(get /api/v1/pods "$wrong")" 401 "wrong audience"
+expect_eq "$(get /api/v1/pods "not-a-jwt")" 401 "malformed"
+expect_eq "$(get /api/v1/pods "${tok}x")" 401 "trailing garbage"
+expect_eq "$(upstream_count)" "$before" "nothing forwarded after a 401"
+expect_eq "$(metric 'authgate_authn_total{result="wrong_audience"}')" 1 "wrong_audience counted"
+expect_eq "$(metric 'authgate_authn_total{result="bad_signature"}')" 1 "bad_signature counted"
+expect_no_match "$(cat "$GW_LOG")" "$tok" "token in the log"
+pass "bad tokens: 401 Status, reasons in /metrics, never forwarded or logged"
+
+# The second use of a token is a cache hit: no verification, same identity.
+hits=$(metric 'authgate_token_cache_total{result="hit"}')
+expect_eq "$(get /api/v1/pods "$tok")" 200 "cached token"
+expect_eq "$(metric 'authgate_token_cache_total{result="hit"}')" "$((hits + 1))" "cache hit"
+pass "token cache hit on reuse"
