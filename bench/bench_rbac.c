@@ -1,0 +1,150 @@
+/* Microbenchmark of Kubernetes RBAC (core/rbac.c): decision time at 100, 10,000 and
+ * 100,000 RoleBindings (it should stay flat: bindings are indexed by subject), and load
+ * time and resident memory for the largest policy. Not a test; prints figures.
+ *
+ *   bench_rbac [--quick]
+ *
+ * Policy shape per size N: 1000 namespaces (fewer for small N), one Role per namespace,
+ * N RoleBindings each granting one user and one of 500 groups either the Role or the
+ * bootstrap "edit" ClusterRole, plus the bootstrap policy. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rbac.h"
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static ag_err make_policy(int nbind, ag_buf_t *out)
+{
+    int nns = nbind < 1000 ? nbind / 10 + 1 : 1000;
+    ag_err err = ag_buf_append_cstr(out, "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[");
+    for (int i = 0; !err && i < nns; i++)
+        err = ag_buf_printf(out,
+                            "%s{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\","
+                            "\"metadata\":{\"name\":\"reader\",\"namespace\":\"ns-%d\"},\"rules\":["
+                            "{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\",\"secrets\"],\"verbs\":[\"get\",\"list\"]},"
+                            "{\"apiGroups\":[\"apps\"],\"resources\":[\"deployments\"],\"verbs\":[\"get\"]}]}",
+                            i ? "," : "", i);
+    for (int i = 0; !err && i < nbind; i++)
+        err = ag_buf_printf(out,
+                            ",{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+                            "\"metadata\":{\"name\":\"rb-%d\",\"namespace\":\"ns-%d\"},"
+                            "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"%s\",\"name\":\"%s\"},"
+                            "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"User\",\"name\":\"user-%d\"},"
+                            "{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Group\",\"name\":\"group-%d\"}]}",
+                            i, i % nns, i & 1 ? "ClusterRole" : "Role", i & 1 ? "edit" : "reader", i, i % 500);
+    return err ? err : ag_buf_append_cstr(out, "]}");
+}
+
+typedef struct {
+    const char *what;
+    ag_attrs_t a;
+    int user; /* index of the user asking */
+    ag_authz_result want;
+} question_t;
+
+/* Median (and 5th/95th percentile) ns per decision over <samples> batches. */
+static void time_question(const ag_rbac_t *p, int nbind, const question_t *q, int samples, int batch)
+{
+    char name[32], group[32];
+    int nns = nbind < 1000 ? nbind / 10 + 1 : 1000;
+    int u = q->user % nbind;
+    snprintf(name, sizeof name, "user-%d", u);
+    snprintf(group, sizeof group, "group-%d", (u + 7) % 500);
+    ag_str_t groups[] = {ag_str_cstr(group), AG_STR("system:authenticated")};
+    ag_identity_t id = {.username = ag_str_cstr(name), .groups = groups, .ngroups = 2};
+    char ns[32];
+    snprintf(ns, sizeof ns, "ns-%d", u % nns);
+    ag_attrs_t a = q->a;
+    if (a.namespace_.n)
+        a.namespace_ = ag_str_cstr(ns);
+    ag_authz_decision_t d;
+    if (ag_rbac_eval(p, &id, &a, &d) != q->want) {
+        fprintf(stderr, "bench_rbac: unexpected decision for %s\n", q->what);
+        exit(1);
+    }
+    double *t = malloc((size_t)samples * sizeof *t);
+    volatile int sink = 0;
+    for (int s = 0; s < samples; s++) {
+        double t0 = now_ns();
+        for (int i = 0; i < batch; i++)
+            sink += ag_rbac_eval(p, &id, &a, &d);
+        t[s] = (now_ns() - t0) / batch;
+    }
+    (void)sink;
+    qsort(t, (size_t)samples, sizeof *t, cmp_double);
+    printf("  %-44s median %7.1f ns  p5 %7.1f  p95 %7.1f\n", q->what, t[samples / 2], t[samples / 20],
+           t[samples - 1 - samples / 20]);
+    free(t);
+}
+
+int main(int argc, char **argv)
+{
+    bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    const int sizes[] = {100, 10000, 100000};
+    const question_t questions[] = {
+        {"allow: get pods via RoleBinding to edit", {.resource_request = true, .verb = AG_STR("get"), .resource = AG_STR("pods"), .namespace_ = AG_STR("x"), .name = AG_STR("p")}, 1, AG_AUTHZ_ALLOW},
+        {"allow: get secrets via RoleBinding to Role", {.resource_request = true, .verb = AG_STR("get"), .resource = AG_STR("secrets"), .namespace_ = AG_STR("x"), .name = AG_STR("s")}, 2, AG_AUTHZ_ALLOW},
+        {"allow: get /api via bootstrap discovery", {.verb = AG_STR("get"), .path = AG_STR("/api")}, 3, AG_AUTHZ_ALLOW},
+        {"no opinion: list nodes (cluster scope)", {.resource_request = true, .verb = AG_STR("list"), .resource = AG_STR("nodes")}, 5, AG_AUTHZ_NO_OPINION},
+        {"no opinion: delete namespaces in own ns", {.resource_request = true, .verb = AG_STR("delete"), .resource = AG_STR("namespaces"), .namespace_ = AG_STR("x"), .name = AG_STR("x")}, 4, AG_AUTHZ_NO_OPINION},
+    };
+    int samples = quick ? 51 : 201, batch = quick ? 2000 : 5000;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        int n = sizes[s];
+        ag_buf_t text = AG_BUF_INIT((size_t)1 << 30);
+        if (make_policy(n, &text)) {
+            fprintf(stderr, "bench_rbac: cannot build the policy\n");
+            return 1;
+        }
+        long rss0 = rss_kib();
+        double t0 = now_ns();
+        ag_rbac_t *p = NULL;
+        ag_buf_t err = AG_BUF_INIT(4096);
+        ag_rbac_opts_t opts = AG_RBAC_OPTS_DEFAULT;
+        if (ag_rbac_load_mem(ag_buf_str(&text), "bench", &opts, &p, &err)) {
+            fprintf(stderr, "bench_rbac: load failed: %s\n", err.p);
+            return 1;
+        }
+        double load_ms = (now_ns() - t0) / 1e6;
+        long rss1 = rss_kib();
+        ag_rbac_stats_t st;
+        ag_rbac_stats(p, &st);
+        printf("%d RoleBindings (%d objects incl. bootstrap, %.1f MiB JSON): load %.1f ms, "
+               "snapshot RSS +%.1f MiB\n",
+               n, st.roles + st.cluster_roles + st.role_bindings + st.cluster_role_bindings,
+               text.n / 1048576.0, load_ms, (rss1 - rss0) / 1024.0);
+        ag_buf_dispose(&text);
+        for (size_t q = 0; q < sizeof questions / sizeof questions[0]; q++)
+            time_question(p, n, &questions[q], samples, batch);
+        ag_rbac_unref(p);
+        ag_buf_dispose(&err);
+    }
+    return 0;
+}
