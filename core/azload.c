@@ -264,7 +264,8 @@ static ag_err load_assignment(az_ld_t *ld, ag_json_ref item, int idx)
         (err = member_str(ld, item, "name", idx, &name)) ||
         (err = member_str(ld, props, "condition", idx, &cond)))
         return err;
-    if (!ag_az_is_guid(principal))
+    ag_az_guid_t pid;
+    if (!ag_az_guid_parse(principal, &pid))
         return fail(ld, AG_E_PARSE, idx, "principalId", "expected an object id (GUID)");
     ag_str_t role_guid = last_segment(roledef);
     if (!ag_az_is_guid(role_guid))
@@ -285,11 +286,11 @@ static ag_err load_assignment(az_ld_t *ld, ag_json_ref item, int idx)
     char guid_lc[36];
     for (size_t i = 0; i < 36; i++)
         guid_lc[i] = ag_ascii_lower(role_guid.p[i]);
-    *a = (az_asg_t){.principal = keep_lower(ld, principal), .id = keep(ld, id.n ? id : name.n ? name : AG_STR("(no id)")),
+    *a = (az_asg_t){.pid = pid, .id = keep(ld, id.n ? id : name.n ? name : AG_STR("(no id)")),
                     .scope = keep(ld, scope), .scope_lc = scope_lc, .ns = ns, .kind = kind,
                     .role = find_role(p, ag_str_make(guid_lc, 36)),
                     .conditional = cond.n > 0};
-    if (!a->principal.p || !a->id.p || !a->scope.p)
+    if (!a->id.p || !a->scope.p)
         return fail(ld, AG_E_NOMEM, idx, NULL, "out of memory");
     p->nasg++;
     p->stats.assignments_conditional += a->conditional;
@@ -408,12 +409,12 @@ static ag_err load_source(az_ld_t *ld, const az_src_t *src, az_item_fn fn)
 static int cmp_asg(const void *x, const void *y)
 {
     const az_asg_t *a = x, *b = y;
-    size_t n = a->principal.n < b->principal.n ? a->principal.n : b->principal.n;
-    int c = memcmp(a->principal.p, b->principal.p, n);
-    if (c || a->principal.n != b->principal.n)
-        return c ? c : (a->principal.n < b->principal.n ? -1 : 1);
-    n = a->id.n < b->id.n ? a->id.n : b->id.n;
-    c = memcmp(a->id.p, b->id.p, n); /* deterministic: the same export names the same grant */
+    if (a->pid.hi != b->pid.hi)
+        return a->pid.hi < b->pid.hi ? -1 : 1;
+    if (a->pid.lo != b->pid.lo)
+        return a->pid.lo < b->pid.lo ? -1 : 1;
+    size_t n = a->id.n < b->id.n ? a->id.n : b->id.n;
+    int c = memcmp(a->id.p, b->id.p, n); /* deterministic: the same export names the same grant */
     return c ? c : (int)(a->id.n > b->id.n) - (int)(a->id.n < b->id.n);
 }
 
@@ -423,7 +424,7 @@ ag_err az_index_principals(ag_azrbac_t *p)
         qsort(p->asg, (size_t)p->nasg, sizeof *p->asg, cmp_asg);
     int distinct = 0;
     for (int i = 0; i < p->nasg; i++)
-        distinct += i == 0 || !ag_str_eq(p->asg[i].principal, p->asg[i - 1].principal);
+        distinct += i == 0 || !ag_az_guid_eq(p->asg[i].pid, p->asg[i - 1].pid);
     unsigned size = 4;
     while (size < (unsigned)distinct * 2u)
         size <<= 1;
@@ -432,13 +433,12 @@ ag_err az_index_principals(ag_azrbac_t *p)
     p->pmask = size - 1;
     for (int i = 0; i < p->nasg;) {
         int j = i;
-        while (j < p->nasg && ag_str_eq(p->asg[j].principal, p->asg[i].principal))
+        while (j < p->nasg && ag_az_guid_eq(p->asg[j].pid, p->asg[i].pid))
             j++;
-        unsigned long long h = ag_str_hash(p->asg[i].principal);
-        unsigned slot = (unsigned)h & p->pmask;
-        while (p->ptab[slot].principal.p)
+        unsigned slot = (unsigned)ag_az_guid_hash(p->asg[i].pid) & p->pmask;
+        while (p->ptab[slot].count)
             slot = (slot + 1) & p->pmask;
-        p->ptab[slot] = (az_pslot_t){p->asg[i].principal, h, i, j - i};
+        p->ptab[slot] = (az_pslot_t){p->asg[i].pid, i, j - i};
         i = j;
     }
     p->stats.principals = distinct;

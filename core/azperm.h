@@ -9,6 +9,7 @@
 #define AG_AZPERM_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "err.h"
@@ -57,7 +58,27 @@ bool ag_azscope_covers(ag_str_t anc, ag_str_t s);
 /* Lower-cases <scope> into <arena>, dropping one trailing '/'. AG_E_PARSE when it does
  * not start with '/' or has an empty segment. */
 ag_err ag_azscope_normalize(ag_str_t scope, ag_arena_t *arena, ag_str_t *out);
-/* True when <s> is a GUID (8-4-4-4-12 hex digits, either case). */
-bool ag_az_is_guid(ag_str_t s);
+/* Object ids and role ids as 128 bits: parsed once, compared and hashed as integers. */
+typedef struct {
+    uint64_t hi, lo;
+} ag_az_guid_t;
+
+/* Parses a GUID (8-4-4-4-12 hex digits, either case); false for anything else. */
+bool ag_az_guid_parse(ag_str_t s, ag_az_guid_t *out);
+static inline bool ag_az_is_guid(ag_str_t s)
+{
+    ag_az_guid_t g;
+    return ag_az_guid_parse(s, &g);
+}
+static inline bool ag_az_guid_eq(ag_az_guid_t a, ag_az_guid_t b)
+{
+    return a.hi == b.hi && a.lo == b.lo;
+}
+/* For load-time tables keyed by ids from configuration (not attacker-chosen keys). */
+static inline uint64_t ag_az_guid_hash(ag_az_guid_t g)
+{
+    uint64_t h = (g.hi ^ (g.lo * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
+    return h ^ (h >> 31);
+}
 
 #endif

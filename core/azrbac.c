@@ -42,12 +42,11 @@ ag_str_t ag_azrbac_cluster(const ag_azrbac_t *p)
     return p->cluster;
 }
 
-const az_pslot_t *az_find_principal(const ag_azrbac_t *p, ag_str_t principal_lc)
+const az_pslot_t *az_find_principal(const ag_azrbac_t *p, ag_az_guid_t pid)
 {
-    unsigned long long h = ag_str_hash(principal_lc);
-    for (unsigned slot = (unsigned)h & p->pmask; p->ptab[slot].principal.p;
+    for (unsigned slot = (unsigned)ag_az_guid_hash(pid) & p->pmask; p->ptab[slot].count;
          slot = (slot + 1) & p->pmask)
-        if (p->ptab[slot].hash == h && ag_str_eq(p->ptab[slot].principal, principal_lc))
+        if (ag_az_guid_eq(p->ptab[slot].pid, pid))
             return &p->ptab[slot];
     return NULL;
 }
@@ -168,12 +167,10 @@ static bool asg_applies(const az_asg_t *g, const az_req_t *r)
 
 static const az_asg_t *grant_of(const ag_azrbac_t *p, ag_str_t principal, const az_req_t *r)
 {
-    char lc[36];
-    if (!ag_az_is_guid(principal)) /* only GUIDs are object ids (guard drops the rest) */
+    ag_az_guid_t pid;
+    if (!ag_az_guid_parse(principal, &pid)) /* only GUIDs are object ids (guard drops the rest) */
         return NULL;
-    for (size_t i = 0; i < sizeof lc; i++)
-        lc[i] = ag_ascii_lower(principal.p[i]);
-    const az_pslot_t *s = az_find_principal(p, ag_str_make(lc, sizeof lc));
+    const az_pslot_t *s = az_find_principal(p, pid);
     for (int i = 0; s && i < s->count; i++) {
         const az_asg_t *g = &p->asg[s->first + i];
         if (g->role < 0 || g->conditional || !asg_applies(g, r))

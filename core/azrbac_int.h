@@ -30,7 +30,7 @@ enum {
 };
 
 typedef struct {
-    ag_str_t principal; /* lower-case object id */
+    ag_az_guid_t pid;   /* principal object id */
     ag_str_t id;        /* assignment id as exported (for reasons) */
     ag_str_t scope;     /* as exported (for reasons) */
     ag_str_t scope_lc;  /* normalized, lower-case */
@@ -40,12 +40,11 @@ typedef struct {
     bool conditional;   /* carries an ABAC condition: grants nothing (not evaluated) */
 } az_asg_t;
 
-/* Principal index: open addressing over lower-case object ids -> a run of assignments
- * (the assignment array is sorted by principal). */
+/* Principal index: open addressing over object ids -> a run of assignments (the
+ * assignment array is sorted by principal). */
 typedef struct {
-    ag_str_t principal; /* p == NULL: empty slot */
-    unsigned long long hash;
-    int first, count;
+    ag_az_guid_t pid;
+    int first, count; /* count 0: empty slot */
 } az_pslot_t;
 
 typedef struct {
@@ -80,7 +79,7 @@ struct ag_azrbac {
 void az_destroy(ag_azrbac_t *p);
 /* azload.c: fills the principal index once all assignments are in. */
 ag_err az_index_principals(ag_azrbac_t *p);
-/* azrbac.c: the index of <principal> (lower-case) or NULL. */
-const az_pslot_t *az_find_principal(const ag_azrbac_t *p, ag_str_t principal_lc);
+/* azrbac.c: the index entry of <pid> or NULL. */
+const az_pslot_t *az_find_principal(const ag_azrbac_t *p, ag_az_guid_t pid);
 
 #endif

@@ -744,3 +744,18 @@ TEST(azrbac_infers_the_one_cluster_an_export_names)
     CHECK_EQ(ag_azrbac_infer_cluster(AG_STR("[{\"scope\":"), &out), AG_E_PARSE);
     ag_buf_dispose(&out);
 }
+
+TEST(azperm_guid_parse_accepts_only_8_4_4_4_12_hex)
+{
+    ag_az_guid_t a, b;
+    CHECK(ag_az_guid_parse(AG_STR("7f6c6a51-bcf8-42ba-9220-52d62157d7db"), &a));
+    CHECK(ag_az_guid_parse(AG_STR("7F6C6A51-BCF8-42BA-9220-52D62157D7DB"), &b));
+    CHECK(ag_az_guid_eq(a, b));
+    CHECK_EQ(a.hi, 0x7f6c6a51bcf842baULL);
+    CHECK_EQ(a.lo, (long long)0x922052d62157d7dbULL);
+    const char *bad[] = {"7f6c6a51-bcf8-42ba-9220-52d62157d7dg", "7f6c6a51bcf8-42ba-9220-52d62157d7db0",
+                         "7f6c6a51-bcf8-42ba-9220-52d62157d7d", "", "7f6c6a51-bcf8-42ba-9220 52d62157d7db",
+                         "7f6c6a51-bcf8-42ba-9220-52d62157d7d\xdb"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(!ag_az_guid_parse(ag_str_cstr(bad[i]), &a));
+}
