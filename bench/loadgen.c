@@ -65,7 +65,7 @@ typedef struct {
     uv_tcp_t tcp;
     uv_connect_t creq;
     uv_write_t wreq;
-    bool writing, failed_connect, ssl_ready;
+    bool writing, failed_connect, ssl_ready, in_ring;
     mbedtls_ssl_context ssl;
     ag_buf_t tls_in; /* ciphertext received, not yet consumed by mbedTLS */
     size_t tls_in_off;
@@ -198,6 +198,9 @@ static int bio_recv(void *ctx, unsigned char *p, size_t n)
 static void idle_push(lg_t *lg, conn_t *c)
 {
     c->state = C_IDLE;
+    if (c->in_ring) /* a stale entry from before a reconnect still stands for it */
+        return;
+    c->in_ring = true;
     lg->idle[(lg->idle_head + lg->idle_len) % lg->nconns] = c->id;
     lg->idle_len++;
 }
@@ -208,6 +211,7 @@ static conn_t *idle_pop(lg_t *lg)
         conn_t *c = &lg->conns[lg->idle[lg->idle_head]];
         lg->idle_head = (lg->idle_head + 1) % lg->nconns;
         lg->idle_len--;
+        c->in_ring = false;
         if (c->state == C_IDLE) /* entries of connections closed meanwhile are skipped */
             return c;
     }
