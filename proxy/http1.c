@@ -55,7 +55,7 @@ typedef struct conn {
     int limit_status;          /* set by a callback that refused the head */
     size_t head_len;
     bool in_value, req_complete, req_done, client_keepalive, is_head, close_after;
-    bool timer_closed, st_closed, gate_pending, free_on_gate;
+    bool timer_closed, st_closed, gate_pending, free_on_gate, in_drive, redrive;
     ag_gate_t gate;
     ag_tls_peer_t peer;
     char client_ip[64];
@@ -712,7 +712,8 @@ static void parse_head(conn_t *c)
     handle_head(c);
 }
 
-static void drive(conn_t *c)
+/* One step for the current phase. */
+static void drive_once(conn_t *c)
 {
     switch (c->phase) {
     case P_HEAD:
@@ -732,6 +733,24 @@ static void drive(conn_t *c)
         /* WAIT: pipelined bytes stay buffered until the response is done. */
         break;
     }
+}
+
+/* Runs the connection until it waits for I/O. Answers that complete synchronously (a
+ * denied or refused pipelined request) start the next request from inside the previous
+ * one; the nested call only flags another round here, so a buffer full of pipelined
+ * requests is a loop, never a recursion as deep as the pipeline. */
+static void drive(conn_t *c)
+{
+    if (c->in_drive) {
+        c->redrive = true;
+        return;
+    }
+    c->in_drive = true;
+    do {
+        c->redrive = false;
+        drive_once(c);
+    } while (c->redrive && c->phase != P_CLOSED);
+    c->in_drive = false;
 }
 
 /* ---- the response --------------------------------------------------------------- */
@@ -1015,7 +1034,7 @@ void ag_http1_accept(ag_worker_t *w)
     c->timer.data = c;
     c->open_handles = 2;
     c->timer_closed = false;
-    c->gate_pending = c->free_on_gate = c->close_after = false;
+    c->gate_pending = c->free_on_gate = c->close_after = c->in_drive = c->redrive = false;
     c->up = NULL;
     c->peer = (ag_tls_peer_t){0};
     ag_link_init(&c->link);

@@ -31,3 +31,12 @@ out=$(printf 'GET /v10 HTTP/1.0\r\nHost: x\r\n\r\n' | raw "$GW_PORT")
 expect_match "$out" '^HTTP/1.1 200' "HTTP/1.0 answered"
 expect_match "$out" 'Connection: close' "HTTP/1.0 closes"
 pass "HTTP/1.0 request"
+
+# A thousand pipelined requests answered by the gateway itself (OPTIONS *) in one write:
+# answered in order, iteratively (a regression test for unbounded recursion).
+out=$(python3 -c '
+import sys
+sys.stdout.buffer.write(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n" * 999 +
+                        b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")' | raw "$GW_PORT")
+expect_eq "$(grep -c '^HTTP/1.1 200 OK' <<<"$out")" "1000" "pipelined local answers"
+pass "1000 pipelined requests answered without recursion"
