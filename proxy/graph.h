@@ -20,6 +20,7 @@
 #include "arena.h"
 #include "err.h"
 #include "fetch.h"
+#include "gate.h"
 #include "identity.h"
 #include "core/graph.h"
 #include "mailbox.h"
@@ -107,5 +108,20 @@ ag_err ag_graph_apply(const ag_graph_result_t *res, ag_arena_t *arena, ag_identi
  * has more groups than allowed (fail closed, a decision), 503 for everything else (Graph
  * or the token endpoint failing or timing out: retryable, never a silent 403). */
 int ag_graph_http_status(ag_err err);
+
+/* The gate's overage step. Called by a gate with the identity authentication produced:
+ *  - no AG_ID_GROUP_OVERAGE: returns AG_GATE_ALLOW at once (nothing to resolve);
+ *  - overage, and no resolver, a bad oid or no memory: fills gate->status/message and
+ *    returns AG_GATE_DENY (403 without a "graph" section: the groups are unknowable;
+ *    503 otherwise), logging why;
+ *  - otherwise parks: returns AG_GATE_PENDING, and later, on <gate>'s worker loop, calls
+ *    <done>(gate, ud, r) exactly once: AG_GATE_ALLOW with the resolved groups appended to
+ *    <id> (gate arena; continue with authorization), or AG_GATE_DENY with status 503 (or
+ *    403 over max_groups) and a Status message, the reason logged. A gate cancelled
+ *    meanwhile gets AG_GATE_DENY and nothing else is touched.
+ * <reply> is the worker loop's mailbox; <id> must live in the request (gate lifetime). */
+typedef void (*ag_graph_gate_fn)(ag_gate_t *gate, void *ud, ag_gate_result r);
+ag_gate_result ag_graph_gate_step(ag_gate_t *gate, ag_mailbox_t *reply, ag_identity_t *id,
+                                  ag_graph_gate_fn done, void *ud);
 
 #endif

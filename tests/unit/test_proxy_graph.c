@@ -960,3 +960,89 @@ TEST(graph_rotated_client_secret_is_read_before_the_next_token_request)
 out:
     rig_stop(&r);
 }
+
+/* ---- the gate step ------------------------------------------------------------------ */
+
+typedef struct {
+    worker_t *w;
+    int calls;
+    ag_gate_result r;
+} gate_done_t;
+
+static void on_gate_done(ag_gate_t *gate, void *ud, ag_gate_result r)
+{
+    gate_done_t *d = ud;
+    (void)gate;
+    d->calls++;
+    d->r = r;
+    d->w->answered++;
+}
+
+/* Runs the overage step for an identity of OID_A with <flags>; returns the synchronous
+ * result, and in *d what <done> reported. */
+static ag_gate_result gate_run(rig_t *r, ag_gate_t *gate, ag_identity_t *id, gate_done_t *d,
+                               bool cancel)
+{
+    *d = (gate_done_t){.w = &r->w, .r = -1};
+    int before = r->w.answered;
+    ag_gate_result res = ag_graph_gate_step(gate, r->w.mb, id, on_gate_done, d);
+    if (cancel)
+        gate->cancelled = true;
+    if (res == AG_GATE_PENDING)
+        worker_wait(&r->w, before + 1, 10000);
+    return res;
+}
+
+TEST(graph_gate_step_resolves_overage_or_denies_with_a_reason)
+{
+    rig_t r;
+    ag_arena_t a;
+    gate_done_t d;
+    ag_str_t mapped[] = {AG_STR("system:authenticated")};
+    ag_arena_init(&a, 0, 0);
+    if (!rig_fixture(&r, NULL) || !rig_start(&r))
+        goto out;
+    ag_gate_t gate = {.arena = &a, .loop = &r.w.loop};
+    ag_identity_t plain = {.groups = mapped, .ngroups = 1, .flags = AG_ID_AZURE_AD,
+                           .oid = AG_STR(OID_A)};
+    ag_identity_t id = plain;
+    id.flags |= AG_ID_GROUP_OVERAGE;
+    /* no resolver published: the groups are unknowable -> 403 with a reason */
+    ag_graph_set_default(NULL);
+    CHECK_EQ(gate_run(&r, &gate, &id, &d, false), AG_GATE_DENY);
+    CHECK_EQ(gate.status, 403);
+    ag_graph_set_default(r.env.graph);
+    /* no overage: nothing to do, no Graph call */
+    CHECK_EQ(gate_run(&r, &gate, &plain, &d, false), AG_GATE_ALLOW);
+    CHECK_EQ(d.calls, 0);
+    /* overage: parked, then allowed with the groups added */
+    CHECK_EQ(gate_run(&r, &gate, &id, &d, false), AG_GATE_PENDING);
+    CHECK_EQ(d.calls, 1);
+    CHECK_EQ(d.r, AG_GATE_ALLOW);
+    CHECK_EQ(id.ngroups, 4);
+    CHECK(!(id.flags & AG_ID_GROUP_OVERAGE));
+    /* Graph failing: 503, never a silent 403 */
+    CONTROL(&r, "{\"failStatus\":503}");
+    ag_identity_t idb = {.groups = mapped, .ngroups = 1,
+                         .flags = AG_ID_AZURE_AD | AG_ID_GROUP_OVERAGE, .oid = AG_STR(OID_B)};
+    gate.status = 0;
+    CHECK_EQ(gate_run(&r, &gate, &idb, &d, false), AG_GATE_PENDING);
+    CHECK_EQ(d.r, AG_GATE_DENY);
+    CHECK_EQ(gate.status, 503);
+    CHECK(gate.message.n > 0);
+    CHECK_EQ(idb.ngroups, 1);
+    /* the client went away while parked: released with DENY, identity untouched */
+    CONTROL(&r, "{\"failStatus\":0,\"delayMs\":200}");
+    ag_identity_t idc = {.groups = mapped, .ngroups = 1,
+                         .flags = AG_ID_AZURE_AD | AG_ID_GROUP_OVERAGE, .oid = AG_STR(OID_C)};
+    gate.status = 0;
+    CHECK_EQ(gate_run(&r, &gate, &idc, &d, true), AG_GATE_PENDING);
+    CHECK_EQ(d.calls, 1);
+    CHECK_EQ(d.r, AG_GATE_DENY);
+    CHECK_EQ(idc.ngroups, 1);
+    CHECK_EQ(gate.status, 0);
+    ag_graph_set_default(NULL);
+out:
+    rig_stop(&r);
+    ag_arena_dispose(&a);
+}
