@@ -254,7 +254,7 @@ static int attrs_from_args(const opts_t *o, ag_attrs_t *a)
     a->resource_request = true;
     a->resource = r ? ag_str_cstr(r->plural) : base;
     a->api_group = r ? ag_str_cstr(r->group) : (group.p ? group : AG_STR(""));
-    a->subresource = ag_str_cstr(o->subresource);
+    a->subresource = o->subresource ? ag_str_cstr(o->subresource) : AG_STR("");
     a->name = name.p ? name : AG_STR("");
     bool namespaced = r ? r->namespaced : true;
     if (namespaced && !o->all_ns)
@@ -365,7 +365,7 @@ static int load_policy(opts_t *o, ag_arena_t *arena, ag_rbac_t **out)
 static void json_field(ag_buf_t *b, const char *key, ag_str_t v, bool comma)
 {
     ag_buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
-    ag_json_write_str(b, v);
+    ag_json_write_str(b, v.p ? v : AG_STR("")); /* unset slices are {NULL, 0} */
 }
 
 static void json_attrs(ag_buf_t *b, const ag_attrs_t *a)
