@@ -59,11 +59,11 @@ ag_nginx_start() {
   mkdir -p "$d/$name.tmp"
   cat >"$d/$name.conf" <<EOF
 worker_processes $workers;
-worker_rlimit_nofile 30000;
+worker_rlimit_nofile 20000;
 daemon off;
 pid $d/$name.pid;
 error_log $d/$name.error.log warn;
-events { worker_connections 25000; multi_accept on; }
+events { worker_connections 19000; multi_accept on; }
 http {
   access_log off;
   client_body_temp_path $d/$name.tmp; proxy_temp_path $d/$name.tmp;

@@ -6,6 +6,7 @@
 # per request of each target's own processes (/proc utime+stime), peak RSS (VmHWM) and
 # memory per idle TLS connection; a Markdown table on stdout and JSON under bench/out/.
 #   bench/run.sh [--quick | --full] [--targets a,b,..] [--no-deps] [--out DIR]
+#   (env AG_BENCH_ROUNDS, AG_BENCH_WRK_SECONDS, AG_BENCH_LAT_SECONDS, AG_BENCH_IDLE_N override)
 # quick (default): 1 worker, 3 rounds, < 3 minutes; full: 1 and all cores, < 15 minutes.
 # Everything runs on loopback, on free ports, from configs generated into a temp dir; every
 # process it starts is stopped on exit. An authgate target whose preflight fails is skipped.
@@ -37,6 +38,9 @@ else
   # reserves two descriptors per connection of its maxconn.
   ROUNDS=3 WRK_D=8 LAT_D=8 LAT_WARM=2 IDLE_N=9500 WORKERS=(1 "$(nproc)") BUDGET=880 COLD_N=100000
 fi
+# Overrides for experiments (the defaults above are what the table's header states).
+ROUNDS=${AG_BENCH_ROUNDS:-$ROUNDS} WRK_D=${AG_BENCH_WRK_SECONDS:-$WRK_D}
+LAT_D=${AG_BENCH_LAT_SECONDS:-$LAT_D} IDLE_N=${AG_BENCH_IDLE_N:-$IDLE_N}
 WRK_CONNS=64 LG_CONNS=64 USERS=1000
 REQ_PATH=/api/v1/namespaces/default/pods/web-0
 BUILD=${AG_BENCH_BUILD:-build-bench}
