@@ -287,6 +287,8 @@ static ag_err scan_client_headers(const ag_http_req_t *req, conn_list *conn, siz
     for (int i = 0; i < req->nheaders; i++) {
         const ag_header_t *h = &req->headers[i];
         *bytes += h->name.n + h->value.n + 4;
+        if (h->name.n == 22) /* Sec-WebSocket-Protocol is re-joined with ", ": "a,b" grows */
+            *bytes += h->value.n;
         if (h->name.n == 10 && ag_str_ieq(h->name, AG_STR("connection")) &&
             (!ag_http_list_each(h->value, collect_conn_cb, conn) || conn->overflow))
             return AG_E_INVAL;

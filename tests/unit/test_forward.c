@@ -624,3 +624,16 @@ TEST(forward_drops_expect_from_http10_clients)
     CHECK(!has_line(&out, "Expect"));
     ag_buf_dispose(&out);
 }
+
+TEST(forward_rejoins_websocket_protocols_without_overflow)
+{
+    /* "a,b,c" comes back as "a, b, c": longer than received (found by fuzz_head) */
+    char hdr[1024] = "Sec-WebSocket-Protocol: ";
+    for (int i = 0; i < 200; i++)
+        strncat(hdr, "p,", 3);
+    strncat(hdr, "\r\n", 3);
+    ag_buf_t out = AG_BUF_INIT(1 << 16);
+    CHECK_EQ(fwd_headers(hdr, &out), 0);
+    CHECK(strstr(out.p, "p, p, p") != NULL);
+    ag_buf_dispose(&out);
+}
