@@ -370,8 +370,8 @@ TEST(azrbac_scope_applies_at_cluster_and_parents_only)
 {
     req_t pods = {"get", "", "pods", NULL, "dev", NULL};
     static const char *yes[] = {"+", RG, SUB, "/", CLUSTER "/",
-                                "/SUBSCRIPTIONS/0B1F6471-1BF0-4DDA-AEC3-CB9272F09590/resourcegroups"
-                                "/RG1/providers/microsoft.containerservice/MANAGEDCLUSTERS/Web"};
+                                ("/SUBSCRIPTIONS/0B1F6471-1BF0-4DDA-AEC3-CB9272F09590/resourcegroups"
+                                 "/RG1/providers/microsoft.containerservice/MANAGEDCLUSTERS/Web")};
     static const char *no[] = {
         RG "/providers/Microsoft.ContainerService/managedClusters/other", /* another cluster */
         RG "/providers/Microsoft.ContainerService/managedClusters/web-eu", /* not by prefix */
