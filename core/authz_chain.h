@@ -57,6 +57,12 @@ bool ag_identity_is_azure(const ag_identity_t *user);
  * left empty, so Azure RBAC fails closed. Returns true when the key was present. */
 bool ag_identity_azure_from_extra(ag_identity_t *user);
 
+/* The SubjectAccessReview decide step (sar.h ag_sar_decide_fn) over a chain: <ctx> is a
+ * const ag_authz_chain_t *. Applies ag_identity_azure_from_extra to a copy of <user>,
+ * then ag_authz_chain_eval. */
+ag_authz_result ag_authz_chain_sar_decide(void *ctx, const ag_identity_t *user,
+                                          const ag_attrs_t *a, ag_authz_decision_t *d);
+
 /* Config names: "rbac", "azure-then-rbac", "azure-or-rbac". AG_E_INVAL otherwise. */
 ag_err ag_chain_mode_parse(ag_str_t name, ag_chain_mode *out);
 const char *ag_chain_mode_name(ag_chain_mode mode);

@@ -2,6 +2,7 @@
  * identities, Kubernetes RBAC for the rest) and how the modes combine, with the real
  * Azure RBAC and Kubernetes RBAC engines and with an injected RBAC stub. */
 #include "authz_chain.h"
+#include "sar.h"
 #include "testlib.h"
 
 #define CLUSTER                                                                        \
@@ -256,4 +257,52 @@ TEST(chain_mode_names_round_trip)
         CHECK_STREQ(ag_chain_mode_name(m), names[i]);
     }
     CHECK_EQ(ag_chain_mode_parse(AG_STR("azure"), &m), AG_E_INVAL);
+}
+
+/* A SubjectAccessReview as AKS's API server sends it: Azure AD users carry extra.oid. */
+static void review(const ag_authz_chain_t *c, const char *user, const char *extra,
+                   const char *attrs, ag_buf_t *resp)
+{
+    ag_buf_t body = AG_BUF_INIT(1 << 16);
+    ag_arena_t arena;
+    int status = 0;
+    ag_arena_init(&arena, 0, 0);
+    ag_buf_printf(&body, "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":"
+                         "\"SubjectAccessReview\",\"spec\":{\"user\":\"%s\",\"groups\":[\"%s\","
+                         "\"system:authenticated\"],%s\"resourceAttributes\":{%s}}}",
+                  user, GID, extra, attrs);
+    ag_buf_clear(resp);
+    CHECK_EQ(ag_sar_handle(ag_buf_str(&body), ag_authz_chain_sar_decide, (void *)c, &arena,
+                           resp, &status), 0);
+    CHECK_EQ(status, 201);
+    ag_buf_dispose(&body);
+    ag_arena_dispose(&arena);
+}
+
+TEST(chain_through_the_subjectaccessreview_webhook)
+{
+    fixture_t f = setup();
+    ag_authz_chain_t c = {AG_CHAIN_AZURE_THEN_RBAC, f.rbac, f.azure, NULL};
+    ag_buf_t resp = AG_BUF_INIT(1 << 16);
+    const char *oid = "\"extra\":{\"oid\":[\"" OID "\"]},";
+    /* Azure AD (extra.oid): the group's cluster-wide Reader allows listing pods */
+    review(&c, "alice", oid, "\"verb\":\"list\",\"resource\":\"pods\"", &resp);
+    CHECK(strstr(resp.p, "\"allowed\":true") != NULL);
+    CHECK(strstr(resp.p, "Azure RBAC") != NULL);
+    /* ... but not secrets, even though Kubernetes RBAC binds alice: denied, final */
+    review(&c, "alice", oid, "\"verb\":\"get\",\"resource\":\"secrets\",\"namespace\":\"dev\"",
+           &resp);
+    CHECK(strstr(resp.p, "\"allowed\":false") != NULL);
+    CHECK(strstr(resp.p, "\"denied\":true") != NULL);
+    CHECK(strstr(resp.p, "secrets/read") != NULL);
+    /* without extra.oid the same user is Kubernetes RBAC's: allowed by the RoleBinding */
+    review(&c, "alice", "", "\"verb\":\"get\",\"resource\":\"secrets\",\"namespace\":\"dev\"",
+           &resp);
+    CHECK(strstr(resp.p, "\"allowed\":true") != NULL);
+    /* and RBAC's "no" leaves the decision to other authorizers (no denied:true) */
+    review(&c, "alice", "", "\"verb\":\"list\",\"resource\":\"pods\"", &resp);
+    CHECK(strstr(resp.p, "\"allowed\":false") != NULL);
+    CHECK(strstr(resp.p, "\"denied\":true") == NULL);
+    ag_buf_dispose(&resp);
+    teardown(&f);
 }
