@@ -106,13 +106,24 @@ static ag_err check_inputs(const ag_http_req_t *req, const ag_forward_opts_t *o,
 /* ---- writing into reserved space ------------------------------------------------- */
 
 typedef struct {
-    char *p; /* next byte; room was reserved up front */
+    char *p;        /* next byte */
+    char *end;      /* end of the room reserved up front */
+    bool overflow;  /* the bound was wrong: fail closed, never write past it */
 } wr_t;
 
 static inline void put(wr_t *w, const void *p, size_t n)
 {
+    if (n > (size_t)(w->end - w->p)) {
+        w->overflow = true;
+        return;
+    }
     memcpy(w->p, p, n);
     w->p += n;
+}
+
+static inline void put_char(wr_t *w, char c)
+{
+    put(w, &c, 1);
 }
 
 #define PUT_LIT(w, lit) put((w), (lit), sizeof(lit) - 1)
@@ -130,12 +141,11 @@ static void put_header(wr_t *w, const char *name, size_t nlen, ag_str_t value)
 static void put_u64(wr_t *w, unsigned long long v)
 {
     char d[20];
-    int n = 0;
+    int n = 20;
     do
-        d[n++] = (char)('0' + v % 10);
+        d[--n] = (char)('0' + v % 10);
     while ((v /= 10) != 0);
-    while (n)
-        *w->p++ = d[--n];
+    put(w, d + n, (size_t)(20 - n));
 }
 
 /* client-go headerKeyEscape: every byte that is not a token character, and '%', as %XX
@@ -146,11 +156,10 @@ static void put_extra_key(wr_t *w, ag_str_t key)
     for (size_t i = 0; i < key.n; i++) {
         unsigned char c = (unsigned char)key.p[i];
         if (ag_http_is_tchar(c) && c != '%') {
-            *w->p++ = ag_ascii_lower((char)c);
+            put_char(w, ag_ascii_lower((char)c));
         } else {
-            *w->p++ = '%';
-            *w->p++ = hex[c >> 4];
-            *w->p++ = hex[c & 15];
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            put(w, e, 3);
         }
     }
 }
@@ -160,7 +169,7 @@ ag_err ag_forward_encode_extra_key(ag_buf_t *out, ag_str_t key)
     ag_err err;
     if (key.n > out->max / 3 || (err = ag_buf_reserve(out, 3 * key.n)) != 0)
         return AG_E_TOO_BIG;
-    wr_t w = {out->p + out->n};
+    wr_t w = {out->p + out->n, out->p + out->n + 3 * key.n, false};
     put_extra_key(&w, key);
     out->n = (size_t)(w.p - out->p);
     out->p[out->n] = '\0';
@@ -370,7 +379,7 @@ ag_err ag_forward_head(const ag_http_req_t *req, const ag_forward_opts_t *o, ag_
         (err = scan_client_headers(req, &conn, &bytes)) != 0 ||
         (err = ag_buf_reserve(out, bytes)) != 0)
         goto out;
-    w.p = out->p + base;
+    w = (wr_t){out->p + base, out->p + base + bytes, false};
     put(&w, req->method.p, req->method.n);
     PUT_LIT(&w, " ");
     put(&w, req->target.p, req->target.n);
@@ -379,6 +388,10 @@ ag_err ag_forward_head(const ag_http_req_t *req, const ag_forward_opts_t *o, ag_
         goto out;
     gw_off = (size_t)(w.p - (out->p + base));
     put_gateway_headers(&w, req, o);
+    if (w.overflow) {
+        err = AG_E_INVAL;
+        goto out;
+    }
     out->n = (size_t)(w.p - out->p);
     out->p[out->n] = '\0';
     err = verify_head(ag_str_make(out->p + base, out->n - base), gw_off, nimp,
