@@ -100,6 +100,13 @@ void ag_graph_stats(const ag_graph_t *g, ag_graph_stats_t *out);
 void ag_graph_set_default(ag_graph_t *g);
 ag_graph_t *ag_graph_default(void);
 
+/* Start-up wiring, on the control loop thread: with <cfg> (conf->graph when
+ * conf->graph_enabled, else NULL: nothing to do) creates the resolver on <control> with
+ * <fetch> and publishes it as the default. ag_graph_stop destroys the default resolver;
+ * call it before destroying the fetch engine. */
+ag_err ag_graph_start(const ag_graph_cfg_t *cfg, uv_loop_t *control, ag_fetch_t *fetch);
+void ag_graph_stop(void);
+
 /* In a callback with res->err == 0: appends the resolved groups to <id>'s groups (copies
  * in <arena>, after any the token mapping already added, e.g. system:authenticated) and
  * clears AG_ID_GROUP_OVERAGE. AG_E_NOMEM; AG_E_INVAL when res->err != 0. */

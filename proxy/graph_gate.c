@@ -1,10 +1,38 @@
-/* The gate side of group resolution (graph.h): the overage step a gate runs after
- * authentication, and the helpers the TokenReview handler shares with it (copying resolved
- * groups into an identity, mapping a failure to a status). Runs on worker loops only; the
- * lookup itself is graph.c's, on the control loop. */
+/* The gateway side of group resolution (graph.h): start-up wiring of the process's
+ * resolver, the overage step a gate runs after authentication, and the helpers the
+ * TokenReview handler shares with it (copying resolved groups into an identity, mapping a
+ * failure to a status). The gate step runs on worker loops; the lookup itself is
+ * graph.c's, on the control loop. */
 #include "graph.h"
 
 #include "log.h"
+
+ag_err ag_graph_start(const ag_graph_cfg_t *cfg, uv_loop_t *control, ag_fetch_t *fetch)
+{
+    ag_graph_t *g = NULL;
+    ag_err err;
+    if (!cfg)
+        return 0;
+    if ((err = ag_graph_create(control, fetch, cfg, &g)) != 0) {
+        ag_error("graph: cannot start the group resolver: %s (client credentials %s)",
+                 ag_err_str(err),
+                 cfg->client_secret_file ? cfg->client_secret_file : cfg->client_key_file);
+        return err;
+    }
+    ag_graph_set_default(g);
+    ag_info("graph: resolving group overage with %.*s (%s, max %d groups, cache %lld ms)",
+            AG_STR_FMT(cfg->base_url),
+            cfg->method == AG_GRAPH_GET_MEMBER_GROUPS ? "getMemberGroups" : "getMemberObjects",
+            cfg->max_groups, cfg->cache_ttl_ms);
+    return 0;
+}
+
+void ag_graph_stop(void)
+{
+    ag_graph_t *g = ag_graph_default();
+    ag_graph_set_default(NULL);
+    ag_graph_destroy(g);
+}
 
 ag_err ag_graph_apply(const ag_graph_result_t *res, ag_arena_t *arena, ag_identity_t *id)
 {

@@ -112,7 +112,8 @@ typedef struct {
 static void on_stop(uv_async_t *h)
 {
     env_t *env = h->data;
-    ag_graph_destroy(env->graph);
+    ag_graph_set_default(env->graph); /* a case may have changed it */
+    ag_graph_stop();
     ag_fetch_destroy(env->fetch);
     uv_close((uv_handle_t *)h, NULL);
 }
@@ -123,7 +124,8 @@ static void *control_main(void *arg)
     uv_loop_init(&env->loop);
     env->create_err = ag_fetch_create(&env->loop, NULL, &env->fetch);
     if (!env->create_err)
-        env->create_err = ag_graph_create(&env->loop, env->fetch, &env->cfg, &env->graph);
+        env->create_err = ag_graph_start(&env->cfg, &env->loop, env->fetch);
+    env->graph = ag_graph_default();
     uv_async_init(&env->loop, &env->stop, on_stop);
     env->stop.data = env;
     uv_sem_post(&env->ready);
