@@ -96,25 +96,27 @@ unsigned long long ag_rbac_key_hash(char kind, ag_str_t ns, ag_str_t name)
     return h;
 }
 
-static rbac_slot_t *probe(rbac_slot_t *slots, size_t nslots, unsigned long long h, char kind,
-                          ag_str_t ns, ag_str_t name)
+/* The key a filled slot stands for, read from its first grant. */
+static bool grant_key_eq(const rbac_grant_t *g, char kind, ag_str_t ns, ag_str_t name)
 {
-    size_t mask = nslots - 1;
-    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-        rbac_slot_t *s = &slots[i];
-        if (!s->kind)
-            return s;
-        if (s->hash == h && s->kind == kind && ag_str_eq(s->ns, ns) && ag_str_eq(s->name, name))
-            return s;
-    }
+    const rbac_subject_t *s = &g->binding->subjects[g->subject];
+    return s->key_kind == kind && ag_str_eq(s->key_name, name) &&
+           ag_str_eq(g->binding->cluster ? AG_STR("") : g->binding->ns, ns);
 }
 
 const rbac_slot_t *ag_rbac_find_slot(const ag_rbac_t *p, char kind, ag_str_t ns, ag_str_t name)
 {
     if (!p->nslots)
         return NULL;
-    rbac_slot_t *s = probe(p->slots, p->nslots, ag_rbac_key_hash(kind, ns, name), kind, ns, name);
-    return s->kind ? s : NULL;
+    unsigned long long h = ag_rbac_key_hash(kind, ns, name);
+    size_t mask = p->nslots - 1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        const rbac_slot_t *s = &p->slots[i];
+        if (!s->ngrants)
+            return NULL;
+        if (s->hash == h && grant_key_eq(&s->grants[0], kind, ns, name))
+            return s;
+    }
 }
 
 typedef struct {
@@ -150,47 +152,63 @@ static ag_err collect_keys(ag_rbac_t *p, keyed_t **out, size_t *nout)
     return 0;
 }
 
+/* Build-time probe: slots are matched against the key that first landed there. */
+static rbac_slot_t *build_probe(rbac_slot_t *slots, size_t nslots, const keyed_t *keys, size_t k,
+                                unsigned long long h)
+{
+    size_t mask = nslots - 1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        rbac_slot_t *s = &slots[i];
+        if (!s->ngrants)
+            return s;
+        const keyed_t *f = &keys[s->first];
+        if (s->hash == h && f->kind == keys[k].kind && ag_str_eq(f->ns, keys[k].ns) &&
+            ag_str_eq(f->name, keys[k].name))
+            return s;
+    }
+}
+
 ag_err ag_rbac_build_index(ag_rbac_t *p)
 {
     keyed_t *keys = NULL;
-    size_t nkeys = 0;
+    rbac_slot_t **at = NULL; /* the slot of each key */
+    size_t nkeys = 0, nslots = 16;
     ag_err err = collect_keys(p, &keys, &nkeys);
     if (err)
-        return err;
-    size_t nslots = 16;
+        goto out;
     while (nslots < nkeys * 2 + 16)
         nslots *= 2;
     p->slots = ag_arena_calloc(&p->arena, nslots * sizeof *p->slots);
-    if (!p->slots) {
+    at = malloc((nkeys + 1) * sizeof *at);
+    if (!p->slots || !at) {
         err = AG_E_NOMEM;
         goto out;
     }
     p->nslots = nslots;
-    /* pass 1: count grants per key; pass 2: fill in binding order */
+    /* pass 1: count grants per key; pass 2: allocate; pass 3: fill in binding order */
     for (size_t i = 0; i < nkeys; i++) {
         unsigned long long h = ag_rbac_key_hash(keys[i].kind, keys[i].ns, keys[i].name);
-        rbac_slot_t *s = probe(p->slots, nslots, h, keys[i].kind, keys[i].ns, keys[i].name);
-        if (!s->kind)
-            *s = (rbac_slot_t){h, keys[i].kind, keys[i].ns, keys[i].name, NULL, 0};
+        rbac_slot_t *s = build_probe(p->slots, nslots, keys, i, h);
+        if (!s->ngrants)
+            s->hash = h, s->first = (int)i;
         s->ngrants++;
+        at[i] = s;
     }
     for (size_t i = 0; i < nslots; i++) {
         rbac_slot_t *s = &p->slots[i];
-        if (!s->kind)
+        if (!s->ngrants)
             continue;
         s->grants = ag_arena_alloc(&p->arena, (size_t)s->ngrants * sizeof *s->grants);
         if (!s->grants) {
             err = AG_E_NOMEM;
             goto out;
         }
-        s->ngrants = 0;
+        s->first = 0; /* now the fill cursor */
     }
-    for (size_t i = 0; i < nkeys; i++) {
-        unsigned long long h = ag_rbac_key_hash(keys[i].kind, keys[i].ns, keys[i].name);
-        rbac_slot_t *s = probe(p->slots, nslots, h, keys[i].kind, keys[i].ns, keys[i].name);
-        s->grants[s->ngrants++] = (rbac_grant_t){&p->bindings[keys[i].binding], keys[i].subject};
-    }
+    for (size_t i = 0; i < nkeys; i++)
+        at[i]->grants[at[i]->first++] = (rbac_grant_t){&p->bindings[keys[i].binding], keys[i].subject};
 out:
+    free(at);
     free(keys);
     return err;
 }

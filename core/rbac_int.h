@@ -73,13 +73,14 @@ typedef struct {
 } rbac_grant_t;
 
 /* Subject index: key (kind 'U' user name incl. service-account user names, 'G' group;
- * ns "" for ClusterRoleBindings, else the RoleBinding's namespace; name). */
+ * ns "" for ClusterRoleBindings, else the RoleBinding's namespace; name). A slot keeps
+ * only the hash: its key is read back from its first grant (binding namespace, subject
+ * key), which keeps the table at 24 bytes a slot. */
 typedef struct {
     unsigned long long hash;
-    char kind;
-    ag_str_t ns, name;
-    rbac_grant_t *grants;
+    rbac_grant_t *grants; /* NULL: empty slot */
     int ngrants;
+    int first; /* build time only: index of the first key that landed here */
 } rbac_slot_t;
 
 struct ag_rbac {

@@ -41,6 +41,9 @@ typedef struct {
     int nbindings, capbindings;
     ident_t *ids;
     size_t nids, capids; /* capids is a power of two */
+    ag_arena_t *tmp;     /* the current document's arena (escaped strings) */
+    ag_str_t *strs;      /* interned strings: verbs, groups, kinds, namespaces repeat a lot */
+    size_t nstrs, capstrs;
 } loader_t;
 
 static ag_err fail(loader_t *ld, ag_json_ref at, const char *fmt, ...)
@@ -122,16 +125,46 @@ static bool absent(const loader_t *ld, ag_json_ref v)
 }
 
 /* A string copied into the snapshot. */
+static ag_str_t *intern_probe(ag_str_t *t, size_t cap, unsigned long long h, ag_str_t s)
+{
+    for (size_t i = (size_t)h & (cap - 1);; i = (i + 1) & (cap - 1))
+        if (!t[i].p || ag_str_eq(t[i], s))
+            return &t[i];
+}
+
+/* One snapshot copy per distinct string. */
+static ag_err intern(loader_t *ld, ag_str_t s, ag_str_t *out)
+{
+    if ((ld->nstrs + 1) * 2 > ld->capstrs) {
+        size_t cap = ld->capstrs ? ld->capstrs * 2 : 4096;
+        ag_str_t *t = calloc(cap, sizeof *t);
+        if (!t)
+            return AG_E_NOMEM;
+        for (size_t i = 0; i < ld->capstrs; i++)
+            if (ld->strs[i].p)
+                *intern_probe(t, cap, ag_str_hash(ld->strs[i]), ld->strs[i]) = ld->strs[i];
+        free(ld->strs);
+        ld->strs = t, ld->capstrs = cap;
+    }
+    ag_str_t *slot = intern_probe(ld->strs, ld->capstrs, ag_str_hash(s), s);
+    if (!slot->p) {
+        *slot = ag_arena_strdup(&ld->p->arena, s);
+        if (!slot->p)
+            return AG_E_NOMEM;
+        ld->nstrs++;
+    }
+    *out = *slot;
+    return 0;
+}
+
 static ag_err str_at(loader_t *ld, ag_json_ref v, const char *what, ag_str_t *out)
 {
     ag_str_t s;
     if (ag_json_typeof(ld->doc, v) != AG_JSON_STRING)
         return fail(ld, v, "%s: must be a string", what);
-    ag_arena_t *a = &ld->p->arena;
-    if (ag_json_str(ld->doc, v, a, &s) != 0)
+    if (ag_json_str(ld->doc, v, ld->tmp, &s) != 0)
         return AG_E_NOMEM;
-    *out = ag_arena_strdup(a, s);
-    return out->p ? 0 : AG_E_NOMEM;
+    return intern(ld, s, out);
 }
 
 static ag_err opt_str(loader_t *ld, ag_json_ref obj, const char *key, const char *what,
@@ -552,6 +585,7 @@ static ag_err add_doc(loader_t *ld, ag_str_t text, const char *name)
                             .max_tokens = text.n / 2 + 64 < (size_t)INT_MAX / 2 ? (int)(text.n / 2 + 64) : INT_MAX / 2};
     ag_arena_init(&tmp, 1 << 16, 0);
     ld->file = name;
+    ld->tmp = &tmp;
     ag_err err = ag_json_parse(&doc, text, &lim, &tmp, &je);
     if (err) {
         if (ld->errmsg)
@@ -563,6 +597,7 @@ static ag_err add_doc(loader_t *ld, ag_str_t text, const char *name)
     err = parse_object(ld, ag_json_root(&doc), AG_STR(""), 0);
     ld->doc = NULL;
 out:
+    ld->tmp = NULL;
     ag_arena_dispose(&tmp);
     return err;
 }
@@ -780,6 +815,7 @@ static ag_err loader_end(loader_t *ld, ag_err err, ag_rbac_t **out)
     free(ld->bindings);
     free(ld->binding_boot);
     free(ld->ids);
+    free(ld->strs);
     if (err) {
         ag_rbac_unref(ld->p);
         return err;
