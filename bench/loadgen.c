@@ -49,7 +49,7 @@ typedef enum { C_CLOSED, C_CONNECTING, C_HANDSHAKE, C_IDLE, C_BUSY, C_CLOSING } 
 typedef enum { P_CONNECTING, P_RUNNING, P_DRAINING, P_HOLDING, P_DONE } run_phase;
 
 typedef struct {
-    const char *url, *method, *tokens_file, *cacert, *json_path, *body, *servername;
+    const char *url, *method, *tokens_file, *cacert, *json_path, *body, *servername, *cipher;
     double rate, duration, warmup, max_duration, timeout, hold_time;
     int connections, hold;
     bool insecure, allow_remote, quiet, resume;
@@ -91,6 +91,8 @@ struct lg {
     mbedtls_x509_crt ca;
     mbedtls_ssl_session session; /* --tls-resume: the first full handshake's session */
     bool have_session;
+    int ciphers[2];              /* --tls-cipher: the one suite offered, 0-terminated */
+    char tls_info[96];           /* version and suite of the first handshake */
     llhttp_settings_t settings;
     ag_buf_t tokens_text;
     ag_str_t *tokens;
@@ -360,6 +362,9 @@ static void handshake(conn_t *c)
     int r = mbedtls_ssl_handshake(&c->ssl);
     flush(c);
     if (r == 0) {
+        if (!c->lg->tls_info[0])
+            snprintf(c->lg->tls_info, sizeof c->lg->tls_info, "%s %s",
+                     mbedtls_ssl_get_version(&c->ssl), mbedtls_ssl_get_ciphersuite(&c->ssl));
         if (c->lg->o.resume && !c->lg->have_session &&
             mbedtls_ssl_get_session(&c->ssl, &c->lg->session) == 0)
             c->lg->have_session = true;
@@ -701,6 +706,8 @@ static void usage(void)
             "  --insecure         do not verify the server certificate\n"
             "  --cacert FILE      verify the server certificate against FILE\n"
             "  --servername NAME  TLS server name (SNI and verification; default: URL host)\n"
+            "  --tls-cipher NAME  offer only this suite (mbedTLS name, e.g.\n"
+            "                     TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256)\n"
             "  --no-tls-resume    full TLS handshake on every connection (default: resume\n"
             "                     the first session; mbedTLS's full client handshake costs\n"
             "                     milliseconds of our CPU and would stall the schedule)\n"
@@ -767,6 +774,8 @@ static void parse_args(lg_t *lg, int argc, char **argv)
             o->body = v;
         else if (!strcmp(a, "--tokens"))
             o->tokens_file = v;
+        else if (!strcmp(a, "--tls-cipher"))
+            o->cipher = v;
         else if (!strcmp(a, "--servername"))
             o->servername = v;
         else if (!strcmp(a, "--cacert"))
@@ -912,6 +921,12 @@ static void setup_tls(lg_t *lg)
                                     MBEDTLS_SSL_PRESET_DEFAULT) != 0)
         die("mbedTLS set-up failed", NULL);
     mbedtls_ssl_conf_rng(&lg->conf, mbedtls_ctr_drbg_random, &lg->drbg);
+    if (lg->o.cipher) {
+        lg->ciphers[0] = mbedtls_ssl_get_ciphersuite_id(lg->o.cipher);
+        if (lg->ciphers[0] == 0)
+            die("unknown TLS cipher suite (mbedTLS names)", lg->o.cipher);
+        mbedtls_ssl_conf_ciphersuites(&lg->conf, lg->ciphers);
+    }
     if (lg->o.insecure) {
         mbedtls_ssl_conf_authmode(&lg->conf, MBEDTLS_SSL_VERIFY_NONE);
     } else {
@@ -944,8 +959,9 @@ static double achieved_rate(const lg_t *lg)
 
 static void print_table(const lg_t *lg)
 {
-    printf("target %s  %s  rate %.1f/s  duration %.1f s (+%.1f s warm-up)  connections %d\n",
-           lg->o.url, lg->o.method, lg->o.rate, lg->o.duration, lg->o.warmup, lg->nconns);
+    printf("target %s  %s  rate %.1f/s  duration %.1f s (+%.1f s warm-up)  connections %d%s%s\n",
+           lg->o.url, lg->o.method, lg->o.rate, lg->o.duration, lg->o.warmup, lg->nconns,
+           lg->tls_info[0] ? "  " : "", lg->tls_info);
     /* latency counts from the intended send time; service time from the actual send;
      * send lag is the difference: queueing for a free connection plus our own wake-up */
     const ag_hist_t *h[3] = {&lg->lat, &lg->svc, &lg->lag};
@@ -999,6 +1015,10 @@ static ag_err json_report(const lg_t *lg, ag_buf_t *b)
     ag_err err = ag_buf_append_cstr(b, "{\"target\":");
     if (!err)
         err = ag_json_write_str(b, ag_str_cstr(lg->o.url));
+    if (!err)
+        err = ag_buf_append_cstr(b, ",\"tls\":");
+    if (!err)
+        err = ag_json_write_str(b, ag_str_cstr(lg->tls_info));
     if (!err)
         err = ag_buf_printf(b,
                             ",\"method\":\"%s\",\"rate\":%.3f,\"duration_s\":%.3f,"

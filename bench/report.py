@@ -11,6 +11,7 @@ RAW holds one JSON object per line:
   {"kind": "mem", "workers": W, "target": T, "peak_rss_kb": ..}
   {"kind": "idle", "workers": W, "target": T, "n": N, "kib_per_conn": ..}
   {"kind": "skip", "workers": W, "target": T, "reason": ".."}
+  {"kind": "tls", "workers": W, "target": T, "negotiated": "TLSv1.2 ECDHE-ECDSA-..."}
 Medians are reported with their spread (min-max over rounds); ratios against nginx and
 haproxy are taken per round (same round, same machine state) and then their median.
 """
@@ -114,7 +115,7 @@ def goals(w, res):
             f"haproxy {'present' if hp else 'absent'}):"] + checks + [""]
 
 
-def markdown(meta, results, skips):
+def markdown(meta, results, skips, raw_tls=()):
     lines = [f"## authgate side-by-side ({meta['mode']} mode)", "",
              f"{meta['date']}, commit {meta['commit']}, {meta['cpus']} x {meta['cpu_model']}, "
              f"{meta['rounds']} rounds in rotating order; wrk {meta['wrk_seconds']} s x "
@@ -146,6 +147,15 @@ def markdown(meta, results, skips):
         lines.append("")
     for w, res in results.items():
         lines += goals(w, res)
+    tls = {}
+    for r in raw_tls:
+        tls.setdefault(r["negotiated"], []).append(f"{r['target']} ({r['workers']}w)")
+    want = "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256"
+    for neg, who in tls.items():
+        mark = "" if neg == want else f"  DIFFERS from {want}: not comparable"
+        lines.append(f"TLS negotiated by an OpenSSL client (wrk): {neg or '?'}: {', '.join(who)}{mark}")
+    if tls:
+        lines.append("")
     for s in skips:
         lines.append(f"SKIP ({s['workers']} worker(s)) {s['target']}: {s['reason']}")
     if skips:
@@ -161,11 +171,12 @@ def main():
     meta = json.load(open(meta_path))
     workers = []
     for r in raw:
-        if r.get("workers") is not None and r["workers"] not in workers and r["kind"] != "skip":
+        if r.get("workers") is not None and r["workers"] not in workers and \
+                r["kind"] in ("rps", "lat", "mem", "idle"):
             workers.append(r["workers"])
     results = {w: summarize(raw, w) for w in workers}
     skips = [r for r in raw if r["kind"] == "skip"]
-    print(markdown(meta, results, skips))
+    print(markdown(meta, results, skips, [r for r in raw if r["kind"] == "tls"]))
     with open(out_path, "w") as f:
         json.dump({"meta": meta, "results": {str(w): v for w, v in results.items()},
                    "skips": skips, "raw": raw}, f, indent=1)

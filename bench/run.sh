@@ -158,6 +158,12 @@ start_target() {
     code=$(curl -sk -o /dev/null -w '%{http_code}' "${URL[$t]}")
     [[ $code == 200 ]] || { skip "$t" "$w" "preflight: answered $code"; ag_stop_pid "$PID"; return 1; }
   fi
+  if [[ $t != direct ]]; then # what a default OpenSSL client (wrk) negotiates with it
+    local info
+    info=$(echo | timeout 5 openssl s_client -brief -connect "127.0.0.1:$PORT" 2>&1 |
+      awk -F': ' '/^Protocol version/ { v = $2 } /^Ciphersuite/ { c = $2 } END { print v, c }')
+    json_line kind '"tls"' workers "$w" target "$(jstr "$t")" negotiated "$(jstr "$info")"
+  fi
   if [[ $t == authgate-cold ]]; then
     [[ -f $d/tokens_cold.txt ]] || node bench/mkjwt.mjs "$d" --cold "$COLD_N"
     TOKENS[$t]=$d/tokens_cold.txt
@@ -192,7 +198,7 @@ measure_rps() { # TARGET WORKERS ROUND
 
 measure_lat() { # TARGET WORKERS ROUND RATE
   local t=$1 w=$2 r=$3 rate=$4 f=$d/lat-$1-$2-$3.json tls=()
-  [[ ${URL[$t]} == https* ]] && tls=(--insecure)
+  [[ ${URL[$t]} == https* ]] && tls=(--insecure --tls-cipher TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256)
   "$LOADGEN" --rate "$rate" --duration "$LAT_D" --warmup "$LAT_WARM" --connections "$LG_CONNS" \
     --timeout 5 --tokens "${TOKENS[$t]}" "${tls[@]}" --json "$f" --quiet "${URL[$t]}" >&2 || true
   [[ -s $f ]] || { log "loadgen failed against $t"; return 0; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/report.py on made-up measurements: medians with spread, ratios taken within each
-# round (not ratios of medians), issue 8's goals marked met/MISSED, skips listed. Instant.
+# round (not ratios of medians), issue 8's goals marked met/MISSED, a target that negotiated
+# another cipher flagged, skips listed. Instant.
 set -euo pipefail
 src=${AG_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 d=$(mktemp -d /tmp/t_bench_report.XXXXXX)
@@ -24,6 +25,9 @@ for r, (ng, hp, ag) in enumerate(rps):
 for t, kib in (("nginx", 13.5), ("haproxy", 14.0), ("authgate-rbac", 52.0)):
     rows.append({"kind": "mem", "workers": 1, "target": t, "peak_rss_kb": 30000})
     rows.append({"kind": "idle", "workers": 1, "target": t, "n": 1000, "kib_per_conn": kib})
+for t, neg in (("nginx", "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256"),
+               ("authgate-rbac", "TLSv1.2 ECDHE-ECDSA-CHACHA20-POLY1305")):
+    rows.append({"kind": "tls", "workers": 1, "target": t, "negotiated": neg})
 rows.append({"kind": "skip", "workers": 1, "target": "authgate-azure",
              "reason": "SKIP: authgate serve not ready (preflight: good token answered 403)"})
 open(f"{d}/raw.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in rows))
@@ -51,4 +55,6 @@ grep -q 'req/s vs nginx: 1.20 (goal >= 1.1) met' "$d/table.md" || fail "goal: re
 grep -q 'open-loop p99.9 vs nginx: 1.30 (goal <= 1.2) MISSED' "$d/table.md" || fail "goal: p99.9"
 grep -q 'idle TLS KiB/conn: 52.00 (goal <= 48) MISSED' "$d/table.md" || fail "goal: idle memory"
 grep -q 'SKIP (1 worker(s)) authgate-azure: SKIP: authgate serve not ready' "$d/table.md" || fail "skip line"
+grep -q 'CHACHA20-POLY1305: authgate-rbac (1w)  DIFFERS' "$d/table.md" || fail "cipher mismatch not flagged"
+grep -q 'AES128-GCM-SHA256: nginx (1w)$' "$d/table.md" || fail "negotiated cipher line"
 echo "PASS t_bench_report"
