@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# `authgate check` against Azure role assignments (config/azure/ samples), through the real
+# binary: who may pull the user/admin kubeconfig (ARM actions), Kubernetes requests as
+# data actions, deny assignments, --explain reasons, exit codes (0 yes, 1 no, 2 error).
+set -u
+AUTHGATE=${AUTHGATE:-./build/authgate}
+SRC=${AG_SOURCE_DIR:-.}
+AZ="$SRC/config/azure"
+CL=/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/web
+MC=Microsoft.ContainerService/managedClusters
+ALICE=1c6f3d1e-2b7a-4f0e-9d3c-5a8b7e6f0001     # RBAC Reader in dev, Cluster User Role
+DAVE=2d7e8f90-1a2b-4c3d-9e8f-7a6b5c4d0009      # RBAC Writer at the cluster
+CI=4b9a7c5e-3d2f-4a1b-8c6d-2e0f1a9b0003        # RBAC Writer in ci (service principal)
+CAROL=9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b0006     # Owner of the subscription
+ADMINS=8d2e4c6a-0b1f-4e3d-a5c7-9f1e2d3c0002    # group: RBAC Cluster Admin
+DEVS=6e5d4c3b-2a19-4f8e-b7d6-c5b4a3920005      # group: custom "AKS CRD Reader" at the RG
+NOBODY=ffffffff-0000-4000-8000-00000000ffff
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fails=0
+
+# expect WANT_RC WANT_STDOUT_SUBSTRING -- ARGS... (the assignments and cluster come first)
+expect() {
+    local want_rc=$1 want_out=$2
+    shift 3
+    local out rc
+    out=$("$AUTHGATE" check --azure-assignments "$AZ/role-assignments.json" --cluster-id "$CL" "$@" 2>"$TMP/err")
+    rc=$?
+    if [ "$rc" != "$want_rc" ] || [[ "$out" != *"$want_out"* ]]; then
+        echo "FAIL: authgate check $* -> rc=$rc (want $want_rc), stdout:"
+        echo "$out" | sed 's/^/    /'
+        sed 's/^/    stderr: /' "$TMP/err"
+        echo "    wanted stdout containing: $want_out"
+        fails=$((fails + 1))
+    fi
+}
+
+UC=$MC/listClusterUserCredential/action
+AC=$MC/listClusterAdminCredential/action
+# kubeconfigs (§15.1-2): RBAC Reader/Writer cannot download one, Cluster Admin can,
+# Owner reaches the admin kubeconfig
+expect 0 yes -- --principal $ALICE --arm-action $UC
+expect 1 no -- --principal $DAVE --arm-action $UC
+expect 1 no -- --principal $CI --arm-action $UC
+expect 0 yes -- --principal $NOBODY --group $ADMINS --arm-action $UC
+expect 1 no -- --principal $NOBODY --group $ADMINS --arm-action $AC
+expect 0 'role "Owner"' -- --principal $CAROL --arm-action $AC --explain
+expect 0 yes -- --principal $CAROL --arm-action Microsoft.Authorization/roleAssignments/delete --scope /subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg2
+expect 1 no -- --principal $CAROL --arm-action $AC --scope /subscriptions/11111111-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1
+# ... while Owner has no Kubernetes access at all under Azure RBAC
+expect 1 no -- --principal $CAROL get pods -n dev
+# data actions
+expect 0 yes -- --principal $ALICE get pods -n dev
+expect 0 yes -- --principal $ALICE get pods/web-1 --subresource log -n dev
+expect 1 no -- --principal $ALICE get pods -n prod
+expect 1 no -- --principal $ALICE list pods
+expect 1 'no role assignment grants Microsoft.ContainerService/managedClusters/secrets/read' -- --principal $ALICE get secrets -n dev --explain
+expect 0 yes -- --principal $DAVE create secrets -n prod
+expect 0 yes -- --principal $DAVE create pods --subresource exec -n prod
+expect 0 yes -- --principal $DAVE impersonate serviceaccounts -n prod
+expect 1 no -- --principal $DAVE create events.events.k8s.io -n prod
+expect 0 yes -- --principal $DAVE create events -n prod
+expect 1 no -- --principal $DAVE create rolebindings.rbac.authorization.k8s.io -n prod
+expect 1 no -- --principal $DAVE get nodes
+expect 0 yes -- --principal $CI create deployments.apps -n ci
+expect 1 no -- --principal $CI create deployments.apps -n ci10
+expect 0 yes -- --principal $NOBODY --group $ADMINS create namespaces
+expect 0 yes -- --principal $NOBODY --group $ADMINS get /healthz
+expect 0 yes -- --principal $NOBODY --group $DEVS --azure-definitions "$AZ/role-definitions.json" list widgets.example.com -n prod
+expect 1 no -- --principal $NOBODY --group $DEVS --azure-definitions "$AZ/role-definitions.json" get secrets -n prod
+expect 1 no -- --principal $NOBODY --group $DEVS list widgets.example.com -n prod
+# deny assignments win over Dave's Writer role in kube-system only
+expect 1 'denied by deny assignment' -- --principal $DAVE --azure-deny "$AZ/deny-assignments.json" get secrets -n kube-system --explain
+expect 0 yes -- --principal $DAVE --azure-deny "$AZ/deny-assignments.json" get secrets -n kube-system2
+expect 0 yes -- --principal $NOBODY --group $ADMINS --azure-deny "$AZ/deny-assignments.json" get secrets -n kube-system
+# errors exit 2
+expect 2 '' -- --principal $ALICE
+expect 2 '' -- --principal $ALICE --azure-deny /nonexistent.json get pods -n dev
+out=$("$AUTHGATE" check --azure-assignments "$AZ/role-assignments.json" --principal $ALICE get pods -n dev 2>&1)
+rc=$?
+if [ "$rc" != 2 ] || [[ "$out" != *"--cluster-id"* ]]; then
+    echo "FAIL: two clusters in the export must ask for --cluster-id (rc=$rc): $out"
+    fails=$((fails + 1))
+fi
+
+[ "$fails" -eq 0 ] && echo "ok: azure check" || echo "$fails failure(s)"
+exit $((fails > 0))
