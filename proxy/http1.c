@@ -61,7 +61,8 @@ typedef struct conn {
     char client_ip[64];
     ag_buf_t out;              /* heads being written (reused) */
     ag_upconn_t *up;
-    bool up_reused;
+    bool up_reused, head_built, retry_ok;
+    int retries;
     /* response */
     int resp_status;
     ag_header_t resp_hdrs[RESP_MAX_HEADERS];
@@ -419,7 +420,8 @@ static void reset_request(conn_t *c)
     c->resp_reason = AG_STR_NULL;
     c->resp_in_value = c->resp_head_sent = c->resp_complete = false;
     c->resp_chunk_out = c->resp_close_out = c->resp_overflow = c->resp_upgrade_ok = false;
-    c->up_reused = false;
+    c->up_reused = c->head_built = c->retry_ok = false;
+    c->retries = 0;
     memset(&c->gate, 0, sizeof c->gate);
     llhttp_init(&c->req_parser, HTTP_REQUEST, &req_settings);
     c->req_parser.data = c;
@@ -479,7 +481,21 @@ static void check_request_backpressure(conn_t *c)
 }
 
 /* Feeds buffered body bytes to the request parser (BODY phase). */
+static void parse_body_corked(conn_t *c);
+
+/* Request body bytes (and the chunk framing) leave for the upstream in as few writes as
+ * possible. */
 static void parse_body(conn_t *c)
+{
+    ag_upconn_t *u = c->up;
+    if (u)
+        ag_stream_cork(&u->st);
+    parse_body_corked(c);
+    if (u)
+        ag_stream_uncork(&u->st); /* u's memory lives until its close callback */
+}
+
+static void parse_body_corked(conn_t *c)
 {
     ag_stream_t *s = &c->st;
     size_t avail = s->rn - s->roff;
@@ -523,6 +539,17 @@ static void send_request(conn_t *c)
         .client_tls = w->tls_server != NULL,
     };
     disarm(c);
+    if (c->head_built) { /* a retry on a fresh connection: the same bytes again */
+        u->st.on_read = on_up_read;
+        u->st.on_drain = on_up_drain;
+        llhttp_init(&c->resp_parser, HTTP_RESPONSE, &resp_settings);
+        c->resp_parser.data = c;
+        ag_stream_write1(&u->st, c->out.p, c->out.n);
+        ag_stream_read_start(&u->st);
+        c->phase = P_WAIT;
+        arm(c, T_FIRST_BYTE, w->conf->timeouts.upstream_first_byte_ms);
+        return;
+    }
     ag_buf_clear(&c->out);
     ag_err err = ag_forward_head(&c->req, &fo, &c->out);
     if (err) {
@@ -531,8 +558,13 @@ static void send_request(conn_t *c)
         respond(c, 500, "internal error while forwarding the request", true);
         return;
     }
+    c->head_built = true;
+    c->retry_ok = !c->req.upgrade && !c->req.chunked && c->req.content_length <= 0 &&
+                  (ag_str_eq_lit(c->req.method, "GET") || ag_str_eq_lit(c->req.method, "HEAD") ||
+                   ag_str_eq_lit(c->req.method, "OPTIONS"));
     u->st.on_read = on_up_read;
     u->st.on_drain = on_up_drain;
+    ag_stream_cork(&u->st); /* head and the body bytes already here: one write */
     llhttp_init(&c->resp_parser, HTTP_RESPONSE, &resp_settings);
     c->resp_parser.data = c;
     ag_stream_write1(&u->st, c->out.p, c->out.n);
@@ -546,10 +578,12 @@ static void send_request(conn_t *c)
         c->req_done = true;
         c->phase = P_WAIT;
         arm(c, T_FIRST_BYTE, w->conf->timeouts.upstream_first_byte_ms);
+        ag_stream_uncork(&u->st);
         ag_stream_read_start(&c->st);
         return;
     }
     parse_body(c);
+    ag_stream_uncork(&u->st);
     if (c->phase == P_BODY || c->phase == P_WAIT)
         ag_stream_read_start(&c->st);
     check_request_backpressure(c);
@@ -574,6 +608,7 @@ static void on_up_connected(void *owner, ag_upconn_t *u, int status)
 static void start_forward(conn_t *c)
 {
     ag_upconn_t *u = NULL;
+    c->up_reused = false;
     int rc = ag_upstream_acquire(c->w, c, on_up_connected, &u);
     if (rc < 0) {
         respond(c, 502, "cannot connect to the upstream API server", true);
@@ -845,7 +880,7 @@ static void start_tunnel(conn_t *c)
 }
 
 /* Upstream bytes arrived: parse and relay the response. */
-static void relay_response(conn_t *c)
+static void relay_response_corked(conn_t *c)
 {
     ag_stream_t *us = &c->up->st;
     if (c->phase == P_TUNNEL) {
@@ -918,6 +953,16 @@ static void relay_response(conn_t *c)
         ag_stream_read_stop(us);
 }
 
+/* The head and the first body bytes of a response leave as one write (one TLS record,
+ * one syscall) when they arrived together. */
+static void relay_response(conn_t *c)
+{
+    ag_stream_t *client = &c->st;
+    ag_stream_cork(client);
+    relay_response_corked(c);
+    ag_stream_uncork(client);
+}
+
 static void on_up_read(ag_stream_t *s, int status)
 {
     ag_upconn_t *u = s->data;
@@ -942,6 +987,16 @@ static void on_up_read(ag_stream_t *s, int status)
             finish_exchange(c);
             return;
         }
+    }
+    /* A pooled connection the server closed just as it was reused: a safe request that
+     * got no byte of answer is sent again on a fresh connection (as a browser or nginx
+     * would); anything else is a 502. */
+    if (c->up_reused && c->retry_ok && c->retries < 2 && c->resp_status == 0 &&
+        c->resp_nhdrs == 0 && u->st.rn == u->st.roff) {
+        c->retries++;
+        release_up(c, false);
+        start_forward(c);
+        return;
     }
     ag_metrics_upstream_error(status == UV_EOF || status == UV_ECONNRESET ? "reset" : "protocol");
     respond(c, 502, "the upstream API server closed the connection", true);

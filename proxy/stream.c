@@ -17,6 +17,7 @@ typedef struct {
 } wreq_t;
 
 static void update_reading(ag_stream_t *s);
+static void flush_cork(ag_stream_t *s);
 static void pump(ag_stream_t *s);
 
 int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
@@ -31,7 +32,9 @@ int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
             return UV_ENOMEM;
         }
     }
+    char *cork = s->cork;
     memset(s, 0, sizeof(*s));
+    s->cork = cork;
     s->rbuf = rbuf;
     s->rcap = rcap;
     s->scratch = scratch;
@@ -44,7 +47,8 @@ int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
 void ag_stream_dispose(ag_stream_t *s)
 {
     free(s->rbuf);
-    s->rbuf = NULL;
+    free(s->cork);
+    s->rbuf = s->cork = NULL;
     s->rcap = 0;
 }
 
@@ -70,6 +74,7 @@ void ag_stream_close_after_flush(ag_stream_t *s)
 {
     if (s->closing || s->close_after_flush)
         return;
+    flush_cork(s); /* what was gathered goes out before the close */
     s->close_after_flush = true;
     if (s->tls && s->ready && !s->werr)
         ag_tls_close_notify(s->tls);
@@ -144,8 +149,57 @@ static void on_emit(void *ud, const char *p, size_t n)
     raw_write(ud, p, n);
 }
 
+#define CORK_MAX (16 * 1024) /* one TLS record's worth: flush beyond it */
+
+static void write_now(ag_stream_t *s, const char *p, size_t n)
+{
+    if (s->tls) {
+        if (ag_tls_write(s->tls, p, n) != 0 && !s->werr)
+            s->werr = UV_EPROTO;
+    } else {
+        raw_write(s, p, n);
+    }
+}
+
+static void flush_cork(ag_stream_t *s)
+{
+    if (s->cork_n) {
+        size_t n = s->cork_n;
+        s->cork_n = 0;
+        write_now(s, s->cork, n);
+    }
+}
+
+void ag_stream_cork(ag_stream_t *s)
+{
+    s->corked++;
+}
+
+void ag_stream_uncork(ag_stream_t *s)
+{
+    if (s->corked > 0 && --s->corked == 0)
+        flush_cork(s);
+}
+
 int ag_stream_write(ag_stream_t *s, const uv_buf_t *bufs, unsigned n)
 {
+    if (s->corked && !s->closing) {
+        for (unsigned i = 0; i < n && !s->werr; i++) {
+            if (s->cork_n + bufs[i].len > CORK_MAX)
+                flush_cork(s);
+            if (bufs[i].len > CORK_MAX) {
+                write_now(s, bufs[i].base, bufs[i].len);
+                continue;
+            }
+            if (!s->cork && !(s->cork = malloc(CORK_MAX))) {
+                s->werr = UV_ENOMEM;
+                break;
+            }
+            memcpy(s->cork + s->cork_n, bufs[i].base, bufs[i].len);
+            s->cork_n += bufs[i].len;
+        }
+        return s->werr;
+    }
     for (unsigned i = 0; i < n && !s->werr; i++) {
         if (s->tls) {
             if (ag_tls_write(s->tls, bufs[i].base, bufs[i].len) != 0 && !s->werr)

@@ -37,6 +37,9 @@ struct ag_stream {
     bool want_read, uv_reading, ready, closing, eof, close_after_flush;
     bool in_pump, repump, connecting;
     uv_connect_t connect_req;
+    int corked;               /* >0: writes gather in cork (one record, one syscall) */
+    char *cork;
+    size_t cork_n, cork_cap;
 };
 
 /* Prepares <s> on <loop> with a plaintext buffer of <rcap> bytes. */
@@ -65,8 +68,11 @@ static inline int ag_stream_write1(ag_stream_t *s, const char *p, size_t n)
 }
 static inline size_t ag_stream_queued(const ag_stream_t *s)
 {
-    return s->queued;
+    return s->queued + s->cork_n;
 }
+/* Gathers the writes between cork and uncork into one TLS record / one syscall (nests). */
+void ag_stream_cork(ag_stream_t *s);
+void ag_stream_uncork(ag_stream_t *s);
 
 /* Closes at once (pending writes are dropped). Idempotent. */
 void ag_stream_close(ag_stream_t *s);
