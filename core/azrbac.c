@@ -102,9 +102,13 @@ static ag_err write_action(const ag_attrs_t *a, az_w_t *w)
         /* a '/' inside a name would forge another action: refuse */
         if (a->resource.n == 0 || has_slash(a->resource) || has_slash(a->api_group))
             return AG_E_INVAL;
-        if (a->api_group.n)
-            put(w, slash), put(w, a->api_group); /* the core group adds no segment */
-        put(w, slash), put(w, a->resource);
+        if (ag_str_eq_lit(a->api_group, "*"))
+            put(w, AG_STR("/*")); /* any group, the core one (no segment) included */
+        else if (a->api_group.n)
+            put(w, slash), put(w, a->api_group), put(w, slash); /* core: no segment */
+        else
+            put(w, slash);
+        put(w, a->resource);
         /* subresources fold into their resource, except pods/exec (any verb) */
         if (a->api_group.n == 0 && ag_str_ieq(a->resource, AG_STR("pods")) &&
             ag_str_ieq(a->subresource, AG_STR("exec"))) {

@@ -183,6 +183,9 @@ TEST(azrbac_data_action_follows_guard_mapping)
         {{"approve", "certificates.k8s.io", "certificatesigningrequests", NULL, NULL, NULL},
          MC "certificates.k8s.io/certificatesigningrequests"},
         {{"*", "", "pods", NULL, "dev", NULL}, MC "pods/*"},
+        /* any group includes the core group, which has no segment */
+        {{"get", "*", "pods", NULL, "dev", NULL}, MC "*pods/read"},
+        {{"*", "*", "*", NULL, NULL, NULL}, MC "**/*"},
         /* non-resource URLs: path without the outer slashes + verb suffix */
         {{"get", NULL, NULL, NULL, NULL, "/healthz"}, MC "healthz/read"},
         {{"get", NULL, NULL, NULL, NULL, "/metrics"}, MC "metrics/read"},
@@ -279,6 +282,10 @@ TEST(azrbac_rbac_admin_is_all_but_namespace_and_quota_writes)
         {R_ADMIN, "+", {"delete", "", "resourcequotas", NULL, "dev", NULL}, NO},
         /* a wildcard request touching an excluded action fails closed */
         {R_ADMIN, "+", {"*", "", "namespaces", NULL, NULL, NULL}, NO},
+        {R_ADMIN, "+", {"*", "*", "*", NULL, NULL, NULL}, NO},
+        {R_ADMIN, "+", {"create", "*", "namespaces", NULL, NULL, NULL}, NO},
+        {R_ADMIN, "+", {"create", "*", "*", NULL, "dev", NULL}, NO},
+        {R_ADMIN, "+", {"get", "*", "*", NULL, NULL, NULL}, YES},
         {R_ADMIN, "+", {"*", "", "pods", NULL, "dev", NULL}, YES},
         /* at namespace scope: namespace admin only */
         {R_ADMIN, "+/namespaces/dev",
@@ -724,6 +731,7 @@ TEST(azperm_glob_star_crosses_slashes_and_sits_anywhere)
     CHECK(ag_azperm_glob(AG_STR("*/read"), AG_STR("microsoft.compute/virtualmachines/read")));
     CHECK(ag_azperm_glob(AG_STR("mc/*/read"), AG_STR("mc/widgets.example.com/widgets/read")));
     CHECK(!ag_azperm_glob(AG_STR("mc/*/read"), AG_STR("mc/pods/write")));
+    CHECK(ag_azperm_glob(AG_STR("mc/*/read"), AG_STR("mc/secrets/read"))); /* §15.5 */
     CHECK(ag_azperm_glob(AG_STR("a/*/b/*/c"), AG_STR("a/x/b/y/b/z/c")));
     CHECK(!ag_azperm_glob(AG_STR("mc/pods"), AG_STR("mc/pods/read")));
     CHECK(ag_azperm_glob(AG_STR("*"), AG_STR("")));
