@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,20 @@ static double now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static double cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static long peak_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
 }
 
 static long rss_kib(void)
@@ -124,7 +139,7 @@ int main(int argc, char **argv)
             return 1;
         }
         long rss0 = rss_kib();
-        double t0 = now_ns();
+        double t0 = now_ns(), c0 = cpu_ns();
         ag_rbac_t *p = NULL;
         ag_buf_t err = AG_BUF_INIT(4096);
         ag_rbac_opts_t opts = AG_RBAC_OPTS_DEFAULT;
@@ -132,14 +147,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_rbac: load failed: %s\n", err.p);
             return 1;
         }
-        double load_ms = (now_ns() - t0) / 1e6;
+        double load_ms = (now_ns() - t0) / 1e6, load_cpu_ms = (cpu_ns() - c0) / 1e6;
         long rss1 = rss_kib();
         ag_rbac_stats_t st;
         ag_rbac_stats(p, &st);
-        printf("%d RoleBindings (%d objects incl. bootstrap, %.1f MiB JSON): load %.1f ms, "
-               "snapshot RSS +%.1f MiB\n",
+        printf("%d RoleBindings (%d objects incl. bootstrap, %.1f MiB JSON): load %.1f ms wall, "
+               "%.1f ms CPU; snapshot RSS +%.1f MiB, process peak RSS %.1f MiB\n",
                n, st.roles + st.cluster_roles + st.role_bindings + st.cluster_role_bindings,
-               text.n / 1048576.0, load_ms, (rss1 - rss0) / 1024.0);
+               text.n / 1048576.0, load_ms, load_cpu_ms, (rss1 - rss0) / 1024.0, peak_rss_kib() / 1024.0);
         ag_buf_dispose(&text);
         for (size_t q = 0; q < sizeof questions / sizeof questions[0]; q++)
             time_question(p, n, &questions[q], samples, batch);

@@ -51,6 +51,8 @@ static int usage(const char *why)
                 "  (service accounts also get their groups) unless --exact-groups.\n"
                 "  TYPE: plural, singular or short name of a built-in resource (po, deploy, svc,\n"
                 "  ns, cm, ...) or RESOURCE.GROUP; no discovery runs offline.\n"
+                "  --config FILE reads the gateway config's \"authorization\": {\"rbac\":\n"
+                "  {\"policies\": [paths relative to FILE], \"bootstrap\": true}} section.\n"
                 "  Azure role assignments: authgate check --azure-assignments FILE ... (cmd_check_azure).\n");
     return 2;
 }
