@@ -1,13 +1,18 @@
 /* JSON Web Key Sets (jwks.h). Keys are turned into mbedTLS contexts at load and warmed
  * (RSA's Montgomery constant, the EC base-point table) so that verification on the hot
  * path only reads them and may run on several threads at once. Owns its keys and the
- * strings in its arena; never does I/O. */
+ * strings in its arena; never does I/O.
+ *
+ * ECDSA is verified here rather than by mbedtls_ecdsa_verify: mbedTLS caches the comb
+ * table of a group's base point only, and rebuilds the public key's table on every
+ * verification. Each EC key therefore also gets a private copy of its curve whose "base
+ * point" is the key itself, warmed once, so u2*Q costs a table lookup walk like u1*G
+ * (about half the work of a verification). */
 #include "jwks.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include <mbedtls/ecdsa.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
@@ -25,6 +30,8 @@ struct ag_jwk {
     ag_str_t issuer;     /* set arena */
     int bits;
     mbedtls_pk_context pk;
+    bool has_qgrp;
+    mbedtls_ecp_group qgrp; /* EC: the curve with G = the public key (see above) */
 };
 
 struct ag_jwks {
@@ -66,10 +73,24 @@ static ag_jwks_t *set_create(void)
     return ks;
 }
 
+static void free_qgrp(ag_jwk_t *k)
+{
+    if (!k->has_qgrp)
+        return;
+    /* G is ours (heap limbs); the rest of a loaded group points at static tables, which
+     * mbedtls_ecp_group_free leaves alone for such groups (h == 1). */
+    mbedtls_ecp_point_free(&k->qgrp.G);
+    mbedtls_ecp_point_init(&k->qgrp.G);
+    mbedtls_ecp_group_free(&k->qgrp);
+    k->has_qgrp = false;
+}
+
 static void set_destroy(ag_jwks_t *ks)
 {
-    for (int i = 0; i < ks->n; i++)
+    for (int i = 0; i < ks->n; i++) {
+        free_qgrp(&ks->keys[i]);
         mbedtls_pk_free(&ks->keys[i].pk);
+    }
     ag_arena_dispose(&ks->arena);
     free(ks);
 }
@@ -154,6 +175,32 @@ const ag_jwk_t *ag_jwks_find(const ag_jwks_t *ks, ag_str_t kid, ag_str_t alg)
     return only;
 }
 
+/* Builds k->qgrp and computes, once, the comb tables of both base points (G in the
+ * key's group, Q in qgrp): mbedTLS stores a base point's table in its group on first use. */
+static ag_err warm_ec(ag_jwk_t *k, mbedtls_ecp_keypair *ec)
+{
+    mbedtls_ecp_point r;
+    mbedtls_mpi two;
+    ag_err err = AG_E_CRYPTO;
+
+    mbedtls_ecp_group_init(&k->qgrp);
+    mbedtls_ecp_point_init(&r);
+    mbedtls_mpi_init(&two);
+    if (mbedtls_ecp_group_load(&k->qgrp, ec->grp.id) != 0)
+        goto out;
+    k->has_qgrp = true;
+    mbedtls_ecp_point_init(&k->qgrp.G); /* drop the static G without freeing it */
+    if (mbedtls_ecp_copy(&k->qgrp.G, &ec->Q) == 0 && mbedtls_mpi_lset(&two, 2) == 0 &&
+        mbedtls_ecp_mul(&k->qgrp, &r, &two, &k->qgrp.G, NULL, NULL) == 0 &&
+        mbedtls_ecp_mul(&ec->grp, &r, &two, &ec->grp.G, NULL, NULL) == 0 &&
+        k->qgrp.T != NULL && ec->grp.T != NULL)
+        err = 0;
+out:
+    mbedtls_ecp_point_free(&r);
+    mbedtls_mpi_free(&two);
+    return err;
+}
+
 /* Fills in type and size from the pk context, enforces the size policy, and warms the
  * lazily computed parts of the context (see the file comment). */
 static ag_err finish_key(ag_jwk_t *k)
@@ -183,18 +230,7 @@ static ag_err finish_key(ag_jwk_t *k)
     }
     if (mbedtls_ecp_check_pubkey(&ec->grp, &ec->Q) != 0)
         return AG_E_PARSE;
-    /* A verification that fails stores the base-point comb table in the group. */
-    unsigned char h[32];
-    mbedtls_mpi r, s;
-    memset(h, 1, sizeof h);
-    mbedtls_mpi_init(&r);
-    mbedtls_mpi_init(&s);
-    mbedtls_mpi_lset(&r, 1);
-    mbedtls_mpi_lset(&s, 1);
-    (void)mbedtls_ecdsa_verify(&ec->grp, h, sizeof h, &ec->Q, &r, &s);
-    mbedtls_mpi_free(&r);
-    mbedtls_mpi_free(&s);
-    return 0;
+    return warm_ec(k, ec);
 }
 
 /* ---- JWKS documents ------------------------------------------------------------- */
@@ -327,6 +363,7 @@ static ag_err add_jwk(ag_jwks_t *ks, const ag_json_t *doc, ag_json_ref key)
     if (!err)
         err = finish_key(k);
     if (err == AG_E_UNSUPPORTED) { /* weak RSA, unknown curve: not an error in a set */
+        free_qgrp(k);
         mbedtls_pk_free(&k->pk);
         ks->n--;
         ks->skipped++;
@@ -480,23 +517,52 @@ static size_t hash_of(ag_jwt_alg alg, ag_str_t msg, unsigned char *out, mbedtls_
     }
 }
 
+/* ECDSA verification (SEC 1 v2 §4.1.4) with both scalar multiplications on cached
+ * tables. Only public values are involved, so no blinding is needed. */
 static ag_err verify_ecdsa(const ag_jwk_t *k, const unsigned char *hash, size_t hlen,
                            const unsigned char *sig, size_t siglen)
 {
     mbedtls_ecp_keypair *ec = mbedtls_pk_ec(k->pk);
-    size_t clen = (ec->grp.nbits + 7) / 8;
-    mbedtls_mpi r, s;
+    mbedtls_ecp_group *grp = &ec->grp, *qgrp = (mbedtls_ecp_group *)&k->qgrp;
+    size_t clen = (grp->nbits + 7) / 8, use = hlen < clen ? hlen : clen;
+    mbedtls_mpi r, s, e, w, u1, u2, one;
+    mbedtls_ecp_point R, R2;
     ag_err err = AG_E_CRYPTO;
-    if (siglen != 2 * clen) /* raw r||s, each exactly the coordinate size */
+
+    if (siglen != 2 * clen) /* raw r||s, each exactly the coordinate size (RFC 7518 §3.4) */
         return AG_E_CRYPTO;
-    mbedtls_mpi_init(&r);
-    mbedtls_mpi_init(&s);
-    if (mbedtls_mpi_read_binary(&r, sig, clen) == 0 &&
-        mbedtls_mpi_read_binary(&s, sig + clen, clen) == 0 &&
-        mbedtls_ecdsa_verify(&ec->grp, hash, hlen, &ec->Q, &r, &s) == 0)
+    mbedtls_mpi *all[] = {&r, &s, &e, &w, &u1, &u2, &one};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        mbedtls_mpi_init(all[i]);
+    mbedtls_ecp_point_init(&R);
+    mbedtls_ecp_point_init(&R2);
+    if (mbedtls_mpi_read_binary(&r, sig, clen) || mbedtls_mpi_read_binary(&s, sig + clen, clen))
+        goto out;
+    /* 1 <= r, s < n */
+    if (mbedtls_mpi_cmp_int(&r, 1) < 0 || mbedtls_mpi_cmp_mpi(&r, &grp->N) >= 0 ||
+        mbedtls_mpi_cmp_int(&s, 1) < 0 || mbedtls_mpi_cmp_mpi(&s, &grp->N) >= 0)
+        goto out;
+    /* e = leftmost nbits of the hash, reduced mod n */
+    if (mbedtls_mpi_read_binary(&e, hash, use) ||
+        (use * 8 > grp->nbits && mbedtls_mpi_shift_r(&e, use * 8 - grp->nbits)) ||
+        mbedtls_mpi_mod_mpi(&e, &e, &grp->N))
+        goto out;
+    /* w = s^-1, u1 = e*w, u2 = r*w (mod n); R = u1*G + u2*Q */
+    if (mbedtls_mpi_inv_mod(&w, &s, &grp->N) || mbedtls_mpi_mul_mpi(&u1, &e, &w) ||
+        mbedtls_mpi_mod_mpi(&u1, &u1, &grp->N) || mbedtls_mpi_mul_mpi(&u2, &r, &w) ||
+        mbedtls_mpi_mod_mpi(&u2, &u2, &grp->N) || mbedtls_mpi_lset(&one, 1))
+        goto out;
+    if (mbedtls_ecp_mul(qgrp, &R2, &u2, &qgrp->G, NULL, NULL) ||
+        mbedtls_ecp_muladd(grp, &R, &u1, &grp->G, &one, &R2) || mbedtls_ecp_is_zero(&R))
+        goto out;
+    /* accept when R.x mod n == r */
+    if (mbedtls_mpi_mod_mpi(&R.X, &R.X, &grp->N) == 0 && mbedtls_mpi_cmp_mpi(&R.X, &r) == 0)
         err = 0;
-    mbedtls_mpi_free(&r);
-    mbedtls_mpi_free(&s);
+out:
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        mbedtls_mpi_free(all[i]);
+    mbedtls_ecp_point_free(&R);
+    mbedtls_ecp_point_free(&R2);
     return err;
 }
 

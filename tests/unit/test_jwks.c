@@ -1,4 +1,5 @@
 /* core/jwks: JWKS and PEM key sets, key selection, the key-decides-alg rule. */
+#include "b64.h"
 #include "jwks.h"
 #include "testlib.h"
 #include "jwt_fixture.h"
@@ -147,4 +148,66 @@ TEST(jwks_refcount_keeps_the_set_alive)
     CHECK_EQ(ag_jwks_count(ks), 1); /* still alive (ASan would flag a use after free) */
     ag_jwks_unref(ks);
     ag_jwks_unref(NULL);
+}
+
+/* Decodes the signature of fixture token <name> into sig; returns its length. */
+static size_t token_sig(const char *name, unsigned char sig[600], ag_str_t *input)
+{
+    ag_str_t t = fx_token(name);
+    size_t dot = t.n;
+    while (dot && t.p[dot - 1] != '.')
+        dot--;
+    size_t n = 0;
+    CHECK_EQ(ag_b64url_decode(ag_str_sub(t, dot, t.n), sig, 600, &n), 0);
+    *input = ag_str_make(t.p, dot - 1);
+    return n;
+}
+
+TEST(jwks_ecdsa_verifies_raw_r_s_and_rejects_out_of_range)
+{
+    ag_jwks_t *ks = NULL;
+    unsigned char sig[600], bad[600];
+    ag_str_t in;
+    CHECK_EQ(parse_file(FIXDIR "/jwks-a.json", &ks), 0);
+    const ag_jwk_t *k = ag_jwks_find(ks, AG_STR("ec256"), AG_STR("ES256"));
+    size_t n = token_sig("es256", sig, &in);
+    CHECK_EQ(n, 64);
+    CHECK_EQ(ag_jwk_verify(k, AG_JWT_ES256, in, sig, n), 0);
+    CHECK_EQ(ag_jwk_verify(k, AG_JWT_ES256, ag_str_sub(in, 1, in.n), sig, n), AG_E_CRYPTO);
+    CHECK_EQ(ag_jwk_verify(k, AG_JWT_ES384, in, sig, n), AG_E_INVAL);
+    /* r = 0, s = 0, r = n (P-256 order), r and s swapped, DER instead of raw */
+    static const unsigned char order[32] = {
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+    memcpy(bad, sig, n), memset(bad, 0, 32);
+    CHECK_EQ(ag_jwk_verify(k, AG_JWT_ES256, in, bad, n), AG_E_CRYPTO);
+    memcpy(bad, sig, n), memset(bad + 32, 0, 32);
+    CHECK_EQ(ag_jwk_verify(k, AG_JWT_ES256, in, bad, n), AG_E_CRYPTO);
+    memcpy(bad, sig, n), memcpy(bad, order, 32);
+    CHECK_EQ(ag_jwk_verify(k, AG_JWT_ES256, in, bad, n), AG_E_CRYPTO);
+    memcpy(bad, sig + 32, 32), memcpy(bad + 32, sig, 32);
+    CHECK_EQ(ag_jwk_verify(k, AG_JWT_ES256, in, bad, n), AG_E_CRYPTO);
+    bad[0] = 0x30;
+    CHECK_EQ(ag_jwk_verify(k, AG_JWT_ES256, in, bad, 70), AG_E_CRYPTO);
+    /* P-521: 66-byte coordinates */
+    n = token_sig("es512", sig, &in);
+    CHECK_EQ(n, 132);
+    CHECK_EQ(ag_jwk_verify(ag_jwks_find(ks, AG_STR("ec521"), AG_STR_NULL), AG_JWT_ES512, in, sig, n), 0);
+    ag_jwks_unref(ks);
+}
+
+TEST(jwks_rsa_signature_must_have_the_modulus_length)
+{
+    ag_jwks_t *ks = NULL;
+    unsigned char sig[600];
+    ag_str_t in;
+    CHECK_EQ(parse_file(FIXDIR "/jwks-a.json", &ks), 0);
+    const ag_jwk_t *k = ag_jwks_find(ks, AG_STR("rsa1"), AG_STR_NULL);
+    size_t n = token_sig("rs256", sig, &in);
+    CHECK_EQ(n, 256);
+    CHECK_EQ(ag_jwk_verify(k, AG_JWT_RS256, in, sig, n), 0);
+    CHECK_EQ(ag_jwk_verify(k, AG_JWT_RS256, in, sig, n - 1), AG_E_CRYPTO);
+    CHECK_EQ(ag_jwk_verify(k, AG_JWT_PS256, in, sig, n), AG_E_CRYPTO); /* padding decides */
+    CHECK_EQ(ag_jwk_verify(k, AG_JWT_RS384, in, sig, n), AG_E_CRYPTO);
+    ag_jwks_unref(ks);
 }
