@@ -1,0 +1,40 @@
+/* The "azure" configuration section: Azure RBAC for Kubernetes authorization (core/
+ * azrbac.h) and how it is chained with Kubernetes RBAC (core/authz_chain.h). Part of the
+ * config snapshot (lifetime: snapshot; strings in cfg->arena); loading the policy files is
+ * a separate step so a reload can rebuild the policy without re-reading the config.
+ *
+ *   "azure": {
+ *     "mode": "azure-then-rbac",        (rbac | azure-then-rbac | azure-or-rbac; default
+ *                                         azure-then-rbac)
+ *     "cluster_resource_id": "/subscriptions/S/resourceGroups/RG/providers/
+ *                             Microsoft.ContainerService/managedClusters/NAME",
+ *     "role_assignments": ["azure/role-assignments.json"],    (az role assignment list
+ *                                                              --all -o json; required)
+ *     "role_definitions": ["azure/role-definitions.json"],    (custom roles; optional)
+ *     "deny_assignments": ["azure/deny-assignments.json"]     (optional)
+ *   }
+ * Relative paths resolve against the config file's directory. Never opens a socket. */
+#ifndef AG_AZURE_CONFIG_H
+#define AG_AZURE_CONFIG_H
+
+#include "authz_chain.h"
+#include "azrbac.h"
+#include "cfg.h"
+
+#define AG_AZURE_CONFIG_MAX_FILES 256
+
+typedef struct {
+    ag_chain_mode mode;
+    ag_str_t cluster_resource_id;          /* arena */
+    const char **assignments, **definitions, **deny; /* arena paths */
+    int nassignments, ndefinitions, ndeny;
+} ag_azure_config_t;
+
+/* Reads the section at <ref> (path <path> in messages) into <out>. */
+ag_err ag_azure_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
+                             const char *config_dir, ag_azure_config_t *out);
+/* Loads the policy the section names: a new snapshot in *out (one reference, owned by
+ * the caller); on failure "FILE: ..." in <errmsg>. */
+ag_err ag_azure_config_load(const ag_azure_config_t *c, ag_azrbac_t **out, ag_buf_t *errmsg);
+
+#endif
