@@ -55,6 +55,14 @@ expect 0 yes -- check --policy "$POL" --as system:anonymous get /healthz
 expect 1 no -- check --policy "$POL" --as system:anonymous get /api
 expect 1 no -- check --policy "$POL" --no-bootstrap --as anyone get /api
 expect 1 no -- check --policy "$POL" --as anyone head /healthz
+# §11.14: --as works like impersonation: no caller groups, only system:authenticated;
+# a service-account user name gets the SA groups unless groups are given explicitly
+expect 0 yes -- check --policy "$POL" --as system:serviceaccount:x:y get /openid/v1/jwks
+expect 1 no -- check --policy "$POL" --as system:serviceaccount:x:y --as-group foo get /openid/v1/jwks
+expect 0 'groups=[system:serviceaccounts system:serviceaccounts:x system:authenticated]' -- \
+    check --policy "$POL" --as system:serviceaccount:x:y get /api --explain
+expect 0 'groups=[system:unauthenticated]' -- check --policy "$POL" --as system:anonymous get /healthz --explain
+expect 1 'groups=[system:unauthenticated]' -- check --policy "$POL" --as u --as-group system:unauthenticated get /api --explain
 # raw requests, the legacy watch prefix, the WebSocket exec rule
 expect 0 yes -- check --policy "$POL" --as x --as-group ops --request 'GET /api/v1/namespaces/default/pods?watch=1'
 expect 0 yes -- check --policy "$POL" --as x --as-group ops --request 'DELETE /api/v1/watch/namespaces/default/pods'
