@@ -113,6 +113,8 @@ typedef struct {
 
 static inline void put(wr_t *w, const void *p, size_t n)
 {
+    if (n == 0)
+        return; /* empty slices may have p == NULL */
     if (n > (size_t)(w->end - w->p)) {
         w->overflow = true;
         return;

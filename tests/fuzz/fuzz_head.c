@@ -6,7 +6,11 @@
  *    framing and upgrade decision (nothing two parsers could read differently);
  *  - every Authorization / Impersonate-* line in the output is one the gateway wrote,
  *    byte for byte; no client Impersonate-, X-Remote-, Forwarded or WebSocket bearer
- *    token survives (threat-model cases 1-3, 8-10, 42). */
+ *    token survives (threat-model cases 1-3, 8-10, 42);
+ *  - bytes after the head, when present, become an identity: forward accepts it exactly
+ *    when every value is forwardable, and then the API server's reading of the
+ *    Impersonate-* lines (extra keys lower-cased and percent-decoded) gives back that
+ *    identity byte for byte (threat-model cases 2, 4, 5). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +100,143 @@ static void check_reparse(const ag_http_req_t *in, ag_str_t head)
         FAIL("forwarded upgrade differs");
 }
 
+/* ---- identity mode: the bytes after the head become the identity to forward ---------- */
+
+#define MAXI 8
+
+typedef struct {
+    ag_str_t groups[MAXI], xkeys[MAXI], xvals[MAXI];
+    ag_extra_t extra[MAXI];
+    ag_identity_t id;
+} fuzz_identity_t;
+
+/* Lines: username, uid, then "=key" followed by its value line, or a group. */
+static void identity_from(ag_str_t tail, fuzz_identity_t *f)
+{
+    ag_str_t line;
+    memset(f, 0, sizeof *f);
+    tail = ag_str_split(tail, '\n', &f->id.username);
+    if (tail.p)
+        tail = ag_str_split(tail, '\n', &f->id.uid);
+    while (tail.p && f->id.ngroups < MAXI && f->id.nextra < MAXI) {
+        tail = ag_str_split(tail, '\n', &line);
+        if (line.n && line.p[0] == '=') {
+            int i = f->id.nextra++;
+            f->xkeys[i] = ag_str_sub(line, 1, line.n);
+            if (tail.p)
+                tail = ag_str_split(tail, '\n', &f->xvals[i]);
+            f->extra[i] = (ag_extra_t){f->xkeys[i], &f->xvals[i], 1};
+        } else {
+            f->groups[f->id.ngroups++] = line;
+        }
+    }
+    f->id.groups = f->groups;
+    f->id.extra = f->extra;
+}
+
+/* What forward.h promises to accept, computed independently. */
+static bool id_value_valid(ag_str_t v, bool need_nonempty)
+{
+    if (need_nonempty && v.n == 0)
+        return false;
+    for (size_t i = 0; i < v.n; i++) {
+        unsigned char c = (unsigned char)v.p[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return !(v.n && (v.p[0] == ' ' || v.p[v.n - 1] == ' '));
+}
+
+static bool identity_valid(const fuzz_identity_t *f)
+{
+    bool ok = id_value_valid(f->id.username, true) && id_value_valid(f->id.uid, false);
+    for (int i = 0; i < f->id.ngroups; i++)
+        ok = ok && id_value_valid(f->groups[i], true);
+    for (int i = 0; i < f->id.nextra; i++)
+        ok = ok && f->xkeys[i].n > 0 && id_value_valid(f->xvals[i], false);
+    return ok;
+}
+
+static int hexv(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The API server's reading of an Impersonate-Extra-<enc> key (kubernetes-authz.md §7.1):
+ * lower-case, then percent-decode. Must give back the lower-cased key. */
+static void check_extra_key(ag_str_t enc, ag_str_t key)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < enc.n; i++, j++) {
+        char c = ag_ascii_lower(enc.p[i]);
+        if (c == '%') {
+            if (enc.n - i < 3 || hexv(ag_ascii_lower(enc.p[i + 1])) < 0 ||
+                hexv(ag_ascii_lower(enc.p[i + 2])) < 0)
+                FAIL("extra key does not percent-decode");
+            c = (char)(hexv(ag_ascii_lower(enc.p[i + 1])) * 16 +
+                       hexv(ag_ascii_lower(enc.p[i + 2])));
+            i += 2;
+        } else if (!ag_http_is_tchar((unsigned char)c)) {
+            FAIL("extra key holds a non-token byte");
+        }
+        if (j >= key.n || c != ag_ascii_lower(key.p[j]))
+            FAIL("extra key does not round-trip");
+    }
+    if (j != key.n)
+        FAIL("extra key does not round-trip (length)");
+}
+
+/* Every Impersonate-* line carries exactly the identity, in order, byte for byte. */
+static void check_identity_lines(ag_str_t head, const fuzz_identity_t *f)
+{
+    ag_str_t rest = head, line, name;
+    int user = 0, group = 0, uid = 0, extra = 0;
+    while (rest.p) {
+        rest = ag_str_split(rest, '\n', &line);
+        if (line.n <= 1)
+            continue;
+        line.n--;
+        ag_str_t value = ag_str_split(line, ':', &name);
+        if (!(ag_header_classify(name) & AG_HDR_IMPERSONATE))
+            continue;
+        if (!value.p || value.n == 0 || value.p[0] != ' ')
+            FAIL("identity line without \": \"");
+        value = ag_str_sub(value, 1, value.n);
+        if (ag_str_eq_lit(name, "Impersonate-User")) {
+            if (user++ || !ag_str_eq(value, f->id.username))
+                FAIL("Impersonate-User differs");
+        } else if (ag_str_eq_lit(name, "Impersonate-Group")) {
+            if (group >= f->id.ngroups || !ag_str_eq(value, f->groups[group++]))
+                FAIL("Impersonate-Group differs");
+        } else if (ag_str_eq_lit(name, "Impersonate-Uid")) {
+            if (uid++ || !ag_str_eq(value, f->id.uid))
+                FAIL("Impersonate-Uid differs");
+        } else if (ag_str_starts_with(name, AG_STR("Impersonate-Extra-"))) {
+            if (extra >= f->id.nextra || !ag_str_eq(value, f->xvals[extra]))
+                FAIL("Impersonate-Extra value differs");
+            check_extra_key(ag_str_sub(name, 18, name.n), f->xkeys[extra++]);
+        } else {
+            FAIL("unexpected Impersonate- line");
+        }
+    }
+    if (user != 1 || group != f->id.ngroups || uid != (f->id.uid.n > 0) || extra != f->id.nextra)
+        FAIL("identity lines missing");
+}
+
+static void identity_mode(const ag_http_req_t *req, ag_str_t tail, ag_buf_t *out)
+{
+    static fuzz_identity_t f;
+    identity_from(tail, &f);
+    ag_forward_opts_t fo = {.upstream_host = AG_STR("gw"), .identity = &f.id,
+                            .client_ip = AG_STR("192.0.2.1")};
+    ag_buf_clear(out);
+    ag_err err = ag_forward_head(req, &fo, out);
+    if ((err == 0) != identity_valid(&f))
+        FAIL("forward accepted an invalid identity or refused a valid one");
+    if (err == 0)
+        check_identity_lines(ag_buf_str(out), &f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -133,5 +274,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ag_str_t fwd = ag_buf_str(&out);
     check_output_lines(fwd);
     check_reparse(&h.req, fwd);
+    const char *end = memmem(head.p, head.n, "\r\n\r\n", 4);
+    if (end && (size_t)(end + 4 - head.p) < head.n)
+        identity_mode(&h.req, ag_str_make(end + 4, head.n - (size_t)(end + 4 - head.p)), &out);
     return 0;
 }
