@@ -53,7 +53,7 @@ cat "$d/tls.txt"
 [[ $(jget "$d/tls.json" 'd["ok_2xx"]') == 1500 ]] || fail "ok_2xx != 1500"
 [[ $(jget "$d/tls.json" 'd["failed"]') == 0 ]] || fail "failed requests"
 [[ $(jget "$d/tls.json" 'd["tokens"]') == 50 ]] || fail "tokens != 50"
-[[ $(jget "$d/tls.json" 'abs(d["achieved_rate"] - 500) < 25') == True ]] || fail "achieved rate"
+[[ $(jget "$d/tls.json" 'abs(d["achieved_rate"] - 500) < 50') == True ]] || fail "achieved rate"
 l='d["latency_us"]["from_intended"]'
 [[ $(jget "$d/tls.json" "0 < $l[\"min\"] <= $l[\"p50\"] <= $l[\"p90\"] <= $l[\"p99\"] <= $l[\"p99_9\"] <= $l[\"p99_99\"] <= $l[\"max\"] < 2e6") == True ]] ||
   fail "percentiles not ordered or not sane"
