@@ -4,9 +4,9 @@
 #   rbac   TLS + JWT (warm token cache) + Kubernetes RBAC + impersonation forwarding
 #   azure  the same with Azure RBAC (role definitions/assignments as `az ... -o json` prints)
 #   cold   the rbac config driven with a fresh token per request (cache always misses)
-# The config shape below follows config/config.h, config/authn_config.h, core/issuer.h and
-# the "authorization.rbac.policies" list `authgate check --config` reads; the Azure section
-# is a guess until the gateway defines it. When
+# The config shape below follows config/config.h, config/authn_config.h, core/issuer.h,
+# config/azure_config.h and the "authorization.rbac.policies" list `authgate check --config`
+# reads. When
 # the gateway's schema moves, this file is the one place to change. A target whose
 # preflight fails is skipped by run.sh with "SKIP: authgate serve not ready".
 
@@ -58,23 +58,23 @@ authgate_config() {
 import json, sys
 d, port, workers, up, variant, cluster = sys.argv[1:7]
 c = json.load(open(f"{d}/claims.json"))
-if variant == "azure":
-    issuer = {"type": "azure_ad", "tenant_id": c["tenant"], "audiences": [c["aks_audience"]],
-              "keys": {"jwks_file": f"{d}/jwks.json"}}
-    authz = {"azure": {"role_definitions": [f"{d}/azure_roles.json"],
-                       "role_assignments": [f"{d}/azure_assignments.json"],
-                       "cluster_resource_id": cluster}}
-else:
-    issuer = {"type": "oidc", "issuer": c["issuer"], "audiences": [c["audience"]],
-              "keys": {"jwks_file": f"{d}/jwks.json"},
-              "claims": {"username": "sub", "groups": "groups"}}
-    authz = {"rbac": {"policies": [f"{d}/policy.json"]}}
 conf = {"listen": {"address": f"127.0.0.1:{port}", "backlog": 4096},
         "tls": {"cert": f"{d}/cert.pem", "key": f"{d}/key.pem"},
         "upstream": {"url": f"http://127.0.0.1:{up}", "pool_size": 256},
         "workers": int(workers), "log": {"level": "warn"},
         "limits": {"max_connections": 20000},
-        "authentication": {"issuers": [issuer]}, "authorization": authz}
+        "authorization": {"rbac": {"policies": [f"{d}/policy.json"]}}}
+if variant == "azure":
+    issuer = {"type": "azure_ad", "tenant_id": c["tenant"], "audiences": [c["aks_audience"]],
+              "keys": {"jwks_file": f"{d}/jwks.json"}}
+    conf["azure"] = {"mode": "azure-then-rbac", "cluster_resource_id": cluster,
+                     "role_definitions": [f"{d}/azure_roles.json"],
+                     "role_assignments": [f"{d}/azure_assignments.json"]}
+else:
+    issuer = {"type": "oidc", "issuer": c["issuer"], "audiences": [c["audience"]],
+              "keys": {"jwks_file": f"{d}/jwks.json"},
+              "claims": {"username": "sub", "groups": "groups"}}
+conf["authentication"] = {"issuers": [issuer]}
 print(json.dumps(conf, indent=1))
 PY
   echo "$f"
