@@ -60,20 +60,26 @@ static ag_err make_policy(int nbind, ag_buf_t *out)
     int nns = nbind < 1000 ? nbind / 10 + 1 : 1000;
     ag_err err = ag_buf_append_cstr(out, "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[");
     for (int i = 0; !err && i < nns; i++)
-        err = ag_buf_printf(out,
-                            "%s{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\","
-                            "\"metadata\":{\"name\":\"reader\",\"namespace\":\"ns-%d\"},\"rules\":["
-                            "{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\",\"secrets\"],\"verbs\":[\"get\",\"list\"]},"
-                            "{\"apiGroups\":[\"apps\"],\"resources\":[\"deployments\"],\"verbs\":[\"get\"]}]}",
-                            i ? "," : "", i);
+        err = ag_buf_printf(
+            out,
+            "%s{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\","
+            "\"metadata\":{\"name\":\"reader\",\"namespace\":\"ns-%d\"},\"rules\":["
+            "{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\",\"secrets\"],\"verbs\":[\"get\","
+            "\"list\"]},"
+            "{\"apiGroups\":[\"apps\"],\"resources\":[\"deployments\"],\"verbs\":[\"get\"]}]}",
+            i ? "," : "", i);
     for (int i = 0; !err && i < nbind; i++)
-        err = ag_buf_printf(out,
-                            ",{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
-                            "\"metadata\":{\"name\":\"rb-%d\",\"namespace\":\"ns-%d\"},"
-                            "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"%s\",\"name\":\"%s\"},"
-                            "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"User\",\"name\":\"user-%d\"},"
-                            "{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Group\",\"name\":\"group-%d\"}]}",
-                            i, i % nns, i & 1 ? "ClusterRole" : "Role", i & 1 ? "edit" : "reader", i, i % 500);
+        err = ag_buf_printf(
+            out,
+            ",{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+            "\"metadata\":{\"name\":\"rb-%d\",\"namespace\":\"ns-%d\"},"
+            "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"%s\",\"name\":\"%"
+            "s\"},"
+            "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"User\",\"name\":"
+            "\"user-%d\"},"
+            "{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Group\",\"name\":\"group-%d\"}]"
+            "}",
+            i, i % nns, i & 1 ? "ClusterRole" : "Role", i & 1 ? "edit" : "reader", i, i % 500);
     return err ? err : ag_buf_append_cstr(out, "]}");
 }
 
@@ -85,7 +91,8 @@ typedef struct {
 } question_t;
 
 /* Median (and 5th/95th percentile) ns per decision over <samples> batches. */
-static void time_question(const ag_rbac_t *p, int nbind, const question_t *q, int samples, int batch)
+static void time_question(const ag_rbac_t *p, int nbind, const question_t *q, int samples,
+                          int batch)
 {
     char name[32], group[32];
     int nns = nbind < 1000 ? nbind / 10 + 1 : 1000;
@@ -114,8 +121,8 @@ static void time_question(const ag_rbac_t *p, int nbind, const question_t *q, in
     }
     (void)sink;
     qsort(t, (size_t)samples, sizeof *t, cmp_double);
-    printf("  %-44s median %7.1f ns  p5 %7.1f  p95 %7.1f\n", q->what, t[samples / 2], t[samples / 20],
-           t[samples - 1 - samples / 20]);
+    printf("  %-44s median %7.1f ns  p5 %7.1f  p95 %7.1f\n", q->what, t[samples / 2],
+           t[samples / 20], t[samples - 1 - samples / 20]);
     free(t);
 }
 
@@ -124,11 +131,38 @@ int main(int argc, char **argv)
     bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     const int sizes[] = {100, 10000, 100000};
     const question_t questions[] = {
-        {"allow: get pods via RoleBinding to edit", {.resource_request = true, .verb = AG_STR("get"), .resource = AG_STR("pods"), .namespace_ = AG_STR("x"), .name = AG_STR("p")}, 1, AG_AUTHZ_ALLOW},
-        {"allow: get secrets via RoleBinding to Role", {.resource_request = true, .verb = AG_STR("get"), .resource = AG_STR("secrets"), .namespace_ = AG_STR("x"), .name = AG_STR("s")}, 2, AG_AUTHZ_ALLOW},
-        {"allow: get /api via bootstrap discovery", {.verb = AG_STR("get"), .path = AG_STR("/api")}, 3, AG_AUTHZ_ALLOW},
-        {"no opinion: list nodes (cluster scope)", {.resource_request = true, .verb = AG_STR("list"), .resource = AG_STR("nodes")}, 5, AG_AUTHZ_NO_OPINION},
-        {"no opinion: delete namespaces in own ns", {.resource_request = true, .verb = AG_STR("delete"), .resource = AG_STR("namespaces"), .namespace_ = AG_STR("x"), .name = AG_STR("x")}, 4, AG_AUTHZ_NO_OPINION},
+        {"allow: get pods via RoleBinding to edit",
+         {.resource_request = true,
+          .verb = AG_STR("get"),
+          .resource = AG_STR("pods"),
+          .namespace_ = AG_STR("x"),
+          .name = AG_STR("p")},
+         1,
+         AG_AUTHZ_ALLOW},
+        {"allow: get secrets via RoleBinding to Role",
+         {.resource_request = true,
+          .verb = AG_STR("get"),
+          .resource = AG_STR("secrets"),
+          .namespace_ = AG_STR("x"),
+          .name = AG_STR("s")},
+         2,
+         AG_AUTHZ_ALLOW},
+        {"allow: get /api via bootstrap discovery",
+         {.verb = AG_STR("get"), .path = AG_STR("/api")},
+         3,
+         AG_AUTHZ_ALLOW},
+        {"no opinion: list nodes (cluster scope)",
+         {.resource_request = true, .verb = AG_STR("list"), .resource = AG_STR("nodes")},
+         5,
+         AG_AUTHZ_NO_OPINION},
+        {"no opinion: delete namespaces in own ns",
+         {.resource_request = true,
+          .verb = AG_STR("delete"),
+          .resource = AG_STR("namespaces"),
+          .namespace_ = AG_STR("x"),
+          .name = AG_STR("x")},
+         4,
+         AG_AUTHZ_NO_OPINION},
     };
     int samples = quick ? 51 : 201, batch = quick ? 2000 : 5000;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -154,7 +188,8 @@ int main(int argc, char **argv)
         printf("%d RoleBindings (%d objects incl. bootstrap, %.1f MiB JSON): load %.1f ms wall, "
                "%.1f ms CPU; snapshot RSS +%.1f MiB, process peak RSS %.1f MiB\n",
                n, st.roles + st.cluster_roles + st.role_bindings + st.cluster_role_bindings,
-               text.n / 1048576.0, load_ms, load_cpu_ms, (rss1 - rss0) / 1024.0, peak_rss_kib() / 1024.0);
+               text.n / 1048576.0, load_ms, load_cpu_ms, (rss1 - rss0) / 1024.0,
+               peak_rss_kib() / 1024.0);
         ag_buf_dispose(&text);
         for (size_t q = 0; q < sizeof questions / sizeof questions[0]; q++)
             time_question(p, n, &questions[q], samples, batch);

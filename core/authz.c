@@ -13,12 +13,23 @@ static ag_err quote(ag_buf_t *out, ag_str_t s)
         unsigned char c = (unsigned char)s.p[i];
         const char *esc = NULL;
         switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        default: break;
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        default:
+            break;
         }
         if (esc) {
             err = ag_buf_append_cstr(out, esc);
@@ -62,7 +73,8 @@ ag_err ag_authz_deny_message(const ag_identity_t *user, const ag_attrs_t *a, ag_
         (err = ag_buf_append_cstr(out, " in API group ")) || (err = quote(out, a->api_group)))
         goto out;
     if (a->namespace_.n)
-        err = (err = ag_buf_append_cstr(out, " in the namespace ")) ? err : quote(out, a->namespace_);
+        err =
+            (err = ag_buf_append_cstr(out, " in the namespace ")) ? err : quote(out, a->namespace_);
     else
         err = ag_buf_append_cstr(out, " at the cluster scope");
 out:
@@ -84,8 +96,8 @@ static ag_err append_sanitized(ag_buf_t *out, ag_str_t s)
     return err;
 }
 
-ag_err ag_authz_forbidden_message(const ag_identity_t *user, const ag_attrs_t *a,
-                                  ag_str_t reason, ag_buf_t *out)
+ag_err ag_authz_forbidden_message(const ag_identity_t *user, const ag_attrs_t *a, ag_str_t reason,
+                                  ag_buf_t *out)
 {
     ag_buf_t msg = AG_BUF_INIT(out->max);
     ag_err err;
@@ -101,7 +113,8 @@ ag_err ag_authz_forbidden_message(const ag_identity_t *user, const ag_attrs_t *a
     } else if ((err = ag_buf_append_cstr(out, "forbidden: "))) {
         goto out;
     }
-    if ((err = ag_authz_deny_message(user, a, &msg)) || (err = append_sanitized(out, ag_buf_str(&msg))))
+    if ((err = ag_authz_deny_message(user, a, &msg)) ||
+        (err = append_sanitized(out, ag_buf_str(&msg))))
         goto out;
     if (reason.n)
         err = (err = ag_buf_append_cstr(out, ": ")) ? err : ag_buf_append_str(out, reason);
@@ -119,7 +132,8 @@ static ag_err describe_subject(const ag_authz_decision_t *d, ag_buf_t *out)
     if (!ag_str_eq_lit(d->subject_kind, "ServiceAccount"))
         return quote(out, d->subject_name);
     ag_buf_t s = AG_BUF_INIT(d->subject_name.n + d->subject_namespace.n + 2);
-    if (!(err = ag_buf_printf(&s, "%.*s/%.*s", AG_STR_FMT(d->subject_name), AG_STR_FMT(d->subject_namespace))))
+    if (!(err = ag_buf_printf(&s, "%.*s/%.*s", AG_STR_FMT(d->subject_name),
+                              AG_STR_FMT(d->subject_namespace))))
         err = quote(out, ag_buf_str(&s));
     ag_buf_dispose(&s);
     return err;
@@ -133,7 +147,8 @@ static ag_err rbac_reason(const ag_authz_decision_t *d, ag_buf_t *out)
         return err;
     if (d->binding_namespace.n) {
         ag_buf_t b = AG_BUF_INIT(d->binding_name.n + d->binding_namespace.n + 2);
-        if (!(err = ag_buf_printf(&b, "%.*s/%.*s", AG_STR_FMT(d->binding_name), AG_STR_FMT(d->binding_namespace))))
+        if (!(err = ag_buf_printf(&b, "%.*s/%.*s", AG_STR_FMT(d->binding_name),
+                                  AG_STR_FMT(d->binding_namespace))))
             err = quote(out, ag_buf_str(&b));
         ag_buf_dispose(&b);
     } else {
@@ -153,7 +168,9 @@ ag_err ag_authz_reason(const ag_authz_decision_t *d, ag_buf_t *out)
     case AG_AUTHZ_BY_RBAC:
         return rbac_reason(d, out);
     case AG_AUTHZ_BY_AZURE:
-        return ag_buf_printf(out, "Azure RBAC: allowed by role assignment \"%.*s\" of role \"%.*s\" at scope \"%.*s\" for \"%.*s\"",
+        return ag_buf_printf(out,
+                             "Azure RBAC: allowed by role assignment \"%.*s\" of role \"%.*s\" at "
+                             "scope \"%.*s\" for \"%.*s\"",
                              AG_STR_FMT(d->assignment_id), AG_STR_FMT(d->azure_role),
                              AG_STR_FMT(d->azure_scope), AG_STR_FMT(d->data_action));
     default:

@@ -35,7 +35,8 @@ static bool resource_matches(const rbac_list_t *l, ag_str_t res, ag_str_t sub)
         if (r.n == res.n + 1 + sub.n && memcmp(r.p, res.p, res.n) == 0 && r.p[res.n] == '/' &&
             memcmp(r.p + res.n + 1, sub.p, sub.n) == 0)
             return true;
-        if (r.n == sub.n + 2 && r.p[0] == '*' && r.p[1] == '/' && memcmp(r.p + 2, sub.p, sub.n) == 0)
+        if (r.n == sub.n + 2 && r.p[0] == '*' && r.p[1] == '/' &&
+            memcmp(r.p + 2, sub.p, sub.n) == 0)
             return true;
     }
     return false;
@@ -206,7 +207,8 @@ ag_err ag_rbac_build_index(ag_rbac_t *p)
         s->first = 0; /* now the fill cursor */
     }
     for (size_t i = 0; i < nkeys; i++)
-        at[i]->grants[at[i]->first++] = (rbac_grant_t){&p->bindings[keys[i].binding], keys[i].subject};
+        at[i]->grants[at[i]->first++] =
+            (rbac_grant_t){&p->bindings[keys[i].binding], keys[i].subject};
 out:
     free(at);
     free(keys);

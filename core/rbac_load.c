@@ -70,8 +70,8 @@ static ident_t *id_probe(ident_t *t, size_t cap, unsigned long long h, char kind
                          ag_str_t name)
 {
     for (size_t i = (size_t)h & (cap - 1);; i = (i + 1) & (cap - 1))
-        if (!t[i].kind ||
-            (t[i].hash == h && t[i].kind == kind && ag_str_eq(t[i].ns, ns) && ag_str_eq(t[i].name, name)))
+        if (!t[i].kind || (t[i].hash == h && t[i].kind == kind && ag_str_eq(t[i].ns, ns) &&
+                           ag_str_eq(t[i].name, name)))
             return &t[i];
 }
 
@@ -188,7 +188,8 @@ static ag_err str_list(loader_t *ld, ag_json_ref obj, const char *key, rbac_list
     if (n && !arr)
         return AG_E_NOMEM;
     int i = 0;
-    for (ag_json_ref e = ag_json_first(ld->doc, v); e != AG_JSON_NONE; e = ag_json_next(ld->doc, e)) {
+    for (ag_json_ref e = ag_json_first(ld->doc, v); e != AG_JSON_NONE;
+         e = ag_json_next(ld->doc, e)) {
         ag_err err = str_at(ld, e, key, &arr[i]);
         if (err)
             return err;
@@ -211,7 +212,8 @@ static ag_err parse_rule(loader_t *ld, ag_json_ref r, bool in_role, rbac_rule_t 
     rbac_rule_t *rule = ag_arena_calloc(&ld->p->arena, sizeof *rule);
     if (!rule)
         return AG_E_NOMEM;
-    if ((err = str_list(ld, r, "verbs", &rule->verbs)) || (err = str_list(ld, r, "apiGroups", &rule->groups)) ||
+    if ((err = str_list(ld, r, "verbs", &rule->verbs)) ||
+        (err = str_list(ld, r, "apiGroups", &rule->groups)) ||
         (err = str_list(ld, r, "resources", &rule->resources)) ||
         (err = str_list(ld, r, "resourceNames", &rule->names)) ||
         (err = str_list(ld, r, "nonResourceURLs", &rule->urls)))
@@ -223,7 +225,8 @@ static ag_err parse_rule(loader_t *ld, ag_json_ref r, bool in_role, rbac_rule_t 
         if (in_role)
             return fail(ld, r, "rule: namespaced rules cannot apply to non-resource URLs");
         if (rule->groups.n || rule->resources.n || rule->names.n)
-            return fail(ld, r, "rule: rules cannot apply to both regular resources and non-resource URLs");
+            return fail(ld, r,
+                        "rule: rules cannot apply to both regular resources and non-resource URLs");
     } else {
         if (!rule->groups.n)
             return fail(ld, r, "rule: resource rules must supply at least one api group");
@@ -245,7 +248,8 @@ static ag_err parse_rules(loader_t *ld, ag_json_ref obj, bool in_role, rbac_role
     const rbac_rule_t **rules = n ? ag_arena_alloc(&ld->p->arena, (size_t)n * sizeof *rules) : NULL;
     if (n && !rules)
         return AG_E_NOMEM;
-    for (ag_json_ref r = ag_json_first(ld->doc, v); r != AG_JSON_NONE; r = ag_json_next(ld->doc, r)) {
+    for (ag_json_ref r = ag_json_first(ld->doc, v); r != AG_JSON_NONE;
+         r = ag_json_next(ld->doc, r)) {
         rbac_rule_t *rule = NULL;
         ag_err err = parse_rule(ld, r, in_role, &rule);
         if (err)
@@ -259,7 +263,8 @@ static ag_err parse_rules(loader_t *ld, ag_json_ref obj, bool in_role, rbac_role
 
 /* ---- labels and selectors --------------------------------------------------------------- */
 
-static ag_err str_map(loader_t *ld, ag_json_ref v, const char *what, const rbac_label_t **out, int *nout)
+static ag_err str_map(loader_t *ld, ag_json_ref v, const char *what, const rbac_label_t **out,
+                      int *nout)
 {
     *out = NULL, *nout = 0;
     if (absent(ld, v))
@@ -270,9 +275,11 @@ static ag_err str_map(loader_t *ld, ag_json_ref v, const char *what, const rbac_
     rbac_label_t *l = n ? ag_arena_alloc(&ld->p->arena, (size_t)n * sizeof *l) : NULL;
     if (n && !l)
         return AG_E_NOMEM;
-    for (ag_json_ref k = ag_json_first(ld->doc, v); k != AG_JSON_NONE; k = ag_json_next(ld->doc, k)) {
+    for (ag_json_ref k = ag_json_first(ld->doc, v); k != AG_JSON_NONE;
+         k = ag_json_next(ld->doc, k)) {
         ag_err err;
-        if ((err = str_at(ld, k, what, &l[i].key)) || (err = str_at(ld, ag_json_value(k), what, &l[i].value)))
+        if ((err = str_at(ld, k, what, &l[i].key)) ||
+            (err = str_at(ld, ag_json_value(k), what, &l[i].value)))
             return err;
         i++;
     }
@@ -296,12 +303,15 @@ static ag_err parse_expr(loader_t *ld, ag_json_ref e, rbac_expr_t *x)
         if (ag_str_eq_lit(op, ops[i]))
             x->op = i;
     if (x->op < 0)
-        return fail(ld, e, "matchExpressions[].operator: \"%.*s\" is not a valid selector operator", AG_STR_FMT(op));
+        return fail(ld, e, "matchExpressions[].operator: \"%.*s\" is not a valid selector operator",
+                    AG_STR_FMT(op));
     if (!x->key.n)
         return fail(ld, e, "matchExpressions[].key: must not be empty");
     bool set_op = x->op == SEL_IN || x->op == SEL_NOTIN;
     if (set_op != (x->values.n > 0))
-        return fail(ld, e, "matchExpressions[].values: %s", set_op ? "must be specified when `operator` is 'In' or 'NotIn'" : "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
+        return fail(ld, e, "matchExpressions[].values: %s",
+                    set_op ? "must be specified when `operator` is 'In' or 'NotIn'"
+                           : "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
     return 0;
 }
 
@@ -310,7 +320,8 @@ static ag_err parse_selector(loader_t *ld, ag_json_ref s, rbac_selector_t *sel)
     ag_err err;
     if (ag_json_typeof(ld->doc, s) != AG_JSON_OBJECT)
         return fail(ld, s, "clusterRoleSelectors[]: must be an object");
-    if ((err = str_map(ld, ag_json_get(ld->doc, s, "matchLabels"), "matchLabels", &sel->match, &sel->nmatch)))
+    if ((err = str_map(ld, ag_json_get(ld->doc, s, "matchLabels"), "matchLabels", &sel->match,
+                       &sel->nmatch)))
         return err;
     ag_json_ref v = ag_json_get(ld->doc, s, "matchExpressions");
     if (absent(ld, v))
@@ -335,12 +346,15 @@ static ag_err parse_aggregation(loader_t *ld, ag_json_ref obj, rbac_role_t *role
         return 0;
     ag_json_ref v = ag_json_get(ld->doc, ar, "clusterRoleSelectors");
     if (ag_json_typeof(ld->doc, v) != AG_JSON_ARRAY || ag_json_count(ld->doc, v) == 0)
-        return fail(ld, ar, "aggregationRule.clusterRoleSelectors: at least one clusterRoleSelector required if aggregationRule is non-nil");
+        return fail(ld, ar,
+                    "aggregationRule.clusterRoleSelectors: at least one clusterRoleSelector "
+                    "required if aggregationRule is non-nil");
     int n = ag_json_count(ld->doc, v), i = 0;
     rbac_selector_t *sel = ag_arena_calloc(&ld->p->arena, (size_t)n * sizeof *sel);
     if (!sel)
         return AG_E_NOMEM;
-    for (ag_json_ref s = ag_json_first(ld->doc, v); s != AG_JSON_NONE; s = ag_json_next(ld->doc, s)) {
+    for (ag_json_ref s = ag_json_first(ld->doc, v); s != AG_JSON_NONE;
+         s = ag_json_next(ld->doc, s)) {
         ag_err err = parse_selector(ld, s, &sel[i++]);
         if (err)
             return err;
@@ -431,7 +445,8 @@ static ag_err parse_role(loader_t *ld, ag_json_ref obj, bool cluster)
     return 0;
 }
 
-static ag_err parse_subject(loader_t *ld, ag_json_ref s, const rbac_binding_t *b, rbac_subject_t *out)
+static ag_err parse_subject(loader_t *ld, ag_json_ref s, const rbac_binding_t *b,
+                            rbac_subject_t *out)
 {
     ag_str_t group;
     ag_err err;
@@ -446,7 +461,9 @@ static ag_err parse_subject(loader_t *ld, ag_json_ref s, const rbac_binding_t *b
         return fail(ld, s, "subjects[].name: Required value");
     if (ag_str_eq_lit(out->kind, "ServiceAccount")) {
         if (group.n)
-            return fail(ld, s, "subjects[].apiGroup: Unsupported value: \"%.*s\": supported values: \"\"", AG_STR_FMT(group));
+            return fail(ld, s,
+                        "subjects[].apiGroup: Unsupported value: \"%.*s\": supported values: \"\"",
+                        AG_STR_FMT(group));
         if (b->cluster && !out->ns.n)
             return fail(ld, s, "subjects[].namespace: Required value");
         out->eff_ns = out->ns.n ? out->ns : b->ns;
@@ -466,10 +483,17 @@ static ag_err parse_subject(loader_t *ld, ag_json_ref s, const rbac_binding_t *b
     }
     bool user = ag_str_eq_lit(out->kind, "User");
     if (!user && !ag_str_eq_lit(out->kind, "Group"))
-        return fail(ld, s, "subjects[].kind: Unsupported value: \"%.*s\": supported values: \"ServiceAccount\", \"User\", \"Group\"", AG_STR_FMT(out->kind));
+        return fail(ld, s,
+                    "subjects[].kind: Unsupported value: \"%.*s\": supported values: "
+                    "\"ServiceAccount\", \"User\", \"Group\"",
+                    AG_STR_FMT(out->kind));
     /* an empty apiGroup is what the API server defaults to rbac.authorization.k8s.io */
     if (group.n && !ag_str_eq_lit(group, RBAC_GROUP))
-        return fail(ld, s, "subjects[].apiGroup: Unsupported value: \"%.*s\": supported values: \"" RBAC_GROUP "\"", AG_STR_FMT(group));
+        return fail(
+            ld, s,
+            "subjects[].apiGroup: Unsupported value: \"%.*s\": supported values: \"" RBAC_GROUP
+            "\"",
+            AG_STR_FMT(group));
     out->key_kind = user ? 'U' : 'G', out->key_name = out->name;
     return 0;
 }
@@ -489,9 +513,13 @@ static ag_err parse_role_ref(loader_t *ld, ag_json_ref obj, rbac_binding_t *b)
         return fail(ld, rr, "roleRef.apiGroup: Unsupported value: \"%.*s\"", AG_STR_FMT(group));
     bool is_role = ag_str_eq_lit(b->role_kind, "Role");
     if (!is_role && !ag_str_eq_lit(b->role_kind, "ClusterRole"))
-        return fail(ld, rr, "roleRef.kind: Unsupported value: \"%.*s\": supported values: \"Role\", \"ClusterRole\"", AG_STR_FMT(b->role_kind));
+        return fail(ld, rr,
+                    "roleRef.kind: Unsupported value: \"%.*s\": supported values: \"Role\", "
+                    "\"ClusterRole\"",
+                    AG_STR_FMT(b->role_kind));
     if (is_role && b->cluster)
-        return fail(ld, rr, "roleRef.kind: Unsupported value: \"Role\": supported values: \"ClusterRole\"");
+        return fail(ld, rr,
+                    "roleRef.kind: Unsupported value: \"Role\": supported values: \"ClusterRole\"");
     if (!b->role_name.n)
         return fail(ld, rr, "roleRef.name: Required value");
     return 0;
@@ -512,7 +540,8 @@ static ag_err parse_binding(loader_t *ld, ag_json_ref obj, bool cluster)
         rbac_subject_t *s = n ? ag_arena_calloc(&ld->p->arena, (size_t)n * sizeof *s) : NULL;
         if (n && !s)
             return AG_E_NOMEM;
-        for (ag_json_ref e = ag_json_first(ld->doc, subs); e != AG_JSON_NONE; e = ag_json_next(ld->doc, e))
+        for (ag_json_ref e = ag_json_first(ld->doc, subs); e != AG_JSON_NONE;
+             e = ag_json_next(ld->doc, e))
             if ((err = parse_subject(ld, e, &b, &s[i++])))
                 return err;
         b.subjects = s, b.nsubjects = n;
@@ -562,18 +591,23 @@ static ag_err parse_object(loader_t *ld, ag_json_ref obj, ag_str_t item_kind, in
         if (ag_json_typeof(ld->doc, items) != AG_JSON_ARRAY)
             return fail(ld, items, "items: must be a list");
         ag_str_t inner = ag_str_eq_lit(kind, "List") ? AG_STR("") : ag_str_make(kind.p, kind.n - 4);
-        for (ag_json_ref it = ag_json_first(ld->doc, items); it != AG_JSON_NONE; it = ag_json_next(ld->doc, it))
+        for (ag_json_ref it = ag_json_first(ld->doc, items); it != AG_JSON_NONE;
+             it = ag_json_next(ld->doc, it))
             if ((err = parse_object(ld, it, inner, depth + 1)))
                 return err;
         return 0;
     }
     if (ver.n && !ag_str_eq_lit(ver, RBAC_GROUP "/v1"))
-        return fail(ld, obj, "apiVersion: unsupported \"%.*s\" (expected " RBAC_GROUP "/v1)", AG_STR_FMT(ver));
+        return fail(ld, obj, "apiVersion: unsupported \"%.*s\" (expected " RBAC_GROUP "/v1)",
+                    AG_STR_FMT(ver));
     if (ag_str_eq_lit(kind, "Role") || ag_str_eq_lit(kind, "ClusterRole"))
         return parse_role(ld, obj, kind.n == 11);
     if (ag_str_eq_lit(kind, "RoleBinding") || ag_str_eq_lit(kind, "ClusterRoleBinding"))
         return parse_binding(ld, obj, kind.n == 18);
-    return fail(ld, kv, "kind: unsupported \"%.*s\" (expected Role, ClusterRole, RoleBinding, ClusterRoleBinding or a List of them)", AG_STR_FMT(kind));
+    return fail(ld, kv,
+                "kind: unsupported \"%.*s\" (expected Role, ClusterRole, RoleBinding, "
+                "ClusterRoleBinding or a List of them)",
+                AG_STR_FMT(kind));
 }
 
 static ag_err add_doc(loader_t *ld, ag_str_t text, const char *name)
@@ -581,15 +615,17 @@ static ag_err add_doc(loader_t *ld, ag_str_t text, const char *name)
     ag_arena_t tmp;
     ag_json_t doc;
     ag_json_error_t je = {0};
-    ag_json_limits_t lim = {.max_depth = 32,
-                            .max_tokens = text.n / 2 + 64 < (size_t)INT_MAX / 2 ? (int)(text.n / 2 + 64) : INT_MAX / 2};
+    ag_json_limits_t lim = {
+        .max_depth = 32,
+        .max_tokens = text.n / 2 + 64 < (size_t)INT_MAX / 2 ? (int)(text.n / 2 + 64) : INT_MAX / 2};
     ag_arena_init(&tmp, 1 << 16, 0);
     ld->file = name;
     ld->tmp = &tmp;
     ag_err err = ag_json_parse(&doc, text, &lim, &tmp, &je);
     if (err) {
         if (ld->errmsg)
-            ag_buf_printf(ld->errmsg, "%s:%d:%d: %s", name, je.line, je.col, je.msg ? je.msg : ag_err_str(err));
+            ag_buf_printf(ld->errmsg, "%s:%d:%d: %s", name, je.line, je.col,
+                          je.msg ? je.msg : ag_err_str(err));
         err = err == AG_E_NOMEM ? err : AG_E_CONFIG;
         goto out;
     }
@@ -610,7 +646,8 @@ static ag_err resolve_refs(loader_t *ld)
     for (int i = 0; i < p->nbindings; i++) {
         rbac_binding_t *b = &p->bindings[i];
         bool is_role = ag_str_eq_lit(b->role_kind, "Role");
-        const ident_t *e = id_find(ld, is_role ? 'R' : 'C', is_role ? b->ns : AG_STR(""), b->role_name);
+        const ident_t *e =
+            id_find(ld, is_role ? 'R' : 'C', is_role ? b->ns : AG_STR(""), b->role_name);
         if (e) {
             b->role = &p->roles[e->idx];
             continue;
@@ -650,7 +687,10 @@ static bool selector_matches(const rbac_selector_t *s, const rbac_role_t *r)
         bool has = label_get(r, x->key, &v), in = false;
         for (int k = 0; has && k < x->values.n; k++)
             in = in || ag_str_eq(x->values.v[k], v);
-        bool ok = x->op == SEL_IN ? in : x->op == SEL_NOTIN ? !in : x->op == SEL_EXISTS ? has : !has;
+        bool ok = x->op == SEL_IN       ? in
+                  : x->op == SEL_NOTIN  ? !in
+                  : x->op == SEL_EXISTS ? has
+                                        : !has;
         if (!ok)
             return false;
     }
@@ -893,7 +933,9 @@ static ag_err add_file(loader_t *ld, const char *path)
     ag_err err = ag_buf_read_file(&text, path);
     if (err) {
         if (ld->errmsg)
-            ag_buf_printf(ld->errmsg, "%s: %s", path, err == AG_E_TOO_BIG ? "file exceeds the policy size limit" : "cannot read file");
+            ag_buf_printf(ld->errmsg, "%s: %s", path,
+                          err == AG_E_TOO_BIG ? "file exceeds the policy size limit"
+                                              : "cannot read file");
     } else {
         err = add_doc(ld, ag_buf_str(&text), path);
     }

@@ -82,7 +82,7 @@ static void split_path(ag_str_t path, segs_t *s)
     }
 }
 
-static const char *const method_verbs[] = {"get",   "head",    "post",  "put",     "patch",
+static const char *const method_verbs[] = {"get",    "head",    "post",  "put",     "patch",
                                            "delete", "options", "trace", "connect", NULL};
 
 /* The lower-cased method; static text for the usual ones. */
@@ -138,7 +138,8 @@ static ag_err scan_query(ag_str_t q, ag_arena_t *arena, listopts_t *lo)
         rv = ag_str_split(pair, '=', &rk);
         ag_str_t k, v = AG_STR("");
         ag_err err = 0;
-        if (!unescape(rk, true, arena, &k, &err) || (rv.p && !unescape(rv, true, arena, &v, &err))) {
+        if (!unescape(rk, true, arena, &k, &err) ||
+            (rv.p && !unescape(rv, true, arena, &v, &err))) {
             if (err)
                 return err;
             continue;
@@ -184,7 +185,8 @@ static bool go_parse_int64(ag_str_t s)
 /* The watch conversion: present and first value neither "0" nor "false" (any case). */
 static bool watch_true(const listopts_t *lo)
 {
-    return lo->has_watch && !ag_str_eq_lit(lo->watch, "0") && !ag_str_ieq(lo->watch, AG_STR("false"));
+    return lo->has_watch && !ag_str_eq_lit(lo->watch, "0") &&
+           !ag_str_ieq(lo->watch, AG_STR("false"));
 }
 
 /* A name from a field selector must be a valid path segment name. */
@@ -346,8 +348,7 @@ static bool unescape_value(ag_str_t v, ag_arena_t *arena, ag_str_t *out)
     return true;
 }
 
-bool ag_reqinfo_field_selector_name(ag_str_t sel, ag_arena_t *arena, ag_str_t *name,
-                                    bool *has_name)
+bool ag_reqinfo_field_selector_name(ag_str_t sel, ag_arena_t *arena, ag_str_t *name, bool *has_name)
 {
     ag_str_t best_term = AG_STR_NULL;
     *has_name = false;
@@ -400,8 +401,21 @@ bool ag_reqinfo_field_selector_name(ag_str_t sel, ag_arena_t *arena, ag_str_t *n
 
 /* ---- label selectors (labels.Parse) --------------------------------------------------- */
 
-typedef enum { T_END, T_IDENT, T_NOT, T_EQ, T_DEQ, T_NEQ, T_IN, T_NOTIN, T_GT, T_LT,
-               T_OPEN, T_CLOSE, T_COMMA } tok_kind;
+typedef enum {
+    T_END,
+    T_IDENT,
+    T_NOT,
+    T_EQ,
+    T_DEQ,
+    T_NEQ,
+    T_IN,
+    T_NOTIN,
+    T_GT,
+    T_LT,
+    T_OPEN,
+    T_CLOSE,
+    T_COMMA
+} tok_kind;
 
 typedef struct {
     ag_str_t s;
@@ -428,8 +442,11 @@ static tok_kind lex(lex_t *l)
     const char *c = l->s.p + l->i;
     size_t left = l->s.n - l->i;
     if (is_special(*c)) {
-        struct { const char *op; tok_kind k; } ops[] = {{"==", T_DEQ}, {"!=", T_NEQ}, {"=", T_EQ},
-            {"!", T_NOT}, {">", T_GT}, {"<", T_LT}, {"(", T_OPEN}, {")", T_CLOSE}, {",", T_COMMA}};
+        struct {
+            const char *op;
+            tok_kind k;
+        } ops[] = {{"==", T_DEQ}, {"!=", T_NEQ}, {"=", T_EQ},    {"!", T_NOT},  {">", T_GT},
+                   {"<", T_LT},   {"(", T_OPEN}, {")", T_CLOSE}, {",", T_COMMA}};
         for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
             size_t n = strlen(ops[k].op);
             if (left >= n && memcmp(c, ops[k].op, n) == 0) {

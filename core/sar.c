@@ -103,8 +103,11 @@ static ag_err check_selector(sar_ctx_t *c, ag_json_ref sel, bool field, ag_sar_r
         return err;
     ag_json_ref reqs = ag_json_get(c->doc, sel, "requirements");
     if (raw.n && !absent(c, reqs) && ag_json_count(c->doc, reqs) > 0)
-        return bad(c, true, field ? "spec.resourceAttributes.fieldSelector.rawSelector: Invalid value: may not specified at the same time as requirements"
-                                  : "spec.resourceAttributes.labelSelector.rawSelector: Invalid value: may not specified at the same time as requirements");
+        return bad(c, true,
+                   field ? "spec.resourceAttributes.fieldSelector.rawSelector: Invalid value: may "
+                           "not specified at the same time as requirements"
+                         : "spec.resourceAttributes.labelSelector.rawSelector: Invalid value: may "
+                           "not specified at the same time as requirements");
     if (raw.n) {
         ag_str_t name;
         bool has_name;
@@ -119,7 +122,8 @@ static ag_err check_selector(sar_ctx_t *c, ag_json_ref sel, bool field, ag_sar_r
         return 0;
     if (ag_json_typeof(c->doc, reqs) != AG_JSON_ARRAY)
         return bad(c, false, "malformed SubjectAccessReview: requirements must be a list");
-    for (ag_json_ref r = ag_json_first(c->doc, reqs); r != AG_JSON_NONE; r = ag_json_next(c->doc, r)) {
+    for (ag_json_ref r = ag_json_first(c->doc, reqs); r != AG_JSON_NONE;
+         r = ag_json_next(c->doc, r)) {
         ag_str_t op, key;
         const ag_str_t *vals;
         int nvals;
@@ -143,12 +147,16 @@ static ag_err parse_resource(sar_ctx_t *c, ag_json_ref ra, ag_sar_request_t *req
     ag_attrs_t *a = &req->attrs;
     ag_err err;
     if (ag_json_typeof(c->doc, ra) != AG_JSON_OBJECT)
-        return bad(c, false, "malformed SubjectAccessReview: spec.resourceAttributes must be an object");
+        return bad(c, false,
+                   "malformed SubjectAccessReview: spec.resourceAttributes must be an object");
     a->resource_request = true;
-    if ((err = get_str(c, ra, "namespace", &a->namespace_)) || (err = get_str(c, ra, "verb", &a->verb)) ||
-        (err = get_str(c, ra, "group", &a->api_group)) || (err = get_str(c, ra, "version", &a->api_version)) ||
+    if ((err = get_str(c, ra, "namespace", &a->namespace_)) ||
+        (err = get_str(c, ra, "verb", &a->verb)) ||
+        (err = get_str(c, ra, "group", &a->api_group)) ||
+        (err = get_str(c, ra, "version", &a->api_version)) ||
         (err = get_str(c, ra, "resource", &a->resource)) ||
-        (err = get_str(c, ra, "subresource", &a->subresource)) || (err = get_str(c, ra, "name", &a->name)) ||
+        (err = get_str(c, ra, "subresource", &a->subresource)) ||
+        (err = get_str(c, ra, "name", &a->name)) ||
         (err = check_selector(c, ag_json_get(c->doc, ra, "fieldSelector"), true, req)) ||
         (err = check_selector(c, ag_json_get(c->doc, ra, "labelSelector"), false, req)))
         return err;
@@ -166,24 +174,34 @@ static ag_err parse_spec(sar_ctx_t *c, ag_json_ref spec, bool v1beta1, ag_sar_re
         return bad(c, false, "malformed SubjectAccessReview: spec must be an object");
     req->spec_raw = ag_json_raw(c->doc, spec);
     /* v1beta1 names the list "group"; in v1 that key is an unknown field (ignored) */
-    if ((err = get_str(c, spec, "user", &u->username)) || (err = get_str(c, spec, "uid", &u->uid)) ||
-        (err = get_strs(c, ag_json_get(c->doc, spec, v1beta1 ? "group" : "groups"), &u->groups, &u->ngroups)) ||
+    if ((err = get_str(c, spec, "user", &u->username)) ||
+        (err = get_str(c, spec, "uid", &u->uid)) ||
+        (err = get_strs(c, ag_json_get(c->doc, spec, v1beta1 ? "group" : "groups"), &u->groups,
+                        &u->ngroups)) ||
         (err = get_extra(c, ag_json_get(c->doc, spec, "extra"), u)))
         return err;
     ag_json_ref ra = ag_json_get(c->doc, spec, "resourceAttributes");
     ag_json_ref na = ag_json_get(c->doc, spec, "nonResourceAttributes");
     bool has_ra = !absent(c, ra), has_na = !absent(c, na);
     if (has_ra && has_na)
-        return bad(c, true, "spec.nonResourceAttributes: Invalid value: \"null\": cannot be specified in combination with resourceAttributes");
+        return bad(c, true,
+                   "spec.nonResourceAttributes: Invalid value: \"null\": cannot be specified in "
+                   "combination with resourceAttributes");
     if (!has_ra && !has_na)
-        return bad(c, true, "spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified");
+        return bad(c, true,
+                   "spec.resourceAttributes: Invalid value: \"null\": exactly one of "
+                   "nonResourceAttributes or resourceAttributes must be specified");
     if (!u->username.n && !u->ngroups)
-        return bad(c, true, "spec.user: Invalid value: \"\": at least one of user or group must be specified");
+        return bad(
+            c, true,
+            "spec.user: Invalid value: \"\": at least one of user or group must be specified");
     if (has_ra)
         return parse_resource(c, ra, req);
     if (ag_json_typeof(c->doc, na) != AG_JSON_OBJECT)
-        return bad(c, false, "malformed SubjectAccessReview: spec.nonResourceAttributes must be an object");
-    if ((err = get_str(c, na, "path", &req->attrs.path)) || (err = get_str(c, na, "verb", &req->attrs.verb)))
+        return bad(c, false,
+                   "malformed SubjectAccessReview: spec.nonResourceAttributes must be an object");
+    if ((err = get_str(c, na, "path", &req->attrs.path)) ||
+        (err = get_str(c, na, "verb", &req->attrs.verb)))
         return err;
     return 0;
 }
@@ -195,10 +213,12 @@ static bool metadata_empty(const sar_ctx_t *c, ag_json_ref md)
         return true;
     if (ag_json_typeof(c->doc, md) != AG_JSON_OBJECT)
         return false;
-    for (ag_json_ref k = ag_json_first(c->doc, md); k != AG_JSON_NONE; k = ag_json_next(c->doc, k)) {
+    for (ag_json_ref k = ag_json_first(c->doc, md); k != AG_JSON_NONE;
+         k = ag_json_next(c->doc, k)) {
         ag_json_type t = ag_json_typeof(c->doc, ag_json_value(k));
         bool empty = t == AG_JSON_NULL ||
-                     ((t == AG_JSON_OBJECT || t == AG_JSON_ARRAY) && ag_json_count(c->doc, ag_json_value(k)) == 0) ||
+                     ((t == AG_JSON_OBJECT || t == AG_JSON_ARRAY) &&
+                      ag_json_count(c->doc, ag_json_value(k)) == 0) ||
                      (t == AG_JSON_STRING && ag_json_raw(c->doc, ag_json_value(k)).n == 0);
         if (!empty)
             return false;
@@ -216,17 +236,20 @@ ag_err ag_sar_parse(ag_str_t body, ag_arena_t *arena, ag_sar_request_t *req, ag_
         return bad(&c, false, "request body too large");
     ag_err err = ag_json_parse(&doc, body, &lim, arena, NULL);
     if (err)
-        return err == AG_E_NOMEM ? err : bad(&c, false, "malformed SubjectAccessReview: not valid JSON");
+        return err == AG_E_NOMEM ? err
+                                 : bad(&c, false, "malformed SubjectAccessReview: not valid JSON");
     ag_json_ref root = ag_json_root(&doc);
     if (ag_json_typeof(&doc, root) != AG_JSON_OBJECT)
         return bad(&c, false, "malformed SubjectAccessReview: not a JSON object");
     ag_str_t kind;
-    if ((err = get_str(&c, root, "apiVersion", &req->api_version)) || (err = get_str(&c, root, "kind", &kind)))
+    if ((err = get_str(&c, root, "apiVersion", &req->api_version)) ||
+        (err = get_str(&c, root, "kind", &kind)))
         return err;
     bool v1 = ag_str_eq_lit(req->api_version, SAR_GROUP "/v1");
     bool v1beta1 = ag_str_eq_lit(req->api_version, SAR_GROUP "/v1beta1");
     if (!v1 && !v1beta1)
-        return bad(&c, false, "apiVersion must be authorization.k8s.io/v1 or authorization.k8s.io/v1beta1");
+        return bad(&c, false,
+                   "apiVersion must be authorization.k8s.io/v1 or authorization.k8s.io/v1beta1");
     if (!ag_str_eq_lit(kind, "SubjectAccessReview"))
         return bad(&c, false, "kind must be SubjectAccessReview");
     if (!metadata_empty(&c, ag_json_get(&doc, root, "metadata")))
@@ -234,7 +257,8 @@ ag_err ag_sar_parse(ag_str_t body, ag_arena_t *arena, ag_sar_request_t *req, ag_
     return parse_spec(&c, ag_json_get(&doc, root, "spec"), v1beta1, req);
 }
 
-ag_err ag_sar_write_response(const ag_sar_request_t *req, const ag_authz_decision_t *d, ag_buf_t *out)
+ag_err ag_sar_write_response(const ag_sar_request_t *req, const ag_authz_decision_t *d,
+                             ag_buf_t *out)
 {
     ag_buf_t reason = AG_BUF_INIT(64 * 1024);
     ag_err err;
@@ -245,11 +269,13 @@ ag_err ag_sar_write_response(const ag_sar_request_t *req, const ag_authz_decisio
         (err = ag_json_write_str(out, req->api_version)) ||
         (err = ag_buf_append_cstr(out, ",\"metadata\":{\"creationTimestamp\":null},\"spec\":")) ||
         (err = ag_buf_append_str(out, req->spec_raw.n ? req->spec_raw : AG_STR("{}"))) ||
-        (err = ag_buf_printf(out, ",\"status\":{\"allowed\":%s", d->result == AG_AUTHZ_ALLOW ? "true" : "false")))
+        (err = ag_buf_printf(out, ",\"status\":{\"allowed\":%s",
+                             d->result == AG_AUTHZ_ALLOW ? "true" : "false")))
         goto out;
     if (d->result == AG_AUTHZ_DENY && (err = ag_buf_append_cstr(out, ",\"denied\":true")))
         goto out;
-    if (reason.n && ((err = ag_buf_append_cstr(out, ",\"reason\":")) || (err = ag_json_write_str(out, ag_buf_str(&reason)))))
+    if (reason.n && ((err = ag_buf_append_cstr(out, ",\"reason\":")) ||
+                     (err = ag_json_write_str(out, ag_buf_str(&reason)))))
         goto out;
     if (req->eval_error && ((err = ag_buf_append_cstr(out, ",\"evaluationError\":")) ||
                             (err = ag_json_write_str(out, ag_str_cstr(req->eval_error)))))
@@ -268,14 +294,18 @@ ag_err ag_sar_handle(ag_str_t body, ag_sar_decide_fn decide, void *ctx, ag_arena
     ag_err err = ag_sar_parse(body, arena, &req, &why);
     if (err == AG_E_PARSE || err == AG_E_INVAL) {
         bool invalid = err == AG_E_INVAL;
-        static const ag_status_details_t details = {{NULL, 0}, AG_STR(SAR_GROUP), AG_STR("SubjectAccessReview")};
+        static const ag_status_details_t details = {
+            {NULL, 0}, AG_STR(SAR_GROUP), AG_STR("SubjectAccessReview")};
         *http_status = invalid ? 422 : 400;
         if (invalid)
-            err = ag_buf_printf(&msg, "SubjectAccessReview.authorization.k8s.io \"\" is invalid: %.*s", AG_STR_FMT(ag_buf_str(&why)));
+            err = ag_buf_printf(&msg,
+                                "SubjectAccessReview.authorization.k8s.io \"\" is invalid: %.*s",
+                                AG_STR_FMT(ag_buf_str(&why)));
         else
             err = ag_buf_append_str(&msg, ag_buf_str(&why));
         if (!err)
-            err = ag_status_write_details(response, *http_status, ag_buf_str(&msg), invalid ? &details : NULL);
+            err = ag_status_write_details(response, *http_status, ag_buf_str(&msg),
+                                          invalid ? &details : NULL);
         goto out;
     }
     if (err)

@@ -26,8 +26,8 @@ typedef struct {
     ag_str_t api_version; /* "authorization.k8s.io/v1" or ".../v1beta1" */
     ag_identity_t user;
     ag_attrs_t attrs;
-    ag_str_t spec_raw;         /* the spec object's bytes, echoed in the response */
-    const char *eval_error;    /* selector problems: reported in status.evaluationError */
+    ag_str_t spec_raw;      /* the spec object's bytes, echoed in the response */
+    const char *eval_error; /* selector problems: reported in status.evaluationError */
 } ag_sar_request_t;
 
 /* Parses and validates <body> (borrowed). On a malformed body returns AG_E_PARSE, on a

@@ -39,21 +39,23 @@ static int usage(const char *why)
                 "         VERB (TYPE[.GROUP][/NAME] | /NON/RESOURCE/URL) [-n NS | -A]\n"
                 "         [--subresource S] [--name N] [-o json]\n");
     else
-        fprintf(stderr,
-                "usage: authgate check --policy FILE_OR_DIR [--policy ...] [--no-bootstrap]\n"
-                "         --as USER [--as-group GROUP ...] [--exact-groups]\n"
-                "         (VERB (TYPE[.GROUP][/NAME] | /NON/RESOURCE/URL) [-n NS | -A]\n"
-                "          [--subresource S] [--name N]\n"
-                "         | --request 'METHOD /path?query' [--websocket])\n"
-                "         [--explain] [-o json]\n"
-                "  prints yes or no; exit 0 yes, 1 no, 2 usage or policy error.\n"
-                "  --as/--as-group act like kubectl's impersonation: system:authenticated is added\n"
-                "  (service accounts also get their groups) unless --exact-groups.\n"
-                "  TYPE: plural, singular or short name of a built-in resource (po, deploy, svc,\n"
-                "  ns, cm, ...) or RESOURCE.GROUP; no discovery runs offline.\n"
-                "  --config FILE reads the gateway config's \"authorization\": {\"rbac\":\n"
-                "  {\"policies\": [paths relative to FILE], \"bootstrap\": true}} section.\n"
-                "  Azure role assignments: authgate check --azure-assignments FILE ... (cmd_check_azure).\n");
+        fprintf(
+            stderr,
+            "usage: authgate check --policy FILE_OR_DIR [--policy ...] [--no-bootstrap]\n"
+            "         --as USER [--as-group GROUP ...] [--exact-groups]\n"
+            "         (VERB (TYPE[.GROUP][/NAME] | /NON/RESOURCE/URL) [-n NS | -A]\n"
+            "          [--subresource S] [--name N]\n"
+            "         | --request 'METHOD /path?query' [--websocket])\n"
+            "         [--explain] [-o json]\n"
+            "  prints yes or no; exit 0 yes, 1 no, 2 usage or policy error.\n"
+            "  --as/--as-group act like kubectl's impersonation: system:authenticated is added\n"
+            "  (service accounts also get their groups) unless --exact-groups.\n"
+            "  TYPE: plural, singular or short name of a built-in resource (po, deploy, svc,\n"
+            "  ns, cm, ...) or RESOURCE.GROUP; no discovery runs offline.\n"
+            "  --config FILE reads the gateway config's \"authorization\": {\"rbac\":\n"
+            "  {\"policies\": [paths relative to FILE], \"bootstrap\": true}} section.\n"
+            "  Azure role assignments: authgate check --azure-assignments FILE ... "
+            "(cmd_check_azure).\n");
     return 2;
 }
 
@@ -119,7 +121,8 @@ static int parse_args(opts_t *o, int argc, char **argv)
                 return usage("only -o json is supported");
             o->json = true;
         } else if (flag(a, "--no-bootstrap", &o->no_bootstrap) || flag(a, "-A", &o->all_ns) ||
-                   flag(a, "--all-namespaces", &o->all_ns) || flag(a, "--exact-groups", &o->exact_groups) ||
+                   flag(a, "--all-namespaces", &o->all_ns) ||
+                   flag(a, "--exact-groups", &o->exact_groups) ||
                    flag(a, "--explain", &o->explain) || flag(a, "--websocket", &o->websocket)) {
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(NULL);
@@ -191,11 +194,15 @@ static const res_t resources[] = {
     {"volumeattachments", "volumeattachment", "", "storage.k8s.io", false},
     {"csidrivers", "csidriver", "", "storage.k8s.io", false},
     {"priorityclasses", "priorityclass", "pc", "scheduling.k8s.io", false},
-    {"customresourcedefinitions", "customresourcedefinition", "crd crds", "apiextensions.k8s.io", false},
+    {"customresourcedefinitions", "customresourcedefinition", "crd crds", "apiextensions.k8s.io",
+     false},
     {"apiservices", "apiservice", "", "apiregistration.k8s.io", false},
-    {"certificatesigningrequests", "certificatesigningrequest", "csr", "certificates.k8s.io", false},
-    {"mutatingwebhookconfigurations", "mutatingwebhookconfiguration", "", "admissionregistration.k8s.io", false},
-    {"validatingwebhookconfigurations", "validatingwebhookconfiguration", "", "admissionregistration.k8s.io", false},
+    {"certificatesigningrequests", "certificatesigningrequest", "csr", "certificates.k8s.io",
+     false},
+    {"mutatingwebhookconfigurations", "mutatingwebhookconfiguration", "",
+     "admissionregistration.k8s.io", false},
+    {"validatingwebhookconfigurations", "validatingwebhookconfiguration", "",
+     "admissionregistration.k8s.io", false},
     {"tokenreviews", "tokenreview", "", "authentication.k8s.io", false},
     {"selfsubjectreviews", "selfsubjectreview", "", "authentication.k8s.io", false},
     {"subjectaccessreviews", "subjectaccessreview", "", "authorization.k8s.io", false},
@@ -222,7 +229,8 @@ static const res_t *find_resource(ag_str_t name, ag_str_t group, bool group_give
         const res_t *r = &resources[i];
         if (group_given && !ag_str_eq_lit(group, r->group))
             continue;
-        if (ag_str_eq_lit(name, r->plural) || ag_str_eq_lit(name, r->singular) || word_in(name, r->shorts))
+        if (ag_str_eq_lit(name, r->plural) || ag_str_eq_lit(name, r->singular) ||
+            word_in(name, r->shorts))
             return r;
     }
     return NULL;
@@ -269,7 +277,8 @@ static int attrs_from_args(const opts_t *o, ag_attrs_t *a)
 /* ---- identity ----------------------------------------------------------------------- */
 
 /* The user kubectl --as/--as-group would end up as (impersonation, reference §7.3). */
-static void build_identity(const opts_t *o, ag_identity_t *id, ag_str_t *groups, ag_str_t *sa_ns_group)
+static void build_identity(const opts_t *o, ag_identity_t *id, ag_str_t *groups,
+                           ag_str_t *sa_ns_group)
 {
     int n = 0;
     *id = (ag_identity_t){.username = ag_str_cstr(o->as)};
@@ -313,11 +322,14 @@ static int policies_from_config(opts_t *o, ag_arena_t *arena)
         goto out;
     }
     if (ag_json_parse(&doc, ag_buf_str(&text), NULL, arena, &je)) {
-        fprintf(stderr, "authgate %s: %s:%d:%d: %s\n", prog, o->config, je.line, je.col, je.msg ? je.msg : "malformed JSON");
+        fprintf(stderr, "authgate %s: %s:%d:%d: %s\n", prog, o->config, je.line, je.col,
+                je.msg ? je.msg : "malformed JSON");
         goto out;
     }
-    ag_json_ref rbac = ag_json_get(&doc, ag_json_get(&doc, ag_json_root(&doc), "authorization"), "rbac");
-    ag_json_ref pol = ag_json_get(&doc, rbac, "policies"), boot = ag_json_get(&doc, rbac, "bootstrap");
+    ag_json_ref rbac =
+        ag_json_get(&doc, ag_json_get(&doc, ag_json_root(&doc), "authorization"), "rbac");
+    ag_json_ref pol = ag_json_get(&doc, rbac, "policies"),
+                boot = ag_json_get(&doc, rbac, "bootstrap");
     if (ag_json_typeof(&doc, pol) != AG_JSON_ARRAY) {
         fprintf(stderr, "authgate %s: %s: no authorization.rbac.policies list\n", prog, o->config);
         goto out;
@@ -329,7 +341,8 @@ static int policies_from_config(opts_t *o, ag_arena_t *arena)
     for (ag_json_ref e = ag_json_first(&doc, pol); e != AG_JSON_NONE; e = ag_json_next(&doc, e)) {
         ag_str_t s;
         if (ag_json_str(&doc, e, arena, &s) || !s.n) {
-            fprintf(stderr, "authgate %s: %s: authorization.rbac.policies: strings expected\n", prog, o->config);
+            fprintf(stderr, "authgate %s: %s: authorization.rbac.policies: strings expected\n",
+                    prog, o->config);
             goto out;
         }
         ag_buf_clear(&err_text);
@@ -357,7 +370,8 @@ static int load_policy(opts_t *o, ag_arena_t *arena, ag_rbac_t **out)
     ag_buf_t err = AG_BUF_INIT(8192);
     ag_err e = ag_rbac_load(o->policies, o->npolicies, &ro, out, &err);
     if (e)
-        fprintf(stderr, "authgate %s: policy not loaded: %s\n", prog, err.n ? err.p : ag_err_str(e));
+        fprintf(stderr, "authgate %s: policy not loaded: %s\n", prog,
+                err.n ? err.p : ag_err_str(e));
     ag_buf_dispose(&err);
     return e ? 2 : 0;
 }
@@ -401,7 +415,8 @@ static void json_user(ag_buf_t *b, const ag_identity_t *id)
 
 static void json_decision(ag_buf_t *b, const ag_authz_decision_t *d)
 {
-    ag_buf_printf(b, "{\"source\":\"%s\"", d->source == AG_AUTHZ_BY_SUPERUSER ? "superuser" : "rbac");
+    ag_buf_printf(b, "{\"source\":\"%s\"",
+                  d->source == AG_AUTHZ_BY_SUPERUSER ? "superuser" : "rbac");
     if (d->binding_kind.n) {
         ag_buf_append_cstr(b, ",\"binding\":{");
         json_field(b, "kind", d->binding_kind, false);
@@ -425,17 +440,20 @@ static void json_decision(ag_buf_t *b, const ag_authz_decision_t *d)
 static void print_attrs(const ag_attrs_t *a)
 {
     if (a->resource_request)
-        printf("request: verb=%.*s apiGroup=\"%.*s\" apiVersion=\"%.*s\" namespace=\"%.*s\" resource=%.*s "
+        printf("request: verb=%.*s apiGroup=\"%.*s\" apiVersion=\"%.*s\" namespace=\"%.*s\" "
+               "resource=%.*s "
                "subresource=\"%.*s\" name=\"%.*s\"\n",
                AG_STR_FMT(a->verb), AG_STR_FMT(a->api_group), AG_STR_FMT(a->api_version),
                AG_STR_FMT(a->namespace_), AG_STR_FMT(a->resource), AG_STR_FMT(a->subresource),
                AG_STR_FMT(a->name));
     else
-        printf("request: non-resource verb=%.*s path=%.*s\n", AG_STR_FMT(a->verb), AG_STR_FMT(a->path));
+        printf("request: non-resource verb=%.*s path=%.*s\n", AG_STR_FMT(a->verb),
+               AG_STR_FMT(a->path));
 }
 
 /* One decision (plus the WebSocket "create" check when asked) and its report. */
-static int decide_and_print(const opts_t *o, const ag_rbac_t *p, const ag_identity_t *id, ag_attrs_t *a)
+static int decide_and_print(const opts_t *o, const ag_rbac_t *p, const ag_identity_t *id,
+                            ag_attrs_t *a)
 {
     ag_authz_decision_t d;
     bool allowed = ag_rbac_eval(p, id, a, &d) == AG_AUTHZ_ALLOW;
@@ -473,7 +491,8 @@ static int decide_and_print(const opts_t *o, const ag_rbac_t *p, const ag_identi
                 printf("%s%.*s", i ? " " : "", AG_STR_FMT(id->groups[i]));
             printf("]\n");
             if (second)
-                printf("also required: create (WebSocket %.*s/%.*s)\n", AG_STR_FMT(a->resource), AG_STR_FMT(a->subresource));
+                printf("also required: create (WebSocket %.*s/%.*s)\n", AG_STR_FMT(a->resource),
+                       AG_STR_FMT(a->subresource));
             if (allowed)
                 printf("reason: %s\n", reason.p);
             else
@@ -494,7 +513,8 @@ static int request_attrs(const opts_t *o, ag_arena_t *arena, ag_attrs_t *a)
     if (!method.n || !target.p || !target.n)
         return usage("--request needs 'METHOD /path?query'");
     if (ag_reqinfo_parse(method, target, arena, a)) {
-        fprintf(stderr, "authgate check: the API server derives no attributes from \"%s\"\n", o->request);
+        fprintf(stderr, "authgate check: the API server derives no attributes from \"%s\"\n",
+                o->request);
         return 2;
     }
     return 0;
@@ -519,10 +539,12 @@ int ag_cmd_check(int argc, char **argv)
         goto out;
     }
     if (o.request ? o.npos != 0 : o.npos < 2) {
-        usage(o.request ? "--request takes no VERB or resource" : "give VERB and a resource type or URL");
+        usage(o.request ? "--request takes no VERB or resource"
+                        : "give VERB and a resource type or URL");
         goto out;
     }
-    if ((o.request ? request_attrs(&o, &arena, &a) : attrs_from_args(&o, &a)) || load_policy(&o, &arena, &p))
+    if ((o.request ? request_attrs(&o, &arena, &a) : attrs_from_args(&o, &a)) ||
+        load_policy(&o, &arena, &p))
         goto out;
     ag_str_t groups[MAX_LIST + 3];
     ag_buf_t sa_group = AG_BUF_INIT(1024);
@@ -549,7 +571,8 @@ typedef struct {
     ag_buf_t out;
 } who_ctx_t;
 
-static void on_subject(void *ctx, ag_str_t kind, ag_str_t ns, ag_str_t name, const ag_authz_decision_t *via)
+static void on_subject(void *ctx, ag_str_t kind, ag_str_t ns, ag_str_t name,
+                       const ag_authz_decision_t *via)
 {
     who_ctx_t *w = ctx;
     if (w->json) {
@@ -566,7 +589,8 @@ static void on_subject(void *ctx, ag_str_t kind, ag_str_t ns, ag_str_t name, con
                       AG_STR_FMT(via->binding_namespace), via->binding_namespace.n ? "/" : "",
                       AG_STR_FMT(via->binding_name));
         printf("%-15.*s %-20.*s %-40.*s %-50s %.*s/%.*s\n", AG_STR_FMT(kind), ns.n ? (int)ns.n : 1,
-               ns.n ? ns.p : "-", AG_STR_FMT(name), binding.p, AG_STR_FMT(via->role_kind), AG_STR_FMT(via->role_name));
+               ns.n ? ns.p : "-", AG_STR_FMT(name), binding.p, AG_STR_FMT(via->role_kind),
+               AG_STR_FMT(via->role_name));
         ag_buf_dispose(&binding);
     }
     w->count++;
@@ -585,7 +609,8 @@ int ag_cmd_who_can(int argc, char **argv)
         goto out;
     rc = 2;
     if (o.npos < 2 || o.request || o.as || o.ngroups) {
-        usage(o.npos < 2 ? "give VERB and a resource type or URL" : "who-can takes no --request, --as or --as-group");
+        usage(o.npos < 2 ? "give VERB and a resource type or URL"
+                         : "who-can takes no --request, --as or --as-group");
         goto out;
     }
     if (attrs_from_args(&o, &a) || load_policy(&o, &arena, &p))

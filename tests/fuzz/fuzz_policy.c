@@ -9,7 +9,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void on_subject(void *ctx, ag_str_t kind, ag_str_t ns, ag_str_t name, const ag_authz_decision_t *via)
+static void on_subject(void *ctx, ag_str_t kind, ag_str_t ns, ag_str_t name,
+                       const ag_authz_decision_t *via)
 {
     size_t *n = ctx;
     *n += kind.n + ns.n + name.n + via->role_name.n;
@@ -24,8 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ag_rbac_load_mem(in, "fuzz.json", &opts, &p, &err) == 0) {
         static const ag_str_t groups[] = {AG_STR_NULL, {"system:authenticated", 20}, {"g", 1}};
         ag_identity_t u = {.username = AG_STR("u"), .groups = groups + 1, .ngroups = 2};
-        ag_attrs_t a = {.resource_request = true, .verb = AG_STR("get"), .resource = AG_STR("pods"),
-                        .namespace_ = AG_STR("ns"), .name = AG_STR("n")};
+        ag_attrs_t a = {.resource_request = true,
+                        .verb = AG_STR("get"),
+                        .resource = AG_STR("pods"),
+                        .namespace_ = AG_STR("ns"),
+                        .name = AG_STR("n")};
         ag_authz_decision_t d;
         (void)ag_rbac_eval(p, &u, &a, &d);
         size_t n = 0;
@@ -41,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ag_buf_t resp = AG_BUF_INIT(1 << 20);
     int status;
     static ag_rbac_t *boot; /* the bootstrap policy, loaded once */
-    if (!boot && ag_rbac_load_mem(AG_STR("{\"kind\":\"List\",\"items\":[]}"), "empty", NULL, &boot, NULL))
+    if (!boot &&
+        ag_rbac_load_mem(AG_STR("{\"kind\":\"List\",\"items\":[]}"), "empty", NULL, &boot, NULL))
         __builtin_trap();
     (void)ag_sar_handle(in, ag_sar_rbac_decide, boot, &arena, &resp, &status);
     ag_buf_dispose(&resp);

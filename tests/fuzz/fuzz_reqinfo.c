@@ -22,8 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         (void)ag_reqinfo_needs_create_check(&a, true);
         volatile size_t sum = 0; /* touch every byte so ASan sees a bad slice */
-        const ag_str_t *all[] = {&a.verb, &a.api_prefix, &a.api_group, &a.api_version, &a.namespace_,
-                                 &a.resource, &a.subresource, &a.name, &a.path};
+        const ag_str_t *all[] = {&a.verb,        &a.api_prefix, &a.api_group,
+                                 &a.api_version, &a.namespace_, &a.resource,
+                                 &a.subresource, &a.name,       &a.path};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
             for (size_t k = 0; k < all[i]->n; k++)
                 sum += (unsigned char)all[i]->p[k];
