@@ -138,6 +138,27 @@ static ag_err read_file(pctx *c, ag_json_ref at, const char *path, ag_str_t file
     return err;
 }
 
+/* ---- discovery -------------------------------------------------------------------- */
+
+ag_err ag_issuer_parse_discovery(const ag_issuer_t *i, ag_str_t json, ag_arena_t *arena,
+                                 ag_str_t *jwks_uri)
+{
+    ag_json_t doc;
+    ag_json_limits_t lim = {32, 1 << 16};
+    ag_str_t iss, uri;
+    ag_err err = ag_json_parse(&doc, json, &lim, arena, NULL);
+    if (err)
+        return err == AG_E_NOMEM ? err : AG_E_PARSE;
+    ag_json_ref root = ag_json_root(&doc);
+    if (ag_json_str(&doc, ag_json_get(&doc, root, "issuer"), arena, &iss) ||
+        ag_json_str(&doc, ag_json_get(&doc, root, "jwks_uri"), arena, &uri))
+        return AG_E_PARSE;
+    if (!ag_str_eq(iss, i->url) || !url_ok(uri))
+        return AG_E_INVAL;
+    *jwks_uri = ag_arena_strdup(arena, uri);
+    return jwks_uri->p ? 0 : AG_E_NOMEM;
+}
+
 /* ---- keys ------------------------------------------------------------------------- */
 
 static ag_err parse_keys(pctx *c, ag_json_ref ref, const char *path, ag_issuer_t *is)

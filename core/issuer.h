@@ -93,6 +93,14 @@ ag_str_t ag_issuer_url(const ag_issuer_t *i);
 bool ag_issuer_uses_discovery(const ag_issuer_t *i);
 ag_str_t ag_issuer_discovery_url(const ag_issuer_t *i);
 ag_str_t ag_issuer_jwks_uri(const ag_issuer_t *i); /* configured jwks_uri, else empty */
+/* Reads the OpenID provider configuration (OIDC Discovery §3) fetched from
+ * ag_issuer_discovery_url(<i>) (<json> borrowed): its "issuer" must equal ag_issuer_url(<i>)
+ * byte for byte (§4.3: a mismatch means the document may not be used) and its "jwks_uri"
+ * must be https (or loopback http). *jwks_uri is copied into <arena>. Returns 0,
+ * AG_E_PARSE (not JSON, members missing or of the wrong type), AG_E_INVAL (issuer
+ * mismatch or unacceptable jwks_uri). */
+ag_err ag_issuer_parse_discovery(const ag_issuer_t *i, ag_str_t json, ag_arena_t *arena,
+                                 ag_str_t *jwks_uri);
 bool ag_issuer_keys_remote(const ag_issuer_t *i);
 const ag_jwks_t *ag_issuer_static_keys(const ag_issuer_t *i); /* borrowed; NULL when remote */
 ag_issuer_type ag_issuer_type_of(const ag_issuer_t *i);

@@ -1,5 +1,7 @@
 /* ag_authn_*: every algorithm, every rejection, the OIDC, Azure AD and service-account
  * mappings, over tokens minted by node's jose/crypto (tests/fixtures/jwt/mint.mjs). */
+#include <pthread.h>
+
 #include "authn.h"
 #include "testlib.h"
 #include "jwt_fixture.h"
@@ -534,4 +536,37 @@ TEST(authn_anonymous_identity)
     CHECK_SLICE(id.username, "system:anonymous");
     CHECK_STREQ(fx_groups(&id), "system:unauthenticated");
     CHECK_EQ(id.flags, AG_ID_ANONYMOUS);
+}
+
+/* ---- concurrency ----------------------------------------------------------------------- */
+
+/* Workers share one key-set snapshot: verification must only read the warmed mbedTLS
+ * contexts (run under -fsanitize=thread to check for races). */
+static void *verify_many(void *arg)
+{
+    static const char *const names[] = {"rs256", "ps256", "es256", "es384", "es512", "azure_v1", "sa_bound"};
+    long ok = 0;
+    ag_arena_t a;
+    ag_arena_init(&a, 1 << 14, 1 << 22);
+    for (int i = 0; i < 60; i++) {
+        ag_identity_t id;
+        ag_arena_reset(&a);
+        ag_str_t t = fx_token(names[(i + (int)(long)arg) % 7]);
+        ok += ag_authn_verify(fx.set, NULL, NULL, t, fx.now, &a, &id, NULL) == AG_AUTHN_OK;
+    }
+    ag_arena_dispose(&a);
+    return (void *)ok;
+}
+
+TEST(authn_verify_is_safe_on_shared_keys_across_threads)
+{
+    pthread_t th[4];
+    fx_load();
+    for (long i = 0; i < 4; i++)
+        CHECK_EQ(pthread_create(&th[i], NULL, verify_many, (void *)i), 0);
+    for (int i = 0; i < 4; i++) {
+        void *ok = NULL;
+        pthread_join(th[i], &ok);
+        CHECK_EQ((long)ok, 60);
+    }
 }

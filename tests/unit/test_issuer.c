@@ -216,3 +216,40 @@ TEST(issuer_extra_keys_are_lower_case_and_not_reserved)
     CHECK_SLICE(ag_issuer_at(e.set, 0)->required[0].value, "e.com");
     done(&e);
 }
+
+static ag_err discover(const ag_issuer_t *is, const char *doc, ag_arena_t *a, ag_str_t *uri)
+{
+    return ag_issuer_parse_discovery(is, ag_str_cstr(doc), a, uri);
+}
+
+TEST(issuer_discovery_document_must_name_the_same_issuer)
+{
+    env_t e;
+    ag_str_t uri = AG_STR_NULL;
+    CHECK_EQ(load(&e, "[{\"issuer\":\"https://idp.example.com\",\"audiences\":[\"x\"],\"keys\":{\"discovery\":true}},"
+                      "{\"type\":\"azure_ad\",\"tenant_id\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\"}]"),
+             0);
+    const ag_issuer_t *is = ag_issuer_at(e.set, 0);
+    CHECK_EQ(discover(is, "{\"issuer\":\"https://idp.example.com\",\"jwks_uri\":\"https://idp.example.com/keys\","
+                          "\"id_token_signing_alg_values_supported\":[\"RS256\"]}", &e.arena, &uri), 0);
+    CHECK_SLICE(uri, "https://idp.example.com/keys");
+    CHECK_EQ(discover(is, "{\"issuer\":\"https://idp.example.com/\",\"jwks_uri\":\"https://idp.example.com/keys\"}",
+                      &e.arena, &uri), AG_E_INVAL); /* OIDC Discovery §4.3: exact */
+    CHECK_EQ(discover(is, "{\"issuer\":\"https://idp.example.com\",\"jwks_uri\":\"http://idp.example.com/keys\"}",
+                      &e.arena, &uri), AG_E_INVAL);
+    CHECK_EQ(discover(is, "{\"issuer\":\"https://idp.example.com\"}", &e.arena, &uri), AG_E_PARSE);
+    CHECK_EQ(discover(is, "{\"issuer\":\"https://idp.example.com\",\"jwks_uri\":7}", &e.arena, &uri), AG_E_PARSE);
+    CHECK_EQ(discover(is, "<html>", &e.arena, &uri), AG_E_PARSE);
+    CHECK_EQ(discover(is, "{\"issuer\":\"https://idp.example.com\",\"issuer\":\"https://idp.example.com\","
+                          "\"jwks_uri\":\"https://k\"}", &e.arena, &uri), AG_E_PARSE);
+    /* Azure AD v1 metadata lives on login.microsoftonline.com but names the sts issuer */
+    CHECK_EQ(discover(ag_issuer_at(e.set, 1),
+                      "{\"issuer\":\"https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/\","
+                      "\"jwks_uri\":\"https://login.microsoftonline.com/common/discovery/keys\"}",
+                      &e.arena, &uri), 0);
+    CHECK_EQ(discover(ag_issuer_at(e.set, 2),
+                      "{\"issuer\":\"https://login.microsoftonline.com/{tenantid}/v2.0\","
+                      "\"jwks_uri\":\"https://login.microsoftonline.com/common/discovery/v2.0/keys\"}",
+                      &e.arena, &uri), AG_E_INVAL); /* templated (common) metadata: not ours */
+    done(&e);
+}
