@@ -231,6 +231,30 @@ ag_err ag_graph_page_parse(ag_str_t body, ag_str_t base, int room, ag_arena_t *a
     return parse_ids(&doc, value, room < 0 ? 0 : room, arena, page);
 }
 
+ag_err ag_graph_error_code(ag_str_t body, ag_arena_t *arena, ag_str_t *code)
+{
+    ag_json_t doc;
+    ag_str_t c;
+    ag_err err = parse_doc(body, 64 * 1024, arena, &doc);
+    if (err)
+        return err;
+    ag_json_ref ref = ag_json_get(&doc, ag_json_get(&doc, ag_json_root(&doc), "error"), "code");
+    if (ag_json_typeof(&doc, ref) != AG_JSON_STRING || ag_json_str(&doc, ref, arena, &c) != 0 ||
+        c.n == 0 || c.n > 128)
+        return AG_E_PARSE;
+    for (size_t i = 0; i < c.n; i++)
+        if ((unsigned char)c.p[i] <= 0x20 || (unsigned char)c.p[i] >= 0x7f)
+            return AG_E_PARSE; /* it goes into a log line */
+    *code = c;
+    return 0;
+}
+
+bool ag_graph_error_is_size_limit(ag_str_t code)
+{
+    return ag_str_eq_lit(code, "Directory_ResultSizeLimitExceeded") ||
+           ag_str_eq_lit(code, "DirectoryResultSizeLimitExceeded");
+}
+
 static bool token_bytes_ok(ag_str_t s)
 {
     if (s.n == 0 || s.n > AG_GRAPH_MAX_TOKEN_BYTES)

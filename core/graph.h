@@ -99,6 +99,13 @@ typedef struct {
 ag_err ag_graph_page_parse(ag_str_t body, ag_str_t base, int room, ag_arena_t *arena,
                            ag_graph_page_t *page);
 
+/* Reads error.code from a Graph error answer ({"error":{"code":"...","message":...}}) into
+ * <code> (arena, printable ASCII only, for logs). AG_E_PARSE when there is none. */
+ag_err ag_graph_error_code(ag_str_t body, ag_arena_t *arena, ag_str_t *code);
+/* True for the code Graph answers when a principal has more memberships than it returns
+ * (11,000; "Directory_ResultSizeLimitExceeded", also spelt without the underscore). */
+bool ag_graph_error_is_size_limit(ag_str_t code);
+
 /* Credentials the gateway uses to get its own Graph token: a client secret or a
  * certificate and its private key. Owned by the resolver (process lifetime); the secret
  * is never logged. */

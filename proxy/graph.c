@@ -400,11 +400,25 @@ static void flight_page(flight_t *f, ag_str_t body)
     flight_next(f);
 }
 
+/* "HTTP 403 Authorization_RequestDenied": the status and Graph's error code, for the log
+ * line that tells an operator what to fix; *size_limit when Graph refused the size. */
+static void graph_error_detail(const ag_fetch_res_t *res, char *out, size_t n, bool *size_limit)
+{
+    ag_arena_t arena;
+    ag_str_t code = AG_STR_NULL;
+    ag_arena_init(&arena, 0, 1 << 20);
+    if (res->status != 200 && ag_graph_error_code(res->body, &arena, &code) == 0)
+        *size_limit = ag_graph_error_is_size_limit(code);
+    snprintf(out, n, "HTTP %ld%s%.*s", res->status, code.n ? " " : "", AG_STR_FMT(code));
+    ag_arena_dispose(&arena);
+}
+
 static void on_page(void *arg, const ag_fetch_res_t *res)
 {
     flight_t *f = arg;
     ag_graph_t *g = f->g;
-    char detail[64];
+    char detail[192];
+    bool size_limit = false;
     g->pending--;
     f->busy = false;
     if (g->stopping) { /* waiters were answered by ag_graph_destroy */
@@ -428,7 +442,11 @@ static void on_page(void *arg, const ag_fetch_res_t *res)
         flight_next(f);
         return;
     }
-    snprintf(detail, sizeof(detail), "HTTP %ld", res->status);
+    graph_error_detail(res, detail, sizeof(detail), &size_limit);
+    if (size_limit) { /* a verdict, not an outage: fail closed like the cap */
+        flight_finish(f, AG_E_TOO_BIG, "more groups than Graph returns", detail);
+        return;
+    }
     if (res->status == 404) {
         flight_finish(f, AG_E_NOT_FOUND, "Graph has no such user", detail);
         return;

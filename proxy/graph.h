@@ -40,8 +40,9 @@ typedef struct ag_graph_wait ag_graph_wait_t;
 typedef struct {
     ag_err err;             /* 0; AG_E_TIMEOUT, AG_E_UPSTREAM (Graph or token endpoint
                                failed or answered garbage), AG_E_TOO_BIG (more than
-                               max_groups: fail closed), AG_E_NOT_FOUND (Graph has no such
-                               user), AG_E_CANCELED (resolver stopping) */
+                               max_groups, or Graph's Directory_ResultSizeLimitExceeded:
+                               fail closed), AG_E_NOT_FOUND (Graph has no such user),
+                               AG_E_CANCELED (resolver stopping) */
     const char *reason;     /* static text for the log line ("" on success) */
     const ag_str_t *groups; /* group object ids, lower case; borrowed for the callback */
     int ngroups;
@@ -51,7 +52,7 @@ typedef struct {
 
 /* Runs on the reply mailbox's loop, exactly once per accepted ag_graph_resolve unless
  * ag_graph_cancel came first. Copy what you keep: <res> is gone when it returns. The gate
- * answers err != 0 with 503 (AG_E_TOO_BIG: 403) and logs res->reason. */
+ * answers err != 0 with ag_graph_http_status(err) and logs res->reason. */
 typedef void (*ag_graph_cb)(void *arg, const ag_graph_result_t *res);
 
 typedef struct {
@@ -111,9 +112,10 @@ void ag_graph_stop(void);
  * in <arena>, after any the token mapping already added, e.g. system:authenticated) and
  * clears AG_ID_GROUP_OVERAGE. AG_E_NOMEM; AG_E_INVAL when res->err != 0. */
 ag_err ag_graph_apply(const ag_graph_result_t *res, ag_arena_t *arena, ag_identity_t *id);
-/* The HTTP status a front door answers a failed resolution with: 403 when the principal
- * has more groups than allowed (fail closed, a decision), 503 for everything else (Graph
- * or the token endpoint failing or timing out: retryable, never a silent 403). */
+/* The HTTP status a front door answers a failed resolution with: 403 for Graph's verdicts
+ * (more groups than allowed or than Graph returns; no such user, e.g. a service principal,
+ * whose overage AKS does not support either), 503 for everything else (Graph or the token
+ * endpoint failing or timing out: retryable, never a silent 403). */
 int ag_graph_http_status(ag_err err);
 
 /* The gate's overage step. Called by a gate with the identity authentication produced:

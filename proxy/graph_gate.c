@@ -57,7 +57,7 @@ ag_err ag_graph_apply(const ag_graph_result_t *res, ag_arena_t *arena, ag_identi
 
 int ag_graph_http_status(ag_err err)
 {
-    return err == AG_E_TOO_BIG ? 403 : 503;
+    return err == AG_E_TOO_BIG || err == AG_E_NOT_FOUND ? 403 : 503;
 }
 
 /* ---- the gate's overage step ---------------------------------------------------------- */

@@ -45,6 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (unsigned char)tok.access_token.p[i] >= 0x7f)
                 FAIL("token byte unsafe in a header");
     }
+    ag_str_t code;
+    if (ag_graph_error_code(in, &a, &code) == 0) {
+        for (size_t i = 0; i < code.n; i++)
+            if ((unsigned char)code.p[i] <= 0x20 || (unsigned char)code.p[i] >= 0x7f)
+                FAIL("error code byte unsafe in a log line");
+    }
     if (ag_graph_same_origin(base, in)) {
         for (size_t i = 0; i < size; i++)
             if (data[i] <= 0x20 || data[i] >= 0x7f || data[i] == '#')

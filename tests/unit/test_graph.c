@@ -526,3 +526,25 @@ TEST(graph_cfg_rejects_bad_sections)
             CHECK(strncmp(msg, "gw.json:1:", 10) == 0);
     }
 }
+
+TEST(graph_error_code_is_read_for_logs_and_the_size_limit)
+{
+    ag_arena_t a;
+    ag_arena_init(&a, 0, 0);
+    ag_str_t code;
+    CHECK_EQ(ag_graph_error_code(AG_STR("{\"error\":{\"code\":\"Directory_ResultSizeLimitExceeded\","
+                                        "\"message\":\"too many\"}}"),
+                                 &a, &code),
+             0);
+    CHECK(ag_graph_error_is_size_limit(code));
+    CHECK(ag_graph_error_is_size_limit(AG_STR("DirectoryResultSizeLimitExceeded")));
+    CHECK_EQ(ag_graph_error_code(AG_STR("{\"error\":{\"code\":\"Authorization_RequestDenied\"}}"),
+                                 &a, &code),
+             0);
+    CHECK_SLICE(code, "Authorization_RequestDenied");
+    CHECK(!ag_graph_error_is_size_limit(code));
+    CHECK_EQ(ag_graph_error_code(AG_STR("{\"error\":{\"code\":\"a\\nb\"}}"), &a, &code), AG_E_PARSE);
+    CHECK_EQ(ag_graph_error_code(AG_STR("{\"error\":\"x\"}"), &a, &code), AG_E_PARSE);
+    CHECK_EQ(ag_graph_error_code(AG_STR("<html/>"), &a, &code), AG_E_PARSE);
+    ag_arena_dispose(&a);
+}

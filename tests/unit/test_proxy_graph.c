@@ -594,9 +594,17 @@ TEST(graph_group_cap_fails_closed)
     a = ask1(&r.env, &r.w, OID_C);
     CHECK_EQ(a.err, AG_E_TOO_BIG);
     CHECK_EQ(a.n, 0);
+    /* Graph's own limit (11,000) is the same verdict */
+    CONTROL(&r, "{\"failStatus\":400,\"failCode\":\"Directory_ResultSizeLimitExceeded\"}");
+    a = ask1(&r.env, &r.w, "6f2504e0-4f89-41d3-9a0c-0305e82c3304");
+    CHECK_EQ(a.err, AG_E_TOO_BIG);
+    CHECK_STREQ(a.reason, "more groups than Graph returns");
+    CONTROL(&r, "{\"failStatus\":403,\"failCode\":\"Authorization_RequestDenied\"}");
+    a = ask1(&r.env, &r.w, "7f2504e0-4f89-41d3-9a0c-0305e82c3305");
+    CHECK_EQ(a.err, AG_E_UPSTREAM);
     ag_graph_stats_t st;
     ag_graph_stats(r.env.graph, &st);
-    CHECK_EQ(st.too_many_groups, 2);
+    CHECK_EQ(st.too_many_groups, 3);
 out:
     rig_stop(&r);
 }
@@ -838,7 +846,7 @@ TEST(graph_apply_adds_resolved_groups_to_the_identity)
     CHECK_EQ(id.ngroups, 3);
     CHECK_EQ(ag_graph_http_status(AG_E_TIMEOUT), 503);
     CHECK_EQ(ag_graph_http_status(AG_E_UPSTREAM), 503);
-    CHECK_EQ(ag_graph_http_status(AG_E_NOT_FOUND), 503);
+    CHECK_EQ(ag_graph_http_status(AG_E_NOT_FOUND), 403);
     CHECK_EQ(ag_graph_http_status(AG_E_TOO_BIG), 403);
     ag_arena_dispose(&a);
 }
