@@ -58,11 +58,21 @@ static ag_azrbac_t *build(int n, int worst, double *load_ms)
     for (; i < n; i++) {
         snprintf(other, sizeof other, "cccccccc-%04x-4000-8000-%012x", i % 65536, i);
         switch (i % 4) {
-        case 0: snprintf(scope, sizeof scope, CLUSTER "/namespaces/ns%d", i % 500); break;
-        case 1: snprintf(scope, sizeof scope, "%s", CLUSTER); break;
-        case 2: snprintf(scope, sizeof scope, RG "/providers/Microsoft.ContainerService/"
-                                              "managedClusters/c%d", i % 50); break;
-        default: snprintf(scope, sizeof scope, "%s", SUB); break;
+        case 0:
+            snprintf(scope, sizeof scope, CLUSTER "/namespaces/ns%d", i % 500);
+            break;
+        case 1:
+            snprintf(scope, sizeof scope, "%s", CLUSTER);
+            break;
+        case 2:
+            snprintf(scope, sizeof scope,
+                     RG "/providers/Microsoft.ContainerService/"
+                        "managedClusters/c%d",
+                     i % 50);
+            break;
+        default:
+            snprintf(scope, sizeof scope, "%s", SUB);
+            break;
         }
         if (worst) /* the group's grants are all elsewhere: the request scans them all */
             snprintf(scope, sizeof scope, CLUSTER "/namespaces/ns%d", i);
@@ -92,14 +102,17 @@ static int cmp_double(const void *a, const void *b)
 
 static volatile int sink;
 
-static void measure(const char *label, int n, const ag_azrbac_t *p, const ag_attrs_t *a,
-                    int iters, int want)
+static void measure(const char *label, int n, const ag_azrbac_t *p, const ag_attrs_t *a, int iters,
+                    int want)
 {
     ag_str_t groups[NGROUPS];
     for (int g = 0; g < NGROUPS; g++)
         groups[g] = ag_str_cstr(groups_s[g]);
-    ag_identity_t u = {.username = AG_STR("alice@contoso.com"), .oid = ag_str_cstr(oid),
-                       .groups = groups, .ngroups = NGROUPS, .flags = AG_ID_AZURE_AD};
+    ag_identity_t u = {.username = AG_STR("alice@contoso.com"),
+                       .oid = ag_str_cstr(oid),
+                       .groups = groups,
+                       .ngroups = NGROUPS,
+                       .flags = AG_ID_AZURE_AD};
     ag_authz_decision_t d;
     double ns[ROUNDS];
     if ((int)ag_azrbac_eval(p, &u, a, &d) != want) {
@@ -113,12 +126,10 @@ static void measure(const char *label, int n, const ag_azrbac_t *p, const ag_att
         for (int k = 0; k < iters; k++)
             sink += ag_azrbac_eval(p, &u, a, &d);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-        ns[r] = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
-                iters;
+        ns[r] = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / iters;
     }
     qsort(ns, ROUNDS, sizeof ns[0], cmp_double);
-    printf("%-44s %6d  %9.0f  %9.0f  %9.0f\n", label, n, ns[ROUNDS / 2], ns[0],
-           ns[ROUNDS - 1]);
+    printf("%-44s %6d  %9.0f  %9.0f  %9.0f\n", label, n, ns[ROUNDS / 2], ns[0], ns[ROUNDS - 1]);
 }
 
 int main(int argc, char **argv)
@@ -128,21 +139,25 @@ int main(int argc, char **argv)
     snprintf(oid, sizeof oid, "aaaaaaaa-0000-4000-8000-000000000001");
     for (int g = 0; g < NGROUPS; g++)
         snprintf(groups_s[g], sizeof groups_s[g], "bbbbbbbb-0000-4000-8000-%012d", g);
-    ag_attrs_t pods = {.resource_request = true, .verb = AG_STR("get"),
-                       .resource = AG_STR("pods"), .namespace_ = AG_STR("dev")};
-    ag_attrs_t secrets = {.resource_request = true, .verb = AG_STR("get"),
-                          .resource = AG_STR("secrets"), .namespace_ = AG_STR("dev")};
-    ag_attrs_t deploy = {.resource_request = true, .verb = AG_STR("create"),
-                         .api_group = AG_STR("apps"), .resource = AG_STR("deployments"),
+    ag_attrs_t pods = {.resource_request = true,
+                       .verb = AG_STR("get"),
+                       .resource = AG_STR("pods"),
+                       .namespace_ = AG_STR("dev")};
+    ag_attrs_t secrets = {.resource_request = true,
+                          .verb = AG_STR("get"),
+                          .resource = AG_STR("secrets"),
+                          .namespace_ = AG_STR("dev")};
+    ag_attrs_t deploy = {.resource_request = true,
+                         .verb = AG_STR("create"),
+                         .api_group = AG_STR("apps"),
+                         .resource = AG_STR("deployments"),
                          .namespace_ = AG_STR("prod")};
-    printf("%-44s %6s  %9s  %9s  %9s\n", "decision (ns per eval)", "N", "median", "min",
-           "max");
+    printf("%-44s %6s  %9s  %9s  %9s\n", "decision (ns per eval)", "N", "median", "min", "max");
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         double load_ms;
         ag_azrbac_t *p = build(sizes[i], 0, &load_ms);
         int iters = quick ? 2000 : 200000;
-        measure("allow: get pods in dev (own Reader)", sizes[i], p, &pods, iters,
-                AG_AUTHZ_ALLOW);
+        measure("allow: get pods in dev (own Reader)", sizes[i], p, &pods, iters, AG_AUTHZ_ALLOW);
         measure("allow: create deployments (group RG Admin)", sizes[i], p, &deploy, iters,
                 AG_AUTHZ_ALLOW);
         measure("allow: get secrets in dev (group Admin)", sizes[i], p, &secrets, iters,

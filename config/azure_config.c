@@ -20,8 +20,8 @@ static ag_err paths(ag_cfg_obj_t *o, const char *key, int required, const char *
     if (err || !list)
         return err;
     if (*n > AG_AZURE_CONFIG_MAX_FILES || (required && *n == 0))
-        return ag_cfg_fail(o->cfg, at, ag_cfg_path(o, key),
-                           "give between 1 and %d files", AG_AZURE_CONFIG_MAX_FILES);
+        return ag_cfg_fail(o->cfg, at, ag_cfg_path(o, key), "give between 1 and %d files",
+                           AG_AZURE_CONFIG_MAX_FILES);
     const char **files = ag_arena_calloc(o->cfg->arena, sizeof *files * (size_t)(*n + 1));
     if (!files)
         return AG_E_NOMEM;
@@ -58,8 +58,7 @@ ag_err ag_azure_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
                      &c->nassignments)) ||
         (err = paths(&o, "role_definitions", AG_CFG_OPTIONAL, config_dir, &c->definitions,
                      &c->ndefinitions)) ||
-        (err = paths(&o, "deny_assignments", AG_CFG_OPTIONAL, config_dir, &c->deny,
-                     &c->ndeny)) ||
+        (err = paths(&o, "deny_assignments", AG_CFG_OPTIONAL, config_dir, &c->deny, &c->ndeny)) ||
         (err = ag_cfg_obj_end(&o)))
         return err;
     c->mode = (ag_chain_mode)mode;
@@ -76,6 +75,6 @@ ag_err ag_azure_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
 ag_err ag_azure_config_load(const ag_azure_config_t *c, ag_azrbac_t **out, ag_buf_t *errmsg)
 {
     ag_azrbac_opts_t opts = {c->cluster_resource_id};
-    return ag_azrbac_load(c->definitions, c->ndefinitions, c->assignments, c->nassignments,
-                          c->deny, c->ndeny, &opts, out, errmsg);
+    return ag_azrbac_load(c->definitions, c->ndefinitions, c->assignments, c->nassignments, c->deny,
+                          c->ndeny, &opts, out, errmsg);
 }

@@ -25,7 +25,7 @@
 
 typedef struct {
     ag_chain_mode mode;
-    ag_str_t cluster_resource_id;          /* arena */
+    ag_str_t cluster_resource_id;                    /* arena */
     const char **assignments, **definitions, **deny; /* arena paths */
     int nassignments, ndefinitions, ndeny;
 } ag_azure_config_t;

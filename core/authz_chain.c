@@ -90,8 +90,8 @@ ag_authz_result ag_authz_chain_eval(const ag_authz_chain_t *c, const ag_identity
     return d->result = AG_AUTHZ_DENY;
 }
 
-ag_authz_result ag_authz_chain_sar_decide(void *ctx, const ag_identity_t *user,
-                                          const ag_attrs_t *a, ag_authz_decision_t *d)
+ag_authz_result ag_authz_chain_sar_decide(void *ctx, const ag_identity_t *user, const ag_attrs_t *a,
+                                          ag_authz_decision_t *d)
 {
     ag_identity_t u = *user; /* the review's identity, plus what extra["oid"] says */
     ag_identity_azure_from_extra(&u);

@@ -28,8 +28,8 @@ typedef ag_authz_result (*ag_rbac_eval_fn)(const ag_rbac_t *p, const ag_identity
 
 typedef struct {
     ag_chain_mode mode;
-    const ag_rbac_t *rbac;    /* borrowed; NULL: RBAC grants nothing */
-    const ag_azrbac_t *azure; /* borrowed; NULL with an Azure mode: Azure AD users denied */
+    const ag_rbac_t *rbac;     /* borrowed; NULL: RBAC grants nothing */
+    const ag_azrbac_t *azure;  /* borrowed; NULL with an Azure mode: Azure AD users denied */
     ag_rbac_eval_fn rbac_eval; /* NULL: ag_rbac_eval */
 } ag_authz_chain_t;
 
@@ -60,8 +60,8 @@ bool ag_identity_azure_from_extra(ag_identity_t *user);
 /* The SubjectAccessReview decide step (sar.h ag_sar_decide_fn) over a chain: <ctx> is a
  * const ag_authz_chain_t *. Applies ag_identity_azure_from_extra to a copy of <user>,
  * then ag_authz_chain_eval. */
-ag_authz_result ag_authz_chain_sar_decide(void *ctx, const ag_identity_t *user,
-                                          const ag_attrs_t *a, ag_authz_decision_t *d);
+ag_authz_result ag_authz_chain_sar_decide(void *ctx, const ag_identity_t *user, const ag_attrs_t *a,
+                                          ag_authz_decision_t *d);
 
 /* Config names: "rbac", "azure-then-rbac", "azure-or-rbac". AG_E_INVAL otherwise. */
 ag_err ag_chain_mode_parse(ag_str_t name, ag_chain_mode *out);

@@ -101,8 +101,8 @@ static ag_err member_bool(az_ld_t *ld, ag_json_ref obj, const char *key, int idx
 }
 
 /* Member <key> as an array of strings (tmp arena); absent or null is empty. */
-static ag_err member_list(az_ld_t *ld, ag_json_ref obj, const char *key, int idx,
-                          ag_str_t **out, int *n)
+static ag_err member_list(az_ld_t *ld, ag_json_ref obj, const char *key, int idx, ag_str_t **out,
+                          int *n)
 {
     *out = NULL;
     *n = 0;
@@ -286,8 +286,14 @@ static ag_err load_assignment(az_ld_t *ld, ag_json_ref item, int idx)
     char guid_lc[36];
     for (size_t i = 0; i < 36; i++)
         guid_lc[i] = ag_ascii_lower(role_guid.p[i]);
-    *a = (az_asg_t){.pid = pid, .id = keep(ld, id.n ? id : name.n ? name : AG_STR("(no id)")),
-                    .scope = keep(ld, scope), .scope_lc = scope_lc, .ns = ns, .kind = kind,
+    *a = (az_asg_t){.pid = pid,
+                    .id = keep(ld, id.n     ? id
+                                   : name.n ? name
+                                            : AG_STR("(no id)")),
+                    .scope = keep(ld, scope),
+                    .scope_lc = scope_lc,
+                    .ns = ns,
+                    .kind = kind,
                     .role = find_role(p, ag_str_make(guid_lc, 36)),
                     .conditional = cond.n > 0};
     if (!a->id.p || !a->scope.p)
@@ -358,8 +364,8 @@ static ag_err load_deny(az_ld_t *ld, ag_json_ref item, int idx)
     if ((err = parse_blocks(ld, props, idx, &d.blocks, &d.nblocks)) ||
         (err = load_principals(ld, props, "principals", idx, &d.principals, &d.nprincipals,
                                &d.all_principals)) ||
-        (err = load_principals(ld, props, "excludePrincipals", idx, &d.excluded,
-                               &d.nexcluded, NULL)))
+        (err =
+             load_principals(ld, props, "excludePrincipals", idx, &d.excluded, &d.nexcluded, NULL)))
         return err;
     d.id = keep(ld, id.n ? id : name.n ? name : AG_STR("(no id)"));
     d.name = keep(ld, name.n ? name : d.id);
@@ -460,8 +466,8 @@ static ag_err load_all(const az_src_t *defs, int ndef, const az_src_t *asg, int 
     }
     atomic_init(&ld.p->refs, 1);
     ag_arena_init(&ld.p->arena, 1 << 16, 0);
-    if (!opts || ag_azscope_normalize(opts->cluster_resource_id, &ld.p->arena,
-                                      &ld.p->cluster_lc) != 0) {
+    if (!opts ||
+        ag_azscope_normalize(opts->cluster_resource_id, &ld.p->arena, &ld.p->cluster_lc) != 0) {
         err = fail(&ld, AG_E_CONFIG, -1, NULL,
                    "cluster_resource_id must be the cluster's resource id "
                    "(/subscriptions/S/resourceGroups/RG/providers/"
@@ -491,9 +497,8 @@ out:
     return err;
 }
 
-ag_err ag_azrbac_load_mem(ag_str_t definitions_json, ag_str_t assignments_json,
-                          ag_str_t deny_json, const ag_azrbac_opts_t *opts, ag_azrbac_t **out,
-                          ag_buf_t *errmsg)
+ag_err ag_azrbac_load_mem(ag_str_t definitions_json, ag_str_t assignments_json, ag_str_t deny_json,
+                          const ag_azrbac_opts_t *opts, ag_azrbac_t **out, ag_buf_t *errmsg)
 {
     az_src_t d = {definitions_json, "role definitions"};
     az_src_t a = {assignments_json, "role assignments"};
@@ -519,9 +524,8 @@ static ag_err read_files(const char *const *paths, int n, ag_buf_t *bufs, az_src
 }
 
 ag_err ag_azrbac_load(const char *const *definition_files, int ndef,
-                      const char *const *assignment_files, int nasg,
-                      const char *const *deny_files, int ndeny, const ag_azrbac_opts_t *opts,
-                      ag_azrbac_t **out, ag_buf_t *errmsg)
+                      const char *const *assignment_files, int nasg, const char *const *deny_files,
+                      int ndeny, const ag_azrbac_opts_t *opts, ag_azrbac_t **out, ag_buf_t *errmsg)
 {
     int total = (ndef > 0 ? ndef : 0) + (nasg > 0 ? nasg : 0) + (ndeny > 0 ? ndeny : 0);
     ag_buf_t *bufs = calloc((size_t)total + 1, sizeof *bufs);
@@ -574,8 +578,8 @@ ag_err ag_azrbac_infer_cluster(ag_str_t assignments_json, ag_buf_t *out)
     for (ag_json_ref e = ag_json_first(&doc, root); e != AG_JSON_NONE && !err;
          e = ag_json_next(&doc, e)) {
         ag_json_ref pr = ag_json_get(&doc, e, "properties");
-        ag_json_ref sref = ag_json_get(&doc, ag_json_typeof(&doc, pr) == AG_JSON_OBJECT ? pr : e,
-                                       "scope");
+        ag_json_ref sref =
+            ag_json_get(&doc, ag_json_typeof(&doc, pr) == AG_JSON_OBJECT ? pr : e, "scope");
         ag_str_t scope = AG_STR_NULL, c;
         if (ag_json_typeof(&doc, sref) == AG_JSON_STRING &&
             ag_json_str(&doc, sref, &arena, &scope) != 0)

@@ -21,7 +21,7 @@ typedef struct {
     const int *table;                 /* open addressing over exact: index or -1 */
     unsigned table_mask;              /* table size - 1 (0 when no exact strings) */
     int nexact;
-    const ag_str_t *globs;            /* lower-cased strings containing '*' (arena) */
+    const ag_str_t *globs; /* lower-cased strings containing '*' (arena) */
     int nglobs;
 } ag_azperm_set_t;
 

@@ -77,11 +77,19 @@ static ag_str_t verb_suffix(ag_str_t verb)
     static const struct {
         const char *verb, *suffix;
     } map[] = {
-        {"get", "read"},     {"list", "read"},       {"watch", "read"},
-        {"create", "write"}, {"update", "write"},    {"patch", "write"},
-        {"delete", "delete"}, {"deletecollection", "delete"},
-        {"bind", "bind/action"}, {"escalate", "escalate/action"}, {"use", "use/action"},
-        {"impersonate", "impersonate/action"}, {"*", "*"},
+        {"get", "read"},
+        {"list", "read"},
+        {"watch", "read"},
+        {"create", "write"},
+        {"update", "write"},
+        {"patch", "write"},
+        {"delete", "delete"},
+        {"deletecollection", "delete"},
+        {"bind", "bind/action"},
+        {"escalate", "escalate/action"},
+        {"use", "use/action"},
+        {"impersonate", "impersonate/action"},
+        {"*", "*"},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (ag_str_ieq(verb, ag_str_cstr(map[i].verb)))
@@ -195,8 +203,8 @@ static bool in_ids(ag_str_t id, const ag_str_t *ids, int n)
     return false;
 }
 
-static bool any_in_ids(ag_str_t principal, const ag_str_t *groups, int ngroups,
-                       const ag_str_t *ids, int n)
+static bool any_in_ids(ag_str_t principal, const ag_str_t *groups, int ngroups, const ag_str_t *ids,
+                       int n)
 {
     if (in_ids(principal, ids, n))
         return true;
@@ -206,8 +214,8 @@ static bool any_in_ids(ag_str_t principal, const ag_str_t *groups, int ngroups,
     return false;
 }
 
-static const az_deny_t *deny_of(const ag_azrbac_t *p, ag_str_t principal,
-                                const ag_str_t *groups, int ngroups, const az_req_t *r)
+static const az_deny_t *deny_of(const ag_azrbac_t *p, ag_str_t principal, const ag_str_t *groups,
+                                int ngroups, const az_req_t *r)
 {
     for (int i = 0; i < p->ndeny; i++) {
         const az_deny_t *dn = &p->deny[i];
@@ -279,8 +287,8 @@ static bool scope_lc(ag_str_t s, char *buf, size_t cap, ag_str_t *out)
     return true;
 }
 
-ag_authz_result ag_azrbac_eval(const ag_azrbac_t *p, const ag_identity_t *user,
-                               const ag_attrs_t *a, ag_authz_decision_t *d)
+ag_authz_result ag_azrbac_eval(const ag_azrbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
+                               ag_authz_decision_t *d)
 {
     char lc[AG_AUTHZ_AZURE_BUF], sc[AG_AUTHZ_AZURE_BUF];
     az_w_t w = {d->azure_buf, 0, sizeof d->azure_buf, false};
@@ -315,9 +323,9 @@ ag_authz_result ag_azrbac_eval(const ag_azrbac_t *p, const ag_identity_t *user,
     return decide(p, user->oid, user->groups, user->ngroups, &r, d);
 }
 
-ag_authz_result ag_azrbac_eval_arm(const ag_azrbac_t *p, ag_str_t principal,
-                                   const ag_str_t *groups, int ngroups, ag_str_t action,
-                                   ag_str_t scope, ag_authz_decision_t *d)
+ag_authz_result ag_azrbac_eval_arm(const ag_azrbac_t *p, ag_str_t principal, const ag_str_t *groups,
+                                   int ngroups, ag_str_t action, ag_str_t scope,
+                                   ag_authz_decision_t *d)
 {
     char lc[AG_AUTHZ_AZURE_BUF], sc[AG_AUTHZ_AZURE_BUF];
     az_w_t w = {d->azure_buf, 0, sizeof d->azure_buf, false};
@@ -346,20 +354,19 @@ ag_authz_result ag_azrbac_eval_arm(const ag_azrbac_t *p, ag_str_t principal,
 ag_err ag_azrbac_reason(const ag_authz_decision_t *d, ag_buf_t *out)
 {
     if (d->error)
-        return ag_buf_printf(out, "Azure RBAC: denied: %s (%.*s)", d->error,
-                             FMT(d->data_action));
+        return ag_buf_printf(out, "Azure RBAC: denied: %s (%.*s)", d->error, FMT(d->data_action));
     if (d->result == AG_AUTHZ_ALLOW)
         return ag_buf_printf(out,
                              "Azure RBAC: allowed by role assignment \"%.*s\" of role "
                              "\"%.*s\" at scope \"%.*s\" (%.*s)",
-                             FMT(d->assignment_id), FMT(d->azure_role),
-                             FMT(d->azure_scope), FMT(d->data_action));
+                             FMT(d->assignment_id), FMT(d->azure_role), FMT(d->azure_scope),
+                             FMT(d->data_action));
     if (d->assignment_id.n)
         return ag_buf_printf(out,
                              "Azure RBAC: denied by deny assignment \"%.*s\" (\"%.*s\") at "
                              "scope \"%.*s\" (%.*s)",
-                             FMT(d->assignment_id), FMT(d->azure_role),
-                             FMT(d->azure_scope), FMT(d->data_action));
+                             FMT(d->assignment_id), FMT(d->azure_role), FMT(d->azure_scope),
+                             FMT(d->data_action));
     return ag_buf_printf(out, "Azure RBAC: no role assignment grants %.*s at scope \"%.*s\"",
                          FMT(d->data_action), FMT(d->azure_scope));
 }

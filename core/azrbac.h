@@ -42,24 +42,22 @@ typedef struct {
  * AG_E_TOO_BIG / AG_E_CONFIG / AG_E_NOMEM and appends "FILE: path: message" to <errmsg>
  * (may be NULL). *out is a new snapshot with one reference (owned by the caller). */
 ag_err ag_azrbac_load(const char *const *definition_files, int ndef,
-                      const char *const *assignment_files, int nasg,
-                      const char *const *deny_files, int ndeny, const ag_azrbac_opts_t *opts,
-                      ag_azrbac_t **out, ag_buf_t *errmsg);
+                      const char *const *assignment_files, int nasg, const char *const *deny_files,
+                      int ndeny, const ag_azrbac_opts_t *opts, ag_azrbac_t **out, ag_buf_t *errmsg);
 /* The same from memory; <definitions_json> and <deny_json> may be empty. Borrowed. */
-ag_err ag_azrbac_load_mem(ag_str_t definitions_json, ag_str_t assignments_json,
-                          ag_str_t deny_json, const ag_azrbac_opts_t *opts, ag_azrbac_t **out,
-                          ag_buf_t *errmsg);
+ag_err ag_azrbac_load_mem(ag_str_t definitions_json, ag_str_t assignments_json, ag_str_t deny_json,
+                          const ag_azrbac_opts_t *opts, ag_azrbac_t **out, ag_buf_t *errmsg);
 void ag_azrbac_ref(ag_azrbac_t *p);
 void ag_azrbac_unref(ag_azrbac_t *p); /* accepts NULL */
 
 typedef struct {
-    int roles;                /* role definitions known (built-in + supplied) */
-    int assignments;          /* assignments kept (apply to this cluster) */
-    int assignments_ignored;  /* at other clusters / unrelated scopes */
-    int assignments_conditional; /* kept but granting nothing: conditions not evaluated */
+    int roles;                    /* role definitions known (built-in + supplied) */
+    int assignments;              /* assignments kept (apply to this cluster) */
+    int assignments_ignored;      /* at other clusters / unrelated scopes */
+    int assignments_conditional;  /* kept but granting nothing: conditions not evaluated */
     int assignments_unknown_role; /* kept but granting nothing: role definition unknown */
-    int deny_assignments;     /* kept deny assignments */
-    int principals;           /* distinct principal ids with kept assignments */
+    int deny_assignments;         /* kept deny assignments */
+    int principals;               /* distinct principal ids with kept assignments */
 } ag_azrbac_stats_t;
 void ag_azrbac_stats(const ag_azrbac_t *p, ag_azrbac_stats_t *out);
 /* For tools (authgate check without --cluster-id): the one managed cluster that the
@@ -80,8 +78,8 @@ ag_str_t ag_azrbac_cluster(const ag_azrbac_t *p);
  * (nothing grants it; d names the data action and scope) or AG_AUTHZ_DENY (a deny
  * assignment applies, or evaluation failed: d->error). d->source = AG_AUTHZ_BY_AZURE;
  * d's strings borrow from <p> and d->azure_buf. */
-ag_authz_result ag_azrbac_eval(const ag_azrbac_t *p, const ag_identity_t *user,
-                               const ag_attrs_t *a, ag_authz_decision_t *d);
+ag_authz_result ag_azrbac_eval(const ag_azrbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
+                               ag_authz_decision_t *d);
 
 /* Appends the data action for <a> to <out>, e.g. AG_AZ_MC "/pods/read",
  * AG_AZ_MC "/apps/deployments/write", pods/exec (any verb) -> AG_AZ_MC "/pods/exec/action",
@@ -93,9 +91,9 @@ ag_err ag_azrbac_data_action(const ag_attrs_t *a, ag_buf_t *out);
 /* Control-plane (ARM) actions with the same engine (Actions minus NotActions), e.g.
  * AG_AZ_MC "/listClusterUserCredential/action" at the cluster scope. <scope> empty means
  * the cluster. <principal> must be a GUID; non-GUID <groups> are ignored. */
-ag_authz_result ag_azrbac_eval_arm(const ag_azrbac_t *p, ag_str_t principal,
-                                   const ag_str_t *groups, int ngroups, ag_str_t action,
-                                   ag_str_t scope, ag_authz_decision_t *d);
+ag_authz_result ag_azrbac_eval_arm(const ag_azrbac_t *p, ag_str_t principal, const ag_str_t *groups,
+                                   int ngroups, ag_str_t action, ag_str_t scope,
+                                   ag_authz_decision_t *d);
 
 /* Appends a human-readable reason for an Azure decision (d->source == AG_AUTHZ_BY_AZURE):
  *   Azure RBAC: allowed by role assignment "ID" of role "NAME" at scope "S" (ACTION)

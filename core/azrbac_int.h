@@ -25,19 +25,19 @@ typedef struct {
 } az_role_t;
 
 enum {
-    AZ_AT_ABOVE = 0,  /* at the cluster or a parent: applies to every request scope */
-    AZ_AT_NAMESPACE,  /* at <cluster>/namespaces/<ns>: applies to requests in <ns> */
+    AZ_AT_ABOVE = 0, /* at the cluster or a parent: applies to every request scope */
+    AZ_AT_NAMESPACE, /* at <cluster>/namespaces/<ns>: applies to requests in <ns> */
 };
 
 typedef struct {
-    ag_az_guid_t pid;   /* principal object id */
-    ag_str_t id;        /* assignment id as exported (for reasons) */
-    ag_str_t scope;     /* as exported (for reasons) */
-    ag_str_t scope_lc;  /* normalized, lower-case */
-    ag_str_t ns;        /* lower-case namespace when kind == AZ_AT_NAMESPACE */
+    ag_az_guid_t pid;  /* principal object id */
+    ag_str_t id;       /* assignment id as exported (for reasons) */
+    ag_str_t scope;    /* as exported (for reasons) */
+    ag_str_t scope_lc; /* normalized, lower-case */
+    ag_str_t ns;       /* lower-case namespace when kind == AZ_AT_NAMESPACE */
     int kind;
-    int role;           /* index into roles; -1 when the role is unknown (grants nothing) */
-    bool conditional;   /* carries an ABAC condition: grants nothing (not evaluated) */
+    int role;         /* index into roles; -1 when the role is unknown (grants nothing) */
+    bool conditional; /* carries an ABAC condition: grants nothing (not evaluated) */
 } az_asg_t;
 
 /* Principal index: open addressing over object ids -> a run of assignments (the
@@ -49,13 +49,13 @@ typedef struct {
 
 typedef struct {
     ag_str_t id, name, scope, scope_lc;
-    bool exact_scope_only;   /* doNotApplyToChildScopes */
-    bool all_principals;     /* principals holds the All Principals id */
+    bool exact_scope_only; /* doNotApplyToChildScopes */
+    bool all_principals;   /* principals holds the All Principals id */
     az_block_t *blocks;
     int nblocks;
     const ag_str_t *principals; /* lower-case ids */
     int nprincipals;
-    const ag_str_t *excluded;   /* lower-case ids */
+    const ag_str_t *excluded; /* lower-case ids */
     int nexcluded;
 } az_deny_t;
 

@@ -151,8 +151,10 @@ static int decide(const opts_t *o, const ag_azrbac_t *p)
                                ag_str_cstr(o->arm_action), ag_str_cstr(o->scope), d);
     } else {
         ag_identity_t u = {.username = ag_str_cstr(o->principal),
-                           .oid = ag_str_cstr(o->principal), .groups = o->groups,
-                           .ngroups = o->ngroups, .flags = AG_ID_AZURE_AD};
+                           .oid = ag_str_cstr(o->principal),
+                           .groups = o->groups,
+                           .ngroups = o->ngroups,
+                           .flags = AG_ID_AZURE_AD};
         ag_attrs_t a = attrs_of(o);
         r = ag_azrbac_eval(p, &u, &a, d);
     }

@@ -13,8 +13,8 @@
 #include "azperm.h"
 #include "azrbac.h"
 
-#define CLUSTER                                                                        \
-    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/"  \
+#define CLUSTER                                                                                    \
+    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/"            \
     "Microsoft.ContainerService/managedClusters/web"
 #define OID "aaaaaaaa-0000-4000-8000-000000000001"
 
@@ -59,8 +59,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         a.path = next_part(&req, '\n');
         a.resource_request = a.path.n == 0;
         ag_str_t group = req;
-        ag_identity_t u = {.username = AG_STR("fuzz"), .oid = AG_STR(OID), .groups = &group,
-                           .ngroups = 1, .flags = AG_ID_AZURE_AD};
+        ag_identity_t u = {.username = AG_STR("fuzz"),
+                           .oid = AG_STR(OID),
+                           .groups = &group,
+                           .ngroups = 1,
+                           .flags = AG_ID_AZURE_AD};
         ag_authz_decision_t *d = malloc(sizeof *d);
         if (!d)
             abort();

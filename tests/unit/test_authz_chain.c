@@ -5,8 +5,8 @@
 #include "sar.h"
 #include "testlib.h"
 
-#define CLUSTER                                                                        \
-    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/"  \
+#define CLUSTER                                                                                    \
+    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/"            \
     "Microsoft.ContainerService/managedClusters/web"
 #define OID "aaaaaaaa-0000-4000-8000-000000000001"
 #define GID "bbbbbbbb-0000-4000-8000-000000000001"
@@ -49,8 +49,7 @@ static fixture_t setup(void)
     ag_buf_t err = AG_BUF_INIT(4096);
     ag_azrbac_opts_t o = {AG_STR(CLUSTER)};
     CHECK_EQ(ag_rbac_load_mem(AG_STR(rbac_policy), "rbac", NULL, &f.rbac, &err), 0);
-    CHECK_EQ(ag_azrbac_load_mem(AG_STR_NULL, AG_STR(assignments), AG_STR_NULL, &o, &f.azure,
-                                &err),
+    CHECK_EQ(ag_azrbac_load_mem(AG_STR_NULL, AG_STR(assignments), AG_STR_NULL, &o, &f.azure, &err),
              0);
     if (err.n)
         fprintf(stderr, "%s\n", err.p);
@@ -68,15 +67,19 @@ static const ag_str_t alice_groups[] = {AG_STR(GID)};
 
 static ag_identity_t alice(bool in_group)
 {
-    return (ag_identity_t){.username = AG_STR("alice"), .oid = AG_STR(OID),
-                           .groups = alice_groups, .ngroups = in_group ? 1 : 0,
+    return (ag_identity_t){.username = AG_STR("alice"),
+                           .oid = AG_STR(OID),
+                           .groups = alice_groups,
+                           .ngroups = in_group ? 1 : 0,
                            .flags = AG_ID_AZURE_AD};
 }
 
 static ag_attrs_t res(const char *verb, const char *resource, const char *ns)
 {
-    return (ag_attrs_t){.resource_request = true, .verb = ag_str_cstr(verb),
-                        .resource = ag_str_cstr(resource), .namespace_ = ag_str_cstr(ns)};
+    return (ag_attrs_t){.resource_request = true,
+                        .verb = ag_str_cstr(verb),
+                        .resource = ag_str_cstr(resource),
+                        .namespace_ = ag_str_cstr(ns)};
 }
 
 TEST(chain_azure_decides_for_azure_ad_identities_and_its_no_is_final)
@@ -110,8 +113,10 @@ TEST(chain_non_azure_identities_go_to_kubernetes_rbac_only)
     ag_authz_decision_t d;
     /* a service account whose groups happen to contain a GUID with Azure assignments */
     const ag_str_t groups[] = {AG_STR(GID), AG_STR("system:serviceaccounts")};
-    ag_identity_t sa = {.username = AG_STR("system:serviceaccount:ci:ci"), .groups = groups,
-                        .ngroups = 2, .flags = AG_ID_SERVICE_ACCOUNT};
+    ag_identity_t sa = {.username = AG_STR("system:serviceaccount:ci:ci"),
+                        .groups = groups,
+                        .ngroups = 2,
+                        .flags = AG_ID_SERVICE_ACCOUNT};
     ag_attrs_t list_all = res("list", "pods", NULL), get_pod = res("get", "pods", "dev");
     CHECK_EQ(ag_authz_chain_eval(&c, &sa, &list_all, &d), AG_AUTHZ_ALLOW);
     CHECK_EQ(d.source, AG_AUTHZ_BY_RBAC);
@@ -164,8 +169,7 @@ TEST(chain_azure_or_rbac_lets_rbac_allow_but_deny_assignments_win)
     CHECK_SLICE(d.data_action, "Microsoft.ContainerService/managedClusters/nodes/read");
     ag_azrbac_unref(f.azure);
     ag_azrbac_opts_t o = {AG_STR(CLUSTER)};
-    CHECK_EQ(ag_azrbac_load_mem(AG_STR_NULL, AG_STR(assignments), AG_STR(deny), &o, &f.azure,
-                                NULL),
+    CHECK_EQ(ag_azrbac_load_mem(AG_STR_NULL, AG_STR(assignments), AG_STR(deny), &o, &f.azure, NULL),
              0);
     c.azure = f.azure;
     CHECK_EQ(ag_authz_chain_eval(&c, &u, &pods, &d), AG_AUTHZ_DENY);
@@ -267,13 +271,15 @@ static void review(const ag_authz_chain_t *c, const char *user, const char *extr
     ag_arena_t arena;
     int status = 0;
     ag_arena_init(&arena, 0, 0);
-    ag_buf_printf(&body, "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":"
-                         "\"SubjectAccessReview\",\"spec\":{\"user\":\"%s\",\"groups\":[\"%s\","
-                         "\"system:authenticated\"],%s\"resourceAttributes\":{%s}}}",
+    ag_buf_printf(&body,
+                  "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":"
+                  "\"SubjectAccessReview\",\"spec\":{\"user\":\"%s\",\"groups\":[\"%s\","
+                  "\"system:authenticated\"],%s\"resourceAttributes\":{%s}}}",
                   user, GID, extra, attrs);
     ag_buf_clear(resp);
-    CHECK_EQ(ag_sar_handle(ag_buf_str(&body), ag_authz_chain_sar_decide, (void *)c, &arena,
-                           resp, &status), 0);
+    CHECK_EQ(ag_sar_handle(ag_buf_str(&body), ag_authz_chain_sar_decide, (void *)c, &arena, resp,
+                           &status),
+             0);
     CHECK_EQ(status, 201);
     ag_buf_dispose(&body);
     ag_arena_dispose(&arena);

@@ -51,16 +51,18 @@ static void asg_json(ag_buf_t *b, const asg_t *asg, int n)
 {
     ag_buf_append_cstr(b, "[");
     for (int i = 0; i < n; i++) {
-        ag_buf_printf(b, "%s{\"condition\":%s%s%s,\"conditionVersion\":null,"
-                         "\"id\":\"", i ? "," : "", asg[i].condition ? "\"" : "",
-                      asg[i].condition ? asg[i].condition : "null",
-                      asg[i].condition ? "\"" : "");
+        ag_buf_printf(b,
+                      "%s{\"condition\":%s%s%s,\"conditionVersion\":null,"
+                      "\"id\":\"",
+                      i ? "," : "", asg[i].condition ? "\"" : "",
+                      asg[i].condition ? asg[i].condition : "null", asg[i].condition ? "\"" : "");
         put_scope(b, asg[i].scope);
-        ag_buf_printf(b, "/providers/Microsoft.Authorization/roleAssignments/a%d\","
-                         "\"name\":\"a%d\",\"principalId\":\"%s\",\"principalType\":\"User\","
-                         "\"roleDefinitionId\":\"" SUB "/providers/Microsoft.Authorization/"
-                         "roleDefinitions/%s\",\"scope\":\"", i, i, asg[i].principal,
-                      asg[i].role);
+        ag_buf_printf(b,
+                      "/providers/Microsoft.Authorization/roleAssignments/a%d\","
+                      "\"name\":\"a%d\",\"principalId\":\"%s\",\"principalType\":\"User\","
+                      "\"roleDefinitionId\":\"" SUB "/providers/Microsoft.Authorization/"
+                      "roleDefinitions/%s\",\"scope\":\"",
+                      i, i, asg[i].principal, asg[i].role);
         put_scope(b, asg[i].scope);
         ag_buf_append_cstr(b, "\",\"type\":\"Microsoft.Authorization/roleAssignments\"}");
     }
@@ -104,12 +106,15 @@ static ag_attrs_t attrs_of(req_t r)
     return a;
 }
 
-static ag_authz_result eval_as(const ag_azrbac_t *p, const char *oid, const char *group,
-                               req_t r, ag_authz_decision_t *d)
+static ag_authz_result eval_as(const ag_azrbac_t *p, const char *oid, const char *group, req_t r,
+                               ag_authz_decision_t *d)
 {
     ag_str_t groups[1] = {ag_str_cstr(group)};
-    ag_identity_t u = {.username = AG_STR("alice@example.com"), .oid = ag_str_cstr(oid),
-                       .groups = groups, .ngroups = group ? 1 : 0, .flags = AG_ID_AZURE_AD};
+    ag_identity_t u = {.username = AG_STR("alice@example.com"),
+                       .oid = ag_str_cstr(oid),
+                       .groups = groups,
+                       .ngroups = group ? 1 : 0,
+                       .flags = AG_ID_AZURE_AD};
     ag_attrs_t a = attrs_of(r);
     return ag_azrbac_eval(p, &u, &a, d);
 }
@@ -269,10 +274,14 @@ TEST(azrbac_rbac_admin_is_all_but_namespace_and_quota_writes)
         {R_ADMIN, "+", {"get", "", "nodes", NULL, NULL, NULL}, YES},
         {R_ADMIN, "+", {"impersonate", "", "users", NULL, NULL, NULL}, YES},
         {R_ADMIN, "+", {"impersonate", "", "groups", NULL, NULL, NULL}, YES},
-        {R_ADMIN, "+", {"bind", "rbac.authorization.k8s.io", "clusterroles", NULL, NULL, NULL},
+        {R_ADMIN,
+         "+",
+         {"bind", "rbac.authorization.k8s.io", "clusterroles", NULL, NULL, NULL},
          YES},
-        {R_ADMIN, "+",
-         {"escalate", "rbac.authorization.k8s.io", "clusterroles", NULL, NULL, NULL}, YES},
+        {R_ADMIN,
+         "+",
+         {"escalate", "rbac.authorization.k8s.io", "clusterroles", NULL, NULL, NULL},
+         YES},
         {R_ADMIN, "+", {"get", "widgets.example.com", "widgets", NULL, "dev", NULL}, YES},
         {R_ADMIN, "+", {"get", NULL, NULL, NULL, NULL, "/healthz"}, YES},
         {R_ADMIN, "+", {"get", "", "resourcequotas", NULL, "dev", NULL}, YES},
@@ -288,8 +297,10 @@ TEST(azrbac_rbac_admin_is_all_but_namespace_and_quota_writes)
         {R_ADMIN, "+", {"get", "*", "*", NULL, NULL, NULL}, YES},
         {R_ADMIN, "+", {"*", "", "pods", NULL, "dev", NULL}, YES},
         /* at namespace scope: namespace admin only */
-        {R_ADMIN, "+/namespaces/dev",
-         {"create", "rbac.authorization.k8s.io", "rolebindings", NULL, "dev", NULL}, YES},
+        {R_ADMIN,
+         "+/namespaces/dev",
+         {"create", "rbac.authorization.k8s.io", "rolebindings", NULL, "dev", NULL},
+         YES},
         {R_ADMIN, "+/namespaces/dev", {"get", "", "nodes", NULL, NULL, NULL}, NO},
     };
     run_cases(c, sizeof c / sizeof c[0]);
@@ -303,8 +314,10 @@ TEST(azrbac_rbac_cluster_admin_can_do_everything)
         {R_CADMIN, "+", {"*", "*", "*", NULL, NULL, NULL}, YES},
         {R_CADMIN, "+", {"get", NULL, NULL, NULL, NULL, "/metrics"}, YES},
         {R_CADMIN, "+", {"post", NULL, NULL, NULL, NULL, "/logs"}, YES},
-        {R_CADMIN, "+", {"approve", "certificates.k8s.io", "certificatesigningrequests", NULL,
-                         NULL, NULL}, YES},
+        {R_CADMIN,
+         "+",
+         {"approve", "certificates.k8s.io", "certificatesigningrequests", NULL, NULL, NULL},
+         YES},
     };
     run_cases(c, sizeof c / sizeof c[0]);
 }
@@ -312,8 +325,8 @@ TEST(azrbac_rbac_cluster_admin_can_do_everything)
 /* §15.1: Actions never grant DataActions. */
 TEST(azrbac_owner_contributor_reader_and_arm_roles_grant_no_kubernetes_access)
 {
-    const char *roles[] = {R_OWNER, R_CONTRIB, R_GREADER, R_CADMIN_ROLE, R_CUSER,
-                           R_AKS_CONTRIB, R_MONITOR};
+    const char *roles[] = {R_OWNER, R_CONTRIB,     R_GREADER, R_CADMIN_ROLE,
+                           R_CUSER, R_AKS_CONTRIB, R_MONITOR};
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
         case_t c[] = {
             {roles[i], SUB, {"get", "", "pods", NULL, "dev", NULL}, NO},
@@ -331,9 +344,9 @@ static ag_authz_result arm(const char *role, const char *scope, const char *acti
     asg_t asg[] = {{U1, role, scope, NULL}};
     ag_azrbac_t *p = load(asg, 1, NULL, NULL);
     ag_authz_decision_t d;
-    ag_authz_result r = p ? ag_azrbac_eval_arm(p, AG_STR(U1), NULL, 0, ag_str_cstr(action),
-                                               AG_STR_NULL, &d)
-                          : (ag_authz_result)-1;
+    ag_authz_result r =
+        p ? ag_azrbac_eval_arm(p, AG_STR(U1), NULL, 0, ag_str_cstr(action), AG_STR_NULL, &d)
+          : (ag_authz_result)-1;
     ag_azrbac_unref(p);
     return r;
 }
@@ -376,13 +389,18 @@ TEST(azrbac_arm_wildcard_mid_string_blocks_role_assignment_writes)
 TEST(azrbac_scope_applies_at_cluster_and_parents_only)
 {
     req_t pods = {"get", "", "pods", NULL, "dev", NULL};
-    static const char *yes[] = {"+", RG, SUB, "/", CLUSTER "/",
-                                ("/SUBSCRIPTIONS/0B1F6471-1BF0-4DDA-AEC3-CB9272F09590/resourcegroups"
-                                 "/RG1/providers/microsoft.containerservice/MANAGEDCLUSTERS/Web")};
+    static const char *yes[] = {
+        "+",
+        RG,
+        SUB,
+        "/",
+        CLUSTER "/",
+        ("/SUBSCRIPTIONS/0B1F6471-1BF0-4DDA-AEC3-CB9272F09590/resourcegroups"
+         "/RG1/providers/microsoft.containerservice/MANAGEDCLUSTERS/Web")};
     static const char *no[] = {
-        RG "/providers/Microsoft.ContainerService/managedClusters/other", /* another cluster */
+        RG "/providers/Microsoft.ContainerService/managedClusters/other",  /* another cluster */
         RG "/providers/Microsoft.ContainerService/managedClusters/web-eu", /* not by prefix */
-        RG "0",                                                       /* rg10 is not rg1 */
+        RG "0",                                                            /* rg10 is not rg1 */
         SUB "0",
         "/subscriptions/11111111-1bf0-4dda-aec3-cb9272f09590",
         "/providers/Microsoft.Management/managementGroups/mg1", /* hierarchy unknown */
@@ -417,7 +435,8 @@ TEST(azrbac_scope_compares_whole_segments_both_ways)
     /* nor does a cluster in resource group rg10 from an assignment at rg1 */
     asg_t at_rg1[] = {{U1, R_CADMIN, RG, NULL}, {U1, R_CUSER, RG, NULL}};
     p = load_for(SUB "/resourceGroups/rg10/providers/Microsoft.ContainerService/"
-                     "managedClusters/web", at_rg1, 2, NULL, NULL);
+                     "managedClusters/web",
+                 at_rg1, 2, NULL, NULL);
     CHECK_EQ(eval_as(p, U1, NULL, (req_t){"get", "", "pods", NULL, "dev", NULL}, &d), NO);
     CHECK_EQ(ag_azrbac_eval_arm(p, AG_STR(U1), NULL, 0,
                                 AG_STR(MC "listClusterUserCredential/action"), AG_STR_NULL, &d),
@@ -483,10 +502,11 @@ TEST(azrbac_not_data_actions_subtract_only_within_their_role)
     req_t sec_dev = {"get", "", "secrets", NULL, "dev", NULL};
     req_t sec_prod = {"get", "", "secrets", NULL, "prod", NULL};
     CHECK_EQ(eval_as(p, U1, NULL, sec_dev, &d), YES); /* Writer in dev */
-    CHECK_EQ(eval_as(p, U1, NULL, sec_prod, &d), NO);  /* custom role excludes secrets */
+    CHECK_EQ(eval_as(p, U1, NULL, sec_prod, &d), NO); /* custom role excludes secrets */
     /* MC/<any>/read reads CRDs (§8.4) but writes nothing */
-    CHECK_EQ(eval_as(p, U1, NULL, (req_t){"list", "widgets.example.com", "widgets", NULL,
-                                           "prod", NULL}, &d), YES);
+    CHECK_EQ(eval_as(p, U1, NULL,
+                     (req_t){"list", "widgets.example.com", "widgets", NULL, "prod", NULL}, &d),
+             YES);
     CHECK_EQ(eval_as(p, U1, NULL, (req_t){"create", "", "pods", NULL, "prod", NULL}, &d), NO);
     ag_azrbac_unref(p);
 }
@@ -523,8 +543,7 @@ TEST(azrbac_deny_assignment_wins_over_any_grant)
     CHECK(d.error == NULL);
     CHECK_EQ(eval_as(p, U1, NULL, (req_t){"get", "", "pods", NULL, "dev", NULL}, &d), YES);
     /* the deny's NotDataActions carve an exception out of the denied set */
-    CHECK_EQ(eval_as(p, U1, NULL, (req_t){"delete", "", "secrets", NULL, "dev", NULL}, &d),
-             YES);
+    CHECK_EQ(eval_as(p, U1, NULL, (req_t){"delete", "", "secrets", NULL, "dev", NULL}, &d), YES);
     /* excluded principal */
     CHECK_EQ(eval_as(p, U2, NULL, (req_t){"get", "", "secrets", NULL, "dev", NULL}, &d), YES);
     /* a wildcard request that touches a denied action is denied */
@@ -623,8 +642,8 @@ TEST(azrbac_index_finds_each_principal_among_many)
     static char ids[N][37];
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof ids[i], "cccccccc-0000-4000-8000-%012d", i);
-        asg[i] = (asg_t){ids[i], i % 2 ? R_READER : R_WRITER,
-                         i % 3 ? "+" : "+/namespaces/dev", NULL};
+        asg[i] =
+            (asg_t){ids[i], i % 2 ? R_READER : R_WRITER, i % 3 ? "+" : "+/namespaces/dev", NULL};
     }
     ag_azrbac_t *p = load(asg, N, NULL, NULL);
     ag_azrbac_stats_t st;
@@ -683,13 +702,18 @@ TEST(azrbac_load_rejects_malformed_input_with_location)
     CHECK_EQ(load_err("[{\"principalId\":", CLUSTER, msg, sizeof msg), AG_E_PARSE);
     CHECK(strncmp(msg, "role assignments:1:", 19) == 0);
     CHECK_EQ(load_err("[{\"principalId\":\"bob\",\"roleDefinitionId\":\"x/" R_READER
-                      "\",\"scope\":\"/\"}]", CLUSTER, msg, sizeof msg), AG_E_PARSE);
+                      "\",\"scope\":\"/\"}]",
+                      CLUSTER, msg, sizeof msg),
+             AG_E_PARSE);
     CHECK_STREQ(msg, "role assignments: [0].principalId: expected an object id (GUID)");
     CHECK_EQ(load_err("[{\"principalId\":\"" U1 "\",\"roleDefinitionId\":\"x/" R_READER
-                      "\",\"scope\":7}]", CLUSTER, msg, sizeof msg), AG_E_PARSE);
+                      "\",\"scope\":7}]",
+                      CLUSTER, msg, sizeof msg),
+             AG_E_PARSE);
     CHECK_STREQ(msg, "role assignments: [0].scope: expected a string");
     CHECK_EQ(load_err("[{\"principalId\":\"" U1 "\",\"roleDefinitionId\":\"x/" R_READER
-                      "\",\"scope\":\"subscriptions//x\"}]", CLUSTER, msg, sizeof msg),
+                      "\",\"scope\":\"subscriptions//x\"}]",
+                      CLUSTER, msg, sizeof msg),
              AG_E_PARSE);
     CHECK_EQ(load_err("[1]", CLUSTER, msg, sizeof msg), AG_E_PARSE);
     CHECK_EQ(load_err("[]", "", msg, sizeof msg), AG_E_CONFIG);
@@ -740,15 +764,17 @@ TEST(azperm_glob_star_crosses_slashes_and_sits_anywhere)
 TEST(azrbac_infers_the_one_cluster_an_export_names)
 {
     ag_buf_t out = AG_BUF_INIT(4096);
-    CHECK_EQ(ag_azrbac_infer_cluster(AG_STR("[{\"scope\":\"" SUB "\"},{\"scope\":\"" CLUSTER
-                                            "/namespaces/dev\"},{\"properties\":{\"scope\":\""
-                                            CLUSTER "\"}}]"), &out), 0);
+    CHECK_EQ(ag_azrbac_infer_cluster(
+                 AG_STR("[{\"scope\":\"" SUB "\"},{\"scope\":\"" CLUSTER
+                        "/namespaces/dev\"},{\"properties\":{\"scope\":\"" CLUSTER "\"}}]"),
+                 &out),
+             0);
     CHECK_STREQ(out.p, CLUSTER);
     ag_buf_clear(&out);
-    CHECK_EQ(ag_azrbac_infer_cluster(AG_STR("[{\"scope\":\"" CLUSTER "\"},{\"scope\":\"" CLUSTER
-                                            "-eu\"}]"), &out), AG_E_DUPLICATE);
-    CHECK_EQ(ag_azrbac_infer_cluster(AG_STR("[{\"scope\":\"" SUB "\"}]"), &out),
-             AG_E_NOT_FOUND);
+    CHECK_EQ(ag_azrbac_infer_cluster(
+                 AG_STR("[{\"scope\":\"" CLUSTER "\"},{\"scope\":\"" CLUSTER "-eu\"}]"), &out),
+             AG_E_DUPLICATE);
+    CHECK_EQ(ag_azrbac_infer_cluster(AG_STR("[{\"scope\":\"" SUB "\"}]"), &out), AG_E_NOT_FOUND);
     CHECK_EQ(ag_azrbac_infer_cluster(AG_STR("[{\"scope\":"), &out), AG_E_PARSE);
     ag_buf_dispose(&out);
 }
@@ -761,9 +787,10 @@ TEST(azperm_guid_parse_accepts_only_8_4_4_4_12_hex)
     CHECK(ag_az_guid_eq(a, b));
     CHECK_EQ(a.hi, 0x7f6c6a51bcf842baULL);
     CHECK_EQ(a.lo, (long long)0x922052d62157d7dbULL);
-    const char *bad[] = {"7f6c6a51-bcf8-42ba-9220-52d62157d7dg", "7f6c6a51bcf8-42ba-9220-52d62157d7db0",
-                         "7f6c6a51-bcf8-42ba-9220-52d62157d7d", "", "7f6c6a51-bcf8-42ba-9220 52d62157d7db",
-                         "7f6c6a51-bcf8-42ba-9220-52d62157d7d\xdb"};
+    const char *bad[] = {
+        "7f6c6a51-bcf8-42ba-9220-52d62157d7dg", "7f6c6a51bcf8-42ba-9220-52d62157d7db0",
+        "7f6c6a51-bcf8-42ba-9220-52d62157d7d",  "",
+        "7f6c6a51-bcf8-42ba-9220 52d62157d7db", "7f6c6a51-bcf8-42ba-9220-52d62157d7d\xdb"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK(!ag_az_guid_parse(ag_str_cstr(bad[i]), &a));
 }

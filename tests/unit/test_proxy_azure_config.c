@@ -3,12 +3,12 @@
 #include "azure_config.h"
 #include "testlib.h"
 
-#define CLUSTER                                                                        \
-    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/"  \
+#define CLUSTER                                                                                    \
+    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/"            \
     "Microsoft.ContainerService/managedClusters/web"
 
-static ag_err parse(const char *text, const char *dir, ag_azure_config_t *c, char *msg,
-                    size_t cap, ag_arena_t *arena)
+static ag_err parse(const char *text, const char *dir, ag_azure_config_t *c, char *msg, size_t cap,
+                    ag_arena_t *arena)
 {
     ag_cfg_t cfg;
     ag_err err = ag_cfg_init(&cfg, "gw.json", ag_str_cstr(text), arena);
@@ -28,7 +28,9 @@ TEST(azure_config_reads_the_section_and_loads_its_policy)
     CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\",\"role_assignments\":"
                    "[\"azure/role-assignments.json\"],\"role_definitions\":"
                    "[\"azure/role-definitions.json\"],\"deny_assignments\":"
-                   "[\"/nonexistent/deny.json\"]}", "config", &c, msg, sizeof msg, &arena), 0);
+                   "[\"/nonexistent/deny.json\"]}",
+                   "config", &c, msg, sizeof msg, &arena),
+             0);
     CHECK_EQ(c.mode, AG_CHAIN_AZURE_THEN_RBAC);
     CHECK_EQ(c.nassignments, 1);
     CHECK_STREQ(c.assignments[0], "config/azure/role-assignments.json");
@@ -56,23 +58,30 @@ TEST(azure_config_rejects_what_it_does_not_know)
     ag_azure_config_t c;
     char msg[512];
     CHECK_EQ(parse("{\"mode\":\"azure-or-rbac\",\"cluster_resource_id\":\"" CLUSTER "\","
-                   "\"role_assignments\":[\"a.json\"]}", NULL, &c, msg, sizeof msg, &arena), 0);
+                   "\"role_assignments\":[\"a.json\"]}",
+                   NULL, &c, msg, sizeof msg, &arena),
+             0);
     CHECK_EQ(c.mode, AG_CHAIN_AZURE_OR_RBAC);
     CHECK_STREQ(c.assignments[0], "a.json");
     CHECK_EQ(parse("{\"mode\":\"azure\",\"cluster_resource_id\":\"" CLUSTER "\","
-                   "\"role_assignments\":[\"a.json\"]}", NULL, &c, msg, sizeof msg, &arena),
+                   "\"role_assignments\":[\"a.json\"]}",
+                   NULL, &c, msg, sizeof msg, &arena),
              AG_E_CONFIG);
     CHECK(strstr(msg, "azure.mode") != NULL);
-    CHECK_EQ(parse("{\"cluster_resource_id\":\"web\",\"role_assignments\":[\"a.json\"]}", NULL,
-                   &c, msg, sizeof msg, &arena), AG_E_CONFIG);
+    CHECK_EQ(parse("{\"cluster_resource_id\":\"web\",\"role_assignments\":[\"a.json\"]}", NULL, &c,
+                   msg, sizeof msg, &arena),
+             AG_E_CONFIG);
     CHECK(strstr(msg, "gw.json:1:") == msg);
     CHECK(strstr(msg, "azure.cluster_resource_id") != NULL);
-    CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\",\"role_assignments\":[]}", NULL,
-                   &c, msg, sizeof msg, &arena), AG_E_CONFIG);
-    CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\"}", NULL, &c, msg, sizeof msg,
-                   &arena), AG_E_CONFIG);
+    CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\",\"role_assignments\":[]}", NULL, &c,
+                   msg, sizeof msg, &arena),
+             AG_E_CONFIG);
+    CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\"}", NULL, &c, msg, sizeof msg, &arena),
+             AG_E_CONFIG);
     CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\",\"role_assignments\":[\"a\"],"
-                   "\"extra\":1}", NULL, &c, msg, sizeof msg, &arena), AG_E_CONFIG);
+                   "\"extra\":1}",
+                   NULL, &c, msg, sizeof msg, &arena),
+             AG_E_CONFIG);
     CHECK(strstr(msg, "extra") != NULL);
     ag_arena_dispose(&arena);
 }

@@ -17,8 +17,8 @@
 #define NOBODY "ffffffff-0000-4000-8000-00000000ffff"
 #define MC "Microsoft.ContainerService/managedClusters/"
 
-#define CLUSTER                                                                        \
-    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/"  \
+#define CLUSTER                                                                                    \
+    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/"            \
     "Microsoft.ContainerService/managedClusters/web"
 
 /* Runs `authgate check ARGS`, with --cluster-id CLUSTER first when <cluster>. */
@@ -51,47 +51,58 @@ TEST(check_azure_arm_actions_answer_who_may_pull_kubeconfigs)
     /* the CI service principal holds only RBAC Writer in a namespace */
     CHECK_EQ(RUN("--azure-assignments", ASG, "--arm-action", user, "--principal", CI_SP), 1);
     /* platform admins (group) hold RBAC Cluster Admin: user credential yes, admin no */
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--arm-action", user, "--principal", NOBODY,
-                 "--group", ADMINS, "--explain"), 0);
+    CHECK_EQ(RUN("--azure-assignments", ASG, "--arm-action", user, "--principal", NOBODY, "--group",
+                 ADMINS, "--explain"),
+             0);
     CHECK_EQ(RUN("--azure-assignments", ASG, "--arm-action", admin, "--principal", NOBODY,
-                 "--group", ADMINS), 1);
+                 "--group", ADMINS),
+             1);
     /* carol is subscription Owner: the admin kubeconfig */
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--arm-action", admin, "--principal", CAROL,
-                 "--explain"), 0);
+    CHECK_EQ(
+        RUN("--azure-assignments", ASG, "--arm-action", admin, "--principal", CAROL, "--explain"),
+        0);
 }
 
 TEST(check_azure_data_actions_through_the_cli)
 {
     /* alice: RBAC Reader in dev only */
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--principal", ALICE, "get", "pods", "-n", "dev"),
-             0);
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--principal", ALICE, "get", "pods", "-n", "prod"),
+    CHECK_EQ(RUN("--azure-assignments", ASG, "--principal", ALICE, "get", "pods", "-n", "dev"), 0);
+    CHECK_EQ(RUN("--azure-assignments", ASG, "--principal", ALICE, "get", "pods", "-n", "prod"), 1);
+    CHECK_EQ(RUN("--azure-assignments", ASG, "--principal", ALICE, "--explain", "get", "secrets",
+                 "-n", "dev"),
              1);
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--principal", ALICE, "--explain", "get",
-                 "secrets", "-n", "dev"), 1);
     /* developers: the custom CRD reader at the resource group (with its definition) */
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--azure-definitions", DEFS, "--principal",
-                 NOBODY, "--group", DEVS, "list", "widgets.example.com", "-n", "prod"), 0);
+    CHECK_EQ(RUN("--azure-assignments", ASG, "--azure-definitions", DEFS, "--principal", NOBODY,
+                 "--group", DEVS, "list", "widgets.example.com", "-n", "prod"),
+             0);
     CHECK_EQ(RUN("--azure-assignments", ASG, "--principal", NOBODY, "--group", DEVS, "list",
-                 "widgets.example.com", "-n", "prod"), 1); /* unknown role without it */
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--azure-definitions", DEFS, "--principal",
-                 NOBODY, "--group", DEVS, "get", "secrets", "-n", "prod"), 1);
+                 "widgets.example.com", "-n", "prod"),
+             1); /* unknown role without it */
+    CHECK_EQ(RUN("--azure-assignments", ASG, "--azure-definitions", DEFS, "--principal", NOBODY,
+                 "--group", DEVS, "get", "secrets", "-n", "prod"),
+             1);
     /* CI writer execs in ci */
     CHECK_EQ(RUN("--azure-assignments", ASG, "--principal", CI_SP, "create", "pods",
-                 "--subresource", "exec", "-n", "ci"), 0);
+                 "--subresource", "exec", "-n", "ci"),
+             0);
     /* admins: everything, except kube-system secrets are behind a deny assignment that
      * excludes only the admins group itself */
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--azure-deny", DENY, "--principal", NOBODY,
-                 "--group", ADMINS, "get", "secrets", "-n", "kube-system"), 0);
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--azure-deny", DENY, "--principal", NOBODY,
-                 "--group", ADMINS, "get", "/healthz"), 0);
+    CHECK_EQ(RUN("--azure-assignments", ASG, "--azure-deny", DENY, "--principal", NOBODY, "--group",
+                 ADMINS, "get", "secrets", "-n", "kube-system"),
+             0);
+    CHECK_EQ(RUN("--azure-assignments", ASG, "--azure-deny", DENY, "--principal", NOBODY, "--group",
+                 ADMINS, "get", "/healthz"),
+             0);
     /* dave: RBAC Writer at the cluster reads secrets, but not in kube-system */
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--azure-deny", DENY, "--principal", DAVE,
-                 "get", "secrets", "-n", "dev"), 0);
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--azure-deny", DENY, "--principal", DAVE,
-                 "--explain", "get", "secrets", "-n", "kube-system"), 1);
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--principal", DAVE, "get", "secrets", "-n",
-                 "kube-system"), 0);
+    CHECK_EQ(RUN("--azure-assignments", ASG, "--azure-deny", DENY, "--principal", DAVE, "get",
+                 "secrets", "-n", "dev"),
+             0);
+    CHECK_EQ(RUN("--azure-assignments", ASG, "--azure-deny", DENY, "--principal", DAVE, "--explain",
+                 "get", "secrets", "-n", "kube-system"),
+             1);
+    CHECK_EQ(
+        RUN("--azure-assignments", ASG, "--principal", DAVE, "get", "secrets", "-n", "kube-system"),
+        0);
 }
 
 TEST(check_azure_usage_and_load_errors_exit_2)
@@ -100,12 +111,13 @@ TEST(check_azure_usage_and_load_errors_exit_2)
     CHECK_EQ(RUN_RAW("--azure-assignments", ASG, "--principal", ALICE, "get", "pods"), 2);
     CHECK_EQ(RUN("--azure-assignments", ASG, "--principal", ALICE), 2);
     CHECK_EQ(RUN("--azure-assignments", ASG, "get", "pods"), 2);
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--principal", ALICE, "--bogus", "get", "pods"),
-             2);
+    CHECK_EQ(RUN("--azure-assignments", ASG, "--principal", ALICE, "--bogus", "get", "pods"), 2);
     CHECK_EQ(RUN("--azure-assignments", "config/azure/missing.json", "--cluster-id",
-                 "/subscriptions/x", "--principal", ALICE, "get", "pods"), 2);
-    CHECK_EQ(RUN("--azure-assignments", ASG, "--cluster-id", "not-a-scope", "--principal",
-                 ALICE, "get", "pods"), 2);
+                 "/subscriptions/x", "--principal", ALICE, "get", "pods"),
+             2);
+    CHECK_EQ(RUN("--azure-assignments", ASG, "--cluster-id", "not-a-scope", "--principal", ALICE,
+                 "get", "pods"),
+             2);
     CHECK_EQ(RUN("--azure-assignments", ASG, "--principal"), 2);
     CHECK(ag_cmd_check_wants_azure(3, (char *[]){"check", "--arm-action", "x", NULL}));
     CHECK(ag_cmd_check_wants_azure(2, (char *[]){"check", "--azure-assignments=f", NULL}));
