@@ -4,6 +4,8 @@
  * and never decides. */
 #include "authz.h"
 
+#include "azrbac.h"
+
 /* Go's %q for the ASCII range: quotes, escapes '"' and '\', writes control bytes and
  * bytes >= 0x7f that are not valid UTF-8 as \xNN (valid UTF-8 passes through). */
 static ag_err quote(ag_buf_t *out, ag_str_t s)
@@ -162,24 +164,14 @@ static ag_err rbac_reason(const ag_authz_decision_t *d, ag_buf_t *out)
 
 ag_err ag_authz_reason(const ag_authz_decision_t *d, ag_buf_t *out)
 {
-    switch (d->result == AG_AUTHZ_ALLOW ? d->source : AG_AUTHZ_BY_NONE) {
-    case AG_AUTHZ_BY_SUPERUSER:
+    if (d->source == AG_AUTHZ_BY_AZURE)
+        return ag_azrbac_reason(d, out); /* azrbac.c words its own allows and denies */
+    if (d->result == AG_AUTHZ_ALLOW && d->source == AG_AUTHZ_BY_SUPERUSER)
         return ag_buf_append_cstr(out, "allowed: user is in group \"system:masters\"");
-    case AG_AUTHZ_BY_RBAC:
+    if (d->result == AG_AUTHZ_ALLOW && d->source == AG_AUTHZ_BY_RBAC)
         return rbac_reason(d, out);
-    case AG_AUTHZ_BY_AZURE:
-        return ag_buf_printf(out,
-                             "Azure RBAC: allowed by role assignment \"%.*s\" of role \"%.*s\" at "
-                             "scope \"%.*s\" for \"%.*s\"",
-                             AG_STR_FMT(d->assignment_id), AG_STR_FMT(d->azure_role),
-                             AG_STR_FMT(d->azure_scope), AG_STR_FMT(d->data_action));
-    default:
-        break;
-    }
-    /* not allowed: upstream RBAC says nothing unless resolution failed */
+    /* not allowed: upstream RBAC says nothing unless role resolution failed */
     if (d->error)
         return ag_buf_printf(out, "%s%s", d->source == AG_AUTHZ_BY_RBAC ? "RBAC: " : "", d->error);
-    if (d->result == AG_AUTHZ_DENY && d->source == AG_AUTHZ_BY_AZURE)
-        return ag_buf_printf(out, "Azure RBAC: denied \"%.*s\"", AG_STR_FMT(d->data_action));
     return 0;
 }

@@ -172,7 +172,7 @@ TEST(sar_maps_attributes_and_explicit_denies)
     CHECK_SLICE(pr.seen.api_group, "apps");
     CHECK_SLICE(pr.seen.subresource, "scale");
     CHECK_SLICE(pr.seen.namespace_, "ns");
-    CHECK(strstr(r.p, "\"status\":{\"allowed\":false,\"denied\":true,\"reason\":\"Azure RBAC: denied") != NULL);
+    CHECK(strstr(r.p, "\"status\":{\"allowed\":false,\"denied\":true,\"reason\":\"Azure RBAC: ") != NULL);
     free(b);
     /* a parse error never calls the decide step */
     pr.calls = 0;
