@@ -90,7 +90,9 @@ ag_err ag_azrbac_data_action(const ag_attrs_t *a, ag_buf_t *out);
 
 /* Control-plane (ARM) actions with the same engine (Actions minus NotActions), e.g.
  * AG_AZ_MC "/listClusterUserCredential/action" at the cluster scope. <scope> empty means
- * the cluster. <principal> must be a GUID; non-GUID <groups> are ignored. */
+ * the cluster. <principal> must be a GUID; non-GUID <groups> are ignored. Only the
+ * assignments kept for this cluster are consulted, so at a scope outside the cluster's
+ * ancestry (another resource group) only those at shared parents count. */
 ag_authz_result ag_azrbac_eval_arm(const ag_azrbac_t *p, ag_str_t principal, const ag_str_t *groups,
                                    int ngroups, ag_str_t action, ag_str_t scope,
                                    ag_authz_decision_t *d);
