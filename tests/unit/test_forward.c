@@ -637,3 +637,15 @@ TEST(forward_rejoins_websocket_protocols_without_overflow)
     CHECK(strstr(out.p, "p, p, p") != NULL);
     ag_buf_dispose(&out);
 }
+
+TEST(forward_accepts_empty_extra_values_and_omits_an_empty_uid)
+{
+    static const ag_str_t v[] = {{NULL, 0}};
+    static const ag_extra_t ex[] = {{{"k", 1}, v, 1}};
+    ag_identity_t id = {.username = AG_STR("bob"), .uid = AG_STR_NULL, .extra = ex, .nextra = 1};
+    ag_buf_t out = AG_BUF_INIT(1 << 16);
+    CHECK_EQ(fwd_identity(&id, &out), 0);
+    CHECK(has_line(&out, "Impersonate-Extra-k: \r"));
+    CHECK(!has_line(&out, "Impersonate-Uid"));
+    ag_buf_dispose(&out);
+}
