@@ -506,12 +506,24 @@ static bool tenant_ok(ag_str_t t)
     return true;
 }
 
+static bool loopback(ag_str_t host)
+{
+    return ag_str_eq_lit(host, "127.0.0.1") || ag_str_eq_lit(host, "[::1]") ||
+           ag_str_ieq(host, AG_STR("localhost"));
+}
+
 static ag_err check_url(ag_cfg_t *cfg, ag_cfg_obj_t *o, const char *key, ag_str_t *url)
 {
     origin_t org;
+    ag_json_ref at = ag_json_get(cfg->doc, o->obj, key);
     if (!parse_origin(*url, &org) || ag_str_find_char(org.rest, '?') != org.rest.n)
-        return ag_cfg_fail(cfg, ag_json_get(cfg->doc, o->obj, key), ag_cfg_path(o, key),
+        return ag_cfg_fail(cfg, at, ag_cfg_path(o, key),
                            "must be an absolute http or https URL without query or fragment");
+    /* The app token and the client secret travel to these URLs: plain HTTP only on
+     * loopback (test fixtures, a local sidecar). */
+    if (ag_str_ieq(org.scheme, AG_STR("http")) && !loopback(org.host))
+        return ag_cfg_fail(cfg, at, ag_cfg_path(o, key),
+                           "must use https (http is allowed for loopback addresses only)");
     while (url->n && url->p[url->n - 1] == '/')
         url->n--;
     return 0;

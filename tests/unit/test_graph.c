@@ -508,6 +508,13 @@ TEST(graph_cfg_rejects_bad_sections)
          "\"base_url\":\"ftp://x\"}",
          "gw.json:1:67: graph.base_url: must be an absolute http or https URL without query "
          "or fragment"},
+        {"{\"tenant\":\"t\",\"client_id\":\"a\",\"client_secret_file\":\"s\","
+         "\"base_url\":\"http://graph.microsoft.com\"}",
+         "gw.json:1:67: graph.base_url: must use https (http is allowed for loopback addresses "
+         "only)"},
+        {"{\"token_url\":\"http://login.example/t\",\"client_id\":\"a\",\"client_secret_file\":\"s\"}",
+         "gw.json:1:14: graph.token_url: must use https (http is allowed for loopback addresses "
+         "only)"},
         {"{\"tenant\":\"t\",\"client_id\":\"a\",\"client_secret_file\":\"s\",\"method\":\"get\"}",
          NULL},
         {"{\"tenant\":\"t\",\"client_id\":\"a\",\"client_secret_file\":\"s\",\"max_groups\":0}",
