@@ -794,3 +794,131 @@ TEST(azperm_guid_parse_accepts_only_8_4_4_4_12_hex)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK(!ag_az_guid_parse(ag_str_cstr(bad[i]), &a));
 }
+
+/* "group/resource" -> attrs for verb <verb> in namespace dev */
+static req_t res_of(const char *gr, const char *verb, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", gr);
+    char *slash = strchr(buf, '/');
+    req_t r = {verb, "", buf, NULL, "dev", NULL};
+    if (slash) {
+        *slash = '\0';
+        r.group = buf;
+        r.resource = slash + 1;
+    }
+    return r;
+}
+
+/* Spec §7 list R, entry by entry: read yes, write no. */
+TEST(azrbac_rbac_reader_matches_spec_list_r)
+{
+    static const char *list_r[] = {"apps/controllerrevisions",
+                                   "apps/daemonsets",
+                                   "apps/deployments",
+                                   "apps/replicasets",
+                                   "apps/statefulsets",
+                                   "autoscaling/horizontalpodautoscalers",
+                                   "batch/cronjobs",
+                                   "batch/jobs",
+                                   "configmaps",
+                                   "discovery.k8s.io/endpointslices",
+                                   "endpoints",
+                                   "events.k8s.io/events",
+                                   "events",
+                                   "extensions/daemonsets",
+                                   "extensions/deployments",
+                                   "extensions/ingresses",
+                                   "extensions/networkpolicies",
+                                   "extensions/replicasets",
+                                   "limitranges",
+                                   "metrics.k8s.io/pods",
+                                   "metrics.k8s.io/nodes",
+                                   "namespaces",
+                                   "networking.k8s.io/ingresses",
+                                   "networking.k8s.io/networkpolicies",
+                                   "persistentvolumeclaims",
+                                   "pods",
+                                   "policy/poddisruptionbudgets",
+                                   "replicationcontrollers",
+                                   "resourcequotas",
+                                   "serviceaccounts",
+                                   "services"};
+    CHECK_EQ(sizeof list_r / sizeof list_r[0], 31);
+    asg_t asg[] = {{U1, R_READER, "+", NULL}};
+    ag_azrbac_t *p = load(asg, 1, NULL, NULL);
+    ag_authz_decision_t d;
+    char buf[128];
+    for (size_t i = 0; i < sizeof list_r / sizeof list_r[0]; i++) {
+        if (eval_as(p, U1, NULL, res_of(list_r[i], "list", buf, sizeof buf), &d) != YES ||
+            eval_as(p, U1, NULL, res_of(list_r[i], "update", buf, sizeof buf), &d) != NO) {
+            fprintf(stderr, "reader: %s\n", list_r[i]);
+            CHECK(!"list R");
+        }
+    }
+    ag_azrbac_unref(p);
+}
+
+/* Spec §7 list W: wildcard entries (x/<any>) allow every verb, the others exactly what they
+ * name. */
+TEST(azrbac_rbac_writer_matches_spec_list_w)
+{
+    static const char *all[] = {"apps/daemonsets",
+                                "apps/deployments",
+                                "apps/replicasets",
+                                "apps/statefulsets",
+                                "autoscaling/horizontalpodautoscalers",
+                                "batch/cronjobs",
+                                "batch/jobs",
+                                "configmaps",
+                                "endpoints",
+                                "events",
+                                "extensions/daemonsets",
+                                "extensions/deployments",
+                                "extensions/ingresses",
+                                "extensions/networkpolicies",
+                                "extensions/replicasets",
+                                "networking.k8s.io/ingresses",
+                                "networking.k8s.io/networkpolicies",
+                                "persistentvolumeclaims",
+                                "pods",
+                                "policy/poddisruptionbudgets",
+                                "replicationcontrollers",
+                                "secrets",
+                                "serviceaccounts",
+                                "services"};
+    static const char *read_only[] = {"apps/controllerrevisions",
+                                      "discovery.k8s.io/endpointslices",
+                                      "events.k8s.io/events",
+                                      "limitranges",
+                                      "metrics.k8s.io/pods",
+                                      "metrics.k8s.io/nodes",
+                                      "namespaces",
+                                      "resourcequotas"};
+    static const char *verbs[] = {"get",    "list",  "watch",  "create",
+                                  "update", "patch", "delete", "deletecollection"};
+    asg_t asg[] = {{U1, R_WRITER, "+", NULL}};
+    ag_azrbac_t *p = load(asg, 1, NULL, NULL);
+    ag_authz_decision_t d;
+    char buf[128];
+    /* 24 wildcards + 8 read-only + leases read/write/delete = 35 entries */
+    CHECK_EQ(sizeof all / sizeof all[0] + sizeof read_only / sizeof read_only[0] + 3, 35);
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++)
+            if (eval_as(p, U1, NULL, res_of(all[i], verbs[v], buf, sizeof buf), &d) != YES) {
+                fprintf(stderr, "writer: %s %s\n", verbs[v], all[i]);
+                CHECK(!"list W wildcard");
+            }
+    for (size_t i = 0; i < sizeof read_only / sizeof read_only[0]; i++)
+        if (eval_as(p, U1, NULL, res_of(read_only[i], "get", buf, sizeof buf), &d) != YES ||
+            eval_as(p, U1, NULL, res_of(read_only[i], "patch", buf, sizeof buf), &d) != NO ||
+            eval_as(p, U1, NULL, res_of(read_only[i], "delete", buf, sizeof buf), &d) != NO) {
+            fprintf(stderr, "writer: %s\n", read_only[i]);
+            CHECK(!"list W read-only");
+        }
+    const char *leases = "coordination.k8s.io/leases";
+    CHECK_EQ(eval_as(p, U1, NULL, res_of(leases, "get", buf, sizeof buf), &d), YES);
+    CHECK_EQ(eval_as(p, U1, NULL, res_of(leases, "update", buf, sizeof buf), &d), YES);
+    CHECK_EQ(eval_as(p, U1, NULL, res_of(leases, "delete", buf, sizeof buf), &d), YES);
+    CHECK_EQ(eval_as(p, U1, NULL, res_of(leases, "bind", buf, sizeof buf), &d), NO);
+    ag_azrbac_unref(p);
+}
