@@ -16,6 +16,12 @@ ag_cleanup() {
         [ -n "$p" ] && kill "$p" 2>/dev/null || true
     done
     wait 2>/dev/null || true
+    # A sanitizer report from any process the test ran fails the test (ASan builds).
+    if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log "$T"/*.out 2>/dev/null; then
+        echo "FAIL: sanitizer report (see above files)" >&2
+        grep -h -A20 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log "$T"/*.out 2>/dev/null | head -60 >&2
+        rc=1
+    fi
     if [ "$rc" -ne 0 ] || [ "$AG_FAILED" -ne 0 ]; then
         echo "--- gateway log ---" >&2
         tail -n 40 "$T"/gw*.log 2>/dev/null >&2 || true
@@ -23,8 +29,14 @@ ag_cleanup() {
     else
         rm -rf "$T"
     fi
+    exit "$rc"
 }
 trap ag_cleanup EXIT
+
+# True when $AUTHGATE is a sanitizer build (memory figures are then not meaningful).
+sanitized() { # (grep -c reads all input: grep -q would SIGPIPE nm under pipefail)
+    [ "$(nm "$AUTHGATE" 2>/dev/null | grep -c __asan_init)" -gt 0 ]
+}
 
 fail() {
     echo "FAIL: $*" >&2
