@@ -128,6 +128,7 @@ ag_err ag_status_response(ag_buf_t *out, int code, ag_str_t message, bool close)
     if ((err = ag_status_write(&body, code, message)) ||
         (err = ag_buf_printf(out,
                              "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                             "X-Content-Type-Options: nosniff\r\n"
                              "Cache-Control: no-cache, private\r\nContent-Length: %zu\r\n%s\r\n",
                              code, ag_http_reason_phrase(code), body.n,
                              close ? "Connection: close\r\n" : "")) ||

@@ -87,6 +87,7 @@ TEST(status_response_is_a_complete_http_answer)
     CHECK_EQ(ag_status_response(&out, 400, AG_STR("encoded slash in path"), true), 0);
     CHECK(ag_str_starts_with(ag_buf_str(&out), AG_STR("HTTP/1.1 400 Bad Request\r\n")));
     CHECK(strstr(out.p, "Content-Type: application/json\r\n") != NULL);
+    CHECK(strstr(out.p, "X-Content-Type-Options: nosniff\r\n") != NULL);
     CHECK(strstr(out.p, "Connection: close\r\n") != NULL);
     const char *body = strstr(out.p, "\r\n\r\n");
     CHECK(body != NULL);
