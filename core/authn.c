@@ -199,18 +199,25 @@ static ag_authn_result check_times(vctx *v, long long now)
 static ag_authn_result check_audience(vctx *v, const ag_str_t *want, int nwant)
 {
     ag_json_ref aud = claim(v, "aud");
-    ag_str_t *toks = NULL;
+    const ag_str_t *toks = NULL;
     int ntok = 0, nmatch = 0;
+    ag_authn_result r;
     if (aud == AG_JSON_NONE && v->is->legacy_sa) {
-        v->info->audiences = want; /* no aud: the API server's own audiences (§10) */
-        v->info->naudiences = nwant;
-        return AG_AUTHN_OK;
-    }
-    if (aud == AG_JSON_NONE)
+        /* Legacy SA tokens have no aud: they count as issued for the API server's own
+         * audiences (§10), i.e. the issuer's configured ones. Requested audiences
+         * (TokenReview) must intersect those. */
+        if (want == v->is->audiences) {
+            v->info->audiences = want;
+            v->info->naudiences = nwant;
+            return AG_AUTHN_OK;
+        }
+        toks = v->is->audiences;
+        ntok = v->is->naudiences;
+    } else if (aud == AG_JSON_NONE) {
         return fail_claim(v, AG_AUTHN_WRONG_AUDIENCE, "aud");
-    ag_authn_result r = strings_of(v, aud, AG_STR_NULL, 256, &toks, &ntok);
-    if (r != AG_AUTHN_OK)
+    } else if ((r = strings_of(v, aud, AG_STR_NULL, 256, (ag_str_t **)&toks, &ntok)) != AG_AUTHN_OK) {
         return fail_claim(v, r == AG_AUTHN_TOO_MANY_GROUPS ? AG_AUTHN_BAD_CLAIM : r, "aud");
+    }
     ag_str_t *match = ag_arena_alloc(v->arena, sizeof(*match) * (size_t)(nwant + 1));
     if (!match)
         return AG_AUTHN_INTERNAL;
@@ -276,7 +283,10 @@ static ag_authn_result map_oidc(vctx *v)
             continue;
         if ((r = strings_of(v, e, AG_STR_NULL, 64, &vals, &n)) != AG_AUTHN_OK)
             return fail_claim(v, AG_AUTHN_BAD_CLAIM, is->extra[i].claim.p);
-        if ((r = add_extra(v, is->extra[i].key, vals, n)) != AG_AUTHN_OK)
+        ag_str_t key = ag_arena_strdup(v->arena, is->extra[i].key); /* outlives reloads */
+        if (!key.p)
+            return AG_AUTHN_INTERNAL;
+        if ((r = add_extra(v, key, vals, n)) != AG_AUTHN_OK)
             return r;
     }
     return AG_AUTHN_OK;

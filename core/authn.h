@@ -64,7 +64,8 @@ typedef const ag_jwks_t *(*ag_keys_fn)(void *ctx, const ag_issuer_t *iss);
 
 /* What a verification learnt, for logs (never the token), cache lifetime and refresh
  * triggers. Filled as far as parsing got, also on failure (issuer set on UNKNOWN_KID,
- * so the caller knows whose keys to refresh). Slices live in the arena. */
+ * so the caller knows whose keys to refresh). Slices live in the arena, the issuer set
+ * or the caller's audience array: copy what must outlive the request. */
 typedef struct {
     ag_str_t iss, kid, sub;
     ag_jwt_alg alg;
@@ -72,11 +73,13 @@ typedef struct {
     const ag_issuer_t *issuer;      /* NULL until the issuer is known */
     const ag_str_t *audiences;      /* audiences satisfied (TokenReview status.audiences) */
     int naudiences;
-    ag_str_t claim;                 /* the claim a claim check failed on, if any */
+    ag_str_t claim;                 /* the claim a check failed on, if any (static or
+                                       issuer-set storage: use before a reload) */
 } ag_authn_info_t;
 
 /* Verifies <token> (borrowed) against <issuers> at <now> (unix seconds) and fills <id>
- * (strings in <arena>). The issuer is picked by the token's unverified "iss"; the key by
+ * (strings in <arena> or static: never in the token or the issuer set, so a cache may
+ * keep a deep copy made from the arena). The issuer is picked by the token's unverified "iss"; the key by
  * "kid" from keys(keys_ctx, issuer) (keys NULL: the issuer's static keys), or without a
  * kid by trying each key that fits the alg. Checks in order: size, JWS syntax, alg,
  * crit, issuer, key, signature, exp/nbf/iat (issuer leeway), audience, tenant, required

@@ -474,6 +474,25 @@ TEST(authn_legacy_service_account_token)
     CHECK_EQ(id.nextra, 0);
 }
 
+TEST(authn_legacy_service_account_without_aud_counts_for_the_server_audiences)
+{
+    ag_identity_t id;
+    ag_authn_info_t info;
+    ag_str_t api = AG_STR("api"), vault = AG_STR("vault");
+    CHECK_EQ(fx_verify("sa_legacy", &id, &info), AG_AUTHN_OK);
+    CHECK_EQ(info.naudiences, 2); /* the configured (implicit) audiences */
+    ag_arena_reset(&fx.req);
+    CHECK_EQ(ag_authn_verify_audiences(fx.set, NULL, NULL, fx_token("sa_legacy"), &api, 1, fx.now,
+                                       &fx.req, &id, &info),
+             AG_AUTHN_OK);
+    CHECK_EQ(info.naudiences, 1);
+    CHECK_SLICE(info.audiences[0], "api");
+    /* a TokenReview for another audience must not accept a token that names none */
+    CHECK_EQ(ag_authn_verify_audiences(fx.set, NULL, NULL, fx_token("sa_legacy"), &vault, 1, fx.now,
+                                       &fx.req, &id, &info),
+             AG_AUTHN_WRONG_AUDIENCE);
+}
+
 TEST(authn_legacy_service_account_rejections)
 {
     EXPECT("sa_legacy_sub_mismatch", "bad_claim");
