@@ -516,6 +516,8 @@ static ag_authn_result finish(vctx *v)
 
 /* ---- verification ------------------------------------------------------------------ */
 
+#define MAX_KIDLESS_TRIES 8
+
 /* Signature with the key named by kid, or with each fitting key when there is none. */
 static ag_authn_result check_signature(const ag_jwt_t *jwt, const ag_jwks_t *ks)
 {
@@ -526,17 +528,19 @@ static ag_authn_result check_signature(const ag_jwt_t *jwt, const ag_jwks_t *ks)
             return ag_jwks_find(ks, jwt->kid, any) ? AG_AUTHN_ALG_KEY_MISMATCH : AG_AUTHN_UNKNOWN_KID;
         return ag_jwt_verify(jwt, k);
     }
-    /* No kid (legacy SA tokens, single-key IdPs): the API server tries every key. */
-    bool fit = false;
-    for (int i = 0; i < ag_jwks_count(ks); i++) {
+    /* No kid (legacy SA tokens, single-key IdPs): the API server tries every key. We
+     * stop after MAX_KIDLESS_TRIES so one forged token costs a bounded number of
+     * signature checks (threat model #29). */
+    int tries = 0;
+    for (int i = 0; i < ag_jwks_count(ks) && tries < MAX_KIDLESS_TRIES; i++) {
         const ag_jwk_t *k = ag_jwks_at(ks, i);
         if (!ag_jwk_fits(k, jwt->alg))
             continue;
-        fit = true;
+        tries++;
         if (ag_jwt_verify(jwt, k) == AG_AUTHN_OK)
             return AG_AUTHN_OK;
     }
-    return fit ? AG_AUTHN_BAD_SIGNATURE : AG_AUTHN_ALG_KEY_MISMATCH;
+    return tries ? AG_AUTHN_BAD_SIGNATURE : AG_AUTHN_ALG_KEY_MISMATCH;
 }
 
 /* Everything after the signature: times, audience, the issuer type's mapping, required

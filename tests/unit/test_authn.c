@@ -589,3 +589,45 @@ TEST(authn_verify_is_safe_on_shared_keys_across_threads)
         CHECK_EQ((long)ok, 60);
     }
 }
+
+/* Text of the first JWK object in fixture file <name> (objects there are flat). */
+static ag_str_t first_jwk(const char *name, ag_buf_t *b)
+{
+    CHECK_EQ(ag_buf_read_file(b, name), 0);
+    const char *open = strchr(b->p, '[');
+    open = open ? strchr(open, '{') : NULL;
+    const char *close = open ? strchr(open, '}') : NULL;
+    return close ? ag_str_make(open, (size_t)(close - open + 1)) : AG_STR("{}");
+}
+
+TEST(authn_kidless_tokens_try_a_bounded_number_of_keys)
+{
+    ag_buf_t a = AG_BUF_INIT(1 << 20), b = AG_BUF_INIT(1 << 20), cfgtext = AG_BUF_INIT(1 << 20);
+    ag_str_t rsa1 = first_jwk(FIXDIR "/jwks-a.json", &a), other = first_jwk(FIXDIR "/jwks-b.json", &b);
+    ag_arena_t ar;
+    ag_cfg_t cfg;
+    ag_issuer_set_t *set = NULL;
+    ag_identity_t id;
+    fx_load();
+    for (int decoys = 7; decoys <= 8; decoys++) {
+        ag_buf_clear(&cfgtext);
+        ag_buf_printf(&cfgtext, "{\"issuers\":[{\"issuer\":\"https://idp.example.com\",\"audiences\":[\"authgate\"],"
+                                "\"keys\":{\"jwks\":{\"keys\":[");
+        for (int i = 0; i < decoys; i++) /* other keys first, the signing key last */
+            ag_buf_printf(&cfgtext, "%.*s,", AG_STR_FMT(other));
+        ag_buf_printf(&cfgtext, "%.*s]}}}]}", AG_STR_FMT(rsa1));
+        ag_arena_init(&ar, 0, 0);
+        CHECK_EQ(ag_cfg_init(&cfg, "t.json", ag_buf_str(&cfgtext), &ar), 0);
+        CHECK_EQ(ag_issuers_parse(&cfg, ag_json_get(cfg.doc, 0, "issuers"), "issuers", NULL, &set), 0);
+        ag_arena_reset(&fx.req);
+        ag_authn_result r = ag_authn_verify(set, NULL, NULL, fx_token("no_kid_rs256"), fx.now, &fx.req, &id, NULL);
+        /* 7 decoys: the 8th try is the right key; 8 decoys: never reached */
+        CHECK_EQ(r, decoys == 7 ? AG_AUTHN_OK : AG_AUTHN_BAD_SIGNATURE);
+        ag_issuer_set_free(set);
+        ag_cfg_dispose(&cfg);
+        ag_arena_dispose(&ar);
+    }
+    ag_buf_dispose(&a);
+    ag_buf_dispose(&b);
+    ag_buf_dispose(&cfgtext);
+}
