@@ -519,13 +519,15 @@ static ag_authn_result finish(vctx *v)
 #define MAX_KIDLESS_TRIES 8
 
 /* Signature with the key named by kid, or with each fitting key when there is none. */
-static ag_authn_result check_signature(const ag_jwt_t *jwt, const ag_jwks_t *ks)
+static ag_authn_result check_signature(const ag_jwt_t *jwt, const ag_jwks_t *ks,
+                                       const ag_jwk_t **used)
 {
     static const ag_str_t any = {"", 0};
     if (jwt->kid.n) {
         const ag_jwk_t *k = ag_jwks_find(ks, jwt->kid, ag_str_cstr(ag_jwt_alg_name(jwt->alg)));
         if (!k) /* the kid exists but for another key type or alg: the key decides */
             return ag_jwks_find(ks, jwt->kid, any) ? AG_AUTHN_ALG_KEY_MISMATCH : AG_AUTHN_UNKNOWN_KID;
+        *used = k;
         return ag_jwt_verify(jwt, k);
     }
     /* No kid (legacy SA tokens, single-key IdPs): the API server tries every key. We
@@ -537,10 +539,32 @@ static ag_authn_result check_signature(const ag_jwt_t *jwt, const ag_jwks_t *ks)
         if (!ag_jwk_fits(k, jwt->alg))
             continue;
         tries++;
-        if (ag_jwt_verify(jwt, k) == AG_AUTHN_OK)
+        if (ag_jwt_verify(jwt, k) == AG_AUTHN_OK) {
+            *used = k;
             return AG_AUTHN_OK;
+        }
     }
     return tries ? AG_AUTHN_BAD_SIGNATURE : AG_AUTHN_ALG_KEY_MISMATCH;
+}
+
+/* Entra ID v2 keys carry the issuer they sign for, "{tenantid}" standing for any tenant
+ * (azure-rbac.md §10.2: honour it for v2). A key published for another issuer must not
+ * vouch for ours. v1 metadata keys have no such member. */
+static bool key_issuer_ok(const ag_issuer_t *is, const ag_jwk_t *k)
+{
+    static const ag_str_t v2 = AG_STR("/v2.0"), tmpl = AG_STR("{tenantid}");
+    ag_str_t ki = ag_jwk_issuer(k), url = is->url;
+    if (is->type != AG_ISSUER_AZURE_AD || ki.n == 0 || url.n < v2.n ||
+        !ag_str_eq(ag_str_sub(url, url.n - v2.n, v2.n), v2))
+        return true;
+    const char *t = memmem(ki.p, ki.n, tmpl.p, tmpl.n);
+    if (!t)
+        return ag_str_eq(ki, url);
+    size_t pre = (size_t)(t - ki.p), post = ki.n - pre - tmpl.n;
+    /* url == ki[:pre] + tenant_id + ki[pre+len:] */
+    return url.n == pre + is->tenant_id.n + post && memcmp(url.p, ki.p, pre) == 0 &&
+           ag_str_eq(ag_str_sub(url, pre, is->tenant_id.n), is->tenant_id) &&
+           memcmp(url.p + url.n - post, t + tmpl.n, post) == 0;
 }
 
 /* Everything after the signature: times, audience, the issuer type's mapping, required
@@ -593,8 +617,11 @@ static ag_authn_result verify(vctx *v, const ag_issuer_set_t *issuers, ag_keys_f
         ks = v->is->static_keys;
     if (!ks || ag_jwks_count(ks) == 0)
         return AG_AUTHN_NO_KEYS;
-    if ((r = check_signature(&jwt, ks)) != AG_AUTHN_OK)
+    const ag_jwk_t *key = NULL;
+    if ((r = check_signature(&jwt, ks, &key)) != AG_AUTHN_OK)
         return r;
+    if (!key_issuer_ok(v->is, key))
+        return AG_AUTHN_KEY_ISSUER_MISMATCH;
     return check_claims(v, auds, naud, now);
 }
 

@@ -27,6 +27,7 @@
     X(NO_KEYS, "no_keys")                             /* issuer has no keys loaded */ \
     X(UNKNOWN_KID, "unknown_kid")                                                     \
     X(BAD_SIGNATURE, "bad_signature")                                                 \
+    X(KEY_ISSUER_MISMATCH, "key_issuer_mismatch")  /* Entra v2 key for another issuer */ \
     X(EXPIRED, "expired")                                                             \
     X(NOT_YET_VALID, "not_yet_valid")                                                 \
     X(ISSUED_IN_FUTURE, "issued_in_future")                                           \

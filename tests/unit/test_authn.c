@@ -631,3 +631,52 @@ TEST(authn_kidless_tokens_try_a_bounded_number_of_keys)
     ag_buf_dispose(&b);
     ag_buf_dispose(&cfgtext);
 }
+
+/* Issuer set with the Azure preset whose keys are jwks-azure.json with the per-key issuer
+ * replaced by <key_issuer>. */
+static ag_authn_result azure_with_key_issuer(const char *key_issuer, const char *token)
+{
+    ag_buf_t jwks = AG_BUF_INIT(1 << 20), cfgtext = AG_BUF_INIT(1 << 20);
+    ag_arena_t ar;
+    ag_cfg_t cfg;
+    ag_issuer_set_t *set = NULL;
+    ag_identity_t id;
+    ag_authn_result r = AG_AUTHN_INTERNAL;
+    fx_load();
+    CHECK_EQ(ag_buf_read_file(&jwks, FIXDIR "/jwks-azure.json"), 0);
+    char *at = strstr(jwks.p, "\"issuer\": \"");
+    char *end = at ? strchr(at + 11, '"') : NULL;
+    if (!end)
+        return r;
+    ag_buf_printf(&cfgtext, "{\"issuers\":[{\"type\":\"azure_ad\",\"tenant_id\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\","
+                            "\"keys\":{\"jwks\":%.*s%s%s}}]}",
+                  (int)(at + 11 - jwks.p), jwks.p, key_issuer, end);
+    ag_arena_init(&ar, 0, 0);
+    if (ag_cfg_init(&cfg, "t.json", ag_buf_str(&cfgtext), &ar) == 0 &&
+        ag_issuers_parse(&cfg, ag_json_get(cfg.doc, 0, "issuers"), "issuers", NULL, &set) == 0) {
+        ag_arena_reset(&fx.req);
+        r = ag_authn_verify(set, NULL, NULL, fx_token(token), fx.now, &fx.req, &id, NULL);
+    } else {
+        fprintf(stderr, "%s\n", ag_cfg_error(&cfg));
+    }
+    ag_issuer_set_free(set);
+    ag_cfg_dispose(&cfg);
+    ag_arena_dispose(&ar);
+    ag_buf_dispose(&jwks);
+    ag_buf_dispose(&cfgtext);
+    return r;
+}
+
+TEST(authn_azure_v2_honours_the_per_key_issuer)
+{
+    const char *mine = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0";
+    const char *other = "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0";
+    const char *tmpl = "https://login.microsoftonline.com/{tenantid}/v2.0";
+    CHECK_EQ(azure_with_key_issuer(mine, "azure_v2"), AG_AUTHN_OK);
+    CHECK_EQ(azure_with_key_issuer(tmpl, "azure_v2"), AG_AUTHN_OK);
+    CHECK_EQ(azure_with_key_issuer(other, "azure_v2"), AG_AUTHN_KEY_ISSUER_MISMATCH);
+    CHECK_EQ(azure_with_key_issuer("https://login.microsoftonline.com/{tenantid}/v2.0x", "azure_v2"),
+             AG_AUTHN_KEY_ISSUER_MISMATCH);
+    /* v1 tokens: v1 metadata keys carry no issuer; a key's issuer is not consulted */
+    CHECK_EQ(azure_with_key_issuer(other, "azure_v1"), AG_AUTHN_OK);
+}
