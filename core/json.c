@@ -593,6 +593,8 @@ void ag_json_pos(const ag_json_t *doc, ag_json_ref ref, int *line, int *col)
 ag_err ag_json_write_str(ag_buf_t *out, ag_str_t s)
 {
     static const char hex[] = "0123456789abcdef";
+    if (s.n == 0) /* also {NULL, 0}: no pointer arithmetic on NULL below */
+        return ag_buf_append(out, "\"\"", 2);
     ag_err err = ag_buf_reserve(out, s.n + 2);
     if (err)
         return err;

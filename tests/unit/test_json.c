@@ -107,3 +107,11 @@ TEST(json_writer_escapes_controls_and_bad_utf8)
     CHECK_STREQ(b.p, "\"a\\\"\\\\\\n\\u0001\\u003c\\ufffd\xc3\xa9\"");
     ag_buf_dispose(&b);
 }
+
+TEST(json_writer_accepts_null_empty_slice)
+{
+    ag_buf_t b = AG_BUF_INIT(64);
+    CHECK_EQ(ag_json_write_str(&b, AG_STR_NULL), 0);
+    CHECK_STREQ(b.p, "\"\"");
+    ag_buf_dispose(&b);
+}
