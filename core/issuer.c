@@ -286,6 +286,10 @@ static ag_err parse_claims(pctx *c, ag_json_ref ref, const char *path, ag_issuer
         is->username_prefix = ag_str_eq_lit(user, "email") ? AG_STR("") : concat(c, is->url, "#");
     else
         is->username_prefix = ag_str_eq_lit(uprefix, "-") ? AG_STR("") : dup(c, uprefix);
+    /* a prefix exists to keep IdP names out of system: (threat model #6) */
+    if (ag_str_starts_with(is->username_prefix, AG_STR("system:")) ||
+        (gprefix.p && ag_str_starts_with(gprefix, AG_STR("system:"))))
+        return ag_cfg_fail(c->cfg, ref, path, "prefixes must not start with \"system:\"");
     is->groups_claim = groups.p ? dup(c, groups) : AG_STR("");
     is->groups_prefix = gprefix.p && !ag_str_eq_lit(gprefix, "-") ? dup(c, gprefix) : AG_STR("");
     is->uid_claim = uid.p ? dup(c, uid) : AG_STR("");

@@ -152,6 +152,16 @@ TEST(issuer_config_errors_name_file_line_col_and_path)
     expect_error("{}", "issuers: must be an array of issuers");
 }
 
+TEST(issuer_prefixes_cannot_be_system)
+{
+    expect_error("[{\"issuer\":\"https://a\",\"audiences\":[\"x\"],\"keys\":{\"discovery\":true},"
+                 "\"claims\":{\"username_prefix\":\"system:\"}}]",
+                 "issuers[0].claims: prefixes must not start with \"system:\"");
+    expect_error("[{\"issuer\":\"https://a\",\"audiences\":[\"x\"],\"keys\":{\"discovery\":true},"
+                 "\"claims\":{\"groups\":\"g\",\"groups_prefix\":\"system:masters\"}}]",
+                 "prefixes must not start with");
+}
+
 TEST(issuer_keys_need_exactly_one_source)
 {
     expect_error("[{\"issuer\":\"https://a\",\"audiences\":[\"x\"],\"keys\":{}}]", "exactly one of");
