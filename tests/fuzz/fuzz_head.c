@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <llhttp.h>
+
 #include "canon.h"
 #include "forward.h"
 #include "headers.h"
@@ -98,6 +100,127 @@ static void check_reparse(const ag_http_req_t *in, ag_str_t head)
         FAIL("forwarded framing differs");
     if (again.req.upgrade != in->upgrade || again.req.websocket != in->websocket)
         FAIL("forwarded upgrade differs");
+}
+
+/* ---- differential: llhttp (strict, as the proxy runs it) must read a clean head the same
+ * way: same method, target, version, header names and values, body framing. A head
+ * llhttp refuses is fine (the proxy answers 400); a different reading is not. */
+
+typedef struct {
+    ag_str_t method, url;
+    ag_header_t hdrs[HS_MAX_HEADERS + 1];
+    int n;
+    bool overflow, complete, chunked;
+    long long content_length; /* -1 when absent */
+} ll_view_t;
+
+static int ll_span(ag_str_t *s, const char *at, size_t len)
+{
+    if (!s->p)
+        s->p = at;
+    s->n += len; /* one buffer: spans are contiguous */
+    return 0;
+}
+
+static int ll_on_method(llhttp_t *p, const char *at, size_t n)
+{
+    return ll_span(&((ll_view_t *)p->data)->method, at, n);
+}
+
+static int ll_on_url(llhttp_t *p, const char *at, size_t n)
+{
+    return ll_span(&((ll_view_t *)p->data)->url, at, n);
+}
+
+static int ll_on_field(llhttp_t *p, const char *at, size_t n)
+{
+    ll_view_t *v = p->data;
+    if (v->n == HS_MAX_HEADERS) {
+        v->overflow = true;
+        return 0;
+    }
+    return ll_span(&v->hdrs[v->n].name, at, n);
+}
+
+static int ll_on_field_complete(llhttp_t *p)
+{
+    ll_view_t *v = p->data;
+    if (!v->overflow)
+        v->n++;
+    return 0;
+}
+
+static int ll_on_value(llhttp_t *p, const char *at, size_t n)
+{
+    ll_view_t *v = p->data;
+    return v->overflow ? 0 : ll_span(&v->hdrs[v->n - 1].value, at, n);
+}
+
+static int ll_on_headers_complete(llhttp_t *p)
+{
+    ll_view_t *v = p->data;
+    v->complete = true;
+    v->chunked = (p->flags & F_CHUNKED) != 0;
+    v->content_length = (p->flags & F_CONTENT_LENGTH) ? (long long)p->content_length : -1;
+    return 1; /* stop at the head: its body (if any) is not part of this input */
+}
+
+static ll_view_t ll_view;
+
+/* End of the head (after its blank line), past any leading empty lines; NULL if none. */
+static const char *head_end(ag_str_t head)
+{
+    size_t i = 0;
+    while (head.n - i >= 2 && head.p[i] == '\r' && head.p[i + 1] == '\n')
+        i += 2;
+    const char *e = memmem(head.p + i, head.n - i, "\r\n\r\n", 4);
+    return e ? e + 4 : NULL;
+}
+
+static void check_llhttp_agrees(ag_str_t head, const hs_head_t *h)
+{
+    static llhttp_settings_t st;
+    ll_view_t *v = &ll_view;
+    llhttp_t p;
+    const char *end = head_end(head);
+    memset(v, 0, sizeof *v);
+    if (!end)
+        return;
+    llhttp_settings_init(&st);
+    st.on_method = ll_on_method;
+    st.on_url = ll_on_url;
+    st.on_header_field = ll_on_field;
+    st.on_header_field_complete = ll_on_field_complete;
+    st.on_header_value = ll_on_value;
+    st.on_headers_complete = ll_on_headers_complete;
+    llhttp_init(&p, HTTP_REQUEST, &st);
+    p.data = v;
+    llhttp_errno_t e = llhttp_execute(&p, head.p, (size_t)(end - head.p));
+    if ((e != HPE_OK && e != HPE_PAUSED_UPGRADE) || v->overflow || !v->complete) {
+        v->complete = false; /* llhttp refuses it: the proxy answers 400 */
+        return;
+    }
+    const ag_http_req_t *r = &h->req;
+    if (!ag_str_eq(v->method, r->method) || !ag_str_eq(v->url, r->target) ||
+        p.http_major != r->http_major || p.http_minor != r->http_minor)
+        FAIL("llhttp reads the request line differently");
+    if (v->n != r->nheaders)
+        FAIL("llhttp sees a different number of headers");
+    for (int i = 0; i < v->n; i++) {
+        if (!ag_str_eq(v->hdrs[i].name, r->headers[i].name) ||
+            !ag_str_eq(ag_http_trim_ows(v->hdrs[i].value), ag_http_trim_ows(r->headers[i].value)))
+            FAIL("llhttp reads a header differently");
+    }
+}
+
+/* After canon accepted: llhttp (when it accepted too) frames the body the same way. */
+static void check_llhttp_framing(const ag_http_req_t *r)
+{
+    if (!ll_view.complete)
+        return;
+    if (ll_view.chunked != r->chunked ||
+        (!r->chunked && ll_view.content_length != r->content_length))
+        FAIL("llhttp frames the body differently");
 }
 
 /* ---- identity mode: the bytes after the head become the identity to forward ---------- */
@@ -250,6 +373,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (h.req.nheaders > HS_MAX_HEADERS - 16)
         return 0; /* room for the gateway's own lines when the output is split again */
+    check_llhttp_agrees(head, &h);
     int rc = ag_canon_check(&h.req, &copts, &reason);
     if (rc != 0) {
         if (!reason || !(rc == AG_CANON_OPTIONS_STAR || (rc >= 400 && rc <= 599)))
@@ -272,10 +396,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FAIL("a canonical request did not forward");
     }
     ag_str_t fwd = ag_buf_str(&out);
+    check_llhttp_framing(&h.req);
     check_output_lines(fwd);
     check_reparse(&h.req, fwd);
-    const char *end = memmem(head.p, head.n, "\r\n\r\n", 4);
-    if (end && (size_t)(end + 4 - head.p) < head.n)
-        identity_mode(&h.req, ag_str_make(end + 4, head.n - (size_t)(end + 4 - head.p)), &out);
+    const char *end = head_end(head);
+    if (end && (size_t)(end - head.p) < head.n)
+        identity_mode(&h.req, ag_str_make(end, head.n - (size_t)(end - head.p)), &out);
     return 0;
 }
