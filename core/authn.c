@@ -93,10 +93,11 @@ static ag_authn_result str_claim(vctx *v, const char *name, bool required, ag_st
 
 static ag_str_t join(ag_arena_t *a, ag_str_t x, ag_str_t y)
 {
-    char *p = ag_arena_alloc(a, x.n + y.n + 1);
+    char *p = x.p ? ag_arena_alloc(a, x.n + y.n + 1) : NULL; /* x.p NULL: a failed join */
     if (!p)
         return AG_STR_NULL;
-    memcpy(p, x.p, x.n);
+    if (x.n)
+        memcpy(p, x.p, x.n);
     if (y.n)
         memcpy(p + x.n, y.p, y.n);
     p[x.n + y.n] = '\0';
@@ -382,8 +383,8 @@ static ag_authn_result sa_identity(vctx *v, ag_str_t ns, ag_str_t name, ag_str_t
     ag_authn_result r;
     if (!dns1123(ns, false) || !dns1123(name, true))
         return fail_claim(v, AG_AUTHN_BAD_CLAIM, "kubernetes.io");
-    ag_str_t user = join(v->arena, join(v->arena, pre, ns), AG_STR(":"));
-    if (!user.p || !(user = join(v->arena, user, name)).p)
+    ag_str_t user = join(v->arena, join(v->arena, join(v->arena, pre, ns), AG_STR(":")), name);
+    if (!user.p)
         return AG_AUTHN_INTERNAL;
     /* sub must name the same account as the private claims */
     if ((r = str_claim(v, "sub", v->is->legacy_sa, &sub)) != AG_AUTHN_OK)
