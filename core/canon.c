@@ -282,17 +282,15 @@ static int check_target(ag_http_req_t *req, const ag_canon_opts_t *opts, const c
 
 typedef struct {
     int hosts, cls, tes, upgrades, authzs, expects, conn_tokens;
-    bool conn_upgrade, conn_bad;
+    bool conn_upgrade;
     ag_str_t host, cl, te, upgrade, expect;
 } hdr_summary;
 
 static bool conn_token_cb(ag_str_t elem, void *ctx)
 {
     hdr_summary *s = ctx;
-    if (!ag_http_is_token(elem)) {
-        s->conn_bad = true;
+    if (!ag_http_is_token(elem))
         return false;
-    }
     s->conn_tokens++;
     if (ag_str_ieq(elem, AG_STR("upgrade")))
         s->conn_upgrade = true;
@@ -310,6 +308,8 @@ static int summarize_headers(ag_http_req_t *req, hdr_summary *s, const char **re
         if (!ag_http_value_is_clean(h->value)) /* Envoy CVE-2019-9900 */
             REJECT(400, "control byte in header value");
         h->flags = ag_header_classify(h->name);
+        if ((h->flags & AG_HDR_IMPERSONATE) && ag_str_find_char(h->name, '_') != h->name.n)
+            REJECT(400, "underscore spelling of an Impersonate- header"); /* threat case 2 */
         if (h->flags & AG_HDR_HOST)
             s->hosts++, s->host = h->value;
         if (h->flags & AG_HDR_CONTENT_LENGTH)

@@ -43,7 +43,10 @@ typedef struct {
  *                          content_length/expect_continue and every header's flags set.
  *   AG_CANON_OPTIONS_STAR  "OPTIONS *" with valid framing: answer locally (see above).
  *   400                    anything ambiguous (the list in DESIGN.md "Canonical requests"),
- *                          also CONNECT (authority-form; the gateway is not a tunnel).
+ *                          also CONNECT (authority-form; the gateway is not a tunnel), a
+ *                          second Authorization header, and "Impersonate_*" spellings
+ *                          (an intermediary could fold them into Impersonate-*; other
+ *                          '_' spellings of special names are only stripped).
  *   405                    TRACE / TRACK (cross-site tracing; never forwarded).
  *   417                    Expect other than 100-continue.
  *   505                    HTTP version other than 1.0 / 1.1.

@@ -713,3 +713,11 @@ TEST(canon_ignores_expect_in_http10)
     CHECK_EQ(run("PUT /api HTTP/1.0\r\nHost: gw.example\r\nExpect: whatever\r\n\r\n", &h, &reason),
              0);
 }
+
+TEST(canon_rejects_underscore_impersonate_headers)
+{
+    /* threat-model case 2: never in a form an intermediary could fold into the real name */
+    CHECK_HEADERS(400, "Impersonate_User: root\r\n", "impersonate_group: system:masters\r\n",
+                  "Impersonate-Extra_scopes: x\r\n", "IMPERSONATE_UID: 0\r\n");
+    CHECK_HEADERS(0, "X_Forwarded_For: 1.2.3.4\r\n", "Content_Length: 5\r\n", "X_Custom: 1\r\n");
+}

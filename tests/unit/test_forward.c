@@ -120,14 +120,22 @@ TEST(forward_strips_every_impersonate_header_any_case)
 
 TEST(forward_strips_underscore_impersonate_header)
 {
+    /* canon refuses these with 400; forward strips them even when canon was skipped */
+    ag_header_t hdrs[] = {{AG_STR("Host"), AG_STR("gw"), 0},
+                          {AG_STR("Impersonate_User"), AG_STR("root"), 0},
+                          {AG_STR("impersonate_group"), AG_STR("system:masters"), 0},
+                          {AG_STR("Impersonate_Extra_x"), AG_STR("y"), 0},
+                          {AG_STR("Impersonate-Extra_x"), AG_STR("z"), 0}};
+    ag_http_req_t req = {.method = AG_STR("GET"), .target = AG_STR("/"), .http_major = 1,
+                         .http_minor = 1, .headers = hdrs, .nheaders = 5,
+                         .content_length = -1};
+    ag_forward_opts_t o = default_opts(&alice);
     ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("Impersonate_User: root\r\nimpersonate_group: system:masters\r\n"
-                         "Impersonate_Extra_x: y\r\n",
-                         &out),
-             0);
+    CHECK_EQ(ag_forward_head(&req, &o, &out), 0);
     CHECK(strstr(out.p, "root") == NULL);
     CHECK(strstr(out.p, "masters") == NULL);
     CHECK(strstr(out.p, "Impersonate_") == NULL);
+    CHECK(strstr(out.p, "Extra_x") == NULL);
     ag_buf_dispose(&out);
 }
 
