@@ -25,7 +25,14 @@ enum {
                                          * only STRIP (+IMPERSONATE) is set then */
 };
 
-/* Flags of header <name> (borrowed). Case-insensitive. For the identity/spoofable classes
+/* STRIP covers: Authorization, Proxy-Authorization, Impersonate-*, X-Remote-*,
+ * X-Forwarded-*, X-Authgate-* (our own internal names), Forwarded, X-Real-IP, X-Client-IP,
+ * True-Client-IP, X-Original-URL, X-Original-URI, X-Rewrite-URL, X-HTTP-Method-Override,
+ * X-HTTP-Method, X-Method-Override. HOP_BY_HOP: Connection, Keep-Alive, Proxy-Connection,
+ * TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authorization, Proxy-Authenticate,
+ * HTTP2-Settings.
+ *
+ * Flags of header <name> (borrowed). Case-insensitive. For the identity/spoofable classes
  * '_' counts as '-': "Impersonate_User" and "X_Forwarded_For" are STRIP, because CGI-style
  * intermediaries fold both to the same name. Any name with '_' that folds onto a special
  * name (Content_Length, Transfer_Encoding, ...) gets STRIP|UNDERSCORE and none of the
