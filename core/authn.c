@@ -283,7 +283,7 @@ static ag_authn_result map_oidc(vctx *v)
         if (e == AG_JSON_NONE)
             continue;
         if ((r = strings_of(v, e, AG_STR_NULL, 64, &vals, &n)) != AG_AUTHN_OK)
-            return fail_claim(v, AG_AUTHN_BAD_CLAIM, is->extra[i].claim.p);
+            return fail_claim(v, r == AG_AUTHN_INTERNAL ? r : AG_AUTHN_BAD_CLAIM, is->extra[i].claim.p);
         ag_str_t key = ag_arena_strdup(v->arena, is->extra[i].key); /* outlives reloads */
         if (!key.p)
             return AG_AUTHN_INTERNAL;
@@ -465,8 +465,10 @@ static ag_authn_result check_required(vctx *v)
     for (int i = 0; i < v->is->nrequired; i++) {
         ag_str_t got;
         const ag_issuer_required_t *rq = &v->is->required[i];
-        if (ag_jwt_claim_str(v->jwt, rq->claim.p, v->arena, &got) != AG_AUTHN_OK ||
-            !ag_str_eq(got, rq->value))
+        ag_authn_result r = ag_jwt_claim_str(v->jwt, rq->claim.p, v->arena, &got);
+        if (r == AG_AUTHN_INTERNAL) /* never report (or cache) an OOM as a verdict */
+            return r;
+        if (r != AG_AUTHN_OK || !ag_str_eq(got, rq->value))
             return fail_claim(v, AG_AUTHN_REQUIRED_CLAIM_MISMATCH, rq->claim.p);
     }
     return AG_AUTHN_OK;

@@ -680,3 +680,35 @@ TEST(authn_azure_v2_honours_the_per_key_issuer)
     /* v1 tokens: v1 metadata keys carry no issuer; a key's issuer is not consulted */
     CHECK_EQ(azure_with_key_issuer(other, "azure_v1"), AG_AUTHN_OK);
 }
+
+TEST(authn_fails_closed_when_the_arena_runs_out)
+{
+    /* For every fixture token: with growing arena caps, the verdict is "internal" until
+     * there is room, then exactly the verdict of an unbounded run: an allocation failure
+     * is never reported (or cached) as a rejection, nor ever accepts. */
+    fx_load();
+    int tokens = 0;
+    for (ag_json_ref k = ag_json_first(&fx.tokens, fx.tokmap); k != AG_JSON_NONE; k = ag_json_next(&fx.tokens, k)) {
+        ag_str_t tok = ag_json_raw(&fx.tokens, ag_json_value(k)), name = ag_json_raw(&fx.tokens, k);
+        ag_identity_t id;
+        ag_arena_reset(&fx.req);
+        ag_authn_result want = ag_authn_verify(fx.set, NULL, NULL, tok, fx.now, &fx.req, &id, NULL), r;
+        size_t cap = 256;
+        do {
+            ag_arena_t a;
+            ag_arena_init(&a, 256, cap);
+            r = ag_authn_verify(fx.set, NULL, NULL, tok, fx.now, &a, &id, NULL);
+            if (r != want && r != AG_AUTHN_INTERNAL)
+                fprintf(stderr, "%.*s cap %zu: %s, want %s\n", AG_STR_FMT(name), cap, ag_authn_result_name(r),
+                        ag_authn_result_name(want));
+            CHECK(r == want || r == AG_AUTHN_INTERNAL);
+            if (r == AG_AUTHN_INTERNAL)
+                CHECK(id.username.n == 0 && id.ngroups == 0);
+            ag_arena_dispose(&a);
+            cap += 256;
+        } while (r == AG_AUTHN_INTERNAL && cap <= (1u << 20));
+        CHECK_EQ(r, want);
+        tokens++;
+    }
+    CHECK(tokens > 100);
+}
