@@ -79,6 +79,8 @@ ag_err ag_authn_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
         (err = ag_cfg_value(&o, "issuers", AG_CFG_REQUIRED, &issuers)) ||
         (err = ag_cfg_bool(&o, "anonymous", AG_CFG_OPTIONAL, &c->anonymous)) ||
         (err = ag_cfg_bool(&o, "tokenreview", AG_CFG_OPTIONAL, &c->tokenreview)) ||
+        (err = ag_cfg_str_array(&o, "tokenreview_callers", AG_CFG_OPTIONAL,
+                                &c->tokenreview_callers, &c->ntokenreview_callers)) ||
         (err = ag_cfg_value(&o, "token_cache", AG_CFG_OPTIONAL, &cache)) ||
         (err = ag_cfg_value(&o, "keys", AG_CFG_OPTIONAL, &keys)) || (err = ag_cfg_obj_end(&o)))
         return err;

@@ -6,7 +6,7 @@
  *   "authentication": {
  *     "issuers": [ ...core/issuer.h... ],
  *     "anonymous": false,
- *     "tokenreview": true,
+ *     "tokenreview": true, "tokenreview_callers": ["kube-apiserver"],
  *     "token_cache": {"max_entries": 10000, "ttl": "2m", "negative_max_entries": 1000,
  *                     "negative_ttl": "5s", "shards": 16},
  *     "keys": {"refresh_min": "1m", "refresh_max": "1h", "unknown_kid_interval": "10s",
@@ -25,6 +25,9 @@ typedef struct {
     ag_issuer_set_t *issuers;   /* owned: ag_authn_config_dispose */
     bool anonymous;             /* requests without credentials pass as system:anonymous */
     bool tokenreview;           /* serve the TokenReview webhook on the main listener */
+    ag_str_t *tokenreview_callers; /* CNs of client certificates allowed to call it (arena);
+                                      none: any caller the listener admits */
+    int ntokenreview_callers;
     int cache_entries, cache_negative_entries, cache_shards;
     long long cache_ttl_ms, cache_negative_ttl_ms;
     long long refresh_min_ms, refresh_max_ms, kid_interval_ms, kid_wait_ms, fetch_timeout_ms;

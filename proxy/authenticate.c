@@ -20,6 +20,7 @@
 #include "mailbox.h"
 #include "metrics.h"
 #include "server.h"
+#include "webhook_tokenreview.h"
 
 #define MAX_AUTH_HEADERS 4 /* more than one is already a 401; keep a few to say so */
 
@@ -428,6 +429,14 @@ void ag_authenticator_destroy(ag_authenticator_t *a)
     free(a);
 }
 
+void ag_authenticator_release_worker(ag_authenticator_t *a, int worker)
+{
+    if (a && worker >= 0 && worker < AG_METRICS_SLOTS) {
+        ag_mailbox_destroy(a->mailboxes[worker]);
+        a->mailboxes[worker] = NULL;
+    }
+}
+
 ag_keys_t *ag_authenticator_keys(ag_authenticator_t *a)
 {
     return a->keys;
@@ -472,6 +481,10 @@ ag_err ag_authenticate_setup(const struct ag_config *conf, uv_loop_t *control, a
         ag_graph_set_default(g);
     }
     if ((err = ag_ready_register("keys", keys_ready, a)) != 0)
+        return err;
+    if (conf->authn.tokenreview &&
+        (err = ag_webhook_tokenreview_register(a, conf->authn.tokenreview_callers,
+                                               conf->authn.ntokenreview_callers)) != 0)
         return err;
     default_authenticator = a;
     ag_gate_install(ag_authenticator_gate, a);

@@ -34,6 +34,9 @@ ag_err ag_authenticator_create(uv_loop_t *control, const ag_authn_config_t *conf
                                ag_authenticator_t **out, ag_buf_t *errmsg);
 /* Control thread; only while its loop can still run close callbacks. NULL ignored. */
 void ag_authenticator_destroy(ag_authenticator_t *a);
+/* On worker <worker>'s own thread, before its loop closes: releases what the
+ * authenticator keeps on that loop (its reply mailbox). */
+void ag_authenticator_release_worker(ag_authenticator_t *a, int worker);
 ag_keys_t *ag_authenticator_keys(ag_authenticator_t *a);
 ag_tokencache_t *ag_authenticator_cache(ag_authenticator_t *a);
 

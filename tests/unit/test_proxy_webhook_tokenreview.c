@@ -1,0 +1,199 @@
+/* Tests for proxy/webhook_tokenreview.c through the authenticator: TokenReview bodies
+ * as an API server sends them, tokens minted by node jose (tests/fixtures/jwt), issuers
+ * with local keys (no network). Answers are re-parsed as JSON. */
+#include <string.h>
+#include <uv.h>
+
+#include "authenticate.h"
+#include "json.h"
+#include "testlib.h"
+#include "webhook_tokenreview.h"
+
+typedef struct {
+    uv_loop_t loop;
+    ag_arena_t cfg_arena, req_arena;
+    ag_buf_t text;
+    ag_cfg_t cfg;
+    ag_authn_config_t conf;
+    ag_authenticator_t *a;
+    ag_buf_t tokens;
+    ag_json_t tokdoc;
+} ctx_t;
+
+static struct {
+    int calls, status;
+    char body[8192];
+} answer;
+
+static void respond(ag_local_req_t *r, int status, const char *ct, ag_str_t body)
+{
+    (void)r;
+    CHECK_STREQ(ct, "application/json");
+    answer.calls++;
+    answer.status = status;
+    snprintf(answer.body, sizeof answer.body, "%.*s", AG_STR_FMT(body));
+}
+
+static void setup(ctx_t *c)
+{
+    memset(c, 0, sizeof *c);
+    uv_loop_init(&c->loop);
+    ag_arena_init(&c->cfg_arena, 0, 0);
+    ag_arena_init(&c->req_arena, 0, 0);
+    c->text = AG_BUF_INIT(1 << 20);
+    c->tokens = AG_BUF_INIT(1 << 22);
+    CHECK_EQ(ag_buf_read_file(&c->text, "tests/fixtures/jwt/issuers.json"), 0);
+    CHECK_EQ(ag_cfg_init(&c->cfg, "issuers.json", ag_buf_str(&c->text), &c->cfg_arena), 0);
+    /* the fixture's top level is {"issuers": [...]}: read it as an authentication section */
+    CHECK_EQ(ag_authn_config_parse(&c->cfg, ag_json_root(c->cfg.doc), "authentication",
+                                   "tests/fixtures/jwt", &c->conf),
+             0);
+    if (ag_cfg_error(&c->cfg))
+        fprintf(stderr, "%s\n", ag_cfg_error(&c->cfg));
+    CHECK_EQ(ag_authenticator_create(&c->loop, &c->conf, &c->a, NULL), 0);
+    CHECK_EQ(ag_buf_read_file(&c->tokens, "tests/fixtures/jwt/tokens.json"), 0);
+    CHECK_EQ(ag_json_parse(&c->tokdoc, ag_buf_str(&c->tokens), NULL, &c->cfg_arena, NULL), 0);
+}
+
+static void teardown(ctx_t *c)
+{
+    ag_authenticator_release_worker(c->a, 1);
+    ag_authenticator_destroy(c->a);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    CHECK_EQ(uv_loop_close(&c->loop), 0);
+    ag_authn_config_dispose(&c->conf);
+    ag_cfg_dispose(&c->cfg);
+    ag_buf_dispose(&c->text);
+    ag_buf_dispose(&c->tokens);
+    ag_arena_dispose(&c->cfg_arena);
+    ag_arena_dispose(&c->req_arena);
+}
+
+static const char *token(ctx_t *c, const char *name)
+{
+    ag_str_t s = AG_STR_NULL;
+    ag_json_ref t = ag_json_get(&c->tokdoc, ag_json_root(&c->tokdoc), "tokens");
+    ag_json_str(&c->tokdoc, ag_json_get(&c->tokdoc, t, name), &c->cfg_arena, &s);
+    CHECK(s.n > 0);
+    return s.p ? ag_arena_cstr(&c->cfg_arena, s) : "";
+}
+
+/* POSTs <body> to <path> and runs the loop until answered. */
+static void review(ctx_t *c, const char *path, const char *body)
+{
+    static ag_http_req_t req;
+    static ag_local_req_t r;
+    ag_arena_reset(&c->req_arena);
+    req = (ag_http_req_t){.method = AG_STR("POST"), .path = ag_str_cstr(path)};
+    r = (ag_local_req_t){.req = &req, .body = ag_str_cstr(body), .arena = &c->req_arena,
+                         .loop = &c->loop, .worker = 1, .respond = respond};
+    answer.calls = 0;
+    const ag_localroute_t *rt = ag_localroute_find(AG_STR("POST"), ag_str_cstr(path));
+    CHECK(rt != NULL);
+    if (!rt)
+        return;
+    rt->fn(&r, rt->ud);
+    for (int i = 0; i < 100 && answer.calls == 0; i++)
+        uv_run(&c->loop, UV_RUN_NOWAIT);
+    CHECK_EQ(answer.calls, 1);
+}
+
+static const char *body_for(ag_arena_t *a, const char *version, const char *tok, const char *auds)
+{
+    ag_buf_t b = AG_BUF_INIT(1 << 16);
+    ag_buf_printf(&b, "{\"apiVersion\":\"authentication.k8s.io/%s\",\"kind\":\"TokenReview\","
+                      "\"spec\":{\"token\":\"%s\"%s%s}}",
+                  version, tok, auds ? ",\"audiences\":" : "", auds ? auds : "");
+    const char *s = ag_arena_cstr(a, ag_buf_str(&b));
+    ag_buf_dispose(&b);
+    return s;
+}
+
+static ag_json_t doc;
+static ag_json_ref status_of(ctx_t *c)
+{
+    CHECK_EQ(ag_json_parse(&doc, ag_str_cstr(answer.body), NULL, &c->req_arena, NULL), 0);
+    return ag_json_get(&doc, ag_json_root(&doc), "status");
+}
+
+/* The route table is process state; registering again points it at this authenticator. */
+static ag_err register_once(ctx_t *c)
+{
+    return ag_webhook_tokenreview_register(c->a, NULL, 0);
+}
+
+TEST(tokenreview_webhook_authenticates_a_valid_token)
+{
+    ctx_t c;
+    setup(&c);
+    CHECK_EQ(register_once(&c), 0);
+    review(&c, AG_TOKENREVIEW_PATH_V1, body_for(&c.cfg_arena, "v1", token(&c, "rs256"), NULL));
+    CHECK_EQ(answer.status, 201);
+    ag_json_ref s = status_of(&c);
+    bool ok = false;
+    CHECK_EQ(ag_json_bool(&doc, ag_json_get(&doc, s, "authenticated"), &ok), 0);
+    CHECK(ok);
+    ag_json_ref u = ag_json_get(&doc, s, "user");
+    CHECK(ag_json_str_eq(&doc, ag_json_get(&doc, u, "username"), "https://idp.example.com#alice"));
+    ag_json_ref g = ag_json_get(&doc, u, "groups");
+    CHECK(ag_json_str_eq(&doc, ag_json_first(&doc, g), "dev"));
+    CHECK(strstr(answer.body, "\"system:authenticated\"") != NULL);
+    CHECK(strstr(answer.body, token(&c, "rs256")) == NULL); /* never echoed */
+    /* v1beta1 path with a v1beta1 body answers v1beta1 */
+    review(&c, AG_TOKENREVIEW_PATH_V1BETA1,
+           body_for(&c.cfg_arena, "v1beta1", token(&c, "rs256"), NULL));
+    CHECK_EQ(answer.status, 201);
+    CHECK(strstr(answer.body, "\"apiVersion\":\"authentication.k8s.io/v1beta1\"") != NULL);
+    teardown(&c);
+}
+
+TEST(tokenreview_webhook_rejects_bad_tokens_without_saying_why)
+{
+    ctx_t c;
+    setup(&c);
+    CHECK_EQ(register_once(&c), 0);
+    const char *bad[] = {"b_expired_past_leeway", "alg_none", "b_signed_by_a", "azure_wrong_aud"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        review(&c, AG_TOKENREVIEW_PATH_V1, body_for(&c.cfg_arena, "v1", token(&c, bad[i]), NULL));
+        CHECK_EQ(answer.status, 201);
+        ag_json_ref s = status_of(&c);
+        bool ok = true;
+        CHECK_EQ(ag_json_bool(&doc, ag_json_get(&doc, s, "authenticated"), &ok), 0);
+        CHECK(!ok);
+        CHECK_EQ(ag_json_get(&doc, s, "user"), AG_JSON_NONE);
+        CHECK(ag_json_str_eq(&doc, ag_json_get(&doc, s, "error"), "invalid bearer token"));
+    }
+    teardown(&c);
+}
+
+TEST(tokenreview_webhook_audiences_and_bad_requests)
+{
+    ctx_t c;
+    setup(&c);
+    CHECK_EQ(register_once(&c), 0);
+    /* requested audiences: the token's "authgate" must be among them; status echoes it */
+    review(&c, AG_TOKENREVIEW_PATH_V1,
+           body_for(&c.cfg_arena, "v1", token(&c, "rs256"), "[\"other\",\"authgate\"]"));
+    ag_json_ref s = status_of(&c);
+    bool ok = false;
+    ag_json_bool(&doc, ag_json_get(&doc, s, "authenticated"), &ok);
+    CHECK(ok);
+    ag_json_ref au = ag_json_get(&doc, s, "audiences");
+    CHECK_EQ(ag_json_count(&doc, au), 1);
+    CHECK(ag_json_str_eq(&doc, ag_json_first(&doc, au), "authgate"));
+    review(&c, AG_TOKENREVIEW_PATH_V1,
+           body_for(&c.cfg_arena, "v1", token(&c, "rs256"), "[\"https://kubernetes.default.svc\"]"));
+    s = status_of(&c);
+    ag_json_bool(&doc, ag_json_get(&doc, s, "authenticated"), &ok);
+    CHECK(!ok);
+    /* 400 with a Status body: no token, wrong version for the path, not JSON */
+    review(&c, AG_TOKENREVIEW_PATH_V1, body_for(&c.cfg_arena, "v1", "", NULL));
+    CHECK_EQ(answer.status, 400);
+    CHECK(strstr(answer.body, "\"message\":\"token is required\"") != NULL);
+    CHECK(strstr(answer.body, "\"kind\":\"Status\"") != NULL);
+    review(&c, AG_TOKENREVIEW_PATH_V1, body_for(&c.cfg_arena, "v1beta1", "x.y.z", NULL));
+    CHECK_EQ(answer.status, 400);
+    review(&c, AG_TOKENREVIEW_PATH_V1BETA1, "{");
+    CHECK_EQ(answer.status, 400);
+    teardown(&c);
+}
