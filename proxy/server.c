@@ -237,12 +237,24 @@ static void close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+static void close_if_open(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Closes what the worker owns. Handles other modules keep on the loop (a gate's timer, a
+ * fetch in flight) finish on their own; the loop ends when the last referenced one has. */
 static void worker_stop_now(ag_worker_t *w)
 {
     ag_http1_stop(w);
     ag_upstream_close_all(w);
-    /* everything else on the loop (listener, timers, async) has no owner left */
-    uv_walk(&w->loop, close_walk, NULL);
+    if (w->listening) {
+        w->listening = false;
+        close_if_open((uv_handle_t *)&w->listener);
+    }
+    close_if_open((uv_handle_t *)&w->up_sweep);
+    close_if_open((uv_handle_t *)&w->wakeup);
 }
 
 static void on_drain_poll(uv_timer_t *t)

@@ -63,14 +63,15 @@ wait_for_file() { # wait_for_file PATH [TRIES]
     fail "timed out waiting for $1"
 }
 
-# start_upstream [fixture args...]: sets UP_PORT and UP_LOG.
+# start_upstream [fixture args...]: sets UP_PID, UP_PORT and UP_LOG.
 start_upstream() {
     UP_LOG=$T/upstream.jsonl
     : >"$UP_LOG"
     rm -f "$T/up.port"
     node "$AG_SOURCE_DIR/tests/fixtures/upstream.mjs" --port-file "$T/up.port" --log "$UP_LOG" "$@" \
         >"$T/upstream.out" 2>&1 &
-    AG_PIDS+=($!)
+    UP_PID=$!
+    AG_PIDS+=($UP_PID)
     wait_for_file "$T/up.port"
     UP_PORT=$(cat "$T/up.port")
 }

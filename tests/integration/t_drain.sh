@@ -10,6 +10,13 @@ start_gateway "$T/gw.json"
 expect_eq "$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/readyz")" "200" "ready"
 expect_eq "$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/healthz")" "200" "healthz"
 
+# SIGHUP runs the reload hooks and nothing else: the gateway keeps serving.
+kill -HUP "$GW_PID"
+sleep 0.2
+curl -sS --fail -o /dev/null "http://127.0.0.1:$GW_PORT/after-hup"
+expect_match "$(cat "$GW_LOG")" 'SIGHUP: running [0-9]+ reload hook' "SIGHUP logged"
+pass "SIGHUP handled without disruption"
+
 # A slow request in flight: the upstream reads the 2 MB body in 64 KiB steps, 30 ms apart.
 head -c $((2 * 1024 * 1024)) /dev/zero >"$T/body"
 curl -sS -H 'Expect:' --data-binary @"$T/body" -o "$T/inflight.out" -w '%{http_code}' \

@@ -60,7 +60,7 @@ out=$(printf 'GET /hang HTTP/1.1\r\nHost: x\r\n\r\n' | raw "$GW_PORT")
 check_status "$out" 504 "upstream first byte"
 pass "504 when the upstream does not answer"
 
-kill "${AG_PIDS[0]}"
+kill "$UP_PID"
 sleep 0.2
 out=$(printf 'GET /down HTTP/1.1\r\nHost: x\r\n\r\n' | raw "$GW_PORT")
 check_status "$out" 502 "upstream down"

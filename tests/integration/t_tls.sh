@@ -52,7 +52,7 @@ expect_no_match "$out" '^HTTP/1.1 200' "plain HTTP on TLS port"
 pass "plain HTTP on the TLS port is not served"
 
 # https upstream: the fixture serves TLS with the test CA's certificate.
-kill "${AG_PIDS[0]}"
+kill "$UP_PID"
 start_upstream --tls-cert "$PKI/server.crt" --tls-key "$PKI/server.key"
 cat >"$T/gw2.json" <<JSON
 {
@@ -65,6 +65,22 @@ start_gateway "$T/gw2.json" gw2
 out=$(curl -sS --fail "http://127.0.0.1:$GW_PORT/api/one" "http://127.0.0.1:$GW_PORT/api/two")
 expect_match "$out" '"target":"/api/two"' "https upstream"
 pass "https upstream verified against its CA"
+
+# An upstream that requires a client certificate: the gateway presents upstream.cert.
+kill "$UP_PID"
+start_upstream --tls-cert "$PKI/server.crt" --tls-key "$PKI/server.key" --tls-ca "$PKI/ca.crt"
+cat >"$T/gw4.json" <<JSON
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "upstream": {"url": "https://127.0.0.1:$UP_PORT", "ca": "$PKI/ca.crt", "server_name": "localhost",
+               "cert": "$PKI/client.crt", "key": "$PKI/client.key"},
+  "workers": 1
+}
+JSON
+start_gateway "$T/gw4.json" gw4
+curl -sS --fail -o /dev/null "http://127.0.0.1:$GW_PORT/api/mtls"
+expect_match "$(tail -1 "$UP_LOG")" '"peerCN":"alice"' "upstream saw the gateway's client certificate"
+pass "https upstream requiring a client certificate"
 
 # An upstream whose certificate does not verify gets a 502, nothing else.
 cat >"$T/gw3.json" <<JSON

@@ -1,0 +1,190 @@
+/* The gate phase end to end, in process: a real server (one worker, plain HTTP) in front
+ * of a tiny blocking upstream thread, with a test gate installed. Checks that a
+ * synchronous DENY answers a Status and forwards nothing, that an asynchronous (PENDING)
+ * ALLOW resumes the request and forwards the identity the gate supplied as Impersonate-*
+ * headers, and that a gate still pending at shutdown is cancelled and completed safely. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "gate.h"
+#include "server.h"
+#include "testlib.h"
+
+/* ---- a one-request-per-connection upstream on a thread ---------------------------- */
+
+static int up_fd = -1, up_port;
+static char up_seen[8192];
+static pthread_t up_thread;
+
+static void *upstream_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int c = accept(up_fd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        size_t n = 0;
+        while (n < sizeof up_seen - 1) {
+            ssize_t r = read(c, up_seen + n, sizeof up_seen - 1 - n);
+            if (r <= 0)
+                break;
+            n += (size_t)r;
+            up_seen[n] = '\0';
+            if (strstr(up_seen, "\r\n\r\n"))
+                break;
+        }
+        static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        if (write(c, resp, sizeof resp - 1) < 0)
+            perror("write");
+        close(c);
+    }
+}
+
+static int listen_any(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        return -1;
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* ---- the test gate --------------------------------------------------------------- */
+
+static const ag_str_t groups[] = {{"devs", 4}, {"ops", 3}};
+static ag_identity_t alice = {.username = {"alice", 5}, .uid = {"u-1", 3}, .groups = groups,
+                              .ngroups = 2};
+static int pending_done;
+
+static void on_gate_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void on_gate_timer(uv_timer_t *t)
+{
+    ag_gate_t *g = t->data;
+    uv_close((uv_handle_t *)t, on_gate_timer_closed);
+    if (!ag_gate_cancelled(g))
+        g->identity = &alice;
+    __atomic_add_fetch(&pending_done, 1, __ATOMIC_SEQ_CST);
+    ag_gate_done(g, AG_GATE_ALLOW); /* called even when cancelled: it releases the conn */
+}
+
+static ag_gate_result test_gate(ag_gate_t *g, void *ud)
+{
+    (void)ud;
+    if (ag_str_starts_with(g->req->path, AG_STR("/deny"))) {
+        g->status = 403;
+        g->message = AG_STR("denied by the test gate");
+        return AG_GATE_DENY;
+    }
+    long delay = ag_str_starts_with(g->req->path, AG_STR("/park")) ? 1500 : 50;
+    uv_timer_t *t = malloc(sizeof(*t));
+    uv_timer_init(g->loop, t);
+    t->data = g;
+    uv_timer_start(t, on_gate_timer, (uint64_t)delay, 0);
+    return AG_GATE_PENDING;
+}
+
+/* ---- client ---------------------------------------------------------------------- */
+
+static int gw_port;
+
+static int request(const char *path, char *out, size_t cap)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)gw_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        return -1;
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nImpersonate-User: root\r\n"
+                                      "Connection: close\r\n\r\n", path);
+    if (write(fd, req, (size_t)n) != n)
+        return -1;
+    size_t got = 0;
+    ssize_t r;
+    while (got < cap - 1 && (r = read(fd, out + got, cap - 1 - got)) > 0)
+        got += (size_t)r;
+    out[got] = '\0';
+    close(fd);
+    return (int)got;
+}
+
+static ag_server_t *srv;
+
+static void *server_main(void *arg)
+{
+    (void)arg;
+    ag_server_run(srv);
+    return NULL;
+}
+
+TEST(gate_deny_allow_async_and_cancel)
+{
+    char text[512], resp[4096];
+    ag_buf_t err = AG_BUF_INIT(4096);
+    ag_config_t *conf = NULL;
+    pthread_t th;
+    signal(SIGPIPE, SIG_IGN);
+    up_fd = listen_any(&up_port);
+    CHECK(up_fd >= 0);
+    pthread_create(&up_thread, NULL, upstream_main, NULL);
+    snprintf(text, sizeof text,
+             "{\"listen\":{\"address\":\"127.0.0.1:0\"},\"workers\":1,"
+             "\"upstream\":{\"url\":\"http://127.0.0.1:%d\"},\"timeouts\":{\"drain\":\"200ms\"}}",
+             up_port);
+    CHECK_EQ(ag_config_parse("gate.json", ag_str_cstr(text), &conf, &err), 0);
+    ag_gate_install(test_gate, NULL);
+    CHECK_EQ(ag_server_create(conf, NULL, &srv, &err), 0);
+    if (!srv)
+        return;
+    const char *addr = ag_server_listen_address(srv);
+    gw_port = atoi(strrchr(addr, ':') + 1);
+    pthread_create(&th, NULL, server_main, NULL);
+
+    CHECK(request("/deny/me", resp, sizeof resp) > 0);
+    CHECK(strncmp(resp, "HTTP/1.1 403", 12) == 0);
+    CHECK(strstr(resp, "\"message\":\"denied by the test gate\"") != NULL);
+    CHECK(up_seen[0] == '\0'); /* nothing forwarded */
+
+    CHECK(request("/api/v1/pods", resp, sizeof resp) > 0);
+    CHECK(strncmp(resp, "HTTP/1.1 200", 12) == 0);
+    CHECK(strstr(up_seen, "GET /api/v1/pods HTTP/1.1\r\n") == up_seen);
+    CHECK(strstr(up_seen, "Impersonate-User: alice\r\n") != NULL);
+    CHECK(strstr(up_seen, "Impersonate-Group: devs\r\n") != NULL);
+    CHECK(strstr(up_seen, "Impersonate-Group: ops\r\n") != NULL);
+    CHECK(strstr(up_seen, "Impersonate-Uid: u-1\r\n") != NULL);
+    CHECK(strstr(up_seen, "root") == NULL); /* the client's Impersonate-User is gone */
+
+    /* A request parked in the gate when the server stops: the drain timeout closes the
+     * connection, the gate completes later and finds itself cancelled. */
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)gw_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(write(fd, "GET /park HTTP/1.1\r\nHost: x\r\n\r\n", 31) == 31);
+    usleep(100 * 1000);
+    int before = __atomic_load_n(&pending_done, __ATOMIC_SEQ_CST);
+    kill(getpid(), SIGTERM); /* the control loop drains, then stops the worker */
+    pthread_join(th, NULL);  /* returns once the worker loop has no handles left */
+    CHECK_EQ(__atomic_load_n(&pending_done, __ATOMIC_SEQ_CST), before + 1);
+    close(fd);
+    ag_server_destroy(srv);
+    ag_config_destroy(conf);
+    ag_buf_dispose(&err);
+    ag_gate_install(NULL, NULL);
+    shutdown(up_fd, SHUT_RDWR);
+    close(up_fd);
+    pthread_join(up_thread, NULL);
+}
