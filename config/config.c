@@ -295,6 +295,38 @@ static ag_err parse_authentication(ag_cfg_t *cfg, ag_json_ref ref, const char *p
     return ag_authn_config_parse(cfg, ref, path, dir, &c->authn);
 }
 
+static const char *config_dir(ag_config_t *c)
+{
+    const char *file = c->file ? c->file : "";
+    const char *slash = strrchr(file, '/');
+    return slash ? ag_arena_cstr(&c->arena, ag_str_make(file, (size_t)(slash - file))) : NULL;
+}
+
+/* "authorization": policy files, chain mode, impersonation (config/authz_config.c). */
+static ag_err parse_authorization(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
+                                  ag_config_t *c)
+{
+    c->authz_enabled = true;
+    return ag_authz_config_parse(cfg, ref, path, config_dir(c), &c->authz);
+}
+
+/* "azure": Azure RBAC (config/azure_config.c); also enables authorization. */
+static ag_err parse_azure(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    c->azure_enabled = true;
+    if (!c->authz_enabled)
+        ag_authz_config_defaults(&c->authz);
+    c->authz_enabled = true;
+    return ag_azure_config_parse(cfg, ref, path, config_dir(c), &c->azure);
+}
+
+/* "audit": audit log file, rotation and level rules (config/audit_config.c). */
+static ag_err parse_audit(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    c->audit_enabled = true;
+    return ag_audit_config_parse(cfg, ref, path, config_dir(c), &c->audit);
+}
+
 /* Top-level keys. Later sections (issuers, authorization, azure, audit) add one line. */
 static const struct {
     const char *key;
@@ -311,6 +343,9 @@ static const struct {
     {"log", parse_log, AG_CFG_OPTIONAL},
     {"graph", parse_graph, AG_CFG_OPTIONAL},
     {"authentication", parse_authentication, AG_CFG_OPTIONAL},
+    {"authorization", parse_authorization, AG_CFG_OPTIONAL}, /* before "azure" */
+    {"azure", parse_azure, AG_CFG_OPTIONAL},
+    {"audit", parse_audit, AG_CFG_OPTIONAL},
 };
 
 static ag_err parse_top(ag_cfg_t *cfg, ag_config_t *c)

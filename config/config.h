@@ -13,7 +13,10 @@
 #include "err.h"
 #include "str.h"
 #include "core/graph.h"
+#include "audit_config.h"
 #include "authn_config.h"
+#include "authz_config.h"
+#include "azure_config.h"
 
 #define AG_CONFIG_MAX_BYTES (4u << 20) /* a config file is small; cap the read */
 #define AG_CONFIG_MAX_WORKERS 64       /* per-worker metric slots are sized for this */
@@ -90,6 +93,13 @@ typedef struct ag_config {
     bool authn_enabled;      /* an "authentication" section is present: bearer tokens and
                                 client certificates are verified (proxy/authenticate.h) */
     ag_authn_config_t authn; /* config/authn_config.h; issuers owned, freed with the config */
+    bool authz_enabled;      /* an "authorization" (or "azure") section is present: requests
+                                are judged by proxy/authorize.c against proxy/policy.c */
+    ag_authz_config_t authz; /* config/authz_config.h */
+    bool azure_enabled;      /* a top-level "azure" section (config/azure_config.h) */
+    ag_azure_config_t azure;
+    bool audit_enabled;      /* an "audit" section: proxy/audit.c writes events */
+    ag_audit_config_t audit; /* config/audit_config.h */
 } ag_config_t;
 
 /* A section parser: reads the value <ref> of top-level key <path> into <conf>. */

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "authenticate.h"
+#include "authorize.h"
 #include "cmd.h"
 #include "config.h"
 #include "log.h"
@@ -68,8 +70,15 @@ int ag_cmd_serve(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    /* authorization (policy, impersonation) and audit chain after authentication */
+    if (ag_authorize_setup(conf, ag_server_loop(srv), &err) != 0) {
+        fprintf(stderr, "authgate serve: %s\n", err.p ? err.p : "cannot start authorization");
+        rc = 1;
+        goto out;
+    }
     rc = ag_server_run(srv);
 out:
+    ag_audit_shutdown(); /* after the workers stopped: flushes queued events */
     ag_server_destroy(srv);
     ag_config_destroy(conf);
     ag_buf_dispose(&err);

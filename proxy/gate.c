@@ -39,3 +39,16 @@ void ag_gate_done(ag_gate_t *g, ag_gate_result r)
         g->status = 403;
     ag_http1_gate_resume(g, r);
 }
+
+static ag_gate_finish_fn finish_fn;
+
+void ag_gate_install_finish(ag_gate_finish_fn fn)
+{
+    finish_fn = fn;
+}
+
+void ag_gate_finished(ag_gate_t *g, int code)
+{
+    if (finish_fn)
+        finish_fn(g, code);
+}

@@ -16,6 +16,7 @@
 #include "arena.h"
 #include "httpreq.h"
 #include "identity.h"
+#include "status.h"
 #include "tls.h"
 
 typedef enum { AG_GATE_ALLOW = 0, AG_GATE_DENY = 1, AG_GATE_PENDING = 2 } ag_gate_result;
@@ -32,6 +33,9 @@ typedef struct ag_gate {
     const ag_identity_t *identity; /* ALLOW: NULL forwards without Impersonate-* */
     int status;                   /* DENY: 401, 403, 429, 500, 503 ... */
     ag_str_t message;             /* DENY: Status.message (arena or static) */
+    ag_status_details_t details;  /* DENY: Status.details (empty kind: none) */
+    void *audit;                  /* set by the gate steps (request arena): what the audit
+                                     log records when the request finishes */
     /* private to http1.c */
     bool cancelled, pending;
     void *conn;
@@ -50,6 +54,12 @@ static inline bool ag_gate_cancelled(const ag_gate_t *g)
 {
     return g->cancelled;
 }
+
+/* The end of a gated request: <code> is the status the client got. Installed at
+ * start-up (audit); http1.c calls ag_gate_finished once per request that ran the gate. */
+typedef void (*ag_gate_finish_fn)(ag_gate_t *g, int code);
+void ag_gate_install_finish(ag_gate_finish_fn fn);
+void ag_gate_finished(ag_gate_t *g, int code);
 
 /* Implemented by http1.c: resumes the request parked on <g>. */
 void ag_http1_gate_resume(ag_gate_t *g, ag_gate_result r);

@@ -106,6 +106,10 @@ static void record(conn_t *c, int code)
 {
     ag_metrics_request(code, c->t_start ? uv_hrtime() - c->t_start : 0);
     c->t_start = 0;
+    if (c->gate.req && !c->gate.pending) { /* once per gated request (audit) */
+        ag_gate_finished(&c->gate, code);
+        c->gate.req = NULL;
+    }
 }
 
 static void release_up(conn_t *c, bool reusable)
@@ -121,7 +125,36 @@ static void release_up(conn_t *c, bool reusable)
 /* The gateway's own answer (an error or OPTIONS *). With <close> the connection ends
  * after it; otherwise the next request is read. After a response head went out there is
  * nothing to answer with: the connection is cut so the client sees a truncated message. */
+static void respond_details(conn_t *c, int code, const char *msg,
+                            const ag_status_details_t *details, bool close);
+
 static void respond(conn_t *c, int code, const char *msg, bool close)
+{
+    respond_details(c, code, msg, NULL, close);
+}
+
+/* A Status response with optional details (the gate's 403s name the resource). */
+static ag_err status_response(ag_buf_t *out, int code, const char *msg,
+                              const ag_status_details_t *details, bool close)
+{
+    if (!details)
+        return ag_status_response(out, code, ag_str_cstr(msg), close);
+    ag_buf_t body = AG_BUF_INIT(out->max);
+    ag_err err;
+    if (!(err = ag_status_write_details(&body, code, ag_str_cstr(msg), details)))
+        err = ag_buf_printf(out,
+                            "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                            "Cache-Control: no-cache, private\r\nContent-Length: %zu\r\n%s\r\n",
+                            code, ag_http_reason_phrase(code), body.n,
+                            close ? "Connection: close\r\n" : "");
+    if (!err)
+        err = ag_buf_append(out, body.p, body.n);
+    ag_buf_dispose(&body);
+    return err;
+}
+
+static void respond_details(conn_t *c, int code, const char *msg,
+                            const ag_status_details_t *details, bool close)
 {
     if (c->phase == P_CLOSED)
         return;
@@ -134,7 +167,7 @@ static void respond(conn_t *c, int code, const char *msg, bool close)
     }
     close = close || c->close_after || c->w->draining || !c->client_keepalive;
     ag_buf_clear(&c->out);
-    if (ag_status_response(&c->out, code, ag_str_cstr(msg), close) != 0) {
+    if (status_response(&c->out, code, msg, details, close) != 0) {
         close_conn(c);
         return;
     }
@@ -630,9 +663,10 @@ static void after_gate(conn_t *c, ag_gate_result r)
     if (r == AG_GATE_DENY) {
         bool has_body = c->req.chunked || c->req.content_length > 0 || c->req.upgrade;
         c->st.roff += c->head_len; /* consumed: a kept-alive connection reads the next head */
-        respond(c, c->gate.status,
-                c->gate.message.p ? c->gate.message.p : ag_http_reason_phrase(c->gate.status),
-                has_body);
+        respond_details(c, c->gate.status,
+                        c->gate.message.p ? c->gate.message.p
+                                          : ag_http_reason_phrase(c->gate.status),
+                        c->gate.details.kind.n ? &c->gate.details : NULL, has_body);
         return;
     }
     start_forward(c);

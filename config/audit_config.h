@@ -1,0 +1,53 @@
+/* The "audit" configuration section: where audit events go and which requests are
+ * recorded at which level, as a small ordered rule list in the spirit of the API
+ * server's audit policy (the first matching rule decides; no rule matched: "level").
+ * Part of the config snapshot (lifetime: snapshot; strings in the config arena). Never
+ * opens a file: proxy/audit.c does.
+ *
+ *   "audit": {
+ *     "file": "audit.log",           (required; relative to the config file)
+ *     "max_size": 104857600,         (bytes before rotation to FILE.1; >= 4096)
+ *     "max_backups": 5,              (FILE.1 .. FILE.N kept; 0 = truncate in place)
+ *     "queue_bytes": 4194304,        (events waiting for the writer; beyond: dropped,
+ *                                     counted in authgate_audit_dropped_total)
+ *     "level": "Metadata",           (None | Metadata: the default)
+ *     "rules": [{"level": "None", "users": ["system:kube-proxy"], "groups": [],
+ *                "verbs": ["watch"], "resources": ["events", "pods/log"],
+ *                "namespaces": ["kube-system"], "paths": ["/healthz*"]}]
+ *   }
+ * A rule matches when every list it has matches (an absent or empty list matches all);
+ * resources match "res", "res/sub", "res/ANY" (a "*" after the slash) or "*"; paths match exactly or by a
+ * trailing "*" prefix (non-resource requests only). */
+#ifndef AG_AUDIT_CONFIG_H
+#define AG_AUDIT_CONFIG_H
+
+#include <stdbool.h>
+
+#include "cfg.h"
+#include "str.h"
+
+#define AG_AUDIT_MAX_RULES 64
+
+typedef enum { AG_AUDIT_NONE = 0, AG_AUDIT_METADATA = 1 } ag_audit_level;
+
+typedef struct {
+    ag_audit_level level;
+    ag_str_t *users, *groups, *verbs, *resources, *namespaces, *paths; /* arena */
+    int nusers, ngroups, nverbs, nresources, nnamespaces, npaths;
+} ag_audit_rule_t;
+
+typedef struct {
+    const char *file;          /* arena */
+    long long max_size;
+    int max_backups;
+    long long queue_bytes;
+    ag_audit_level level;      /* when no rule matches */
+    ag_audit_rule_t *rules;    /* arena */
+    int nrules;
+} ag_audit_config_t;
+
+/* Reads the section at <ref>; a relative "file" resolves against <config_dir>. */
+ag_err ag_audit_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
+                             const char *config_dir, ag_audit_config_t *out);
+
+#endif

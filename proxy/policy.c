@@ -1,0 +1,323 @@
+/* The policy snapshot holder (policy.h). Readers: ag_policy_acquire on any thread, a
+ * hazard slot per thread slot. Writer: the control thread only (publish, reload, poll).
+ * The rebuild runs on the libuv threadpool so the control loop keeps serving the admin
+ * listener and key fetches while a large policy loads. */
+#include "policy.h"
+
+#include <dirent.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
+
+static _Atomic(ag_policy_t *) current;
+static _Atomic(ag_policy_t *) hazard[AG_METRICS_SLOTS];
+
+/* ---- snapshots ------------------------------------------------------------------------ */
+
+void ag_policy_ref(ag_policy_t *p)
+{
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+}
+
+void ag_policy_unref(ag_policy_t *p)
+{
+    if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    ag_rbac_unref(p->rbac);
+    ag_azrbac_unref(p->azure);
+    free(p);
+}
+
+ag_err ag_policy_build(const ag_authz_config_t *authz, const ag_azure_config_t *azure,
+                       ag_chain_mode mode, ag_policy_t **out, ag_buf_t *errmsg)
+{
+    ag_policy_t *p = calloc(1, sizeof *p);
+    ag_rbac_opts_t ro = {.bootstrap = authz->bootstrap};
+    ag_err err = AG_E_NOMEM;
+    if (!p)
+        goto fail;
+    atomic_init(&p->refs, 1);
+    if ((err = ag_rbac_load(authz->policies, authz->npolicies, &ro, &p->rbac, errmsg)) != 0)
+        goto fail;
+    if (azure && (err = ag_azure_config_load(azure, &p->azure, errmsg)) != 0)
+        goto fail;
+    p->chain = (ag_authz_chain_t){.mode = mode, .rbac = p->rbac, .azure = p->azure};
+    *out = p;
+    return 0;
+fail:
+    ag_policy_unref(p);
+    return err;
+}
+
+ag_err ag_policy_effective(const ag_config_t *conf, const ag_azure_config_t **azure,
+                           ag_chain_mode *mode, ag_buf_t *errmsg)
+{
+    const ag_authz_config_t *a = &conf->authz;
+    *azure = a->azure_enabled ? &a->azure : conf->azure_enabled ? &conf->azure : NULL;
+    *mode = a->mode_set ? a->mode : *azure ? (*azure)->mode : AG_CHAIN_RBAC_ONLY;
+    if (*mode != AG_CHAIN_RBAC_ONLY && !*azure) {
+        if (errmsg)
+            ag_buf_printf(errmsg, "authorization: mode \"%s\" needs an \"azure\" section",
+                          ag_chain_mode_name(*mode));
+        return AG_E_CONFIG;
+    }
+    return 0;
+}
+
+ag_policy_t *ag_policy_acquire(int slot)
+{
+    if (slot < 0 || slot >= AG_METRICS_SLOTS)
+        slot = 0;
+    ag_policy_t *p;
+    for (;;) {
+        p = atomic_load(&current);
+        if (!p)
+            return NULL;
+        atomic_store(&hazard[slot], p);
+        if (atomic_load(&current) == p) /* still published: the writer will see the hazard */
+            break;
+    }
+    ag_policy_ref(p);
+    atomic_store(&hazard[slot], NULL);
+    return p;
+}
+
+void ag_policy_publish(ag_policy_t *p)
+{
+    ag_policy_t *old = atomic_exchange(&current, p);
+    if (!old)
+        return;
+    /* A reader between load and ref holds the hazard for a few instructions. */
+    for (int i = 0; i < AG_METRICS_SLOTS; i++)
+        while (atomic_load(&hazard[i]) == old)
+            sched_yield();
+    ag_policy_unref(old);
+}
+
+/* ---- reload ---------------------------------------------------------------------------- */
+
+static struct {
+    const ag_config_t *conf;
+    const ag_azure_config_t *azure;
+    ag_chain_mode mode;
+    uv_loop_t *loop;
+    uv_timer_t poll;
+    bool poll_started;
+    uv_work_t work;
+    bool running, again;
+    /* the rebuild in flight */
+    ag_policy_t *built;
+    ag_err err;
+    ag_buf_t why;
+    uint64_t sig_building, sig_loaded, sig_seen;
+    uint64_t generation;
+    bool last_ok;
+    ag_metric_id m_ok, m_error, m_generation, m_last_ok;
+} R;
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h;
+}
+
+static uint64_t stat_mix(uint64_t h, const struct stat *st)
+{
+    h = mix(h, (uint64_t)st->st_ino);
+    h = mix(h, (uint64_t)st->st_size);
+    h = mix(h, (uint64_t)st->st_mtim.tv_sec);
+    return mix(h, (uint64_t)st->st_mtim.tv_nsec);
+}
+
+/* A fingerprint of every policy input: files by inode, size and mtime; directories by
+ * their entries too (a file added, replaced or removed changes it). */
+static uint64_t path_sig(uint64_t h, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return mix(h, 1);
+    h = stat_mix(h, &st);
+    if (!S_ISDIR(st.st_mode))
+        return h;
+    DIR *d = opendir(path);
+    if (!d)
+        return mix(h, 2);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char full[4096];
+        if (e->d_name[0] == '.' ||
+            snprintf(full, sizeof full, "%s/%s", path, e->d_name) >= (int)sizeof full)
+            continue;
+        h = mix(h, ag_str_hash(ag_str_cstr(e->d_name)));
+        if (stat(full, &st) == 0)
+            h ^= stat_mix(0, &st); /* order-independent: readdir order is arbitrary */
+    }
+    closedir(d);
+    return h;
+}
+
+static uint64_t inputs_sig(void)
+{
+    const ag_authz_config_t *a = &R.conf->authz;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < a->npolicies; i++)
+        h = path_sig(h, a->policies[i]);
+    if (R.azure) {
+        for (int i = 0; i < R.azure->nassignments; i++)
+            h = path_sig(h, R.azure->assignments[i]);
+        for (int i = 0; i < R.azure->ndefinitions; i++)
+            h = path_sig(h, R.azure->definitions[i]);
+        for (int i = 0; i < R.azure->ndeny; i++)
+            h = path_sig(h, R.azure->deny[i]);
+    }
+    return h;
+}
+
+static void log_loaded(const ag_policy_t *p, const char *what)
+{
+    ag_rbac_stats_t s;
+    ag_rbac_stats(p->rbac, &s);
+    ag_info("policy %s (generation %llu, mode %s): %d roles, %d cluster roles, %d role "
+            "bindings, %d cluster role bindings%s",
+            what, (unsigned long long)p->generation, ag_chain_mode_name(p->chain.mode), s.roles,
+            s.cluster_roles, s.role_bindings, s.cluster_role_bindings,
+            p->azure ? ", Azure RBAC on" : "");
+}
+
+static void on_build(uv_work_t *w)
+{
+    (void)w;
+    ag_buf_clear(&R.why);
+    R.built = NULL;
+    R.err = ag_policy_build(&R.conf->authz, R.azure, R.mode, &R.built, &R.why);
+}
+
+static void start_build(void);
+
+static void on_built(uv_work_t *w, int status)
+{
+    (void)w;
+    R.running = false;
+    R.sig_loaded = R.sig_building; /* a broken file is not retried until it changes */
+    if (status == 0 && R.err == 0 && R.built) {
+        R.built->generation = ++R.generation;
+        log_loaded(R.built, "reloaded");
+        ag_policy_publish(R.built);
+        R.built = NULL;
+        ag_metrics_inc(R.m_ok);
+        ag_metrics_add(R.m_generation, 1);
+        if (!R.last_ok)
+            ag_metrics_add(R.m_last_ok, 1);
+        R.last_ok = true;
+    } else {
+        ag_warn("policy reload failed, keeping generation %llu: %s",
+                (unsigned long long)R.generation,
+                R.why.n ? R.why.p : ag_err_str(status ? AG_E_IO : R.err));
+        ag_metrics_inc(R.m_error);
+        if (R.last_ok)
+            ag_metrics_add(R.m_last_ok, -1);
+        R.last_ok = false;
+    }
+    if (R.again) {
+        R.again = false;
+        start_build();
+    }
+}
+
+static void start_build(void)
+{
+    R.sig_building = inputs_sig();
+    R.running = true;
+    if (uv_queue_work(R.loop, &R.work, on_build, on_built) != 0) {
+        R.running = false;
+        ag_warn("policy reload: cannot queue the rebuild");
+    }
+}
+
+void ag_policy_reload(void)
+{
+    if (!R.conf)
+        return;
+    if (R.running) {
+        R.again = true;
+        return;
+    }
+    start_build();
+}
+
+static void on_sighup(void *ud)
+{
+    (void)ud;
+    ag_policy_reload();
+}
+
+/* Reloads once a change has held still for one interval (a file being written is not
+ * read half-way; an editor's rename lands in one step anyway). */
+static void on_poll(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t sig = inputs_sig();
+    bool stable = sig == R.sig_seen;
+    R.sig_seen = sig;
+    if (sig != R.sig_loaded && stable && !R.running)
+        ag_policy_reload();
+}
+
+static bool policy_ready(void *ud)
+{
+    (void)ud;
+    return atomic_load(&current) != NULL;
+}
+
+void ag_policy_stop(void)
+{
+    if (R.poll_started) {
+        uv_timer_stop(&R.poll);
+        uv_close((uv_handle_t *)&R.poll, NULL);
+        R.poll_started = false;
+    }
+}
+
+ag_err ag_policy_setup(const ag_config_t *conf, uv_loop_t *control, ag_buf_t *errmsg)
+{
+    ag_policy_t *p = NULL;
+    ag_err err;
+    memset(&R, 0, sizeof R);
+    R.why = AG_BUF_INIT(64 * 1024);
+    R.conf = conf;
+    R.loop = control;
+    if ((err = ag_policy_effective(conf, &R.azure, &R.mode, errmsg)) != 0)
+        return err;
+    R.sig_loaded = R.sig_seen = inputs_sig();
+    if ((err = ag_policy_build(&conf->authz, R.azure, R.mode, &p, errmsg)) != 0)
+        return err;
+    p->generation = R.generation = 1;
+    log_loaded(p, "loaded");
+    ag_policy_publish(p);
+    static const char *h = "Policy reloads by result (a failed reload keeps the old policy).";
+    R.m_ok = ag_metrics_counter("authgate_policy_reloads_total", "result=\"ok\"", h);
+    R.m_error = ag_metrics_counter("authgate_policy_reloads_total", "result=\"error\"", h);
+    R.m_generation = ag_metrics_gauge("authgate_policy_generation", NULL,
+                                      "Generation of the policy in force (1 = as started).");
+    R.m_last_ok = ag_metrics_gauge("authgate_policy_last_reload_ok", NULL,
+                                   "1 when the last policy reload succeeded (or none failed).");
+    ag_metrics_add(R.m_generation, 1);
+    ag_metrics_add(R.m_last_ok, 1);
+    R.last_ok = true;
+    if ((err = ag_ready_register("policy", policy_ready, NULL)) != 0 ||
+        (err = ag_reload_register(on_sighup, NULL)) != 0)
+        return err;
+    if (conf->authz.reload_interval_ms > 0) {
+        uv_timer_init(control, &R.poll);
+        uv_unref((uv_handle_t *)&R.poll);
+        uv_timer_start(&R.poll, on_poll, (uint64_t)conf->authz.reload_interval_ms,
+                       (uint64_t)conf->authz.reload_interval_ms);
+        R.poll_started = true;
+    }
+    return 0;
+}
