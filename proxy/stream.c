@@ -23,10 +23,12 @@ static void pump(ag_stream_t *s);
 int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
                    size_t scratch_len)
 {
-    char *rbuf = s->rbuf && s->rcap == rcap ? s->rbuf : NULL;
+    size_t first = rcap < AG_STREAM_RBUF_MIN ? rcap : AG_STREAM_RBUF_MIN;
+    char *rbuf = s->rbuf && s->rcap == rcap ? s->rbuf : NULL; /* pooled: keep it */
+    size_t rsize = rbuf ? s->rsize : first;
     if (!rbuf) {
         free(s->rbuf);
-        rbuf = malloc(rcap);
+        rbuf = malloc(first);
         if (!rbuf) {
             s->rbuf = NULL;
             return UV_ENOMEM;
@@ -37,6 +39,7 @@ int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
     s->cork = cork;
     s->rbuf = rbuf;
     s->rcap = rcap;
+    s->rsize = rsize;
     s->scratch = scratch;
     s->scratch_len = scratch_len;
     int rc = uv_tcp_init(loop, &s->tcp);
@@ -44,12 +47,33 @@ int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
     return rc;
 }
 
+/* Room at the tail of rbuf: consumed bytes are compacted away first, then the buffer
+ * grows (doubling, up to rcap). Both move bytes, which is why consumers keep offsets
+ * relative to roff, never pointers, across reads. */
+static size_t make_room(ag_stream_t *s)
+{
+    if (s->rn == s->rsize && s->roff > 0) {
+        memmove(s->rbuf, s->rbuf + s->roff, s->rn - s->roff);
+        s->rn -= s->roff;
+        s->roff = 0;
+    }
+    if (s->rn == s->rsize && s->rsize < s->rcap) {
+        size_t n = s->rsize * 2 < s->rcap ? s->rsize * 2 : s->rcap;
+        char *p = realloc(s->rbuf, n);
+        if (p) {
+            s->rbuf = p;
+            s->rsize = n;
+        }
+    }
+    return s->rsize - s->rn;
+}
+
 void ag_stream_dispose(ag_stream_t *s)
 {
     free(s->rbuf);
     free(s->cork);
     s->rbuf = s->cork = NULL;
-    s->rcap = 0;
+    s->rcap = s->rsize = 0;
 }
 
 static void on_closed(uv_handle_t *h)
@@ -219,12 +243,8 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
         *buf = uv_buf_init(s->scratch, (unsigned)s->scratch_len);
         return;
     }
-    if (s->roff > 0 && s->rn == s->rcap) { /* compact: offsets relative to roff survive */
-        memmove(s->rbuf, s->rbuf + s->roff, s->rn - s->roff);
-        s->rn -= s->roff;
-        s->roff = 0;
-    }
-    *buf = uv_buf_init(s->rbuf + s->rn, (unsigned)(s->rcap - s->rn));
+    size_t room = make_room(s);
+    *buf = uv_buf_init(s->rbuf + s->rn, (unsigned)room);
 }
 
 static void fail_now(ag_stream_t *s, int status)
@@ -283,14 +303,12 @@ static void tls_pump(ag_stream_t *s, size_t *got, bool *closed, int *err)
             return;
     }
     for (;;) {
-        if (s->roff > 0 && s->rn == s->rcap) {
-            memmove(s->rbuf, s->rbuf + s->roff, s->rn - s->roff);
-            s->rn -= s->roff;
-            s->roff = 0;
-        }
-        if (s->rn == s->rcap || !s->want_read)
+        if (!s->want_read)
             return;
-        long r = ag_tls_read(s->tls, s->rbuf + s->rn, s->rcap - s->rn, closed);
+        size_t room = make_room(s);
+        if (room == 0)
+            return;
+        long r = ag_tls_read(s->tls, s->rbuf + s->rn, room, closed);
         if (r < 0)
             *err = UV_EPROTO;
         if (r <= 0)
@@ -345,7 +363,7 @@ static void update_reading(ag_stream_t *s)
     else if (s->tls)
         want = s->want_read && ag_tls_pending_in(s->tls) <= TLS_IN_HIGH;
     else
-        want = s->want_read && (s->rn < s->rcap || s->roff > 0);
+        want = s->want_read && (s->rn < s->rcap || s->roff > 0 || s->rn < s->rsize);
     if (want && !s->uv_reading) {
         if (uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) == 0)
             s->uv_reading = true;

@@ -17,13 +17,16 @@
 #include "tls.h"
 
 typedef struct ag_stream ag_stream_t;
+
+#define AG_STREAM_RBUF_MIN (16 * 1024)
 typedef void (*ag_stream_cb)(ag_stream_t *s, int status);
 
 struct ag_stream {
     uv_tcp_t tcp;             /* tcp.data == this */
     ag_tls_t *tls;            /* NULL: plain TCP */
-    char *rbuf;               /* plaintext input (owned, rcap bytes) */
-    size_t roff, rn, rcap;
+    char *rbuf;               /* plaintext input (owned, rsize bytes allocated) */
+    size_t roff, rn, rcap;    /* rcap: the most rbuf may grow to */
+    size_t rsize;             /* starts small; grows (moving the bytes) only while reading */
     char *scratch;            /* per-loop ciphertext read buffer (borrowed) */
     size_t scratch_len;
     void *data;               /* consumer's */
@@ -42,7 +45,8 @@ struct ag_stream {
     size_t cork_n, cork_cap;
 };
 
-/* Prepares <s> on <loop> with a plaintext buffer of <rcap> bytes. */
+/* Prepares <s> on <loop> with a plaintext buffer that grows up to <rcap> bytes (an idle
+ * connection holds AG_STREAM_RBUF_MIN). */
 int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
                    size_t scratch_len);
 /* Frees the read buffer; only after on_close (or when the handle was never opened). */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Header hygiene: what the client sends that must never reach the API server (its
-# credentials, impersonation and remote-user headers in any case or '_' spelling,
+# credentials, impersonation and remote-user headers in any case or '_' spelling (an
+# '_' spelling of Impersonate-* is refused outright: canonical_cases.txt),
 # forwarding headers, URL-override and method-override headers, hop-by-hop headers and
 # anything nominated in Connection, Upgrade: h2c), and what the gateway sets itself.
 . "$(dirname "$0")/lib.sh"
@@ -16,7 +17,6 @@ out=$(printf '%s\r\n' \
     'Proxy-Authorization: Basic Zm9vOmJhcg==' \
     'Impersonate-User: system:admin' \
     'impersonate-group: system:masters' \
-    'Impersonate_Uid: 0' \
     'Impersonate-Extra-Scopes: all' \
     'X-Remote-User: admin' \
     'X_Remote_Group: system:masters' \
