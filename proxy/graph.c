@@ -392,8 +392,8 @@ static void flight_page(flight_t *f, ag_str_t body)
         return;
     }
     ag_buf_clear(&f->url);
-    if (ag_buf_append_str(&f->url, page.next) != 0) {
-        flight_finish(f, AG_E_NOMEM, "out of memory", NULL);
+    if (ag_buf_append_str(&f->url, page.next) != 0) { /* over the URL buffer's cap */
+        flight_finish(f, AG_E_UPSTREAM, "Graph nextLink too long", NULL);
         return;
     }
     f->first = false;
