@@ -721,3 +721,50 @@ TEST(canon_rejects_underscore_impersonate_headers)
                   "Impersonate-Extra_scopes: x\r\n", "IMPERSONATE_UID: 0\r\n");
     CHECK_HEADERS(0, "X_Forwarded_For: 1.2.3.4\r\n", "Content_Length: 5\r\n", "X_Custom: 1\r\n");
 }
+
+/* What kubectl and client-go really send must stay forwardable. */
+TEST(canon_accepts_real_kubectl_requests)
+{
+    const char *reqs[] = {
+        "GET /api/v1/namespaces/default/pods?limit=500 HTTP/1.1\r\nHost: gw.example:8443\r\n"
+        "User-Agent: kubectl/v1.30.2 (linux/amd64) kubernetes/3968350\r\n"
+        "Accept: application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;"
+        "g=meta.k8s.io,application/json\r\nAuthorization: Bearer eyJhbGciOi.x.y\r\n"
+        "Kubectl-Command: kubectl get\r\nKubectl-Session: 4bd0b9a4-7c8b-4a4e-9b0f-7f0a\r\n"
+        "Accept-Encoding: gzip\r\n\r\n",
+        "GET /api/v1/namespaces/default/pods?fieldSelector=metadata.name%3Dweb-0&resourceVersion=0"
+        "&watch=true HTTP/1.1\r\nHost: gw.example\r\nAccept: application/json\r\n\r\n",
+        "GET /api/v1/pods?labelSelector=app.kubernetes.io%2Fname%21%3Dx%2Ctier+in+%28a%2Cb%29 HTTP/1.1\r\n"
+        "Host: gw.example\r\n\r\n",
+        "GET /api/v1/namespaces/default/pods/web-0/log?container=app&follow=true&tailLines=10 "
+        "HTTP/1.1\r\nHost: gw.example\r\n\r\n",
+        "GET /api/v1/namespaces/default/pods/web-0/exec?command=sh&container=app&stdin=true&"
+        "stdout=true&tty=true HTTP/1.1\r\nHost: gw.example\r\nConnection: Upgrade\r\n"
+        "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v5.channel.k8s.io, "
+        "v4.channel.k8s.io\r\n\r\n",
+        "POST /api/v1/namespaces/default/pods/web-0/portforward HTTP/1.1\r\nHost: gw.example\r\n"
+        "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+        "X-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n\r\n",
+        "PATCH /apis/apps/v1/namespaces/default/deployments/web?fieldManager=kubectl-client-side-apply"
+        "&fieldValidation=Strict HTTP/1.1\r\nHost: gw.example\r\n"
+        "Content-Type: application/strategic-merge-patch+json\r\nContent-Length: 120\r\n\r\n",
+        "PATCH /apis/apps/v1/namespaces/default/deployments/web?fieldManager=kubectl&force=true "
+        "HTTP/1.1\r\nHost: gw.example\r\nContent-Type: application/apply-patch+yaml\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n",
+        "GET /apis/rbac.authorization.k8s.io/v1/clusterroles/system:aggregate-to-admin HTTP/1.1\r\n"
+        "Host: gw.example\r\n\r\n",
+        "GET /openapi/v3/apis/apps/v1?hash=5F1D3C9A HTTP/1.1\r\nHost: gw.example\r\n\r\n",
+        "DELETE /api/v1/namespaces/default/pods?labelSelector=app%3Dweb HTTP/1.1\r\n"
+        "Host: gw.example\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n",
+        "GET /version?timeout=32s HTTP/1.1\r\nHost: gw.example\r\n\r\n",
+        "GET /api HTTP/1.1\r\nHost: gw.example\r\nImpersonate-User: jane\r\n"
+        "Impersonate-Group: devs\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+        int rc = check_raw(reqs[i]);
+        if (rc != 0)
+            fprintf(stderr, "kubectl request %zu -> %d\n", i, rc);
+        CHECK_EQ(rc, 0);
+    }
+}
