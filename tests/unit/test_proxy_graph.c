@@ -1090,3 +1090,25 @@ TEST(graph_cached_answers_round_trip_fast)
 out:
     rig_stop(&r);
 }
+
+TEST(graph_refused_app_token_is_replaced_once)
+{
+    rig_t r;
+    if (!rig_fixture(&r, NULL) || !rig_start(&r))
+        goto out;
+    CHECK_EQ(ask1(&r.env, &r.w, OID_A).err, 0);
+    CHECK_EQ(STAT(&r, "tokens"), 1);
+    CONTROL(&r, "{\"revoke\":true}"); /* Graph stops accepting the cached token */
+    answer_t a = ask1(&r.env, &r.w, OID_B);
+    CHECK_EQ(a.err, 0);
+    CHECK_EQ(a.n, 3);
+    CHECK_EQ(STAT(&r, "tokens"), 2);
+    CHECK_EQ(STAT(&r, "badAuth"), 1);
+    CONTROL(&r, "{\"rejectTokens\":true}"); /* a fresh token is refused too: give up */
+    a = ask1(&r.env, &r.w, OID_C);
+    CHECK_EQ(a.err, AG_E_UPSTREAM);
+    CHECK_EQ(STAT(&r, "tokens"), 3);
+    CHECK_EQ(STAT(&r, "badAuth"), 3);
+out:
+    rig_stop(&r);
+}
