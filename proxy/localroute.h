@@ -5,7 +5,7 @@
  * loop. The handler answers exactly once with ag_localroute_respond, now or later on
  * the same loop; a request whose client went away is flagged cancelled and must still
  * be answered (the answer is then dropped). Lifetime: the registry is process state
- * (register before workers start); an ag_local_req_t lives until it is answered. */
+ * (register before workers start); an ag_localroute_req_t lives until it is answered. */
 #ifndef AG_LOCALROUTE_H
 #define AG_LOCALROUTE_H
 
@@ -21,13 +21,13 @@
 
 #define AG_LOCALROUTE_MAX 8
 
-typedef struct ag_local_req ag_local_req_t;
-typedef void (*ag_localroute_fn)(ag_local_req_t *r, void *ud);
+typedef struct ag_localroute_req ag_localroute_req_t;
+typedef void (*ag_localroute_fn)(ag_localroute_req_t *r, void *ud);
 /* Implemented by the front end that owns the connection (http1.c). */
-typedef void (*ag_localroute_respond_fn)(ag_local_req_t *r, int status, const char *content_type,
+typedef void (*ag_localroute_respond_fn)(ag_localroute_req_t *r, int status, const char *content_type,
                                          ag_str_t body);
 
-struct ag_local_req {
+struct ag_localroute_req {
     /* inputs (borrowed until answered) */
     const ag_http_req_t *req;
     ag_str_t body;
@@ -54,7 +54,7 @@ ag_err ag_localroute_add(const char *method, const char *path, size_t max_body,
 /* The route for <method> <path>, or NULL (any thread; the table is read-only by then). */
 const ag_localroute_t *ag_localroute_find(ag_str_t method, ag_str_t path);
 /* Answers <r> (exactly once). <body> is copied before this returns. */
-static inline void ag_localroute_respond(ag_local_req_t *r, int status, const char *content_type,
+static inline void ag_localroute_respond(ag_localroute_req_t *r, int status, const char *content_type,
                                          ag_str_t body)
 {
     r->respond(r, status, content_type, body);

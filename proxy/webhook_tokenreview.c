@@ -18,11 +18,11 @@ typedef struct {
 static route_t route;
 
 typedef struct {
-    ag_local_req_t *r;
+    ag_localroute_req_t *r;
     ag_tokenreview_req_t req;
 } review_t;
 
-static void answer_status(ag_local_req_t *r, int code, const char *msg)
+static void answer_status(ag_localroute_req_t *r, int code, const char *msg)
 {
     ag_buf_t out = AG_BUF_INIT(4096);
     if (ag_status_write(&out, code, ag_str_cstr(msg)) != 0)
@@ -54,7 +54,7 @@ static void on_reviewed(void *arg, ag_authn_result res, const ag_identity_t *id,
     ag_buf_dispose(&out);
 }
 
-static bool caller_allowed(const route_t *rt, const ag_local_req_t *r)
+static bool caller_allowed(const route_t *rt, const ag_localroute_req_t *r)
 {
     if (rt->ncallers == 0)
         return true;
@@ -66,7 +66,7 @@ static bool caller_allowed(const route_t *rt, const ag_local_req_t *r)
     return false;
 }
 
-void ag_webhook_tokenreview(ag_local_req_t *r, void *ud)
+void ag_webhook_tokenreview(ag_localroute_req_t *r, void *ud)
 {
     route_t *rt = ud;
     const char *why = NULL;

@@ -17,6 +17,6 @@
 ag_err ag_webhook_tokenreview_register(ag_authenticator_t *a, const ag_str_t *callers,
                                        int ncallers);
 /* The route handler (ud: the registration); exposed for tests. */
-void ag_webhook_tokenreview(ag_local_req_t *r, void *ud);
+void ag_webhook_tokenreview(ag_localroute_req_t *r, void *ud);
 
 #endif

@@ -25,7 +25,7 @@ static struct {
     char body[8192];
 } answer;
 
-static void respond(ag_local_req_t *r, int status, const char *ct, ag_str_t body)
+static void respond(ag_localroute_req_t *r, int status, const char *ct, ag_str_t body)
 {
     (void)r;
     CHECK_STREQ(ct, "application/json");
@@ -82,10 +82,10 @@ static const char *token(ctx_t *c, const char *name)
 static void review(ctx_t *c, const char *path, const char *body)
 {
     static ag_http_req_t req;
-    static ag_local_req_t r;
+    static ag_localroute_req_t r;
     ag_arena_reset(&c->req_arena);
     req = (ag_http_req_t){.method = AG_STR("POST"), .path = ag_str_cstr(path)};
-    r = (ag_local_req_t){.req = &req, .body = ag_str_cstr(body), .arena = &c->req_arena,
+    r = (ag_localroute_req_t){.req = &req, .body = ag_str_cstr(body), .arena = &c->req_arena,
                          .loop = &c->loop, .worker = 1, .respond = respond};
     answer.calls = 0;
     const ag_localroute_t *rt = ag_localroute_find(AG_STR("POST"), ag_str_cstr(path));
