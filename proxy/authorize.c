@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "policy.h"
 #include "reqinfo.h"
+#include "webhook_sar.h"
 
 #define MAX_IMPERSONATE 64 /* Impersonate-* values taken from one request; more is a 400 */
 
@@ -433,7 +434,8 @@ ag_err ag_authorize_setup(const ag_config_t *conf, uv_loop_t *control, ag_buf_t 
     anon_groups[0] = AG_STR("system:unauthenticated");
     A.enabled = conf->authz_enabled;
     A.impersonation = conf->authz.impersonation;
-    if (A.enabled && (err = ag_policy_setup(conf, control, errmsg)) != 0)
+    if (A.enabled && ((err = ag_policy_setup(conf, control, errmsg)) != 0 ||
+                      (err = ag_webhook_sar_register()) != 0))
         return err;
     if ((err = ag_audit_setup(conf, errmsg)) != 0)
         return err;

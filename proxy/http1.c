@@ -36,7 +36,7 @@
 #define RESP_MAX_HEADERS 256     /* response header lines relayed; more is a 502 */
 #define RBUF_SLACK 4096          /* read buffer beyond limits.header_bytes */
 
-typedef enum { P_HEAD, P_GATE, P_CONNECT, P_BODY, P_WAIT, P_TUNNEL, P_CLOSED } phase_t;
+typedef enum { P_HEAD, P_GATE, P_CONNECT, P_BODY, P_WAIT, P_TUNNEL, P_LOCAL, P_CLOSED } phase_t;
 typedef enum { T_NONE, T_HEAD, T_IDLE, T_CONNECT, T_FIRST_BYTE } timer_kind_t;
 
 typedef struct conn {
@@ -72,7 +72,29 @@ typedef struct conn {
     ag_str_t resp_reason;
     uint64_t t_start;
     int final_status;
+    /* a local route (webhook) being answered */
+    const struct route *local;
+    ag_buf_t lbody;            /* its request body (reused; capped per route) */
+    bool local_overflow;
 } conn_t;
+
+#define MAX_ROUTES 16
+static struct route {
+    const char *method, *path;
+    size_t max_body;
+    ag_local_fn fn;
+    void *ud;
+} routes[MAX_ROUTES];
+static int nroutes;
+
+ag_err ag_http1_route(const char *method, const char *path, size_t max_body, ag_local_fn fn,
+                      void *ud)
+{
+    if (nroutes >= MAX_ROUTES)
+        return AG_E_TOO_BIG;
+    routes[nroutes++] = (struct route){method, path, max_body, fn, ud};
+    return 0;
+}
 
 static llhttp_settings_t req_settings, resp_settings;
 static bool settings_ready;
@@ -133,6 +155,17 @@ static void respond(conn_t *c, int code, const char *msg, bool close)
     respond_details(c, code, msg, NULL, close);
 }
 
+/* A complete response with a JSON body (the gateway's own answers). */
+static ag_err json_response(ag_buf_t *out, int code, ag_str_t body, bool close)
+{
+    ag_err err = ag_buf_printf(out,
+                               "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                               "Cache-Control: no-cache, private\r\nContent-Length: %zu\r\n%s\r\n",
+                               code, ag_http_reason_phrase(code), body.n,
+                               close ? "Connection: close\r\n" : "");
+    return err ? err : ag_buf_append(out, body.p, body.n);
+}
+
 /* A Status response with optional details (the gate's 403s name the resource). */
 static ag_err status_response(ag_buf_t *out, int code, const char *msg,
                               const ag_status_details_t *details, bool close)
@@ -140,15 +173,9 @@ static ag_err status_response(ag_buf_t *out, int code, const char *msg,
     if (!details)
         return ag_status_response(out, code, ag_str_cstr(msg), close);
     ag_buf_t body = AG_BUF_INIT(out->max);
-    ag_err err;
-    if (!(err = ag_status_write_details(&body, code, ag_str_cstr(msg), details)))
-        err = ag_buf_printf(out,
-                            "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                            "Cache-Control: no-cache, private\r\nContent-Length: %zu\r\n%s\r\n",
-                            code, ag_http_reason_phrase(code), body.n,
-                            close ? "Connection: close\r\n" : "");
+    ag_err err = ag_status_write_details(&body, code, ag_str_cstr(msg), details);
     if (!err)
-        err = ag_buf_append(out, body.p, body.n);
+        err = json_response(out, code, ag_buf_str(&body), close);
     ag_buf_dispose(&body);
     return err;
 }
@@ -275,6 +302,11 @@ static int on_req_headers_complete(llhttp_t *p)
 static int on_req_body(llhttp_t *p, const char *at, size_t n)
 {
     conn_t *c = p->data;
+    if (c->local) {
+        if (!c->local_overflow && ag_buf_append(&c->lbody, at, n) != 0)
+            c->local_overflow = true; /* answered 413 once the parser returns */
+        return 0;
+    }
     if (!c->up || n == 0)
         return 0;
     write_body(&c->up->st, at, n, c->req.chunked);
@@ -391,6 +423,7 @@ static void recycle(conn_t *c)
     }
     ag_arena_dispose(&c->arena);
     ag_buf_dispose(&c->out);
+    ag_buf_dispose(&c->lbody);
     ag_stream_dispose(&c->st);
     free(c);
 }
@@ -455,6 +488,8 @@ static void reset_request(conn_t *c)
     c->resp_chunk_out = c->resp_close_out = c->resp_overflow = c->resp_upgrade_ok = false;
     c->up_reused = c->head_built = c->retry_ok = false;
     c->retries = 0;
+    c->local = NULL;
+    c->local_overflow = false;
     memset(&c->gate, 0, sizeof c->gate);
     llhttp_init(&c->req_parser, HTTP_REQUEST, &req_settings);
     c->req_parser.data = c;
@@ -658,6 +693,101 @@ static void start_forward(conn_t *c)
     arm(c, T_CONNECT, c->w->conf->timeouts.upstream_connect_ms);
 }
 
+/* ---- local routes ----------------------------------------------------------------- */
+
+static const struct route *find_route(const conn_t *c)
+{
+    for (int i = 0; i < nroutes; i++)
+        if (ag_str_eq_lit(c->req.method, routes[i].method) &&
+            ag_str_eq_lit(c->req.path, routes[i].path))
+            return &routes[i];
+    return NULL;
+}
+
+/* The whole body is here: the handler answers. */
+static void answer_local(conn_t *c)
+{
+    ag_buf_t body = AG_BUF_INIT(4u << 20);
+    ag_local_req_t r = {.body = ag_buf_str(&c->lbody), .identity = c->gate.identity,
+                        .arena = &c->arena, .worker = c->w->id, .status = 500,
+                        .response = &body};
+    c->local->fn(&r, c->local->ud);
+    if (!body.n) {
+        ag_buf_dispose(&body);
+        respond(c, r.status >= 400 ? r.status : 500, "internal error", false);
+        return;
+    }
+    bool close = c->close_after || c->w->draining || !c->client_keepalive;
+    disarm(c);
+    ag_buf_clear(&c->out);
+    if (json_response(&c->out, r.status, ag_buf_str(&body), close) != 0) {
+        ag_buf_dispose(&body);
+        respond(c, 500, "internal error", true);
+        return;
+    }
+    ag_buf_dispose(&body);
+    record(c, r.status);
+    ag_stream_write1(&c->st, c->out.p, c->out.n);
+    if (close) {
+        c->phase = P_CLOSED;
+        ag_stream_close_after_flush(&c->st);
+        return;
+    }
+    start_next(c);
+}
+
+/* P_LOCAL: feeds body bytes to the parser (on_req_body collects them). */
+static void parse_local(conn_t *c)
+{
+    ag_stream_t *s = &c->st;
+    size_t avail = s->rn - s->roff;
+    if (!c->req_complete && avail > 0) {
+        const char *p = s->rbuf + s->roff;
+        llhttp_errno_t e = llhttp_execute(&c->req_parser, p, avail);
+        if (e == HPE_OK)
+            s->roff += avail;
+        else if (e == HPE_PAUSED)
+            s->roff += (size_t)(llhttp_get_error_pos(&c->req_parser) - p);
+        else {
+            respond(c, 400, "malformed request body", true);
+            return;
+        }
+    }
+    if (c->local_overflow) {
+        respond(c, 413, "request body too large", true);
+        return;
+    }
+    if (c->req_complete) {
+        ag_stream_read_stop(s); /* pipelined bytes wait for start_next */
+        answer_local(c);
+    }
+}
+
+static void start_local(conn_t *c, const struct route *rt)
+{
+    if (c->req.upgrade) {
+        respond(c, 400, "upgrade is not supported here", true);
+        return;
+    }
+    if (c->req.content_length > 0 && (size_t)c->req.content_length > rt->max_body) {
+        respond(c, 413, "request body too large", true);
+        return;
+    }
+    c->local = rt;
+    c->local_overflow = false;
+    c->lbody.max = rt->max_body;
+    ag_buf_clear(&c->lbody);
+    c->st.roff += c->head_len; /* consumed: the head's slices are not used again */
+    c->req.headers = NULL;
+    c->req.nheaders = 0;
+    if (c->req.expect_continue && !c->req_complete)
+        ag_stream_write1(&c->st, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    c->phase = P_LOCAL;
+    arm(c, T_HEAD, c->w->conf->timeouts.header_read_ms); /* the body has as long as a head */
+    ag_stream_read_start(&c->st);
+    drive(c);
+}
+
 static void after_gate(conn_t *c, ag_gate_result r)
 {
     if (r == AG_GATE_DENY) {
@@ -667,6 +797,11 @@ static void after_gate(conn_t *c, ag_gate_result r)
                         c->gate.message.p ? c->gate.message.p
                                           : ag_http_reason_phrase(c->gate.status),
                         c->gate.details.kind.n ? &c->gate.details : NULL, has_body);
+        return;
+    }
+    const struct route *rt = nroutes ? find_route(c) : NULL;
+    if (rt) {
+        start_local(c, rt);
         return;
     }
     start_forward(c);
@@ -790,6 +925,9 @@ static void drive_once(conn_t *c)
         break;
     case P_BODY:
         parse_body(c);
+        break;
+    case P_LOCAL:
+        parse_local(c);
         break;
     case P_TUNNEL:
         if (c->up && c->st.rn > c->st.roff) {
@@ -1169,6 +1307,7 @@ void ag_http1_free_pool(ag_worker_t *w)
         w->free_conns = c->next_free;
         ag_arena_dispose(&c->arena);
         ag_buf_dispose(&c->out);
+        ag_buf_dispose(&c->lbody);
         ag_stream_dispose(&c->st);
         free(c);
     }

@@ -7,6 +7,12 @@
 #ifndef AG_HTTP1_H
 #define AG_HTTP1_H
 
+#include <stddef.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "err.h"
+#include "identity.h"
 #include "worker.h"
 
 /* Accepts one pending connection on w->listener. */
@@ -18,5 +24,24 @@ void ag_http1_drain(ag_worker_t *w);
 void ag_http1_stop(ag_worker_t *w);
 /* Frees pooled connection structs (after the loop has closed every handle). */
 void ag_http1_free_pool(ag_worker_t *w);
+
+/* Local routes: requests the gateway answers itself (webhooks) instead of forwarding.
+ * A route matches an exact method and path (query ignored). The request goes through the
+ * gate like any other (authenticated and authorized as the API server would judge it,
+ * e.g. `create subjectaccessreviews`); once allowed, its body (at most <max_body>
+ * bytes, else 413) is read and <fn> runs on the worker loop with the complete body. It
+ * sets <status> and appends a JSON body to <response> synchronously. */
+typedef struct {
+    ag_str_t body;                 /* complete request body (borrowed for the call) */
+    const ag_identity_t *identity; /* the gate's identity (NULL: none) */
+    ag_arena_t *arena;             /* request arena */
+    int worker;                    /* thread slot (metrics, policy) */
+    int status;                    /* out: HTTP status (default 500) */
+    ag_buf_t *response;            /* out: JSON body */
+} ag_local_req_t;
+typedef void (*ag_local_fn)(ag_local_req_t *r, void *ud);
+/* Start-up only (before workers run). <method> and <path> are borrowed (literals). */
+ag_err ag_http1_route(const char *method, const char *path, size_t max_body, ag_local_fn fn,
+                      void *ud);
 
 #endif

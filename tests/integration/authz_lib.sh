@@ -9,7 +9,8 @@ authz_keys() { node "$MINT" keys "$T"; }
 # token SUB [GROUP...]
 token() { node "$MINT" token "$T" "$@"; }
 
-# authz_config FILE POLICY [extra members of "authorization"] [extra top-level members]
+# authz_config FILE POLICIES [extra members of "authorization"] [extra top-level members]
+# POLICIES is the inside of a JSON list: '"a.json", "b/"'
 authz_config() {
     cat >"$1" <<JSON
 {
@@ -20,7 +21,7 @@ authz_config() {
   "authentication": {"issuers": [{"issuer": "https://idp.test", "audiences": ["authgate"],
       "keys": {"jwks_file": "$T/jwks.json"},
       "claims": {"username": "sub", "username_prefix": "-", "groups": "groups"}}]},
-  "authorization": {"rbac": {"policies": ["$2"]}${3:+, $3}}${4:+,
+  "authorization": {"rbac": {"policies": [$2]}${3:+, $3}}${4:+,
   $4}
 }
 JSON

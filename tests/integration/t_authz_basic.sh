@@ -11,7 +11,7 @@
 start_upstream
 authz_keys
 POLICY="$AG_SOURCE_DIR/tests/integration/authz_policy.json"
-authz_config "$T/gw.json" "$POLICY"
+authz_config "$T/gw.json" "\"$POLICY\""
 start_gateway "$T/gw.json"
 read -r ALICE BOB ERIN FRANK < <(node "$MINT" tokens "$T" alice:devs bob:ops erin frank | paste -sd' ')
 
@@ -100,7 +100,7 @@ expect_match "$(curl -s "http://127.0.0.1:$ADMIN_PORT/readyz" -o /dev/null -w '%
 pass "decision metrics"
 
 # 7. "impersonation": "deny" refuses every Impersonate-*
-authz_config "$T/gw2.json" "$POLICY" '"impersonation": "deny"'
+authz_config "$T/gw2.json" "\"$POLICY\"" '"impersonation": "deny"'
 start_gateway "$T/gw2.json" gw2
 expect_eq "$(req GET /api/v1/namespaces/default/pods "$BOB" -H 'Impersonate-User: carol')" 403 "deny mode"
 expect_match "$(jq -r .message "$T/body")" '^users "carol" is forbidden: User "bob" cannot impersonate' "deny mode message"

@@ -1,0 +1,16 @@
+/* The SubjectAccessReview webhook on the main listener: POST
+ * /apis/authorization.k8s.io/v1/subjectaccessreviews (and v1beta1), request and response
+ * exactly as the API defines them (core/sar.h), decided by the chain of the current
+ * policy snapshot (proxy/policy.h); an Azure AD identity is recognised by spec.extra.oid
+ * (core/authz_chain.h). The caller is authenticated and authorized by the gate first, as
+ * kube-apiserver does for a SAR create (`create subjectaccessreviews.authorization.k8s.io`,
+ * granted by the bootstrap ClusterRole system:auth-delegator). Lifetime: process. */
+#ifndef AG_WEBHOOK_SAR_H
+#define AG_WEBHOOK_SAR_H
+
+#include "err.h"
+
+/* Registers the two routes (start-up, with a policy set up). */
+ag_err ag_webhook_sar_register(void);
+
+#endif

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The SubjectAccessReview webhook on the main listener, end to end: the caller (a token
+# for "kube-apiserver", bound to system:auth-delegator) is authenticated and authorized
+# like any request; the review is judged against the gateway's policy (alice: view in
+# default) and answered locally (never forwarded), in v1 and v1beta1; a caller without
+# the right gets the API server's 403; malformed and oversized bodies are refused; the
+# same through @kubernetes/client-node.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/authz_lib.sh"
+
+start_upstream
+authz_keys
+D="$AG_SOURCE_DIR/tests/integration"
+authz_config "$T/gw.json" "\"$D/authz_policy.json\", \"$D/authz_sar_policy.json\""
+start_gateway "$T/gw.json"
+read -r KAS ALICE < <(node "$MINT" tokens "$T" kube-apiserver alice:devs | paste -sd' ')
+URL=/apis/authorization.k8s.io/v1/subjectaccessreviews
+sar() { # sar TOKEN JSON [PATH]
+    curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $1" \
+        -H 'Content-Type: application/json' --data-binary "$2" "http://127.0.0.1:$GW_PORT${3:-$URL}"
+}
+n0=$(upstream_count)
+
+# 1. allowed, with the binding named in the reason
+body='{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"alice","groups":["devs"],"resourceAttributes":{"namespace":"default","verb":"list","resource":"pods"}}}'
+expect_eq "$(sar "$KAS" "$body")" 201 "review answered"
+expect_eq "$(jq -c '[.apiVersion, .kind, .status.allowed]' "$T/body")" \
+  '["authorization.k8s.io/v1","SubjectAccessReview",true]' "allowed"
+expect_match "$(jq -r .status.reason "$T/body")" 'RoleBinding "alice-view/default" of ClusterRole "view"' "reason names the binding"
+expect_eq "$(jq -c .spec.resourceAttributes "$T/body")" \
+  '{"namespace":"default","verb":"list","resource":"pods"}' "spec echoed"
+pass "allowed review"
+
+# 2. not allowed (RBAC has no opinion: allowed false, denied absent/false)
+body='{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"alice","resourceAttributes":{"namespace":"default","verb":"get","resource":"secrets"}}}'
+expect_eq "$(sar "$KAS" "$body")" 201 "review answered"
+expect_eq "$(jq -c '[.status.allowed, (.status.denied // false)]' "$T/body")" '[false,false]' "not allowed"
+# a review adds no groups: bob's group-only grant is not implied by system:authenticated
+body='{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"carol","resourceAttributes":{"namespace":"kube-system","verb":"list","resource":"pods"}}}'
+expect_eq "$(sar "$KAS" "$body")" 201 "carol elsewhere"
+expect_eq "$(jq -r .status.allowed "$T/body")" false "carol not allowed in kube-system"
+pass "denied review"
+
+# 3. v1beta1 ("group" instead of "groups") and a non-resource review
+body='{"apiVersion":"authorization.k8s.io/v1beta1","kind":"SubjectAccessReview","spec":{"user":"nobody","group":["system:masters"],"resourceAttributes":{"verb":"delete","resource":"nodes"}}}'
+expect_eq "$(sar "$KAS" "$body" /apis/authorization.k8s.io/v1beta1/subjectaccessreviews)" 201 "v1beta1"
+expect_eq "$(jq -c '[.apiVersion, .status.allowed]' "$T/body")" '["authorization.k8s.io/v1beta1",true]' "v1beta1 masters"
+body='{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"alice","groups":["system:authenticated"],"nonResourceAttributes":{"path":"/version","verb":"get"}}}'
+expect_eq "$(sar "$KAS" "$body")" 201 "non-resource"
+expect_eq "$(jq -r .status.allowed "$T/body")" true "system:authenticated may get /version (bootstrap)"
+pass "v1beta1 and non-resource reviews"
+
+# 4. a caller without create subjectaccessreviews: the API server's 403
+body='{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"alice","resourceAttributes":{"verb":"list","resource":"pods"}}}'
+expect_eq "$(sar "$ALICE" "$body")" 403 "alice may not review"
+expect_eq "$(jq -r .message "$T/body")" \
+  'subjectaccessreviews.authorization.k8s.io is forbidden: User "alice" cannot create resource "subjectaccessreviews" in API group "authorization.k8s.io" at the cluster scope' "403 message"
+expect_eq "$(sar "bad" "$body")" 401 "unauthenticated"
+pass "the caller is authorized"
+
+# 5. malformed, invalid, oversized; Expect: 100-continue; keep-alive across reviews
+expect_eq "$(sar "$KAS" '{"spec":')" 400 "malformed JSON"
+expect_eq "$(jq -r .kind "$T/body")" Status "Status body"
+expect_eq "$(sar "$KAS" '{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"resourceAttributes":{"verb":"get","resource":"pods"}}}')" 422 "no user"
+head -c 1100000 /dev/zero | tr '\0' ' ' >"$T/big"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $KAS" \
+  --data-binary @"$T/big" "http://127.0.0.1:$GW_PORT$URL")
+expect_eq "$code" 413 "oversized body"
+ok='{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"alice","resourceAttributes":{"namespace":"default","verb":"get","resource":"pods"}}}'
+expect_eq "$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $KAS" \
+  -H 'Expect: 100-continue' --data-binary "$ok" "http://127.0.0.1:$GW_PORT$URL")" 201 "100-continue"
+out=$(curl -s -w '\n%{http_code} %{num_connects}\n' -X POST -H "Authorization: Bearer $KAS" \
+  --data-binary "$ok" "http://127.0.0.1:$GW_PORT$URL" --next -X POST -H "Authorization: Bearer $KAS" \
+  -w '\n%{http_code} %{num_connects}\n' --data-binary "$ok" "http://127.0.0.1:$GW_PORT$URL")
+expect_eq "$(grep -c '"allowed":true' <<<"$out")" 2 "two reviews on one connection"
+expect_eq "$(grep -E '^201 ' <<<"$out" | awk '{print $2}' | paste -sd,)" "1,0" "second one reused the connection"
+expect_eq "$(upstream_count)" "$n0" "no review was forwarded"
+pass "bad bodies refused; reviews never forwarded"
+
+# 6. a real client library
+cd "$AG_SOURCE_DIR/tests"
+out=$(node fixtures/authz/sar-client.mjs "http://127.0.0.1:$GW_PORT" "$KAS" alice list pods default devs)
+expect_eq "$(jq -r .allowed <<<"$out")" true "client-node allowed"
+out=$(node fixtures/authz/sar-client.mjs "http://127.0.0.1:$GW_PORT" "$KAS" alice delete pods default)
+expect_eq "$(jq -r .allowed <<<"$out")" false "client-node not allowed"
+expect_match "$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics")" 'authgate_sar_reviews_total\{result="allowed"\} [1-9]' "metric"
+pass "@kubernetes/client-node createSubjectAccessReview"
