@@ -40,3 +40,20 @@ sys.stdout.buffer.write(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n" * 999 +
                         b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")' | raw "$GW_PORT")
 expect_eq "$(grep -c '^HTTP/1.1 200 OK' <<<"$out")" "1000" "pipelined local answers"
 pass "1000 pipelined requests answered without recursion"
+
+# The upstream closes idle keep-alive connections after 300 ms (Node adds its own slack): the pooled connection is
+# dropped when the server closes it, and later requests go out on a fresh one, error-free.
+kill "$UP_PID"
+start_upstream --keepalive-ms 300
+plain_config "$T/gw2.json" '"workers": 1'
+sed -i 's/"workers": 2,//' "$T/gw2.json"
+start_gateway "$T/gw2.json" gw2
+for i in 1 2 3; do
+    curl -sS --fail -o /dev/null "http://127.0.0.1:$GW_PORT/ka/$i"
+    sleep 1.6
+done
+expect_eq "$(sed 's/.*"conn":\([0-9]*\).*/\1/' "$UP_LOG" | sort -u | wc -l)" "3" "one fresh upstream connection per idle gap"
+metrics=$(curl -sS "http://127.0.0.1:$ADMIN_PORT/metrics")
+expect_match "$metrics" 'authgate_upstream_connections_open 0' "closed idle connections are gone"
+expect_match "$metrics" 'authgate_http_requests_total\{code="200"\} 3' "no errors"
+pass "upstream-closed idle connections leave the pool cleanly"
