@@ -180,6 +180,19 @@ static ag_err status_response(ag_buf_t *out, int code, const char *msg,
     return err;
 }
 
+/* Sends the gateway's own answer built in c->out, then closes or reads the next request. */
+static void send_own(conn_t *c, int code, bool close)
+{
+    record(c, code);
+    ag_stream_write1(&c->st, c->out.p, c->out.n);
+    if (close) {
+        c->phase = P_CLOSED;
+        ag_stream_close_after_flush(&c->st);
+        return;
+    }
+    start_next(c);
+}
+
 static void respond_details(conn_t *c, int code, const char *msg,
                             const ag_status_details_t *details, bool close)
 {
@@ -200,14 +213,7 @@ static void respond_details(conn_t *c, int code, const char *msg,
     }
     ag_log(code >= 500 ? AG_LOG_WARN : AG_LOG_DEBUG, "answered %d (%s) for %s on worker %d",
            code, msg, c->client_ip, c->w->id);
-    record(c, code);
-    ag_stream_write1(&c->st, c->out.p, c->out.n);
-    if (close) {
-        c->phase = P_CLOSED;
-        ag_stream_close_after_flush(&c->st);
-        return;
-    }
-    start_next(c);
+    send_own(c, code, close);
 }
 
 static void respond_options_star(conn_t *c)
@@ -726,14 +732,7 @@ static void answer_local(conn_t *c)
         return;
     }
     ag_buf_dispose(&body);
-    record(c, r.status);
-    ag_stream_write1(&c->st, c->out.p, c->out.n);
-    if (close) {
-        c->phase = P_CLOSED;
-        ag_stream_close_after_flush(&c->st);
-        return;
-    }
-    start_next(c);
+    send_own(c, r.status, close);
 }
 
 /* P_LOCAL: feeds body bytes to the parser (on_req_body collects them). */
