@@ -208,3 +208,49 @@ bool ag_http_list_has(ag_str_t value, ag_str_t token)
 {
     return !ag_http_list_each(value, list_has_cb, &token);
 }
+
+typedef struct {
+    ag_str_t token;
+    int tokens, others;
+} ws_scan;
+
+static bool ws_scan_cb(ag_str_t elem, void *ctx)
+{
+    ws_scan *w = ctx;
+    /* Case-sensitive as in KAS; forward.c strips case-insensitively, so a near miss is
+     * neither honoured here nor forwarded there. */
+    if (!ag_str_starts_with(elem, AG_STR(AG_WS_BEARER_PREFIX))) {
+        w->others++;
+        return true;
+    }
+    w->tokens++;
+    w->token = ag_str_sub(elem, sizeof AG_WS_BEARER_PREFIX - 1, elem.n);
+    return true;
+}
+
+static bool is_b64url(ag_str_t s)
+{
+    for (size_t i = 0; i < s.n; i++) {
+        char c = s.p[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return s.n % 4 != 1; /* no padding; a lone trailing sextet is never valid */
+}
+
+ag_err ag_ws_bearer_token(const ag_header_t *headers, int nheaders, ag_str_t *encoded)
+{
+    ws_scan w = {AG_STR_NULL, 0, 0};
+
+    *encoded = AG_STR_NULL;
+    for (int i = 0; i < nheaders; i++)
+        if (ag_header_classify(headers[i].name) & AG_HDR_WS_PROTOCOL)
+            ag_http_list_each(headers[i].value, ws_scan_cb, &w);
+    if (w.tokens == 0)
+        return 0;
+    if (w.tokens > 1 || w.others == 0 || w.token.n == 0 || !is_b64url(w.token))
+        return AG_E_PARSE;
+    *encoded = w.token;
+    return 0;
+}

@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+#include "err.h"
+#include "httpreq.h"
 #include "str.h"
 
 enum {
@@ -53,6 +55,18 @@ enum {
     AG_HTTP_FIELD = 4, /* allowed in a field value: HTAB, SP, VCHAR, obs-text (>= 0x80) */
 };
 extern const unsigned char ag_http_ctype[256];
+
+/* The bearer token a WebSocket client may send as a subprotocol instead of Authorization
+ * (browsers cannot set headers), read as the API server reads it (KAS
+ * apiserver/pkg/authentication/request/websocket/protocol.go; threat-model case 9):
+ * every Sec-WebSocket-Protocol header counts as one list; an element starting with
+ * AG_WS_BEARER_PREFIX carries the token. On success *encoded is the token still in
+ * base64url without padding (decode with core/b64.h; the API server also requires the
+ * decoded bytes to be UTF-8), or an empty slice when there is none. AG_E_PARSE when two
+ * token elements are present or the token is the only subprotocol (the server must echo
+ * another one back), or when the encoded token is empty or not base64url. forward.c
+ * strips the element either way. Call it for WebSocket upgrades only. */
+ag_err ag_ws_bearer_token(const ag_header_t *headers, int nheaders, ag_str_t *encoded);
 
 /* RFC 9110 tchar. */
 static inline bool ag_http_is_tchar(unsigned char c)

@@ -374,6 +374,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (h.req.nheaders > HS_MAX_HEADERS - 16)
         return 0; /* room for the gateway's own lines when the output is split again */
     check_llhttp_agrees(head, &h);
+    ag_str_t wstok;
+    if (ag_ws_bearer_token(h.req.headers, h.req.nheaders, &wstok) == 0 && wstok.n &&
+        (wstok.p < head.p || wstok.p + wstok.n > head.p + head.n))
+        FAIL("websocket token is not a slice of the head");
     int rc = ag_canon_check(&h.req, &copts, &reason);
     if (rc != 0) {
         if (!reason || !(rc == AG_CANON_OPTIONS_STAR || (rc >= 400 && rc <= 599)))

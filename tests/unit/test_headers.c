@@ -179,3 +179,47 @@ TEST(headers_field_span_finds_the_first_control_byte_at_any_offset)
         }
     }
 }
+
+static ag_err ws_token(const char *v1, const char *v2, ag_str_t *tok)
+{
+    ag_header_t h[3] = {{AG_STR("Host"), AG_STR("gw"), 0},
+                        {AG_STR("Sec-WebSocket-Protocol"), ag_str_cstr(v1), 0},
+                        {AG_STR("sec-websocket-protocol"), ag_str_cstr(v2 ? v2 : ""), 0}};
+    return ag_ws_bearer_token(h, v2 ? 3 : 2, tok);
+}
+
+TEST(headers_reads_websocket_bearer_token_like_the_api_server)
+{
+    ag_str_t tok;
+    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.dG9rZW4, v5.channel.k8s.io", NULL,
+                      &tok),
+             0);
+    CHECK_SLICE(tok, "dG9rZW4");
+    /* several headers are one list */
+    CHECK_EQ(ws_token("v4.channel.k8s.io", "base64url.bearer.authorization.k8s.io.YWJj", &tok), 0);
+    CHECK_SLICE(tok, "YWJj");
+    CHECK_EQ(ws_token("v5.channel.k8s.io", NULL, &tok), 0);
+    CHECK_EQ(tok.n, 0);
+}
+
+TEST(headers_refuses_ambiguous_websocket_bearer_tokens)
+{
+    ag_str_t tok;
+    /* threat-model case 9: one token, only with another subprotocol, base64url unpadded */
+    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.YQ, base64url.bearer."
+                      "authorization.k8s.io.Yg, v5.channel.k8s.io",
+                      NULL, &tok),
+             AG_E_PARSE);
+    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.YWJj", "v5.channel.k8s.io, "
+                      "base64url.bearer.authorization.k8s.io.ZGVm", &tok),
+             AG_E_PARSE);
+    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.YWJj", NULL, &tok), AG_E_PARSE);
+    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.YWJj==, v5.channel.k8s.io", NULL,
+                      &tok),
+             AG_E_PARSE);
+    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.a+b/, v5.channel.k8s.io", NULL, &tok),
+             AG_E_PARSE);
+    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io., v5.channel.k8s.io", NULL, &tok),
+             AG_E_PARSE);
+    CHECK_EQ(tok.n, 0);
+}
