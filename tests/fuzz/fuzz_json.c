@@ -77,17 +77,46 @@ static void walk(const ag_json_t *d, ag_json_ref ref, ag_arena_t *a, int depth)
     }
 }
 
+/* Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF). */
+static bool utf8_valid(const uint8_t *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint8_t c = s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (len == 0 || n - i < len)
+            return false;
+        uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1fu) : len == 3 ? (c & 0x0fu) : (c & 0x07u);
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3fu);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+/* ag_json_write_str output always parses; for valid UTF-8 it reads back byte for byte. */
 static void roundtrip_writer(const uint8_t *data, size_t size)
 {
     ag_buf_t w = AG_BUF_INIT(1 << 20);
     ag_arena_t a;
     ag_json_t d;
+    ag_str_t back;
     ag_arena_init(&a, 0, 1 << 24);
     if (ag_buf_append(&w, "[", 1) || ag_json_write_str(&w, ag_str_make((const char *)data, size)) ||
         ag_buf_append(&w, "]", 1))
         FAIL("writer failed");
     if (ag_json_parse(&d, ag_buf_str(&w), NULL, &a, NULL) != 0)
         FAIL("ag_json_write_str output does not parse");
+    if (ag_json_str(&d, ag_json_first(&d, ag_json_root(&d)), &a, &back) != 0)
+        FAIL("written string does not read back");
+    if (utf8_valid(data, size) && !ag_str_eq(back, ag_str_make((const char *)data, size)))
+        FAIL("valid UTF-8 does not round-trip through ag_json_write_str");
     ag_arena_dispose(&a);
     ag_buf_dispose(&w);
 }
