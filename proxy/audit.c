@@ -43,7 +43,7 @@ static bool resource_matches(const ag_audit_rule_t *r, const ag_attrs_t *a)
         bool has_sub = head.n < e.n;
         if (ag_str_eq_lit(e, "*") || (!has_sub && !a->subresource.n && ag_str_eq(e, a->resource)))
             return true;
-        if (has_sub && ag_str_eq(head, a->resource) &&
+        if (has_sub && ag_str_eq(head, a->resource) && a->subresource.n &&
             (ag_str_eq_lit(sub, "*") || ag_str_eq(sub, a->subresource)))
             return true;
     }
@@ -254,14 +254,13 @@ static void rotate(ag_audit_log_t *l)
         if (rename(from, to) != 0 && errno != ENOENT)
             ag_warn("audit: cannot rotate %s: %s", from, strerror(errno));
     }
+    l->size = 0;
     if (open_file(l, true) != 0)
         ag_error("audit: cannot reopen %s: %s", l->path, strerror(errno));
 }
 
-static void write_all(ag_audit_log_t *l, const char *p, size_t n)
+static void write_out(ag_audit_log_t *l, const char *p, size_t n)
 {
-    if (l->fd >= 0 && l->size > 0 && l->size + (long long)n > l->max_size)
-        rotate(l);
     while (n > 0 && l->fd >= 0) {
         ssize_t k = write(l->fd, p, n);
         if (k < 0 && errno == EINTR)
@@ -272,6 +271,33 @@ static void write_all(ag_audit_log_t *l, const char *p, size_t n)
         }
         p += k, n -= (size_t)k, l->size += k;
     }
+}
+
+/* Whole lines; a file is rotated before the line that would take it past max_size (a
+ * single line longer than that gets a file of its own). */
+static void write_lines(ag_audit_log_t *l, const char *p, size_t n)
+{
+    size_t seg = 0; /* bytes of p[0..seg) that fit in the current file */
+    if (l->fd < 0 && open_file(l, false) != 0) { /* retried once per chunk */
+        uint64_t lost = 0;
+        for (size_t i = 0; i < n; i++)
+            lost += p[i] == '\n';
+        atomic_fetch_add(&l->dropped, lost); /* never silently */
+        l->size = 0;
+        return;
+    }
+    while (seg < n) {
+        const char *nl = memchr(p + seg, '\n', n - seg);
+        size_t line = (size_t)(nl - (p + seg)) + 1;
+        if (l->size + (long long)(seg + line) > l->max_size && l->size + (long long)seg > 0) {
+            write_out(l, p, seg);
+            p += seg, n -= seg, seg = 0;
+            rotate(l);
+            continue;
+        }
+        seg += line;
+    }
+    write_out(l, p, seg);
 }
 
 static void report_drops(ag_audit_log_t *l)
@@ -306,7 +332,7 @@ static void writer(void *arg)
         bool done = l->stop && l->len == 0;
         uv_mutex_unlock(&l->mu);
         if (n)
-            write_all(l, chunk, n);
+            write_lines(l, chunk, n);
         report_drops(l);
         if (done)
             break;

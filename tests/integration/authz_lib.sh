@@ -43,6 +43,6 @@ up_headers() {
 }
 metric() { # metric NAME_WITH_LABELS: its value from /metrics (0 when absent)
     local v
-    v=$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -F "$1 " | awk '{print $2}' | head -1)
+    v=$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v n="$1" '$1 == n {print $2; exit}')
     echo "${v:-0}"
 }

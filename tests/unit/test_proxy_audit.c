@@ -1,0 +1,215 @@
+/* The audit log (proxy/audit.c) and its config section (config/audit_config.c): level
+ * rules, the audit.k8s.io/v1 Event JSON, the writer thread (lines whole, size rotation,
+ * a full queue drops and counts instead of blocking). */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "json.h"
+#include "testlib.h"
+
+static ag_err parse(const char *text, ag_audit_config_t *c, ag_arena_t *arena, char *msg,
+                    size_t cap)
+{
+    ag_cfg_t cfg;
+    ag_err err = ag_cfg_init(&cfg, "gw.json", ag_str_cstr(text), arena);
+    if (!err)
+        err = ag_audit_config_parse(&cfg, ag_json_root(cfg.doc), "audit", "/etc/ag", c);
+    snprintf(msg, cap, "%s", ag_cfg_error(&cfg) ? ag_cfg_error(&cfg) : "");
+    ag_cfg_dispose(&cfg);
+    return err;
+}
+
+static ag_attrs_t res(const char *verb, const char *resource, const char *sub, const char *ns)
+{
+    return (ag_attrs_t){.resource_request = true, .verb = ag_str_cstr(verb),
+                        .resource = ag_str_cstr(resource), .subresource = ag_str_cstr(sub),
+                        .namespace_ = ag_str_cstr(ns)};
+}
+
+TEST(audit_config_defaults_and_relative_file)
+{
+    ag_arena_t arena;
+    ag_arena_init(&arena, 0, 0);
+    ag_audit_config_t c;
+    char msg[256];
+    CHECK_EQ(parse("{\"file\":\"audit.log\"}", &c, &arena, msg, sizeof msg), 0);
+    CHECK_STREQ(c.file, "/etc/ag/audit.log");
+    CHECK_EQ(c.level, AG_AUDIT_METADATA);
+    CHECK_EQ(c.max_backups, 5);
+    CHECK_EQ(c.max_size, 100LL << 20);
+    CHECK_EQ(parse("{\"file\":\"a\",\"level\":\"Request\"}", &c, &arena, msg, sizeof msg),
+             AG_E_CONFIG);
+    CHECK(strstr(msg, "audit.level") != NULL);
+    CHECK_EQ(parse("{\"file\":\"a\",\"rules\":[{\"verbs\":[\"get\"]}]}", &c, &arena, msg,
+                   sizeof msg),
+             AG_E_CONFIG); /* a rule needs its level */
+    CHECK(strstr(msg, "audit.rules[0]") != NULL);
+    CHECK_EQ(parse("{\"file\":\"a\",\"max_size\":10}", &c, &arena, msg, sizeof msg),
+             AG_E_CONFIG);
+    ag_arena_dispose(&arena);
+}
+
+TEST(audit_first_matching_rule_decides_the_level)
+{
+    ag_arena_t arena;
+    ag_arena_init(&arena, 0, 0);
+    ag_audit_config_t c;
+    char msg[256];
+    CHECK_EQ(parse("{\"file\":\"a\",\"level\":\"Metadata\",\"rules\":["
+                   "{\"level\":\"Metadata\",\"users\":[\"alice\"],\"verbs\":[\"watch\"]},"
+                   "{\"level\":\"None\",\"verbs\":[\"watch\"]},"
+                   "{\"level\":\"None\",\"resources\":[\"events\",\"pods/log\"]},"
+                   "{\"level\":\"None\",\"groups\":[\"system:nodes\"]},"
+                   "{\"level\":\"None\",\"paths\":[\"/healthz*\"]},"
+                   "{\"level\":\"None\",\"namespaces\":[\"kube-system\"],\"resources\":[\"secrets/*\"]}]}",
+                   &c, &arena, msg, sizeof msg),
+             0);
+    ag_str_t ng[] = {AG_STR("system:nodes")};
+    ag_identity_t alice = {.username = AG_STR("alice")}, bob = {.username = AG_STR("bob")},
+                  node = {.username = AG_STR("node1"), .groups = ng, .ngroups = 1};
+    ag_attrs_t a = res("watch", "pods", "", "default");
+    CHECK_EQ(ag_audit_level_for(&c, &alice, &a), AG_AUDIT_METADATA); /* rule 0 first */
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &a), AG_AUDIT_NONE);
+    a = res("get", "pods", "log", "default");
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &a), AG_AUDIT_NONE);
+    a = res("get", "pods", "", "default"); /* "pods/log" does not cover pods */
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &a), AG_AUDIT_METADATA);
+    CHECK_EQ(ag_audit_level_for(&c, &node, &a), AG_AUDIT_NONE);
+    a = res("get", "secrets", "status", "kube-system");
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &a), AG_AUDIT_NONE);
+    a = res("get", "secrets", "", "kube-system"); /* secrets/<any> needs a subresource */
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &a), AG_AUDIT_METADATA);
+    ag_attrs_t h = {.verb = AG_STR("get"), .path = AG_STR("/healthz/ready")};
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &h), AG_AUDIT_NONE);
+    h.path = AG_STR("/version");
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &h), AG_AUDIT_METADATA);
+    ag_arena_dispose(&arena);
+}
+
+TEST(audit_event_json_has_the_api_server_fields)
+{
+    ag_str_t groups[] = {AG_STR("devs"), AG_STR("system:authenticated")};
+    ag_str_t vals[] = {AG_STR("read")};
+    ag_extra_t extra[] = {{AG_STR("example.com/scopes"), vals, 1}};
+    ag_identity_t user = {.username = AG_STR("bob"), .groups = groups, .ngroups = 2};
+    ag_identity_t imp = {.username = AG_STR("carol"), .uid = AG_STR("42"), .groups = groups + 1,
+                         .ngroups = 1, .extra = extra, .nextra = 1};
+    ag_audit_entry_t e = {.received_ns = 1780000000123456789ull, .user = &user,
+                          .impersonated = &imp, .have_attrs = true,
+                          .uri = AG_STR("/api/v1/namespaces/default/pods/web"),
+                          .user_agent = AG_STR("kubectl/v1.31"), .source_ip = AG_STR("10.0.0.1"),
+                          .decision = AG_AUDIT_FORBID, .reason = AG_STR("")};
+    e.attrs = (ag_attrs_t){.resource_request = true, .verb = AG_STR("get"),
+                           .api_version = AG_STR("v1"), .namespace_ = AG_STR("default"),
+                           .resource = AG_STR("pods"), .name = AG_STR("web")};
+    ag_buf_t out = AG_BUF_INIT(1 << 16);
+    CHECK_EQ(ag_audit_format(&e, AG_AUDIT_METADATA, 403, 1780000000200000000ull,
+                             AG_STR("0b6ad1c4-ffff-4000-8000-000000000001"), &out),
+             0);
+    CHECK_STREQ(out.p,
+                "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"Metadata\","
+                "\"auditID\":\"0b6ad1c4-ffff-4000-8000-000000000001\",\"stage\":\"ResponseComplete\","
+                "\"requestURI\":\"/api/v1/namespaces/default/pods/web\",\"verb\":\"get\","
+                "\"user\":{\"username\":\"bob\",\"groups\":[\"devs\",\"system:authenticated\"]},"
+                "\"impersonatedUser\":{\"username\":\"carol\",\"uid\":\"42\",\"groups\":"
+                "[\"system:authenticated\"],\"extra\":{\"example.com/scopes\":[\"read\"]}},"
+                "\"sourceIPs\":[\"10.0.0.1\"],\"userAgent\":\"kubectl/v1.31\","
+                "\"objectRef\":{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"web\","
+                "\"apiVersion\":\"v1\"},\"responseStatus\":{\"metadata\":{},\"code\":403},"
+                "\"requestReceivedTimestamp\":\"2026-05-28T20:26:40.123456Z\","
+                "\"stageTimestamp\":\"2026-05-28T20:26:40.200000Z\",\"annotations\":"
+                "{\"authorization.k8s.io/decision\":\"forbid\",\"authorization.k8s.io/reason\":\"\"}}");
+    /* valid JSON */
+    ag_arena_t arena;
+    ag_arena_init(&arena, 0, 0);
+    ag_json_t doc;
+    CHECK_EQ(ag_json_parse(&doc, ag_buf_str(&out), NULL, &arena, NULL), 0);
+    ag_arena_dispose(&arena);
+    ag_buf_dispose(&out);
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    ag_buf_t b = AG_BUF_INIT(1 << 24);
+    if (ag_buf_read_file(&b, path) != 0) {
+        ag_buf_dispose(&b);
+        *n = 0;
+        return NULL;
+    }
+    *n = b.n;
+    return b.p;
+}
+
+static int count_lines(const char *p, size_t n)
+{
+    int k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += p[i] == '\n';
+    return k;
+}
+
+TEST(audit_log_rotates_by_size_keeping_lines_whole)
+{
+    char dir[] = "/tmp/ag-audit-XXXXXX", path[256], p1[300], p2[300], p3[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/audit.log", dir);
+    snprintf(p1, sizeof p1, "%s.1", path);
+    snprintf(p2, sizeof p2, "%s.2", path);
+    snprintf(p3, sizeof p3, "%s.3", path);
+    ag_audit_config_t c = {.file = path, .max_size = 4096, .max_backups = 2,
+                           .queue_bytes = 1 << 20};
+    ag_audit_log_t *l = NULL;
+    CHECK_EQ(ag_audit_log_create(&c, &l, NULL), 0);
+    char line[100];
+    memset(line, 'x', sizeof line);
+    for (int i = 0; i < 200; i++) { /* 200 x 101 bytes = ~20 KiB: several rotations */
+        int k = snprintf(line, sizeof line, "{\"n\":%d}", i);
+        line[k] = ' ';
+        CHECK(ag_audit_log_write(l, ag_str_make(line, sizeof line)));
+    }
+    ag_audit_log_destroy(l);
+    size_t n0, n1, n2;
+    char *a = slurp(path, &n0), *b = slurp(p1, &n1), *d = slurp(p2, &n2);
+    CHECK(a && b && d);
+    CHECK(access(p3, F_OK) != 0); /* max_backups 2 */
+    CHECK(n0 <= 4096 && n1 <= 4096 && n2 <= 4096);
+    CHECK(n1 > 4096 - 101 && n2 > 4096 - 101); /* rotated when the next line would not fit */
+    CHECK_EQ(n0 % 101, 0);
+    CHECK_EQ(n1 % 101, 0);
+    CHECK_EQ(count_lines(a, n0) + count_lines(b, n1) + count_lines(d, n2) <= 200, 1);
+    if (a)
+        CHECK(strstr(a, "{\"n\":199}") != NULL); /* the newest is in the live file */
+    free(a), free(b), free(d);
+    unlink(path), unlink(p1), unlink(p2);
+    rmdir(dir);
+}
+
+TEST(audit_log_full_queue_drops_and_counts_without_blocking)
+{
+    char dir[] = "/tmp/ag-audit-XXXXXX", path[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/audit.log", dir);
+    ag_audit_config_t c = {.file = path, .max_size = 1LL << 30, .max_backups = 0,
+                           .queue_bytes = 64 * 1024};
+    ag_audit_log_t *l = NULL;
+    CHECK_EQ(ag_audit_log_create(&c, &l, NULL), 0);
+    static char big[70 * 1024];
+    memset(big, 'y', sizeof big);
+    CHECK(!ag_audit_log_write(l, ag_str_make(big, sizeof big))); /* never fits */
+    CHECK_EQ(ag_audit_log_dropped(l), 1);
+    int ok = 0, dropped = 0;
+    for (int i = 0; i < 2000; i++) /* far faster than the writer drains 64 KiB */
+        ag_audit_log_write(l, ag_str_make(big, 1000)) ? ok++ : dropped++;
+    CHECK_EQ((long long)ag_audit_log_dropped(l), dropped + 1);
+    ag_audit_log_destroy(l); /* flushes what was queued */
+    size_t n;
+    char *a = slurp(path, &n);
+    CHECK_EQ(count_lines(a, n), ok);
+    CHECK_EQ(n, (size_t)ok * 1001);
+    free(a);
+    unlink(path);
+    rmdir(dir);
+}
