@@ -1,5 +1,6 @@
 /* Upstream head writer (forward.h). Validates everything it will write first, reserves
- * an upper bound once, then writes with bare memcpy: one pass over the client's headers
+ * an upper bound once, then writes with bounds-checked memcpy (a wrong bound fails
+ * closed, never overruns): one pass over the client's headers
  * with flags from the interned table (headers.c), then the gateway's own headers, then
  * an independent re-read of the bytes written (fail closed, Pinniped-style). Appends to
  * a reused buffer; after warm-up a request costs no allocation at all. */
@@ -278,7 +279,8 @@ static bool ws_elem_cb(ag_str_t elem, void *ctx)
 }
 
 /* Sec-WebSocket-Protocol minus bearer-token elements (threat-model case 9); omitted when
- * nothing is left. Never longer than the client's line. */
+ * nothing is left. Re-joined with ", ", so at most twice the client's value (the bound in
+ * scan_client_headers counts that). */
 static void put_ws_protocol(wr_t *w, const ag_header_t *h)
 {
     char *mark = w->p;
