@@ -24,10 +24,15 @@ shopt -s nullglob
 for f in build-fuzz/fuzz_*; do
   [[ -x "$f" ]] || continue
   name=$(basename "$f")
-  corpus=tests/fuzz/corpus/${name#fuzz_}
+  seeds=()
+  for d in "tests/fuzz/corpus/${name#fuzz_}" "tests/fuzz/corpus/$name"; do
+    [[ -d $d ]] && seeds+=("$d")
+  done
+  dict=()
+  [[ -f tests/fuzz/corpus/${name#fuzz_}.dict ]] && dict=(-dict="tests/fuzz/corpus/${name#fuzz_}.dict")
   mkdir -p "build-fuzz/corpus-$name"
-  echo "-- $name"
-  "$f" -max_total_time="${AG_FUZZ_SECONDS:-10}" -timeout=5 -rss_limit_mb=2048 \
-       "build-fuzz/corpus-$name" $( [[ -d $corpus ]] && echo "$corpus" ) 2>&1 | tail -n 2
+  echo "-- $name (seeds: ${seeds[*]:-none})"
+  "$f" -max_total_time="${AG_FUZZ_SECONDS:-10}" -timeout=5 -rss_limit_mb=2048 "${dict[@]}" \
+       "build-fuzz/corpus-$name" "${seeds[@]}" 2>&1 | tail -n 2
 done
 echo "all tests passed"
