@@ -3,9 +3,9 @@
  * own or its groups' (RBAC Reader in "dev", Writer in "ci", a group's Cluster Admin at the
  * resource group, ...), the rest belong to other principals at the cluster, its namespaces,
  * other clusters and the subscription. Also the worst case where all N assignments are on
- * one of the principal's groups (the index cannot help; cost is O(N)). Each figure is the
- * median over 15 rounds of ns per decision (thread CPU time), with min and max of the
- * rounds. Not a test.
+ * one of the principal's groups (the index cannot help; cost is O(N)). Shapes: bench/gen.h.
+ * Each figure is the median over 15 rounds of ns per decision (thread CPU time), with min
+ * and max of the rounds. Not a test.
  *
  *   build-azure/bench_azrbac [--quick]      (--quick: fewer iterations, for CI smoke) */
 #include <stdio.h>
@@ -14,71 +14,20 @@
 #include <time.h>
 
 #include "azrbac.h"
+#include "gen.h"
 
-#define SUB "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
-#define RG SUB "/resourceGroups/rg1"
-#define CLUSTER RG "/providers/Microsoft.ContainerService/managedClusters/web"
 #define ROUNDS 15
-#define NGROUPS 20
-
-static const char *const roles[] = {
-    "7f6c6a51-bcf8-42ba-9220-52d62157d7db", /* RBAC Reader */
-    "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb", /* RBAC Writer */
-    "3498e952-d568-435e-9b2c-8d77e338d7f7", /* RBAC Admin */
-    "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b", /* RBAC Cluster Admin */
-    "4abbcc35-e782-43d8-92c5-2d3f1bd2253f", /* Cluster User Role */
-};
-
-static char oid[37], groups_s[NGROUPS][37];
-
-static void put_asg(ag_buf_t *b, int i, const char *principal, int role, const char *scope)
-{
-    ag_buf_printf(b,
-                  "%s{\"id\":\"%s/providers/Microsoft.Authorization/roleAssignments/"
-                  "%08x-0000-4000-8000-000000000000\",\"principalId\":\"%s\",\"principalType\":"
-                  "\"User\",\"roleDefinitionId\":\"" SUB "/providers/Microsoft.Authorization/"
-                  "roleDefinitions/%s\",\"scope\":\"%s\",\"condition\":null}",
-                  i ? "," : "", scope, (unsigned)i, principal, roles[role], scope);
-}
+#define NGROUPS GEN_AZ_NGROUPS
+#define CLUSTER GEN_AZ_CLUSTER
 
 /* <n> assignments; <worst>: all on the principal's last group. */
 static ag_azrbac_t *build(int n, int worst, double *load_ms)
 {
     ag_buf_t b = AG_BUF_INIT(256u << 20), err = AG_BUF_INIT(4096);
-    char other[37], scope[512];
-    int i = 0;
-    ag_buf_append_cstr(&b, "[");
-    if (!worst) {
-        put_asg(&b, i++, oid, 0, CLUSTER "/namespaces/dev");
-        put_asg(&b, i++, oid, 1, CLUSTER "/namespaces/ci");
-        put_asg(&b, i++, groups_s[3], 4, CLUSTER);
-        put_asg(&b, i++, groups_s[7], 3, RG);
-        put_asg(&b, i++, groups_s[11], 0, CLUSTER "/namespaces/team-11");
+    if (gen_az_assignments(n, worst, &b) != 0) {
+        fprintf(stderr, "cannot build the assignments\n");
+        exit(1);
     }
-    for (; i < n; i++) {
-        snprintf(other, sizeof other, "cccccccc-%04x-4000-8000-%012x", i % 65536, i);
-        switch (i % 4) {
-        case 0:
-            snprintf(scope, sizeof scope, CLUSTER "/namespaces/ns%d", i % 500);
-            break;
-        case 1:
-            snprintf(scope, sizeof scope, "%s", CLUSTER);
-            break;
-        case 2:
-            snprintf(scope, sizeof scope,
-                     RG "/providers/Microsoft.ContainerService/"
-                        "managedClusters/c%d",
-                     i % 50);
-            break;
-        default:
-            snprintf(scope, sizeof scope, "%s", SUB);
-            break;
-        }
-        if (worst) /* the group's grants are all elsewhere: the request scans them all */
-            snprintf(scope, sizeof scope, CLUSTER "/namespaces/ns%d", i);
-        put_asg(&b, i, worst ? groups_s[NGROUPS - 1] : other, i % 5, scope);
-    }
-    ag_buf_append_cstr(&b, "]");
     ag_azrbac_opts_t o = {AG_STR(CLUSTER)};
     ag_azrbac_t *p = NULL;
     struct timespec t0, t1;
@@ -107,9 +56,9 @@ static void measure(const char *label, int n, const ag_azrbac_t *p, const ag_att
 {
     ag_str_t groups[NGROUPS];
     for (int g = 0; g < NGROUPS; g++)
-        groups[g] = ag_str_cstr(groups_s[g]);
+        groups[g] = ag_str_cstr(gen_az_groups[g]);
     ag_identity_t u = {.username = AG_STR("alice@contoso.com"),
-                       .oid = ag_str_cstr(oid),
+                       .oid = ag_str_cstr(gen_az_oid),
                        .groups = groups,
                        .ngroups = NGROUPS,
                        .flags = AG_ID_AZURE_AD};
@@ -136,9 +85,7 @@ int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     static const int sizes[] = {10, 1000, 10000};
-    snprintf(oid, sizeof oid, "aaaaaaaa-0000-4000-8000-000000000001");
-    for (int g = 0; g < NGROUPS; g++)
-        snprintf(groups_s[g], sizeof groups_s[g], "bbbbbbbb-0000-4000-8000-%012d", g);
+    gen_az_ids();
     ag_attrs_t pods = {.resource_request = true,
                        .verb = AG_STR("get"),
                        .resource = AG_STR("pods"),

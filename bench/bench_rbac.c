@@ -4,9 +4,8 @@
  *
  *   bench_rbac [--quick]
  *
- * Policy shape per size N: 1000 namespaces (fewer for small N), one Role per namespace,
- * N RoleBindings each granting one user and one of 500 groups either the Role or the
- * bootstrap "edit" ClusterRole, plus the bootstrap policy. */
+ * Policy shape per size N: bench/gen.h (gen_rbac_policy), plus the bootstrap policy.
+ * bench/micro.c measures the same decisions with spread, beside its other figures. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gen.h"
 #include "rbac.h"
 
 static double now_ns(void)
@@ -55,34 +55,6 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static ag_err make_policy(int nbind, ag_buf_t *out)
-{
-    int nns = nbind < 1000 ? nbind / 10 + 1 : 1000;
-    ag_err err = ag_buf_append_cstr(out, "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[");
-    for (int i = 0; !err && i < nns; i++)
-        err = ag_buf_printf(
-            out,
-            "%s{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\","
-            "\"metadata\":{\"name\":\"reader\",\"namespace\":\"ns-%d\"},\"rules\":["
-            "{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\",\"secrets\"],\"verbs\":[\"get\","
-            "\"list\"]},"
-            "{\"apiGroups\":[\"apps\"],\"resources\":[\"deployments\"],\"verbs\":[\"get\"]}]}",
-            i ? "," : "", i);
-    for (int i = 0; !err && i < nbind; i++)
-        err = ag_buf_printf(
-            out,
-            ",{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
-            "\"metadata\":{\"name\":\"rb-%d\",\"namespace\":\"ns-%d\"},"
-            "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"%s\",\"name\":\"%"
-            "s\"},"
-            "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"User\",\"name\":"
-            "\"user-%d\"},"
-            "{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Group\",\"name\":\"group-%d\"}]"
-            "}",
-            i, i % nns, i & 1 ? "ClusterRole" : "Role", i & 1 ? "edit" : "reader", i, i % 500);
-    return err ? err : ag_buf_append_cstr(out, "]}");
-}
-
 typedef struct {
     const char *what;
     ag_attrs_t a;
@@ -95,7 +67,7 @@ static void time_question(const ag_rbac_t *p, int nbind, const question_t *q, in
                           int batch)
 {
     char name[32], group[32];
-    int nns = nbind < 1000 ? nbind / 10 + 1 : 1000;
+    int nns = gen_rbac_namespaces(nbind);
     int u = q->user % nbind;
     snprintf(name, sizeof name, "user-%d", u);
     snprintf(group, sizeof group, "group-%d", (u + 7) % 500);
@@ -168,7 +140,7 @@ int main(int argc, char **argv)
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int n = sizes[s];
         ag_buf_t text = AG_BUF_INIT((size_t)1 << 30);
-        if (make_policy(n, &text)) {
+        if (gen_rbac_policy(n, &text)) {
             fprintf(stderr, "bench_rbac: cannot build the policy\n");
             return 1;
         }
