@@ -25,8 +25,8 @@ typedef struct {
     ag_issuer_set_t *issuers;   /* owned: ag_authn_config_dispose */
     bool anonymous;             /* requests without credentials pass as system:anonymous */
     bool tokenreview;           /* serve the TokenReview webhook on the main listener */
-    ag_str_t *tokenreview_callers; /* CNs of client certificates allowed to call it (arena);
-                                      none: any caller the listener admits */
+    ag_str_t *tokenreview_callers; /* usernames allowed to call it on top of what authorization
+                                      grants (arena); none: whoever the gate lets through */
     int ntokenreview_callers;
     int cache_entries, cache_negative_entries, cache_shards;
     long long cache_ttl_ms, cache_negative_ttl_ms;

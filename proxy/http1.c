@@ -75,6 +75,8 @@ typedef struct conn {
     /* a local route (webhook) being answered */
     const struct route *local;
     ag_buf_t lbody;            /* its request body (reused; capped per route) */
+    ag_local_req_t lreq;       /* the handler's view (lives until answered) */
+    ag_buf_t lresp;            /* its response body */
     bool local_overflow;
 } conn_t;
 
@@ -711,28 +713,54 @@ static const struct route *find_route(const conn_t *c)
 }
 
 /* The whole body is here: the handler answers. */
-static void answer_local(conn_t *c)
+static void finish_local(conn_t *c)
 {
-    ag_buf_t body = AG_BUF_INIT(4u << 20);
-    ag_local_req_t r = {.body = ag_buf_str(&c->lbody), .identity = c->gate.identity,
-                        .arena = &c->arena, .worker = c->w->id, .status = 500,
-                        .response = &body};
-    c->local->fn(&r, c->local->ud);
-    if (!body.n) {
-        ag_buf_dispose(&body);
-        respond(c, r.status >= 400 ? r.status : 500, "internal error", false);
+    ag_local_req_t *r = &c->lreq;
+    if (!c->lresp.n) {
+        ag_buf_dispose(&c->lresp);
+        respond(c, r->status >= 400 ? r->status : 500, "internal error", false);
         return;
     }
     bool close = c->close_after || c->w->draining || !c->client_keepalive;
     disarm(c);
     ag_buf_clear(&c->out);
-    if (json_response(&c->out, r.status, ag_buf_str(&body), close) != 0) {
-        ag_buf_dispose(&body);
+    if (json_response(&c->out, r->status, ag_buf_str(&c->lresp), close) != 0) {
+        ag_buf_dispose(&c->lresp);
         respond(c, 500, "internal error", true);
         return;
     }
-    ag_buf_dispose(&body);
-    send_own(c, r.status, close);
+    ag_buf_dispose(&c->lresp);
+    send_own(c, r->status, close);
+}
+
+static void answer_local(conn_t *c)
+{
+    c->lresp = AG_BUF_INIT(4u << 20);
+    c->lreq = (ag_local_req_t){.body = ag_buf_str(&c->lbody), .identity = c->gate.identity,
+                               .arena = &c->arena, .worker = c->w->id, .status = 500,
+                               .response = &c->lresp, .loop = &c->w->loop, .conn = c};
+    c->local->fn(&c->lreq, c->local->ud);
+    if (c->lreq.defer) {
+        disarm(c);
+        c->gate_pending = true; /* held like a parked gate: a close defers the free */
+        return;
+    }
+    finish_local(c);
+}
+
+void ag_http1_local_done(ag_local_req_t *r)
+{
+    conn_t *c = r->conn;
+    c->gate_pending = false;
+    if (c->phase != P_LOCAL) { /* the client went away meanwhile */
+        ag_buf_dispose(&c->lresp);
+        if (c->free_on_gate) {
+            c->free_on_gate = false;
+            recycle(c);
+        }
+        return;
+    }
+    finish_local(c);
 }
 
 /* P_LOCAL: feeds body bytes to the parser (on_req_body collects them). */

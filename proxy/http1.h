@@ -30,7 +30,9 @@ void ag_http1_free_pool(ag_worker_t *w);
  * gate like any other (authenticated and authorized as the API server would judge it,
  * e.g. `create subjectaccessreviews`); once allowed, its body (at most <max_body>
  * bytes, else 413) is read and <fn> runs on the worker loop with the complete body. It
- * sets <status> and appends a JSON body to <response> synchronously. */
+ * sets <status> and appends a JSON body to <response> synchronously, or sets <defer> and
+ * answers later, on the same worker loop, with ag_http1_local_done (a handler that must
+ * wait for the control loop: keys, Graph). */
 typedef struct {
     ag_str_t body;                 /* complete request body (borrowed for the call) */
     const ag_identity_t *identity; /* the gate's identity (NULL: none) */
@@ -38,8 +40,14 @@ typedef struct {
     int worker;                    /* thread slot (metrics, policy) */
     int status;                    /* out: HTTP status (default 500) */
     ag_buf_t *response;            /* out: JSON body */
+    uv_loop_t *loop;               /* the worker loop */
+    bool defer;                    /* out: the answer comes later via ag_http1_local_done */
+    void *conn;                    /* private to http1.c */
 } ag_local_req_t;
 typedef void (*ag_local_fn)(ag_local_req_t *r, void *ud);
+/* Sends the deferred answer of <r> (the pointer the handler got; status and response
+ * filled). If the client went away meanwhile it only releases the connection. */
+void ag_http1_local_done(ag_local_req_t *r);
 /* Start-up only (before workers run). <method> and <path> are borrowed (literals). */
 ag_err ag_http1_route(const char *method, const char *path, size_t max_body, ag_local_fn fn,
                       void *ud);
