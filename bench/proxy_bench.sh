@@ -29,15 +29,13 @@ cat >"$d/gw.json" <<JSON
   "tls": {"cert": "$d/cert.pem", "key": "$d/key.pem"},
   "upstream": {"url": "http://127.0.0.1:$up", "pool_size": 256},
   "workers": $WORKERS,
-  "log": {"level": "warn"}
+  "log": {"level": "info"}
 }
 JSON
 "$AUTHGATE" serve --config "$d/gw.json" >"$d/gw.log" 2>&1 &
-gw_pid=$!
-AG_PIDS+=("$gw_pid")
+AG_PIDS+=("$!")
 for _ in $(seq 1 100); do grep -q "listening on" "$d/gw.log" 2>/dev/null && break; sleep 0.05; done
-# the listening line is logged at INFO; with level warn read the port from the socket
-gw=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$gw_pid," 'index($0, p) {split($4, a, ":"); print a[2]; exit}')
+gw=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\) .*/\1/p' "$d/gw.log" | head -1)
 [ -n "$gw" ] || { echo "authgate did not start:"; cat "$d/gw.log"; exit 1; }
 curl -sS --fail -k "https://127.0.0.1:$gw/api/v1/pods" >/dev/null
 

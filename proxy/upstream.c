@@ -83,8 +83,8 @@ int ag_upstream_acquire(ag_worker_t *w, void *owner, ag_upstream_cb cb, ag_upcon
         w->nidle--;
         u->idle = false;
         u->owner = owner;
-        u->st.on_read = NULL;
-        ag_stream_read_stop(&u->st);
+        u->st.on_read = NULL; /* the owner sets its own before the loop turns; reading
+                               * stays on (no epoll_ctl churn per request) */
         *out = u;
         return 0;
     }
