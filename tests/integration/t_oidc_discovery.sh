@@ -43,3 +43,17 @@ hits=$(metric 'authgate_token_cache_total{result="hit"}')
 expect_eq "$(get /api/v1/pods "$tok")" 200 "cached token"
 expect_eq "$(metric 'authgate_token_cache_total{result="hit"}')" "$((hits + 1))" "cache hit"
 pass "token cache hit on reuse"
+
+# Readiness: a gateway whose issuer has no keys yet is not ready, and becomes ready by
+# itself once the provider serves its JWKS again (retry with backoff).
+oidc_admin "jwks-mode?mode=500" >/dev/null
+start_gateway "$T/gw.json" gw2
+sleep 0.5
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/readyz")" 503 \
+  "not ready without keys"
+expect_match "$(curl -s "http://127.0.0.1:$ADMIN_PORT/readyz")" "keys" "readyz names the keys"
+expect_eq "$(get /api/v1/pods "$tok")" 401 "no keys yet: 401"
+oidc_admin "jwks-mode?mode=ok" >/dev/null
+wait_ready
+expect_eq "$(get /api/v1/pods "$tok")" 200 "keys arrived"
+pass "ready only once every issuer has keys"
