@@ -178,8 +178,14 @@ static void on_graph(void *arg, const ag_graph_result_t *res)
 static void step_groups(job_t *j)
 {
     ag_graph_t *gr = ag_graph_default();
-    if (!(j->id.flags & AG_ID_GROUP_OVERAGE) || !gr) {
+    if (!(j->id.flags & AG_ID_GROUP_OVERAGE)) {
         finish(j, AG_AUTHN_OK, 200);
+        return;
+    }
+    if (!gr) { /* groups unknown and no way to learn them: fail closed, not group-less */
+        ag_warn("group overage for oid %.*s but no \"graph\" section: denied",
+                AG_STR_FMT(j->id.oid));
+        finish(j, AG_AUTHN_TOO_MANY_GROUPS, 403);
         return;
     }
     j->parked = true;

@@ -204,3 +204,23 @@ TEST(tokenreview_webhook_audiences_and_bad_requests)
     CHECK_EQ(answer.status, 400);
     teardown(&c);
 }
+
+TEST(tokenreview_webhook_azure_tokens_and_overage_without_graph)
+{
+    ctx_t c;
+    setup(&c);
+    review(&c, AG_TOKENREVIEW_PATH_V1, body_for(&c.cfg_arena, "v1", token(&c, "azure_v1"), NULL));
+    ag_json_ref s = status_of(&c);
+    bool ok = false;
+    ag_json_bool(&doc, ag_json_get(&doc, s, "authenticated"), &ok);
+    CHECK(ok);
+    ag_json_ref extra = ag_json_get(&doc, ag_json_get(&doc, s, "user"), "extra");
+    CHECK_EQ(ag_json_count(&doc, ag_json_get(&doc, extra, "oid")), 1);
+    /* groups left out of the token and no Graph configured: fail closed */
+    review(&c, AG_TOKENREVIEW_PATH_V1,
+           body_for(&c.cfg_arena, "v1", token(&c, "azure_overage"), NULL));
+    s = status_of(&c);
+    ag_json_bool(&doc, ag_json_get(&doc, s, "authenticated"), &ok);
+    CHECK(!ok);
+    teardown(&c);
+}
