@@ -37,7 +37,7 @@
 #define RBUF_SLACK 4096          /* read buffer beyond limits.header_bytes */
 
 typedef enum { P_HEAD, P_GATE, P_CONNECT, P_BODY, P_WAIT, P_TUNNEL, P_LOCAL, P_CLOSED } phase_t;
-typedef enum { T_NONE, T_HEAD, T_IDLE, T_CONNECT, T_FIRST_BYTE } timer_kind_t;
+typedef enum { T_NONE, T_HEAD, T_IDLE, T_CONNECT, T_FIRST_BYTE, T_BODY } timer_kind_t;
 
 typedef struct conn {
     ag_stream_t st;
@@ -539,6 +539,9 @@ static void on_timer(uv_timer_t *t)
         ag_metrics_upstream_error("timeout");
         respond(c, 504, "timed out connecting to the upstream API server", true);
         break;
+    case T_BODY:
+        respond(c, 408, "timed out reading the request body", true);
+        break;
     case T_FIRST_BYTE:
         ag_metrics_upstream_error("timeout");
         respond(c, 504, "timed out waiting for the upstream API server", true);
@@ -558,6 +561,17 @@ static void check_request_backpressure(conn_t *c)
 
 /* Feeds buffered body bytes to the request parser (BODY phase). */
 static void parse_body_corked(conn_t *c);
+
+/* A client that stops sending a body it announced holds a connection and an upstream
+ * connection: it gets timeouts.idle between reads (slowloris), counted only while the
+ * gateway itself is reading (backpressure from a slow upstream is not the client's). */
+static void body_timer(conn_t *c)
+{
+    if (c->phase == P_BODY && !c->req_done && c->st.want_read)
+        arm(c, T_BODY, c->w->conf->timeouts.idle_ms);
+    else if (c->tkind == T_BODY)
+        disarm(c);
+}
 
 /* Request body bytes (and the chunk framing) leave for the upstream in as few writes as
  * possible. */
@@ -601,6 +615,7 @@ static void parse_body_corked(conn_t *c)
             arm(c, T_FIRST_BYTE, c->w->conf->timeouts.upstream_first_byte_ms);
     }
     check_request_backpressure(c);
+    body_timer(c);
 }
 
 static void send_request(conn_t *c)
@@ -698,6 +713,7 @@ static void start_forward(conn_t *c)
         return;
     }
     c->phase = P_CONNECT;
+    ag_stream_read_stop(&c->st);
     arm(c, T_CONNECT, c->w->conf->timeouts.upstream_connect_ms);
 }
 
@@ -892,10 +908,13 @@ static void handle_head(conn_t *c)
     c->gate.worker = c->w->id;
     c->gate.arena = &c->arena;
     c->gate.conn = c;
-    ag_stream_read_stop(s);
+    /* Reading goes on through a synchronous gate (no I/O happens in between); a parked
+     * gate or a new upstream connection stops it, because a read may move the buffer the
+     * head's slices point into. */
     ag_gate_result r = ag_gate_run(&c->gate);
     if (r == AG_GATE_PENDING) {
         c->gate_pending = c->gate.pending = true;
+        ag_stream_read_stop(s);
         return;
     }
     after_gate(c, r);
@@ -1206,8 +1225,10 @@ static void on_up_drain(ag_stream_t *s, int status)
     ag_upconn_t *u = s->data;
     conn_t *c = u->owner;
     (void)status;
-    if (c && c->up == u && (c->phase == P_BODY || c->phase == P_TUNNEL))
+    if (c && c->up == u && (c->phase == P_BODY || c->phase == P_TUNNEL)) {
         ag_stream_read_start(&c->st);
+        body_timer(c);
+    }
 }
 
 /* ---- client stream callbacks ---------------------------------------------------- */

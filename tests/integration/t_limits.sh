@@ -56,6 +56,22 @@ PY
 expect_match "$out" '^closed 0\.[4-9] HTTP/1.1 200' "idle keep-alive closed after the idle timeout"
 pass "idle keep-alive connection closed"
 
+out=$(python3 - "$GW_PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+t0 = time.time(); data = b""
+while True:
+    c = s.recv(4096)
+    if not c: break
+    data += c
+sys.stdout.write(data.decode() + "\nELAPSED %.1f\n" % (time.time() - t0))
+PY
+)
+check_status "$out" 408 "stalled request body"
+expect_match "$out" 'ELAPSED (0\.[5-9]|1\.[0-9])' "body stall answered after about timeouts.idle"
+pass "408 for a request body that stalls"
+
 out=$(printf 'GET /hang HTTP/1.1\r\nHost: x\r\n\r\n' | raw "$GW_PORT")
 check_status "$out" 504 "upstream first byte"
 pass "504 when the upstream does not answer"
