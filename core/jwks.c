@@ -7,11 +7,18 @@
  * table of a group's base point only, and rebuilds the public key's table on every
  * verification. Each EC key therefore also gets a private copy of its curve whose "base
  * point" is the key itself, warmed once, so u2*Q costs a table lookup walk like u1*G
- * (about half the work of a verification). */
+ * (about half the work of a verification).
+ *
+ * RSA: mbedTLS (built with MBEDTLS_THREADING_C) holds a per-context mutex for the whole
+ * public operation, which would serialize every worker verifying with one key: a global
+ * lock on the hot path. Each RSA key therefore keeps RSA_REPLICAS copies and a thread
+ * uses the copy of its slot (threads beyond that share, still correctly). */
 #include "jwks.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
+
+#define RSA_REPLICAS 8 /* worker threads that verify with one key without contending */
 
 #include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
@@ -32,6 +39,7 @@ struct ag_jwk {
     mbedtls_pk_context pk;
     bool has_qgrp;
     mbedtls_ecp_group qgrp; /* EC: the curve with G = the public key (see above) */
+    mbedtls_rsa_context *rsa_rep; /* RSA: RSA_REPLICAS warmed copies (heap), or NULL */
 };
 
 struct ag_jwks {
@@ -85,9 +93,18 @@ static void free_qgrp(ag_jwk_t *k)
     k->has_qgrp = false;
 }
 
+static void free_replicas(ag_jwk_t *k)
+{
+    for (int i = 0; k->rsa_rep && i < RSA_REPLICAS; i++)
+        mbedtls_rsa_free(&k->rsa_rep[i]);
+    free(k->rsa_rep);
+    k->rsa_rep = NULL;
+}
+
 static void set_destroy(ag_jwks_t *ks)
 {
     for (int i = 0; i < ks->n; i++) {
+        free_replicas(&ks->keys[i]);
         free_qgrp(&ks->keys[i]);
         mbedtls_pk_free(&ks->keys[i].pk);
     }
@@ -175,6 +192,37 @@ const ag_jwk_t *ag_jwks_find(const ag_jwks_t *ks, ag_str_t kid, ag_str_t alg)
     return only;
 }
 
+/* RSA_REPLICAS contexts with the same public key, each warmed on its own: mbedtls_rsa_copy
+ * would copy RN, which is only valid for the source's limb count of N (a DER modulus
+ * with a leading zero byte keeps one limb more than its copy). */
+static ag_err make_replicas(ag_jwk_t *k, const mbedtls_rsa_context *rsa)
+{
+    unsigned char in[AG_JWKS_MAX_RSA_BITS / 8] = {0}, out[AG_JWKS_MAX_RSA_BITS / 8];
+    size_t len = mbedtls_rsa_get_len(rsa);
+    if (!(k->rsa_rep = calloc(RSA_REPLICAS, sizeof(*k->rsa_rep))))
+        return AG_E_NOMEM;
+    for (int i = 0; i < RSA_REPLICAS; i++)
+        mbedtls_rsa_init(&k->rsa_rep[i], MBEDTLS_RSA_PKCS_V15, 0);
+    in[len - 1] = 2;
+    for (int i = 0; i < RSA_REPLICAS; i++) {
+        mbedtls_rsa_context *r = &k->rsa_rep[i];
+        if (mbedtls_rsa_import(r, &rsa->N, NULL, NULL, NULL, &rsa->E) != 0 ||
+            mbedtls_rsa_complete(r) != 0 || mbedtls_rsa_public(r, in, out) != 0)
+            return AG_E_CRYPTO;
+    }
+    return 0;
+}
+
+/* This thread's replica slot, assigned round robin on first use. */
+static int thread_slot(void)
+{
+    static atomic_int next;
+    static _Thread_local int slot = -1;
+    if (slot < 0)
+        slot = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) % RSA_REPLICAS;
+    return slot;
+}
+
 /* Builds k->qgrp and computes, once, the comb tables of both base points (G in the
  * key's group, Q in qgrp): mbedTLS stores a base point's table in its group on first use. */
 static ag_err warm_ec(ag_jwk_t *k, mbedtls_ecp_keypair *ec)
@@ -217,7 +265,9 @@ static ag_err finish_key(ag_jwk_t *k)
         if (mbedtls_rsa_check_pubkey(rsa) != 0)
             return AG_E_PARSE;
         in[len - 1] = 2; /* any value below N: computes and caches RN */
-        return mbedtls_rsa_public(rsa, in, out) == 0 ? 0 : AG_E_CRYPTO;
+        if (mbedtls_rsa_public(rsa, in, out) != 0)
+            return AG_E_CRYPTO;
+        return make_replicas(k, rsa);
     }
     if (t != MBEDTLS_PK_ECKEY && t != MBEDTLS_PK_ECDSA)
         return AG_E_UNSUPPORTED;
@@ -363,6 +413,7 @@ static ag_err add_jwk(ag_jwks_t *ks, const ag_json_t *doc, ag_json_ref key)
     if (!err)
         err = finish_key(k);
     if (err == AG_E_UNSUPPORTED) { /* weak RSA, unknown curve: not an error in a set */
+        free_replicas(k);
         free_qgrp(k);
         mbedtls_pk_free(&k->pk);
         ks->n--;
@@ -578,8 +629,8 @@ ag_err ag_jwk_verify(const ag_jwk_t *k, ag_jwt_alg alg, ag_str_t msg, const unsi
         return AG_E_CRYPTO;
     if (k->type != AG_JWK_RSA)
         return verify_ecdsa(k, hash, hlen, sig, siglen);
-    /* mbedTLS const-casts: the public operation only reads the key once warmed. */
-    mbedtls_rsa_context *rsa = mbedtls_pk_rsa(k->pk);
+    /* The public operation only reads the (warmed) key, under the replica's mutex. */
+    mbedtls_rsa_context *rsa = k->rsa_rep ? &k->rsa_rep[thread_slot()] : mbedtls_pk_rsa(k->pk);
     if (siglen != mbedtls_rsa_get_len(rsa)) /* mbedTLS reads exactly len bytes */
         return AG_E_CRYPTO;
     int rc;
