@@ -17,9 +17,8 @@
 
 #define MAX_IMPERSONATE 64 /* Impersonate-* values taken from one request; more is a 400 */
 
-static const char *const verbs[] = {"get",    "list",   "watch",  "create",           "update",
-                                    "patch",  "delete", "deletecollection", "impersonate",
-                                    "head",   "post",   "put",    "options", NULL};
+static const char *const verbs[] = {"get",    "list",   "watch",            "create", "update",
+                                    "patch",  "delete", "deletecollection", NULL};
 #define NVERBS (sizeof verbs / sizeof verbs[0]) /* the NULL slot counts "other" */
 static const double buckets_s[] = {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3, 1e-2};
 #define NBUCKETS (sizeof buckets_s / sizeof buckets_s[0])
