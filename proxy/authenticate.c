@@ -82,10 +82,12 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Transient failures are never cached: the keys may arrive any moment (#26). */
+/* Transient failures are never cached: the keys may arrive any moment (#26), and a token
+ * that is not valid yet may become valid within the negative TTL. */
 static bool cacheable(ag_authn_result r)
 {
-    return r != AG_AUTHN_NO_KEYS && r != AG_AUTHN_UNKNOWN_KID && r != AG_AUTHN_INTERNAL;
+    return r != AG_AUTHN_NO_KEYS && r != AG_AUTHN_UNKNOWN_KID && r != AG_AUTHN_INTERNAL &&
+           r != AG_AUTHN_NOT_YET_VALID && r != AG_AUTHN_ISSUED_IN_FUTURE;
 }
 
 static ag_mailbox_t *worker_mailbox(ag_authenticator_t *a, uv_loop_t *loop, int worker)
