@@ -39,6 +39,13 @@ gw=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\) .*/\1/p' "$d/gw.log" | head -1)
 [ -n "$gw" ] || { echo "authgate did not start:"; cat "$d/gw.log"; exit 1; }
 curl -sS --fail -k "https://127.0.0.1:$gw/api/v1/pods" >/dev/null
 
+# For context: the same gateway with a plain-HTTP listener (the proxy hop without TLS).
+sed -e '/"tls"/d' "$d/gw.json" >"$d/gw-plain.json"
+"$AUTHGATE" serve --config "$d/gw-plain.json" >"$d/gw-plain.log" 2>&1 &
+AG_PIDS+=("$!")
+for _ in $(seq 1 100); do grep -q "listening on" "$d/gw-plain.log" 2>/dev/null && break; sleep 0.05; done
+gwp=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\) .*/\1/p' "$d/gw-plain.log" | head -1)
+
 run() { # run NAME URL -> "rps p50_ms p99_ms"
     wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$2" >"$d/$1.wrk" 2>&1
     awk '
@@ -49,10 +56,12 @@ run() { # run NAME URL -> "rps p50_ms p99_ms"
 }
 read -r d_rps d_p50 d_p99 < <(run direct "http://127.0.0.1:$up/api/v1/pods")
 read -r g_rps g_p50 g_p99 < <(run authgate "https://127.0.0.1:$gw/api/v1/pods")
+read -r p_rps p_p50 p_p99 < <(run plain "http://127.0.0.1:$gwp/api/v1/pods")
 errs=$(grep -E "Non-2xx|Socket errors" "$d/authgate.wrk" || true)
 
 printf '%-34s %12s %10s %10s\n' "target (wrk -t$THREADS -c$CONNS -d${DURATION}s)" "req/s" "p50 ms" "p99 ms"
 printf '%-34s %12s %10s %10s\n' "nginx direct (plain HTTP)" "$d_rps" "$d_p50" "$d_p99"
 printf '%-34s %12s %10s %10s\n' "authgate (TLS in, $WORKERS worker) -> nginx" "$g_rps" "$g_p50" "$g_p99"
-awk -v a="$g_rps" -v b="$d_rps" 'BEGIN {printf "throughput ratio authgate/direct: %.2f\n", a / b}'
+printf '%-34s %12s %10s %10s\n' "authgate (plain in) -> nginx" "$p_rps" "$p_p50" "$p_p99"
+awk -v a="$g_rps" -v b="$d_rps" -v p="$p_rps" 'BEGIN {printf "throughput ratio authgate/direct: %.2f (TLS in), %.2f (plain in)\n", a / b, p / b}'
 [ -z "$errs" ] || echo "authgate run: $errs"
