@@ -3,10 +3,15 @@
  * plus the same path minus the signature (ag_jwt_parse + ag_authn_check_claims) to show
  * what is not crypto. Tokens and keys come from tests/fixtures/jwt (minted by jose).
  *
- *   bench_jwt [--seconds S] [--source DIR]     (DIR: the source tree, default ".")
+ *   bench_jwt [--seconds S] [--source DIR] [--threads N]   (DIR: the source tree, default ".")
+ *
+ * With --threads N (2..16) it instead runs N threads verifying rs256 and es256 tokens on
+ * one shared key set for S seconds of wall time and prints the aggregate rate beside one
+ * thread's: keys are shared snapshots, so this shows whether verification scales.
  *
  * Prints one line per algorithm: "<alg> <verifies/s> <us/op> <claims-only ops/s>". Each
  * measurement runs for S seconds of CPU time (default 1, at most 10) on one thread. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,12 +87,67 @@ static double measure(const fixture_t *f, ag_str_t tok, double secs, int claims_
     return (double)ops / (c - c0);
 }
 
+typedef struct {
+    const fixture_t *f;
+    ag_str_t tok;
+    double secs;
+    long long ops;
+} mt_job_t;
+
+static void *mt_run(void *arg)
+{
+    mt_job_t *j = arg;
+    ag_arena_t req;
+    ag_identity_t id;
+    ag_arena_init(&req, 1 << 14, 1 << 22);
+    double w0 = clock_s(CLOCK_MONOTONIC);
+    while (clock_s(CLOCK_MONOTONIC) - w0 < j->secs) {
+        for (int i = 0; i < 16; i++) {
+            ag_arena_reset(&req);
+            j->ops += ag_authn_verify(j->f->set, NULL, NULL, j->tok, j->f->now, &req, &id, NULL) == AG_AUTHN_OK;
+        }
+    }
+    ag_arena_dispose(&req);
+    return NULL;
+}
+
+/* Aggregate wall-clock verifications/s of <n> threads on one token. */
+static double mt_rate(const fixture_t *f, ag_str_t tok, int n, double secs)
+{
+    pthread_t th[16];
+    mt_job_t jobs[16];
+    double t0 = clock_s(CLOCK_MONOTONIC);
+    long long ops = 0;
+    for (int i = 0; i < n; i++) {
+        jobs[i] = (mt_job_t){f, tok, secs, 0};
+        pthread_create(&th[i], NULL, mt_run, &jobs[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        ops += jobs[i].ops;
+    }
+    return (double)ops / (clock_s(CLOCK_MONOTONIC) - t0);
+}
+
+static int run_threads(const fixture_t *f, int n, double secs)
+{
+    static const char *const algs[] = {"rs256", "es256"};
+    printf("%-6s %14s %14s %8s\n", "alg", "1 thread/s", "threads/s", "speedup");
+    for (int i = 0; i < 2; i++) {
+        ag_str_t tok = ag_json_raw(&f->tokens, ag_json_get(&f->tokens, f->map, algs[i]));
+        double one = mt_rate(f, tok, 1, secs), many = mt_rate(f, tok, n, secs);
+        printf("%-6s %14.0f %14.0f %7.2fx  (%d threads, wall clock)\n", algs[i], one, many, many / one, n);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const char *const algs[] = {"rs256", "rs384", "rs512", "ps256", "ps384", "ps512",
                                        "es256", "es384", "es512"};
     const char *src = ".";
     double secs = 1;
+    int threads = 0;
     ag_arena_t a;
     fixture_t f;
 
@@ -96,14 +156,18 @@ int main(int argc, char **argv)
             secs = strtod(argv[++i], NULL);
         else if (!strcmp(argv[i], "--source") && i + 1 < argc)
             src = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = (int)strtol(argv[++i], NULL, 10);
         else
-            return fprintf(stderr, "usage: bench_jwt [--seconds S] [--source DIR]\n"), 2;
+            return fprintf(stderr, "usage: bench_jwt [--seconds S] [--source DIR] [--threads N]\n"), 2;
     }
-    if (!(secs > 0 && secs <= 10))
-        return fprintf(stderr, "--seconds must be in (0, 10]\n"), 2;
+    if (!(secs > 0 && secs <= 10) || (threads && (threads < 2 || threads > 16)))
+        return fprintf(stderr, "--seconds must be in (0, 10], --threads in [2, 16]\n"), 2;
     ag_arena_init(&a, 1 << 16, 0);
     if (load(src, &a, &f) != 0)
         return 1;
+    if (threads)
+        return run_threads(&f, threads, secs);
     printf("%-6s %12s %9s %16s\n", "alg", "verifies/s", "us/op", "claims-only/s");
     for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
         ag_str_t tok = ag_json_raw(&f.tokens, ag_json_get(&f.tokens, f.map, algs[i]));

@@ -18,7 +18,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#ifndef RSA_REPLICAS
 #define RSA_REPLICAS 8 /* worker threads that verify with one key without contending */
+#endif
 
 #include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
