@@ -399,6 +399,11 @@ static void on_signal(uv_signal_t *h, int signum)
             reload_hooks[i].fn(reload_hooks[i].ud);
         return;
     }
+    if (s->shutting_down) { /* asked twice (Ctrl-C again): do not wait for the drain */
+        ag_log(AG_LOG_WARN, "second stop signal: closing every connection now");
+        stop_workers(s);
+        return;
+    }
     ag_server_shutdown(s);
 }
 

@@ -51,3 +51,19 @@ ms=$((($(date +%s%N) - start) / 1000000))
 expect_eq "$rc" "0" "exit status after drain timeout"
 [ "$ms" -ge 900 ] && [ "$ms" -lt 4000 ] || fail "drain took ${ms} ms, expected about 1000"
 pass "drain timeout cuts a watch after ${ms} ms, exit 0"
+
+# A second signal does not wait for the drain.
+plain_config "$T/gw3.json" '"timeouts": {"drain": "30s"}'
+start_gateway "$T/gw3.json" gw3
+curl -sS -N -o /dev/null "http://127.0.0.1:$GW_PORT/watch?events=1000&interval=100" &
+sleep 0.3
+start=$(date +%s%N)
+kill -TERM "$GW_PID"
+sleep 0.2
+kill -INT "$GW_PID"
+rc=0
+wait "$GW_PID" || rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+expect_eq "$rc" "0" "exit status after a second signal"
+[ "$ms" -lt 3000 ] || fail "second signal took ${ms} ms"
+pass "a second stop signal closes everything at once (${ms} ms)"
