@@ -648,9 +648,9 @@ ag_authn_result ag_authn_verify_audiences(const ag_issuer_set_t *issuers, ag_key
     ag_authn_info_t scratch;
     vctx v;
     vctx_init(&v, arena, id, info, &scratch);
-    ag_authn_result r = issuers ? verify(&v, issuers, keys, keys_ctx, token, audiences,
-                                         naudiences, now)
-                                : AG_AUTHN_UNKNOWN_ISSUER;
+    ag_authn_result r = ag_issuer_count(issuers) > 0
+                            ? verify(&v, issuers, keys, keys_ctx, token, audiences, naudiences, now)
+                            : AG_AUTHN_UNKNOWN_ISSUER; /* no issuers: no token is ours */
     if (r != AG_AUTHN_OK)
         memset(id, 0, sizeof(*id)); /* fail closed: no half-built identity escapes */
     return r;

@@ -313,6 +313,14 @@ TEST(authn_uses_the_key_resolver_snapshot)
              AG_AUTHN_OK);
 }
 
+TEST(authn_without_issuers_no_token_is_ours)
+{
+    ag_identity_t id;
+    fx_load();
+    ag_arena_reset(&fx.req);
+    CHECK_EQ(ag_authn_verify(NULL, NULL, NULL, fx_token("rs256"), fx.now, &fx.req, &id, NULL), AG_AUTHN_UNKNOWN_ISSUER);
+}
+
 TEST(authn_reports_no_keys_for_remote_issuer_before_first_fetch)
 {
     ag_arena_t a;
