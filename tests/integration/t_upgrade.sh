@@ -53,3 +53,37 @@ for c in $(grep '"/after"' "$UP_LOG" | sed 's/.*"conn":\([0-9]*\).*/\1/'); do
     [ "$c" != "$conn403" ] || fail "upstream connection $c reused after a refused upgrade"
 done
 pass "upstream connection not reused after a non-101 answer"
+
+# The same over TLS (kubectl exec through a TLS front door): 1 MiB echoed through the
+# tunnel, both directions at once.
+gen_certs
+cat >"$T/gw-tls.json" <<JSON
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "tls": {"cert": "$PKI/server.crt", "key": "$PKI/server.key"},
+  "upstream": {"url": "http://127.0.0.1:$UP_PORT"},
+  "workers": 1
+}
+JSON
+start_gateway "$T/gw-tls.json" gw-tls
+python3 - "$GW_PORT" "$PKI/ca.crt" <<'PY'
+import socket, ssl, sys, threading
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10),
+                    server_hostname="localhost")
+s.sendall(b"GET /upgrade-ok/exec HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(4096)
+assert head.startswith(b"HTTP/1.1 101"), head
+got = bytearray(head.split(b"\r\n\r\n", 1)[1])
+payload = bytes(range(256)) * 4096
+t = threading.Thread(target=lambda: s.sendall(payload))
+t.start()
+while len(got) < len(payload):
+    got += s.recv(65536)
+t.join()
+assert bytes(got) == payload, "TLS tunnel echo mismatch"
+print("TLS tunnel echoed", len(got), "bytes")
+PY
+pass "upgrade tunnel over TLS"
