@@ -400,6 +400,8 @@ static ag_err parse_one(pctx *c, ag_json_ref ref, const char *path)
         if (type == AG_ISSUER_KUBERNETES_SA && !is->legacy_sa && naud == 0)
             return ag_cfg_fail(c->cfg, ref, ag_cfg_path(&o, "audiences"), "required for bound service-account tokens");
     }
+    if (type == AG_ISSUER_OIDC && naud == 0)
+        return ag_cfg_fail(c->cfg, ref, ag_cfg_path(&o, "audiences"), "must not be empty");
     if (naud > AG_ISSUER_MAX_AUDIENCES)
         return ag_cfg_fail(c->cfg, ref, ag_cfg_path(&o, "audiences"), "at most %d", AG_ISSUER_MAX_AUDIENCES);
     ag_str_t *a = ag_arena_calloc(&c->set->arena, sizeof(*a) * (size_t)(naud + 1));

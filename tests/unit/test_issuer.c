@@ -150,6 +150,8 @@ TEST(issuer_config_errors_name_file_line_col_and_path)
     expect_error("[{\"issuer\":\"https://a\",\"audiences\":[\"x\"],\"type\":\"saml\",\"keys\":{\"discovery\":true}}]",
                  "issuers[0].type");
     expect_error("{}", "issuers: must be an array of issuers");
+    expect_error("[{\"issuer\":\"https://a\",\"audiences\":[],\"keys\":{\"discovery\":true}}]",
+                 "issuers[0].audiences: must not be empty");
 }
 
 TEST(issuer_prefixes_cannot_be_system)
