@@ -583,6 +583,10 @@ static void parse_body(conn_t *c)
     parse_body_corked(c);
     if (u)
         ag_stream_uncork(&u->st); /* u's memory lives until its close callback */
+    if (u && u == c->up && u->st.werr && c->phase != P_CLOSED) {
+        ag_metrics_upstream_error("reset");
+        respond(c, 502, "the upstream API server closed the connection", true);
+    }
 }
 
 static void parse_body_corked(conn_t *c)
@@ -1179,6 +1183,8 @@ static void relay_response(conn_t *c)
     ag_stream_cork(client);
     relay_response_corked(c);
     ag_stream_uncork(client);
+    if (client->werr && c->phase != P_CLOSED) /* the client is gone: stop relaying */
+        close_conn(c);
 }
 
 static void on_up_read(ag_stream_t *s, int status)
