@@ -214,18 +214,31 @@ static ag_str_t arena_buf(ag_arena_t *arena, const ag_buf_t *b)
     return s ? ag_str_make(s, b->n) : AG_STR_NULL;
 }
 
+/* Scratch text for messages and reasons: per thread, fixed, never reallocated (a deny or
+ * an audited allow builds no heap buffer). The result is copied into the request arena. */
+#define SCRATCH_MSG (16 * 1024)
+#define SCRATCH_WHY 4096
+static _Thread_local char scratch_msg[SCRATCH_MSG + 1], scratch_why[SCRATCH_WHY + 1];
+
+static ag_buf_t scratch(char *p, size_t cap)
+{
+    p[0] = '\0';
+    return (ag_buf_t){p, 0, cap, cap - 1};
+}
+
 /* Answers 403 for <user> on <a>: the Forbidden message and details, the audit reason. */
 static ag_gate_result forbid(ag_gate_t *g, ag_audit_entry_t *e, const ag_identity_t *user,
                              const ag_attrs_t *a, const ag_authz_decision_t *d)
 {
-    ag_buf_t msg = AG_BUF_INIT(16 * 1024), why = AG_BUF_INIT(4096);
+    ag_buf_t msg = scratch(scratch_msg, sizeof scratch_msg),
+             why = scratch(scratch_why, sizeof scratch_why);
     /* The API server appends the authorizer's reason (webhooks, i.e. Azure via guard);
      * RBAC's no-opinion has none. */
     if (d && d->result != AG_AUTHZ_ALLOW && (d->source == AG_AUTHZ_BY_AZURE || d->error))
         ag_authz_reason(d, &why);
     ag_str_t suffix = d && d->source == AG_AUTHZ_BY_AZURE ? ag_buf_str(&why) : AG_STR_NULL;
     g->status = 403;
-    if (ag_authz_forbidden_message(user, a, suffix, &msg) == 0 && msg.p)
+    if (ag_authz_forbidden_message(user, a, suffix, &msg) == 0)
         g->message = arena_buf(g->arena, &msg);
     if (!g->message.p)
         g->message = AG_STR("forbidden");
@@ -236,8 +249,6 @@ static ag_gate_result forbid(ag_gate_t *g, ag_audit_entry_t *e, const ag_identit
         e->decision = AG_AUDIT_FORBID;
         e->reason = why.n ? arena_buf(g->arena, &why) : AG_STR_NULL;
     }
-    ag_buf_dispose(&msg);
-    ag_buf_dispose(&why);
     return AG_GATE_DENY;
 }
 
@@ -344,11 +355,10 @@ static ag_gate_result decide(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_
         }
     }
     if (e) {
-        ag_buf_t why = AG_BUF_INIT(4096);
+        ag_buf_t why = scratch(scratch_why, sizeof scratch_why);
         e->decision = AG_AUDIT_ALLOW;
         if (p && ag_authz_reason(d, &why) == 0 && why.n)
             e->reason = arena_buf(g->arena, &why);
-        ag_buf_dispose(&why);
     }
     g->identity = user;
     return AG_GATE_ALLOW;
