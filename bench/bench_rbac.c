@@ -37,18 +37,6 @@ static long peak_rss_kib(void)
     return ru.ru_maxrss;
 }
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-            resident = 0;
-        fclose(f);
-    }
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -144,7 +132,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_rbac: cannot build the policy\n");
             return 1;
         }
-        long rss0 = rss_kib();
+        long rss0 = gen_rss_kib();
         double t0 = now_ns(), c0 = cpu_ns();
         ag_rbac_t *p = NULL;
         ag_buf_t err = AG_BUF_INIT(4096);
@@ -154,14 +142,14 @@ int main(int argc, char **argv)
             return 1;
         }
         double load_ms = (now_ns() - t0) / 1e6, load_cpu_ms = (cpu_ns() - c0) / 1e6;
-        long rss1 = rss_kib();
+        long rss1 = gen_rss_kib();
         ag_rbac_stats_t st;
         ag_rbac_stats(p, &st);
         printf("%d RoleBindings (%d objects incl. bootstrap, %.1f MiB JSON): load %.1f ms wall, "
                "%.1f ms CPU; snapshot RSS +%.1f MiB, process peak RSS %.1f MiB\n",
                n, st.roles + st.cluster_roles + st.role_bindings + st.cluster_role_bindings,
                text.n / 1048576.0, load_ms, load_cpu_ms, (rss1 - rss0) / 1024.0,
-               peak_rss_kib() / 1024.0);
+               peak_gen_rss_kib() / 1024.0);
         ag_buf_dispose(&text);
         for (size_t q = 0; q < sizeof questions / sizeof questions[0]; q++)
             time_question(p, n, &questions[q], samples, batch);

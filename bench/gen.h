@@ -1,12 +1,14 @@
 /* Policy generators shared by the benchmark programs (bench_rbac.c, bench_azrbac.c,
  * micro.c): the synthetic Kubernetes RBAC and Azure role-assignment documents whose
- * decision and load costs they measure, so every program measures the same shapes.
- * Header-only (static functions): each benchmark is one translation unit. Writes JSON
- * text into a caller-owned ag_buf_t; never loads or judges anything itself. */
+ * decision and load costs they measure, so every program measures the same shapes, and
+ * the resident-memory probe their load figures use. Header-only (static functions): each
+ * benchmark is one translation unit. Writes JSON text into a caller-owned ag_buf_t; never
+ * loads or judges anything itself. */
 #ifndef AG_BENCH_GEN_H
 #define AG_BENCH_GEN_H
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "err.h"
@@ -130,6 +132,21 @@ static inline ag_err gen_az_assignments(int n, int worst, ag_buf_t *out)
         err = gen_az_put(out, i, worst ? gen_az_groups[GEN_AZ_NGROUPS - 1] : other, i % 5, scope);
     }
     return err ? err : ag_buf_append_cstr(out, "]");
+}
+
+/* ---- memory --------------------------------------------------------------------------- */
+
+/* Resident set size of this process in KiB (/proc/self/statm), 0 when unreadable. */
+static inline long gen_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 #endif

@@ -1012,18 +1012,6 @@ static void group_azure(void)
 
 /* ---- policy load time and memory ------------------------------------------------------ */
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-            resident = 0;
-        fclose(f);
-    }
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static double heap_bytes(void)
 {
     struct mallinfo2 m = mallinfo2();
@@ -1069,7 +1057,7 @@ static void bench_load(const loader_t *l)
     int rounds = opt.quick ? 3 : 7;
     if (l->gen(l->n, &text) != 0)
         die("cannot build the policy");
-    long rss0 = rss_kib();
+    long rss0 = gen_rss_kib();
     double heap0 = heap_bytes();
     for (int r = 0; r < rounds; r++) {
         double c0 = cpu_ns(), w0 = wall_ns();
@@ -1077,7 +1065,7 @@ static void bench_load(const loader_t *l)
         cpu[r] = cpu_ns() - c0;
         wall[r] = wall_ns() - w0;
         if (r == 0) {
-            rss0 = rss_kib() - rss0;
+            rss0 = gen_rss_kib() - rss0;
             heap0 = heap_bytes() - heap0;
         }
         l->unref(p);
