@@ -149,7 +149,7 @@ int main(int argc, char **argv)
                "%.1f ms CPU; snapshot RSS +%.1f MiB, process peak RSS %.1f MiB\n",
                n, st.roles + st.cluster_roles + st.role_bindings + st.cluster_role_bindings,
                text.n / 1048576.0, load_ms, load_cpu_ms, (rss1 - rss0) / 1024.0,
-               peak_gen_rss_kib() / 1024.0);
+               peak_rss_kib() / 1024.0);
         ag_buf_dispose(&text);
         for (size_t q = 0; q < sizeof questions / sizeof questions[0]; q++)
             time_question(p, n, &questions[q], samples, batch);
