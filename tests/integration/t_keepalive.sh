@@ -57,3 +57,17 @@ metrics=$(curl -sS "http://127.0.0.1:$ADMIN_PORT/metrics")
 expect_match "$metrics" 'authgate_upstream_connections_open 0' "closed idle connections are gone"
 expect_match "$metrics" 'authgate_http_requests_total\{code="200"\} 3' "no errors"
 pass "upstream-closed idle connections leave the pool cleanly"
+
+# HEAD: the length is relayed, no body follows, and the connection serves the next request.
+out=$(printf 'HEAD /big?bytes=100&cl=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /after-head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | raw "$GW_PORT")
+expect_match "$out" 'Content-Length: 100' "HEAD length relayed"
+expect_eq "$(grep -c '^HTTP/1.1 200' <<<"$out")" "2" "HEAD then GET on one connection"
+expect_match "$out" '"target":"/after-head"' "request after HEAD answered"
+pass "HEAD relays the length without a body; the connection goes on"
+
+# An HTTP/1.0 client gets a streamed (chunked upstream) body close-delimited, never chunked.
+out=$(printf 'GET /watch?events=2&interval=50 HTTP/1.0\r\nHost: x\r\n\r\n' | raw "$GW_PORT")
+expect_no_match "$out" 'Transfer-Encoding' "no chunked framing to HTTP/1.0"
+expect_match "$out" 'Connection: close' "closed after the body"
+expect_eq "$(grep -c ADDED <<<"$out")" "2" "both events"
+pass "HTTP/1.0 client gets a close-delimited body"

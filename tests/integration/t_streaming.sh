@@ -27,6 +27,15 @@ got=$(curl -sS --fail -X POST -H 'Transfer-Encoding: chunked' -H 'Expect:' --dat
 expect_eq "$got" "$want" "chunked upload echoed"
 pass "chunked 100 MB upload"
 
+# Expect: 100-continue (curl asks for it above 1 MB): the upstream's 100 is relayed.
+head -c $((4 * 1024 * 1024)) /dev/urandom >"$T/small"
+v=$(curl -sS -v --fail -X POST --data-binary @"$T/small" -o "$T/small.out" \
+    "http://127.0.0.1:$GW_PORT/echo" 2>&1)
+expect_match "$v" '> Expect: 100-continue' "curl asked for 100-continue"
+expect_match "$v" '< HTTP/1.1 100 Continue' "100 Continue relayed"
+cmp -s "$T/small" "$T/small.out" || fail "echo after 100-continue differs"
+pass "Expect: 100-continue relayed"
+
 # A slow client: the response is read at 20 MB/s while the upstream can send much faster.
 got=$(curl -sS --fail --limit-rate 20M "http://127.0.0.1:$GW_PORT/big?bytes=$((100 * 1024 * 1024))&cl=1" | wc -c)
 expect_eq "$got" "104857600" "slow reader got everything"
