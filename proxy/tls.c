@@ -35,6 +35,10 @@ struct ag_tls_ctx {
     mbedtls_ssl_config conf;
     mbedtls_x509_crt chain, ca;
     mbedtls_pk_context key;
+    /* client: the last session with the upstream, offered on the next connection (ticket
+     * or session id) so a pool refill skips the full handshake; per worker, no lock */
+    mbedtls_ssl_session resume;
+    bool have_resume;
 };
 
 struct ag_tls {
@@ -122,6 +126,7 @@ static ag_tls_ctx_t *ctx_new(bool server, char *errmsg, size_t errlen)
     mbedtls_x509_crt_init(&c->chain);
     mbedtls_x509_crt_init(&c->ca);
     mbedtls_pk_init(&c->key);
+    mbedtls_ssl_session_init(&c->resume);
     int rc = seed(&c->entropy, &c->drbg);
     if (rc == 0)
         rc = mbedtls_ssl_config_defaults(&c->conf,
@@ -232,6 +237,7 @@ void ag_tls_ctx_destroy(ag_tls_ctx_t *c)
     mbedtls_x509_crt_free(&c->chain);
     mbedtls_x509_crt_free(&c->ca);
     mbedtls_pk_free(&c->key);
+    mbedtls_ssl_session_free(&c->resume);
     mbedtls_ctr_drbg_free(&c->drbg);
     mbedtls_entropy_free(&c->entropy);
     free(c);
@@ -273,6 +279,8 @@ ag_err ag_tls_create(ag_tls_ctx_t *ctx, ag_tls_emit_fn emit, void *ud, ag_tls_t 
         return AG_E_NOMEM;
     }
     mbedtls_ssl_set_bio(&t->ssl, t, on_send, on_recv, NULL);
+    if (!ctx->server && ctx->have_resume)
+        mbedtls_ssl_set_session(&t->ssl, &ctx->resume); /* a failure is a full handshake */
     *out = t;
     return 0;
 }
@@ -331,6 +339,11 @@ int ag_tls_handshake(ag_tls_t *t)
     int rc = mbedtls_ssl_handshake(&t->ssl);
     if (rc == 0) {
         t->done = true;
+        if (!t->ctx->server) { /* keep this session for the next connection */
+            mbedtls_ssl_session_free(&t->ctx->resume);
+            mbedtls_ssl_session_init(&t->ctx->resume);
+            t->ctx->have_resume = mbedtls_ssl_get_session(&t->ssl, &t->ctx->resume) == 0;
+        }
         return AG_TLS_DONE;
     }
     if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)

@@ -66,6 +66,15 @@ out=$(curl -sS --fail "http://127.0.0.1:$GW_PORT/api/one" "http://127.0.0.1:$GW_
 expect_match "$out" '"target":"/api/two"' "https upstream"
 pass "https upstream verified against its CA"
 
+# Without pooling every request opens a new upstream connection: all but the first
+# resume the previous TLS session instead of a full handshake.
+sed 's/"server_name": "localhost"}/"server_name": "localhost", "pool_size": 0}/' "$T/gw2.json" >"$T/gw2b.json"
+start_gateway "$T/gw2b.json" gw2b
+for i in 1 2 3; do curl -sS --fail -o /dev/null "http://127.0.0.1:$GW_PORT/api/resume/$i"; done
+reused=$(grep '"/api/resume/' "$UP_LOG" | grep -o '"tlsReused":[a-z]*' | tr '\n' ' ')
+expect_eq "$reused" '"tlsReused":false "tlsReused":true "tlsReused":true ' "upstream session resumption"
+pass "upstream TLS sessions resumed on new connections"
+
 # An upstream that requires a client certificate: the gateway presents upstream.cert.
 kill "$UP_PID"
 start_upstream --tls-cert "$PKI/server.crt" --tls-key "$PKI/server.key" --tls-ca "$PKI/ca.crt"
