@@ -45,7 +45,8 @@ threat_config() {
   "authentication": {"issuers": [
       {"issuer": "https://idp.test", "audiences": ["authgate"],
        "keys": ${2:-{\"jwks_file\": \"$T/jwks.json\"\}},
-       "claims": {"username": "sub", "username_prefix": "-", "groups": "groups"}},
+       "claims": {"username": "sub", "username_prefix": "-", "groups": "groups",
+                  "extra": {"example.com/team_x": "team"}}},
       {"issuer": "https://idp-b.test", "audiences": ["authgate"],
        "keys": {"jwks_file": "$T/jwks-b.json"},
        "claims": {"username": "sub", "username_prefix": "b:", "groups": "groups", "groups_prefix": "b:"}}]${3:+,
