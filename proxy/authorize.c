@@ -12,10 +12,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "impersonate.h"
 #include "reqinfo.h"
 #include "webhook_sar.h"
-
-#define MAX_IMPERSONATE 64 /* Impersonate-* values taken from one request; more is a 400 */
 
 static const char *const verbs[] = {"get",    "list",   "watch",            "create", "update",
                                     "patch",  "delete", "deletecollection", NULL};
@@ -32,171 +31,6 @@ static struct {
 
 static ag_str_t anon_groups[] = {AG_STR_NULL};
 static ag_identity_t anonymous;
-
-/* ---- impersonation (reference §7) ------------------------------------------------------ */
-
-typedef struct {
-    ag_str_t user, uid;
-    bool has_user, has_uid;
-    ag_str_t groups[MAX_IMPERSONATE];
-    int ngroups;
-    ag_str_t xkeys[MAX_IMPERSONATE], xvalues[MAX_IMPERSONATE];
-    int nextra;
-    int total;
-} imp_t;
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Extra keys: lower-cased, then percent-decoded; a bad escape keeps the lower-cased text. */
-static ag_str_t extra_key(ag_arena_t *arena, ag_str_t raw)
-{
-    char *low = ag_arena_alloc(arena, raw.n + 1), *dec = ag_arena_alloc(arena, raw.n + 1);
-    size_t n = 0;
-    if (!low || !dec)
-        return AG_STR_NULL;
-    for (size_t i = 0; i < raw.n; i++)
-        low[i] = ag_ascii_lower(raw.p[i]);
-    for (size_t i = 0; i < raw.n; i++) {
-        if (low[i] != '%') {
-            dec[n++] = low[i];
-            continue;
-        }
-        int a = i + 2 < raw.n ? hexval(low[i + 1]) : -1;
-        int b = i + 2 < raw.n ? hexval(low[i + 2]) : -1;
-        if (a < 0 || b < 0)
-            return ag_str_make(low, raw.n);
-        dec[n++] = (char)(a * 16 + b);
-        i += 2;
-    }
-    return ag_str_make(dec, n);
-}
-
-/* Collects the Impersonate-* headers. Returns 0, or the status to answer (400). */
-static int collect(const ag_http_req_t *req, ag_arena_t *arena, imp_t *im)
-{
-    static const ag_str_t pfx = AG_STR("impersonate-"), xpfx = AG_STR("impersonate-extra-");
-    for (int i = 0; i < req->nheaders; i++) {
-        ag_str_t n = req->headers[i].name, v = req->headers[i].value;
-        if (!ag_str_istarts_with(n, pfx))
-            continue;
-        if (++im->total > MAX_IMPERSONATE)
-            return 400;
-        if (ag_str_ieq(n, AG_STR("impersonate-user"))) {
-            if (im->has_user)
-                return 400; /* one user */
-            im->user = v, im->has_user = true;
-        } else if (ag_str_ieq(n, AG_STR("impersonate-uid"))) {
-            if (im->has_uid)
-                return 400;
-            im->uid = v, im->has_uid = true;
-        } else if (ag_str_ieq(n, AG_STR("impersonate-group"))) {
-            im->groups[im->ngroups++] = v;
-        } else if (ag_str_istarts_with(n, xpfx) && n.n > xpfx.n) {
-            ag_str_t k = extra_key(arena, ag_str_sub(n, xpfx.n, n.n));
-            if (!k.p)
-                return 500;
-            im->xkeys[im->nextra] = k;
-            im->xvalues[im->nextra++] = v;
-        }
-    }
-    if (!im->has_user && (im->ngroups || im->nextra || im->has_uid))
-        return 400; /* the API server: "requested ... without impersonating a user" */
-    return 0;
-}
-
-/* "system:serviceaccount:NS:NAME" -> ns, name. */
-static bool sa_name(ag_str_t user, ag_str_t *ns, ag_str_t *name)
-{
-    static const ag_str_t p = AG_STR("system:serviceaccount:");
-    if (!ag_str_starts_with(user, p))
-        return false;
-    ag_str_t rest = ag_str_sub(user, p.n, user.n);
-    size_t c = ag_str_find_char(rest, ':');
-    if (c == 0 || c >= rest.n - 1 || c == rest.n)
-        return false;
-    *ns = ag_str_sub(rest, 0, c);
-    *name = ag_str_sub(rest, c + 1, rest.n);
-    return ag_str_find_char(*name, ':') == name->n;
-}
-
-static ag_attrs_t imp_attrs(ag_str_t group, ag_str_t resource, ag_str_t sub, ag_str_t ns,
-                            ag_str_t name)
-{
-    return (ag_attrs_t){.resource_request = true, .verb = AG_STR("impersonate"),
-                        .api_prefix = AG_STR("apis"), .api_group = group, .resource = resource,
-                        .subresource = sub, .namespace_ = ns, .name = name};
-}
-
-static bool has_group(const ag_str_t *gs, int n, ag_str_t g)
-{
-    for (int i = 0; i < n; i++)
-        if (ag_str_eq(gs[i], g))
-            return true;
-    return false;
-}
-
-/* The identity the request continues as (reference §7.3). */
-static ag_identity_t *impersonated(const imp_t *im, ag_arena_t *arena)
-{
-    ag_identity_t *id = ag_arena_calloc(arena, sizeof *id);
-    ag_str_t *gs = ag_arena_calloc(arena, sizeof *gs * (size_t)(im->ngroups + 3));
-    ag_extra_t *xs = ag_arena_calloc(arena, sizeof *xs * (size_t)(im->nextra + 1));
-    ag_str_t *xv = ag_arena_calloc(arena, sizeof *xv * (size_t)(im->nextra + 1));
-    ag_str_t ns, name;
-    int ng = 0;
-    if (!id || !gs || !xs || !xv)
-        return NULL;
-    id->username = im->user;
-    id->uid = im->has_uid ? im->uid : AG_STR_NULL;
-    for (int i = 0; i < im->ngroups; i++)
-        gs[ng++] = im->groups[i];
-    if (sa_name(im->user, &ns, &name)) {
-        id->flags |= AG_ID_SERVICE_ACCOUNT;
-        if (ng == 0) {
-            gs[ng++] = AG_STR("system:serviceaccounts");
-            size_t len = sizeof "system:serviceaccounts:" - 1 + ns.n;
-            char *p = ag_arena_alloc(arena, len);
-            if (!p)
-                return NULL;
-            memcpy(p, "system:serviceaccounts:", len - ns.n);
-            memcpy(p + len - ns.n, ns.p, ns.n);
-            gs[ng++] = ag_str_make(p, len);
-        }
-    }
-    if (ag_str_eq_lit(im->user, "system:anonymous")) {
-        id->flags |= AG_ID_ANONYMOUS;
-        if (!has_group(gs, ng, AG_STR("system:unauthenticated")))
-            gs[ng++] = AG_STR("system:unauthenticated");
-    } else if (!has_group(gs, ng, AG_STR("system:authenticated")) &&
-               !has_group(gs, ng, AG_STR("system:unauthenticated"))) {
-        gs[ng++] = AG_STR("system:authenticated");
-    }
-    id->groups = gs, id->ngroups = ng;
-    /* extras grouped by key in order of first appearance; values packed per key */
-    int nx = 0, nv = 0;
-    for (int i = 0; i < im->nextra; i++) {
-        int k = 0;
-        while (k < nx && !ag_str_eq(xs[k].key, im->xkeys[i]))
-            k++;
-        if (k < nx)
-            continue;
-        xs[nx].key = im->xkeys[i];
-        xs[nx].values = xv + nv;
-        for (int j = i; j < im->nextra; j++)
-            if (ag_str_eq(im->xkeys[j], im->xkeys[i]))
-                xv[nv++] = im->xvalues[j];
-        xs[nx].nvalues = (int)(xv + nv - xs[nx].values);
-        nx++;
-    }
-    id->extra = xs, id->nextra = nx;
-    return id;
-}
 
 /* ---- deciding ------------------------------------------------------------------------------ */
 
@@ -262,27 +96,13 @@ static bool allowed(const ag_policy_t *p, const ag_identity_t *user, const ag_at
 /* Each impersonated item authorized for the requester (reference §7.2). */
 static ag_gate_result check_impersonation(ag_gate_t *g, ag_audit_entry_t *e,
                                           const ag_policy_t *p, const ag_identity_t *req,
-                                          const imp_t *im, ag_authz_decision_t *d)
+                                          const ag_impersonate_t *im, ag_authz_decision_t *d)
 {
-    const ag_str_t core = AG_STR_NULL, authn = AG_STR("authentication.k8s.io");
-    ag_str_t ns, name;
-    ag_attrs_t a = sa_name(im->user, &ns, &name)
-                       ? imp_attrs(core, AG_STR("serviceaccounts"), AG_STR_NULL, ns, name)
-                       : imp_attrs(core, AG_STR("users"), AG_STR_NULL, AG_STR_NULL, im->user);
-    if (A.impersonation == AG_IMPERSONATION_DENY || !allowed(p, req, &a, d))
-        return forbid(g, e, req, &a, A.impersonation == AG_IMPERSONATION_DENY ? NULL : d);
-    for (int i = 0; i < im->ngroups; i++) {
-        a = imp_attrs(core, AG_STR("groups"), AG_STR_NULL, AG_STR_NULL, im->groups[i]);
-        if (!allowed(p, req, &a, d))
-            return forbid(g, e, req, &a, d);
-    }
-    for (int i = 0; i < im->nextra; i++) {
-        a = imp_attrs(authn, AG_STR("userextras"), im->xkeys[i], AG_STR_NULL, im->xvalues[i]);
-        if (!allowed(p, req, &a, d))
-            return forbid(g, e, req, &a, d);
-    }
-    if (im->has_uid) {
-        a = imp_attrs(authn, AG_STR("uids"), AG_STR_NULL, AG_STR_NULL, im->uid);
+    ag_attrs_t a;
+    for (int i = 0, n = ag_impersonate_nchecks(im); i < n; i++) {
+        ag_impersonate_check(im, i, &a);
+        if (A.impersonation == AG_IMPERSONATION_DENY) /* the first item names the refusal */
+            return forbid(g, e, req, &a, NULL);
         if (!allowed(p, req, &a, d))
             return forbid(g, e, req, &a, d);
     }
@@ -303,46 +123,46 @@ static void keep_attrs(ag_arena_t *arena, ag_audit_entry_t *e, const ag_attrs_t 
     e->have_attrs = true;
 }
 
+static ag_gate_result fail(ag_gate_t *g, int status, const char *msg)
+{
+    g->status = status;
+    g->message = ag_str_cstr(msg);
+    return AG_GATE_DENY;
+}
+
 static ag_gate_result decide(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_t *p,
                              const ag_identity_t *requester, ag_str_t *verb)
 {
-    imp_t *im = ag_arena_calloc(g->arena, sizeof *im);
+    ag_impersonate_t *im = ag_arena_alloc(g->arena, sizeof *im);
     ag_authz_decision_t *d = ag_arena_alloc(g->arena, sizeof *d);
-    ag_attrs_t a;
+    ag_identity_t *imp = NULL;
     const ag_identity_t *user = requester;
+    const char *why = NULL;
+    ag_attrs_t a;
     ag_gate_result r;
-    int st;
+    ag_err err;
     if (!im || !d)
-        return g->status = 500, g->message = AG_STR("internal error"), AG_GATE_DENY;
-    if ((st = collect(g->req, g->arena, im)) != 0) {
-        g->status = st;
-        g->message = st == 400 ? AG_STR("impersonation headers are malformed: one "
-                                        "Impersonate-User is required with groups, extra "
-                                        "or uid, and at most 64 values")
-                               : AG_STR("internal error");
-        return AG_GATE_DENY;
-    }
-    if (ag_reqinfo_parse(g->req->method, g->req->target, g->arena, &a) != 0) {
-        g->status = 400;
-        g->message = AG_STR("cannot derive request attributes from the request target");
-        return AG_GATE_DENY;
-    }
+        return fail(g, 500, "internal error");
+    if ((err = ag_impersonate_parse(g->req->headers, g->req->nheaders, g->arena, im, &why)))
+        return fail(g, err == AG_E_INVAL ? 400 : 500, why ? why : "internal error");
+    if (ag_reqinfo_parse(g->req->method, g->req->target, g->arena, &a) != 0)
+        return fail(g, 400, "cannot derive request attributes from the request target");
     *verb = a.verb;
     if (e)
         keep_attrs(g->arena, e, &a);
     if (im->has_user) {
         ag_metrics_inc(A.m_impersonation[A.impersonation == AG_IMPERSONATION_DENY]);
-        if (!p) /* no policy (audit only): nobody may impersonate */
-            return forbid(g, e, requester,
-                          &(ag_attrs_t){.resource_request = true, .verb = AG_STR("impersonate"),
-                                        .resource = AG_STR("users"), .name = im->user},
-                          NULL);
+        if (!p) { /* no policy (audit only): nobody may impersonate */
+            ag_impersonate_check(im, 0, &a);
+            return forbid(g, e, requester, &a, NULL);
+        }
         if ((r = check_impersonation(g, e, p, requester, im, d)) != AG_GATE_ALLOW)
             return r;
-        if (!(user = impersonated(im, g->arena)))
-            return g->status = 500, g->message = AG_STR("internal error"), AG_GATE_DENY;
+        if (ag_impersonate_identity(im, g->arena, &imp) != 0)
+            return fail(g, 500, "internal error");
+        user = imp;
         if (e)
-            e->impersonated = user;
+            e->impersonated = imp;
     }
     if (p) {
         if (!allowed(p, user, &a, d))
@@ -355,10 +175,10 @@ static ag_gate_result decide(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_
         }
     }
     if (e) {
-        ag_buf_t why = scratch(scratch_why, sizeof scratch_why);
+        ag_buf_t why_buf = scratch(scratch_why, sizeof scratch_why);
         e->decision = AG_AUDIT_ALLOW;
-        if (p && ag_authz_reason(d, &why) == 0 && why.n)
-            e->reason = arena_buf(g->arena, &why);
+        if (p && ag_authz_reason(d, &why_buf) == 0 && why_buf.n)
+            e->reason = arena_buf(g->arena, &why_buf);
     }
     g->identity = user;
     return AG_GATE_ALLOW;
