@@ -55,7 +55,7 @@ typedef struct conn {
     int limit_status;          /* set by a callback that refused the head */
     size_t head_len;
     bool in_value, req_complete, req_done, client_keepalive, is_head, close_after;
-    bool timer_closed, st_closed, gate_pending, free_on_gate, in_drive, redrive;
+    bool timer_closed, gate_pending, free_on_gate, in_drive, redrive;
     ag_gate_t gate;
     ag_tls_peer_t peer;
     char client_ip[64];
@@ -68,10 +68,9 @@ typedef struct conn {
     ag_header_t resp_hdrs[RESP_MAX_HEADERS];
     int resp_nhdrs;
     bool resp_in_value, resp_head_sent, resp_complete, resp_chunk_out, resp_close_out;
-    bool resp_overflow, resp_upgrade_ok;
+    bool resp_overflow;
     ag_str_t resp_reason;
     uint64_t t_start;
-    int final_status;
     /* a local route (webhook) being answered */
     const struct route *local;
     ag_buf_t lbody;            /* its request body (reused; capped per route) */
@@ -493,7 +492,7 @@ static void reset_request(conn_t *c)
     c->resp_nhdrs = 0;
     c->resp_reason = AG_STR_NULL;
     c->resp_in_value = c->resp_head_sent = c->resp_complete = false;
-    c->resp_chunk_out = c->resp_close_out = c->resp_overflow = c->resp_upgrade_ok = false;
+    c->resp_chunk_out = c->resp_close_out = c->resp_overflow = false;
     c->up_reused = c->head_built = c->retry_ok = false;
     c->retries = 0;
     c->local = NULL;

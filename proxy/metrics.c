@@ -35,7 +35,7 @@ static int nmetrics;
 static _Thread_local int my_slot;
 
 ag_metric_id AG_M_CONNS_OPEN = -1, AG_M_UPSTREAM_OPEN = -1, AG_M_UPSTREAM_REUSED = -1,
-             AG_M_TLS_HANDSHAKE_ERRORS = -1;
+             AG_M_UPSTREAM_CONNECTS = -1, AG_M_TLS_HANDSHAKE_ERRORS = -1;
 
 void ag_metrics_thread(int slot)
 {
@@ -87,6 +87,8 @@ ag_err ag_metrics_init(void)
                                           "Upstream connections currently open (busy or idle).");
     AG_M_UPSTREAM_REUSED = ag_metrics_counter("authgate_upstream_reused_total", NULL,
                                               "Requests sent on a pooled keep-alive connection.");
+    AG_M_UPSTREAM_CONNECTS = ag_metrics_counter("authgate_upstream_connects_total", NULL,
+                                                "Upstream connections started.");
     AG_M_TLS_HANDSHAKE_ERRORS = ag_metrics_counter("authgate_tls_handshake_errors_total", NULL,
                                                    "Client TLS handshakes that failed.");
     return AG_M_TLS_HANDSHAKE_ERRORS < 0 ? AG_E_NOMEM : 0;

@@ -17,8 +17,8 @@
 typedef struct ag_server ag_server_t;
 
 typedef struct {
-    const char *cert_pem, *key_pem; /* TLS identity from memory (demo), overrides tls.* */
-    bool force_tls;                 /* listen with TLS even if conf->tls is absent */
+    const char *cert_pem, *key_pem; /* TLS identity from memory (demo): listen with TLS
+                                     * with this certificate even without a tls section */
 } ag_server_opts_t;
 
 /* Validates and binds everything <conf> (borrowed; must outlive the server) asks for.

@@ -11,8 +11,6 @@
 
 #define UP_RBUF (64 * 1024) /* response head limit plus room to stream bodies */
 
-_Atomic unsigned long ag_upstream_opened;
-
 static void on_up_closed(ag_stream_t *s, int status)
 {
     ag_upconn_t *u = s->data;
@@ -109,7 +107,7 @@ int ag_upstream_acquire(ag_worker_t *w, void *owner, ag_upstream_cb cb, ag_upcon
     const ag_config_upstream_t *cu = &w->conf->upstream;
     rc = ag_stream_connect(&u->st, (const struct sockaddr *)&w->up_addr, w->tls_client,
                            cu->https ? (cu->server_name ? cu->server_name : cu->host) : NULL);
-    atomic_fetch_add_explicit(&ag_upstream_opened, 1, memory_order_relaxed);
+    ag_metrics_inc(AG_M_UPSTREAM_CONNECTS);
     if (rc < 0) {
         ag_metrics_upstream_error("connect");
         u->on_connected = NULL;

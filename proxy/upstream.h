@@ -35,7 +35,5 @@ void ag_upstream_release(ag_upconn_t *u, bool reusable);
 /* Closes every idle connection (drain) / every connection (stop). */
 void ag_upstream_close_idle(ag_worker_t *w);
 void ag_upstream_close_all(ag_worker_t *w);
-/* Connections opened so far (all workers; for tests through /metrics). */
-extern _Atomic unsigned long ag_upstream_opened;
 
 #endif
