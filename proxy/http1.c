@@ -681,6 +681,7 @@ static void send_request(conn_t *c)
     if (c->phase == P_BODY || c->phase == P_WAIT)
         ag_stream_read_start(&c->st);
     check_request_backpressure(c);
+    body_timer(c); /* reading may only have resumed just now */
 }
 
 static void on_up_connected(void *owner, ag_upconn_t *u, int status)

@@ -7,6 +7,7 @@
 start_upstream
 plain_config "$T/gw.json" '"limits": {"header_bytes": 4096, "header_count": 20, "url_bytes": 1024},
   "timeouts": {"header_read": "500ms", "idle": "700ms", "upstream_first_byte": "800ms"}'
+sed -i 's/"workers": 2/"workers": 1/' "$T/gw.json" # one pool: both body-stall paths below
 start_gateway "$T/gw.json"
 
 check_status() { # check_status RESPONSE CODE WHAT
@@ -56,7 +57,8 @@ PY
 expect_match "$out" '^closed 0\.[4-9] HTTP/1.1 200' "idle keep-alive closed after the idle timeout"
 pass "idle keep-alive connection closed"
 
-out=$(python3 - "$GW_PORT" <<'PY'
+for path in pooled fresh; do # the pooled connection from /idle first, then a new one
+    out=$(python3 - "$GW_PORT" <<'PY'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
 s.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
@@ -67,10 +69,11 @@ while True:
     data += c
 sys.stdout.write(data.decode() + "\nELAPSED %.1f\n" % (time.time() - t0))
 PY
-)
-check_status "$out" 408 "stalled request body"
-expect_match "$out" 'ELAPSED (0\.[5-9]|1\.[0-9])' "body stall answered after about timeouts.idle"
-pass "408 for a request body that stalls"
+    )
+    check_status "$out" 408 "stalled request body"
+    expect_match "$out" 'ELAPSED (0\.[5-9]|1\.[0-9])' "body stall answered after about timeouts.idle"
+    pass "408 for a request body that stalls ($path upstream connection)"
+done
 
 out=$(printf 'GET /hang HTTP/1.1\r\nHost: x\r\n\r\n' | raw "$GW_PORT")
 check_status "$out" 504 "upstream first byte"
