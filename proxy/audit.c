@@ -18,6 +18,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "reqinfo.h"
 
 #define AG_AUDIT_MAX_LINE (64 * 1024) /* one event; bigger ones are dropped and counted */
 #define WRITER_CHUNK (2 * AG_AUDIT_MAX_LINE) /* always holds at least one whole line */
@@ -175,7 +176,7 @@ static ag_err put_object_ref(ag_buf_t *out, const ag_attrs_t *a)
 ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code,
                        uint64_t stage_ns, ag_str_t audit_id, ag_buf_t *out)
 {
-    static const ag_identity_t nobody = {.username = AG_STR("system:anonymous")};
+    static const ag_identity_t nobody = {0}; /* failed authentication: "user": {} */
     ag_str_t verb = e->have_attrs ? e->attrs.verb : AG_STR_NULL;
     ag_err err;
     if ((err = ag_buf_printf(out,
@@ -465,12 +466,43 @@ static void audit_id(char out[37])
              (unsigned)(0x8000 | ((b >> 48) & 0x3fff)), (unsigned long long)(b & 0xffffffffffffull));
 }
 
+void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t *a)
+{
+    e->attrs = *a;
+    ag_str_t *f[] = {&e->attrs.verb,       &e->attrs.api_group, &e->attrs.api_version,
+                     &e->attrs.namespace_, &e->attrs.resource,  &e->attrs.subresource,
+                     &e->attrs.name,       &e->attrs.path,      &e->attrs.api_prefix};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        *f[i] = f[i]->n ? ag_arena_strdup(arena, *f[i]) : AG_STR_NULL;
+    e->attrs.field_selector_name = AG_STR_NULL;
+    e->have_attrs = true;
+}
+
+/* A request the gate refused before the authorization step (authentication failed, or
+ * group resolution did): audited as the API server's failed-authentication handler does,
+ * with the user unknown. Only called while the head is still in the read buffer (the
+ * gateway answered at once). */
+static ag_audit_entry_t *refused_early(ag_gate_t *g)
+{
+    ag_audit_entry_t *e = ag_audit_begin(g);
+    ag_attrs_t a;
+    if (e && ag_reqinfo_parse(g->req->method, g->req->target, g->arena, &a) == 0)
+        ag_audit_set_attrs(e, g->arena, &a);
+    if (e)
+        e->user = g->identity; /* NULL for a failed authentication */
+    return e;
+}
+
 void ag_audit_finish(ag_gate_t *g, int code)
 {
     static _Thread_local char line[AG_AUDIT_MAX_LINE + 1];
     ag_audit_entry_t *e = g->audit;
     g->audit = NULL;
-    if (!e || !S.log)
+    if (!S.log)
+        return;
+    if (!e && g->req && code >= 400)
+        e = refused_early(g);
+    if (!e)
         return;
     ag_audit_level level = ag_audit_level_for(S.conf, e->user, e->have_attrs ? &e->attrs : NULL);
     if (level == AG_AUDIT_NONE)

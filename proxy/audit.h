@@ -57,10 +57,14 @@ void ag_audit_log_destroy(ag_audit_log_t *l);
 /* Events dropped so far. */
 uint64_t ag_audit_log_dropped(const ag_audit_log_t *l);
 
-/* The request path. ag_audit_begin allocates the entry in g->arena, stores it in
+/* The request path. A request the gate refused before the authorization step (a failed
+ * authentication) is audited too, with "user": {}. ag_audit_begin allocates the entry in g->arena, stores it in
  * g->audit and returns it (NULL when auditing is off or memory ran out); the gate steps
  * fill in identity, attributes and decision. ag_audit_finish is the gate's finish hook. */
 ag_audit_entry_t *ag_audit_begin(ag_gate_t *g);
+/* Keeps arena copies of <a> in <e> (attribute slices borrow from the head, which does
+ * not outlive forwarding). */
+void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t *a);
 void ag_audit_finish(ag_gate_t *g, int code);
 
 /* `authgate serve` wiring: with an "audit" section opens the log, registers metrics and

@@ -109,20 +109,6 @@ static ag_gate_result check_impersonation(ag_gate_t *g, ag_audit_entry_t *e,
     return AG_GATE_ALLOW;
 }
 
-/* Attribute slices borrow from the head, which does not outlive forwarding: the audit
- * entry keeps arena copies. */
-static void keep_attrs(ag_arena_t *arena, ag_audit_entry_t *e, const ag_attrs_t *a)
-{
-    e->attrs = *a;
-    ag_str_t *f[] = {&e->attrs.verb,      &e->attrs.api_group,   &e->attrs.api_version,
-                     &e->attrs.namespace_, &e->attrs.resource,   &e->attrs.subresource,
-                     &e->attrs.name,      &e->attrs.path,        &e->attrs.api_prefix};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        *f[i] = f[i]->n ? ag_arena_strdup(arena, *f[i]) : AG_STR_NULL;
-    e->attrs.field_selector_name = AG_STR_NULL;
-    e->have_attrs = true;
-}
-
 static ag_gate_result fail(ag_gate_t *g, int status, const char *msg)
 {
     g->status = status;
@@ -143,13 +129,13 @@ static ag_gate_result decide(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_
     ag_err err;
     if (!im || !d)
         return fail(g, 500, "internal error");
-    if ((err = ag_impersonate_parse(g->req->headers, g->req->nheaders, g->arena, im, &why)))
-        return fail(g, err == AG_E_INVAL ? 400 : 500, why ? why : "internal error");
     if (ag_reqinfo_parse(g->req->method, g->req->target, g->arena, &a) != 0)
         return fail(g, 400, "cannot derive request attributes from the request target");
     *verb = a.verb;
     if (e)
-        keep_attrs(g->arena, e, &a);
+        ag_audit_set_attrs(e, g->arena, &a);
+    if ((err = ag_impersonate_parse(g->req->headers, g->req->nheaders, g->arena, im, &why)))
+        return fail(g, err == AG_E_INVAL ? 400 : 500, why ? why : "internal error");
     if (im->has_user) {
         ag_metrics_inc(A.m_impersonation[A.impersonation == AG_IMPERSONATION_DENY]);
         if (!p) { /* no policy (audit only): nobody may impersonate */

@@ -2,7 +2,8 @@
 # The audit log through the real binary: one audit.k8s.io/v1 Event per request that
 # reached the gate, with user, impersonatedUser, verb, objectRef, response code,
 # timestamps and the authorization.k8s.io/decision and /reason annotations; level rules
-# (None for watch and for one user); no token ever written; size-based rotation; no drops.
+# (None for watch and for one user); a failed authentication audited with "user": {};
+# no token ever written; size-based rotation; no drops.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/authz_lib.sh"
 
@@ -28,10 +29,10 @@ expect_eq "$(req GET /api/v1/namespaces/default/secrets/db "$ALICE")" 403 "forbi
 expect_eq "$(req GET /api/v1/namespaces/default/pods "$BOB" -H 'Impersonate-User: carol')" 200 "impersonated"
 expect_eq "$(req GET /api/v1/namespaces/default/pods "$QUIET")" 403 "quiet user (level None)"
 expect_eq "$(req GET '/api/v1/namespaces/default/pods?watch=1' "$ALICE" --max-time 2)" 200 "watch (level None)"
-expect_eq "$(req GET /api/v1/namespaces/default/pods "nope")" 401 "unauthenticated: no gate decision"
-wait_lines 3
+expect_eq "$(req GET /api/v1/namespaces/default/pods "nope")" 401 "unauthenticated"
+wait_lines 4
 sleep 0.3
-expect_eq "$(wc -l <"$AUDIT")" 3 "three events (None rules and 401 not recorded)"
+expect_eq "$(wc -l <"$AUDIT")" 4 "four events (None rules not recorded)"
 jq -e . "$AUDIT" >/dev/null || fail "every line is JSON"
 
 e1=$(sed -n 1p "$AUDIT")
@@ -54,12 +55,16 @@ expect_eq "$(jq -c '[.verb, .objectRef.name, .responseStatus.code, .annotations[
 e3=$(sed -n 3p "$AUDIT")
 expect_eq "$(jq -c '[.user.username, .impersonatedUser.username, .impersonatedUser.groups]' <<<"$e3")" \
   '["bob","carol",["system:authenticated"]]' "impersonated event"
-[ "$(sed -n 1,3p "$AUDIT" | jq -r .auditID | sort -u | wc -l)" = 3 ] || fail "audit IDs unique"
+[ "$(sed -n 1,4p "$AUDIT" | jq -r .auditID | sort -u | wc -l)" = 4 ] || fail "audit IDs unique"
 for t in "$ALICE" "$BOB" "$QUIET"; do
   grep -qF "${t##*.}" "$AUDIT" && fail "a token signature appears in the audit log"
   grep -qF "${t%%.*}" "$AUDIT" && fail "a token header appears in the audit log"
 done
-pass "forbidden and impersonated events; no token in the log"
+e4=$(sed -n 4p "$AUDIT")
+expect_eq "$(jq -c '[.user, .verb, .objectRef.resource, .responseStatus.code, .annotations]' <<<"$e4")" \
+  '[{},"list","pods",401,null]' "failed authentication event"
+grep -q '"nope"' "$AUDIT" && fail "the bad token appears in the audit log"
+pass "forbidden, impersonated and unauthenticated events; no token in the log"
 
 # rotation: ~20 KB per file, two backups
 for i in $(seq 60); do req GET "/api/v1/namespaces/default/pods/p$i" "$ALICE" >/dev/null; done
@@ -72,5 +77,5 @@ for f in "$AUDIT" "$AUDIT.1"; do
 done
 [ ! -e "$AUDIT.3" ] || fail "at most two backups"
 expect_eq "$(metric authgate_audit_dropped_total)" 0 "no drops"
-[ "$(metric authgate_audit_events_total)" -ge 63 ] || fail "events metric"
+[ "$(metric authgate_audit_events_total)" -ge 64 ] || fail "events metric"
 pass "size-based rotation"
