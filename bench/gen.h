@@ -122,9 +122,9 @@ static inline ag_err gen_az_assignments(int n, int worst, ag_buf_t *out)
         err = err ? err : gen_az_put(out, i++, gen_az_oid, 1, GEN_AZ_CLUSTER "/namespaces/ci");
         err = err ? err : gen_az_put(out, i++, gen_az_groups[3], 4, GEN_AZ_CLUSTER);
         err = err ? err : gen_az_put(out, i++, gen_az_groups[7], 3, GEN_AZ_RG);
-        err = err ? err
-                  : gen_az_put(out, i++, gen_az_groups[11], 0,
-                               GEN_AZ_CLUSTER "/namespaces/team-11");
+        err =
+            err ? err
+                : gen_az_put(out, i++, gen_az_groups[11], 0, GEN_AZ_CLUSTER "/namespaces/team-11");
     }
     for (; !err && i < n; i++) {
         snprintf(other, sizeof other, "cccccccc-%04x-4000-8000-%012x", i % 65536, i);
