@@ -13,8 +13,8 @@
  * calibrated batch; operations compared with each other (authgate vs mbedTLS, one policy
  * size vs another) run in interleaved rounds and their ratio is taken within each round.
  * Reported: median, p10-p90 and min-max of the rounds. Shapes: bench/gen.h.
- * One file past the ~800-line guideline on purpose: CMake builds every .c file in bench/ as its
- * own program, and the issue asks for one program; each section below is one group. */
+ * One file past the ~800-line guideline on purpose: CMake builds each .c file in bench/
+ * as its own program, and the issue asks for one program; each section is one group. */
 #include <malloc.h>
 #include <math.h>
 #include <stdbool.h>
