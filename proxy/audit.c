@@ -184,7 +184,8 @@ ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code
                              "\"level\":\"%s\",\"auditID\":",
                              level == AG_AUDIT_METADATA ? "Metadata" : "None")) ||
         (err = ag_json_write_str(out, audit_id)) ||
-        (err = ag_buf_append_cstr(out, ",\"stage\":\"ResponseComplete\",\"requestURI\":")) ||
+        (err = ag_buf_printf(out, ",\"stage\":\"%s\",\"requestURI\":",
+                             e->started ? "ResponseStarted" : "ResponseComplete")) ||
         (err = ag_json_write_str(out, e->uri)) ||
         (err = ag_buf_append_cstr(out, ",\"verb\":")) || (err = ag_json_write_str(out, verb)) ||
         (err = put_user(out, "user", e->user ? e->user : &nobody)) ||
@@ -493,17 +494,31 @@ static ag_audit_entry_t *refused_early(ag_gate_t *g)
     return e;
 }
 
-void ag_audit_finish(ag_gate_t *g, int code)
+/* Requests the API server treats as long-running: their event is written when the
+ * response starts, since the client may end them by going away. */
+static bool long_running(const ag_gate_t *g, const ag_audit_entry_t *e)
+{
+    static const ag_str_t follow = AG_STR("follow=true");
+    if (g->req->upgrade || (e->have_attrs && ag_str_eq_lit(e->attrs.verb, "watch")))
+        return true;
+    for (size_t i = 0; i + follow.n <= e->uri.n; i++)
+        if (memcmp(e->uri.p + i, follow.p, follow.n) == 0)
+            return true;
+    return false;
+}
+
+void ag_audit_finish(ag_gate_t *g, int code, bool complete)
 {
     static _Thread_local char line[AG_AUDIT_MAX_LINE + 1];
     ag_audit_entry_t *e = g->audit;
-    g->audit = NULL;
-    if (!S.log)
-        return;
-    if (!e && g->req && code >= 400)
+    if (!S.log || (e && e->written) || (!complete && (!e || !long_running(g, e))))
+        return; /* an ordinary request is written when it completes, and once */
+    if (!e && g->req && code >= 400) /* only ever before forwarding: the head is intact */
         e = refused_early(g);
     if (!e)
         return;
+    e->written = true;
+    e->started = !complete || code == 101;
     ag_audit_level level = ag_audit_level_for(S.conf, e->user, e->have_attrs ? &e->attrs : NULL);
     if (level == AG_AUDIT_NONE)
         return;

@@ -36,6 +36,8 @@ typedef struct {
     bool have_attrs;
     ag_str_t uri, user_agent, source_ip;
     int decision;                        /* AG_AUDIT_* */
+    bool started;                        /* stage ResponseStarted (long-running request) */
+    bool written;                        /* the event went out (each request has one) */
     ag_str_t reason;
 } ag_audit_entry_t;
 
@@ -65,7 +67,7 @@ ag_audit_entry_t *ag_audit_begin(ag_gate_t *g);
 /* Keeps arena copies of <a> in <e> (attribute slices borrow from the head, which does
  * not outlive forwarding). */
 void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t *a);
-void ag_audit_finish(ag_gate_t *g, int code);
+void ag_audit_finish(ag_gate_t *g, int code, bool complete);
 
 /* `authgate serve` wiring: with an "audit" section opens the log, registers metrics and
  * installs the finish hook. */

@@ -50,5 +50,11 @@ void ag_gate_install_finish(ag_gate_finish_fn fn)
 void ag_gate_finished(ag_gate_t *g, int code)
 {
     if (finish_fn)
-        finish_fn(g, code);
+        finish_fn(g, code, true);
+}
+
+void ag_gate_response_started(ag_gate_t *g, int code)
+{
+    if (finish_fn)
+        finish_fn(g, code, false);
 }

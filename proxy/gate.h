@@ -56,10 +56,13 @@ static inline bool ag_gate_cancelled(const ag_gate_t *g)
 }
 
 /* The end of a gated request: <code> is the status the client got. Installed at
- * start-up (audit); http1.c calls ag_gate_finished once per request that ran the gate. */
-typedef void (*ag_gate_finish_fn)(ag_gate_t *g, int code);
+ * start-up (audit); http1.c calls ag_gate_finished once per request that ran the gate
+ * (complete), and ag_gate_response_started when a forwarded response head went out
+ * (long-running requests such as watches may never complete). */
+typedef void (*ag_gate_finish_fn)(ag_gate_t *g, int code, bool complete);
 void ag_gate_install_finish(ag_gate_finish_fn fn);
 void ag_gate_finished(ag_gate_t *g, int code);
+void ag_gate_response_started(ag_gate_t *g, int code);
 
 /* Implemented by http1.c: resumes the request parked on <g>. */
 void ag_http1_gate_resume(ag_gate_t *g, ag_gate_result r);

@@ -1144,6 +1144,8 @@ static void relay_response_corked(conn_t *c)
         if (c->resp_status && !c->resp_head_sent) {
             disarm(c);
             send_response_head(c);
+            if (c->resp_status >= 200 && c->gate.req) /* audit: watches may never end */
+                ag_gate_response_started(&c->gate, c->resp_status);
             if (c->resp_status >= 200 || c->resp_status == 101)
                 c->resp_head_sent = true;
         }

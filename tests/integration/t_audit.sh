@@ -66,6 +66,18 @@ expect_eq "$(jq -c '[.user, .verb, .objectRef.resource, .responseStatus.code, .a
 grep -q '"nope"' "$AUDIT" && fail "the bad token appears in the audit log"
 pass "forbidden, impersonated and unauthenticated events; no token in the log"
 
+# a long-running response (follow=true) is audited when it starts: the client leaves first
+n0=$(wc -l <"$AUDIT")
+curl -s -o /dev/null --max-time 1 -H "Authorization: Bearer $ALICE" \
+  "http://127.0.0.1:$GW_PORT/big?bytes=2000000000&follow=true" || true
+wait_lines $((n0 + 1))
+e5=$(tail -1 "$AUDIT")
+expect_eq "$(jq -c '[.stage, .verb, .responseStatus.code, .requestURI]' <<<"$e5")" \
+  '["ResponseStarted","get",200,"/big?bytes=2000000000&follow=true"]' "long-running event at response start"
+sleep 0.3
+expect_eq "$(wc -l <"$AUDIT")" "$((n0 + 1))" "one event per request"
+pass "long-running requests audited at response start"
+
 # rotation: ~20 KB per file, two backups
 for i in $(seq 60); do req GET "/api/v1/namespaces/default/pods/p$i" "$ALICE" >/dev/null; done
 wait_lines 1
@@ -77,5 +89,5 @@ for f in "$AUDIT" "$AUDIT.1"; do
 done
 [ ! -e "$AUDIT.3" ] || fail "at most two backups"
 expect_eq "$(metric authgate_audit_dropped_total)" 0 "no drops"
-[ "$(metric authgate_audit_events_total)" -ge 64 ] || fail "events metric"
+[ "$(metric authgate_audit_events_total)" -ge 65 ] || fail "events metric"
 pass "size-based rotation"
