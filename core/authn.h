@@ -79,12 +79,13 @@ typedef struct {
 } ag_authn_info_t;
 
 /* Verifies <token> (borrowed) against <issuers> at <now> (unix seconds) and fills <id>
- * (strings in <arena> or static: never in the token or the issuer set, so a cache may
- * keep a deep copy made from the arena). The issuer is picked by the token's unverified "iss"; the key by
- * "kid" from keys(keys_ctx, issuer) (keys NULL: the issuer's static keys), or without a
- * kid by trying each key that fits the alg. Checks in order: size, JWS syntax, alg,
- * crit, issuer, key, signature, exp/nbf/iat (issuer leeway), audience, tenant, required
- * claims, claim mapping. Every identity gets system:authenticated. <info> may be NULL. */
+ * (strings in <arena> or static, never in the token or the issuer set: a cache deep-copies
+ * from there). The issuer is picked by the token's unverified "iss"; the key by "kid" from
+ * keys(keys_ctx, issuer) (keys NULL or returning NULL: the issuer's static keys), or,
+ * without a kid, by trying up to 8 keys that fit the alg. Checks in order: size, JWS
+ * syntax, alg, crit, issuer, key, signature, Entra v2 key issuer, exp/nbf/iat (issuer
+ * leeway), audience, tenant, claim mapping, required claims, identity characters. Every
+ * identity gets system:authenticated. On failure <id> is zeroed. <info> may be NULL. */
 ag_authn_result ag_authn_verify(const ag_issuer_set_t *issuers, ag_keys_fn keys, void *keys_ctx,
                                 ag_str_t token, long long now, ag_arena_t *arena,
                                 ag_identity_t *id, ag_authn_info_t *info);
