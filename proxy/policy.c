@@ -88,6 +88,20 @@ ag_policy_t *ag_policy_acquire(int slot)
     return p;
 }
 
+/* Replaced snapshots still referenced by a reader: freed by the control thread once the
+ * readers are done, so a worker never pays for freeing a large policy. */
+#define MAX_RETIRED 8
+static ag_policy_t *retired[MAX_RETIRED];
+
+static void sweep_retired(void)
+{
+    for (int i = 0; i < MAX_RETIRED; i++)
+        if (retired[i] && atomic_load(&retired[i]->refs) == 1) {
+            ag_policy_unref(retired[i]); /* the last reference: freed here */
+            retired[i] = NULL;
+        }
+}
+
 void ag_policy_publish(ag_policy_t *p)
 {
     ag_policy_t *old = atomic_exchange(&current, p);
@@ -97,7 +111,14 @@ void ag_policy_publish(ag_policy_t *p)
     for (int i = 0; i < AG_METRICS_SLOTS; i++)
         while (atomic_load(&hazard[i]) == old)
             sched_yield();
-    ag_policy_unref(old);
+    sweep_retired();
+    for (int i = 0; i < MAX_RETIRED; i++)
+        if (!retired[i]) {
+            retired[i] = old; /* keeps our reference until the readers let go */
+            sweep_retired();
+            return;
+        }
+    ag_policy_unref(old); /* too many in flight: the last reader frees it */
 }
 
 /* ---- reload ---------------------------------------------------------------------------- */
@@ -261,6 +282,7 @@ static void on_sighup(void *ud)
 static void on_poll(uv_timer_t *t)
 {
     (void)t;
+    sweep_retired();
     uint64_t sig = inputs_sig();
     bool stable = sig == R.sig_seen;
     R.sig_seen = sig;
