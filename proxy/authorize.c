@@ -153,7 +153,8 @@ static ag_gate_result decide(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_
     if (p) {
         if (!allowed(p, user, &a, d))
             return forbid(g, e, user, &a, d);
-        if (ag_reqinfo_needs_create_check(&a, g->req->websocket)) {
+        /* any upgrade GET, not only WebSocket: SPDY also upgrades on GET (threat-model #15) */
+        if (ag_reqinfo_needs_create_check(&a, g->req->upgrade)) {
             ag_attrs_t c = a;
             c.verb = AG_STR("create");
             if (!allowed(p, user, &c, d))

@@ -33,6 +33,7 @@ threat_tokens() {
 tok() { jq -r --arg n "$1" '.[$n] // error("no token " + $n)' "$T/tokens.json"; }
 
 # threat_config FILE [issuer-A keys JSON] [extra "authentication" members] [extra top level]
+# (THREAT_POLICY=FILE adds one more policy file)
 threat_config() {
     echo "$GW_TOKEN" >"$T/gw-token"
     local D="$AG_SOURCE_DIR/tests/integration"
@@ -51,7 +52,7 @@ threat_config() {
        "keys": {"jwks_file": "$T/jwks-b.json"},
        "claims": {"username": "sub", "username_prefix": "b:", "groups": "groups", "groups_prefix": "b:"}}]${3:+,
     $3}},
-  "authorization": {"rbac": {"policies": ["$D/authz_policy.json", "$D/authz_sar_policy.json"]}}${4:+,
+  "authorization": {"rbac": {"policies": ["$D/authz_policy.json", "$D/authz_sar_policy.json"${THREAT_POLICY:+, \"$THREAT_POLICY\"}]}}${4:+,
   $4}
 }
 JSON
