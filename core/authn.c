@@ -615,6 +615,8 @@ static ag_authn_result verify(vctx *v, const ag_issuer_set_t *issuers, ag_keys_f
     v->info->issuer = v->is;
     if ((long long)token.n > v->is->max_token_bytes)
         return AG_AUTHN_TOO_LARGE;
+    if (!(v->is->algorithms & (1u << jwt.alg))) /* the issuer's allow-list (threat model #33) */
+        return AG_AUTHN_UNSUPPORTED_ALG;
     const ag_jwks_t *ks = keys ? keys(keys_ctx, v->is) : NULL;
     if (!ks)
         ks = v->is->static_keys;

@@ -354,6 +354,28 @@ static ag_err add_azure(pctx *c, ag_json_ref at, const char *path, ag_issuer_t *
     return add_issuer(c, at, path, v2);
 }
 
+/* "algorithms": names from the JWS allow-list (jwks.h) into a bit set. */
+static ag_err parse_algs(pctx *c, ag_cfg_obj_t *o, ag_issuer_t *is)
+{
+    ag_str_t *names = NULL;
+    int n = 0;
+    ag_err err = ag_cfg_str_array(o, "algorithms", AG_CFG_OPTIONAL, &names, &n);
+    if (err || !names)
+        return err;
+    is->algorithms = 0;
+    for (int i = 0; i < n; i++) {
+        ag_jwt_alg a = ag_jwt_alg_parse(names[i]);
+        if (a == AG_JWT_ALG_UNKNOWN) /* none and HMAC are never allowed (alg confusion) */
+            return ag_cfg_fail(c->cfg, o->obj, ag_cfg_path(o, "algorithms"),
+                               "unsupported algorithm \"%.*s\" (RS256..512, PS256..512, ES256..512)",
+                               AG_STR_FMT(names[i]));
+        is->algorithms |= 1u << a;
+    }
+    if (!is->algorithms)
+        return ag_cfg_fail(c->cfg, o->obj, ag_cfg_path(o, "algorithms"), "must not be empty");
+    return 0;
+}
+
 static ag_err parse_one(pctx *c, ag_json_ref ref, const char *path)
 {
     static const char *const types[] = {"oidc", "azure_ad", "kubernetes_serviceaccount", NULL};
@@ -377,8 +399,10 @@ static ag_err parse_one(pctx *c, ag_json_ref ref, const char *path)
         (type == AG_ISSUER_OIDC && (err = ag_cfg_value(&o, "claims", AG_CFG_OPTIONAL, &claims))) ||
         (err = ag_cfg_value(&o, "required_claims", AG_CFG_OPTIONAL, &req)) ||
         (err = ag_cfg_duration_ms(&o, "clock_leeway", AG_CFG_OPTIONAL, 0, 600000, &leeway_ms)) ||
-        (err = ag_cfg_int(&o, "max_token_bytes", AG_CFG_OPTIONAL, 1024, AG_ISSUER_MAX_TOKEN, &max_tok)) ||
-        (err = ag_cfg_obj_end(&o)))
+        (err = ag_cfg_int(&o, "max_token_bytes", AG_CFG_OPTIONAL, 1024, AG_ISSUER_MAX_TOKEN, &max_tok)))
+        return err;
+    is->algorithms = type == AG_ISSUER_AZURE_AD ? 1u << AG_JWT_RS256 : ~0u; /* Entra ID: RS256 */
+    if ((err = parse_algs(c, &o, is)) || (err = ag_cfg_obj_end(&o)))
         return err;
     is->type = (ag_issuer_type)type;
     is->leeway_s = leeway_ms / 1000;

@@ -9,7 +9,8 @@
  *            {"pem_file": PATH} | {"jwks": {inline JWKS}},
  *    "claims": {"username": "sub", "username_prefix": "..", "groups": "groups",
  *               "groups_prefix": "..", "uid": "..", "extra": {"key": "claim"}},
- *    "required_claims": {"claim": "value"}, "clock_leeway": "60s", "max_token_bytes": 16384}
+ *    "required_claims": {"claim": "value"}, "clock_leeway": "60s", "max_token_bytes": 16384,
+ *    "algorithms": ["RS256", ...] (default: all nine; azure_ad: RS256, as Entra ID signs)}
  * Azure AD preset: {"type": "azure_ad", "tenant_id": GUID, "audiences": [..]} becomes two
  * issuers, v1 https://sts.windows.net/{tid}/ and v2 https://login.microsoftonline.com/{tid}/v2.0.
  * Local key files are read at parse time (relative to the config file's directory);
@@ -68,6 +69,7 @@ typedef struct ag_issuer {
     bool legacy_sa;               /* kubernetes_serviceaccount with iss kubernetes/serviceaccount */
     long long leeway_s;
     long long max_token_bytes;
+    unsigned algorithms;          /* allowed algs: bit (1u << ag_jwt_alg) */
 } ag_issuer_t;
 
 typedef struct ag_issuer_set ag_issuer_set_t;

@@ -720,3 +720,28 @@ TEST(authn_fails_closed_when_the_arena_runs_out)
     }
     CHECK(tokens > 100);
 }
+
+TEST(authn_issuer_algorithm_allow_list)
+{
+    ag_buf_t a = AG_BUF_INIT(1 << 20), cfgtext = AG_BUF_INIT(1 << 20);
+    ag_arena_t ar;
+    ag_cfg_t cfg;
+    ag_issuer_set_t *set = NULL;
+    ag_identity_t id;
+    fx_load();
+    CHECK_EQ(ag_buf_read_file(&a, FIXDIR "/jwks-a.json"), 0);
+    ag_buf_printf(&cfgtext, "{\"issuers\":[{\"issuer\":\"https://idp.example.com\",\"audiences\":[\"authgate\"],"
+                            "\"algorithms\":[\"ES256\"],\"keys\":{\"jwks\":%s}}]}", a.p);
+    ag_arena_init(&ar, 0, 0);
+    CHECK_EQ(ag_cfg_init(&cfg, "t.json", ag_buf_str(&cfgtext), &ar), 0);
+    CHECK_EQ(ag_issuers_parse(&cfg, ag_json_get(cfg.doc, 0, "issuers"), "issuers", NULL, &set), 0);
+    ag_arena_reset(&fx.req);
+    CHECK_EQ(ag_authn_verify(set, NULL, NULL, fx_token("es256"), fx.now, &fx.req, &id, NULL), AG_AUTHN_OK);
+    CHECK_EQ(ag_authn_verify(set, NULL, NULL, fx_token("rs256"), fx.now, &fx.req, &id, NULL), AG_AUTHN_UNSUPPORTED_ALG);
+    CHECK_EQ(ag_authn_verify(set, NULL, NULL, fx_token("es384"), fx.now, &fx.req, &id, NULL), AG_AUTHN_UNSUPPORTED_ALG);
+    ag_issuer_set_free(set);
+    ag_cfg_dispose(&cfg);
+    ag_arena_dispose(&ar);
+    ag_buf_dispose(&a);
+    ag_buf_dispose(&cfgtext);
+}

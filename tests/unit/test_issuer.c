@@ -265,3 +265,27 @@ TEST(issuer_discovery_document_must_name_the_same_issuer)
                       &e.arena, &uri), AG_E_INVAL); /* templated (common) metadata: not ours */
     done(&e);
 }
+
+TEST(issuer_algorithms_allow_list)
+{
+    env_t e;
+    CHECK_EQ(load(&e, "[{\"issuer\":\"https://a\",\"audiences\":[\"x\"],\"keys\":{\"discovery\":true},"
+                      "\"algorithms\":[\"ES256\",\"PS384\"]},"
+                      "{\"issuer\":\"https://b\",\"audiences\":[\"x\"],\"keys\":{\"discovery\":true}},"
+                      "{\"type\":\"azure_ad\",\"tenant_id\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\"}]"),
+             0);
+    CHECK_EQ(ag_issuer_at(e.set, 0)->algorithms, (1u << AG_JWT_ES256) | (1u << AG_JWT_PS384));
+    CHECK(ag_issuer_at(e.set, 1)->algorithms & (1u << AG_JWT_ES512)); /* default: all */
+    CHECK_EQ(ag_issuer_at(e.set, 2)->algorithms, 1u << AG_JWT_RS256);  /* Entra ID */
+    CHECK_EQ(ag_issuer_at(e.set, 3)->algorithms, 1u << AG_JWT_RS256);
+    done(&e);
+    expect_error("[{\"issuer\":\"https://a\",\"audiences\":[\"x\"],\"keys\":{\"discovery\":true},"
+                 "\"algorithms\":[\"HS256\"]}]",
+                 "issuers[0].algorithms: unsupported algorithm \"HS256\"");
+    expect_error("[{\"issuer\":\"https://a\",\"audiences\":[\"x\"],\"keys\":{\"discovery\":true},"
+                 "\"algorithms\":[\"none\"]}]",
+                 "unsupported algorithm \"none\"");
+    expect_error("[{\"issuer\":\"https://a\",\"audiences\":[\"x\"],\"keys\":{\"discovery\":true},"
+                 "\"algorithms\":[]}]",
+                 "algorithms: must not be empty");
+}
