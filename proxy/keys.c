@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json.h"
 #include "log.h"
@@ -43,6 +44,9 @@ struct slot {
     long long backoff_ms;
     ag_keys_waiter_t *waiters;
     ag_keys_status_t st;
+    /* per-issuer gauges (label issuer="<url>"); values set as deltas on the control slot */
+    ag_metric_id m_issuer_stale, m_issuer_keys, m_issuer_success;
+    long long shown_keys, shown_success;
 };
 
 struct ag_keys {
@@ -75,6 +79,62 @@ static void register_metrics(void)
     m_kid_limited =
         ag_metrics_counter("authgate_jwks_unknown_kid_total", "outcome=\"rate_limited\"", h2);
     m_kid_timeout = ag_metrics_counter("authgate_jwks_unknown_kid_total", "outcome=\"timeout\"", h2);
+}
+
+/* Label strings of per-issuer series: the metrics registry borrows them for the life of
+ * the process, so they are interned here and never freed (reachable, not leaked). */
+static char *issuer_labels[AG_METRICS_MAX];
+static int nissuer_labels;
+static pthread_mutex_t labels_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *intern_label(const char *label)
+{
+    const char *out = NULL;
+    pthread_mutex_lock(&labels_lock);
+    for (int i = 0; i < nissuer_labels && !out; i++)
+        if (strcmp(issuer_labels[i], label) == 0)
+            out = issuer_labels[i];
+    if (!out && nissuer_labels < AG_METRICS_MAX && (issuer_labels[nissuer_labels] = strdup(label)))
+        out = issuer_labels[nissuer_labels++];
+    pthread_mutex_unlock(&labels_lock);
+    return out;
+}
+
+static void register_issuer_metrics(slot_t *s)
+{
+    ag_str_t url = ag_issuer_url(s->iss);
+    ag_buf_t label = AG_BUF_INIT(1024);
+    s->m_issuer_stale = s->m_issuer_keys = s->m_issuer_success = -1;
+    ag_buf_append_cstr(&label, "issuer=\"");
+    for (size_t i = 0; i < url.n; i++) { /* Prometheus label escaping */
+        char c = url.p[i];
+        if (c == '\\' || c == '"')
+            ag_buf_append(&label, "\\", 1);
+        if (c == '\n')
+            ag_buf_append_cstr(&label, "\\n");
+        else if (ag_buf_append(&label, &c, 1) != 0)
+            break;
+    }
+    const char *l = ag_buf_append_cstr(&label, "\"") == 0 ? intern_label(label.p) : NULL;
+    ag_buf_dispose(&label);
+    if (!l)
+        return;
+    s->m_issuer_stale = ag_metrics_gauge("authgate_jwks_issuer_stale", l,
+                                         "1 while the issuer's last key refresh failed.");
+    s->m_issuer_keys = ag_metrics_gauge("authgate_jwks_issuer_keys", l,
+                                        "Keys in the issuer's published set.");
+    s->m_issuer_success = ag_metrics_gauge("authgate_jwks_last_success_timestamp_seconds", l,
+                                           "Unix time of the issuer's last successful key fetch.");
+}
+
+static void show_issuer(slot_t *s, long long nkeys, long long success_s)
+{
+    ag_metrics_add(s->m_issuer_keys, nkeys - s->shown_keys);
+    s->shown_keys = nkeys;
+    if (success_s) {
+        ag_metrics_add(s->m_issuer_success, success_s - s->shown_success);
+        s->shown_success = success_s;
+    }
 }
 
 /* ---- publication (any thread) --------------------------------------------------------- */
@@ -203,9 +263,11 @@ static void succeeded(slot_t *s, ag_jwks_t *ks, long long max_age_s)
     s->st.refreshes++;
     s->st.nkeys = ag_jwks_count(ks);
     s->st.has_keys = true;
+    show_issuer(s, s->st.nkeys, (long long)time(NULL));
     if (s->stale) {
         s->stale = false;
         ag_metrics_add(m_stale, -1);
+        ag_metrics_add(s->m_issuer_stale, -1);
         ag_info("keys for issuer %.*s are fresh again (%d keys)", AG_STR_FMT(ag_issuer_url(s->iss)),
                 s->st.nkeys);
     }
@@ -227,6 +289,7 @@ static void failed(slot_t *s, bool invalid, const char *what, const char *detail
     if (!s->stale && atomic_load(&s->cur)) {
         s->stale = true;
         ag_metrics_add(m_stale, 1);
+        ag_metrics_add(s->m_issuer_stale, 1);
     }
     if (s->last_log == 0 || now - s->last_log >= LOG_EVERY_MS) {
         ag_warn("keys for issuer %.*s: %s failed: %s; %s (retry in %lld ms, %llu failures not "
@@ -525,6 +588,7 @@ ag_err ag_keys_create(uv_loop_t *loop, ag_fetch_t *fetch, const ag_issuer_set_t 
             memcpy(s->jwks_uri, u.p, u.n);
             s->jwks_uri[u.n] = '\0';
         }
+        register_issuer_metrics(s);
         uv_timer_init(loop, &s->refresh_timer);
         uv_timer_init(loop, &s->wait_timer);
         s->refresh_timer.data = s->wait_timer.data = s;
@@ -557,8 +621,11 @@ void ag_keys_destroy(ag_keys_t *k)
         if (!s->remote || !s->refresh_timer.loop)
             continue;
         answer_all(s, AG_KEYS_FAILED);
-        if (s->stale)
+        if (s->stale) {
             ag_metrics_add(m_stale, -1);
+            ag_metrics_add(s->m_issuer_stale, -1);
+        }
+        ag_metrics_add(s->m_issuer_keys, -s->shown_keys);
         uv_close((uv_handle_t *)&s->refresh_timer, on_handle_close);
         uv_close((uv_handle_t *)&s->wait_timer, on_handle_close);
     }

@@ -25,6 +25,10 @@ for mode in garbage html empty; do
 done
 oidc_admin "jwks-mode?mode=ok" >/dev/null
 expect_eq "$(metric authgate_jwks_stale_issuers)" 1 "issuer reported stale"
+expect_eq "$(metric "authgate_jwks_issuer_stale{issuer=\"$OIDC_ISSUER\"}")" 1 "per-issuer stale gauge"
+expect_eq "$(metric "authgate_jwks_issuer_keys{issuer=\"$OIDC_ISSUER\"}")" 1 "keys still published"
+ts=$(metric "authgate_jwks_last_success_timestamp_seconds{issuer=\"$OIDC_ISSUER\"}")
+[ "$ts" -gt 1700000000 ] || fail "last success timestamp: $ts"
 expect_eq "$(get /api/v1/pods "$t2")" 200 "cached keys survive bad JWKS responses"
 pass "unparsable JWKS responses keep the last good keys"
 
