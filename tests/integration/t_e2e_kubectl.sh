@@ -126,8 +126,10 @@ expect_eq "$out" 'Error from server (Forbidden): pods is forbidden: User "alice"
 out=$(kc bob get deployments 2>&1) && fail "bob listed deployments: $out"
 expect_eq "$out" 'Error from server (Forbidden): deployments.apps is forbidden: User "bob" cannot list resource "deployments" in API group "apps" in the namespace "default"' "403 list apps"
 out=$(echo x | timeout 10 kubectl --kubeconfig "$T/kc-alice" exec -i web-1 -- cat 2>&1) && fail "alice exec: $out"
-expect_match "$out" 'Forbidden|forbidden' "exec denied for view"
-n=$(api_new | jq -r 'select(.target | test("secrets|kube-system|deployments|/exec")) | .target' | wc -l)
+expect_eq "$out" 'Error from server (Forbidden): pods "web-1" is forbidden: User "alice" cannot create resource "pods/exec" in API group "" in the namespace "default"' "exec denied for view (WebSocket GET judged as create)"
+out=$(timeout 10 kubectl --kubeconfig "$T/kc-alice" port-forward pod/web-1 :80 2>&1) && fail "alice port-forward: $out"
+expect_eq "$out" 'error: error upgrading connection: pods "web-1" is forbidden: User "alice" cannot create resource "pods/portforward" in API group "" in the namespace "default"' "port-forward denied for view"
+n=$(api_new | jq -r 'select(.target | test("secrets|kube-system|deployments|/exec|/portforward")) | .target' | wc -l)
 expect_eq "$n" 0 "denied requests never reach the API server"
 pass "403 printed by kubectl in the API server's wording; nothing denied was forwarded"
 
