@@ -401,7 +401,7 @@ static ag_err parse_one(pctx *c, ag_json_ref ref, const char *path)
         (err = ag_cfg_duration_ms(&o, "clock_leeway", AG_CFG_OPTIONAL, 0, 600000, &leeway_ms)) ||
         (err = ag_cfg_int(&o, "max_token_bytes", AG_CFG_OPTIONAL, 1024, AG_ISSUER_MAX_TOKEN, &max_tok)))
         return err;
-    is->algorithms = type == AG_ISSUER_AZURE_AD ? 1u << AG_JWT_RS256 : ~0u; /* Entra ID: RS256 */
+    is->algorithms = ~0u; /* default: the key decides (Entra ID deployments may pin RS256) */
     if ((err = parse_algs(c, &o, is)) || (err = ag_cfg_obj_end(&o)))
         return err;
     is->type = (ag_issuer_type)type;

@@ -10,7 +10,7 @@
  *    "claims": {"username": "sub", "username_prefix": "..", "groups": "groups",
  *               "groups_prefix": "..", "uid": "..", "extra": {"key": "claim"}},
  *    "required_claims": {"claim": "value"}, "clock_leeway": "60s", "max_token_bytes": 16384,
- *    "algorithms": ["RS256", ...] (default: all nine; azure_ad: RS256, as Entra ID signs)}
+ *    "algorithms": ["RS256", ...] (default: all nine, the key decides; Entra ID signs RS256)}
  * Azure AD preset: {"type": "azure_ad", "tenant_id": GUID, "audiences": [..]} becomes two
  * issuers, v1 https://sts.windows.net/{tid}/ and v2 https://login.microsoftonline.com/{tid}/v2.0.
  * Local key files are read at parse time (relative to the config file's directory);

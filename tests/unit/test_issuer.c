@@ -272,11 +272,12 @@ TEST(issuer_algorithms_allow_list)
     CHECK_EQ(load(&e, "[{\"issuer\":\"https://a\",\"audiences\":[\"x\"],\"keys\":{\"discovery\":true},"
                       "\"algorithms\":[\"ES256\",\"PS384\"]},"
                       "{\"issuer\":\"https://b\",\"audiences\":[\"x\"],\"keys\":{\"discovery\":true}},"
-                      "{\"type\":\"azure_ad\",\"tenant_id\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\"}]"),
+                      "{\"type\":\"azure_ad\",\"tenant_id\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\","
+                      "\"algorithms\":[\"RS256\"]}]"),
              0);
     CHECK_EQ(ag_issuer_at(e.set, 0)->algorithms, (1u << AG_JWT_ES256) | (1u << AG_JWT_PS384));
     CHECK(ag_issuer_at(e.set, 1)->algorithms & (1u << AG_JWT_ES512)); /* default: all */
-    CHECK_EQ(ag_issuer_at(e.set, 2)->algorithms, 1u << AG_JWT_RS256);  /* Entra ID */
+    CHECK_EQ(ag_issuer_at(e.set, 2)->algorithms, 1u << AG_JWT_RS256);  /* both Entra issuers */
     CHECK_EQ(ag_issuer_at(e.set, 3)->algorithms, 1u << AG_JWT_RS256);
     done(&e);
     expect_error("[{\"issuer\":\"https://a\",\"audiences\":[\"x\"],\"keys\":{\"discovery\":true},"
