@@ -182,6 +182,12 @@ expect_eq "$(jq -r .secret.code <<<"$out")" 403 "client-node 403"
 expect_eq "$(jq -r .secret.message <<<"$out")" 'secrets "db-password" is forbidden: User "alice" cannot get resource "secrets" in API group "" in the namespace "default"' "client-node 403 message"
 e2e_assert_upstream "client-node" "${ALICE[@]}"
 pass "@kubernetes/client-node lists, reads and gets the API server's 403"
+api_mark
+out=$(cd "$AG_SOURCE_DIR/tests" && node e2e/client-node.mjs "$T/kc-admin" streams) || fail "client-node streams: $out"
+expect_eq "$out" '{"exec":"hello from client-node\n","status":"Success","portforward":"client-node bytes"}' "client-node exec and port-forward"
+expect_eq "$(api_new | jq -r 'select(.upgrade) | .subprotocol' | tr '\n' ' ')" "v5.channel.k8s.io v4.channel.k8s.io " "client-node subprotocols"
+e2e_assert_upstream "client-node streams" "${ADMIN[@]}"
+pass "@kubernetes/client-node exec (v5.channel.k8s.io) and port-forward (v4.channel.k8s.io) through the gateway"
 
 # ---- no client token ever reached the API server --------------------------------------------
 e2e_assert_no_client_tokens
