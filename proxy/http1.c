@@ -723,8 +723,25 @@ static void start_forward(conn_t *c)
 
 /* ---- local routes ----------------------------------------------------------------- */
 
+/* Local routes speak JSON: a body in another encoding (kubectl sends protobuf for
+ * SelfSubjectAccessReview) is forwarded to the API server, which understands it. */
+static bool json_body(const conn_t *c)
+{
+    for (int i = 0; i < c->req.nheaders; i++)
+        if (ag_str_ieq(c->req.headers[i].name, AG_STR("content-type"))) {
+            ag_str_t v = c->req.headers[i].value, type;
+            ag_str_split(v, ';', &type);
+            while (type.n && type.p[type.n - 1] == ' ')
+                type.n--;
+            return ag_str_ieq(type, AG_STR("application/json"));
+        }
+    return true;
+}
+
 static const struct route *find_route(const conn_t *c)
 {
+    if (!json_body(c))
+        return NULL;
     for (int i = 0; i < nroutes; i++)
         if (ag_str_eq_lit(c->req.method, routes[i].method) &&
             ag_str_eq_lit(c->req.path, routes[i].path))

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "authz_chain.h"
+#include "json.h"
 #include "http1.h"
 #include "log.h"
 #include "metrics.h"
@@ -38,6 +39,88 @@ static void on_review(ag_local_req_t *r, void *ud)
     ag_metrics_inc(m_reviews[r->status != 201 ? 2 : allowed ? 0 : 1]);
 }
 
+/* ---- SelfSubjectAccessReview (kubectl auth can-i) --------------------------------------- */
+
+static const ag_str_t anon_groups[] = {AG_STR("system:unauthenticated")};
+static const ag_identity_t anonymous = {.username = AG_STR("system:anonymous"),
+                                        .groups = anon_groups, .ngroups = 1,
+                                        .flags = AG_ID_ANONYMOUS};
+
+/* The review's spec is a SubjectAccessReview spec without the user: it is checked by the
+ * same parser after a placeholder user is put in, then judged for the caller's identity.
+ * Fills *spec with the original spec's bytes. */
+static ag_err self_review_body(ag_str_t body, ag_arena_t *arena, ag_buf_t *sar, ag_str_t *spec,
+                               const char **why)
+{
+    ag_json_t doc;
+    ag_json_limits_t lim = {.max_depth = 16, .max_tokens = 1 << 16};
+    ag_str_t kind = AG_STR_NULL, version = AG_STR_NULL;
+    ag_err err = ag_json_parse(&doc, body, &lim, arena, NULL);
+    ag_json_ref root = err ? AG_JSON_NONE : ag_json_root(&doc);
+    if (err || ag_json_typeof(&doc, root) != AG_JSON_OBJECT)
+        return *why = "malformed SelfSubjectAccessReview: not a JSON object", AG_E_PARSE;
+    ag_json_ref k = ag_json_get(&doc, root, "kind"), v = ag_json_get(&doc, root, "apiVersion"),
+                sp = ag_json_get(&doc, root, "spec");
+    if (k != AG_JSON_NONE)
+        ag_json_str(&doc, k, arena, &kind);
+    if (v != AG_JSON_NONE)
+        ag_json_str(&doc, v, arena, &version);
+    if (!ag_str_eq_lit(kind, "SelfSubjectAccessReview"))
+        return *why = "kind must be SelfSubjectAccessReview", AG_E_PARSE;
+    if (ag_json_typeof(&doc, sp) != AG_JSON_OBJECT)
+        return *why = "malformed SelfSubjectAccessReview: spec must be an object", AG_E_PARSE;
+    *spec = ag_json_raw(&doc, sp);
+    ag_str_t inner = ag_str_sub(*spec, 1, spec->n - 2); /* between the braces */
+    bool empty = ag_json_count(&doc, sp) == 0;
+    if ((err = ag_buf_append_cstr(sar, "{\"apiVersion\":")) ||
+        (err = ag_json_write_str(sar, version)) ||
+        (err = ag_buf_append_cstr(sar, ",\"kind\":\"SubjectAccessReview\",\"spec\":"
+                                       "{\"user\":\"-\"")) ||
+        (!empty && ((err = ag_buf_append(sar, ",", 1)) || (err = ag_buf_append_str(sar, inner)))) ||
+        (err = ag_buf_append_cstr(sar, "}}")))
+        return err;
+    return 0;
+}
+
+static void on_self_review(ag_local_req_t *r, void *ud)
+{
+    (void)ud;
+    static const ag_str_t sar_kind = AG_STR("{\"kind\":\"SubjectAccessReview\"");
+    ag_buf_t sar = AG_BUF_INIT(2 * AG_SAR_MAX_BODY), why = AG_BUF_INIT(4096),
+             out = AG_BUF_INIT(4u << 20);
+    ag_sar_request_t req;
+    ag_str_t spec = AG_STR_NULL;
+    const char *bad = NULL;
+    ag_policy_t *p = NULL;
+    ag_err err = self_review_body(r->body, r->arena, &sar, &spec, &bad);
+    if (!err && (err = ag_sar_parse(ag_buf_str(&sar), r->arena, &req, &why)) == 0) {
+        ag_authz_decision_t d = {.rule_index = -1};
+        req.user = r->identity ? *r->identity : anonymous; /* the caller, as authenticated */
+        req.spec_raw = spec;
+        if (!(p = ag_policy_acquire(r->worker))) {
+            r->status = 503;
+            ag_status_write(r->response, 503, AG_STR("authorization policy is not loaded"));
+            goto out;
+        }
+        d.result = ag_authz_chain_eval(&p->chain, &req.user, &req.attrs, &d);
+        if ((err = ag_sar_write_response(&req, &d, &out)) == 0 && out.n > sar_kind.n) {
+            r->status = 201; /* same document, this kind */
+            ag_buf_append_cstr(r->response, "{\"kind\":\"SelfSubjectAccessReview\"");
+            ag_buf_append_str(r->response, ag_str_sub(ag_buf_str(&out), sar_kind.n, out.n));
+            goto out;
+        }
+    }
+    if (err == AG_E_PARSE || err == AG_E_INVAL || err == AG_E_DUPLICATE) {
+        r->status = err == AG_E_INVAL ? 422 : 400;
+        ag_status_write(r->response, r->status, bad ? ag_str_cstr(bad) : ag_buf_str(&why));
+    }
+out:
+    ag_policy_unref(p);
+    ag_buf_dispose(&sar);
+    ag_buf_dispose(&why);
+    ag_buf_dispose(&out);
+}
+
 ag_err ag_webhook_sar_register(void)
 {
     static const char *h = "SubjectAccessReview webhook answers by outcome.";
@@ -48,7 +131,12 @@ ag_err ag_webhook_sar_register(void)
     if ((err = ag_http1_route("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
                               AG_SAR_MAX_BODY, on_review, NULL)) != 0 ||
         (err = ag_http1_route("POST", "/apis/authorization.k8s.io/v1beta1/subjectaccessreviews",
-                              AG_SAR_MAX_BODY, on_review, NULL)) != 0)
+                              AG_SAR_MAX_BODY, on_review, NULL)) != 0 ||
+        (err = ag_http1_route("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                              AG_SAR_MAX_BODY, on_self_review, NULL)) != 0 ||
+        (err = ag_http1_route("POST",
+                              "/apis/authorization.k8s.io/v1beta1/selfsubjectaccessreviews",
+                              AG_SAR_MAX_BODY, on_self_review, NULL)) != 0)
         return err;
     return 0;
 }

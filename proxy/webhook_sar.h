@@ -4,7 +4,10 @@
  * policy snapshot (proxy/policy.h); an Azure AD identity is recognised by spec.extra.oid
  * (core/authz_chain.h). The caller is authenticated and authorized by the gate first, as
  * kube-apiserver does for a SAR create (`create subjectaccessreviews.authorization.k8s.io`,
- * granted by the bootstrap ClusterRole system:auth-delegator). Lifetime: process. */
+ * granted by the bootstrap ClusterRole system:auth-delegator). Also POST
+ * .../selfsubjectaccessreviews (`kubectl auth can-i`): the same judgement for the caller's
+ * own identity (allowed to every authenticated user by system:basic-user). JSON bodies
+ * only; other encodings are forwarded (http1.c). Lifetime: process. */
 #ifndef AG_WEBHOOK_SAR_H
 #define AG_WEBHOOK_SAR_H
 

@@ -59,7 +59,7 @@ pass "non-Azure identities fall back to Kubernetes RBAC"
 
 # 4. the webhook: spec.extra.oid marks an Azure AD identity (denied: true on no grant)
 sar() {
-  curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $KAS" --data-binary "$1" \
+  curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $KAS" -H 'Content-Type: application/json' --data-binary "$1" \
     "http://127.0.0.1:$GW_PORT/apis/authorization.k8s.io/v1/subjectaccessreviews"
 }
 expect_eq "$(sar '{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"alice@contoso.com","extra":{"oid":["1c6f3d1e-2b7a-4f0e-9d3c-5a8b7e6f0001"]},"resourceAttributes":{"namespace":"dev","verb":"get","resource":"pods"}}}')" 201 "sar"
