@@ -11,8 +11,7 @@
 static ag_err parse_cache(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_authn_config_t *c)
 {
     ag_cfg_obj_t o;
-    long long entries = c->cache_entries, neg = c->cache_negative_entries,
-              shards = c->cache_shards;
+    long long entries = c->cache_entries, neg = c->cache_negative_entries, shards = c->cache_shards;
     ag_err err;
     if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
         (err = ag_cfg_int(&o, "max_entries", AG_CFG_OPTIONAL, 1, 10000000, &entries)) ||
@@ -79,8 +78,8 @@ ag_err ag_authn_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
         (err = ag_cfg_value(&o, "issuers", AG_CFG_REQUIRED, &issuers)) ||
         (err = ag_cfg_bool(&o, "anonymous", AG_CFG_OPTIONAL, &c->anonymous)) ||
         (err = ag_cfg_bool(&o, "tokenreview", AG_CFG_OPTIONAL, &c->tokenreview)) ||
-        (err = ag_cfg_str_array(&o, "tokenreview_callers", AG_CFG_OPTIONAL,
-                                &c->tokenreview_callers, &c->ntokenreview_callers)) ||
+        (err = ag_cfg_str_array(&o, "tokenreview_callers", AG_CFG_OPTIONAL, &c->tokenreview_callers,
+                                &c->ntokenreview_callers)) ||
         (err = ag_cfg_value(&o, "token_cache", AG_CFG_OPTIONAL, &cache)) ||
         (err = ag_cfg_value(&o, "keys", AG_CFG_OPTIONAL, &keys)) || (err = ag_cfg_obj_end(&o)))
         return err;

@@ -22,9 +22,9 @@
 #include "issuer.h"
 
 typedef struct {
-    ag_issuer_set_t *issuers;   /* owned: ag_authn_config_dispose */
-    bool anonymous;             /* requests without credentials pass as system:anonymous */
-    bool tokenreview;           /* serve the TokenReview webhook on the main listener */
+    ag_issuer_set_t *issuers;      /* owned: ag_authn_config_dispose */
+    bool anonymous;                /* requests without credentials pass as system:anonymous */
+    bool tokenreview;              /* serve the TokenReview webhook on the main listener */
     ag_str_t *tokenreview_callers; /* usernames allowed to call it on top of what authorization
                                       grants (arena); none: whoever the gate lets through */
     int ntokenreview_callers;
@@ -32,7 +32,7 @@ typedef struct {
     long long cache_ttl_ms, cache_negative_ttl_ms;
     long long refresh_min_ms, refresh_max_ms, kid_interval_ms, kid_wait_ms, fetch_timeout_ms;
     long long max_bytes;
-    const char *ca_file;        /* arena; NULL: system CAs */
+    const char *ca_file; /* arena; NULL: system CAs */
 } ag_authn_config_t;
 
 /* Reads the section at <ref>; relative key files resolve against <config_dir>. */

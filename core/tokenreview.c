@@ -122,8 +122,8 @@ static ag_err write_user(ag_buf_t *out, const ag_identity_t *u)
     if ((err = ag_buf_append_cstr(out, "\"user\":{\"username\":")) ||
         (err = ag_json_write_str(out, u->username)))
         return err;
-    if (u->uid.n && ((err = ag_buf_append_cstr(out, ",\"uid\":")) ||
-                     (err = ag_json_write_str(out, u->uid))))
+    if (u->uid.n &&
+        ((err = ag_buf_append_cstr(out, ",\"uid\":")) || (err = ag_json_write_str(out, u->uid))))
         return err;
     if (u->ngroups && ((err = ag_buf_append_cstr(out, ",\"groups\":")) ||
                        (err = write_str_array(out, u->groups, u->ngroups))))

@@ -35,10 +35,10 @@ typedef struct {
 
 typedef struct {
     bool authenticated;
-    const ag_identity_t *user;  /* written when authenticated (borrowed) */
-    const ag_str_t *audiences;  /* status.audiences, omitted when none (borrowed) */
+    const ag_identity_t *user; /* written when authenticated (borrowed) */
+    const ag_str_t *audiences; /* status.audiences, omitted when none (borrowed) */
     int naudiences;
-    ag_str_t error;             /* status.error, omitted when empty (borrowed) */
+    ag_str_t error; /* status.error, omitted when empty (borrowed) */
 } ag_tokenreview_status_t;
 
 /* "authentication.k8s.io/v1" -> V1, ".../v1beta1" -> V1BETA1; -1 otherwise. */

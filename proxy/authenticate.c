@@ -126,7 +126,7 @@ static void gate_finish(job_t *j, ag_authn_result r, int status)
         gr = j->a->next ? j->a->next(g, j->a->next_ud) : AG_GATE_ALLOW;
     } else {
         g->status = status;
-        g->message = status == 401 ? AG_STR("Unauthorized")
+        g->message = status == 401   ? AG_STR("Unauthorized")
                      : status == 403 ? AG_STR("forbidden: too many groups")
                                      : AG_STR("group resolution is unavailable, retry later");
         gr = AG_GATE_DENY;
@@ -166,7 +166,7 @@ static void on_graph(void *arg, const ag_graph_result_t *res)
     if (res->err) {
         ag_warn("group resolution for oid %.*s failed: %s", AG_STR_FMT(j->id.oid), res->reason);
         finish(j, res->err == AG_E_TOO_BIG ? AG_AUTHN_TOO_MANY_GROUPS : AG_AUTHN_INTERNAL,
-                      ag_graph_http_status(res->err));
+               ag_graph_http_status(res->err));
         return;
     }
     if (ag_graph_apply(res, j->arena, &j->id) != 0) {
@@ -209,9 +209,8 @@ static void on_keys(void *arg, ag_keys_outcome o)
         return; /* once: j->refreshed stops a second round */
     }
     if (j->owner)
-        ag_tokencache_fail(j->a->cache, &j->key, now_ms(), j->info.kid.n ? AG_AUTHN_UNKNOWN_KID
-                                                                        : AG_AUTHN_NO_KEYS,
-                           false);
+        ag_tokencache_fail(j->a->cache, &j->key, now_ms(),
+                           j->info.kid.n ? AG_AUTHN_UNKNOWN_KID : AG_AUTHN_NO_KEYS, false);
     j->owner = false;
     finish(j, j->info.kid.n ? AG_AUTHN_UNKNOWN_KID : AG_AUTHN_NO_KEYS, 401);
 }
@@ -221,9 +220,9 @@ static void step_verify(job_t *j)
     ag_authenticator_t *a = j->a;
     ag_keys_borrow_t b = {a->keys, NULL};
     long long t = now_ms();
-    ag_authn_result r = ag_authn_verify_audiences(a->conf->issuers, ag_keys_borrow_fn, &b,
-                                                  j->token, j->auds, j->naud, t / 1000, j->arena,
-                                                  &j->id, &j->info);
+    ag_authn_result r =
+        ag_authn_verify_audiences(a->conf->issuers, ag_keys_borrow_fn, &b, j->token, j->auds,
+                                  j->naud, t / 1000, j->arena, &j->id, &j->info);
     ag_keys_borrow_release(&b);
     if (r == AG_AUTHN_OK) {
         if (j->owner)
@@ -341,14 +340,13 @@ ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud)
         ag_identity_t *id = ag_arena_calloc(g->arena, sizeof *id);
         for (int i = 0; i < g->peer->norgs && i < AG_TLS_MAX_ORGS; i++)
             orgs[i] = ag_str_cstr(g->peer->orgs[i]);
-        if (!id || ag_authn_from_cert(ag_str_cstr(g->peer->cn), orgs, g->peer->norgs, g->arena,
-                                      id) != 0)
+        if (!id ||
+            ag_authn_from_cert(ag_str_cstr(g->peer->cn), orgs, g->peer->norgs, g->arena, id) != 0)
             return deny(g, AG_AUTHN_BAD_CLAIM);
         return allow_fixed(a, g, id);
     }
     for (int i = 0; i < g->req->nheaders; i++)
-        if (ag_str_ieq(g->req->headers[i].name, AG_STR("authorization")) &&
-            n++ < MAX_AUTH_HEADERS)
+        if (ag_str_ieq(g->req->headers[i].name, AG_STR("authorization")) && n++ < MAX_AUTH_HEADERS)
             values[n - 1] = g->req->headers[i].value;
     if (n == 0 && a->conf->anonymous) {
         ag_identity_t *id = ag_arena_calloc(g->arena, sizeof *id);
@@ -358,7 +356,8 @@ ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud)
         return allow_fixed(a, g, id);
     }
     ag_str_t token;
-    ag_authn_result r = ag_authn_bearer(values, n > MAX_AUTH_HEADERS ? MAX_AUTH_HEADERS : n, &token);
+    ag_authn_result r =
+        ag_authn_bearer(values, n > MAX_AUTH_HEADERS ? MAX_AUTH_HEADERS : n, &token);
     if (r != AG_AUTHN_OK)
         return deny(g, r);
     job_t *j = job_new(a, g->arena, g->loop, g->worker, token, NULL, 0);
@@ -372,7 +371,8 @@ ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud)
     return AG_GATE_PENDING;
 }
 
-/* ---- TokenReview ------------------------------------------------------------------------------ */
+/* ---- TokenReview ------------------------------------------------------------------------------
+ */
 
 ag_err ag_authn_review(ag_authenticator_t *a, uv_loop_t *loop, int worker, ag_str_t token,
                        const ag_str_t *audiences, int naudiences, ag_arena_t *arena,
@@ -387,7 +387,8 @@ ag_err ag_authn_review(ag_authenticator_t *a, uv_loop_t *loop, int worker, ag_st
     return 0;
 }
 
-/* ---- lifecycle ---------------------------------------------------------------------------------- */
+/* ---- lifecycle ----------------------------------------------------------------------------------
+ */
 
 ag_err ag_authenticator_create(uv_loop_t *control, const ag_authn_config_t *conf,
                                ag_authenticator_t **out, ag_buf_t *errmsg)
@@ -398,7 +399,8 @@ ag_err ag_authenticator_create(uv_loop_t *control, const ag_authn_config_t *conf
         goto fail;
     a->conf = conf;
     register_metrics();
-    ag_fetch_opts_t fo = {.ca_file = conf->ca_file, .timeout_ms = conf->fetch_timeout_ms,
+    ag_fetch_opts_t fo = {.ca_file = conf->ca_file,
+                          .timeout_ms = conf->fetch_timeout_ms,
                           .max_bytes = (size_t)conf->max_bytes};
     ag_keys_opts_t ko = {.refresh_min_ms = conf->refresh_min_ms,
                          .refresh_max_ms = conf->refresh_max_ms,

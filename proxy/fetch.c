@@ -22,13 +22,13 @@ struct ag_fetch {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
-    ag_mailbox_t *inbox;  /* submissions from other threads */
-    char *ca_file;        /* owned */
+    ag_mailbox_t *inbox; /* submissions from other threads */
+    char *ca_file;       /* owned */
     long timeout_ms;
     size_t max_bytes;
-    job_t *jobs;          /* running jobs (doubly linked) */
-    sock_t *socks;        /* watched sockets (doubly linked) */
-    int open_handles;     /* libuv handles not yet closed; free at 0 after destroy */
+    job_t *jobs;      /* running jobs (doubly linked) */
+    sock_t *socks;    /* watched sockets (doubly linked) */
+    int open_handles; /* libuv handles not yet closed; free at 0 after destroy */
     bool closing;
     ag_fetch_stats_t stats; /* updated with relaxed atomics */
 };
@@ -41,7 +41,7 @@ struct sock {
 };
 
 struct job {
-    ag_mailbox_msg_t msg;  /* first member: the mailbox hands it back to us */
+    ag_mailbox_msg_t msg; /* first member: the mailbox hands it back to us */
     ag_fetch_t *f;
     CURL *easy;
     struct curl_slist *hdrs;
@@ -53,8 +53,8 @@ struct job {
     ag_buf_t resp;
     ag_fetch_cb cb;
     void *arg;
-    ag_mailbox_t *reply;   /* NULL when started on the control loop */
-    ag_fetch_res_t res;    /* kept for the reply hop */
+    ag_mailbox_t *reply; /* NULL when started on the control loop */
+    ag_fetch_res_t res;  /* kept for the reply hop */
     char errbuf[CURL_ERROR_SIZE];
     job_t *prev, *next;
 };
@@ -200,8 +200,8 @@ static ag_err job_configure(job_t *j)
     ag_fetch_t *f = j->f;
     CURL *e = j->easy;
     CURLcode c = CURLE_OK;
-#define SET(opt, val)                                                                  \
-    if (c == CURLE_OK)                                                                 \
+#define SET(opt, val)                                                                              \
+    if (c == CURLE_OK)                                                                             \
     c = curl_easy_setopt(e, opt, val)
     SET(CURLOPT_URL, j->url);
     SET(CURLOPT_PRIVATE, (void *)j);

@@ -27,9 +27,9 @@
 typedef struct ag_fetch ag_fetch_t;
 
 typedef struct {
-    const char *ca_file;     /* PEM bundle for HTTPS; NULL = system default (borrowed) */
-    long timeout_ms;         /* default per-request timeout; 0 = AG_FETCH_DEFAULT_TIMEOUT_MS */
-    size_t max_bytes;        /* default response cap; 0 = AG_FETCH_DEFAULT_MAX_BYTES */
+    const char *ca_file; /* PEM bundle for HTTPS; NULL = system default (borrowed) */
+    long timeout_ms;     /* default per-request timeout; 0 = AG_FETCH_DEFAULT_TIMEOUT_MS */
+    size_t max_bytes;    /* default response cap; 0 = AG_FETCH_DEFAULT_MAX_BYTES */
 } ag_fetch_opts_t;
 
 typedef struct {
@@ -42,13 +42,13 @@ typedef struct {
 } ag_fetch_req_t;
 
 typedef struct {
-    ag_err err;            /* 0 when a complete HTTP response arrived, whatever its status;
-                              AG_E_TIMEOUT, AG_E_TOO_BIG, AG_E_IO, AG_E_CANCELED otherwise */
-    long status;           /* HTTP status, 0 when none */
-    ag_str_t body;         /* borrowed: valid only during the callback */
-    long long max_age_s;   /* Cache-Control max-age; 0 for no-store/no-cache; -1 when absent */
-    const char *detail;    /* curl's error text for logs, "" when none (borrowed) */
-    double seconds;        /* total time */
+    ag_err err;          /* 0 when a complete HTTP response arrived, whatever its status;
+                            AG_E_TIMEOUT, AG_E_TOO_BIG, AG_E_IO, AG_E_CANCELED otherwise */
+    long status;         /* HTTP status, 0 when none */
+    ag_str_t body;       /* borrowed: valid only during the callback */
+    long long max_age_s; /* Cache-Control max-age; 0 for no-store/no-cache; -1 when absent */
+    const char *detail;  /* curl's error text for logs, "" when none (borrowed) */
+    double seconds;      /* total time */
 } ag_fetch_res_t;
 
 /* Runs on the loop that asked (the control loop for ag_fetch_start, the reply mailbox's

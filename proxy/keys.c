@@ -31,16 +31,16 @@ struct slot {
     bool remote;
     _Atomic(ag_jwks_t *) cur; /* remote: owned ref; local: NULL (served from iss) */
     atomic_int readers;
-    uv_timer_t refresh_timer;  /* next scheduled refresh or retry */
-    uv_timer_t wait_timer;     /* bounds how long waiters wait */
-    char *jwks_uri;            /* configured, or learnt from discovery (owned) */
-    bool rediscover;           /* discovery again before the next JWKS fetch */
+    uv_timer_t refresh_timer; /* next scheduled refresh or retry */
+    uv_timer_t wait_timer;    /* bounds how long waiters wait */
+    char *jwks_uri;           /* configured, or learnt from discovery (owned) */
+    bool rediscover;          /* discovery again before the next JWKS fetch */
     bool fetching, stale;
     bool kid_refreshed_once;
-    uint64_t last_kid_refresh;  /* uv_now of the last unknown-kid refresh */
-    uint64_t last_log;          /* uv_now of the last WARN */
+    uint64_t last_kid_refresh;     /* uv_now of the last unknown-kid refresh */
+    uint64_t last_log;             /* uv_now of the last WARN */
     unsigned long long suppressed; /* failures not logged since */
-    uint64_t next_at;           /* uv_now of the scheduled refresh */
+    uint64_t next_at;              /* uv_now of the scheduled refresh */
     long long backoff_ms;
     ag_keys_waiter_t *waiters;
     ag_keys_status_t st;
@@ -54,7 +54,7 @@ struct ag_keys {
     ag_fetch_t *fetch;
     const ag_issuer_set_t *issuers;
     ag_keys_opts_t o;
-    ag_mailbox_t *inbox;   /* waiters from workers */
+    ag_mailbox_t *inbox; /* waiters from workers */
     slot_t *slots;
     int nslots;
     atomic_bool ready;
@@ -75,10 +75,12 @@ static void register_metrics(void)
     m_stale = ag_metrics_gauge("authgate_jwks_stale_issuers", NULL,
                                "Issuers whose last key refresh failed (last good keys serve).");
     static const char *h2 = "Unknown-kid refresh requests by outcome.";
-    m_kid_refresh = ag_metrics_counter("authgate_jwks_unknown_kid_total", "outcome=\"refresh\"", h2);
+    m_kid_refresh =
+        ag_metrics_counter("authgate_jwks_unknown_kid_total", "outcome=\"refresh\"", h2);
     m_kid_limited =
         ag_metrics_counter("authgate_jwks_unknown_kid_total", "outcome=\"rate_limited\"", h2);
-    m_kid_timeout = ag_metrics_counter("authgate_jwks_unknown_kid_total", "outcome=\"timeout\"", h2);
+    m_kid_timeout =
+        ag_metrics_counter("authgate_jwks_unknown_kid_total", "outcome=\"timeout\"", h2);
 }
 
 /* Label strings of per-issuer series: the metrics registry borrows them for the life of
@@ -121,8 +123,8 @@ static void register_issuer_metrics(slot_t *s)
         return;
     s->m_issuer_stale = ag_metrics_gauge("authgate_jwks_issuer_stale", l,
                                          "1 while the issuer's last key refresh failed.");
-    s->m_issuer_keys = ag_metrics_gauge("authgate_jwks_issuer_keys", l,
-                                        "Keys in the issuer's published set.");
+    s->m_issuer_keys =
+        ag_metrics_gauge("authgate_jwks_issuer_keys", l, "Keys in the issuer's published set.");
     s->m_issuer_success = ag_metrics_gauge("authgate_jwks_last_success_timestamp_seconds", l,
                                            "Unix time of the issuer's last successful key fetch.");
 }
@@ -475,8 +477,7 @@ static void on_kid_request(ag_mailbox_msg_t *msg)
 }
 
 ag_err ag_keys_refresh_for_kid(ag_keys_t *k, const ag_issuer_t *iss, ag_str_t kid,
-                               ag_mailbox_t *reply, ag_keys_cb cb, void *arg,
-                               ag_keys_waiter_t *w)
+                               ag_mailbox_t *reply, ag_keys_cb cb, void *arg, ag_keys_waiter_t *w)
 {
     slot_t *s = k ? slot_of(k, iss) : NULL;
     if (!s || !s->remote || !reply || !cb || kid.n > AG_KEYS_MAX_KID)

@@ -34,16 +34,16 @@
 typedef struct ag_keys ag_keys_t;
 
 typedef struct {
-    long long refresh_min_ms;    /* floor for max-age; default 60 s */
-    long long refresh_max_ms;    /* ceiling for max-age, and the period without one;
-                                    default 1 h */
-    long long kid_interval_ms;   /* at most one unknown-kid refresh per issuer per this;
-                                    default 10 s */
-    long long kid_wait_ms;       /* a request waits this long for that refresh; default 2 s */
-    long long retry_min_ms;      /* first retry after a failure; default 1 s, doubling */
-    long long retry_max_ms;      /* ...up to this; default 60 s */
-    long long fetch_timeout_ms;  /* per fetch; default 5 s */
-    size_t max_bytes;            /* per response; default 1 MiB */
+    long long refresh_min_ms;   /* floor for max-age; default 60 s */
+    long long refresh_max_ms;   /* ceiling for max-age, and the period without one;
+                                   default 1 h */
+    long long kid_interval_ms;  /* at most one unknown-kid refresh per issuer per this;
+                                   default 10 s */
+    long long kid_wait_ms;      /* a request waits this long for that refresh; default 2 s */
+    long long retry_min_ms;     /* first retry after a failure; default 1 s, doubling */
+    long long retry_max_ms;     /* ...up to this; default 60 s */
+    long long fetch_timeout_ms; /* per fetch; default 5 s */
+    size_t max_bytes;           /* per response; default 1 MiB */
 } ag_keys_opts_t;
 
 /* Outcome handed to a waiting request. */
@@ -59,7 +59,7 @@ typedef void (*ag_keys_cb)(void *arg, ag_keys_outcome outcome);
 
 /* Embedded in the parked request; must stay alive until <cb> runs. */
 struct ag_keys_waiter {
-    ag_mailbox_msg_t msg;  /* private from here on */
+    ag_mailbox_msg_t msg; /* private from here on */
     ag_keys_t *keys;
     int slot;
     char kid[AG_KEYS_MAX_KID];
@@ -73,9 +73,9 @@ struct ag_keys_waiter {
 
 /* Per-issuer state for /readyz detail and tests (a copy). */
 typedef struct {
-    bool remote;          /* keys fetched (false: local keys from config) */
-    bool has_keys;        /* a set is published */
-    bool stale;           /* the last refresh failed */
+    bool remote;   /* keys fetched (false: local keys from config) */
+    bool has_keys; /* a set is published */
+    bool stale;    /* the last refresh failed */
     int nkeys;
     unsigned long long refreshes, failures, kid_refreshes;
     long long next_refresh_ms; /* from now; -1 while a fetch runs */
@@ -103,8 +103,7 @@ bool ag_keys_ready(const ag_keys_t *k);
  * limited or timed out (within kid_wait). <w> is caller storage. Returns AG_E_INVAL
  * (issuer not managed here or its keys are local) without calling <cb>. */
 ag_err ag_keys_refresh_for_kid(ag_keys_t *k, const ag_issuer_t *iss, ag_str_t kid,
-                               ag_mailbox_t *reply, ag_keys_cb cb, void *arg,
-                               ag_keys_waiter_t *w);
+                               ag_mailbox_t *reply, ag_keys_cb cb, void *arg, ag_keys_waiter_t *w);
 
 /* The ag_keys_fn adapter for ag_authn_verify: <ctx> is an ag_keys_borrow_t; the
  * acquired set is kept in it until ag_keys_borrow_release (after the verify call). */

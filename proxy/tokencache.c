@@ -17,14 +17,14 @@ typedef struct entry entry_t;
 
 struct entry {
     ag_tokencache_key_t key;
-    entry_t *hnext;            /* hash chain */
-    entry_t *lprev, *lnext;    /* LRU list (success or failure), not when pending */
+    entry_t *hnext;         /* hash chain */
+    entry_t *lprev, *lnext; /* LRU list (success or failure), not when pending */
     long long expires_ms;
-    int result;                /* failures: the ag_authn_result */
+    int result; /* failures: the ag_authn_result */
     enum { PENDING, POSITIVE, NEGATIVE } state;
     ag_tokencache_waiter_t *waiters; /* PENDING only */
-    ag_identity_t id;          /* POSITIVE: points into blob */
-    void *blob;                /* owned */
+    ag_identity_t id;                /* POSITIVE: points into blob */
+    void *blob;                      /* owned */
 };
 
 typedef struct {
@@ -51,7 +51,7 @@ struct ag_tokencache {
 /* ---- identity deep copy ---------------------------------------------------------- */
 
 typedef struct {
-    char *p;     /* NULL: measuring only */
+    char *p; /* NULL: measuring only */
     size_t used;
 } bump_t;
 
@@ -341,8 +341,8 @@ void ag_tokencache_destroy(ag_tokencache_t *c)
 }
 
 /* Under the lock: what a found entry means for this lookup. */
-static ag_tc_status found(shard_t *s, entry_t *e, ag_arena_t *arena, ag_identity_t *id,
-                          int *result, ag_tokencache_waiter_t *w)
+static ag_tc_status found(shard_t *s, entry_t *e, ag_arena_t *arena, ag_identity_t *id, int *result,
+                          ag_tokencache_waiter_t *w)
 {
     if (e->state == PENDING) {
         if (!w)
@@ -403,9 +403,8 @@ static entry_t *pending_entry(shard_t *s, const ag_tokencache_key_t *key)
     return e && e->state == PENDING ? e : NULL;
 }
 
-ag_err ag_tokencache_complete(ag_tokencache_t *c, const ag_tokencache_key_t *key,
-                              long long now_ms, const ag_identity_t *id, long long exp_s,
-                              long long now_s)
+ag_err ag_tokencache_complete(ag_tokencache_t *c, const ag_tokencache_key_t *key, long long now_ms,
+                              const ag_identity_t *id, long long exp_s, long long now_s)
 {
     shard_t *s = shard_of(c, key);
     ag_tokencache_waiter_t *w = NULL;

@@ -41,11 +41,11 @@ typedef struct {
 } ag_tokencache_key_t;
 
 typedef struct {
-    int max_entries;         /* successes kept; 0 = default */
-    long long ttl_ms;        /* upper bound on a success's life; 0 = default */
-    int max_negative;        /* failures kept; 0 = default */
+    int max_entries;           /* successes kept; 0 = default */
+    long long ttl_ms;          /* upper bound on a success's life; 0 = default */
+    int max_negative;          /* failures kept; 0 = default */
     long long negative_ttl_ms; /* life of a failure; 0 = failures are not cached */
-    int shards;              /* rounded up to a power of two; 0 = default */
+    int shards;                /* rounded up to a power of two; 0 = default */
 } ag_tokencache_opts_t;
 
 typedef enum {
@@ -65,11 +65,11 @@ typedef void (*ag_tokencache_wake_fn)(ag_tokencache_waiter_t *w);
 
 /* Embedded in the parked request; fill mailbox, fn and arg before the lookup. */
 struct ag_tokencache_waiter {
-    ag_mailbox_msg_t msg;        /* private */
-    ag_mailbox_t *mailbox;       /* the waiting request's loop */
+    ag_mailbox_msg_t msg;  /* private */
+    ag_mailbox_t *mailbox; /* the waiting request's loop */
     ag_tokencache_wake_fn fn;
     void *arg;
-    int result;                  /* set before fn runs */
+    int result;                   /* set before fn runs */
     ag_tokencache_waiter_t *next; /* private */
 };
 
@@ -98,9 +98,8 @@ ag_tc_status ag_tokencache_lookup(ag_tokencache_t *c, const ag_tokencache_key_t 
 /* Owner: stores a success (<id> deep-copied, borrowed; <exp_s> the token's exp in unix
  * seconds, 0 for none, with <now_s> the same clock) and wakes the waiters to look up
  * again. AG_E_NOMEM leaves nothing cached but still wakes the waiters. */
-ag_err ag_tokencache_complete(ag_tokencache_t *c, const ag_tokencache_key_t *key,
-                              long long now_ms, const ag_identity_t *id, long long exp_s,
-                              long long now_s);
+ag_err ag_tokencache_complete(ag_tokencache_t *c, const ag_tokencache_key_t *key, long long now_ms,
+                              const ag_identity_t *id, long long exp_s, long long now_s);
 /* Owner: records failure <result> (cached for negative_ttl when enabled and
  * <cacheable>: transient failures such as missing keys should not be) and hands it to
  * every waiter. */

@@ -107,8 +107,7 @@ void ag_webhook_tokenreview_set_done(void (*done)(ag_local_req_t *r))
     deliver_deferred = done ? done : ag_http1_local_done;
 }
 
-ag_err ag_webhook_tokenreview_register(ag_authenticator_t *a, const ag_str_t *callers,
-                                       int ncallers)
+ag_err ag_webhook_tokenreview_register(ag_authenticator_t *a, const ag_str_t *callers, int ncallers)
 {
     ag_err err;
     allowed_callers = callers;
