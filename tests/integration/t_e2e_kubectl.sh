@@ -24,7 +24,8 @@ cat >"$T/policy.json" <<'JSON'
 ]}
 JSON
 e2e_gateway "\"authorization\": {\"mode\": \"rbac\", \"rbac\": {\"policies\": [\"$T/policy.json\"]},
-                \"impersonation\": \"authorize\"}"
+                \"impersonation\": \"authorize\"},
+             \"audit\": {\"file\": \"$T/audit.log\"}"
 
 ALICE=(alice developers oncall system:authenticated)
 ADMIN=(admin ops system:authenticated)
@@ -194,3 +195,30 @@ e2e_assert_no_client_tokens
 refused=$(jq -c 'select(.status == 401) | .headers[] | select(.[0] == "Authorization") | .[1]' "$API_LOG" | sort -u)
 expect_eq "$refused" '"Bearer not-the-gateway-token"' "the only requests the API server refused (the direct reference run)"
 pass "the API server only ever saw the gateway's credential"
+
+# ---- audit: one event per request, with the decision; no token in it ------------------------
+audit() { # audit JQ-FILTER -> matching events (compact), waiting up to 3 s for the writer
+    local i out
+    for ((i = 0; i < 60; i++)); do
+        out=$(jq -c "select($1)" "$T/audit.log" 2>/dev/null)
+        [ -n "$out" ] && break
+        sleep 0.05
+    done
+    printf '%s' "$out"
+}
+ev=$(audit '.user.username == "alice" and .objectRef.resource == "secrets" and .objectRef.name == "db-password"' | head -1)
+[ -n "$ev" ] || fail "no audit event for alice's denied secret read"
+expect_eq "$(jq -r '[.verb, .objectRef.namespace, .responseStatus.code, .annotations["authorization.k8s.io/decision"]] | join(" ")' <<<"$ev")" \
+    "get default 403 forbid" "audit event of a denial"
+ev=$(audit '.user.username == "admin" and .impersonatedUser.username == "alice" and .objectRef.resource == "pods"' | head -1)
+[ -n "$ev" ] || fail "no audit event for admin acting as alice"
+expect_eq "$(jq -r '[.verb, .responseStatus.code, .annotations["authorization.k8s.io/decision"]] | join(" ")' <<<"$ev")" \
+    "list 200 allow" "audit event of an impersonated request"
+ev=$(audit '.user.username == "admin" and .objectRef.subresource == "exec"' | head -1)
+[ -n "$ev" ] || fail "no audit event for exec"
+expect_eq "$(jq -r '.annotations["authorization.k8s.io/decision"]' <<<"$ev")" allow "exec audited as allowed"
+while read -r t; do
+    if grep -qF -- "${t##*.}" "$T/audit.log"; then fail "a client token is in the audit log"; fi
+done <"$T/client-tokens"
+if grep -qF -- "$GW_TOKEN" "$T/audit.log"; then fail "the gateway's token is in the audit log"; fi
+pass "audit: denied, impersonated and exec requests recorded with the decision; no token in the log"
