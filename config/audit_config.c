@@ -15,8 +15,7 @@ static ag_err parse_rule(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_au
         (err = ag_cfg_str_array(&o, "users", AG_CFG_OPTIONAL, &r->users, &r->nusers)) ||
         (err = ag_cfg_str_array(&o, "groups", AG_CFG_OPTIONAL, &r->groups, &r->ngroups)) ||
         (err = ag_cfg_str_array(&o, "verbs", AG_CFG_OPTIONAL, &r->verbs, &r->nverbs)) ||
-        (err = ag_cfg_str_array(&o, "resources", AG_CFG_OPTIONAL, &r->resources,
-                                &r->nresources)) ||
+        (err = ag_cfg_str_array(&o, "resources", AG_CFG_OPTIONAL, &r->resources, &r->nresources)) ||
         (err = ag_cfg_str_array(&o, "namespaces", AG_CFG_OPTIONAL, &r->namespaces,
                                 &r->nnamespaces)) ||
         (err = ag_cfg_str_array(&o, "paths", AG_CFG_OPTIONAL, &r->paths, &r->npaths)) ||

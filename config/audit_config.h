@@ -16,8 +16,8 @@
  *                "namespaces": ["kube-system"], "paths": ["/healthz*"]}]
  *   }
  * A rule matches when every list it has matches (an absent or empty list matches all);
- * resources match "res", "res/sub", "res/ANY" (a "*" after the slash) or "*"; paths match exactly or by a
- * trailing "*" prefix (non-resource requests only). */
+ * resources match "res", "res/sub", "res/ANY" (a "*" after the slash) or "*"; paths match exactly
+ * or by a trailing "*" prefix (non-resource requests only). */
 #ifndef AG_AUDIT_CONFIG_H
 #define AG_AUDIT_CONFIG_H
 
@@ -37,12 +37,12 @@ typedef struct {
 } ag_audit_rule_t;
 
 typedef struct {
-    const char *file;          /* arena */
+    const char *file; /* arena */
     long long max_size;
     int max_backups;
     long long queue_bytes;
-    ag_audit_level level;      /* when no rule matches */
-    ag_audit_rule_t *rules;    /* arena */
+    ag_audit_level level;   /* when no rule matches */
+    ag_audit_rule_t *rules; /* arena */
     int nrules;
 } ag_audit_config_t;
 

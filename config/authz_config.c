@@ -5,8 +5,8 @@
 #include <string.h>
 
 /* Both spellings: the azure section and ag_chain_mode_parse use hyphens. */
-static const char *const modes[] = {"rbac", "azure-then-rbac", "azure-or-rbac",
-                                    "azure_then_rbac", "azure_or_rbac", NULL};
+static const char *const modes[] = {
+    "rbac", "azure-then-rbac", "azure-or-rbac", "azure_then_rbac", "azure_or_rbac", NULL};
 
 void ag_authz_config_defaults(ag_authz_config_t *c)
 {

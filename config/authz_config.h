@@ -30,14 +30,14 @@
 enum { AG_IMPERSONATION_AUTHORIZE = 0, AG_IMPERSONATION_DENY = 1 };
 
 typedef struct {
-    bool mode_set;              /* "mode" given explicitly */
+    bool mode_set; /* "mode" given explicitly */
     ag_chain_mode mode;
-    const char **policies;      /* arena paths (files or directories) */
+    const char **policies; /* arena paths (files or directories) */
     int npolicies;
-    bool bootstrap;             /* built-in bootstrap roles and bindings (default true) */
-    int impersonation;          /* AG_IMPERSONATION_* */
+    bool bootstrap;               /* built-in bootstrap roles and bindings (default true) */
+    int impersonation;            /* AG_IMPERSONATION_* */
     long long reload_interval_ms; /* 0: no file polling */
-    bool azure_enabled;         /* a nested "azure" object is present */
+    bool azure_enabled;           /* a nested "azure" object is present */
     ag_azure_config_t azure;
 } ag_authz_config_t;
 

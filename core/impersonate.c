@@ -45,8 +45,8 @@ static ag_err refuse(const char **why, const char *msg)
     return AG_E_INVAL;
 }
 
-ag_err ag_impersonate_parse(const ag_header_t *hs, int nh, ag_arena_t *arena,
-                            ag_impersonate_t *im, const char **why)
+ag_err ag_impersonate_parse(const ag_header_t *hs, int nh, ag_arena_t *arena, ag_impersonate_t *im,
+                            const char **why)
 {
     static const ag_str_t pfx = AG_STR("impersonate-"), xpfx = AG_STR("impersonate-extra-");
     bool seen_user = false, seen_uid = false;
@@ -110,8 +110,8 @@ void ag_impersonate_check(const ag_impersonate_t *im, int i, ag_attrs_t *a)
 {
     static const ag_str_t authn = AG_STR("authentication.k8s.io");
     ag_str_t ns, name;
-    *a = (ag_attrs_t){.resource_request = true, .verb = AG_STR("impersonate"),
-                      .api_prefix = AG_STR("apis")};
+    *a = (ag_attrs_t){
+        .resource_request = true, .verb = AG_STR("impersonate"), .api_prefix = AG_STR("apis")};
     if (i == 0) {
         if (ag_impersonate_sa_name(im->user, &ns, &name))
             a->resource = AG_STR("serviceaccounts"), a->namespace_ = ns, a->name = name;
@@ -162,8 +162,7 @@ static int group_extra(const ag_impersonate_t *im, ag_extra_t *xs, ag_str_t *xv)
     return nx;
 }
 
-ag_err ag_impersonate_identity(const ag_impersonate_t *im, ag_arena_t *arena,
-                               ag_identity_t **out)
+ag_err ag_impersonate_identity(const ag_impersonate_t *im, ag_arena_t *arena, ag_identity_t **out)
 {
     static const char sa_prefix[] = "system:serviceaccounts:";
     ag_identity_t *id = ag_arena_calloc(arena, sizeof *id);

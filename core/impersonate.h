@@ -45,8 +45,7 @@ void ag_impersonate_check(const ag_impersonate_t *im, int i, ag_attrs_t *out);
  * groups when none), plus system:authenticated (system:unauthenticated for
  * system:anonymous) unless present; extra values grouped by key. Nothing carries over
  * from the requester. *out and its arrays in <arena>. */
-ag_err ag_impersonate_identity(const ag_impersonate_t *im, ag_arena_t *arena,
-                               ag_identity_t **out);
+ag_err ag_impersonate_identity(const ag_impersonate_t *im, ag_arena_t *arena, ag_identity_t **out);
 
 /* "system:serviceaccount:NS:NAME" -> NS and NAME (both non-empty, NAME without ':'). */
 bool ag_impersonate_sa_name(ag_str_t user, ag_str_t *ns, ag_str_t *name);

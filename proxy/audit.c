@@ -20,7 +20,7 @@
 #include "metrics.h"
 #include "reqinfo.h"
 
-#define AG_AUDIT_MAX_LINE (64 * 1024) /* one event; bigger ones are dropped and counted */
+#define AG_AUDIT_MAX_LINE (64 * 1024)        /* one event; bigger ones are dropped and counted */
 #define WRITER_CHUNK (2 * AG_AUDIT_MAX_LINE) /* always holds at least one whole line */
 #define DROP_LOG_INTERVAL_NS (10ull * 1000000000ull)
 
@@ -79,8 +79,8 @@ static bool rule_matches(const ag_audit_rule_t *r, const ag_identity_t *u, const
         return false;
     if (r->nresources && !(a && resource_matches(r, a)))
         return false;
-    if (r->nnamespaces && !(a && a->resource_request &&
-                            in_list(r->namespaces, r->nnamespaces, a->namespace_)))
+    if (r->nnamespaces &&
+        !(a && a->resource_request && in_list(r->namespaces, r->nnamespaces, a->namespace_)))
         return false;
     if (r->npaths && !(a && path_matches(r, a)))
         return false;
@@ -173,8 +173,8 @@ static ag_err put_object_ref(ag_buf_t *out, const ag_attrs_t *a)
     return ag_buf_append(out, "}", 1);
 }
 
-ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code,
-                       uint64_t stage_ns, ag_str_t audit_id, ag_buf_t *out)
+ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code, uint64_t stage_ns,
+                       ag_str_t audit_id, ag_buf_t *out)
 {
     static const ag_identity_t nobody = {0}; /* failed authentication: "user": {} */
     ag_str_t verb = e->have_attrs ? e->attrs.verb : AG_STR_NULL;
@@ -186,8 +186,8 @@ ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code
         (err = ag_json_write_str(out, audit_id)) ||
         (err = ag_buf_printf(out, ",\"stage\":\"%s\",\"requestURI\":",
                              e->started ? "ResponseStarted" : "ResponseComplete")) ||
-        (err = ag_json_write_str(out, e->uri)) ||
-        (err = ag_buf_append_cstr(out, ",\"verb\":")) || (err = ag_json_write_str(out, verb)) ||
+        (err = ag_json_write_str(out, e->uri)) || (err = ag_buf_append_cstr(out, ",\"verb\":")) ||
+        (err = ag_json_write_str(out, verb)) ||
         (err = put_user(out, "user", e->user ? e->user : &nobody)) ||
         (e->impersonated && (err = put_user(out, "impersonatedUser", e->impersonated))) ||
         (err = ag_buf_append_cstr(out, ",\"sourceIPs\":")) ||
@@ -202,8 +202,7 @@ ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code
         (err = put_ts(out, "stageTimestamp", stage_ns)))
         return err;
     if (e->decision != AG_AUDIT_UNDECIDED) {
-        if ((err = ag_buf_printf(out,
-                                 ",\"annotations\":{\"authorization.k8s.io/decision\":\"%s\"",
+        if ((err = ag_buf_printf(out, ",\"annotations\":{\"authorization.k8s.io/decision\":\"%s\"",
                                  e->decision == AG_AUDIT_ALLOW ? "allow" : "forbid")) ||
             (err = ag_buf_append_cstr(out, ",\"authorization.k8s.io/reason\":")) ||
             (err = ag_json_write_str(out, e->reason)) || (err = ag_buf_append(out, "}", 1)))
@@ -226,14 +225,14 @@ struct ag_audit_log {
     long long max_size, size;
     int backups;
     _Atomic uint64_t dropped;
-    uint64_t reported;   /* writer thread: drops already logged */
+    uint64_t reported; /* writer thread: drops already logged */
     uint64_t last_report;
 };
 
 static ag_err open_file(ag_audit_log_t *l, bool truncate)
 {
-    l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0),
-                 0600);
+    l->fd =
+        open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0600);
     if (l->fd < 0)
         return AG_E_IO;
     struct stat st;
@@ -464,7 +463,8 @@ static void audit_id(char out[37])
     uint64_t a = S.id_seed[0] ^ (n * 0x9e3779b97f4a7c15ull), b = S.id_seed[1] + n;
     snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
              (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
-             (unsigned)(0x8000 | ((b >> 48) & 0x3fff)), (unsigned long long)(b & 0xffffffffffffull));
+             (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
+             (unsigned long long)(b & 0xffffffffffffull));
 }
 
 void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t *a)

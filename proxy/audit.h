@@ -29,15 +29,15 @@ enum { AG_AUDIT_UNDECIDED = 0, AG_AUDIT_ALLOW, AG_AUDIT_FORBID };
 /* What one request's event records; every slice in the request arena (copied at gate
  * time, because the head's bytes do not outlive forwarding). */
 typedef struct {
-    uint64_t received_ns;                /* CLOCK_REALTIME */
-    const ag_identity_t *user;           /* authenticated (NULL: none) */
-    const ag_identity_t *impersonated;   /* NULL: no impersonation */
+    uint64_t received_ns;              /* CLOCK_REALTIME */
+    const ag_identity_t *user;         /* authenticated (NULL: none) */
+    const ag_identity_t *impersonated; /* NULL: no impersonation */
     ag_attrs_t attrs;
     bool have_attrs;
     ag_str_t uri, user_agent, source_ip;
-    int decision;                        /* AG_AUDIT_* */
-    bool started;                        /* stage ResponseStarted (long-running request) */
-    bool written;                        /* the event went out (each request has one) */
+    int decision; /* AG_AUDIT_* */
+    bool started; /* stage ResponseStarted (long-running request) */
+    bool written; /* the event went out (each request has one) */
     ag_str_t reason;
 } ag_audit_entry_t;
 
@@ -45,8 +45,8 @@ typedef struct {
 ag_audit_level ag_audit_level_for(const ag_audit_config_t *c, const ag_identity_t *user,
                                   const ag_attrs_t *a);
 /* Appends the Event JSON (no newline) for <e> finished with <code> at <stage_ns>. */
-ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code,
-                       uint64_t stage_ns, ag_str_t audit_id, ag_buf_t *out);
+ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code, uint64_t stage_ns,
+                       ag_str_t audit_id, ag_buf_t *out);
 
 /* The writer. */
 typedef struct ag_audit_log ag_audit_log_t;
@@ -60,9 +60,9 @@ void ag_audit_log_destroy(ag_audit_log_t *l);
 uint64_t ag_audit_log_dropped(const ag_audit_log_t *l);
 
 /* The request path. A request the gate refused before the authorization step (a failed
- * authentication) is audited too, with "user": {}. ag_audit_begin allocates the entry in g->arena, stores it in
- * g->audit and returns it (NULL when auditing is off or memory ran out); the gate steps
- * fill in identity, attributes and decision. ag_audit_finish is the gate's finish hook. */
+ * authentication) is audited too, with "user": {}. ag_audit_begin allocates the entry in g->arena,
+ * stores it in g->audit and returns it (NULL when auditing is off or memory ran out); the gate
+ * steps fill in identity, attributes and decision. ag_audit_finish is the gate's finish hook. */
 ag_audit_entry_t *ag_audit_begin(ag_gate_t *g);
 /* Keeps arena copies of <a> in <e> (attribute slices borrow from the head, which does
  * not outlive forwarding). */

@@ -9,15 +9,15 @@
 
 #include "audit.h"
 #include "authenticate.h"
+#include "impersonate.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
-#include "impersonate.h"
 #include "reqinfo.h"
 #include "webhook_sar.h"
 
-static const char *const verbs[] = {"get",    "list",   "watch",            "create", "update",
-                                    "patch",  "delete", "deletecollection", NULL};
+static const char *const verbs[] = {
+    "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", NULL};
 #define NVERBS (sizeof verbs / sizeof verbs[0]) /* the NULL slot counts "other" */
 static const double buckets_s[] = {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3, 1e-2};
 #define NBUCKETS (sizeof buckets_s / sizeof buckets_s[0])
@@ -77,8 +77,8 @@ static ag_gate_result forbid(ag_gate_t *g, ag_audit_entry_t *e, const ag_identit
     if (!g->message.p)
         g->message = AG_STR("forbidden");
     if (a->resource_request)
-        g->details = (ag_status_details_t){.name = a->name, .group = a->api_group,
-                                           .kind = a->resource};
+        g->details =
+            (ag_status_details_t){.name = a->name, .group = a->api_group, .kind = a->resource};
     if (e) {
         e->decision = AG_AUDIT_FORBID;
         e->reason = why.n ? arena_buf(g->arena, &why) : AG_STR_NULL;
@@ -94,9 +94,9 @@ static bool allowed(const ag_policy_t *p, const ag_identity_t *user, const ag_at
 }
 
 /* Each impersonated item authorized for the requester (reference §7.2). */
-static ag_gate_result check_impersonation(ag_gate_t *g, ag_audit_entry_t *e,
-                                          const ag_policy_t *p, const ag_identity_t *req,
-                                          const ag_impersonate_t *im, ag_authz_decision_t *d)
+static ag_gate_result check_impersonation(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_t *p,
+                                          const ag_identity_t *req, const ag_impersonate_t *im,
+                                          ag_authz_decision_t *d)
 {
     ag_attrs_t a;
     for (int i = 0, n = ag_impersonate_nchecks(im); i < n; i++) {
@@ -218,8 +218,8 @@ static void register_metrics(void)
         for (int k = 0; k < 2; k++) {
             snprintf(labels[i][k], sizeof labels[i][k], "verb=\"%s\",decision=\"%s\"",
                      verbs[i] ? verbs[i] : "other", k ? "forbid" : "allow");
-            A.m_decision[i][k] = ag_metrics_counter("authgate_authz_decisions_total",
-                                                    labels[i][k], h);
+            A.m_decision[i][k] =
+                ag_metrics_counter("authgate_authz_decisions_total", labels[i][k], h);
         }
     static char le[NBUCKETS + 1][32];
     static const char *hb = "Authorization step latency (cumulative buckets, seconds).";
@@ -233,10 +233,10 @@ static void register_metrics(void)
     A.m_count = ag_metrics_counter("authgate_authz_duration_seconds_count", NULL,
                                    "Authorization steps timed.");
     static const char *hi = "Requests carrying Impersonate-User, by impersonation mode.";
-    A.m_impersonation[0] = ag_metrics_counter("authgate_impersonation_requests_total",
-                                              "mode=\"authorize\"", hi);
-    A.m_impersonation[1] = ag_metrics_counter("authgate_impersonation_requests_total",
-                                              "mode=\"deny\"", hi);
+    A.m_impersonation[0] =
+        ag_metrics_counter("authgate_impersonation_requests_total", "mode=\"authorize\"", hi);
+    A.m_impersonation[1] =
+        ag_metrics_counter("authgate_impersonation_requests_total", "mode=\"deny\"", hi);
 }
 
 ag_err ag_authorize_setup(const ag_config_t *conf, uv_loop_t *control, ag_buf_t *errmsg)
@@ -245,7 +245,8 @@ ag_err ag_authorize_setup(const ag_config_t *conf, uv_loop_t *control, ag_buf_t 
     if (!conf->authz_enabled && !conf->audit_enabled)
         return 0;
     anonymous = (ag_identity_t){.username = AG_STR("system:anonymous"),
-                                .groups = anon_groups, .ngroups = 1,
+                                .groups = anon_groups,
+                                .ngroups = 1,
                                 .flags = AG_ID_ANONYMOUS};
     anon_groups[0] = AG_STR("system:unauthenticated");
     A.enabled = conf->authz_enabled;

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "authz_chain.h"
-#include "json.h"
 #include "http1.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
@@ -24,8 +24,8 @@ static void on_review(ag_local_req_t *r, void *ud)
         ag_status_write(r->response, 503, AG_STR("authorization policy is not loaded"));
         return;
     }
-    ag_err err = ag_sar_handle(r->body, ag_authz_chain_sar_decide, &p->chain, r->arena,
-                               r->response, &r->status);
+    ag_err err = ag_sar_handle(r->body, ag_authz_chain_sar_decide, &p->chain, r->arena, r->response,
+                               &r->status);
     ag_policy_unref(p);
     if (err) {
         ag_warn("SubjectAccessReview: cannot answer: %s (worker %d)", ag_err_str(err), r->worker);
@@ -43,7 +43,8 @@ static void on_review(ag_local_req_t *r, void *ud)
 
 static const ag_str_t anon_groups[] = {AG_STR("system:unauthenticated")};
 static const ag_identity_t anonymous = {.username = AG_STR("system:anonymous"),
-                                        .groups = anon_groups, .ngroups = 1,
+                                        .groups = anon_groups,
+                                        .ngroups = 1,
                                         .flags = AG_ID_ANONYMOUS};
 
 /* The review's spec is a SubjectAccessReview spec without the user: it is checked by the
@@ -134,8 +135,7 @@ ag_err ag_webhook_sar_register(void)
                               AG_SAR_MAX_BODY, on_review, NULL)) != 0 ||
         (err = ag_http1_route("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
                               AG_SAR_MAX_BODY, on_self_review, NULL)) != 0 ||
-        (err = ag_http1_route("POST",
-                              "/apis/authorization.k8s.io/v1beta1/selfsubjectaccessreviews",
+        (err = ag_http1_route("POST", "/apis/authorization.k8s.io/v1beta1/selfsubjectaccessreviews",
                               AG_SAR_MAX_BODY, on_self_review, NULL)) != 0)
         return err;
     return 0;

@@ -104,8 +104,7 @@ TEST(impersonate_checks_follow_the_api_server_table)
     ag_header_t user[] = {H("Impersonate-User", "system:serviceaccount:ns1")}; /* not an SA */
     CHECK_EQ(parse(user, 1, NULL), 0);
     ag_impersonate_check(&im, 0, &a);
-    CHECK(ag_str_eq_lit(a.resource, "users") &&
-          ag_str_eq_lit(a.name, "system:serviceaccount:ns1"));
+    CHECK(ag_str_eq_lit(a.resource, "users") && ag_str_eq_lit(a.name, "system:serviceaccount:ns1"));
     ag_arena_dispose(&arena);
 }
 

@@ -24,8 +24,10 @@ static ag_err parse(const char *text, ag_audit_config_t *c, ag_arena_t *arena, c
 
 static ag_attrs_t res(const char *verb, const char *resource, const char *sub, const char *ns)
 {
-    return (ag_attrs_t){.resource_request = true, .verb = ag_str_cstr(verb),
-                        .resource = ag_str_cstr(resource), .subresource = ag_str_cstr(sub),
+    return (ag_attrs_t){.resource_request = true,
+                        .verb = ag_str_cstr(verb),
+                        .resource = ag_str_cstr(resource),
+                        .subresource = ag_str_cstr(sub),
                         .namespace_ = ag_str_cstr(ns)};
 }
 
@@ -43,12 +45,11 @@ TEST(audit_config_defaults_and_relative_file)
     CHECK_EQ(parse("{\"file\":\"a\",\"level\":\"Request\"}", &c, &arena, msg, sizeof msg),
              AG_E_CONFIG);
     CHECK(strstr(msg, "audit.level") != NULL);
-    CHECK_EQ(parse("{\"file\":\"a\",\"rules\":[{\"verbs\":[\"get\"]}]}", &c, &arena, msg,
-                   sizeof msg),
-             AG_E_CONFIG); /* a rule needs its level */
+    CHECK_EQ(
+        parse("{\"file\":\"a\",\"rules\":[{\"verbs\":[\"get\"]}]}", &c, &arena, msg, sizeof msg),
+        AG_E_CONFIG); /* a rule needs its level */
     CHECK(strstr(msg, "audit.rules[0]") != NULL);
-    CHECK_EQ(parse("{\"file\":\"a\",\"max_size\":10}", &c, &arena, msg, sizeof msg),
-             AG_E_CONFIG);
+    CHECK_EQ(parse("{\"file\":\"a\",\"max_size\":10}", &c, &arena, msg, sizeof msg), AG_E_CONFIG);
     ag_arena_dispose(&arena);
 }
 
@@ -58,15 +59,17 @@ TEST(audit_first_matching_rule_decides_the_level)
     ag_arena_init(&arena, 0, 0);
     ag_audit_config_t c;
     char msg[256];
-    CHECK_EQ(parse("{\"file\":\"a\",\"level\":\"Metadata\",\"rules\":["
-                   "{\"level\":\"Metadata\",\"users\":[\"alice\"],\"verbs\":[\"watch\"]},"
-                   "{\"level\":\"None\",\"verbs\":[\"watch\"]},"
-                   "{\"level\":\"None\",\"resources\":[\"events\",\"pods/log\"]},"
-                   "{\"level\":\"None\",\"groups\":[\"system:nodes\"]},"
-                   "{\"level\":\"None\",\"paths\":[\"/healthz*\"]},"
-                   "{\"level\":\"None\",\"namespaces\":[\"kube-system\"],\"resources\":[\"secrets/*\"]}]}",
-                   &c, &arena, msg, sizeof msg),
-             0);
+    CHECK_EQ(
+        parse(
+            "{\"file\":\"a\",\"level\":\"Metadata\",\"rules\":["
+            "{\"level\":\"Metadata\",\"users\":[\"alice\"],\"verbs\":[\"watch\"]},"
+            "{\"level\":\"None\",\"verbs\":[\"watch\"]},"
+            "{\"level\":\"None\",\"resources\":[\"events\",\"pods/log\"]},"
+            "{\"level\":\"None\",\"groups\":[\"system:nodes\"]},"
+            "{\"level\":\"None\",\"paths\":[\"/healthz*\"]},"
+            "{\"level\":\"None\",\"namespaces\":[\"kube-system\"],\"resources\":[\"secrets/*\"]}]}",
+            &c, &arena, msg, sizeof msg),
+        0);
     ag_str_t ng[] = {AG_STR("system:nodes")};
     ag_identity_t alice = {.username = AG_STR("alice")}, bob = {.username = AG_STR("bob")},
                   node = {.username = AG_STR("node1"), .groups = ng, .ngroups = 1};
@@ -95,33 +98,45 @@ TEST(audit_event_json_has_the_api_server_fields)
     ag_str_t vals[] = {AG_STR("read")};
     ag_extra_t extra[] = {{AG_STR("example.com/scopes"), vals, 1}};
     ag_identity_t user = {.username = AG_STR("bob"), .groups = groups, .ngroups = 2};
-    ag_identity_t imp = {.username = AG_STR("carol"), .uid = AG_STR("42"), .groups = groups + 1,
-                         .ngroups = 1, .extra = extra, .nextra = 1};
-    ag_audit_entry_t e = {.received_ns = 1780000000123456789ull, .user = &user,
-                          .impersonated = &imp, .have_attrs = true,
+    ag_identity_t imp = {.username = AG_STR("carol"),
+                         .uid = AG_STR("42"),
+                         .groups = groups + 1,
+                         .ngroups = 1,
+                         .extra = extra,
+                         .nextra = 1};
+    ag_audit_entry_t e = {.received_ns = 1780000000123456789ull,
+                          .user = &user,
+                          .impersonated = &imp,
+                          .have_attrs = true,
                           .uri = AG_STR("/api/v1/namespaces/default/pods/web"),
-                          .user_agent = AG_STR("kubectl/v1.31"), .source_ip = AG_STR("10.0.0.1"),
-                          .decision = AG_AUDIT_FORBID, .reason = AG_STR("")};
-    e.attrs = (ag_attrs_t){.resource_request = true, .verb = AG_STR("get"),
-                           .api_version = AG_STR("v1"), .namespace_ = AG_STR("default"),
-                           .resource = AG_STR("pods"), .name = AG_STR("web")};
+                          .user_agent = AG_STR("kubectl/v1.31"),
+                          .source_ip = AG_STR("10.0.0.1"),
+                          .decision = AG_AUDIT_FORBID,
+                          .reason = AG_STR("")};
+    e.attrs = (ag_attrs_t){.resource_request = true,
+                           .verb = AG_STR("get"),
+                           .api_version = AG_STR("v1"),
+                           .namespace_ = AG_STR("default"),
+                           .resource = AG_STR("pods"),
+                           .name = AG_STR("web")};
     ag_buf_t out = AG_BUF_INIT(1 << 16);
     CHECK_EQ(ag_audit_format(&e, AG_AUDIT_METADATA, 403, 1780000000200000000ull,
                              AG_STR("0b6ad1c4-ffff-4000-8000-000000000001"), &out),
              0);
-    CHECK_STREQ(out.p,
-                "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"Metadata\","
-                "\"auditID\":\"0b6ad1c4-ffff-4000-8000-000000000001\",\"stage\":\"ResponseComplete\","
-                "\"requestURI\":\"/api/v1/namespaces/default/pods/web\",\"verb\":\"get\","
-                "\"user\":{\"username\":\"bob\",\"groups\":[\"devs\",\"system:authenticated\"]},"
-                "\"impersonatedUser\":{\"username\":\"carol\",\"uid\":\"42\",\"groups\":"
-                "[\"system:authenticated\"],\"extra\":{\"example.com/scopes\":[\"read\"]}},"
-                "\"sourceIPs\":[\"10.0.0.1\"],\"userAgent\":\"kubectl/v1.31\","
-                "\"objectRef\":{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"web\","
-                "\"apiVersion\":\"v1\"},\"responseStatus\":{\"metadata\":{},\"code\":403},"
-                "\"requestReceivedTimestamp\":\"2026-05-28T20:26:40.123456Z\","
-                "\"stageTimestamp\":\"2026-05-28T20:26:40.200000Z\",\"annotations\":"
-                "{\"authorization.k8s.io/decision\":\"forbid\",\"authorization.k8s.io/reason\":\"\"}}");
+    CHECK_STREQ(
+        out.p,
+        "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"Metadata\","
+        "\"auditID\":\"0b6ad1c4-ffff-4000-8000-000000000001\",\"stage\":\"ResponseComplete\","
+        "\"requestURI\":\"/api/v1/namespaces/default/pods/web\",\"verb\":\"get\","
+        "\"user\":{\"username\":\"bob\",\"groups\":[\"devs\",\"system:authenticated\"]},"
+        "\"impersonatedUser\":{\"username\":\"carol\",\"uid\":\"42\",\"groups\":"
+        "[\"system:authenticated\"],\"extra\":{\"example.com/scopes\":[\"read\"]}},"
+        "\"sourceIPs\":[\"10.0.0.1\"],\"userAgent\":\"kubectl/v1.31\","
+        "\"objectRef\":{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"web\","
+        "\"apiVersion\":\"v1\"},\"responseStatus\":{\"metadata\":{},\"code\":403},"
+        "\"requestReceivedTimestamp\":\"2026-05-28T20:26:40.123456Z\","
+        "\"stageTimestamp\":\"2026-05-28T20:26:40.200000Z\",\"annotations\":"
+        "{\"authorization.k8s.io/decision\":\"forbid\",\"authorization.k8s.io/reason\":\"\"}}");
     /* valid JSON */
     ag_arena_t arena;
     ag_arena_init(&arena, 0, 0);
@@ -159,8 +174,8 @@ TEST(audit_log_rotates_by_size_keeping_lines_whole)
     snprintf(p1, sizeof p1, "%s.1", path);
     snprintf(p2, sizeof p2, "%s.2", path);
     snprintf(p3, sizeof p3, "%s.3", path);
-    ag_audit_config_t c = {.file = path, .max_size = 4096, .max_backups = 2,
-                           .queue_bytes = 1 << 20};
+    ag_audit_config_t c = {
+        .file = path, .max_size = 4096, .max_backups = 2, .queue_bytes = 1 << 20};
     ag_audit_log_t *l = NULL;
     CHECK_EQ(ag_audit_log_create(&c, &l, NULL), 0);
     char line[100];
@@ -192,8 +207,8 @@ TEST(audit_log_full_queue_drops_and_counts_without_blocking)
     char dir[] = "/tmp/ag-audit-XXXXXX", path[256];
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/audit.log", dir);
-    ag_audit_config_t c = {.file = path, .max_size = 1LL << 30, .max_backups = 0,
-                           .queue_bytes = 64 * 1024};
+    ag_audit_config_t c = {
+        .file = path, .max_size = 1LL << 30, .max_backups = 0, .queue_bytes = 64 * 1024};
     ag_audit_log_t *l = NULL;
     CHECK_EQ(ag_audit_log_create(&c, &l, NULL), 0);
     static char big[70 * 1024];

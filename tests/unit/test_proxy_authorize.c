@@ -35,10 +35,11 @@ static void setup_once(void)
     CHECK(fd >= 0 && write(fd, policy, sizeof policy - 1) == (ssize_t)(sizeof policy - 1));
     close(fd);
     char text[1024];
-    snprintf(text, sizeof text,
-             "{\"listen\":{\"address\":\"127.0.0.1:0\"},\"upstream\":{\"url\":\"http://127.0.0.1:1\"},"
-             "\"authorization\":{\"rbac\":{\"policies\":[\"%s\"]},\"reload_interval\":\"0s\"}}",
-             path);
+    snprintf(
+        text, sizeof text,
+        "{\"listen\":{\"address\":\"127.0.0.1:0\"},\"upstream\":{\"url\":\"http://127.0.0.1:1\"},"
+        "\"authorization\":{\"rbac\":{\"policies\":[\"%s\"]},\"reload_interval\":\"0s\"}}",
+        path);
     ag_buf_t err = AG_BUF_INIT(4096);
     CHECK_EQ(ag_config_parse("gw.json", ag_str_cstr(text), &conf, &err), 0);
     CHECK_EQ(ag_authorize_setup(conf, uv_default_loop(), &err), 0);
@@ -90,8 +91,8 @@ static bool has(const ag_identity_t *id, const char *group)
 }
 
 static ag_str_t bob_groups[] = {AG_STR("ops"), AG_STR("system:authenticated")};
-static const ag_identity_t bob = {.username = AG_STR("bob"), .groups = bob_groups, .ngroups = 2,
-                                  .uid = AG_STR("bob-uid")};
+static const ag_identity_t bob = {
+    .username = AG_STR("bob"), .groups = bob_groups, .ngroups = 2, .uid = AG_STR("bob-uid")};
 
 TEST(authorize_impersonated_user_gets_only_system_authenticated)
 {
@@ -237,9 +238,11 @@ TEST(authz_config_reads_modes_paths_and_impersonation)
     CHECK_EQ(c.reload_interval_ms, 0);
     CHECK_EQ(parse_authz("{\"mode\":\"azure-then-rbac\"}", &c, msg, sizeof msg, &arena), 0);
     CHECK_EQ(c.mode, AG_CHAIN_AZURE_THEN_RBAC);
-    CHECK_EQ(parse_authz("{\"impersonation\":\"allow\"}", &c, msg, sizeof msg, &arena), AG_E_CONFIG);
+    CHECK_EQ(parse_authz("{\"impersonation\":\"allow\"}", &c, msg, sizeof msg, &arena),
+             AG_E_CONFIG);
     CHECK(strstr(msg, "authorization.impersonation") != NULL);
-    CHECK_EQ(parse_authz("{\"reload_interval\":\"50ms\"}", &c, msg, sizeof msg, &arena), AG_E_CONFIG);
+    CHECK_EQ(parse_authz("{\"reload_interval\":\"50ms\"}", &c, msg, sizeof msg, &arena),
+             AG_E_CONFIG);
     CHECK_EQ(parse_authz("{\"rbac\":{\"policy\":[]}}", &c, msg, sizeof msg, &arena), AG_E_CONFIG);
     CHECK(strstr(msg, "policy") != NULL);
     ag_arena_dispose(&arena);

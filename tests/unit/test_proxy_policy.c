@@ -10,10 +10,9 @@
 #include "policy.h"
 #include "testlib.h"
 
-static const char doc[] =
-    "{\"kind\":\"ClusterRoleBinding\",\"metadata\":{\"name\":\"v\"},"
-    "\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":\"view\"},"
-    "\"subjects\":[{\"kind\":\"User\",\"name\":\"alice\"}]}";
+static const char doc[] = "{\"kind\":\"ClusterRoleBinding\",\"metadata\":{\"name\":\"v\"},"
+                          "\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":\"view\"},"
+                          "\"subjects\":[{\"kind\":\"User\",\"name\":\"alice\"}]}";
 
 static ag_policy_t *make(uint64_t generation)
 {
@@ -32,7 +31,9 @@ static void reader(void *arg)
 {
     int slot = (int)(intptr_t)arg;
     ag_identity_t alice = {.username = AG_STR("alice")};
-    ag_attrs_t a = {.resource_request = true, .verb = AG_STR("list"), .resource = AG_STR("pods"),
+    ag_attrs_t a = {.resource_request = true,
+                    .verb = AG_STR("list"),
+                    .resource = AG_STR("pods"),
                     .namespace_ = AG_STR("default")};
     uint64_t last = 0;
     while (!atomic_load(&stop)) {
@@ -75,7 +76,7 @@ TEST(policy_reference_outlives_the_swap)
     ag_policy_t *held = ag_policy_acquire(0);
     ag_policy_publish(make(2));
     ag_policy_publish(make(3));
-    CHECK_EQ(held->generation, 1); /* still valid: ASan would report a freed read */
+    CHECK_EQ(held->generation, 1);         /* still valid: ASan would report a freed read */
     CHECK_EQ(atomic_load(&held->refs), 2); /* ours + the holder's retired list */
     ag_policy_unref(held);
     ag_policy_t *now = ag_policy_acquire(0);
