@@ -2,16 +2,17 @@
  * 32-byte keys plus two LRU lists (successes, failures); in-flight ("pending") entries
  * are in the table but on no list, so they are never evicted. The shard is chosen by
  * key bytes 0-3 and the bucket by bytes 4-11: the keys are HMAC outputs, uniform and
- * unpredictable to a client. HMAC uses precomputed inner/outer SHA-256 states, so the
- * hot path allocates nothing. */
+ * unpredictable to a client. HMAC uses precomputed inner/outer SHA-256 states (core/
+ * sha256.c, SHA-NI where the CPU has it), so the hot path allocates nothing. */
 #include "tokencache.h"
 
-#include <mbedtls/sha256.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+
+#include "sha256.h"
 
 typedef struct entry entry_t;
 
@@ -42,7 +43,7 @@ typedef struct {
 } shard_t;
 
 struct ag_tokencache {
-    mbedtls_sha256_context inner, outer; /* HMAC states after the padded key block */
+    ag_hmac_sha256_key_t mac; /* HMAC states after the padded key blocks */
     long long ttl_ms, neg_ttl_ms;
     unsigned nshards;
     shard_t *shards;
@@ -121,52 +122,35 @@ ag_err ag_identity_copy(ag_arena_t *arena, const ag_identity_t *src, ag_identity
 
 static ag_err hmac_setup(ag_tokencache_t *c)
 {
-    unsigned char key[32], pad[64];
+    unsigned char key[32];
     if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key)
         return AG_E_IO;
-    mbedtls_sha256_init(&c->inner);
-    mbedtls_sha256_init(&c->outer);
-    memset(pad, 0x36, sizeof pad);
-    for (size_t i = 0; i < sizeof key; i++)
-        pad[i] ^= key[i];
-    mbedtls_sha256_starts_ret(&c->inner, 0);
-    mbedtls_sha256_update_ret(&c->inner, pad, sizeof pad);
-    memset(pad, 0x5c, sizeof pad);
-    for (size_t i = 0; i < sizeof key; i++)
-        pad[i] ^= key[i];
-    mbedtls_sha256_starts_ret(&c->outer, 0);
-    mbedtls_sha256_update_ret(&c->outer, pad, sizeof pad);
+    ag_hmac_sha256_key(&c->mac, key, sizeof key);
     memset(key, 0, sizeof key);
-    memset(pad, 0, sizeof pad);
     return 0;
 }
 
-static void put_len(mbedtls_sha256_context *h, ag_str_t s)
+static void put_len(ag_sha256_t *h, ag_str_t s)
 {
     unsigned char len[8];
     for (int i = 0; i < 8; i++)
         len[i] = (unsigned char)((unsigned long long)s.n >> (56 - 8 * i));
-    mbedtls_sha256_update_ret(h, len, sizeof len);
-    mbedtls_sha256_update_ret(h, (const unsigned char *)s.p, s.n);
+    ag_sha256_update(h, len, sizeof len);
+    ag_sha256_update(h, s.p, s.n);
 }
 
 void ag_tokencache_key(const ag_tokencache_t *c, ag_str_t token, const ag_str_t *audiences,
                        int naudiences, ag_tokencache_key_t *out)
 {
-    mbedtls_sha256_context h;
-    unsigned char inner[32], count = (unsigned char)(naudiences > 255 ? 255 : naudiences);
-    mbedtls_sha256_init(&h);
-    mbedtls_sha256_clone(&h, &c->inner);
+    ag_sha256_t h;
+    unsigned char count = (unsigned char)(naudiences > 255 ? 255 : naudiences);
+    ag_hmac_sha256_start(&c->mac, &h);
     /* Length-prefixed fields: (token, aud1, aud2) never equals (token', aud1') (#24). */
-    mbedtls_sha256_update_ret(&h, &count, 1);
+    ag_sha256_update(&h, &count, 1);
     put_len(&h, token);
     for (int i = 0; i < naudiences; i++)
         put_len(&h, audiences[i]);
-    mbedtls_sha256_finish_ret(&h, inner);
-    mbedtls_sha256_clone(&h, &c->outer);
-    mbedtls_sha256_update_ret(&h, inner, sizeof inner);
-    mbedtls_sha256_finish_ret(&h, out->b);
-    mbedtls_sha256_free(&h);
+    ag_hmac_sha256_finish(&c->mac, &h, out->b);
 }
 
 /* ---- shard tables -------------------------------------------------------------------- */
@@ -335,8 +319,7 @@ void ag_tokencache_destroy(ag_tokencache_t *c)
         pthread_mutex_destroy(&s->lock);
     }
     free(c->shards);
-    mbedtls_sha256_free(&c->inner);
-    mbedtls_sha256_free(&c->outer);
+    ag_hmac_sha256_wipe(&c->mac);
     free(c);
 }
 
