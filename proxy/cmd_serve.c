@@ -1,6 +1,7 @@
 /* `authgate serve --config FILE [--check]`: load the configuration strictly (errors as
  * "FILE:LINE:COL: path: message", exit 2), bind, run until drained (exit 0). --check stops
- * after the configuration loaded. The demo command lives in demo.c. */
+ * after the configuration and the authorization policy files it names loaded. The demo
+ * command lives in demo.c. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "log.h"
+#include "policy.h"
 #include "server.h"
 
 static void usage(FILE *f)
@@ -53,6 +55,11 @@ int ag_cmd_serve(int argc, char **argv)
         goto out;
     }
     if (check) {
+        /* the policy files too, so a change can be validated before SIGHUP */
+        if (conf->authz_enabled && ag_policy_check(conf, &err) != 0) {
+            fprintf(stderr, "%s\n", err.p ? err.p : "invalid authorization policy");
+            goto out;
+        }
         printf("%s: ok\n", path);
         rc = 0;
         goto out;

@@ -70,6 +70,18 @@ ag_err ag_policy_effective(const ag_config_t *conf, const ag_azure_config_t **az
     return 0;
 }
 
+ag_err ag_policy_check(const ag_config_t *conf, ag_buf_t *errmsg)
+{
+    const ag_azure_config_t *azure;
+    ag_chain_mode mode;
+    ag_policy_t *p = NULL;
+    ag_err err = ag_policy_effective(conf, &azure, &mode, errmsg);
+    if (!err)
+        err = ag_policy_build(&conf->authz, azure, mode, &p, errmsg);
+    ag_policy_unref(p);
+    return err;
+}
+
 ag_policy_t *ag_policy_acquire(int slot)
 {
     if (slot < 0 || slot >= AG_METRICS_SLOTS)

@@ -46,6 +46,10 @@ ag_policy_t *ag_policy_acquire(int slot);
  * once no reader is between load and ref. Control thread (one writer). */
 void ag_policy_publish(ag_policy_t *p);
 
+/* `authgate serve --check`: builds (and drops) the policy <conf> names; on failure says
+ * why in <errmsg>. */
+ag_err ag_policy_check(const ag_config_t *conf, ag_buf_t *errmsg);
+
 /* `authgate serve` wiring: builds the first snapshot from <conf> (failure: the process
  * does not start), publishes it, registers readiness "policy", the SIGHUP hook, the
  * file poll timer on <control> and the metrics. */

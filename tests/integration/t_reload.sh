@@ -88,10 +88,15 @@ expect_eq "$(req GET /api/v1/namespaces/default/pods "$BOB")" 200 "bob still all
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/readyz")" 200 "still ready"
 pass "a broken file keeps the old policy"
 
+# `serve --check` validates the policy files too, so the fix can be checked before it lands
+out=$("$AUTHGATE" serve --config "$T/gw.json" --check 2>&1) && fail "--check accepted a broken policy"
+expect_match "$out" 'zz.json:1:[0-9]+: ' "--check names the broken file"
+
 # 3. fixed, then SIGHUP on top
 rm "$T/policy/zz.json" "$T/policy/bob.json"
 wait_generation 3
 expect_eq "$(req GET /api/v1/namespaces/default/pods "$BOB")" 403 "bob's binding removed"
+expect_match "$("$AUTHGATE" serve --config "$T/gw.json" --check)" ': ok$' "--check passes again"
 kill -HUP "$GW_PID"
 wait_generation 4
 expect_eq "$(metric authgate_policy_last_reload_ok)" 1 "last reload ok"
