@@ -105,3 +105,20 @@ expect_eq "$code" 200 "protobuf review forwarded (the fixture answers 200)"
 expect_eq "$(upstream_count)" "$((n0 + 1))" "forwarded once"
 expect_eq "$(up_headers Impersonate-User)" alice "as the caller"
 pass "SelfSubjectAccessReview (JSON answered here, other encodings forwarded)"
+
+# 8. raw HTTP: a chunked review, then a pipelined review and a forwarded request on the
+# same connection, answered in order; the last asks to close
+b1='{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"alice","resourceAttributes":{"namespace":"default","verb":"list","resource":"pods"}}}'
+half=$(( ${#b1} / 2 ))
+n0=$(upstream_count)
+out=$( {
+  printf 'POST %s HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' "$URL" "$KAS"
+  printf '%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n' "$half" "${b1:0:half}" "$(( ${#b1} - half ))" "${b1:half}"
+  printf 'POST %s HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' "$URL" "$KAS" "${#b1}" "$b1"
+  printf 'GET /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n' "$ALICE"
+} | raw "$GW_PORT")
+statuses=$(grep -oE 'HTTP/1.1 [0-9]{3}' <<<"$out" | awk '{print $2}' | paste -sd,)
+expect_eq "$statuses" "201,201,200" "two reviews, then the forwarded request, in order"
+expect_eq "$(grep -o '"allowed":true' <<<"$out" | wc -l)" 2 "both allowed"
+expect_eq "$(upstream_count)" "$((n0 + 1))" "only the GET was forwarded"
+pass "chunked and pipelined reviews on one connection"
