@@ -1,0 +1,218 @@
+/* Tests for the gate's authentication step (proxy/authenticate.c) on its synchronous
+ * paths: client certificate first, bearer tokens (jose-minted fixtures, issuers with
+ * local keys) through the token cache, anonymous on and off, malformed Authorization
+ * headers, and chaining to the next gate step. Parked paths (unknown kid, Graph) are
+ * covered by the t_oidc_* integration tests through the real front end. */
+#include <string.h>
+#include <uv.h>
+
+#include "authenticate.h"
+#include "json.h"
+#include "testlib.h"
+
+typedef struct {
+    uv_loop_t loop;
+    ag_arena_t cfg_arena, req_arena;
+    ag_buf_t text, tokens;
+    ag_cfg_t cfg;
+    ag_authn_config_t conf;
+    ag_authenticator_t *a;
+    ag_json_t tokdoc;
+} ctx_t;
+
+static void setup(ctx_t *c, bool anonymous, long long negative_ttl_ms)
+{
+    memset(c, 0, sizeof *c);
+    uv_loop_init(&c->loop);
+    ag_arena_init(&c->cfg_arena, 0, 0);
+    ag_arena_init(&c->req_arena, 0, 0);
+    c->text = AG_BUF_INIT(1 << 20);
+    c->tokens = AG_BUF_INIT(1 << 22);
+    CHECK_EQ(ag_buf_read_file(&c->text, "tests/fixtures/jwt/issuers.json"), 0);
+    CHECK_EQ(ag_cfg_init(&c->cfg, "issuers.json", ag_buf_str(&c->text), &c->cfg_arena), 0);
+    CHECK_EQ(ag_authn_config_parse(&c->cfg, ag_json_root(c->cfg.doc), "authentication",
+                                   "tests/fixtures/jwt", &c->conf),
+             0);
+    c->conf.anonymous = anonymous;
+    c->conf.cache_negative_ttl_ms = negative_ttl_ms;
+    CHECK_EQ(ag_authenticator_create(&c->loop, &c->conf, &c->a, NULL), 0);
+    CHECK_EQ(ag_buf_read_file(&c->tokens, "tests/fixtures/jwt/tokens.json"), 0);
+    CHECK_EQ(ag_json_parse(&c->tokdoc, ag_buf_str(&c->tokens), NULL, &c->cfg_arena, NULL), 0);
+}
+
+static void teardown(ctx_t *c)
+{
+    ag_authenticator_release_worker(c->a, 1);
+    ag_authenticator_destroy(c->a);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    CHECK_EQ(uv_loop_close(&c->loop), 0);
+    ag_authn_config_dispose(&c->conf);
+    ag_cfg_dispose(&c->cfg);
+    ag_buf_dispose(&c->text);
+    ag_buf_dispose(&c->tokens);
+    ag_arena_dispose(&c->cfg_arena);
+    ag_arena_dispose(&c->req_arena);
+}
+
+static ag_str_t token(ctx_t *c, const char *name)
+{
+    ag_str_t s = AG_STR_NULL;
+    ag_json_ref t = ag_json_get(&c->tokdoc, ag_json_root(&c->tokdoc), "tokens");
+    ag_json_str(&c->tokdoc, ag_json_get(&c->tokdoc, t, name), &c->cfg_arena, &s);
+    CHECK(s.n > 0);
+    return s;
+}
+
+/* One request through the step with the given Authorization values and peer. */
+static ag_gate_t gate;
+static ag_http_req_t req;
+static ag_header_t hdrs[4];
+static ag_tls_peer_t peer;
+
+static ag_gate_result run(ctx_t *c, const char *const *auth, int nauth, bool cert)
+{
+    char *value;
+    ag_arena_reset(&c->req_arena);
+    memset(&req, 0, sizeof req);
+    memset(&peer, 0, sizeof peer);
+    for (int i = 0; i < nauth; i++) {
+        value = ag_arena_cstr(&c->req_arena, ag_str_cstr(auth[i]));
+        hdrs[i] = (ag_header_t){AG_STR("Authorization"), ag_str_cstr(value), 0};
+    }
+    req = (ag_http_req_t){.method = AG_STR("GET"), .path = AG_STR("/api/v1/pods"),
+                          .headers = hdrs, .nheaders = nauth};
+    if (cert) {
+        peer.verified = true;
+        snprintf(peer.cn, sizeof peer.cn, "kube-apiserver");
+        snprintf(peer.orgs[0], sizeof peer.orgs[0], "system:masters-not-really");
+        peer.norgs = 1;
+    }
+    gate = (ag_gate_t){.req = &req, .peer = &peer, .loop = &c->loop, .worker = 1,
+                       .arena = &c->req_arena};
+    return ag_authenticator_gate(&gate, c->a);
+}
+
+static const char *bearer(ctx_t *c, const char *name)
+{
+    ag_str_t t = token(c, name);
+    ag_buf_t b = AG_BUF_INIT(1 << 16);
+    ag_buf_printf(&b, "Bearer %.*s", AG_STR_FMT(t));
+    const char *s = ag_arena_cstr(&c->cfg_arena, ag_buf_str(&b));
+    ag_buf_dispose(&b);
+    return s;
+}
+
+static bool has_group(const ag_identity_t *id, const char *g)
+{
+    for (int i = 0; id && i < id->ngroups; i++)
+        if (ag_str_eq_lit(id->groups[i], g))
+            return true;
+    return false;
+}
+
+TEST(authenticate_bearer_token_verified_then_cached)
+{
+    ctx_t c;
+    setup(&c, false, 0);
+    const char *h[] = {bearer(&c, "rs256")};
+    CHECK_EQ(run(&c, h, 1, false), AG_GATE_ALLOW);
+    CHECK(gate.identity != NULL);
+    CHECK_SLICE(gate.identity->username, "https://idp.example.com#alice");
+    CHECK(has_group(gate.identity, "dev") && has_group(gate.identity, "system:authenticated"));
+    ag_tokencache_stats_t st;
+    ag_tokencache_stats(ag_authenticator_cache(c.a), &st);
+    CHECK_EQ(st.misses, 1);
+    CHECK_EQ(run(&c, h, 1, false), AG_GATE_ALLOW); /* the same token again: a hit */
+    CHECK_SLICE(gate.identity->username, "https://idp.example.com#alice");
+    ag_tokencache_stats(ag_authenticator_cache(c.a), &st);
+    CHECK_EQ(st.hits, 1);
+    CHECK_EQ(st.misses, 1);
+    teardown(&c);
+}
+
+TEST(authenticate_bad_tokens_are_401_and_failures_cached_when_enabled)
+{
+    ctx_t c;
+    setup(&c, false, 5000);
+    const char *names[] = {"b_expired_past_leeway", "alg_none", "b_signed_by_a", "dup_iss"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *h[] = {bearer(&c, names[i])};
+        CHECK_EQ(run(&c, h, 1, false), AG_GATE_DENY);
+        CHECK_EQ(gate.status, 401);
+        CHECK_SLICE(gate.message, "Unauthorized");
+        CHECK(gate.identity == NULL);
+    }
+    const char *h[] = {bearer(&c, "b_expired_past_leeway")};
+    CHECK_EQ(run(&c, h, 1, false), AG_GATE_DENY); /* answered from the negative table */
+    ag_tokencache_stats_t st;
+    ag_tokencache_stats(ag_authenticator_cache(c.a), &st);
+    CHECK_EQ(st.negative_hits, 1);
+    teardown(&c);
+}
+
+TEST(authenticate_authorization_header_rules)
+{
+    ctx_t c;
+    setup(&c, false, 0);
+    const char *tok = bearer(&c, "rs256");
+    const char *two[] = {tok, tok};
+    CHECK_EQ(run(&c, two, 2, false), AG_GATE_DENY); /* exactly one field */
+    const char *basic[] = {"Basic YWxpY2U6c2VjcmV0"};
+    CHECK_EQ(run(&c, basic, 1, false), AG_GATE_DENY);
+    const char *lower[] = {tok + 0};
+    char buf[8192];
+    snprintf(buf, sizeof buf, "bearer %s", tok + 7); /* scheme compared case-insensitively */
+    lower[0] = buf;
+    CHECK_EQ(run(&c, lower, 1, false), AG_GATE_ALLOW);
+    CHECK_EQ(run(&c, NULL, 0, false), AG_GATE_DENY); /* no credentials, anonymous off */
+    CHECK_EQ(gate.status, 401);
+    teardown(&c);
+}
+
+TEST(authenticate_client_certificate_first_and_anonymous_when_enabled)
+{
+    ctx_t c;
+    setup(&c, true, 0);
+    const char *h[] = {bearer(&c, "rs256")};
+    CHECK_EQ(run(&c, h, 1, true), AG_GATE_ALLOW); /* x509 wins over the bearer token */
+    CHECK_SLICE(gate.identity->username, "kube-apiserver");
+    CHECK(has_group(gate.identity, "system:masters-not-really"));
+    CHECK(gate.identity->flags & AG_ID_CLIENT_CERT);
+    CHECK_EQ(run(&c, NULL, 0, false), AG_GATE_ALLOW);
+    CHECK_SLICE(gate.identity->username, "system:anonymous");
+    CHECK(has_group(gate.identity, "system:unauthenticated"));
+    const char *bad[] = {"Bearer not.a.jwt"};
+    CHECK_EQ(run(&c, bad, 1, false), AG_GATE_DENY); /* a bad token is not anonymous */
+    teardown(&c);
+}
+
+static int next_calls;
+static ag_gate_result next_step(ag_gate_t *g, void *ud)
+{
+    (void)ud;
+    next_calls++;
+    if (!g->identity)
+        return AG_GATE_DENY;
+    g->status = 403;
+    g->message = AG_STR("forbidden by the next step");
+    return ag_str_eq_lit(g->identity->username, "kube-apiserver") ? AG_GATE_ALLOW
+                                                                  : AG_GATE_DENY;
+}
+
+TEST(authenticate_chains_to_the_next_step_only_when_authenticated)
+{
+    ctx_t c;
+    setup(&c, false, 0);
+    ag_authenticator_set_next(c.a, next_step, NULL);
+    next_calls = 0;
+    CHECK_EQ(run(&c, NULL, 0, true), AG_GATE_ALLOW);
+    CHECK_EQ(next_calls, 1);
+    const char *h[] = {bearer(&c, "rs256")};
+    CHECK_EQ(run(&c, h, 1, false), AG_GATE_DENY);
+    CHECK_EQ(gate.status, 403);
+    CHECK_EQ(next_calls, 2);
+    CHECK_EQ(run(&c, NULL, 0, false), AG_GATE_DENY); /* 401 before the next step */
+    CHECK_EQ(gate.status, 401);
+    CHECK_EQ(next_calls, 2);
+    teardown(&c);
+}
