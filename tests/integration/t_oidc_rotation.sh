@@ -29,12 +29,15 @@ sleep 1.1 # past unknown_kid_interval
 k3=$(oidc_admin rotate | jq -r .kid)
 t3=$(oidc_token carol)
 j1=$(oidc_stats jwks)
+miss0=$(metric 'authgate_token_cache_total{result="miss"}')
 pids=()
 for i in $(seq 10); do get /api/v1/pods "$t3" >"$T/c$i" & pids+=($!); done
 wait "${pids[@]}"
 for i in $(seq 10); do expect_eq "$(cat "$T/c$i")" 200 "concurrent request $i"; done
 expect_eq "$(oidc_stats jwks)" "$((j1 + 1))" "ten concurrent first uses, one JWKS fetch"
-pass "concurrent first uses of a new kid: one fetch"
+expect_eq "$(metric 'authgate_token_cache_total{result="miss"}')" "$((miss0 + 1))" \
+  "ten concurrent first uses of one token, one verification (the others waited)"
+pass "concurrent first uses of a new kid: one fetch, one verification"
 
 # A flood of tokens naming unknown kids right after a refresh: 401 at once, no fetch.
 j2=$(oidc_stats jwks)
