@@ -100,7 +100,7 @@ port_forward() { # port_forward TAG [env...]: forwards, sends a line through, ch
         port-forward pod/web-1 :8080 >"$T/pf-$tag.out" 2>"$T/pf-$tag.err" &
     local pid=$!
     for _ in $(seq 100); do grep -q 'Forwarding from 127.0.0.1' "$T/pf-$tag.out" && break; sleep 0.05; done
-    lport=$(sed -n 's/Forwarding from 127.0.0.1:\([0-9]*\).*/\1/p' "$T/pf-$tag.out" | head -1)
+    lport=$(sed -n 's/Forwarding from 127.0.0.1:\([0-9]*\).*/\1/p;T;q' "$T/pf-$tag.out")
     [ -n "$lport" ] || { kill "$pid" 2>/dev/null; fail "port-forward ($tag) did not start: $(cat "$T/pf-$tag.err")"; }
     out=$(python3 "$AG_SOURCE_DIR/tests/e2e/pf_echo.py" "$lport" "bytes via $tag")
     kill "$pid" 2>/dev/null
@@ -197,24 +197,24 @@ expect_eq "$refused" '"Bearer not-the-gateway-token"' "the only requests the API
 pass "the API server only ever saw the gateway's credential"
 
 # ---- audit: one event per request, with the decision; no token in it ------------------------
-audit() { # audit JQ-FILTER -> matching events (compact), waiting up to 3 s for the writer
+audit() { # audit JQ-FILTER -> the first matching event (compact), waiting up to 3 s for the writer
     local i out
     for ((i = 0; i < 60; i++)); do
-        out=$(jq -c "select($1)" "$T/audit.log" 2>/dev/null)
+        out=$(jq -cn "first(inputs | select($1))" "$T/audit.log" 2>/dev/null)
         [ -n "$out" ] && break
         sleep 0.05
     done
     printf '%s' "$out"
 }
-ev=$(audit '.user.username == "alice" and .objectRef.resource == "secrets" and .objectRef.name == "db-password"' | head -1)
+ev=$(audit '.user.username == "alice" and .objectRef.resource == "secrets" and .objectRef.name == "db-password"')
 [ -n "$ev" ] || fail "no audit event for alice's denied secret read"
 expect_eq "$(jq -r '[.verb, .objectRef.namespace, .responseStatus.code, .annotations["authorization.k8s.io/decision"]] | join(" ")' <<<"$ev")" \
     "get default 403 forbid" "audit event of a denial"
-ev=$(audit '.user.username == "admin" and .impersonatedUser.username == "alice" and .objectRef.resource == "pods"' | head -1)
+ev=$(audit '.user.username == "admin" and .impersonatedUser.username == "alice" and .objectRef.resource == "pods"')
 [ -n "$ev" ] || fail "no audit event for admin acting as alice"
 expect_eq "$(jq -r '[.verb, .responseStatus.code, .annotations["authorization.k8s.io/decision"]] | join(" ")' <<<"$ev")" \
     "list 200 allow" "audit event of an impersonated request"
-ev=$(audit '.user.username == "admin" and .objectRef.subresource == "exec"' | head -1)
+ev=$(audit '.user.username == "admin" and .objectRef.subresource == "exec"')
 [ -n "$ev" ] || fail "no audit event for exec"
 expect_eq "$(jq -r '.annotations["authorization.k8s.io/decision"]' <<<"$ev")" allow "exec audited as allowed"
 while read -r t; do
@@ -222,3 +222,12 @@ while read -r t; do
 done <"$T/client-tokens"
 if grep -qF -- "$GW_TOKEN" "$T/audit.log"; then fail "the gateway's token is in the audit log"; fi
 pass "audit: denied, impersonated and exec requests recorded with the decision; no token in the log"
+
+# ---- metrics: the decision path -------------------------------------------------------------
+ge() { [ "${1%.*}" -ge "$2" ] || fail "$3: $1 < $2"; }
+ge "$(metric 'authgate_authz_decisions_total{verb="get",decision="forbid"}')" 1 "get forbid counted"
+ge "$(metric 'authgate_authz_decisions_total{verb="list",decision="allow"}')" 5 "list allow counted"
+ge "$(metric 'authgate_authz_decisions_total{verb="list",decision="forbid"}')" 3 "list forbid counted"
+ge "$(metric 'authgate_authn_total{result="expired"}')" 1 "expired tokens counted"
+ge "$(metric 'authgate_impersonation_requests_total{mode="authorize"}')" 1 "impersonation counted"
+pass "metrics count decisions by verb, authentication failures by reason, impersonation"
