@@ -59,6 +59,7 @@ api_mark
 mark_t=$(date +%s%3N)
 timeout 5 kubectl --kubeconfig "$T/kc-alice" --cache-dir "$T/kcache-w" get pods -w 2>"$T/watch.err" |
     while IFS= read -r l; do printf '%s %s\n' "$(date +%s%3N)" "$l"; done >"$T/watch.out" || true
+delays=""
 for i in 1 2 3; do
     got=$(awk -v n="watch-$i" '$2 == n {print $1; exit}' "$T/watch.out")
     [ -n "$got" ] || fail "watch event watch-$i not printed: $(cat "$T/watch.out" "$T/watch.err")"
@@ -66,7 +67,9 @@ for i in 1 2 3; do
     [ -n "$sent" ] && [ "$sent" -ge "$mark_t" ] || fail "fixture did not record watch-$i"
     delay=$((got - sent))
     [ "$delay" -lt 250 ] || fail "watch-$i reached kubectl ${delay} ms after the API server sent it"
+    delays+="${delay} "
 done
+echo "# watch event delays (API server write -> kubectl printed), ms: $delays"
 expect_match "$(api_new | jq -r .target)" 'watch=true' "a watch request went upstream"
 e2e_assert_upstream "watch" "${ALICE[@]}"
 pass "kubectl get pods -w: every event printed within 250 ms of leaving the API server"
