@@ -12,7 +12,9 @@ AG_FAILED=0
 
 ag_cleanup() {
     local rc=$?
-    for p in "${AG_PIDS[@]:-}"; do
+    # Every process the test started: the registered ones and any other background job
+    # of this shell (so the wait below cannot hang on a job nobody registered).
+    for p in "${AG_PIDS[@]:-}" $(jobs -p); do
         [ -n "$p" ] && kill "$p" 2>/dev/null || true
     done
     wait 2>/dev/null || true
