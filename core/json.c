@@ -1,6 +1,7 @@
 /* Strict JSON (json.h). Two passes: a small RFC 8259 validator that knows the exact
  * grammar, depth and string rules (jsmn alone accepts e.g. missing commas and bare
- * words), then jsmn for the token tree, then a duplicate-key check per object. */
+ * words) and counts the values and keys, then one jsmn pass into an array of exactly
+ * that size for the token tree, then a duplicate-key check per object. */
 #include "json.h"
 
 #include <math.h>
@@ -23,6 +24,7 @@ typedef struct {
     const unsigned char *s;
     size_t n, i;
     int depth, max_depth;
+    size_t ntok; /* values + object keys seen: jsmn's token count for a valid text */
     const char *msg;
     ag_err err;
 } vstate;
@@ -213,6 +215,7 @@ static bool v_container(vstate *v, bool object)
         if (object) {
             if (v->i >= v->n || v->s[v->i] != '"')
                 return fail(v, "expected a string key", AG_E_PARSE);
+            v->ntok++;
             if (!v_string(v))
                 return false;
             skip_ws(v);
@@ -241,6 +244,7 @@ static bool v_value(vstate *v)
     skip_ws(v);
     if (v->i >= v->n)
         return fail(v, "unexpected end of input", AG_E_PARSE);
+    v->ntok++;
     switch (v->s[v->i]) {
     case '{':
         return v_container(v, true);
@@ -362,29 +366,59 @@ static int cmp_str(const void *a, const void *b)
     return x->n ? memcmp(x->p, y->p, x->n) : 0;
 }
 
+/* Unescaped keys of object <obj> into <keys> (room for its size). */
+static ag_err object_keys(const ag_json_t *doc, int obj, ag_arena_t *arena, ag_str_t *keys)
+{
+    int k = 0;
+    for (ag_json_ref key = obj + 1; k < doc->tok[obj].t.size; key = doc->tok[key].next) {
+        ag_err err = ag_json_str(doc, key, arena, &keys[k++]);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+/* Small objects (JWT claims, JWKS keys) compare pairwise: cheaper than sorting. */
+#define PAIRWISE_MAX_KEYS 8
+
+static bool has_duplicate(const ag_json_t *doc, int obj, ag_arena_t *arena, ag_err *err)
+{
+    int n = doc->tok[obj].t.size;
+    ag_str_t small[PAIRWISE_MAX_KEYS];
+    ag_str_t *keys =
+        n <= PAIRWISE_MAX_KEYS ? small : ag_arena_alloc(arena, sizeof(*keys) * (size_t)n);
+    if (!keys) {
+        *err = AG_E_NOMEM;
+        return false;
+    }
+    if ((*err = object_keys(doc, obj, arena, keys)) != 0)
+        return false;
+    if (n <= PAIRWISE_MAX_KEYS) {
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++)
+                if (keys[i].n == keys[j].n && cmp_str(&keys[i], &keys[j]) == 0)
+                    return true;
+        return false;
+    }
+    qsort(keys, (size_t)n, sizeof(*keys), cmp_str);
+    for (int j = 1; j < n; j++)
+        if (cmp_str(&keys[j - 1], &keys[j]) == 0)
+            return true;
+    return false;
+}
+
 static ag_err check_duplicates(ag_json_t *doc, ag_arena_t *arena, ag_json_error_t *e)
 {
     for (int i = 0; i < doc->ntok; i++) {
         jsmntok_t *t = &doc->tok[i].t;
         if (t->type != JSMN_OBJECT || t->size < 2)
             continue;
-        ag_str_t *keys = ag_arena_alloc(arena, sizeof(*keys) * (size_t)t->size);
-        if (!keys)
-            return AG_E_NOMEM;
-        int k = 0;
-        for (ag_json_ref key = ag_json_first(doc, i); key != AG_JSON_NONE;
-             key = ag_json_next(doc, key)) {
-            ag_err err = ag_json_str(doc, key, arena, &keys[k++]);
-            if (err)
-                return err;
-        }
-        qsort(keys, (size_t)k, sizeof(*keys), cmp_str);
-        for (int j = 1; j < k; j++) {
-            if (cmp_str(&keys[j - 1], &keys[j]) == 0)
-                return set_error(e, (ag_str_t){doc->src, doc->len},
-                                 (size_t)(doc->tok[i].t.start), "duplicate key in object",
-                                 AG_E_DUPLICATE);
-        }
+        ag_err err = 0;
+        if (has_duplicate(doc, i, arena, &err))
+            return set_error(e, (ag_str_t){doc->src, doc->len}, (size_t)(doc->tok[i].t.start),
+                             "duplicate key in object", AG_E_DUPLICATE);
+        if (err)
+            return err;
     }
     return 0;
 }
@@ -396,7 +430,7 @@ ag_err ag_json_parse(ag_json_t *doc, ag_str_t text, const ag_json_limits_t *lim,
 {
     int max_depth = lim && lim->max_depth > 0 ? lim->max_depth : 64;
     int max_tokens = lim && lim->max_tokens > 0 ? lim->max_tokens : 1 << 22;
-    vstate v = {(const unsigned char *)text.p, text.n, 0, 0, max_depth, NULL, 0};
+    vstate v = {(const unsigned char *)text.p, text.n, 0, 0, max_depth, 0, NULL, 0};
 
     doc->src = text.p;
     doc->len = text.n;
@@ -410,13 +444,12 @@ ag_err ag_json_parse(ag_json_t *doc, ag_str_t text, const ag_json_limits_t *lim,
     if (v.i != v.n)
         return set_error(errinfo, text, v.i, "trailing data after JSON value", AG_E_PARSE);
 
-    jsmn_parser p;
-    jsmn_init(&p);
-    int count = jsmn_parse(&p, text.p, text.n, NULL, 0);
-    if (count <= 0)
-        return set_error(errinfo, text, 0, "malformed JSON", AG_E_PARSE);
-    if (count > max_tokens)
+    /* The validator counted what jsmn will produce, so jsmn runs once (a mismatch
+     * below would mean the two grammars disagree: refused, never trusted). */
+    if (v.ntok > (size_t)max_tokens)
         return set_error(errinfo, text, 0, "too many JSON values", AG_E_TOO_BIG);
+    int count = (int)v.ntok;
+    jsmn_parser p;
     jsmntok_t *raw = ag_arena_alloc(arena, sizeof(*raw) * (size_t)count);
     struct ag_json_tok *tok = ag_arena_alloc(arena, sizeof(*tok) * (size_t)count);
     if (!raw || !tok)
@@ -512,14 +545,16 @@ ag_err ag_json_str(const ag_json_t *doc, ag_json_ref ref, ag_arena_t *arena, ag_
     return 0;
 }
 
-bool ag_json_str_eq(const ag_json_t *doc, ag_json_ref ref, const char *s)
+/* <raw> (validated string bytes, still escaped) equals <s> of length <sl> unescaped. */
+static bool raw_eq(ag_str_t raw, const char *s, size_t sl)
 {
-    if (ag_json_typeof(doc, ref) != AG_JSON_STRING)
-        return false;
-    ag_str_t raw = ag_json_raw(doc, ref);
-    size_t sl = strlen(s);
+    /* unescaping never lengthens: shorter raw bytes cannot match, equal-length ones
+     * match only byte for byte and without escapes */
+    if (raw.n <= sl)
+        return raw.n == sl && (!sl || (raw.p[0] == s[0] && memcmp(raw.p, s, sl) == 0)) &&
+               !memchr(raw.p, '\\', raw.n);
     if (!memchr(raw.p, '\\', raw.n))
-        return raw.n == sl && memcmp(raw.p, s, sl) == 0;
+        return false;
     if (raw.n > 4096)
         return false;
     char tmp[4096];
@@ -527,13 +562,25 @@ bool ag_json_str_eq(const ag_json_t *doc, ag_json_ref ref, const char *s)
     return n == sl && memcmp(tmp, s, sl) == 0;
 }
 
+bool ag_json_str_eq(const ag_json_t *doc, ag_json_ref ref, const char *s)
+{
+    if (ag_json_typeof(doc, ref) != AG_JSON_STRING)
+        return false;
+    return raw_eq(ag_json_raw(doc, ref), s, strlen(s));
+}
+
 ag_json_ref ag_json_get(const ag_json_t *doc, ag_json_ref obj, const char *key)
 {
     if (ag_json_typeof(doc, obj) != AG_JSON_OBJECT)
         return AG_JSON_NONE;
-    for (ag_json_ref k = ag_json_first(doc, obj); k != AG_JSON_NONE; k = ag_json_next(doc, k))
-        if (ag_json_str_eq(doc, k, key))
+    size_t kl = strlen(key);
+    /* keys of a parsed object are strings; each key's subtree ends at the next key */
+    ag_json_ref k = obj + 1;
+    for (int i = 0; i < doc->tok[obj].t.size; i++, k = doc->tok[k].next) {
+        const jsmntok_t *t = &doc->tok[k].t;
+        if (raw_eq(ag_str_make(doc->src + t->start, (size_t)(t->end - t->start)), key, kl))
             return ag_json_value(k);
+    }
     return AG_JSON_NONE;
 }
 
