@@ -55,6 +55,11 @@ int ag_cmd_serve(int argc, char **argv)
         goto out;
     }
     if (check) {
+        /* the TLS material loads and the token file is usable */
+        if (ag_server_check(conf, &err) != 0) {
+            fprintf(stderr, "%s\n", err.p ? err.p : "invalid TLS material");
+            goto out;
+        }
         /* the policy files too, so a change can be validated before SIGHUP */
         if (conf->authz_enabled && ag_policy_check(conf, &err) != 0) {
             fprintf(stderr, "%s\n", err.p ? err.p : "invalid authorization policy");

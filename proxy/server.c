@@ -465,6 +465,41 @@ fail:
     return err;
 }
 
+ag_err ag_server_check(const ag_config_t *conf, ag_buf_t *errmsg)
+{
+    ag_server_t s = {.conf = conf};
+    ag_tls_ctx_t *ctx = NULL;
+    char why[256] = "";
+    ag_str_t cred;
+    ag_err err = 0;
+    ag_arena_init(&s.arena, 1024, 0);
+    if (conf->tls.enabled) {
+        ag_tls_opts_t to = {.cert_file = conf->tls.cert_file, .key_file = conf->tls.key_file,
+                            .ca_file = conf->tls.client_ca_file,
+                            .client_auth = conf->tls.client_auth};
+        if (ag_tls_ctx_create_server(&to, NULL, &ctx, why, sizeof why) != 0) {
+            ag_buf_printf(errmsg, "%s: tls: %s", conf->file, why);
+            err = AG_E_CONFIG;
+        }
+        ag_tls_ctx_destroy(ctx);
+        ctx = NULL;
+    }
+    if (!err && conf->upstream.https) {
+        ag_tls_opts_t to = {.ca_file = conf->upstream.ca_file,
+                            .cert_file = conf->upstream.cert_file,
+                            .key_file = conf->upstream.key_file};
+        if (ag_tls_ctx_create_client(&to, &ctx, why, sizeof why) != 0) {
+            ag_buf_printf(errmsg, "%s: upstream: %s", conf->file, why);
+            err = AG_E_CONFIG;
+        }
+        ag_tls_ctx_destroy(ctx);
+    }
+    if (!err && read_credential(&s, &cred, errmsg) != 0)
+        err = AG_E_CONFIG;
+    ag_arena_dispose(&s.arena);
+    return err;
+}
+
 uv_loop_t *ag_server_loop(ag_server_t *s)
 {
     return &s->control;

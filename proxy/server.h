@@ -30,6 +30,10 @@ uv_loop_t *ag_server_loop(ag_server_t *s);
 /* Bound addresses (port 0 in the config resolved), "HOST:PORT". */
 const char *ag_server_listen_address(const ag_server_t *s);
 const char *ag_server_admin_address(const ag_server_t *s);
+/* What `serve --check` adds to parsing: the TLS material loads (certificates, keys, CAs
+ * for the listener and the upstream) and the upstream token file is usable. Binds and
+ * resolves nothing. */
+ag_err ag_server_check(const ag_config_t *conf, ag_buf_t *errmsg);
 /* Runs until drained after SIGTERM/SIGINT (or ag_server_shutdown). Returns 0. */
 int ag_server_run(ag_server_t *s);
 /* Starts the drain from the control thread (as SIGTERM does). */

@@ -4,11 +4,16 @@
 # "FILE:LINE:COL: path.to.key: message" and exit status 2, nothing listening.
 . "$(dirname "$0")/lib.sh"
 
-# Examples name their files relative to the working directory (certs/...).
+# Examples name their files relative to the working directory (certs/...); --check loads
+# the certificates and keys, so they are real ones.
+gen_certs
 mkdir -p "$T/ex/certs"
-for f in server.crt server.key client-ca.crt apiserver-ca.crt gateway.token gateway-client.crt gateway-client.key; do
-    echo placeholder >"$T/ex/certs/$f"
-done
+cp "$PKI/server.crt" "$PKI/server.key" "$T/ex/certs/"
+cp "$PKI/ca.crt" "$T/ex/certs/client-ca.crt"
+cp "$PKI/ca.crt" "$T/ex/certs/apiserver-ca.crt"
+cp "$PKI/client.crt" "$T/ex/certs/gateway-client.crt"
+cp "$PKI/client.key" "$T/ex/certs/gateway-client.key"
+echo "example-token" >"$T/ex/certs/gateway.token"
 n=0
 for ex in "$AG_SOURCE_DIR"/config/examples/*.json; do
     out=$(cd "$T/ex" && "$AUTHGATE" serve --config "$ex" --check 2>&1) || fail "$(basename "$ex"): $out"
@@ -95,6 +100,14 @@ check_error bad_enum '3:20: log.level: must be one of "error", "warn", "info", "
   "upstream": {"url": "http://127.0.0.1:1"}
 }
 JSON
+# --check loads the TLS material: a certificate file that is not PEM is an error (exit 2).
+echo "not a certificate" >"$T/ex/certs/server.crt"
+rc=0
+out=$(cd "$T/ex" && "$AUTHGATE" serve --config "$AG_SOURCE_DIR/config/examples/production.json" --check 2>&1) || rc=$?
+expect_eq "$rc" "2" "--check with a broken certificate"
+expect_match "$out" 'production.json: tls: loading certificate certs/server.crt' "--check names the file"
+pass "--check loads certificates and keys"
+
 check_error syntax '3:3: ' <<'JSON'
 {
   "listen": {"address": "127.0.0.1:0"},
