@@ -11,7 +11,7 @@
 start_upstream
 threat_keys
 threat_tokens
-THREAT_POLICY="$AG_SOURCE_DIR/tests/integration/threat/paths_policy.json" threat_config "$T/gw.json"
+threat_config "$T/gw.json"
 start_gateway "$T/gw.json"
 declare -A TOK
 for u in ok lena nina nico wes erin; do TOK[$u]=$(tok $u); done

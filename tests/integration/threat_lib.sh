@@ -2,7 +2,8 @@
 # minted by tests/fixtures/threats/mint.mjs (npm jose / node:crypto, never authgate's
 # code), a recorder that must never be contacted by anything a token names, a gateway
 # config with authentication (issuers A and B) + authorization (tests/integration/
-# authz_policy.json: alice views "default") + the gateway's own upstream credential, and
+# authz_policy.json: alice views "default"; authz_sar_policy.json; threat/policy.json: the
+# users of t_threat_paths/_cache) + the gateway's own upstream credential, and
 # the invariant every forwarded request must satisfy (threat-model cases 9, 10, 11).
 TMINT="$AG_SOURCE_DIR/tests/fixtures/threats/mint.mjs"
 THREAT_SERVER="$AG_SOURCE_DIR/tests/integration/threat_server.py"
@@ -33,7 +34,6 @@ threat_tokens() {
 tok() { jq -r --arg n "$1" '.[$n] // error("no token " + $n)' "$T/tokens.json"; }
 
 # threat_config FILE [issuer-A keys JSON] [extra "authentication" members] [extra top level]
-# (THREAT_POLICY=FILE adds one more policy file)
 threat_config() {
     echo "$GW_TOKEN" >"$T/gw-token"
     local D="$AG_SOURCE_DIR/tests/integration"
@@ -52,7 +52,8 @@ threat_config() {
        "keys": {"jwks_file": "$T/jwks-b.json"},
        "claims": {"username": "sub", "username_prefix": "b:", "groups": "groups", "groups_prefix": "b:"}}]${3:+,
     $3}},
-  "authorization": {"rbac": {"policies": ["$D/authz_policy.json", "$D/authz_sar_policy.json"${THREAT_POLICY:+, \"$THREAT_POLICY\"}]}}${4:+,
+  "authorization": {"rbac": {"policies": ["$D/authz_policy.json", "$D/authz_sar_policy.json",
+                                        "$D/threat/policy.json"]}}${4:+,
   $4}
 }
 JSON
