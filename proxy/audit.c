@@ -23,6 +23,7 @@
 #define AG_AUDIT_MAX_LINE (64 * 1024)        /* one event; bigger ones are dropped and counted */
 #define WRITER_CHUNK (2 * AG_AUDIT_MAX_LINE) /* always holds at least one whole line */
 #define DROP_LOG_INTERVAL_NS (10ull * 1000000000ull)
+#define BATCH_NS (20ull * 1000000ull) /* an event reaches the file within ~20 ms */
 
 /* ---- levels ------------------------------------------------------------------------------ */
 
@@ -98,15 +99,47 @@ ag_audit_level ag_audit_level_for(const ag_audit_config_t *c, const ag_identity_
 
 /* ---- the Event ----------------------------------------------------------------------------- */
 
+/* The Event is formatted on every audited request: plain appends, no printf. */
+static ag_err put_uint(ag_buf_t *out, unsigned long long v, int width)
+{
+    char d[24];
+    int n = 0;
+    do
+        d[sizeof d - 1 - n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < (int)sizeof d);
+    while (n < width && n < (int)sizeof d)
+        d[sizeof d - 1 - n++] = '0';
+    return ag_buf_append(out, d + sizeof d - n, (size_t)n);
+}
+
+/* ,"KEY":"2026-11-29T06:13:32.734517Z" (RFC 3339, microseconds, as the API server). */
 static ag_err put_ts(ag_buf_t *out, const char *key, uint64_t ns)
 {
     time_t s = (time_t)(ns / 1000000000ull);
     struct tm tm;
-    char when[32];
+    ag_err err;
     gmtime_r(&s, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    return ag_buf_printf(out, ",\"%s\":\"%s.%06uZ\"", key, when,
-                         (unsigned)(ns % 1000000000ull / 1000));
+    if ((err = ag_buf_append_cstr(out, ",\"")) || (err = ag_buf_append_cstr(out, key)) ||
+        (err = ag_buf_append_cstr(out, "\":\"")) || (err = put_uint(out, tm.tm_year + 1900u, 4)) ||
+        (err = ag_buf_append(out, "-", 1)) || (err = put_uint(out, tm.tm_mon + 1u, 2)) ||
+        (err = ag_buf_append(out, "-", 1)) || (err = put_uint(out, (unsigned)tm.tm_mday, 2)) ||
+        (err = ag_buf_append(out, "T", 1)) || (err = put_uint(out, (unsigned)tm.tm_hour, 2)) ||
+        (err = ag_buf_append(out, ":", 1)) || (err = put_uint(out, (unsigned)tm.tm_min, 2)) ||
+        (err = ag_buf_append(out, ":", 1)) || (err = put_uint(out, (unsigned)tm.tm_sec, 2)) ||
+        (err = ag_buf_append(out, ".", 1)) || (err = put_uint(out, ns % 1000000000ull / 1000, 6)))
+        return err;
+    return ag_buf_append(out, "Z\"", 2);
+}
+
+/* [,]"KEY": — the separator unless first. */
+static ag_err put_key(ag_buf_t *out, bool *first, const char *key)
+{
+    ag_err err;
+    if ((!*first && (err = ag_buf_append(out, ",", 1))) || (err = ag_buf_append(out, "\"", 1)) ||
+        (err = ag_buf_append_cstr(out, key)))
+        return err;
+    *first = false;
+    return ag_buf_append(out, "\":", 2);
 }
 
 static ag_err put_field(ag_buf_t *out, bool *first, const char *key, ag_str_t v)
@@ -114,10 +147,7 @@ static ag_err put_field(ag_buf_t *out, bool *first, const char *key, ag_str_t v)
     ag_err err;
     if (!v.n)
         return 0;
-    if ((err = ag_buf_printf(out, "%s\"%s\":", *first ? "" : ",", key)))
-        return err;
-    *first = false;
-    return ag_json_write_str(out, v);
+    return (err = put_key(out, first, key)) ? err : ag_json_write_str(out, v);
 }
 
 static ag_err put_strs(ag_buf_t *out, const ag_str_t *v, int n)
@@ -131,18 +161,17 @@ static ag_err put_strs(ag_buf_t *out, const ag_str_t *v, int n)
 
 static ag_err put_user(ag_buf_t *out, const char *key, const ag_identity_t *u)
 {
-    bool first = true;
+    bool first = false, inner = true;
     ag_err err;
-    if ((err = ag_buf_printf(out, ",\"%s\":{", key)) ||
-        (err = put_field(out, &first, "username", u->username)) ||
-        (err = put_field(out, &first, "uid", u->uid)))
+    if ((err = put_key(out, &first, key)) || (err = ag_buf_append(out, "{", 1)) ||
+        (err = put_field(out, &inner, "username", u->username)) ||
+        (err = put_field(out, &inner, "uid", u->uid)))
         return err;
-    if (u->ngroups && ((err = ag_buf_printf(out, "%s\"groups\":", first ? "" : ",")) ||
-                       (err = put_strs(out, u->groups, u->ngroups))))
+    if (u->ngroups &&
+        ((err = put_key(out, &inner, "groups")) || (err = put_strs(out, u->groups, u->ngroups))))
         return err;
-    first = first && !u->ngroups;
     if (u->nextra) {
-        if ((err = ag_buf_printf(out, "%s\"extra\":{", first ? "" : ",")))
+        if ((err = put_key(out, &inner, "extra")) || (err = ag_buf_append(out, "{", 1)))
             return err;
         for (int i = 0; i < u->nextra; i++)
             if ((i && (err = ag_buf_append(out, ",", 1))) ||
@@ -179,13 +208,14 @@ ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code
     static const ag_identity_t nobody = {0}; /* failed authentication: "user": {} */
     ag_str_t verb = e->have_attrs ? e->attrs.verb : AG_STR_NULL;
     ag_err err;
-    if ((err = ag_buf_printf(out,
-                             "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\","
-                             "\"level\":\"%s\",\"auditID\":",
-                             level == AG_AUDIT_METADATA ? "Metadata" : "None")) ||
+    if ((err = ag_buf_append_cstr(out, "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\","
+                                       "\"level\":\"")) ||
+        (err = ag_buf_append_cstr(out, level == AG_AUDIT_METADATA ? "Metadata" : "None")) ||
+        (err = ag_buf_append_cstr(out, "\",\"auditID\":")) ||
         (err = ag_json_write_str(out, audit_id)) ||
-        (err = ag_buf_printf(out, ",\"stage\":\"%s\",\"requestURI\":",
-                             e->started ? "ResponseStarted" : "ResponseComplete")) ||
+        (err = ag_buf_append_cstr(out, ",\"stage\":\"")) ||
+        (err = ag_buf_append_cstr(out, e->started ? "ResponseStarted" : "ResponseComplete")) ||
+        (err = ag_buf_append_cstr(out, "\",\"requestURI\":")) ||
         (err = ag_json_write_str(out, e->uri)) || (err = ag_buf_append_cstr(out, ",\"verb\":")) ||
         (err = ag_json_write_str(out, verb)) ||
         (err = put_user(out, "user", e->user ? e->user : &nobody)) ||
@@ -197,13 +227,17 @@ ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code
                             (err = ag_json_write_str(out, e->user_agent))))
         return err;
     if ((e->have_attrs && (err = put_object_ref(out, &e->attrs))) ||
-        (err = ag_buf_printf(out, ",\"responseStatus\":{\"metadata\":{},\"code\":%d}", code)) ||
+        (err = ag_buf_append_cstr(out, ",\"responseStatus\":{\"metadata\":{},\"code\":")) ||
+        (err = put_uint(out, code > 0 ? (unsigned)code : 0u, 1)) ||
+        (err = ag_buf_append(out, "}", 1)) ||
         (err = put_ts(out, "requestReceivedTimestamp", e->received_ns)) ||
         (err = put_ts(out, "stageTimestamp", stage_ns)))
         return err;
     if (e->decision != AG_AUDIT_UNDECIDED) {
-        if ((err = ag_buf_printf(out, ",\"annotations\":{\"authorization.k8s.io/decision\":\"%s\"",
-                                 e->decision == AG_AUDIT_ALLOW ? "allow" : "forbid")) ||
+        if ((err =
+                 ag_buf_append_cstr(out, ",\"annotations\":{\"authorization.k8s.io/decision\":")) ||
+            (err = ag_buf_append_cstr(out, e->decision == AG_AUDIT_ALLOW ? "\"allow\""
+                                                                         : "\"forbid\"")) ||
             (err = ag_buf_append_cstr(out, ",\"authorization.k8s.io/reason\":")) ||
             (err = ag_json_write_str(out, e->reason)) || (err = ag_buf_append(out, "}", 1)))
             return err;
@@ -220,6 +254,7 @@ struct ag_audit_log {
     char *ring;
     size_t cap, head, len; /* bytes queued at ring[head..head+len) (wrapping) */
     bool stop;
+    bool idle; /* the writer waits for the first event */
     int fd;
     const char *path;
     long long max_size, size;
@@ -312,6 +347,21 @@ static void report_drops(ag_audit_log_t *l)
     l->last_report = now;
 }
 
+/* Copies whole lines (at most WRITER_CHUNK bytes) out of the ring into <chunk>; under
+ * the mutex. */
+static size_t take_lines(ag_audit_log_t *l, char *chunk)
+{
+    size_t n = l->len < WRITER_CHUNK ? l->len : WRITER_CHUNK;
+    size_t first = l->cap - l->head < n ? l->cap - l->head : n;
+    memcpy(chunk, l->ring + l->head, first);
+    memcpy(chunk + first, l->ring, n - first);
+    while (n > 0 && chunk[n - 1] != '\n')
+        n--; /* whole lines only, so rotation never splits one */
+    l->head = (l->head + n) % l->cap;
+    l->len -= n;
+    return n;
+}
+
 static void writer(void *arg)
 {
     ag_audit_log_t *l = arg;
@@ -320,16 +370,18 @@ static void writer(void *arg)
         return;
     for (;;) {
         uv_mutex_lock(&l->mu);
-        while (l->len == 0 && !l->stop)
-            if (uv_cond_timedwait(&l->cv, &l->mu, 1000000000ull) != 0)
+        while (l->len == 0 && !l->stop) {
+            l->idle = true; /* the next event wakes us */
+            int rc = uv_cond_timedwait(&l->cv, &l->mu, 1000000000ull);
+            l->idle = false;
+            if (rc != 0)
                 break; /* once a second: look at the drop counter */
-        size_t n = l->len < WRITER_CHUNK ? l->len : WRITER_CHUNK;
-        for (size_t i = 0; i < n; i++) /* copy out; lines are whole in the ring */
-            chunk[i] = l->ring[(l->head + i) % l->cap];
-        while (n > 0 && chunk[n - 1] != '\n')
-            n--; /* whole lines only, so rotation never splits one */
-        l->head = (l->head + n) % l->cap;
-        l->len -= n;
+        }
+        /* Let a batch gather: producers only signal again past a quarter of the ring, so
+         * a busy gateway costs one wake-up per batch, not one per event. */
+        if (l->len && l->len < l->cap / 4 && !l->stop)
+            uv_cond_timedwait(&l->cv, &l->mu, BATCH_NS);
+        size_t n = take_lines(l, chunk);
         bool done = l->stop && l->len == 0;
         uv_mutex_unlock(&l->mu);
         if (n)
@@ -388,8 +440,10 @@ bool ag_audit_log_write(ag_audit_log_t *l, ag_str_t line)
     memcpy(l->ring + tail, line.p, first);
     memcpy(l->ring, line.p + first, line.n - first);
     l->ring[(tail + line.n) % l->cap] = '\n';
+    bool wake = l->idle || (l->len < l->cap / 4 && l->len + need >= l->cap / 4);
     l->len += need;
-    uv_cond_signal(&l->cv);
+    if (wake) /* the writer sleeps, or a batch just grew large: one wake-up */
+        uv_cond_signal(&l->cv);
     uv_mutex_unlock(&l->mu);
     return true;
 }
@@ -459,12 +513,18 @@ ag_audit_entry_t *ag_audit_begin(ag_gate_t *g)
 /* A v4-shaped UUID from a random seed and a counter (unique per process run). */
 static void audit_id(char out[37])
 {
-    uint64_t n = atomic_fetch_add(&S.id_next, 1);
-    uint64_t a = S.id_seed[0] ^ (n * 0x9e3779b97f4a7c15ull), b = S.id_seed[1] + n;
-    snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
-             (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
-             (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
-             (unsigned long long)(b & 0xffffffffffffull));
+    static const char hex[] = "0123456789abcdef";
+    uint64_t n = atomic_fetch_add_explicit(&S.id_next, 1, memory_order_relaxed);
+    uint64_t hi = S.id_seed[0] ^ (n * 0x9e3779b97f4a7c15ull), lo = S.id_seed[1] + n;
+    hi = (hi & ~0xf000ull) | 0x4000ull;       /* version 4 */
+    lo = (lo & ~(3ull << 62)) | (2ull << 62); /* RFC 4122 variant */
+    int k = 0;
+    for (int i = 0; i < 32; i++) {
+        if (i == 8 || i == 12 || i == 16 || i == 20)
+            out[k++] = '-';
+        out[k++] = hex[((i < 16 ? hi : lo) >> (60 - 4 * (i % 16))) & 0xf];
+    }
+    out[36] = '\0';
 }
 
 void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t *a)
