@@ -117,6 +117,24 @@ for name in ok hs256_pubkey_pem jku big_20k; do
 done
 pass "case 45: no token in the gateway log"
 
+# case 44: with anonymous requests enabled, a token that fails (unknown issuer, forged,
+# expired) is still a 401 -- never downgraded to system:anonymous; case 45 at debug level
+threat_config "$T/gw2.json" "" '"anonymous": true' '"log": {"level": "debug"}'
+start_gateway "$T/gw2.json" gw2
+expect_eq "$(hreq GET /version)" 200 "anonymous may get /version (bootstrap public-info-viewer)"
+for name in iss_url alg_none expired wrong_key aud_other; do
+    expect_eq "$(hreq GET /version -H "Authorization: Bearer $(tok "$name")")" 401 "44 $name is not anonymous"
+done
+expect_eq "$(breq ok)" 200 "valid token with anonymous on"
+for name in ok iss_url alg_none expired; do
+    sig=$(tok "$name" | cut -d. -f3 | cut -c1-24)
+    body=$(tok "$name" | cut -d. -f2 | cut -c1-24)
+    for s in $sig $body; do
+        if grep -qF -- "$s" "$GW_LOG"; then fail "token $name appears in the debug log"; fi
+    done
+done
+pass "case 44/45: failed tokens never fall back to anonymous; no token at debug level"
+
 # Authentication failures counted by reason
 expect_match "$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics")" 'authgate_authn_total\{result="[a-z_]*"\} [1-9]' "authn metrics"
 check_forward_invariant

@@ -14,6 +14,7 @@
 
 /* ---- #18: accepted targets need no normalization and decode to the same segments ------- */
 
+/* An independent decoder on purpose: the oracle must not share code with what it checks. */
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
