@@ -5,6 +5,7 @@
 #include "policy.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -150,6 +151,7 @@ static struct {
     ag_buf_t why;
     uint64_t sig_building, sig_loaded, sig_seen;
     uint64_t generation;
+    uint64_t build_ms; /* the last rebuild's duration */
     bool last_ok;
     ag_metric_id m_ok, m_error, m_generation, m_last_ok;
 } R;
@@ -225,9 +227,11 @@ static void log_loaded(const ag_policy_t *p, const char *what)
 static void on_build(uv_work_t *w)
 {
     (void)w;
+    uint64_t t0 = uv_hrtime();
     ag_buf_clear(&R.why);
     R.built = NULL;
     R.err = ag_policy_build(&R.conf->authz, R.azure, R.mode, &R.built, &R.why);
+    R.build_ms = (uv_hrtime() - t0) / 1000000;
 }
 
 static void start_build(void);
@@ -239,7 +243,9 @@ static void on_built(uv_work_t *w, int status)
     R.sig_loaded = R.sig_building; /* a broken file is not retried until it changes */
     if (status == 0 && R.err == 0 && R.built) {
         R.built->generation = ++R.generation;
-        log_loaded(R.built, "reloaded");
+        char what[48];
+        snprintf(what, sizeof what, "reloaded in %llu ms", (unsigned long long)R.build_ms);
+        log_loaded(R.built, what);
         ag_policy_publish(R.built);
         R.built = NULL;
         ag_metrics_inc(R.m_ok);
