@@ -4,7 +4,9 @@
  * policy in rbac_bootstrap.c. The decision path never allocates and never denies. */
 #include "rbac.h"
 
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rbac_int.h"
 
@@ -97,33 +99,73 @@ unsigned long long ag_rbac_key_hash(char kind, ag_str_t ns, ag_str_t name)
     return h;
 }
 
-/* The key a filled slot stands for, read from its first grant. */
-static bool grant_key_eq(const rbac_grant_t *g, char kind, ag_str_t ns, ag_str_t name)
+static bool principal_is(const rbac_principal_t *pr, char kind, ag_str_t name)
 {
-    const rbac_subject_t *s = &g->binding->subjects[g->subject];
-    return s->key_kind == kind && ag_str_eq(s->key_name, name) &&
-           ag_str_eq(g->binding->cluster ? AG_STR("") : g->binding->ns, ns);
+    return pr->kind == kind && pr->name_len == name.n &&
+           (!name.n || memcmp(pr->name, name.p, name.n) == 0);
 }
 
-const rbac_slot_t *ag_rbac_find_slot(const ag_rbac_t *p, char kind, ag_str_t ns, ag_str_t name)
+static unsigned long long principal_hash(char kind, ag_str_t name)
 {
-    if (!p->nslots)
-        return NULL;
-    unsigned long long h = ag_rbac_key_hash(kind, ns, name);
+    return ag_rbac_key_hash(kind, AG_STR(""), name);
+}
+
+static const rbac_principal_t *find_hashed(const ag_rbac_t *p, unsigned long long h, char kind,
+                                           ag_str_t name)
+{
     size_t mask = p->nslots - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
         const rbac_slot_t *s = &p->slots[i];
-        if (!s->ngrants)
+        if (!s->pr)
             return NULL;
-        if (s->hash == h && grant_key_eq(&s->grants[0], kind, ns, name))
-            return s;
+        if (s->hash == h && principal_is(s->pr, kind, name))
+            return s->pr;
     }
 }
 
+const rbac_principal_t *ag_rbac_find_principal(const ag_rbac_t *p, char kind, ag_str_t name)
+{
+    return p->nslots ? find_hashed(p, principal_hash(kind, name), kind, name) : NULL;
+}
+
+/* The id of namespace <ns>, or -1 when no RoleBinding there names a subject. */
+static int find_ns(const ag_rbac_t *p, ag_str_t ns)
+{
+    if (!p->nnsslots)
+        return -1;
+    unsigned long long h = ag_rbac_key_hash('N', ns, AG_STR(""));
+    size_t mask = p->nnsslots - 1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        const rbac_nsslot_t *s = &p->nss[i];
+        if (!s->name.p)
+            return -1;
+        if (s->hash == h && ag_str_eq(s->name, ns))
+            return s->id;
+    }
+}
+
+/* The grants of <pr> in namespace <ns>, or NULL. */
+static const rbac_nsgrants_t *ns_grants(const rbac_principal_t *pr, int ns)
+{
+    int lo = 0, hi = pr->nns;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (pr->nss[mid].ns < ns)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < pr->nns && pr->nss[lo].ns == ns ? &pr->nss[lo] : NULL;
+}
+
+/* ---- index build (load time) ----------------------------------------------------- */
+
 typedef struct {
     char kind;
-    ag_str_t ns, name;
+    ag_str_t ns, name; /* ns "": ClusterRoleBinding */
     int binding, subject;
+    int pr, nsid; /* principal number; namespace id or -1 */
+    int order;    /* binding order */
 } keyed_t;
 
 static ag_err collect_keys(ag_rbac_t *p, keyed_t **out, size_t *nout)
@@ -145,7 +187,9 @@ static ag_err collect_keys(ag_rbac_t *p, keyed_t **out, size_t *nout)
                 }
                 v = nv;
             }
-            v[n++] = (keyed_t){s->key_kind, b->cluster ? AG_STR("") : b->ns, s->key_name, i, j};
+            v[n] = (keyed_t){
+                s->key_kind, b->cluster ? AG_STR("") : b->ns, s->key_name, i, j, -1, -1, (int)n};
+            n++;
         }
     }
     *out = v;
@@ -153,73 +197,156 @@ static ag_err collect_keys(ag_rbac_t *p, keyed_t **out, size_t *nout)
     return 0;
 }
 
-/* Build-time probe: slots are matched against the key that first landed there. */
-static rbac_slot_t *build_probe(rbac_slot_t *slots, size_t nslots, const keyed_t *keys, size_t k,
-                                unsigned long long h)
+static size_t table_size(size_t n)
 {
-    size_t mask = nslots - 1;
-    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-        rbac_slot_t *s = &slots[i];
-        if (!s->ngrants)
-            return s;
-        const keyed_t *f = &keys[s->first];
-        if (s->hash == h && f->kind == keys[k].kind && ag_str_eq(f->ns, keys[k].ns) &&
-            ag_str_eq(f->name, keys[k].name))
-            return s;
+    size_t t = 16;
+    while (t < n * 2 + 16)
+        t *= 2;
+    return t;
+}
+
+/* Numbers the distinct (kind, name) of <keys> (key->pr) and the distinct non-empty
+ * namespaces (key->nsid), filling p->nss. Returns the principal count in *npr. */
+static ag_err number_keys(ag_rbac_t *p, keyed_t *keys, size_t nkeys, size_t *npr)
+{
+    size_t tsize = table_size(nkeys), mask = tsize - 1, n = 0, nns = 0;
+    int *tab = malloc(tsize * sizeof *tab), *nstab = malloc(tsize * sizeof *nstab);
+    ag_err err = 0;
+    if (!tab || !nstab) {
+        err = AG_E_NOMEM;
+        goto out;
     }
+    memset(tab, 0xff, tsize * sizeof *tab); /* -1: empty; else the first key of the entry */
+    memset(nstab, 0xff, tsize * sizeof *nstab);
+    for (size_t k = 0; k < nkeys; k++) {
+        keyed_t *e = &keys[k];
+        size_t i = (size_t)principal_hash(e->kind, e->name) & mask;
+        while (tab[i] >= 0 &&
+               !(keys[tab[i]].kind == e->kind && ag_str_eq(keys[tab[i]].name, e->name)))
+            i = (i + 1) & mask;
+        if (tab[i] < 0)
+            tab[i] = (int)k, e->pr = (int)n++;
+        else
+            e->pr = keys[tab[i]].pr;
+        if (!e->ns.n)
+            continue;
+        i = (size_t)ag_rbac_key_hash('N', e->ns, AG_STR("")) & mask;
+        while (nstab[i] >= 0 && !ag_str_eq(keys[nstab[i]].ns, e->ns))
+            i = (i + 1) & mask;
+        if (nstab[i] < 0)
+            nstab[i] = (int)k, e->nsid = (int)nns++;
+        else
+            e->nsid = keys[nstab[i]].nsid;
+    }
+    p->nnsslots = table_size(nns);
+    if (!(p->nss = ag_arena_calloc(&p->arena, p->nnsslots * sizeof *p->nss))) {
+        err = AG_E_NOMEM;
+        goto out;
+    }
+    for (size_t t = 0; t < tsize; t++) {
+        if (nstab[t] < 0)
+            continue;
+        const keyed_t *e = &keys[nstab[t]];
+        unsigned long long h = ag_rbac_key_hash('N', e->ns, AG_STR(""));
+        size_t i = (size_t)h & (p->nnsslots - 1);
+        while (p->nss[i].name.p)
+            i = (i + 1) & (p->nnsslots - 1);
+        p->nss[i] = (rbac_nsslot_t){h, e->ns, e->nsid};
+    }
+    *npr = n;
+out:
+    free(tab);
+    free(nstab);
+    return err;
+}
+
+/* Principal, then cluster scope (-1) before namespaces by id, then binding order. */
+static int cmp_keyed(const void *a, const void *b)
+{
+    const keyed_t *x = a, *y = b;
+    if (x->pr != y->pr)
+        return x->pr < y->pr ? -1 : 1;
+    if (x->nsid != y->nsid)
+        return x->nsid < y->nsid ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+#define ALIGN8(n) (((n) + 7) & ~(size_t)7)
+
+/* One principal from its sorted keys g[0, n): header, name, grants, namespace ranges. */
+static ag_err add_principal(ag_rbac_t *p, const keyed_t *g, int n)
+{
+    int nns = 0, ncluster = 0;
+    for (int i = 0; i < n; i++) {
+        ncluster += g[i].nsid < 0;
+        nns += g[i].nsid >= 0 && (i == 0 || g[i - 1].nsid != g[i].nsid);
+    }
+    size_t head = ALIGN8(sizeof(rbac_principal_t) + g[0].name.n);
+    size_t gsz = (size_t)n * sizeof(rbac_grant_t);
+    unsigned char *blk =
+        ag_arena_alloc(&p->arena, head + gsz + (size_t)nns * sizeof(rbac_nsgrants_t));
+    if (!blk)
+        return AG_E_NOMEM;
+    rbac_principal_t *pr = (rbac_principal_t *)blk;
+    rbac_grant_t *grants = (rbac_grant_t *)(blk + head);
+    rbac_nsgrants_t *nss = (rbac_nsgrants_t *)(blk + head + gsz);
+    pr->grants = grants;
+    pr->nss = nss;
+    pr->ncluster = ncluster;
+    pr->nns = nns;
+    pr->kind = g[0].kind;
+    pr->name_len = (unsigned)g[0].name.n;
+    if (g[0].name.n)
+        memcpy(pr->name, g[0].name.p, g[0].name.n);
+    int r = -1;
+    for (int i = 0; i < n; i++) {
+        const rbac_binding_t *b = &p->bindings[g[i].binding];
+        grants[i] = (rbac_grant_t){b, b->role, &b->subjects[g[i].subject]};
+        if (g[i].nsid < 0)
+            continue;
+        if (r < 0 || nss[r].ns != g[i].nsid)
+            nss[++r] = (rbac_nsgrants_t){g[i].nsid, i, 0};
+        nss[r].n++;
+    }
+    size_t mask = p->nslots - 1;
+    unsigned long long h = principal_hash(pr->kind, g[0].name);
+    size_t i = (size_t)h & mask;
+    while (p->slots[i].pr)
+        i = (i + 1) & mask;
+    p->slots[i] = (rbac_slot_t){h, pr};
+    return 0;
 }
 
 ag_err ag_rbac_build_index(ag_rbac_t *p)
 {
     keyed_t *keys = NULL;
-    rbac_slot_t **at = NULL; /* the slot of each key */
-    size_t nkeys = 0, nslots = 16;
+    size_t nkeys = 0, npr = 0;
     ag_err err = collect_keys(p, &keys, &nkeys);
-    if (err)
+    if (err || (err = number_keys(p, keys, nkeys, &npr)) != 0)
         goto out;
-    while (nslots < nkeys * 2 + 16)
-        nslots *= 2;
-    p->slots = ag_arena_calloc(&p->arena, nslots * sizeof *p->slots);
-    at = malloc((nkeys + 1) * sizeof *at);
-    if (!p->slots || !at) {
+    if (nkeys) /* qsort takes no NULL array, even empty */
+        qsort(keys, nkeys, sizeof *keys, cmp_keyed);
+    p->nslots = table_size(npr);
+    if (!(p->slots = ag_arena_calloc(&p->arena, p->nslots * sizeof *p->slots))) {
         err = AG_E_NOMEM;
         goto out;
     }
-    p->nslots = nslots;
-    /* pass 1: count grants per key; pass 2: allocate; pass 3: fill in binding order */
-    for (size_t i = 0; i < nkeys; i++) {
-        unsigned long long h = ag_rbac_key_hash(keys[i].kind, keys[i].ns, keys[i].name);
-        rbac_slot_t *s = build_probe(p->slots, nslots, keys, i, h);
-        if (!s->ngrants)
-            s->hash = h, s->first = (int)i;
-        s->ngrants++;
-        at[i] = s;
-    }
-    for (size_t i = 0; i < nslots; i++) {
-        rbac_slot_t *s = &p->slots[i];
-        if (!s->ngrants)
-            continue;
-        s->grants = ag_arena_alloc(&p->arena, (size_t)s->ngrants * sizeof *s->grants);
-        if (!s->grants) {
-            err = AG_E_NOMEM;
+    for (size_t i = 0, j; i < nkeys; i = j) {
+        for (j = i + 1; j < nkeys && keys[j].pr == keys[i].pr;)
+            j++;
+        if ((err = add_principal(p, keys + i, (int)(j - i))) != 0)
             goto out;
-        }
-        s->first = 0; /* now the fill cursor */
     }
-    for (size_t i = 0; i < nkeys; i++)
-        at[i]->grants[at[i]->first++] =
-            (rbac_grant_t){&p->bindings[keys[i].binding], keys[i].subject};
 out:
-    free(at);
     free(keys);
     return err;
 }
 
 /* ---- decisions -------------------------------------------------------------------- */
 
-static void fill_allow(ag_authz_decision_t *d, const rbac_binding_t *b, int subject, int rule)
+static void fill_allow(ag_authz_decision_t *d, const rbac_binding_t *b, const rbac_subject_t *s,
+                       int rule)
 {
-    const rbac_subject_t *s = &b->subjects[subject];
     d->result = AG_AUTHZ_ALLOW;
     d->source = AG_AUTHZ_BY_RBAC;
     d->binding_kind = b->cluster ? AG_STR("ClusterRoleBinding") : AG_STR("RoleBinding");
@@ -233,45 +360,78 @@ static void fill_allow(ag_authz_decision_t *d, const rbac_binding_t *b, int subj
     d->subject_name = s->name;
 }
 
-/* Visits the grants under one key; true when one allowed (d filled). */
-static bool visit_key(const ag_rbac_t *p, char kind, ag_str_t ns, ag_str_t name,
-                      const ag_attrs_t *a, ag_authz_decision_t *d)
+/* Visits grants g[0, n) in order; true when one allowed (d filled). */
+static bool visit_grants(const rbac_grant_t *g, int n, const ag_attrs_t *a, ag_authz_decision_t *d)
 {
-    const rbac_slot_t *s = ag_rbac_find_slot(p, kind, ns, name);
-    if (!s)
-        return false;
-    for (int i = 0; i < s->ngrants; i++) {
-        const rbac_binding_t *b = s->grants[i].binding;
-        if (!b->role) {
+    for (int i = 0; i < n; i++) {
+        const rbac_role_t *role = g[i].role;
+        if (!role) {
             if (!d->error)
-                d->error = b->error;
+                d->error = g[i].binding->error;
             continue;
         }
-        for (int r = 0; r < b->role->nrules; r++)
-            if (ag_rbac_rule_allows(b->role->rules[r], a)) {
-                fill_allow(d, b, s->grants[i].subject, r);
+        for (int r = 0; r < role->nrules; r++)
+            if (ag_rbac_rule_allows(role->rules[r], a)) {
+                fill_allow(d, g[i].binding, g[i].subject, r);
                 return true;
             }
     }
     return false;
 }
 
-/* All ClusterRoleBindings (ns ""), then the RoleBindings of the request's namespace. */
-static bool visit_scope(const ag_rbac_t *p, ag_str_t ns, const ag_identity_t *user,
-                        const ag_attrs_t *a, ag_authz_decision_t *d)
+/* Principals resolved once per decision and reused for the namespace scope; an identity
+ * with more groups re-probes the rest (correct, only slower). */
+#define PROBE_MAX 32
+
+static ag_str_t principal_name(const ag_identity_t *user, int i, char *kind)
 {
-    if (visit_key(p, 'U', ns, user->username, a, d))
-        return true;
-    for (int g = 0; g < user->ngroups; g++)
-        if (visit_key(p, 'G', ns, user->groups[g], a, d))
-            return true;
-    return false;
+    *kind = i ? 'G' : 'U';
+    return i ? user->groups[i - 1] : user->username;
 }
 
+/* Probes principals [0, n) of <user> into pr: hashes first and prefetches their slots,
+ * so the cache misses of the user and each group overlap instead of queueing. */
+static void resolve_principals(const ag_rbac_t *p, const ag_identity_t *user, int n,
+                               const rbac_principal_t **pr)
+{
+    unsigned long long h[PROBE_MAX];
+    char kind;
+    for (int i = 0; i < n; i++) {
+        pr[i] = NULL;
+        if (!p->nslots)
+            continue;
+        ag_str_t name = principal_name(user, i, &kind);
+        h[i] = principal_hash(kind, name);
+        __builtin_prefetch(&p->slots[(size_t)h[i] & (p->nslots - 1)]);
+    }
+    for (int i = 0; i < n && p->nslots; i++) {
+        ag_str_t name = principal_name(user, i, &kind);
+        pr[i] = find_hashed(p, h[i], kind, name);
+    }
+}
+
+/* Principal <i> of <user>: from <pr> when it was resolved there, else probed now. */
+static const rbac_principal_t *principal_at(const ag_rbac_t *p, const ag_identity_t *user, int i,
+                                            const rbac_principal_t **pr, int kept)
+{
+    char kind;
+    if (i < kept)
+        return pr[i];
+    ag_str_t name = principal_name(user, i, &kind);
+    return ag_rbac_find_principal(p, kind, name);
+}
+
+/* All ClusterRoleBindings (user, then each group), then the RoleBindings of the
+ * request's namespace (same order): the first grant that allows decides. */
 ag_authz_result ag_rbac_eval(const ag_rbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
                              ag_authz_decision_t *d)
 {
-    *d = (ag_authz_decision_t){.rule_index = -1};
+    const rbac_principal_t *pr[PROBE_MAX];
+    /* every field but azure_buf (Azure's string storage, unused here): clearing its
+     * 1.5 KiB cost more than the rest of a decision */
+    memset(d, 0, offsetof(ag_authz_decision_t, azure_buf));
+    d->error = NULL;
+    d->rule_index = -1;
     for (int g = 0; g < user->ngroups; g++)
         if (ag_str_eq_lit(user->groups[g], "system:masters")) {
             d->result = AG_AUTHZ_ALLOW;
@@ -280,10 +440,21 @@ ag_authz_result ag_rbac_eval(const ag_rbac_t *p, const ag_identity_t *user, cons
             d->subject_name = AG_STR("system:masters");
             return AG_AUTHZ_ALLOW;
         }
-    if (visit_scope(p, AG_STR(""), user, a, d))
-        return AG_AUTHZ_ALLOW;
-    if (a->namespace_.n && visit_scope(p, a->namespace_, user, a, d))
-        return AG_AUTHZ_ALLOW;
+    int n = 1 + (user->ngroups > 0 ? user->ngroups : 0);
+    int kept = n < PROBE_MAX ? n : PROBE_MAX;
+    resolve_principals(p, user, kept, pr);
+    for (int i = 0; i < n; i++) {
+        const rbac_principal_t *x = principal_at(p, user, i, pr, kept);
+        if (x && visit_grants(x->grants, x->ncluster, a, d))
+            return AG_AUTHZ_ALLOW;
+    }
+    int ns = a->namespace_.n ? find_ns(p, a->namespace_) : -1;
+    for (int i = 0; ns >= 0 && i < n; i++) {
+        const rbac_principal_t *x = principal_at(p, user, i, pr, kept);
+        const rbac_nsgrants_t *r = x ? ns_grants(x, ns) : NULL;
+        if (r && visit_grants(x->grants + r->first, r->n, a, d))
+            return AG_AUTHZ_ALLOW;
+    }
     d->result = AG_AUTHZ_NO_OPINION;
     d->source = AG_AUTHZ_BY_RBAC;
     return AG_AUTHZ_NO_OPINION;
@@ -304,7 +475,7 @@ void ag_rbac_who_can(const ag_rbac_t *p, const ag_attrs_t *a, ag_rbac_who_fn fn,
                 if (sa && !s->eff_ns.n)
                     continue; /* can never match (ClusterRoleBinding without namespace) */
                 ag_authz_decision_t via = {.rule_index = -1};
-                fill_allow(&via, b, j, r);
+                fill_allow(&via, b, s, r);
                 fn(ctx, s->kind, sa ? s->eff_ns : s->ns, s->name, &via);
             }
             break;

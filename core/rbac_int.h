@@ -67,21 +67,45 @@ typedef struct rbac_binding {
     int nsubjects;
 } rbac_binding_t;
 
+/* One binding naming one principal. role and subject are copies of binding->role (NULL:
+ * missing) and &binding->subjects[i], so a decision reads them without chained loads. */
 typedef struct {
     const rbac_binding_t *binding;
-    int subject;
+    const rbac_role_t *role;
+    const rbac_subject_t *subject;
 } rbac_grant_t;
 
-/* Subject index: key (kind 'U' user name incl. service-account user names, 'G' group;
- * ns "" for ClusterRoleBindings, else the RoleBinding's namespace; name). A slot keeps
- * only the hash: its key is read back from its first grant (binding namespace, subject
- * key), which keeps the table at 24 bytes a slot. */
+/* The grants of one principal in one namespace: principal->grants[first, first + n). */
+typedef struct {
+    int ns; /* namespace id (p->nss) */
+    int first, n;
+} rbac_nsgrants_t;
+
+/* Subject index entry: one per principal (kind 'U' user name incl. service-account user
+ * names, 'G' group), holding every grant of it in every scope: ClusterRoleBindings
+ * first (grants[0, ncluster)), then the RoleBindings of each namespace (nss, sorted by
+ * namespace id). Each list is in binding order. One arena block: the header, the name
+ * (so a hit is confirmed by one memcmp on the line just read), grants, nss. */
+typedef struct {
+    const rbac_grant_t *grants;
+    const rbac_nsgrants_t *nss;
+    int ncluster, nns;
+    unsigned name_len;
+    char kind;
+    char name[]; /* not NUL-terminated */
+} rbac_principal_t;
+
 typedef struct {
     unsigned long long hash;
-    rbac_grant_t *grants; /* NULL: empty slot */
-    int ngrants;
-    int first; /* build time only: index of the first key that landed here */
+    const rbac_principal_t *pr; /* NULL: empty slot */
 } rbac_slot_t;
+
+/* Namespaces that hold at least one RoleBinding subject, numbered 0..n-1. */
+typedef struct {
+    unsigned long long hash;
+    ag_str_t name; /* a binding's namespace (snapshot); p NULL: empty slot */
+    int id;
+} rbac_nsslot_t;
 
 struct ag_rbac {
     int refs;
@@ -90,14 +114,17 @@ struct ag_rbac {
     int nroles;
     rbac_binding_t *bindings;
     int nbindings;
-    rbac_slot_t *slots; /* open addressing; nslots is a power of two */
+    rbac_slot_t *slots; /* principals; open addressing; nslots is a power of two */
     size_t nslots;
+    rbac_nsslot_t *nss; /* namespace ids; open addressing; nnsslots is a power of two */
+    size_t nnsslots;
     ag_rbac_stats_t stats;
 };
 
 unsigned long long ag_rbac_key_hash(char kind, ag_str_t ns, ag_str_t name);
-const rbac_slot_t *ag_rbac_find_slot(const ag_rbac_t *p, char kind, ag_str_t ns, ag_str_t name);
-/* Builds p->slots from p->bindings (load time). */
+/* The principal (kind, name), or NULL when no binding names it. */
+const rbac_principal_t *ag_rbac_find_principal(const ag_rbac_t *p, char kind, ag_str_t name);
+/* Builds p->slots and p->nss from p->bindings (load time). */
 ag_err ag_rbac_build_index(ag_rbac_t *p);
 bool ag_rbac_rule_allows(const rbac_rule_t *r, const ag_attrs_t *a);
 

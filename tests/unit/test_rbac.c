@@ -676,3 +676,75 @@ TEST(rbac_resource_names_empty_entry_matches_unnamed_requests)
     CHECK(can(p, "alice", "", "GET", "/api/v1/namespaces/ns/pods"));
     ag_rbac_unref(p);
 }
+
+/* One principal's grants in several scopes (the subject index keeps them under one
+ * entry): ClusterRoleBindings apply everywhere and are tried before any RoleBinding,
+ * each namespace's RoleBindings only there, each list in binding order. */
+TEST(rbac_one_principal_grants_stay_in_their_scope_and_order)
+{
+    ag_rbac_t *p = load(
+        LIST(CR("get-pods", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
+             CR("del-pods", "{'verbs':['delete'],'apiGroups':[''],'resources':['pods']}"),
+             CR("secrets", "{'verbs':['list'],'apiGroups':[''],'resources':['secrets']}"),
+             RB("a", "rb-a-get", "ClusterRole", "get-pods", USER("alice")),
+             RB("a", "rb-a-missing", "ClusterRole", "nope", USER("alice")),
+             RB("a", "rb-a-secrets", "ClusterRole", "secrets", USER("alice")),
+             RB("b", "rb-b-del", "ClusterRole", "del-pods", USER("alice")),
+             CRB("crb-get", "get-pods", USER("alice")),
+             RB("b", "rb-b-secrets", "ClusterRole", "secrets", USER("bob"))),
+        false);
+    CHECK(can(p, "alice", "", "GET", "/api/v1/namespaces/zz/pods/p"));
+    CHECK(!can(p, "alice", "", "GET", "/api/v1/namespaces/zz/secrets"));
+    CHECK(can(p, "alice", "", "GET", "/api/v1/namespaces/a/secrets"));
+    CHECK(!can(p, "alice", "", "GET", "/api/v1/namespaces/b/secrets"));
+    CHECK(can(p, "bob", "", "GET", "/api/v1/namespaces/b/secrets"));
+    CHECK(can(p, "alice", "", "DELETE", "/api/v1/namespaces/b/pods/p"));
+    CHECK(!can(p, "alice", "", "DELETE", "/api/v1/namespaces/a/pods/p"));
+    CHECK(!can(p, "alice", "", "DELETE", "/api/v1/pods"));
+
+    user_t u = mkuser("alice", "");
+    ag_attrs_t at = {.resource_request = true, .verb = AG_STR("get"), .resource = AG_STR("pods"),
+                     .namespace_ = AG_STR("a")};
+    ag_authz_decision_t d;
+    CHECK_EQ(ag_rbac_eval(p, &u.id, &at, &d), AG_AUTHZ_ALLOW);
+    CHECK_SLICE(d.binding_name, "crb-get"); /* cluster scope first, though listed later */
+    at.verb = AG_STR("list"), at.resource = AG_STR("secrets");
+    CHECK_EQ(ag_rbac_eval(p, &u.id, &at, &d), AG_AUTHZ_ALLOW);
+    CHECK_SLICE(d.binding_name, "rb-a-secrets");
+    CHECK(d.error != NULL); /* rb-a-missing was passed on the way, in binding order */
+    at.namespace_ = AG_STR("b");
+    CHECK_EQ(ag_rbac_eval(p, &u.id, &at, &d), AG_AUTHZ_NO_OPINION);
+    CHECK(d.error == NULL); /* the missing role is bound in "a" only */
+    ag_rbac_unref(p);
+}
+
+/* Every group counts, however many: past the ones resolved up front too. */
+TEST(rbac_identity_with_many_groups_checks_every_group)
+{
+    ag_rbac_t *p = load(LIST(CR("r", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
+                             RB("ns", "rb", "ClusterRole", "r", GROUP("g-39")),
+                             CRB("crb", "r", GROUP("g-37"))),
+                        false);
+    char names[40][8];
+    ag_str_t groups[40];
+    for (int i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof names[i], "g-%d", i);
+        groups[i] = ag_str_cstr(names[i]);
+    }
+    ag_identity_t id = {.username = AG_STR("carol"), .groups = groups, .ngroups = 40};
+    ag_attrs_t at = {.resource_request = true, .verb = AG_STR("get"), .resource = AG_STR("pods"),
+                     .namespace_ = AG_STR("ns")};
+    ag_authz_decision_t d;
+    CHECK_EQ(ag_rbac_eval(p, &id, &at, &d), AG_AUTHZ_ALLOW);
+    CHECK_SLICE(d.binding_name, "crb");
+    id.ngroups = 38;
+    CHECK_EQ(ag_rbac_eval(p, &id, &at, &d), AG_AUTHZ_ALLOW); /* g-37 via the CRB */
+    groups[37] = AG_STR("other");
+    CHECK_EQ(ag_rbac_eval(p, &id, &at, &d), AG_AUTHZ_NO_OPINION);
+    id.ngroups = 40;
+    CHECK_EQ(ag_rbac_eval(p, &id, &at, &d), AG_AUTHZ_ALLOW);
+    CHECK_SLICE(d.binding_name, "rb"); /* g-39, a RoleBinding in "ns" */
+    at.namespace_ = AG_STR("other");
+    CHECK_EQ(ag_rbac_eval(p, &id, &at, &d), AG_AUTHZ_NO_OPINION);
+    ag_rbac_unref(p);
+}
