@@ -627,7 +627,7 @@ static void send_request(conn_t *c)
     ag_upconn_t *u = c->up;
     ag_forward_opts_t fo = {
         .upstream_host = w->conf->upstream.authority,
-        .credential = w->credential,
+        .credential = ag_credential_get(w->credential),
         .identity = c->gate.identity,
         .client_ip = ag_str_cstr(c->client_ip),
         .client_tls = w->tls_server != NULL,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "credential.h"
 #include "http1.h"
 #include "log.h"
 #include "metrics.h"
@@ -35,6 +36,7 @@ struct ag_server {
     uv_timer_t drain_timer;
     ag_admin_t *admin;
     ag_tls_shared_t *tickets;
+    ag_credential_t *cred; /* NULL: no upstream token file */
     char listen_addr[80], admin_addr[80];
     ag_arena_t arena;
     bool shutting_down, stopped;
@@ -191,33 +193,24 @@ static void self_authorities(ag_server_t *s, ag_worker_t *w)
     w->nself = 2;
 }
 
-static ag_err read_credential(ag_server_t *s, ag_str_t *out, ag_buf_t *errmsg)
+/* The upstream token: read now (a start-up error if unusable), then followed on the
+ * control loop every AG_CREDENTIAL_POLL_MS and on SIGHUP. */
+static void on_credential_reload(void *ud)
+{
+    ag_credential_reload(ud, true);
+}
+
+static ag_err start_credential(ag_server_t *s, ag_buf_t *errmsg)
 {
     const char *path = s->conf->upstream.token_file;
-    ag_buf_t b = AG_BUF_INIT(64 * 1024);
-    *out = AG_STR_NULL;
+    ag_err err;
     if (!path)
         return 0;
-    ag_err err = ag_buf_read_file(&b, path);
-    if (!err) {
-        ag_str_t t = ag_buf_str(&b);
-        while (t.n && (t.p[t.n - 1] == '\n' || t.p[t.n - 1] == '\r' || t.p[t.n - 1] == ' '))
-            t.n--;
-        for (size_t i = 0; i < t.n; i++)
-            if ((unsigned char)t.p[i] <= ' ' || (unsigned char)t.p[i] >= 0x7f)
-                err = AG_E_PARSE;
-        if (!err) {
-            char *v = ag_arena_alloc(&s->arena, t.n + 8);
-            if (v) {
-                memcpy(v, "Bearer ", 7);
-                memcpy(v + 7, t.p, t.n);
-                *out = ag_str_make(v, t.n + 7);
-            }
-        }
-    }
-    if (err)
-        ag_buf_printf(errmsg, "upstream.token_file %s: %s", path, ag_err_str(err));
-    ag_buf_dispose(&b);
+    if ((err = ag_credential_create(path, &s->cred, errmsg)) != 0)
+        return err;
+    if ((err = ag_credential_start(s->cred, &s->control, AG_CREDENTIAL_POLL_MS)) != 0 ||
+        (err = ag_reload_register(on_credential_reload, s->cred)) != 0)
+        ag_buf_printf(errmsg, "upstream.token_file %s: cannot watch it", path);
     return err;
 }
 
@@ -437,13 +430,12 @@ ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
         err = AG_E_CONFIG;
         goto fail;
     }
-    ag_str_t cred;
-    if ((err = read_credential(s, &cred, errmsg)) != 0)
+    if ((err = start_credential(s, errmsg)) != 0)
         goto fail;
     for (int i = 0; i < s->nworkers; i++) {
         ag_worker_t *w = &s->workers[i];
         w->up_addr = up;
-        w->credential = cred;
+        w->credential = s->cred;
         self_authorities(s, w);
         if ((err = worker_init(s, w, opts, errmsg)) != 0)
             goto fail;
@@ -470,7 +462,7 @@ ag_err ag_server_check(const ag_config_t *conf, ag_buf_t *errmsg)
     ag_server_t s = {.conf = conf};
     ag_tls_ctx_t *ctx = NULL;
     char why[256] = "";
-    ag_str_t cred;
+    ag_credential_t *cred = NULL;
     ag_err err = 0;
     ag_arena_init(&s.arena, 1024, 0);
     if (conf->tls.enabled) {
@@ -494,8 +486,10 @@ ag_err ag_server_check(const ag_config_t *conf, ag_buf_t *errmsg)
         }
         ag_tls_ctx_destroy(ctx);
     }
-    if (!err && read_credential(&s, &cred, errmsg) != 0)
+    if (!err && conf->upstream.token_file &&
+        ag_credential_create(conf->upstream.token_file, &cred, errmsg) != 0)
         err = AG_E_CONFIG;
+    ag_credential_destroy(cred);
     ag_arena_dispose(&s.arena);
     return err;
 }
@@ -565,6 +559,7 @@ void ag_server_destroy(ag_server_t *s)
     uv_walk(&s->control, close_walk, NULL);
     uv_run(&s->control, UV_RUN_DEFAULT);
     uv_loop_close(&s->control);
+    ag_credential_destroy(s->cred); /* its timer was closed with the loop's handles */
     ag_tls_shared_destroy(s->tickets);
     ag_arena_dispose(&s->arena);
     free(s->workers);

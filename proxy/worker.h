@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "credential.h" /* ag_credential_get for send_request */
 #include "tls.h"
 
 typedef struct ag_server ag_server_t;
@@ -69,7 +70,8 @@ typedef struct ag_worker {
     int nidle;
     uv_timer_t up_sweep;           /* closes idle upstream connections past their time */
     struct sockaddr_storage up_addr; /* resolved once at start */
-    ag_str_t credential;           /* "Bearer ..." for the upstream, or empty */
+    const ag_credential_t *credential; /* upstream token source, borrowed from the server;
+                                        * NULL: none. ag_credential_get per request */
     ag_str_t *self_authorities;    /* for absolute-form reduction */
     int nself;
 } ag_worker_t;

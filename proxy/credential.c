@@ -1,0 +1,251 @@
+/* The upstream credential source (credential.h). The control thread is the only writer:
+ * it stats the token file on a timer (and on SIGHUP), reads a changed file, validates it
+ * and publishes a new immutable snapshot with a release store; workers take the current
+ * one with an acquire load in send_request and ag_forward_head copies its bytes into the
+ * upstream head at once. A replaced snapshot is therefore only read by a worker that
+ * loaded the pointer just before the swap and has not yet returned to its event loop (no
+ * I/O, no yield in between): it is kept on a retired list for RETIRE_GRACE_MS — orders of
+ * magnitude longer than that window — and freed by a later reload or at destroy. The list
+ * is bounded (MAX_RETIRED): beyond it a change waits for the next tick. Never logs a
+ * token, only its length. */
+#include "credential.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#define RETIRE_GRACE_MS 60000 /* >> the microseconds a worker holds the pointer */
+#define MAX_RETIRED 64        /* one rotation per tick: 30 in a grace period at most */
+#define WARN_EVERY_MS 30000   /* a broken file is polled every 2 s: say so twice a minute */
+#define BEARER "Bearer "
+
+typedef struct snap {
+    struct snap *next; /* retired list */
+    uint64_t retired_ms;
+    size_t n;
+    char value[]; /* "Bearer <token>" */
+} snap_t;
+
+/* What identifies the file behind the path: a symlink swap or a rewrite changes one. */
+typedef struct {
+    bool ok;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime, ctime;
+} fileid_t;
+
+struct ag_credential {
+    char *path;
+    _Atomic(snap_t *) cur;
+    atomic_uint_fast64_t generation;
+    snap_t *retired;
+    int nretired;
+    fileid_t seen;     /* the file last read (or last failed on) */
+    uv_timer_t timer;
+    bool timer_on;
+    uint64_t last_warn_ms;
+    int warns_suppressed;
+};
+
+static ag_metric_id m_reloads = -1, m_errors = -1;
+
+static uint64_t now_ms(void)
+{
+    return uv_hrtime() / 1000000u;
+}
+
+ag_err ag_credential_parse(ag_str_t bytes, ag_str_t *token)
+{
+    ag_str_t t = bytes;
+    while (t.n && (t.p[t.n - 1] == '\n' || t.p[t.n - 1] == '\r' || t.p[t.n - 1] == ' '))
+        t.n--;
+    if (t.n == 0)
+        return AG_E_PARSE; /* an empty credential would be sent as "Bearer " */
+    if (t.n > AG_CREDENTIAL_MAX_BYTES)
+        return AG_E_TOO_BIG;
+    for (size_t i = 0; i < t.n; i++) /* header injection: CR/LF, NUL, spaces, non-ASCII */
+        if ((unsigned char)t.p[i] <= ' ' || (unsigned char)t.p[i] >= 0x7f)
+            return AG_E_PARSE;
+    *token = t;
+    return 0;
+}
+
+static fileid_t stat_path(const char *path)
+{
+    fileid_t id = {0};
+    struct stat st;
+    if (stat(path, &st) != 0) /* follows the symlink: the file the name points at now */
+        return id;
+    id.ok = true;
+    id.dev = st.st_dev, id.ino = st.st_ino, id.size = st.st_size;
+    id.mtime = st.st_mtim, id.ctime = st.st_ctim;
+    return id;
+}
+
+static bool same_file(const fileid_t *a, const fileid_t *b)
+{
+    return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* Reads <path> into a new snapshot (owned by the caller). */
+static ag_err load_snap(const char *path, snap_t **out)
+{
+    ag_buf_t text = AG_BUF_INIT(AG_CREDENTIAL_MAX_BYTES + 64);
+    ag_str_t token;
+    snap_t *s = NULL;
+    ag_err err;
+    if ((err = ag_buf_read_file(&text, path)) != 0 ||
+        (err = ag_credential_parse(ag_buf_str(&text), &token)) != 0)
+        goto out;
+    if (!(s = malloc(sizeof *s + sizeof BEARER + token.n))) {
+        err = AG_E_NOMEM;
+        goto out;
+    }
+    s->next = NULL;
+    s->retired_ms = 0;
+    s->n = sizeof BEARER - 1 + token.n;
+    memcpy(s->value, BEARER, sizeof BEARER - 1);
+    memcpy(s->value + sizeof BEARER - 1, token.p, token.n);
+    s->value[s->n] = '\0';
+    *out = s;
+out:
+    ag_buf_dispose(&text);
+    return err;
+}
+
+ag_err ag_credential_create(const char *path, ag_credential_t **out, ag_buf_t *errmsg)
+{
+    ag_credential_t *c = calloc(1, sizeof *c);
+    snap_t *s = NULL;
+    ag_err err = AG_E_NOMEM;
+    if (!c || !(c->path = strdup(path)))
+        goto fail;
+    c->seen = stat_path(path);
+    if ((err = load_snap(path, &s)) != 0)
+        goto fail;
+    atomic_init(&c->cur, s);
+    atomic_init(&c->generation, 1);
+    *out = c;
+    return 0;
+fail:
+    ag_buf_printf(errmsg, "upstream.token_file %s: %s", path, ag_err_str(err));
+    if (c)
+        free(c->path);
+    free(c);
+    return err;
+}
+
+/* Frees retired snapshots past their grace period (all of them when <all>). */
+static void free_retired(ag_credential_t *c, bool all)
+{
+    uint64_t now = now_ms();
+    snap_t **pp = &c->retired;
+    while (*pp) {
+        snap_t *s = *pp;
+        if (all || now - s->retired_ms >= RETIRE_GRACE_MS) {
+            *pp = s->next;
+            free(s);
+            c->nretired--;
+        } else {
+            pp = &s->next;
+        }
+    }
+}
+
+static void warn_reload(ag_credential_t *c, ag_err err)
+{
+    uint64_t now = now_ms();
+    ag_metrics_inc(m_errors);
+    if (c->last_warn_ms && now - c->last_warn_ms < WARN_EVERY_MS) {
+        c->warns_suppressed++;
+        return;
+    }
+    ag_warn("upstream credential: cannot reload %s: %s; still using the previous token "
+            "(%d similar warning(s) suppressed)",
+            c->path, ag_err_str(err), c->warns_suppressed);
+    c->last_warn_ms = now;
+    c->warns_suppressed = 0;
+}
+
+ag_err ag_credential_reload(ag_credential_t *c, bool force)
+{
+    snap_t *s = NULL, *old = atomic_load_explicit(&c->cur, memory_order_relaxed);
+    fileid_t id = stat_path(c->path);
+    ag_err err = 0;
+    free_retired(c, false);
+    if (!force && same_file(&id, &c->seen))
+        return 0;
+    if (c->nretired >= MAX_RETIRED)
+        return 0; /* bounded: c->seen stays, so the next tick tries again */
+    c->seen = id;
+    if ((err = load_snap(c->path, &s)) != 0) {
+        warn_reload(c, err);
+        return err;
+    }
+    if (s->n == old->n && memcmp(s->value, old->value, s->n) == 0) {
+        free(s); /* touched or SIGHUP, same token: nothing to publish */
+        return 0;
+    }
+    atomic_store_explicit(&c->cur, s, memory_order_release);
+    atomic_fetch_add(&c->generation, 1);
+    old->retired_ms = now_ms();
+    old->next = c->retired;
+    c->retired = old;
+    c->nretired++;
+    ag_metrics_inc(m_reloads);
+    ag_info("upstream credential: new token from %s (%zu bytes)", c->path,
+            s->n - (sizeof BEARER - 1));
+    return 0;
+}
+
+static void on_poll(uv_timer_t *t)
+{
+    ag_credential_reload(t->data, false);
+}
+
+ag_err ag_credential_start(ag_credential_t *c, uv_loop_t *loop, uint64_t interval_ms)
+{
+    if (m_reloads < 0) {
+        m_reloads = ag_metrics_counter("authgate_upstream_credential_reloads_total", NULL,
+                                       "Upstream token file changes taken into use.");
+        m_errors = ag_metrics_counter("authgate_upstream_credential_reload_errors_total", NULL,
+                                      "Upstream token file reloads that failed (old token kept).");
+    }
+    if (uv_timer_init(loop, &c->timer) != 0)
+        return AG_E_IO;
+    c->timer.data = c;
+    c->timer_on = true;
+    uv_unref((uv_handle_t *)&c->timer);
+    return uv_timer_start(&c->timer, on_poll, interval_ms, interval_ms) == 0 ? 0 : AG_E_IO;
+}
+
+ag_str_t ag_credential_get(const ag_credential_t *c)
+{
+    if (!c)
+        return AG_STR_NULL;
+    snap_t *s = atomic_load_explicit(&((ag_credential_t *)c)->cur, memory_order_acquire);
+    return ag_str_make(s->value, s->n);
+}
+
+uint64_t ag_credential_generation(const ag_credential_t *c)
+{
+    return c ? atomic_load(&((ag_credential_t *)c)->generation) : 0;
+}
+
+void ag_credential_destroy(ag_credential_t *c)
+{
+    if (!c)
+        return;
+    free_retired(c, true);
+    free(atomic_load(&c->cur));
+    free(c->path);
+    free(c);
+}
