@@ -227,9 +227,9 @@ ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code
                             (err = ag_json_write_str(out, e->user_agent))))
         return err;
     if ((e->have_attrs && (err = put_object_ref(out, &e->attrs))) ||
-        (err = ag_buf_append_cstr(out, ",\"responseStatus\":{\"metadata\":{},\"code\":")) ||
-        (err = put_uint(out, code > 0 ? (unsigned)code : 0u, 1)) ||
-        (err = ag_buf_append(out, "}", 1)) ||
+        (code > 0 && /* 0: the client left before any answer */
+         ((err = ag_buf_append_cstr(out, ",\"responseStatus\":{\"metadata\":{},\"code\":")) ||
+          (err = put_uint(out, (unsigned)code, 1)) || (err = ag_buf_append(out, "}", 1)))) ||
         (err = put_ts(out, "requestReceivedTimestamp", e->received_ns)) ||
         (err = put_ts(out, "stageTimestamp", stage_ns)))
         return err;

@@ -78,6 +78,14 @@ sleep 0.3
 expect_eq "$(wc -l <"$AUDIT")" "$((n0 + 1))" "one event per request"
 pass "long-running requests audited at response start"
 
+# a client that gives up before any answer: still one event, without a response status
+n0=$(wc -l <"$AUDIT")
+curl -s -o /dev/null --max-time 1 -H "Authorization: Bearer $ALICE" "http://127.0.0.1:$GW_PORT/hang" || true
+wait_lines $((n0 + 1))
+expect_eq "$(tail -1 "$AUDIT" | jq -c '[.requestURI, .stage, .responseStatus, .annotations["authorization.k8s.io/decision"]]')" \
+  '["/hang","ResponseComplete",null,"allow"]' "abandoned request event"
+pass "a request abandoned by its client is audited once"
+
 # rotation: ~20 KB per file, two backups
 for i in $(seq 60); do req GET "/api/v1/namespaces/default/pods/p$i" "$ALICE" >/dev/null; done
 wait_lines 1
@@ -89,5 +97,5 @@ for f in "$AUDIT" "$AUDIT.1"; do
 done
 [ ! -e "$AUDIT.3" ] || fail "at most two backups"
 expect_eq "$(metric authgate_audit_dropped_total)" 0 "no drops"
-[ "$(metric authgate_audit_events_total)" -ge 65 ] || fail "events metric"
+[ "$(metric authgate_audit_events_total)" -ge 66 ] || fail "events metric"
 pass "size-based rotation"
