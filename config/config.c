@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -168,17 +169,55 @@ static ag_err parse_url(ag_cfg_t *cfg, ag_json_ref at, const char *path, ag_conf
     return 0;
 }
 
+/* upstream.in_cluster: what client-go's rest.InClusterConfig takes from the pod: the
+ * API server's address from KUBERNETES_SERVICE_HOST/_PORT, the mounted service-account
+ * token (followed as it rotates) and cluster CA. */
+static ag_err in_cluster(ag_cfg_t *cfg, ag_json_ref at, const char *path, ag_config_upstream_t *u)
+{
+    const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+    const char *dir = getenv(AG_SERVICEACCOUNT_DIR_ENV);
+    char tmp[512];
+    unsigned long long p;
+    if (!host || !*host || !port || !ag_str_to_u64(ag_str_cstr(port), &p) || p == 0 || p > 65535)
+        return ag_cfg_fail(cfg, at, path, "needs KUBERNETES_SERVICE_HOST and a numeric "
+                           "KUBERNETES_SERVICE_PORT in the environment (set in every pod)");
+    bool v6 = strchr(host, ':') != NULL; /* an IPv6 address goes in brackets */
+    snprintf(tmp, sizeof tmp, "https://%s%s%s:%llu", v6 ? "[" : "", host, v6 ? "]" : "", p);
+    if (!(u->url = ag_arena_cstr(cfg->arena, ag_str_cstr(tmp))))
+        return AG_E_NOMEM;
+    ag_err err = parse_url(cfg, at, path, u); /* "has an invalid host" names the key */
+    if (err)
+        return err;
+    if (!dir || !*dir)
+        dir = AG_SERVICEACCOUNT_DIR;
+    const char *names[2] = {"token", "ca.crt"}, **outs[2] = {&u->token_file, &u->ca_file};
+    for (int i = 0; i < 2; i++) {
+        snprintf(tmp, sizeof tmp, "%s/%s", dir, names[i]);
+        if (!(*outs[i] = ag_arena_cstr(cfg->arena, ag_str_cstr(tmp))))
+            return AG_E_NOMEM;
+        if (access(tmp, R_OK) != 0)
+            return ag_cfg_fail(cfg, at, path, "cannot read the service-account file \"%s\" "
+                               "(directory from %s, if set)", tmp, AG_SERVICEACCOUNT_DIR_ENV);
+    }
+    if (!u->server_name)
+        u->server_name = AG_IN_CLUSTER_SERVER_NAME;
+    return 0;
+}
+
 static ag_err parse_upstream(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
 {
     ag_config_upstream_t *u = &c->upstream;
     ag_cfg_obj_t o;
-    ag_json_ref url_ref = AG_JSON_NONE;
+    ag_json_ref url_ref = AG_JSON_NONE, ic_ref = AG_JSON_NONE;
     long long pool = u->pool_size;
     ag_err err;
     if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
+        (err = ag_cfg_value(&o, "in_cluster", AG_CFG_OPTIONAL, &ic_ref)) ||
+        (err = ag_cfg_bool(&o, "in_cluster", AG_CFG_OPTIONAL, &u->in_cluster)) ||
         (err = ag_cfg_value(&o, "url", AG_CFG_OPTIONAL, &url_ref)) ||
-        (err = ag_cfg_cstr(&o, "url", AG_CFG_REQUIRED, &u->url)) ||
-        (err = parse_url(cfg, url_ref, ag_cfg_path(&o, "url"), u)) ||
+        (err = ag_cfg_cstr(&o, "url", u->in_cluster ? AG_CFG_OPTIONAL : AG_CFG_REQUIRED,
+                           &u->url)) ||
+        (err = (u->url ? parse_url(cfg, url_ref, ag_cfg_path(&o, "url"), u) : 0)) ||
         (err = file_field(&o, "ca", AG_CFG_OPTIONAL, &u->ca_file)) ||
         (err = file_field(&o, "cert", AG_CFG_OPTIONAL, &u->cert_file)) ||
         (err = file_field(&o, "key", AG_CFG_OPTIONAL, &u->key_file)) ||
@@ -189,6 +228,13 @@ static ag_err parse_upstream(ag_cfg_t *cfg, ag_json_ref ref, const char *path, a
         return err;
     if (!u->cert_file != !u->key_file)
         return ag_cfg_fail(cfg, ref, path, "cert and key must be given together");
+    if (u->in_cluster && (u->url || u->token_file || u->ca_file))
+        return ag_cfg_fail(cfg, ic_ref, ag_cfg_path(&o, "in_cluster"),
+                           "takes the URL, token and CA from the pod: remove url, token_file "
+                           "and ca");
+    if (u->in_cluster &&
+        (err = in_cluster(cfg, ic_ref, ag_cfg_path(&o, "in_cluster"), u)) != 0)
+        return err;
     if (!u->https && (u->ca_file || u->cert_file || u->server_name))
         return ag_cfg_fail(cfg, url_ref, ag_cfg_path(&o, "url"),
                            "ca, cert, key and server_name need an https:// URL");

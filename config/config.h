@@ -50,7 +50,16 @@ typedef struct {
     const char *server_name; /* SNI/verification name; default host */
     const char *token_file;  /* optional bearer token the gateway authenticates with */
     int pool_size;           /* idle keep-alive connections kept per worker */
+    bool in_cluster;         /* url, token_file, ca and the default server_name came from
+                              * the pod's environment and service-account mount */
 } ag_config_upstream_t;
+
+/* In-cluster defaults: the directory kubelet mounts the service-account token and the
+ * cluster CA in (AG_SERVICEACCOUNT_DIR_ENV overrides it, for tests), and the name the API
+ * server's serving certificate carries (mbedTLS cannot verify the usual IP address). */
+#define AG_SERVICEACCOUNT_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define AG_SERVICEACCOUNT_DIR_ENV "AUTHGATE_SERVICEACCOUNT_DIR"
+#define AG_IN_CLUSTER_SERVER_NAME "kubernetes.default.svc"
 
 typedef struct {
     int header_bytes;   /* request head, request line included -> 431 */

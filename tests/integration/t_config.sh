@@ -14,9 +14,15 @@ cp "$PKI/ca.crt" "$T/ex/certs/apiserver-ca.crt"
 cp "$PKI/client.crt" "$T/ex/certs/gateway-client.crt"
 cp "$PKI/client.key" "$T/ex/certs/gateway-client.key"
 echo "example-token" >"$T/ex/certs/gateway.token"
+# in-cluster.json: the pod's environment and service-account mount (config/README.md).
+mkdir -p "$T/ex/sa"
+echo "example-sa-token" >"$T/ex/sa/token"
+cp "$PKI/ca.crt" "$T/ex/sa/ca.crt"
 n=0
 for ex in "$AG_SOURCE_DIR"/config/examples/*.json; do
-    out=$(cd "$T/ex" && "$AUTHGATE" serve --config "$ex" --check 2>&1) || fail "$(basename "$ex"): $out"
+    out=$(cd "$T/ex" && KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 \
+        AUTHGATE_SERVICEACCOUNT_DIR="$T/ex/sa" "$AUTHGATE" serve --config "$ex" --check 2>&1) ||
+        fail "$(basename "$ex"): $out"
     n=$((n + 1))
 done
 [ "$n" -ge 2 ] || fail "expected examples in config/examples"
