@@ -118,6 +118,7 @@ struct ag_rbac {
     size_t nslots;
     rbac_nsslot_t *nss; /* namespace ids; open addressing; nnsslots is a power of two */
     size_t nnsslots;
+    void *index_mem; /* owned: slots and principals of a big index (else in the arena) */
     ag_rbac_stats_t stats;
 };
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "rbac.h"
+#include "rbac_int.h" /* index_mem: which storage a big index landed in */
 #include "reqinfo.h"
 #include "testlib.h"
 
@@ -747,4 +748,41 @@ TEST(rbac_identity_with_many_groups_checks_every_group)
     at.namespace_ = AG_STR("other");
     CHECK_EQ(ag_rbac_eval(p, &id, &at, &d), AG_AUTHZ_NO_OPINION);
     ag_rbac_unref(p);
+}
+
+/* A big index (70,000 principals) lives in its own huge-page block, not the arena; its
+ * decisions are the same. */
+TEST(rbac_big_index_answers_like_a_small_one)
+{
+    enum { N = 70000 };
+    ag_buf_t j = AG_BUF_INIT(16u << 20);
+    ag_err e = ag_buf_append_cstr(
+        &j, "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
+            "{\"kind\":\"ClusterRole\",\"apiVersion\":\"rbac.authorization.k8s.io/v1\","
+            "\"metadata\":{\"name\":\"r\"},\"rules\":[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],"
+            "\"resources\":[\"pods\"]}]},"
+            "{\"kind\":\"RoleBinding\",\"apiVersion\":\"rbac.authorization.k8s.io/v1\","
+            "\"metadata\":{\"name\":\"rb\",\"namespace\":\"ns\"},\"roleRef\":{\"apiGroup\":"
+            "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"r\"},\"subjects\":[");
+    for (int i = 0; !e && i < N; i++)
+        e = ag_buf_printf(&j, "%s{\"kind\":\"User\",\"name\":\"u-%d\"}", i ? "," : "", i);
+    if (!e)
+        e = ag_buf_append_cstr(&j, "]}]}");
+    CHECK_EQ(e, 0);
+    ag_rbac_opts_t o = {.bootstrap = false};
+    ag_rbac_t *p = NULL;
+    ag_buf_t err = AG_BUF_INIT(4096);
+    CHECK_EQ(ag_rbac_load_mem(ag_buf_str(&j), "big.json", &o, &p, &err), 0);
+    if (p) {
+        CHECK(p->index_mem != NULL);
+        CHECK(can(p, "u-0", "", "GET", "/api/v1/namespaces/ns/pods/p"));
+        CHECK(can(p, "u-34567", "", "GET", "/api/v1/namespaces/ns/pods/p"));
+        CHECK(can(p, "u-69999", "", "GET", "/api/v1/namespaces/ns/pods/p"));
+        CHECK(!can(p, "u-70000", "", "GET", "/api/v1/namespaces/ns/pods/p"));
+        CHECK(!can(p, "u-1", "", "GET", "/api/v1/namespaces/other/pods/p"));
+        CHECK(!can(p, "u-1", "", "DELETE", "/api/v1/namespaces/ns/pods/p"));
+    }
+    ag_rbac_unref(p);
+    ag_buf_dispose(&err);
+    ag_buf_dispose(&j);
 }
