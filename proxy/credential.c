@@ -168,9 +168,13 @@ static void warn_reload(ag_credential_t *c, ag_err err)
         c->warns_suppressed++;
         return;
     }
-    ag_warn("upstream credential: cannot reload %s: %s; still using the previous token "
-            "(%d similar warning(s) suppressed)",
-            c->path, ag_err_str(err), c->warns_suppressed);
+    if (c->warns_suppressed)
+        ag_warn("upstream credential: cannot reload %s: %s; still using the previous token "
+                "(%d more failure(s) since the last warning)",
+                c->path, ag_err_str(err), c->warns_suppressed);
+    else
+        ag_warn("upstream credential: cannot reload %s: %s; still using the previous token",
+                c->path, ag_err_str(err));
     c->last_warn_ms = now;
     c->warns_suppressed = 0;
 }
