@@ -46,7 +46,7 @@ struct ag_credential {
     atomic_uint_fast64_t generation;
     snap_t *retired;
     int nretired;
-    fileid_t seen;     /* the file last read (or last failed on) */
+    fileid_t seen; /* the file last read (or last failed on) */
     uv_timer_t timer;
     bool timer_on;
     uint64_t last_warn_ms;

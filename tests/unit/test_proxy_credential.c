@@ -195,7 +195,7 @@ TEST(credential_same_token_is_not_republished)
     snprintf(path, sizeof path, "%s/token", dir);
     replace("token", "same\n");
     CHECK_EQ(ag_credential_create(path, &c, &msg), 0);
-    replace("token", "same");            /* new inode, same token */
+    replace("token", "same"); /* new inode, same token */
     CHECK_EQ(ag_credential_reload(c, false), 0);
     CHECK_EQ(ag_credential_reload(c, true), 0); /* SIGHUP */
     CHECK_EQ(ag_credential_generation(c), 1);
@@ -256,7 +256,8 @@ TEST(credential_poll_timer_reloads_and_counts)
     CHECK(cred_is(c, "Bearer a2"));
     CHECK_EQ(metric_value("authgate_upstream_credential_reloads_total"), 1);
     replace("token", "\x01\n");
-    for (int i = 0; i < 200 && metric_value("authgate_upstream_credential_reload_errors_total") < 1; i++)
+    for (int i = 0; i < 200 && metric_value("authgate_upstream_credential_reload_errors_total") < 1;
+         i++)
         uv_run(&loop, UV_RUN_ONCE);
     CHECK_EQ(metric_value("authgate_upstream_credential_reload_errors_total"), 1);
     CHECK(cred_is(c, "Bearer a2"));
