@@ -175,3 +175,19 @@ pass "case 9: WebSocket bearer subprotocol never authenticates and never reaches
 
 check_forward_invariant
 pass "cases 10/11: every forwarded request carried only the gateway's credential and one Impersonate-User"
+
+# case 11, the retry path: an upstream that closes idle keep-alive connections after 100 ms
+# makes the gateway meet dead pooled connections; whatever it does (retry or new
+# connection), every request that arrives still carries the identity and our credential
+start_upstream --keepalive-ms 100
+threat_config "$T/gw3.json"
+start_gateway "$T/gw3.json" gw3
+for i in $(seq 1 6); do
+    expect_eq "$(breq ok "$PODS?i=$i")" 200 "request $i after the upstream closed the pooled connection"
+    sleep 0.25
+done
+expect_eq "$(grep -c '"method":"GET"' "$UP_LOG")" 6 "each request arrived once"
+nconns=$(jq -r .conn "$UP_LOG" | sort -u | wc -l)
+[ "$nconns" -ge 2 ] || fail "the upstream never closed a pooled connection ($nconns)"
+check_forward_invariant
+pass "case 11: requests over re-opened upstream connections keep impersonation and credential"
