@@ -20,15 +20,30 @@ const char *ag_authn_result_name(ag_authn_result r)
 
 /* ---- Authorization header ---------------------------------------------------------- */
 
+/* token68 characters besides '=' (RFC 7235 §2.1): A-Z a-z 0-9 - . _ ~ + /. A table read
+ * eight bytes a round, since every request scans a ~1 KB token here (the chain of
+ * compares cost ~6.4k instructions a request). */
+static const unsigned char token68_char[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static bool is_token68(ag_str_t t)
 {
+    const unsigned char *p = (const unsigned char *)t.p;
+    const unsigned char *tc = token68_char;
     size_t i = 0;
-    for (; i < t.n; i++) {
-        unsigned char c = (unsigned char)t.p[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'))
-            break;
-    }
+    while (i + 8 <= t.n && (tc[p[i]] & tc[p[i + 1]] & tc[p[i + 2]] & tc[p[i + 3]] & tc[p[i + 4]] &
+                            tc[p[i + 5]] & tc[p[i + 6]] & tc[p[i + 7]]))
+        i += 8;
+    while (i < t.n && tc[p[i]])
+        i++;
     if (i == 0)
         return false;
     while (i < t.n && t.p[i] == '=') /* token68 may end in '=' padding only */

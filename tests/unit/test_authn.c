@@ -40,6 +40,25 @@ TEST(authn_bearer_rejects_malformed_headers)
         CHECK_EQ(bearer1(bad[i], &t), AG_AUTHN_BAD_AUTHORIZATION_HEADER);
 }
 
+/* Every byte value at every offset of a long token (the scan reads eight bytes a round):
+ * exactly A-Z a-z 0-9 - . _ ~ + / pass. */
+TEST(authn_bearer_checks_every_byte_of_a_long_token)
+{
+    char v[7 + 40];
+    memcpy(v, "Bearer ", 7);
+    for (int c = 1; c < 256; c++) {
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+        for (int at = 0; at < 20; at++) {
+            memset(v + 7, 'a', 39);
+            v[7 + at] = (char)c;
+            v[7 + 39] = '\0';
+            ag_str_t t;
+            CHECK_EQ(bearer1(v, &t), ok ? AG_AUTHN_OK : AG_AUTHN_BAD_AUTHORIZATION_HEADER);
+        }
+    }
+}
+
 TEST(authn_bearer_rejects_two_fields_and_reports_none)
 {
     ag_str_t two[] = {AG_STR("Bearer a"), AG_STR("Bearer a")}, t;
