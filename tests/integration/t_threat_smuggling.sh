@@ -135,3 +135,12 @@ if grep -q 'AFTER' "$T/up14/up.bytes"; then
     fail "bytes sent around a refused upgrade reached the upstream: $(grep -a -o 'AFTER.\{0,60\}' "$T/up14/up.bytes" | head -2)"
 fi
 pass "case 14: after a non-101 answer no client byte reaches the upstream"
+
+# cases 1/9 via chunked trailers: identity or credential fields in a trailer never reach
+# the upstream (the raw upstream records the body bytes it receives)
+: >"$T/up14/up.bytes"
+out=$(printf "GET /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $OK\r\nTransfer-Encoding: chunked\r\nTrailer: Impersonate-User, Authorization\r\n\r\n5\r\nhello\r\n0\r\nImpersonate-User: admin\r\nAuthorization: Bearer stolen-credential\r\nImpersonate-Group: system:masters\r\n\r\n" | rawsend)
+sleep 0.5
+expect_match "$(cat "$T/up14/up.bytes")" 'Impersonate-User: alice' "request forwarded as alice"
+expect_no_match "$(cat "$T/up14/up.bytes")" 'admin|stolen-credential|system:masters|^Trailer' "trailer fields forwarded"
+pass "cases 1/9: trailers never carry identity or credentials upstream"
