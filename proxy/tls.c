@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
@@ -153,6 +154,28 @@ static int load_chain(mbedtls_x509_crt *crt, const char *file, const char *pem)
     return mbedtls_x509_crt_parse_file(crt, file);
 }
 
+/* An EC key parses as MBEDTLS_PK_ECKEY, whose sign path copies the key into a temporary
+ * ECDSA context for every signature, so the comb table of the generator
+ * (MBEDTLS_ECP_FIXED_POINT_OPTIM) was rebuilt on every full handshake. The same key
+ * typed MBEDTLS_PK_ECDSA signs with its own group, which keeps the table from the first
+ * signature on. The table is written by the worker that owns this context only. */
+static int as_ecdsa_key(mbedtls_pk_context *key)
+{
+    mbedtls_pk_context k;
+    int rc;
+    if (mbedtls_pk_get_type(key) != MBEDTLS_PK_ECKEY)
+        return 0;
+    mbedtls_pk_init(&k);
+    if ((rc = mbedtls_pk_setup(&k, mbedtls_pk_info_from_type(MBEDTLS_PK_ECDSA))) == 0 &&
+        (rc = mbedtls_ecdsa_from_keypair(mbedtls_pk_ec(k), mbedtls_pk_ec(*key))) == 0) {
+        mbedtls_pk_free(key);
+        *key = k; /* {info, ctx}: ownership of the context moves with the struct */
+        return 0;
+    }
+    mbedtls_pk_free(&k);
+    return rc;
+}
+
 ag_err ag_tls_ctx_create_server(const ag_tls_opts_t *o, ag_tls_shared_t *shared,
                                 ag_tls_ctx_t **out, char *errmsg, size_t errlen)
 {
@@ -167,6 +190,8 @@ ag_err ag_tls_ctx_create_server(const ag_tls_opts_t *o, ag_tls_shared_t *shared,
     rc = o->key_pem ? mbedtls_pk_parse_key(&c->key, (const unsigned char *)o->key_pem,
                                            strlen(o->key_pem) + 1, NULL, 0)
                     : mbedtls_pk_parse_keyfile(&c->key, o->key_file, NULL);
+    if (rc == 0)
+        rc = as_ecdsa_key(&c->key);
     if (rc == 0)
         rc = mbedtls_ssl_conf_own_cert(&c->conf, &c->chain, &c->key);
     if (rc != 0) {
