@@ -40,7 +40,9 @@
     X(RESERVED_PREFIX, "reserved_prefix")  /* system: username/group from an IdP */    \
     X(TOO_MANY_GROUPS, "too_many_groups")                                             \
     X(UNKNOWN_CRIT, "unknown_crit")        /* RFC 7515 §4.1.11 */                      \
-    X(INTERNAL, "internal")                /* out of memory etc.: fail closed */
+    X(INTERNAL, "internal")                /* out of memory etc.: fail closed */ \
+    X(REVOKED, "revoked")     /* API server's TokenReview: pod/secret/SA gone (#39) */ \
+    X(LOOKUP_FAILED, "lookup_failed") /* that TokenReview failed: 503, fail closed */
 
 typedef enum {
 #define AG_AUTHN_ENUM(name, label) AG_AUTHN_##name,

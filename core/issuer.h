@@ -10,7 +10,8 @@
  *    "claims": {"username": "sub", "username_prefix": "..", "groups": "groups",
  *               "groups_prefix": "..", "uid": "..", "extra": {"key": "claim"}},
  *    "required_claims": {"claim": "value"}, "clock_leeway": "60s", "max_token_bytes": 16384,
- *    "algorithms": ["RS256", ...] (default: all nine, the key decides; Entra ID signs RS256)}
+ *    "algorithms": ["RS256", ...] (default: all nine, the key decides; Entra ID signs RS256),
+ *    kubernetes_serviceaccount only: "lookup": true|false (default true), "lookup_ttl": "10s"}
  * Azure AD preset: {"type": "azure_ad", "tenant_id": GUID, "audiences": [..]} becomes two
  * issuers, v1 https://sts.windows.net/{tid}/ and v2 https://login.microsoftonline.com/{tid}/v2.0.
  * Local key files are read at parse time (relative to the config file's directory);
@@ -32,6 +33,7 @@
 #define AG_ISSUER_MAX_EXTRA 16
 #define AG_ISSUER_MAX_REQUIRED 16
 #define AG_ISSUER_MAX_GROUPS 1024            /* groups taken from one token (DoS cap) */
+#define AG_ISSUER_DEFAULT_LOOKUP_TTL_MS 10000 /* a deleted pod's token dies within this */
 #define AG_AZURE_AKS_SERVER_APP "6dae42f8-4368-4678-94ff-3960e28e3630"
 
 typedef enum {
@@ -70,6 +72,9 @@ typedef struct ag_issuer {
     long long leeway_s;
     long long max_token_bytes;
     unsigned algorithms;          /* allowed algs: bit (1u << ag_jwt_alg) */
+    bool lookup;                  /* kubernetes_serviceaccount: confirm each new token with a
+                                     TokenReview to the upstream API server (threat #39) */
+    long long lookup_ttl_ms;      /* cache lifetime cap of a token so confirmed */
 } ag_issuer_t;
 
 typedef struct ag_issuer_set ag_issuer_set_t;

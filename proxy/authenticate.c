@@ -5,7 +5,9 @@
  *   lookup (token cache) --hit--> groups --> finish
  *          |--wait: on_cache_wake --> lookup again (or the owner's failure)
  *          '--miss--> verify --ok--> groups (Graph overage: on_graph) --> finish
- *                        '--unknown kid: on_keys --> verify once more
+ *                        |--unknown kid: on_keys --> verify once more
+ *                        '--ok, SA issuer with lookup: TokenReview upstream (on_confirm)
+ *                             --> cache (TTL <= lookup_ttl) --> groups  (threat #39)
  *
  * The same job serves the gate and the TokenReview webhook; only finish differs. */
 #include "authenticate.h"
@@ -19,6 +21,7 @@
 #include "log.h"
 #include "mailbox.h"
 #include "metrics.h"
+#include "sa_lookup.h"
 #include "server.h"
 #include "webhook_tokenreview.h"
 
@@ -29,6 +32,7 @@ struct ag_authenticator {
     ag_fetch_t *fetch;
     ag_keys_t *keys;
     ag_tokencache_t *cache;
+    ag_sa_lookup_t *lookup; /* NULL: no issuer asks for service-account token lookups */
     ag_gate_fn next;
     void *next_ud;
     ag_mailbox_t *mailboxes[AG_METRICS_SLOTS]; /* per worker, created on its own thread */
@@ -87,7 +91,8 @@ static long long now_ms(void)
 static bool cacheable(ag_authn_result r)
 {
     return r != AG_AUTHN_NO_KEYS && r != AG_AUTHN_UNKNOWN_KID && r != AG_AUTHN_INTERNAL &&
-           r != AG_AUTHN_NOT_YET_VALID && r != AG_AUTHN_ISSUED_IN_FUTURE;
+           r != AG_AUTHN_NOT_YET_VALID && r != AG_AUTHN_ISSUED_IN_FUTURE &&
+           r != AG_AUTHN_LOOKUP_FAILED;
 }
 
 static ag_mailbox_t *worker_mailbox(ag_authenticator_t *a, uv_loop_t *loop, int worker)
@@ -128,7 +133,9 @@ static void gate_finish(job_t *j, ag_authn_result r, int status)
         g->status = status;
         g->message = status == 401   ? AG_STR("Unauthorized")
                      : status == 403 ? AG_STR("forbidden: too many groups")
-                                     : AG_STR("group resolution is unavailable, retry later");
+                     : r == AG_AUTHN_LOOKUP_FAILED
+                         ? AG_STR("token review is unavailable, retry later")
+                         : AG_STR("group resolution is unavailable, retry later");
         gr = AG_GATE_DENY;
     }
     if (!j->parked)
@@ -155,6 +162,52 @@ static void finish(job_t *j, ag_authn_result r, int status)
 
 static void step_lookup(job_t *j);
 static void step_verify(job_t *j);
+static void step_groups(job_t *j);
+
+/* The API server's answer about a service-account token that verified offline. */
+static void on_confirm(void *arg, ag_sa_lookup_verdict v, const char *reason)
+{
+    job_t *j = arg;
+    long long t = now_ms();
+    if (cancelled(j)) {
+        drop(j);
+        return;
+    }
+    if (v == AG_SA_LOOKUP_CONFIRMED) {
+        /* cached no longer than lookup_ttl: a deleted pod's token dies within it */
+        long long cap = t / 1000 + j->info.issuer->lookup_ttl_ms / 1000;
+        long long exp = j->info.exp > 0 && j->info.exp < cap ? j->info.exp : cap;
+        if (j->owner)
+            ag_tokencache_complete(j->a->cache, &j->key, t, &j->id, exp, t / 1000);
+        j->owner = false;
+        step_groups(j);
+        return;
+    }
+    ag_authn_result r = v == AG_SA_LOOKUP_REVOKED ? AG_AUTHN_REVOKED : AG_AUTHN_LOOKUP_FAILED;
+    if (r == AG_AUTHN_LOOKUP_FAILED) /* fail closed, never a silent allow */
+        ag_error("service-account token of %.*s refused: %s", AG_STR_FMT(j->id.username),
+                 reason);
+    if (j->owner)
+        ag_tokencache_fail(j->a->cache, &j->key, t, r, cacheable(r));
+    j->owner = false;
+    finish(j, r, r == AG_AUTHN_REVOKED ? 401 : 503);
+}
+
+/* Threat #39: offline verification cannot see a deleted pod or recreated service account;
+ * the upstream API server can. Parks on one TokenReview, resumed by on_confirm. */
+static void step_confirm(job_t *j)
+{
+    const ag_str_t *auds = j->info.audiences;
+    int naud = j->info.naudiences;
+    j->parked = true;
+    if (j->a->lookup && j->mb &&
+        ag_sa_lookup_check(j->a->lookup, j->token, auds, naud, j->id.username, j->arena, j->mb,
+                           on_confirm, j) == 0)
+        return;
+    j->parked = false;
+    on_confirm(j, AG_SA_LOOKUP_FAILED,
+               j->a->lookup ? "cannot start the TokenReview" : "no upstream to ask");
+}
 
 static void on_graph(void *arg, const ag_graph_result_t *res)
 {
@@ -224,6 +277,10 @@ static void step_verify(job_t *j)
         ag_authn_verify_audiences(a->conf->issuers, ag_keys_borrow_fn, &b, j->token, j->auds,
                                   j->naud, t / 1000, j->arena, &j->id, &j->info);
     ag_keys_borrow_release(&b);
+    if (r == AG_AUTHN_OK && j->info.issuer && j->info.issuer->lookup) {
+        step_confirm(j);
+        return;
+    }
     if (r == AG_AUTHN_OK) {
         if (j->owner)
             ag_tokencache_complete(a->cache, &j->key, t, &j->id, j->info.exp, t / 1000);
@@ -254,7 +311,7 @@ static void on_cache_wake(ag_tokencache_waiter_t *w)
         return;
     }
     if (w->result != AG_TC_RETRY_RESULT) {
-        finish(j, (ag_authn_result)w->result, 401);
+        finish(j, (ag_authn_result)w->result, w->result == AG_AUTHN_LOOKUP_FAILED ? 503 : 401);
         return; /* the owner's verdict */
     }
     step_lookup(j);
@@ -432,6 +489,7 @@ void ag_authenticator_destroy(ag_authenticator_t *a)
     if (!a)
         return;
     ag_keys_destroy(a->keys);
+    ag_sa_lookup_destroy(a->lookup);
     ag_fetch_destroy(a->fetch);
     ag_tokencache_destroy(a->cache);
     if (default_authenticator == a)
@@ -473,6 +531,24 @@ static bool keys_ready(void *ud)
     return ag_keys_ready(((ag_authenticator_t *)ud)->keys);
 }
 
+/* Service-account token lookups go to the upstream (the cluster's API server) with the
+ * TLS material and credential forwarding uses; only when some issuer asks for them. */
+static ag_err start_lookup(const struct ag_config *conf, uv_loop_t *control,
+                           ag_authenticator_t *a, ag_buf_t *errmsg)
+{
+    ag_err err;
+    bool any = false;
+    for (int i = 0; i < ag_issuer_count(conf->authn.issuers); i++)
+        any |= ag_issuer_at(conf->authn.issuers, i)->lookup;
+    if (!any)
+        return 0;
+    if ((err = ag_sa_lookup_create(control, &conf->upstream, ag_server_credential(),
+                                   conf->authn.fetch_timeout_ms, &a->lookup)) != 0 &&
+        errmsg)
+        ag_buf_printf(errmsg, "authentication: service-account lookup: %s", ag_err_str(err));
+    return err;
+}
+
 ag_err ag_authenticate_setup(const struct ag_config *conf, uv_loop_t *control, ag_buf_t *errmsg)
 {
     ag_authenticator_t *a = NULL;
@@ -490,6 +566,8 @@ ag_err ag_authenticate_setup(const struct ag_config *conf, uv_loop_t *control, a
         }
         ag_graph_set_default(g);
     }
+    if ((err = start_lookup(conf, control, a, errmsg)) != 0)
+        return err;
     if ((err = ag_ready_register("keys", keys_ready, a)) != 0)
         return err;
     if (conf->authn.tokenreview &&

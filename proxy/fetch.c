@@ -24,6 +24,8 @@ struct ag_fetch {
     uv_timer_t timer;
     ag_mailbox_t *inbox; /* submissions from other threads */
     char *ca_file;       /* owned */
+    char *cert_file, *key_file; /* owned; NULL: no client certificate */
+    struct curl_slist *connect_to; /* owned; NULL: connect to the URL's host */
     long timeout_ms;
     size_t max_bytes;
     job_t *jobs;      /* running jobs (doubly linked) */
@@ -221,6 +223,12 @@ static ag_err job_configure(job_t *j)
     SET(CURLOPT_USERAGENT, "authgate");
     if (f->ca_file)
         SET(CURLOPT_CAINFO, f->ca_file);
+    if (f->cert_file && f->key_file) {
+        SET(CURLOPT_SSLCERT, f->cert_file);
+        SET(CURLOPT_SSLKEY, f->key_file);
+    }
+    if (f->connect_to)
+        SET(CURLOPT_CONNECT_TO, f->connect_to);
     if (j->post) {
         SET(CURLOPT_POST, 1L);
         SET(CURLOPT_POSTFIELDS, j->body);
@@ -363,10 +371,18 @@ static void collect_done(ag_fetch_t *f)
 
 /* ---- libuv <-> curl ---------------------------------------------------------------- */
 
+static void free_opts(ag_fetch_t *f)
+{
+    free(f->ca_file);
+    free(f->cert_file);
+    free(f->key_file);
+    curl_slist_free_all(f->connect_to);
+}
+
 static void release_if_done(ag_fetch_t *f)
 {
     if (f->closing && f->open_handles == 0) {
-        free(f->ca_file);
+        free_opts(f);
         free(f);
     }
 }
@@ -487,6 +503,11 @@ ag_err ag_fetch_create(uv_loop_t *loop, const ag_fetch_opts_t *opts, ag_fetch_t 
     f->max_bytes = opts && opts->max_bytes ? opts->max_bytes : AG_FETCH_DEFAULT_MAX_BYTES;
     if (opts && opts->ca_file && !(f->ca_file = strdup(opts->ca_file)))
         goto out;
+    if (opts && opts->cert_file && opts->key_file &&
+        (!(f->cert_file = strdup(opts->cert_file)) || !(f->key_file = strdup(opts->key_file))))
+        goto out;
+    if (opts && opts->connect_to && !(f->connect_to = curl_slist_append(NULL, opts->connect_to)))
+        goto out;
     if (!(f->multi = curl_multi_init()))
         goto out;
     if ((err = ag_mailbox_create(loop, &f->inbox)) != 0)
@@ -508,7 +529,7 @@ out:
         ag_mailbox_destroy(f->inbox);
         if (f->multi)
             curl_multi_cleanup(f->multi);
-        free(f->ca_file);
+        free_opts(f);
         free(f);
     }
     return err;

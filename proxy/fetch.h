@@ -30,6 +30,9 @@ typedef struct {
     const char *ca_file; /* PEM bundle for HTTPS; NULL = system default (borrowed) */
     long timeout_ms;     /* default per-request timeout; 0 = AG_FETCH_DEFAULT_TIMEOUT_MS */
     size_t max_bytes;    /* default response cap; 0 = AG_FETCH_DEFAULT_MAX_BYTES */
+    const char *cert_file, *key_file; /* HTTPS client certificate (PEM), NULL = none (copied) */
+    const char *connect_to; /* "NAME:PORT:HOST:PORT": connect to HOST for NAME, which stays
+                               the TLS name (CURLOPT_CONNECT_TO); NULL = none (copied) */
 } ag_fetch_opts_t;
 
 typedef struct {
