@@ -6,7 +6,7 @@
  *
  * Owns: the policy snapshot (immutable once loaded, refcounted; a reload builds a new one).
  * Never: does I/O after load, allocates per request, or grants on an error (fail closed).
- * Spec: /work/shared/reference/azure-rbac.md (section numbers below refer to it). */
+ * Spec: the shared reference ../shared/reference/azure-rbac.md (section numbers below refer to it). */
 #ifndef AG_AZRBAC_H
 #define AG_AZRBAC_H
 

@@ -1,4 +1,4 @@
-/* Threat-model regressions at the core level (/work/shared/reference/threat-model.md; each
+/* Threat-model regressions at the core level (the shared reference ../shared/reference/threat-model.md; each
  * case names its number). The integration tests tests/integration/t_threat_*.sh prove the
  * same defences through the real binary; these pin the core properties they rest on:
  * what canon accepts is already the path the authorizer judges (#18), the exec create
