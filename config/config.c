@@ -296,6 +296,37 @@ static ag_err parse_admin(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_c
     return 0;
 }
 
+/* "webhooks": the listener the API server's webhook kubeconfigs point at. Its callers are
+ * known only by their client certificate, so a CA to verify them against is required and
+ * a handshake without a certificate fails (no bearer tokens on this listener). */
+static ag_err parse_webhooks(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    static const char *const modes[] = {"require", NULL};
+    ag_config_webhooks_t *wh = &c->webhooks;
+    ag_config_tls_t *t = &wh->tls;
+    ag_cfg_obj_t o, to;
+    ag_json_ref tls = AG_JSON_NONE;
+    int mode = 0;
+    ag_err err;
+    wh->serve_on_main = true;
+    if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
+        (err = address_field(&o, "address", AG_CFG_REQUIRED, &wh->address)) ||
+        (err = ag_cfg_value(&o, "tls", AG_CFG_REQUIRED, &tls)) ||
+        (err = ag_cfg_str_array(&o, "callers", AG_CFG_OPTIONAL, &wh->callers, &wh->ncallers)) ||
+        (err = ag_cfg_bool(&o, "serve_on_main", AG_CFG_OPTIONAL, &wh->serve_on_main)) ||
+        (err = ag_cfg_obj_begin(cfg, tls, ag_cfg_path(&o, "tls"), &to)) ||
+        (err = file_field(&to, "cert", AG_CFG_REQUIRED, &t->cert_file)) ||
+        (err = file_field(&to, "key", AG_CFG_REQUIRED, &t->key_file)) ||
+        (err = file_field(&to, "client_ca", AG_CFG_REQUIRED, &t->client_ca_file)) ||
+        (err = ag_cfg_enum(&to, "client_auth", AG_CFG_OPTIONAL, modes, &mode)) ||
+        (err = ag_cfg_obj_end(&to)) || (err = ag_cfg_obj_end(&o)))
+        return err;
+    t->enabled = true;
+    t->client_auth = AG_CLIENT_AUTH_REQUIRE;
+    t->session_tickets = false; /* no resumption across listeners: see server.c */
+    return 0;
+}
+
 static ag_err parse_workers(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
 {
     long long n = 0;
@@ -385,6 +416,7 @@ static const struct {
     {"limits", parse_limits, AG_CFG_OPTIONAL},
     {"timeouts", parse_timeouts, AG_CFG_OPTIONAL},
     {"admin", parse_admin, AG_CFG_OPTIONAL},
+    {"webhooks", parse_webhooks, AG_CFG_OPTIONAL},
     {"workers", parse_workers, AG_CFG_OPTIONAL},
     {"log", parse_log, AG_CFG_OPTIONAL},
     {"graph", parse_graph, AG_CFG_OPTIONAL},

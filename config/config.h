@@ -85,6 +85,16 @@ typedef struct {
     int level; /* ag_log_level */
 } ag_config_log_t;
 
+/* "webhooks": a second listener that serves only the TokenReview and SubjectAccessReview
+ * routes, to callers authenticated by a verified client certificate alone. */
+typedef struct {
+    const char *address;     /* NULL: no webhook listener */
+    ag_config_tls_t tls;     /* client_ca required, client_auth always REQUIRE */
+    ag_str_t *callers;       /* CNs allowed (arena); ncallers 0: any verified certificate */
+    int ncallers;
+    bool serve_on_main;      /* false: the main listener proxies these paths like any other */
+} ag_config_webhooks_t;
+
 typedef struct ag_config {
     ag_arena_t arena;        /* owns every string below */
     const char *file;
@@ -96,6 +106,7 @@ typedef struct ag_config {
     ag_config_admin_t admin;
     int workers;             /* resolved: >= 1 */
     ag_config_log_t log;
+    ag_config_webhooks_t webhooks;
     bool graph_enabled;      /* a "graph" section is present: resolve Azure AD group
                                 overage through Microsoft Graph (proxy/graph.h) */
     ag_graph_cfg_t graph;    /* core/graph.h; strings in <arena> */

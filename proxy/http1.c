@@ -79,6 +79,7 @@ typedef struct conn {
     ag_local_req_t lreq;       /* the handler's view (lives until answered) */
     ag_buf_t lresp;            /* its response body */
     bool local_overflow;
+    bool webhook_only;         /* accepted on the "webhooks" listener (ag_http1_accept_webhook) */
 } conn_t;
 
 #define MAX_ROUTES 16
@@ -87,16 +88,29 @@ static struct route {
     size_t max_body;
     ag_local_fn fn;
     void *ud;
+    bool webhook; /* also served on the "webhooks" listener */
 } routes[MAX_ROUTES];
 static int nroutes;
+
+static ag_err add_route(const char *method, const char *path, size_t max_body, ag_local_fn fn,
+                        void *ud, bool webhook)
+{
+    if (nroutes >= MAX_ROUTES)
+        return AG_E_TOO_BIG;
+    routes[nroutes++] = (struct route){method, path, max_body, fn, ud, webhook};
+    return 0;
+}
 
 ag_err ag_http1_route(const char *method, const char *path, size_t max_body, ag_local_fn fn,
                       void *ud)
 {
-    if (nroutes >= MAX_ROUTES)
-        return AG_E_TOO_BIG;
-    routes[nroutes++] = (struct route){method, path, max_body, fn, ud};
-    return 0;
+    return add_route(method, path, max_body, fn, ud, false);
+}
+
+ag_err ag_http1_webhook_route(const char *method, const char *path, size_t max_body,
+                              ag_local_fn fn, void *ud)
+{
+    return add_route(method, path, max_body, fn, ud, true);
 }
 
 /* Process lifetime: filled once (pthread_once: workers accept concurrently), then only read. */
@@ -891,11 +905,73 @@ static void after_gate(conn_t *c, ag_gate_result r)
         return;
     }
     const struct route *rt = nroutes ? find_route(c) : NULL;
+    const ag_config_webhooks_t *wh = &c->w->conf->webhooks;
+    if (rt && rt->webhook && wh->address && !wh->serve_on_main)
+        rt = NULL; /* served on the webhooks listener only: here a request like any other */
     if (rt) {
         start_local(c, rt);
         return;
     }
     start_forward(c);
+}
+
+/* ---- the "webhooks" listener ---------------------------------------------------------- */
+
+/* The caller of a webhook-only connection: the verified client certificate's CN as the
+ * username, its O values as groups (as the API server's x509 authenticator does), when
+ * the CN is among webhooks.callers (if given). Returns 0, or the status to answer. The
+ * TLS layer already refused a handshake without a certificate from webhooks.tls.client_ca;
+ * the check is repeated here so a configuration slip fails closed. */
+static int webhook_caller(conn_t *c, ag_identity_t *id)
+{
+    const ag_config_webhooks_t *wh = &c->w->conf->webhooks;
+    ag_str_t cn = ag_str_cstr(c->peer.cn);
+    if (!c->peer.verified || cn.n == 0)
+        return 401;
+    bool listed = wh->ncallers == 0;
+    for (int i = 0; !listed && i < wh->ncallers; i++)
+        listed = ag_str_eq(wh->callers[i], cn);
+    if (!listed) {
+        ag_warn("webhooks listener: refused %s: certificate CN \"%.*s\" is not among "
+                "webhooks.callers (worker %d)", c->client_ip, AG_STR_FMT(cn), c->w->id);
+        return 403;
+    }
+    ag_str_t *groups = ag_arena_alloc(&c->arena, sizeof(ag_str_t) * (size_t)(c->peer.norgs + 1));
+    if (!groups)
+        return 500;
+    for (int i = 0; i < c->peer.norgs; i++)
+        groups[i] = ag_str_cstr(c->peer.orgs[i]);
+    groups[c->peer.norgs] = AG_STR("system:authenticated");
+    *id = (ag_identity_t){.username = cn, .groups = groups, .ngroups = c->peer.norgs + 1};
+    return 0;
+}
+
+/* A canonical head on a webhook-only connection: no gate, no upstream; a webhook route
+ * for a caller known by its certificate, else a Status answer. */
+static void webhook_head(conn_t *c)
+{
+    bool has_body = c->req.chunked || c->req.content_length > 0 || c->req.upgrade;
+    ag_identity_t *id = ag_arena_calloc(&c->arena, sizeof *id);
+    const struct route *rt = NULL;
+    int code = id ? webhook_caller(c, id) : 500;
+    disarm(c);
+    c->phase = P_GATE;
+    if (code == 0) {
+        rt = find_route(c);
+        code = rt && rt->webhook ? 0 : 404;
+    }
+    if (code != 0) {
+        c->st.roff += c->head_len; /* consumed: a kept-alive connection reads the next head */
+        respond(c, code,
+                code == 404   ? "the server could not find the requested resource"
+                : code == 403 ? "forbidden: this client certificate may not call the webhooks"
+                : code == 401 ? "Unauthorized"
+                              : "internal error",
+                has_body);
+        return;
+    }
+    c->gate.identity = id;
+    start_local(c, rt);
 }
 
 void ag_http1_gate_resume(ag_gate_t *g, ag_gate_result r)
@@ -937,6 +1013,11 @@ static void handle_head(conn_t *c)
     c->req.headers = c->hdrs;
     ag_canon_opts_t co = {c->w->self_authorities, c->w->nself};
     int st = ag_canon_check(&c->req, &co, &reason);
+    if (c->webhook_only && (st == 0 || st == AG_CANON_OPTIONS_STAR)) {
+        c->is_head = ag_str_eq_lit(c->req.method, "HEAD");
+        webhook_head(c); /* OPTIONS * included: nothing but the webhooks here (404) */
+        return;
+    }
     if (st == AG_CANON_OPTIONS_STAR && !c->req.chunked && c->req.content_length <= 0) {
         s->roff += c->head_len;
         respond_options_star(c);
@@ -1396,7 +1477,8 @@ static conn_t *conn_get(ag_worker_t *w)
     return c;
 }
 
-void ag_http1_accept(ag_worker_t *w)
+static void accept_on(ag_worker_t *w, uv_stream_t *listener, ag_tls_ctx_t *tls,
+                      bool webhook_only)
 {
     pthread_once(&settings_once, init_settings);
     conn_t *c = conn_get(w);
@@ -1420,6 +1502,7 @@ void ag_http1_accept(ag_worker_t *w)
     c->gate_pending = c->free_on_gate = c->close_after = c->in_drive = c->redrive = false;
     c->up = NULL;
     c->peer = (ag_tls_peer_t){0};
+    c->webhook_only = webhook_only;
     ag_link_init(&c->link);
     ag_link_push(&w->conns, &c->link);
     w->nconns++;
@@ -1427,13 +1510,23 @@ void ag_http1_accept(ag_worker_t *w)
     reset_request(c);
     c->phase = P_HEAD;
     arm(c, T_HEAD, w->conf->timeouts.header_read_ms); /* covers the TLS handshake too */
-    int rc = ag_stream_accept(&c->st, (uv_stream_t *)&w->listener,
-                              w->tls_server);
+    int rc = ag_stream_accept(&c->st, listener, tls);
     if (rc < 0 || w->nconns > w->conf->limits.max_connections || w->draining) {
         close_conn(c);
         return;
     }
     ag_stream_peer_ip(&c->st, c->client_ip, sizeof c->client_ip);
+}
+
+void ag_http1_accept(ag_worker_t *w)
+{
+    accept_on(w, (uv_stream_t *)&w->listener, w->tls_server, false);
+}
+
+void ag_http1_accept_webhook(ag_worker_t *w)
+{
+    /* tls_webhooks is always set with the listener: a webhook connection is never plain */
+    accept_on(w, (uv_stream_t *)&w->wh_listener, w->tls_webhooks, true);
 }
 
 void ag_http1_drain(ag_worker_t *w)

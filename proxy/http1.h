@@ -17,6 +17,11 @@
 
 /* Accepts one pending connection on w->listener. */
 void ag_http1_accept(ag_worker_t *w);
+/* Accepts one pending connection on w->wh_listener: a webhook-only connection, which is
+ * served only routes registered with ag_http1_webhook_route (404 otherwise, never
+ * forwarded) and whose caller is the CN of its verified client certificate (403 unless
+ * among conf->webhooks.callers, when given); the installed gate is not run. */
+void ag_http1_accept_webhook(ag_worker_t *w);
 /* Drain: closes idle keep-alive connections and makes the others close after their
  * current response. */
 void ag_http1_drain(ag_worker_t *w);
@@ -51,5 +56,9 @@ void ag_http1_local_done(ag_local_req_t *r);
 /* Start-up only (before workers run). <method> and <path> are borrowed (literals). */
 ag_err ag_http1_route(const char *method, const char *path, size_t max_body, ag_local_fn fn,
                       void *ud);
+/* The same for a webhook (TokenReview, SubjectAccessReview): served on the main listener
+ * as above and also on the "webhooks" listener. */
+ag_err ag_http1_webhook_route(const char *method, const char *path, size_t max_body,
+                              ag_local_fn fn, void *ud);
 
 #endif

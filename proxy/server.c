@@ -37,7 +37,7 @@ struct ag_server {
     ag_admin_t *admin;
     ag_tls_shared_t *tickets;
     ag_credential_t *cred; /* NULL: no upstream token file */
-    char listen_addr[80], admin_addr[80];
+    char listen_addr[80], admin_addr[80], webhooks_addr[80];
     ag_arena_t arena;
     bool shutting_down, stopped;
 };
@@ -147,24 +147,26 @@ static int bind_one(const struct sockaddr_storage *addr, int backlog, int *err)
     return fd;
 }
 
-static ag_err bind_listeners(ag_server_t *s, ag_buf_t *errmsg)
+/* Binds one socket per worker on <address> (config key <key>) into the worker's main
+ * (<webhooks> false) or webhook listener fd; the address actually bound goes to <printed>. */
+static ag_err bind_listeners(ag_server_t *s, const char *key, const char *address,
+                             bool webhooks, char *printed, size_t plen, ag_buf_t *errmsg)
 {
     const char *host;
     int port, e = 0;
     struct sockaddr_storage addr;
-    if (ag_config_split_address(&s->arena, s->conf->listen.address, &host, &port) != 0 ||
+    if (ag_config_split_address(&s->arena, address, &host, &port) != 0 ||
         resolve(host, port, true, &addr) != 0) {
-        ag_buf_printf(errmsg, "listen.address \"%s\": not a numeric address",
-                      s->conf->listen.address);
+        ag_buf_printf(errmsg, "%s \"%s\": not a numeric address", key, address);
         return AG_E_CONFIG;
     }
     for (int i = 0; i < s->nworkers; i++) {
         int fd = bind_one(&addr, s->conf->listen.backlog, &e);
         if (fd < 0) {
-            ag_buf_printf(errmsg, "cannot listen on %s: %s", s->conf->listen.address, strerror(e));
+            ag_buf_printf(errmsg, "cannot listen on %s: %s", address, strerror(e));
             return AG_E_IO;
         }
-        s->workers[i].listen_fd = fd;
+        *(webhooks ? &s->workers[i].wh_fd : &s->workers[i].listen_fd) = fd;
         if (i == 0 && port == 0) { /* the others share the port the kernel chose */
             port = sock_port(fd);
             if (addr.ss_family == AF_INET6)
@@ -173,8 +175,7 @@ static ag_err bind_listeners(ag_server_t *s, ag_buf_t *errmsg)
                 ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)port);
         }
     }
-    snprintf(s->listen_addr, sizeof s->listen_addr, addr.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d",
-             host, port);
+    snprintf(printed, plen, addr.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
     return 0;
 }
 
@@ -231,6 +232,13 @@ static void on_worker_connection(uv_stream_t *l, int status)
         ag_http1_accept(w);
 }
 
+static void on_webhook_connection(uv_stream_t *l, int status)
+{
+    ag_worker_t *w = l->data;
+    if (status == 0)
+        ag_http1_accept_webhook(w);
+}
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
     (void)arg;
@@ -244,16 +252,26 @@ static void close_if_open(uv_handle_t *h)
         uv_close(h, NULL);
 }
 
+/* Stops accepting (drain, stop): both listeners. */
+static void close_listeners(ag_worker_t *w)
+{
+    if (w->listening) {
+        w->listening = false;
+        close_if_open((uv_handle_t *)&w->listener);
+    }
+    if (w->wh_listening) {
+        w->wh_listening = false;
+        close_if_open((uv_handle_t *)&w->wh_listener);
+    }
+}
+
 /* Closes what the worker owns. Handles other modules keep on the loop (a gate's timer, a
  * fetch in flight) finish on their own; the loop ends when the last referenced one has. */
 static void worker_stop_now(ag_worker_t *w)
 {
     ag_http1_stop(w);
     ag_upstream_close_all(w);
-    if (w->listening) {
-        w->listening = false;
-        close_if_open((uv_handle_t *)&w->listener);
-    }
+    close_listeners(w);
     close_if_open((uv_handle_t *)&w->up_sweep);
     close_if_open((uv_handle_t *)&w->wakeup);
 }
@@ -274,10 +292,7 @@ static void on_worker_wakeup(uv_async_t *a)
     }
     if (atomic_load(&w->drain_flag) && !w->draining) {
         w->draining = true;
-        if (w->listening) {
-            uv_close((uv_handle_t *)&w->listener, NULL);
-            w->listening = false;
-        }
+        close_listeners(w);
         ag_http1_drain(w);
         ag_upstream_close_idle(w);
         uv_timer_start(&w->up_sweep, on_drain_poll, 20, 20); /* the sweep timer is free now */
@@ -294,11 +309,49 @@ static void worker_main(void *arg)
     uv_async_send(&w->server->worker_done);
 }
 
+/* The webhook listener's TLS: its own client CA, a certificate always required, and no
+ * session tickets, so a session resumed here was verified here (a ticket issued on the
+ * main listener, where a client certificate may be optional, is not accepted). */
+static ag_err webhooks_tls(const ag_config_t *c, ag_tls_ctx_t **out, ag_buf_t *errmsg)
+{
+    char why[256] = "";
+    const ag_config_tls_t *t = &c->webhooks.tls;
+    ag_tls_opts_t to = {.cert_file = t->cert_file, .key_file = t->key_file,
+                        .ca_file = t->client_ca_file, .client_auth = AG_CLIENT_AUTH_REQUIRE};
+    if (ag_tls_ctx_create_server(&to, NULL, out, why, sizeof why) != 0) {
+        ag_buf_printf(errmsg, "webhooks.tls: %s", why);
+        return AG_E_CONFIG;
+    }
+    return 0;
+}
+
+/* Every worker accepts on the webhook port too (one more SO_REUSEPORT socket each) rather
+ * than one worker alone: the API server calls the webhooks on its own request path, so a
+ * busy or stalled worker must not hold them up, and the cost is one idle handle each. */
+static ag_err webhooks_init(ag_server_t *s, ag_worker_t *w, ag_buf_t *errmsg)
+{
+    const ag_config_t *c = s->conf;
+    ag_err err;
+    if ((err = webhooks_tls(c, &w->tls_webhooks, errmsg)) != 0)
+        return err; /* before listening: this listener never accepts a plain connection */
+    uv_tcp_init(&w->loop, &w->wh_listener);
+    w->wh_listener.data = w;
+    w->wh_fd_adopted = uv_tcp_open(&w->wh_listener, w->wh_fd) == 0;
+    if (!w->wh_fd_adopted || uv_listen((uv_stream_t *)&w->wh_listener, c->listen.backlog,
+                                       on_webhook_connection) != 0) {
+        ag_buf_printf(errmsg, "cannot listen on %s", c->webhooks.address);
+        return AG_E_IO;
+    }
+    w->wh_listening = true;
+    return 0;
+}
+
 static ag_err worker_init(ag_server_t *s, ag_worker_t *w, const ag_server_opts_t *o,
                           ag_buf_t *errmsg)
 {
     const ag_config_t *c = s->conf;
     char why[256] = "";
+    ag_err err;
     w->server = s;
     w->conf = c;
     ag_link_init(&w->conns);
@@ -331,6 +384,8 @@ static ag_err worker_init(ag_server_t *s, ag_worker_t *w, const ag_server_opts_t
             return AG_E_CONFIG;
         }
     }
+    if (w->wh_fd >= 0 && (err = webhooks_init(s, w, errmsg)) != 0)
+        return err;
     if (c->upstream.https) {
         ag_tls_opts_t to = {.ca_file = c->upstream.ca_file, .cert_file = c->upstream.cert_file,
                             .key_file = c->upstream.key_file};
@@ -425,9 +480,14 @@ ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
         return AG_E_NOMEM;
     }
     for (int i = 0; i < s->nworkers; i++)
-        s->workers[i].listen_fd = -1, s->workers[i].id = i + 1;
+        s->workers[i].listen_fd = s->workers[i].wh_fd = -1, s->workers[i].id = i + 1;
     ag_metrics_init();
-    if ((err = bind_listeners(s, errmsg)) != 0)
+    if ((err = bind_listeners(s, "listen.address", conf->listen.address, false, s->listen_addr,
+                              sizeof s->listen_addr, errmsg)) != 0)
+        goto fail;
+    if (conf->webhooks.address &&
+        (err = bind_listeners(s, "webhooks.address", conf->webhooks.address, true,
+                              s->webhooks_addr, sizeof s->webhooks_addr, errmsg)) != 0)
         goto fail;
     if ((conf->tls.enabled || (opts && opts->cert_pem)) && conf->tls.session_tickets &&
         (err = ag_tls_shared_create((int)(conf->tls.ticket_lifetime_ms / 1000), &s->tickets)))
@@ -484,6 +544,14 @@ ag_err ag_server_check(const ag_config_t *conf, ag_buf_t *errmsg)
         ag_tls_ctx_destroy(ctx);
         ctx = NULL;
     }
+    if (!err && conf->webhooks.address) {
+        ag_buf_t reason = AG_BUF_INIT(1024);
+        if ((err = webhooks_tls(conf, &ctx, &reason)) != 0)
+            ag_buf_printf(errmsg, "%s: %.*s", conf->file, AG_STR_FMT(ag_buf_str(&reason)));
+        ag_buf_dispose(&reason);
+        ag_tls_ctx_destroy(ctx);
+        ctx = NULL;
+    }
     if (!err && conf->upstream.https) {
         ag_tls_opts_t to = {.ca_file = conf->upstream.ca_file,
                             .cert_file = conf->upstream.cert_file,
@@ -535,9 +603,10 @@ int ag_server_run(ag_server_t *s)
         }
         s->nstarted++;
     }
-    ag_log(AG_LOG_INFO, "listening on %s (%s) with %d worker(s), upstream %s%s%s",
+    ag_log(AG_LOG_INFO, "listening on %s (%s) with %d worker(s), upstream %s%s%s%s%s",
            s->listen_addr, s->workers[0].tls_server ? "TLS" : "plain HTTP", s->nworkers,
-           s->conf->upstream.url, s->admin ? ", admin on " : "", s->admin ? s->admin_addr : "");
+           s->conf->upstream.url, s->admin ? ", admin on " : "", s->admin ? s->admin_addr : "",
+           s->webhooks_addr[0] ? ", webhooks on " : "", s->webhooks_addr);
     uv_run(&s->control, UV_RUN_DEFAULT);
     for (int i = 0; i < s->nworkers; i++)
         if (s->workers[i].thread)
@@ -560,7 +629,10 @@ void ag_server_destroy(ag_server_t *s)
         }
         if (w->listen_fd >= 0 && !w->fd_adopted)
             close(w->listen_fd);
+        if (w->wh_fd >= 0 && !w->wh_fd_adopted)
+            close(w->wh_fd);
         ag_tls_ctx_destroy(w->tls_server);
+        ag_tls_ctx_destroy(w->tls_webhooks);
         ag_tls_ctx_destroy(w->tls_client);
         free(w->scratch);
     }

@@ -129,10 +129,11 @@ ag_err ag_webhook_sar_register(void)
     m_reviews[0] = ag_metrics_counter("authgate_sar_reviews_total", "result=\"allowed\"", h);
     m_reviews[1] = ag_metrics_counter("authgate_sar_reviews_total", "result=\"not_allowed\"", h);
     m_reviews[2] = ag_metrics_counter("authgate_sar_reviews_total", "result=\"invalid\"", h);
-    if ((err = ag_http1_route("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-                              AG_SAR_MAX_BODY, on_review, NULL)) != 0 ||
-        (err = ag_http1_route("POST", "/apis/authorization.k8s.io/v1beta1/subjectaccessreviews",
-                              AG_SAR_MAX_BODY, on_review, NULL)) != 0 ||
+    if ((err = ag_http1_webhook_route("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                                      AG_SAR_MAX_BODY, on_review, NULL)) != 0 ||
+        (err = ag_http1_webhook_route("POST",
+                                      "/apis/authorization.k8s.io/v1beta1/subjectaccessreviews",
+                                      AG_SAR_MAX_BODY, on_review, NULL)) != 0 ||
         (err = ag_http1_route("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
                               AG_SAR_MAX_BODY, on_self_review, NULL)) != 0 ||
         (err = ag_http1_route("POST", "/apis/authorization.k8s.io/v1beta1/selfsubjectaccessreviews",

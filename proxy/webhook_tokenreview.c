@@ -112,9 +112,9 @@ ag_err ag_webhook_tokenreview_register(ag_authenticator_t *a, const ag_str_t *ca
     ag_err err;
     allowed_callers = callers;
     nallowed_callers = ncallers;
-    if ((err = ag_http1_route("POST", AG_TOKENREVIEW_PATH_V1, AG_TOKENREVIEW_MAX_BODY,
-                              ag_webhook_tokenreview_v1, a)) != 0)
+    if ((err = ag_http1_webhook_route("POST", AG_TOKENREVIEW_PATH_V1, AG_TOKENREVIEW_MAX_BODY,
+                                      ag_webhook_tokenreview_v1, a)) != 0)
         return err;
-    return ag_http1_route("POST", AG_TOKENREVIEW_PATH_V1BETA1, AG_TOKENREVIEW_MAX_BODY,
-                          ag_webhook_tokenreview_v1beta1, a);
+    return ag_http1_webhook_route("POST", AG_TOKENREVIEW_PATH_V1BETA1, AG_TOKENREVIEW_MAX_BODY,
+                                  ag_webhook_tokenreview_v1beta1, a);
 }

@@ -60,6 +60,12 @@ typedef struct ag_worker {
     const ag_config_t *conf;       /* snapshot, borrowed */
     ag_tls_ctx_t *tls_server;      /* NULL: plain HTTP listener */
     ag_tls_ctx_t *tls_client;      /* NULL: plain HTTP upstream */
+    /* the "webhooks" listener (conf->webhooks.address set): webhook routes only, callers
+     * known by their client certificate (http1.c's webhook-only connections) */
+    uv_tcp_t wh_listener;
+    uv_os_sock_t wh_fd;            /* -1: none */
+    bool wh_listening, wh_fd_adopted;
+    ag_tls_ctx_t *tls_webhooks;
     char *scratch;                 /* AG_WORKER_SCRATCH bytes: ciphertext reads */
     /* client connections (http1.c) */
     ag_link_t conns;               /* open */
