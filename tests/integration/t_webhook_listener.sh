@@ -133,6 +133,13 @@ expect_eq "$(wh other $SAR "$sar")" 201 "no callers list: any certificate from t
 expect_eq "$(jq -r .status.allowed "$T/body")" true "answered on the webhooks listener"
 expect_eq "$(upstream_count)" "$((n1 + 1))" "webhooks listener forwarded nothing"
 pass "serve_on_main false: webhooks listener only"
+# SIGTERM drains both listeners: the webhooks port stops accepting, the process exits 0
+kill -TERM "$GW_PID"
+rc=0
+wait "$GW_PID" || rc=$?
+expect_eq "$rc" 0 "drained exit status"
+expect_eq "$(wh other $SAR "$sar")" 000 "webhooks listener closed after the drain"
+pass "drain closes the webhooks listener"
 
 # 7. configuration: a webhooks listener without a client CA does not start
 cat >"$T/bad.json" <<JSON
