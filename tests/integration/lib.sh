@@ -149,3 +149,14 @@ upstream_count() {
 vmhwm() {
     awk '/VmHWM/ {print $2}' "/proc/$1/status"
 }
+
+# True when a kubectl of 1.30 or later is on PATH. The end-to-end tests assert what a
+# current kubectl sends and prints (WebSocket exec, error wording); Debian 12's own
+# kubernetes-client is 1.20, so with it those cases are skipped with a message.
+kubectl_recent() {
+  command -v kubectl >/dev/null || return 1
+  local minor
+  minor=$(kubectl version --client -o json 2>/dev/null |
+    sed -n 's/.*"minor": *"\([0-9]*\).*/\1/p' | head -n 1)
+  [[ -n "$minor" && "$minor" -ge 30 ]]
+}

@@ -43,7 +43,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $viewer"
 expect_eq "$code" 401 "the demo API server refuses anyone but the gateway"
 pass "demo: TLS gateway, demo issuer tokens, identity forwarded to the demo API server"
 
-if command -v kubectl >/dev/null; then
+if kubectl_recent; then
     k() { kubectl --kubeconfig "$kc" --cache-dir "$T/kcache-$RANDOM" --request-timeout=10s "$@"; }
     out=$(k get pods 2>&1) || fail "viewer get pods: $out"
     expect_match "$out" 'demo-web +Running +viewer@demo \(groups: demo:viewers, system:authenticated\)' "viewer allowed"

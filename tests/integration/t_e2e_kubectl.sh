@@ -7,7 +7,7 @@
 # the right Impersonate-User/-Group, and no client token anywhere.
 . "$(dirname "$0")/../e2e/lib.sh"
 
-command -v kubectl >/dev/null || { echo "SKIP: kubectl is not installed"; exit 0; }
+kubectl_recent || { echo "SKIP: needs kubectl 1.30 or later on PATH"; exit 0; }
 
 e2e_start --watch-events 3 --watch-interval 300 --log-lines 5
 
