@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_args.h"
 #include "cmd_check_azure.h"
 #include "json.h"
 #include "rbac.h"
@@ -59,23 +60,6 @@ static int usage(const char *why)
     return 2;
 }
 
-/* The value of option <name> at argv[*i] ("--name V" or "--name=V"), or NULL. */
-static const char *opt_value(const char *name, int argc, char **argv, int *i, bool *missing)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static bool push(const char **list, int *n, const char *v)
 {
     if (*n >= MAX_LIST)
@@ -98,25 +82,25 @@ static int parse_args(opts_t *o, int argc, char **argv)
     const char *v;
     for (int i = 1; i < argc && !missing; i++) {
         const char *a = argv[i];
-        if ((v = opt_value("--policy", argc, argv, &i, &missing)))
+        if ((v = ag_cmd_opt_value("--policy", argc, argv, &i, &missing)))
             full = !push(o->policies, &o->npolicies, v);
-        else if ((v = opt_value("--as-group", argc, argv, &i, &missing)))
+        else if ((v = ag_cmd_opt_value("--as-group", argc, argv, &i, &missing)))
             full = !push(o->groups, &o->ngroups, v);
-        else if ((v = opt_value("--as", argc, argv, &i, &missing)))
+        else if ((v = ag_cmd_opt_value("--as", argc, argv, &i, &missing)))
             o->as = v;
-        else if ((v = opt_value("--config", argc, argv, &i, &missing)))
+        else if ((v = ag_cmd_opt_value("--config", argc, argv, &i, &missing)))
             o->config = v;
-        else if ((v = opt_value("--namespace", argc, argv, &i, &missing)) ||
-                 (v = opt_value("-n", argc, argv, &i, &missing)))
+        else if ((v = ag_cmd_opt_value("--namespace", argc, argv, &i, &missing)) ||
+                 (v = ag_cmd_opt_value("-n", argc, argv, &i, &missing)))
             o->ns = v, o->ns_given = true;
-        else if ((v = opt_value("--subresource", argc, argv, &i, &missing)))
+        else if ((v = ag_cmd_opt_value("--subresource", argc, argv, &i, &missing)))
             o->subresource = v;
-        else if ((v = opt_value("--name", argc, argv, &i, &missing)))
+        else if ((v = ag_cmd_opt_value("--name", argc, argv, &i, &missing)))
             o->name = v;
-        else if ((v = opt_value("--request", argc, argv, &i, &missing)))
+        else if ((v = ag_cmd_opt_value("--request", argc, argv, &i, &missing)))
             o->request = v;
-        else if ((v = opt_value("--output", argc, argv, &i, &missing)) ||
-                 (v = opt_value("-o", argc, argv, &i, &missing))) {
+        else if ((v = ag_cmd_opt_value("--output", argc, argv, &i, &missing)) ||
+                 (v = ag_cmd_opt_value("-o", argc, argv, &i, &missing))) {
             if (strcmp(v, "json") != 0)
                 return usage("only -o json is supported");
             o->json = true;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "azrbac.h"
+#include "cmd_args.h"
 
 typedef struct {
     const char **defs, **asg, **deny;
@@ -42,48 +43,31 @@ static int usage(const char *why)
     return 2;
 }
 
-/* The value of option <name> at argv[*i] ("--name V" or "--name=V"), or NULL. */
-static const char *value_of(const char *name, int argc, char **argv, int *i, bool *bad)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *bad = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int parse_args(opts_t *o, int argc, char **argv)
 {
     bool bad = false;
     const char *v;
     for (int i = 1; i < argc && !bad; i++) {
-        if ((v = value_of("--azure-assignments", argc, argv, &i, &bad)))
+        if ((v = ag_cmd_opt_value("--azure-assignments", argc, argv, &i, &bad)))
             o->asg[o->nasg++] = v;
-        else if ((v = value_of("--azure-definitions", argc, argv, &i, &bad)))
+        else if ((v = ag_cmd_opt_value("--azure-definitions", argc, argv, &i, &bad)))
             o->defs[o->ndef++] = v;
-        else if ((v = value_of("--azure-deny", argc, argv, &i, &bad)))
+        else if ((v = ag_cmd_opt_value("--azure-deny", argc, argv, &i, &bad)))
             o->deny[o->ndeny++] = v;
-        else if ((v = value_of("--group", argc, argv, &i, &bad)))
+        else if ((v = ag_cmd_opt_value("--group", argc, argv, &i, &bad)))
             o->groups[o->ngroups++] = ag_str_cstr(v);
-        else if ((v = value_of("--cluster-id", argc, argv, &i, &bad)))
+        else if ((v = ag_cmd_opt_value("--cluster-id", argc, argv, &i, &bad)))
             o->cluster = v;
-        else if ((v = value_of("--principal", argc, argv, &i, &bad)))
+        else if ((v = ag_cmd_opt_value("--principal", argc, argv, &i, &bad)))
             o->principal = v;
-        else if ((v = value_of("--arm-action", argc, argv, &i, &bad)))
+        else if ((v = ag_cmd_opt_value("--arm-action", argc, argv, &i, &bad)))
             o->arm_action = v;
-        else if ((v = value_of("--scope", argc, argv, &i, &bad)))
+        else if ((v = ag_cmd_opt_value("--scope", argc, argv, &i, &bad)))
             o->scope = v;
-        else if ((v = value_of("--namespace", argc, argv, &i, &bad)) ||
-                 (v = value_of("-n", argc, argv, &i, &bad)))
+        else if ((v = ag_cmd_opt_value("--namespace", argc, argv, &i, &bad)) ||
+                 (v = ag_cmd_opt_value("-n", argc, argv, &i, &bad)))
             o->ns = v;
-        else if ((v = value_of("--subresource", argc, argv, &i, &bad)))
+        else if ((v = ag_cmd_opt_value("--subresource", argc, argv, &i, &bad)))
             o->subresource = v;
         else if (strcmp(argv[i], "--explain") == 0)
             o->explain = true;
