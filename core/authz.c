@@ -4,7 +4,19 @@
  * and never decides. */
 #include "authz.h"
 
+#include <stddef.h>
+#include <string.h>
+
 #include "azrbac.h"
+
+void ag_authz_decision_reset(ag_authz_decision_t *d, ag_authz_result result, ag_authz_source source)
+{
+    memset(d, 0, offsetof(ag_authz_decision_t, azure_buf));
+    d->result = result;
+    d->source = source;
+    d->rule_index = -1;
+    d->error = NULL;
+}
 
 /* Go's %q for the ASCII range: quotes, escapes '"' and '\', writes control bytes and
  * bytes >= 0x7f that are not valid UTF-8 as \xNN (valid UTF-8 passes through). */

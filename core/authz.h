@@ -71,6 +71,11 @@ typedef struct {
     const char *error;    /* static text when evaluation failed (fail closed) */
 } ag_authz_decision_t;
 
+/* Starts a fresh decision in <d>: every field before azure_buf cleared (azure_buf is
+ * storage only; clearing its 1.5 KiB would cost more than the rest), rule_index -1, and
+ * <result> and <source> set. Used by every evaluator before it decides. */
+void ag_authz_decision_reset(ag_authz_decision_t *d, ag_authz_result result,
+                             ag_authz_source source);
 /* The API server's denial message for <user> and <attrs>, e.g.
  *   User "alice" cannot list resource "pods" in API group "" in the namespace "default"
  * appended to <out> (written by rbac.c). */

@@ -45,21 +45,10 @@ bool ag_identity_azure_from_extra(ag_identity_t *user)
     return false;
 }
 
-static void reset(ag_authz_decision_t *d)
-{
-    d->result = AG_AUTHZ_NO_OPINION;
-    d->source = AG_AUTHZ_BY_NONE;
-    d->binding_kind = d->binding_namespace = d->binding_name = AG_STR_NULL;
-    d->role_kind = d->role_name = AG_STR_NULL;
-    d->rule_index = -1;
-    d->assignment_id = d->azure_role = d->azure_scope = d->data_action = AG_STR_NULL;
-    d->error = NULL;
-}
-
 static ag_authz_result ask_rbac(const ag_authz_chain_t *c, const ag_identity_t *user,
                                 const ag_attrs_t *a, ag_authz_decision_t *d)
 {
-    reset(d);
+    ag_authz_decision_reset(d, AG_AUTHZ_NO_OPINION, AG_AUTHZ_BY_NONE);
     if (!c->rbac) {
         d->source = AG_AUTHZ_BY_RBAC;
         return d->result = AG_AUTHZ_NO_OPINION;

@@ -257,17 +257,6 @@ static ag_authz_result decide(const ag_azrbac_t *p, ag_str_t principal, const ag
     return d->result = AG_AUTHZ_ALLOW;
 }
 
-static void begin(ag_authz_decision_t *d)
-{
-    d->result = AG_AUTHZ_DENY;
-    d->source = AG_AUTHZ_BY_AZURE;
-    d->binding_kind = d->binding_namespace = d->binding_name = AG_STR_NULL;
-    d->role_kind = d->role_name = AG_STR_NULL;
-    d->rule_index = -1;
-    d->assignment_id = d->azure_role = d->azure_scope = d->data_action = AG_STR_NULL;
-    d->error = NULL;
-}
-
 static ag_authz_result fail_closed(ag_authz_decision_t *d, const char *why)
 {
     d->error = why;
@@ -293,7 +282,7 @@ ag_authz_result ag_azrbac_eval(const ag_azrbac_t *p, const ag_identity_t *user, 
     char lc[AG_AUTHZ_AZURE_BUF], sc[AG_AUTHZ_AZURE_BUF];
     az_w_t w = {d->azure_buf, 0, sizeof d->azure_buf, false};
     az_req_t r = {.data = true};
-    begin(d);
+    ag_authz_decision_reset(d, AG_AUTHZ_DENY, AG_AUTHZ_BY_AZURE);
     if (!p)
         return fail_closed(d, "Azure RBAC policy is not loaded");
     if (write_action(a, &w) != 0)
@@ -330,7 +319,7 @@ ag_authz_result ag_azrbac_eval_arm(const ag_azrbac_t *p, ag_str_t principal, con
     char lc[AG_AUTHZ_AZURE_BUF], sc[AG_AUTHZ_AZURE_BUF];
     az_w_t w = {d->azure_buf, 0, sizeof d->azure_buf, false};
     az_req_t r = {.data = false};
-    begin(d);
+    ag_authz_decision_reset(d, AG_AUTHZ_DENY, AG_AUTHZ_BY_AZURE);
     if (!p)
         return fail_closed(d, "Azure RBAC policy is not loaded");
     if (scope.n == 0)
