@@ -124,16 +124,6 @@ static int check_method(ag_str_t m, const char **reason)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = ag_ascii_lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static bool is_unreserved(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -145,7 +135,7 @@ static int pct_at(ag_str_t s, size_t i)
 {
     if (s.n - i < 3)
         return -1;
-    int hi = hexval(s.p[i + 1]), lo = hexval(s.p[i + 2]);
+    int hi = ag_hex_digit(s.p[i + 1]), lo = ag_hex_digit(s.p[i + 2]);
     return (hi < 0 || lo < 0) ? -1 : hi * 16 + lo;
 }
 

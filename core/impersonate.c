@@ -5,14 +5,6 @@
 
 #include <string.h>
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* Extra keys: lower-cased, then percent-decoded; a bad escape keeps the lower-cased text
  * (url.PathUnescape failing, §7.1). */
 static ag_str_t extra_key(ag_arena_t *arena, ag_str_t raw)
@@ -28,8 +20,8 @@ static ag_str_t extra_key(ag_arena_t *arena, ag_str_t raw)
             dec[n++] = low[i];
             continue;
         }
-        int hi = i + 2 < raw.n ? hexval(low[i + 1]) : -1;
-        int lo = i + 2 < raw.n ? hexval(low[i + 2]) : -1;
+        int hi = i + 2 < raw.n ? ag_hex_digit(low[i + 1]) : -1;
+        int lo = i + 2 < raw.n ? ag_hex_digit(low[i + 2]) : -1;
         if (hi < 0 || lo < 0)
             return ag_str_make(low, raw.n);
         dec[n++] = (char)(hi * 16 + lo);

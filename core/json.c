@@ -48,24 +48,13 @@ static void skip_ws(vstate *v)
     }
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool read_u4(const unsigned char *p, size_t avail, unsigned *out)
 {
     unsigned v = 0;
     if (avail < 4)
         return false;
     for (int k = 0; k < 4; k++) {
-        int h = hexval(p[k]);
+        int h = ag_hex_digit(p[k]);
         if (h < 0)
             return false;
         v = v << 4 | (unsigned)h;

@@ -15,17 +15,6 @@ typedef struct {
     int total; /* segments in the path (may exceed n; the rest are ignored upstream) */
 } segs_t;
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes <s> (and '+' as space when <plus>) like Go's url unescaping. Returns
  * false on a malformed escape; allocates only when something needs decoding. */
 static bool unescape(ag_str_t s, bool plus, ag_arena_t *arena, ag_str_t *out, ag_err *err)
@@ -48,7 +37,8 @@ static bool unescape(ag_str_t s, bool plus, ag_arena_t *arena, ag_str_t *out, ag
         char c = s.p[i];
         if (c == '%') {
             int hi, lo;
-            if (i + 2 >= s.n || (hi = hexval(s.p[i + 1])) < 0 || (lo = hexval(s.p[i + 2])) < 0)
+            if (i + 2 >= s.n || (hi = ag_hex_digit(s.p[i + 1])) < 0 ||
+                (lo = ag_hex_digit(s.p[i + 2])) < 0)
                 return false;
             o[k++] = (char)(hi << 4 | lo);
             i += 2;

@@ -43,6 +43,18 @@ static inline char ag_ascii_lower(char c)
 }
 
 /* ASCII case-insensitive equality (header names, schemes, Azure permissions). */
+/* The value of hex digit <c> (0-9, a-f, A-F), or -1 for any other byte. */
+static inline int ag_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static inline bool ag_str_ieq(ag_str_t a, ag_str_t b)
 {
     if (a.n != b.n)
