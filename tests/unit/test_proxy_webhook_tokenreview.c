@@ -4,21 +4,10 @@
 #include <string.h>
 #include <uv.h>
 
-#include "authenticate.h"
-#include "json.h"
-#include "testlib.h"
+#include "authn_fixture.h"
 #include "webhook_tokenreview.h"
 
-typedef struct {
-    uv_loop_t loop;
-    ag_arena_t cfg_arena, req_arena;
-    ag_buf_t text;
-    ag_cfg_t cfg;
-    ag_authn_config_t conf;
-    ag_authenticator_t *a;
-    ag_buf_t tokens;
-    ag_json_t tokdoc;
-} ctx_t;
+typedef authn_fixture_t ctx_t;
 
 static struct {
     int calls, status, deferred;
@@ -41,45 +30,18 @@ static void on_deferred_done(ag_local_req_t *r)
 
 static void setup(ctx_t *c)
 {
-    memset(c, 0, sizeof *c);
-    uv_loop_init(&c->loop);
-    ag_arena_init(&c->cfg_arena, 0, 0);
-    ag_arena_init(&c->req_arena, 0, 0);
-    c->text = AG_BUF_INIT(1 << 20);
-    c->tokens = AG_BUF_INIT(1 << 22);
-    CHECK_EQ(ag_buf_read_file(&c->text, "tests/fixtures/jwt/issuers.json"), 0);
-    CHECK_EQ(ag_cfg_init(&c->cfg, "issuers.json", ag_buf_str(&c->text), &c->cfg_arena), 0);
-    /* the fixture's top level is {"issuers": [...]}: read it as an authentication section */
-    CHECK_EQ(ag_authn_config_parse(&c->cfg, ag_json_root(c->cfg.doc), "authentication",
-                                   "tests/fixtures/jwt", &c->conf),
-             0);
-    if (ag_cfg_error(&c->cfg))
-        fprintf(stderr, "%s\n", ag_cfg_error(&c->cfg));
-    CHECK_EQ(ag_authenticator_create(&c->loop, &c->conf, &c->a, NULL), 0);
-    CHECK_EQ(ag_buf_read_file(&c->tokens, "tests/fixtures/jwt/tokens.json"), 0);
-    CHECK_EQ(ag_json_parse(&c->tokdoc, ag_buf_str(&c->tokens), NULL, &c->cfg_arena, NULL), 0);
+    authn_fixture_load(c);
+    authn_fixture_start(c);
 }
 
 static void teardown(ctx_t *c)
 {
-    ag_authenticator_release_worker(c->a, 1);
-    ag_authenticator_destroy(c->a);
-    uv_run(&c->loop, UV_RUN_DEFAULT);
-    CHECK_EQ(uv_loop_close(&c->loop), 0);
-    ag_authn_config_dispose(&c->conf);
-    ag_cfg_dispose(&c->cfg);
-    ag_buf_dispose(&c->text);
-    ag_buf_dispose(&c->tokens);
-    ag_arena_dispose(&c->cfg_arena);
-    ag_arena_dispose(&c->req_arena);
+    authn_fixture_teardown(c);
 }
 
 static const char *token(ctx_t *c, const char *name)
 {
-    ag_str_t s = AG_STR_NULL;
-    ag_json_ref t = ag_json_get(&c->tokdoc, ag_json_root(&c->tokdoc), "tokens");
-    ag_json_str(&c->tokdoc, ag_json_get(&c->tokdoc, t, name), &c->cfg_arena, &s);
-    CHECK(s.n > 0);
+    ag_str_t s = authn_fixture_token(c, name);
     return s.p ? ag_arena_cstr(&c->cfg_arena, s) : "";
 }
 
