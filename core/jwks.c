@@ -14,6 +14,7 @@
  * lock on the hot path. Each RSA key therefore keeps RSA_REPLICAS copies and a thread
  * uses the copy of its slot (threads beyond that share, still correctly). */
 #include "jwks.h"
+#include "mbedtls_pin.h"
 #include "sha256.h"
 
 #include <stdatomic.h>

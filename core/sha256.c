@@ -5,6 +5,9 @@
  * allocates; never logs. */
 #include "sha256.h"
 
+#include "mbedtls_pin.h"
+
+#include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 #include <string.h>
 
@@ -242,7 +245,7 @@ static void pad_state(uint32_t h[8], const unsigned char *key, size_t n, unsigne
         block[i] ^= key[i];
     memcpy(h, H0, sizeof H0);
     blocks(h, block, 1);
-    memset(block, 0, sizeof block);
+    mbedtls_platform_zeroize(block, sizeof block);
 }
 
 void ag_hmac_sha256_key(ag_hmac_sha256_key_t *k, const void *key, size_t n)
@@ -256,14 +259,12 @@ void ag_hmac_sha256_key(ag_hmac_sha256_key_t *k, const void *key, size_t n)
     }
     pad_state(k->inner, kp, n, 0x36);
     pad_state(k->outer, kp, n, 0x5c);
-    memset(hashed, 0, sizeof hashed);
+    mbedtls_platform_zeroize(hashed, sizeof hashed);
 }
 
 void ag_hmac_sha256_wipe(ag_hmac_sha256_key_t *k)
 {
-    volatile unsigned char *p = (volatile unsigned char *)k;
-    for (size_t i = 0; i < sizeof *k; i++)
-        p[i] = 0;
+    mbedtls_platform_zeroize(k, sizeof *k);
 }
 
 void ag_hmac_sha256_start(const ag_hmac_sha256_key_t *k, ag_sha256_t *s)

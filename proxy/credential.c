@@ -11,6 +11,7 @@
 #include "credential.h"
 
 #include <errno.h>
+#include <mbedtls/platform_util.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,15 @@ struct ag_credential {
 };
 
 static ag_metric_id m_reloads = -1, m_errors = -1;
+
+/* A snapshot holds the gateway's own bearer token: wiped before its memory is reused. */
+static void snap_free(snap_t *s)
+{
+    if (!s)
+        return;
+    mbedtls_platform_zeroize(s->value, s->n);
+    free(s);
+}
 
 static uint64_t now_ms(void)
 {
@@ -117,6 +127,8 @@ static ag_err load_snap(const char *path, snap_t **out)
     s->value[s->n] = '\0';
     *out = s;
 out:
+    if (text.p)
+        mbedtls_platform_zeroize(text.p, text.cap);
     ag_buf_dispose(&text);
     return err;
 }
@@ -152,7 +164,7 @@ static void free_retired(ag_credential_t *c, bool all)
         snap_t *s = *pp;
         if (all || now - s->retired_ms >= RETIRE_GRACE_MS) {
             *pp = s->next;
-            free(s);
+            snap_free(s);
             c->nretired--;
         } else {
             pp = &s->next;
@@ -195,7 +207,7 @@ ag_err ag_credential_reload(ag_credential_t *c, bool force)
         return err;
     }
     if (s->n == old->n && memcmp(s->value, old->value, s->n) == 0) {
-        free(s); /* touched or SIGHUP, same token: nothing to publish */
+        snap_free(s); /* touched or SIGHUP, same token: nothing to publish */
         return 0;
     }
     atomic_store_explicit(&c->cur, s, memory_order_release);
@@ -249,7 +261,7 @@ void ag_credential_destroy(ag_credential_t *c)
     if (!c)
         return;
     free_retired(c, true);
-    free(atomic_load(&c->cur));
+    snap_free(atomic_load(&c->cur));
     free(c->path);
     free(c);
 }

@@ -6,6 +6,7 @@
  * sha256.c, SHA-NI where the CPU has it), so the hot path allocates nothing. */
 #include "tokencache.h"
 
+#include <mbedtls/platform_util.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -126,7 +127,7 @@ static ag_err hmac_setup(ag_tokencache_t *c)
     if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key)
         return AG_E_IO;
     ag_hmac_sha256_key(&c->mac, key, sizeof key);
-    memset(key, 0, sizeof key);
+    mbedtls_platform_zeroize(key, sizeof key);
     return 0;
 }
 
