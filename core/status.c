@@ -22,7 +22,6 @@ const char *ag_status_reason(int code)
     case 422: return "Invalid";
     case 429: return "TooManyRequests";
     case 500: return "InternalError";
-    case 502: return "ServiceUnavailable";
     case 503: return "ServiceUnavailable";
     case 504: return "Timeout";
     default: break;

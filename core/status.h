@@ -31,7 +31,10 @@ ag_err ag_status_write_details(ag_buf_t *out, int code, ag_str_t message,
  * 410 Gone, 413 RequestEntityTooLarge, 415 UnsupportedMediaType, 422 Invalid,
  * 429 TooManyRequests, 500 InternalError, 503 ServiceUnavailable, 504 Timeout.
  * Codes Kubernetes has no reason for: other 4xx (414, 417, 431, ...) "BadRequest",
- * 502 "ServiceUnavailable", other 5xx (501, 505) "InternalError". Never NULL. */
+ * other 5xx (502, 501, 505) "InternalError", as client-go reads an unknown 5xx
+ * (apimachinery has no BadGateway reason). The gateway's own upstream answers follow
+ * kube-apiserver's proxy: upstream unreachable 503 ServiceUnavailable, upstream too slow
+ * 504 Timeout, a broken upstream answer 502 InternalError. Never NULL. */
 const char *ag_status_reason(int code);
 
 /* RFC 9110 reason phrase ("Forbidden"); "Unknown" for codes it does not know. */

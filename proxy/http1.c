@@ -732,7 +732,8 @@ static void on_up_connected(void *owner, ag_upconn_t *u, int status)
         return;
     if (status < 0 || !u) {
         c->up = NULL;
-        respond(c, 502, status == UV_EPROTO
+        /* kube-apiserver's proxy answers an unreachable backend 503 ServiceUnavailable */
+        respond(c, 503, status == UV_EPROTO
                             ? "TLS handshake with the upstream API server failed"
                             : "cannot connect to the upstream API server",
                 true);
@@ -747,7 +748,7 @@ static void start_forward(conn_t *c)
     c->up_reused = false;
     int rc = ag_upstream_acquire(c->w, c, on_up_connected, &u);
     if (rc < 0) {
-        respond(c, 502, "cannot connect to the upstream API server", true);
+        respond(c, 503, "cannot connect to the upstream API server", true);
         return;
     }
     c->up = u;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Limits and timeouts: header bytes and header count (431), URL length (414), a slow head
 # (408 and close), an idle keep-alive connection (closed), an upstream that never answers
-# (504) or is down (502). Every answer is a Kubernetes Status JSON body.
+# (504 Timeout) or is down (503 ServiceUnavailable, as kube-apiserver's proxy answers an
+# unreachable backend). Every answer is a Kubernetes Status JSON body whose reason is the
+# one kube-apiserver pairs with the code.
 . "$(dirname "$0")/lib.sh"
 
 start_upstream
@@ -15,6 +17,14 @@ check_status() { # check_status RESPONSE CODE WHAT
     expect_match "$1" '"kind":"Status"' "$3: Status body"
     expect_match "$1" "\"code\":$2" "$3: Status code"
     expect_match "$1" 'Content-Type: application/json' "$3: content type"
+    local reason
+    case $2 in
+    408 | 504) reason=Timeout ;;
+    503) reason=ServiceUnavailable ;;
+    5??) reason=InternalError ;;
+    *) reason=BadRequest ;;
+    esac
+    expect_match "$1" "\"reason\":\"$reason\"" "$3: Status reason"
 }
 
 big=$(head -c 5000 /dev/zero | tr '\0' a)
@@ -82,9 +92,9 @@ pass "504 when the upstream does not answer"
 kill "$UP_PID"
 sleep 0.2
 out=$(printf 'GET /down HTTP/1.1\r\nHost: x\r\n\r\n' | raw "$GW_PORT")
-check_status "$out" 502 "upstream down"
+check_status "$out" 503 "upstream down"
 metrics=$(curl -sS "http://127.0.0.1:$ADMIN_PORT/metrics")
 expect_match "$metrics" 'authgate_upstream_errors_total\{reason="connect"\} [1-9]' "connect errors counted"
 expect_match "$metrics" 'authgate_upstream_errors_total\{reason="timeout"\} [1-9]' "timeouts counted"
 expect_match "$metrics" 'authgate_http_requests_total\{code="431"\} 2' "431s counted"
-pass "502 when the upstream is down; errors in /metrics"
+pass "503 ServiceUnavailable when the upstream is down; errors in /metrics"

@@ -91,7 +91,7 @@ curl -sS --fail -o /dev/null "http://127.0.0.1:$GW_PORT/api/mtls"
 expect_match "$(tail -1 "$UP_LOG")" '"peerCN":"alice"' "upstream saw the gateway's client certificate"
 pass "https upstream requiring a client certificate"
 
-# An upstream whose certificate does not verify gets a 502, nothing else.
+# An upstream whose certificate does not verify gets a 503 (unreachable), nothing else.
 cat >"$T/gw3.json" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
@@ -101,6 +101,6 @@ cat >"$T/gw3.json" <<JSON
 JSON
 start_gateway "$T/gw3.json" gw3
 code=$(curl -sS -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$GW_PORT/api")
-expect_eq "$code" "502" "unverifiable upstream"
-expect_match "$(cat "$T/body")" '"kind":"Status"' "Status body"
-pass "unverified upstream certificate refused with 502"
+expect_eq "$code" "503" "unverifiable upstream"
+expect_match "$(cat "$T/body")" '"kind":"Status".*"reason":"ServiceUnavailable"' "Status body"
+pass "unverified upstream certificate refused with 503"

@@ -183,11 +183,11 @@ lag=$((first - $(cat "$T/rotated_ms")))
 expect_eq "$(last_token "$API_LOG")" sa-tok-2 "rotated token upstream"
 pass "in-cluster: kubelet symlink swap followed after ${lag} ms, 60 requests all 200"
 
-# The verification is real: another expected name fails the handshake (502, nothing sent).
+# The verification is real: another expected name fails the handshake (503, nothing sent).
 n_before=$(wc -l <"$API_LOG")
 sed 's/"in_cluster": true/"in_cluster": true, "server_name": "localhost"/' "$T/ic.json" >"$T/ic2.json"
 start_gateway "$T/ic2.json" gw-ic2
-expect_eq "$(get /api/v1/namespaces)" 502 "in-cluster with a name the certificate lacks"
+expect_eq "$(get /api/v1/namespaces)" 503 "in-cluster with a name the certificate lacks"
 expect_eq "$(wc -l <"$API_LOG")" "$n_before" "nothing reached the API server"
 pass "in-cluster: server_name overrides the verified name (a wrong one fails closed)"
 

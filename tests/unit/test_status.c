@@ -51,7 +51,7 @@ TEST(status_reason_follows_kubernetes_status_reasons)
              {404, "NotFound"},    {405, "MethodNotAllowed"},     {406, "NotAcceptable"},
              {408, "Timeout"},     {409, "Conflict"},             {410, "Gone"},
              {413, "RequestEntityTooLarge"}, {415, "UnsupportedMediaType"}, {422, "Invalid"},
-             {429, "TooManyRequests"}, {500, "InternalError"},    {502, "ServiceUnavailable"},
+             {429, "TooManyRequests"}, {500, "InternalError"},    {502, "InternalError"},
              {503, "ServiceUnavailable"}, {504, "Timeout"},       {414, "BadRequest"},
              {417, "BadRequest"},  {431, "BadRequest"},           {501, "InternalError"},
              {505, "InternalError"}};
