@@ -188,7 +188,7 @@ ag_gate_result ag_authorize_gate(ag_gate_t *g, void *ud)
     uint64_t t0 = uv_hrtime();
     ag_audit_entry_t *e = ag_audit_begin(g);
     const ag_identity_t *requester = g->identity ? g->identity : &anonymous;
-    ag_policy_t *p = A.enabled ? ag_policy_acquire(g->worker) : NULL;
+    ag_policy_t *p = A.enabled ? ag_policy_acquire() : NULL;
     ag_gate_result r;
     ag_str_t verb = AG_STR("other");
     if (e)

@@ -1,13 +1,15 @@
 /* The policy snapshot holder (policy.h). Readers: ag_policy_acquire on any thread, a
- * hazard slot per thread slot. Writer: the control thread only (publish, reload, poll).
+ * hazard slot per registered thread. Writer: the control thread only (publish, reload, poll).
  * The rebuild runs on the libuv threadpool so the control loop keeps serving the admin
  * listener and key fetches while a large policy loads. */
 #include "policy.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,7 +19,7 @@
 #include "server.h"
 
 static _Atomic(ag_policy_t *) current;
-static _Atomic(ag_policy_t *) hazard[AG_METRICS_SLOTS];
+static _Atomic(ag_policy_t *) hazard[AG_POLICY_SLOTS];
 
 /* ---- snapshots ------------------------------------------------------------------------ */
 
@@ -83,10 +85,70 @@ ag_err ag_policy_check(const ag_config_t *conf, ag_buf_t *errmsg)
     return err;
 }
 
-ag_policy_t *ag_policy_acquire(int slot)
+/* ---- hazard slots: one per registered thread ---------------------------------------- */
+
+static atomic_bool claimed[AG_POLICY_SLOTS];
+static _Thread_local int my_slot = -1;
+static pthread_key_t slot_key; /* its destructor releases the slot of an exiting thread */
+static pthread_once_t slot_key_once = PTHREAD_ONCE_INIT;
+
+static void release_slot(int slot)
 {
-    if (slot < 0 || slot >= AG_METRICS_SLOTS)
-        slot = 0;
+    atomic_store(&hazard[slot], NULL);
+    atomic_store(&claimed[slot], false);
+}
+
+static void on_thread_exit(void *v)
+{
+    release_slot((int)(intptr_t)v - 1);
+}
+
+static void make_slot_key(void)
+{
+    if (pthread_key_create(&slot_key, on_thread_exit) != 0)
+        abort(); /* only EAGAIN/ENOMEM at startup */
+}
+
+ag_err ag_policy_thread_register(int *slot)
+{
+    pthread_once(&slot_key_once, make_slot_key);
+    for (int i = 0; i < AG_POLICY_SLOTS && my_slot < 0; i++) {
+        bool unused = false;
+        if (atomic_compare_exchange_strong(&claimed[i], &unused, true)) {
+            my_slot = i;
+            pthread_setspecific(slot_key, (void *)(intptr_t)(i + 1));
+        }
+    }
+    if (slot)
+        *slot = my_slot;
+    return my_slot < 0 ? AG_E_TOO_BIG : 0;
+}
+
+void ag_policy_thread_unregister(void)
+{
+    if (my_slot < 0)
+        return;
+    pthread_setspecific(slot_key, NULL);
+    release_slot(my_slot);
+    my_slot = -1;
+}
+
+/* The calling thread's slot; a thread that never registered is registered now. Two
+ * threads sharing a slot could clear each other's hazard (a use after free), so running
+ * out of slots is fatal here, never a fallback to a shared one. */
+static int thread_slot(void)
+{
+    if (my_slot < 0 && ag_policy_thread_register(NULL) != 0) {
+        fprintf(stderr, "authgate: policy: all %d hazard slots are taken (AG_POLICY_SLOTS); "
+                        "a reader thread cannot be given its own slot\n", AG_POLICY_SLOTS);
+        abort();
+    }
+    return my_slot;
+}
+
+ag_policy_t *ag_policy_acquire(void)
+{
+    int slot = thread_slot();
     ag_policy_t *p;
     for (;;) {
         p = atomic_load(&current);
@@ -121,7 +183,7 @@ void ag_policy_publish(ag_policy_t *p)
     if (!old)
         return;
     /* A reader between load and ref holds the hazard for a few instructions. */
-    for (int i = 0; i < AG_METRICS_SLOTS; i++)
+    for (int i = 0; i < AG_POLICY_SLOTS; i++)
         while (atomic_load(&hazard[i]) == old)
             sched_yield();
     sweep_retired();

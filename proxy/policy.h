@@ -39,9 +39,20 @@ ag_err ag_policy_effective(const ag_config_t *conf, const ag_azure_config_t **az
 void ag_policy_ref(ag_policy_t *p);
 void ag_policy_unref(ag_policy_t *p); /* NULL ignored */
 
-/* The current snapshot with a reference (NULL when none is published). <slot> is the
- * caller's thread slot (worker id, 0 for the control thread; as for metrics). */
-ag_policy_t *ag_policy_acquire(int slot);
+/* Reader threads: the control thread and every worker. */
+#define AG_POLICY_SLOTS (1 + AG_CONFIG_MAX_WORKERS)
+
+/* Gives the calling thread a hazard slot of its own (no other registered thread has it)
+ * and puts it in *slot (may be NULL). Idempotent per thread. AG_E_TOO_BIG when all
+ * AG_POLICY_SLOTS are taken: nothing is shared instead. Threads call it when they start
+ * (server.c aborts the process on failure). The slot is released by unregister or when
+ * the thread exits. */
+ag_err ag_policy_thread_register(int *slot);
+void ag_policy_thread_unregister(void);
+/* The current snapshot with a reference (NULL when none is published), through the
+ * calling thread's slot. A thread that has not registered is registered on its first
+ * call; if no slot is left that aborts with a message (never a shared slot). */
+ag_policy_t *ag_policy_acquire(void);
 /* Publishes <p> (takes over the caller's reference); the previous snapshot is released
  * once no reader is between load and ref. Control thread (one writer). */
 void ag_policy_publish(ag_policy_t *p);

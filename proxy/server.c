@@ -20,6 +20,7 @@
 #include "http1.h"
 #include "log.h"
 #include "metrics.h"
+#include "policy.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -299,11 +300,25 @@ static void on_worker_wakeup(uv_async_t *a)
     }
 }
 
+/* Every thread that judges requests gets its own policy hazard slot (policy.h). There is
+ * one per worker and one for the control thread, so this fails only on a bug: say so and
+ * stop rather than run with two threads on one slot. */
+static void policy_register_or_abort(void)
+{
+    if (ag_policy_thread_register(NULL) != 0) {
+        ag_log(AG_LOG_ERROR, "no policy hazard slot left for this thread (%d in use)",
+               AG_POLICY_SLOTS);
+        abort();
+    }
+}
+
 static void worker_main(void *arg)
 {
     ag_worker_t *w = arg;
     ag_metrics_thread(w->id);
+    policy_register_or_abort();
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    ag_policy_thread_unregister();
     ag_http1_free_pool(w);
     atomic_fetch_add(&w->server->ndone, 1);
     uv_async_send(&w->server->worker_done);
@@ -595,6 +610,7 @@ int ag_server_run(ag_server_t *s)
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sighup, on_signal, SIGHUP);
     ag_metrics_thread(0);
+    policy_register_or_abort();
     for (int i = 0; i < s->nworkers; i++) {
         if (uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]) != 0) {
             ag_log(AG_LOG_ERROR, "cannot start worker thread %d", i + 1);
@@ -611,6 +627,7 @@ int ag_server_run(ag_server_t *s)
     for (int i = 0; i < s->nworkers; i++)
         if (s->workers[i].thread)
             uv_thread_join(&s->workers[i].thread);
+    ag_policy_thread_unregister();
     ag_log(AG_LOG_INFO, "drained, exiting");
     return 0;
 }

@@ -18,7 +18,7 @@ static ag_metric_id m_reviews[3]; /* allowed, denied, invalid */
 static void on_review(ag_local_req_t *r, void *ud)
 {
     (void)ud;
-    ag_policy_t *p = ag_policy_acquire(r->worker);
+    ag_policy_t *p = ag_policy_acquire();
     if (!p) { /* fail closed: nothing to judge by */
         r->status = 503;
         ag_status_write(r->response, 503, AG_STR("authorization policy is not loaded"));
@@ -98,7 +98,7 @@ static void on_self_review(ag_local_req_t *r, void *ud)
         ag_authz_decision_t d = {.rule_index = -1};
         req.user = r->identity ? *r->identity : anonymous; /* the caller, as authenticated */
         req.spec_raw = spec;
-        if (!(p = ag_policy_acquire(r->worker))) {
+        if (!(p = ag_policy_acquire())) {
             r->status = 503;
             ag_status_write(r->response, 503, AG_STR("authorization policy is not loaded"));
             goto out;
