@@ -10,8 +10,9 @@
  * request is in flight at a time, so pipelined requests are answered in order. llhttp
  * callbacks only record or forward bytes; every decision is taken after llhttp_execute
  * returns. This file never decides authorization (the gate does) and never rewrites
- * headers itself (core/forward.c does). Longer than 800 lines on purpose: llhttp must be
- * included by one file only (STYLE.md, I/O layering), and requests and responses share it.
+ * headers itself (core/forward.c does). The request parser (llhttp settings, callbacks,
+ * head limits) is proxy/http1_parse.c, shared with the fuzz target; the response parser is
+ * here. Longer than 800 lines on purpose: requests and responses share the connection.
  */
 #include "http1.h"
 
@@ -25,6 +26,7 @@
 #include "forward.h"
 #include "gate.h"
 #include "headers.h"
+#include "http1_parse.h"
 #include "httpreq.h"
 #include "log.h"
 #include "metrics.h"
@@ -50,13 +52,13 @@ typedef struct conn {
     phase_t phase;
     timer_kind_t tkind;
     uint64_t due, timer_due; /* loop ms: the armed deadline; what the uv timer is set for */
-    llhttp_t req_parser, resp_parser;
+    ag_h1_req_t rq;            /* the request parser (http1_parse.h) */
+    llhttp_t resp_parser;
     ag_arena_t arena;          /* request lifetime */
     ag_http_req_t req;
     ag_header_t *hdrs;         /* arena, limits.header_count entries */
-    int limit_status;          /* set by a callback that refused the head */
     size_t head_len;
-    bool in_value, req_complete, req_done, client_keepalive, is_head, close_after;
+    bool req_done, client_keepalive, is_head, close_after;
     bool timer_closed, gate_pending, free_on_gate, in_drive, redrive;
     ag_gate_t gate;
     ag_tls_peer_t peer;
@@ -114,7 +116,7 @@ ag_err ag_http1_webhook_route(const char *method, const char *path, size_t max_b
 }
 
 /* Process lifetime: filled once (pthread_once: workers accept concurrently), then only read. */
-static llhttp_settings_t req_settings, resp_settings;
+static llhttp_settings_t resp_settings;
 static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
 static void drive(conn_t *c);
@@ -271,86 +273,19 @@ static void write_body(ag_stream_t *s, const char *at, size_t n, bool chunked)
     ag_stream_write(s, b, 3);
 }
 
-/* ---- request head parsing (llhttp callbacks record slices) ---------------------- */
-
-static int on_req_url(llhttp_t *p, const char *at, size_t n)
-{
-    conn_t *c = p->data;
-    if (!c->req.target.p)
-        c->req.target.p = at;
-    c->req.target.n += n;
-    if (c->req.target.n > (size_t)c->w->conf->limits.url_bytes) {
-        c->limit_status = 414;
-        return -1;
-    }
-    return 0;
-}
-
-static int on_req_method(llhttp_t *p, const char *at, size_t n)
-{
-    conn_t *c = p->data;
-    if (!c->req.method.p)
-        c->req.method.p = at;
-    c->req.method.n += n;
-    return 0;
-}
-
-static int on_req_field(llhttp_t *p, const char *at, size_t n)
-{
-    conn_t *c = p->data;
-    if (c->in_value || c->req.nheaders == 0) {
-        if (c->req.nheaders >= c->w->conf->limits.header_count) {
-            c->limit_status = 431;
-            return -1;
-        }
-        c->hdrs[c->req.nheaders++] = (ag_header_t){{at, 0}, {NULL, 0}, 0};
-        c->in_value = false;
-    }
-    c->hdrs[c->req.nheaders - 1].name.n += n; /* one head, one buffer: spans are adjacent */
-    return 0;
-}
-
-static int on_req_value(llhttp_t *p, const char *at, size_t n)
-{
-    conn_t *c = p->data;
-    ag_header_t *h = &c->hdrs[c->req.nheaders - 1];
-    if (!h->value.p)
-        h->value.p = at;
-    h->value.n += n;
-    c->in_value = true;
-    return 0;
-}
-
-static int on_req_headers_complete(llhttp_t *p)
-{
-    conn_t *c = p->data;
-    c->req.http_major = p->http_major;
-    c->req.http_minor = p->http_minor;
-    c->client_keepalive = llhttp_should_keep_alive(p);
-    return 0;
-}
-
 /* Body bytes go straight to the upstream, re-framed as the head said (core/forward.c
  * writes "Transfer-Encoding: chunked" for chunked requests, Content-Length otherwise). */
-static int on_req_body(llhttp_t *p, const char *at, size_t n)
+static void on_req_body(void *ud, const char *at, size_t n)
 {
-    conn_t *c = p->data;
+    conn_t *c = ud;
     if (c->local) {
         if (!c->local_overflow && ag_buf_append(&c->lbody, at, n) != 0)
             c->local_overflow = true; /* answered 413 once the parser returns */
-        return 0;
+        return;
     }
     if (!c->up || n == 0)
-        return 0;
+        return;
     write_body(&c->up->st, at, n, c->req.chunked);
-    return 0;
-}
-
-static int on_req_complete(llhttp_t *p)
-{
-    conn_t *c = p->data;
-    c->req_complete = true;
-    return HPE_PAUSED; /* stop at the message boundary: pipelined bytes wait their turn */
 }
 
 /* ---- response parsing ----------------------------------------------------------- */
@@ -419,14 +354,6 @@ static int on_resp_complete(llhttp_t *p)
 
 static void init_settings(void)
 {
-    llhttp_settings_init(&req_settings);
-    req_settings.on_url = on_req_url;
-    req_settings.on_method = on_req_method;
-    req_settings.on_header_field = on_req_field;
-    req_settings.on_header_value = on_req_value;
-    req_settings.on_headers_complete = on_req_headers_complete;
-    req_settings.on_body = on_req_body;
-    req_settings.on_message_complete = on_req_complete;
     llhttp_settings_init(&resp_settings);
     resp_settings.on_status = on_resp_status;
     resp_settings.on_header_field = on_resp_field;
@@ -519,9 +446,8 @@ static void reset_request(conn_t *c)
     c->hdrs = ag_arena_alloc(&c->arena, sizeof(ag_header_t) *
                                             (size_t)c->w->conf->limits.header_count);
     c->req.headers = c->hdrs;
-    c->limit_status = 0;
     c->head_len = 0;
-    c->in_value = c->req_complete = c->req_done = c->is_head = false;
+    c->req_done = c->is_head = false;
     c->client_keepalive = true;
     c->resp_status = 0;
     c->resp_nhdrs = 0;
@@ -533,8 +459,8 @@ static void reset_request(conn_t *c)
     c->local = NULL;
     c->local_overflow = false;
     memset(&c->gate, 0, sizeof c->gate);
-    llhttp_init(&c->req_parser, HTTP_REQUEST, &req_settings);
-    c->req_parser.data = c;
+    ag_h1_req_init(&c->rq, &c->req, c->hdrs, c->w->conf->limits.header_count,
+                   (size_t)c->w->conf->limits.url_bytes, on_req_body, c);
 }
 
 /* Ready for the next request on a kept-alive connection. */
@@ -632,25 +558,18 @@ static void parse_body(conn_t *c)
 static void parse_body_corked(conn_t *c)
 {
     ag_stream_t *s = &c->st;
-    size_t avail = s->rn - s->roff;
-    if (avail > 0) {
-        const char *p = s->rbuf + s->roff;
-        llhttp_errno_t e = llhttp_execute(&c->req_parser, p, avail);
-        if (e == HPE_OK) {
-            s->roff += avail;
-        } else if (e == HPE_PAUSED) {
-            s->roff += (size_t)(llhttp_get_error_pos(&c->req_parser) - p);
-        } else {
-            ag_log(AG_LOG_DEBUG, "bad request body from %s: %s", c->client_ip,
-                   llhttp_get_error_reason(&c->req_parser));
-            c->close_after = true;
-            respond(c, 400, "malformed request body", true);
-            return;
-        }
+    size_t used;
+    const char *reason;
+    if (ag_h1_req_body(&c->rq, s->rbuf + s->roff, s->rn - s->roff, &used, &reason) != 0) {
+        ag_log(AG_LOG_DEBUG, "bad request body from %s: %s", c->client_ip, reason);
+        c->close_after = true;
+        respond(c, 400, "malformed request body", true);
+        return;
     }
+    s->roff += used;
     if (c->phase == P_CLOSED)
         return;
-    if (c->req_complete && !c->req_done) {
+    if (c->rq.complete && !c->req_done) {
         c->req_done = true;
         if (c->req.chunked && c->up)
             ag_stream_write1(&c->up->st, "0\r\n\r\n", 5);
@@ -846,24 +765,18 @@ void ag_http1_local_done(ag_local_req_t *r)
 static void parse_local(conn_t *c)
 {
     ag_stream_t *s = &c->st;
-    size_t avail = s->rn - s->roff;
-    if (!c->req_complete && avail > 0) {
-        const char *p = s->rbuf + s->roff;
-        llhttp_errno_t e = llhttp_execute(&c->req_parser, p, avail);
-        if (e == HPE_OK)
-            s->roff += avail;
-        else if (e == HPE_PAUSED)
-            s->roff += (size_t)(llhttp_get_error_pos(&c->req_parser) - p);
-        else {
-            respond(c, 400, "malformed request body", true);
-            return;
-        }
+    size_t used;
+    const char *reason;
+    if (ag_h1_req_body(&c->rq, s->rbuf + s->roff, s->rn - s->roff, &used, &reason) != 0) {
+        respond(c, 400, "malformed request body", true);
+        return;
     }
+    s->roff += used;
     if (c->local_overflow) {
         respond(c, 413, "request body too large", true);
         return;
     }
-    if (c->req_complete) {
+    if (c->rq.complete) {
         ag_stream_read_stop(s); /* pipelined bytes wait for start_next */
         answer_local(c);
     }
@@ -886,7 +799,7 @@ static void start_local(conn_t *c, const struct route *rt)
     c->st.roff += c->head_len; /* consumed: the head's slices are not used again */
     c->req.headers = NULL;
     c->req.nheaders = 0;
-    if (c->req.expect_continue && !c->req_complete)
+    if (c->req.expect_continue && !c->rq.complete)
         ag_stream_write1(&c->st, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     c->phase = P_LOCAL;
     arm(c, T_HEAD, c->w->conf->timeouts.header_read_ms); /* the body has as long as a head */
@@ -1000,18 +913,13 @@ static void handle_head(conn_t *c)
         respond(c, 400, reason, true);
         return;
     }
-    llhttp_errno_t e = llhttp_execute(&c->req_parser, raw.p, raw.n);
-    if (e != HPE_OK && e != HPE_PAUSED && e != HPE_PAUSED_UPGRADE) {
-        if (c->limit_status == 431)
-            respond(c, 431, "too many request headers", true);
-        else if (c->limit_status == 414)
-            respond(c, 414, "request URI too long", true);
-        else
-            respond(c, 400, llhttp_get_error_reason(&c->req_parser), true);
+    int bad = ag_h1_req_head(&c->rq, raw, &reason);
+    if (bad) {
+        respond(c, bad, reason, true);
         return;
     }
+    c->client_keepalive = c->rq.keepalive;
     c->t_start = uv_hrtime();
-    c->req.headers = c->hdrs;
     ag_canon_opts_t co = {c->w->self_authorities, c->w->nself};
     int st = ag_canon_check(&c->req, &co, &reason);
     if (c->webhook_only && (st == 0 || st == AG_CANON_OPTIONS_STAR)) {

@@ -1,9 +1,9 @@
 /* HTTP/1.1 front end of a worker: client connections from accept to close. Parses request
  * heads (llhttp, strict) under the configured limits, applies the canonical-request
  * checks, runs the gate, forwards to a pooled upstream connection and relays the response
- * (streamed, with backpressure), tunnels upgrades after a 101. The only file that includes
- * llhttp.h (requests and responses alike). Lifetime of a connection: accept to close; its
- * struct is pooled per worker. */
+ * (streamed, with backpressure), tunnels upgrades after a 101. With http1_parse.c (the
+ * request parser it drives) the only file that includes llhttp.h. Lifetime of a
+ * connection: accept to close; its struct is pooled per worker. */
 #ifndef AG_HTTP1_H
 #define AG_HTTP1_H
 

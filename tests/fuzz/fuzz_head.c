@@ -1,6 +1,8 @@
-/* libFuzzer target for the request-head safety layer: raw bytes -> ag_canon_scan_head ->
- * a test splitter (the role llhttp plays in the proxy) -> ag_canon_check ->
- * ag_forward_head. Asserts the invariants the gateway's security rests on:
+/* libFuzzer target for the request-head safety layer, through the code the proxy runs:
+ * raw bytes -> ag_canon_scan_head -> the production request parser (proxy/http1_parse.c,
+ * llhttp strict) -> ag_canon_check -> ag_forward_head. Asserts the invariants the
+ * gateway's security rests on:
+ *  - an independent test splitter (headsplit.h) reads a head both accept the same way;
  *  - a head canon accepted always forwards (no 500 for a clean request);
  *  - the forwarded head scans clean and passes canon again with the same target, path,
  *    framing and upgrade decision (nothing two parsers could read differently);
@@ -15,11 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <llhttp.h>
-
 #include "canon.h"
 #include "forward.h"
 #include "headers.h"
+#include "http1_parse.h"
 #include "status.h"
 #include "tests/unit/headsplit.h"
 
@@ -102,70 +103,17 @@ static void check_reparse(const ag_http_req_t *in, ag_str_t head)
         FAIL("forwarded upgrade differs");
 }
 
-/* ---- differential: llhttp (strict, as the proxy runs it) must read a clean head the same
- * way: same method, target, version, header names and values, body framing. A head
- * llhttp refuses is fine (the proxy answers 400); a different reading is not. */
+/* ---- the production parser (proxy/http1_parse.c) reads the head as the proxy does; the
+ * test splitter (headsplit.h, written independently) must read a head both accept the
+ * same way: same method, target, version, header names and values. A head the
+ * production parser refuses is fine (the proxy answers 400/414/431); a different reading
+ * is not. */
 
 typedef struct {
-    ag_str_t method, url;
-    ag_header_t hdrs[HS_MAX_HEADERS + 1];
-    int n;
-    bool overflow, complete, chunked;
-    long long content_length; /* -1 when absent */
-} ll_view_t;
-
-static int ll_span(ag_str_t *s, const char *at, size_t len)
-{
-    if (!s->p)
-        s->p = at;
-    s->n += len; /* one buffer: spans are contiguous */
-    return 0;
-}
-
-static int ll_on_method(llhttp_t *p, const char *at, size_t n)
-{
-    return ll_span(&((ll_view_t *)p->data)->method, at, n);
-}
-
-static int ll_on_url(llhttp_t *p, const char *at, size_t n)
-{
-    return ll_span(&((ll_view_t *)p->data)->url, at, n);
-}
-
-static int ll_on_field(llhttp_t *p, const char *at, size_t n)
-{
-    ll_view_t *v = p->data;
-    if (v->n == HS_MAX_HEADERS) {
-        v->overflow = true;
-        return 0;
-    }
-    return ll_span(&v->hdrs[v->n].name, at, n);
-}
-
-static int ll_on_field_complete(llhttp_t *p)
-{
-    ll_view_t *v = p->data;
-    if (!v->overflow)
-        v->n++;
-    return 0;
-}
-
-static int ll_on_value(llhttp_t *p, const char *at, size_t n)
-{
-    ll_view_t *v = p->data;
-    return v->overflow ? 0 : ll_span(&v->hdrs[v->n - 1].value, at, n);
-}
-
-static int ll_on_headers_complete(llhttp_t *p)
-{
-    ll_view_t *v = p->data;
-    v->complete = true;
-    v->chunked = (p->flags & F_CHUNKED) != 0;
-    v->content_length = (p->flags & F_CONTENT_LENGTH) ? (long long)p->content_length : -1;
-    return 1; /* stop at the head: its body (if any) is not part of this input */
-}
-
-static ll_view_t ll_view;
+    ag_h1_req_t rq;
+    ag_http_req_t req;
+    ag_header_t hdrs[HS_MAX_HEADERS];
+} prod_head_t;
 
 /* End of the head (after its blank line), past any leading empty lines; NULL if none. */
 static const char *head_end(ag_str_t head)
@@ -177,49 +125,46 @@ static const char *head_end(ag_str_t head)
     return e ? e + 4 : NULL;
 }
 
-static void check_llhttp_agrees(ag_str_t head, const hs_head_t *h)
+/* 0 when the production parser accepts the head <head> (complete, blank line included)
+ * with at most <max_headers> lines. */
+static int prod_parse(ag_str_t head, int max_headers, prod_head_t *h)
 {
-    static llhttp_settings_t st;
-    ll_view_t *v = &ll_view;
-    llhttp_t p;
-    const char *end = head_end(head);
-    memset(v, 0, sizeof *v);
-    if (!end)
+    const char *reason = NULL;
+    memset(&h->req, 0, sizeof h->req);
+    h->req.content_length = -1;
+    ag_h1_req_init(&h->rq, &h->req, h->hdrs, max_headers, 1u << 20, NULL, NULL);
+    int st = ag_h1_req_head(&h->rq, head, &reason);
+    if (st != 0 && (!reason || (st != 400 && st != 414 && st != 431)))
+        FAIL("head refused without reason or with a bad status");
+    return st;
+}
+
+static void check_splitter_agrees(ag_str_t head, const ag_http_req_t *r)
+{
+    static hs_head_t h;
+    if (hs_split(head, &h) != 0)
         return;
-    llhttp_settings_init(&st);
-    st.on_method = ll_on_method;
-    st.on_url = ll_on_url;
-    st.on_header_field = ll_on_field;
-    st.on_header_field_complete = ll_on_field_complete;
-    st.on_header_value = ll_on_value;
-    st.on_headers_complete = ll_on_headers_complete;
-    llhttp_init(&p, HTTP_REQUEST, &st);
-    p.data = v;
-    llhttp_errno_t e = llhttp_execute(&p, head.p, (size_t)(end - head.p));
-    if ((e != HPE_OK && e != HPE_PAUSED_UPGRADE) || v->overflow || !v->complete) {
-        v->complete = false; /* llhttp refuses it: the proxy answers 400 */
-        return;
-    }
-    const ag_http_req_t *r = &h->req;
-    if (!ag_str_eq(v->method, r->method) || !ag_str_eq(v->url, r->target) ||
-        p.http_major != r->http_major || p.http_minor != r->http_minor)
-        FAIL("llhttp reads the request line differently");
-    if (v->n != r->nheaders)
-        FAIL("llhttp sees a different number of headers");
-    for (int i = 0; i < v->n; i++) {
-        if (!ag_str_eq(v->hdrs[i].name, r->headers[i].name) ||
-            !ag_str_eq(ag_http_trim_ows(v->hdrs[i].value), ag_http_trim_ows(r->headers[i].value)))
-            FAIL("llhttp reads a header differently");
+    if (!ag_str_eq(h.req.method, r->method) || !ag_str_eq(h.req.target, r->target) ||
+        h.req.http_major != r->http_major || h.req.http_minor != r->http_minor)
+        FAIL("the parsers read the request line differently");
+    if (h.req.nheaders != r->nheaders)
+        FAIL("the parsers see a different number of headers");
+    for (int i = 0; i < r->nheaders; i++) {
+        if (!ag_str_eq(h.req.headers[i].name, r->headers[i].name) ||
+            !ag_str_eq(ag_http_trim_ows(h.req.headers[i].value),
+                       ag_http_trim_ows(r->headers[i].value)))
+            FAIL("the parsers read a header differently");
     }
 }
 
-/* After canon accepted: llhttp (when it accepted too) frames the body the same way. */
-static void check_llhttp_framing(const ag_http_req_t *r)
+/* After canon accepted: llhttp's own framing reading (which decodes the body) is the one
+ * canon judged and forward writes. */
+static void check_llhttp_framing(const prod_head_t *h)
 {
-    if (!ll_view.complete)
-        return;
-    if (ll_view.chunked != r->chunked ||
-        (!r->chunked && ll_view.content_length != r->content_length))
+    const llhttp_t *p = &h->rq.parser;
+    bool chunked = (p->flags & F_CHUNKED) != 0;
+    long long cl = (p->flags & F_CONTENT_LENGTH) ? (long long)p->content_length : -1;
+    if (chunked != h->req.chunked || (!chunked && cl != h->req.content_length))
         FAIL("llhttp frames the body differently");
 }
 
@@ -364,16 +309,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static hs_head_t h;
+    static prod_head_t h;
     static ag_buf_t out = {NULL, 0, 0, 1 << 20};
-    ag_str_t head = ag_str_make((const char *)data, size);
+    ag_str_t input = ag_str_make((const char *)data, size);
     const char *reason = NULL;
+    const char *end = head_end(input);
 
-    if (ag_canon_scan_head(head) != NULL || hs_split(head, &h) != 0)
+    if (!end)
         return 0;
-    if (h.req.nheaders > HS_MAX_HEADERS - 16)
-        return 0; /* room for the gateway's own lines when the output is split again */
-    check_llhttp_agrees(head, &h);
+    ag_str_t head = ag_str_make(input.p, (size_t)(end - input.p));
+    if (ag_canon_scan_head(head) != NULL)
+        return 0;
+    /* Room for the gateway's own lines when the output is split again. */
+    if (prod_parse(head, HS_MAX_HEADERS - 16, &h) != 0)
+        return 0;
+    check_splitter_agrees(head, &h.req);
     ag_str_t wstok;
     if (ag_ws_bearer_token(h.req.headers, h.req.nheaders, &wstok) == 0 && wstok.n &&
         (wstok.p < head.p || wstok.p + wstok.n > head.p + head.n))
@@ -400,11 +350,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FAIL("a canonical request did not forward");
     }
     ag_str_t fwd = ag_buf_str(&out);
-    check_llhttp_framing(&h.req);
+    check_llhttp_framing(&h);
     check_output_lines(fwd);
     check_reparse(&h.req, fwd);
-    const char *end = head_end(head);
-    if (end && (size_t)(end - head.p) < head.n)
-        identity_mode(&h.req, ag_str_make(end, head.n - (size_t)(end - head.p)), &out);
+    if (head.n < input.n)
+        identity_mode(&h.req, ag_str_make(end, input.n - head.n), &out);
     return 0;
 }

@@ -1,0 +1,142 @@
+/* llhttp glue for requests (http1_parse.h): callbacks only record slices or hand body
+ * bytes on; every decision is taken after llhttp_execute returns. Never does I/O. */
+#include "http1_parse.h"
+
+#include <pthread.h>
+#include <string.h>
+
+/* Process lifetime: filled once (pthread_once: workers accept concurrently), then only read. */
+static llhttp_settings_t req_settings;
+static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
+
+static int on_req_url(llhttp_t *p, const char *at, size_t n)
+{
+    ag_h1_req_t *r = p->data;
+    if (!r->req->target.p)
+        r->req->target.p = at;
+    r->req->target.n += n;
+    if (r->req->target.n > r->max_url) {
+        r->limit_status = 414;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_req_method(llhttp_t *p, const char *at, size_t n)
+{
+    ag_h1_req_t *r = p->data;
+    if (!r->req->method.p)
+        r->req->method.p = at;
+    r->req->method.n += n;
+    return 0;
+}
+
+static int on_req_field(llhttp_t *p, const char *at, size_t n)
+{
+    ag_h1_req_t *r = p->data;
+    if (r->in_value || r->req->nheaders == 0) {
+        if (r->req->nheaders >= r->max_headers) {
+            r->limit_status = 431;
+            return -1;
+        }
+        r->hdrs[r->req->nheaders++] = (ag_header_t){{at, 0}, {NULL, 0}, 0};
+        r->in_value = false;
+    }
+    r->hdrs[r->req->nheaders - 1].name.n += n; /* one head, one buffer: spans are adjacent */
+    return 0;
+}
+
+static int on_req_value(llhttp_t *p, const char *at, size_t n)
+{
+    ag_h1_req_t *r = p->data;
+    ag_header_t *h = &r->hdrs[r->req->nheaders - 1];
+    if (!h->value.p)
+        h->value.p = at;
+    h->value.n += n;
+    r->in_value = true;
+    return 0;
+}
+
+static int on_req_headers_complete(llhttp_t *p)
+{
+    ag_h1_req_t *r = p->data;
+    r->req->http_major = p->http_major;
+    r->req->http_minor = p->http_minor;
+    r->keepalive = llhttp_should_keep_alive(p);
+    return 0;
+}
+
+static int on_req_body(llhttp_t *p, const char *at, size_t n)
+{
+    ag_h1_req_t *r = p->data;
+    if (r->on_body)
+        r->on_body(r->ud, at, n);
+    return 0;
+}
+
+static int on_req_complete(llhttp_t *p)
+{
+    ag_h1_req_t *r = p->data;
+    r->complete = true;
+    return HPE_PAUSED; /* stop at the message boundary: pipelined bytes wait their turn */
+}
+
+static void init_settings(void)
+{
+    llhttp_settings_init(&req_settings);
+    req_settings.on_url = on_req_url;
+    req_settings.on_method = on_req_method;
+    req_settings.on_header_field = on_req_field;
+    req_settings.on_header_value = on_req_value;
+    req_settings.on_headers_complete = on_req_headers_complete;
+    req_settings.on_body = on_req_body;
+    req_settings.on_message_complete = on_req_complete;
+}
+
+void ag_h1_req_init(ag_h1_req_t *r, ag_http_req_t *req, ag_header_t *hdrs, int max_headers,
+                    size_t max_url, ag_h1_body_fn on_body, void *ud)
+{
+    pthread_once(&settings_once, init_settings);
+    *r = (ag_h1_req_t){.req = req,
+                       .hdrs = hdrs,
+                       .max_headers = max_headers,
+                       .max_url = max_url,
+                       .keepalive = true,
+                       .on_body = on_body,
+                       .ud = ud};
+    llhttp_init(&r->parser, HTTP_REQUEST, &req_settings);
+    r->parser.data = r;
+}
+
+int ag_h1_req_head(ag_h1_req_t *r, ag_str_t raw, const char **reason)
+{
+    llhttp_errno_t e = llhttp_execute(&r->parser, raw.p, raw.n);
+    if (e != HPE_OK && e != HPE_PAUSED && e != HPE_PAUSED_UPGRADE) {
+        if (r->limit_status == 431)
+            *reason = "too many request headers";
+        else if (r->limit_status == 414)
+            *reason = "request URI too long";
+        else
+            *reason = llhttp_get_error_reason(&r->parser);
+        return r->limit_status ? r->limit_status : 400;
+    }
+    r->req->headers = r->hdrs;
+    return 0;
+}
+
+int ag_h1_req_body(ag_h1_req_t *r, const char *p, size_t n, size_t *used, const char **reason)
+{
+    *used = 0;
+    if (r->complete || n == 0)
+        return 0; /* paused at the end of the message: the rest is the next request's */
+    llhttp_errno_t e = llhttp_execute(&r->parser, p, n);
+    if (e == HPE_OK) {
+        *used = n;
+    } else if (e == HPE_PAUSED) {
+        *used = (size_t)(llhttp_get_error_pos(&r->parser) - p);
+    } else {
+        *reason = llhttp_get_error_reason(&r->parser);
+        return 400;
+    }
+    return 0;
+}
