@@ -534,37 +534,6 @@ static ag_authn_result finish(vctx *v)
 
 /* ---- verification ------------------------------------------------------------------ */
 
-#define MAX_KIDLESS_TRIES 8
-
-/* Signature with the key named by kid, or with each fitting key when there is none. */
-static ag_authn_result check_signature(const ag_jwt_t *jwt, const ag_jwks_t *ks,
-                                       const ag_jwk_t **used)
-{
-    static const ag_str_t any = {"", 0};
-    if (jwt->kid.n) {
-        const ag_jwk_t *k = ag_jwks_find(ks, jwt->kid, ag_str_cstr(ag_jwt_alg_name(jwt->alg)));
-        if (!k) /* the kid exists but for another key type or alg: the key decides */
-            return ag_jwks_find(ks, jwt->kid, any) ? AG_AUTHN_ALG_KEY_MISMATCH : AG_AUTHN_UNKNOWN_KID;
-        *used = k;
-        return ag_jwt_verify(jwt, k);
-    }
-    /* No kid (legacy SA tokens, single-key IdPs): the API server tries every key. We
-     * stop after MAX_KIDLESS_TRIES so one forged token costs a bounded number of
-     * signature checks (threat model #29). */
-    int tries = 0;
-    for (int i = 0; i < ag_jwks_count(ks) && tries < MAX_KIDLESS_TRIES; i++) {
-        const ag_jwk_t *k = ag_jwks_at(ks, i);
-        if (!ag_jwk_fits(k, jwt->alg))
-            continue;
-        tries++;
-        if (ag_jwt_verify(jwt, k) == AG_AUTHN_OK) {
-            *used = k;
-            return AG_AUTHN_OK;
-        }
-    }
-    return tries ? AG_AUTHN_BAD_SIGNATURE : AG_AUTHN_ALG_KEY_MISMATCH;
-}
-
 /* Entra ID v2 keys carry the issuer they sign for, "{tenantid}" standing for any tenant
  * (azure-rbac.md §10.2: honour it for v2). A key published for another issuer must not
  * vouch for ours. v1 metadata keys have no such member. */
@@ -638,7 +607,7 @@ static ag_authn_result verify(vctx *v, const ag_issuer_set_t *issuers, ag_keys_f
     if (!ks || ag_jwks_count(ks) == 0)
         return AG_AUTHN_NO_KEYS;
     const ag_jwk_t *key = NULL;
-    if ((r = check_signature(&jwt, ks, &key)) != AG_AUTHN_OK)
+    if ((r = ag_jwt_verify_keys(&jwt, ks, &key)) != AG_AUTHN_OK)
         return r;
     if (!key_issuer_ok(v->is, key))
         return AG_AUTHN_KEY_ISSUER_MISMATCH;

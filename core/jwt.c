@@ -65,7 +65,10 @@ static ag_authn_result read_header(ag_jwt_t *jwt, ag_arena_t *arena)
     return AG_AUTHN_OK;
 }
 
-ag_authn_result ag_jwt_parse(ag_str_t token, size_t max_bytes, ag_arena_t *arena, ag_jwt_t *jwt)
+/* The compact serialization; the payload is parsed as a JSON object when <claims>, else
+ * only decoded (and may then be empty). */
+static ag_authn_result parse(ag_str_t token, size_t max_bytes, ag_arena_t *arena, ag_jwt_t *jwt,
+                             bool claims)
 {
     ag_str_t h, p, s, rest;
     ag_authn_result r;
@@ -82,7 +85,7 @@ ag_authn_result ag_jwt_parse(ag_str_t token, size_t max_bytes, ag_arena_t *arena
     s = rest;
     if (ag_str_find_char(s, '.') != s.n) /* JWE (5 segments) or junk */
         return AG_AUTHN_MALFORMED;
-    if (h.n == 0 || p.n == 0)
+    if (h.n == 0 || (p.n == 0 && claims))
         return AG_AUTHN_MALFORMED;
     /* the header first, so "alg":"none" (with its empty signature) is named as such */
     if ((r = decode_json(h, arena, &jwt->header)) != AG_AUTHN_OK ||
@@ -90,7 +93,9 @@ ag_authn_result ag_jwt_parse(ag_str_t token, size_t max_bytes, ag_arena_t *arena
         return r;
     if (s.n == 0)
         return AG_AUTHN_MALFORMED;
-    if ((r = decode_json(p, arena, &jwt->payload)) != AG_AUTHN_OK)
+    unsigned char *raw;
+    size_t rawn;
+    if ((r = claims ? decode_json(p, arena, &jwt->payload) : decode_seg(p, arena, &raw, &rawn)))
         return r;
     if (ag_b64url_decoded_max(s.n) > AG_JWT_MAX_SIG + 2)
         return AG_AUTHN_MALFORMED;
@@ -100,6 +105,16 @@ ag_authn_result ag_jwt_parse(ag_str_t token, size_t max_bytes, ag_arena_t *arena
     return AG_AUTHN_OK;
 }
 
+ag_authn_result ag_jwt_parse(ag_str_t token, size_t max_bytes, ag_arena_t *arena, ag_jwt_t *jwt)
+{
+    return parse(token, max_bytes, arena, jwt, true);
+}
+
+ag_authn_result ag_jws_parse(ag_str_t token, size_t max_bytes, ag_arena_t *arena, ag_jwt_t *jwt)
+{
+    return parse(token, max_bytes, arena, jwt, false);
+}
+
 ag_authn_result ag_jwt_verify(const ag_jwt_t *jwt, const ag_jwk_t *key)
 {
     if (!ag_jwk_fits(key, jwt->alg))
@@ -107,6 +122,36 @@ ag_authn_result ag_jwt_verify(const ag_jwt_t *jwt, const ag_jwk_t *key)
     if (ag_jwk_verify(key, jwt->alg, jwt->signing_input, jwt->sig, jwt->siglen) != 0)
         return AG_AUTHN_BAD_SIGNATURE;
     return AG_AUTHN_OK;
+}
+
+#define MAX_KIDLESS_TRIES 8 /* keys tried for a token without kid */
+
+ag_authn_result ag_jwt_verify_keys(const ag_jwt_t *jwt, const ag_jwks_t *ks, const ag_jwk_t **used)
+{
+    static const ag_str_t any = {"", 0};
+    if (jwt->kid.n) {
+        const ag_jwk_t *k = ag_jwks_find(ks, jwt->kid, ag_str_cstr(ag_jwt_alg_name(jwt->alg)));
+        if (!k) /* the kid exists but for another key type or alg: the key decides */
+            return ag_jwks_find(ks, jwt->kid, any) ? AG_AUTHN_ALG_KEY_MISMATCH
+                                                   : AG_AUTHN_UNKNOWN_KID;
+        *used = k;
+        return ag_jwt_verify(jwt, k);
+    }
+    /* No kid (legacy SA tokens, single-key IdPs): the API server tries every key. We
+     * stop after MAX_KIDLESS_TRIES so one forged token costs a bounded number of
+     * signature checks (threat model #29). */
+    int tries = 0;
+    for (int i = 0; i < ag_jwks_count(ks) && tries < MAX_KIDLESS_TRIES; i++) {
+        const ag_jwk_t *k = ag_jwks_at(ks, i);
+        if (!ag_jwk_fits(k, jwt->alg))
+            continue;
+        tries++;
+        if (ag_jwt_verify(jwt, k) == AG_AUTHN_OK) {
+            *used = k;
+            return AG_AUTHN_OK;
+        }
+    }
+    return tries ? AG_AUTHN_BAD_SIGNATURE : AG_AUTHN_ALG_KEY_MISMATCH;
 }
 
 ag_authn_result ag_jwt_claim_str(const ag_jwt_t *jwt, const char *name, ag_arena_t *arena,

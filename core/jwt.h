@@ -30,9 +30,20 @@ typedef struct ag_jwt {
  * UNKNOWN_CRIT, or INTERNAL (arena exhausted). Verifies nothing. */
 ag_authn_result ag_jwt_parse(ag_str_t token, size_t max_bytes, ag_arena_t *arena, ag_jwt_t *jwt);
 
+/* The same for any compact JWS: the payload is only decoded (it may be empty or not JSON)
+ * and jwt->payload stays empty. The gateway never calls it (a bearer token is a JWT); it
+ * lets the Wycheproof JWS vectors, whose payloads are not JSON, reach the same header
+ * checks and signature verification as a token does (tests/unit/test_wycheproof.c). */
+ag_authn_result ag_jws_parse(ag_str_t token, size_t max_bytes, ag_arena_t *arena, ag_jwt_t *jwt);
+
 /* Verifies the signature of a parsed <jwt> with <key>: AG_AUTHN_OK, ALG_KEY_MISMATCH or
  * BAD_SIGNATURE. */
 ag_authn_result ag_jwt_verify(const ag_jwt_t *jwt, const ag_jwk_t *key);
+/* The signature against a key set, as authentication checks it: with the key named by
+ * the token's kid (ALG_KEY_MISMATCH when that key does not fit alg, UNKNOWN_KID when
+ * there is none), or without a kid with each fitting key, at most 8 (threat model #29).
+ * *used gets the key that verified. */
+ag_authn_result ag_jwt_verify_keys(const ag_jwt_t *jwt, const ag_jwks_t *ks, const ag_jwk_t **used);
 
 /* Claim readers over jwt->payload. Absent claims give AG_AUTHN_MISSING_CLAIM, the wrong
  * type AG_AUTHN_BAD_CLAIM. Strings are unescaped into <arena>. */
