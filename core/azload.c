@@ -10,6 +10,7 @@
 
 #include "azrbac_int.h"
 #include "json.h"
+#include "yaml2json.h"
 
 /* cmake/embed_file.cmake: config/azure-builtin-roles.json compiled in. */
 extern const char ag_azure_builtin_roles_json[];
@@ -379,37 +380,59 @@ static ag_err load_deny(az_ld_t *ld, ag_json_ref item, int idx)
     return 0;
 }
 
-/* Parses one source and calls <fn> per item: a JSON array, a REST list {"value": [...]},
- * or a single object. */
-static ag_err load_source(az_ld_t *ld, const az_src_t *src, az_item_fn fn)
+/* Calls <fn> per item of one document <root>: a JSON array, a REST list {"value": [...]},
+ * or a single object. <idx> counts items across the documents of a source. */
+static ag_err load_items(az_ld_t *ld, ag_json_ref root, az_item_fn fn, int *idx)
 {
-    ag_json_error_t je = {0};
     ag_err err;
-    ld->src = src->name;
-    ag_arena_reset(&ld->tmp);
-    if ((err = ag_json_parse(&ld->doc, src->text, NULL, &ld->tmp, &je)) != 0) {
-        if (ld->errmsg && ld->errmsg->n == 0)
-            ag_buf_printf(ld->errmsg, "%s:%d:%d: %s", ld->src, je.line, je.col,
-                          je.msg ? je.msg : ag_err_str(err));
-        return err;
-    }
-    ag_json_ref root = ag_json_root(&ld->doc);
     ag_json_ref list = ag_json_get(&ld->doc, root, "value");
     if (ag_json_typeof(&ld->doc, list) == AG_JSON_ARRAY)
         root = list;
     if (ag_json_typeof(&ld->doc, root) == AG_JSON_OBJECT)
-        return fn(ld, root, 0);
+        return fn(ld, root, (*idx)++);
     if (ag_json_typeof(&ld->doc, root) != AG_JSON_ARRAY)
         return fail(ld, AG_E_PARSE, -1, NULL, "expected a JSON array of objects");
-    int idx = 0;
     for (ag_json_ref e = ag_json_first(&ld->doc, root); e != AG_JSON_NONE;
-         e = ag_json_next(&ld->doc, e), idx++) {
+         e = ag_json_next(&ld->doc, e), (*idx)++) {
         if (ag_json_typeof(&ld->doc, e) != AG_JSON_OBJECT)
-            return fail(ld, AG_E_PARSE, idx, NULL, "expected an object");
-        if ((err = fn(ld, e, idx)) != 0)
+            return fail(ld, AG_E_PARSE, *idx, NULL, "expected an object");
+        if ((err = fn(ld, e, *idx)) != 0)
             return err;
     }
     return 0;
+}
+
+/* Parses one source (JSON, or a YAML stream when its name says so: yaml2json.h) and calls
+ * <fn> per item. */
+static ag_err load_source(az_ld_t *ld, const az_src_t *src, az_item_fn fn)
+{
+    ag_json_error_t je = {0};
+    ag_yaml_json_t y = {0};
+    bool yaml = ag_yaml_is_yaml_name(src->name);
+    int idx = 0;
+    ag_err err;
+    ld->src = src->name;
+    ag_arena_reset(&ld->tmp);
+    if (yaml && (err = ag_yaml_to_json(src->text, AG_AZRBAC_MAX_FILE_BYTES * 2ull, &y, &je)) == 0)
+        err = ag_yaml_json_parse(&y, &ld->doc, NULL, &ld->tmp, &je);
+    else if (!yaml)
+        err = ag_json_parse(&ld->doc, src->text, NULL, &ld->tmp, &je);
+    if (err) {
+        if (ld->errmsg && ld->errmsg->n == 0)
+            ag_buf_printf(ld->errmsg, "%s:%d:%d: %s", ld->src, je.line, je.col,
+                          je.msg ? je.msg : ag_err_str(err));
+        goto out;
+    }
+    if (!yaml) {
+        err = load_items(ld, ag_json_root(&ld->doc), fn, &idx);
+        goto out;
+    }
+    for (ag_json_ref d = ag_json_first(&ld->doc, ag_json_root(&ld->doc)); d != AG_JSON_NONE && !err;
+         d = ag_json_next(&ld->doc, d))
+        err = load_items(ld, d, fn, &idx);
+out:
+    ag_yaml_json_dispose(&y);
+    return err;
 }
 
 static int cmp_asg(const void *x, const void *y)
@@ -563,36 +586,62 @@ static ag_str_t cluster_of(ag_str_t scope)
     return AG_STR_NULL;
 }
 
-ag_err ag_azrbac_infer_cluster(ag_str_t assignments_json, ag_buf_t *out)
+/* The clusters the items of one document <root> name, into <found>. */
+static ag_err scan_clusters(const ag_json_t *doc, ag_json_ref root, ag_arena_t *arena,
+                            ag_str_t *found)
 {
-    ag_arena_t arena;
-    ag_json_t doc;
-    ag_str_t found = AG_STR_NULL;
-    ag_err err;
-    ag_arena_init(&arena, 1 << 16, 0);
-    if ((err = ag_json_parse(&doc, assignments_json, NULL, &arena, NULL)) != 0)
-        goto out;
-    ag_json_ref root = ag_json_root(&doc), list = ag_json_get(&doc, root, "value");
-    if (ag_json_typeof(&doc, list) == AG_JSON_ARRAY)
+    ag_json_ref list = ag_json_get(doc, root, "value");
+    ag_err err = 0;
+    if (ag_json_typeof(doc, list) == AG_JSON_ARRAY)
         root = list;
-    for (ag_json_ref e = ag_json_first(&doc, root); e != AG_JSON_NONE && !err;
-         e = ag_json_next(&doc, e)) {
-        ag_json_ref pr = ag_json_get(&doc, e, "properties");
+    for (ag_json_ref e = ag_json_first(doc, root); e != AG_JSON_NONE && !err;
+         e = ag_json_next(doc, e)) {
+        ag_json_ref pr = ag_json_get(doc, e, "properties");
         ag_json_ref sref =
-            ag_json_get(&doc, ag_json_typeof(&doc, pr) == AG_JSON_OBJECT ? pr : e, "scope");
+            ag_json_get(doc, ag_json_typeof(doc, pr) == AG_JSON_OBJECT ? pr : e, "scope");
         ag_str_t scope = AG_STR_NULL, c;
-        if (ag_json_typeof(&doc, sref) == AG_JSON_STRING &&
-            ag_json_str(&doc, sref, &arena, &scope) != 0)
+        if (ag_json_typeof(doc, sref) == AG_JSON_STRING &&
+            ag_json_str(doc, sref, arena, &scope) != 0)
             err = AG_E_NOMEM;
         if (err || (c = cluster_of(scope)).n == 0)
             continue;
-        if (found.n && !ag_str_ieq(found, c))
+        if (found->n && !ag_str_ieq(*found, c))
             err = AG_E_DUPLICATE;
-        found = c;
+        *found = c;
     }
+    return err;
+}
+
+ag_err ag_azrbac_infer_cluster_named(ag_str_t assignments, const char *name, ag_buf_t *out)
+{
+    ag_arena_t arena;
+    ag_json_t doc;
+    ag_yaml_json_t y = {0};
+    ag_str_t found = AG_STR_NULL;
+    bool yaml = ag_yaml_is_yaml_name(name);
+    ag_err err;
+    ag_arena_init(&arena, 1 << 16, 0);
+    if (yaml &&
+        (err = ag_yaml_to_json(assignments, AG_AZRBAC_MAX_FILE_BYTES * 2ull, &y, NULL)) == 0)
+        err = ag_yaml_json_parse(&y, &doc, NULL, &arena, NULL);
+    else if (!yaml)
+        err = ag_json_parse(&doc, assignments, NULL, &arena, NULL);
+    if (err)
+        goto out;
+    if (!yaml)
+        err = scan_clusters(&doc, ag_json_root(&doc), &arena, &found);
+    for (ag_json_ref d = yaml ? ag_json_first(&doc, ag_json_root(&doc)) : AG_JSON_NONE;
+         d != AG_JSON_NONE && !err; d = ag_json_next(&doc, d))
+        err = scan_clusters(&doc, d, &arena, &found);
     if (!err)
         err = found.n ? ag_buf_append_str(out, found) : AG_E_NOT_FOUND;
 out:
+    ag_yaml_json_dispose(&y);
     ag_arena_dispose(&arena);
     return err;
+}
+
+ag_err ag_azrbac_infer_cluster(ag_str_t assignments_json, ag_buf_t *out)
+{
+    return ag_azrbac_infer_cluster_named(assignments_json, "assignments.json", out);
 }

@@ -65,6 +65,8 @@ void ag_azrbac_stats(const ag_azrbac_t *p, ag_azrbac_stats_t *out);
  * dropped), appended to <out>. AG_E_NOT_FOUND when none does, AG_E_DUPLICATE when
  * several clusters appear, AG_E_PARSE for malformed JSON. */
 ag_err ag_azrbac_infer_cluster(ag_str_t assignments_json, ag_buf_t *out);
+/* The same for the contents of file <name>: YAML when the name says so (yaml2json.h). */
+ag_err ag_azrbac_infer_cluster_named(ag_str_t assignments, const char *name, ag_buf_t *out);
 
 /* The cluster id this snapshot decides for (as configured). */
 ag_str_t ag_azrbac_cluster(const ag_azrbac_t *p);

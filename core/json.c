@@ -425,6 +425,7 @@ ag_err ag_json_parse(ag_json_t *doc, ag_str_t text, const ag_json_limits_t *lim,
     doc->len = text.n;
     doc->ntok = 0;
     doc->tok = NULL;
+    doc->posmap = NULL;
     if (text.n > (size_t)UINT32_MAX)
         return set_error(errinfo, text, 0, "document too large", AG_E_TOO_BIG);
     if (!v_value(&v))
@@ -621,7 +622,30 @@ void ag_json_pos(const ag_json_t *doc, ag_json_ref ref, int *line, int *col)
         if (doc->tok[ref].t.type == JSMN_STRING && off > 0)
             off--; /* point at the opening quote */
     }
-    ag_json_offset_pos(ag_str_make(doc->src, doc->len), off, line, col);
+    if (doc->posmap)
+        ag_json_posmap_find(doc->posmap, off, line, col);
+    else
+        ag_json_offset_pos(ag_str_make(doc->src, doc->len), off, line, col);
+}
+
+void ag_json_posmap_find(const ag_json_posmap_t *map, size_t offset, int *line, int *col)
+{
+    size_t lo = 0, hi = map->n; /* the answer is the last entry in [0, hi) with off <= offset */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (map->v[mid].off <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *line = lo ? map->v[lo - 1].line : 0;
+    *col = lo ? map->v[lo - 1].col : 0;
+}
+
+void ag_json_posmap_dispose(ag_json_posmap_t *map)
+{
+    free(map->v);
+    *map = (ag_json_posmap_t){0};
 }
 
 /* ---- writing ------------------------------------------------------------------ */

@@ -40,11 +40,24 @@ typedef struct {
     const char *msg;  /* static */
 } ag_json_error_t;
 
+/* Positions in a source that was converted to JSON (yaml2json.h): entries sorted by JSON
+ * offset; a JSON offset maps to the last entry at or before it. */
+typedef struct {
+    size_t off;
+    int line, col; /* 1-based, in the original source */
+} ag_json_mark_t;
+
+typedef struct {
+    ag_json_mark_t *v; /* malloc */
+    size_t n, cap;
+} ag_json_posmap_t;
+
 typedef struct {
     const char *src;
     size_t len;
     int ntok;
-    struct ag_json_tok *tok; /* arena */
+    struct ag_json_tok *tok;        /* arena */
+    const ag_json_posmap_t *posmap; /* borrowed; NULL: positions are in <src> itself */
 } ag_json_t;
 
 /* Parses <text> (borrowed; must outlive <doc>). <lim> may be NULL for defaults. On
@@ -88,6 +101,10 @@ bool ag_json_str_eq(const ag_json_t *doc, ag_json_ref ref, const char *s);
 /* 1-based line and column of a value in the source (for config error messages). */
 void ag_json_pos(const ag_json_t *doc, ag_json_ref ref, int *line, int *col);
 void ag_json_offset_pos(ag_str_t text, size_t offset, int *line, int *col);
+/* Position of JSON offset <offset> in the source <map> describes (line 0 col 0 when the
+ * map is empty). */
+void ag_json_posmap_find(const ag_json_posmap_t *map, size_t offset, int *line, int *col);
+void ag_json_posmap_dispose(ag_json_posmap_t *map);
 
 /* Writing: appends "<s>" with JSON escaping (control characters as \u00XX, and
  * '<', '>', '&' escaped too so output is safe to embed). Invalid UTF-8 bytes are

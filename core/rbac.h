@@ -29,9 +29,11 @@ typedef struct {
 
 #define AG_RBAC_OPTS_DEFAULT ((ag_rbac_opts_t){.bootstrap = true})
 
-/* Loads Kubernetes objects from <paths> (files, or directories whose *.json files are
- * read in name order): a List (as printed by `kubectl get clusterroles,clusterrolebindings,
- * roles,rolebindings -A -o json`), a RoleList/ClusterRoleList/..., or single objects.
+/* Loads Kubernetes objects from <paths> (files, or directories whose *.json, *.yaml and
+ * *.yml files are read in name order): a List (as printed by `kubectl get clusterroles,
+ * clusterrolebindings,roles,rolebindings -A -o json` or `-o yaml`), a RoleList/
+ * ClusterRoleList/..., or single objects. A file (or in-memory document) whose name ends
+ * in .yaml/.yml is a YAML stream of such documents (yaml2json.h); anything else is JSON.
  * <opts> may be NULL (defaults). Objects in the files replace bootstrap objects of the
  * same kind/namespace/name; two file objects with the same identity are an error.
  * On failure returns AG_E_CONFIG (or AG_E_IO, AG_E_TOO_BIG, AG_E_NOMEM) and appends

@@ -13,6 +13,7 @@
 #include "json.h"
 #include "rbac.h"
 #include "rbac_int.h"
+#include "yaml2json.h"
 
 #define RBAC_GROUP "rbac.authorization.k8s.io"
 
@@ -610,23 +611,62 @@ static ag_err parse_object(loader_t *ld, ag_json_ref obj, ag_str_t item_kind, in
                 AG_STR_FMT(kind));
 }
 
+static ag_json_limits_t doc_limits(size_t n)
+{
+    return (ag_json_limits_t){.max_depth = 32,
+                              .max_tokens = n / 2 + 64 < (size_t)INT_MAX / 2 ? (int)(n / 2 + 64)
+                                                                             : INT_MAX / 2};
+}
+
+static ag_err doc_error(loader_t *ld, ag_err err, const ag_json_error_t *je)
+{
+    if (ld->errmsg)
+        ag_buf_printf(ld->errmsg, "%s:%d:%d: %s", ld->file, je->line, je->col,
+                      je->msg ? je->msg : ag_err_str(err));
+    return err == AG_E_NOMEM ? err : AG_E_CONFIG;
+}
+
+/* A YAML stream (yaml2json.h): every document is read as a JSON document would be. */
+static ag_err add_yaml(loader_t *ld, ag_str_t text, ag_arena_t *tmp)
+{
+    ag_yaml_json_t y;
+    ag_json_t doc;
+    ag_json_error_t je = {0};
+    ag_err err = ag_yaml_to_json(text, AG_RBAC_MAX_FILE_BYTES * 2ull, &y, &je);
+    if (!err) {
+        ag_json_limits_t lim = doc_limits(y.json.n);
+        err = ag_yaml_json_parse(&y, &doc, &lim, tmp, &je);
+    }
+    if (err) {
+        err = doc_error(ld, err, &je);
+        goto out;
+    }
+    ld->doc = &doc;
+    for (ag_json_ref d = ag_json_first(&doc, ag_json_root(&doc)); d != AG_JSON_NONE && !err;
+         d = ag_json_next(&doc, d))
+        err = parse_object(ld, d, AG_STR(""), 0);
+    ld->doc = NULL;
+out:
+    ag_yaml_json_dispose(&y);
+    return err;
+}
+
 static ag_err add_doc(loader_t *ld, ag_str_t text, const char *name)
 {
     ag_arena_t tmp;
     ag_json_t doc;
     ag_json_error_t je = {0};
-    ag_json_limits_t lim = {
-        .max_depth = 32,
-        .max_tokens = text.n / 2 + 64 < (size_t)INT_MAX / 2 ? (int)(text.n / 2 + 64) : INT_MAX / 2};
+    ag_json_limits_t lim = doc_limits(text.n);
+    ag_err err;
     ag_arena_init(&tmp, 1 << 16, 0);
     ld->file = name;
     ld->tmp = &tmp;
-    ag_err err = ag_json_parse(&doc, text, &lim, &tmp, &je);
-    if (err) {
-        if (ld->errmsg)
-            ag_buf_printf(ld->errmsg, "%s:%d:%d: %s", name, je.line, je.col,
-                          je.msg ? je.msg : ag_err_str(err));
-        err = err == AG_E_NOMEM ? err : AG_E_CONFIG;
+    if (ag_yaml_is_yaml_name(name)) {
+        err = add_yaml(ld, text, &tmp);
+        goto out;
+    }
+    if ((err = ag_json_parse(&doc, text, &lim, &tmp, &je))) {
+        err = doc_error(ld, err, &je);
         goto out;
     }
     ld->doc = &doc;
@@ -885,7 +925,8 @@ static int by_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The *.json files of directory <dir>, sorted, as malloc'ed "dir/name" strings. */
+/* The policy files (*.json, *.yaml, *.yml; not hidden) of directory <dir>, sorted, as
+ * malloc'ed "dir/name" strings. */
 static ag_err list_dir(const char *dir, char ***names, int *n, ag_buf_t *errmsg)
 {
     DIR *d = opendir(dir);
@@ -899,7 +940,8 @@ static ag_err list_dir(const char *dir, char ***names, int *n, ag_buf_t *errmsg)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
-        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0 || e->d_name[0] == '.')
+        bool json = len > 5 && strcmp(e->d_name + len - 5, ".json") == 0;
+        if (e->d_name[0] == '.' || !(json || ag_yaml_is_yaml_name(e->d_name)))
             continue;
         if (*n >= AG_RBAC_MAX_FILES) {
             err = AG_E_TOO_BIG;

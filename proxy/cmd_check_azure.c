@@ -114,7 +114,7 @@ static int cluster_id(const opts_t *o, ag_buf_t *out)
     ag_buf_t text = AG_BUF_INIT(AG_AZRBAC_MAX_FILE_BYTES);
     ag_err err = ag_buf_read_file(&text, o->asg[0]);
     if (!err)
-        err = ag_azrbac_infer_cluster(ag_buf_str(&text), out);
+        err = ag_azrbac_infer_cluster_named(ag_buf_str(&text), o->asg[0], out);
     ag_buf_dispose(&text);
     if (err == AG_E_NOT_FOUND || err == AG_E_DUPLICATE)
         return usage("cannot tell the cluster from the assignments: give --cluster-id");

@@ -46,3 +46,12 @@ metric() { # metric NAME_WITH_LABELS: its value from /metrics (0 when absent)
     v=$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v n="$1" '$1 == n {print $2; exit}')
     echo "${v:-0}"
 }
+# wait_generation N: until authgate_policy_generation reaches N (at most 5 s).
+wait_generation() { # wait_generation N
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [ "$(metric authgate_policy_generation)" -ge "$1" ] && return 0
+        sleep 0.05
+    done
+    fail "policy generation did not reach $1 (is $(metric authgate_policy_generation))"
+}

@@ -83,5 +83,34 @@ if [ "$rc" != 2 ] || [[ "$out" != *"--cluster-id"* ]]; then
     fails=$((fails + 1))
 fi
 
+# the same exports as `az ... -o yaml` prints them (PyYAML's safe_dump, as az uses): the
+# same answers; the cluster is inferred from a YAML file too
+for f in role-assignments role-definitions deny-assignments; do
+    python3 -c 'import json, sys, yaml; print(yaml.safe_dump(json.load(open(sys.argv[1])), default_flow_style=False))' \
+        "$AZ/$f.json" >"$TMP/$f.yaml"
+done
+yexpect() { # yexpect WANT_RC WANT_STDOUT -- ARGS... against the YAML exports
+    local out rc
+    out=$("$AUTHGATE" check --azure-assignments "$TMP/role-assignments.yaml" "${@:4}" 2>"$TMP/err")
+    rc=$?
+    if [ "$rc" != "$1" ] || [[ "$out" != *"$2"* ]]; then
+        echo "FAIL (YAML): authgate check ${*:4} -> rc=$rc (want $1): $out"; cat "$TMP/err"
+        fails=$((fails + 1))
+    fi
+}
+yexpect 0 yes -- --cluster-id "$CL" --principal $ALICE get pods -n dev
+yexpect 1 no -- --cluster-id "$CL" --principal $ALICE get pods -n prod
+yexpect 0 yes -- --cluster-id "$CL" --principal $NOBODY --group $DEVS --azure-definitions "$TMP/role-definitions.yaml" list widgets.example.com -n prod
+yexpect 1 'denied by deny assignment' -- --cluster-id "$CL" --principal $DAVE --azure-deny "$TMP/deny-assignments.yaml" get secrets -n kube-system --explain
+yexpect 2 '' -- --principal $ALICE get pods -n dev
+if [[ "$(cat "$TMP/err")" != *"--cluster-id"* ]]; then
+    echo "FAIL (YAML): two clusters in the YAML export must ask for --cluster-id"; fails=$((fails + 1))
+fi
+printf -- '- principalId: 1c6f3d1e-2b7a-4f0e-9d3c-5a8b7e6f0001\n  principalId: x\n' >"$TMP/dup.yml"
+out=$("$AUTHGATE" check --azure-assignments "$TMP/dup.yml" --cluster-id "$CL" --principal $ALICE get pods -n dev 2>&1)
+if [[ "$out" != *"dup.yml:1:3: duplicate key in object"* ]]; then
+    echo "FAIL (YAML): a duplicate key must be named FILE:LINE:COL: $out"; fails=$((fails + 1))
+fi
+
 [ "$fails" -eq 0 ] && echo "ok: azure check" || echo "$fails failure(s)"
 exit $((fails > 0))

@@ -115,6 +115,22 @@ if ! grep -q "bad.json:2:11: rule: verbs must contain at least one value" "$TMP/
     echo "FAIL: policy error did not name FILE:LINE:COL:"; cat "$TMP/err"; fails=$((fails + 1))
 fi
 expect 2 '' -- check --policy "$TMP/missing.json" --as a get pods
+# YAML policy: the sample support.yaml in the directory, a file given directly, and errors
+# that name FILE:LINE:COL in the YAML (a .yaml file was once read as JSON: "invalid number")
+expect 0 yes -- check --policy "$POL" --as dave --as-group support get pods --subresource log -n dev
+expect 1 no -- check --policy "$POL" --as dave --as-group support delete pods -n dev
+expect 0 yes -- check --policy "$POL/support.yaml" --as system:serviceaccount:ci:builder create deploy -n ci
+expect 1 no -- check --policy "$POL/support.yaml" --as system:serviceaccount:ci:builder create deploy -n dev
+printf -- '---\nkind: ClusterRole\nmetadata: {name: r}\nrules:\n- apiGroups: [""]\n  verbs: [on]\n' >"$TMP/bad.yml"
+expect 2 '' -- check --policy "$TMP/bad.yml" --as a get pods
+if ! grep -q "bad.yml:6:11: plain scalar is typed differently by YAML 1.1 and 1.2: quote it" "$TMP/err"; then
+    echo "FAIL: YAML policy error did not name FILE:LINE:COL:"; cat "$TMP/err"; fails=$((fails + 1))
+fi
+printf 'kind: ClusterRole\nmetadata: {name: r}\nrules: [{apiGroups: [""]}]\n' >"$TMP/bad.yaml"
+expect 2 '' -- check --policy "$TMP/bad.yaml" --as a get pods
+if ! grep -q "bad.yaml:3:9: rule: verbs must contain at least one value" "$TMP/err"; then
+    echo "FAIL: YAML policy error did not name FILE:LINE:COL:"; cat "$TMP/err"; fails=$((fails + 1))
+fi
 
 if [ "$fails" -ne 0 ]; then
     echo "$fails case(s) failed"

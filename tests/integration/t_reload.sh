@@ -58,15 +58,6 @@ PY
 LOAD=$!
 sleep 1
 
-wait_generation() { # wait_generation N
-    local i
-    for ((i = 0; i < 100; i++)); do
-        [ "$(metric authgate_policy_generation)" -ge "$1" ] && return 0
-        sleep 0.05
-    done
-    fail "policy generation did not reach $1 (is $(metric authgate_policy_generation))"
-}
-
 # 1. a new file appears (written elsewhere, renamed in: one step)
 cp "$T/bob.json" "$T/bob.tmp" && mv "$T/bob.tmp" "$T/policy/bob.json"
 wait_generation 2

@@ -635,15 +635,19 @@ TEST(rbac_file_objects_replace_bootstrap_objects)
     ag_rbac_unref(p);
 }
 
-TEST(rbac_load_reads_directories_of_json_files)
+TEST(rbac_load_reads_directories_of_json_and_yaml_files)
 {
     char dir[] = "/tmp/ag_rbac_test_XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
     char path[256];
-    const char *files[][2] = {{"a.json", CR("r", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}")},
-                              {"b.json", CRB("b", "r", USER("alice"))},
-                              {"c.yaml", "not json, ignored"}};
-    for (size_t i = 0; i < 3; i++) {
+    const char *files[][2] = {
+        {"a.json", CR("r", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}")},
+        {"b.json", CRB("b", "r", USER("alice"))},
+        {"c.yaml", "kind: ClusterRoleBinding\nmetadata: {name: c}\nroleRef: "
+                   "{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, "
+                   "name: r}\nsubjects: [{kind: User, name: bob}]\n"},
+        {"d.txt", "not a policy, ignored"}};
+    for (size_t i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i][0]);
         FILE *f = fopen(path, "w");
         char *j = dq(files[i][1]);
@@ -657,13 +661,14 @@ TEST(rbac_load_reads_directories_of_json_files)
     ag_buf_t err = AG_BUF_INIT(4096);
     CHECK_EQ(ag_rbac_load(paths, 1, &o, &p, &err), 0);
     CHECK(p && can(p, "alice", "", "GET", "/api/v1/pods/x"));
+    CHECK(p && can(p, "bob", "", "GET", "/api/v1/pods/x"));
     ag_rbac_unref(p);
     const char *missing[] = {"/nonexistent/policy.json"};
     p = NULL;
     CHECK_EQ(ag_rbac_load(missing, 1, &o, &p, &err), AG_E_IO);
     CHECK(p == NULL);
     ag_buf_dispose(&err);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i][0]);
         unlink(path);
     }
