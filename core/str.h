@@ -102,6 +102,16 @@ static inline ag_str_t ag_str_split(ag_str_t s, char sep, ag_str_t *head)
     return ag_str_make(s.p + i + 1, s.n - i - 1);
 }
 
+/* <s> without leading and trailing spaces and tabs (HTTP's optional whitespace). */
+static inline ag_str_t ag_str_trim_ows(ag_str_t s)
+{
+    while (s.n && (s.p[0] == ' ' || s.p[0] == '\t'))
+        s.p++, s.n--;
+    while (s.n && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t'))
+        s.n--;
+    return s;
+}
+
 /* Parses a non-negative decimal integer that fits in uint64 with no sign, spaces or
  * leading '+'. Returns false on any other input (replaces atoi/strtoul). */
 bool ag_str_to_u64(ag_str_t s, unsigned long long *out);

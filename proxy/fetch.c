@@ -73,15 +73,6 @@ static void curl_init(void)
 
 /* ---- Cache-Control --------------------------------------------------------------- */
 
-static ag_str_t trim(ag_str_t s)
-{
-    while (s.n && (s.p[0] == ' ' || s.p[0] == '\t'))
-        s.p++, s.n--;
-    while (s.n && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t'))
-        s.n--;
-    return s;
-}
-
 static bool all_digits(ag_str_t s)
 {
     for (size_t i = 0; i < s.n; i++)
@@ -96,14 +87,14 @@ long long ag_fetch_parse_max_age(ag_str_t value)
     ag_str_t rest = value, item;
     while (rest.p) {
         rest = ag_str_split(rest, ',', &item);
-        item = trim(item);
+        item = ag_str_trim_ows(item);
         ag_str_t name, arg = ag_str_split(item, '=', &name);
-        name = trim(name);
+        name = ag_str_trim_ows(name);
         if (ag_str_ieq(name, AG_STR("no-store")) || ag_str_ieq(name, AG_STR("no-cache")))
             return 0; /* RFC 9111 5.2.2.3-5: must revalidate, so never trust the copy long */
         if (!ag_str_ieq(name, AG_STR("max-age")) || !arg.p)
             continue;
-        arg = trim(arg);
+        arg = ag_str_trim_ows(arg);
         if (arg.n >= 2 && arg.p[0] == '"' && arg.p[arg.n - 1] == '"')
             arg = ag_str_sub(arg, 1, arg.n - 2);
         unsigned long long v;

@@ -84,13 +84,14 @@ typedef struct conn {
     bool webhook_only;         /* accepted on the "webhooks" listener (ag_http1_accept_webhook) */
 } conn_t;
 
-#define MAX_ROUTES 16
+#define MAX_ROUTES 32
 static struct route {
     const char *method, *path;
     size_t max_body;
     ag_local_fn fn;
     void *ud;
     bool webhook; /* also served on the "webhooks" listener */
+    bool typed;   /* any Content-Type: the handler negotiates (ag_http1_route_typed) */
 } routes[MAX_ROUTES];
 static int nroutes;
 
@@ -99,8 +100,17 @@ static ag_err add_route(const char *method, const char *path, size_t max_body, a
 {
     if (nroutes >= MAX_ROUTES)
         return AG_E_TOO_BIG;
-    routes[nroutes++] = (struct route){method, path, max_body, fn, ud, webhook};
+    routes[nroutes++] = (struct route){method, path, max_body, fn, ud, webhook, false};
     return 0;
+}
+
+ag_err ag_http1_route_typed(const char *method, const char *path, size_t max_body, ag_local_fn fn,
+                            void *ud)
+{
+    ag_err err = add_route(method, path, max_body, fn, ud, false);
+    if (!err)
+        routes[nroutes - 1].typed = true;
+    return err;
 }
 
 ag_err ag_http1_route(const char *method, const char *path, size_t max_body, ag_local_fn fn,
@@ -184,15 +194,20 @@ static void respond(conn_t *c, int code, const char *msg, bool close)
     respond_details(c, code, msg, NULL, close);
 }
 
-/* A complete response with a JSON body (the gateway's own answers). */
-static ag_err json_response(ag_buf_t *out, int code, ag_str_t body, bool close)
+/* A complete response with a body of media <type> (NULL: JSON), the gateway's own answers. */
+static ag_err body_response(ag_buf_t *out, int code, const char *type, ag_str_t body, bool close)
 {
     ag_err err = ag_buf_printf(out,
-                               "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                                "Cache-Control: no-cache, private\r\nContent-Length: %zu\r\n%s\r\n",
-                               code, ag_http_reason_phrase(code), body.n,
-                               close ? "Connection: close\r\n" : "");
+                               code, ag_http_reason_phrase(code), type ? type : "application/json",
+                               body.n, close ? "Connection: close\r\n" : "");
     return err ? err : ag_buf_append(out, body.p, body.n);
+}
+
+static ag_err json_response(ag_buf_t *out, int code, ag_str_t body, bool close)
+{
+    return body_response(out, code, NULL, body, close);
 }
 
 /* A Status response with optional details (the gate's 403s name the resource). */
@@ -699,15 +714,42 @@ static bool json_body(const conn_t *c)
     return true;
 }
 
+/* <path> against a route's pattern, where a "*" segment stands for one non-empty segment. */
+static bool path_matches(ag_str_t path, const char *pattern)
+{
+    ag_str_t pat = ag_str_cstr(pattern), ps, ss;
+    while (pat.p && path.p) {
+        pat = ag_str_split(pat, '/', &ps);
+        path = ag_str_split(path, '/', &ss);
+        if (ag_str_eq_lit(ps, "*") ? ss.n == 0 || ag_str_eq_lit(ss, "..") : !ag_str_eq(ps, ss))
+            return false;
+    }
+    return !pat.p && !path.p;
+}
+
 static const struct route *find_route(const conn_t *c)
 {
-    if (!json_body(c))
-        return NULL;
+    bool json = json_body(c);
     for (int i = 0; i < nroutes; i++)
-        if (ag_str_eq_lit(c->req.method, routes[i].method) &&
-            ag_str_eq_lit(c->req.path, routes[i].path))
+        if ((json || routes[i].typed) && ag_str_eq_lit(c->req.method, routes[i].method) &&
+            path_matches(c->req.path, routes[i].path))
             return &routes[i];
     return NULL;
+}
+
+static ag_str_t arena_copy(conn_t *c, ag_str_t v)
+{
+    char *p = ag_arena_cstr(&c->arena, v);
+    return p ? ag_str_make(p, v.n) : AG_STR("");
+}
+
+/* The value of request header <name> copied into the arena (empty when absent). */
+static ag_str_t header_copy(conn_t *c, const char *name)
+{
+    for (int i = 0; i < c->req.nheaders; i++)
+        if (ag_str_ieq(c->req.headers[i].name, ag_str_cstr(name)))
+            return arena_copy(c, c->req.headers[i].value);
+    return AG_STR("");
 }
 
 /* The whole body is here: the handler answers. */
@@ -722,7 +764,7 @@ static void finish_local(conn_t *c)
     bool close = c->close_after || c->w->draining || !c->client_keepalive;
     disarm(c);
     ag_buf_clear(&c->out);
-    if (json_response(&c->out, r->status, ag_buf_str(&c->lresp), close) != 0) {
+    if (body_response(&c->out, r->status, r->response_type, ag_buf_str(&c->lresp), close) != 0) {
         ag_buf_dispose(&c->lresp);
         respond(c, 500, "internal error", true);
         return;
@@ -734,9 +776,14 @@ static void finish_local(conn_t *c)
 static void answer_local(conn_t *c)
 {
     c->lresp = AG_BUF_INIT(4u << 20);
-    c->lreq = (ag_local_req_t){.body = ag_buf_str(&c->lbody), .identity = c->gate.identity,
-                               .arena = &c->arena, .worker = c->w->id, .status = 500,
-                               .response = &c->lresp, .loop = &c->w->loop, .conn = c};
+    c->lreq.body = ag_buf_str(&c->lbody);
+    c->lreq.identity = c->gate.identity;
+    c->lreq.arena = &c->arena;
+    c->lreq.worker = c->w->id;
+    c->lreq.status = 500;
+    c->lreq.response = &c->lresp;
+    c->lreq.loop = &c->w->loop;
+    c->lreq.conn = c;
     c->local->fn(&c->lreq, c->local->ud);
     if (c->lreq.defer) {
         disarm(c);
@@ -794,6 +841,9 @@ static void start_local(conn_t *c, const struct route *rt)
     }
     c->local = rt;
     c->local_overflow = false;
+    c->lreq = (ag_local_req_t){.content_type = header_copy(c, "content-type"),
+                               .accept = header_copy(c, "accept"),
+                               .path = arena_copy(c, c->req.path)};
     c->lbody.max = rt->max_body;
     ag_buf_clear(&c->lbody);
     c->st.roff += c->head_len; /* consumed: the head's slices are not used again */

@@ -45,6 +45,10 @@ typedef struct {
     int worker;                    /* thread slot (metrics, policy) */
     int status;                    /* out: HTTP status (default 500) */
     ag_buf_t *response;            /* out: JSON body */
+    ag_str_t content_type;         /* the request's Content-Type (arena; empty: none) */
+    ag_str_t accept;               /* the request's Accept (arena; empty: none) */
+    ag_str_t path;                 /* the request path (arena) */
+    const char *response_type;     /* out: the body's media type (NULL: application/json) */
     uv_loop_t *loop;               /* the worker loop */
     bool defer;                    /* out: the answer comes later via ag_http1_local_done */
     void *conn;                    /* private to http1.c */
@@ -56,6 +60,12 @@ void ag_http1_local_done(ag_local_req_t *r);
 /* Start-up only (before workers run). <method> and <path> are borrowed (literals). */
 ag_err ag_http1_route(const char *method, const char *path, size_t max_body, ag_local_fn fn,
                       void *ud);
+/* The same for a handler that reads every Content-Type and picks the response encoding
+ * itself (ag_local_req_t.content_type, .accept, .response_type): the Kubernetes review
+ * kinds, which kubectl sends as protobuf. A '*' segment in <path> matches one non-empty
+ * path segment (".../namespaces/ * /localsubjectaccessreviews"). */
+ag_err ag_http1_route_typed(const char *method, const char *path, size_t max_body, ag_local_fn fn,
+                            void *ud);
 /* The same for a webhook (TokenReview, SubjectAccessReview): served on the main listener
  * as above and also on the "webhooks" listener. */
 ag_err ag_http1_webhook_route(const char *method, const char *path, size_t max_body,

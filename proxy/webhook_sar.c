@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "review_route.h"
 #include "sar.h"
 #include "status.h"
 
@@ -134,10 +135,12 @@ ag_err ag_webhook_sar_register(void)
         (err = ag_http1_webhook_route("POST",
                                       "/apis/authorization.k8s.io/v1beta1/subjectaccessreviews",
                                       AG_SAR_MAX_BODY, on_review, NULL)) != 0 ||
-        (err = ag_http1_route("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-                              AG_SAR_MAX_BODY, on_self_review, NULL)) != 0 ||
-        (err = ag_http1_route("POST", "/apis/authorization.k8s.io/v1beta1/selfsubjectaccessreviews",
-                              AG_SAR_MAX_BODY, on_self_review, NULL)) != 0)
+        (err = ag_review_route("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                               "authorization.k8s.io/v1", "SelfSubjectAccessReview",
+                               on_self_review)) != 0 ||
+        (err = ag_review_route("/apis/authorization.k8s.io/v1beta1/selfsubjectaccessreviews",
+                               "authorization.k8s.io/v1beta1", "SelfSubjectAccessReview",
+                               on_self_review)) != 0)
         return err;
     return 0;
 }

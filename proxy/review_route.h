@@ -1,0 +1,27 @@
+/* Local routes for the Kubernetes review kinds kubectl asks about itself (`auth can-i`,
+ * `can-i --list`, `auth whoami`): the content negotiation kube-apiserver does around a
+ * handler that speaks JSON. The request's Content-Type decides the decoding (JSON as is,
+ * application/vnd.kubernetes.protobuf transcoded to the same JSON by core/kpb.h, anything
+ * else 415); Accept decides the answer's encoding (protobuf when it is the most preferred
+ * acceptable type, else JSON; nothing acceptable: 406). Errors are JSON Status objects,
+ * which client-go decodes by the response's Content-Type. Nothing here is ever
+ * forwarded. Lifetime: process. */
+#ifndef AG_REVIEW_ROUTE_H
+#define AG_REVIEW_ROUTE_H
+
+#include <stdbool.h>
+
+#include "err.h"
+#include "http1.h"
+
+/* Registers POST <path> (pattern as ag_http1_route_typed) for objects of <kind> in
+ * <api_version> (both literals with a table in core/kpb.c). <fn> must answer synchronously
+ * and sees a JSON body. Start-up only. */
+ag_err ag_review_route(const char *path, const char *api_version, const char *kind, ag_local_fn fn);
+
+typedef enum { AG_MEDIA_NONE = 0, AG_MEDIA_JSON, AG_MEDIA_PROTOBUF } ag_media_t;
+/* The response encoding for Accept header <accept> (empty: JSON): the acceptable range
+ * with the highest q, the first listed among equals; q=0 excludes. */
+ag_media_t ag_review_accept(ag_str_t accept);
+
+#endif
