@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds with warnings as errors, runs
-# every unit and integration test, then the unit tests again under ASan+UBSan, then
-# each libFuzzer target for a few seconds. Exits non-zero on any failure.
+# every unit and integration test, then the unit tests again under ASan+UBSan, a 2-minute
+# soak of the gateway, then each libFuzzer target for a few seconds. Exits non-zero on any
+# failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -18,6 +19,15 @@ CC=clang cmake -S . -B build-asan -DAG_WERROR=ON -DAG_SANITIZE=ON -DCMAKE_BUILD_
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j"$jobs" -L unit)
+
+echo "== soak: 2 minutes of mixed clients and faults (tests/soak/soak.mjs)"
+# Against the ASan+UBSan gateway when that build has it (any sanitizer report fails the
+# soak), else the normal one; TLS listener (mbedTLS under the sanitizers too);
+# AG_SOAK_SECONDS changes the length.
+soak_bin=build/authgate
+[[ -x build-asan/authgate ]] && soak_bin=build-asan/authgate
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  node tests/soak/soak.mjs --seconds "${AG_SOAK_SECONDS:-120}" --binary "$soak_bin" --tls
 
 echo "== fuzz targets (a few seconds each)"
 CC=clang cmake -S . -B build-fuzz -DAG_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -4,7 +4,10 @@
 // faults for a bounded time. It stops by itself and kills every process it started.
 //
 //   node tests/soak/soak.mjs [--seconds N | --minutes N] [--binary PATH] [--rss-bound-mb N]
-//        [--warmup-seconds N] [--scale N] [--rate N] [--json FILE] [--keep]
+//        [--warmup-seconds N] [--scale N] [--rate N] [--tls] [--json FILE] [--keep]
+//
+// --tls: the gateway listens with TLS (a generated P-256 certificate) and every client
+// speaks TLS; one more kind sends junk where a ClientHello belongs.
 //
 // Clients (kinds): keep-alive GETs with mostly fresh tokens (token-cache misses), OIDC
 // provider tokens, Azure AD overage tokens resolved through Graph, watches, exec-style
@@ -16,18 +19,23 @@
 // upstream restarts (SIGKILL or SIGTERM). A status outside a kind's expected set is
 // allowed only for requests that overlapped a fault window of the class that explains it.
 //
+// IdP outages include the provider being down altogether (killed, restarted on its port
+// with new keys).
 // Asserts: the gateway never dies and exits 0 on SIGTERM at the end; every request got a
 // status or an expected close; only expected statuses per kind; VmRSS after warm-up grows
 // less than --rss-bound-mb (not on a sanitizer build, whose allocator quarantine grows
 // by design); open fds return to the baseline; no sanitizer report in the gateway's
 // output. Prints a summary; exit status 0 = all assertions held, 1 = one failed.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -47,6 +55,7 @@ const SCALE = Math.max(1, Number(opt('--scale', 1)));
 const RATE = Number(opt('--rate', 100)); // ops/s per keep-alive GET client at most
 const JSON_OUT = opt('--json', null);
 const KEEP = flag('--keep');
+const TLS = flag('--tls');
 if (!(DURATION_S > 0) || !fs.existsSync(BINARY)) {
   console.error(`usage: soak.mjs [--seconds N|--minutes N] [--binary PATH]  (binary: ${BINARY})`);
   process.exit(2);
@@ -110,9 +119,12 @@ async function startUpstream(port) {
   fx.up = startChild('upstream', 'node', args);
   fx.upPort = Number(await waitFor('upstream port', () => readIf(pf).trim()));
 }
-async function startOidc() {
-  fx.oidc = startChild('oidc', 'node', ['fixtures/oidc/provider.mjs'], path.join(SRC, 'tests'));
-  const info = await waitFor('oidc provider', () => jsonLine(path.join(WORK, 'oidc.log')), 30000);
+let oidcStarts = 0;
+async function startOidc(port) {
+  const name = `oidc-${++oidcStarts}`;
+  fx.oidc = startChild(name, 'node', ['fixtures/oidc/provider.mjs', ...(port ? ['--port', String(port)] : [])],
+    path.join(SRC, 'tests'));
+  const info = await waitFor('oidc provider', () => jsonLine(path.join(WORK, `${name}.log`)), 30000);
   fx.issuer = info.issuer;
   fx.oidcPort = info.port;
 }
@@ -170,11 +182,15 @@ function writePolicy(gen, broken = false) {
 function gatewayConfig() {
   return {
     listen: { address: '127.0.0.1:0' },
+    ...(TLS ? { tls: { cert: path.join(WORK, 'server.crt'), key: path.join(WORK, 'server.key') } } : {}),
     upstream: { url: `http://127.0.0.1:${fx.upPort}`, pool_size: 16 },
     admin: { address: '127.0.0.1:0' },
     workers: 2,
     limits: { max_connections: 2000 },
-    timeouts: { header_read: '3s', idle: '5s', upstream_idle: '2s', drain: '5s', upstream_first_byte: '20s' },
+    // header_read and idle are generous: on a loaded machine the driver's own event loop can
+    // stall for seconds, and a connection it opened but has not written to yet must not be
+    // closed under it (that would be the driver's fault, counted against the gateway).
+    timeouts: { header_read: '8s', idle: '20s', upstream_idle: '2s', drain: '5s', upstream_first_byte: '20s' },
     authentication: {
       issuers: [
         { issuer: LOCAL_ISS, audiences: ['authgate'], keys: { jwks_file: path.join(WORK, 'local-jwks.json') },
@@ -289,7 +305,23 @@ const EXPECT = {
   garbage: { ok: [400, 401, 408, 414, 431, 501, 505, 'reset'] },
   denied: { ok: [403] },
   anon: { ok: [401] },
+  tlsjunk: { ok: ['closed', 'reset'] }, // --tls only
 };
+if (!TLS) delete EXPECT.tlsjunk;
+// The driver's own event loop: on a loaded machine it can stall, which delays what the
+// clients send and read. Stalls over 1 s are recorded and named next to an unexpected
+// outcome they overlap (a diagnosis aid; they never excuse one).
+const eld = monitorEventLoopDelay({ resolution: 20 });
+eld.enable();
+const stalls = [];
+let lastTick = now();
+setInterval(() => {
+  const t = now();
+  if (t - lastTick > 1100) stalls.push({ start: lastTick, end: t });
+  lastTick = t;
+}, 100).unref();
+const stalledDuring = (t0, t1) => stalls.filter((w) => t0 <= w.end && t1 >= w.start).map((w) => w.end - w.start);
+
 const stats = {}; // kind -> {n, outcomes: {o: n}, unexpected: {o: n}, examples: []}
 function record(kind, outcome, t0, detail = '') {
   const t1 = now();
@@ -301,20 +333,29 @@ function record(kind, outcome, t0, detail = '') {
     Object.keys(windows).some((cls) => e[cls]?.includes(outcome) && overlaps(cls, t0, t1));
   if (!ok) {
     s.unexpected[outcome] = (s.unexpected[outcome] || 0) + 1;
-    if (s.examples.length < 5) s.examples.push({ outcome, at: ((t0 - T0) / 1000).toFixed(1), ms: t1 - t0, detail });
+    if (s.examples.length < 5) {
+      s.examples.push({ outcome, at: ((t0 - T0) / 1000).toFixed(1), ms: t1 - t0, detail,
+        driverStallsMs: stalledDuring(t0 - 1000, t1) });
+    }
   }
 }
 const errName = (e) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' || /hang up|aborted/.test(e.message) ? 'reset'
   : e.code === 'ECONNREFUSED' ? 'refused' : e.code === 'SOAK_TIMEOUT' ? 'timeout' : `error:${e.code || e.message}`);
 
 // ---- HTTP helpers ------------------------------------------------------------------------
+// A request to the gateway's listener, over TLS with --tls.
+function gwRequest(o, cb) {
+  const base = { host: '127.0.0.1', port: fx.gwPort };
+  if (!TLS) return http.request({ ...base, ...o }, cb);
+  return https.request({ ...base, ca: fx.ca, servername: 'localhost', ...o }, cb);
+}
 // One request with node's http client; resolves {status, body|length, sha} or rejects.
 function request(agent, method, p, { token, body, timeout = 30000, collect = false, headers = {} } = {}) {
   return new Promise((resolve, reject) => {
     const h = { ...headers };
     if (token) h.Authorization = `Bearer ${token}`;
     if (body) h['Content-Length'] = body.length;
-    const req = http.request({ host: '127.0.0.1', port: fx.gwPort, method, path: p, agent, headers: h }, (res) => {
+    const req = gwRequest({ method, path: p, agent, headers: h }, (res) => {
       const hash = crypto.createHash('sha256');
       const chunks = [];
       let len = 0;
@@ -335,7 +376,8 @@ function request(agent, method, p, { token, body, timeout = 30000, collect = fal
 // Resolves {status, text, reset}.
 function rawExchange(steps, { timeout = 20000 } = {}) {
   return new Promise((resolve) => {
-    const sock = net.connect(fx.gwPort, '127.0.0.1');
+    const sock = TLS ? tls.connect({ port: fx.gwPort, host: '127.0.0.1', ca: fx.ca, servername: 'localhost' })
+      : net.connect(fx.gwPort, '127.0.0.1');
     let got = Buffer.alloc(0);
     let reset = false, done = false;
     const timers = [];
@@ -444,7 +486,7 @@ function clientExec() {
     const data = crypto.randomBytes(rnd(1, 256) * 1024);
     let settled = false;
     const done = (o, d) => { if (!settled) { settled = true; clearTimeout(timer); record('exec', o, t0, d); resolve(); } };
-    const req = http.request({ host: '127.0.0.1', port: fx.gwPort, path: '/upgrade-ok/exec', agent: false,
+    const req = gwRequest({ path: '/upgrade-ok/exec', agent: false,
       headers: { Authorization: `Bearer ${localToken('execer')}`, Connection: 'Upgrade', Upgrade: 'SPDY/3.1' } });
     const timer = setTimeout(() => { req.destroy(); done('timeout'); }, 30000);
     req.on('upgrade', (res, sock, head) => {
@@ -500,7 +542,7 @@ function clientStall() {
     let settled = false;
     const done = (o, d) => { if (!settled) { settled = true; clearTimeout(timer); record('stall', o, t0, d); resolve(); } };
     const timer = setTimeout(() => { req.destroy(); done('timeout'); }, 60000);
-    const req = http.request({ host: '127.0.0.1', port: fx.gwPort, path: `/big?bytes=${n}&cl=1`, agent: false,
+    const req = gwRequest({ path: `/big?bytes=${n}&cl=1`, agent: false,
       headers: { Authorization: `Bearer ${localToken('staller')}` } }, (res) => {
       let len = 0;
       res.once('data', (d) => {
@@ -524,8 +566,8 @@ function clientStall() {
 async function clientSlowloris() {
   const t0 = now();
   const steps = [[0, 'GET /api/v1/pods HTTP/1.1\r\nHost: soak\r\n']];
-  for (let i = 0; i < 20; i++) steps.push([400, 'X']); // one byte of a header name, never done
-  const r = await rawExchange(steps, { timeout: 20000 });
+  for (let i = 0; i < 24; i++) steps.push([500, 'X']); // a header name byte by byte, never done
+  const r = await rawExchange(steps, { timeout: 30000 }); // header_read (8 s) answers 408
   record('slowloris', rawOutcome(r), t0, r.text.slice(0, 60));
 }
 
@@ -534,8 +576,8 @@ async function clientSlowbody() {
   const head = `POST /slow?ms=1 HTTP/1.1\r\nHost: soak\r\nAuthorization: Bearer ${localToken('slowpoke')}\r\n` +
     'Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n';
   const steps = [[0, head]];
-  for (let i = 0; i < 16; i++) steps.push([500, 'y']); // a trickle, then silence
-  const r = await rawExchange(steps, { timeout: 40000 });
+  for (let i = 0; i < 16; i++) steps.push([500, 'y']); // a trickle, then silence: idle answers 408
+  const r = await rawExchange(steps, { timeout: 60000 });
   record('slowbody', rawOutcome(r), t0, r.text.slice(0, 60));
 }
 
@@ -556,6 +598,23 @@ async function clientGarbage() {
   record('garbage', rawOutcome(r), t0, `variant ${g}: ${r.text.slice(0, 40)}`);
 }
 
+// --tls only: junk where a ClientHello belongs; the handshake fails and the gateway closes.
+async function clientTlsJunk() {
+  const t0 = now();
+  const r = await new Promise((resolve) => {
+    const sock = net.connect(fx.gwPort, '127.0.0.1');
+    let got = 0;
+    const timer = setTimeout(() => { sock.destroy(); resolve('timeout'); }, 20000);
+    sock.on('data', (d) => { got += d.length; });
+    sock.on('error', (e) => { clearTimeout(timer); resolve(e.code === 'ECONNRESET' ? 'reset' : errName(e)); });
+    sock.on('close', () => { clearTimeout(timer); resolve('closed'); });
+    sock.write(Math.random() < 0.5 ? crypto.randomBytes(rnd(1, 2048))
+      : Buffer.concat([Buffer.from('160303ffff', 'hex'), crypto.randomBytes(rnd(1, 512))]));
+  });
+  record('tlsjunk', r, t0);
+  await sleep(100);
+}
+
 async function clientDenied(agent) {
   await viaHttp('denied', () => request(agent, 'GET', '/api/v1/namespaces/default/secrets',
     { token: localToken(`user-${rnd(0, 1e6)}`) }));
@@ -569,7 +628,7 @@ async function clientAnon(agent) {
 
 // Runs fn in a loop until the stop flag; each loop is one operation.
 async function loop(fn, keepAlive = false) {
-  const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
+  const agent = keepAlive ? new (TLS ? https : http).Agent({ keepAlive: true, maxSockets: 1, ca: fx.ca }) : false;
   while (!stopping) {
     const t = now();
     await fn(agent, t);
@@ -600,14 +659,23 @@ async function rotate() {
   oidcPool.length = 0; // tokens of the old kid are dropped; new ones carry the new kid
   if (r.kids && r.kids.length > 3) await oidcAdmin(`remove?kid=${r.kids[r.kids.length - 1]}`);
 }
-const IDP_MODES = ['500', 'garbage', 'html', 'empty', 'slow'];
+const IDP_MODES = ['500', 'down', 'garbage', 'html', 'empty', 'slow'];
 async function faultIdp() {
   const mode = IDP_MODES[faults.idp++ % IDP_MODES.length];
   const w = openWindow('idp');
-  await oidcAdmin(`jwks-mode?mode=${mode}`);
-  if (faults.idp % 2 === 0) { await sleep(1000); await rotate(); } // a new kid while the IdP is down
-  await sleep(6000);
-  await oidcAdmin('jwks-mode?mode=ok');
+  if (mode === 'down') { // killed; back on the same port with new keys (old tokens dropped)
+    fx.oidc.kill('SIGKILL');
+    await fx.oidc.exited;
+    oidcPool.length = 0;
+    await sleep(6000);
+    await startOidc(fx.oidcPort);
+    oidcPool.length = 0;
+  } else {
+    await oidcAdmin(`jwks-mode?mode=${mode}`);
+    if (faults.idp % 2 === 0) { await sleep(1000); await rotate(); } // a new kid while the IdP is down
+    await sleep(6000);
+    await oidcAdmin('jwks-mode?mode=ok');
+  }
   closeWindow(w, 5000); // unknown_kid_interval 1 s, fetch_timeout 2 s, wait 2 s: settled by then
 }
 const GRAPH_FAULTS = [{ delayMs: 500 }, { failStatus: 503 }, { delayMs: 3000 }, { garbage: true },
@@ -646,7 +714,13 @@ function sanitizerReport() {
 }
 
 async function main() {
-  log(`work dir ${WORK}; binary ${BINARY}${SANITIZED ? ' (sanitizer build)' : ''}; ${DURATION_S} s`);
+  log(`work dir ${WORK}; binary ${BINARY}${SANITIZED ? ' (sanitizer build)' : ''}; ${DURATION_S} s${TLS ? '; TLS' : ''}`);
+  if (TLS) {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout', path.join(WORK, 'server.key'), '-out', path.join(WORK, 'server.crt')], { stdio: 'ignore' });
+    fx.ca = fs.readFileSync(path.join(WORK, 'server.crt'));
+  }
   await Promise.all([startUpstream(), startOidc(), startGraph()]);
   await startGateway();
   log(`gateway pid ${fx.gw.pid} on 127.0.0.1:${fx.gwPort} (admin ${fx.adminPort})`);
@@ -670,6 +744,7 @@ async function main() {
   spawnN(1, clientGarbage);
   spawnN(1, clientDenied, true);
   spawnN(1, clientAnon, true);
+  if (TLS) spawnN(1, clientTlsJunk);
   const faultTasks = [every(4000, faultPolicy), every(15000, rotate), every(40000, faultIdp),
     every(25000, faultGraph), every(35000, faultUpstream)];
   const sampler = setInterval(sample, 1000);
@@ -732,6 +807,8 @@ function summarize({ base, warm, endRss, endFd, exit, drained, dead, m }) {
   console.log('== errors by kind (non-2xx/3xx outcomes, expected or not)');
   for (const [k, v] of Object.entries(errors)) console.log(`  ${k.padEnd(10)} ${JSON.stringify(v)}`);
   console.log(`== faults: ${JSON.stringify(faults)}`);
+  console.log(`== driver event loop: max delay ${(eld.max / 1e6).toFixed(0)} ms, p99 ${(eld.percentile(99) / 1e6).toFixed(0)} ms, ` +
+    `stalls over 1 s: ${stalls.length}`);
   const peak = Math.max(...samples.map((s) => s.rss), endRss);
   const growth = endRss - warm.rss;
   console.log(`== VmRSS kB: start ${base.rss}, after warm-up (${(warm.t / 1000).toFixed(0)} s) ${warm.rss}, ` +
