@@ -20,7 +20,8 @@ typedef int ag_err;
     X(CONFIG, "invalid configuration")                                                 \
     X(TIMEOUT, "timed out")                                                            \
     X(UPSTREAM, "upstream error")                                                      \
-    X(CANCELED, "operation canceled")
+    X(CANCELED, "operation canceled")                                                  \
+    X(IN_USE, "address already in use")
 
 enum {
     AG_OK = 0,

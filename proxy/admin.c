@@ -171,11 +171,15 @@ ag_err ag_admin_start(uv_loop_t *loop, const char *address, ag_admin_t **out, ch
     if (!err) {
         uv_tcp_init(loop, &a->listener);
         a->listener.data = a;
-        if (uv_tcp_bind(&a->listener, (struct sockaddr *)&ss, 0) != 0 ||
-            uv_listen((uv_stream_t *)&a->listener, 128, on_connection) != 0) {
+        /* no SO_REUSEPORT (libuv sets only SO_REUSEADDR): a busy address fails here (on
+         * Linux at uv_listen) and nothing can join it later */
+        int rc = uv_tcp_bind(&a->listener, (struct sockaddr *)&ss, 0);
+        if (rc == 0)
+            rc = uv_listen((uv_stream_t *)&a->listener, 128, on_connection);
+        if (rc != 0) {
             uv_close((uv_handle_t *)&a->listener, (uv_close_cb)free);
             a = NULL;
-            err = AG_E_IO;
+            err = rc == UV_EADDRINUSE ? AG_E_IN_USE : AG_E_IO;
         }
     }
     if (!err) {

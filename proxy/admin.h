@@ -10,7 +10,8 @@
 
 typedef struct ag_admin ag_admin_t;
 
-/* Binds <address> ("HOST:PORT", port 0 allowed) on <loop>. *bound gets "HOST:PORT". */
+/* Binds <address> ("HOST:PORT", port 0 allowed) on <loop>. *bound gets "HOST:PORT".
+ * AG_E_IN_USE when something already listens there. */
 ag_err ag_admin_start(uv_loop_t *loop, const char *address, ag_admin_t **out, char *bound,
                       size_t boundlen);
 /* Stops listening and closes open admin connections; frees on the loop's next turn. */

@@ -71,9 +71,10 @@ int ag_cmd_serve(int argc, char **argv)
     }
     ag_log_threshold = (ag_log_level)conf->log.level;
     signal(SIGPIPE, SIG_IGN); /* a peer that went away is an EPIPE, not a process exit */
-    if (ag_server_create(conf, NULL, &srv, &err) != 0) {
+    ag_err e = ag_server_create(conf, NULL, &srv, &err);
+    if (e != 0) {
         fprintf(stderr, "authgate serve: %s\n", err.p ? err.p : "cannot start");
-        rc = 1;
+        rc = e == AG_E_IN_USE ? 2 : 1; /* a busy address is a configuration error */
         goto out;
     }
     /* authentication (issuers, keys, token cache) plugs into the gate and readiness */

@@ -7,6 +7,7 @@
  * The files are removed on exit. The demo upstream trusts its only client, the gateway:
  * its HTTP parsing is deliberately minimal. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -434,8 +435,10 @@ static void remove_files(const demo_t *d)
     rmdir(d->dir);
 }
 
-/* "HOST:PORT" with a port that is free now: the one asked for if it can be bound, else one
- * the kernel picks (a small race with other programs is acceptable for a demo). IPv4. */
+/* "HOST:PORT" that can be listened on now: the one asked for, or for port 0 one the kernel
+ * picks (a small race with other programs is acceptable for a demo; serve checks again).
+ * AG_E_IN_USE when something already uses the port asked for: never another one, the
+ * user would connect to whatever listens there. IPv4. */
 static ag_err pick_address(const char *want, char *out, size_t cap)
 {
     char host[48];
@@ -449,16 +452,15 @@ static ag_err pick_address(const char *want, char *out, size_t cap)
     unsigned long port = strtoul(colon + 1, &end, 10);
     if (*end || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1)
         return AG_E_INVAL;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     if (fd < 0)
         return AG_E_IO;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* as serve binds */
     a.sin_port = htons((uint16_t)port);
-    if (port == 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        a.sin_port = 0;
-        if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-            close(fd);
-            return AG_E_IO;
-        }
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        ag_err err = errno == EADDRINUSE ? AG_E_IN_USE : AG_E_IO;
+        close(fd);
+        return err;
     }
     socklen_t len = sizeof a;
     getsockname(fd, (struct sockaddr *)&a, &len);
@@ -634,8 +636,13 @@ int ag_cmd_demo(int argc, char **argv)
     char config[128];
     int rc = 1;
     signal(SIGPIPE, SIG_IGN);
-    if (pick_address(listen, d.listen, sizeof d.listen) != 0 ||
-        pick_address("127.0.0.1:0", d.admin, sizeof d.admin) != 0) {
+    ag_err e = pick_address(listen, d.listen, sizeof d.listen);
+    if (e == AG_E_IN_USE) {
+        fprintf(stderr, "authgate demo: address %s is already in use\n", listen);
+        rc = 2;
+        goto out;
+    }
+    if (e != 0 || pick_address("127.0.0.1:0", d.admin, sizeof d.admin) != 0) {
         fprintf(stderr, "authgate demo: cannot listen on %s (want a numeric IPv4 HOST:PORT)\n",
                 listen);
         goto out;

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "canon.h"
@@ -1436,16 +1437,18 @@ static conn_t *conn_get(ag_worker_t *w)
     return c;
 }
 
-static void accept_on(ag_worker_t *w, uv_stream_t *listener, ag_tls_ctx_t *tls,
-                      bool webhook_only)
+static void accept_on(ag_worker_t *w, int fd, ag_tls_ctx_t *tls, bool webhook_only)
 {
     pthread_once(&settings_once, init_settings);
     conn_t *c = conn_get(w);
     size_t rcap = (size_t)w->conf->limits.header_bytes + RBUF_SLACK;
-    if (!c)
+    if (!c) {
+        close(fd);
         return;
+    }
     if (ag_stream_init(&c->st, &w->loop, rcap, w->scratch, AG_WORKER_SCRATCH) != 0) {
         recycle(c);
+        close(fd);
         return;
     }
     c->w = w;
@@ -1469,7 +1472,7 @@ static void accept_on(ag_worker_t *w, uv_stream_t *listener, ag_tls_ctx_t *tls,
     reset_request(c);
     c->phase = P_HEAD;
     arm(c, T_HEAD, w->conf->timeouts.header_read_ms); /* covers the TLS handshake too */
-    int rc = ag_stream_accept(&c->st, listener, tls);
+    int rc = ag_stream_accept(&c->st, fd, tls); /* owns fd from here, success or not */
     if (rc < 0 || w->nconns > w->conf->limits.max_connections || w->draining) {
         close_conn(c);
         return;
@@ -1477,15 +1480,15 @@ static void accept_on(ag_worker_t *w, uv_stream_t *listener, ag_tls_ctx_t *tls,
     ag_stream_peer_ip(&c->st, c->client_ip, sizeof c->client_ip);
 }
 
-void ag_http1_accept(ag_worker_t *w)
+void ag_http1_accept(ag_worker_t *w, int fd)
 {
-    accept_on(w, (uv_stream_t *)&w->listener, w->tls_server, false);
+    accept_on(w, fd, w->tls_server, false);
 }
 
-void ag_http1_accept_webhook(ag_worker_t *w)
+void ag_http1_accept_webhook(ag_worker_t *w, int fd)
 {
     /* tls_webhooks is always set with the listener: a webhook connection is never plain */
-    accept_on(w, (uv_stream_t *)&w->wh_listener, w->tls_webhooks, true);
+    accept_on(w, fd, w->tls_webhooks, true);
 }
 
 void ag_http1_drain(ag_worker_t *w)

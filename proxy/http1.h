@@ -15,13 +15,14 @@
 #include "identity.h"
 #include "worker.h"
 
-/* Accepts one pending connection on w->listener. */
-void ag_http1_accept(ag_worker_t *w);
-/* Accepts one pending connection on w->wh_listener: a webhook-only connection, which is
+/* Serves <fd>, a connection accepted on the main listener (w->acceptor); closes it when
+ * it cannot be served. */
+void ag_http1_accept(ag_worker_t *w, int fd);
+/* The same for the "webhooks" listener: a webhook-only connection, which is
  * served only routes registered with ag_http1_webhook_route (404 otherwise, never
  * forwarded) and whose caller is the CN of its verified client certificate (403 unless
  * among conf->webhooks.callers, when given); the installed gate is not run. */
-void ag_http1_accept_webhook(ag_worker_t *w);
+void ag_http1_accept_webhook(ag_worker_t *w, int fd);
 /* Drain: closes idle keep-alive connections and makes the others close after their
  * current response. */
 void ag_http1_drain(ag_worker_t *w);

@@ -1,5 +1,5 @@
-/* Process lifecycle (server.h): listeners bound up front (SO_REUSEPORT, one socket per
- * worker), worker threads, the control loop with signals and the admin listener, drain
+/* Process lifecycle (server.h): listeners bound up front (one socket per address, shared
+ * by the workers, no SO_REUSEPORT: acceptor.h), worker threads, the control loop with signals and the admin listener, drain
  * on SIGTERM/SIGINT, reload hooks on SIGHUP. The registries (readiness, reload) are
  * process-wide and filled before the threads start, so reading them needs no lock. */
 #include "server.h"
@@ -39,6 +39,7 @@ struct ag_server {
     ag_tls_shared_t *tickets;
     ag_credential_t *cred; /* NULL: no upstream token file */
     char listen_addr[80], admin_addr[80], webhooks_addr[80];
+    int listen_fd, wh_fd; /* the bound sockets until every worker has its dup; -1 */
     ag_arena_t arena;
     bool shutting_down, stopped;
 };
@@ -127,7 +128,11 @@ static int sock_port(int fd)
                                     : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-/* One SO_REUSEPORT socket per worker: the kernel spreads connections, no accept lock. */
+/* One listening socket per address, without SO_REUSEPORT: binding fails when anything
+ * already listens there, and nothing can bind the address after us, not even a process
+ * of the same user with SO_REUSEPORT (which would silently get a share of the
+ * connections and their tokens). SO_REUSEADDR only lets a restart bind over connections
+ * of the previous run still in TIME_WAIT. The workers share the socket (acceptor.h). */
 static int bind_one(const struct sockaddr_storage *addr, int backlog, int *err)
 {
     int one = 1;
@@ -137,7 +142,6 @@ static int bind_one(const struct sockaddr_storage *addr, int backlog, int *err)
         return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                 : sizeof(struct sockaddr_in);
     if (bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, backlog) != 0) {
@@ -148,10 +152,22 @@ static int bind_one(const struct sockaddr_storage *addr, int backlog, int *err)
     return fd;
 }
 
-/* Binds one socket per worker on <address> (config key <key>) into the worker's main
- * (<webhooks> false) or webhook listener fd; the address actually bound goes to <printed>. */
-static ag_err bind_listeners(ag_server_t *s, const char *key, const char *address,
-                             bool webhooks, char *printed, size_t plen, ag_buf_t *errmsg)
+/* The start-up error for a listener that cannot bind <address>: AG_E_IN_USE (exit 2)
+ * when something already listens there. */
+static ag_err listen_failed(const char *address, int e, ag_buf_t *errmsg)
+{
+    if (e == EADDRINUSE) {
+        ag_buf_printf(errmsg, "address %s is already in use", address);
+        return AG_E_IN_USE;
+    }
+    ag_buf_printf(errmsg, "cannot listen on %s: %s", address, strerror(e));
+    return AG_E_IO;
+}
+
+/* Binds the listening socket for <address> (config key <key>) into <fd>; the address
+ * actually bound (port 0 resolved) goes to <printed>. */
+static ag_err bind_listener(ag_server_t *s, const char *key, const char *address, int *fd,
+                            char *printed, size_t plen, ag_buf_t *errmsg)
 {
     const char *host;
     int port, e = 0;
@@ -161,23 +177,21 @@ static ag_err bind_listeners(ag_server_t *s, const char *key, const char *addres
         ag_buf_printf(errmsg, "%s \"%s\": not a numeric address", key, address);
         return AG_E_CONFIG;
     }
-    for (int i = 0; i < s->nworkers; i++) {
-        int fd = bind_one(&addr, s->conf->listen.backlog, &e);
-        if (fd < 0) {
-            ag_buf_printf(errmsg, "cannot listen on %s: %s", address, strerror(e));
-            return AG_E_IO;
-        }
-        *(webhooks ? &s->workers[i].wh_fd : &s->workers[i].listen_fd) = fd;
-        if (i == 0 && port == 0) { /* the others share the port the kernel chose */
-            port = sock_port(fd);
-            if (addr.ss_family == AF_INET6)
-                ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)port);
-            else
-                ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)port);
-        }
-    }
+    if ((*fd = bind_one(&addr, s->conf->listen.backlog, &e)) < 0)
+        return listen_failed(address, e, errmsg);
+    if (port == 0)
+        port = sock_port(*fd);
     snprintf(printed, plen, addr.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
     return 0;
+}
+
+static void close_bound(ag_server_t *s)
+{
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    if (s->wh_fd >= 0)
+        close(s->wh_fd);
+    s->listen_fd = s->wh_fd = -1;
 }
 
 /* Host names this gateway answers to, for absolute-form targets. */
@@ -226,18 +240,14 @@ static ag_err start_credential(ag_server_t *s, ag_buf_t *errmsg)
 
 /* ---- workers ----------------------------------------------------------------------- */
 
-static void on_worker_connection(uv_stream_t *l, int status)
+static void on_worker_connection(void *ud, int fd)
 {
-    ag_worker_t *w = l->data;
-    if (status == 0)
-        ag_http1_accept(w);
+    ag_http1_accept(ud, fd);
 }
 
-static void on_webhook_connection(uv_stream_t *l, int status)
+static void on_webhook_connection(void *ud, int fd)
 {
-    ag_worker_t *w = l->data;
-    if (status == 0)
-        ag_http1_accept_webhook(w);
+    ag_http1_accept_webhook(ud, fd);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -256,14 +266,8 @@ static void close_if_open(uv_handle_t *h)
 /* Stops accepting (drain, stop): both listeners. */
 static void close_listeners(ag_worker_t *w)
 {
-    if (w->listening) {
-        w->listening = false;
-        close_if_open((uv_handle_t *)&w->listener);
-    }
-    if (w->wh_listening) {
-        w->wh_listening = false;
-        close_if_open((uv_handle_t *)&w->wh_listener);
-    }
+    ag_acceptor_close(&w->acceptor);
+    ag_acceptor_close(&w->wh_acceptor);
 }
 
 /* Closes what the worker owns. Handles other modules keep on the loop (a gate's timer, a
@@ -340,8 +344,8 @@ static ag_err webhooks_tls(const ag_config_t *c, ag_tls_ctx_t **out, ag_buf_t *e
     return 0;
 }
 
-/* Every worker accepts on the webhook port too (one more SO_REUSEPORT socket each) rather
- * than one worker alone: the API server calls the webhooks on its own request path, so a
+/* Every worker accepts on the webhook port too (one more acceptor each) rather than one
+ * worker alone: the API server calls the webhooks on its own request path, so a
  * busy or stalled worker must not hold them up, and the cost is one idle handle each. */
 static ag_err webhooks_init(ag_server_t *s, ag_worker_t *w, ag_buf_t *errmsg)
 {
@@ -349,15 +353,11 @@ static ag_err webhooks_init(ag_server_t *s, ag_worker_t *w, ag_buf_t *errmsg)
     ag_err err;
     if ((err = webhooks_tls(c, &w->tls_webhooks, errmsg)) != 0)
         return err; /* before listening: this listener never accepts a plain connection */
-    uv_tcp_init(&w->loop, &w->wh_listener);
-    w->wh_listener.data = w;
-    w->wh_fd_adopted = uv_tcp_open(&w->wh_listener, w->wh_fd) == 0;
-    if (!w->wh_fd_adopted || uv_listen((uv_stream_t *)&w->wh_listener, c->listen.backlog,
-                                       on_webhook_connection) != 0) {
+    if (ag_acceptor_start(&w->wh_acceptor, &w->loop, s->wh_fd, s->webhooks_addr,
+                          on_webhook_connection, w) != 0) {
         ag_buf_printf(errmsg, "cannot listen on %s", c->webhooks.address);
         return AG_E_IO;
     }
-    w->wh_listening = true;
     return 0;
 }
 
@@ -380,15 +380,11 @@ static ag_err worker_init(ag_server_t *s, ag_worker_t *w, const ag_server_opts_t
     w->wakeup.data = w;
     uv_timer_init(&w->loop, &w->up_sweep);
     w->up_sweep.data = w;
-    uv_tcp_init(&w->loop, &w->listener);
-    w->listener.data = w;
-    w->fd_adopted = uv_tcp_open(&w->listener, w->listen_fd) == 0;
-    if (!w->fd_adopted ||
-        uv_listen((uv_stream_t *)&w->listener, c->listen.backlog, on_worker_connection) != 0) {
+    if (ag_acceptor_start(&w->acceptor, &w->loop, s->listen_fd, s->listen_addr,
+                          on_worker_connection, w) != 0) {
         ag_buf_printf(errmsg, "cannot listen on %s", c->listen.address);
         return AG_E_IO;
     }
-    w->listening = true;
     if (c->tls.enabled || (o && o->cert_pem)) {
         ag_tls_opts_t to = {.cert_file = c->tls.cert_file, .key_file = c->tls.key_file,
                             .cert_pem = o ? o->cert_pem : NULL, .key_pem = o ? o->key_pem : NULL,
@@ -399,7 +395,7 @@ static ag_err worker_init(ag_server_t *s, ag_worker_t *w, const ag_server_opts_t
             return AG_E_CONFIG;
         }
     }
-    if (w->wh_fd >= 0 && (err = webhooks_init(s, w, errmsg)) != 0)
+    if (s->wh_fd >= 0 && (err = webhooks_init(s, w, errmsg)) != 0)
         return err;
     if (c->upstream.https) {
         ag_tls_opts_t to = {.ca_file = c->upstream.ca_file, .cert_file = c->upstream.cert_file,
@@ -494,15 +490,17 @@ ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
         free(s);
         return AG_E_NOMEM;
     }
+    s->listen_fd = s->wh_fd = -1;
     for (int i = 0; i < s->nworkers; i++)
-        s->workers[i].listen_fd = s->workers[i].wh_fd = -1, s->workers[i].id = i + 1;
+        s->workers[i].id = i + 1;
     ag_metrics_init();
-    if ((err = bind_listeners(s, "listen.address", conf->listen.address, false, s->listen_addr,
-                              sizeof s->listen_addr, errmsg)) != 0)
+    ag_acceptor_metrics_init();
+    if ((err = bind_listener(s, "listen.address", conf->listen.address, &s->listen_fd,
+                             s->listen_addr, sizeof s->listen_addr, errmsg)) != 0)
         goto fail;
     if (conf->webhooks.address &&
-        (err = bind_listeners(s, "webhooks.address", conf->webhooks.address, true,
-                              s->webhooks_addr, sizeof s->webhooks_addr, errmsg)) != 0)
+        (err = bind_listener(s, "webhooks.address", conf->webhooks.address, &s->wh_fd,
+                             s->webhooks_addr, sizeof s->webhooks_addr, errmsg)) != 0)
         goto fail;
     if ((conf->tls.enabled || (opts && opts->cert_pem)) && conf->tls.session_tickets &&
         (err = ag_tls_shared_create((int)(conf->tls.ticket_lifetime_ms / 1000), &s->tickets)))
@@ -523,6 +521,7 @@ ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
         if ((err = worker_init(s, w, opts, errmsg)) != 0)
             goto fail;
     }
+    close_bound(s); /* each worker has its dup: the socket closes with the last one */
     uv_async_init(&s->control, &s->worker_done, on_worker_done);
     s->worker_done.data = s;
     uv_timer_init(&s->control, &s->drain_timer);
@@ -530,7 +529,10 @@ ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
     if (conf->admin.address &&
         (err = ag_admin_start(&s->control, conf->admin.address, &s->admin, s->admin_addr,
                               sizeof s->admin_addr)) != 0) {
-        ag_buf_printf(errmsg, "admin.address \"%s\": cannot listen", conf->admin.address);
+        if (err == AG_E_IN_USE)
+            listen_failed(conf->admin.address, EADDRINUSE, errmsg);
+        else
+            ag_buf_printf(errmsg, "admin.address \"%s\": cannot listen", conf->admin.address);
         goto fail;
     }
     *out = s;
@@ -614,6 +616,7 @@ int ag_server_run(ag_server_t *s)
     for (int i = 0; i < s->nworkers; i++) {
         if (uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]) != 0) {
             ag_log(AG_LOG_ERROR, "cannot start worker thread %d", i + 1);
+            close_listeners(&s->workers[i]); /* no connection waits for it */
             atomic_fetch_add(&s->ndone, 1);
             continue;
         }
@@ -639,20 +642,18 @@ void ag_server_destroy(ag_server_t *s)
     for (int i = 0; i < s->nworkers; i++) {
         ag_worker_t *w = &s->workers[i];
         if (w->loop_ready) { /* threads are joined: close whatever a failed start left */
+            close_listeners(w);
             uv_walk(&w->loop, close_walk, NULL);
             uv_run(&w->loop, UV_RUN_DEFAULT);
             ag_http1_free_pool(w);
             uv_loop_close(&w->loop);
         }
-        if (w->listen_fd >= 0 && !w->fd_adopted)
-            close(w->listen_fd);
-        if (w->wh_fd >= 0 && !w->wh_fd_adopted)
-            close(w->wh_fd);
         ag_tls_ctx_destroy(w->tls_server);
         ag_tls_ctx_destroy(w->tls_webhooks);
         ag_tls_ctx_destroy(w->tls_client);
         free(w->scratch);
     }
+    close_bound(s);
     uv_walk(&s->control, close_walk, NULL);
     uv_run(&s->control, UV_RUN_DEFAULT);
     uv_loop_close(&s->control);

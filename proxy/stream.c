@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TLS_IN_HIGH (48 * 1024) /* stop reading ciphertext above this much unprocessed */
 
@@ -412,11 +413,13 @@ static int start_tls(ag_stream_t *s, ag_tls_ctx_t *tls, const char *sni)
     return 0;
 }
 
-int ag_stream_accept(ag_stream_t *s, uv_stream_t *server, ag_tls_ctx_t *tls)
+int ag_stream_accept(ag_stream_t *s, int fd, ag_tls_ctx_t *tls)
 {
-    int rc = uv_accept(server, (uv_stream_t *)&s->tcp);
-    if (rc < 0)
+    int rc = uv_tcp_open(&s->tcp, fd);
+    if (rc < 0) {
+        close(fd); /* the handle did not take it */
         return rc;
+    }
     uv_tcp_nodelay(&s->tcp, 1);
     if (tls)
         return start_tls(s, tls, NULL);

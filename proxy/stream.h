@@ -51,9 +51,9 @@ int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
                    size_t scratch_len);
 /* Frees the read buffer; only after on_close (or when the handle was never opened). */
 void ag_stream_dispose(ag_stream_t *s);
-/* Accepts a pending connection of <server>; <tls> (may be NULL) starts a server session.
- * on_ready follows (synchronously for plain TCP). */
-int ag_stream_accept(ag_stream_t *s, uv_stream_t *server, ag_tls_ctx_t *tls);
+/* Takes over <fd>, a connection just accepted (acceptor.h), closing it on failure; <tls>
+ * (may be NULL) starts a server session. on_ready follows (synchronously for plain TCP). */
+int ag_stream_accept(ag_stream_t *s, int fd, ag_tls_ctx_t *tls);
 /* Connects to <addr>; with <tls>, performs a client handshake naming <sni>. */
 int ag_stream_connect(ag_stream_t *s, const struct sockaddr *addr, ag_tls_ctx_t *tls,
                       const char *sni);

@@ -1,5 +1,6 @@
-/* One worker: a thread with its own libuv loop, its own SO_REUSEPORT listener, its own
- * TLS contexts, connection pool and upstream keep-alive pool. Nothing a worker touches on
+/* One worker: a thread with its own libuv loop, its own acceptor on the listening socket
+ * all workers share (acceptor.h), its own TLS contexts, connection pool and upstream
+ * keep-alive pool. Nothing a worker touches on
  * the hot path is shared with another worker; the control thread talks to it only
  * through an uv_async (drain, stop). Lifetime: process (created by server.c). */
 #ifndef AG_WORKER_H
@@ -9,6 +10,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "acceptor.h"
 #include "config.h"
 #include "credential.h" /* ag_credential_get for send_request */
 #include "tls.h"
@@ -49,10 +51,8 @@ typedef struct ag_worker {
     int id;                        /* 1..n; 0 is the control thread */
     uv_loop_t loop;
     uv_thread_t thread;
-    uv_tcp_t listener;
-    uv_os_sock_t listen_fd;        /* bound by server.c before the thread starts */
-    bool listening;
-    bool loop_ready, fd_adopted;   /* for teardown after a failed start */
+    ag_acceptor_t acceptor;        /* on the listening socket server.c bound */
+    bool loop_ready;               /* for teardown after a failed start */
     uv_async_t wakeup;             /* control -> worker: look at the flags below */
     atomic_bool drain_flag, stop_flag;
     bool draining;
@@ -62,9 +62,7 @@ typedef struct ag_worker {
     ag_tls_ctx_t *tls_client;      /* NULL: plain HTTP upstream */
     /* the "webhooks" listener (conf->webhooks.address set): webhook routes only, callers
      * known by their client certificate (http1.c's webhook-only connections) */
-    uv_tcp_t wh_listener;
-    uv_os_sock_t wh_fd;            /* -1: none */
-    bool wh_listening, wh_fd_adopted;
+    ag_acceptor_t wh_acceptor;     /* open only when webhooks.address is set */
     ag_tls_ctx_t *tls_webhooks;
     char *scratch;                 /* AG_WORKER_SCRATCH bytes: ciphertext reads */
     /* client connections (http1.c) */

@@ -2,14 +2,19 @@
  * its limit and reading stops there (a peer cannot make the gateway buffer more), consumed
  * bytes make room again, queued bytes are accounted and drain, corked writes arrive intact
  * and in order. No TLS here (test_proxy_tls.c covers the TLS layer). */
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "acceptor.h"
 #include "stream.h"
 #include "testlib.h"
 
 typedef struct {
     uv_loop_t loop;
-    uv_tcp_t listener;
+    int listen_fd;
+    ag_acceptor_t listener;
     ag_stream_t server, client;
     char scratch[17 * 1024];
     int ready, drained, closed;
@@ -44,26 +49,26 @@ static void on_close(ag_stream_t *s, int status)
     r->closed++;
 }
 
-static void on_connection(uv_stream_t *l, int status)
+static void on_connection(void *ud, int fd)
 {
-    rig_t *r = l->data;
-    CHECK_EQ(status, 0);
-    CHECK_EQ(ag_stream_accept(&r->server, l, NULL), 0);
+    rig_t *r = ud;
+    CHECK_EQ(ag_stream_accept(&r->server, fd, NULL), 0);
 }
 
 static void setup(rig_t *r, size_t server_rcap)
 {
     struct sockaddr_in a;
     struct sockaddr_storage got;
-    int len = sizeof got;
+    socklen_t len = sizeof got;
     memset(r, 0, sizeof(*r));
     uv_loop_init(&r->loop);
-    uv_tcp_init(&r->loop, &r->listener);
-    r->listener.data = r;
     uv_ip4_addr("127.0.0.1", 0, &a);
-    CHECK_EQ(uv_tcp_bind(&r->listener, (struct sockaddr *)&a, 0), 0);
-    CHECK_EQ(uv_listen((uv_stream_t *)&r->listener, 8, on_connection), 0);
-    uv_tcp_getsockname(&r->listener, (struct sockaddr *)&got, &len);
+    r->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    CHECK_EQ(bind(r->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_EQ(listen(r->listen_fd, 8), 0);
+    CHECK_EQ(ag_acceptor_start(&r->listener, &r->loop, r->listen_fd, "test", on_connection, r),
+             0);
+    getsockname(r->listen_fd, (struct sockaddr *)&got, &len);
     ag_stream_t *ends[2] = {&r->server, &r->client};
     for (int i = 0; i < 2; i++) {
         CHECK_EQ(ag_stream_init(ends[i], &r->loop, i == 0 ? server_rcap : 64 * 1024, r->scratch,
@@ -85,7 +90,8 @@ static void teardown(rig_t *r)
 {
     ag_stream_close(&r->server);
     ag_stream_close(&r->client);
-    uv_close((uv_handle_t *)&r->listener, NULL);
+    ag_acceptor_close(&r->listener);
+    close(r->listen_fd);
     while (r->closed < 2)
         uv_run(&r->loop, UV_RUN_ONCE);
     uv_run(&r->loop, UV_RUN_DEFAULT);
@@ -181,7 +187,8 @@ TEST(stream_close_after_flush_delivers_queued_bytes)
     ag_stream_close(&r.server);
     while (r.closed < 2)
         uv_run(&r.loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&r.listener, NULL);
+    ag_acceptor_close(&r.listener);
+    close(r.listen_fd);
     uv_run(&r.loop, UV_RUN_DEFAULT);
     ag_stream_dispose(&r.server);
     ag_stream_dispose(&r.client);
