@@ -18,6 +18,7 @@
 
 #include <llhttp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1437,21 +1438,45 @@ static conn_t *conn_get(ag_worker_t *w)
     return c;
 }
 
+static atomic_int fault_conn, fault_stream; /* ag_http1_inject_accept_faults */
+
+void ag_http1_inject_accept_faults(int conn, int stream)
+{
+    atomic_store(&fault_conn, conn);
+    atomic_store(&fault_stream, stream);
+}
+
+static bool take_fault(atomic_int *f)
+{
+    int n = atomic_load_explicit(f, memory_order_relaxed);
+    while (n > 0 && !atomic_compare_exchange_weak(f, &n, n - 1))
+        ;
+    return n > 0;
+}
+
+/* A connection that could not be set up: closed at once (the client sees the close). */
+static void refuse(int fd)
+{
+    close(fd);
+    ag_acceptor_setup_failed();
+}
+
 static void accept_on(ag_worker_t *w, int fd, ag_tls_ctx_t *tls, bool webhook_only)
 {
     pthread_once(&settings_once, init_settings);
-    conn_t *c = conn_get(w);
+    conn_t *c = take_fault(&fault_conn) ? NULL : conn_get(w);
     size_t rcap = (size_t)w->conf->limits.header_bytes + RBUF_SLACK;
     if (!c) {
-        close(fd);
+        refuse(fd);
         return;
     }
-    if (ag_stream_init(&c->st, &w->loop, rcap, w->scratch, AG_WORKER_SCRATCH) != 0) {
-        recycle(c);
-        close(fd);
+    c->w = w; /* before recycle() below, which pools by worker */
+    if (take_fault(&fault_stream) ||
+        ag_stream_init(&c->st, &w->loop, rcap, w->scratch, AG_WORKER_SCRATCH) != 0) {
+        recycle(c); /* its stream handle was not initialized: nothing to close */
+        refuse(fd);
         return;
     }
-    c->w = w;
     c->st.data = c;
     c->st.on_ready = on_client_ready;
     c->st.on_read = on_client_read;

@@ -15,14 +15,18 @@
 #include "identity.h"
 #include "worker.h"
 
-/* Serves <fd>, a connection accepted on the main listener (w->acceptor); closes it when
- * it cannot be served. */
+/* Serves <fd>, a connection accepted on the main listener (w->acceptor). A connection
+ * that cannot be set up (no memory, over limits.max_connections, draining) is closed at
+ * once and counted; the listener is never affected. */
 void ag_http1_accept(ag_worker_t *w, int fd);
 /* The same for the "webhooks" listener: a webhook-only connection, which is
  * served only routes registered with ag_http1_webhook_route (404 otherwise, never
  * forwarded) and whose caller is the CN of its verified client certificate (403 unless
  * among conf->webhooks.callers, when given); the installed gate is not run. */
 void ag_http1_accept_webhook(ag_worker_t *w, int fd);
+/* Test hook: the next <conn> accepts fail to get a connection struct and the next
+ * <stream> ones fail to set up its stream, as allocation failures would. */
+void ag_http1_inject_accept_faults(int conn, int stream);
 /* Drain: closes idle keep-alive connections and makes the others close after their
  * current response. */
 void ag_http1_drain(ag_worker_t *w);
