@@ -11,7 +11,9 @@
 #include "cmd.h"
 #include "cmd_args.h"
 #include "cmd_check_azure.h"
+#include "config.h"
 #include "json.h"
+#include "policy.h"
 #include "rbac.h"
 #include "reqinfo.h"
 
@@ -22,42 +24,92 @@ typedef struct {
     int npolicies;
     const char *groups[MAX_LIST];
     int ngroups;
-    const char *config, *as, *ns, *subresource, *name, *request;
+    const char *config, *as, *as_uid, *oid, *ns, *subresource, *name, *request;
     const char *pos[3];
     int npos;
-    bool no_bootstrap, all_ns, exact_groups, explain, json, websocket, ns_given;
+    bool no_bootstrap, all_ns, exact_groups, explain, json, websocket, ns_given, quiet;
 } opts_t;
 
 static const char *prog = "check";
 
+static const char check_help[] =
+    "usage: authgate check (--policy FILE_OR_DIR ... [--no-bootstrap] | --config FILE)\n"
+    "         (--as USER | --as-group GROUP) [--as-group GROUP ...] [--as-uid UID]\n"
+    "         [--oid OID] [--exact-groups]\n"
+    "         (VERB (TYPE[.GROUP][/NAME] | /NON/RESOURCE/URL) [NAME] [-n NS | -A]\n"
+    "          [--subresource S] [--name N]\n"
+    "         | --request 'METHOD /path?query' [--websocket])\n"
+    "         [--explain] [-o json] [-q]\n"
+    "Asks the policy offline whether a subject may do something, as `kubectl auth can-i`\n"
+    "asks the API server. Prints yes or no; exit 0 yes, 1 no, 2 usage or policy error.\n"
+    "\n"
+    "  --policy FILE_OR_DIR  Kubernetes RBAC objects, JSON or YAML (a directory: its *.json,\n"
+    "                        *.yaml and *.yml files); repeatable\n"
+    "  --no-bootstrap        leave out the built-in bootstrap roles and bindings\n"
+    "  --config FILE         the gateway configuration: its authorization section decides\n"
+    "                        as `authgate serve` would (RBAC, Azure RBAC and the mode)\n"
+    "  --as USER             the user asking (as kubectl --as: impersonation)\n"
+    "  --as-group GROUP      a group of that user; repeatable\n"
+    "  --as-uid UID          the user's UID (as kubectl --as-uid)\n"
+    "  --oid OID             an Azure AD user with this object id (what the gateway's\n"
+    "                        Azure AD issuer yields), judged by Azure RBAC under --config\n"
+    "  --exact-groups        add no system:authenticated (nor service-account groups)\n"
+    "  -n, --namespace NS    namespace; namespaced resources default to \"default\"\n"
+    "  -A, --all-namespaces  in all namespaces (namespace \"\", as kubectl): only\n"
+    "                        cluster-wide grants count\n"
+    "  --subresource S       a subresource such as log, scale or exec\n"
+    "  --name N              a resource name (also TYPE/NAME or a third argument)\n"
+    "  --request 'M /path'   the attributes the API server derives from this request\n"
+    "  --websocket           the --request is a WebSocket upgrade (exec/attach also need\n"
+    "                        create)\n"
+    "  --explain             the attributes, the user and what allowed it; for a denial\n"
+    "                        also the closest rule or assignment and what it lacks\n"
+    "  -o, --output json     the decision as JSON\n"
+    "  -q, --quiet           print nothing: the exit status answers\n"
+    "  -h, --help            this help\n"
+    "TYPE: plural, singular or short name of a built-in resource (po, deploy, svc, ns, cm,\n"
+    "...) or RESOURCE.GROUP; no discovery runs offline. Azure RBAC exports without a\n"
+    "gateway configuration: authgate check --azure-assignments FILE --help.\n"
+    "\n"
+    "examples:\n"
+    "  authgate check --policy config/policies --as bob --as-group dev-team create deploy -n dev\n"
+    "  authgate check --policy rbac.yaml --as carol get pods --subresource log -A --explain\n"
+    "  authgate check --config gateway.json --as alice@contoso.com --oid OID list pods -n dev\n"
+    "  authgate check --config gateway.json --as alice --request 'GET /api/v1/pods?watch=1'\n"
+    "  authgate check --policy config/policies --as carol delete pods -n dev -q && echo may\n";
+
+static const char who_can_help[] =
+    "usage: authgate who-can (--policy FILE_OR_DIR ... [--no-bootstrap] | --config FILE)\n"
+    "         VERB (TYPE[.GROUP][/NAME] | /NON/RESOURCE/URL) [NAME] [-n NS | -A]\n"
+    "         [--subresource S] [--name N] [-o json]\n"
+    "Lists the subjects (users, groups, service accounts) Kubernetes RBAC grants an action,\n"
+    "with the binding and role granting it, as the kubectl-who-can plugin does. Exit 0, or\n"
+    "2 for usage or policy errors.\n"
+    "\n"
+    "  --policy FILE_OR_DIR  Kubernetes RBAC objects, JSON or YAML (a directory: its *.json,\n"
+    "                        *.yaml and *.yml files); repeatable\n"
+    "  --no-bootstrap        leave out the built-in bootstrap roles and bindings\n"
+    "  --config FILE         the RBAC policies of a gateway configuration\n"
+    "  -n, --namespace NS    namespace; namespaced resources default to \"default\"\n"
+    "  -A, --all-namespaces  in all namespaces: only cluster-wide grants count\n"
+    "  --subresource S       a subresource such as log, scale or exec\n"
+    "  --name N              a resource name (also TYPE/NAME or a third argument)\n"
+    "  -o, --output json     the subjects as JSON\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "examples:\n"
+    "  authgate who-can --policy config/policies impersonate users\n"
+    "  authgate who-can --policy config/policies delete pods -n dev\n"
+    "  authgate who-can --config gateway.json get /metrics -o json\n";
+
 static int usage(const char *why)
 {
+    bool who = strcmp(prog, "who-can") == 0;
     if (why)
-        fprintf(stderr, "authgate %s: %s\n", prog, why);
-    if (strcmp(prog, "who-can") == 0)
-        fprintf(stderr,
-                "usage: authgate who-can --policy FILE_OR_DIR [--policy ...] [--no-bootstrap]\n"
-                "         VERB (TYPE[.GROUP][/NAME] | /NON/RESOURCE/URL) [-n NS | -A]\n"
-                "         [--subresource S] [--name N] [-o json]\n");
+        fprintf(stderr, "authgate %s: %s (authgate %s --help for usage)\n", prog, why, prog);
     else
-        fprintf(
-            stderr,
-            "usage: authgate check --policy FILE_OR_DIR [--policy ...] [--no-bootstrap]\n"
-            "         --as USER [--as-group GROUP ...] [--exact-groups]\n"
-            "         (VERB (TYPE[.GROUP][/NAME] | /NON/RESOURCE/URL) [-n NS | -A]\n"
-            "          [--subresource S] [--name N]\n"
-            "         | --request 'METHOD /path?query' [--websocket])\n"
-            "         [--explain] [-o json]\n"
-            "  prints yes or no; exit 0 yes, 1 no, 2 usage or policy error.\n"
-            "  --as/--as-group act like kubectl's impersonation: system:authenticated is added\n"
-            "  (service accounts also get their groups) unless --exact-groups.\n"
-            "  TYPE: plural, singular or short name of a built-in resource (po, deploy, svc,\n"
-            "  ns, cm, ...) or RESOURCE.GROUP; no discovery runs offline.\n"
-            "  --config FILE reads the gateway config's \"authorization\": {\"rbac\":\n"
-            "  {\"policies\": [paths relative to FILE], \"bootstrap\": true}} section.\n"
-            "  Azure role assignments: authgate check --azure-assignments FILE ... "
-            "(cmd_check_azure).\n");
-    return 2;
+        fputs(who ? who_can_help : check_help, stdout);
+    return why ? 2 : 0;
 }
 
 static bool push(const char **list, int *n, const char *v)
@@ -76,56 +128,94 @@ static bool flag(const char *arg, const char *name, bool *out)
     return true;
 }
 
+/* Options only `check` reads: who-can refuses them by name. */
+static bool check_only(const char *a)
+{
+    static const char *const names[] = {"--as",      "--as-group",     "--as-uid",  "--oid",
+                                        "--request", "--exact-groups", "--explain", "--websocket",
+                                        "-q",        "--quiet",        NULL};
+    for (int i = 0; names[i]; i++) {
+        size_t n = strlen(names[i]);
+        if (strncmp(a, names[i], n) == 0 && (a[n] == '\0' || a[n] == '='))
+            return true;
+    }
+    return false;
+}
+
+/* One option with a value at argv[*i]; 1 when taken, 0 when not this kind, 2 on error. */
+static int value_opt(opts_t *o, int argc, char **argv, int *i, bool *missing)
+{
+    const char *v;
+    bool full = false;
+    if ((v = ag_cmd_opt_value("--policy", argc, argv, i, missing)))
+        full = !push(o->policies, &o->npolicies, v);
+    else if ((v = ag_cmd_opt_value("--as-group", argc, argv, i, missing)))
+        full = !push(o->groups, &o->ngroups, v);
+    else if ((v = ag_cmd_opt_value("--as-uid", argc, argv, i, missing)))
+        o->as_uid = v;
+    else if ((v = ag_cmd_opt_value("--as", argc, argv, i, missing)))
+        o->as = v;
+    else if ((v = ag_cmd_opt_value("--oid", argc, argv, i, missing)))
+        o->oid = v;
+    else if ((v = ag_cmd_opt_value("--config", argc, argv, i, missing)))
+        o->config = v;
+    else if ((v = ag_cmd_opt_value("--namespace", argc, argv, i, missing)) ||
+             (v = ag_cmd_opt_value("-n", argc, argv, i, missing)))
+        o->ns = v, o->ns_given = true;
+    else if ((v = ag_cmd_opt_value("--subresource", argc, argv, i, missing)))
+        o->subresource = v;
+    else if ((v = ag_cmd_opt_value("--name", argc, argv, i, missing)))
+        o->name = v;
+    else if ((v = ag_cmd_opt_value("--request", argc, argv, i, missing)))
+        o->request = v;
+    else if ((v = ag_cmd_opt_value("--output", argc, argv, i, missing)) ||
+             (v = ag_cmd_opt_value("-o", argc, argv, i, missing))) {
+        if (strcmp(v, "json") != 0)
+            return usage("only -o json is supported"), 2;
+        o->json = true;
+    } else {
+        return 0;
+    }
+    return full ? (usage("too many --policy or --as-group options"), 2) : 1;
+}
+
 static int parse_args(opts_t *o, int argc, char **argv)
 {
-    bool missing = false, full = false;
-    const char *v;
+    bool missing = false;
     for (int i = 1; i < argc && !missing; i++) {
         const char *a = argv[i];
-        if ((v = ag_cmd_opt_value("--policy", argc, argv, &i, &missing)))
-            full = !push(o->policies, &o->npolicies, v);
-        else if ((v = ag_cmd_opt_value("--as-group", argc, argv, &i, &missing)))
-            full = !push(o->groups, &o->ngroups, v);
-        else if ((v = ag_cmd_opt_value("--as", argc, argv, &i, &missing)))
-            o->as = v;
-        else if ((v = ag_cmd_opt_value("--config", argc, argv, &i, &missing)))
-            o->config = v;
-        else if ((v = ag_cmd_opt_value("--namespace", argc, argv, &i, &missing)) ||
-                 (v = ag_cmd_opt_value("-n", argc, argv, &i, &missing)))
-            o->ns = v, o->ns_given = true;
-        else if ((v = ag_cmd_opt_value("--subresource", argc, argv, &i, &missing)))
-            o->subresource = v;
-        else if ((v = ag_cmd_opt_value("--name", argc, argv, &i, &missing)))
-            o->name = v;
-        else if ((v = ag_cmd_opt_value("--request", argc, argv, &i, &missing)))
-            o->request = v;
-        else if ((v = ag_cmd_opt_value("--output", argc, argv, &i, &missing)) ||
-                 (v = ag_cmd_opt_value("-o", argc, argv, &i, &missing))) {
-            if (strcmp(v, "json") != 0)
-                return usage("only -o json is supported");
-            o->json = true;
-        } else if (flag(a, "--no-bootstrap", &o->no_bootstrap) || flag(a, "-A", &o->all_ns) ||
-                   flag(a, "--all-namespaces", &o->all_ns) ||
-                   flag(a, "--exact-groups", &o->exact_groups) ||
-                   flag(a, "--explain", &o->explain) || flag(a, "--websocket", &o->websocket)) {
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(NULL);
-            exit(0);
-        } else if (!missing && a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "authgate %s: unknown option %s\n", prog, a);
-            return usage(NULL);
-        } else if (!missing && o->npos < 3) {
-            o->pos[o->npos++] = a;
-        } else if (!missing) {
-            return usage("too many arguments");
+        int rc;
+        char why[256];
+        if (strcmp(prog, "who-can") == 0 && check_only(a)) {
+            snprintf(why, sizeof why, "who-can takes no %.*s", (int)strcspn(a, "="), a);
+            return usage(why);
         }
-        if (full)
-            return usage("too many --policy or --as-group options");
+        if ((rc = value_opt(o, argc, argv, &i, &missing)) == 2)
+            return 2;
+        if (rc == 1 || missing || flag(a, "--no-bootstrap", &o->no_bootstrap) ||
+            flag(a, "-A", &o->all_ns) || flag(a, "--all-namespaces", &o->all_ns) ||
+            flag(a, "--exact-groups", &o->exact_groups) || flag(a, "--explain", &o->explain) ||
+            flag(a, "--websocket", &o->websocket) || flag(a, "-q", &o->quiet) ||
+            flag(a, "--quiet", &o->quiet))
+            continue;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+            exit(usage(NULL));
+        if (a[0] == '-' && a[1] != '\0') {
+            snprintf(why, sizeof why, "unknown option %s", a);
+            return usage(why);
+        }
+        if (o->npos == 3)
+            return usage("too many arguments");
+        o->pos[o->npos++] = a;
     }
     if (missing)
         return usage("an option is missing its value");
     if (!o->npolicies && !o->config)
         return usage("give --policy FILE_OR_DIR (or --config FILE)");
+    if (o->npolicies && o->config)
+        return usage("give --policy or --config, not both");
+    if (o->quiet && (o->json || o->explain))
+        return usage("-q prints nothing: it takes no --explain or -o json");
     return 0;
 }
 
@@ -265,7 +355,10 @@ static void build_identity(const opts_t *o, ag_identity_t *id, ag_str_t *groups,
                            ag_str_t *sa_ns_group)
 {
     int n = 0;
-    *id = (ag_identity_t){.username = ag_str_cstr(o->as)};
+    *id = (ag_identity_t){.username = ag_str_cstr(o->as ? o->as : o->oid),
+                          .uid = ag_str_cstr(o->as_uid)};
+    if (o->oid) /* as the gateway's Azure AD issuer marks its users */
+        id->flags |= AG_ID_AZURE_AD, id->oid = ag_str_cstr(o->oid);
     for (int i = 0; i < o->ngroups; i++)
         groups[n++] = ag_str_cstr(o->groups[i]);
     id->groups = groups;
@@ -292,70 +385,35 @@ static void build_identity(const opts_t *o, ag_identity_t *id, ag_str_t *groups,
 
 /* ---- policy ------------------------------------------------------------------------- */
 
-/* --config: the gateway config's "authorization": {"rbac": {"policies": [..],
- * "bootstrap": bool}} section, read here until config/config.h exposes it. Relative
- * paths are taken from the config file's directory. */
-static int policies_from_config(opts_t *o, ag_arena_t *arena)
+/* The policy to ask: the --policy files alone (Kubernetes RBAC), or the chain --config's
+ * authorization section builds for `authgate serve` (policy.h): RBAC, Azure RBAC and
+ * the mode routing between them. *out has one reference. */
+static int load_policy(const opts_t *o, ag_policy_t **out)
 {
-    ag_buf_t text = AG_BUF_INIT(4u << 20), err_text = AG_BUF_INIT(1024);
-    ag_json_t doc;
-    ag_json_error_t je = {0};
-    int rc = 2;
-    if (ag_buf_read_file(&text, o->config)) {
-        fprintf(stderr, "authgate %s: %s: cannot read file\n", prog, o->config);
-        goto out;
-    }
-    if (ag_json_parse(&doc, ag_buf_str(&text), NULL, arena, &je)) {
-        fprintf(stderr, "authgate %s: %s:%d:%d: %s\n", prog, o->config, je.line, je.col,
-                je.msg ? je.msg : "malformed JSON");
-        goto out;
-    }
-    ag_json_ref rbac =
-        ag_json_get(&doc, ag_json_get(&doc, ag_json_root(&doc), "authorization"), "rbac");
-    ag_json_ref pol = ag_json_get(&doc, rbac, "policies"),
-                boot = ag_json_get(&doc, rbac, "bootstrap");
-    if (ag_json_typeof(&doc, pol) != AG_JSON_ARRAY) {
-        fprintf(stderr, "authgate %s: %s: no authorization.rbac.policies list\n", prog, o->config);
-        goto out;
-    }
-    bool b = true;
-    if (boot != AG_JSON_NONE && ag_json_bool(&doc, boot, &b) == 0 && !b)
-        o->no_bootstrap = true;
-    const char *slash = strrchr(o->config, '/');
-    for (ag_json_ref e = ag_json_first(&doc, pol); e != AG_JSON_NONE; e = ag_json_next(&doc, e)) {
-        ag_str_t s;
-        if (ag_json_str(&doc, e, arena, &s) || !s.n) {
-            fprintf(stderr, "authgate %s: %s: authorization.rbac.policies: strings expected\n",
-                    prog, o->config);
-            goto out;
-        }
-        ag_buf_clear(&err_text);
-        if (s.p[0] != '/' && slash)
-            ag_buf_printf(&err_text, "%.*s", (int)(slash - o->config + 1), o->config);
-        ag_buf_append_str(&err_text, s);
-        const char *path = ag_arena_cstr(arena, ag_buf_str(&err_text));
-        if (!path || !push(o->policies, &o->npolicies, path)) {
-            fprintf(stderr, "authgate %s: %s: too many policies\n", prog, o->config);
-            goto out;
-        }
-    }
-    rc = 0;
-out:
-    ag_buf_dispose(&text);
-    ag_buf_dispose(&err_text);
-    return rc;
-}
-
-static int load_policy(opts_t *o, ag_arena_t *arena, ag_rbac_t **out)
-{
-    if (o->config && policies_from_config(o, arena))
-        return 2;
-    ag_rbac_opts_t ro = {.bootstrap = !o->no_bootstrap};
     ag_buf_t err = AG_BUF_INIT(8192);
-    ag_err e = ag_rbac_load(o->policies, o->npolicies, &ro, out, &err);
+    ag_config_t *conf = NULL;
+    ag_authz_config_t authz;
+    const ag_azure_config_t *azure = NULL;
+    ag_chain_mode mode = AG_CHAIN_RBAC_ONLY;
+    ag_err e = 0;
+    ag_authz_config_defaults(&authz);
+    authz.policies = (const char **)o->policies, authz.npolicies = o->npolicies;
+    if (o->config && (e = ag_config_load(o->config, &conf, &err)) == 0) {
+        if (!conf->authz_enabled) {
+            ag_buf_printf(&err, "%s: no \"authorization\" or \"azure\" section", o->config);
+            e = AG_E_CONFIG;
+        } else {
+            authz = conf->authz;
+            e = ag_policy_effective(conf, &azure, &mode, &err);
+        }
+    }
+    authz.bootstrap = authz.bootstrap && !o->no_bootstrap;
+    if (!e)
+        e = ag_policy_build(&authz, azure, mode, out, &err);
     if (e)
         fprintf(stderr, "authgate %s: policy not loaded: %s\n", prog,
                 err.n ? err.p : ag_err_str(e));
+    ag_config_destroy(conf);
     ag_buf_dispose(&err);
     return e ? 2 : 0;
 }
@@ -388,6 +446,10 @@ static void json_user(ag_buf_t *b, const ag_identity_t *id)
 {
     ag_buf_append_cstr(b, "{");
     json_field(b, "username", id->username, false);
+    if (id->uid.n)
+        json_field(b, "uid", id->uid, true);
+    if (id->oid.n)
+        json_field(b, "oid", id->oid, true);
     ag_buf_append_cstr(b, ",\"groups\":[");
     for (int i = 0; i < id->ngroups; i++) {
         if (i)
@@ -400,7 +462,9 @@ static void json_user(ag_buf_t *b, const ag_identity_t *id)
 static void json_decision(ag_buf_t *b, const ag_authz_decision_t *d)
 {
     ag_buf_printf(b, "{\"source\":\"%s\"",
-                  d->source == AG_AUTHZ_BY_SUPERUSER ? "superuser" : "rbac");
+                  d->source == AG_AUTHZ_BY_SUPERUSER ? "superuser"
+                  : d->source == AG_AUTHZ_BY_AZURE   ? "azure"
+                                                     : "rbac");
     if (d->binding_kind.n) {
         ag_buf_append_cstr(b, ",\"binding\":{");
         json_field(b, "kind", d->binding_kind, false);
@@ -435,57 +499,86 @@ static void print_attrs(const ag_attrs_t *a)
                AG_STR_FMT(a->path));
 }
 
+typedef struct {
+    const ag_identity_t *id;
+    const ag_attrs_t *a, *shown; /* asked; shown in the denial (the create check's) */
+    const ag_authz_decision_t *d;
+    bool allowed, second;
+    ag_buf_t reason, deny;
+} report_t;
+
+static void print_json(const report_t *r)
+{
+    ag_buf_t out = AG_BUF_INIT(1 << 20);
+    ag_buf_printf(&out, "{\"allowed\":%s,\"user\":", r->allowed ? "true" : "false");
+    json_user(&out, r->id);
+    ag_buf_append_cstr(&out, ",\"attributes\":");
+    json_attrs(&out, r->a);
+    if (r->second)
+        ag_buf_append_cstr(&out, ",\"alsoRequired\":\"create\"");
+    ag_buf_append_cstr(&out, ",\"decision\":");
+    json_decision(&out, r->d);
+    json_field(&out, "reason", ag_buf_str(&r->reason), true);
+    if (!r->allowed)
+        json_field(&out, "denyMessage", ag_buf_str(&r->deny), true);
+    ag_buf_append_cstr(&out, "}");
+    printf("%s\n", out.p);
+    ag_buf_dispose(&out);
+}
+
+static void print_text(const opts_t *o, const report_t *r)
+{
+    const ag_identity_t *id = r->id;
+    printf("%s\n", r->allowed ? "yes" : "no");
+    if (!o->explain)
+        return;
+    print_attrs(r->a);
+    printf("user: %.*s groups=[", AG_STR_FMT(id->username));
+    for (int i = 0; i < id->ngroups; i++)
+        printf("%s%.*s", i ? " " : "", AG_STR_FMT(id->groups[i]));
+    printf("]%s%.*s%s%.*s\n", id->uid.n ? " uid=" : "", AG_STR_FMT(id->uid),
+           id->oid.n ? " oid=" : "", AG_STR_FMT(id->oid));
+    if (r->second)
+        printf("also required: create (WebSocket %.*s/%.*s)\n", AG_STR_FMT(r->a->resource),
+               AG_STR_FMT(r->a->subresource));
+    if (r->allowed)
+        printf("reason: %s\n", r->reason.p);
+    else
+        printf("reason: %s%s%s\n", r->deny.p, r->reason.n ? ": " : "",
+               r->reason.n ? r->reason.p : "");
+}
+
 /* One decision (plus the WebSocket "create" check when asked) and its report. */
-static int decide_and_print(const opts_t *o, const ag_rbac_t *p, const ag_identity_t *id,
+static int decide_and_print(const opts_t *o, const ag_authz_chain_t *p, const ag_identity_t *id,
                             ag_attrs_t *a)
 {
     ag_authz_decision_t d;
-    bool allowed = ag_rbac_eval(p, id, a, &d) == AG_AUTHZ_ALLOW;
+    bool allowed = ag_authz_chain_eval(p, id, a, &d) == AG_AUTHZ_ALLOW;
     bool second = allowed && ag_reqinfo_needs_create_check(a, o->websocket);
     ag_attrs_t create = *a;
     if (second) {
         create.verb = AG_STR("create");
-        allowed = ag_rbac_eval(p, id, &create, &d) == AG_AUTHZ_ALLOW;
+        allowed = ag_authz_chain_eval(p, id, &create, &d) == AG_AUTHZ_ALLOW;
     }
-    const ag_attrs_t *shown = second && !allowed ? &create : a;
-    ag_buf_t reason = AG_BUF_INIT(1 << 16), deny = AG_BUF_INIT(1 << 16), out = AG_BUF_INIT(1 << 20);
-    ag_authz_reason(&d, &reason);
+    if (o->quiet)
+        return allowed ? 0 : 1;
+    report_t r = {.id = id,
+                  .a = a,
+                  .shown = second && !allowed ? &create : a,
+                  .d = &d,
+                  .allowed = allowed,
+                  .second = second,
+                  .reason = AG_BUF_INIT(1 << 16),
+                  .deny = AG_BUF_INIT(1 << 16)};
+    ag_authz_reason(&d, &r.reason);
     if (!allowed)
-        ag_authz_deny_message(id, shown, &deny);
-    if (o->json) {
-        ag_buf_printf(&out, "{\"allowed\":%s,\"user\":", allowed ? "true" : "false");
-        json_user(&out, id);
-        ag_buf_append_cstr(&out, ",\"attributes\":");
-        json_attrs(&out, a);
-        if (second)
-            ag_buf_append_cstr(&out, ",\"alsoRequired\":\"create\"");
-        ag_buf_append_cstr(&out, ",\"decision\":");
-        json_decision(&out, &d);
-        json_field(&out, "reason", ag_buf_str(&reason), true);
-        if (!allowed)
-            json_field(&out, "denyMessage", ag_buf_str(&deny), true);
-        ag_buf_append_cstr(&out, "}");
-        printf("%s\n", out.p);
-    } else {
-        printf("%s\n", allowed ? "yes" : "no");
-        if (o->explain) {
-            print_attrs(a);
-            printf("user: %.*s groups=[", AG_STR_FMT(id->username));
-            for (int i = 0; i < id->ngroups; i++)
-                printf("%s%.*s", i ? " " : "", AG_STR_FMT(id->groups[i]));
-            printf("]\n");
-            if (second)
-                printf("also required: create (WebSocket %.*s/%.*s)\n", AG_STR_FMT(a->resource),
-                       AG_STR_FMT(a->subresource));
-            if (allowed)
-                printf("reason: %s\n", reason.p);
-            else
-                printf("reason: %s%s%s\n", deny.p, reason.n ? ": " : "", reason.n ? reason.p : "");
-        }
-    }
-    ag_buf_dispose(&reason);
-    ag_buf_dispose(&deny);
-    ag_buf_dispose(&out);
+        ag_authz_deny_message(id, r.shown, &r.deny);
+    if (o->json)
+        print_json(&r);
+    else
+        print_text(o, &r);
+    ag_buf_dispose(&r.reason);
+    ag_buf_dispose(&r.deny);
     return allowed ? 0 : 1;
 }
 
@@ -510,7 +603,7 @@ int ag_cmd_check(int argc, char **argv)
         return ag_cmd_check_azure(argc, argv);
     opts_t o = {0};
     ag_arena_t arena;
-    ag_rbac_t *p = NULL;
+    ag_policy_t *p = NULL;
     ag_attrs_t a;
     int rc;
     prog = "check";
@@ -518,8 +611,9 @@ int ag_cmd_check(int argc, char **argv)
     if ((rc = parse_args(&o, argc, argv)))
         goto out;
     rc = 2;
-    if (!o.as && !o.ngroups) {
-        usage("--as USER or --as-group GROUP is required (nothing is authenticated offline)");
+    if (!o.as && !o.ngroups && !o.oid) {
+        usage("--as USER, --as-group GROUP or --oid OID is required (nothing is authenticated "
+              "offline)");
         goto out;
     }
     if (o.request ? o.npos != 0 : o.npos < 2) {
@@ -528,7 +622,7 @@ int ag_cmd_check(int argc, char **argv)
         goto out;
     }
     if ((o.request ? request_attrs(&o, &arena, &a) : attrs_from_args(&o, &a)) ||
-        load_policy(&o, &arena, &p))
+        load_policy(&o, &p))
         goto out;
     ag_str_t groups[MAX_LIST + 3];
     ag_buf_t sa_group = AG_BUF_INIT(1024);
@@ -539,10 +633,10 @@ int ag_cmd_check(int argc, char **argv)
     ag_str_t sg = ag_buf_str(&sa_group);
     ag_identity_t id;
     build_identity(&o, &id, groups, &sg);
-    rc = decide_and_print(&o, p, &id, &a);
+    rc = decide_and_print(&o, &p->chain, &id, &a);
     ag_buf_dispose(&sa_group);
 out:
-    ag_rbac_unref(p);
+    ag_policy_unref(p);
     ag_arena_dispose(&arena);
     return rc;
 }
@@ -584,7 +678,7 @@ int ag_cmd_who_can(int argc, char **argv)
 {
     opts_t o = {0};
     ag_arena_t arena;
-    ag_rbac_t *p = NULL;
+    ag_policy_t *p = NULL;
     ag_attrs_t a;
     int rc;
     prog = "who-can";
@@ -592,12 +686,11 @@ int ag_cmd_who_can(int argc, char **argv)
     if ((rc = parse_args(&o, argc, argv)))
         goto out;
     rc = 2;
-    if (o.npos < 2 || o.request || o.as || o.ngroups) {
-        usage(o.npos < 2 ? "give VERB and a resource type or URL"
-                         : "who-can takes no --request, --as or --as-group");
+    if (o.npos < 2) {
+        usage("give VERB and a resource type or URL");
         goto out;
     }
-    if (attrs_from_args(&o, &a) || load_policy(&o, &arena, &p))
+    if (attrs_from_args(&o, &a) || load_policy(&o, &p))
         goto out;
     who_ctx_t w = {.json = o.json, .out = AG_BUF_INIT(64u << 20)};
     if (o.json) {
@@ -607,7 +700,7 @@ int ag_cmd_who_can(int argc, char **argv)
     } else {
         printf("%-15s %-20s %-40s %-50s %s\n", "KIND", "NAMESPACE", "NAME", "BINDING", "ROLE");
     }
-    ag_rbac_who_can(p, &a, on_subject, &w);
+    ag_rbac_who_can(p->rbac, &a, on_subject, &w);
     if (o.json) {
         ag_buf_append_cstr(&w.out, "]}");
         printf("%s\n", w.out.p);
@@ -617,7 +710,7 @@ int ag_cmd_who_can(int argc, char **argv)
     ag_buf_dispose(&w.out);
     rc = 0;
 out:
-    ag_rbac_unref(p);
+    ag_policy_unref(p);
     ag_arena_dispose(&arena);
     return rc;
 }

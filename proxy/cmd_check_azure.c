@@ -31,14 +31,44 @@ bool ag_cmd_check_wants_azure(int argc, char **argv)
     return false;
 }
 
+static const char azure_help[] =
+    "usage: authgate check --azure-assignments FILE [--azure-definitions FILE]\n"
+    "         [--azure-deny FILE] [--cluster-id ID] --principal OID [--group GID ...]\n"
+    "         [--explain] (--arm-action ACTION [--scope SCOPE]\n"
+    "         | VERB TYPE[.GROUP][/NAME] [--subresource S] [-n NS] | VERB /URL/PATH)\n"
+    "Asks exported Azure role assignments (az role assignment list -o json or -o yaml)\n"
+    "whether a principal may do something, as the gateway's Azure RBAC would decide.\n"
+    "Prints yes or no; exit 0 yes, 1 no, 2 usage or load error.\n"
+    "\n"
+    "  --azure-assignments FILE  role assignments (JSON or YAML); repeatable; required\n"
+    "  --azure-definitions FILE  custom role definitions; repeatable\n"
+    "  --azure-deny FILE         deny assignments; repeatable\n"
+    "  --cluster-id ID           the managed cluster's resource id (default: the one\n"
+    "                            cluster the assignments name)\n"
+    "  --principal OID           the user's or service principal's object id; required\n"
+    "  --group GID               a group object id of the principal; repeatable\n"
+    "  --arm-action ACTION       a control-plane action instead of a Kubernetes request\n"
+    "  --scope SCOPE             the scope of --arm-action (default: the cluster)\n"
+    "  -n, --namespace NS        namespace of the Kubernetes request\n"
+    "  --subresource S           subresource of the Kubernetes request\n"
+    "  --explain                 the assignment, role and scope that decided\n"
+    "  -h, --help                this help\n"
+    "\n"
+    "examples:\n"
+    "  authgate check --azure-assignments assignments.json --principal OID get pods -n dev\n"
+    "  authgate check --azure-assignments assignments.yaml --principal OID --explain \\\n"
+    "      --arm-action Microsoft.ContainerService/managedClusters/"
+    "listClusterUserCredential/action\n";
+
 static int usage(const char *why)
 {
+    if (!why) {
+        fputs(azure_help, stdout);
+        return 0;
+    }
     fprintf(stderr,
-            "authgate check: %s\n"
-            "usage: authgate check --azure-assignments FILE [--azure-definitions FILE]\n"
-            "         [--azure-deny FILE] [--cluster-id ID] --principal OID [--group GID ...]\n"
-            "         [--explain] (--arm-action ACTION [--scope SCOPE]\n"
-            "         | VERB TYPE[.GROUP][/NAME] [--subresource S] [-n NS] | VERB /URL/PATH)\n",
+            "authgate check: %s (authgate check --azure-assignments FILE --help for "
+            "usage)\n",
             why);
     return 2;
 }
@@ -71,9 +101,13 @@ static int parse_args(opts_t *o, int argc, char **argv)
             o->subresource = v;
         else if (strcmp(argv[i], "--explain") == 0)
             o->explain = true;
-        else if (!bad && argv[i][0] == '-' && argv[i][1] != '\0')
-            return usage("unknown option");
-        else if (!bad && o->npos < 2)
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            exit(usage(NULL));
+        else if (!bad && argv[i][0] == '-' && argv[i][1] != '\0') {
+            char why[256];
+            snprintf(why, sizeof why, "unknown option %s", argv[i]);
+            return usage(why);
+        } else if (!bad && o->npos < 2)
             o->pos[o->npos++] = argv[i];
         else if (!bad)
             return usage("too many arguments");

@@ -18,8 +18,16 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: authgate serve --config FILE [--check]\n"
+               "Runs the gateway. SIGHUP reloads the policy; SIGTERM drains and stops.\n"
+               "\n"
                "  --config FILE   gateway configuration (JSON, see config/README.md)\n"
-               "  --check         validate the configuration and exit (0 ok, 2 invalid)\n");
+               "  --check         validate the configuration, certificates, keys and policy\n"
+               "                  files, then exit (0 valid, 2 invalid)\n"
+               "  -h, --help      this help\n"
+               "\n"
+               "examples:\n"
+               "  authgate serve --config gateway.json\n"
+               "  authgate serve --config gateway.json --check\n");
 }
 
 int ag_cmd_serve(int argc, char **argv)

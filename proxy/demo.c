@@ -622,12 +622,25 @@ int ag_cmd_demo(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:8443";
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+        bool help = strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             listen = argv[++i];
-        else {
-            fprintf(stderr, "usage: authgate demo [--listen HOST:PORT]\n");
-            return 2;
+            continue;
         }
+        if (!help)
+            fprintf(stderr, "authgate demo: unknown option %s\n", argv[i]);
+        fprintf(help ? stdout : stderr,
+                "usage: authgate demo [--listen HOST:PORT]\n"
+                "Runs a complete gateway on loopback (an issuer, an API server stand-in, RBAC)\n"
+                "from a configuration written to a private temporary directory.\n"
+                "\n"
+                "  --listen HOST:PORT  the gateway's address (default 127.0.0.1:8443)\n"
+                "  -h, --help          this help\n"
+                "\n"
+                "examples:\n"
+                "  authgate demo\n"
+                "  authgate demo --listen 127.0.0.1:9443\n");
+        return help ? 0 : 2;
     }
     demo_t d = {.dir = "/tmp/authgate-demo-XXXXXX",
                 .viewer_token = AG_BUF_INIT(16384),

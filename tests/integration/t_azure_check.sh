@@ -112,5 +112,51 @@ if [[ "$out" != *"dup.yml:1:3: duplicate key in object"* ]]; then
     echo "FAIL (YAML): a duplicate key must be named FILE:LINE:COL: $out"; fails=$((fails + 1))
 fi
 
+# `check --config` honours the whole authorization configuration, Azure section included:
+# an Azure AD user (--oid) granted through a role assignment gets yes, as the gateway
+# would allow; the same question under RBAC alone gets no
+mkdir -p "$TMP/gw"
+cat >"$TMP/gw/rbac.yaml" <<'YAML'
+kind: ClusterRoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: ops-view}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: ops}]
+YAML
+gwconf() { # gwconf MODE FILE
+    cat >"$2" <<JSON
+{"listen": {"address": "127.0.0.1:0"}, "upstream": {"url": "http://127.0.0.1:1"},
+ "authorization": {"mode": "$1", "rbac": {"policies": ["rbac.yaml"]}},
+ "azure": {"cluster_resource_id": "$CL", "role_assignments": ["$AZ/role-assignments.json"],
+           "deny_assignments": ["$AZ/deny-assignments.json"]}}
+JSON
+}
+gwconf azure-then-rbac "$TMP/gw/then.json"
+gwconf azure-or-rbac "$TMP/gw/or.json"
+gwconf rbac "$TMP/gw/rbac.json"
+cexpect() { # cexpect WANT_RC WANT_STDOUT -- check ARGS...
+    local out rc
+    out=$("$AUTHGATE" "${@:4}" 2>"$TMP/err")
+    rc=$?
+    if [ "$rc" != "$1" ] || [[ "$out" != *"$2"* ]]; then
+        echo "FAIL (--config): authgate ${*:4} -> rc=$rc (want $1): $out"; cat "$TMP/err"
+        fails=$((fails + 1))
+    fi
+}
+cexpect 0 yes -- check --config "$TMP/gw/then.json" --as alice@contoso.com --oid $ALICE get pods -n dev
+cexpect 0 'Azure RBAC: allowed by role assignment' -- check --config "$TMP/gw/then.json" --oid $ALICE get pods -n dev --explain
+cexpect 0 '"source":"azure"' -- check --config "$TMP/gw/then.json" --oid $ALICE get pods -n dev -o json
+cexpect 1 no -- check --config "$TMP/gw/then.json" --oid $ALICE get pods -n prod
+cexpect 1 'denied by deny assignment' -- check --config "$TMP/gw/then.json" --oid $DAVE get secrets -n kube-system --explain
+cexpect 0 yes -- check --config "$TMP/gw/then.json" --oid $NOBODY --as-group $ADMINS create namespaces
+# azure-then-rbac: Azure's no is final for Azure AD users; azure-or-rbac lets RBAC allow
+cexpect 1 no -- check --config "$TMP/gw/then.json" --oid $NOBODY --as-group ops get pods -n dev
+cexpect 0 yes -- check --config "$TMP/gw/or.json" --oid $NOBODY --as-group ops get pods -n dev
+# non-Azure identities (no --oid) are RBAC's in every mode
+cexpect 0 yes -- check --config "$TMP/gw/then.json" --as bob --as-group ops get pods -n dev
+cexpect 1 no -- check --config "$TMP/gw/then.json" --as bob get pods -n dev
+# mode rbac: the Azure section is not consulted
+cexpect 1 no -- check --config "$TMP/gw/rbac.json" --oid $ALICE get pods -n dev
+
 [ "$fails" -eq 0 ] && echo "ok: azure check" || echo "$fails failure(s)"
 exit $((fails > 0))

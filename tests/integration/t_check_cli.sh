@@ -101,12 +101,73 @@ expect 0 '"name":"ops"' -- who-can --policy "$POL" list pods -n default -o json
 # --config: the gateway config's authorization.rbac section (paths relative to the file)
 mkdir -p "$TMP/cfg/pol"
 cp "$POL/team.json" "$TMP/cfg/pol/"
-echo '{"authorization": {"rbac": {"policies": ["pol"], "bootstrap": true}}}' >"$TMP/cfg/gw.json"
+cat >"$TMP/cfg/gw.json" <<'JSON'
+{"listen": {"address": "127.0.0.1:0"}, "upstream": {"url": "http://127.0.0.1:1"},
+ "authorization": {"rbac": {"policies": ["pol"], "bootstrap": true}}}
+JSON
 expect 0 yes -- check --config "$TMP/cfg/gw.json" --as bob --as-group dev-team create deploy -n dev
+expect 1 no -- check --config "$TMP/cfg/gw.json" --as bob --as-group dev-team create deploy -n prod
+expect 0 yes -- check --config "$TMP/cfg/gw.json" --as anyone get /api
+expect 1 no -- check --config "$TMP/cfg/gw.json" --no-bootstrap --as anyone get /api
+expect 0 'KIND' -- who-can --config "$TMP/cfg/gw.json" delete pods -n dev
+# the whole configuration is read, strictly, as serve reads it
+echo '{"listen": {"address": "127.0.0.1:0"}, "upstream": {"url": "http://127.0.0.1:1"}, "bogus": 1}' >"$TMP/cfg/bad.json"
+expect 2 '' -- check --config "$TMP/cfg/bad.json" --as a get pods
+grep -q 'bad.json:1:.*bogus' "$TMP/err" || { echo "FAIL: --config error must name the key"; cat "$TMP/err"; fails=$((fails + 1)); }
+echo '{"listen": {"address": "127.0.0.1:0"}, "upstream": {"url": "http://127.0.0.1:1"}}' >"$TMP/cfg/noauthz.json"
+expect 2 '' -- check --config "$TMP/cfg/noauthz.json" --as a get pods
+grep -q 'no "authorization" or "azure" section' "$TMP/err" || { echo "FAIL: --config without authorization"; cat "$TMP/err"; fails=$((fails + 1)); }
+expect 2 '' -- check --config "$TMP/cfg/gw.json" --policy "$POL" --as a get pods
+# kubectl auth can-i parity: -q/--quiet (exit status only), --as-uid, -A, repeated --as-group
+quiet() { # quiet WANT_RC ARGS...: nothing on stdout
+    local want=$1 out rc
+    shift
+    out=$("$AUTHGATE" "$@" 2>"$TMP/err")
+    rc=$?
+    if [ "$rc" != "$want" ] || [ -n "$out" ]; then
+        echo "FAIL: authgate $* -> rc=$rc (want $want), stdout must be empty: $out"; fails=$((fails + 1))
+    fi
+}
+quiet 0 check --policy "$POL" --as bob --as-group dev-team create deploy -n dev -q
+quiet 1 check --policy "$POL" --as bob --as-group dev-team create deploy -n prod --quiet
+quiet 2 check --policy "$POL" --as bob get pods -q --explain
+expect 0 'user: bob groups=[dev-team system:authenticated] uid=1234' -- \
+    check --policy "$POL" --as bob --as-group dev-team --as-uid 1234 get pods -n dev --explain
+expect 0 '"uid":"1234"' -- check --policy "$POL" --as bob --as-group dev-team --as-uid=1234 get pods -n dev -o json
+expect 0 yes -- check --policy "$POL" --as x --as-group nobody --as-group ops list pods --all-namespaces
+expect 1 no -- check --policy "$POL" --as bob --as-group dev-team list pods --all-namespaces
+expect 1 'namespace=""' -- check --policy "$POL" --as bob --as-group dev-team list pods -A --explain
+# help: every sub-command, with examples, on stdout, exit 0; never a source file name
+for sub in check who-can serve demo; do
+    out=$("$AUTHGATE" $sub --help 2>&1)
+    rc=$?
+    if [ "$rc" != 0 ] || [[ "$out" != *examples:* ]] || [[ "$out" =~ \.c\b|\.h\b|cmd_ ]]; then
+        echo "FAIL: authgate $sub --help (rc=$rc) must show examples and name no source file:"
+        echo "$out" | sed 's/^/    /'; fails=$((fails + 1))
+    fi
+done
+out=$("$AUTHGATE" check --azure-assignments x --help 2>&1)
+[[ "$out" == *examples:* && "$out" != *cmd_* ]] || { echo "FAIL: Azure check --help: $out"; fails=$((fails + 1)); }
+# who-can --help lists every flag who-can accepts (and who-can refuses check's own by name)
+whohelp=$("$AUTHGATE" who-can --help)
+for f in --policy --no-bootstrap --config -n --namespace -A --all-namespaces --subresource --name -o --output -h --help; do
+    [[ "$whohelp" == *" $f"[\ ,]* ]] || { echo "FAIL: who-can --help does not list $f"; fails=$((fails + 1)); }
+done
+for f in --as --as-group --as-uid --oid --request --explain --websocket --exact-groups -q; do
+    expect 2 '' -- who-can --policy "$POL" $f x get pods
+    grep -q -- "who-can takes no $f\b" "$TMP/err" || { echo "FAIL: who-can $f not refused by name"; cat "$TMP/err"; fails=$((fails + 1)); }
+done
 # usage errors and policy errors: exit 2 and say where
 expect 2 '' -- check --policy "$POL" get pods
 expect 2 '' -- check --policy "$POL" --as a get
 expect 2 '' -- check --policy "$POL" --as a --bogus get pods
+grep -q 'unknown option --bogus' "$TMP/err" || { echo "FAIL: the unknown option is not named"; cat "$TMP/err"; fails=$((fails + 1)); }
+for sub in serve demo; do
+    "$AUTHGATE" $sub --bogus-flag >/dev/null 2>"$TMP/err"
+    grep -q -- '--bogus-flag' "$TMP/err" || { echo "FAIL: $sub does not name the unknown option"; cat "$TMP/err"; fails=$((fails + 1)); }
+done
+"$AUTHGATE" check --azure-assignments x --principal p --bogus-flag get pods >/dev/null 2>"$TMP/err"
+grep -q -- 'unknown option --bogus-flag' "$TMP/err" || { echo "FAIL: Azure check does not name the unknown option"; cat "$TMP/err"; fails=$((fails + 1)); }
 expect 2 '' -- check --policy "$POL" --as a -o yaml get pods
 expect 2 '' -- check --policy "$POL" --as a --request 'GET /api/v1/watch'
 printf '{"kind":"ClusterRole","metadata":{"name":"r"},\n "rules":[{"apiGroups":[""]}]}\n' >"$TMP/bad.json"
