@@ -37,7 +37,10 @@ void ag_gate_done(ag_gate_t *g, ag_gate_result r)
     }
     if (r == AG_GATE_DENY && (g->status < 400 || g->status > 599))
         g->status = 403;
-    ag_http1_gate_resume(g, r);
+    if (g->resume)
+        g->resume(g, r);
+    else
+        ag_http1_gate_resume(g, r);
 }
 
 static ag_gate_finish_fn finish_fn;

@@ -36,6 +36,10 @@ typedef struct ag_gate {
     ag_status_details_t details;  /* DENY: Status.details (empty kind: none) */
     void *audit;                  /* set by the gate steps (request arena): what the audit
                                      log records when the request finishes */
+    /* Who continues the request when a PENDING gate completes (ag_gate_done): NULL for
+     * the HTTP/1.1 front end (http1.c resumes its connection); a driver of its own, such
+     * as a unit test running the gate steps without a connection, sets it. */
+    void (*resume)(struct ag_gate *g, ag_gate_result r);
     /* private to http1.c */
     bool cancelled, pending;
     void *conn;

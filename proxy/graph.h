@@ -20,7 +20,6 @@
 #include "arena.h"
 #include "err.h"
 #include "fetch.h"
-#include "gate.h"
 #include "identity.h"
 #include "core/graph.h"
 #include "mailbox.h"
@@ -101,13 +100,6 @@ void ag_graph_stats(const ag_graph_t *g, ag_graph_stats_t *out);
 void ag_graph_set_default(ag_graph_t *g);
 ag_graph_t *ag_graph_default(void);
 
-/* Start-up wiring, on the control loop thread: with <cfg> (conf->graph when
- * conf->graph_enabled, else NULL: nothing to do) creates the resolver on <control> with
- * <fetch> and publishes it as the default. ag_graph_stop destroys the default resolver;
- * call it before destroying the fetch engine. */
-ag_err ag_graph_start(const ag_graph_cfg_t *cfg, uv_loop_t *control, ag_fetch_t *fetch);
-void ag_graph_stop(void);
-
 /* In a callback with res->err == 0: appends the resolved groups to <id>'s groups (copies
  * in <arena>, after any the token mapping already added, e.g. system:authenticated) and
  * clears AG_ID_GROUP_OVERAGE. AG_E_NOMEM; AG_E_INVAL when res->err != 0. */
@@ -117,20 +109,5 @@ ag_err ag_graph_apply(const ag_graph_result_t *res, ag_arena_t *arena, ag_identi
  * whose overage AKS does not support either), 503 for everything else (Graph or the token
  * endpoint failing or timing out: retryable, never a silent 403). */
 int ag_graph_http_status(ag_err err);
-
-/* The gate's overage step. Called by a gate with the identity authentication produced:
- *  - no AG_ID_GROUP_OVERAGE: returns AG_GATE_ALLOW at once (nothing to resolve);
- *  - overage, and no resolver, a bad oid or no memory: fills gate->status/message and
- *    returns AG_GATE_DENY (403 without a "graph" section: the groups are unknowable;
- *    503 otherwise), logging why;
- *  - otherwise parks: returns AG_GATE_PENDING, and later, on <gate>'s worker loop, calls
- *    <done>(gate, ud, r) exactly once: AG_GATE_ALLOW with the resolved groups appended to
- *    <id> (gate arena; continue with authorization), or AG_GATE_DENY with status 503 (or
- *    403 over max_groups) and a Status message, the reason logged. A gate cancelled
- *    meanwhile gets AG_GATE_DENY and nothing else is touched.
- * <reply> is the worker loop's mailbox; <id> must live in the request (gate lifetime). */
-typedef void (*ag_graph_gate_fn)(ag_gate_t *gate, void *ud, ag_gate_result r);
-ag_gate_result ag_graph_gate_step(ag_gate_t *gate, ag_mailbox_t *reply, ag_identity_t *id,
-                                  ag_graph_gate_fn done, void *ud);
 
 #endif

@@ -1,8 +1,8 @@
 /* Tests for the gate's authentication step (proxy/authenticate.c) on its synchronous
  * paths: client certificate first, bearer tokens (jose-minted fixtures, issuers with
  * local keys) through the token cache, anonymous on and off, malformed Authorization
- * headers, and chaining to the next gate step. Parked paths (unknown kid, Graph) are
- * covered by the t_oidc_* integration tests through the real front end. */
+ * headers, and chaining to the next gate step. Parked paths: the Graph overage step in
+ * test_proxy_graph.c (graph_gate_step_*), unknown kids in the t_oidc_* integration tests. */
 #include <string.h>
 #include <uv.h>
 

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "authn.h"
+#include "authn_fixture.h"
 #include "config.h"
 #include "core/graph.h"
 #include "fetch.h"
@@ -112,8 +113,8 @@ typedef struct {
 static void on_stop(uv_async_t *h)
 {
     env_t *env = h->data;
-    ag_graph_set_default(env->graph); /* a case may have changed it */
-    ag_graph_stop();
+    ag_graph_set_default(NULL);
+    ag_graph_destroy(env->graph);
     ag_fetch_destroy(env->fetch);
     uv_close((uv_handle_t *)h, NULL);
 }
@@ -122,10 +123,12 @@ static void *control_main(void *arg)
 {
     env_t *env = arg;
     uv_loop_init(&env->loop);
+    /* as the gateway starts it (ag_authenticate_setup): created on the control loop with
+     * the fetch engine, published as the process's resolver */
     env->create_err = ag_fetch_create(&env->loop, NULL, &env->fetch);
     if (!env->create_err)
-        env->create_err = ag_graph_start(&env->cfg, &env->loop, env->fetch);
-    env->graph = ag_graph_default();
+        env->create_err = ag_graph_create(&env->loop, env->fetch, &env->cfg, &env->graph);
+    ag_graph_set_default(env->graph);
     uv_async_init(&env->loop, &env->stop, on_stop);
     env->stop.data = env;
     uv_sem_post(&env->ready);
@@ -971,90 +974,112 @@ out:
     rig_stop(&r);
 }
 
-/* ---- the gate step ------------------------------------------------------------------ */
+/* ---- the gate step: authentication's overage step, as the gateway runs it ----------- */
 
+/* One request through the production gate step (ag_authenticator_gate, proxy/
+ * authenticate.c) without a connection: <resume> records how a parked gate completes. */
 typedef struct {
+    ag_gate_t gate; /* first: the resume callback gets &gate */
+    ag_http_req_t req;
+    ag_header_t auth;
     worker_t *w;
     int calls;
     ag_gate_result r;
-} gate_done_t;
+} gate_req_t;
 
-static void on_gate_done(ag_gate_t *gate, void *ud, ag_gate_result r)
+static void on_gate_resume(ag_gate_t *g, ag_gate_result r)
 {
-    gate_done_t *d = ud;
-    (void)gate;
-    d->calls++;
-    d->r = r;
-    d->w->answered++;
+    gate_req_t *q = (gate_req_t *)g;
+    q->calls++;
+    q->r = r;
+    q->w->answered++;
 }
 
-/* Runs the overage step for an identity of OID_A with <flags>; returns the synchronous
- * result, and in *d what <done> reported. */
-static ag_gate_result gate_run(rig_t *r, ag_gate_t *gate, ag_identity_t *id, gate_done_t *d,
+/* Runs the gate for the fixture token <name> (tests/fixtures/jwt) on the rig's worker
+ * loop; returns the synchronous result and waits for a parked one to complete. With
+ * <cancel> the client is gone by the time Graph answers. */
+static ag_gate_result gate_run(rig_t *r, authn_fixture_t *c, gate_req_t *q, const char *name,
                                bool cancel)
 {
-    *d = (gate_done_t){.w = &r->w, .r = -1};
+    ag_str_t tok = authn_fixture_token(c, name);
+    ag_buf_t b = AG_BUF_INIT(1 << 16);
+    ag_arena_reset(&c->req_arena);
+    ag_buf_printf(&b, "Bearer %.*s", AG_STR_FMT(tok));
+    *q = (gate_req_t){.w = &r->w, .r = -1};
+    q->auth = (ag_header_t){AG_STR("Authorization"), ag_arena_strdup(&c->req_arena, ag_buf_str(&b)), 0};
+    ag_buf_dispose(&b);
+    q->req = (ag_http_req_t){.method = AG_STR("GET"), .path = AG_STR("/api/v1/pods"),
+                             .headers = &q->auth, .nheaders = 1};
+    q->gate = (ag_gate_t){.req = &q->req, .loop = &r->w.loop, .worker = 1,
+                          .arena = &c->req_arena, .resume = on_gate_resume};
     int before = r->w.answered;
-    ag_gate_result res = ag_graph_gate_step(gate, r->w.mb, id, on_gate_done, d);
+    ag_gate_result res = ag_authenticator_gate(&q->gate, c->a);
     if (cancel)
-        gate->cancelled = true;
+        q->gate.cancelled = true;
     if (res == AG_GATE_PENDING)
         worker_wait(&r->w, before + 1, 10000);
     return res;
 }
 
+#define AZ_OID "a1b2c3d4-0000-1111-2222-333344445555" /* the fixture tokens' oid */
+
 TEST(graph_gate_step_resolves_overage_or_denies_with_a_reason)
 {
     rig_t r;
-    ag_arena_t a;
-    gate_done_t d;
-    ag_str_t mapped[] = {AG_STR("system:authenticated")};
-    ag_arena_init(&a, 0, 0);
-    if (!rig_fixture(&r, NULL) || !rig_start(&r))
+    authn_fixture_t c;
+    gate_req_t q;
+    authn_fixture_load(&c);
+    if (!rig_fixture(&r, NULL))
         goto out;
-    ag_gate_t gate = {.arena = &a, .loop = &r.w.loop};
-    ag_identity_t plain = {.groups = mapped, .ngroups = 1, .flags = AG_ID_AZURE_AD,
-                           .oid = AG_STR(OID_A)};
-    ag_identity_t id = plain;
-    id.flags |= AG_ID_GROUP_OVERAGE;
-    /* no resolver published: the groups are unknowable -> 403 with a reason */
+    /* one oid in every fixture token: look it up each time, never serve it stale */
+    r.env.cfg.cache_ttl_ms = 1;
+    r.env.cfg.stale_ttl_ms = 0;
+    if (!rig_start(&r))
+        goto out;
+    authn_fixture_start(&c);
+    /* no resolver published: the groups are unknowable -> 403 at once */
     ag_graph_set_default(NULL);
-    CHECK_EQ(gate_run(&r, &gate, &id, &d, false), AG_GATE_DENY);
-    CHECK_EQ(gate.status, 403);
+    CHECK_EQ(gate_run(&r, &c, &q, "azure_overage", false), AG_GATE_DENY);
+    CHECK_EQ(q.gate.status, 403);
+    CHECK_SLICE(q.gate.message, "forbidden: too many groups");
+    CHECK_EQ(q.calls, 0);
     ag_graph_set_default(r.env.graph);
-    /* no overage: nothing to do, no Graph call */
-    CHECK_EQ(gate_run(&r, &gate, &plain, &d, false), AG_GATE_ALLOW);
-    CHECK_EQ(d.calls, 0);
-    /* overage: parked, then allowed with the groups added */
-    CHECK_EQ(gate_run(&r, &gate, &id, &d, false), AG_GATE_PENDING);
-    CHECK_EQ(d.calls, 1);
-    CHECK_EQ(d.r, AG_GATE_ALLOW);
-    CHECK_EQ(id.ngroups, 4);
-    CHECK(!(id.flags & AG_ID_GROUP_OVERAGE));
-    /* Graph failing: 503, never a silent 403 */
-    CONTROL(&r, "{\"failStatus\":503}");
-    ag_identity_t idb = {.groups = mapped, .ngroups = 1,
-                         .flags = AG_ID_AZURE_AD | AG_ID_GROUP_OVERAGE, .oid = AG_STR(OID_B)};
-    gate.status = 0;
-    CHECK_EQ(gate_run(&r, &gate, &idb, &d, false), AG_GATE_PENDING);
-    CHECK_EQ(d.r, AG_GATE_DENY);
-    CHECK_EQ(gate.status, 503);
-    CHECK(gate.message.n > 0);
-    CHECK_EQ(idb.ngroups, 1);
-    /* the client went away while parked: released with DENY, identity untouched */
-    CONTROL(&r, "{\"failStatus\":0,\"delayMs\":200}");
-    ag_identity_t idc = {.groups = mapped, .ngroups = 1,
-                         .flags = AG_ID_AZURE_AD | AG_ID_GROUP_OVERAGE, .oid = AG_STR(OID_C)};
-    gate.status = 0;
-    CHECK_EQ(gate_run(&r, &gate, &idc, &d, true), AG_GATE_PENDING);
-    CHECK_EQ(d.calls, 1);
-    CHECK_EQ(d.r, AG_GATE_DENY);
-    CHECK_EQ(idc.ngroups, 1);
-    CHECK_EQ(gate.status, 0);
-    ag_graph_set_default(NULL);
+    /* no overage: allowed at once, no Graph call */
+    CHECK_EQ(gate_run(&r, &c, &q, "azure_v1", false), AG_GATE_ALLOW);
+    CHECK_EQ(q.calls, 0);
+    CHECK(q.gate.identity && !(q.gate.identity->flags & AG_ID_GROUP_OVERAGE));
+    CHECK_EQ(LOOKUPS(&r, AZ_OID), 0);
+    /* overage: parked, then allowed with Graph's groups after system:authenticated */
+    CHECK_EQ(gate_run(&r, &c, &q, "azure_overage", false), AG_GATE_PENDING);
+    CHECK_EQ(q.calls, 1);
+    CHECK_EQ(q.r, AG_GATE_ALLOW);
+    const ag_identity_t *id = q.gate.identity;
+    CHECK(id && id->ngroups == 4 && !(id->flags & AG_ID_GROUP_OVERAGE));
+    CHECK(id && id->ngroups > 0 && ag_str_eq_lit(id->groups[0], "system:authenticated"));
+    CHECK_EQ(LOOKUPS(&r, AZ_OID), 1);
+    /* the client went away while parked: released with DENY (ag_gate_done makes it a
+     * 403 nobody reads), no identity handed on */
+    usleep(5 * 1000); /* past cache_ttl */
+    CONTROL(&r, "{\"delayMs\":200}");
+    CHECK_EQ(gate_run(&r, &c, &q, "azure_overage", true), AG_GATE_PENDING);
+    CHECK_EQ(q.calls, 1);
+    CHECK_EQ(q.r, AG_GATE_DENY);
+    CHECK(q.gate.identity == NULL);
+    CHECK_EQ(LOOKUPS(&r, AZ_OID), 2);
+    /* Graph failing: parked, then 503, never a silent 403 */
+    usleep(5 * 1000);
+    CONTROL(&r, "{\"delayMs\":0,\"failStatus\":503}");
+    CHECK_EQ(gate_run(&r, &c, &q, "azure_overage", false), AG_GATE_PENDING);
+    CHECK_EQ(q.calls, 1);
+    CHECK_EQ(q.r, AG_GATE_DENY);
+    CHECK_EQ(q.gate.status, 503);
+    CHECK_SLICE(q.gate.message, "group resolution is unavailable, retry later");
+    CHECK(q.gate.identity == NULL);
+    CHECK_EQ(LOOKUPS(&r, AZ_OID), 3);
 out:
+    ag_graph_set_default(r.env.graph);
+    authn_fixture_teardown(&c); /* releases worker 1's mailbox on r.w's loop */
     rig_stop(&r);
-    ag_arena_dispose(&a);
 }
 
 /* Figures for the report, with a loose bound so a pathological slowdown fails: cached
