@@ -700,3 +700,12 @@ ag_err ag_json_write_str(ag_buf_t *out, ag_str_t s)
         return err;
     return ag_buf_append(out, "\"", 1);
 }
+
+ag_err ag_json_write_strs(ag_buf_t *out, const ag_str_t *v, int n)
+{
+    ag_err err = ag_buf_append(out, "[", 1);
+    for (int i = 0; i < n && !err; i++)
+        if (!(i && (err = ag_buf_append(out, ",", 1))))
+            err = ag_json_write_str(out, v[i]);
+    return err ? err : ag_buf_append(out, "]", 1);
+}

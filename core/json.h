@@ -110,5 +110,7 @@ void ag_json_posmap_dispose(ag_json_posmap_t *map);
  * '<', '>', '&' escaped too so output is safe to embed). Invalid UTF-8 bytes are
  * replaced with U+FFFD. */
 ag_err ag_json_write_str(ag_buf_t *out, ag_str_t s);
+/* Appends the array ["<v[0]>",...] (each as ag_json_write_str). */
+ag_err ag_json_write_strs(ag_buf_t *out, const ag_str_t *v, int n);
 
 #endif

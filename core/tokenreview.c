@@ -104,29 +104,17 @@ ag_err ag_tokenreview_parse(ag_str_t body, ag_arena_t *arena, ag_tokenreview_req
 
 /* ---- response ------------------------------------------------------------------------ */
 
-static ag_err write_str_array(ag_buf_t *out, const ag_str_t *v, int n)
-{
-    ag_err err = ag_buf_append_cstr(out, "[");
-    for (int i = 0; i < n && !err; i++) {
-        if (i)
-            err = ag_buf_append_cstr(out, ",");
-        if (!err)
-            err = ag_json_write_str(out, v[i]);
-    }
-    return err ? err : ag_buf_append_cstr(out, "]");
-}
-
-static ag_err write_user(ag_buf_t *out, const ag_identity_t *u)
+ag_err ag_user_info_write(ag_buf_t *out, const ag_identity_t *u)
 {
     ag_err err;
-    if ((err = ag_buf_append_cstr(out, "\"user\":{\"username\":")) ||
+    if ((err = ag_buf_append_cstr(out, "{\"username\":")) ||
         (err = ag_json_write_str(out, u->username)))
         return err;
     if (u->uid.n &&
         ((err = ag_buf_append_cstr(out, ",\"uid\":")) || (err = ag_json_write_str(out, u->uid))))
         return err;
     if (u->ngroups && ((err = ag_buf_append_cstr(out, ",\"groups\":")) ||
-                       (err = write_str_array(out, u->groups, u->ngroups))))
+                       (err = ag_json_write_strs(out, u->groups, u->ngroups))))
         return err;
     if (u->nextra) {
         if ((err = ag_buf_append_cstr(out, ",\"extra\":{")))
@@ -135,7 +123,7 @@ static ag_err write_user(ag_buf_t *out, const ag_identity_t *u)
             const ag_extra_t *e = &u->extra[i];
             if ((i && (err = ag_buf_append_cstr(out, ","))) ||
                 (err = ag_json_write_str(out, e->key)) || (err = ag_buf_append_cstr(out, ":")) ||
-                (err = write_str_array(out, e->values, e->nvalues)))
+                (err = ag_json_write_strs(out, e->values, e->nvalues)))
                 return err;
         }
         if ((err = ag_buf_append_cstr(out, "}")))
@@ -154,20 +142,33 @@ ag_err ag_tokenreview_write(ag_buf_t *out, const ag_tokenreview_req_t *req,
                              ag_tokenreview_api_version(req->version))))
         return err;
     if (req->naudiences && ((err = ag_buf_append_cstr(out, "\"audiences\":")) ||
-                            (err = write_str_array(out, req->audiences, req->naudiences))))
+                            (err = ag_json_write_strs(out, req->audiences, req->naudiences))))
         return err;
     /* authenticated is omitempty in Go; written false too, which every reader takes alike */
     if ((err = ag_buf_printf(out, "},\"status\":{\"authenticated\":%s",
                              status->authenticated ? "true" : "false")))
         return err;
     if (status->authenticated && status->user &&
-        ((err = ag_buf_append_cstr(out, ",")) || (err = write_user(out, status->user))))
+        ((err = ag_buf_append_cstr(out, ",\"user\":")) ||
+         (err = ag_user_info_write(out, status->user))))
         return err;
     if (status->naudiences && ((err = ag_buf_append_cstr(out, ",\"audiences\":")) ||
-                               (err = write_str_array(out, status->audiences, status->naudiences))))
+                               (err = ag_json_write_strs(out, status->audiences, status->naudiences))))
         return err;
     if (status->error.n && ((err = ag_buf_append_cstr(out, ",\"error\":")) ||
                             (err = ag_json_write_str(out, status->error))))
+        return err;
+    return ag_buf_append_cstr(out, "}}");
+}
+
+ag_err ag_selfsubjectreview_write(ag_buf_t *out, ag_str_t api_version, const ag_identity_t *u)
+{
+    ag_err err;
+    if ((err = ag_buf_append_cstr(out, "{\"kind\":\"SelfSubjectReview\",\"apiVersion\":")) ||
+        (err = ag_json_write_str(out, api_version)) ||
+        (err = ag_buf_append_cstr(out, ",\"metadata\":{\"creationTimestamp\":null},"
+                                       "\"status\":{\"userInfo\":")) ||
+        (err = ag_user_info_write(out, u)))
         return err;
     return ag_buf_append_cstr(out, "}}");
 }

@@ -52,6 +52,13 @@ const char *ag_tokenreview_api_version(ag_tokenreview_version v);
 ag_err ag_tokenreview_parse(ag_str_t body, ag_arena_t *arena, ag_tokenreview_req_t *out,
                             const char **why);
 
+/* Appends a user.Info as JSON ({"username":..,"uid":..,"groups":[..],"extra":{..}}; empty
+ * uid, groups and extra left out, as Go's omitempty does). */
+ag_err ag_user_info_write(ag_buf_t *out, const ag_identity_t *u);
+/* Appends the SelfSubjectReview answer (`kubectl auth whoami`, authentication.k8s.io
+ * <api_version>) for the effective identity <u>. */
+ag_err ag_selfsubjectreview_write(ag_buf_t *out, ag_str_t api_version, const ag_identity_t *u);
+
 /* Appends the response object for <req> with <status> to <out>. */
 ag_err ag_tokenreview_write(ag_buf_t *out, const ag_tokenreview_req_t *req,
                             const ag_tokenreview_status_t *status);

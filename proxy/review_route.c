@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "kpb.h"
 #include "sar.h"
 #include "status.h"
@@ -110,7 +111,7 @@ static void on_review(ag_local_req_t *r, void *ud)
                                   : why);
         goto out;
     }
-    rt->fn(r, NULL);
+    rt->fn(r, (void *)rt->kind);
     if (want == AG_MEDIA_PROTOBUF && r->status >= 200 && r->status < 300) {
         if (ag_kpb_from_json(ag_buf_str(r->response), rt->kind, r->arena, &pb) != 0) {
             answer_status(r, 500, "cannot encode the answer as protobuf");
@@ -134,4 +135,23 @@ ag_err ag_review_route(const char *path, const char *api_version, const char *ki
         return AG_E_TOO_BIG;
     rroutes[nrroutes] = (struct review_route){fn, k};
     return ag_http1_route_typed("POST", path, AG_SAR_MAX_BODY, on_review, &rroutes[nrroutes++]);
+}
+
+int ag_review_body(ag_local_req_t *r, const ag_kpb_kind_t *k, ag_json_t *doc, const char **why)
+{
+    ag_json_limits_t lim = {.max_depth = 16, .max_tokens = 1 << 16};
+    ag_err err = ag_json_parse(doc, r->body, &lim, r->arena, NULL);
+    ag_json_ref root = err ? AG_JSON_NONE : ag_json_root(doc);
+    if (err || ag_json_typeof(doc, root) != AG_JSON_OBJECT)
+        return *why = "malformed review: not a JSON object", 400;
+    ag_json_ref kind = ag_json_get(doc, root, "kind"), av = ag_json_get(doc, root, "apiVersion");
+    if ((kind != AG_JSON_NONE && !ag_json_str_eq(doc, kind, k->kind)) ||
+        (av != AG_JSON_NONE && !ag_json_str_eq(doc, av, k->api_version)))
+        return *why = "the object's kind or apiVersion is not the one this URL serves", 400;
+    return 0;
+}
+
+void ag_review_fail(ag_local_req_t *r, int code, const char *msg)
+{
+    answer_status(r, code, msg);
 }

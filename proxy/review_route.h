@@ -13,11 +13,20 @@
 
 #include "err.h"
 #include "http1.h"
+#include "json.h"
+#include "kpb.h"
 
 /* Registers POST <path> (pattern as ag_http1_route_typed) for objects of <kind> in
- * <api_version> (both literals with a table in core/kpb.c). <fn> must answer synchronously
- * and sees a JSON body. Start-up only. */
+ * <api_version> (both literals with a table in core/kpb.c). <fn> must answer synchronously,
+ * sees a JSON body and gets the route's const ag_kpb_kind_t * as its <ud>. Start-up only. */
 ag_err ag_review_route(const char *path, const char *api_version, const char *kind, ag_local_fn fn);
+
+/* For a handler: parses r->body (JSON) into <doc> (arena) and checks that its kind and
+ * apiVersion, when given, are <k>'s (kube-apiserver defaults them from the URL). Returns 0,
+ * or 400 with *why set. */
+int ag_review_body(ag_local_req_t *r, const ag_kpb_kind_t *k, ag_json_t *doc, const char **why);
+/* Answers <code> with a JSON Status carrying <msg>. */
+void ag_review_fail(ag_local_req_t *r, int code, const char *msg);
 
 typedef enum { AG_MEDIA_NONE = 0, AG_MEDIA_JSON, AG_MEDIA_PROTOBUF } ag_media_t;
 /* The response encoding for Accept header <accept> (empty: JSON): the acceptable range

@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "policy.h"
 #include "review_route.h"
+#include "self_reviews.h"
 #include "sar.h"
 #include "status.h"
 
@@ -41,12 +42,6 @@ static void on_review(ag_local_req_t *r, void *ud)
 }
 
 /* ---- SelfSubjectAccessReview (kubectl auth can-i) --------------------------------------- */
-
-static const ag_str_t anon_groups[] = {AG_STR("system:unauthenticated")};
-static const ag_identity_t anonymous = {.username = AG_STR("system:anonymous"),
-                                        .groups = anon_groups,
-                                        .ngroups = 1,
-                                        .flags = AG_ID_ANONYMOUS};
 
 /* The review's spec is a SubjectAccessReview spec without the user: it is checked by the
  * same parser after a placeholder user is put in, then judged for the caller's identity.
@@ -97,7 +92,7 @@ static void on_self_review(ag_local_req_t *r, void *ud)
     ag_err err = self_review_body(r->body, r->arena, &sar, &spec, &bad);
     if (!err && (err = ag_sar_parse(ag_buf_str(&sar), r->arena, &req, &why)) == 0) {
         ag_authz_decision_t d = {.rule_index = -1};
-        req.user = r->identity ? *r->identity : anonymous; /* the caller, as authenticated */
+        req.user = *ag_self_reviews_subject(r->identity); /* the caller, as authenticated */
         req.spec_raw = spec;
         if (!(p = ag_policy_acquire())) {
             r->status = 503;
@@ -142,5 +137,5 @@ ag_err ag_webhook_sar_register(void)
                                "authorization.k8s.io/v1beta1", "SelfSubjectAccessReview",
                                on_self_review)) != 0)
         return err;
-    return 0;
+    return ag_self_reviews_register();
 }

@@ -96,6 +96,41 @@ n=$(api_new | jq -s '[.[] | select(.target | test("accessreview|rulesreview|self
 expect_eq "$n" 0 "no review reached the API server"
 pass "kubectl auth can-i answered locally (protobuf), as the gateway enforces"
 
+# ---- kubectl auth whoami ------------------------------------------------------------------
+# whoami WHO [ARGS]: "user group,group,..." from kubectl's JSON; upstream WHO ARGS: the same
+# from the Impersonate-* headers the API server got for a real `get pods`
+whoami() {
+    local who=$1
+    shift
+    kc "$who" auth whoami -o json "$@" 2>&1 |
+        jq -r '.status.userInfo | .username + " " + (.groups | sort | join(","))' ||
+        fail "whoami as $who $*"
+}
+upstream() {
+    local who=$1
+    shift
+    api_mark
+    kc "$who" get pods "$@" >/dev/null 2>&1 || true
+    api_new | jq -r 'def hv(n): [.headers[] | select(.[0] | ascii_downcase == n) | .[1]];
+        select(.target | test("/pods")) | hv("impersonate-user")[0] + " " +
+        (hv("impersonate-group") | sort | join(","))' | tail -n 1
+}
+api_mark
+expect_eq "$(whoami alice)" "alice developers,oncall,system:authenticated" "whoami: alice"
+expect_eq "$(whoami alice)" "$(upstream alice)" "whoami = the identity forwarded"
+expect_eq "$(whoami alice --as bob)" "bob system:authenticated" "whoami --as bob"
+out=$(kc bob auth whoami 2>&1) || fail "bob whoami: $out"
+expect_match "$out" '^ATTRIBUTE +VALUE' "whoami table"
+expect_match "$out" 'Username +bob' "whoami username row"
+out=$(kc bob auth whoami -v=8 2>&1) || fail "$out"
+if [[ "$(kubectl version --client 2>/dev/null)" == *v1.3[2-9]* ]]; then
+    expect_match "$(sed -n '/POST .*selfsubjectreviews/,/Response Body/p' <<<"$out" | sed -n '/Response Headers/,$p')" \
+        'Content-Type: application/vnd.kubernetes.protobuf' "whoami answered in protobuf"
+fi
+expect_eq "$(api_new | jq -s '[.[] | select(.target | test("selfsubjectreviews"))] | length')" 0 \
+    "no SelfSubjectReview reached the API server"
+pass "kubectl auth whoami answered locally: the identity the gateway forwards"
+
 # ---- malformed or unsupported bodies: a Status, never forwarded ---------------------------
 ALICE_TOKEN=$(oidc_token alice "$AUD")
 # post PATH CONTENT-TYPE BODY-FILE [ACCEPT]: the gateway's status; the body in $T/resp
