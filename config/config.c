@@ -22,12 +22,17 @@ void ag_config_defaults(ag_config_t *c)
     c->limits.header_count = 100;
     c->limits.url_bytes = 8 * 1024;
     c->limits.max_connections = 10000;
+    c->limits.linger_bytes = 8 << 20;
     c->timeouts.header_read_ms = 10 * 1000;
     c->timeouts.idle_ms = 60 * 1000;
     c->timeouts.upstream_connect_ms = 5 * 1000;
     c->timeouts.upstream_first_byte_ms = 60 * 1000;
     c->timeouts.upstream_idle_ms = 30 * 1000;
     c->timeouts.drain_ms = 30 * 1000;
+    c->timeouts.body_grace_ms = 20 * 1000;
+    c->timeouts.body_min_rate = 500;
+    c->timeouts.linger_ms = 30 * 1000;
+    c->timeouts.linger_idle_ms = 5 * 1000;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     c->workers = n < 1 ? 1 : n > AG_CONFIG_MAX_WORKERS ? AG_CONFIG_MAX_WORKERS : (int)n;
     c->log.level = AG_LOG_INFO;
@@ -254,6 +259,7 @@ static ag_err parse_limits(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_
         (err = ag_cfg_int(&o, "header_count", AG_CFG_OPTIONAL, 8, 1000, &hc)) ||
         (err = ag_cfg_int(&o, "url_bytes", AG_CFG_OPTIONAL, 256, 1 << 20, &ub)) ||
         (err = ag_cfg_int(&o, "max_connections", AG_CFG_OPTIONAL, 1, 1000000, &mc)) ||
+        (err = ag_cfg_int(&o, "linger_bytes", AG_CFG_OPTIONAL, 0, 1LL << 40, &l->linger_bytes)) ||
         (err = ag_cfg_obj_end(&o)))
         return err;
     if (ub > hb)
@@ -280,6 +286,11 @@ static ag_err parse_timeouts(ag_cfg_t *cfg, ag_json_ref ref, const char *path, a
         (err = ag_cfg_duration_ms(&o, "upstream_idle", AG_CFG_OPTIONAL, 10, day,
                                   &t->upstream_idle_ms)) ||
         (err = ag_cfg_duration_ms(&o, "drain", AG_CFG_OPTIONAL, 0, day, &t->drain_ms)) ||
+        (err = ag_cfg_duration_ms(&o, "body_grace", AG_CFG_OPTIONAL, 10, day, &t->body_grace_ms)) ||
+        (err = ag_cfg_int(&o, "body_min_rate", AG_CFG_OPTIONAL, 0, 1LL << 40, &t->body_min_rate)) ||
+        (err = ag_cfg_duration_ms(&o, "linger", AG_CFG_OPTIONAL, 0, 3600 * 1000, &t->linger_ms)) ||
+        (err = ag_cfg_duration_ms(&o, "linger_idle", AG_CFG_OPTIONAL, 10, 3600 * 1000,
+                                  &t->linger_idle_ms)) ||
         (err = ag_cfg_obj_end(&o)))
         return err;
     return 0;

@@ -66,6 +66,7 @@ typedef struct {
     int header_count;   /* -> 431 */
     int url_bytes;      /* request target -> 414 */
     int max_connections; /* per worker; further accepts are closed at once */
+    long long linger_bytes; /* discarded after an error answer before the close */
 } ag_config_limits_t;
 
 typedef struct {
@@ -75,6 +76,10 @@ typedef struct {
     long long upstream_first_byte_ms; /* request sent to response head -> 504 */
     long long upstream_idle_ms; /* idle pooled upstream connection lifetime */
     long long drain_ms;         /* SIGTERM: wait for in-flight requests at most this */
+    long long body_grace_ms;    /* a request body may take body_grace + bytes/min_rate */
+    long long body_min_rate;    /* bytes/s; 0: body_grace bounds the whole body -> 408 */
+    long long linger_ms;        /* lingering close after an error answer: at most this */
+    long long linger_idle_ms;   /* ... and this long without a byte from the client */
 } ag_config_timeouts_t;
 
 typedef struct {

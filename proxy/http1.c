@@ -41,8 +41,28 @@
 #define RESP_MAX_HEADERS 256     /* response header lines relayed; more is a 502 */
 #define RBUF_SLACK 4096          /* read buffer beyond limits.header_bytes */
 
-typedef enum { P_HEAD, P_GATE, P_CONNECT, P_BODY, P_WAIT, P_TUNNEL, P_LOCAL, P_CLOSED } phase_t;
-typedef enum { T_NONE, T_HEAD, T_IDLE, T_CONNECT, T_FIRST_BYTE, T_BODY } timer_kind_t;
+/* P_LINGER: answered and closing; reads what the client still sends (lingering_close). */
+typedef enum {
+    P_HEAD,
+    P_GATE,
+    P_CONNECT,
+    P_BODY,
+    P_WAIT,
+    P_TUNNEL,
+    P_LOCAL,
+    P_LINGER,
+    P_CLOSED
+} phase_t;
+typedef enum {
+    T_NONE,
+    T_HEAD,
+    T_IDLE,
+    T_CONNECT,
+    T_FIRST_BYTE,
+    T_BODY,
+    T_BODY_SLOW,
+    T_LINGER
+} timer_kind_t;
 
 typedef struct conn {
     ag_stream_t st;
@@ -77,6 +97,11 @@ typedef struct conn {
     bool resp_overflow;
     ag_str_t resp_reason;
     uint64_t t_start;
+    /* request body pace (P_BODY): the deadline is body_t0 + body_grace + body_bytes /
+     * body_min_rate; time the gateway itself does not read (upstream backpressure) moves
+     * body_t0 on. P_LINGER: linger_end (loop ms) and the bytes discarded so far. */
+    uint64_t body_t0, body_paused_at, body_bytes;
+    uint64_t linger_end, linger_bytes;
     /* a local route (webhook) being answered */
     const struct route *local;
     ag_buf_t lbody;            /* its request body (reused; capped per route) */
@@ -135,6 +160,7 @@ static void drive(conn_t *c);
 static void close_conn(conn_t *c);
 static void abandon_request(conn_t *c);
 static void start_next(conn_t *c);
+static void end_conn(conn_t *c);
 static void on_up_read(ag_stream_t *s, int status);
 static void on_up_drain(ag_stream_t *s, int status);
 
@@ -232,8 +258,7 @@ static void send_own(conn_t *c, int code, bool close)
     record(c, code);
     ag_stream_write1(&c->st, c->out.p, c->out.n);
     if (close) {
-        c->phase = P_CLOSED;
-        ag_stream_close_after_flush(&c->st);
+        end_conn(c);
         return;
     }
     start_next(c);
@@ -242,7 +267,7 @@ static void send_own(conn_t *c, int code, bool close)
 static void respond_details(conn_t *c, int code, const char *msg,
                             const ag_status_details_t *details, bool close)
 {
-    if (c->phase == P_CLOSED)
+    if (c->phase >= P_LINGER)
         return;
     disarm(c);
     release_up(c, false);
@@ -269,8 +294,7 @@ static void respond_options_star(conn_t *c)
     record(c, 200);
     ag_stream_write1(&c->st, resp, sizeof resp - 1);
     if (!c->client_keepalive || c->w->draining) {
-        c->phase = P_CLOSED;
-        ag_stream_close_after_flush(&c->st);
+        end_conn(c);
         return;
     }
     start_next(c);
@@ -417,11 +441,19 @@ static void on_timer_closed(uv_handle_t *h)
     on_handle_closed(h->data);
 }
 
+/* The connection leaves P_LINGER (for P_CLOSED). */
+static void leave_linger(conn_t *c)
+{
+    if (c->phase == P_LINGER)
+        ag_metrics_gauge_add(AG_M_CONNS_LINGERING, -1);
+}
+
 static void on_stream_closed(ag_stream_t *s, int status)
 {
     conn_t *c = s->data;
     (void)status;
     if (!c->timer_closed) { /* closed after a flush: the timer goes with it */
+        leave_linger(c);
         abandon_request(c);
         c->timer_closed = true;
         c->phase = P_CLOSED;
@@ -436,7 +468,7 @@ static void on_stream_closed(ag_stream_t *s, int status)
  * still one audit event, with the status only if a response head went out. */
 static void abandon_request(conn_t *c)
 {
-    if (c->gate.req && !c->gate.pending && c->phase >= P_CONNECT && c->phase != P_CLOSED) {
+    if (c->gate.req && !c->gate.pending && c->phase >= P_CONNECT && c->phase < P_LINGER) {
         ag_gate_finished(&c->gate, c->resp_head_sent && c->gate.audit ? c->resp_status : 0);
         c->gate.req = NULL;
     }
@@ -446,6 +478,7 @@ static void close_conn(conn_t *c)
 {
     if (c->timer_closed)
         return;
+    leave_linger(c);
     abandon_request(c);
     c->phase = P_CLOSED;
     c->gate.cancelled = true;
@@ -497,6 +530,73 @@ static void start_next(conn_t *c)
     drive(c);
 }
 
+/* The gateway's answer was the last on this connection. When the client may still be
+ * sending (its request was not read to its end, or more bytes wait), closing now would
+ * make the kernel answer those bytes with a reset, which can destroy the answer before
+ * the client reads it (RFC 9112 §9.6). So, as nginx's lingering_close: shut down the
+ * writing side once the answer is out (TLS: close_notify first), then read and drop what
+ * comes for at most timeouts.linger, timeouts.linger_idle between reads and
+ * limits.linger_bytes in all, and close. The connection still counts against
+ * limits.max_connections meanwhile. */
+static void end_conn(conn_t *c)
+{
+    const ag_config_t *conf = c->w->conf;
+    bool unread = !(c->rq.complete || c->req_done) || c->st.rn > c->st.roff;
+    disarm(c);
+    if (!unread || conf->timeouts.linger_ms == 0 || c->st.eof || c->st.werr) {
+        c->phase = P_CLOSED;
+        ag_stream_close_after_flush(&c->st);
+        return;
+    }
+    c->phase = P_LINGER;
+    c->linger_end = uv_now(c->timer.loop) + (uint64_t)conf->timeouts.linger_ms;
+    c->linger_bytes = 0;
+    ag_metrics_gauge_add(AG_M_CONNS_LINGERING, 1);
+    ag_stream_shutdown(&c->st);
+    ag_stream_read_start(&c->st);
+    drive(c); /* drops what is buffered, arms the deadline */
+}
+
+/* P_LINGER: whatever the client sends is dropped; the deadline never moves past
+ * linger_end. */
+static void linger_read(conn_t *c)
+{
+    ag_stream_t *s = &c->st;
+    uint64_t now = uv_now(c->timer.loop);
+    c->linger_bytes += s->rn - s->roff;
+    s->roff = s->rn;
+    if (c->linger_bytes > (uint64_t)c->w->conf->limits.linger_bytes || now >= c->linger_end) {
+        close_conn(c);
+        return;
+    }
+    uint64_t idle = (uint64_t)c->w->conf->timeouts.linger_idle_ms, left = c->linger_end - now;
+    arm(c, T_LINGER, (long long)(idle < left ? idle : left));
+}
+
+/* A request body slower than timeouts.body_min_rate after timeouts.body_grace. Logged at
+ * most once a second per worker: a slow-POST attack opens many. */
+static void slow_body(conn_t *c)
+{
+    static _Thread_local uint64_t logged_at;
+    static _Thread_local unsigned quiet;
+    const ag_config_timeouts_t *t = &c->w->conf->timeouts;
+    uint64_t now = uv_now(c->timer.loop);
+    ag_metrics_inc(AG_M_TIMEOUTS_BODY);
+    if (logged_at && now - logged_at < 1000) {
+        quiet++;
+    } else {
+        ag_warn("request body from %s too slow: %llu bytes in %llu ms (timeouts.body_grace "
+                "%lld ms, body_min_rate %lld B/s): answered 408 and closed (worker %d; %u more "
+                "since the last such line)",
+                c->client_ip, (unsigned long long)c->body_bytes,
+                (unsigned long long)(now - c->body_t0), t->body_grace_ms, t->body_min_rate,
+                c->w->id, quiet);
+        logged_at = now;
+        quiet = 0;
+    }
+    respond(c, 408, "timed out reading the request body", true);
+}
+
 static void on_timer(uv_timer_t *t)
 {
     conn_t *c = t->data;
@@ -513,17 +613,29 @@ static void on_timer(uv_timer_t *t)
         close_conn(c);
         break;
     case T_HEAD:
-        if (c->st.rn > c->st.roff)
+        if (c->phase == P_LOCAL) { /* a local route's body has as long as a head */
+            ag_metrics_inc(AG_M_TIMEOUTS_BODY);
+            respond(c, 408, "timed out reading the request body", true);
+        } else if (c->st.rn > c->st.roff) {
+            ag_metrics_inc(AG_M_TIMEOUTS_HEAD);
             respond(c, 408, "timed out reading the request head", true);
-        else
+        } else {
             close_conn(c);
+        }
         break;
     case T_CONNECT:
         ag_metrics_upstream_error("timeout");
         respond(c, 504, "timed out connecting to the upstream API server", true);
         break;
     case T_BODY:
+        ag_metrics_inc(AG_M_TIMEOUTS_BODY);
         respond(c, 408, "timed out reading the request body", true);
+        break;
+    case T_BODY_SLOW:
+        slow_body(c);
+        break;
+    case T_LINGER:
+        close_conn(c);
         break;
     case T_FIRST_BYTE:
         ag_metrics_upstream_error("timeout");
@@ -545,15 +657,39 @@ static void check_request_backpressure(conn_t *c)
 /* Feeds buffered body bytes to the request parser (BODY phase). */
 static void parse_body_corked(conn_t *c);
 
+static bool body_timer_armed(const conn_t *c)
+{
+    return c->tkind == T_BODY || c->tkind == T_BODY_SLOW;
+}
+
 /* A client that stops sending a body it announced holds a connection and an upstream
- * connection: it gets timeouts.idle between reads (slowloris), counted only while the
- * gateway itself is reading (backpressure from a slow upstream is not the client's). */
+ * connection: it gets timeouts.idle between reads (slowloris) and, since a byte now and
+ * then would reset that, a deadline it cannot push faster than it sends: body_grace plus
+ * one second per body_min_rate bytes (slow POST; Apache mod_reqtimeout's body=,MinRate=).
+ * Both count only while the gateway itself is reading (backpressure from a slow upstream
+ * is not the client's). */
 static void body_timer(conn_t *c)
 {
-    if (c->phase == P_BODY && !c->req_done && c->st.want_read)
-        arm(c, T_BODY, c->w->conf->timeouts.idle_ms);
-    else if (c->tkind == T_BODY)
-        disarm(c);
+    const ag_config_timeouts_t *t = &c->w->conf->timeouts;
+    uint64_t now = uv_now(c->timer.loop);
+    if (c->phase != P_BODY || c->req_done || !c->st.want_read) {
+        if (c->phase == P_BODY && !c->req_done && !c->body_paused_at)
+            c->body_paused_at = now;
+        if (body_timer_armed(c))
+            disarm(c);
+        return;
+    }
+    if (c->body_paused_at) {
+        c->body_t0 += now - c->body_paused_at;
+        c->body_paused_at = 0;
+    }
+    uint64_t pace = c->body_t0 + (uint64_t)t->body_grace_ms;
+    if (t->body_min_rate > 0)
+        pace += c->body_bytes * 1000 / (uint64_t)t->body_min_rate;
+    if (pace < now + (uint64_t)t->idle_ms)
+        arm(c, T_BODY_SLOW, pace > now ? (long long)(pace - now) : 0);
+    else
+        arm(c, T_BODY, t->idle_ms);
 }
 
 /* Request body bytes (and the chunk framing) leave for the upstream in as few writes as
@@ -584,7 +720,8 @@ static void parse_body_corked(conn_t *c)
         return;
     }
     s->roff += used;
-    if (c->phase == P_CLOSED)
+    c->body_bytes += used; /* framing included: bytes the client sent */
+    if (c->phase >= P_LINGER)
         return;
     if (c->rq.complete && !c->req_done) {
         c->req_done = true;
@@ -643,6 +780,8 @@ static void send_request(conn_t *c)
     c->req.headers = NULL;
     c->req.nheaders = 0;
     c->phase = P_BODY;
+    c->body_t0 = uv_now(c->timer.loop);
+    c->body_paused_at = c->body_bytes = 0;
     ag_stream_read_start(&u->st);
     if (c->req.upgrade) {
         /* Nothing after an upgrade request's head is HTTP: it waits for the 101. */
@@ -1070,6 +1209,9 @@ static void drive_once(conn_t *c)
     case P_LOCAL:
         parse_local(c);
         break;
+    case P_LINGER:
+        linger_read(c);
+        break;
     case P_TUNNEL:
         if (c->up && c->st.rn > c->st.roff) {
             ag_stream_write1(&c->up->st, c->st.rbuf + c->st.roff, c->st.rn - c->st.roff);
@@ -1221,8 +1363,7 @@ static void finish_exchange(conn_t *c)
     disarm(c);
     release_up(c, reusable);
     if (c->close_after || !c->client_keepalive || c->w->draining) {
-        c->phase = P_CLOSED;
-        ag_stream_close_after_flush(&c->st);
+        end_conn(c);
         return;
     }
     start_next(c);
@@ -1521,8 +1662,8 @@ void ag_http1_drain(ag_worker_t *w)
     for (ag_link_t *l = w->conns.next, *next; l != &w->conns; l = next) {
         next = l->next;
         conn_t *c = (conn_t *)((char *)l - offsetof(conn_t, link));
-        if (c->phase == P_HEAD && c->st.rn == c->st.roff)
-            close_conn(c); /* idle keep-alive */
+        if ((c->phase == P_HEAD && c->st.rn == c->st.roff) || c->phase == P_LINGER)
+            close_conn(c); /* idle keep-alive, or answered already */
         else
             c->close_after = true;
     }

@@ -35,7 +35,8 @@ static int nmetrics;
 static _Thread_local int my_slot;
 
 ag_metric_id AG_M_CONNS_OPEN = -1, AG_M_UPSTREAM_OPEN = -1, AG_M_UPSTREAM_REUSED = -1,
-             AG_M_UPSTREAM_CONNECTS = -1, AG_M_TLS_HANDSHAKE_ERRORS = -1;
+             AG_M_UPSTREAM_CONNECTS = -1, AG_M_TLS_HANDSHAKE_ERRORS = -1, AG_M_TIMEOUTS_HEAD = -1,
+             AG_M_TIMEOUTS_BODY = -1, AG_M_CONNS_LINGERING = -1;
 
 void ag_metrics_thread(int slot)
 {
@@ -91,7 +92,15 @@ ag_err ag_metrics_init(void)
                                                 "Upstream connections started.");
     AG_M_TLS_HANDSHAKE_ERRORS = ag_metrics_counter("authgate_tls_handshake_errors_total", NULL,
                                                    "Client TLS handshakes that failed.");
-    return AG_M_TLS_HANDSHAKE_ERRORS < 0 ? AG_E_NOMEM : 0;
+    AG_M_TIMEOUTS_HEAD = ag_metrics_counter("authgate_request_timeouts_total", "kind=\"head\"",
+                                            "Requests answered 408: the client was too slow "
+                                            "sending the head or the body.");
+    AG_M_TIMEOUTS_BODY =
+        ag_metrics_counter("authgate_request_timeouts_total", "kind=\"body\"", NULL);
+    AG_M_CONNS_LINGERING = ag_metrics_gauge("authgate_connections_lingering", NULL,
+                                            "Client connections in a lingering close "
+                                            "(answered, reading what the client still sends).");
+    return AG_M_CONNS_LINGERING < 0 ? AG_E_NOMEM : 0;
 }
 
 void ag_metrics_request(int code, uint64_t ns)

@@ -107,6 +107,26 @@ void ag_stream_close_after_flush(ag_stream_t *s)
         ag_stream_close(s);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req; /* a failure (or UV_ECANCELED from a close) leaves nothing to do: the
+                * consumer's own deadline ends the connection */
+    (void)status;
+}
+
+void ag_stream_shutdown(ag_stream_t *s)
+{
+    if (s->closing || s->close_after_flush || s->shut)
+        return;
+    flush_cork(s);
+    s->shut = true;
+    if (s->tls && s->ready && !s->werr)
+        ag_tls_close_notify(s->tls);
+    /* libuv runs the shutdown after the write requests already queued */
+    if (!s->werr && uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown) < 0)
+        s->werr = UV_EPIPE;
+}
+
 static void on_write(uv_write_t *req, int status)
 {
     wreq_t *w = (wreq_t *)req;

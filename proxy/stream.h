@@ -38,8 +38,9 @@ struct ag_stream {
     unsigned pending;         /* outstanding write requests */
     int werr;                 /* first write error */
     bool want_read, uv_reading, ready, closing, eof, close_after_flush;
-    bool in_pump, repump, connecting;
+    bool in_pump, repump, connecting, shut;
     uv_connect_t connect_req;
+    uv_shutdown_t shutdown_req;
     int corked;               /* >0: writes gather in cork (one record, one syscall) */
     char *cork;
     size_t cork_n, cork_cap;
@@ -82,6 +83,9 @@ void ag_stream_uncork(ag_stream_t *s);
 void ag_stream_close(ag_stream_t *s);
 /* Closes after pending writes complete (TLS: after close_notify). */
 void ag_stream_close_after_flush(ag_stream_t *s);
+/* Ends the writing side once pending writes complete (TLS: close_notify first), then
+ * shutdown(SHUT_WR); reading goes on. Nothing may be written afterwards. Idempotent. */
+void ag_stream_shutdown(ag_stream_t *s);
 
 /* Peer address as text ("1.2.3.4" / "::1") into <buf>; "" on failure. */
 void ag_stream_peer_ip(ag_stream_t *s, char *buf, size_t len);

@@ -39,6 +39,11 @@ TEST(config_minimal_gets_defaults)
     CHECK_EQ(c->limits.header_bytes, 32768);
     CHECK_EQ(c->limits.header_count, 100);
     CHECK_EQ(c->timeouts.drain_ms, 30000);
+    CHECK_EQ(c->timeouts.body_grace_ms, 20000);
+    CHECK_EQ(c->timeouts.body_min_rate, 500);
+    CHECK_EQ(c->timeouts.linger_ms, 30000);
+    CHECK_EQ(c->timeouts.linger_idle_ms, 5000);
+    CHECK_EQ(c->limits.linger_bytes, 8 << 20);
     CHECK(c->workers >= 1);
     CHECK(c->admin.address == NULL);
     ag_config_destroy(c);
@@ -69,8 +74,10 @@ TEST(config_sections_override_defaults)
     ag_config_t *c = parse_ok(
         "{\"listen\":{\"address\":\"0.0.0.0:8443\",\"backlog\":64},"
         "\"upstream\":{\"url\":\"http://127.0.0.1:1\",\"pool_size\":7},"
-        "\"limits\":{\"header_bytes\":2048,\"header_count\":10,\"url_bytes\":512},"
-        "\"timeouts\":{\"header_read\":\"250ms\",\"idle\":3,\"drain\":\"1m\"},"
+        "\"limits\":{\"header_bytes\":2048,\"header_count\":10,\"url_bytes\":512,"
+        "\"linger_bytes\":0},"
+        "\"timeouts\":{\"header_read\":\"250ms\",\"idle\":3,\"drain\":\"1m\","
+        "\"body_grace\":\"2s\",\"body_min_rate\":0,\"linger\":\"0s\",\"linger_idle\":\"1s\"},"
         "\"admin\":{\"address\":\"127.0.0.1:9090\"},\"workers\":3,\"log\":{\"level\":\"debug\"}}");
     if (!c)
         return;
@@ -81,6 +88,11 @@ TEST(config_sections_override_defaults)
     CHECK_EQ(c->timeouts.header_read_ms, 250);
     CHECK_EQ(c->timeouts.idle_ms, 3000);
     CHECK_EQ(c->timeouts.drain_ms, 60000);
+    CHECK_EQ(c->timeouts.body_grace_ms, 2000);
+    CHECK_EQ(c->timeouts.body_min_rate, 0);
+    CHECK_EQ(c->timeouts.linger_ms, 0);
+    CHECK_EQ(c->timeouts.linger_idle_ms, 1000);
+    CHECK_EQ(c->limits.linger_bytes, 0);
     CHECK_STREQ(c->admin.address, "127.0.0.1:9090");
     CHECK_EQ(c->workers, 3);
     CHECK_EQ(c->log.level, 3);
