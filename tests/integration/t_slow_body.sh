@@ -14,18 +14,25 @@ sed -i 's/"workers": 2/"workers": 1/' "$T/gw.json"
 start_gateway "$T/gw.json"
 metric() { curl -sS "http://127.0.0.1:$ADMIN_PORT/metrics" | sed -n "s/^$1 //p"; }
 
-# 1 byte a second: under timeouts.idle (5 s) between reads, far under body_min_rate.
-python3 - "$GW_PORT" >"$T/slow.out" <<'PY'
-import socket, sys, time
+# slow_client PORT [CA]: POSTs a 1000-byte body at 1 byte a second (under timeouts.idle
+# between reads, far under body_min_rate), and goes on sending after the answer as a client
+# that does not read would. With CA: over TLS, where the orderly end is a close_notify (a
+# bare TCP close raises instead). Prints "answered CODE after SECS s; END", then the answer.
+slow_client() {
+    python3 - "$@" <<'PY'
+import socket, ssl, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+if len(sys.argv) > 2:
+    ctx = ssl.create_default_context(cafile=sys.argv[2])
+    s = ctx.wrap_socket(s, server_hostname="localhost", suppress_ragged_eofs=False)
 s.sendall(b"POST /hang HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
 t0 = time.time(); got = b""; answered = None; end = "open"
 s.settimeout(1.0)
 while time.time() - t0 < 12:
     try:
-        s.send(b"a")  # goes on sending after the answer, as a client that does not read would
+        s.send(b"a")
     except OSError as e:
-        end = "send error %s" % e.errno
+        end = "send error %s" % e
         break
     try:
         c = s.recv(4096)
@@ -38,18 +45,27 @@ while time.time() - t0 < 12:
     except socket.timeout:
         pass
     except OSError as e:
-        end = "recv error %s" % e.errno
+        end = "recv error %s" % e
         break
-print("answered %s after %.1f s; %s" % (got.split(b" ", 2)[1].decode() if got.startswith(b"HTTP/1.1 ") else "none", answered or 0, end))
+code = got.split(b" ", 2)[1].decode() if got.startswith(b"HTTP/1.1 ") else "none"
+print("answered %s after %.1f s; %s" % (code, answered or 0, end))
 print(got.decode(errors="replace"))
 PY
-read -r _ code _ secs _ end <<<"$(head -1 "$T/slow.out")"
-expect_eq "$code" 408 "a body at 1 byte/s is answered 408 ($(head -1 "$T/slow.out"))"
-expect_match "$(cat "$T/slow.out")" '"code":408' "408 Status body"
-expect_match "$(cat "$T/slow.out")" 'Connection: close' "the 408 closes the connection"
-python3 -c "import sys; sys.exit(0 if 1.8 <= float('$secs') < 4.5 else 1)" ||
-    fail "408 after $secs s (body_grace 2 s + 2 bytes at 100 B/s; idle 5 s)"
-expect_eq "$end" eof "an orderly close after the 408, not a reset"
+}
+
+# check_slow OUTPUT WHAT: a 408 Status after body_grace, then an orderly close.
+check_slow() {
+    local code secs end
+    read -r _ code _ secs _ end <<<"$(head -1 <<<"$1")"
+    expect_eq "$code" 408 "$2: a body at 1 byte/s is answered 408 ($(head -1 <<<"$1"))"
+    expect_match "$1" '"code":408' "$2: 408 Status body"
+    expect_match "$1" 'Connection: close' "$2: the 408 closes the connection"
+    python3 -c "import sys; sys.exit(0 if 1.8 <= float('$secs') < 4.5 else 1)" ||
+        fail "$2: 408 after $secs s (body_grace 2 s + 2 bytes at 100 B/s; idle 5 s)"
+    expect_eq "$end" eof "$2: an orderly close after the 408, not a reset"
+}
+
+check_slow "$(slow_client "$GW_PORT")" "plain"
 for ((i = 0; i < 40; i++)); do
     grep -q '^close 1$' "$T/conns.log" && break
     sleep 0.05
@@ -87,3 +103,11 @@ expect_eq "$code" 200 "20 MiB upload"
 expect_eq "$(jq -r .bodyLen "$T/big.out")" $((20 << 20)) "20 MiB forwarded whole"
 expect_eq "$(metric 'authgate_request_timeouts_total{kind="body"}')" 1 "no further body timeout"
 pass "uploads at or above body_min_rate are untouched"
+
+# The same over TLS: the 408, then close_notify and the TCP half-close (lingering close).
+gen_certs
+plain_config "$T/gw-tls.json" '"tls": {"cert": "'"$PKI"'/server.crt", "key": "'"$PKI"'/server.key"},
+  "timeouts": {"idle": "5s", "body_grace": "2s", "body_min_rate": 100}'
+start_gateway "$T/gw-tls.json" gw-tls
+check_slow "$(slow_client "$GW_PORT" "$PKI/ca.crt")" "TLS"
+pass "slow body over TLS: 408, then an orderly TLS close"
