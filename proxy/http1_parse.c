@@ -74,6 +74,17 @@ static int on_req_body(llhttp_t *p, const char *at, size_t n)
     return 0;
 }
 
+/* The last chunk: llhttp pauses after its line so ag_h1_req_body can require an empty
+ * trailer section (see there). */
+static int on_req_chunk_header(llhttp_t *p)
+{
+    ag_h1_req_t *r = p->data;
+    if (p->content_length != 0)
+        return 0;
+    r->last_chunk = true;
+    return HPE_PAUSED;
+}
+
 static int on_req_complete(llhttp_t *p)
 {
     ag_h1_req_t *r = p->data;
@@ -90,6 +101,7 @@ static void init_settings(void)
     req_settings.on_header_value = on_req_value;
     req_settings.on_headers_complete = on_req_headers_complete;
     req_settings.on_body = on_req_body;
+    req_settings.on_chunk_header = on_req_chunk_header;
     req_settings.on_message_complete = on_req_complete;
 }
 
@@ -124,19 +136,44 @@ int ag_h1_req_head(ag_h1_req_t *r, ag_str_t raw, const char **reason)
     return 0;
 }
 
-int ag_h1_req_body(ag_h1_req_t *r, const char *p, size_t n, size_t *used, const char **reason)
+/* After the last chunk only CRLF may follow: a request's trailer section must be empty.
+ * No Kubernetes client sends request trailers and the gateway would drop them, while
+ * llhttp reads some trailer forms other parsers refuse (obs-fold, an empty field name, a
+ * bare LF ending the section: RFC 9112 §5.2, §2.2), so a trailer is a framing error.
+ * Returns 0 when the section is empty (llhttp resumed), 1 when the CRLF is not all here
+ * yet, 400 otherwise. */
+static int check_trailer_section(ag_h1_req_t *r, const char *p, size_t n, const char **reason)
 {
-    *used = 0;
-    if (r->complete || n == 0)
-        return 0; /* paused at the end of the message: the rest is the next request's */
-    llhttp_errno_t e = llhttp_execute(&r->parser, p, n);
-    if (e == HPE_OK) {
-        *used = n;
-    } else if (e == HPE_PAUSED) {
-        *used = (size_t)(llhttp_get_error_pos(&r->parser) - p);
-    } else {
-        *reason = llhttp_get_error_reason(&r->parser);
+    if (p[0] == '\r' && n < 2)
+        return 1;
+    if (p[0] != '\r' || p[1] != '\n') {
+        *reason = "trailer fields or a bare LF after the last chunk";
         return 400;
     }
+    r->last_chunk = false;
+    llhttp_resume(&r->parser);
     return 0;
+}
+
+int ag_h1_req_body(ag_h1_req_t *r, const char *p, size_t n, size_t *used, const char **reason)
+{
+    size_t off = 0;
+    int rc = 0;
+    /* Paused at the end of the message, the rest is the next request's. */
+    while (off < n && !r->complete) {
+        if (r->last_chunk && (rc = check_trailer_section(r, p + off, n - off, reason)) != 0)
+            break;
+        llhttp_errno_t e = llhttp_execute(&r->parser, p + off, n - off);
+        if (e == HPE_OK) {
+            off = n;
+        } else if (e == HPE_PAUSED) {
+            off = (size_t)(llhttp_get_error_pos(&r->parser) - p);
+        } else {
+            *reason = llhttp_get_error_reason(&r->parser);
+            rc = 400;
+            break;
+        }
+    }
+    *used = off;
+    return rc == 1 ? 0 : rc;
 }

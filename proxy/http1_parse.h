@@ -27,6 +27,7 @@ typedef struct {
     bool in_value;      /* last callback was a header value */
     bool complete;      /* the whole message (head and body) was read */
     bool keepalive;     /* llhttp_should_keep_alive after the head */
+    bool last_chunk;    /* paused after the last chunk's line (trailers come next) */
     ag_h1_body_fn on_body;
     void *ud;
 } ag_h1_req_t;
@@ -40,8 +41,11 @@ void ag_h1_req_init(ag_h1_req_t *r, ag_http_req_t *req, ag_header_t *hdrs, int m
 int ag_h1_req_head(ag_h1_req_t *r, ag_str_t raw, const char **reason);
 /* Feeds <n> body bytes at <p>: decoded bytes go to on_body; parsing stops at the end of
  * the message (r->complete), leaving pipelined bytes unread. <*used> is how many bytes
- * were consumed. Returns 0, or 400 with <*reason> when the body's framing is malformed
- * (nothing more may be read from that connection). */
+ * were consumed (less than <n> also when the last bytes must wait for more). Returns 0,
+ * or 400 with <*reason> when the body's framing is malformed: llhttp in strict mode
+ * (CRLF after each chunk's data and size line, no bare CR or LF, hex sizes up to 2^64-1,
+ * well-formed extensions) and an empty trailer section. After a 400 nothing more may be
+ * read from that connection. */
 int ag_h1_req_body(ag_h1_req_t *r, const char *p, size_t n, size_t *used, const char **reason);
 
 #endif

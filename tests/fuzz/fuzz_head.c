@@ -9,7 +9,10 @@
  *  - every Authorization / Impersonate-* line in the output is one the gateway wrote,
  *    byte for byte; no client Impersonate-, X-Remote-, Forwarded or WebSocket bearer
  *    token survives (threat-model cases 1-3, 8-10, 42);
- *  - bytes after the head, when present, become an identity: forward accepts it exactly
+ *  - bytes after a chunked head are its body: the production parser accepts, decodes
+ *    and ends it exactly as an independent decoder of the strict grammar does, however
+ *    the bytes are split (threat-model case 42; issue 11, defect 1);
+ *  - otherwise bytes after the head, when present, become an identity: forward accepts it exactly
  *    when every value is forwardable, and then the API server's reading of the
  *    Impersonate-* lines (extra keys lower-cased and percent-decoded) gives back that
  *    identity byte for byte (threat-model cases 2, 4, 5). */
@@ -115,6 +118,25 @@ typedef struct {
     ag_header_t hdrs[HS_MAX_HEADERS];
 } prod_head_t;
 
+#define MAX_BODY 65536
+
+/* Body bytes the production parser decoded. */
+typedef struct {
+    char p[MAX_BODY];
+    size_t n;
+} body_t;
+
+static void on_prod_body(void *ud, const char *at, size_t n)
+{
+    body_t *b = ud;
+    if (n > MAX_BODY - b->n)
+        FAIL("more body decoded than sent");
+    memcpy(b->p + b->n, at, n);
+    b->n += n;
+}
+
+static body_t prod_body;
+
 /* End of the head (after its blank line), past any leading empty lines; NULL if none. */
 static const char *head_end(ag_str_t head)
 {
@@ -132,7 +154,8 @@ static int prod_parse(ag_str_t head, int max_headers, prod_head_t *h)
     const char *reason = NULL;
     memset(&h->req, 0, sizeof h->req);
     h->req.content_length = -1;
-    ag_h1_req_init(&h->rq, &h->req, h->hdrs, max_headers, 1u << 20, NULL, NULL);
+    prod_body.n = 0;
+    ag_h1_req_init(&h->rq, &h->req, h->hdrs, max_headers, 1u << 20, on_prod_body, &prod_body);
     int st = ag_h1_req_head(&h->rq, head, &reason);
     if (st != 0 && (!reason || (st != 400 && st != 414 && st != 431)))
         FAIL("head refused without reason or with a bad status");
@@ -166,6 +189,185 @@ static void check_llhttp_framing(const prod_head_t *h)
     long long cl = (p->flags & F_CONTENT_LENGTH) ? (long long)p->content_length : -1;
     if (chunked != h->req.chunked || (!chunked && cl != h->req.content_length))
         FAIL("llhttp frames the body differently");
+}
+
+/* ---- chunked mode: the bytes after a chunked head are its body. An independent decoder
+ * of the grammar the gateway accepts (RFC 9112 §7.1 as llhttp strict reads it, with an
+ * empty trailer section) must agree with the production parser on acceptance, on the
+ * decoded bytes and on where the message ends, whatever way the bytes are split. */
+
+typedef enum { REF_DONE, REF_MORE, REF_BAD } ref_result;
+
+static int hexv(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static bool ref_tchar(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
+}
+
+static bool ref_qdtext(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != '"' && c != '\\');
+}
+
+/* CRLF at p[*i]: advances past it. */
+static ref_result ref_crlf(const char *p, size_t n, size_t *i)
+{
+    if (*i == n)
+        return REF_MORE;
+    if (p[*i] != '\r')
+        return REF_BAD;
+    if (*i + 1 == n)
+        return REF_MORE;
+    if (p[*i + 1] != '\n')
+        return REF_BAD;
+    *i += 2;
+    return REF_DONE;
+}
+
+/* After an unquoted extension value, llhttp 8.1 takes the ';' as the end of the value and
+ * wants another ';' or the CR next ("5;a=b;c=d" is refused, "5;a=b;;c=d" accepted): a
+ * false refusal, never a false acceptance, modelled here as it is. */
+static ref_result ref_after_value(const char *p, size_t n, size_t *i)
+{
+    if (*i < n && p[*i] == ';') {
+        if (++*i == n)
+            return REF_MORE;
+        if (p[*i] != ';' && p[*i] != '\r')
+            return REF_BAD;
+    }
+    return REF_DONE;
+}
+
+/* A quoted extension value (no escapes), then ';' or the CR. */
+static ref_result ref_quoted(const char *p, size_t n, size_t *i)
+{
+    ++*i;
+    while (*i < n && ref_qdtext((unsigned char)p[*i]))
+        ++*i;
+    if (*i == n)
+        return REF_MORE;
+    if (p[(*i)++] != '"')
+        return REF_BAD;
+    if (*i < n && p[*i] != ';' && p[*i] != '\r')
+        return REF_BAD;
+    return REF_DONE;
+}
+
+/* Chunk extensions up to (not including) the CR ending the size line. Names and values
+ * are tokens (a name may be empty before '=' or ';'), a value may end in one quoted
+ * string without escapes; no whitespace anywhere. */
+static ref_result ref_ext(const char *p, size_t n, size_t *i)
+{
+    ref_result r = REF_DONE;
+    while (r == REF_DONE && *i < n && p[*i] == ';') {
+        if (++*i == n)
+            return REF_MORE;
+        if (p[*i] == '\r' || p[*i] == ' ')
+            return REF_BAD;
+        while (*i < n && ref_tchar((unsigned char)p[*i]))
+            ++*i;
+        if (*i == n || p[*i] != '=')
+            continue;
+        ++*i;
+        while (*i < n && ref_tchar((unsigned char)p[*i]))
+            ++*i;
+        r = *i < n && p[*i] == '"' ? ref_quoted(p, n, i) : ref_after_value(p, n, i);
+    }
+    if (r != REF_DONE)
+        return r;
+    return *i == n ? REF_MORE : p[*i] == '\r' ? REF_DONE : REF_BAD;
+}
+
+/* One chunk-size line: hex digits (value below 2^64, leading zeros allowed), extensions,
+ * CRLF. */
+static ref_result ref_size_line(const char *p, size_t n, size_t *i, uint64_t *size)
+{
+    size_t digits = 0;
+    int v;
+    *size = 0;
+    while (*i < n && (v = hexv(ag_ascii_lower(p[*i]))) >= 0) {
+        if (*size >> 60)
+            return REF_BAD; /* the next digit overflows 64 bits */
+        *size = *size * 16 + (uint64_t)v;
+        ++*i, digits++;
+    }
+    if (*i == n)
+        return REF_MORE;
+    if (digits == 0)
+        return REF_BAD;
+    ref_result r = ref_ext(p, n, i);
+    return r == REF_DONE ? ref_crlf(p, n, i) : r;
+}
+
+static ref_result ref_chunked(const char *p, size_t n, body_t *body, size_t *end)
+{
+    size_t i = 0;
+    uint64_t size;
+    ref_result r;
+    body->n = 0;
+    for (;;) {
+        if ((r = ref_size_line(p, n, &i, &size)) != REF_DONE)
+            return r;
+        if (size == 0)
+            break;
+        if (size > n - i)
+            return REF_MORE;
+        memcpy(body->p + body->n, p + i, size);
+        body->n += size;
+        i += size;
+        if ((r = ref_crlf(p, n, &i)) != REF_DONE)
+            return r;
+    }
+    if ((r = ref_crlf(p, n, &i)) == REF_DONE) /* the trailer section is empty */
+        *end = i;
+    return r;
+}
+
+/* Feeds <tail> to the production parser in two pieces split at <cut> (the second piece
+ * holds what the first call left unread, as the proxy's read buffer does). */
+static int prod_chunked(prod_head_t *h, ag_str_t tail, size_t cut, size_t *off)
+{
+    size_t used = 0;
+    const char *reason = NULL;
+    int st = ag_h1_req_body(&h->rq, tail.p, cut, &used, &reason);
+    *off = used;
+    if (st == 0 && !h->rq.complete) {
+        st = ag_h1_req_body(&h->rq, tail.p + *off, tail.n - *off, &used, &reason);
+        *off += used;
+    }
+    if (st != 0 && (st != 400 || !reason))
+        FAIL("body refused without reason or with a bad status");
+    return st;
+}
+
+static void chunked_mode(prod_head_t *h, ag_str_t tail, size_t cut)
+{
+    static body_t ref;
+    size_t end = 0, off;
+    if (tail.n > MAX_BODY)
+        return;
+    ref_result want = ref_chunked(tail.p, tail.n, &ref, &end);
+    int st = prod_chunked(h, tail, cut, &off);
+    if (want == REF_BAD) {
+        if (st != 400 || h->rq.complete)
+            FAIL("the production parser accepts a chunked body the grammar refuses");
+        return;
+    }
+    if (st != 0)
+        FAIL("the production parser refuses a well-formed chunked body");
+    if (prod_body.n < ref.n || memcmp(prod_body.p, ref.p, ref.n) != 0)
+        FAIL("the production parser decodes a chunked body differently");
+    if (want == REF_MORE) {
+        if (h->rq.complete)
+            FAIL("the production parser ends a chunked body early");
+        return;
+    }
+    if (!h->rq.complete || off != end || prod_body.n != ref.n)
+        FAIL("the production parser ends a chunked body elsewhere");
 }
 
 /* ---- identity mode: the bytes after the head become the identity to forward ---------- */
@@ -223,11 +425,6 @@ static bool identity_valid(const fuzz_identity_t *f)
     for (int i = 0; i < f->id.nextra; i++)
         ok = ok && f->xkeys[i].n > 0 && id_value_valid(f->xvals[i], false);
     return ok;
-}
-
-static int hexv(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* The API server's reading of an Impersonate-Extra-<enc> key (kubernetes-authz.md §7.1):
@@ -353,7 +550,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_llhttp_framing(&h);
     check_output_lines(fwd);
     check_reparse(&h.req, fwd);
-    if (head.n < input.n)
-        identity_mode(&h.req, ag_str_make(end, input.n - head.n), &out);
+    ag_str_t tail = ag_str_make(end, input.n - head.n);
+    if (h.req.chunked)
+        chunked_mode(&h, tail, size % (tail.n + 1));
+    else if (tail.n)
+        identity_mode(&h.req, tail, &out);
     return 0;
 }
