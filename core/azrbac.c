@@ -177,20 +177,49 @@ static bool asg_applies(const az_asg_t *g, const az_req_t *r)
     return ag_azscope_covers(g->scope_lc, r->scope_lc);
 }
 
-static const az_asg_t *grant_of(const ag_azrbac_t *p, ag_str_t principal, const az_req_t *r)
+static bool role_grants(const ag_azrbac_t *p, const az_asg_t *g, const az_req_t *r)
+{
+    const az_role_t *role = &p->roles[g->role];
+    for (int b = 0; b < role->nblocks; b++)
+        if (block_grants(&role->blocks[b], r))
+            return true;
+    return false;
+}
+
+/* The principal's assignments, or NULL when it has none (or is not a GUID: only GUIDs
+ * are object ids, guard drops the rest). */
+static const az_pslot_t *assignments_of(const ag_azrbac_t *p, ag_str_t principal)
 {
     ag_az_guid_t pid;
-    if (!ag_az_guid_parse(principal, &pid)) /* only GUIDs are object ids (guard drops the rest) */
-        return NULL;
-    const az_pslot_t *s = az_find_principal(p, pid);
+    return ag_az_guid_parse(principal, &pid) ? az_find_principal(p, pid) : NULL;
+}
+
+static const az_asg_t *grant_of(const ag_azrbac_t *p, ag_str_t principal, const az_req_t *r)
+{
+    const az_pslot_t *s = assignments_of(p, principal);
     for (int i = 0; s && i < s->count; i++) {
         const az_asg_t *g = &p->asg[s->first + i];
         if (g->role < 0 || g->conditional || !asg_applies(g, r))
             continue; /* unknown roles and unevaluated conditions grant nothing */
-        const az_role_t *role = &p->roles[g->role];
-        for (int b = 0; b < role->nblocks; b++)
-            if (block_grants(&role->blocks[b], r))
-                return g;
+        if (role_grants(p, g, r))
+            return g;
+    }
+    return NULL;
+}
+
+/* An assignment of <principal> one field from granting: its role grants the action at
+ * another scope (<scope_miss>), or it applies here and its role lacks the action. */
+static const az_asg_t *near_grant_of(const ag_azrbac_t *p, ag_str_t principal, const az_req_t *r,
+                                     bool scope_miss)
+{
+    const az_pslot_t *s = assignments_of(p, principal);
+    for (int i = 0; s && i < s->count; i++) {
+        const az_asg_t *g = &p->asg[s->first + i];
+        if (g->role < 0 || g->conditional)
+            continue;
+        bool at = asg_applies(g, r), grants = role_grants(p, g, r);
+        if (scope_miss ? !at && grants : at && !grants)
+            return g;
     }
     return NULL;
 }
@@ -358,4 +387,29 @@ ag_err ag_azrbac_reason(const ag_authz_decision_t *d, ag_buf_t *out)
                              FMT(d->data_action));
     return ag_buf_printf(out, "Azure RBAC: no role assignment grants %.*s at scope \"%.*s\"",
                          FMT(d->data_action), FMT(d->azure_scope));
+}
+
+bool ag_azrbac_explain_denial(const ag_azrbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
+                              const ag_authz_decision_t *d, ag_buf_t *out)
+{
+    char lc[AG_AUTHZ_AZURE_BUF];
+    az_req_t r = {.data = true, .ns = a->resource_request ? a->namespace_ : AG_STR("")};
+    const az_asg_t *g = NULL;
+    bool scope_miss = false;
+    if (!p || d->result == AG_AUTHZ_ALLOW || d->error || d->assignment_id.n ||
+        ag_azperm_action_init(&r.act, d->data_action, lc, sizeof lc) != 0)
+        return false; /* not a "nothing grants it" denial */
+    for (int pass = 0; pass < 2 && !g; pass++) {
+        scope_miss = pass == 0;
+        for (int i = -1; i < user->ngroups && !g; i++)
+            g = near_grant_of(p, i < 0 ? user->oid : user->groups[i], &r, scope_miss);
+    }
+    if (!g)
+        return false;
+    ag_buf_printf(out, "closest: role assignment \"%.*s\" of role \"%.*s\" at scope \"%.*s\"; ",
+                  AG_STR_FMT(g->id), AG_STR_FMT(p->roles[g->role].name), AG_STR_FMT(g->scope));
+    if (!scope_miss)
+        return ag_buf_printf(out, "the role does not grant %.*s", AG_STR_FMT(d->data_action)) == 0;
+    return ag_buf_printf(out, "it grants %.*s there, not at scope \"%.*s\"",
+                         AG_STR_FMT(d->data_action), AG_STR_FMT(d->azure_scope)) == 0;
 }

@@ -99,6 +99,16 @@ ag_authz_result ag_azrbac_eval_arm(const ag_azrbac_t *p, ag_str_t principal, con
                                    int ngroups, ag_str_t action, ag_str_t scope,
                                    ag_authz_decision_t *d);
 
+/* For a denial because no assignment grants <a> (<d> from ag_azrbac_eval): appends the
+ * assignment of the principal or one of its groups one field from granting it, and that
+ * field: its role grants the data action at another scope (looked for first), or it
+ * applies at the request's scope but its role lacks the action:
+ *   closest: role assignment "ID" of role "NAME" at scope "S"; it grants ACTION there,
+ *   not at scope "REQ"
+ * False (nothing appended) for other denials or when no assignment is one field away. */
+bool ag_azrbac_explain_denial(const ag_azrbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
+                              const ag_authz_decision_t *d, ag_buf_t *out);
+
 /* Appends a human-readable reason for an Azure decision (d->source == AG_AUTHZ_BY_AZURE):
  *   Azure RBAC: allowed by role assignment "ID" of role "NAME" at scope "S" (ACTION)
  *   Azure RBAC: no role assignment grants ACTION at scope "S"

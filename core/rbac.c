@@ -86,6 +86,30 @@ bool ag_rbac_rule_allows(const rbac_rule_t *r, const ag_attrs_t *a)
     return url_matches(&r->urls, a->path);
 }
 
+int ag_rbac_rule_misses(const rbac_rule_t *r, const ag_attrs_t *a, const char **field)
+{
+    bool ok[4];
+    static const char *const res_fields[] = {"verb", "apiGroup", "resource", "resourceName"};
+    static const char *const url_fields[] = {"verb", "path"};
+    const char *const *names = a->resource_request ? res_fields : url_fields;
+    int n = a->resource_request ? 4 : 2, misses = 0;
+    if (a->resource_request ? !r->resources.n : !r->urls.n)
+        return 99; /* the other kind of rule: never one field away */
+    ok[0] = list_has(&r->verbs, a->verb);
+    if (a->resource_request) {
+        ok[1] = list_has(&r->groups, a->api_group);
+        ok[2] = resource_matches(&r->resources, a->resource, a->subresource);
+        ok[3] = name_matches(&r->names, a->name);
+    } else {
+        ok[1] = url_matches(&r->urls, a->path);
+    }
+    *field = NULL;
+    for (int i = 0; i < n; i++)
+        if (!ok[i] && misses++ == 0)
+            *field = names[i];
+    return misses;
+}
+
 /* ---- subject index ---------------------------------------------------------------- */
 
 unsigned long long ag_rbac_key_hash(char kind, ag_str_t ns, ag_str_t name)

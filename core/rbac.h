@@ -67,6 +67,16 @@ typedef void (*ag_rbac_who_fn)(void *ctx, ag_str_t subject_kind, ag_str_t subjec
                                ag_str_t subject_name, const ag_authz_decision_t *via);
 void ag_rbac_who_can(const ag_rbac_t *p, const ag_attrs_t *a, ag_rbac_who_fn fn, void *ctx);
 
+/* For a request ag_rbac_eval did not allow: appends to <out> the rule <user> (or one of
+ * its groups) can reach that misses <a> by exactly one field, and that field:
+ *   closest: ClusterRole "view" rule 3 (ClusterRoleBinding "ops-view" to Group "ops")
+ *   allows get,list,watch on pods in API groups ""; missing verb "delete"
+ * A RoleBinding in another namespace counts the namespace as that field (looked at only
+ * when no rule in scope is one field away). False (nothing appended) when no rule is.
+ * Walks every grant of the user and its groups: for tools, not the request path. */
+bool ag_rbac_explain_denial(const ag_rbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
+                            ag_buf_t *out);
+
 /* Counts, for logs and /metrics. */
 typedef struct {
     int roles, cluster_roles, role_bindings, cluster_role_bindings, rules, aggregated;

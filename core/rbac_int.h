@@ -128,5 +128,9 @@ const rbac_principal_t *ag_rbac_find_principal(const ag_rbac_t *p, char kind, ag
 /* Builds p->slots and p->nss from p->bindings (load time). */
 ag_err ag_rbac_build_index(ag_rbac_t *p);
 bool ag_rbac_rule_allows(const rbac_rule_t *r, const ag_attrs_t *a);
+/* How many of <a>'s fields rule <r> fails (verb, apiGroup, resource incl. subresource,
+ * resourceName; or verb, path), the first of them in *field (static; NULL at 0). A rule of
+ * the other kind (URLs for a resource request, resources for a URL) counts as 99. */
+int ag_rbac_rule_misses(const rbac_rule_t *r, const ag_attrs_t *a, const char **field);
 
 #endif

@@ -504,7 +504,7 @@ typedef struct {
     const ag_attrs_t *a, *shown; /* asked; shown in the denial (the create check's) */
     const ag_authz_decision_t *d;
     bool allowed, second;
-    ag_buf_t reason, deny;
+    ag_buf_t reason, deny, closest;
 } report_t;
 
 static void print_json(const report_t *r)
@@ -521,6 +521,8 @@ static void print_json(const report_t *r)
     json_field(&out, "reason", ag_buf_str(&r->reason), true);
     if (!r->allowed)
         json_field(&out, "denyMessage", ag_buf_str(&r->deny), true);
+    if (r->closest.n)
+        json_field(&out, "closest", ag_buf_str(&r->closest), true);
     ag_buf_append_cstr(&out, "}");
     printf("%s\n", out.p);
     ag_buf_dispose(&out);
@@ -546,6 +548,17 @@ static void print_text(const opts_t *o, const report_t *r)
     else
         printf("reason: %s%s%s\n", r->deny.p, r->reason.n ? ": " : "",
                r->reason.n ? r->reason.p : "");
+    if (r->closest.n)
+        printf("%s\n", r->closest.p);
+}
+
+/* For a denial: what would have allowed it, from the authorizer that decided. */
+static void explain_denial(const ag_authz_chain_t *p, report_t *r)
+{
+    if (r->d->source == AG_AUTHZ_BY_AZURE)
+        ag_azrbac_explain_denial(p->azure, r->id, r->shown, r->d, &r->closest);
+    else if (p->rbac)
+        ag_rbac_explain_denial(p->rbac, r->id, r->shown, &r->closest);
 }
 
 /* One decision (plus the WebSocket "create" check when asked) and its report. */
@@ -569,16 +582,20 @@ static int decide_and_print(const opts_t *o, const ag_authz_chain_t *p, const ag
                   .allowed = allowed,
                   .second = second,
                   .reason = AG_BUF_INIT(1 << 16),
-                  .deny = AG_BUF_INIT(1 << 16)};
+                  .deny = AG_BUF_INIT(1 << 16),
+                  .closest = AG_BUF_INIT(1 << 16)};
     ag_authz_reason(&d, &r.reason);
     if (!allowed)
         ag_authz_deny_message(id, r.shown, &r.deny);
+    if (!allowed && (o->explain || o->json))
+        explain_denial(p, &r);
     if (o->json)
         print_json(&r);
     else
         print_text(o, &r);
     ag_buf_dispose(&r.reason);
     ag_buf_dispose(&r.deny);
+    ag_buf_dispose(&r.closest);
     return allowed ? 0 : 1;
 }
 

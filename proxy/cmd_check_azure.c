@@ -160,7 +160,7 @@ static int cluster_id(const opts_t *o, ag_buf_t *out)
 static int decide(const opts_t *o, const ag_azrbac_t *p)
 {
     ag_authz_decision_t *d = calloc(1, sizeof *d);
-    ag_buf_t why = AG_BUF_INIT(1 << 16);
+    ag_buf_t why = AG_BUF_INIT(1 << 16), near = AG_BUF_INIT(1 << 16);
     ag_authz_result r;
     if (!d)
         return usage("out of memory");
@@ -175,10 +175,15 @@ static int decide(const opts_t *o, const ag_azrbac_t *p)
                            .flags = AG_ID_AZURE_AD};
         ag_attrs_t a = attrs_of(o);
         r = ag_azrbac_eval(p, &u, &a, d);
+        if (o->explain && r != AG_AUTHZ_ALLOW)
+            ag_azrbac_explain_denial(p, &u, &a, d, &near);
     }
     printf("%s\n", r == AG_AUTHZ_ALLOW ? "yes" : "no");
     if (o->explain && ag_azrbac_reason(d, &why) == 0)
         printf("%s\n", why.p);
+    if (near.n)
+        printf("%s\n", near.p);
+    ag_buf_dispose(&near);
     ag_buf_dispose(&why);
     free(d);
     return r == AG_AUTHZ_ALLOW ? 0 : 1;

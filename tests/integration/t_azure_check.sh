@@ -55,6 +55,8 @@ expect 0 yes -- --principal $ALICE get pods/web-1 --subresource log -n dev
 expect 1 no -- --principal $ALICE get pods -n prod
 expect 1 no -- --principal $ALICE list pods
 expect 1 'no role assignment grants Microsoft.ContainerService/managedClusters/secrets/read' -- --principal $ALICE get secrets -n dev --explain
+expect 1 'of role "Azure Kubernetes Service RBAC Reader" at scope' -- --principal $ALICE get pods -n prod --explain
+expect 1 "not at scope \"$CL/namespaces/prod\"" -- --principal $ALICE get pods -n prod --explain
 expect 0 yes -- --principal $DAVE create secrets -n prod
 expect 0 yes -- --principal $DAVE create pods --subresource exec -n prod
 expect 0 yes -- --principal $DAVE impersonate serviceaccounts -n prod
@@ -147,6 +149,10 @@ cexpect 0 yes -- check --config "$TMP/gw/then.json" --as alice@contoso.com --oid
 cexpect 0 'Azure RBAC: allowed by role assignment' -- check --config "$TMP/gw/then.json" --oid $ALICE get pods -n dev --explain
 cexpect 0 '"source":"azure"' -- check --config "$TMP/gw/then.json" --oid $ALICE get pods -n dev -o json
 cexpect 1 no -- check --config "$TMP/gw/then.json" --oid $ALICE get pods -n prod
+# --explain for the denial: the assignment one field away (here the scope)
+cexpect 1 "it grants $MC/pods/read there, not at scope \"$CL/namespaces/prod\"" -- \
+    check --config "$TMP/gw/then.json" --oid $ALICE get pods -n prod --explain
+cexpect 1 "; the role does not grant $MC/pods/delete" -- check --config "$TMP/gw/then.json" --oid $ALICE delete pods -n dev --explain
 cexpect 1 'denied by deny assignment' -- check --config "$TMP/gw/then.json" --oid $DAVE get secrets -n kube-system --explain
 cexpect 0 yes -- check --config "$TMP/gw/then.json" --oid $NOBODY --as-group $ADMINS create namespaces
 # azure-then-rbac: Azure's no is final for Azure AD users; azure-or-rbac lets RBAC allow

@@ -90,6 +90,18 @@ expect 1 'reason: User "alice@example.com" cannot list resource "configmaps" in 
 expect 1 'reason: User "carol" cannot get resource "nodes" in API group "" at the cluster scope' -- \
     check --policy "$POL" --as carol get nodes --explain
 expect 1 'reason: User "carol" cannot get path "/metrics"' -- check --policy "$POL" --as carol get /metrics --explain
+# --explain for a denial: the closest rule, one field away, and the field
+expect 1 'closest: ClusterRole "view" rule 0 (ClusterRoleBinding "ops-view" to Group "ops") allows get,list,watch on ' -- \
+    check --policy "$POL" --as x --as-group ops delete pods -n dev --explain
+expect 1 '; missing verb "delete"' -- check --policy "$POL" --as x --as-group ops delete pods -n dev --explain
+expect 1 '; bound in namespace "dev" only, asked in "prod"' -- \
+    check --policy "$POL" --as bob --as-group dev-team get pods -n prod --explain
+expect 1 'named "web-config"; the request names no object and the rule only named ones' -- \
+    check --policy "$POL" --as alice@example.com list configmaps -n prod --explain
+expect 1 '; missing resource "pods/exec"' -- \
+    check --policy "$POL" --as dave --as-group support get pods --subresource exec -n dev --explain
+expect 1 '"closest":"closest: ClusterRole \"log-reader\" rule 0' -- \
+    check --policy "$POL" --as dave --as-group support get pods --subresource exec -n dev -o json
 expect 0 '"allowed":true' -- check --policy "$POL" --as bob --as-group dev-team get pods -n dev -o json
 expect 0 '"binding":{"kind":"RoleBinding","namespace":"dev","name":"dev-team-edit"}' -- \
     check --policy "$POL" --as bob --as-group dev-team get pods -n dev -o json

@@ -922,3 +922,46 @@ TEST(azrbac_rbac_writer_matches_spec_list_w)
     CHECK_EQ(eval_as(p, U1, NULL, res_of(leases, "bind", buf, sizeof buf), &d), NO);
     ag_azrbac_unref(p);
 }
+
+/* The explanation of <r>'s denial for U1 (in group G1), "" when none (static buffer). */
+static const char *near_of(const asg_t *asg, int n, req_t r)
+{
+    static char out[2048];
+    ag_azrbac_t *p = load(asg, n, NULL, NULL);
+    ag_authz_decision_t d;
+    ag_buf_t b = AG_BUF_INIT(4096);
+    ag_str_t groups[1] = {AG_STR(G1)};
+    ag_identity_t u = {.oid = AG_STR(U1), .groups = groups, .ngroups = 1};
+    ag_attrs_t a = attrs_of(r);
+    CHECK(ag_azrbac_eval(p, &u, &a, &d) != AG_AUTHZ_ALLOW);
+    bool found = ag_azrbac_explain_denial(p, &u, &a, &d, &b);
+    CHECK_EQ(found, b.n > 0);
+    snprintf(out, sizeof out, "%s", ag_buf_str(&b).p);
+    ag_buf_dispose(&b);
+    ag_azrbac_unref(p);
+    return out;
+}
+
+TEST(azrbac_explain_names_the_assignment_one_field_away)
+{
+    req_t prod = {"get", "", "pods", NULL, "prod", NULL};
+    /* the role grants it in another namespace: the scope is the missing field */
+    asg_t in_dev[] = {{U1, R_READER, "+/namespaces/dev", NULL}};
+    CHECK_STREQ(near_of(in_dev, 1, prod),
+                "closest: role assignment \"" CLUSTER "/namespaces/dev/providers/"
+                "Microsoft.Authorization/roleAssignments/a0\" of role \"Azure Kubernetes Service "
+                "RBAC Reader\" at scope \"" CLUSTER "/namespaces/dev\"; it grants " MC
+                "pods/read there, not at scope \"" CLUSTER "/namespaces/prod\"");
+    /* a group's assignment applies here, its role lacks the action */
+    asg_t reader[] = {{G1, R_READER, "+", NULL}};
+    req_t del = {"delete", "", "pods", NULL, "prod", NULL};
+    CHECK(strstr(near_of(reader, 1, del), "; the role does not grant " MC "pods/delete") != NULL);
+    /* a scope miss is preferred to an action miss */
+    asg_t both[] = {{U1, R_CUSER, "+", NULL}, {U1, R_READER, "+/namespaces/dev", NULL}};
+    CHECK(strstr(near_of(both, 2, prod), "not at scope") != NULL);
+    /* two fields away (wrong namespace and an action the role lacks): nothing */
+    CHECK_STREQ(near_of(in_dev, 1, del), "");
+    /* conditional assignments grant nothing and explain nothing */
+    asg_t cond[] = {{U1, R_READER, "+/namespaces/dev", "@Resource[x] StringEquals 'y'"}};
+    CHECK_STREQ(near_of(cond, 1, prod), "");
+}
