@@ -3,7 +3,8 @@
  * request ("verb\ngroup\nresource\nsubresource\nnamespace\npath\ngroup-id"). Loads the
  * policy, and when it loads evaluates the request for a fixed principal plus the group,
  * the same request as an ARM action, and the glob matcher on the raw parts. Checks that
- * an allow always names an assignment and that no decision is both allowed and in error.
+ * an allow always names an assignment and that no decision is both allowed and in error;
+ * a denial's closest-assignment explanation runs too.
  * Exported policy files are operator input, but a reload must never crash the gateway. */
 #include <stdint.h>
 #include <stdio.h>
@@ -67,7 +68,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ag_authz_decision_t *d = malloc(sizeof *d);
         if (!d)
             abort();
-        check(ag_azrbac_eval(p, &u, &a, d), d);
+        ag_authz_result r = ag_azrbac_eval(p, &u, &a, d);
+        check(r, d);
+        ag_buf_t near = AG_BUF_INIT(1 << 16);
+        if (ag_azrbac_explain_denial(p, &u, &a, d, &near) && (r == AG_AUTHZ_ALLOW || !near.n))
+            abort(); /* only denials are explained, and an explanation says something */
+        ag_buf_dispose(&near);
         check(ag_azrbac_eval_arm(p, u.oid, &group, 1, a.verb, a.path, d), d);
         free(d);
         ag_azrbac_unref(p);

@@ -1,6 +1,7 @@
 /* libFuzzer target: RBAC policy loading (core/rbac_load.c) and the SubjectAccessReview
  * codec (core/sar.c) over untrusted JSON. A policy that loads is also evaluated and
- * walked by who-can, so index and aggregation bugs surface too. */
+ * walked by who-can (and a denial explained: rbac_explain.c), so index and aggregation
+ * bugs surface too. */
 #include <stdint.h>
 #include <string.h>
 
@@ -31,7 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         .namespace_ = AG_STR("ns"),
                         .name = AG_STR("n")};
         ag_authz_decision_t d;
-        (void)ag_rbac_eval(p, &u, &a, &d);
+        ag_buf_t near = AG_BUF_INIT(1 << 16);
+        if (ag_rbac_eval(p, &u, &a, &d) != AG_AUTHZ_ALLOW &&
+            ag_rbac_explain_denial(p, &u, &a, &near) && !near.n)
+            __builtin_trap(); /* an explanation says something */
+        ag_buf_dispose(&near);
         size_t n = 0;
         ag_rbac_who_can(p, &a, on_subject, &n);
         a.resource_request = false, a.path = AG_STR("/healthz");
