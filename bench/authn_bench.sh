@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Authentication overhead on the hot path (not a test): wrk through authgate (plain HTTP
-# in and out, nginx upstream) without an "authentication" section, then with one trusting
+# in and out, nginx upstream) without an "authentication" section (an explicit
+# "insecure_passthrough"), then with one trusting
 # the real OIDC provider fixture, every request carrying the same bearer token (a token
 # cache hit after the first), then with N distinct tokens round robin (wrk Lua), so each
 # token is verified once and then hit. Prints requests/s, p50, p99 per case.
@@ -51,7 +52,7 @@ run() { # run NAME URL [wrk args] -> "rps p50_ms p99_ms"
        END {printf "%.0f %.3f %.3f\n", rps, p50, p99}' "$d/$name.wrk"
 }
 
-start plain ""
+start plain ', "insecure_passthrough": true'
 plain=$PORT
 start authn ', "authentication": {"issuers": [{"issuer": "'"$iss"'",
   "audiences": ["https://authgate.test"], "keys": {"discovery": true},

@@ -26,6 +26,7 @@ ag_make_cert "$d"
 cat >"$d/gw.json" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
+  "insecure_passthrough": true,
   "tls": {"cert": "$d/cert.pem", "key": "$d/key.pem"},
   "upstream": {"url": "http://127.0.0.1:$up", "pool_size": 256},
   "workers": $WORKERS,

@@ -362,6 +362,20 @@ static ag_err parse_log(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_con
     return 0;
 }
 
+/* "insecure_passthrough": true forwards requests without authentication or authorization
+ * with the gateway's own credential. Only without both sections (parsed after them): with
+ * either, requests are judged and the key would mean nothing. */
+static ag_err parse_passthrough(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
+{
+    if (ag_json_bool(cfg->doc, ref, &c->insecure_passthrough) != 0)
+        return ag_cfg_fail(cfg, ref, path, "must be true or false");
+    if (c->insecure_passthrough && (c->authn_enabled || c->authz_enabled))
+        return ag_cfg_fail(cfg, ref, path,
+                           "only without \"authentication\" and \"authorization\": with "
+                           "either, requests are authenticated or authorized");
+    return 0;
+}
+
 /* "graph": Azure AD group overage resolution (core/graph.c reads the section). */
 static ag_err parse_graph(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
 {
@@ -435,6 +449,7 @@ static const struct {
     {"authorization", parse_authorization, AG_CFG_OPTIONAL}, /* before "azure" */
     {"azure", parse_azure, AG_CFG_OPTIONAL},
     {"audit", parse_audit, AG_CFG_OPTIONAL},
+    {"insecure_passthrough", parse_passthrough, AG_CFG_OPTIONAL}, /* after authn/authz */
 };
 
 static ag_err parse_top(ag_cfg_t *cfg, ag_config_t *c)

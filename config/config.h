@@ -124,6 +124,10 @@ typedef struct ag_config {
     bool azure_enabled;      /* a top-level "azure" section (config/azure_config.h) */
     ag_azure_config_t azure;
     bool audit_enabled;      /* an "audit" section: proxy/audit.c writes events */
+    bool insecure_passthrough; /* top-level "insecure_passthrough": true (only without
+                                  authentication and authorization): forward every request
+                                  with the gateway's credential. Without it and without
+                                  both sections every request is refused (401). */
     ag_audit_config_t audit; /* config/audit_config.h */
 } ag_config_t;
 

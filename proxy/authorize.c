@@ -260,8 +260,10 @@ ag_err ag_authorize_setup(const ag_config_t *conf, uv_loop_t *control, ag_buf_t 
     ag_authenticator_t *a = ag_authenticator_default();
     if (a)
         ag_authenticator_set_next(a, ag_authorize_gate, NULL);
-    else
+    else if (A.enabled || conf->insecure_passthrough)
         ag_gate_install(ag_authorize_gate, NULL); /* no authentication: all anonymous */
+    /* else audit alone, neither authentication nor authorization nor the pass-through
+     * opt-in: the default gate refuses every request (401) */
     ag_info("authorization: %s, impersonation %s%s", A.enabled ? "policy" : "off (audit only)",
             A.impersonation == AG_IMPERSONATION_DENY ? "denied" : "authorized",
             a ? "" : "; no authentication: every request is system:anonymous");

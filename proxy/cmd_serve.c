@@ -11,9 +11,24 @@
 #include "authorize.h"
 #include "cmd.h"
 #include "config.h"
+#include "gate.h"
 #include "log.h"
 #include "policy.h"
 #include "server.h"
+
+/* What a configuration without authentication and authorization does, said loudly: on
+ * stderr for --check, as a WARN line at start-up. NULL when requests are judged. */
+static const char *gate_warning(const ag_config_t *c)
+{
+    if (c->authn_enabled || c->authz_enabled)
+        return NULL;
+    if (c->insecure_passthrough)
+        return "insecure_passthrough: every request is forwarded WITHOUT authentication or "
+               "authorization, with the gateway's own upstream credential: anyone who reaches "
+               "the listener acts with the gateway's privileges (test setups only)";
+    return "no \"authentication\" and no \"authorization\" section: every request is "
+           "refused with 401 (\"insecure_passthrough\": true forwards them unauthenticated)";
+}
 
 static void usage(FILE *f)
 {
@@ -73,6 +88,8 @@ int ag_cmd_serve(int argc, char **argv)
             fprintf(stderr, "%s\n", err.p ? err.p : "invalid authorization policy");
             goto out;
         }
+        if (gate_warning(conf))
+            fprintf(stderr, "WARN %s\n", gate_warning(conf));
         printf("%s: ok\n", path);
         rc = 0;
         goto out;
@@ -85,6 +102,10 @@ int ag_cmd_serve(int argc, char **argv)
         rc = e == AG_E_IN_USE ? 2 : 1; /* a busy address is a configuration error */
         goto out;
     }
+    if (gate_warning(conf))
+        ag_warn("%s", gate_warning(conf));
+    if (conf->insecure_passthrough) /* the audit-only step may replace it (system:anonymous) */
+        ag_gate_install(ag_gate_passthrough, NULL);
     /* authentication (issuers, keys, token cache) plugs into the gate and readiness */
     if (ag_authenticate_setup(conf, ag_server_loop(srv), &err) != 0) {
         fprintf(stderr, "authgate serve: %s\n", err.p ? err.p : "cannot start authentication");

@@ -11,11 +11,20 @@ void ag_gate_install(ag_gate_fn fn, void *ud)
     gate_ud = ud;
 }
 
+ag_gate_result ag_gate_passthrough(ag_gate_t *g, void *ud)
+{
+    (void)ud;
+    g->identity = NULL; /* a plain proxy: the gateway's credential, no impersonation */
+    return AG_GATE_ALLOW;
+}
+
 ag_gate_result ag_gate_run(ag_gate_t *g)
 {
-    if (!gate_fn) {
-        g->identity = NULL; /* default: a plain proxy, no impersonation */
-        return AG_GATE_ALLOW;
+    if (!gate_fn) { /* nothing authenticates or authorizes: refuse (fail closed) */
+        g->identity = NULL;
+        g->status = 401;
+        g->message = AG_STR("Unauthorized");
+        return AG_GATE_DENY;
     }
     ag_gate_result r = gate_fn(g, gate_ud);
     if (r != AG_GATE_ALLOW && r != AG_GATE_DENY && r != AG_GATE_PENDING) {

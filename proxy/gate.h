@@ -47,9 +47,12 @@ typedef struct ag_gate {
 
 typedef ag_gate_result (*ag_gate_fn)(ag_gate_t *g, void *ud);
 
-/* Installs the process-wide gate (start-up only; NULL restores the default, which allows
- * everything with identity NULL). */
+/* Installs the process-wide gate (start-up only; NULL restores the default, which refuses
+ * every request with 401: nothing forwards unless a gate says so). */
 void ag_gate_install(ag_gate_fn fn, void *ud);
+/* The gate of "insecure_passthrough": allows everything with identity NULL (forwarded with
+ * the gateway's own credential, no impersonation). */
+ag_gate_result ag_gate_passthrough(ag_gate_t *g, void *ud);
 /* Runs the installed gate (http1.c). */
 ag_gate_result ag_gate_run(ag_gate_t *g);
 /* Completes a PENDING gate with ALLOW or DENY (outputs already filled in <g>). */

@@ -97,12 +97,17 @@ start_gateway() {
 }
 
 # plain_config FILE [extra top-level JSON members]: plain HTTP gateway to the fixture.
+# Unless the extra members authenticate or authorize, an explicit unauthenticated
+# pass-through (the proxy tests): without it the gateway refuses every request.
 plain_config() {
+    local open='"insecure_passthrough": true,'
+    case ${2:-} in *'"authentication"'* | *'"authorization"'* | *'"azure"'*) open='' ;; esac
     cat >"$1" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
   "upstream": {"url": "http://127.0.0.1:$UP_PORT"},
   "admin": {"address": "127.0.0.1:0"},
+  $open
   "workers": 2${2:+,
   $2}
 }

@@ -17,6 +17,7 @@ openssl x509 -req -in "$T/rogue.csr" -CA "$T/rogue-ca.crt" -CAkey "$T/rogue-ca.k
 cat >"$T/gw.json" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
+  "insecure_passthrough": true,
   "tls": {"cert": "$PKI/server.crt", "key": "$PKI/server.key",
           "client_ca": "$PKI/ca.crt", "client_auth": "require"},
   "upstream": {"url": "http://127.0.0.1:$UP_PORT"},

@@ -64,6 +64,7 @@ pass "gateway survived 400 malformed requests and still serves"
 cat >"$T/gw-tls.json" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
+  "insecure_passthrough": true,
   "tls": {"cert": "$PKI/server.crt", "key": "$PKI/server.key", "client_ca": "$PKI/ca.crt"},
   "upstream": {"url": "http://127.0.0.1:$UP_PORT"},
   "workers": 2

@@ -9,6 +9,7 @@ start_upstream
 cat >"$T/gw.json" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
+  "insecure_passthrough": true,
   "tls": {"cert": "$PKI/server.crt", "key": "$PKI/server.key"},
   "upstream": {"url": "http://127.0.0.1:$UP_PORT"},
   "workers": 2
@@ -57,6 +58,7 @@ start_upstream --tls-cert "$PKI/server.crt" --tls-key "$PKI/server.key"
 cat >"$T/gw2.json" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
+  "insecure_passthrough": true,
   "upstream": {"url": "https://127.0.0.1:$UP_PORT", "ca": "$PKI/ca.crt", "server_name": "localhost"},
   "workers": 1
 }
@@ -81,6 +83,7 @@ start_upstream --tls-cert "$PKI/server.crt" --tls-key "$PKI/server.key" --tls-ca
 cat >"$T/gw4.json" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
+  "insecure_passthrough": true,
   "upstream": {"url": "https://127.0.0.1:$UP_PORT", "ca": "$PKI/ca.crt", "server_name": "localhost",
                "cert": "$PKI/client.crt", "key": "$PKI/client.key"},
   "workers": 1
@@ -95,6 +98,7 @@ pass "https upstream requiring a client certificate"
 cat >"$T/gw3.json" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
+  "insecure_passthrough": true,
   "upstream": {"url": "https://127.0.0.1:$UP_PORT", "ca": "$PKI/client.crt"},
   "workers": 1
 }

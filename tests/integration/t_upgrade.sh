@@ -60,6 +60,7 @@ gen_certs
 cat >"$T/gw-tls.json" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
+  "insecure_passthrough": true,
   "tls": {"cert": "$PKI/server.crt", "key": "$PKI/server.key"},
   "upstream": {"url": "http://127.0.0.1:$UP_PORT"},
   "workers": 1

@@ -75,6 +75,7 @@ start_api api "$T/api.token" "$PKI/server.crt" "$PKI/server.key"
 cat >"$T/gw.json" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
+  "insecure_passthrough": true,
   "upstream": {"url": "https://127.0.0.1:$API_PORT", "ca": "$PKI/ca.crt",
                "server_name": "localhost", "token_file": "$T/gw.token"},
   "admin": {"address": "127.0.0.1:0"},
@@ -155,7 +156,8 @@ cat >"$T/ic.json" <<JSON
   "listen": {"address": "127.0.0.1:0"},
   "upstream": {"in_cluster": true},
   "admin": {"address": "127.0.0.1:0"},
-  "workers": 2
+  "workers": 2,
+  "insecure_passthrough": true
 }
 JSON
 export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$API_PORT
@@ -209,6 +211,7 @@ start_error "$T/ic.json" 'cannot read the service-account file ".*/nosuch/token"
 cat >"$T/ic-url.json" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
+  "insecure_passthrough": true,
   "upstream": {"in_cluster": true, "url": "https://127.0.0.1:1"}
 }
 JSON
