@@ -20,6 +20,10 @@ static void usage(FILE *f)
     fprintf(f, "usage: authgate COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nEach command has --help.\n\nexamples:\n"
+               "  authgate serve --config gateway.json\n"
+               "  authgate check --policy rbac.yaml --as bob get pods -n dev --explain\n"
+               "  authgate who-can --policy rbac.yaml delete pods -n dev\n");
 }
 
 int main(int argc, char **argv)

@@ -158,6 +158,8 @@ for sub in check who-can serve demo; do
         echo "$out" | sed 's/^/    /'; fails=$((fails + 1))
     fi
 done
+out=$("$AUTHGATE" --help 2>&1)
+[[ "$out" == *examples:* && "$out" == *"Each command has --help"* ]] || { echo "FAIL: authgate --help: $out"; fails=$((fails + 1)); }
 out=$("$AUTHGATE" check --azure-assignments x --help 2>&1)
 [[ "$out" == *examples:* && "$out" != *cmd_* ]] || { echo "FAIL: Azure check --help: $out"; fails=$((fails + 1)); }
 # who-can --help lists every flag who-can accepts (and who-can refuses check's own by name)
