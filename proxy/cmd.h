@@ -6,5 +6,6 @@ int ag_cmd_serve(int argc, char **argv);   /* cmd_serve.c: authgate serve --conf
 int ag_cmd_demo(int argc, char **argv);    /* cmd_serve.c: authgate demo */
 int ag_cmd_check(int argc, char **argv);   /* cmd_check.c: authgate check ... */
 int ag_cmd_who_can(int argc, char **argv); /* cmd_check.c: authgate who-can ... */
+int ag_cmd_login(int argc, char **argv);   /* cmd_login.c: kubectl exec credential plugin */
 
 #endif

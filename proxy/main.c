@@ -13,6 +13,7 @@ static const struct {
     {"demo", ag_cmd_demo, "run the embedded demo setup on loopback (no files needed)"},
     {"check", ag_cmd_check, "can a subject do this? authgate check --config F --as U VERB RES"},
     {"who-can", ag_cmd_who_can, "who may? authgate who-can --config F VERB RESOURCE [-n NS]"},
+    {"login", ag_cmd_login, "sign in for kubectl (exec credential plugin; device code, cache)"},
 };
 
 static void usage(FILE *f)

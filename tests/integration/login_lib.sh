@@ -1,0 +1,40 @@
+# Helpers for the `authgate login` tests (t_login_*.sh): the real OIDC provider with its
+# device flow (tests/fixtures/oidc/provider.mjs --device), and the person who signs in
+# (tests/fixtures/oidc/device_user.mjs) when authgate prints a code. Sourced after
+# e2e/lib.sh or oidc_lib.sh.
+
+EXEC_V1='{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":true}}'
+EXEC_V1_BATCH='{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}'
+
+# login_stat FIELD: a counter of the provider (device = device authorizations started,
+# grants.<type> = successful token grants of that type).
+login_stat() { curl -sf "$OIDC_ISSUER/admin/stats" | jq -r ".$1 // 0"; }
+login_device_count() { curl -sf "$OIDC_ISSUER/admin/stats" | jq -r '.device'; }
+login_refresh_count() { curl -sf "$OIDC_ISSUER/admin/stats" | jq -r '.grants.refresh_token // 0'; }
+
+# wait_code FILE [TRIES]: waits until FILE (someone's stderr) shows a user code; sets
+# CODE and CODE_URI.
+wait_code() {
+    local i
+    for ((i = 0; i < ${2:-200}; i++)); do
+        CODE=$(sed -n 's/.*and enter the code \([^ ]*\)$/\1/p' "$1" 2>/dev/null | tail -1)
+        CODE_URI=$(sed -n 's/.*To sign in, open \([^ ]*\) and enter.*/\1/p' "$1" 2>/dev/null | tail -1)
+        [ -n "$CODE" ] && [ -n "$CODE_URI" ] && return 0
+        sleep 0.05
+    done
+    fail "no user code in $1: $(cat "$1")"
+}
+
+# sign_in FILE [LOGIN] [--deny]: the person reads the code from FILE and signs in.
+sign_in() {
+    local f=$1 who=${2:-alice}
+    shift 2 || shift $#
+    wait_code "$f"
+    (cd "$AG_SOURCE_DIR/tests" && timeout 20 node fixtures/oidc/device_user.mjs "$CODE_URI" "$CODE" "$who" "$@") \
+        >>"$T/person.out" 2>&1 || fail "the person could not sign in: $(tail -3 "$T/person.out")"
+}
+
+# login ARGS...: authgate login against the provider, client kubectl, audience $AUD.
+login() {
+    "$AUTHGATE" login --issuer-url "$OIDC_ISSUER" --client-id kubectl --audience "$AUD" "$@"
+}

