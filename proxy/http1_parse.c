@@ -63,6 +63,7 @@ static int on_req_headers_complete(llhttp_t *p)
     r->req->http_major = p->http_major;
     r->req->http_minor = p->http_minor;
     r->keepalive = llhttp_should_keep_alive(p);
+    r->at_size = (p->flags & F_CHUNKED) != 0; /* the first chunk-size line comes next */
     return 0;
 }
 
@@ -81,7 +82,19 @@ static int on_req_chunk_header(llhttp_t *p)
     ag_h1_req_t *r = p->data;
     if (p->content_length != 0)
         return 0;
-    r->last_chunk = true;
+    r->last_chunk = r->last_seen = true;
+    return HPE_PAUSED;
+}
+
+/* After a chunk's data and CRLF: llhttp pauses at the start of the next size line so
+ * ag_h1_req_body can count its digits (see there). The last chunk ends the message. */
+static int on_req_chunk_complete(llhttp_t *p)
+{
+    ag_h1_req_t *r = p->data;
+    if (r->last_seen)
+        return 0;
+    r->at_size = true;
+    r->size_digits = 0;
     return HPE_PAUSED;
 }
 
@@ -102,6 +115,7 @@ static void init_settings(void)
     req_settings.on_headers_complete = on_req_headers_complete;
     req_settings.on_body = on_req_body;
     req_settings.on_chunk_header = on_req_chunk_header;
+    req_settings.on_chunk_complete = on_req_chunk_complete;
     req_settings.on_message_complete = on_req_complete;
 }
 
@@ -140,8 +154,8 @@ int ag_h1_req_head(ag_h1_req_t *r, ag_str_t raw, const char **reason)
  * No Kubernetes client sends request trailers and the gateway would drop them, while
  * llhttp reads some trailer forms other parsers refuse (obs-fold, an empty field name, a
  * bare LF ending the section: RFC 9112 §5.2, §2.2), so a trailer is a framing error.
- * Returns 0 when the section is empty (llhttp resumed), 1 when the CRLF is not all here
- * yet, 400 otherwise. */
+ * Returns 0 when the section is empty, 1 when the CRLF is not all here yet, 400
+ * otherwise. */
 static int check_trailer_section(ag_h1_req_t *r, const char *p, size_t n, const char **reason)
 {
     if (p[0] == '\r' && n < 2)
@@ -151,7 +165,25 @@ static int check_trailer_section(ag_h1_req_t *r, const char *p, size_t n, const 
         return 400;
     }
     r->last_chunk = false;
-    llhttp_resume(&r->parser);
+    return 0;
+}
+
+/* The hex digits of a chunk-size line, counted before llhttp reads them (they may span
+ * reads). llhttp takes any number of leading zeros; more than 16 digits is refused, as
+ * the API server's own reader (Go net/http) does, so no parser along the way can stop
+ * early at a digit limit and read the rest of the line differently. */
+static int count_size_digits(ag_h1_req_t *r, const char *p, size_t n, const char **reason)
+{
+    size_t k = 0;
+    while (k < n && ag_hex_digit((unsigned char)p[k]) >= 0)
+        k++;
+    r->size_digits += k;
+    if (r->size_digits > 16) {
+        *reason = "chunk size with more than 16 hex digits";
+        return 400;
+    }
+    if (k < n)
+        r->at_size = false; /* the digits end here; llhttp reads the rest of the line */
     return 0;
 }
 
@@ -161,13 +193,21 @@ int ag_h1_req_body(ag_h1_req_t *r, const char *p, size_t n, size_t *used, const 
     int rc = 0;
     /* Paused at the end of the message, the rest is the next request's. */
     while (off < n && !r->complete) {
-        if (r->last_chunk && (rc = check_trailer_section(r, p + off, n - off, reason)) != 0)
+        if (r->last_chunk)
+            rc = check_trailer_section(r, p + off, n - off, reason);
+        else if (r->at_size)
+            rc = count_size_digits(r, p + off, n - off, reason);
+        if (rc != 0)
             break;
+        if (r->paused)
+            llhttp_resume(&r->parser); /* at a chunk boundary, checked above */
         llhttp_errno_t e = llhttp_execute(&r->parser, p + off, n - off);
+        r->paused = false;
         if (e == HPE_OK) {
             off = n;
         } else if (e == HPE_PAUSED) {
             off = (size_t)(llhttp_get_error_pos(&r->parser) - p);
+            r->paused = !r->complete;
         } else {
             *reason = llhttp_get_error_reason(&r->parser);
             rc = 400;

@@ -27,7 +27,11 @@ typedef struct {
     bool in_value;      /* last callback was a header value */
     bool complete;      /* the whole message (head and body) was read */
     bool keepalive;     /* llhttp_should_keep_alive after the head */
+    bool at_size;       /* the next bytes are (still) the digits of a chunk-size line */
+    size_t size_digits; /* digits of that line so far */
     bool last_chunk;    /* paused after the last chunk's line (trailers come next) */
+    bool last_seen;     /* the last chunk was read */
+    bool paused;        /* llhttp paused at a chunk boundary: resume before the next bytes */
     ag_h1_body_fn on_body;
     void *ud;
 } ag_h1_req_t;
@@ -43,9 +47,9 @@ int ag_h1_req_head(ag_h1_req_t *r, ag_str_t raw, const char **reason);
  * the message (r->complete), leaving pipelined bytes unread. <*used> is how many bytes
  * were consumed (less than <n> also when the last bytes must wait for more). Returns 0,
  * or 400 with <*reason> when the body's framing is malformed: llhttp in strict mode
- * (CRLF after each chunk's data and size line, no bare CR or LF, hex sizes up to 2^64-1,
- * well-formed extensions) and an empty trailer section. After a 400 nothing more may be
- * read from that connection. */
+ * (CRLF after each chunk's data and size line, no bare CR or LF, hex sizes below 2^64,
+ * well-formed extensions), at most 16 hex digits per size, an empty trailer section.
+ * After a 400 nothing more may be read from that connection. */
 int ag_h1_req_body(ag_h1_req_t *r, const char *p, size_t n, size_t *used, const char **reason);
 
 #endif

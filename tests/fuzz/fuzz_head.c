@@ -282,16 +282,15 @@ static ref_result ref_ext(const char *p, size_t n, size_t *i)
     return *i == n ? REF_MORE : p[*i] == '\r' ? REF_DONE : REF_BAD;
 }
 
-/* One chunk-size line: hex digits (value below 2^64, leading zeros allowed), extensions,
- * CRLF. */
+/* One chunk-size line: 1 to 16 hex digits (leading zeros allowed), extensions, CRLF. */
 static ref_result ref_size_line(const char *p, size_t n, size_t *i, uint64_t *size)
 {
     size_t digits = 0;
     int v;
     *size = 0;
     while (*i < n && (v = hexv(ag_ascii_lower(p[*i]))) >= 0) {
-        if (*size >> 60)
-            return REF_BAD; /* the next digit overflows 64 bits */
+        if (*size >> 60 || digits == 16)
+            return REF_BAD; /* the next digit overflows 64 bits, or is the 17th */
         *size = *size * 16 + (uint64_t)v;
         ++*i, digits++;
     }
