@@ -602,3 +602,8 @@ void ag_fetch_stats(const ag_fetch_t *f, ag_fetch_stats_t *out)
     out->too_big = __atomic_load_n(&f->stats.too_big, __ATOMIC_RELAXED);
     out->canceled = __atomic_load_n(&f->stats.canceled, __ATOMIC_RELAXED);
 }
+
+const char *ag_fetch_curl_version(bool running)
+{
+    return running ? curl_version_info(CURLVERSION_NOW)->version : LIBCURL_VERSION;
+}

@@ -13,6 +13,7 @@
 #ifndef AG_FETCH_H
 #define AG_FETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -89,5 +90,9 @@ void ag_fetch_stats(const ag_fetch_t *f, ag_fetch_stats_t *out);
 /* Parses a Cache-Control header value: max-age=N in seconds, 0 for no-store or
  * no-cache, -1 when neither appears or the value is malformed. Exposed for tests. */
 long long ag_fetch_parse_max_age(ag_str_t value);
+
+/* The libcurl version authgate was compiled against (<running> false) or the library
+ * loaded at run time ("7.88.1"). Static storage. */
+const char *ag_fetch_curl_version(bool running);
 
 #endif

@@ -1690,3 +1690,13 @@ void ag_http1_free_pool(ag_worker_t *w)
     }
     w->nfree = 0;
 }
+
+const char *ag_http1_llhttp_version(void)
+{
+#define AG_STR2(x) #x
+#define AG_STR1(x) AG_STR2(x)
+    return AG_STR1(LLHTTP_VERSION_MAJOR) "." AG_STR1(LLHTTP_VERSION_MINOR) "." AG_STR1(
+        LLHTTP_VERSION_PATCH);
+#undef AG_STR1
+#undef AG_STR2
+}

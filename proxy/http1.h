@@ -76,4 +76,8 @@ ag_err ag_http1_route_typed(const char *method, const char *path, size_t max_bod
 ag_err ag_http1_webhook_route(const char *method, const char *path, size_t max_body,
                               ag_local_fn fn, void *ud);
 
+/* The llhttp version compiled into authgate ("8.1.0"; built from Debian's C sources,
+ * so it is also the one running). Static storage. */
+const char *ag_http1_llhttp_version(void);
+
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "version.h"
 
 static const struct {
     const char *name;
@@ -18,10 +19,12 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: authgate COMMAND [ARGS]\n\ncommands:\n");
+    fprintf(f, "usage: authgate COMMAND [ARGS]\n       authgate --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\nEach command has --help.\n\nexamples:\n"
+    fprintf(f, "\n  --version  the version, commit and library versions (built, running)\n"
+               "  -h, --help this help\n"
+               "\nEach command has --help.\n\nexamples:\n"
                "  authgate serve --config gateway.json\n"
                "  authgate check --policy rbac.yaml --as bob get pods -n dev --explain\n"
                "  authgate who-can --policy rbac.yaml delete pods -n dev\n");
@@ -36,6 +39,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        ag_version_print(stdout);
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

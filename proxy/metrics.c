@@ -7,6 +7,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "version.h"
+
 #define CODES 600
 /* Latency buckets in seconds: sub-millisecond resolution where a proxy hop lives. */
 static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -100,6 +102,14 @@ ag_err ag_metrics_init(void)
     AG_M_CONNS_LINGERING = ag_metrics_gauge("authgate_connections_lingering", NULL,
                                             "Client connections in a lingering close "
                                             "(answered, reading what the client still sends).");
+    /* the build_info convention: a constant 1, the facts in the labels (set once) */
+    static bool build_info;
+    if (!build_info) {
+        build_info = true;
+        ag_metrics_add(ag_metrics_gauge("authgate_build_info", ag_version_metric_labels(),
+                                        "Version, commit and running library versions."),
+                       1);
+    }
     return AG_M_CONNS_LINGERING < 0 ? AG_E_NOMEM : 0;
 }
 

@@ -17,6 +17,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ticket.h>
+#include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
 #include "config.h"
@@ -506,4 +507,14 @@ out:
     free(cbuf);
     free(kbuf);
     return err;
+}
+
+const char *ag_tls_mbedtls_version(bool running)
+{
+    static char v[18]; /* mbedtls_version_get_string writes at most 18 bytes */
+    if (!running)
+        return MBEDTLS_VERSION_STRING;
+    if (!v[0])
+        mbedtls_version_get_string(v);
+    return v;
 }

@@ -87,4 +87,8 @@ void ag_tls_strerror(int mbed_err, char *buf, size_t len);
  * (NUL-terminated, malloc'ed, caller frees). */
 ag_err ag_tls_selfsigned(const char *cn, char **cert_pem, char **key_pem);
 
+/* The mbedTLS version authgate was compiled against (<running> false) or the library
+ * loaded at run time ("2.28.3"). Static storage; first call at start-up. */
+const char *ag_tls_mbedtls_version(bool running);
+
 #endif
