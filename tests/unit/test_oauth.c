@@ -82,8 +82,8 @@ TEST(oauth_token_response_is_checked_before_use)
         "{\"token_type\":\"Bearer\",\"access_token\":\"a\\r\\nX-Evil: 1\",\"expires_in\":60}",
         "{\"token_type\":\"Bearer\",\"access_token\":\"\",\"expires_in\":60}",
         "{\"token_type\":\"Bearer\",\"access_token\":\"a\",\"expires_in\":0}",
-        "{\"token_type\":\"Bearer\",\"access_token\":\"a\",\"expires_in\":60,\"access_token\":"
-        "\"b\"}",
+        ("{\"token_type\":\"Bearer\",\"access_token\":\"a\",\"expires_in\":60,\"access_token\":"
+         "\"b\"}"), /* one string (parenthesised: clang -Wstring-concatenation) */
         "{\"token_type\":\"Bearer\",\"access_token\":[\"a\"],\"expires_in\":60}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
