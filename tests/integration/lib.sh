@@ -9,6 +9,8 @@ AG_SOURCE_DIR=${AG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pw
 T=$(mktemp -d "${TMPDIR:-/tmp}/ag-it.XXXXXX")
 AG_PIDS=()
 AG_FAILED=0
+. "$(dirname "${BASH_SOURCE[0]}")/sanitizers.sh"
+san_setup "$T"
 
 ag_cleanup() {
     local rc=$?
@@ -18,12 +20,8 @@ ag_cleanup() {
         [ -n "$p" ] && kill "$p" 2>/dev/null || true
     done
     wait 2>/dev/null || true
-    # A sanitizer report from any process the test ran fails the test (ASan builds).
-    if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log "$T"/*.out 2>/dev/null; then
-        echo "FAIL: sanitizer report (see above files)" >&2
-        grep -h -A20 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log "$T"/*.out 2>/dev/null | head -60 >&2
-        rc=1
-    fi
+    # A sanitizer report from any process the test ran fails the test (sanitizer builds).
+    san_check "$T"/*.log "$T"/*.out || rc=1
     if [ "$rc" -ne 0 ] || [ "$AG_FAILED" -ne 0 ]; then
         echo "--- gateway log ---" >&2
         tail -n 40 "$T"/gw*.log 2>/dev/null >&2 || true

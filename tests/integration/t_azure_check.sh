@@ -16,7 +16,11 @@ ADMINS=8d2e4c6a-0b1f-4e3d-a5c7-9f1e2d3c0002    # group: RBAC Cluster Admin
 DEVS=6e5d4c3b-2a19-4f8e-b7d6-c5b4a3920005      # group: custom "AKS CRD Reader" at the RG
 NOBODY=ffffffff-0000-4000-8000-00000000ffff
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+. "$(dirname "$0")/sanitizers.sh"
+san_setup "$TMP"
+# A sanitizer report from any run fails the test (sanitizer builds; the exit codes alone
+# cannot tell an aborted run from a "no").
+trap 'rc=$?; san_check || rc=1; rm -rf "$TMP"; exit $rc' EXIT
 fails=0
 
 # expect WANT_RC WANT_STDOUT_SUBSTRING -- ARGS... (the assignments and cluster come first)

@@ -6,7 +6,11 @@ AUTHGATE=${AUTHGATE:-./build/authgate}
 SRC=${AG_SOURCE_DIR:-.}
 POL="$SRC/config/policies"
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+. "$(dirname "$0")/sanitizers.sh"
+san_setup "$TMP"
+# A sanitizer report from any run fails the test (sanitizer builds; the exit codes alone
+# cannot tell an aborted run from a "no").
+trap 'rc=$?; san_check || rc=1; rm -rf "$TMP"; exit $rc' EXIT
 fails=0
 
 # expect WANT_RC WANT_STDOUT_SUBSTRING -- ARGS...
