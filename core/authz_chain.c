@@ -59,6 +59,20 @@ static ag_authz_result ask_rbac(const ag_authz_chain_t *c, const ag_identity_t *
     return d->result = r == AG_AUTHZ_ALLOW ? AG_AUTHZ_ALLOW : AG_AUTHZ_NO_OPINION;
 }
 
+/* A review of the caller's own access (kubectl auth can-i, can-i --list, whoami): kube-
+ * apiserver grants these to every authenticated user (system:basic-user), and on AKS the
+ * API server's RBAC does so whatever guard says; no Azure built-in role names them. */
+static bool self_review(const ag_attrs_t *a)
+{
+    if (!a->resource_request || !ag_str_eq_lit(a->verb, "create") || a->subresource.n)
+        return false;
+    if (ag_str_eq_lit(a->api_group, "authorization.k8s.io"))
+        return ag_str_eq_lit(a->resource, "selfsubjectaccessreviews") ||
+               ag_str_eq_lit(a->resource, "selfsubjectrulesreviews");
+    return ag_str_eq_lit(a->api_group, "authentication.k8s.io") &&
+           ag_str_eq_lit(a->resource, "selfsubjectreviews");
+}
+
 ag_authz_result ag_authz_chain_eval(const ag_authz_chain_t *c, const ag_identity_t *user,
                                     const ag_attrs_t *a, ag_authz_decision_t *d)
 {
@@ -67,7 +81,7 @@ ag_authz_result ag_authz_chain_eval(const ag_authz_chain_t *c, const ag_identity
     ag_authz_result r = ag_azrbac_eval(c->azure, user, a, d); /* NULL policy: fails closed */
     if (r != AG_AUTHZ_NO_OPINION)
         return r;
-    if (c->mode == AG_CHAIN_AZURE_OR_RBAC) {
+    if (c->mode == AG_CHAIN_AZURE_OR_RBAC || self_review(a)) {
         /* a separate decision: d keeps the Azure reason (it points into d->azure_buf) */
         ag_authz_decision_t rd;
         if (ask_rbac(c, user, a, &rd) == AG_AUTHZ_ALLOW) {
@@ -85,4 +99,35 @@ ag_authz_result ag_authz_chain_sar_decide(void *ctx, const ag_identity_t *user, 
     ag_identity_t u = *user; /* the review's identity, plus what extra["oid"] says */
     ag_identity_azure_from_extra(&u);
     return ag_authz_chain_eval((const ag_authz_chain_t *)ctx, &u, a, d);
+}
+
+static ag_err rbac_rules(const ag_authz_chain_t *c, const ag_identity_t *user, ag_str_t ns,
+                         ag_rules_t *out)
+{
+    static const ag_str_t all[] = {AG_STR("*")};
+    for (int g = 0; g < user->ngroups; g++)
+        if (ag_str_eq_lit(user->groups[g], "system:masters")) {
+            ag_rule_t res = {.verbs = {all, 1}, .groups = {all, 1}, .resources = {all, 1}};
+            ag_rule_t url = {.verbs = {all, 1}, .urls = {all, 1}};
+            ag_err err = ag_rules_add(out, &res);
+            if (err || (err = ag_rules_add(out, &url)))
+                return err;
+            break;
+        }
+    return c->rbac ? ag_rbac_rules_for(c->rbac, user, ns, out) : 0;
+}
+
+ag_err ag_authz_chain_rules(const ag_authz_chain_t *c, const ag_identity_t *user, ag_str_t ns,
+                            ag_rules_t *out)
+{
+    if (c->mode == AG_CHAIN_RBAC_ONLY || !ag_identity_is_azure(user))
+        return rbac_rules(c, user, ns, out);
+    ag_err err = 0;
+    if (!c->azure) /* no Azure snapshot: Azure AD users are denied everything */
+        ag_rules_error(out, "Azure RBAC: no role assignments are loaded");
+    else
+        err = ag_azrbac_rules_for(c->azure, user, ns, out);
+    if (!err && c->mode == AG_CHAIN_AZURE_OR_RBAC)
+        err = rbac_rules(c, user, ns, out);
+    return err;
 }

@@ -38,7 +38,10 @@ typedef struct {
  *   NO_OPINION; the caller answers 403 / the SAR leaves it to other authorizers).
  * - AZURE_THEN_RBAC and an Azure AD identity: Azure RBAC's verdict is final: ALLOW, or
  *   DENY naming the data action no assignment grants (the SAR answers denied: true, as
- *   guard does) or the deny assignment that blocked it. Kubernetes RBAC is not asked.
+ *   guard does) or the deny assignment that blocked it. Kubernetes RBAC is not asked,
+ *   except for a create of the caller's own reviews (selfsubjectaccessreviews,
+ *   selfsubjectrulesreviews, selfsubjectreviews), which RBAC's system:basic-user grants
+ *   to every authenticated user as on AKS.
  * - AZURE_OR_RBAC and an Azure AD identity: as above, except that when no assignment
  *   grants it, an RBAC allow allows. A deny assignment (or an evaluation error) still
  *   denies: deny wins.
@@ -47,6 +50,14 @@ typedef struct {
  * call ag_identity_azure_from_extra first. <d> is filled (Azure reasons: azrbac.h). */
 ag_authz_result ag_authz_chain_eval(const ag_authz_chain_t *c, const ag_identity_t *user,
                                     const ag_attrs_t *a, ag_authz_decision_t *d);
+
+/* What <user> may do in namespace <ns> ("" : cluster-wide only), as rules, routed as
+ * ag_authz_chain_eval routes a decision: Kubernetes RBAC's rule resolver (with
+ * system:masters' everything first, as kube-apiserver's privileged-group authorizer), or
+ * Azure RBAC's assignments translated to rules for an Azure AD identity (plus RBAC's under
+ * AZURE_OR_RBAC). The SelfSubjectRulesReview and `authgate check --list` answer. */
+ag_err ag_authz_chain_rules(const ag_authz_chain_t *c, const ag_identity_t *user, ag_str_t ns,
+                            ag_rules_t *out);
 
 /* Whether the chain routes <user> to Azure RBAC under AZURE_* modes. */
 bool ag_identity_is_azure(const ag_identity_t *user);

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "err.h"
 #include "identity.h"
+#include "rules.h"
 #include "str.h"
 
 typedef struct ag_azrbac ag_azrbac_t; /* immutable snapshot, refcounted */
@@ -108,6 +109,16 @@ ag_authz_result ag_azrbac_eval_arm(const ag_azrbac_t *p, ag_str_t principal, con
  * False (nothing appended) for other denials or when no assignment is one field away. */
 bool ag_azrbac_explain_denial(const ag_azrbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
                               const ag_authz_decision_t *d, ag_buf_t *out);
+
+/* `kubectl auth can-i --list` for an Azure AD identity (user->oid and its GUID groups):
+ * the DataActions of every role assignment that applies in namespace <ns> (at the cluster
+ * or above, or at <cluster>/namespaces/<ns>) translated to Kubernetes rules (azrules.c;
+ * the mapping is in docs/azure-rbac.md). out->incomplete is set, with an evaluation
+ * error, where rules cannot say it exactly: NotDataActions, deny assignments, conditional
+ * assignments, patterns with '*' inside a segment. Strings borrow from <p> or live in
+ * out->arena. */
+ag_err ag_azrbac_rules_for(const ag_azrbac_t *p, const ag_identity_t *user, ag_str_t ns,
+                           ag_rules_t *out);
 
 /* Appends a human-readable reason for an Azure decision (d->source == AG_AUTHZ_BY_AZURE):
  *   Azure RBAC: allowed by role assignment "ID" of role "NAME" at scope "S" (ACTION)

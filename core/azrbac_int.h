@@ -1,5 +1,5 @@
 /* Internal layout of an Azure RBAC snapshot, shared by azload.c (builds it) and
- * azrbac.c (decides with it). Not for use outside those two files. Everything is
+ * azrbac.c (decides with it), and azrules.c (lists it as rules). Not for use elsewhere. Everything is
  * immutable after ag_azrbac_load* returns; strings live in the snapshot arena, the four
  * arrays are malloc'ed (owned by the snapshot). */
 #ifndef AG_AZRBAC_INT_H

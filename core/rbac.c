@@ -563,6 +563,54 @@ void ag_rbac_who_can(const ag_rbac_t *p, const ag_attrs_t *a, ag_rbac_who_fn fn,
     }
 }
 
+static bool names_user(const rbac_binding_t *b, const ag_identity_t *u)
+{
+    for (int i = 0; i < b->nsubjects; i++) {
+        const rbac_subject_t *s = &b->subjects[i];
+        if (s->key_kind == 'U' && ag_str_eq(s->key_name, u->username))
+            return true;
+        for (int g = 0; s->key_kind == 'G' && g < u->ngroups; g++)
+            if (ag_str_eq(s->key_name, u->groups[g]))
+                return true;
+    }
+    return false;
+}
+
+static ag_strs_t strs(const rbac_list_t *l)
+{
+    return (ag_strs_t){l->v, l->n};
+}
+
+static ag_err binding_rules(const rbac_binding_t *b, ag_rules_t *out)
+{
+    ag_err err = 0;
+    if (!b->role) {
+        ag_rules_error(out, b->error ? b->error : "role not found");
+        return 0;
+    }
+    for (int r = 0; !err && r < b->role->nrules; r++) {
+        const rbac_rule_t *x = b->role->rules[r];
+        ag_rule_t rule = {strs(&x->verbs), strs(&x->groups), strs(&x->resources),
+                          strs(&x->names), strs(&x->urls)};
+        err = ag_rules_add(out, &rule);
+    }
+    return err;
+}
+
+ag_err ag_rbac_rules_for(const ag_rbac_t *p, const ag_identity_t *user, ag_str_t ns,
+                         ag_rules_t *out)
+{
+    ag_err err = 0;
+    for (int pass = 0; pass < (ns.n ? 2 : 1); pass++)
+        for (int i = 0; !err && i < p->nbindings; i++) {
+            const rbac_binding_t *b = &p->bindings[i];
+            if (b->cluster == (pass == 0) && (pass == 0 || ag_str_eq(b->ns, ns)) &&
+                names_user(b, user))
+                err = binding_rules(b, out);
+        }
+    return err;
+}
+
 void ag_rbac_ref(ag_rbac_t *p)
 {
     __atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "err.h"
 #include "identity.h"
+#include "rules.h"
 #include "str.h"
 
 #define AG_RBAC_MAX_FILE_BYTES (512u << 20) /* one policy file; a 100k-object dump is ~60 MiB */
@@ -76,6 +77,15 @@ void ag_rbac_who_can(const ag_rbac_t *p, const ag_attrs_t *a, ag_rbac_who_fn fn,
  * Walks every grant of the user and its groups: for tools, not the request path. */
 bool ag_rbac_explain_denial(const ag_rbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
                             ag_buf_t *out);
+
+/* The rule resolver behind SelfSubjectRulesReview, as kube-apiserver's RBAC one: the rules
+ * of every ClusterRoleBinding, then (when <ns> is not empty) every RoleBinding in <ns>,
+ * that names <user> (user name, a group, or the service account the user name says), in
+ * binding order; a binding whose role does not exist adds its error ("clusterrole.rbac.
+ * authorization.k8s.io \"x\" not found") instead. Rules and messages live as long as
+ * the snapshot. */
+ag_err ag_rbac_rules_for(const ag_rbac_t *p, const ag_identity_t *user, ag_str_t ns,
+                         ag_rules_t *out);
 
 /* Counts, for logs and /metrics. */
 typedef struct {

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "policy.h"
 #include "rbac.h"
+#include "rules.h"
 #include "reqinfo.h"
 
 #define MAX_LIST 64 /* --policy / --as-group occurrences */
@@ -28,6 +29,7 @@ typedef struct {
     const char *pos[3];
     int npos;
     bool no_bootstrap, all_ns, exact_groups, explain, json, websocket, ns_given, quiet;
+    bool list, no_headers;
 } opts_t;
 
 static const char *prog = "check";
@@ -38,7 +40,8 @@ static const char check_help[] =
     "         [--oid OID] [--exact-groups]\n"
     "         (VERB (TYPE[.GROUP][/NAME] | /NON/RESOURCE/URL) [NAME] [-n NS | -A]\n"
     "          [--subresource S] [--name N]\n"
-    "         | --request 'METHOD /path?query' [--websocket])\n"
+    "         | --request 'METHOD /path?query' [--websocket]\n"
+    "         | --list [-n NS] [--no-headers])\n"
     "         [--explain] [-o json] [-q]\n"
     "Asks the policy offline whether a subject may do something, as `kubectl auth can-i`\n"
     "asks the API server. Prints yes or no; exit 0 yes, 1 no, 2 usage or policy error.\n"
@@ -62,6 +65,10 @@ static const char check_help[] =
     "  --request 'M /path'   the attributes the API server derives from this request\n"
     "  --websocket           the --request is a WebSocket upgrade (exec/attach also need\n"
     "                        create)\n"
+    "  --list                everything the subject may do in the namespace, printed as\n"
+    "                        `kubectl auth can-i --list` prints it (-o json: the\n"
+    "                        SelfSubjectRulesReview the gateway answers)\n"
+    "  --no-headers          --list without the header line\n"
     "  --explain             the attributes, the user and what allowed it; for a denial\n"
     "                        also the closest rule or assignment and what it lacks\n"
     "  -o, --output json     the decision as JSON\n"
@@ -76,7 +83,8 @@ static const char check_help[] =
     "  authgate check --policy rbac.yaml --as carol get pods --subresource log -A --explain\n"
     "  authgate check --config gateway.json --as alice@contoso.com --oid OID list pods -n dev\n"
     "  authgate check --config gateway.json --as alice --request 'GET /api/v1/pods?watch=1'\n"
-    "  authgate check --policy config/policies --as carol delete pods -n dev -q && echo may\n";
+    "  authgate check --policy config/policies --as carol delete pods -n dev -q && echo may\n"
+    "  authgate check --config gateway.json --as alice@contoso.com --oid OID --list -n dev\n";
 
 static const char who_can_help[] =
     "usage: authgate who-can (--policy FILE_OR_DIR ... [--no-bootstrap] | --config FILE)\n"
@@ -133,7 +141,8 @@ static bool check_only(const char *a)
 {
     static const char *const names[] = {"--as",      "--as-group",     "--as-uid",  "--oid",
                                         "--request", "--exact-groups", "--explain", "--websocket",
-                                        "-q",        "--quiet",        NULL};
+                                        "-q",        "--quiet",        "--list",
+                                        "--no-headers", NULL};
     for (int i = 0; names[i]; i++) {
         size_t n = strlen(names[i]);
         if (strncmp(a, names[i], n) == 0 && (a[n] == '\0' || a[n] == '='))
@@ -196,7 +205,8 @@ static int parse_args(opts_t *o, int argc, char **argv)
             flag(a, "-A", &o->all_ns) || flag(a, "--all-namespaces", &o->all_ns) ||
             flag(a, "--exact-groups", &o->exact_groups) || flag(a, "--explain", &o->explain) ||
             flag(a, "--websocket", &o->websocket) || flag(a, "-q", &o->quiet) ||
-            flag(a, "--quiet", &o->quiet))
+            flag(a, "--quiet", &o->quiet) || flag(a, "--list", &o->list) ||
+            flag(a, "--no-headers", &o->no_headers))
             continue;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
             exit(usage(NULL));
@@ -614,6 +624,35 @@ static int request_attrs(const opts_t *o, ag_arena_t *arena, ag_attrs_t *a)
     return 0;
 }
 
+/* --list: the SelfSubjectRulesReview answer for <id>, as kubectl prints it. */
+static int list_and_print(const opts_t *o, const ag_authz_chain_t *c, const ag_identity_t *id,
+                          ag_arena_t *arena)
+{
+    ag_rules_t rules;
+    ag_buf_t out = AG_BUF_INIT(64u << 20), why = AG_BUF_INIT(1 << 20);
+    ag_str_t ns = o->all_ns ? AG_STR("") : ag_str_cstr(o->ns ? o->ns : "default");
+    int rc = 2;
+    ag_rules_init(&rules, arena);
+    if (ag_authz_chain_rules(c, id, ns, &rules) ||
+        (o->json ? ag_rules_write_review(&out, AG_STR("authorization.k8s.io/v1"), ns, &rules)
+                 : ag_rules_print_table(&out, &rules, o->no_headers)) ||
+        ag_rules_write_errors(&why, &rules)) {
+        fprintf(stderr, "authgate check: cannot list the rules\n");
+        goto out;
+    }
+    if (rules.incomplete && !o->quiet)
+        fprintf(stderr, "warning: the list may be incomplete: %s\n", why.n ? why.p : "");
+    if (!o->quiet)
+        fwrite(out.p ? out.p : "", 1, out.n, stdout);
+    if (o->json && !o->quiet)
+        putchar('\n');
+    rc = 0;
+out:
+    ag_buf_dispose(&out);
+    ag_buf_dispose(&why);
+    return rc;
+}
+
 int ag_cmd_check(int argc, char **argv)
 {
     if (ag_cmd_check_wants_azure(argc, argv))
@@ -633,12 +672,16 @@ int ag_cmd_check(int argc, char **argv)
               "offline)");
         goto out;
     }
-    if (o.request ? o.npos != 0 : o.npos < 2) {
+    if (o.list && (o.request || o.npos || o.explain)) {
+        usage("--list takes no VERB, resource, --request or --explain");
+        goto out;
+    }
+    if (!o.list && (o.request ? o.npos != 0 : o.npos < 2)) {
         usage(o.request ? "--request takes no VERB or resource"
                         : "give VERB and a resource type or URL");
         goto out;
     }
-    if ((o.request ? request_attrs(&o, &arena, &a) : attrs_from_args(&o, &a)) ||
+    if ((!o.list && (o.request ? request_attrs(&o, &arena, &a) : attrs_from_args(&o, &a))) ||
         load_policy(&o, &p))
         goto out;
     ag_str_t groups[MAX_LIST + 3];
@@ -650,7 +693,8 @@ int ag_cmd_check(int argc, char **argv)
     ag_str_t sg = ag_buf_str(&sa_group);
     ag_identity_t id;
     build_identity(&o, &id, groups, &sg);
-    rc = decide_and_print(&o, &p->chain, &id, &a);
+    rc = o.list ? list_and_print(&o, &p->chain, &id, &arena)
+                : decide_and_print(&o, &p->chain, &id, &a);
     ag_buf_dispose(&sa_group);
 out:
     ag_policy_unref(p);

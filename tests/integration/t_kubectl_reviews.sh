@@ -6,15 +6,7 @@
 # too), and the fake API server never sees a review.
 . "$(dirname "$0")/../e2e/lib.sh"
 
-kubectl_recent || { echo "SKIP: needs kubectl 1.30 or later on PATH"; exit 0; }
-# The Cloud SDK's kubectl is a dispatcher that runs the release matching the server's
-# version (the fake API server says 1.30, whose kubectl sends JSON reviews): pin 1.32, the
-# release this test is about (it sends SelfSubjectAccessReview as protobuf), when present.
-KC_DIR=$(dirname "$(readlink -f "$(command -v kubectl)")")
-if [ -x "$KC_DIR/kubectl.1.32" ]; then
-    mkdir -p "$T/bin" && ln -s "$KC_DIR/kubectl.1.32" "$T/bin/kubectl" && PATH=$T/bin:$PATH
-fi
-echo "# $(kubectl version --client 2>/dev/null | head -n 1)"
+. "$(dirname "$0")/reviews_lib.sh"
 
 e2e_start
 cat >"$T/policy.json" <<'JSON'
@@ -44,36 +36,6 @@ e2e_gateway "\"authorization\": {\"mode\": \"rbac\", \"rbac\": {\"policies\": [\
 kubeconfig alice "$(oidc_token alice "$AUD")"
 kubeconfig bob "$(oidc_token bob "$AUD")"
 
-# can_i WHO ARGS...: kubectl auth can-i's answer (yes/no), exit status checked against it
-can_i() {
-    local who=$1 out rc=0
-    shift
-    out=$(kc "$who" auth can-i "$@" 2>"$T/cani.err") || rc=$?
-    case "$out/$rc" in
-    yes/0 | no/1) echo "$out" ;;
-    *) fail "kubectl auth can-i $* as $who: '$out' rc $rc: $(cat "$T/cani.err")" ;;
-    esac
-}
-# enforced WHO ARGS...: what the gateway does for the real request (yes: forwarded, which
-# the read-only fake API server answers 405 for writes; no: the gateway's 403)
-enforced() {
-    local who=$1 out
-    shift
-    if out=$(kc "$who" "$@" 2>&1); then echo yes
-    elif grep -q 'the fake API server is read-only' <<<"$out"; then echo yes
-    else
-        grep -q '(Forbidden)' <<<"$out" || fail "kubectl $* as $who: $out"
-        echo no
-    fi
-}
-same() { # same WHO "CAN-I ARGS" "REAL ARGS": can-i answers what the gateway enforces
-    local a b
-    a=$(can_i "$1" $2)
-    b=$(enforced "$1" $3)
-    expect_eq "$a" "$b" "can-i $2 as $1 vs the real request $3"
-    echo "$a"
-}
-
 # ---- kubectl auth can-i (protobuf) ----------------------------------------------------------
 api_mark
 expect_eq "$(same alice "get pods" "get pods")" yes "alice may list pods in default"
@@ -85,36 +47,42 @@ expect_eq "$(same alice "delete pods/web-1 --as bob" "delete pod web-1 --dry-run
     "alice as bob: bob's rights"
 expect_eq "$(same alice "get pods --as bob" "get pods --as bob")" no "alice as bob may not list"
 out=$(kc alice auth can-i get pods -v=8 2>&1) || fail "can-i -v=8: $out"
-if [[ "$(kubectl version --client 2>/dev/null)" == *v1.3[2-9]* ]]; then
-    sect=$(sed -n '/POST .*selfsubjectaccessreviews/,/Response Body/p' <<<"$out")
-    expect_match "$(sed -n '/Request Headers/,/Response Status/p' <<<"$sect")" \
-        'Content-Type: application/vnd.kubernetes.protobuf' "kubectl sent protobuf"
-    expect_match "$(sed -n '/Response Headers/,$p' <<<"$sect")" \
-        'Content-Type: application/vnd.kubernetes.protobuf' "and got protobuf back"
-fi
+kubectl_protobuf_answer "$out" selfsubjectaccessreviews
 n=$(api_new | jq -s '[.[] | select(.target | test("accessreview|rulesreview|selfsubjectreview"))] | length')
 expect_eq "$n" 0 "no review reached the API server"
 pass "kubectl auth can-i answered locally (protobuf), as the gateway enforces"
 
+# ---- kubectl auth can-i --list ------------------------------------------------------------
+api_mark
+list_alice=$(kc alice auth can-i --list 2>&1) || fail "can-i --list: $list_alice"
+echo "$list_alice" >"$T/list-alice.txt"
+expect_match "$list_alice" '^Resources +Non-Resource URLs +Resource Names +Verbs' "table header"
+expect_match "$list_alice" '^pods +\[\] +\[\] +\[get list watch\]' "view: pods"
+expect_match "$list_alice" '^selfsubjectaccessreviews.authorization.k8s.io +\[\] +\[\] +\[create\]' "basic-user"
+expect_match "$list_alice" '^ +\[/healthz\] +\[\] +\[get\]' "non-resource URLs"
+expect_match "$list_alice" '^users +\[\] +\[bob\] +\[impersonate\]' "impersonate bob"
+expect_no_match "$list_alice" 'pods +\[\] +\[web-1\] +\[delete\]' "not bob's rules"
+list_ks=$(kc alice auth can-i --list -n kube-system 2>&1) || fail "$list_ks"
+expect_no_match "$list_ks" '^pods +\[' "no pods in kube-system"
+list_bob=$(kc alice auth can-i --list --as bob 2>&1) || fail "$list_bob"
+expect_match "$list_bob" '^pods +\[\] +\[web-1\] +\[delete\]' "bob: delete web-1"
+expect_no_match "$list_bob" '^pods +\[\] +\[\] +\[get' "bob: no list"
+# what it lists is what the gateway enforces
+expect_eq "$(enforced alice get pods)" yes "listed and allowed"
+expect_eq "$(enforced alice get pods -n kube-system)" no "not listed, not allowed"
+expect_eq "$(enforced alice delete pod web-1 --dry-run=server --as bob)" yes "listed for bob, allowed"
+expect_eq "$(api_new | jq -s '[.[] | select(.target | test("rulesreview"))] | length')" 0 \
+    "no SelfSubjectRulesReview reached the API server"
+# authgate check --list: the same answer, printed the same way
+expect_eq "$("$AUTHGATE" check --config "$T/gw.json" --as alice --as-group developers --as-group oncall --list)" \
+    "$list_alice" "authgate check --list = kubectl auth can-i --list (alice)"
+expect_eq "$("$AUTHGATE" check --config "$T/gw.json" --as bob --list)" "$list_bob" \
+    "authgate check --list = kubectl auth can-i --list --as bob"
+expect_eq "$("$AUTHGATE" check --config "$T/gw.json" --as alice --list -n kube-system --no-headers)" \
+    "$(kc alice auth can-i --list -n kube-system --no-headers)" "--no-headers, -n"
+pass "kubectl auth can-i --list answered locally (RBAC rule resolver), with and without --as; authgate check --list prints the same"
+
 # ---- kubectl auth whoami ------------------------------------------------------------------
-# whoami WHO [ARGS]: "user group,group,..." from kubectl's JSON; upstream WHO ARGS: the same
-# from the Impersonate-* headers the API server got for a real `get pods`
-whoami() {
-    local who=$1
-    shift
-    kc "$who" auth whoami -o json "$@" 2>&1 |
-        jq -r '.status.userInfo | .username + " " + (.groups | sort | join(","))' ||
-        fail "whoami as $who $*"
-}
-upstream() {
-    local who=$1
-    shift
-    api_mark
-    kc "$who" get pods "$@" >/dev/null 2>&1 || true
-    api_new | jq -r 'def hv(n): [.headers[] | select(.[0] | ascii_downcase == n) | .[1]];
-        select(.target | test("/pods")) | hv("impersonate-user")[0] + " " +
-        (hv("impersonate-group") | sort | join(","))' | tail -n 1
-}
 api_mark
 expect_eq "$(whoami alice)" "alice developers,oncall,system:authenticated" "whoami: alice"
 expect_eq "$(whoami alice)" "$(upstream alice)" "whoami = the identity forwarded"
@@ -123,10 +91,7 @@ out=$(kc bob auth whoami 2>&1) || fail "bob whoami: $out"
 expect_match "$out" '^ATTRIBUTE +VALUE' "whoami table"
 expect_match "$out" 'Username +bob' "whoami username row"
 out=$(kc bob auth whoami -v=8 2>&1) || fail "$out"
-if [[ "$(kubectl version --client 2>/dev/null)" == *v1.3[2-9]* ]]; then
-    expect_match "$(sed -n '/POST .*selfsubjectreviews/,/Response Body/p' <<<"$out" | sed -n '/Response Headers/,$p')" \
-        'Content-Type: application/vnd.kubernetes.protobuf' "whoami answered in protobuf"
-fi
+kubectl_protobuf_answer "$out" selfsubjectreviews
 expect_eq "$(api_new | jq -s '[.[] | select(.target | test("selfsubjectreviews"))] | length')" 0 \
     "no SelfSubjectReview reached the API server"
 pass "kubectl auth whoami answered locally: the identity the gateway forwards"

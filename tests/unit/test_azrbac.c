@@ -965,3 +965,90 @@ TEST(azrbac_explain_names_the_assignment_one_field_away)
     asg_t cond[] = {{U1, R_READER, "+/namespaces/dev", "@Resource[x] StringEquals 'y'"}};
     CHECK_STREQ(near_of(cond, 1, prod), "");
 }
+
+/* ---- data actions as Kubernetes rules (azrules.c; kubectl auth can-i --list) ------------ */
+
+#define R_MAP "9d5b4a3c-1111-4222-8333-944455558888"
+#define R_ODD "9d5b4a3c-1111-4222-8333-944455559999"
+static const char map_defs[] =
+    "[{\"id\":\"/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/" R_MAP
+    "\",\"roleName\":\"Map\",\"permissions\":[{\"dataActions\":[\"" MC "pods/read\",\"" MC
+    "apps/deployments/*\",\"" MC "batch/*\",\"" MC "pods/exec/action\",\"" MC
+    "healthz/read\",\"" MC "rbac.authorization.k8s.io/clusterroles/bind/action\",\"" MC
+    "configmaps/delete\",\"Microsoft.Storage/storageAccounts/blobServices/read\"]}]},"
+    "{\"id\":\"/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/" R_ODD
+    "\",\"roleName\":\"Odd\",\"permissions\":[{\"dataActions\":[\"" MC "secrets/re*d\"]}]}]";
+
+/* The rules U1 (plus <groups>) has in <ns>, as kubectl prints them. */
+static void rules_table(ag_azrbac_t *p, const char *ns, ag_buf_t *out, bool *incomplete)
+{
+    ag_arena_t a;
+    ag_rules_t r;
+    ag_identity_t u = {.username = AG_STR("u1@contoso.com"), .oid = AG_STR(U1),
+                       .flags = AG_ID_AZURE_AD};
+    ag_arena_init(&a, 0, 0);
+    ag_rules_init(&r, &a);
+    CHECK_EQ(ag_azrbac_rules_for(p, &u, ag_str_cstr(ns), &r), 0);
+    ag_buf_clear(out);
+    CHECK_EQ(ag_rules_print_table(out, &r, true), 0);
+    *incomplete = r.incomplete;
+    ag_arena_dispose(&a);
+}
+
+TEST(azrbac_rules_translate_data_actions)
+{
+    asg_t asg[] = {{U1, R_MAP, "+/namespaces/dev", NULL}};
+    ag_azrbac_t *p = load(asg, 1, map_defs, NULL);
+    ag_buf_t t = AG_BUF_INIT(1 << 16);
+    bool inc;
+    rules_table(p, "dev", &t, &inc);
+    CHECK(!inc);
+    /* batch/ * is group batch and core resource batch; Microsoft.Storage is not Kubernetes;
+     * sorted as kubectl sorts (by the PolicyRule's text: verbs, then groups, ...) */
+    CHECK_STREQ(t.p, "batch                                    []           []    [*]\n"
+                     "pods/exec                                []           []    [*]\n"
+                     "deployments.apps                         []           []    [*]\n"
+                     "*.batch                                  []           []    [*]\n"
+                     "clusterroles.rbac.authorization.k8s.io   []           []    [bind]\n"
+                     "configmaps                               []           []    "
+                     "[delete deletecollection]\n"
+                     "pods                                     []           []    [get list watch]\n"
+                     "                                         [/healthz]   []    [get]\n");
+    rules_table(p, "prod", &t, &inc); /* the assignment is in dev only */
+    CHECK_EQ(t.n, 0);
+    ag_azrbac_unref(p);
+    ag_buf_dispose(&t);
+}
+
+TEST(azrbac_rules_mark_what_they_cannot_say)
+{
+    ag_buf_t t = AG_BUF_INIT(1 << 16);
+    bool inc;
+    asg_t odd[] = {{U1, R_ODD, "+", NULL}}; /* '*' inside a segment */
+    ag_azrbac_t *p = load(odd, 1, map_defs, NULL);
+    rules_table(p, "dev", &t, &inc);
+    CHECK(inc);
+    CHECK_EQ(t.n, 0);
+    ag_azrbac_unref(p);
+    asg_t nda[] = {{U1, R_CUSTOM, "+", NULL}}; /* all reads except secrets: NotDataActions */
+    p = load(nda, 1, custom_defs, NULL);
+    rules_table(p, "dev", &t, &inc);
+    CHECK(inc);
+    CHECK_STREQ(t.p, "*.*   []    []    [get list watch]\n"
+                     "      [*]   []    [get]\n");
+    ag_azrbac_unref(p);
+    asg_t cadmin[] = {{U1, R_CADMIN, "+", NULL}}; /* managedClusters/ * : everything */
+    p = load(cadmin, 1, NULL, NULL);
+    rules_table(p, "dev", &t, &inc);
+    CHECK(!inc);
+    CHECK_STREQ(t.p, "*.*   []    []    [*]\n"
+                     "      [*]   []    [*]\n");
+    ag_azrbac_unref(p);
+    asg_t cond[] = {{U1, R_READER, "+", "@Resource[x] == 'y'"}}; /* ABAC: not evaluated */
+    p = load(cond, 1, NULL, NULL);
+    rules_table(p, "dev", &t, &inc);
+    CHECK(inc);
+    CHECK_EQ(t.n, 0);
+    ag_azrbac_unref(p);
+    ag_buf_dispose(&t);
+}

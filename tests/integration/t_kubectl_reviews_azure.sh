@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Issue 14 in the azure-then-rbac mode, with real kubectl 1.32 through the gateway (TLS) in
+# front of the fake API server: Azure AD identities (the sample assignments in
+# config/azure/) are answered from their role assignments, others from Kubernetes RBAC.
+# `auth can-i` (yes/no, --as), `can-i --list` (data actions translated to rules; equal to
+# `authgate check --list`), `auth whoami` (the oid extra); each compared with what the
+# gateway enforces for the real request; no review reaches the API server.
+. "$(dirname "$0")/../e2e/lib.sh"
+. "$(dirname "$0")/authz_lib.sh"
+. "$(dirname "$0")/reviews_lib.sh"
+
+TID=72f988bf-86f1-41af-91ab-2d7cd011db47
+CLUSTER=/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/web
+ALICE_OID=1c6f3d1e-2b7a-4f0e-9d3c-5a8b7e6f0001
+ADMIN_GROUP=8d2e4c6a-0b1f-4e3d-a5c7-9f1e2d3c0002
+AZ=$AG_SOURCE_DIR/config/azure
+D=$AG_SOURCE_DIR/tests/integration
+e2e_start
+authz_keys
+cat >"$T/gw.json" <<JSON
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "tls": {"cert": "$PKI/server.crt", "key": "$PKI/server.key"},
+  "upstream": {"url": "https://127.0.0.1:$API_PORT", "ca": "$PKI/ca.crt",
+               "server_name": "localhost", "token_file": "$T/gw.token"},
+  "admin": {"address": "127.0.0.1:0"},
+  "workers": 2,
+  "authentication": {"issuers": [
+      {"type": "azure_ad", "tenant_id": "$TID", "keys": {"jwks_file": "$T/jwks.json"}},
+      {"issuer": "https://idp.test", "audiences": ["authgate"], "keys": {"jwks_file": "$T/jwks.json"},
+       "claims": {"username": "sub", "username_prefix": "-", "groups": "groups"}}]},
+  "authorization": {"mode": "azure-then-rbac", "impersonation": "authorize",
+      "rbac": {"policies": ["$D/authz_policy.json", "$D/authz_sar_policy.json"]},
+      "azure": {"cluster_resource_id": "$CLUSTER",
+                "role_assignments": ["$AZ/role-assignments.json"],
+                "role_definitions": ["$AZ/role-definitions.json"]}}
+}
+JSON
+start_gateway "$T/gw.json"
+wait_ready
+kubeconfig alice "$(node "$MINT" aad "$T" "$TID" "$ALICE_OID" alice@contoso.com)"
+kubeconfig admin "$(node "$MINT" aad "$T" "$TID" 0f0f0f0f-0000-4000-8000-00000000beef ops@contoso.com "$ADMIN_GROUP")"
+kubeconfig carol "$(token carol)"
+
+# ---- can-i: Azure for Azure AD identities, RBAC for the rest -------------------------------
+api_mark
+# (the real requests use --raw: this policy grants Azure AD users no discovery)
+expect_eq "$(same alice "list pods -n dev" "get --raw /api/v1/namespaces/dev/pods")" yes "Azure reader in dev"
+expect_eq "$(same alice "list pods -n default" "get --raw /api/v1/namespaces/default/pods")" no "not in default"
+expect_eq "$(same alice "delete pods/web -n dev" "delete --raw /api/v1/namespaces/dev/pods/web")" no \
+    "reader cannot delete"
+expect_eq "$(same admin "delete secrets/x -n kube-system" "delete --raw /api/v1/namespaces/kube-system/secrets/x")" yes \
+    "group assignment: RBAC Cluster Admin"
+expect_eq "$(same carol "get secrets -n default" "get --raw /api/v1/namespaces/default/secrets")" yes \
+    "carol: RBAC edit in default"
+expect_eq "$(same carol "get pods -n dev" "get --raw /api/v1/namespaces/dev/pods")" no "carol: nothing in dev"
+expect_eq "$(same admin "get secrets -n default --as carol" "get --raw /api/v1/namespaces/default/secrets --as carol")" yes \
+    "admin as carol: carol's RBAC rights"
+expect_eq "$(same admin "get pods -n dev --as carol" "get --raw /api/v1/namespaces/dev/pods --as carol")" no \
+    "admin as carol in dev"
+out=$(kc alice auth can-i list pods -n dev -v=8 2>&1) || fail "$out"
+kubectl_protobuf_answer "$out" selfsubjectaccessreviews
+pass "kubectl auth can-i in azure-then-rbac: the gateway's answer for Azure and RBAC identities"
+
+# ---- can-i --list -----------------------------------------------------------------------------
+list=$(kc alice auth can-i --list -n dev 2>"$T/list.err") || fail "alice --list: $(cat "$T/list.err")"
+echo "$list" >"$T/list-alice-dev.txt"
+expect_match "$list" '^pods +\[\] +\[\] +\[get list watch\]' "reader: pods read in dev"
+expect_match "$list" '^deployments.apps +\[\] +\[\] +\[get list watch\]' "reader: deployments.apps"
+expect_no_match "$list" '^secrets ' "reader: no secrets"
+expect_eq "$("$AUTHGATE" check --config "$T/gw.json" --as alice@contoso.com --oid "$ALICE_OID" --list -n dev)" \
+    "$list" "authgate check --list = kubectl auth can-i --list (Azure)"
+list=$(kc alice auth can-i --list -n default 2>&1) || fail "$list"
+expect_no_match "$list" '^pods ' "nothing in default"
+list=$(kc admin auth can-i --list -n dev 2>"$T/list.err") || fail "admin --list"
+expect_match "$list" '^\*\.\* +\[\] +\[\] +\[\*\]' "cluster admin: everything"
+expect_match "$list" '^ +\[\*\] +\[\] +\[\*\]' "and every URL"
+list=$(kc carol auth can-i --list -n default 2>&1) || fail "$list"
+expect_match "$list" '^secrets +\[\] +\[\] +\[' "carol: RBAC rules"
+expect_eq "$(api_new | jq -s '[.[] | select(.target | test("accessreview|rulesreview|selfsubjectreview"))] | length')" 0 \
+    "no review reached the API server"
+pass "kubectl auth can-i --list: Azure data actions as rules for Azure AD identities, RBAC for the rest"
+
+# ---- whoami -------------------------------------------------------------------------------------
+out=$(kc alice auth whoami -o json 2>&1) || fail "$out"
+expect_eq "$(jq -r .status.userInfo.username <<<"$out")" alice@contoso.com "upn"
+expect_eq "$(jq -r '.status.userInfo.extra.oid[0]' <<<"$out")" "$ALICE_OID" "oid extra"
+expect_eq "$(whoami admin --as carol)" "carol system:authenticated" "admin as carol"
+out=$(kc alice auth whoami -v=8 2>&1) || fail "$out"
+kubectl_protobuf_answer "$out" selfsubjectreviews
+pass "kubectl auth whoami: the Azure AD identity with its oid"
