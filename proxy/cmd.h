@@ -8,4 +8,6 @@ int ag_cmd_check(int argc, char **argv);   /* cmd_check.c: authgate check ... */
 int ag_cmd_who_can(int argc, char **argv); /* cmd_check.c: authgate who-can ... */
 int ag_cmd_login(int argc, char **argv);   /* cmd_login.c: kubectl exec credential plugin */
 
+int ag_cmd_webhook_kubeconfig(int argc, char **argv); /* cmd_webhook_kubeconfig.c */
+
 #endif

@@ -15,15 +15,18 @@ static const struct {
     {"check", ag_cmd_check, "can a subject do this? authgate check --config F --as U VERB RES"},
     {"who-can", ag_cmd_who_can, "who may? authgate who-can --config F VERB RESOURCE [-n NS]"},
     {"login", ag_cmd_login, "sign in for kubectl (exec credential plugin; device code, cache)"},
+    {"webhook-kubeconfig", ag_cmd_webhook_kubeconfig,
+     "kubeconfig files for the API server to call this gateway's webhooks"},
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: authgate COMMAND [ARGS]\n       authgate --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\n  --version  the version, commit and library versions (built, running)\n"
-               "  -h, --help this help\n"
+        fprintf(f, "  %-18s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n  %-18s %s\n  %-18s %s\n", "--version",
+            "the version, commit and library versions (built, running)", "-h, --help", "this help");
+    fprintf(f, ""
                "\nEach command has --help.\n\nexamples:\n"
                "  authgate serve --config gateway.json\n"
                "  authgate check --policy rbac.yaml --as bob get pods -n dev --explain\n"
