@@ -75,7 +75,7 @@ static ag_err file_field(ag_cfg_obj_t *o, const char *key, int required, const c
     ag_err err = ag_cfg_value(o, key, AG_CFG_OPTIONAL, &v);
     if (!err)
         err = ag_cfg_cstr(o, key, required, out);
-    if (err || !*out)
+    if (err || !*out || o->cfg->skip_serving_files)
         return err;
     if (access(*out, R_OK) != 0)
         return ag_cfg_fail(o->cfg, v, ag_cfg_path(o, key), "cannot read file \"%s\"", *out);
@@ -200,7 +200,7 @@ static ag_err in_cluster(ag_cfg_t *cfg, ag_json_ref at, const char *path, ag_con
         snprintf(tmp, sizeof tmp, "%s/%s", dir, names[i]);
         if (!(*outs[i] = ag_arena_cstr(cfg->arena, ag_str_cstr(tmp))))
             return AG_E_NOMEM;
-        if (access(tmp, R_OK) != 0)
+        if (!cfg->skip_serving_files && access(tmp, R_OK) != 0)
             return ag_cfg_fail(cfg, at, path, "cannot read the service-account file \"%s\" "
                                "(directory from %s, if set)", tmp, AG_SERVICEACCOUNT_DIR_ENV);
     }
@@ -478,7 +478,8 @@ static ag_err parse_top(ag_cfg_t *cfg, ag_config_t *c)
     return err;
 }
 
-ag_err ag_config_parse(const char *file, ag_str_t text, ag_config_t **out, ag_buf_t *errmsg)
+static ag_err parse_config(const char *file, ag_str_t text, bool skip_serving_files,
+                           ag_config_t **out, ag_buf_t *errmsg)
 {
     ag_config_t *c = calloc(1, sizeof(*c));
     ag_cfg_t cfg = {0};
@@ -488,6 +489,7 @@ ag_err ag_config_parse(const char *file, ag_str_t text, ag_config_t **out, ag_bu
     ag_arena_init(&c->arena, 16 * 1024, 0);
     ag_config_defaults(c);
     c->file = ag_arena_cstr(&c->arena, ag_str_cstr(file));
+    cfg.skip_serving_files = skip_serving_files;
     if ((err = ag_cfg_init(&cfg, c->file ? c->file : file, text, &c->arena)) == 0)
         err = parse_top(&cfg, c);
     if (err && errmsg)
@@ -501,7 +503,13 @@ ag_err ag_config_parse(const char *file, ag_str_t text, ag_config_t **out, ag_bu
     return 0;
 }
 
-ag_err ag_config_load(const char *path, ag_config_t **out, ag_buf_t *errmsg)
+ag_err ag_config_parse(const char *file, ag_str_t text, ag_config_t **out, ag_buf_t *errmsg)
+{
+    return parse_config(file, text, false, out, errmsg);
+}
+
+static ag_err load_config(const char *path, bool skip_serving_files, ag_config_t **out,
+                          ag_buf_t *errmsg)
 {
     ag_buf_t text = AG_BUF_INIT(AG_CONFIG_MAX_BYTES);
     ag_err err = ag_buf_read_file(&text, path);
@@ -511,10 +519,20 @@ ag_err ag_config_load(const char *path, ag_config_t **out, ag_buf_t *errmsg)
                           ag_err_str(err));
         goto out;
     }
-    err = ag_config_parse(path, ag_buf_str(&text), out, errmsg);
+    err = parse_config(path, ag_buf_str(&text), skip_serving_files, out, errmsg);
 out:
     ag_buf_dispose(&text);
     return err;
+}
+
+ag_err ag_config_load(const char *path, ag_config_t **out, ag_buf_t *errmsg)
+{
+    return load_config(path, false, out, errmsg);
+}
+
+ag_err ag_config_load_for_policy(const char *path, ag_config_t **out, ag_buf_t *errmsg)
+{
+    return load_config(path, true, out, errmsg);
 }
 
 void ag_config_destroy(ag_config_t *c)

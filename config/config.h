@@ -141,6 +141,12 @@ typedef ag_err (*ag_config_section_fn)(ag_cfg_t *cfg, ag_json_ref ref, const cha
 ag_err ag_config_parse(const char *file, ag_str_t text, ag_config_t **out, ag_buf_t *errmsg);
 /* Reads and parses <path>; an unreadable file is reported in <errmsg> as well. */
 ag_err ag_config_load(const char *path, ag_config_t **out, ag_buf_t *errmsg);
+/* The same for tools that ask the policy and serve nothing (authgate check --config):
+ * every key is validated as serve validates it, but the files only serving needs (TLS
+ * certificates, keys and CAs, issuer key files, the service-account token and CA) are
+ * neither opened nor checked, so the configuration can be read where they are absent.
+ * Issuers keep no static keys. The policy files are read by ag_policy_build as usual. */
+ag_err ag_config_load_for_policy(const char *path, ag_config_t **out, ag_buf_t *errmsg);
 void ag_config_destroy(ag_config_t *conf);
 /* Applies defaults to a zeroed config (used by `authgate demo`, which has no file). */
 void ag_config_defaults(ag_config_t *conf);

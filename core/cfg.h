@@ -31,6 +31,7 @@ typedef struct {
     const ag_json_t *doc;
     ag_arena_t *arena;
     ag_buf_t err;       /* first error message, empty when none (owned) */
+    bool skip_serving_files; /* authgate check: TLS, key and token files are not opened */
 } ag_cfg_t;
 
 typedef struct {

@@ -50,7 +50,8 @@ static const char check_help[] =
     "                        *.yaml and *.yml files); repeatable\n"
     "  --no-bootstrap        leave out the built-in bootstrap roles and bindings\n"
     "  --config FILE         the gateway configuration: its authorization section decides\n"
-    "                        as `authgate serve` would (RBAC, Azure RBAC and the mode)\n"
+    "                        as `authgate serve` would (RBAC, Azure RBAC and the mode);\n"
+    "                        the TLS and key files it names need not exist here\n"
     "  --as USER             the user asking (as kubectl --as: impersonation)\n"
     "  --as-group GROUP      a group of that user; repeatable\n"
     "  --as-uid UID          the user's UID (as kubectl --as-uid)\n"
@@ -408,7 +409,7 @@ static int load_policy(const opts_t *o, ag_policy_t **out)
     ag_err e = 0;
     ag_authz_config_defaults(&authz);
     authz.policies = (const char **)o->policies, authz.npolicies = o->npolicies;
-    if (o->config && (e = ag_config_load(o->config, &conf, &err)) == 0) {
+    if (o->config && (e = ag_config_load_for_policy(o->config, &conf, &err)) == 0) {
         if (!conf->authz_enabled) {
             ag_buf_printf(&err, "%s: no \"authorization\" or \"azure\" section", o->config);
             e = AG_E_CONFIG;

@@ -134,6 +134,17 @@ echo '{"listen": {"address": "127.0.0.1:0"}, "upstream": {"url": "http://127.0.0
 expect 2 '' -- check --config "$TMP/cfg/noauthz.json" --as a get pods
 grep -q 'no "authorization" or "azure" section' "$TMP/err" || { echo "FAIL: --config without authorization"; cat "$TMP/err"; fails=$((fails + 1)); }
 expect 2 '' -- check --config "$TMP/cfg/gw.json" --policy "$POL" --as a get pods
+# files only serving needs (TLS, issuer keys) need not exist where check runs; serve --check
+# still requires them
+cat >"$TMP/cfg/prod.json" <<'JSON'
+{"listen": {"address": "127.0.0.1:0"}, "upstream": {"url": "http://127.0.0.1:1"},
+ "tls": {"cert": "/nonexistent/server.crt", "key": "/nonexistent/server.key"},
+ "authentication": {"issuers": [{"issuer": "https://idp.test", "audiences": ["a"],
+     "keys": {"jwks_file": "/nonexistent/jwks.json"}}]},
+ "authorization": {"rbac": {"policies": ["pol"]}}}
+JSON
+expect 0 yes -- check --config "$TMP/cfg/prod.json" --as bob --as-group dev-team create deploy -n dev
+"$AUTHGATE" serve --config "$TMP/cfg/prod.json" --check >/dev/null 2>&1 && { echo "FAIL: serve --check must still read the TLS files"; fails=$((fails + 1)); }
 # kubectl auth can-i parity: -q/--quiet (exit status only), --as-uid, -A, repeated --as-group
 quiet() { # quiet WANT_RC ARGS...: nothing on stdout
     local want=$1 out rc
