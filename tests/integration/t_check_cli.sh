@@ -165,7 +165,7 @@ expect 0 yes -- check --policy "$POL" --as x --as-group nobody --as-group ops li
 expect 1 no -- check --policy "$POL" --as bob --as-group dev-team list pods --all-namespaces
 expect 1 'namespace=""' -- check --policy "$POL" --as bob --as-group dev-team list pods -A --explain
 # help: every sub-command, with examples, on stdout, exit 0; never a source file name
-for sub in check who-can serve demo; do
+for sub in check who-can serve demo login webhook-kubeconfig; do
     out=$("$AUTHGATE" $sub --help 2>&1)
     rc=$?
     if [ "$rc" != 0 ] || [[ "$out" != *examples:* ]] || [[ "$out" =~ \.c\b|\.h\b|cmd_ ]]; then
@@ -191,7 +191,7 @@ expect 2 '' -- check --policy "$POL" get pods
 expect 2 '' -- check --policy "$POL" --as a get
 expect 2 '' -- check --policy "$POL" --as a --bogus get pods
 grep -q 'unknown option --bogus' "$TMP/err" || { echo "FAIL: the unknown option is not named"; cat "$TMP/err"; fails=$((fails + 1)); }
-for sub in serve demo; do
+for sub in serve demo login webhook-kubeconfig; do
     "$AUTHGATE" $sub --bogus-flag >/dev/null 2>"$TMP/err"
     grep -q -- '--bogus-flag' "$TMP/err" || { echo "FAIL: $sub does not name the unknown option"; cat "$TMP/err"; fails=$((fails + 1)); }
 done
