@@ -49,7 +49,8 @@ static const char login_help[] =
     "                          --server-id; default 6dae42f8-4368-4678-94ff-3960e28e3630)\n"
     "  --use-id-token          hand kubectl the ID token instead of the access token\n"
     "  --login MODE            devicecode (default)\n"
-    "  --certificate-authority FILE  PEM bundle to verify the identity provider's TLS\n"
+    "  --idp-certificate-authority FILE  PEM bundle to verify the identity provider's TLS\n"
+    "                          (also --certificate-authority)\n"
     "\n"
     "cache:\n"
     "  --token-cache-dir DIR   default ~/.kube/cache/authgate (created 0700; refused when\n"
@@ -116,7 +117,7 @@ static const struct {
     {{"--client-secret", "--oidc-client-secret", NULL}, FIELD(o.client_secret)},
     {{"--audience", "--server-id", NULL}, FIELD(o.audience)},
     {{"--login", "-l", NULL}, FIELD(o.grant)},
-    {{"--certificate-authority", NULL}, FIELD(o.ca_file)},
+    {{"--idp-certificate-authority", "--certificate-authority", NULL}, FIELD(o.ca_file)},
     {{"--token-cache-dir", "--cache-dir", NULL}, FIELD(cache_dir)},
 };
 
@@ -360,5 +361,15 @@ int ag_cmd_login(int argc, char **argv)
     if ((rc = exec_info(&lg.arena, &info)) == 0)
         rc = run(&a, &info, &lg);
     ag_login_dispose(&lg);
+    return rc;
+}
+
+int ag_cmd_login_check_args(int argc, char **argv)
+{
+    login_args_t a = {0};
+    bool help = false;
+    int rc = parse_args(&a, argc, argv, &help);
+    if (!rc && (help || a.logout))
+        rc = usage_error("--help and --logout are not sign-in options", NULL);
     return rc;
 }

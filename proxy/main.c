@@ -15,6 +15,7 @@ static const struct {
     {"check", ag_cmd_check, "can a subject do this? authgate check --config F --as U VERB RES"},
     {"who-can", ag_cmd_who_can, "who may? authgate who-can --config F VERB RESOURCE [-n NS]"},
     {"login", ag_cmd_login, "sign in for kubectl (exec credential plugin; device code, cache)"},
+    {"kubeconfig", ag_cmd_kubeconfig, "write a kubeconfig whose user signs in by authgate login"},
     {"webhook-kubeconfig", ag_cmd_webhook_kubeconfig,
      "kubeconfig files for the API server to call this gateway's webhooks"},
 };
@@ -30,7 +31,9 @@ static void usage(FILE *f)
                "\nEach command has --help.\n\nexamples:\n"
                "  authgate serve --config gateway.json\n"
                "  authgate check --policy rbac.yaml --as bob get pods -n dev --explain\n"
-               "  authgate who-can --policy rbac.yaml delete pods -n dev\n");
+               "  authgate who-can --policy rbac.yaml delete pods -n dev\n"
+               "  authgate kubeconfig --server https://gateway:8443 --certificate-authority ca.crt"
+               " \\\n      --issuer-url https://idp.example.com --client-id kubectl\n");
 }
 
 int main(int argc, char **argv)

@@ -9,7 +9,8 @@ AUD=https://authgate.test
 STATIC_ISS=https://static.e2e.test
 
 # e2e_start: PKI, the gateway's upstream token, the fake API server (API_PORT, API_LOG),
-# the OIDC provider (OIDC_*), the static issuer's keys ($T/static-jwks.json).
+# the OIDC provider (OIDC_*; started with the arguments in the array OIDC_ARGS, if set),
+# the static issuer's keys ($T/static-jwks.json).
 e2e_start() {
     gen_certs
     head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/gw.token"
@@ -23,7 +24,7 @@ e2e_start() {
     wait_for_file "$T/api.port" 200
     API_PORT=$(cat "$T/api.port")
     (cd "$AG_SOURCE_DIR/tests" && node e2e/mint.mjs keygen "$T") || fail "static issuer keygen"
-    oidc_start
+    oidc_start ${OIDC_ARGS[@]+"${OIDC_ARGS[@]}"}
 }
 
 # e2e_config FILE [extra top-level members]: TLS gateway -> https fake API server (by the name

@@ -17,8 +17,9 @@ login_refresh_count() { curl -sf "$OIDC_ISSUER/admin/stats" | jq -r '.grants.ref
 wait_code() {
     local i
     for ((i = 0; i < ${2:-200}; i++)); do
-        CODE=$(sed -n 's/.*and enter the code \([^ ]*\)$/\1/p' "$1" 2>/dev/null | tail -1)
-        CODE_URI=$(sed -n 's/.*To sign in, open \([^ ]*\) and enter.*/\1/p' "$1" 2>/dev/null | tail -1)
+        [ -f "$1" ] || { sleep 0.05; continue; }
+        CODE=$(sed -n 's/.*and enter the code \([^ ]*\)$/\1/p' "$1" | tail -1)
+        CODE_URI=$(sed -n 's/.*To sign in, open \([^ ]*\) and enter.*/\1/p' "$1" | tail -1)
         [ -n "$CODE" ] && [ -n "$CODE_URI" ] && return 0
         sleep 0.05
     done

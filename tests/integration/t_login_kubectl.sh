@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Real kubectl signs in through `authgate login` (issue 15): a kubeconfig written by
+# `authgate kubeconfig` (TLS gateway, embedded CA, exec plugin), the device flow at the
+# real OIDC provider driven by the person's HTTP requests, `kubectl get pods` through the
+# gateway; then the cache (no new device flow), the refresh token after the access token
+# expired, a revoked refresh token -> a new device flow, kubectl without a terminal ->
+# no device flow and a clear error, and 5 kubectl processes at once with an empty cache
+# -> exactly one device flow, all five succeed.
+# kubectl decides spec.interactive from its stdin: a "person at a terminal" is kubectl
+# run under script(1), which gives it a pseudo-terminal.
+. "$(dirname "$0")/../e2e/lib.sh"
+. "$(dirname "$0")/login_lib.sh"
+
+kubectl_recent || { echo "SKIP: needs kubectl 1.30 or later on PATH"; exit 0; }
+command -v script >/dev/null || { echo "SKIP: needs script(1) (util-linux)"; exit 0; }
+
+OIDC_ARGS=(--device)
+e2e_start
+cat >"$T/policy.json" <<'JSON'
+{"apiVersion": "v1", "kind": "List", "items": [
+  {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+   "metadata": {"name": "alice-view", "namespace": "default"},
+   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]}
+]}
+JSON
+e2e_gateway "\"authorization\": {\"mode\": \"rbac\", \"rbac\": {\"policies\": [\"$T/policy.json\"]},
+                \"impersonation\": \"authorize\"}"
+ALICE=(alice developers oncall system:authenticated)
+KC=$T/kube/config.json
+CACHE=$T/cache
+
+"$AUTHGATE" kubeconfig --server "https://127.0.0.1:$GW_PORT" --certificate-authority "$PKI/ca.crt" \
+    --kubeconfig "$KC" --namespace default \
+    --issuer-url "$OIDC_ISSUER" --client-id kubectl --audience "$AUD" --token-cache-dir "$CACHE" \
+    2>"$T/kc.err" || fail "authgate kubeconfig: $(cat "$T/kc.err")"
+expect_eq "$(jq -r '.users[0].user.exec | .apiVersion + " " + .interactiveMode + " " + (.provideClusterInfo|tostring)' "$KC")" \
+    "client.authentication.k8s.io/v1 IfAvailable false" "exec plugin entry"
+
+# kube_tty NAME ARGS...: kubectl at a terminal; stdout $T/NAME.out, stderr $T/NAME.err.
+kube_tty() {
+    local name=$1
+    shift
+    script -qefc "kubectl --kubeconfig '$KC' --cache-dir '$T/kcache' --request-timeout=20s $* \
+        >'$T/$name.out' 2>'$T/$name.err'" /dev/null </dev/null >/dev/null
+}
+# kube_batch ARGS...: kubectl with no terminal (stdin not a tty: interactive false).
+kube_batch() {
+    kubectl --kubeconfig "$KC" --cache-dir "$T/kcache" --request-timeout=20s "$@" </dev/null
+}
+cached_token() { jq -r .access_token "$CACHE"/*.json; }
+
+# ---- first use: device flow through kubectl ------------------------------------------
+api_mark
+kube_tty k1 get pods &
+pid=$!
+sign_in "$T/k1.err" alice
+wait "$pid" || fail "kubectl get pods: $(cat "$T/k1.out" "$T/k1.err")"
+expect_match "$(cat "$T/k1.out")" 'web-1 +1/1 +Running' "pods listed"
+expect_match "$(cat "$T/k1.err")" "To sign in, open $OIDC_ISSUER/device" "kubectl passed the sign-in message on"
+e2e_assert_upstream "first get pods" "${ALICE[@]}"
+expect_eq "$(login_device_count)" 1 "one device authorization"
+cached_token >>"$T/client-tokens"
+pass "kubectl -> authgate login (device flow, person at the IdP) -> gateway: get pods as alice"
+
+# ---- second use: the cache --------------------------------------------------------------
+out=$(kube_batch get pods 2>&1) || fail "second get pods: $out"
+expect_match "$out" 'web-1' "pods listed again"
+expect_eq "$(login_device_count)" 1 "no new device flow"
+expect_eq "$(login_refresh_count)" 0 "no refresh either"
+expect_eq "$(stat -c %a "$CACHE")" 700 "cache dir 0700"
+expect_eq "$(stat -c %a "$CACHE"/*.json)" 600 "cache entry 0600"
+pass "second kubectl served from the cache"
+
+# ---- expiry: refresh --------------------------------------------------------------------
+curl -sf -X POST "$OIDC_ISSUER/admin/access-ttl?seconds=3" >/dev/null
+"$AUTHGATE" login --logout --token-cache-dir "$CACHE" 2>/dev/null
+kube_tty k2 get pods &
+pid=$!
+sign_in "$T/k2.err" alice
+wait "$pid" || fail "kubectl after logout: $(cat "$T/k2.err")"
+expect_eq "$(login_device_count)" 2 "logout -> a new device flow"
+old=$(cached_token)
+sleep 3.2 # the 3 s access token has expired
+out=$(kube_batch get pods 2>&1) || fail "get pods after expiry: $out"
+expect_match "$out" 'web-1' "pods listed with the refreshed token"
+expect_eq "$(login_refresh_count)" 1 "the refresh token was used"
+expect_eq "$(login_device_count)" 2 "no device flow for a refresh"
+[ "$(cached_token)" != "$old" ] || fail "the cache still holds the expired token"
+cached_token >>"$T/client-tokens"
+pass "expired access token -> refresh_token grant, no person needed"
+
+# ---- revoked refresh token: a new device flow (interactive), a clear error (batch) -------
+rt=$(jq -r .refresh_token "$CACHE"/*.json)
+curl -sf -X POST "$OIDC_ISSUER/token/revocation" -d client_id=kubectl -d "token=$rt" \
+    -d token_type_hint=refresh_token >/dev/null || fail "revocation"
+sleep 3.2
+if out=$(kube_batch get pods 2>&1); then fail "batch kubectl with a revoked refresh token: $out"; fi
+expect_match "$out" 'refresh token was refused' "the refusal is reported"
+expect_match "$out" 'sign-in is needed, but kubectl runs without a terminal' "no device flow without a terminal"
+expect_eq "$(login_device_count)" 2 "no device flow started without a terminal"
+kube_tty k3 get pods &
+pid=$!
+sign_in "$T/k3.err" alice
+wait "$pid" || fail "kubectl after revocation: $(cat "$T/k3.err")"
+expect_match "$(cat "$T/k3.out")" 'web-1' "pods listed after signing in again"
+expect_eq "$(login_device_count)" 3 "revoked refresh token -> a new device flow"
+pass "revoked refresh token: batch kubectl fails clearly, kubectl at a terminal signs in again"
+
+# ---- 5 kubectl processes at once, empty cache: one device flow ----------------------------
+curl -sf -X POST "$OIDC_ISSUER/admin/access-ttl?seconds=3600" >/dev/null
+"$AUTHGATE" login --logout --token-cache-dir "$CACHE" 2>/dev/null
+pids=()
+for i in 1 2 3 4 5; do
+    kube_tty "c$i" get pods &
+    pids+=($!)
+done
+for ((n = 0; n < 200; n++)); do
+    f=$(grep -l 'and enter the code' "$T"/c[1-5].err 2>/dev/null | head -1) && [ -n "$f" ] && break
+    sleep 0.05
+done
+[ -n "${f:-}" ] || fail "none of the five kubectl printed a code"
+sign_in "$f" alice
+for i in 1 2 3 4 5; do
+    wait "${pids[$((i - 1))]}" || fail "kubectl c$i: $(cat "$T/c$i.err")"
+    expect_match "$(cat "$T/c$i.out")" 'web-1' "kubectl c$i listed pods"
+done
+expect_eq "$(login_device_count)" 4 "exactly one device flow for five kubectl processes"
+expect_eq "$(grep -l 'and enter the code' "$T"/c[1-5].err | wc -l)" 1 "one code shown"
+cached_token >>"$T/client-tokens"
+e2e_assert_no_client_tokens
+pass "5 concurrent kubectl, empty cache: one device flow (lock), all five succeed"
