@@ -6,8 +6,14 @@
 //   node e2e/client-node.mjs KUBECONFIG streams
 // Exec (`cat` on web-1, stdin echoed; WebSocket v5.channel.k8s.io) and port-forward
 // (v4.channel.k8s.io WebSocket, bytes echoed): {"exec": S, "status": S, "portforward": S}.
+//   node e2e/client-node.mjs KUBECONFIG reviews
+// The reviews the gateway answers itself (issue 14): {"list": allowed to list pods in default,
+//   "delete": allowed to delete pods/web-1, "rules": the resourceRules naming pods,
+//   "whoami": username, "local": a LocalSubjectAccessReview for bob deleting pods/web-1
+//   ({"allowed": B} or {"code": N})}.
 // Any other failure exits 1 with the error on stderr.
-import { KubeConfig, CoreV1Api, AppsV1Api, Exec, PortForward } from '@kubernetes/client-node';
+import { KubeConfig, CoreV1Api, AppsV1Api, AuthorizationV1Api, AuthenticationV1Api, Exec,
+  PortForward } from '@kubernetes/client-node';
 import { PassThrough } from 'node:stream';
 
 const kc = new KubeConfig();
@@ -52,6 +58,41 @@ async function portForward(text) {
   const result = await withTimeout(echoed, 'port-forward');
   ws.close();
   return result;
+}
+
+async function reviews() {
+  const authz = kc.makeApiClient(AuthorizationV1Api), authn = kc.makeApiClient(AuthenticationV1Api);
+  const av = 'authorization.k8s.io/v1';
+  const can = async (verb, name) => (await authz.createSelfSubjectAccessReview({ body: {
+    apiVersion: av, kind: 'SelfSubjectAccessReview',
+    spec: { resourceAttributes: { namespace: 'default', verb, resource: 'pods', name } } } })).status.allowed;
+  const rules = await authz.createSelfSubjectRulesReview({ body: {
+    apiVersion: av, kind: 'SelfSubjectRulesReview', spec: { namespace: 'default' } } });
+  const who = await authn.createSelfSubjectReview({ body: {
+    apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+  let local;
+  try {
+    local = { allowed: (await authz.createNamespacedLocalSubjectAccessReview({ namespace: 'default',
+      body: { apiVersion: av, kind: 'LocalSubjectAccessReview', spec: { user: 'bob',
+        resourceAttributes: { namespace: 'default', verb: 'delete', resource: 'pods', name: 'web-1' } } } }))
+      .status.allowed };
+  } catch (e) {
+    if (typeof e.code !== 'number') throw e;
+    local = { code: e.code };
+  }
+  return { list: await can('list'), delete: await can('delete', 'web-1'),
+    rules: rules.status.resourceRules.filter((r) => r.resources.includes('pods')),
+    whoami: who.status.userInfo.username, local };
+}
+
+if (process.argv[3] === 'reviews') {
+  try {
+    console.log(JSON.stringify(await reviews()));
+    process.exit(0);
+  } catch (e) {
+    console.error(e.code ? `HTTP ${e.code}: ${e.body}` : e.stack || String(e));
+    process.exit(1);
+  }
 }
 
 if (process.argv[3] === 'streams') {

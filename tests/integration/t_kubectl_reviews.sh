@@ -28,13 +28,18 @@ cat >"$T/policy.json" <<'JSON'
   {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
    "metadata": {"name": "bob-deletes-web-1", "namespace": "default"},
    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-deleter"},
-   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]}
+   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]},
+  {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+   "metadata": {"name": "carol-admin", "namespace": "default"},
+   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "carol"}]}
 ]}
 JSON
 e2e_gateway "\"authorization\": {\"mode\": \"rbac\", \"rbac\": {\"policies\": [\"$T/policy.json\"]},
                 \"impersonation\": \"authorize\"}"
 kubeconfig alice "$(oidc_token alice "$AUD")"
 kubeconfig bob "$(oidc_token bob "$AUD")"
+kubeconfig carol "$(static_token carol)"
 
 # ---- kubectl auth can-i (protobuf) ----------------------------------------------------------
 api_mark
@@ -127,3 +132,59 @@ expect_eq "$(post $SSAR application/json "$T/ssar.json")" 201 "JSON in, JSON out
 expect_eq "$(jq -r .status.allowed "$T/resp")" true "system:discovery-like /healthz for everyone"
 expect_eq "$(api_new | wc -l)" 0 "nothing reached the API server"
 pass "malformed protobuf, YAML and unacceptable Accept: 400/415/406 Status, nothing forwarded"
+
+# ---- LocalSubjectAccessReview (JSON and protobuf) ---------------------------------------------
+CAROL_TOKEN=$(static_token carol)
+# lsar TOKEN NS BODY-FILE CONTENT-TYPE [ACCEPT]: status; the answer in $T/resp
+lsar() {
+    curl -s -o "$T/resp" -w '%{http_code}' --cacert "$PKI/ca.crt" -X POST \
+        -H "Authorization: Bearer $1" -H "Content-Type: $4" -H "Accept: ${5:-application/json}" \
+        --data-binary "@$3" "https://127.0.0.1:$GW_PORT/apis/authorization.k8s.io/v1/namespaces/$2/localsubjectaccessreviews"
+}
+lsar_body() { # lsar_body USER VERB NAME NS
+    echo "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"LocalSubjectAccessReview\",\"spec\":{\"user\":\"$1\",\"resourceAttributes\":{\"namespace\":\"$4\",\"verb\":\"$2\",\"resource\":\"pods\",\"name\":\"$3\"}}}"
+}
+api_mark
+lsar_body bob delete web-1 default >"$T/l1.json"
+lsar_body alice delete web-1 default >"$T/l2.json"
+lsar_body bob delete web-1 kube-system >"$T/l3.json"
+expect_eq "$(lsar "$CAROL_TOKEN" default "$T/l1.json" application/json)" 201 "carol (admin in default) may ask"
+expect_eq "$(jq -c '[.kind, .metadata.namespace, .status.allowed]' "$T/resp")" \
+    '["LocalSubjectAccessReview","default",true]' "bob may delete web-1"
+expect_eq "$(lsar "$CAROL_TOKEN" default "$T/l2.json" application/json)" 201 "alice"
+expect_eq "$(jq -r .status.allowed "$T/resp")" false "alice may not"
+expect_eq "$(lsar "$CAROL_TOKEN" default "$T/l3.json" application/json)" 422 "spec namespace must be the URL's"
+expect_eq "$(jq -r .reason "$T/resp")" Invalid "422 Status"
+expect_eq "$(lsar "$ALICE_TOKEN" default "$T/l1.json" application/json)" 403 "alice (view) may not create the review"
+expect_eq "$(lsar "$CAROL_TOKEN" kube-system "$T/l3.json" application/json)" 403 "carol is admin in default only"
+# protobuf: the gateway's own protobuf answer is a valid request (it carries a status, which
+# a create ignores)
+expect_eq "$(lsar "$CAROL_TOKEN" default "$T/l1.json" application/json application/vnd.kubernetes.protobuf)" 201 "pb out"
+cp "$T/resp" "$T/l1.pb"
+expect_eq "$(head -c 4 "$T/l1.pb" | od -An -c | tr -d ' ')" 'k8s\0' "protobuf answer"
+expect_eq "$(lsar "$CAROL_TOKEN" default "$T/l1.pb" application/vnd.kubernetes.protobuf)" 201 "pb in"
+expect_eq "$(jq -c '[.kind, .status.allowed]' "$T/resp")" '["LocalSubjectAccessReview",true]' "pb request judged"
+echo '{"apiVersion":"authorization.k8s.io/v1beta1","kind":"LocalSubjectAccessReview","spec":{"user":"dave","group":["developers"],"resourceAttributes":{"namespace":"default","verb":"get","resource":"pods"}}}' >"$T/beta.json"
+code=$(curl -s -o "$T/resp" -w '%{http_code}' --cacert "$PKI/ca.crt" -X POST -H "Authorization: Bearer $CAROL_TOKEN" \
+    -H 'Content-Type: application/json' --data-binary "@$T/beta.json" \
+    "https://127.0.0.1:$GW_PORT/apis/authorization.k8s.io/v1beta1/namespaces/default/localsubjectaccessreviews")
+expect_eq "$code" 201 "v1beta1"
+expect_eq "$(jq -c '[.apiVersion, .spec.group, .status.allowed]' "$T/resp")" \
+    '["authorization.k8s.io/v1beta1",["developers"],false]' "v1beta1 says group"
+expect_eq "$(api_new | jq -s '[.[] | select(.target | test("localsubjectaccessreviews"))] | length')" 0 \
+    "no LocalSubjectAccessReview reached the API server"
+pass "LocalSubjectAccessReview: create authorized in the namespace first, judged locally, JSON and protobuf"
+
+# ---- @kubernetes/client-node ---------------------------------------------------------------------
+api_mark
+out=$(cd "$AG_SOURCE_DIR/tests" && node e2e/client-node.mjs "$T/kc-carol" reviews) || fail "client-node: $out"
+expect_eq "$(jq -c '[.list, .delete, .whoami, .local.allowed]' <<<"$out")" '[true,true,"carol",true]' \
+    "client-node: carol (admin in default)"
+expect_eq "$(jq -r '.rules | map(.verbs | join(",")) | join(" ")' <<<"$out" | grep -c 'delete')" 1 "rules"
+out=$(cd "$AG_SOURCE_DIR/tests" && node e2e/client-node.mjs "$T/kc-alice" reviews) || fail "client-node: $out"
+expect_eq "$(jq -c '[.list, .delete, .whoami, .local.code]' <<<"$out")" '[true,false,"alice",403]' \
+    "client-node: alice (view)"
+expect_eq "$(same alice "delete pods/web-1" "delete pod web-1 --dry-run=server")" no "as enforced"
+expect_eq "$(api_new | jq -s '[.[] | select(.target | test("review"))] | length')" 0 \
+    "no review reached the API server"
+pass "@kubernetes/client-node: SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview, LocalSubjectAccessReview"
