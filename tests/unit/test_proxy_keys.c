@@ -2,6 +2,8 @@
  * Cache-Control clamping, unknown-kid refreshes (coalesced, rate limited, bounded
  * wait), last-good keys surviving failed and unparsable fetches, readiness, and local
  * issuers. Keys come from tests/fixtures/jwt/jwks-a.json (minted by node jose). */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -247,14 +249,20 @@ TEST(keys_max_age_is_clamped_to_bounds)
     teardown(&c);
 }
 
+/* A discovery issuer whose IdP serves the keys <kids>, started and ready. */
+static void setup_ready(ctx_t *c, const char *kids, const ag_keys_opts_t *o)
+{
+    serve_keys(kids, 200, NULL);
+    setup(c, DISCOVERY_ISSUER, o);
+    ag_keys_start(c->keys);
+    run_until_ready(c);
+}
+
 TEST(keys_scheduled_refresh_picks_up_rotation)
 {
     ctx_t c;
     ag_keys_opts_t o = {.refresh_min_ms = 100, .refresh_max_ms = 200};
-    serve_keys("rsa1", 200, NULL);
-    setup(&c, DISCOVERY_ISSUER, &o);
-    ag_keys_start(c.keys);
-    run_until_ready(&c);
+    setup_ready(&c, "rsa1", &o);
     serve_keys("ec256", 200, NULL); /* rsa1 removed, ec256 added */
     run_for(&c, 500);
     CHECK(has_kid(&c, 0, "ec256"));
@@ -425,5 +433,62 @@ TEST(keys_local_and_configured_uri_issuers)
     CHECK(ks != NULL && ag_jwks_find(ks, AG_STR("ec521"), AG_STR_NULL) != NULL);
     ag_keys_borrow_release(&b);
     CHECK(b.held == NULL);
+    teardown(&c);
+}
+
+/* ---- readers on other threads while the control loop publishes (also under TSan) ------- */
+
+typedef struct {
+    ag_keys_t *keys;
+    const ag_issuer_t *iss;
+    atomic_bool *stop;
+    long rsa, ec, torn; /* sets seen holding rsa1 only, ec256 only, anything else */
+} reader_t;
+
+static void *read_keys(void *arg)
+{
+    reader_t *r = arg;
+    while (!atomic_load(r->stop)) {
+        ag_jwks_t *ks = ag_keys_acquire(r->keys, r->iss);
+        if (!ks)
+            continue;
+        bool rsa = ag_jwks_find(ks, ag_str_cstr("rsa1"), AG_STR_NULL) != NULL;
+        bool ec = ag_jwks_find(ks, ag_str_cstr("ec256"), AG_STR_NULL) != NULL;
+        if (ag_jwks_count(ks) == 1 && rsa != ec)
+            rsa ? r->rsa++ : r->ec++;
+        else
+            r->torn++;
+        ag_jwks_unref(ks); /* may be the last ref: the control loop swapped it out */
+    }
+    return NULL;
+}
+
+TEST(keys_readers_on_threads_see_whole_sets_while_rotation_publishes)
+{
+    ctx_t c;
+    ag_keys_opts_t o = {.refresh_min_ms = 10, .refresh_max_ms = 20};
+    setup_ready(&c, "rsa1", &o);
+    atomic_bool stop = false;
+    enum { READERS = 3 };
+    reader_t r[READERS];
+    pthread_t th[READERS];
+    for (int i = 0; i < READERS; i++) {
+        r[i] = (reader_t){.keys = c.keys, .iss = ag_issuer_at(c.issuers, 0), .stop = &stop};
+        CHECK_EQ(pthread_create(&th[i], NULL, read_keys, &r[i]), 0);
+    }
+    int published = counter(&idp.n_jwks);
+    for (int round = 0; round < 20; round++) { /* a new set every 10-20 ms, rotated */
+        serve_keys(round % 2 ? "rsa1" : "ec256", 200, NULL);
+        run_for(&c, 40);
+    }
+    atomic_store(&stop, true);
+    long rsa = 0, ec = 0, torn = 0;
+    for (int i = 0; i < READERS; i++) {
+        pthread_join(th[i], NULL);
+        rsa += r[i].rsa, ec += r[i].ec, torn += r[i].torn;
+    }
+    CHECK(counter(&idp.n_jwks) - published >= 10); /* the sets were replaced many times */
+    CHECK(rsa > 0 && ec > 0);
+    CHECK_EQ(torn, 0);
     teardown(&c);
 }
