@@ -26,7 +26,7 @@ static struct {
     bool enabled;      /* a policy decides; false: allow all (audit only) */
     int impersonation; /* AG_IMPERSONATION_* */
     ag_metric_id m_decision[NVERBS][2];
-    ag_metric_id m_bucket[NBUCKETS + 1], m_count, m_impersonation[2];
+    ag_metric_id m_duration, m_impersonation[2];
 } A;
 
 static ag_str_t anon_groups[] = {AG_STR_NULL};
@@ -174,12 +174,7 @@ static ag_gate_result decide(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_
 static void observe(ag_str_t verb, bool allow, uint64_t ns)
 {
     ag_metrics_inc(A.m_decision[verb_slot(verb)][allow ? 0 : 1]);
-    double s = (double)ns / 1e9;
-    for (size_t i = 0; i < NBUCKETS; i++)
-        if (s <= buckets_s[i])
-            ag_metrics_inc(A.m_bucket[i]);
-    ag_metrics_inc(A.m_bucket[NBUCKETS]);
-    ag_metrics_inc(A.m_count);
+    ag_metrics_observe(A.m_duration, ns);
 }
 
 ag_gate_result ag_authorize_gate(ag_gate_t *g, void *ud)
@@ -221,17 +216,9 @@ static void register_metrics(void)
             A.m_decision[i][k] =
                 ag_metrics_counter("authgate_authz_decisions_total", labels[i][k], h);
         }
-    static char le[NBUCKETS + 1][32];
-    static const char *hb = "Authorization step latency (cumulative buckets, seconds).";
-    for (size_t i = 0; i <= NBUCKETS; i++) {
-        if (i < NBUCKETS)
-            snprintf(le[i], sizeof le[i], "le=\"%g\"", buckets_s[i]);
-        else
-            snprintf(le[i], sizeof le[i], "le=\"+Inf\"");
-        A.m_bucket[i] = ag_metrics_counter("authgate_authz_duration_seconds_bucket", le[i], hb);
-    }
-    A.m_count = ag_metrics_counter("authgate_authz_duration_seconds_count", NULL,
-                                   "Authorization steps timed.");
+    A.m_duration =
+        ag_metrics_histogram("authgate_authz_duration_seconds", NULL,
+                             "Authorization step latency in seconds.", buckets_s, (int)NBUCKETS);
     static const char *hi = "Requests carrying Impersonate-User, by impersonation mode.";
     A.m_impersonation[0] =
         ag_metrics_counter("authgate_impersonation_requests_total", "mode=\"authorize\"", hi);

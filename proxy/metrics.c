@@ -20,21 +20,27 @@ static const char *const up_reasons[] = {"connect", "tls", "timeout", "reset", "
 
 typedef struct {
     _Atomic uint64_t codes[CODES];
-    _Atomic uint64_t hist[NBUCKETS + 1]; /* last: +Inf */
-    _Atomic uint64_t hist_sum_ns, hist_count;
     _Atomic uint64_t up_errors[NREASONS];
-    _Atomic int64_t cells[AG_METRICS_MAX];
+    _Atomic int64_t cells[AG_METRICS_CELLS];
 } __attribute__((aligned(64))) slot_t;
 
+typedef enum { K_COUNTER, K_GAUGE, K_HISTOGRAM } kind_t;
+
+/* A histogram's cells: one per bucket (not cumulative) and +Inf, then the sum in
+ * nanoseconds, then the count. Counters and gauges have one cell. */
 typedef struct {
     const char *name, *labels, *help;
-    int gauge;
+    kind_t kind;
+    int cell, ncells;
+    const double *bk;
+    int nbk;
 } metric_t;
 
 static slot_t slots[AG_METRICS_SLOTS];
 static metric_t metrics[AG_METRICS_MAX];
-static int nmetrics;
+static int nmetrics, ncells;
 static _Thread_local int my_slot;
+static ag_metric_id m_duration = -1;
 
 ag_metric_id AG_M_CONNS_OPEN = -1, AG_M_UPSTREAM_OPEN = -1, AG_M_UPSTREAM_REUSED = -1,
              AG_M_UPSTREAM_CONNECTS = -1, AG_M_TLS_HANDSHAKE_ERRORS = -1, AG_M_TIMEOUTS_HEAD = -1,
@@ -45,29 +51,46 @@ void ag_metrics_thread(int slot)
     my_slot = slot >= 0 && slot < AG_METRICS_SLOTS ? slot : 0;
 }
 
-static ag_metric_id reg(const char *name, const char *labels, const char *help, int gauge)
+static ag_metric_id reg(metric_t m)
 {
+    const char *name = m.name, *labels = m.labels;
     for (int i = 0; i < nmetrics; i++) /* idempotent: the same series twice is one */
         if (strcmp(metrics[i].name, name) == 0 &&
             strcmp(metrics[i].labels ? metrics[i].labels : "", labels ? labels : "") == 0)
             return i;
-    if (nmetrics >= AG_METRICS_MAX)
+    m.ncells = m.kind == K_HISTOGRAM ? m.nbk + 3 : 1;
+    if (nmetrics >= AG_METRICS_MAX || ncells + m.ncells > AG_METRICS_CELLS)
         return -1;
-    metrics[nmetrics] = (metric_t){name, labels, help, gauge};
+    m.cell = ncells;
+    ncells += m.ncells;
+    metrics[nmetrics] = m;
     return nmetrics++;
 }
 
 ag_metric_id ag_metrics_counter(const char *name, const char *labels, const char *help)
 {
-    return reg(name, labels, help, 0);
+    return reg((metric_t){.name = name, .labels = labels, .help = help, .kind = K_COUNTER});
 }
 
 ag_metric_id ag_metrics_gauge(const char *name, const char *labels, const char *help)
 {
-    return reg(name, labels, help, 1);
+    return reg((metric_t){.name = name, .labels = labels, .help = help, .kind = K_GAUGE});
+}
+
+ag_metric_id ag_metrics_histogram(const char *name, const char *labels, const char *help,
+                                  const double *bk, int nbk)
+{
+    return reg((metric_t){
+        .name = name, .labels = labels, .help = help, .kind = K_HISTOGRAM, .bk = bk, .nbk = nbk});
 }
 
 static inline void bump_u(_Atomic uint64_t *c, uint64_t v)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
+static inline void bump(_Atomic int64_t *c, int64_t v)
 {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
                           memory_order_relaxed);
@@ -77,9 +100,22 @@ void ag_metrics_add(ag_metric_id m, int64_t v)
 {
     if (m < 0 || m >= nmetrics)
         return;
-    _Atomic int64_t *c = &slots[my_slot].cells[m];
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
-                          memory_order_relaxed);
+    bump(&slots[my_slot].cells[metrics[m].cell], v);
+}
+
+void ag_metrics_observe(ag_metric_id m, uint64_t ns)
+{
+    if (m < 0 || m >= nmetrics || metrics[m].kind != K_HISTOGRAM)
+        return;
+    const metric_t *h = &metrics[m];
+    _Atomic int64_t *c = &slots[my_slot].cells[h->cell];
+    double sec = (double)ns / 1e9;
+    int b = 0;
+    while (b < h->nbk && sec > h->bk[b])
+        b++;
+    bump(&c[b], 1);
+    bump(&c[h->nbk + 1], (int64_t)ns);
+    bump(&c[h->nbk + 2], 1);
 }
 
 ag_err ag_metrics_init(void)
@@ -99,6 +135,9 @@ ag_err ag_metrics_init(void)
                                             "sending the head or the body.");
     AG_M_TIMEOUTS_BODY =
         ag_metrics_counter("authgate_request_timeouts_total", "kind=\"body\"", NULL);
+    m_duration =
+        ag_metrics_histogram("authgate_http_request_duration_seconds", NULL,
+                             "Time from request head to response end.", buckets, (int)NBUCKETS);
     AG_M_CONNS_LINGERING = ag_metrics_gauge("authgate_connections_lingering", NULL,
                                             "Client connections in a lingering close "
                                             "(answered, reading what the client still sends).");
@@ -110,7 +149,7 @@ ag_err ag_metrics_init(void)
                                         "Version, commit and running library versions."),
                        1);
     }
-    return AG_M_CONNS_LINGERING < 0 ? AG_E_NOMEM : 0;
+    return AG_M_CONNS_LINGERING < 0 || m_duration < 0 ? AG_E_NOMEM : 0;
 }
 
 void ag_metrics_request(int code, uint64_t ns)
@@ -119,13 +158,7 @@ void ag_metrics_request(int code, uint64_t ns)
     if (code < 0 || code >= CODES)
         code = 0;
     bump_u(&s->codes[code], 1);
-    double sec = (double)ns / 1e9;
-    size_t b = 0;
-    while (b < NBUCKETS && sec > buckets[b])
-        b++;
-    bump_u(&s->hist[b], 1);
-    bump_u(&s->hist_sum_ns, ns);
-    bump_u(&s->hist_count, 1);
+    ag_metrics_observe(m_duration, ns);
 }
 
 void ag_metrics_upstream_error(const char *reason)
@@ -154,23 +187,6 @@ static void render_builtin(ag_buf_t *out)
             ag_buf_printf(out, "authgate_http_requests_total{code=\"%d\"} %llu\n", c,
                           (unsigned long long)n);
     }
-    ag_buf_append_cstr(out, "# HELP authgate_http_request_duration_seconds Time from request "
-                            "head to response end.\n"
-                            "# TYPE authgate_http_request_duration_seconds histogram\n");
-    uint64_t cum = 0;
-    for (size_t b = 0; b <= NBUCKETS; b++) {
-        cum += sum_u(offsetof(slot_t, hist) + b * sizeof(uint64_t));
-        if (b < NBUCKETS)
-            ag_buf_printf(out, "authgate_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                          buckets[b], (unsigned long long)cum);
-        else
-            ag_buf_printf(out, "authgate_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-                          (unsigned long long)cum);
-    }
-    ag_buf_printf(out, "authgate_http_request_duration_seconds_sum %.9f\n",
-                  (double)sum_u(offsetof(slot_t, hist_sum_ns)) / 1e9);
-    ag_buf_printf(out, "authgate_http_request_duration_seconds_count %llu\n",
-                  (unsigned long long)sum_u(offsetof(slot_t, hist_count)));
     ag_buf_append_cstr(out, "# HELP authgate_upstream_errors_total Upstream failures, by reason.\n"
                             "# TYPE authgate_upstream_errors_total counter\n");
     for (size_t r = 0; r < NREASONS; r++)
@@ -178,25 +194,73 @@ static void render_builtin(ag_buf_t *out)
                       (unsigned long long)sum_u(offsetof(slot_t, up_errors) + r * sizeof(uint64_t)));
 }
 
+static int64_t cell_sum(int cell)
+{
+    int64_t t = 0;
+    for (int i = 0; i < AG_METRICS_SLOTS; i++)
+        t += atomic_load_explicit(&slots[i].cells[cell], memory_order_relaxed);
+    return t;
+}
+
+/* name{labels,extra} or name{extra} or name{labels} or name */
+static void series(ag_buf_t *out, const char *name, const char *suffix, const char *labels,
+                   const char *extra)
+{
+    bool l = labels && *labels, e = extra && *extra;
+    ag_buf_printf(out, "%s%s%s%s%s%s%s ", name, suffix, l || e ? "{" : "", l ? labels : "",
+                  l && e ? "," : "", e ? extra : "", l || e ? "}" : "");
+}
+
+static void render_histogram(ag_buf_t *out, const metric_t *h)
+{
+    int64_t cum = 0;
+    char le[48];
+    for (int b = 0; b <= h->nbk; b++) {
+        cum += cell_sum(h->cell + b);
+        if (b < h->nbk)
+            snprintf(le, sizeof le, "le=\"%g\"", h->bk[b]);
+        else
+            snprintf(le, sizeof le, "le=\"+Inf\"");
+        series(out, h->name, "_bucket", h->labels, le);
+        ag_buf_printf(out, "%lld\n", (long long)cum);
+    }
+    series(out, h->name, "_sum", h->labels, NULL);
+    ag_buf_printf(out, "%.9f\n", (double)cell_sum(h->cell + h->nbk + 1) / 1e9);
+    series(out, h->name, "_count", h->labels, NULL);
+    ag_buf_printf(out, "%lld\n", (long long)cell_sum(h->cell + h->nbk + 2));
+}
+
+static const char *const kind_names[] = {"counter", "gauge", "histogram"};
+
+/* Every series of one family together under its HELP and TYPE (the text format wants a
+ * family's samples in one group). */
+static void render_family(ag_buf_t *out, int first)
+{
+    const metric_t *f = &metrics[first];
+    ag_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help ? f->help : "", f->name,
+                  kind_names[f->kind]);
+    for (int m = first; m < nmetrics; m++) {
+        if (strcmp(metrics[m].name, f->name) != 0)
+            continue;
+        if (metrics[m].kind == K_HISTOGRAM) {
+            render_histogram(out, &metrics[m]);
+            continue;
+        }
+        series(out, metrics[m].name, "", metrics[m].labels, NULL);
+        ag_buf_printf(out, "%lld\n", (long long)cell_sum(metrics[m].cell));
+    }
+}
+
 ag_err ag_metrics_render(ag_buf_t *out)
 {
     render_builtin(out);
     for (int m = 0; m < nmetrics; m++) {
         bool first = true;
-        for (int k = 0; k < m; k++)
-            if (strcmp(metrics[k].name, metrics[m].name) == 0)
-                first = false;
+        for (int k = 0; k < m && first; k++)
+            first = strcmp(metrics[k].name, metrics[m].name) != 0;
         if (first)
-            ag_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", metrics[m].name,
-                          metrics[m].help ? metrics[m].help : "", metrics[m].name,
-                          metrics[m].gauge ? "gauge" : "counter");
-        int64_t t = 0;
-        for (int i = 0; i < AG_METRICS_SLOTS; i++)
-            t += atomic_load_explicit(&slots[i].cells[m], memory_order_relaxed);
-        if (metrics[m].labels)
-            ag_buf_printf(out, "%s{%s} %lld\n", metrics[m].name, metrics[m].labels, (long long)t);
-        else
-            ag_buf_printf(out, "%s %lld\n", metrics[m].name, (long long)t);
+            render_family(out, m);
     }
+    ag_process_metrics_render(out);
     return out->n < out->max ? 0 : AG_E_TOO_BIG;
 }

@@ -14,7 +14,8 @@
 #include "err.h"
 
 #define AG_METRICS_SLOTS 65  /* control + AG_CONFIG_MAX_WORKERS */
-#define AG_METRICS_MAX 128   /* registered metrics */
+#define AG_METRICS_MAX 192   /* registered series */
+#define AG_METRICS_CELLS 512 /* per-slot cells: one per counter/gauge, buckets+3 per histogram */
 
 typedef int ag_metric_id; /* index into the registry; <0 when registration failed */
 
@@ -27,6 +28,12 @@ void ag_metrics_thread(int slot);
 ag_metric_id ag_metrics_counter(const char *name, const char *labels, const char *help);
 ag_metric_id ag_metrics_gauge(const char *name, const char *labels, const char *help);
 void ag_metrics_add(ag_metric_id m, int64_t v);
+/* Registers a histogram series: <bk> the upper bounds in seconds, ascending, borrowed
+ * (static); rendered as one family with cumulative <name>_bucket{le}, _sum and _count. */
+ag_metric_id ag_metrics_histogram(const char *name, const char *labels, const char *help,
+                                  const double *bk, int nbk);
+/* One observation of <ns> nanoseconds into histogram <m>. */
+void ag_metrics_observe(ag_metric_id m, uint64_t ns);
 static inline void ag_metrics_inc(ag_metric_id m)
 {
     ag_metrics_add(m, 1);
@@ -43,7 +50,9 @@ void ag_metrics_request(int code, uint64_t latency_ns);
 /* An upstream failure by reason ("connect", "tls", "timeout", "reset", "protocol"). */
 void ag_metrics_upstream_error(const char *reason);
 
-/* Renders every metric in Prometheus text format 0.0.4. */
+/* Renders every metric in Prometheus text format 0.0.4, process_* included. */
 ag_err ag_metrics_render(ag_buf_t *out);
+/* The process_* metrics from /proc/self (procmetrics.c). */
+void ag_process_metrics_render(ag_buf_t *out);
 
 #endif

@@ -25,6 +25,13 @@ if ((${#missing[@]})); then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# promtool (t_metrics_promtool) ships in prometheus; without its recommended node exporter.
+# The server itself is never run.
+if [[ "${1:-}" == test ]] && ! command -v promtool >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
 if [[ "${1:-}" == test || "${1:-}" == bench ]]; then
   command -v npm >/dev/null || { apt-get install -y -qq npm >/dev/null; }
   # kubectl: the end-to-end tests use the kubectl on PATH when it is 1.30 or later and say

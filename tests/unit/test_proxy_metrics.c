@@ -80,3 +80,49 @@ TEST(metrics_upstream_errors_by_reason)
     CHECK(has_line(&out, "authgate_upstream_errors_total{reason=\"connect\"} 0"));
     ag_buf_dispose(&out);
 }
+
+TEST(metrics_histogram_is_one_family_with_bucket_sum_count)
+{
+    static const double bk[] = {0.001, 0.01};
+    ag_metric_id a = ag_metrics_histogram("test_wait_seconds", "kind=\"a\"", "Waits.", bk, 2);
+    ag_metric_id x = ag_metrics_counter("test_between_total", NULL, "Registered in between.");
+    ag_metric_id b = ag_metrics_histogram("test_wait_seconds", "kind=\"b\"", "Waits.", bk, 2);
+    CHECK(a >= 0 && b >= 0 && x >= 0 && a != b);
+    ag_metrics_thread(0);
+    ag_metrics_observe(a, 500000);     /* 0.5 ms */
+    ag_metrics_observe(a, 5000000);    /* 5 ms */
+    ag_metrics_observe(a, 2000000000); /* 2 s: +Inf only */
+    ag_metrics_observe(b, 1000000);    /* exactly 1 ms: le="0.001" */
+    ag_metrics_observe(x, 1);          /* not a histogram: ignored */
+    ag_buf_t out = AG_BUF_INIT(1 << 20);
+    CHECK_EQ(ag_metrics_render(&out), 0);
+    CHECK(has_line(&out, "# TYPE test_wait_seconds histogram"));
+    CHECK(has_line(&out, "test_wait_seconds_bucket{kind=\"a\",le=\"0.001\"} 1"));
+    CHECK(has_line(&out, "test_wait_seconds_bucket{kind=\"a\",le=\"0.01\"} 2"));
+    CHECK(has_line(&out, "test_wait_seconds_bucket{kind=\"a\",le=\"+Inf\"} 3"));
+    CHECK(has_line(&out, "test_wait_seconds_sum{kind=\"a\"} 2.005500000"));
+    CHECK(has_line(&out, "test_wait_seconds_count{kind=\"a\"} 3"));
+    CHECK(has_line(&out, "test_wait_seconds_bucket{kind=\"b\",le=\"0.001\"} 1"));
+    /* both series under the one HELP/TYPE, before the counter registered between them */
+    const char *fam = strstr(out.p, "# TYPE test_wait_seconds histogram");
+    const char *sb = strstr(out.p, "test_wait_seconds_count{kind=\"b\"}");
+    const char *mid = strstr(out.p, "# TYPE test_between_total counter");
+    CHECK(fam && sb && mid && fam < sb && sb < mid);
+    CHECK(strstr(fam + 1, "# TYPE test_wait_seconds ") == NULL);
+    ag_buf_dispose(&out);
+}
+
+TEST(metrics_process_from_proc)
+{
+    ag_buf_t out = AG_BUF_INIT(1 << 20);
+    CHECK_EQ(ag_metrics_render(&out), 0);
+    CHECK(strstr(out.p, "\n# TYPE process_cpu_seconds_total counter\n") != NULL);
+    const char *p = strstr(out.p, "\nprocess_resident_memory_bytes ");
+    CHECK(p && strtod(p + 31, NULL) > 1e5);
+    p = strstr(out.p, "\nprocess_open_fds ");
+    CHECK(p && strtod(p + 18, NULL) >= 3);
+    p = strstr(out.p, "\nprocess_start_time_seconds ");
+    CHECK(p && strtod(p + 28, NULL) > 1.6e9);
+    CHECK(strstr(out.p, "\nprocess_max_fds ") && strstr(out.p, "\nprocess_virtual_memory_bytes "));
+    ag_buf_dispose(&out);
+}
