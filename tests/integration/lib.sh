@@ -63,6 +63,19 @@ wait_for_file() { # wait_for_file PATH [TRIES]
     fail "timed out waiting for $1"
 }
 
+# wait_until SECONDS WHAT CMD [ARGS...]: runs CMD every 50 ms until it succeeds; fails the
+# test after SECONDS. For waiting on something a loaded machine may do late (a log line, a
+# metric, a signal handled), instead of a fixed sleep.
+wait_until() {
+    local limit=$1 what=$2 end
+    shift 2
+    end=$(($(date +%s) + limit))
+    until "$@"; do
+        [ "$(date +%s)" -lt "$end" ] || fail "timed out after ${limit} s waiting for $what"
+        sleep 0.05
+    done
+}
+
 # start_upstream [fixture args...]: sets UP_PID, UP_PORT and UP_LOG.
 start_upstream() {
     UP_LOG=$T/upstream.jsonl

@@ -22,7 +22,7 @@ pass "JWKS over HTTPS with a configured CA"
 
 oidc_config "$T/gw2.json" '"keys": {"fetch_timeout": "2s"}'
 start_gateway "$T/gw2.json" gw2
-sleep 1
+wait_until 10 "the discovery failure" grep -Eq "discovery failed: .*(certificate|SSL)" "$GW_LOG"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/readyz")" 503 \
   "untrusted IdP certificate: not ready"
 expect_eq "$(get /api/v1/pods "$tok")" 401 "untrusted IdP: 401"

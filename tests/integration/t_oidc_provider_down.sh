@@ -38,7 +38,7 @@ t0=$(date +%s%N)
 fake=$(printf '{"alg":"RS256","kid":"after-stop"}' | base64 -w0 | tr '+/' '-_' | tr -d '=')
 expect_eq "$(get /api/v1/pods "$fake.${t1#*.}")" 401 "unknown kid with the provider down"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-[ "$ms" -lt 2500 ] || fail "unknown kid took $ms ms with the provider down"
+[ "$ms" -lt 4000 ] || fail "unknown kid took $ms ms with the provider down (wait bound 1 s)"
 expect_eq "$(get /api/v1/pods "$t1")" 200 "cached token, provider down"
 expect_eq "$(get /api/v1/namespaces/x/pods "$t2")" 200 "known kid, provider down"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/readyz")" 200 \

@@ -93,19 +93,21 @@ expect_eq "$(get web-b)" 401 "token of a deleted pod"
 expect_match "$(cat "$GW_LOG")" "authentication failed: revoked" "log names the result"
 expect_eq "$(metric 'authgate_authn_total{result="revoked"}')" 1 "revoked metric"
 
-# the pod of a cached token is deleted: refused within lookup_ttl (2 s; whole seconds)
+# the pod of a cached token is deleted: refused within lookup_ttl (2 s; whole seconds).
+# Judged by when each accepted request was sent, not by when answers came: on a loaded
+# machine answers come late, but no request sent later than the bound may be accepted.
 tr_state '["web-b", "web-a"]' false
 t0=$(date +%s%3N)
-code=200
-for ((i = 0; i < 80; i++)); do
+code=200 last_ok=-1 sent=0
+while [ "$code" = 200 ] && [ "$sent" -lt 10000 ]; do
+    sent=$(($(date +%s%3N) - t0))
     code=$(get web-a)
-    [ "$code" = 401 ] && break
+    [ "$code" = 200 ] && last_ok=$sent
     sleep 0.05
 done
-elapsed=$(($(date +%s%3N) - t0))
-echo "cached token of a deleted pod refused after ${elapsed} ms"
+echo "cached token of a deleted pod: last accepted request sent ${last_ok} ms after the deletion"
 expect_eq "$code" 401 "cached token of a deleted pod is refused"
-[ "$elapsed" -le 3200 ] || fail "refused only after $elapsed ms (lookup_ttl 2 s)"
+[ "$last_ok" -le 3200 ] || fail "a request sent $last_ok ms after the deletion was accepted (lookup_ttl 2 s)"
 pass "refused within lookup_ttl"
 
 # TokenReview endpoint down: fail closed with 503, not cached

@@ -64,7 +64,9 @@ for i in $(seq 0 7); do
     crowd+=($!)
 done
 wait "${crowd[@]}" # only these: the fixtures are background jobs too
-sleep 0.5
+# the audit writer runs off the worker threads: wait for its 80 events (not a fixed sleep)
+audited() { [ "$(grep -c '"requestURI":"[^"]*who=' "$T/audit.log")" -ge 80 ]; }
+wait_until 10 "80 audit events" audited
 python3 - "$UP_LOG" "$T/audit.log" <<'PY' || fail "identity mixed up between concurrent requests"
 import json, sys, urllib.parse
 n = bad = 0

@@ -20,20 +20,30 @@ groups_now() { # the groups forwarded for one request with $TOKEN ("-" when not 
     if [ "$code" != 200 ] || [ "$(upstream_count)" = "$n0" ]; then echo "- $code"; return; fi
     groups_of "$(tail -1 "$UP_LOG")" | grep -vc '^system:' || true
 }
+# The checks look at when requests were sent and answered, never at how long a loaded
+# machine took in between: the list is fetched between t0 and t1, so it is fresh until
+# about t0 + 2 s (the loop's clock may lag a little) and expired at t1 + 2 s.
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+t0=$(now_ms)
 expect_eq "$(groups_now)" 3 "three directory groups forwarded"
-t0=$(date +%s%N)
+t1=$(now_ms)
 graph_ctl "{\"groups\":{\"$OID\":1}}" # two groups removed in the directory
-expect_eq "$(groups_now)" 3 "inside cache_ttl the cached list is used (documented bound)"
-n=3
-for i in $(seq 1 60); do
-    n=$(groups_now)
-    [ "$n" = 1 ] && break
+n=$(groups_now)
+if [ $(($(now_ms) - t0)) -lt 1500 ]; then # answered well inside cache_ttl: the cached list
+    expect_eq "$n" 3 "inside cache_ttl the cached list is used (documented bound)"
+else
+    echo "# skip the inside-cache_ttl check: the machine took 1.5 s for two requests"
+fi
+last3=0 sent=0
+while [ "$n" != 1 ] && [ "$sent" -lt 10000 ]; do
     sleep 0.1
+    sent=$(($(now_ms) - t1))
+    n=$(groups_now)
+    [ "$n" = 3 ] && last3=$sent
 done
-ms=$((($(date +%s%N) - t0) / 1000000))
 expect_eq "$n" 1 "removed groups gone"
-[ "$ms" -le 3500 ] || fail "revocation took $ms ms with cache_ttl 2 s"
-pass "case 28: removed groups stop reaching the upstream after ${ms} ms (cache_ttl 2 s), same token"
+[ "$last3" -le 3200 ] || fail "a request sent $last3 ms after the fill still got the removed groups (cache_ttl 2 s)"
+pass "case 28: removed groups stop reaching the upstream (the old list last sent ${last3} ms after the fill; cache_ttl 2 s), same token"
 
 graph_ctl '{"failStatus": 503}'
 sleep 2.2
