@@ -98,3 +98,20 @@ done
 expect_eq "$(q '.[] | select(.kind == "ClusterRoleBinding") | .subjects[0] | .namespace + "/" + .name')" \
     "$NS/$(q "$POD | .serviceAccountName")" "binding subject is the Deployment's service account"
 pass "cluster role: impersonate, create tokenreviews, list/watch RBAC; nothing else"
+
+# kubectl's own client-side dry run against the fake API server (serving discovery for
+# every kind here, and 404 for every object): each object is mapped and would be created.
+# (--validate=false: the fixture serves no OpenAPI document; the schema check above
+# stands in for it. A server-side dry run needs a real API server.)
+echo "fixture-token" >"$T/api-token"
+(cd "$AG_SOURCE_DIR/tests" && exec node fixtures/apiserver.mjs --cert "$PKI/server.crt" \
+    --key "$PKI/server.key" --token-file "$T/api-token" --port-file "$T/api.port" \
+    --discovery-extra) >"$T/api.out" 2>&1 &
+AG_PIDS+=($!)
+wait_for_file "$T/api.port" 200
+kc=(--kubeconfig /dev/null --server "https://127.0.0.1:$(cat "$T/api.port")"
+    --certificate-authority "$PKI/ca.crt" --token fixture-token --cache-dir "$T/kcache")
+out=$(kubectl "${kc[@]}" apply --dry-run=client --validate=false -f "$T/all.yaml" 2>&1) ||
+    fail "kubectl apply --dry-run=client: $out"
+expect_eq "$(grep -c 'created (dry run)' <<<"$out")" "$(jq length "$T/all.json")" "every object: $out"
+pass "kubectl apply --dry-run=client: $(jq length "$T/all.json") objects would be created"
