@@ -117,6 +117,28 @@ static ag_err rbac_rules(const ag_authz_chain_t *c, const ag_identity_t *user, a
     return c->rbac ? ag_rbac_rules_for(c->rbac, user, ns, out) : 0;
 }
 
+/* Under AZURE_THEN_RBAC: the self-review creates RBAC grants <user> (self_review above). */
+static ag_err self_review_rules(const ag_authz_chain_t *c, const ag_identity_t *user,
+                                ag_rules_t *out)
+{
+    static const ag_str_t create[] = {AG_STR("create")},
+                          groups[] = {AG_STR("authorization.k8s.io"),
+                                      AG_STR("authorization.k8s.io"),
+                                      AG_STR("authentication.k8s.io")},
+                          res[] = {AG_STR("selfsubjectaccessreviews"),
+                                   AG_STR("selfsubjectrulesreviews"), AG_STR("selfsubjectreviews")};
+    ag_err err = 0;
+    for (int i = 0; !err && c->rbac && i < 3; i++) {
+        ag_attrs_t a = {.resource_request = true, .verb = create[0], .api_group = groups[i],
+                        .resource = res[i]};
+        ag_authz_decision_t d;
+        ag_rule_t r = {.verbs = {create, 1}, .groups = {&groups[i], 1}, .resources = {&res[i], 1}};
+        if (ask_rbac(c, user, &a, &d) == AG_AUTHZ_ALLOW)
+            err = ag_rules_add(out, &r);
+    }
+    return err;
+}
+
 ag_err ag_authz_chain_rules(const ag_authz_chain_t *c, const ag_identity_t *user, ag_str_t ns,
                             ag_rules_t *out)
 {
@@ -127,7 +149,8 @@ ag_err ag_authz_chain_rules(const ag_authz_chain_t *c, const ag_identity_t *user
         ag_rules_error(out, "Azure RBAC: no role assignments are loaded");
     else
         err = ag_azrbac_rules_for(c->azure, user, ns, out);
-    if (!err && c->mode == AG_CHAIN_AZURE_OR_RBAC)
-        err = rbac_rules(c, user, ns, out);
+    if (!err)
+        err = c->mode == AG_CHAIN_AZURE_OR_RBAC ? rbac_rules(c, user, ns, out)
+                                                : self_review_rules(c, user, out);
     return err;
 }

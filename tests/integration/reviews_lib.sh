@@ -76,3 +76,11 @@ kubectl_protobuf_answer() {
     expect_match "$(sed -n '/Response Headers/,$p' <<<"$sect")" \
         'Content-Type: application/vnd.kubernetes.protobuf' "and got protobuf back"
 }
+# transcript WHO ARGS...: prints "# (WHO) $ kubectl ARGS" and the output, "# "-prefixed (the
+# test log then shows what a user sees)
+transcript() {
+    local who=$1
+    shift
+    echo "# ($who) \$ kubectl $*"
+    kc "$who" "$@" 2>&1 | grep -v 'memcache.go' | sed 's/^/#   /' || true
+}

@@ -55,6 +55,9 @@ out=$(kc alice auth can-i get pods -v=8 2>&1) || fail "can-i -v=8: $out"
 kubectl_protobuf_answer "$out" selfsubjectaccessreviews
 n=$(api_new | jq -s '[.[] | select(.target | test("accessreview|rulesreview|selfsubjectreview"))] | length')
 expect_eq "$n" 0 "no review reached the API server"
+transcript alice auth can-i get pods
+transcript alice auth can-i delete pods/web-1
+transcript alice auth can-i delete pods/web-1 --as bob
 pass "kubectl auth can-i answered locally (protobuf), as the gateway enforces"
 
 # ---- kubectl auth can-i --list ------------------------------------------------------------
@@ -85,6 +88,7 @@ expect_eq "$("$AUTHGATE" check --config "$T/gw.json" --as bob --list)" "$list_bo
     "authgate check --list = kubectl auth can-i --list --as bob"
 expect_eq "$("$AUTHGATE" check --config "$T/gw.json" --as alice --list -n kube-system --no-headers)" \
     "$(kc alice auth can-i --list -n kube-system --no-headers)" "--no-headers, -n"
+transcript alice auth can-i --list --as bob
 pass "kubectl auth can-i --list answered locally (RBAC rule resolver), with and without --as; authgate check --list prints the same"
 
 # ---- kubectl auth whoami ------------------------------------------------------------------
@@ -99,6 +103,8 @@ out=$(kc bob auth whoami -v=8 2>&1) || fail "$out"
 kubectl_protobuf_answer "$out" selfsubjectreviews
 expect_eq "$(api_new | jq -s '[.[] | select(.target | test("selfsubjectreviews"))] | length')" 0 \
     "no SelfSubjectReview reached the API server"
+transcript alice auth whoami
+transcript alice auth whoami --as bob
 pass "kubectl auth whoami answered locally: the identity the gateway forwards"
 
 # ---- malformed or unsupported bodies: a Status, never forwarded ---------------------------

@@ -60,6 +60,9 @@ expect_eq "$(same admin "get pods -n dev --as carol" "get --raw /api/v1/namespac
     "admin as carol in dev"
 out=$(kc alice auth can-i list pods -n dev -v=8 2>&1) || fail "$out"
 kubectl_protobuf_answer "$out" selfsubjectaccessreviews
+transcript alice auth can-i list pods -n dev
+transcript alice auth can-i list pods -n default
+transcript admin auth can-i get pods -n dev --as carol
 pass "kubectl auth can-i in azure-then-rbac: the gateway's answer for Azure and RBAC identities"
 
 # ---- can-i --list -----------------------------------------------------------------------------
@@ -68,6 +71,13 @@ echo "$list" >"$T/list-alice-dev.txt"
 expect_match "$list" '^pods +\[\] +\[\] +\[get list watch\]' "reader: pods read in dev"
 expect_match "$list" '^deployments.apps +\[\] +\[\] +\[get list watch\]' "reader: deployments.apps"
 expect_no_match "$list" '^secrets ' "reader: no secrets"
+expect_match "$list" '^selfsubjectaccessreviews.authorization.k8s.io +\[\] +\[\] +\[create\]' \
+    "the self reviews RBAC grants (what can-i itself needs)"
+# (kubectl cannot name it without discovery, which this policy denies Azure AD users: ask
+# the same chain offline)
+expect_eq "$("$AUTHGATE" check --config "$T/gw.json" --as alice@contoso.com --oid "$ALICE_OID" \
+    create selfsubjectrulesreviews.authorization.k8s.io)" yes \
+    "listed, and allowed (the --list above was answered, not refused)"
 expect_eq "$("$AUTHGATE" check --config "$T/gw.json" --as alice@contoso.com --oid "$ALICE_OID" --list -n dev)" \
     "$list" "authgate check --list = kubectl auth can-i --list (Azure)"
 list=$(kc alice auth can-i --list -n default 2>&1) || fail "$list"
@@ -79,6 +89,8 @@ list=$(kc carol auth can-i --list -n default 2>&1) || fail "$list"
 expect_match "$list" '^secrets +\[\] +\[\] +\[' "carol: RBAC rules"
 expect_eq "$(api_new | jq -s '[.[] | select(.target | test("accessreview|rulesreview|selfsubjectreview"))] | length')" 0 \
     "no review reached the API server"
+transcript alice auth can-i --list -n dev
+transcript carol auth can-i --list -n default
 pass "kubectl auth can-i --list: Azure data actions as rules for Azure AD identities, RBAC for the rest"
 
 # ---- whoami -------------------------------------------------------------------------------------
@@ -88,4 +100,6 @@ expect_eq "$(jq -r '.status.userInfo.extra.oid[0]' <<<"$out")" "$ALICE_OID" "oid
 expect_eq "$(whoami admin --as carol)" "carol system:authenticated" "admin as carol"
 out=$(kc alice auth whoami -v=8 2>&1) || fail "$out"
 kubectl_protobuf_answer "$out" selfsubjectreviews
+transcript alice auth whoami
+transcript admin auth whoami --as carol
 pass "kubectl auth whoami: the Azure AD identity with its oid"

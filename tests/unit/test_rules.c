@@ -154,3 +154,47 @@ TEST(rules_table_is_kubectls)
     ag_arena_dispose(&a);
     ag_buf_dispose(&out);
 }
+
+/* azure-then-rbac: Azure's "no" is final for Azure AD users, except for the reviews of their
+ * own access, which RBAC's system:basic-user grants (else kubectl auth can-i is refused). */
+TEST(chain_self_reviews_fall_back_to_rbac_for_azure_users)
+{
+    ag_rbac_t *rbac = NULL;
+    ag_azrbac_t *az = NULL;
+    ag_rbac_opts_t ro = AG_RBAC_OPTS_DEFAULT; /* bootstrap: system:basic-user */
+    ag_azrbac_opts_t ao = {AG_STR("/subscriptions/s/resourceGroups/rg/providers/"
+                                  "Microsoft.ContainerService/managedClusters/c")};
+    CHECK_EQ(ag_rbac_load_mem(AG_STR("{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":[]}"),
+                              "t.json", &ro, &rbac, NULL),
+             0);
+    CHECK_EQ(ag_azrbac_load_mem(AG_STR_NULL, AG_STR("[]"), AG_STR_NULL, &ao, &az, NULL), 0);
+    ag_authz_chain_t c = {.mode = AG_CHAIN_AZURE_THEN_RBAC, .rbac = rbac, .azure = az};
+    static const ag_str_t auth[] = {AG_STR("system:authenticated")};
+    ag_identity_t u = {.username = AG_STR("a@contoso.com"), .groups = auth, .ngroups = 1,
+                       .flags = AG_ID_AZURE_AD, .oid = AG_STR("aaaaaaaa-0000-4000-8000-000000000001")};
+    ag_attrs_t ssar = {.resource_request = true, .verb = AG_STR("create"),
+                       .api_group = AG_STR("authorization.k8s.io"),
+                       .resource = AG_STR("selfsubjectaccessreviews")};
+    ag_attrs_t sar = ssar, pods = {.resource_request = true, .verb = AG_STR("get"),
+                                   .resource = AG_STR("pods"), .namespace_ = AG_STR("d")};
+    sar.resource = AG_STR("subjectaccessreviews");
+    ag_authz_decision_t d;
+    CHECK_EQ(ag_authz_chain_eval(&c, &u, &ssar, &d), AG_AUTHZ_ALLOW);
+    CHECK_EQ(ag_authz_chain_eval(&c, &u, &sar, &d), AG_AUTHZ_DENY);
+    CHECK_EQ(ag_authz_chain_eval(&c, &u, &pods, &d), AG_AUTHZ_DENY);
+    /* and --list shows exactly those three */
+    ag_arena_t a;
+    ag_rules_t r;
+    ag_buf_t out = AG_BUF_INIT(1 << 16);
+    ag_arena_init(&a, 0, 0);
+    ag_rules_init(&r, &a);
+    CHECK_EQ(ag_authz_chain_rules(&c, &u, AG_STR("d"), &r), 0);
+    CHECK_EQ(ag_rules_print_table(&out, &r, true), 0);
+    CHECK_STREQ(out.p, "selfsubjectreviews.authentication.k8s.io        []    []    [create]\n"
+                       "selfsubjectaccessreviews.authorization.k8s.io   []    []    [create]\n"
+                       "selfsubjectrulesreviews.authorization.k8s.io    []    []    [create]\n");
+    ag_arena_dispose(&a);
+    ag_buf_dispose(&out);
+    ag_azrbac_unref(az);
+    ag_rbac_unref(rbac);
+}
