@@ -5,6 +5,7 @@
 #include "yaml2json.h"
 
 #include <regex.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,7 +21,7 @@ typedef struct {
 
 typedef struct {
     ag_yaml_json_t *out;
-    regex_t numbers; /* number_re */
+    const regex_t *numbers; /* number_re */
     frame_t st[AG_YAML_MAX_DEPTH];
     int depth;
     int ndocs;
@@ -89,6 +90,26 @@ static const char number_re[] =
     "|[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
     "|[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?)$";
 
+/* number_re compiled once per process (compiling costs ~110 us, more than converting a small
+ * policy file); regexec on it is thread-safe. A racing loser frees its copy. Process
+ * lifetime: never freed. */
+static const regex_t *numbers_regex(void)
+{
+    static _Atomic(regex_t *) compiled;
+    regex_t *r = atomic_load_explicit(&compiled, memory_order_acquire), *none = NULL;
+    if (r)
+        return r;
+    if (!(r = malloc(sizeof *r)) || regcomp(r, number_re, REG_EXTENDED | REG_NOSUB) != 0) {
+        free(r);
+        return NULL;
+    }
+    if (atomic_compare_exchange_strong(&compiled, &none, r))
+        return r;
+    regfree(r);
+    free(r);
+    return none; /* another thread published first */
+}
+
 static plain_t resolve_plain(const regex_t *numbers, const char *s)
 {
     static const char *const nul[] = {"", "~", "null", "Null", "NULL", NULL};
@@ -147,7 +168,7 @@ static ag_err put_scalar(conv_t *c, const yaml_event_t *ev, bool key)
         return put_string(c, ev);
     if (strlen(v) != ev->data.scalar.length)
         return put_string(c, ev); /* a plain scalar cannot hold NUL; never resolve past one */
-    plain_t kind = resolve_plain(&c->numbers, v);
+    plain_t kind = resolve_plain(c->numbers, v);
     if (key && strcmp(v, "<<") == 0)
         return refuse(c, ev->start_mark, AG_E_UNSUPPORTED, "merge keys (<<) are not supported");
     if (kind == PLAIN_AMBIG)
@@ -174,7 +195,7 @@ static bool empty_root(conv_t *c, const yaml_event_t *ev)
     return ev->type == YAML_SCALAR_EVENT && !ev->data.scalar.tag &&
            ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
            strlen((const char *)ev->data.scalar.value) == ev->data.scalar.length &&
-           resolve_plain(&c->numbers, (const char *)ev->data.scalar.value) == PLAIN_NULL;
+           resolve_plain(c->numbers, (const char *)ev->data.scalar.value) == PLAIN_NULL;
 }
 
 /* Writes what comes before a node (separator, or a whole key) and its position.
@@ -257,12 +278,8 @@ ag_err ag_yaml_to_json(ag_str_t yaml, size_t max_bytes, ag_yaml_json_t *out, ag_
     yaml_parser_t parser;
     ag_err err = 0;
     *out = (ag_yaml_json_t){.json = AG_BUF_INIT(max_bytes)};
-    if (regcomp(&c.numbers, number_re, REG_EXTENDED | REG_NOSUB) != 0)
+    if (!(c.numbers = numbers_regex()) || !yaml_parser_initialize(&parser))
         return AG_E_NOMEM;
-    if (!yaml_parser_initialize(&parser)) {
-        regfree(&c.numbers);
-        return AG_E_NOMEM;
-    }
     yaml_parser_set_input_string(&parser, (const unsigned char *)(yaml.p ? yaml.p : ""), yaml.n);
     for (bool done = false; !done && !err;) {
         yaml_event_t ev;
@@ -275,7 +292,6 @@ ag_err ag_yaml_to_json(ag_str_t yaml, size_t max_bytes, ag_yaml_json_t *out, ag_
         yaml_event_delete(&ev);
     }
     yaml_parser_delete(&parser);
-    regfree(&c.numbers);
     if (err && e)
         *e = (ag_json_error_t){.offset = c.at.index,
                                .line = (int)c.at.line + 1,
