@@ -30,7 +30,8 @@ typedef struct {
 
 static inline void ag_pb_reader_init(ag_pb_reader_t *r, ag_str_t msg)
 {
-    r->p = (const unsigned char *)msg.p;
+    static const unsigned char none[1];
+    r->p = msg.p ? (const unsigned char *)msg.p : none; /* an empty message may be {NULL, 0} */
     r->end = r->p + msg.n;
 }
 /* Reads the next field into <f> (f->num == 0: no more). AG_E_PARSE when the bytes are not
