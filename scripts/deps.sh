@@ -13,6 +13,9 @@ case "${1:-}" in
   test)  want+=(clang libclang-rt-14-dev nodejs python3 iproute2 procps jq nginx-light wrk) ;;
   bench) want+=(clang nodejs wrk nghttp2-client nginx-light haproxy procps python3) ;;
 esac
+# t_install: systemd-analyze verify (which runs man for Documentation=) and groff check the
+# installed unit and man page; t_container: unshare/setpriv (util-linux) and readelf.
+[[ "${1:-}" == test ]] && want+=(systemd man-db groff-base util-linux binutils)
 
 missing=()
 for p in "${want[@]}"; do

@@ -33,13 +33,13 @@ cmds=$("$AUTHGATE" --help | awk '/^commands:/ {c=1; next} c && /^  [a-z]/ {print
 [ "$(wc -w <<<"$cmds")" -ge 5 ] || fail "commands not found in authgate --help: $cmds"
 helps=("$("$AUTHGATE" --help)" "$("$AUTHGATE" check --azure-assignments x --help)")
 for c in $cmds; do
-    grep -q "^\.SS \"\?$c\b" <<<"$text" || fail "man page has no section for command $c"
+    grep -q "^\.SS \"\?$c\b" <<<"$text" || fail "docs/authgate.1 has no .SS section for the command $c"
     helps+=("$("$AUTHGATE" "$c" --help)")
 done
 n=0
 for h in "${helps[@]}"; do
     for opt in $(grep -oE -- '(^|[^A-Za-z0-9-])--[a-z][a-z0-9-]*' <<<"$h" | sed 's/^[^-]*//' | sort -u); do
-        grep -qE -- "$opt([^a-z0-9-]|$)" <<<"$text" || fail "man page lacks $opt (from --help)"
+        grep -qE -- "$opt([^a-z0-9-]|$)" <<<"$text" || fail "docs/authgate.1 lacks $opt (an --help prints it: document it there)"
         n=$((n + 1))
     done
 done
