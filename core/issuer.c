@@ -388,6 +388,7 @@ static ag_err parse_one(pctx *c, ag_json_ref ref, const char *path)
     ag_json_ref keys = AG_JSON_NONE, claims = AG_JSON_NONE, req = AG_JSON_NONE;
     long long leeway_ms = AG_ISSUER_DEFAULT_LEEWAY_S * 1000, max_tok = AG_ISSUER_DEFAULT_MAX_TOKEN;
     bool lookup = true; /* the upstream is the API server that alone knows revocations */
+    bool optional = false;
     long long lookup_ttl_ms = AG_ISSUER_DEFAULT_LOOKUP_TTL_MS;
     ag_issuer_t *is = ag_arena_calloc(&c->set->arena, sizeof(*is));
     ag_err err;
@@ -403,7 +404,9 @@ static ag_err parse_one(pctx *c, ag_json_ref ref, const char *path)
         (type == AG_ISSUER_OIDC && (err = ag_cfg_value(&o, "claims", AG_CFG_OPTIONAL, &claims))) ||
         (err = ag_cfg_value(&o, "required_claims", AG_CFG_OPTIONAL, &req)) ||
         (err = ag_cfg_duration_ms(&o, "clock_leeway", AG_CFG_OPTIONAL, 0, 600000, &leeway_ms)) ||
-        (err = ag_cfg_int(&o, "max_token_bytes", AG_CFG_OPTIONAL, 1024, AG_ISSUER_MAX_TOKEN, &max_tok)) ||
+        (err = ag_cfg_int(&o, "max_token_bytes", AG_CFG_OPTIONAL, 1024, AG_ISSUER_MAX_TOKEN,
+                          &max_tok)) ||
+        (err = ag_cfg_bool(&o, "optional", AG_CFG_OPTIONAL, &optional)) ||
         (type == AG_ISSUER_KUBERNETES_SA &&
          ((err = ag_cfg_bool(&o, "lookup", AG_CFG_OPTIONAL, &lookup)) ||
           (err = ag_cfg_duration_ms(&o, "lookup_ttl", AG_CFG_OPTIONAL, 1000, 3600 * 1000,
@@ -411,6 +414,7 @@ static ag_err parse_one(pctx *c, ag_json_ref ref, const char *path)
         return err;
     is->lookup = type == AG_ISSUER_KUBERNETES_SA && lookup;
     is->lookup_ttl_ms = lookup_ttl_ms;
+    is->optional = optional;
     is->algorithms = ~0u; /* default: the key decides (Entra ID deployments may pin RS256) */
     if ((err = parse_algs(c, &o, is)) || (err = ag_cfg_obj_end(&o)))
         return err;

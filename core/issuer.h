@@ -11,7 +11,9 @@
  *               "groups_prefix": "..", "uid": "..", "extra": {"key": "claim"}},
  *    "required_claims": {"claim": "value"}, "clock_leeway": "60s", "max_token_bytes": 16384,
  *    "algorithms": ["RS256", ...] (default: all nine, the key decides; Entra ID signs RS256),
- *    kubernetes_serviceaccount only: "lookup": true|false (default true), "lookup_ttl": "10s"}
+ *    kubernetes_serviceaccount only: "lookup": true|false (default true), "lookup_ttl": "10s",
+ *    "optional": true|false (default false: the gateway is not ready until this issuer's
+ *    remote keys are loaded; true: listed in /readyz?verbose but not counted)}
  * Azure AD preset: {"type": "azure_ad", "tenant_id": GUID, "audiences": [..]} becomes two
  * issuers, v1 https://sts.windows.net/{tid}/ and v2 https://login.microsoftonline.com/{tid}/v2.0.
  * Local key files are read at parse time (relative to the config file's directory);
@@ -75,6 +77,7 @@ typedef struct ag_issuer {
     bool lookup;                  /* kubernetes_serviceaccount: confirm each new token with a
                                      TokenReview to the upstream API server (threat #39) */
     long long lookup_ttl_ms;      /* cache lifetime cap of a token so confirmed */
+    bool optional;                /* readiness does not wait for this issuer's keys */
 } ag_issuer_t;
 
 typedef struct ag_issuer_set ag_issuer_set_t;

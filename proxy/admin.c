@@ -72,27 +72,59 @@ static void answer(aconn_t *c, int code, const char *ctype, ag_buf_t *body, bool
     }
 }
 
+/* kube-apiserver's /livez and /readyz: "ok" when every check passes and ?verbose is not
+ * asked; otherwise one "[+]name ok" / "[-]name failed: reason" line per check and
+ * "<what> check passed|failed". */
+static void health(aconn_t *c, const char *what, bool verbose, bool head)
+{
+    ag_buf_t body = AG_BUF_INIT(1u << 20), list = AG_BUF_INIT(1u << 20);
+    bool ok;
+    if (strcmp(what, "readyz") == 0) {
+        ok = ag_ready_check(&list);
+    } else {
+        ag_buf_append_cstr(&list, "[+]ping ok\n"); /* the control loop answers: it runs */
+        ok = true;
+    }
+    if (ok && !verbose)
+        ag_buf_append_cstr(&body, "ok");
+    else
+        ag_buf_printf(&body, "%s%s check %s\n", list.p ? list.p : "", what,
+                      ok ? "passed" : "failed");
+    answer(c, ok ? 200 : 503, "text/plain; charset=utf-8", &body, head);
+    ag_buf_dispose(&list);
+    ag_buf_dispose(&body);
+}
+
+/* "verbose" as a query parameter (?verbose, ?verbose=1, ?a&verbose) */
+static bool has_verbose(ag_str_t query)
+{
+    while (query.n) {
+        ag_str_t param;
+        query = ag_str_split(query, '&', &param);
+        ag_str_t name;
+        ag_str_split(param, '=', &name);
+        if (ag_str_eq_lit(name, "verbose"))
+            return true;
+    }
+    return false;
+}
+
 static void route(aconn_t *c, ag_str_t method, ag_str_t path)
 {
     ag_buf_t body = AG_BUF_INIT(1u << 22);
     bool head = ag_str_eq_lit(method, "HEAD");
     size_t q = ag_str_find_char(path, '?');
+    ag_str_t query = q < path.n ? ag_str_sub(path, q + 1, path.n - q - 1) : AG_STR_NULL;
     path = ag_str_sub(path, 0, q);
     if (!head && !ag_str_eq_lit(method, "GET")) {
         ag_buf_append_cstr(&body, "method not allowed\n");
         answer(c, 405, "text/plain", &body, head);
-    } else if (ag_str_eq_lit(path, "/healthz") || ag_str_eq_lit(path, "/livez")) {
-        ag_buf_append_cstr(&body, "ok\n");
-        answer(c, 200, "text/plain", &body, head);
+    } else if (ag_str_eq_lit(path, "/healthz")) {
+        health(c, "healthz", has_verbose(query), head);
+    } else if (ag_str_eq_lit(path, "/livez")) {
+        health(c, "livez", has_verbose(query), head);
     } else if (ag_str_eq_lit(path, "/readyz")) {
-        ag_buf_t why = AG_BUF_INIT(4096);
-        bool ready = ag_ready_check(&why);
-        if (ready)
-            ag_buf_append_cstr(&body, "ok\n");
-        else
-            ag_buf_printf(&body, "not ready: %s\n", why.p ? why.p : "");
-        ag_buf_dispose(&why);
-        answer(c, ready ? 200 : 503, "text/plain", &body, head);
+        health(c, "readyz", has_verbose(query), head);
     } else if (ag_str_eq_lit(path, "/metrics")) {
         ag_metrics_render(&body);
         answer(c, 200, "text/plain; version=0.0.4", &body, head);

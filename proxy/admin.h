@@ -1,5 +1,6 @@
 /* The admin listener on its own address, served by the control loop: GET /healthz (the
- * process runs), /readyz (ag_ready_check and not draining), /metrics (Prometheus text).
+ * process runs), /livez, /readyz (ag_ready_check and not draining; ?verbose lists each check
+ * as kube-apiserver does), /metrics (Prometheus text).
  * Tiny on purpose: one request per connection, heads up to 8 KiB, GET and HEAD only. */
 #ifndef AG_ADMIN_H
 #define AG_ADMIN_H

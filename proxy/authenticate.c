@@ -526,9 +526,18 @@ ag_authenticator_t *ag_authenticator_default(void)
     return default_authenticator;
 }
 
-static bool keys_ready(void *ud)
+/* One readiness check per issuer, named "issuer <URL>". */
+static void keys_report(void *ud, ag_ready_report_t *r)
 {
-    return ag_keys_ready(((ag_authenticator_t *)ud)->keys);
+    ag_authenticator_t *a = ud;
+    const ag_issuer_set_t *set = a->conf->issuers;
+    for (int i = 0; i < ag_issuer_count(set); i++) {
+        const ag_issuer_t *iss = ag_issuer_at(set, i);
+        char name[300], why[256];
+        snprintf(name, sizeof name, "issuer %.*s", AG_STR_FMT(ag_issuer_url(iss)));
+        bool ok = ag_keys_issuer_ready(a->keys, i, why, sizeof why);
+        ag_ready_item(r, name, ok, iss->optional, why);
+    }
 }
 
 /* Service-account token lookups go to the upstream (the cluster's API server) with the
@@ -568,7 +577,7 @@ ag_err ag_authenticate_setup(const struct ag_config *conf, uv_loop_t *control, a
     }
     if ((err = start_lookup(conf, control, a, errmsg)) != 0)
         return err;
-    if ((err = ag_ready_register("keys", keys_ready, a)) != 0)
+    if ((err = ag_ready_register_list(keys_report, a)) != 0)
         return err;
     if (conf->authn.tokenreview &&
         (err = ag_webhook_tokenreview_register(a, conf->authn.tokenreview_callers,

@@ -43,6 +43,7 @@ struct slot {
     uint64_t next_at;              /* uv_now of the scheduled refresh */
     long long backoff_ms;
     ag_keys_waiter_t *waiters;
+    char last_err[200]; /* the last failed fetch, for /readyz */
     ag_keys_status_t st;
     /* per-issuer gauges (label issuer="<url>"); values set as deltas on the control slot */
     ag_metric_id m_issuer_stale, m_issuer_keys, m_issuer_success;
@@ -236,7 +237,7 @@ static void refresh(slot_t *s);
 static void update_ready(ag_keys_t *k)
 {
     for (int i = 0; i < k->nslots; i++)
-        if (k->slots[i].remote && !atomic_load(&k->slots[i].cur))
+        if (k->slots[i].remote && !k->slots[i].iss->optional && !atomic_load(&k->slots[i].cur))
             return;
     atomic_store(&k->ready, true);
 }
@@ -288,6 +289,7 @@ static void failed(slot_t *s, bool invalid, const char *what, const char *detail
     s->st.failures++;
     s->rediscover = ag_issuer_uses_discovery(s->iss); /* the jwks_uri may have moved */
     ag_metrics_inc(invalid ? m_fetch_invalid : m_fetch_err);
+    snprintf(s->last_err, sizeof s->last_err, "%s failed: %s", what, detail);
     if (!s->stale && atomic_load(&s->cur)) {
         s->stale = true;
         ag_metrics_add(m_stale, 1);
@@ -640,4 +642,13 @@ void ag_keys_status(ag_keys_t *k, int i, ag_keys_status_t *out)
     out->stale = s->stale;
     out->next_refresh_ms =
         s->fetching || !s->remote ? -1 : (long long)(s->next_at - uv_now(k->loop));
+}
+
+bool ag_keys_issuer_ready(ag_keys_t *k, int i, char *why, size_t n)
+{
+    slot_t *s = &k->slots[i];
+    if (!s->remote || atomic_load(&s->cur))
+        return true;
+    snprintf(why, n, "no keys yet: %s", s->last_err[0] ? s->last_err : "first fetch pending");
+    return false;
 }

@@ -95,8 +95,12 @@ void ag_keys_destroy(ag_keys_t *k);
 /* Any thread: a ref on <iss>'s current key set (remote or local), or NULL when none
  * is loaded yet. Wait-free; release with ag_jwks_unref. */
 ag_jwks_t *ag_keys_acquire(ag_keys_t *k, const ag_issuer_t *iss);
-/* Any thread: true once every issuer has keys (stays true: stale keys still serve). */
+/* Any thread: true once every issuer not marked optional has keys (stays true: stale keys
+ * still serve). */
 bool ag_keys_ready(const ag_keys_t *k);
+/* Control loop: whether issuer <i> (ag_issuer_at order) has keys; when not, <why> gets
+ * "no keys yet: " and the last failed fetch, for /readyz?verbose. */
+bool ag_keys_issuer_ready(ag_keys_t *k, int i, char *why, size_t n);
 
 /* Any thread (a worker): <iss> lacks <kid> (or has no keys yet): ask the control loop
  * for a refresh and run <cb>(arg, outcome) on <reply>'s loop when it is done, rate

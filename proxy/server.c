@@ -48,8 +48,13 @@ static atomic_bool draining;
 static struct {
     const char *name;
     ag_ready_fn fn;
+    ag_ready_list_fn list;
     void *ud;
 } ready_hooks[MAX_HOOKS];
+struct ag_ready_report {
+    ag_buf_t *out;
+    bool ok;
+};
 static int nready;
 static struct {
     ag_reload_fn fn;
@@ -65,24 +70,42 @@ ag_err ag_ready_register(const char *name, ag_ready_fn fn, void *ud)
         return AG_E_TOO_BIG;
     ready_hooks[nready].name = name;
     ready_hooks[nready].fn = fn;
+    ready_hooks[nready].list = NULL;
     ready_hooks[nready++].ud = ud;
     return 0;
 }
 
-bool ag_ready_check(ag_buf_t *why)
+ag_err ag_ready_register_list(ag_ready_list_fn fn, void *ud)
 {
-    bool ok = true;
-    if (atomic_load(&draining)) {
-        ag_buf_append_cstr(why, "draining");
-        ok = false;
-    }
+    ag_err err = ag_ready_register(NULL, NULL, ud);
+    if (!err)
+        ready_hooks[nready - 1].list = fn;
+    return err;
+}
+
+void ag_ready_item(ag_ready_report_t *r, const char *name, bool ok, bool optional,
+                   const char *reason)
+{
+    if (ok)
+        ag_buf_printf(r->out, "[+]%s ok\n", name);
+    else
+        ag_buf_printf(r->out, "[-]%s failed: %s%s\n", name, reason,
+                      optional ? " (optional: not counted)" : "");
+    r->ok &= ok || optional;
+}
+
+bool ag_ready_check(ag_buf_t *out)
+{
+    ag_ready_report_t r = {out, true};
+    ag_ready_item(&r, "shutdown", !atomic_load(&draining), false, "draining");
     for (int i = 0; i < nready; i++) {
-        if (!ready_hooks[i].fn(ready_hooks[i].ud)) {
-            ag_buf_printf(why, "%s%s", ok ? "" : ", ", ready_hooks[i].name);
-            ok = false;
-        }
+        if (ready_hooks[i].list)
+            ready_hooks[i].list(ready_hooks[i].ud, &r);
+        else
+            ag_ready_item(&r, ready_hooks[i].name, ready_hooks[i].fn(ready_hooks[i].ud), false,
+                          "not ready");
     }
-    return ok;
+    return r.ok;
 }
 
 ag_err ag_reload_register(ag_reload_fn fn, void *ud)
