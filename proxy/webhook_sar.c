@@ -46,8 +46,8 @@ static void on_review(ag_local_req_t *r, void *ud)
 /* The review's spec is a SubjectAccessReview spec without the user: it is checked by the
  * same parser after a placeholder user is put in, then judged for the caller's identity.
  * Fills *spec with the original spec's bytes. */
-static ag_err self_review_body(ag_str_t body, ag_arena_t *arena, ag_buf_t *sar, ag_str_t *spec,
-                               const char **why)
+static ag_err self_review_body(ag_str_t body, const ag_kpb_kind_t *rk, ag_arena_t *arena,
+                               ag_buf_t *sar, ag_str_t *spec, const char **why)
 {
     ag_json_t doc;
     ag_json_limits_t lim = {.max_depth = 16, .max_tokens = 1 << 16};
@@ -58,12 +58,17 @@ static ag_err self_review_body(ag_str_t body, ag_arena_t *arena, ag_buf_t *sar, 
         return *why = "malformed SelfSubjectAccessReview: not a JSON object", AG_E_PARSE;
     ag_json_ref k = ag_json_get(&doc, root, "kind"), v = ag_json_get(&doc, root, "apiVersion"),
                 sp = ag_json_get(&doc, root, "spec");
+    /* absent kind and apiVersion are the URL's, as kube-apiserver defaults them */
+    kind = ag_str_cstr(rk->kind);
+    version = ag_str_cstr(rk->api_version);
     if (k != AG_JSON_NONE)
         ag_json_str(&doc, k, arena, &kind);
     if (v != AG_JSON_NONE)
         ag_json_str(&doc, v, arena, &version);
     if (!ag_str_eq_lit(kind, "SelfSubjectAccessReview"))
         return *why = "kind must be SelfSubjectAccessReview", AG_E_PARSE;
+    if (!ag_str_eq_lit(version, rk->api_version))
+        return *why = "the object's apiVersion is not the one this URL serves", AG_E_PARSE;
     if (ag_json_typeof(&doc, sp) != AG_JSON_OBJECT)
         return *why = "malformed SelfSubjectAccessReview: spec must be an object", AG_E_PARSE;
     *spec = ag_json_raw(&doc, sp);
@@ -81,7 +86,7 @@ static ag_err self_review_body(ag_str_t body, ag_arena_t *arena, ag_buf_t *sar, 
 
 static void on_self_review(ag_local_req_t *r, void *ud)
 {
-    (void)ud;
+    const ag_kpb_kind_t *rk = ud;
     static const ag_str_t sar_kind = AG_STR("{\"kind\":\"SubjectAccessReview\"");
     ag_buf_t sar = AG_BUF_INIT(2 * AG_SAR_MAX_BODY), why = AG_BUF_INIT(4096),
              out = AG_BUF_INIT(4u << 20);
@@ -89,7 +94,7 @@ static void on_self_review(ag_local_req_t *r, void *ud)
     ag_str_t spec = AG_STR_NULL;
     const char *bad = NULL;
     ag_policy_t *p = NULL;
-    ag_err err = self_review_body(r->body, r->arena, &sar, &spec, &bad);
+    ag_err err = self_review_body(r->body, rk, r->arena, &sar, &spec, &bad);
     if (!err && (err = ag_sar_parse(ag_buf_str(&sar), r->arena, &req, &why)) == 0) {
         ag_authz_decision_t d = {.rule_index = -1};
         req.user = *ag_self_reviews_subject(r->identity); /* the caller, as authenticated */

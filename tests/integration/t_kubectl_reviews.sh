@@ -136,6 +136,11 @@ expect_eq "$(post $SSAR application/json "$T/ssar.json" 'application/vnd.kuberne
 expect_eq "$(head -c 4 "$T/resp" | od -An -c | tr -d ' ')" 'k8s\0' "protobuf out"
 expect_eq "$(post $SSAR application/json "$T/ssar.json")" 201 "JSON in, JSON out"
 expect_eq "$(jq -r .status.allowed "$T/resp")" true "system:discovery-like /healthz for everyone"
+echo '{"spec":{"nonResourceAttributes":{"path":"/healthz","verb":"get"}}}' >"$T/nokind.json"
+expect_eq "$(post $SSAR application/json "$T/nokind.json")" 201 "kind and apiVersion default to the URL's"
+expect_eq "$(jq -r '.kind + " " + .apiVersion' "$T/resp")" "SelfSubjectAccessReview authorization.k8s.io/v1" "defaulted"
+sed 's|authorization.k8s.io/v1|authorization.k8s.io/v1beta1|' "$T/ssar.json" >"$T/beta-in-v1.json"
+expect_eq "$(post $SSAR application/json "$T/beta-in-v1.json")" 400 "another apiVersion than the URL's"
 expect_eq "$(api_new | wc -l)" 0 "nothing reached the API server"
 pass "malformed protobuf, YAML and unacceptable Accept: 400/415/406 Status, nothing forwarded"
 
