@@ -39,3 +39,20 @@ sign_in() {
 login() {
     "$AUTHGATE" login --issuer-url "$OIDC_ISSUER" --client-id kubectl --audience "$AUD" "$@"
 }
+
+# scripted_start: the scripted IdP (tests/fixtures/oidc/scripted_idp.mjs); sets SC_ISSUER,
+# SC_SCRIPT (write the script there) and SC_LOG (its request log).
+scripted_start() {
+    SC_SCRIPT=$T/idp-script.json
+    SC_LOG=$T/idp-requests.jsonl
+    echo '{}' >"$SC_SCRIPT"
+    : >"$SC_LOG"
+    (cd "$AG_SOURCE_DIR/tests" && exec node fixtures/oidc/scripted_idp.mjs --script "$SC_SCRIPT" \
+        --log "$SC_LOG") >"$T/idp.out" 2>"$T/idp.err" &
+    AG_PIDS+=($!)
+    wait_for_file "$T/idp.out" 200
+    SC_ISSUER=$(jq -r .issuer "$T/idp.out")
+}
+
+# sc_requests PATH_REGEX: the logged requests whose path matches, one JSON per line.
+sc_requests() { jq -c --arg re "$1" 'select(.path | test($re))' "$SC_LOG"; }
