@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ static const char help[] =
     "\n"
     "  --config FILE        the gateway configuration: --server defaults to\n"
     "                       https://<webhooks.address> (else https://<listen.address>), and\n"
-    "                       the client certificate's CN is checked against webhooks.callers\n"
+    "                       the client certificate is checked as the webhooks listener\n"
+    "                       would: against webhooks.tls.client_ca and webhooks.callers\n"
     "  --server URL         https://HOST[:PORT] the API server reaches the gateway at (the\n"
     "                       webhook paths are appended)\n"
     "  --ca FILE            CA bundle of the gateway's serving certificate (default: the\n"
@@ -103,22 +105,45 @@ static int parse_args(int argc, char **argv, wk_args_t *a)
     return 0;
 }
 
-/* The CN of the certificate in <path>, into <cn>; false when it cannot be read. */
-static bool cert_cn(const char *path, char *cn, size_t cap)
+/* The CN of <crt> into <cn> ("" when it has none). */
+static void cert_cn(const mbedtls_x509_crt *crt, char *cn, size_t cap)
 {
-    mbedtls_x509_crt crt;
+    cn[0] = '\0';
+    for (const mbedtls_x509_name *n = &crt->subject; n; n = n->next)
+        if (n->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 && n->val.len < cap) {
+            memcpy(cn, n->val.p, n->val.len);
+            cn[n->val.len] = '\0';
+        }
+}
+
+/* Would the webhooks listener <wh> of <config> accept the client certificate in <path>?
+ * It must verify against webhooks.tls.client_ca and its CN be among webhooks.callers
+ * (when listed). 0, or 2 with the reason reported. */
+static int check_caller(const ag_config_webhooks_t *wh, const char *path, const char *config)
+{
+    mbedtls_x509_crt crt, ca;
     mbedtls_x509_crt_init(&crt);
-    bool ok = false;
-    if (mbedtls_x509_crt_parse_file(&crt, path) == 0) {
-        for (const mbedtls_x509_name *n = &crt.subject; n && !ok; n = n->next)
-            if (n->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 && n->val.len < cap) {
-                memcpy(cn, n->val.p, n->val.len);
-                cn[n->val.len] = '\0';
-                ok = true;
-            }
-    }
+    mbedtls_x509_crt_init(&ca);
+    uint32_t flags = 0;
+    char cn[256];
+    const char *why = NULL;
+    if (mbedtls_x509_crt_parse_file(&crt, path) != 0)
+        why = "is not a PEM certificate";
+    else if (mbedtls_x509_crt_parse_file(&ca, wh->tls.client_ca_file) != 0 ||
+             mbedtls_x509_crt_verify(&crt, &ca, NULL, NULL, &flags, NULL, NULL) != 0)
+        why = "does not verify against webhooks.tls.client_ca: the handshake would fail";
+    cert_cn(&crt, cn, sizeof cn);
+    bool listed = wh->ncallers == 0;
+    for (int i = 0; i < wh->ncallers && !listed; i++)
+        listed = ag_str_eq(wh->callers[i], ag_str_cstr(cn));
+    if (!why && !listed)
+        why = "has a CN that is not among webhooks.callers: the gateway would answer 403";
+    if (why)
+        fprintf(stderr, "authgate webhook-kubeconfig: %s (CN \"%s\") %s (webhooks of %s)\n", path,
+                cn, why, config);
     mbedtls_x509_crt_free(&crt);
-    return ok;
+    mbedtls_x509_crt_free(&ca);
+    return why ? 2 : 0;
 }
 
 /* With --config: the default server URL and the caller check. 0 or 2 (reported). */
@@ -152,19 +177,8 @@ static int apply_config(wk_args_t *a)
                 "authgate webhook-kubeconfig: warning: %s has no \"authentication\" "
                 "section: the gateway serves no TokenReview\n",
                 a->config);
-    char cn[256];
-    if (wh->address && wh->ncallers > 0 && a->cert && cert_cn(a->cert, cn, sizeof cn)) {
-        bool listed = false;
-        for (int i = 0; i < wh->ncallers && !listed; i++)
-            listed = ag_str_eq(wh->callers[i], ag_str_cstr(cn));
-        if (!listed) {
-            fprintf(stderr,
-                    "authgate webhook-kubeconfig: %s: CN \"%s\" is not among webhooks.callers "
-                    "of %s: the gateway would answer 403\n",
-                    a->cert, cn, a->config);
-            goto out;
-        }
-    }
+    if (wh->address && a->cert && check_caller(wh, a->cert, a->config) != 0)
+        goto out;
     rc = 0;
 out:
     ag_config_destroy(conf);

@@ -114,8 +114,18 @@ refused() { # refused MESSAGE-REGEX ARGS...: exit 2 with that message
 refused 'webhooks.address "127.0.0.1:0".*give --server' "${WK[@]}" --config "$T/gw.json"
 authz_config "$T/any.json" "\"$D/authz_policy.json\"" "" "$(webhooks 0.0.0.0:8444)"
 refused 'webhooks.address "0.0.0.0:8444".*give --server' "${WK[@]}" --config "$T/any.json"
-refused 'CN "someone-else" is not among webhooks.callers' "$AUTHGATE" webhook-kubeconfig \
-    --config "$T/fixed.json" --client-cert "$T/other.crt" --client-key "$T/other.key"
+refused 'CN "someone-else"\) has a CN that is not among webhooks.callers' "$AUTHGATE" \
+    webhook-kubeconfig --config "$T/fixed.json" --client-cert "$T/other.crt" --client-key "$T/other.key"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=rogue CA" \
+    -keyout "$T/rogue-ca.key" -out "$T/rogue-ca.crt" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=kube-apiserver" \
+    -keyout "$T/rogue.key" -out "$T/rogue.csr" 2>/dev/null
+openssl x509 -req -in "$T/rogue.csr" -CA "$T/rogue-ca.crt" -CAkey "$T/rogue-ca.key" -CAcreateserial \
+    -days 2 -extfile "$PKI/client.ext" -out "$T/rogue.crt" 2>/dev/null
+refused 'does not verify against webhooks.tls.client_ca' "$AUTHGATE" webhook-kubeconfig \
+    --config "$T/fixed.json" --client-cert "$T/rogue.crt" --client-key "$T/rogue.key"
+refused 'is not a PEM certificate' "$AUTHGATE" webhook-kubeconfig --config "$T/fixed.json" \
+    --client-cert "$T/kas.key" --client-key "$T/kas.key"
 refused 'https only' "${WK[@]}" --server "http://127.0.0.1:$WH_PORT"
 refused 'https only' "${WK[@]}" --server "https://127.0.0.1:$WH_PORT/some/path"
 refused '--client-cert and --client-key are required' "$AUTHGATE" webhook-kubeconfig \
