@@ -211,6 +211,20 @@ static void release_up(conn_t *c, bool reusable)
     ag_upstream_release(u, reusable);
 }
 
+/* The gateway's own error answers: 5xx at WARN, at most one line a second per worker (an
+ * upstream outage answers every request with one), the rest at DEBUG. */
+static void log_answer(conn_t *c, int code, const char *msg)
+{
+    static _Thread_local ag_log_limit_t limit;
+    unsigned held;
+    if (code < 500)
+        ag_debug("answered %d (%s) for %s on worker %d", code, msg, c->client_ip, c->w->id);
+    else if (ag_log_limit(&limit, uv_now(c->timer.loop), &held))
+        ag_warn("answered %d (%s) for %s on worker %d (%u more 5xx answers since the last such "
+                "line)",
+                code, msg, c->client_ip, c->w->id, held);
+}
+
 /* The gateway's own answer (an error or OPTIONS *). With <close> the connection ends
  * after it; otherwise the next request is read. After a response head went out there is
  * nothing to answer with: the connection is cut so the client sees a truncated message. */
@@ -282,8 +296,7 @@ static void respond_details(conn_t *c, int code, const char *msg,
         close_conn(c);
         return;
     }
-    ag_log(code >= 500 ? AG_LOG_WARN : AG_LOG_DEBUG, "answered %d (%s) for %s on worker %d",
-           code, msg, c->client_ip, c->w->id);
+    log_answer(c, code, msg);
     send_own(c, code, close);
 }
 

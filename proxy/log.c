@@ -32,6 +32,19 @@ void ag_log_write(ag_log_level lvl, const char *fmt, ...)
     fprintf(stderr, "%s\n", line);
 }
 
+bool ag_log_limit(ag_log_limit_t *l, uint64_t now_ms, unsigned *held)
+{
+    if (l->logged && now_ms - l->last_ms < 1000) {
+        l->held++;
+        return false;
+    }
+    *held = l->held;
+    l->held = 0;
+    l->last_ms = now_ms;
+    l->logged = true;
+    return true;
+}
+
 int ag_log_level_parse(const char *name)
 {
     for (int i = 0; i < 4; i++)

@@ -52,6 +52,18 @@ static void on_sweep(uv_timer_t *t)
         uv_timer_stop(t);
 }
 
+/* At most one line a second per worker: while the upstream is down every request fails
+ * to connect. */
+static void log_connect_error(ag_upconn_t *u, int status)
+{
+    static _Thread_local ag_log_limit_t limit;
+    unsigned held;
+    if (ag_log_limit(&limit, uv_now(u->st.tcp.loop), &held))
+        ag_warn("upstream %s: %s while connecting (worker %d; %u more connect failures since "
+                "the last such line)",
+                u->w->conf->upstream.url, uv_strerror(status), u->w->id, held);
+}
+
 static void on_ready(ag_stream_t *s, int status)
 {
     ag_upconn_t *u = s->data;
@@ -59,8 +71,7 @@ static void on_ready(ag_stream_t *s, int status)
     u->on_connected = NULL;
     if (status < 0) {
         ag_metrics_upstream_error(status == UV_EPROTO ? "tls" : "connect");
-        ag_log(AG_LOG_WARN, "upstream %s: %s while connecting (worker %d)",
-               u->w->conf->upstream.url, uv_strerror(status), u->w->id);
+        log_connect_error(u, status);
         void *owner = u->owner;
         close_up(u);
         if (cb)
