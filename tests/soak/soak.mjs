@@ -822,6 +822,7 @@ function summarize({ base, warm, endRss, endFd, exit, drained, dead, m }) {
   console.log(`== gateway metrics: ${pick(/^authgate_policy_(generation|reloads_total)/)}`);
   console.log(`   ${pick(/^authgate_token_cache_total|^authgate_jwks_fetch_total/)}`);
   console.log(`   ${pick(/^authgate_graph_lookup_failures_total|^authgate_upstream_errors_total/)}`);
+  console.log(`   ${pick(/^authgate_graph_cache_entries|^authgate_token_cache_entries|^authgate_connections/)}`);
   const gen = m.authgate_policy_generation ?? 0;
   if (faults.reloads > 2 && gen < faults.reloads / 2) failures.push(`policy generation ${gen} after ${faults.reloads} reloads`);
   const san = sanitizerReport();
