@@ -398,7 +398,9 @@ static ag_err obj_to_pb(const ag_json_t *doc, ag_json_ref obj, const ag_kpb_msg_
             (top && (ag_json_str_eq(doc, k, "kind") || ag_json_str_eq(doc, k, "apiVersion"))))
             continue;
         const field_t *d = field_by_json(doc, k, m);
-        err = d ? member_to_pb(doc, v, d, a, out) : AG_E_INVAL;
+        if (d) /* a member without a number (an unknown field a JSON request echoed) is
+                  dropped, as kube-apiserver drops unknown fields when it decodes */
+            err = member_to_pb(doc, v, d, a, out);
     }
     return err;
 }

@@ -34,8 +34,9 @@ const ag_kpb_kind_t *ag_kpb_find(ag_str_t api_version, ag_str_t kind);
 ag_err ag_kpb_to_json(ag_str_t body, const ag_kpb_kind_t *k, ag_buf_t *json, const char **why);
 
 /* Appends the protobuf encoding of the JSON object <json> (borrowed; an object of kind <k>
- * as the gateway writes it) to <out>: magic, envelope, message. A member without a
- * table entry is AG_E_INVAL (null members are left out); <arena> holds the parse. */
+ * as the gateway writes it) to <out>: magic, envelope, message. Members without a table
+ * entry and null members are left out; a member of the wrong JSON type is AG_E_INVAL.
+ * <arena> holds the parse. */
 ag_err ag_kpb_from_json(ag_str_t json, const ag_kpb_kind_t *k, ag_arena_t *arena, ag_buf_t *out);
 
 #endif
