@@ -42,6 +42,7 @@ static const char kubeconfig_help[] =
     "  --kubeconfig FILE            file to write (default: the first of $KUBECONFIG, else\n"
     "                               ~/.kube/config); - prints to stdout\n"
     "  --command PATH               the plugin command (default: this authgate's path)\n"
+    "Relative --token-cache-dir and --idp-certificate-authority paths are made absolute.\n"
     "\n"
     "examples:\n"
     "  authgate kubeconfig --server https://gateway.example.com:8443 \\\n"
@@ -57,6 +58,8 @@ typedef struct {
     const char *args[MAX_ARGS + 1];
     int nargs;
     char self[PATH_MAX], file_buf[PATH_MAX];
+    char paths[4][PATH_MAX]; /* login path options made absolute */
+    int npaths;
 } kc_args_t;
 
 static int usage_error(const char *what, const char *arg)
@@ -101,6 +104,23 @@ static bool login_flag(const char *arg)
            strcmp(arg, "--logout") == 0;
 }
 
+/* Login options naming files: kubectl runs the plugin from whatever directory it is in. */
+static bool path_option(const char *arg)
+{
+    return strcmp(arg, "--token-cache-dir") == 0 || strcmp(arg, "--cache-dir") == 0 ||
+           strcmp(arg, "--idp-certificate-authority") == 0;
+}
+
+/* <p> against the current directory when relative (copied into <a>; <p> when it cannot). */
+static const char *absolute(kc_args_t *a, const char *p)
+{
+    char cwd[PATH_MAX];
+    if (p[0] == '/' || a->npaths >= 4 || !getcwd(cwd, sizeof cwd) ||
+        snprintf(a->paths[a->npaths], PATH_MAX, "%s/%s", cwd, p) >= PATH_MAX)
+        return p;
+    return a->paths[a->npaths++];
+}
+
 static int parse_args(kc_args_t *a, int argc, char **argv, bool *help)
 {
     a->args[a->nargs++] = "login";
@@ -120,8 +140,10 @@ static int parse_args(kc_args_t *a, int argc, char **argv, bool *help)
         if (a->nargs + 2 > MAX_ARGS)
             return usage_error("too many arguments", NULL);
         a->args[a->nargs++] = argv[i];
-        if (value)
-            a->args[a->nargs++] = argv[++i];
+        if (value) {
+            i++;
+            a->args[a->nargs++] = path_option(argv[i - 1]) ? absolute(a, argv[i]) : argv[i];
+        }
     }
     if (!a->e.server)
         return usage_error("--server is required", NULL);

@@ -41,3 +41,25 @@ entry=$(ls "$CACHE"/*.json)
 expect_eq "$(stat -c %a "$entry")" 600 "cache entry mode"
 expect_eq "$(ls "$CACHE" | grep -c tmp || true)" 0 "no temporary file left"
 pass "second call served from the cache (0700 dir, 0600 entry)"
+
+# ---- authgate kubeconfig: arguments as kubectl will run them ---------------------------------
+out=$(cd "$T" && "$AUTHGATE" kubeconfig --server https://127.0.0.1:1 --kubeconfig - \
+    --issuer-url "$OIDC_ISSUER" --client-id kubectl --token-cache-dir rel/cache \
+    --idp-certificate-authority ca.pem --name gw 2>&1) || fail "kubeconfig to stdout: $out"
+expect_eq "$(jq -c '.users[0].user.exec.args' <<<"$out")" \
+    "[\"login\",\"--issuer-url\",\"$OIDC_ISSUER\",\"--client-id\",\"kubectl\",\"--token-cache-dir\",\"$T/rel/cache\",\"--idp-certificate-authority\",\"$T/ca.pem\"]" \
+    "login arguments passed through, relative paths made absolute"
+expect_eq "$(jq -r '."current-context" + " " + .contexts[0].context.user' <<<"$out")" "gw gw" "context"
+if out=$("$AUTHGATE" kubeconfig --server http://127.0.0.1:1 --kubeconfig - --issuer-url "$OIDC_ISSUER" \
+    --client-id kubectl 2>&1); then fail "http: --server accepted"; fi
+expect_match "$out" "must be an https:// URL" "http: server refused"
+if out=$("$AUTHGATE" kubeconfig --server https://x --kubeconfig - --issuer-url "$OIDC_ISSUER" 2>&1); then
+    fail "kubeconfig without --client-id accepted"
+fi
+expect_match "$out" "client-id is required" "login's own checks apply"
+echo 'clusters: {broken: 1}' >"$T/bad.yaml"
+if out=$("$AUTHGATE" kubeconfig --server https://x --kubeconfig "$T/bad.yaml" --issuer-url "$OIDC_ISSUER" \
+    --client-id k 2>&1); then fail "merged into a non-kubeconfig"; fi
+expect_match "$out" "KUBECONFIG=" "refusal suggests a separate file"
+expect_eq "$(cat "$T/bad.yaml")" 'clusters: {broken: 1}' "the file is left alone"
+pass "authgate kubeconfig: login args checked and passed, relative paths absolute, https only, bad files untouched"
