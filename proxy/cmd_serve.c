@@ -33,7 +33,8 @@ static const char *gate_warning(const ag_config_t *c)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: authgate serve --config FILE [--check]\n"
-               "Runs the gateway. SIGHUP reloads the policy; SIGTERM drains and stops.\n"
+               "Runs the gateway. SIGHUP reloads the policy and the serving certificates;\n"
+               "SIGTERM drains and stops.\n"
                "\n"
                "  --config FILE   gateway configuration (JSON, see config/README.md)\n"
                "  --check         validate the configuration, certificates, keys and policy\n"

@@ -15,8 +15,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "fileid.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -32,22 +32,13 @@ typedef struct snap {
     char value[]; /* "Bearer <token>" */
 } snap_t;
 
-/* What identifies the file behind the path: a symlink swap or a rewrite changes one. */
-typedef struct {
-    bool ok;
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime, ctime;
-} fileid_t;
-
 struct ag_credential {
     char *path;
     _Atomic(snap_t *) cur;
     atomic_uint_fast64_t generation;
     snap_t *retired;
     int nretired;
-    fileid_t seen; /* the file last read (or last failed on) */
+    ag_fileid_t seen; /* the file last read (or last failed on) */
     uv_timer_t timer;
     bool timer_on;
     uint64_t last_warn_ms;
@@ -86,25 +77,6 @@ ag_err ag_credential_parse(ag_str_t bytes, ag_str_t *token)
     return 0;
 }
 
-static fileid_t stat_path(const char *path)
-{
-    fileid_t id = {0};
-    struct stat st;
-    if (stat(path, &st) != 0) /* follows the symlink: the file the name points at now */
-        return id;
-    id.ok = true;
-    id.dev = st.st_dev, id.ino = st.st_ino, id.size = st.st_size;
-    id.mtime = st.st_mtim, id.ctime = st.st_ctim;
-    return id;
-}
-
-static bool same_file(const fileid_t *a, const fileid_t *b)
-{
-    return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
-           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
 /* Reads <path> into a new snapshot (owned by the caller). */
 static ag_err load_snap(const char *path, snap_t **out)
 {
@@ -140,7 +112,7 @@ ag_err ag_credential_create(const char *path, ag_credential_t **out, ag_buf_t *e
     ag_err err = AG_E_NOMEM;
     if (!c || !(c->path = strdup(path)))
         goto fail;
-    c->seen = stat_path(path);
+    c->seen = ag_fileid_stat(path);
     if ((err = load_snap(path, &s)) != 0)
         goto fail;
     atomic_init(&c->cur, s);
@@ -194,10 +166,10 @@ static void warn_reload(ag_credential_t *c, ag_err err)
 ag_err ag_credential_reload(ag_credential_t *c, bool force)
 {
     snap_t *s = NULL, *old = atomic_load_explicit(&c->cur, memory_order_relaxed);
-    fileid_t id = stat_path(c->path);
+    ag_fileid_t id = ag_fileid_stat(c->path);
     ag_err err = 0;
     free_retired(c, false);
-    if (!force && same_file(&id, &c->seen))
+    if (!force && ag_fileid_same(&id, &c->seen))
         return 0;
     if (c->nretired >= MAX_RETIRED)
         return 0; /* bounded: c->seen stays, so the next tick tries again */

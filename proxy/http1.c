@@ -1661,13 +1661,13 @@ static void accept_on(ag_worker_t *w, int fd, ag_tls_ctx_t *tls, bool webhook_on
 
 void ag_http1_accept(ag_worker_t *w, int fd)
 {
-    accept_on(w, fd, w->tls_server, false);
+    accept_on(w, fd, ag_tls_ctx_take(&w->tls_server, &w->tls_server_next), false);
 }
 
 void ag_http1_accept_webhook(ag_worker_t *w, int fd)
 {
     /* tls_webhooks is always set with the listener: a webhook connection is never plain */
-    accept_on(w, fd, w->tls_webhooks, true);
+    accept_on(w, fd, ag_tls_ctx_take(&w->tls_webhooks, &w->tls_webhooks_next), true);
 }
 
 void ag_http1_drain(ag_worker_t *w)

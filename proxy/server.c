@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "tls_reload.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -38,6 +39,7 @@ struct ag_server {
     ag_admin_t *admin;
     ag_tls_shared_t *tickets;
     ag_credential_t *cred; /* NULL: no upstream token file */
+    ag_tls_reload_t *tls_reload; /* NULL: no TLS listener with files */
     char listen_addr[80], admin_addr[80], webhooks_addr[80];
     int listen_fd, wh_fd; /* the bound sockets until every worker has its dup; -1 */
     ag_arena_t arena;
@@ -356,10 +358,9 @@ static void worker_main(void *arg)
  * main listener, where a client certificate may be optional, is not accepted). */
 static ag_err webhooks_tls(const ag_config_t *c, ag_tls_ctx_t **out, ag_buf_t *errmsg)
 {
-    char why[256] = "";
-    const ag_config_tls_t *t = &c->webhooks.tls;
-    ag_tls_opts_t to = {.cert_file = t->cert_file, .key_file = t->key_file,
-                        .ca_file = t->client_ca_file, .client_auth = AG_CLIENT_AUTH_REQUIRE};
+    char why[512] = "";
+    ag_tls_opts_t to;
+    ag_tls_listener_opts(c, true, &to);
     if (ag_tls_ctx_create_server(&to, NULL, out, why, sizeof why) != 0) {
         ag_buf_printf(errmsg, "webhooks.tls: %s", why);
         return AG_E_CONFIG;
@@ -388,7 +389,7 @@ static ag_err worker_init(ag_server_t *s, ag_worker_t *w, const ag_server_opts_t
                           ag_buf_t *errmsg)
 {
     const ag_config_t *c = s->conf;
-    char why[256] = "";
+    char why[512] = "";
     ag_err err;
     w->server = s;
     w->conf = c;
@@ -409,9 +410,10 @@ static ag_err worker_init(ag_server_t *s, ag_worker_t *w, const ag_server_opts_t
         return AG_E_IO;
     }
     if (c->tls.enabled || (o && o->cert_pem)) {
-        ag_tls_opts_t to = {.cert_file = c->tls.cert_file, .key_file = c->tls.key_file,
-                            .cert_pem = o ? o->cert_pem : NULL, .key_pem = o ? o->key_pem : NULL,
-                            .ca_file = c->tls.client_ca_file, .client_auth = c->tls.client_auth};
+        ag_tls_opts_t to;
+        ag_tls_listener_opts(c, false, &to);
+        to.cert_pem = o ? o->cert_pem : NULL;
+        to.key_pem = o ? o->key_pem : NULL;
         if (ag_tls_ctx_create_server(&to, c->tls.session_tickets ? s->tickets : NULL,
                                      &w->tls_server, why, sizeof why) != 0) {
             ag_buf_printf(errmsg, "tls: %s", why);
@@ -544,6 +546,11 @@ ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
         if ((err = worker_init(s, w, opts, errmsg)) != 0)
             goto fail;
     }
+    if ((err = ag_tls_reload_start(conf, s->workers, s->nworkers, s->tickets, &s->control,
+                                   &s->tls_reload)) != 0) {
+        ag_buf_printf(errmsg, "tls: cannot watch the certificate files");
+        goto fail;
+    }
     close_bound(s); /* each worker has its dup: the socket closes with the last one */
     uv_async_init(&s->control, &s->worker_done, on_worker_done);
     s->worker_done.data = s;
@@ -569,14 +576,13 @@ ag_err ag_server_check(const ag_config_t *conf, ag_buf_t *errmsg)
 {
     ag_server_t s = {.conf = conf};
     ag_tls_ctx_t *ctx = NULL;
-    char why[256] = "";
+    char why[512] = "";
     ag_credential_t *cred = NULL;
     ag_err err = 0;
     ag_arena_init(&s.arena, 1024, 0);
     if (conf->tls.enabled) {
-        ag_tls_opts_t to = {.cert_file = conf->tls.cert_file, .key_file = conf->tls.key_file,
-                            .ca_file = conf->tls.client_ca_file,
-                            .client_auth = conf->tls.client_auth};
+        ag_tls_opts_t to;
+        ag_tls_listener_opts(conf, false, &to);
         if (ag_tls_ctx_create_server(&to, NULL, &ctx, why, sizeof why) != 0) {
             ag_buf_printf(errmsg, "%s: tls: %s", conf->file, why);
             err = AG_E_CONFIG;
@@ -673,6 +679,8 @@ void ag_server_destroy(ag_server_t *s)
         }
         ag_tls_ctx_destroy(w->tls_server);
         ag_tls_ctx_destroy(w->tls_webhooks);
+        ag_tls_ctx_destroy(atomic_load(&w->tls_server_next)); /* offered, never taken */
+        ag_tls_ctx_destroy(atomic_load(&w->tls_webhooks_next));
         ag_tls_ctx_destroy(w->tls_client);
         free(w->scratch);
     }
@@ -683,6 +691,7 @@ void ag_server_destroy(ag_server_t *s)
     if (process_credential == s->cred)
         process_credential = NULL;
     ag_credential_destroy(s->cred); /* its timer was closed with the loop's handles */
+    ag_tls_reload_destroy(s->tls_reload);
     ag_tls_shared_destroy(s->tickets);
     ag_arena_dispose(&s->arena);
     free(s->workers);

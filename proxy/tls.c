@@ -5,6 +5,7 @@
  * renegotiation (mbedTLS default: off), session tickets with a shared rotating key. */
 #include "tls.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct ag_tls_shared {
 };
 
 struct ag_tls_ctx {
+    atomic_int refs; /* the owner's reference plus one per session (ag_tls_create) */
     bool server;
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg; /* per worker: no lock */
@@ -123,6 +125,7 @@ static ag_tls_ctx_t *ctx_new(bool server, char *errmsg, size_t errlen)
     ag_tls_ctx_t *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
+    atomic_init(&c->refs, 1);
     c->server = server;
     mbedtls_ssl_config_init(&c->conf);
     mbedtls_x509_crt_init(&c->chain);
@@ -177,6 +180,54 @@ static int as_ecdsa_key(mbedtls_pk_context *key)
     return rc;
 }
 
+/* True when the file at <path> holds a PEM certificate and no private key (a certificate
+ * named where the key belongs: the mbedTLS error alone does not say so). */
+static bool is_cert_not_key(const char *path)
+{
+    char head[8192];
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f)
+        return false;
+    size_t n = fread(head, 1, sizeof head - 1, f);
+    fclose(f);
+    head[n] = '\0';
+    return strstr(head, "-----BEGIN CERTIFICATE-----") && !strstr(head, "PRIVATE KEY-----");
+}
+
+/* The private key for the chain already loaded: parsed, checked against the leaf
+ * certificate's public key (a mismatched pair would fail every handshake), installed. */
+static int load_key(ag_tls_ctx_t *c, const ag_tls_opts_t *o, char *errmsg, size_t errlen)
+{
+    const char *name = o->key_file ? o->key_file : "(memory)";
+    int rc = o->key_pem ? mbedtls_pk_parse_key(&c->key, (const unsigned char *)o->key_pem,
+                                               strlen(o->key_pem) + 1, NULL, 0)
+                        : mbedtls_pk_parse_keyfile(&c->key, o->key_file, NULL);
+    if (rc != 0 && !o->key_pem && is_cert_not_key(o->key_file)) {
+        if (errmsg)
+            snprintf(errmsg, errlen,
+                     "loading key %s: the file holds a certificate, not a "
+                     "private key (is the key given as the certificate, or the other way "
+                     "round?)",
+                     name);
+        return rc;
+    }
+    if (rc == 0 && mbedtls_pk_check_pair(&c->chain.pk, &c->key) != 0) {
+        if (errmsg)
+            snprintf(errmsg, errlen,
+                     "loading key %s: the private key does not match the "
+                     "certificate %s",
+                     name, o->cert_file ? o->cert_file : "(memory)");
+        return MBEDTLS_ERR_PK_BAD_INPUT_DATA;
+    }
+    if (rc == 0)
+        rc = as_ecdsa_key(&c->key);
+    if (rc == 0)
+        rc = mbedtls_ssl_conf_own_cert(&c->conf, &c->chain, &c->key);
+    if (rc != 0)
+        fail(errmsg, errlen, "loading key", name, rc);
+    return rc;
+}
+
 ag_err ag_tls_ctx_create_server(const ag_tls_opts_t *o, ag_tls_shared_t *shared,
                                 ag_tls_ctx_t **out, char *errmsg, size_t errlen)
 {
@@ -188,17 +239,8 @@ ag_err ag_tls_ctx_create_server(const ag_tls_opts_t *o, ag_tls_shared_t *shared,
         fail(errmsg, errlen, "loading certificate", o->cert_file ? o->cert_file : "(memory)", rc);
         goto bad;
     }
-    rc = o->key_pem ? mbedtls_pk_parse_key(&c->key, (const unsigned char *)o->key_pem,
-                                           strlen(o->key_pem) + 1, NULL, 0)
-                    : mbedtls_pk_parse_keyfile(&c->key, o->key_file, NULL);
-    if (rc == 0)
-        rc = as_ecdsa_key(&c->key);
-    if (rc == 0)
-        rc = mbedtls_ssl_conf_own_cert(&c->conf, &c->chain, &c->key);
-    if (rc != 0) {
-        fail(errmsg, errlen, "loading key", o->key_file ? o->key_file : "(memory)", rc);
+    if (load_key(c, o, errmsg, errlen) != 0)
         goto bad;
-    }
     if (o->ca_file && o->client_auth != AG_CLIENT_AUTH_NONE) {
         if ((rc = mbedtls_x509_crt_parse_file(&c->ca, o->ca_file)) != 0) {
             fail(errmsg, errlen, "loading client CA", o->ca_file, rc);
@@ -257,8 +299,8 @@ bad:
 
 void ag_tls_ctx_destroy(ag_tls_ctx_t *c)
 {
-    if (!c)
-        return;
+    if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+        return; /* a session still uses it: the last one to end frees it */
     mbedtls_ssl_config_free(&c->conf);
     mbedtls_x509_crt_free(&c->chain);
     mbedtls_x509_crt_free(&c->ca);
@@ -297,6 +339,7 @@ ag_err ag_tls_create(ag_tls_ctx_t *ctx, ag_tls_emit_fn emit, void *ud, ag_tls_t 
     if (!t)
         return AG_E_NOMEM;
     t->ctx = ctx;
+    atomic_fetch_add(&ctx->refs, 1); /* released by ag_tls_destroy */
     t->emit = emit;
     t->ud = ud;
     mbedtls_ssl_init(&t->ssl);
@@ -321,6 +364,7 @@ void ag_tls_destroy(ag_tls_t *t)
     if (!t)
         return;
     mbedtls_ssl_free(&t->ssl);
+    ag_tls_ctx_destroy(t->ctx);
     free(t->in);
     free(t);
 }
@@ -517,4 +561,28 @@ const char *ag_tls_mbedtls_version(bool running)
     if (!v[0])
         mbedtls_version_get_string(v);
     return v;
+}
+
+void ag_tls_ctx_serial(const ag_tls_ctx_t *c, char *buf, size_t len)
+{
+    if (mbedtls_x509_serial_gets(buf, len, &c->chain.serial) < 0)
+        snprintf(buf, len, "?");
+}
+
+void ag_tls_ctx_offer(_Atomic(ag_tls_ctx_t *) *next, ag_tls_ctx_t *c)
+{
+    /* one the worker has not taken yet was never used by a session: free it */
+    ag_tls_ctx_destroy(atomic_exchange_explicit(next, c, memory_order_acq_rel));
+}
+
+ag_tls_ctx_t *ag_tls_ctx_take(ag_tls_ctx_t **cur, _Atomic(ag_tls_ctx_t *) *next)
+{
+    if (atomic_load_explicit(next, memory_order_relaxed)) {
+        ag_tls_ctx_t *c = atomic_exchange_explicit(next, NULL, memory_order_acq_rel);
+        if (c) {
+            ag_tls_ctx_destroy(*cur); /* sessions on it keep it until they end */
+            *cur = c;
+        }
+    }
+    return *cur;
 }

@@ -7,6 +7,7 @@
 #ifndef AG_TLS_H
 #define AG_TLS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,7 +49,19 @@ ag_err ag_tls_ctx_create_server(const ag_tls_opts_t *opts, ag_tls_shared_t *shar
                                 ag_tls_ctx_t **out, char *errmsg, size_t errlen);
 ag_err ag_tls_ctx_create_client(const ag_tls_opts_t *opts, ag_tls_ctx_t **out, char *errmsg,
                                 size_t errlen);
+/* Drops the owner's reference: the context is freed when the last session created on it
+ * (ag_tls_create takes a reference, ag_tls_destroy drops it) has ended too. */
 void ag_tls_ctx_destroy(ag_tls_ctx_t *ctx);
+
+/* Certificate reload. A listener's context is owned by one worker (<cur>); the control
+ * thread offers a replacement in <next>, the worker takes it before its next accept.
+ * ag_tls_ctx_offer (any thread) hands <c> over, freeing an earlier offer not yet taken;
+ * ag_tls_ctx_take (the owning worker only) adopts an offer, dropping its reference to the
+ * old context, which lives on for the connections established with it. Returns *cur. */
+/* The serial number of a server context's certificate ("01:AB:..."), for logs. */
+void ag_tls_ctx_serial(const ag_tls_ctx_t *c, char *buf, size_t len);
+void ag_tls_ctx_offer(_Atomic(ag_tls_ctx_t *) *next, ag_tls_ctx_t *c);
+ag_tls_ctx_t *ag_tls_ctx_take(ag_tls_ctx_t **cur, _Atomic(ag_tls_ctx_t *) *next);
 
 /* One session. Ciphertext produced is appended through <emit>(<ud>, bytes, n). */
 typedef void (*ag_tls_emit_fn)(void *ud, const char *p, size_t n);

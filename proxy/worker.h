@@ -64,6 +64,9 @@ typedef struct ag_worker {
      * known by their client certificate (http1.c's webhook-only connections) */
     ag_acceptor_t wh_acceptor;     /* open only when webhooks.address is set */
     ag_tls_ctx_t *tls_webhooks;
+    /* reloaded certificates offered by the control thread (tls_reload.h), taken before
+     * the next accept on that listener (ag_tls_ctx_take) */
+    _Atomic(ag_tls_ctx_t *) tls_server_next, tls_webhooks_next;
     char *scratch;                 /* AG_WORKER_SCRATCH bytes: ciphertext reads */
     /* client connections (http1.c) */
     ag_link_t conns;               /* open */
