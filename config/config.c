@@ -489,8 +489,9 @@ static ag_err parse_config(const char *file, ag_str_t text, bool skip_serving_fi
     ag_arena_init(&c->arena, 16 * 1024, 0);
     ag_config_defaults(c);
     c->file = ag_arena_cstr(&c->arena, ag_str_cstr(file));
+    err = ag_cfg_init(&cfg, c->file ? c->file : file, text, &c->arena);
     cfg.skip_serving_files = skip_serving_files;
-    if ((err = ag_cfg_init(&cfg, c->file ? c->file : file, text, &c->arena)) == 0)
+    if (err == 0)
         err = parse_top(&cfg, c);
     if (err && errmsg)
         ag_buf_append_cstr(errmsg, ag_cfg_error(&cfg) ? ag_cfg_error(&cfg) : ag_err_str(err));

@@ -6,9 +6,9 @@
 
 ag_err ag_cfg_init(ag_cfg_t *cfg, const char *file, ag_str_t text, ag_arena_t *arena)
 {
-    cfg->file = file;
-    cfg->arena = arena;
-    cfg->err = AG_BUF_INIT(4096);
+    /* Every field, so a caller's stack struct never carries garbage (skip_serving_files
+     * is set by the caller after init). */
+    *cfg = (ag_cfg_t){.file = file, .arena = arena, .err = AG_BUF_INIT(4096)};
     ag_json_t *doc = ag_arena_calloc(arena, sizeof(*doc));
     cfg->doc = doc;
     if (!doc)

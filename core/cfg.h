@@ -31,7 +31,8 @@ typedef struct {
     const ag_json_t *doc;
     ag_arena_t *arena;
     ag_buf_t err;       /* first error message, empty when none (owned) */
-    bool skip_serving_files; /* authgate check: TLS, key and token files are not opened */
+    bool skip_serving_files; /* authgate check: TLS, key and token files are not opened;
+                              * set after ag_cfg_init, which clears every field */
 } ag_cfg_t;
 
 typedef struct {
