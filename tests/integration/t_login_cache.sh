@@ -14,9 +14,9 @@ C=$T/home/.kube/cache/authgate
 cl() {
     RC=0
     KUBERNETES_EXEC_INFO=${EXEC:-$EXEC_V1} timeout 30 "$AUTHGATE" login --issuer-url "$SC_ISSUER" \
-        --client-id cli --token-cache-dir "$C" "$@" >"$T/out" 2>"$T/err" || RC=$?
+        --client-id cli --token-cache-dir "$C" "$@" >"$T/out" 2>"$T/err.log" || RC=$?
     OUT=$(cat "$T/out")
-    ERR=$(cat "$T/err")
+    ERR=$(cat "$T/err.log")
 }
 devices() { sc_requests 'device/auth' | wc -l; }
 entry() { ls "$C"/*.json; }
@@ -103,8 +103,8 @@ cl
 cl --scopes "openid profile" # a second entry
 expect_eq "$(ls "$C"/*.json | wc -l)" 2 "two entries (scopes are part of the key)"
 RC=0
-"$AUTHGATE" login --logout --token-cache-dir "$C" 2>"$T/err" || RC=$?
+"$AUTHGATE" login --logout --token-cache-dir "$C" 2>"$T/err.log" || RC=$?
 expect_eq "$RC" 0 "logout of everything"
-expect_match "$(cat "$T/err")" "removed 2 cached token set" "both removed"
+expect_match "$(cat "$T/err.log")" "removed 2 cached token set" "both removed"
 [ -z "$(ls "$C"/*.json 2>/dev/null)" ] || fail "entries left"
 pass "--logout removes the entry of its flags, or every entry"

@@ -15,16 +15,16 @@ wait_ready
 CACHE=$T/cache/authgate
 
 # ---- first sign-in: device flow ----------------------------------------------------
-KUBERNETES_EXEC_INFO=$EXEC_V1 login --token-cache-dir "$CACHE" >"$T/l1.out" 2>"$T/l1.err" &
+KUBERNETES_EXEC_INFO=$EXEC_V1 login --token-cache-dir "$CACHE" >"$T/l1.out" 2>"$T/l1.err.log" &
 pid=$!
-sign_in "$T/l1.err" alice
-wait "$pid" || fail "login exited $?: $(cat "$T/l1.err")"
+sign_in "$T/l1.err.log" alice
+wait "$pid" || fail "login exited $?: $(cat "$T/l1.err.log")"
 expect_eq "$(jq -r '.apiVersion + " " + .kind' "$T/l1.out")" \
     "client.authentication.k8s.io/v1 ExecCredential" "ExecCredential on stdout"
 expect_eq "$(wc -l <"$T/l1.out")" 1 "stdout is the one JSON object"
 expect_match "$(jq -r .status.expirationTimestamp "$T/l1.out")" \
     '^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z$' "RFC 3339 expiry"
-expect_match "$(cat "$T/l1.err")" "To sign in, open $OIDC_ISSUER/device and enter the code" \
+expect_match "$(cat "$T/l1.err.log")" "To sign in, open $OIDC_ISSUER/device and enter the code" \
     "the person is told where to go, on stderr"
 TOKEN=$(jq -r .status.token "$T/l1.out")
 expect_eq "$(get /api/v1/namespaces/default/pods "$TOKEN")" 200 "the gateway accepts the token"
@@ -32,8 +32,8 @@ expect_eq "$(login_device_count)" 1 "one device authorization"
 pass "device flow: ExecCredential v1 on stdout, messages on stderr, token accepted"
 
 # ---- cache: reuse, permissions --------------------------------------------------------
-out=$(KUBERNETES_EXEC_INFO=$EXEC_V1_BATCH login --token-cache-dir "$CACHE" 2>"$T/l2.err") ||
-    fail "cached login: $(cat "$T/l2.err")"
+out=$(KUBERNETES_EXEC_INFO=$EXEC_V1_BATCH login --token-cache-dir "$CACHE" 2>"$T/l2.err.log") ||
+    fail "cached login: $(cat "$T/l2.err.log")"
 expect_eq "$(jq -r .status.token <<<"$out")" "$TOKEN" "the cached token is handed out"
 expect_eq "$(login_device_count)" 1 "no second device flow"
 expect_eq "$(stat -c %a "$CACHE")" 700 "cache directory mode"

@@ -14,9 +14,9 @@ sc_login() {
     n=$((n + 1))
     RC=0
     KUBERNETES_EXEC_INFO=${EXEC:-$EXEC_V1} timeout 60 "$AUTHGATE" login --issuer-url "$SC_ISSUER" \
-        --client-id cli --token-cache-dir "$T/c$n" "$@" >"$T/o$n" 2>"$T/e$n" || RC=$?
+        --client-id cli --token-cache-dir "$T/c$n" "$@" >"$T/o$n" 2>"$T/e$n.log" || RC=$?
     OUT=$(cat "$T/o$n")
-    ERR=$(cat "$T/e$n")
+    ERR=$(cat "$T/e$n.log")
 }
 sc_script() { printf '%s\n' "$1" >"$SC_SCRIPT"; : >"$SC_LOG"; }
 # token_times: ms between the device request and each token request.
@@ -83,8 +83,8 @@ az_login() { # az_login ARGS...
     n=$((n + 1))
     RC=0
     KUBERNETES_EXEC_INFO=$EXEC_V1 timeout 30 "$AUTHGATE" login --tenant-id contoso.example \
-        --authority-host "$SC_ISSUER" --token-cache-dir "$T/c$n" "$@" >"$T/o$n" 2>"$T/e$n" || RC=$?
-    ERR=$(cat "$T/e$n")
+        --authority-host "$SC_ISSUER" --token-cache-dir "$T/c$n" "$@" >"$T/o$n" 2>"$T/e$n.log" || RC=$?
+    ERR=$(cat "$T/e$n.log")
 }
 sc_script '{}'
 az_login
@@ -158,8 +158,8 @@ hostile "no device endpoint" '{"discovery":{"issuer":"ISS","token_endpoint":"ISS
 n=$((n + 1))
 RC=0
 "$AUTHGATE" login --issuer-url http://10.255.255.1 --client-id cli --token-cache-dir "$T/c$n" \
-    >"$T/o$n" 2>"$T/e$n" || RC=$?
+    >"$T/o$n" 2>"$T/e$n.log" || RC=$?
 expect_eq "$RC" 3 "http: issuer off loopback"
-expect_match "$(cat "$T/e$n")" "refusing http://10.255.255.1/.well-known/openid-configuration: only https:// or http:// to loopback" "refused before connecting"
+expect_match "$(cat "$T/e$n.log")" "refusing http://10.255.255.1/.well-known/openid-configuration: only https:// or http:// to loopback" "refused before connecting"
 expect_eq "$(cat "$T/o$n")" "" "nothing on stdout"
 pass "hostile answers (wrong JSON, missing fields, 3 MB bodies, http: off loopback, escapes) fail with exit 3, no token"

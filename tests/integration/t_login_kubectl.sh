@@ -33,16 +33,16 @@ CACHE=$T/cache
 "$AUTHGATE" kubeconfig --server "https://127.0.0.1:$GW_PORT" --certificate-authority "$PKI/ca.crt" \
     --kubeconfig "$KC" --namespace default \
     --issuer-url "$OIDC_ISSUER" --client-id kubectl --audience "$AUD" --token-cache-dir "$CACHE" \
-    2>"$T/kc.err" || fail "authgate kubeconfig: $(cat "$T/kc.err")"
+    2>"$T/kc.err.log" || fail "authgate kubeconfig: $(cat "$T/kc.err.log")"
 expect_eq "$(jq -r '.users[0].user.exec | .apiVersion + " " + .interactiveMode + " " + (.provideClusterInfo|tostring)' "$KC")" \
     "client.authentication.k8s.io/v1 IfAvailable false" "exec plugin entry"
 
-# kube_tty NAME ARGS...: kubectl at a terminal; stdout $T/NAME.out, stderr $T/NAME.err.
+# kube_tty NAME ARGS...: kubectl at a terminal; stdout $T/NAME.out, stderr $T/NAME.err.log.
 kube_tty() {
     local name=$1
     shift
     script -qefc "kubectl --kubeconfig '$KC' --cache-dir '$T/kcache' --request-timeout=20s $* \
-        >'$T/$name.out' 2>'$T/$name.err'" /dev/null </dev/null >/dev/null
+        >'$T/$name.out' 2>'$T/$name.err.log'" /dev/null </dev/null >/dev/null
 }
 # kube_batch ARGS...: kubectl with no terminal (stdin not a tty: interactive false).
 kube_batch() {
@@ -62,10 +62,10 @@ wait_stale() {
 api_mark
 kube_tty k1 get pods &
 pid=$!
-sign_in "$T/k1.err" alice
-wait "$pid" || fail "kubectl get pods: $(cat "$T/k1.out" "$T/k1.err")"
+sign_in "$T/k1.err.log" alice
+wait "$pid" || fail "kubectl get pods: $(cat "$T/k1.out" "$T/k1.err.log")"
 expect_match "$(cat "$T/k1.out")" 'web-1 +1/1 +Running' "pods listed"
-expect_match "$(cat "$T/k1.err")" "To sign in, open $OIDC_ISSUER/device" "kubectl passed the sign-in message on"
+expect_match "$(cat "$T/k1.err.log")" "To sign in, open $OIDC_ISSUER/device" "kubectl passed the sign-in message on"
 e2e_assert_upstream "first get pods" "${ALICE[@]}"
 expect_eq "$(login_device_count)" 1 "one device authorization"
 cached_token >>"$T/client-tokens"
@@ -87,8 +87,8 @@ curl -sf -X POST "$OIDC_ISSUER/admin/access-ttl?seconds=8" >/dev/null
 "$AUTHGATE" login --logout --token-cache-dir "$CACHE" 2>/dev/null
 kube_tty k2 get pods &
 pid=$!
-sign_in "$T/k2.err" alice
-wait "$pid" || fail "kubectl after logout: $(cat "$T/k2.err")"
+sign_in "$T/k2.err.log" alice
+wait "$pid" || fail "kubectl after logout: $(cat "$T/k2.err.log")"
 expect_eq "$(login_device_count)" 2 "logout -> a new device flow"
 wait_stale
 old=$(cached_token)
@@ -112,8 +112,8 @@ expect_match "$out" 'sign-in is needed, but kubectl runs without a terminal' "no
 expect_eq "$(login_device_count)" 2 "no device flow started without a terminal"
 kube_tty k3 get pods &
 pid=$!
-sign_in "$T/k3.err" alice
-wait "$pid" || fail "kubectl after revocation: $(cat "$T/k3.err")"
+sign_in "$T/k3.err.log" alice
+wait "$pid" || fail "kubectl after revocation: $(cat "$T/k3.err.log")"
 expect_match "$(cat "$T/k3.out")" 'web-1' "pods listed after signing in again"
 expect_eq "$(login_device_count)" 3 "revoked refresh token -> a new device flow"
 pass "revoked refresh token: batch kubectl fails clearly, kubectl at a terminal signs in again"
@@ -127,7 +127,7 @@ for i in 1 2 3 4 5; do
     pids+=($!)
 done
 for ((n = 0; n < 200; n++)); do
-    f=$(grep -l 'and enter the code' "$T"/c[1-5].err 2>/dev/null | head -1) && [ -n "$f" ] && break
+    f=$(grep -l 'and enter the code' "$T"/c[1-5].err.log 2>/dev/null | head -1) && [ -n "$f" ] && break
     sleep 0.05
 done
 [ -n "${f:-}" ] || fail "none of the five kubectl printed a code"
@@ -140,10 +140,10 @@ for ((n = 0; n < 600; n++)); do
     sleep 0.05
 done
 expect_eq "$(login_device_count)" 4 "exactly one device flow for five kubectl processes"
-expect_eq "$(grep -l 'and enter the code' "$T"/c[1-5].err | wc -l)" 1 "one code shown"
+expect_eq "$(grep -l 'and enter the code' "$T"/c[1-5].err.log | wc -l)" 1 "one code shown"
 [ "$running" -eq 0 ] || fail "$running kubectl still running 30 s after the sign-in"
 for i in 1 2 3 4 5; do
-    wait "${pids[$((i - 1))]}" || fail "kubectl c$i: $(cat "$T/c$i.err")"
+    wait "${pids[$((i - 1))]}" || fail "kubectl c$i: $(cat "$T/c$i.err.log")"
     expect_match "$(cat "$T/c$i.out")" 'web-1' "kubectl c$i listed pods"
 done
 cached_token >>"$T/client-tokens"
