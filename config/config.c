@@ -36,6 +36,8 @@ void ag_config_defaults(ag_config_t *c)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     c->workers = n < 1 ? 1 : n > AG_CONFIG_MAX_WORKERS ? AG_CONFIG_MAX_WORKERS : (int)n;
     c->log.level = AG_LOG_INFO;
+    c->log.request_rate = AG_LOG_REQUEST_RATE;
+    c->log.request_burst = AG_LOG_REQUEST_BURST;
 }
 
 ag_err ag_config_split_address(ag_arena_t *arena, const char *addr, const char **host,
@@ -353,10 +355,15 @@ static ag_err parse_workers(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag
 static ag_err parse_log(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
 {
     static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+    static const char *const formats[] = {"text", "json", NULL};
     ag_cfg_obj_t o;
     ag_err err;
     if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
         (err = ag_cfg_enum(&o, "level", AG_CFG_OPTIONAL, levels, &c->log.level)) ||
+        (err = ag_cfg_enum(&o, "format", AG_CFG_OPTIONAL, formats, &c->log.format)) ||
+        (err = ag_cfg_int(&o, "request_rate", AG_CFG_OPTIONAL, 0, 1000000, &c->log.request_rate)) ||
+        (err =
+             ag_cfg_int(&o, "request_burst", AG_CFG_OPTIONAL, 1, 1000000, &c->log.request_burst)) ||
         (err = ag_cfg_obj_end(&o)))
         return err;
     return 0;

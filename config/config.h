@@ -87,7 +87,9 @@ typedef struct {
 } ag_config_admin_t;
 
 typedef struct {
-    int level; /* ag_log_level */
+    int level;                             /* ag_log_level */
+    int format;                            /* ag_log_format: 0 text, 1 json */
+    long long request_rate, request_burst; /* per-request lines per second and thread */
 } ag_config_log_t;
 
 /* "webhooks": a second listener that serves only the TokenReview and SubjectAccessReview

@@ -475,8 +475,6 @@ uint64_t ag_audit_log_dropped(const ag_audit_log_t *l)
 static struct {
     const ag_audit_config_t *conf;
     ag_audit_log_t *log;
-    uint64_t id_seed[2];
-    _Atomic uint64_t id_next;
     ag_metric_id m_events, m_dropped;
 } S;
 
@@ -508,23 +506,6 @@ ag_audit_entry_t *ag_audit_begin(ag_gate_t *g)
     e->source_ip = ag_arena_strdup(g->arena, g->client_ip);
     g->audit = e;
     return e;
-}
-
-/* A v4-shaped UUID from a random seed and a counter (unique per process run). */
-static void audit_id(char out[37])
-{
-    static const char hex[] = "0123456789abcdef";
-    uint64_t n = atomic_fetch_add_explicit(&S.id_next, 1, memory_order_relaxed);
-    uint64_t hi = S.id_seed[0] ^ (n * 0x9e3779b97f4a7c15ull), lo = S.id_seed[1] + n;
-    hi = (hi & ~0xf000ull) | 0x4000ull;       /* version 4 */
-    lo = (lo & ~(3ull << 62)) | (2ull << 62); /* RFC 4122 variant */
-    int k = 0;
-    for (int i = 0; i < 32; i++) {
-        if (i == 8 || i == 12 || i == 16 || i == 20)
-            out[k++] = '-';
-        out[k++] = hex[((i < 16 ? hi : lo) >> (60 - 4 * (i % 16))) & 0xf];
-    }
-    out[36] = '\0';
 }
 
 void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t *a)
@@ -583,10 +564,8 @@ void ag_audit_finish(ag_gate_t *g, int code, bool complete)
     if (level == AG_AUDIT_NONE)
         return;
     ag_buf_t b = {line, 0, sizeof line, sizeof line - 1}; /* never reallocates: cap fixed */
-    char id[37];
     line[0] = '\0';
-    audit_id(id);
-    if (ag_audit_format(e, level, code, wall_ns(), ag_str_cstr(id), &b) != 0 ||
+    if (ag_audit_format(e, level, code, wall_ns(), ag_str_cstr(ag_gate_audit_id(g)), &b) != 0 ||
         !ag_audit_log_write(S.log, ag_buf_str(&b))) {
         if (b.p != line) /* defensive: a format error must not leave a heap buffer */
             ag_buf_dispose(&b);
@@ -601,8 +580,6 @@ ag_err ag_audit_setup(const ag_config_t *conf, ag_buf_t *errmsg)
     ag_err err;
     if (!conf->audit_enabled || S.log)
         return 0;
-    if (getrandom(S.id_seed, sizeof S.id_seed, 0) != (ssize_t)sizeof S.id_seed)
-        S.id_seed[0] = wall_ns(), S.id_seed[1] = (uint64_t)getpid();
     S.conf = &conf->audit;
     if ((err = ag_audit_log_create(&conf->audit, &S.log, errmsg)) != 0)
         return err;

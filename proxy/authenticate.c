@@ -144,13 +144,20 @@ static void gate_finish(job_t *j, ag_authn_result r, int status)
         ag_gate_done(g, gr); /* PENDING: the next gate answers itself */
 }
 
+/* A per-request line about <j>'s request: its client and audit ID (TokenReview webhooks
+ * have no gate: neither). */
+#define job_log(lvl, j, ...)                                                                       \
+    ag_log_req(lvl, (j)->g ? (j)->g->client_ip.p : NULL, (j)->g ? ag_gate_audit_id((j)->g) : NULL, \
+               __VA_ARGS__)
+
 static void finish(job_t *j, ag_authn_result r, int status)
 {
     j->done = true;
     ag_metrics_inc(m_result[r >= 0 && r < AG_AUTHN_RESULT_COUNT ? r : AG_AUTHN_INTERNAL]);
     if (r != AG_AUTHN_OK && r != AG_AUTHN_NO_CREDENTIALS)
-        ag_info("authentication failed: %s (iss=%.*s kid=%.*s sub=%.*s)", ag_authn_result_name(r),
-                AG_STR_FMT(j->info.iss), AG_STR_FMT(j->info.kid), AG_STR_FMT(j->info.sub));
+        job_log(AG_LOG_INFO, j, "authentication failed: %s (iss=%.*s kid=%.*s sub=%.*s)",
+                ag_authn_result_name(r), AG_STR_FMT(j->info.iss), AG_STR_FMT(j->info.kid),
+                AG_STR_FMT(j->info.sub));
     if (j->g)
         gate_finish(j, r, status);
     else
@@ -185,8 +192,8 @@ static void on_confirm(void *arg, ag_sa_lookup_verdict v, const char *reason)
     }
     ag_authn_result r = v == AG_SA_LOOKUP_REVOKED ? AG_AUTHN_REVOKED : AG_AUTHN_LOOKUP_FAILED;
     if (r == AG_AUTHN_LOOKUP_FAILED) /* fail closed, never a silent allow */
-        ag_error("service-account token of %.*s refused: %s", AG_STR_FMT(j->id.username),
-                 reason);
+        job_log(AG_LOG_ERROR, j, "service-account token of %.*s refused: %s",
+                AG_STR_FMT(j->id.username), reason);
     if (j->owner)
         ag_tokencache_fail(j->a->cache, &j->key, t, r, cacheable(r));
     j->owner = false;
@@ -217,7 +224,8 @@ static void on_graph(void *arg, const ag_graph_result_t *res)
         return;
     }
     if (res->err) {
-        ag_warn("group resolution for oid %.*s failed: %s", AG_STR_FMT(j->id.oid), res->reason);
+        job_log(AG_LOG_WARN, j, "group resolution for oid %.*s failed: %s", AG_STR_FMT(j->id.oid),
+                res->reason);
         finish(j, res->err == AG_E_TOO_BIG ? AG_AUTHN_TOO_MANY_GROUPS : AG_AUTHN_INTERNAL,
                ag_graph_http_status(res->err));
         return;
@@ -238,7 +246,7 @@ static void step_groups(job_t *j)
         return;
     }
     if (!gr) { /* groups unknown and no way to learn them: fail closed, not group-less */
-        ag_warn("group overage for oid %.*s but no \"graph\" section: denied",
+        job_log(AG_LOG_WARN, j, "group overage for oid %.*s but no \"graph\" section: denied",
                 AG_STR_FMT(j->id.oid));
         finish(j, AG_AUTHN_TOO_MANY_GROUPS, 403);
         return;

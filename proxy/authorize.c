@@ -198,8 +198,9 @@ ag_gate_result ag_authorize_gate(ag_gate_t *g, void *ud)
     ag_policy_unref(p);
     observe(verb, r == AG_GATE_ALLOW, uv_hrtime() - t0);
     if (r == AG_GATE_DENY && g->status == 403)
-        ag_debug("forbidden for %.*s: %.*s (worker %d)", AG_STR_FMT(requester->username),
-                 AG_STR_FMT(g->message), g->worker);
+        ag_log_req(AG_LOG_DEBUG, g->client_ip.p, ag_gate_audit_id(g),
+                   "forbidden for %.*s: %.*s (worker %d)", AG_STR_FMT(requester->username),
+                   AG_STR_FMT(g->message), g->worker);
     return r;
 }
 

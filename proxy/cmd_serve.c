@@ -96,6 +96,8 @@ int ag_cmd_serve(int argc, char **argv)
         goto out;
     }
     ag_log_threshold = (ag_log_level)conf->log.level;
+    ag_log_fmt = (ag_log_format)conf->log.format;
+    ag_log_request_limit((int)conf->log.request_rate, (int)conf->log.request_burst);
     signal(SIGPIPE, SIG_IGN); /* a peer that went away is an EPIPE, not a process exit */
     ag_err e = ag_server_create(conf, NULL, &srv, &err);
     if (e != 0) {

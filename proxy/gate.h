@@ -36,6 +36,7 @@ typedef struct ag_gate {
     ag_status_details_t details;  /* DENY: Status.details (empty kind: none) */
     void *audit;                  /* set by the gate steps (request arena): what the audit
                                      log records when the request finishes */
+    char audit_id[37];            /* ag_gate_audit_id: "" until first asked */
     /* Who continues the request when a PENDING gate completes (ag_gate_done): NULL for
      * the HTTP/1.1 front end (http1.c resumes its connection); a driver of its own, such
      * as a unit test running the gate steps without a connection, sets it. */
@@ -53,6 +54,9 @@ void ag_gate_install(ag_gate_fn fn, void *ud);
 /* The gate of "insecure_passthrough": allows everything with identity NULL (forwarded with
  * the gateway's own credential, no impersonation). */
 ag_gate_result ag_gate_passthrough(ag_gate_t *g, void *ud);
+/* The request's audit ID (a v4-shaped UUID, unique per process run), made on first use:
+ * the audit event's auditID and every per-request log line carry the same one. */
+const char *ag_gate_audit_id(ag_gate_t *g);
 /* Runs the installed gate (http1.c). */
 ag_gate_result ag_gate_run(ag_gate_t *g);
 /* Completes a PENDING gate with ALLOW or DENY (outputs already filled in <g>). */

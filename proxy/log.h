@@ -1,4 +1,8 @@
-/* Logging: one line per event on stderr, "TIME LEVEL message". Cheap level check via
+/* Logging: one line per event on stderr, "TIME LEVEL message" or, with log.format "json",
+ * one JSON object {"time" (RFC 3339, nanoseconds), "level", "msg", "client", "auditID"}
+ * per line. Per-request lines (ag_log_req) carry the client address and the request's
+ * audit ID and are rate limited per thread (token bucket; a WARN line says how many were
+ * suppressed when lines flow again). Cheap level check via
  * AG_LOG_ENABLED so DEBUG formatting costs nothing when off. Never log tokens, secrets
  * or private keys: log iss, kid, sub and a hash prefix instead. Thread-safe (one
  * fprintf per line). */
@@ -9,8 +13,13 @@
 #include <stdint.h>
 
 typedef enum { AG_LOG_ERROR = 0, AG_LOG_WARN, AG_LOG_INFO, AG_LOG_DEBUG } ag_log_level;
+typedef enum { AG_LOG_TEXT = 0, AG_LOG_JSON } ag_log_format;
+
+#define AG_LOG_REQUEST_RATE 5   /* per-request lines per second and thread (default) */
+#define AG_LOG_REQUEST_BURST 10 /* ... and the bucket's depth */
 
 extern ag_log_level ag_log_threshold;
+extern ag_log_format ag_log_fmt;
 
 #define AG_LOG_ENABLED(lvl) ((lvl) <= ag_log_threshold)
 #define ag_log(lvl, ...)                                                               \
@@ -24,6 +33,17 @@ extern ag_log_level ag_log_threshold;
 #define ag_debug(...) ag_log(AG_LOG_DEBUG, __VA_ARGS__)
 
 void ag_log_write(ag_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A line about one request: <client> (address) and <audit_id> may be NULL. */
+#define ag_log_req(lvl, client, audit_id, ...)                                                     \
+    do {                                                                                           \
+        if (AG_LOG_ENABLED(lvl))                                                                   \
+            ag_log_request_write(lvl, client, audit_id, __VA_ARGS__);                              \
+    } while (0)
+void ag_log_request_write(ag_log_level lvl, const char *client, const char *audit_id,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Start-up: the per-request budget (<per_second> 0: only the burst, ever). */
+void ag_log_request_limit(int per_second, int burst);
 
 /* A log rate limit for events that repeat with every request during an outage (STYLE:
  * repeated upstream or IdP failures are rate-limited): at most one line a second per
