@@ -1,6 +1,5 @@
-/* core/oauth and core/execcred: what `authgate login` reads from an identity provider and
- * from kubectl, and what it writes back. */
-#include "execcred.h"
+/* core/oauth: what `authgate login` reads from an identity provider and writes to its
+ * cache and forms. */
 #include "oauth.h"
 #include "testlib.h"
 
@@ -155,40 +154,4 @@ TEST(oauth_error_response)
     CHECK(ag_str_eq_lit(e.error, "slow_down"));
     CHECK(ag_oauth_parse_error(AG_STR("{\"error\":\"\"}"), arena(), &e) != 0);
     CHECK(ag_oauth_parse_error(AG_STR("<html>"), arena(), &e) != 0);
-}
-
-TEST(execcred_reads_exec_info_v1_and_v1beta1)
-{
-    ag_execcred_info_t i;
-    CHECK_EQ(ag_execcred_parse_info(AG_STR("{\"apiVersion\":\"client.authentication.k8s.io/v1\","
-                                           "\"kind\":\"ExecCredential\",\"spec\":{\"interactive\":"
-                                           "true}}"),
-                                    arena(), &i),
-             0);
-    CHECK_STREQ(i.api_version, AG_EXECCRED_V1);
-    CHECK(i.interactive);
-    CHECK_EQ(ag_execcred_parse_info(AG_STR("{\"apiVersion\":\"client.authentication.k8s.io/"
-                                           "v1beta1\",\"kind\":\"ExecCredential\",\"spec\":{}}"),
-                                    arena(), &i),
-             0);
-    CHECK_STREQ(i.api_version, AG_EXECCRED_V1BETA1);
-    CHECK(!i.interactive);
-    /* v1 requires spec.interactive */
-    CHECK(ag_execcred_parse_info(AG_STR("{\"apiVersion\":\"client.authentication.k8s.io/v1\","
-                                        "\"kind\":\"ExecCredential\",\"spec\":{}}"),
-                                 arena(), &i) != 0);
-    CHECK_EQ(ag_execcred_parse_info(AG_STR("{\"apiVersion\":\"client.authentication.k8s.io/"
-                                           "v1alpha1\",\"kind\":\"ExecCredential\"}"),
-                                    arena(), &i),
-             AG_E_UNSUPPORTED);
-}
-
-TEST(execcred_writes_one_object_with_rfc3339_expiry)
-{
-    ag_buf_t b = AG_BUF_INIT(4096);
-    CHECK_EQ(ag_execcred_write(&b, AG_EXECCRED_V1, AG_STR("tok"), 1796666343LL), 0);
-    CHECK_STREQ(
-        b.p, "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
-             "\"status\":{\"token\":\"tok\",\"expirationTimestamp\":\"2026-12-07T17:59:03Z\"}}\n");
-    ag_buf_dispose(&b);
 }
