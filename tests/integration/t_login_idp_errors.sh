@@ -97,6 +97,19 @@ tk=$(sc_requests 'token$')
 expect_eq "$(jq -r .path <<<"$tk")" /contoso.example/oauth2/v2.0/token "v2 token path"
 expect_eq "$(jq -r .form.grant_type <<<"$tk")" urn:ietf:params:oauth:grant-type:device_code "v2 grant type"
 expect_eq "$(jq -r .form.device_code <<<"$tk")" dc-1 "device_code sent"
+entry=$(ls "$T/c$n"/*.json)
+jq -c '.obtained_at -= 7200 | .expires_at -= 7200' "$entry" >"$T/aged.json"
+cat "$T/aged.json" >"$entry"
+rt=$(jq -r .refresh_token "$entry")
+: >"$SC_LOG"
+n=$((n - 1)) # the same cache directory
+az_login
+expect_eq "$RC" 0 "Azure v2 refresh ($ERR)"
+tk=$(sc_requests 'token$')
+expect_eq "$(jq -r '.path + " " + .form.grant_type + " " + .form.refresh_token + " " + .form.scope' <<<"$tk")" \
+    "/contoso.example/oauth2/v2.0/token refresh_token $rt 6dae42f8-4368-4678-94ff-3960e28e3630/.default offline_access" \
+    "v2 refresh: same token endpoint, the cached refresh token, the scope again"
+expect_eq "$(sc_requests devicecode | wc -l)" 0 "no device flow for the refresh"
 sc_script '{"device": {"body": {"device_code":"dc-v1","user_code":"X1","verification_url":"https://microsoft.com/devicelogin","expires_in":"900","interval":"1","message":"To sign in..."}}}'
 az_login --legacy --server-id api://my-server --client-id my-client
 expect_eq "$RC" 0 "Azure v1 device flow ($ERR)"
