@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `authgate login` by itself (issue 15): the device authorization grant (RFC 8628) against
 # the real OIDC provider, the ExecCredential on stdout only, the token accepted by the
-# gateway, the cache (reuse, refresh, 0600/0700, refusal of unsafe files, --logout), and
-# kubectl's spec.interactive=false.
+# gateway, the second call from the cache (modes 0700/0600), a person who declines at the
+# provider (access_denied: exit 4), and the arguments `authgate kubeconfig` writes.
 . "$(dirname "$0")/oidc_lib.sh"
 . "$(dirname "$0")/login_lib.sh"
 AUD=https://authgate.test
@@ -41,6 +41,17 @@ entry=$(ls "$CACHE"/*.json)
 expect_eq "$(stat -c %a "$entry")" 600 "cache entry mode"
 expect_eq "$(ls "$CACHE" | grep -c tmp || true)" 0 "no temporary file left"
 pass "second call served from the cache (0700 dir, 0600 entry)"
+
+# ---- the person declines at the provider: access_denied -------------------------------------
+RC=0
+KUBERNETES_EXEC_INFO=$EXEC_V1 login --token-cache-dir "$T/deny-cache" >"$T/d.out" 2>"$T/d.err.log" &
+pid=$!
+sign_in "$T/d.err.log" alice --deny
+wait "$pid" || RC=$?
+expect_eq "$RC" 4 "declined sign-in exit status"
+expect_match "$(cat "$T/d.err.log")" "sign-in was declined \(access_denied\)" "declined message"
+expect_eq "$(cat "$T/d.out")" "" "nothing on stdout"
+pass "the person aborts at the provider: exit 4, no token"
 
 # ---- authgate kubeconfig: arguments as kubectl will run them ---------------------------------
 out=$(cd "$T" && "$AUTHGATE" kubeconfig --server https://127.0.0.1:1 --kubeconfig - \
