@@ -47,7 +47,7 @@ static ag_err parse_keys(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_au
         (err = ag_cfg_duration_ms(&o, "fetch_timeout", AG_CFG_OPTIONAL, 100, 120 * 1000,
                                   &c->fetch_timeout_ms)) ||
         (err = ag_cfg_int(&o, "max_bytes", AG_CFG_OPTIONAL, 1024, 64 << 20, &c->max_bytes)) ||
-        (err = ag_cfg_cstr(&o, "ca_file", AG_CFG_OPTIONAL, &c->ca_file)))
+        (err = ag_cfg_file(&o, "ca_file", AG_CFG_OPTIONAL, &c->ca_file)))
         return err;
     if (c->refresh_max_ms < c->refresh_min_ms)
         return ag_cfg_fail(cfg, ref, path, "refresh_max must not be below refresh_min");

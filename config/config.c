@@ -70,13 +70,21 @@ ag_err ag_config_split_address(ag_arena_t *arena, const char *addr, const char *
     return *host ? 0 : AG_E_NOMEM;
 }
 
-/* A path that must name a readable file. */
+/* The directory of the config file: relative paths in it resolve against it. */
+static const char *config_dir(ag_config_t *c)
+{
+    const char *file = c->file ? c->file : "";
+    const char *slash = strrchr(file, '/');
+    return slash ? ag_arena_cstr(&c->arena, ag_str_make(file, (size_t)(slash - file))) : NULL;
+}
+
+/* A path that must name a readable file (relative: to the config file's directory). */
 static ag_err file_field(ag_cfg_obj_t *o, const char *key, int required, const char **out)
 {
     ag_json_ref v = AG_JSON_NONE;
     ag_err err = ag_cfg_value(o, key, AG_CFG_OPTIONAL, &v);
     if (!err)
-        err = ag_cfg_cstr(o, key, required, out);
+        err = ag_cfg_file(o, key, required, out);
     if (err || !*out || o->cfg->skip_serving_files)
         return err;
     if (access(*out, R_OK) != 0)
@@ -396,19 +404,8 @@ static ag_err parse_graph(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_c
 static ag_err parse_authentication(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
                                    ag_config_t *c)
 {
-    const char *file = c->file ? c->file : "";
-    const char *slash = strrchr(file, '/');
-    const char *dir = slash ? ag_arena_cstr(&c->arena, ag_str_make(file, (size_t)(slash - file)))
-                            : NULL;
     c->authn_enabled = true;
-    return ag_authn_config_parse(cfg, ref, path, dir, &c->authn);
-}
-
-static const char *config_dir(ag_config_t *c)
-{
-    const char *file = c->file ? c->file : "";
-    const char *slash = strrchr(file, '/');
-    return slash ? ag_arena_cstr(&c->arena, ag_str_make(file, (size_t)(slash - file))) : NULL;
+    return ag_authn_config_parse(cfg, ref, path, cfg->dir, &c->authn);
 }
 
 /* "authorization": policy files, chain mode, impersonation (config/authz_config.c). */
@@ -416,7 +413,7 @@ static ag_err parse_authorization(ag_cfg_t *cfg, ag_json_ref ref, const char *pa
                                   ag_config_t *c)
 {
     c->authz_enabled = true;
-    return ag_authz_config_parse(cfg, ref, path, config_dir(c), &c->authz);
+    return ag_authz_config_parse(cfg, ref, path, cfg->dir, &c->authz);
 }
 
 /* "azure": Azure RBAC (config/azure_config.c); also enables authorization. */
@@ -426,14 +423,14 @@ static ag_err parse_azure(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_c
     if (!c->authz_enabled)
         ag_authz_config_defaults(&c->authz);
     c->authz_enabled = true;
-    return ag_azure_config_parse(cfg, ref, path, config_dir(c), &c->azure);
+    return ag_azure_config_parse(cfg, ref, path, cfg->dir, &c->azure);
 }
 
 /* "audit": audit log file, rotation and level rules (config/audit_config.c). */
 static ag_err parse_audit(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
 {
     c->audit_enabled = true;
-    return ag_audit_config_parse(cfg, ref, path, config_dir(c), &c->audit);
+    return ag_audit_config_parse(cfg, ref, path, cfg->dir, &c->audit);
 }
 
 /* Top-level keys. Later sections (issuers, authorization, azure, audit) add one line. */
@@ -498,6 +495,7 @@ static ag_err parse_config(const char *file, ag_str_t text, bool skip_serving_fi
     c->file = ag_arena_cstr(&c->arena, ag_str_cstr(file));
     err = ag_cfg_init(&cfg, c->file ? c->file : file, text, &c->arena);
     cfg.skip_serving_files = skip_serving_files;
+    cfg.dir = config_dir(c);
     if (err == 0)
         err = parse_top(&cfg, c);
     if (err && errmsg)

@@ -149,6 +149,27 @@ ag_err ag_cfg_cstr(ag_cfg_obj_t *o, const char *key, int required, const char **
     return err;
 }
 
+const char *ag_cfg_resolve(ag_cfg_t *cfg, ag_str_t name)
+{
+    if (!cfg->dir || !*cfg->dir || (name.n && name.p[0] == '/'))
+        return ag_arena_cstr(cfg->arena, name);
+    ag_buf_t b = AG_BUF_INIT(4096);
+    const char *r = NULL;
+    if (ag_buf_printf(&b, "%s/%.*s", cfg->dir, AG_STR_FMT(name)) == 0)
+        r = ag_arena_cstr(cfg->arena, ag_buf_str(&b));
+    ag_buf_dispose(&b);
+    return r;
+}
+
+ag_err ag_cfg_file(ag_cfg_obj_t *o, const char *key, int required, const char **out)
+{
+    ag_str_t s = AG_STR_NULL;
+    ag_err err = ag_cfg_str(o, key, required, &s);
+    if (err || !s.p)
+        return err;
+    return (*out = ag_cfg_resolve(o->cfg, s)) ? 0 : AG_E_NOMEM;
+}
+
 ag_err ag_cfg_int(ag_cfg_obj_t *o, const char *key, int required, long long min,
                   long long max, long long *out)
 {

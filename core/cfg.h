@@ -33,6 +33,8 @@ typedef struct {
     ag_buf_t err;       /* first error message, empty when none (owned) */
     bool skip_serving_files; /* authgate check: TLS, key and token files are not opened;
                               * set after ag_cfg_init, which clears every field */
+    const char *dir;         /* the config file's directory (arena); NULL: the working one;
+                              * set after ag_cfg_init too */
 } ag_cfg_t;
 
 typedef struct {
@@ -69,6 +71,11 @@ const char *ag_cfg_index_path(ag_cfg_t *cfg, const char *path, int i);
 /* Getters: absent + optional leaves *out untouched and returns 0. */
 ag_err ag_cfg_str(ag_cfg_obj_t *o, const char *key, int required, ag_str_t *out);
 ag_err ag_cfg_cstr(ag_cfg_obj_t *o, const char *key, int required, const char **out);
+/* A file or directory name: a relative one is resolved against cfg->dir (the config
+ * file's directory), the one rule for every path-valued key (config/README.md). */
+ag_err ag_cfg_file(ag_cfg_obj_t *o, const char *key, int required, const char **out);
+/* <name> resolved against cfg->dir as above (arena copy; NULL when out of memory). */
+const char *ag_cfg_resolve(ag_cfg_t *cfg, ag_str_t name);
 ag_err ag_cfg_int(ag_cfg_obj_t *o, const char *key, int required, long long min,
                   long long max, long long *out);
 ag_err ag_cfg_bool(ag_cfg_obj_t *o, const char *key, int required, bool *out);

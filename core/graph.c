@@ -585,10 +585,10 @@ ag_err ag_graph_cfg_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_g
         (err = ag_cfg_str(&o, "token_url", AG_CFG_OPTIONAL, &out->token_url)) ||
         (err = ag_cfg_str(&o, "scope", AG_CFG_OPTIONAL, &out->scope)) ||
         (err = ag_cfg_str(&o, "client_id", AG_CFG_REQUIRED, &out->client_id)) ||
-        (err = ag_cfg_cstr(&o, "client_secret_file", AG_CFG_OPTIONAL, &out->client_secret_file)) ||
-        (err = ag_cfg_cstr(&o, "client_certificate_file", AG_CFG_OPTIONAL,
+        (err = ag_cfg_file(&o, "client_secret_file", AG_CFG_OPTIONAL, &out->client_secret_file)) ||
+        (err = ag_cfg_file(&o, "client_certificate_file", AG_CFG_OPTIONAL,
                            &out->client_certificate_file)) ||
-        (err = ag_cfg_cstr(&o, "client_key_file", AG_CFG_OPTIONAL, &out->client_key_file)) ||
+        (err = ag_cfg_file(&o, "client_key_file", AG_CFG_OPTIONAL, &out->client_key_file)) ||
         (err = ag_cfg_enum(&o, "method", AG_CFG_OPTIONAL, methods, &method)) ||
         (err = ag_cfg_bool(&o, "security_enabled_only", AG_CFG_OPTIONAL,
                            &out->security_enabled_only)) ||
@@ -596,8 +596,7 @@ ag_err ag_graph_cfg_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_g
                                   &out->cache_ttl_ms)) ||
         (err = ag_cfg_duration_ms(&o, "stale_ttl", AG_CFG_OPTIONAL, 0, 86400000LL,
                                   &out->stale_ttl_ms)) ||
-        (err = ag_cfg_duration_ms(&o, "timeout", AG_CFG_OPTIONAL, 10, 120000,
-                                  &out->timeout_ms)) ||
+        (err = ag_cfg_duration_ms(&o, "timeout", AG_CFG_OPTIONAL, 10, 120000, &out->timeout_ms)) ||
         (err = ag_cfg_duration_ms(&o, "token_refresh_margin", AG_CFG_OPTIONAL, 0, 3600000,
                                   &out->token_margin_ms)) ||
         (err = ag_cfg_int(&o, "max_groups", AG_CFG_OPTIONAL, 1, AG_GRAPH_MAX_GROUPS_LIMIT,

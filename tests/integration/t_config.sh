@@ -4,8 +4,9 @@
 # "FILE:LINE:COL: path.to.key: message" and exit status 2, nothing listening.
 . "$(dirname "$0")/lib.sh"
 
-# Examples name their files relative to the working directory (certs/...); --check loads
-# the certificates and keys, so they are real ones.
+# Examples name their files relative to their own directory (certs/..., ../policies/...:
+# config/README.md's one rule for relative paths): each is copied next to real
+# certificates and keys (--check loads them) and checked from another working directory.
 gen_certs
 mkdir -p "$T/ex/certs"
 cp "$PKI/server.crt" "$PKI/server.key" "$T/ex/certs/"
@@ -19,9 +20,12 @@ mkdir -p "$T/ex/sa"
 echo "example-sa-token" >"$T/ex/sa/token"
 cp "$PKI/ca.crt" "$T/ex/sa/ca.crt"
 n=0
+cp -r "$AG_SOURCE_DIR/config/policies" "$T/policies"
 for ex in "$AG_SOURCE_DIR"/config/examples/*.json; do
-    out=$(cd "$T/ex" && KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 \
-        AUTHGATE_SERVICEACCOUNT_DIR="$T/ex/sa" "$AUTHGATE" serve --config "$ex" --check 2>&1) ||
+    cp "$ex" "$T/ex/"
+    out=$(cd / && KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 \
+        AUTHGATE_SERVICEACCOUNT_DIR="$T/ex/sa" "$AUTHGATE" serve --config "$T/ex/$(basename "$ex")" \
+        --check 2>&1) ||
         fail "$(basename "$ex"): $out"
     n=$((n + 1))
 done
@@ -109,9 +113,9 @@ JSON
 # --check loads the TLS material: a certificate file that is not PEM is an error (exit 2).
 echo "not a certificate" >"$T/ex/certs/server.crt"
 rc=0
-out=$(cd "$T/ex" && "$AUTHGATE" serve --config "$AG_SOURCE_DIR/config/examples/production.json" --check 2>&1) || rc=$?
+out=$("$AUTHGATE" serve --config "$T/ex/production.json" --check 2>&1) || rc=$?
 expect_eq "$rc" "2" "--check with a broken certificate"
-expect_match "$out" 'production.json: tls: loading certificate certs/server.crt' "--check names the file"
+expect_match "$out" "production.json: tls: loading certificate $T/ex/certs/server.crt" "--check names the file"
 pass "--check loads certificates and keys"
 
 check_error syntax '3:3: ' <<'JSON'
