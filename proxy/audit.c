@@ -202,6 +202,29 @@ static ag_err put_object_ref(ag_buf_t *out, const ag_attrs_t *a)
     return ag_buf_append(out, "}", 1);
 }
 
+/* ,"responseStatus":{...} as kube-apiserver writes it: for an answer the gateway gave
+ * itself (a Status body), status, message and reason too; for the upstream's, the code. */
+static ag_err put_response_status(ag_buf_t *out, const ag_audit_entry_t *e, int code)
+{
+    ag_err err;
+    if ((err = ag_buf_append_cstr(out, ",\"responseStatus\":{\"metadata\":{}")))
+        return err;
+    if (e->own_message.n) {
+        const char *reason = ag_status_reason(code);
+        if ((err = ag_buf_append_cstr(out, code < 400 ? ",\"status\":\"Success\""
+                                                      : ",\"status\":\"Failure\"")) ||
+            (err = ag_buf_append_cstr(out, ",\"message\":")) ||
+            (err = ag_json_write_str(out, e->own_message)) ||
+            (reason && *reason &&
+             ((err = ag_buf_append_cstr(out, ",\"reason\":")) ||
+              (err = ag_json_write_str(out, ag_str_cstr(reason))))))
+            return err;
+    }
+    if ((err = ag_buf_append_cstr(out, ",\"code\":")) || (err = put_uint(out, (unsigned)code, 1)))
+        return err;
+    return ag_buf_append(out, "}", 1);
+}
+
 ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code, uint64_t stage_ns,
                        ag_str_t audit_id, ag_buf_t *out)
 {
@@ -228,8 +251,7 @@ ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code
         return err;
     if ((e->have_attrs && (err = put_object_ref(out, &e->attrs))) ||
         (code > 0 && /* 0: the client left before any answer */
-         ((err = ag_buf_append_cstr(out, ",\"responseStatus\":{\"metadata\":{},\"code\":")) ||
-          (err = put_uint(out, (unsigned)code, 1)) || (err = ag_buf_append(out, "}", 1)))) ||
+         (err = put_response_status(out, e, code))) ||
         (err = put_ts(out, "requestReceivedTimestamp", e->received_ns)) ||
         (err = put_ts(out, "stageTimestamp", stage_ns)))
         return err;
@@ -560,6 +582,8 @@ void ag_audit_finish(ag_gate_t *g, int code, bool complete)
         return;
     e->written = true;
     e->started = !complete || code == 101;
+    if (g->status == code && g->message.n) /* the gateway answered with a Status itself */
+        e->own_message = g->message;
     ag_audit_level level = ag_audit_level_for(S.conf, e->user, e->have_attrs ? &e->attrs : NULL);
     if (level == AG_AUDIT_NONE)
         return;

@@ -39,6 +39,7 @@ typedef struct {
     bool started; /* stage ResponseStarted (long-running request) */
     bool written; /* the event went out (each request has one) */
     ag_str_t reason;
+    ag_str_t own_message; /* the gateway's own Status answer: its message (else empty) */
 } ag_audit_entry_t;
 
 /* The level for a request: the first rule of <c> that matches, else c->level. */

@@ -297,6 +297,10 @@ static void respond_details(conn_t *c, int code, const char *msg,
         return;
     }
     log_answer(c, code, msg);
+    if (c->gate.req) { /* the audit event's responseStatus: the gateway's own Status */
+        c->gate.status = code;
+        c->gate.message = ag_str_cstr(msg);
+    }
     send_own(c, code, close);
 }
 

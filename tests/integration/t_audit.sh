@@ -66,6 +66,16 @@ expect_eq "$(jq -c '[.user, .verb, .objectRef.resource, .responseStatus.code, .a
 grep -q '"nope"' "$AUDIT" && fail "the bad token appears in the audit log"
 pass "forbidden, impersonated and unauthenticated events; no token in the log"
 
+# responseStatus as kube-apiserver writes it: the gateway's own answers carry status,
+# message and reason (the Status body the client got); forwarded ones only the code
+expect_eq "$(jq -c .responseStatus <<<"$e1")" '{"metadata":{},"code":200}' "forwarded: code only"
+expect_eq "$(jq -c '.responseStatus | [.status, .reason, .code]' <<<"$e2")" '["Failure","Forbidden",403]' "403 status, reason"
+expect_match "$(jq -r .responseStatus.message <<<"$e2")" '^secrets "db" is forbidden: User "alice" cannot get resource "secrets"' "403 message"
+expect_eq "$(jq -c .responseStatus <<<"$e4")" \
+  '{"metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}' "401 responseStatus"
+expect_eq "$(jq -c 'keys_unsorted' <<<"$(jq -c .responseStatus <<<"$e2")")" '["metadata","status","message","reason","code"]' "field order"
+pass "responseStatus: status, message, reason for the gateway's own answers"
+
 # a long-running response (follow=true) is audited when it starts: the client leaves first
 n0=$(wc -l <"$AUDIT")
 curl -s -o /dev/null --max-time 1 -H "Authorization: Bearer $ALICE" \
@@ -99,3 +109,8 @@ done
 expect_eq "$(metric authgate_audit_dropped_total)" 0 "no drops"
 [ "$(metric authgate_audit_events_total)" -ge 66 ] || fail "events metric"
 pass "size-based rotation"
+
+# every event written, rotated files included, against the upstream Event type
+python3 "$AG_SOURCE_DIR/tests/integration/audit_schema.py" "$AUDIT"* >"$T/schema.out" ||
+  fail "events outside the audit.k8s.io/v1 Event schema: $(head -5 "$T/schema.out")"
+pass "events match the audit.k8s.io/v1 Event schema ($(tail -1 "$T/schema.out"))"
