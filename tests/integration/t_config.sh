@@ -27,6 +27,10 @@ for ex in "$AG_SOURCE_DIR"/config/examples/*.json; do
         AUTHGATE_SERVICEACCOUNT_DIR="$T/ex/sa" "$AUTHGATE" serve --config "$T/ex/$(basename "$ex")" \
         --check 2>&1) ||
         fail "$(basename "$ex"): $out"
+    # an example is a working starting point: one that refuses every request (or opens the
+    # proxy) is not what a user copying it expects
+    [[ "$out" != *"every request is refused"* && "$out" != *insecure_passthrough\"*true* ]] ||
+        fail "$(basename "$ex") refuses every request or forwards without authentication: $out"
     n=$((n + 1))
 done
 [ "$n" -ge 2 ] || fail "expected examples in config/examples"
