@@ -70,9 +70,9 @@ const T0 = now();
 
 // ---- child processes ---------------------------------------------------------------------
 const children = new Set();
-function startChild(name, cmd, args, cwd = SRC) {
+function startChild(name, cmd, args, cwd = SRC, env = process.env) {
   const out = fs.openSync(path.join(WORK, `${name}.log`), 'a');
-  const p = spawn(cmd, args, { cwd, stdio: ['ignore', out, out] });
+  const p = spawn(cmd, args, { cwd, env, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   p.name = name;
   p.exited = new Promise((r) => p.on('exit', (code, sig) => { children.delete(p); r({ code, sig }); }));
@@ -154,6 +154,7 @@ function localToken(sub) {
 }
 
 // ---- gateway -----------------------------------------------------------------------------
+const WORKERS = 2;
 const GRAPH_TID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const GRAPH_AKS = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const POLICY = path.join(WORK, 'policy');
@@ -185,7 +186,7 @@ function gatewayConfig() {
     ...(TLS ? { tls: { cert: path.join(WORK, 'server.crt'), key: path.join(WORK, 'server.key') } } : {}),
     upstream: { url: `http://127.0.0.1:${fx.upPort}`, pool_size: 16 },
     admin: { address: '127.0.0.1:0' },
-    workers: 2,
+    workers: WORKERS,
     limits: { max_connections: 2000 },
     // header_read and idle are generous: on a loaded machine the driver's own event loop can
     // stall for seconds, and a connection it opened but has not written to yet must not be
@@ -216,7 +217,12 @@ async function startGateway() {
   writePolicy(0);
   const conf = path.join(WORK, 'gw.json');
   fs.writeFileSync(conf, JSON.stringify(gatewayConfig(), null, 2));
-  const gw = startChild('gw', BINARY, ['serve', '--config', conf]);
+  // A sanitizer build writes its reports to WORK/sanitizer.PID (the caller's options come
+  // first; the path wins), so one is found whatever else the caller's options say.
+  const san = (v, extra) => `${v ? `${v}:` : ''}log_path=${path.join(WORK, 'sanitizer')}${extra}`;
+  const gw = startChild('gw', BINARY, ['serve', '--config', conf], SRC, { ...process.env,
+    ASAN_OPTIONS: san(process.env.ASAN_OPTIONS, ''),
+    UBSAN_OPTIONS: san(process.env.UBSAN_OPTIONS, ':print_stacktrace=1') });
   fx.gw = gw;
   const logf = path.join(WORK, 'gw.log');
   const line = await waitFor('gateway start', () => {
@@ -257,27 +263,36 @@ function rssKb(pid) {
 }
 // Sockets of the gateway connected to the IdP or Graph fixtures are libcurl's connection
 // cache on the control loop (kept alive between key and Graph fetches): counted apart.
+// So is /dev/null: stdin, and libuv's reserve descriptor (one per loop that listens,
+// opened on its first accept; closed and reopened to shed a connection when descriptors
+// run out), at most one per worker plus the control loop.
 function fds(pid) {
   let names;
-  try { names = fs.readdirSync(`/proc/${pid}/fd`); } catch { return { total: -1, control: 0 }; }
-  const inodes = new Set();
+  try { names = fs.readdirSync(`/proc/${pid}/fd`); } catch { return { total: -1, control: 0, app: -1, kinds: {} }; }
+  const links = [];
   for (const n of names) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${n}`));
-      if (m) inodes.add(m[1]);
-    } catch { /* closed meanwhile */ }
+    try { links.push(fs.readlinkSync(`/proc/${pid}/fd/${n}`)); } catch { /* closed meanwhile */ }
   }
-  const ctl = new Set([fx.oidcPort, fx.graphPort]);
-  let control = 0;
+  const tcp = new Map(); // socket inode -> "listen" | remote port
   for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
     for (const l of readIf(f).split('\n').slice(1)) {
       const c = l.trim().split(/\s+/);
-      if (c.length < 10) continue;
-      const rport = parseInt(c[2].split(':')[1], 16);
-      if (inodes.has(c[9]) && ctl.has(rport)) control++;
+      if (c.length >= 10) tcp.set(c[9], c[3] === '0A' ? 'listen' : parseInt(c[2].split(':')[1], 16));
     }
   }
-  return { total: names.length, control, app: names.length - control };
+  const ctl = new Set([fx.oidcPort, fx.graphPort]);
+  const kinds = {}; // what each descriptor is, for the summary when the counts differ
+  let control = 0, reserve = 0;
+  for (const link of links) {
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    const t = m ? tcp.get(m[1]) : undefined;
+    if (ctl.has(t)) control++;
+    if (link === '/dev/null') reserve++;
+    const kind = !m ? link.replace(/:\[\d+\]$/, '') : t === undefined ? 'socket (not tcp)'
+      : t === 'listen' ? 'tcp listen' : ctl.has(t) ? 'tcp to IdP/Graph' : `tcp to :${t}`;
+    kinds[kind] = (kinds[kind] || 0) + 1;
+  }
+  return { total: names.length, control, reserve, app: names.length - control - reserve, kinds };
 }
 
 // ---- fault windows and bookkeeping -------------------------------------------------------
@@ -708,7 +723,8 @@ function sample() {
 }
 
 function sanitizerReport() {
-  const text = readIf(path.join(WORK, 'gw.log'));
+  const files = fs.readdirSync(WORK).filter((f) => f.startsWith('sanitizer.')).map((f) => path.join(WORK, f));
+  const text = [path.join(WORK, 'gw.log'), ...files].map(readIf).join('\n');
   const m = /(ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer)/.exec(text);
   return m ? text.slice(Math.max(0, m.index - 200), m.index + 3000) : null;
 }
@@ -815,9 +831,14 @@ function summarize({ base, warm, endRss, endFd, exit, drained, dead, m }) {
     `end ${endRss}, peak ${peak}; growth after warm-up ${growth} kB (bound ${RSS_BOUND_MB * 1024} kB` +
     `${SANITIZED ? ', not applied: sanitizer build' : ''})`);
   if (!SANITIZED && growth > RSS_BOUND_MB * 1024) failures.push(`VmRSS grew ${growth} kB after warm-up (bound ${RSS_BOUND_MB} MB)`);
-  console.log(`== fds: baseline ${base.fd.total} (${base.fd.control} to IdP/Graph), end ${endFd.total} ` +
-    `(${endFd.control} to IdP/Graph), peak ${Math.max(...samples.map((s) => s.fds))}`);
-  if (endFd.app > base.fd.app) failures.push(`open fds did not return to the baseline: ${endFd.app} > ${base.fd.app} (IdP/Graph sockets excluded)`);
+  console.log(`== fds: baseline ${base.fd.total} (${base.fd.control} to IdP/Graph, ${base.fd.reserve} /dev/null), ` +
+    `end ${endFd.total} (${endFd.control} to IdP/Graph, ${endFd.reserve} /dev/null), ` +
+    `peak ${Math.max(...samples.map((s) => s.fds))}`);
+  if (endFd.reserve > 1 + WORKERS + 1) failures.push(`${endFd.reserve} descriptors on /dev/null (at most ${WORKERS + 2})`);
+  if (endFd.app > base.fd.app) {
+    failures.push(`open fds did not return to the baseline: ${endFd.app} > ${base.fd.app} (IdP/Graph sockets excluded); ` +
+      `baseline ${JSON.stringify(base.fd.kinds)}, end ${JSON.stringify(endFd.kinds)}`);
+  }
   const pick = (re) => Object.entries(m).filter(([k]) => re.test(k)).map(([k, v]) => `${k} ${v}`).join(', ');
   console.log(`== gateway metrics: ${pick(/^authgate_policy_(generation|reloads_total)/)}`);
   console.log(`   ${pick(/^authgate_token_cache_total|^authgate_jwks_fetch_total/)}`);
