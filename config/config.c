@@ -108,14 +108,51 @@ static ag_err address_field(ag_cfg_obj_t *o, const char *key, int required, cons
     return 0;
 }
 
+#define MAX_TRUSTED_NETS 256 /* each connection is checked against the list: keep it short */
+
+/* listen.proxy_protocol: {"trusted": ["CIDR", ...]}, at least one network. */
+static ag_err parse_proxy_protocol(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
+                                   ag_config_listen_t *l)
+{
+    ag_cfg_obj_t o;
+    ag_json_ref arr = AG_JSON_NONE;
+    ag_err err;
+    if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
+        (err = ag_cfg_value(&o, "trusted", AG_CFG_REQUIRED, &arr)) || (err = ag_cfg_obj_end(&o)))
+        return err;
+    const char *apath = ag_cfg_path(&o, "trusted");
+    int n = ag_json_typeof(cfg->doc, arr) == AG_JSON_ARRAY ? ag_json_count(cfg->doc, arr) : -1;
+    if (n < 1 || n > MAX_TRUSTED_NETS)
+        return ag_cfg_fail(cfg, arr, apath, "must be an array of 1 to %d networks (\"CIDR\")",
+                           MAX_TRUSTED_NETS);
+    l->pp_trusted = ag_arena_calloc(cfg->arena, sizeof(ag_ipaddr_net_t) * (size_t)n);
+    if (!l->pp_trusted)
+        return AG_E_NOMEM;
+    int i = 0;
+    for (ag_json_ref e = ag_json_first(cfg->doc, arr); e != AG_JSON_NONE;
+         e = ag_json_next(cfg->doc, e), i++) {
+        ag_str_t s;
+        const char *why = "must be a string";
+        if (ag_json_str(cfg->doc, e, cfg->arena, &s) != 0 ||
+            !ag_ipaddr_net_parse(s, &l->pp_trusted[i], &why))
+            return ag_cfg_fail(cfg, e, ag_cfg_index_path(cfg, apath, i), "%s", why);
+    }
+    l->pp_ntrusted = n;
+    return 0;
+}
+
 static ag_err parse_listen(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
 {
     ag_cfg_obj_t o;
+    ag_json_ref pp = AG_JSON_NONE;
     long long backlog = c->listen.backlog;
     ag_err err;
     if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
         (err = address_field(&o, "address", AG_CFG_REQUIRED, &c->listen.address)) ||
         (err = ag_cfg_int(&o, "backlog", AG_CFG_OPTIONAL, 1, 65535, &backlog)) ||
+        (err = ag_cfg_value(&o, "proxy_protocol", AG_CFG_OPTIONAL, &pp)) ||
+        (pp != AG_JSON_NONE &&
+         (err = parse_proxy_protocol(cfg, pp, ag_cfg_path(&o, "proxy_protocol"), &c->listen))) ||
         (err = ag_cfg_obj_end(&o)))
         return err;
     c->listen.backlog = (int)backlog;

@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "cfg.h"
 #include "err.h"
+#include "ipaddr.h"
 #include "str.h"
 #include "core/graph.h"
 #include "audit_config.h"
@@ -26,6 +27,11 @@ enum { AG_CLIENT_AUTH_NONE = 0, AG_CLIENT_AUTH_OPTIONAL, AG_CLIENT_AUTH_REQUIRE 
 typedef struct {
     const char *address;  /* "HOST:PORT" ([v6]:port allowed), as written */
     int backlog;
+    /* listen.proxy_protocol.trusted (arena): the networks whose connections must open
+     * with a PROXY protocol header (core/proxyproto.h); from anyone else a header is
+     * refused. ntrusted 0: no section, every PROXY header is refused. */
+    ag_ipaddr_net_t *pp_trusted;
+    int pp_ntrusted;
 } ag_config_listen_t;
 
 typedef struct {

@@ -244,7 +244,8 @@ ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code
         (err = put_user(out, "user", e->user ? e->user : &nobody)) ||
         (e->impersonated && (err = put_user(out, "impersonatedUser", e->impersonated))) ||
         (err = ag_buf_append_cstr(out, ",\"sourceIPs\":")) ||
-        (err = put_strs(out, &e->source_ip, e->source_ip.n ? 1 : 0)))
+        (err = put_strs(out, (ag_str_t[]){e->source_ip, e->proxy_ip},
+                        e->source_ip.n ? (e->proxy_ip.n ? 2 : 1) : 0)))
         return err;
     if (e->user_agent.n && ((err = ag_buf_append_cstr(out, ",\"userAgent\":")) ||
                             (err = ag_json_write_str(out, e->user_agent))))
@@ -526,6 +527,7 @@ ag_audit_entry_t *ag_audit_begin(ag_gate_t *g)
     e->uri = ag_arena_strdup(g->arena, g->req->target);
     e->user_agent = ag_arena_strdup(g->arena, header(g->req, "user-agent"));
     e->source_ip = ag_arena_strdup(g->arena, g->client_ip);
+    e->proxy_ip = ag_arena_strdup(g->arena, g->proxy_ip);
     g->audit = e;
     return e;
 }

@@ -35,6 +35,7 @@ typedef struct {
     ag_attrs_t attrs;
     bool have_attrs;
     ag_str_t uri, user_agent, source_ip;
+    ag_str_t proxy_ip; /* after source_ip in sourceIPs, as kube-apiserver lists proxies */
     int decision; /* AG_AUDIT_* */
     bool started; /* stage ResponseStarted (long-running request) */
     bool written; /* the event went out (each request has one) */

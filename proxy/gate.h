@@ -26,6 +26,8 @@ typedef struct ag_gate {
     ag_http_req_t *req;           /* canonical; headers include the client's Authorization */
     const ag_tls_peer_t *peer;    /* verified client certificate (peer->verified) */
     ag_str_t client_ip;
+    ag_str_t proxy_ip;            /* the load balancer whose PROXY header named client_ip
+                                     (empty: client_ip is the TCP peer) */
     uv_loop_t *loop;              /* the worker loop the request belongs to */
     int worker;                   /* worker id (metrics slot) */
     ag_arena_t *arena;            /* request arena: identity strings may live here */

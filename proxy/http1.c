@@ -1,8 +1,10 @@
 /* HTTP/1.1 proxying for one worker (http1.h): the request's whole path through the
  * gateway. A connection is in one phase at a time:
  *
- *   HEAD -> (GATE) -> (CONNECT) -> BODY -> WAIT -> HEAD ...   or -> TUNNEL after a 101
+ *   (PREFACE) -> HEAD -> (GATE) -> (CONNECT) -> BODY -> WAIT -> HEAD ...   or -> TUNNEL
  *
+ * PREFACE (main listener) reads the raw bytes before TLS or HTTP: a PROXY protocol
+ * header, accepted or refused as proxy/preface.c decides; then TLS starts on what follows.
  * HEAD waits for a complete head (up to the first empty line) in the connection's read
  * buffer, scans the raw bytes (ag_canon_scan_head), parses them with llhttp in one call
  * (so every header slice points into that buffer), checks them (ag_canon_check) and runs
@@ -32,6 +34,7 @@
 #include "httpreq.h"
 #include "log.h"
 #include "metrics.h"
+#include "preface.h"
 #include "status.h"
 #include "stream.h"
 #include "upstream.h"
@@ -43,6 +46,7 @@
 
 /* P_LINGER: answered and closing; reads what the client still sends (lingering_close). */
 typedef enum {
+    P_PREFACE,
     P_HEAD,
     P_GATE,
     P_CONNECT,
@@ -84,7 +88,9 @@ typedef struct conn {
     bool timer_closed, gate_pending, free_on_gate, in_drive, redrive;
     ag_gate_t gate;
     ag_tls_peer_t peer;
-    char client_ip[64];
+    char client_ip[64];        /* the peer, or the client a trusted PROXY header names */
+    ag_preface_t preface;      /* P_PREFACE: the TCP peer and whether it is trusted */
+    bool tls_later;            /* P_PREFACE: TLS starts after the header */
     ag_buf_t out;              /* heads being written (reused) */
     ag_upconn_t *up;
     bool up_reused, head_built, retry_ok;
@@ -630,7 +636,9 @@ static void on_timer(uv_timer_t *t)
         close_conn(c);
         break;
     case T_HEAD:
-        if (c->phase == P_LOCAL) { /* a local route's body has as long as a head */
+        if (c->phase == P_PREFACE && ag_preface_abort(&c->preface, true)) {
+            respond(c, 408, "timed out reading the PROXY protocol header", true);
+        } else if (c->phase == P_LOCAL) { /* a local route's body has as long as a head */
             ag_metrics_inc(AG_M_TIMEOUTS_BODY);
             respond(c, 408, "timed out reading the request body", true);
         } else if (c->st.rn > c->st.roff) {
@@ -1150,6 +1158,7 @@ static void handle_head(conn_t *c)
     c->gate.req = &c->req;
     c->gate.peer = &c->peer;
     c->gate.client_ip = ag_str_cstr(c->client_ip);
+    c->gate.proxy_ip = c->preface.proxied ? ag_str_cstr(c->preface.peer) : AG_STR_NULL;
     c->gate.loop = &c->w->loop;
     c->gate.worker = c->w->id;
     c->gate.arena = &c->arena;
@@ -1214,9 +1223,43 @@ static void parse_head(conn_t *c)
 }
 
 /* One step for the current phase. */
+/* P_PREFACE: the bytes before TLS or HTTP (preface.h). A header accepted, TLS starts on
+ * what follows it (the stream feeds the rest of the read buffer to the handshake), or the
+ * head is read from the same buffer. */
+static void read_preface(conn_t *c)
+{
+    ag_stream_t *s = &c->st;
+    const char *msg = NULL;
+    size_t used = 0;
+    switch (ag_preface_take(&c->preface, s->rbuf + s->roff, s->rn - s->roff, &used, c->client_ip,
+                            sizeof c->client_ip, &msg)) {
+    case AG_PREFACE_WAIT:
+        return;
+    case AG_PREFACE_REFUSE:
+        respond(c, 400, msg, true); /* plain text: no TLS was started */
+        return;
+    case AG_PREFACE_PASS:
+        break;
+    }
+    s->roff += used;
+    c->phase = P_HEAD;
+    if (!c->tls_later) {
+        c->redrive = true; /* the head may be in the buffer already */
+        return;
+    }
+    c->tls_later = false;
+    /* taken now, not at accept: a context replaced meanwhile may be gone (tls_reload.h) */
+    ag_tls_ctx_t *tls = ag_tls_ctx_take(&c->w->tls_server, &c->w->tls_server_next);
+    if (ag_stream_start_tls(s, tls) != 0)
+        close_conn(c);
+}
+
 static void drive_once(conn_t *c)
 {
     switch (c->phase) {
+    case P_PREFACE:
+        read_preface(c);
+        break;
     case P_HEAD:
         parse_head(c);
         break;
@@ -1548,6 +1591,8 @@ static void on_client_read(ag_stream_t *s, int status)
         return;
     if (status < 0) {
         /* The client went away (or broke TLS): whatever is in flight is abandoned. */
+        if (c->phase == P_PREFACE)
+            ag_preface_abort(&c->preface, false);
         if (c->phase == P_TUNNEL && c->up) {
             ag_stream_close_after_flush(&c->up->st);
             release_up(c, false);
@@ -1648,18 +1693,24 @@ static void accept_on(ag_worker_t *w, int fd, ag_tls_ctx_t *tls, bool webhook_on
     c->up = NULL;
     c->peer = (ag_tls_peer_t){0};
     c->webhook_only = webhook_only;
+    c->tls_later = !webhook_only && tls; /* main: TLS after the preface */
     ag_link_init(&c->link);
     ag_link_push(&w->conns, &c->link);
     w->nconns++;
     ag_metrics_gauge_add(AG_M_CONNS_OPEN, 1);
     reset_request(c);
-    c->phase = P_HEAD;
-    arm(c, T_HEAD, w->conf->timeouts.header_read_ms); /* covers the TLS handshake too */
-    int rc = ag_stream_accept(&c->st, fd, tls); /* owns fd from here, success or not */
+    c->phase = webhook_only ? P_HEAD : P_PREFACE;
+    /* covers the PROXY header and the TLS handshake too */
+    arm(c, T_HEAD, w->conf->timeouts.header_read_ms);
+    /* owns fd from here, success or not */
+    int rc = ag_stream_accept(&c->st, fd, webhook_only ? tls : NULL);
     if (rc < 0 || w->nconns > w->conf->limits.max_connections || w->draining) {
         close_conn(c);
         return;
     }
+    struct sockaddr_storage peer;
+    bool known = !webhook_only && ag_stream_peer_addr(&c->st, &peer) == 0;
+    ag_preface_begin(&c->preface, &w->conf->listen, known ? (struct sockaddr *)&peer : NULL);
     ag_stream_peer_ip(&c->st, c->client_ip, sizeof c->client_ip);
 }
 
@@ -1679,7 +1730,8 @@ void ag_http1_drain(ag_worker_t *w)
     for (ag_link_t *l = w->conns.next, *next; l != &w->conns; l = next) {
         next = l->next;
         conn_t *c = (conn_t *)((char *)l - offsetof(conn_t, link));
-        if ((c->phase == P_HEAD && c->st.rn == c->st.roff) || c->phase == P_LINGER)
+        if (((c->phase == P_HEAD || c->phase == P_PREFACE) && c->st.rn == c->st.roff) ||
+            c->phase == P_LINGER)
             close_conn(c); /* idle keep-alive, or answered already */
         else
             c->close_after = true;

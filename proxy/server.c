@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "preface.h"
 #include "tls_reload.h"
 #include "upstream.h"
 #include "worker.h"
@@ -520,6 +521,7 @@ ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
         s->workers[i].id = i + 1;
     ag_metrics_init();
     ag_acceptor_metrics_init();
+    ag_preface_metrics_init();
     if ((err = bind_listener(s, "listen.address", conf->listen.address, &s->listen_fd,
                              s->listen_addr, sizeof s->listen_addr, errmsg)) != 0)
         goto fail;

@@ -433,6 +433,20 @@ static int start_tls(ag_stream_t *s, ag_tls_ctx_t *tls, const char *sni)
     return 0;
 }
 
+int ag_stream_start_tls(ag_stream_t *s, ag_tls_ctx_t *tls)
+{
+    size_t n = s->rn - s->roff;
+    if (s->tls || ag_tls_create(tls, on_emit, s, &s->tls) != 0)
+        return UV_ENOMEM;
+    if (n > 0 && ag_tls_feed(s->tls, s->rbuf + s->roff, n) != 0)
+        return UV_ENOBUFS;
+    s->roff = s->rn = 0;
+    s->ready = false; /* on_ready again, when the handshake is done */
+    pump(s);          /* nested in a pump (the consumer's on_read): folded into it */
+    update_reading(s);
+    return 0;
+}
+
 int ag_stream_accept(ag_stream_t *s, int fd, ag_tls_ctx_t *tls)
 {
     int rc = uv_tcp_open(&s->tcp, fd);
@@ -490,12 +504,17 @@ int ag_stream_connect(ag_stream_t *s, const struct sockaddr *addr, ag_tls_ctx_t 
     return 0;
 }
 
+int ag_stream_peer_addr(ag_stream_t *s, struct sockaddr_storage *ss)
+{
+    int n = sizeof *ss;
+    return uv_tcp_getpeername(&s->tcp, (struct sockaddr *)ss, &n);
+}
+
 void ag_stream_peer_ip(ag_stream_t *s, char *buf, size_t len)
 {
     struct sockaddr_storage ss;
-    int n = sizeof ss;
     buf[0] = '\0';
-    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &n) != 0)
+    if (ag_stream_peer_addr(s, &ss) != 0)
         return;
     if (ss.ss_family == AF_INET)
         uv_ip4_name((struct sockaddr_in *)&ss, buf, len);

@@ -55,6 +55,11 @@ void ag_stream_dispose(ag_stream_t *s);
 /* Takes over <fd>, a connection just accepted (acceptor.h), closing it on failure; <tls>
  * (may be NULL) starts a server session. on_ready follows (synchronously for plain TCP). */
 int ag_stream_accept(ag_stream_t *s, int fd, ag_tls_ctx_t *tls);
+/* Starts a server TLS session on a stream accepted without one (<tls> NULL), after the
+ * consumer read what came before the ClientHello (a PROXY protocol header): the
+ * unconsumed bytes rbuf[roff..rn] become the session's first ciphertext, and on_ready
+ * follows once the handshake is done (or failed). Call at most once. */
+int ag_stream_start_tls(ag_stream_t *s, ag_tls_ctx_t *tls);
 /* Connects to <addr>; with <tls>, performs a client handshake naming <sni>. */
 int ag_stream_connect(ag_stream_t *s, const struct sockaddr *addr, ag_tls_ctx_t *tls,
                       const char *sni);
@@ -89,5 +94,7 @@ void ag_stream_shutdown(ag_stream_t *s);
 
 /* Peer address as text ("1.2.3.4" / "::1") into <buf>; "" on failure. */
 void ag_stream_peer_ip(ag_stream_t *s, char *buf, size_t len);
+/* Peer address into <ss>; 0 or a libuv error. */
+int ag_stream_peer_addr(ag_stream_t *s, struct sockaddr_storage *ss);
 
 #endif

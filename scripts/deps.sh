@@ -16,6 +16,8 @@ esac
 # t_install: systemd-analyze verify (which runs man for Documentation=) and groff check the
 # installed unit and man page; t_container: unshare/setpriv (util-linux) and readelf.
 [[ "${1:-}" == test ]] && want+=(systemd man-db groff-base util-linux binutils)
+# t_proxy_protocol: HAProxy in front of the gateway sending PROXY protocol v1 and v2.
+[[ "${1:-}" == test ]] && want+=(haproxy)
 
 missing=()
 for p in "${want[@]}"; do

@@ -147,6 +147,26 @@ TEST(audit_event_json_has_the_api_server_fields)
     ag_buf_dispose(&out);
 }
 
+/* Behind a load balancer that sent a PROXY protocol header: the client it named, then the
+ * balancer, as kube-apiserver lists a client and the proxies it came through. */
+TEST(audit_source_ips_list_the_proxy_after_the_client)
+{
+    ag_audit_entry_t e = {.received_ns = 1780000000123456789ull,
+                          .uri = AG_STR("/api"),
+                          .source_ip = AG_STR("203.0.113.7"),
+                          .proxy_ip = AG_STR("10.0.0.9")};
+    ag_buf_t out = AG_BUF_INIT(1 << 16);
+    CHECK_EQ(
+        ag_audit_format(&e, AG_AUDIT_METADATA, 200, 1780000000200000000ull, AG_STR("id"), &out), 0);
+    CHECK(out.p && strstr(out.p, ",\"sourceIPs\":[\"203.0.113.7\",\"10.0.0.9\"],"));
+    ag_buf_clear(&out);
+    e.proxy_ip = AG_STR_NULL;
+    CHECK_EQ(
+        ag_audit_format(&e, AG_AUDIT_METADATA, 200, 1780000000200000000ull, AG_STR("id"), &out), 0);
+    CHECK(out.p && strstr(out.p, ",\"sourceIPs\":[\"203.0.113.7\"],"));
+    ag_buf_dispose(&out);
+}
+
 static char *slurp(const char *path, size_t *n)
 {
     ag_buf_t b = AG_BUF_INIT(1 << 24);

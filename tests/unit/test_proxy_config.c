@@ -157,3 +157,45 @@ TEST(config_split_address)
     CHECK_EQ(ag_config_split_address(&a, ":80", &host, &port), AG_E_INVAL);
     ag_arena_dispose(&a);
 }
+
+TEST(config_proxy_protocol_trusted_networks)
+{
+    ag_config_t *c = parse_ok("{\"listen\":{\"address\":\"127.0.0.1:1\",\"proxy_protocol\":"
+                              "{\"trusted\":[\"127.0.0.0/8\",\"::1/128\",\"10.1.2.3\"]}},"
+                              "\"upstream\":{\"url\":\"http://a:1\"}}");
+    if (!c)
+        return;
+    CHECK_EQ(c->listen.pp_ntrusted, 3);
+    CHECK(c->listen.pp_trusted[0].addr.family == AG_IPADDR_V4 && c->listen.pp_trusted[0].bits == 8);
+    CHECK(c->listen.pp_trusted[1].addr.family == AG_IPADDR_V6 &&
+          c->listen.pp_trusted[1].bits == 128);
+    CHECK_EQ(c->listen.pp_trusted[2].bits, 32);
+    ag_config_destroy(c);
+    c = parse_ok(
+        "{\"listen\":{\"address\":\"127.0.0.1:1\"},\"upstream\":{\"url\":\"http://a:1\"}}");
+    if (c)
+        CHECK(c->listen.pp_ntrusted == 0 && c->listen.pp_trusted == NULL);
+    ag_config_destroy(c);
+}
+
+TEST(config_proxy_protocol_refuses_bad_networks)
+{
+    parse_err("{\"listen\":{\"address\":\"127.0.0.1:1\",\"proxy_protocol\":{\"trusted\":"
+              "[\"10.0.0.0/8\",\"10.0.0.1/8\"]}},\"upstream\":{\"url\":\"http://a:1\"}}",
+              "gw.json:1:78: listen.proxy_protocol.trusted[1]: has bits set after the prefix "
+              "length (write the network address)");
+    parse_err("{\"listen\":{\"address\":\"127.0.0.1:1\",\"proxy_protocol\":{\"trusted\":"
+              "[\"lb.example\"]}},\"upstream\":{\"url\":\"http://a:1\"}}",
+              "gw.json:1:65: listen.proxy_protocol.trusted[0]: is not an IPv4 or IPv6 address "
+              "or network (\"10.0.0.0/8\", \"fd00::/8\")");
+    parse_err("{\"listen\":{\"address\":\"127.0.0.1:1\",\"proxy_protocol\":{\"trusted\":[]}},"
+              "\"upstream\":{\"url\":\"http://a:1\"}}",
+              "gw.json:1:64: listen.proxy_protocol.trusted: must be an array of 1 to 256 "
+              "networks (\"CIDR\")");
+    parse_err("{\"listen\":{\"address\":\"127.0.0.1:1\",\"proxy_protocol\":{}},"
+              "\"upstream\":{\"url\":\"http://a:1\"}}",
+              "gw.json:1:53: listen.proxy_protocol.trusted: required field is missing");
+    parse_err("{\"listen\":{\"address\":\"127.0.0.1:1\",\"proxy_protocol\":{\"trusted\":"
+              "[\"::1\"],\"required\":false}},\"upstream\":{\"url\":\"http://a:1\"}}",
+              "gw.json:1:72: listen.proxy_protocol: unknown key \"required\"");
+}
