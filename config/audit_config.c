@@ -66,6 +66,7 @@ ag_err ag_audit_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
         (err = ag_cfg_cstr(&o, "file", AG_CFG_REQUIRED, &file)) ||
         (err = ag_cfg_int(&o, "max_size", AG_CFG_OPTIONAL, 4096, 1LL << 40, &c->max_size)) ||
         (err = ag_cfg_int(&o, "max_backups", AG_CFG_OPTIONAL, 0, 1000, &backups)) ||
+        (err = ag_cfg_int(&o, "max_age_days", AG_CFG_OPTIONAL, 0, 36500, &c->max_age_days)) ||
         (err = ag_cfg_int(&o, "queue_bytes", AG_CFG_OPTIONAL, 64 * 1024, 1LL << 30,
                           &c->queue_bytes)) ||
         (err = ag_cfg_enum(&o, "level", AG_CFG_OPTIONAL, levels, &level)) ||

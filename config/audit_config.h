@@ -8,6 +8,8 @@
  *     "file": "audit.log",           (required; relative to the config file)
  *     "max_size": 104857600,         (bytes before rotation to FILE.1; >= 4096)
  *     "max_backups": 5,              (FILE.1 .. FILE.N kept; 0 = truncate in place)
+ *     "max_age_days": 0,             (backups last written longer ago are removed, as
+ *                                     --audit-log-maxage; 0 = no age limit)
  *     "queue_bytes": 4194304,        (events waiting for the writer; beyond: dropped,
  *                                     counted in authgate_audit_dropped_total)
  *     "level": "Metadata",           (None | Metadata: the default)
@@ -40,6 +42,7 @@ typedef struct {
     const char *file; /* arena */
     long long max_size;
     int max_backups;
+    long long max_age_days;
     long long queue_bytes;
     ag_audit_level level;   /* when no rule matches */
     ag_audit_rule_t *rules; /* arena */

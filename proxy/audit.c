@@ -282,6 +282,8 @@ struct ag_audit_log {
     const char *path;
     long long max_size, size;
     int backups;
+    long long max_age_s; /* backups last written longer ago are removed (0: kept) */
+    time_t last_prune;
     _Atomic uint64_t dropped;
     uint64_t reported; /* writer thread: drops already logged */
     uint64_t last_report;
@@ -296,6 +298,21 @@ static ag_err open_file(ag_audit_log_t *l, bool truncate)
     struct stat st;
     l->size = fstat(l->fd, &st) == 0 ? (long long)st.st_size : 0;
     return 0;
+}
+
+/* Removes the backups FILE.1 .. FILE.N last written more than max_age ago, as
+ * kube-apiserver's --audit-log-maxage (at start, at each rotation and hourly). */
+static void prune(ag_audit_log_t *l)
+{
+    char name[4096];
+    time_t now = time(NULL);
+    l->last_prune = now;
+    for (int i = 1; l->max_age_s > 0 && i <= l->backups; i++) {
+        struct stat st;
+        snprintf(name, sizeof name, "%s.%d", l->path, i);
+        if (stat(name, &st) == 0 && now - st.st_mtime > l->max_age_s && unlink(name) != 0)
+            ag_warn("audit: cannot remove %s (older than max_age_days): %s", name, strerror(errno));
+    }
 }
 
 /* FILE -> FILE.1 -> ... -> FILE.N (the oldest falls off); then a fresh FILE. */
@@ -316,6 +333,7 @@ static void rotate(ag_audit_log_t *l)
     l->size = 0;
     if (open_file(l, true) != 0)
         ag_error("audit: cannot reopen %s: %s", l->path, strerror(errno));
+    prune(l);
 }
 
 static void write_out(ag_audit_log_t *l, const char *p, size_t n)
@@ -410,6 +428,8 @@ static void writer(void *arg)
         if (n)
             write_lines(l, chunk, n);
         report_drops(l);
+        if (l->max_age_s > 0 && time(NULL) - l->last_prune >= 3600)
+            prune(l);
         if (done)
             break;
     }
@@ -427,6 +447,8 @@ ag_err ag_audit_log_create(const ag_audit_config_t *c, ag_audit_log_t **out, ag_
     l->path = c->file;
     l->max_size = c->max_size;
     l->backups = c->max_backups;
+    l->max_age_s = c->max_age_days * 86400;
+    prune(l);
     if (open_file(l, false) != 0) {
         if (errmsg)
             ag_buf_printf(errmsg, "audit: cannot open %s: %s", c->file, strerror(errno));
