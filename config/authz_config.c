@@ -2,7 +2,9 @@
  * files are only named here; proxy/policy.c loads them. */
 #include "authz_config.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Both spellings: the azure section and ag_chain_mode_parse use hyphens. */
 static const char *const modes[] = {
@@ -17,7 +19,16 @@ void ag_authz_config_defaults(ag_authz_config_t *c)
     c->reload_interval_ms = 1000;
 }
 
-/* "policies": file or directory names, resolved against <dir>. */
+/* The <i>th element of the array at <arr> (for its line and column). */
+static ag_json_ref nth(ag_cfg_t *cfg, ag_json_ref arr, int i)
+{
+    ag_json_ref r = ag_json_first(cfg->doc, arr);
+    while (i-- > 0 && r != AG_JSON_NONE)
+        r = ag_json_next(cfg->doc, r);
+    return r != AG_JSON_NONE ? r : arr;
+}
+
+/* "policies": file or directory names, resolved against <dir>; each must exist. */
 static ag_err parse_policies(ag_cfg_obj_t *o, const char *dir, ag_authz_config_t *c)
 {
     ag_str_t *list = NULL;
@@ -49,6 +60,10 @@ static ag_err parse_policies(ag_cfg_obj_t *o, const char *dir, ag_authz_config_t
         ag_buf_dispose(&b);
         if (!paths[i])
             return err ? err : AG_E_NOMEM;
+        if (access(paths[i], F_OK) != 0 && errno == ENOENT)
+            return ag_cfg_fail(o->cfg, nth(o->cfg, at, i),
+                               ag_cfg_index_path(o->cfg, ag_cfg_path(o, "policies"), i),
+                               "no such file or directory \"%s\"", paths[i]);
     }
     c->policies = paths;
     c->npolicies = n;

@@ -4,6 +4,7 @@
  * socket or starts a thread; file existence is checked so a typo fails at load time. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -557,7 +558,10 @@ static ag_err load_config(const char *path, bool skip_serving_files, ag_config_t
     ag_buf_t text = AG_BUF_INIT(AG_CONFIG_MAX_BYTES);
     ag_err err = ag_buf_read_file(&text, path);
     if (err) {
-        if (errmsg)
+        if (errmsg && access(path, F_OK) != 0 && errno == ENOENT)
+            ag_buf_printf(errmsg, "%s: no such file (the configuration file given with --config)",
+                          path);
+        else if (errmsg)
             ag_buf_printf(errmsg, "%s:1:1: (top level): cannot read configuration: %s", path,
                           ag_err_str(err));
         goto out;

@@ -243,8 +243,11 @@ static ag_authn_result check_audience(vctx *v, const ag_str_t *want, int nwant)
                 match[nmatch++] = want[i];
                 break;
             }
-    if (nmatch == 0)
+    if (nmatch == 0) {
+        v->info->token_aud = toks;
+        v->info->ntoken_aud = ntok;
         return AG_AUTHN_WRONG_AUDIENCE;
+    }
     v->info->audiences = match;
     v->info->naudiences = nmatch;
     return AG_AUTHN_OK;

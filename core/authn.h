@@ -78,6 +78,8 @@ typedef struct {
     int naudiences;
     ag_str_t claim;                 /* the claim a check failed on, if any (static or
                                        issuer-set storage: use before a reload) */
+    const ag_str_t *token_aud;      /* WRONG_AUDIENCE: the token's own aud values (for */
+    int ntoken_aud;                 /* the log line; none: the token has no aud) */
 } ag_authn_info_t;
 
 /* Verifies <token> (borrowed) against <issuers> at <now> (unix seconds) and fills <id>

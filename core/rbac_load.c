@@ -994,7 +994,9 @@ ag_err ag_rbac_load(const char *const *paths, int npaths, const ag_rbac_opts_t *
         struct stat st;
         if (stat(paths[i], &st) != 0) {
             if (errmsg)
-                ag_buf_printf(errmsg, "%s: no such file or directory", paths[i]);
+                ag_buf_printf(
+                    errmsg, "%s: no such file or directory (named in authorization.rbac.policies)",
+                    paths[i]);
             err = AG_E_IO;
             break;
         }

@@ -150,11 +150,46 @@ static void gate_finish(job_t *j, ag_authn_result r, int status)
     ag_log_req(lvl, (j)->g ? (j)->g->client_ip.p : NULL, (j)->g ? ag_gate_audit_id((j)->g) : NULL, \
                __VA_ARGS__)
 
+/* "a", "b" (at most 8, each cut at 100 bytes) into <b>; "none" for an empty list. */
+static void quote_list(ag_buf_t *b, const ag_str_t *v, int n)
+{
+    if (n == 0)
+        ag_buf_append_cstr(b, "none");
+    for (int i = 0; i < n && i < 8; i++)
+        ag_buf_printf(b, "%s\"%.*s\"", i ? ", " : "", (int)(v[i].n < 100 ? v[i].n : 100), v[i].p);
+    if (n > 8)
+        ag_buf_printf(b, ", ... (%d in all)", n);
+}
+
+/* A wrong audience names what the token carried and what was wanted (the issuer's
+ * audiences, or a TokenReview's), the usual misconfiguration being a client that asks
+ * its IdP for another audience than the one configured. */
+static void log_wrong_audience(job_t *j)
+{
+    ag_buf_t b = AG_BUF_INIT(1024);
+    const ag_issuer_t *is = j->info.issuer;
+    ag_buf_append_cstr(&b, "token aud: ");
+    quote_list(&b, j->info.token_aud, j->info.ntoken_aud);
+    ag_buf_append_cstr(&b, j->naud ? "; the review asks for " : "; the issuer accepts ");
+    if (j->naud)
+        quote_list(&b, j->auds, j->naud);
+    else
+        quote_list(&b, is ? is->audiences : NULL, is ? is->naudiences : 0);
+    job_log(AG_LOG_INFO, j,
+            "authentication failed: wrong_audience (iss=%.*s kid=%.*s sub=%.*s "
+            "%s)",
+            AG_STR_FMT(j->info.iss), AG_STR_FMT(j->info.kid), AG_STR_FMT(j->info.sub),
+            b.p ? b.p : "");
+    ag_buf_dispose(&b);
+}
+
 static void finish(job_t *j, ag_authn_result r, int status)
 {
     j->done = true;
     ag_metrics_inc(m_result[r >= 0 && r < AG_AUTHN_RESULT_COUNT ? r : AG_AUTHN_INTERNAL]);
-    if (r != AG_AUTHN_OK && r != AG_AUTHN_NO_CREDENTIALS)
+    if (r == AG_AUTHN_WRONG_AUDIENCE && j->info.iss.n) /* verified now, not a cached result */
+        log_wrong_audience(j);
+    else if (r != AG_AUTHN_OK && r != AG_AUTHN_NO_CREDENTIALS)
         job_log(AG_LOG_INFO, j, "authentication failed: %s (iss=%.*s kid=%.*s sub=%.*s)",
                 ag_authn_result_name(r), AG_STR_FMT(j->info.iss), AG_STR_FMT(j->info.kid),
                 AG_STR_FMT(j->info.sub));

@@ -43,7 +43,7 @@ struct slot {
     uint64_t next_at;              /* uv_now of the scheduled refresh */
     long long backoff_ms;
     ag_keys_waiter_t *waiters;
-    char last_err[200]; /* the last failed fetch, for /readyz */
+    char last_err[512]; /* the last failed fetch, for /readyz */
     ag_keys_status_t st;
     /* per-issuer gauges (label issuer="<url>"); values set as deltas on the control slot */
     ag_metric_id m_issuer_stale, m_issuer_keys, m_issuer_success;
@@ -352,8 +352,24 @@ static void start_jwks(slot_t *s)
     k->inflight++;
 }
 
+/* "discovery document names issuer X, the configured issuer is Y" into <buf>: both values,
+ * the remote one cut at 160 bytes and its non-printable bytes shown as '?'. */
+static const char *issuer_mismatch(slot_t *s, ag_str_t got, char *buf, size_t len)
+{
+    char shown[161];
+    size_t n = got.n < sizeof shown - 1 ? got.n : sizeof shown - 1;
+    for (size_t i = 0; i < n; i++)
+        shown[i] = got.p[i] >= 0x20 && got.p[i] < 0x7f && got.p[i] != '"' ? got.p[i] : '?';
+    shown[n] = '\0';
+    snprintf(buf, len,
+             "discovery document names issuer \"%s\"%s but the configured issuer is "
+             "\"%.*s\" (they must be equal byte for byte, trailing slash included)",
+             shown, got.n > n ? "..." : "", AG_STR_FMT(ag_issuer_url(s->iss)));
+    return buf;
+}
+
 /* OIDC Discovery 1.0 §4.3: the document's issuer must be exactly the configured one. */
-static const char *read_discovery(slot_t *s, ag_str_t body)
+static const char *read_discovery(slot_t *s, ag_str_t body, char *buf, size_t len)
 {
     ag_arena_t arena;
     ag_json_t doc;
@@ -364,9 +380,10 @@ static const char *read_discovery(slot_t *s, ag_str_t body)
     if (ag_json_parse(&doc, body, NULL, &arena, NULL) != 0 ||
         ag_json_typeof(&doc, (root = ag_json_root(&doc))) != AG_JSON_OBJECT)
         why = "discovery document is not a JSON object";
-    else if (ag_json_str(&doc, ag_json_get(&doc, root, "issuer"), &arena, &iss) != 0 ||
-             !ag_str_eq(iss, ag_issuer_url(s->iss)))
-        why = "discovery document names a different issuer";
+    else if (ag_json_str(&doc, ag_json_get(&doc, root, "issuer"), &arena, &iss) != 0)
+        why = "discovery document has no issuer string";
+    else if (!ag_str_eq(iss, ag_issuer_url(s->iss)))
+        why = issuer_mismatch(s, iss, buf, len);
     else if ((r = ag_json_get(&doc, root, "jwks_uri")) == AG_JSON_NONE ||
              ag_json_str(&doc, r, &arena, &uri) != 0 || !http_url(uri) ||
              memchr(uri.p, '\0', uri.n))
@@ -389,7 +406,7 @@ static const char *read_discovery(slot_t *s, ag_str_t body)
 static void on_discovery(void *arg, const ag_fetch_res_t *res)
 {
     slot_t *s = arg;
-    char detail[96];
+    char detail[400];
     const char *why;
     if (!fetch_returned(s))
         return;
@@ -398,7 +415,7 @@ static void on_discovery(void *arg, const ag_fetch_res_t *res)
     } else if (res->status != 200) {
         snprintf(detail, sizeof detail, "HTTP status %ld", res->status);
         failed(s, false, "discovery", detail);
-    } else if ((why = read_discovery(s, res->body)) != NULL) {
+    } else if ((why = read_discovery(s, res->body, detail, sizeof detail)) != NULL) {
         failed(s, true, "discovery", why);
     } else {
         s->rediscover = false;

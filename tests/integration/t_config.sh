@@ -128,3 +128,23 @@ check_error syntax '3:3: ' <<'JSON'
   ,
 }
 JSON
+
+# A policy directory that does not exist: FILE:LINE:COL names the key and the path.
+check_error missing_policy_dir '4:48: authorization.rbac.policies[1]: no such file or directory' <<'JSON'
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "upstream": {"url": "http://127.0.0.1:1"},
+  "authorization": {"rbac": {"policies": [".", "no-such-dir/"]}}
+}
+JSON
+expect_match "$("$AUTHGATE" serve --config "$T/missing_policy_dir.json" 2>&1)" \
+    "no such file or directory \"$T/no-such-dir/\"" "the resolved path"
+
+# A configuration file that does not exist: "no such file" with the path, exit 2.
+for cmd in "serve --config" "serve --check --config"; do
+    rc=0
+    out=$("$AUTHGATE" $cmd "$T/nowhere/gw.json" 2>&1) || rc=$?
+    expect_eq "$rc" 2 "$cmd of a missing file: exit status"
+    expect_match "$out" "$T/nowhere/gw.json: no such file" "$cmd of a missing file: message"
+done
+pass "a missing configuration file: no such file, with its path"

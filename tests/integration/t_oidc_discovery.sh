@@ -34,6 +34,9 @@ expect_eq "$(get /api/v1/pods "not-a-jwt")" 401 "malformed"
 expect_eq "$(get /api/v1/pods "${tok}x")" 401 "trailing garbage"
 expect_eq "$(upstream_count)" "$before" "nothing forwarded after a 401"
 expect_eq "$(metric 'authgate_authn_total{result="wrong_audience"}')" 1 "wrong_audience counted"
+expect_match "$(grep 'wrong_audience' "$GW_LOG")" \
+    "authentication failed: wrong_audience \\(iss=$OIDC_ISSUER .*token aud: \"https://other.test\"; the issuer accepts \"https://authgate.test\"\\)" \
+    "the wrong-audience line names the token's aud and the accepted one"
 expect_eq "$(metric 'authgate_authn_total{result="bad_signature"}')" 1 "bad_signature counted"
 expect_no_match "$(cat "$GW_LOG")" "$tok" "token in the log"
 pass "bad tokens: 401 Status, reasons in /metrics, never forwarded or logged"
@@ -57,3 +60,12 @@ oidc_admin "jwks-mode?mode=ok" >/dev/null
 wait_ready
 expect_eq "$(get /api/v1/pods "$tok")" 200 "keys arrived"
 pass "ready only once every issuer has keys"
+
+# An issuer configured with a trailing slash the provider does not use: discovery fails
+# and the WARN prints both values (the outside trial saw only "a different issuer").
+sed "s#\"issuer\": \"$OIDC_ISSUER\"#\"issuer\": \"$OIDC_ISSUER/\"#" "$T/gw.json" >"$T/gw-slash.json"
+start_gateway "$T/gw-slash.json" gw-slash
+mismatch() { grep -q "discovery document names issuer \"$OIDC_ISSUER\" but the configured issuer is \"$OIDC_ISSUER/\"" "$GW_LOG"; }
+wait_until 10 "the issuer mismatch WARN" mismatch
+expect_match "$(curl -s "http://127.0.0.1:$ADMIN_PORT/readyz?verbose")" "names issuer" "/readyz names the mismatch"
+pass "issuer mismatch in discovery: both values in the WARN and in /readyz"

@@ -209,7 +209,7 @@ static ag_err parse_authz(const char *text, ag_authz_config_t *c, char *msg, siz
     ag_cfg_t cfg;
     ag_err err = ag_cfg_init(&cfg, "gw.json", ag_str_cstr(text), arena);
     if (!err)
-        err = ag_authz_config_parse(&cfg, ag_json_root(cfg.doc), "authorization", "/etc/ag", c);
+        err = ag_authz_config_parse(&cfg, ag_json_root(cfg.doc), "authorization", "/usr", c);
     snprintf(msg, cap, "%s", ag_cfg_error(&cfg) ? ag_cfg_error(&cfg) : "");
     ag_cfg_dispose(&cfg);
     return err;
@@ -225,15 +225,15 @@ TEST(authz_config_reads_modes_paths_and_impersonation)
     CHECK(!c.mode_set && c.bootstrap && c.impersonation == AG_IMPERSONATION_AUTHORIZE);
     CHECK_EQ(c.reload_interval_ms, 1000);
     CHECK_EQ(parse_authz("{\"mode\":\"azure_or_rbac\",\"impersonation\":\"deny\",\"rbac\":"
-                         "{\"policies\":[\"p/\",\"/abs.json\"],\"bootstrap\":false},"
+                         "{\"policies\":[\"lib/\",\"/etc/passwd\"],\"bootstrap\":false},"
                          "\"reload_interval\":\"0s\"}",
                          &c, msg, sizeof msg, &arena),
              0);
     CHECK(c.mode_set && c.mode == AG_CHAIN_AZURE_OR_RBAC);
     CHECK_EQ(c.impersonation, AG_IMPERSONATION_DENY);
     CHECK_EQ(c.npolicies, 2);
-    CHECK_STREQ(c.policies[0], "/etc/ag/p/");
-    CHECK_STREQ(c.policies[1], "/abs.json");
+    CHECK_STREQ(c.policies[0], "/usr/lib/"); /* relative: against the config's directory */
+    CHECK_STREQ(c.policies[1], "/etc/passwd");
     CHECK(!c.bootstrap);
     CHECK_EQ(c.reload_interval_ms, 0);
     CHECK_EQ(parse_authz("{\"mode\":\"azure-then-rbac\"}", &c, msg, sizeof msg, &arena), 0);
@@ -245,5 +245,11 @@ TEST(authz_config_reads_modes_paths_and_impersonation)
              AG_E_CONFIG);
     CHECK_EQ(parse_authz("{\"rbac\":{\"policy\":[]}}", &c, msg, sizeof msg, &arena), AG_E_CONFIG);
     CHECK(strstr(msg, "policy") != NULL);
+    /* a policy path that does not exist names the key, the element and the path */
+    CHECK_EQ(parse_authz("{\"rbac\":{\"policies\":[\"lib/\",\"no-such-dir/\"]}}", &c, msg,
+                         sizeof msg, &arena),
+             AG_E_CONFIG);
+    CHECK(strstr(msg, "authorization.rbac.policies[1]: no such file or directory "
+                      "\"/usr/no-such-dir/\"") != NULL);
     ag_arena_dispose(&arena);
 }
