@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <uv.h>
 
 #include "fetch.h"
@@ -13,6 +14,8 @@
 struct ag_login_http {
     uv_loop_t loop;
     ag_fetch_t *fetch;
+    char *ca_file; /* NULL = the system's */
+    bool used;     /* the engine has made a request (and may hold a connection) */
 };
 
 typedef struct {
@@ -24,34 +27,51 @@ typedef struct {
     size_t detail_n;
 } wait_t;
 
+static ag_err engine_create(ag_login_http_t *h)
+{
+    ag_fetch_opts_t fo = {.ca_file = h->ca_file,
+                          .timeout_ms = AG_LOGIN_HTTP_TIMEOUT_MS,
+                          .max_bytes = AG_OAUTH_MAX_BODY};
+    h->used = false;
+    return ag_fetch_create(&h->loop, &fo, &h->fetch);
+}
+
+static void engine_destroy(ag_login_http_t *h)
+{
+    ag_fetch_destroy(h->fetch);
+    h->fetch = NULL;
+    uv_run(&h->loop, UV_RUN_DEFAULT); /* close callbacks free the engine */
+}
+
 ag_err ag_login_http_create(const char *ca_file, ag_login_http_t **out)
 {
-    ag_fetch_opts_t fo = {
-        .ca_file = ca_file, .timeout_ms = AG_LOGIN_HTTP_TIMEOUT_MS, .max_bytes = AG_OAUTH_MAX_BODY};
     ag_login_http_t *h = calloc(1, sizeof *h);
-    ag_err err;
-    if (!h)
-        return AG_E_NOMEM;
-    if (uv_loop_init(&h->loop) != 0) {
-        free(h);
-        return AG_E_IO;
-    }
-    if ((err = ag_fetch_create(&h->loop, &fo, &h->fetch)) != 0) {
+    ag_err err = AG_E_NOMEM;
+    if (!h || (ca_file && !(h->ca_file = strdup(ca_file))))
+        goto fail;
+    err = AG_E_IO;
+    if (uv_loop_init(&h->loop) != 0)
+        goto fail;
+    if ((err = engine_create(h)) != 0) {
         uv_loop_close(&h->loop);
-        free(h);
-        return err;
+        goto fail;
     }
     *out = h;
     return 0;
+fail:
+    if (h)
+        free(h->ca_file);
+    free(h);
+    return err;
 }
 
 void ag_login_http_destroy(ag_login_http_t *h)
 {
     if (!h)
         return;
-    ag_fetch_destroy(h->fetch);
-    uv_run(&h->loop, UV_RUN_DEFAULT); /* close callbacks free the engine */
+    engine_destroy(h);
     uv_loop_close(&h->loop);
+    free(h->ca_file);
     free(h);
 }
 
@@ -87,6 +107,17 @@ ag_err ag_login_http_do(ag_login_http_t *h, const char *url, ag_str_t form, long
         snprintf(detail, detail_n, "refusing %s: only https:// or http:// to loopback", url);
         return AG_E_INVAL;
     }
+    /* A fresh connection for every request: between two polls the loop does not run, so
+     * a kept-alive connection the server closed meanwhile (Node's 5 s idle timeout < a
+     * 6 s slow_down interval) was reused and failed ("select/poll returned error"). */
+    if (h->used) {
+        engine_destroy(h);
+        if ((err = engine_create(h)) != 0) {
+            snprintf(detail, detail_n, "%s", ag_err_str(err));
+            return err;
+        }
+    }
+    h->used = true;
     if ((err = ag_fetch_start(h->fetch, &req, on_fetched, &w)) != 0) {
         snprintf(detail, detail_n, "%s", ag_err_str(err));
         return err;
