@@ -40,7 +40,8 @@ static const char login_help[] =
     "  --legacy                Azure AD v1 endpoints (resource=) instead of v2 (scope=)\n"
     "  --client-id ID          OAuth client (also --oidc-client-id); Azure default:\n"
     "                          " AKS_CLIENT_APP_ID " (AKS client app)\n"
-    "  --client-secret S       for a confidential client (also --oidc-client-secret)\n"
+    "  --client-secret S       for a confidential client (also --oidc-client-secret);\n"
+    "                          spn: prefer AZURE_CLIENT_SECRET (a flag shows in ps)\n"
     "  --scopes \"A B\"          scopes to ask for, space or comma separated (also --scope,\n"
     "                          repeatable); OIDC default \"openid offline_access\", Azure\n"
     "                          default \"<server-id>/.default offline_access\"\n"
@@ -48,7 +49,16 @@ static const char login_help[] =
     "                          audience; Azure: the server application id (also\n"
     "                          --server-id; default 6dae42f8-4368-4678-94ff-3960e28e3630)\n"
     "  --use-id-token          hand kubectl the ID token instead of the access token\n"
-    "  --login MODE            devicecode (default)\n"
+    "  --login MODE            devicecode (default); spn or workloadidentity sign in\n"
+    "                          as the client itself, never ask a person, and are not\n"
+    "                          cached (like kubelogin)\n"
+    "  --client-certificate FILE  spn: PEM certificate and its RSA key (unencrypted; also\n"
+    "                          AZURE_CLIENT_CERTIFICATE_PATH); signs an RS256 client\n"
+    "                          assertion (RFC 7523) with an x5t header\n"
+    "  --client-key FILE       spn: the certificate's key when not in the same file\n"
+    "  --federated-token-file FILE  workloadidentity: the federated (service account)\n"
+    "                          token sent as the client assertion, re-read on every run\n"
+    "                          (also AZURE_FEDERATED_TOKEN_FILE)\n"
     "  --idp-certificate-authority FILE  PEM bundle to verify the identity provider's TLS\n"
     "                          (also --certificate-authority)\n"
     "\n"
@@ -60,13 +70,20 @@ static const char login_help[] =
     "\n"
     "exit status: 0 ok, 2 usage, 3 identity provider unreachable or answered wrongly,\n"
     "4 sign-in declined, 5 code expired, 6 sign-in needed but kubectl is not interactive,\n"
-    "7 token cache unsafe or unusable.\n"
+    "7 token cache unsafe or unusable, 8 the grant or client was refused (invalid_grant,\n"
+    "invalid_client).\n"
+    "environment (spn, workloadidentity): AZURE_CLIENT_ID, AZURE_TENANT_ID,\n"
+    "AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE,\n"
+    "AZURE_AUTHORITY_HOST; kubelogin's AAD_SERVICE_PRINCIPAL_CLIENT_ID/_SECRET/\n"
+    "_CERTIFICATE too. Flags win over the environment.\n"
     "\n"
     "examples:\n"
     "  authgate login --issuer-url https://idp.example.com --client-id kubectl \\\n"
     "      --audience https://authgate.example.com\n"
     "  authgate login --tenant-id contoso.onmicrosoft.com --server-id 6dae42f8-4368-4678-"
     "94ff-3960e28e3630\n"
+    "  AZURE_CLIENT_SECRET=... authgate login --login spn --tenant-id T --client-id APP\n"
+    "  authgate login --login workloadidentity   # AZURE_* from the pod's webhook\n"
     "  authgate login --logout\n"
     "Write a kubeconfig that runs it for kubectl: authgate kubeconfig --help.\n";
 
@@ -115,6 +132,9 @@ static const struct {
     {{"--authority-host", NULL}, FIELD(o.authority_host)},
     {{"--client-id", "--oidc-client-id", NULL}, FIELD(o.client_id)},
     {{"--client-secret", "--oidc-client-secret", NULL}, FIELD(o.client_secret)},
+    {{"--client-certificate", NULL}, FIELD(o.client_certificate)},
+    {{"--client-key", NULL}, FIELD(o.client_key)},
+    {{"--federated-token-file", NULL}, FIELD(o.federated_token_file)},
     {{"--audience", "--server-id", NULL}, FIELD(o.audience)},
     {{"--login", "-l", NULL}, FIELD(o.grant)},
     {{"--idp-certificate-authority", "--certificate-authority", NULL}, FIELD(o.ca_file)},
@@ -165,26 +185,75 @@ static bool tenant_ok(const char *t)
     return n > 0 && n <= 128;
 }
 
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* The variables Azure's SDKs (and kubelogin) read, for what the flags leave unsaid:
+ * AZURE_* first, then kubelogin's AAD_SERVICE_PRINCIPAL_*. */
+static void from_env(ag_login_opts_t *o, const ag_grant_t *g)
+{
+    const char *v;
+    if (!o->client_id &&
+        ((v = env("AZURE_CLIENT_ID")) || (v = env("AAD_SERVICE_PRINCIPAL_CLIENT_ID"))))
+        o->client_id = v;
+    if (!o->tenant_id && !o->issuer_url && (v = env("AZURE_TENANT_ID")))
+        o->tenant_id = v;
+    if (g == &ag_grant_workload_identity && !o->federated_token_file)
+        o->federated_token_file = env("AZURE_FEDERATED_TOKEN_FILE");
+    if (g != &ag_grant_spn || o->client_secret || o->client_certificate)
+        return;
+    if ((v = env("AZURE_CLIENT_SECRET")) || (v = env("AAD_SERVICE_PRINCIPAL_CLIENT_SECRET")))
+        o->client_secret = v;
+    else if ((v = env("AZURE_CLIENT_CERTIFICATE_PATH")) ||
+             (v = env("AAD_SERVICE_PRINCIPAL_CLIENT_CERTIFICATE")))
+        o->client_certificate = v;
+}
+
+/* What a non-interactive mode needs: its own client id and exactly one credential. */
+static int check_client(const ag_login_opts_t *o, const ag_grant_t *g)
+{
+    if (g->interactive)
+        return 0;
+    if (!o->client_id || !*o->client_id)
+        return usage_error("--client-id (or AZURE_CLIENT_ID) is required with --login", g->name);
+    if (g == &ag_grant_spn && !o->client_secret == !o->client_certificate)
+        return usage_error("--login spn needs exactly one of --client-secret (or "
+                           "AZURE_CLIENT_SECRET) and --client-certificate (or "
+                           "AZURE_CLIENT_CERTIFICATE_PATH)",
+                           NULL);
+    if (g == &ag_grant_workload_identity &&
+        (!o->federated_token_file || o->client_secret || o->client_certificate))
+        return usage_error("--login workloadidentity needs --federated-token-file (or "
+                           "AZURE_FEDERATED_TOKEN_FILE) and no other client credential",
+                           NULL);
+    return 0;
+}
+
 static int check_args(login_args_t *a)
 {
     ag_login_opts_t *o = &a->o;
     if (!o->authority_host && getenv("AZURE_AUTHORITY_HOST") && *getenv("AZURE_AUTHORITY_HOST"))
         o->authority_host = getenv("AZURE_AUTHORITY_HOST");
+    if (!o->grant)
+        o->grant = "devicecode";
+    const ag_grant_t *g = ag_grant_find(o->grant);
+    if (!g)
+        return usage_error("unsupported --login mode", o->grant);
+    if (!g->interactive)
+        from_env(o, g);
     if (a->logout && !o->issuer_url && !o->tenant_id)
         return 0; /* logout of everything */
     if (!o->issuer_url == !o->tenant_id)
         return usage_error("name exactly one of --issuer-url and --tenant-id", NULL);
     if (o->tenant_id && !tenant_ok(o->tenant_id))
         return usage_error("invalid --tenant-id", o->tenant_id);
-    if (o->tenant_id && !o->client_id)
+    if (o->tenant_id && !o->client_id && g->interactive)
         o->client_id = AKS_CLIENT_APP_ID;
-    if (!o->client_id || !*o->client_id)
+    if (g->interactive && (!o->client_id || !*o->client_id))
         return usage_error("--client-id is required with --issuer-url", NULL);
-    if (!o->grant)
-        o->grant = "devicecode";
-    const ag_grant_t *g = ag_grant_find(o->grant);
-    if (!g)
-        return usage_error("unsupported --login mode", o->grant);
     return 0;
 }
 
@@ -312,7 +381,7 @@ static int logout(ag_login_t *lg, const char *dir, bool all)
     return err ? AG_LOGIN_CACHE : AG_LOGIN_OK;
 }
 
-static int run(login_args_t *a, const ag_execcred_info_t *info, ag_login_t *lg)
+static int run_cached(login_args_t *a, const ag_execcred_info_t *info, ag_login_t *lg)
 {
     ag_login_cache_t *c = NULL;
     ag_oauth_tokens_t t;
@@ -341,6 +410,28 @@ out:
     return rc;
 }
 
+/* A client signing in as itself: no cache (like kubelogin), since the credential is at
+ * hand on every run, a rotated federated token must be the one used, and CI runners'
+ * home directories are often shared; kubectl keeps the token in memory until its
+ * expirationTimestamp. */
+static int run_client(login_args_t *a, const ag_execcred_info_t *info, ag_login_t *lg,
+                      const ag_grant_t *g)
+{
+    ag_oauth_tokens_t t;
+    ag_login_status st = ag_login_resolve(lg);
+    if (st == AG_LOGIN_OK)
+        st = g->acquire(lg, NULL, &t);
+    return st == AG_LOGIN_OK ? print_credential(info, &a->o, &t) : (int)st;
+}
+
+static int run(login_args_t *a, const ag_execcred_info_t *info, ag_login_t *lg)
+{
+    const ag_grant_t *g = ag_grant_find(a->o.grant);
+    if (!g->interactive && !a->logout)
+        return run_client(a, info, lg, g);
+    return run_cached(a, info, lg);
+}
+
 int ag_cmd_login(int argc, char **argv)
 {
     login_args_t a = {0};
@@ -352,6 +443,10 @@ int ag_cmd_login(int argc, char **argv)
         fputs(login_help, stdout);
         return 0;
     }
+    /* The credential itself is checked only here: `authgate kubeconfig --login spn` may
+     * run where the secret is not (it comes from the CI job's environment). */
+    if (!rc && !a.logout)
+        rc = check_client(&a.o, ag_grant_find(a.o.grant));
     if (rc)
         return rc;
     if (ag_login_init(&lg, &a.o) != 0) {

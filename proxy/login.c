@@ -25,7 +25,8 @@ static const struct {
 #define AKS_SERVER_APP_ID "6dae42f8-4368-4678-94ff-3960e28e3630"
 
 /* The grant kinds --login can name (refresh_token is only ever used on a cached entry). */
-static const ag_grant_t *const grants[] = {&ag_grant_device_code};
+static const ag_grant_t *const grants[] = {&ag_grant_device_code, &ag_grant_spn,
+                                           &ag_grant_workload_identity};
 
 const ag_grant_t *ag_grant_find(const char *name)
 {
@@ -98,17 +99,21 @@ static const char *audience(const ag_login_t *lg)
 }
 
 /* The scopes sent (space-separated). OIDC: openid offline_access (a refresh token);
- * Azure AD v2: the server app's ".default" scope plus offline_access. */
+ * Azure AD v2: the server app's ".default" scope plus offline_access. A client signing
+ * in as itself (spn, workloadidentity) gets no refresh token: ".default" alone, which
+ * is also all Entra ID accepts for client credentials. */
 static const char *scopes(ag_login_t *lg)
 {
     char buf[1024];
+    const ag_grant_t *g = lg->opts->grant ? ag_grant_find(lg->opts->grant) : NULL;
+    bool person = !g || g->interactive;
     if (lg->opts->scopes)
         return lg->opts->scopes;
     if (!lg->azure)
-        return "openid offline_access";
+        return person ? "openid offline_access" : "";
     if (lg->opts->azure_v1)
         return "";
-    snprintf(buf, sizeof buf, "%s/.default offline_access", audience(lg));
+    snprintf(buf, sizeof buf, "%s/.default%s", audience(lg), person ? " offline_access" : "");
     return ag_arena_cstr(&lg->arena, ag_str_cstr(buf));
 }
 

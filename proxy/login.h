@@ -4,6 +4,8 @@
  *
  *   device_code    RFC 8628, a person signs in on another device   (login_grant.c)
  *   refresh_token  RFC 6749 §6, from a cached refresh token        (login_grant.c)
+ *   spn            client credentials, secret or certificate       (login_client.c)
+ *   workloadidentity  client credentials, federated token file     (login_client.c)
  *
  * A grant kind only says which form parameters it sends and how it waits; the token
  * request itself (client authentication, scope/resource, reading the answer strictly) is
@@ -45,9 +47,12 @@ typedef struct {
     bool azure_v1;              /* Azure AD v1 endpoints (resource=) instead of v2 (scope=) */
     const char *client_id;
     const char *client_secret; /* optional: confidential clients */
+    const char *client_certificate;   /* spn: PEM certificate (+ key unless client_key) */
+    const char *client_key;           /* spn: PEM private key of the certificate */
+    const char *federated_token_file; /* workloadidentity: the client assertion's file */
     const char *scopes;        /* space-separated; NULL = the default for the endpoint kind */
     const char *audience;      /* OIDC: RFC 8707 resource; Azure: the server app id */
-    const char *grant;         /* --login: "devicecode" (default) */
+    const char *grant;         /* --login: "devicecode" (default), "spn", "workloadidentity" */
     const char *ca_file;       /* PEM bundle for the IdP's TLS; NULL = system */
     bool use_id_token;         /* hand kubectl the id_token instead of the access token */
 } ag_login_opts_t;
@@ -72,6 +77,8 @@ typedef struct {
 
 extern const ag_grant_t ag_grant_device_code;
 extern const ag_grant_t ag_grant_refresh_token;
+extern const ag_grant_t ag_grant_spn;
+extern const ag_grant_t ag_grant_workload_identity;
 
 /* The grant kind --login <name> selects, or NULL. */
 const ag_grant_t *ag_grant_find(const char *name);
