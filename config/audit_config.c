@@ -53,7 +53,8 @@ ag_err ag_audit_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
                              const char *config_dir, ag_audit_config_t *c)
 {
     ag_cfg_obj_t o;
-    ag_json_ref rules = AG_JSON_NONE;
+    ag_json_ref rules = AG_JSON_NONE, lvl = AG_JSON_NONE;
+    const char *policy_file = NULL;
     long long backups = 5;
     int level = AG_AUDIT_METADATA;
     const char *file = NULL;
@@ -70,8 +71,14 @@ ag_err ag_audit_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
         (err = ag_cfg_int(&o, "queue_bytes", AG_CFG_OPTIONAL, 64 * 1024, 1LL << 30,
                           &c->queue_bytes)) ||
         (err = ag_cfg_enum(&o, "level", AG_CFG_OPTIONAL, levels, &level)) ||
-        (err = ag_cfg_value(&o, "rules", AG_CFG_OPTIONAL, &rules)) || (err = ag_cfg_obj_end(&o)))
+        (err = ag_cfg_value(&o, "level", AG_CFG_OPTIONAL, &lvl)) ||
+        (err = ag_cfg_value(&o, "rules", AG_CFG_OPTIONAL, &rules)) ||
+        (err = ag_cfg_file(&o, "policy_file", AG_CFG_OPTIONAL, &policy_file)) ||
+        (err = ag_cfg_obj_end(&o)))
         return err;
+    if (policy_file && (rules != AG_JSON_NONE || lvl != AG_JSON_NONE))
+        return ag_cfg_fail(cfg, rules != AG_JSON_NONE ? rules : lvl, ag_cfg_path(&o, "policy_file"),
+                           "either an audit policy file or \"level\" and \"rules\", not both");
     c->max_backups = (int)backups;
     c->level = (ag_audit_level)level;
     if (file[0] != '/' && config_dir) {
@@ -84,6 +91,8 @@ ag_err ag_audit_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
     } else {
         c->file = file;
     }
+    if (policy_file)
+        return ag_audit_policy_load(cfg, policy_file, c);
     if (rules != AG_JSON_NONE)
         return parse_rules(cfg, rules, ag_cfg_path(&o, "rules"), c);
     return 0;

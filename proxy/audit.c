@@ -88,13 +88,110 @@ static bool rule_matches(const ag_audit_rule_t *r, const ag_identity_t *u, const
     return true;
 }
 
+/* ---- audit.k8s.io/v1 Policy rules, matched as kube-apiserver's policy checker ---------- */
+
+static bool has(const ag_str_t *list, int n, ag_str_t v)
+{
+    for (int i = 0; i < n; i++)
+        if (ag_str_eq(list[i], v))
+            return true;
+    return false;
+}
+
+/* "res" or "res/sub" exactly, "*", "* /sub" (any resource's sub) and "res/ *" (res and
+ * all its subresources), without the spaces. */
+static bool gr_resource_matches(ag_str_t spec, const ag_attrs_t *a)
+{
+    ag_str_t r = a->resource, s = a->subresource;
+    if (ag_str_eq_lit(spec, "*"))
+        return true;
+    if (!s.n && ag_str_eq(spec, r))
+        return true;
+    if (s.n && spec.n == r.n + 1 + s.n && ag_str_starts_with(spec, r) && spec.p[r.n] == '/' &&
+        memcmp(spec.p + r.n + 1, s.p, s.n) == 0)
+        return true;
+    if (s.n && spec.n == 2 + s.n && spec.p[0] == '*' && spec.p[1] == '/' &&
+        memcmp(spec.p + 2, s.p, s.n) == 0)
+        return true;
+    return spec.n == r.n + 2 && ag_str_starts_with(spec, r) && spec.p[r.n] == '/' &&
+           spec.p[r.n + 1] == '*';
+}
+
+static bool policy_resource_matches(const ag_audit_rule_t *r, const ag_attrs_t *a)
+{
+    if (!a || !a->resource_request)
+        return false;
+    if (r->nnamespaces && !has(r->namespaces, r->nnamespaces, a->namespace_))
+        return false;
+    if (!r->ngrs)
+        return true;
+    for (int i = 0; i < r->ngrs; i++) {
+        const ag_audit_gr_t *g = &r->grs[i];
+        if (!ag_str_eq(g->group, a->api_group))
+            continue;
+        if (!g->nresources)
+            return true;
+        if (g->nnames && !has(g->names, g->nnames, a->name))
+            continue;
+        for (int k = 0; k < g->nresources; k++)
+            if (gr_resource_matches(g->resources[k], a))
+                return true;
+    }
+    return false;
+}
+
+static bool policy_path_matches(const ag_audit_rule_t *r, const ag_attrs_t *a)
+{
+    if (!a || a->resource_request)
+        return false;
+    for (int i = 0; i < r->npaths; i++) {
+        ag_str_t p = r->paths[i];
+        if (ag_str_eq_lit(p, "*") || ag_str_eq(p, a->path) ||
+            (p.n && p.p[p.n - 1] == '*' && ag_str_starts_with(a->path, ag_str_sub(p, 0, p.n - 1))))
+            return true;
+    }
+    return false;
+}
+
+static bool policy_rule_matches(const ag_audit_rule_t *r, const ag_identity_t *u,
+                                const ag_attrs_t *a)
+{
+    static const ag_identity_t nobody = {0};
+    if (!u)
+        u = &nobody;
+    if (r->nusers && !has(r->users, r->nusers, u->username))
+        return false;
+    if (r->ngroups) {
+        bool any = false;
+        for (int i = 0; !any && i < u->ngroups; i++)
+            any = has(r->groups, r->ngroups, u->groups[i]);
+        if (!any)
+            return false;
+    }
+    if (r->nverbs && !(a && has(r->verbs, r->nverbs, a->verb)))
+        return false;
+    if (r->nnamespaces || r->ngrs)
+        return policy_resource_matches(r, a);
+    if (r->npaths)
+        return policy_path_matches(r, a);
+    return true;
+}
+
+const ag_audit_rule_t *ag_audit_rule_for(const ag_audit_config_t *c, const ag_identity_t *user,
+                                         const ag_attrs_t *a)
+{
+    for (int i = 0; i < c->nrules; i++)
+        if (c->policy ? policy_rule_matches(&c->rules[i], user, a)
+                      : rule_matches(&c->rules[i], user, a))
+            return &c->rules[i];
+    return NULL;
+}
+
 ag_audit_level ag_audit_level_for(const ag_audit_config_t *c, const ag_identity_t *user,
                                   const ag_attrs_t *a)
 {
-    for (int i = 0; i < c->nrules; i++)
-        if (rule_matches(&c->rules[i], user, a))
-            return c->rules[i].level;
-    return c->level;
+    const ag_audit_rule_t *r = ag_audit_rule_for(c, user, a);
+    return r ? r->level : c->policy ? AG_AUDIT_NONE : c->level;
 }
 
 /* ---- the Event ----------------------------------------------------------------------------- */
@@ -608,8 +705,13 @@ void ag_audit_finish(ag_gate_t *g, int code, bool complete)
     e->started = !complete || code == 101;
     if (g->status == code && g->message.n) /* the gateway answered with a Status itself */
         e->own_message = g->message;
-    ag_audit_level level = ag_audit_level_for(S.conf, e->user, e->have_attrs ? &e->attrs : NULL);
-    if (level == AG_AUDIT_NONE)
+    const ag_attrs_t *a = e->have_attrs ? &e->attrs : NULL;
+    const ag_audit_rule_t *rule = ag_audit_rule_for(S.conf, e->user, a);
+    ag_audit_level level = ag_audit_level_for(S.conf, e->user, a);
+    unsigned stage =
+        e->started ? AG_AUDIT_STAGE_RESPONSE_STARTED : AG_AUDIT_STAGE_RESPONSE_COMPLETE;
+    if (level == AG_AUDIT_NONE || (S.conf->omit_stages & stage) ||
+        (rule && (rule->omit_stages & stage)))
         return;
     ag_buf_t b = {line, 0, sizeof line, sizeof line - 1}; /* never reallocates: cap fixed */
     line[0] = '\0';

@@ -43,7 +43,11 @@ typedef struct {
     ag_str_t own_message; /* the gateway's own Status answer: its message (else empty) */
 } ag_audit_entry_t;
 
-/* The level for a request: the first rule of <c> that matches, else c->level. */
+/* The first rule of <c> that matches the request, or NULL. */
+const ag_audit_rule_t *ag_audit_rule_for(const ag_audit_config_t *c, const ag_identity_t *user,
+                                         const ag_attrs_t *a);
+/* The level for a request: the first rule of <c> that matches, else c->level (a Policy:
+ * None, as kube-apiserver). */
 ag_audit_level ag_audit_level_for(const ag_audit_config_t *c, const ag_identity_t *user,
                                   const ag_attrs_t *a);
 /* Appends the Event JSON (no newline) for <e> finished with <code> at <stage_ns>. */
