@@ -395,8 +395,12 @@ static int on_resp_headers_complete(llhttp_t *p)
     c->resp_status = p->status_code;
     if (c->resp_status == 101)
         return 2; /* no body; llhttp_execute returns HPE_PAUSED_UPGRADE */
-    if (c->is_head && c->resp_status >= 200)
-        return 1; /* a response to HEAD has no body whatever its headers say */
+    /* A response to HEAD and any 1xx, 204 or 304 ends at its head whatever its headers say
+     * (RFC 9112 §6.3), as the client reads it: llhttp would read a Content-Length or chunked
+     * body, relaying the bytes behind the head to a client that takes them for the next
+     * response. */
+    if (c->is_head || c->resp_status < 200 || c->resp_status == 204 || c->resp_status == 304)
+        return 1;
     return 0;
 }
 
@@ -1374,8 +1378,9 @@ static bool send_response_head(conn_t *c)
         unsigned f = flags[i];
         keep[i] = true;
         if (f & AG_HDR_CONTENT_LENGTH) {
-            if (upstream_chunked || has_len)
-                keep[i] = false; /* TE wins over CL (RFC 9112 §6.3); never two lengths */
+            if (upstream_chunked || has_len || code < 200 || code == 204)
+                keep[i] = false; /* TE wins over CL (RFC 9112 §6.3); never two lengths;
+                                    none on 1xx and 204 (RFC 9110 §8.6) */
             else
                 has_len = true;
         } else if ((f & (AG_HDR_HOP_BY_HOP | AG_HDR_TRANSFER_ENCODING)) ||
