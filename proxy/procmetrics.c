@@ -12,7 +12,7 @@
 
 static void one(ag_buf_t *out, const char *name, const char *type, const char *help, double v)
 {
-    ag_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+    ag_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", name, help, name, type, name, v);
 }
 
 /* /proc/stat's btime: boot time in seconds since the epoch. */
