@@ -29,10 +29,18 @@ e2e_start() {
 
 # e2e_config FILE [extra top-level members]: TLS gateway -> https fake API server (by the name
 # "localhost": mbedTLS 2.28 matches DNS names only, not IP SANs) with the
-# gateway's token; issuers: the OIDC provider (discovery) and the static issuer (JWKS file).
+# gateway's token; issuers: the OIDC provider (discovery) and the static issuer (JWKS file),
+# or the JSON list in E2E_ISSUERS when set.
 # Usernames are the bare `sub` and groups the bare `groups`, as a cluster's --oidc flags
 # with empty prefixes would map them.
 e2e_config() {
+    local issuers=${E2E_ISSUERS:-}
+    [ -n "$issuers" ] || issuers='[
+      {"issuer": "'$OIDC_ISSUER'", "audiences": ["'$AUD'"], "keys": {"discovery": true},
+       "claims": {"username": "sub", "username_prefix": "-", "groups": "groups"}},
+      {"issuer": "'$STATIC_ISS'", "audiences": ["'$AUD'"], "keys": {"jwks_file": "'$T/static-jwks.json'"},
+       "claims": {"username": "sub", "username_prefix": "-", "groups": "groups"}}
+    ]'
     cat >"$1" <<JSON
 {
   "listen": {"address": "127.0.0.1:0"},
@@ -42,12 +50,7 @@ e2e_config() {
   "admin": {"address": "127.0.0.1:0"},
   "workers": 2,
   "authentication": {
-    "issuers": [
-      {"issuer": "$OIDC_ISSUER", "audiences": ["$AUD"], "keys": {"discovery": true},
-       "claims": {"username": "sub", "username_prefix": "-", "groups": "groups"}},
-      {"issuer": "$STATIC_ISS", "audiences": ["$AUD"], "keys": {"jwks_file": "$T/static-jwks.json"},
-       "claims": {"username": "sub", "username_prefix": "-", "groups": "groups"}}
-    ]
+    "issuers": $issuers
   }${2:+,
   $2}
 }

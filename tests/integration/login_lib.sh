@@ -56,3 +56,29 @@ scripted_start() {
 
 # sc_requests PATH_REGEX: the logged requests whose path matches, one JSON per line.
 sc_requests() { jq -c --arg re "$1" 'select(.path | test($re))' "$SC_LOG"; }
+
+# The Azure tests' tenant, AKS server app, apps (secret, certificate, workload identity)
+# and the cluster's service account issuer whose tokens the workload app federates.
+TID=72f988bf-86f1-41af-91ab-2d7cd011db47
+AKS=6dae42f8-4368-4678-94ff-3960e28e3630
+SPN=11111111-0000-4000-8000-000000000001
+CERT_APP=11111111-0000-4000-8000-000000000002
+WI_APP=11111111-0000-4000-8000-000000000003
+SA_ISS=https://oidc.cluster.test
+SA_SUB=system:serviceaccount:ci:deployer
+
+# aad_start TENANT CLIENTS-FILE: the Azure AD-shaped token service
+# (tests/fixtures/azure/aad.mjs) issuing tokens signed with $T/key.json (created here, with
+# $T/jwks.json for the gateway); sets AUTHORITY, AAD_LOG (its request log) and AAD_SCRIPT.
+aad_start() {
+    AAD_LOG=$T/aad.jsonl
+    AAD_SCRIPT=$T/aad-script.json
+    : >"$AAD_LOG"
+    node "$AG_SOURCE_DIR/tests/fixtures/authz/mint.mjs" keys "$T" || fail "aad keys"
+    (cd "$AG_SOURCE_DIR/tests" && exec node fixtures/azure/aad.mjs --tenant "$1" --key "$T/key.json" \
+        --clients "$2" --log "$AAD_LOG" --script "$AAD_SCRIPT") >"$T/aad.out" 2>"$T/aad.err" &
+    AG_PIDS+=($!)
+    wait_for_file "$T/aad.out" 200
+    AUTHORITY=$(jq -r .authority "$T/aad.out")
+    [ -n "$AUTHORITY" ] || fail "aad fixture: $(cat "$T/aad.err")"
+}

@@ -8,17 +8,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/login_lib.sh"
 
-TID=72f988bf-86f1-41af-91ab-2d7cd011db47
-AKS=6dae42f8-4368-4678-94ff-3960e28e3630
-SPN=11111111-0000-4000-8000-000000000001
-CERT_APP=11111111-0000-4000-8000-000000000002
-WI_APP=11111111-0000-4000-8000-000000000003
-SA_ISS=https://oidc.cluster.test
-SA_SUB=system:serviceaccount:ci:deployer
 MINT=$AG_SOURCE_DIR/tests/fixtures/authz/mint.mjs
 AAD=fixtures/azure/aad.mjs
 
-node "$MINT" keys "$T" || fail "keys"               # the tokens the fixture issues
 mkdir -p "$T/sa" && node "$MINT" keys "$T/sa" || fail "keys"  # the cluster's SA issuer
 for c in spn wrong; do
     openssl req -x509 -newkey rsa:2048 -nodes -subj "/CN=$c" -days 2 -keyout "$T/$c.key" \
@@ -31,15 +23,9 @@ cat >"$T/clients.json" <<JSON
  "$WI_APP": {"federated": {"issuer": "$SA_ISS", "jwks": "$T/sa/jwks.json", "subject": "$SA_SUB"},
              "oid": "22222222-0000-4000-8000-000000000003"}}
 JSON
-LOG=$T/aad.jsonl
-SCRIPT=$T/aad-script.json
-: >"$LOG"
-(cd "$AG_SOURCE_DIR/tests" && exec node $AAD --tenant "$TID" --key "$T/key.json" \
-    --clients "$T/clients.json" --log "$LOG" --script "$SCRIPT") >"$T/aad.out" 2>"$T/aad.err" &
-AG_PIDS+=($!)
-wait_for_file "$T/aad.out" 200
-AUTHORITY=$(jq -r .authority "$T/aad.out")
-[ -n "$AUTHORITY" ] || fail "fixture: $(cat "$T/aad.err")"
+aad_start "$TID" "$T/clients.json" # the tokens it issues: $T/key.json
+LOG=$AAD_LOG
+SCRIPT=$AAD_SCRIPT
 
 n=0
 # az_login [ARGS...]: authgate login with the Azure tenant at the fixture; RC, OUT, ERR.
