@@ -624,7 +624,8 @@ ag_err ag_authenticate_setup(const struct ag_config *conf, uv_loop_t *control, a
         return err;
     if (conf->authn.tokenreview &&
         (err = ag_webhook_tokenreview_register(a, conf->authn.tokenreview_callers,
-                                               conf->authn.ntokenreview_callers)) != 0)
+                                               conf->authn.ntokenreview_callers,
+                                               conf->authz_enabled)) != 0)
         return err;
     default_authenticator = a;
     ag_gate_install(ag_authenticator_gate, a);

@@ -11,6 +11,7 @@
 
 static const ag_str_t *allowed_callers;
 static int nallowed_callers;
+static bool authz_decides; /* an authorization policy judged `create tokenreviews` */
 static void (*deliver_deferred)(ag_local_req_t *r) = ag_http1_local_done;
 
 typedef struct {
@@ -51,8 +52,10 @@ static void on_reviewed(void *arg, ag_authn_result res, const ag_identity_t *id,
 
 static bool caller_allowed(const ag_local_req_t *r)
 {
+    /* without an authorization section nothing decided `create tokenreviews`: an
+     * unauthenticated caller (anonymous on) must not get a token oracle */
     if (nallowed_callers == 0)
-        return true;
+        return authz_decides || (r->identity && !(r->identity->flags & AG_ID_ANONYMOUS));
     for (int i = 0; r->identity && i < nallowed_callers; i++)
         if (ag_str_eq(allowed_callers[i], r->identity->username))
             return true;
@@ -107,8 +110,10 @@ void ag_webhook_tokenreview_set_done(void (*done)(ag_local_req_t *r))
     deliver_deferred = done ? done : ag_http1_local_done;
 }
 
-ag_err ag_webhook_tokenreview_register(ag_authenticator_t *a, const ag_str_t *callers, int ncallers)
+ag_err ag_webhook_tokenreview_register(ag_authenticator_t *a, const ag_str_t *callers, int ncallers,
+                                       bool authorized)
 {
+    authz_decides = authorized;
     ag_err err;
     allowed_callers = callers;
     nallowed_callers = ncallers;

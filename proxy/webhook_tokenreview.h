@@ -16,10 +16,11 @@
 #define AG_TOKENREVIEW_PATH_V1BETA1 "/apis/authentication.k8s.io/v1beta1/tokenreviews"
 
 /* Registers both routes (start-up, before workers run). <callers>: usernames allowed to
- * call besides what authorization grants (NULL/0: whoever the gate lets through);
- * borrowed. */
-ag_err ag_webhook_tokenreview_register(ag_authenticator_t *a, const ag_str_t *callers,
-                                       int ncallers);
+ * call besides what authorization grants (NULL/0: whoever the gate lets through, except
+ * system:anonymous when no <authorized> decision (no authorization section) granted it
+ * `create tokenreviews`); borrowed. */
+ag_err ag_webhook_tokenreview_register(ag_authenticator_t *a, const ag_str_t *callers, int ncallers,
+                                       bool authorized);
 
 /* The route handlers (ud: the authenticator), and how a deferred answer is delivered
  * (default ag_http1_local_done): exposed for tests. */

@@ -91,3 +91,21 @@ user=$(cd "$AG_SOURCE_DIR/tests" && KUBECONFIG=$T/kubeconfig node --input-type=m
   console.log(r.status.authenticated, r.status.user.username);' "$tok")
 expect_eq "$user" "true oidc:alice" "client-node createTokenReview"
 pass "keep-alive reviews and @kubernetes/client-node"
+
+# With "anonymous": true and no authorization section, nothing decides `create tokenreviews`:
+# an unauthenticated caller (system:anonymous) is refused, as the API server's RBAC refuses
+# it, so the endpoint is no token oracle for anyone who reaches the listener; an
+# authenticated caller is still answered.
+kill "$GW_PID"
+oidc_config "$T/gw-anon.json" '"anonymous": true'
+start_gateway "$T/gw-anon.json" gw-anon
+wait_ready
+U=http://127.0.0.1:$GW_PORT/apis/authentication.k8s.io
+anon=$(curl -s -o "$T/review" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{\"token\":\"$tok\"}}" \
+    "$U/v1/tokenreviews")
+expect_eq "$anon" 403 "anonymous TokenReview caller without authorization"
+expect_eq "$(jq -r .reason "$T/review")" Forbidden "403 Status"
+expect_eq "$(review v1 "$tok")" 201 "an authenticated caller is still answered"
+expect_eq "$(upstream_count)" 0 "nothing forwarded"
+pass "anonymous on, no authorization: system:anonymous may not create tokenreviews"

@@ -50,10 +50,16 @@ static void review(ctx_t *c, const char *path, const char *body)
 {
     static ag_local_req_t r;
     static ag_buf_t resp = AG_BUF_INIT(1 << 20);
+    static const ag_identity_t caller = {.username = AG_STR("kube-apiserver")}; /* the gate's */
     ag_arena_reset(&c->req_arena);
     ag_buf_clear(&resp);
-    r = (ag_local_req_t){.body = ag_str_cstr(body), .arena = &c->req_arena, .worker = 1,
-                         .status = 500, .response = &resp, .loop = &c->loop};
+    r = (ag_local_req_t){.body = ag_str_cstr(body),
+                         .arena = &c->req_arena,
+                         .worker = 1,
+                         .status = 500,
+                         .response = &resp,
+                         .loop = &c->loop,
+                         .identity = &caller};
     answer.calls = 0;
     ag_webhook_tokenreview_set_done(on_deferred_done);
     if (strcmp(path, AG_TOKENREVIEW_PATH_V1) == 0)
