@@ -223,12 +223,15 @@ static void log_answer(conn_t *c, int code, const char *msg)
 {
     static _Thread_local ag_log_limit_t limit;
     unsigned held;
+    const char *id = c->gate.req ? ag_gate_audit_id(&c->gate) : NULL; /* gated: audited */
     if (code < 500)
-        ag_debug("answered %d (%s) for %s on worker %d", code, msg, c->client_ip, c->w->id);
-    else if (ag_log_limit(&limit, uv_now(c->timer.loop), &held))
-        ag_warn("answered %d (%s) for %s on worker %d (%u more 5xx answers since the last such "
-                "line)",
-                code, msg, c->client_ip, c->w->id, held);
+        ag_log_req(AG_LOG_DEBUG, c->client_ip, id, "answered %d (%s) on worker %d", code, msg,
+                   c->w->id);
+    else if (AG_LOG_ENABLED(AG_LOG_WARN) && ag_log_limit(&limit, uv_now(c->timer.loop), &held))
+        ag_log_fields(AG_LOG_WARN, c->client_ip, id,
+                      "answered %d (%s) on worker %d (%u more 5xx answers since the last such "
+                      "line)",
+                      code, msg, c->w->id, held);
 }
 
 /* The gateway's own answer (an error or OPTIONS *). With <close> the connection ends

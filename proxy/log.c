@@ -118,6 +118,14 @@ static bool take_token(void)
     return true;
 }
 
+void ag_log_fields(ag_log_level lvl, const char *client, const char *audit_id, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vemit(lvl, client, audit_id, fmt, ap);
+    va_end(ap);
+}
+
 void ag_log_request_write(ag_log_level lvl, const char *client, const char *audit_id,
                           const char *fmt, ...)
 {

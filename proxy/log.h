@@ -42,6 +42,9 @@ void ag_log_write(ag_log_level lvl, const char *fmt, ...) __attribute__((format(
     } while (0)
 void ag_log_request_write(ag_log_level lvl, const char *client, const char *audit_id,
                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The same line without the per-request budget (for lines under a limiter of their own). */
+void ag_log_fields(ag_log_level lvl, const char *client, const char *audit_id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Start-up: the per-request budget (<per_second> 0: only the burst, ever). */
 void ag_log_request_limit(int per_second, int burst);
 

@@ -45,6 +45,8 @@ account() {
               s += h + 1} END {print n + 0, s + 0}'
 }
 read -r n_ans sum_ans < <(account 'answered 503 ')
+expect_match "$(grep -m1 'answered 503 ' "$GW_LOG")" ' client=127\.0\.0\.1 auditID=[0-9a-f-]{36}$' \
+  "the 503 line names the client and the request's audit ID"
 read -r n_conn sum_conn < <(account 'while connecting')
 echo "# $n_ans 'answered 503' lines for 301 answers, $n_conn 'while connecting' lines (burst ${secs} s)"
 ((n_ans >= 2 && n_ans <= secs + 2)) || fail "$n_ans 'answered 503' lines for a ${secs} s burst"
