@@ -93,6 +93,57 @@ TEST(audit_first_matching_rule_decides_the_level)
     ag_arena_dispose(&arena);
 }
 
+/* An audit.k8s.io/v1 Policy file: kube-apiserver's matching (GroupResources with the
+ * group, "res/ *" covering res itself, "* /sub", resourceNames; namespaces alone limit to
+ * resource requests; no rule: None). */
+TEST(audit_policy_document_matches_as_kube_apiserver)
+{
+    ag_arena_t arena;
+    ag_arena_init(&arena, 0, 0);
+    char dir[] = "/tmp/ag-audit-policy.XXXXXX", file[64], cfgtext[256], msg[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(file, sizeof file, "%s/p.json", dir);
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    fputs(
+        "{\"apiVersion\":\"audit.k8s.io/v1\",\"kind\":\"Policy\",\"rules\":["
+        "{\"level\":\"Metadata\",\"resources\":[{\"group\":\"apps\",\"resources\":[\"*/scale\"]}]},"
+        "{\"level\":\"None\",\"resources\":[{\"group\":\"apps\"}]},"
+        "{\"level\":\"RequestResponse\",\"resources\":[{\"resources\":[\"pods/*\"],"
+        "\"resourceNames\":[\"p1\"]}]},"
+        "{\"level\":\"Request\",\"namespaces\":[\"dev\"]},"
+        "{\"level\":\"Metadata\",\"nonResourceURLs\":[\"/metrics\",\"/debug/*\"]}]}",
+        f);
+    fclose(f);
+    ag_audit_config_t c;
+    snprintf(cfgtext, sizeof cfgtext, "{\"file\":\"a\",\"policy_file\":\"%s\"}", file);
+    CHECK_EQ(parse(cfgtext, &c, &arena, msg, sizeof msg), 0);
+    CHECK(c.policy && c.nrules == 5);
+    ag_identity_t bob = {.username = AG_STR("bob")};
+    ag_attrs_t a = res("update", "deployments", "scale", "ns");
+    a.api_group = AG_STR("apps");
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &a), AG_AUDIT_METADATA); /* * /scale */
+    a.subresource = AG_STR_NULL;
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &a), AG_AUDIT_NONE); /* group apps, any resource */
+    a = res("get", "pods", "", "default");
+    a.name = AG_STR("p1");
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &a), AG_AUDIT_METADATA); /* pods/ * covers pods */
+    a.subresource = AG_STR("log");
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &a), AG_AUDIT_METADATA);
+    a.name = AG_STR("p2"); /* another name: no rule */
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &a), AG_AUDIT_NONE);
+    a.namespace_ = AG_STR("dev");
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &a), AG_AUDIT_METADATA); /* Request -> Metadata */
+    ag_attrs_t h = {.verb = AG_STR("get"), .path = AG_STR("/debug/pprof")};
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &h), AG_AUDIT_METADATA);
+    h.path = AG_STR("/metricsx"); /* exact unless a * suffix */
+    CHECK_EQ(ag_audit_level_for(&c, &bob, &h), AG_AUDIT_NONE);
+    CHECK_EQ(ag_audit_level_for(&c, NULL, &h), AG_AUDIT_NONE);
+    unlink(file);
+    rmdir(dir);
+    ag_arena_dispose(&arena);
+}
+
 TEST(audit_event_json_has_the_api_server_fields)
 {
     ag_str_t groups[] = {AG_STR("devs"), AG_STR("system:authenticated")};
