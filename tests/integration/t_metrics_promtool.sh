@@ -18,7 +18,10 @@ cat >"$T/policy.json" <<'JSON'
  "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "oidc:alice"}]}
 JSON
 oidc_config "$T/gw.json"
-jq --arg p "$T/policy.json" '.authorization = {"rbac": {"policies": [$p]}}' "$T/gw.json" >"$T/gw2.json"
+# every optional family too: audit, PROXY protocol (trusting a network no test client is in)
+jq --arg p "$T/policy.json" --arg a "$T/audit.log" '.authorization = {"rbac": {"policies": [$p]}}
+   | .audit = {"file": $a} | .listen.proxy_protocol = {"trusted": ["10.0.0.0/8"]}' \
+  "$T/gw.json" >"$T/gw2.json"
 start_gateway "$T/gw2.json"
 wait_ready
 
@@ -32,7 +35,15 @@ expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization:
 expect_eq "$(curl -s --path-as-is -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
   "http://127.0.0.1:$GW_PORT/api/v1/../pods")" 400 "dot segment"
 
+# a PROXY header from outside the trusted network: 400, counted
+curl -s -o /dev/null --haproxy-protocol "http://127.0.0.1:$GW_PORT/api/v1/pods" || true
 curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" >"$T/metrics.txt"
+for f in authgate_audit_events_total authgate_proxy_protocol_errors_total authgate_build_info \
+  authgate_jwks_fetch_total authgate_token_cache_total; do
+  grep -q "^# TYPE $f " "$T/metrics.txt" || fail "family $f not in the scrape"
+done
+expect_eq "$(awk '$1 == "authgate_proxy_protocol_errors_total{reason=\"untrusted\"}" {print $2}' "$T/metrics.txt")" 1 \
+  "untrusted PROXY header counted"
 promtool check metrics <"$T/metrics.txt" >"$T/promtool.out" 2>&1 || true
 if [ -s "$T/promtool.out" ]; then
   cat "$T/promtool.out" >&2
