@@ -1369,6 +1369,9 @@ static bool send_response_head(conn_t *c)
     bool has_len = false, upstream_chunked = (p->flags & F_CHUNKED) != 0, any_conn = false;
     bool bodyless = code < 200 || code == 204 || code == 304 || c->is_head;
     bool client11 = c->req.http_major == 1 && c->req.http_minor >= 1;
+    if (code < 200 && code != 101 && !client11)
+        return true; /* no 1xx to an HTTP/1.0 client (RFC 9110 §15.2): it would take it for
+                        the final response and the real one for the next */
     unsigned flags[RESP_MAX_HEADERS];
     bool keep[RESP_MAX_HEADERS];
     ag_buf_clear(o);

@@ -33,6 +33,7 @@ CASES = {
     # a length that covers the final response and the bytes behind it
     b"interim-with-length": b"HTTP/1.1 100 Continue\r\nContent-Length: %d\r\n\r\n" % (len(FINAL) + len(SM))
                             + FINAL + SM,
+    b"interim": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + FINAL,
     b"body-on-304": b"HTTP/1.1 304 Not Modified\r\nContent-Length: %d\r\n\r\n" % len(SM) + SM,
     b"body-on-1xx": b"HTTP/1.1 103 Early Hints\r\nTransfer-Encoding: chunked\r\n\r\n"
                     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + SM,
@@ -144,6 +145,18 @@ for n in names:
         print("FAIL %s: %s: %r" % (n, "; ".join(bad), out[:300]))
     else:
         print("ok - %s: %s" % (n, got))
+# an HTTP/1.0 client never gets a 1xx (RFC 9110 §15.2): it would read it as the final
+# response and the real one as the answer to its next request
+out = talk(b"GET /case/interim HTTP/1.0\r\nHost: x\r\n\r\n")
+if re.search(rb"^HTTP/1.1 1\d\d ", out, re.M) or not out.startswith(b"HTTP/1.1 200 ") or not out.endswith(b"ok"):
+    fails += 1
+    print("FAIL HTTP/1.0 client and interim responses: %r" % out[:300])
+else:
+    print("ok - HTTP/1.0 client: interim responses left out")
+out = talk(b"GET /case/interim HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+if not out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"):
+    fails += 1
+    print("FAIL HTTP/1.1 client: interim responses relayed: %r" % out[:300])
 sys.exit(1 if fails else 0)
 PY
 pass "a broken upstream message never desynchronises the client connection"
