@@ -179,12 +179,16 @@ pass "cases 10/11: every forwarded request carried only the gateway's credential
 # case 11, the retry path: an upstream that closes idle keep-alive connections after 100 ms
 # makes the gateway meet dead pooled connections; whatever it does (retry or new
 # connection), every request that arrives still carries the identity and our credential
-start_upstream --keepalive-ms 100
+# (Each gap lasts until the upstream has closed: a fixed 0.25 s was not enough on a loaded
+# machine, where Node can read the next request before its keep-alive timer runs.)
+start_upstream --keepalive-ms 100 --conn-log "$T/up-conns.log"
 threat_config "$T/gw3.json"
 start_gateway "$T/gw3.json" gw3
+up_closed() { [ "$(grep -c '^close ' "$T/up-conns.log")" -ge "$1" ]; }
 for i in $(seq 1 6); do
     expect_eq "$(breq ok "$PODS?i=$i")" 200 "request $i after the upstream closed the pooled connection"
     sleep 0.25
+    wait_until 10 "the upstream to close its idle connection" up_closed "$i"
 done
 expect_eq "$(grep -c '"method":"GET"' "$UP_LOG")" 6 "each request arrived once"
 nconns=$(jq -r .conn "$UP_LOG" | sort -u | wc -l)
