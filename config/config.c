@@ -34,6 +34,7 @@ void ag_config_defaults(ag_config_t *c)
     c->timeouts.body_min_rate = 500;
     c->timeouts.linger_ms = 30 * 1000;
     c->timeouts.linger_idle_ms = 5 * 1000;
+    c->timeouts.send_ms = 60 * 1000;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     c->workers = n < 1 ? 1 : n > AG_CONFIG_MAX_WORKERS ? AG_CONFIG_MAX_WORKERS : (int)n;
     c->log.level = AG_LOG_INFO;
@@ -339,6 +340,7 @@ static ag_err parse_timeouts(ag_cfg_t *cfg, ag_json_ref ref, const char *path, a
         (err = ag_cfg_duration_ms(&o, "linger", AG_CFG_OPTIONAL, 0, 3600 * 1000, &t->linger_ms)) ||
         (err = ag_cfg_duration_ms(&o, "linger_idle", AG_CFG_OPTIONAL, 10, 3600 * 1000,
                                   &t->linger_idle_ms)) ||
+        (err = ag_cfg_duration_ms(&o, "send", AG_CFG_OPTIONAL, 10, day, &t->send_ms)) ||
         (err = ag_cfg_obj_end(&o)))
         return err;
     return 0;

@@ -86,6 +86,7 @@ typedef struct {
     long long body_min_rate;    /* bytes/s; 0: body_grace bounds the whole body -> 408 */
     long long linger_ms;        /* lingering close after an error answer: at most this */
     long long linger_idle_ms;   /* ... and this long without a byte from the client */
+    long long send_ms;          /* bytes queued for the client, no write progress -> close */
 } ag_config_timeouts_t;
 
 typedef struct {

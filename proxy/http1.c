@@ -78,6 +78,8 @@ typedef struct conn {
     phase_t phase;
     timer_kind_t tkind;
     uint64_t due, timer_due; /* loop ms: the armed deadline; what the uv timer is set for */
+    uint64_t send_due;       /* timeouts.send, beside the deadline above: 0 or loop ms */
+    uint64_t send_done;      /* ag_stream_wdone(&st) when progress was last seen */
     ag_h1_req_t rq;            /* the request parser (http1_parse.h) */
     llhttp_t resp_parser;
     ag_arena_t arena;          /* request lifetime */
@@ -178,20 +180,63 @@ static void on_timer(uv_timer_t *t);
  * is set for; a later one (the common case: every request arms and disarms 4-5 times) is
  * only recorded, and on_timer re-starts the timer for what is left. Saves the timer-heap
  * operations, ~900 instructions a request. */
-static void arm(conn_t *c, timer_kind_t k, long long ms)
+static void timer_at(conn_t *c, uint64_t due)
 {
     uint64_t now = uv_now(c->timer.loop);
-    c->tkind = k;
-    c->due = now + (uint64_t)(ms > 0 ? ms : 1);
-    if (!uv_is_active((uv_handle_t *)&c->timer) || c->due < c->timer_due) {
-        c->timer_due = c->due;
-        uv_timer_start(&c->timer, on_timer, c->due - now, 0);
+    if (due <= now)
+        due = now + 1;
+    if (!uv_is_active((uv_handle_t *)&c->timer) || due < c->timer_due) {
+        c->timer_due = due;
+        uv_timer_start(&c->timer, on_timer, due - now, 0);
     }
+}
+
+static void arm(conn_t *c, timer_kind_t k, long long ms)
+{
+    c->tkind = k;
+    c->due = uv_now(c->timer.loop) + (uint64_t)(ms > 0 ? ms : 1);
+    timer_at(c, c->due);
 }
 
 static void disarm(conn_t *c)
 {
     c->tkind = T_NONE; /* a timer still running finds nothing to do */
+}
+
+/* Send deadline (nginx's send_timeout): runs beside the one above, on the same timer,
+ * while writes to the client wait on it. on_wblock starts it when the queue to the client
+ * stops being empty; the progress the kernel makes on the queue (ag_stream_wdone: every
+ * partial write, TLS ciphertext) is only looked at when the timer fires, so a write costs
+ * nothing. A client that takes no byte for timeouts.send is cut (between one and two
+ * timeouts.send after its last progress); nothing queued (an idle watch or tunnel) is
+ * never cut. */
+static void send_arm(ag_stream_t *s, int status)
+{
+    conn_t *c = s->data;
+    (void)status;
+    if (c->timer_closed)
+        return;
+    c->send_done = ag_stream_wdone(s);
+    c->send_due = uv_now(c->timer.loop) + (uint64_t)c->w->conf->timeouts.send_ms;
+    timer_at(c, c->send_due);
+}
+
+/* At a timer expiry: true when the client took nothing for timeouts.send; otherwise the
+ * send deadline is moved on (progress) or dropped (nothing queued any more). */
+static bool send_expired(conn_t *c, uint64_t now)
+{
+    if (!c->send_due)
+        return false;
+    if (c->st.pending == 0 || c->st.closing) {
+        c->send_due = 0;
+        return false;
+    }
+    uint64_t done = ag_stream_wdone(&c->st);
+    if (done != c->send_done) {
+        c->send_done = done;
+        c->send_due = now + (uint64_t)c->w->conf->timeouts.send_ms;
+    }
+    return now >= c->send_due;
 }
 
 /* ---- answering ------------------------------------------------------------------ */
@@ -627,17 +672,48 @@ static void slow_body(conn_t *c)
     respond(c, 408, "timed out reading the request body", true);
 }
 
+/* The client read nothing of what is queued for it for timeouts.send: the connection and
+ * its upstream connection (never pooled) are closed. Logged at most once a second per
+ * worker: a slow-read attack opens many. */
+static void send_timeout(conn_t *c)
+{
+    static _Thread_local ag_log_limit_t limit;
+    unsigned held;
+    ag_metrics_inc(AG_M_TIMEOUTS_SEND);
+    if (ag_log_limit(&limit, uv_now(c->timer.loop), &held))
+        ag_warn("client %s took nothing of %zu queued bytes for %lld ms (timeouts.send): "
+                "closed with its upstream connection (worker %d; %u more since the last such "
+                "line)",
+                c->client_ip, ag_stream_queued(&c->st), c->w->conf->timeouts.send_ms, c->w->id,
+                held);
+    close_conn(c);
+}
+
+static void fire(conn_t *c, timer_kind_t k);
+
 static void on_timer(uv_timer_t *t)
 {
     conn_t *c = t->data;
     uint64_t now = uv_now(t->loop);
-    if (c->tkind != T_NONE && now < c->due) { /* re-armed later meanwhile */
-        c->timer_due = c->due;
-        uv_timer_start(t, on_timer, c->due - now, 0);
+    if (send_expired(c, now)) {
+        send_timeout(c);
         return;
     }
-    timer_kind_t k = c->tkind;
-    c->tkind = T_NONE;
+    if (c->tkind != T_NONE && now >= c->due) {
+        timer_kind_t k = c->tkind;
+        c->tkind = T_NONE;
+        fire(c, k);
+    }
+    if (c->timer_closed)
+        return;
+    if (c->tkind != T_NONE) /* re-armed later meanwhile, or by fire() */
+        timer_at(c, c->due);
+    if (c->send_due)
+        timer_at(c, c->send_due);
+}
+
+static void fire(conn_t *c, timer_kind_t k)
+{
     switch (k) {
     case T_IDLE:
         close_conn(c);
@@ -1696,6 +1772,8 @@ static void accept_on(ag_worker_t *w, int fd, ag_tls_ctx_t *tls, bool webhook_on
     c->st.on_read = on_client_read;
     c->st.on_drain = on_client_drain;
     c->st.on_close = on_stream_closed;
+    c->st.on_wblock = send_arm;
+    c->send_due = 0;
     uv_timer_init(&w->loop, &c->timer);
     c->timer.data = c;
     c->open_handles = 2;

@@ -44,7 +44,7 @@ static ag_metric_id m_duration = -1;
 
 ag_metric_id AG_M_CONNS_OPEN = -1, AG_M_UPSTREAM_OPEN = -1, AG_M_UPSTREAM_REUSED = -1,
              AG_M_UPSTREAM_CONNECTS = -1, AG_M_TLS_HANDSHAKE_ERRORS = -1, AG_M_TIMEOUTS_HEAD = -1,
-             AG_M_TIMEOUTS_BODY = -1, AG_M_CONNS_LINGERING = -1;
+             AG_M_TIMEOUTS_BODY = -1, AG_M_TIMEOUTS_SEND = -1, AG_M_CONNS_LINGERING = -1;
 
 void ag_metrics_thread(int slot)
 {
@@ -131,10 +131,13 @@ ag_err ag_metrics_init(void)
     AG_M_TLS_HANDSHAKE_ERRORS = ag_metrics_counter("authgate_tls_handshake_errors_total", NULL,
                                                    "Client TLS handshakes that failed.");
     AG_M_TIMEOUTS_HEAD = ag_metrics_counter("authgate_request_timeouts_total", "kind=\"head\"",
-                                            "Requests answered 408: the client was too slow "
-                                            "sending the head or the body.");
+                                            "Connections cut for a slow client: too slow "
+                                            "sending the head or the body (answered 408), or "
+                                            "reading nothing of a response (send).");
     AG_M_TIMEOUTS_BODY =
         ag_metrics_counter("authgate_request_timeouts_total", "kind=\"body\"", NULL);
+    AG_M_TIMEOUTS_SEND =
+        ag_metrics_counter("authgate_request_timeouts_total", "kind=\"send\"", NULL);
     m_duration =
         ag_metrics_histogram("authgate_http_request_duration_seconds", NULL,
                              "Time from request head to response end.", buckets, (int)NBUCKETS);

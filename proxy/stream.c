@@ -6,7 +6,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/sockios.h>
+#endif
 
 #define TLS_IN_HIGH (48 * 1024) /* stop reading ciphertext above this much unprocessed */
 
@@ -153,11 +157,25 @@ static void on_write(uv_write_t *req, int status)
     }
 }
 
+uint64_t ag_stream_wdone(const ag_stream_t *s)
+{
+    uint64_t done = s->wtotal - uv_stream_get_write_queue_size((const uv_stream_t *)&s->tcp);
+#ifdef SIOCOUTQ
+    uv_os_fd_t fd;
+    int outq;
+    if (uv_fileno((const uv_handle_t *)&s->tcp, &fd) == 0 && ioctl(fd, SIOCOUTQ, &outq) == 0 &&
+        outq >= 0 && (uint64_t)outq <= done)
+        done -= (uint64_t)outq;
+#endif
+    return done;
+}
+
 /* Ciphertext (or plaintext without TLS) to the socket: the kernel first, the rest copied. */
 static void raw_write(ag_stream_t *s, const char *p, size_t n)
 {
     if (s->werr || s->closing || n == 0)
         return;
+    s->wtotal += n;
     if (s->pending == 0) {
         uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
         int r = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
@@ -187,6 +205,8 @@ static void raw_write(ag_stream_t *s, const char *p, size_t n)
     }
     s->pending++;
     s->queued += n;
+    if (s->pending == 1 && s->on_wblock)
+        s->on_wblock(s, 0);
 }
 
 static void on_emit(void *ud, const char *p, size_t n)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "tls.h"
@@ -34,8 +35,10 @@ struct ag_stream {
     ag_stream_cb on_read;     /* >0: new plaintext; <0: UV_EOF or an error */
     ag_stream_cb on_drain;    /* every write completed and the queue is empty */
     ag_stream_cb on_close;    /* handle closed: the struct may be reused or freed */
+    ag_stream_cb on_wblock;   /* writes now wait on the peer (none did): from inside a write */
     size_t queued;            /* plaintext-side bytes handed to libuv, not yet written */
     unsigned pending;         /* outstanding write requests */
+    uint64_t wtotal;          /* bytes ever written to the socket or queued (TLS: ciphertext) */
     int werr;                 /* first write error */
     bool want_read, uv_reading, ready, closing, eof, close_after_flush;
     bool in_pump, repump, connecting, shut;
@@ -80,6 +83,11 @@ static inline size_t ag_stream_queued(const ag_stream_t *s)
 {
     return s->queued + s->cork_n;
 }
+/* Of the bytes ever written, how many the peer has taken (TLS: ciphertext): on Linux
+ * what its TCP acknowledged (SIOCOUTQ: the kernel's send buffer, up to megabytes, may
+ * hold more than a slow reader takes in a while), elsewhere what the kernel took. Grows
+ * with every bit of progress, so a consumer sees it without a callback per write. */
+uint64_t ag_stream_wdone(const ag_stream_t *s);
 /* Gathers the writes between cork and uncork into one TLS record / one syscall (nests). */
 void ag_stream_cork(ag_stream_t *s);
 void ag_stream_uncork(ag_stream_t *s);

@@ -547,8 +547,9 @@ async function clientDownload() {
   });
 }
 
-// A client that reads the head of a 64 MB response, then stops reading for 3-8 s; then it
-// either reads the rest (checking the length) or walks away.
+// A client that reads the head of a 64 MB response, then stops reading for 3-8 s (well
+// under timeouts.send, 60 s by default: a pause, not a cut); then it either reads the rest
+// (checking the length) or walks away.
 function clientStall() {
   const t0 = now();
   const n = 64 << 20;

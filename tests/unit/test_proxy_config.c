@@ -43,6 +43,7 @@ TEST(config_minimal_gets_defaults)
     CHECK_EQ(c->timeouts.body_min_rate, 500);
     CHECK_EQ(c->timeouts.linger_ms, 30000);
     CHECK_EQ(c->timeouts.linger_idle_ms, 5000);
+    CHECK_EQ(c->timeouts.send_ms, 60000);
     CHECK_EQ(c->limits.linger_bytes, 8 << 20);
     CHECK(c->workers >= 1);
     CHECK(c->admin.address == NULL);
@@ -77,7 +78,8 @@ TEST(config_sections_override_defaults)
         "\"limits\":{\"header_bytes\":2048,\"header_count\":10,\"url_bytes\":512,"
         "\"linger_bytes\":0},"
         "\"timeouts\":{\"header_read\":\"250ms\",\"idle\":3,\"drain\":\"1m\","
-        "\"body_grace\":\"2s\",\"body_min_rate\":0,\"linger\":\"0s\",\"linger_idle\":\"1s\"},"
+        "\"body_grace\":\"2s\",\"body_min_rate\":0,\"linger\":\"0s\",\"linger_idle\":\"1s\","
+        "\"send\":\"2s\"},"
         "\"admin\":{\"address\":\"127.0.0.1:9090\"},\"workers\":3,\"log\":{\"level\":\"debug\"}}");
     if (!c)
         return;
@@ -92,6 +94,7 @@ TEST(config_sections_override_defaults)
     CHECK_EQ(c->timeouts.body_min_rate, 0);
     CHECK_EQ(c->timeouts.linger_ms, 0);
     CHECK_EQ(c->timeouts.linger_idle_ms, 1000);
+    CHECK_EQ(c->timeouts.send_ms, 2000);
     CHECK_EQ(c->limits.linger_bytes, 0);
     CHECK_STREQ(c->admin.address, "127.0.0.1:9090");
     CHECK_EQ(c->workers, 3);
