@@ -435,6 +435,42 @@ TEST(graph_client_assertion_is_rs256_signed_with_x5t)
     ag_buf_dispose(&b);
 }
 
+/* `authgate login --client-certificate FILE`: one PEM file with the certificate and its key
+ * (as `authgate login` reads it), and a new jti in every assertion. */
+TEST(graph_client_assertion_from_one_pem_with_certificate_and_key)
+{
+    char cert[64], key[64], both[64];
+    snprintf(cert, sizeof(cert), "/tmp/ag_graph_c1_%d.pem", (int)getpid());
+    snprintf(key, sizeof(key), "/tmp/ag_graph_k1_%d.pem", (int)getpid());
+    snprintf(both, sizeof(both), "/tmp/ag_graph_both_%d.pem", (int)getpid());
+    testcert_t t;
+    ag_buf_t pem = AG_BUF_INIT(32768), a1 = AG_BUF_INIT(16384), a2 = AG_BUF_INIT(16384);
+    CHECK_EQ(make_cert(&t, cert, key), 0);
+    CHECK_EQ(ag_buf_read_file(&pem, cert), 0);
+    CHECK_EQ(ag_buf_read_file(&a1, key), 0);
+    CHECK_EQ(ag_buf_append_str(&pem, ag_buf_str(&a1)), 0);
+    write_file(both, pem.p);
+    ag_buf_clear(&a1);
+    ag_graph_cfg_t c = cfg_with(AG_GRAPH_GET_MEMBER_OBJECTS);
+    c.client_certificate_file = c.client_key_file = both;
+    ag_graph_creds_t *cr = NULL;
+    CHECK_EQ(ag_graph_creds_load(&c, &cr), 0);
+    if (cr) {
+        CHECK_EQ(ag_graph_client_assertion(&a1, cr, AG_STR("app-2"),
+                                           AG_STR("http://127.0.0.1:1/tok"), 1700000000),
+                 0);
+        check_assertion(ag_buf_str(&a1), &t);
+        CHECK_EQ(ag_graph_client_assertion(&a2, cr, AG_STR("app-2"),
+                                           AG_STR("http://127.0.0.1:1/tok"), 1700000000),
+                 0);
+        CHECK(!ag_str_eq(ag_buf_str(&a1), ag_buf_str(&a2))); /* a new jti each time */
+    }
+    ag_graph_creds_destroy(cr);
+    free_cert(&t);
+    unlink(cert), unlink(key), unlink(both);
+    ag_buf_dispose(&pem), ag_buf_dispose(&a1), ag_buf_dispose(&a2);
+}
+
 /* ---- config ----------------------------------------------------------------------- */
 
 static ag_err load_cfg(const char *text, ag_graph_cfg_t *c, char *msg, size_t msgsz)
