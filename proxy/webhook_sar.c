@@ -43,9 +43,30 @@ static void on_review(ag_local_req_t *r, void *ud)
 
 /* ---- SelfSubjectAccessReview (kubectl auth can-i) --------------------------------------- */
 
+/* The members a SelfSubjectAccessReviewSpec has, as sent, into *out (arena): the rest
+ * (a SubjectAccessReview's user, groups, extra, uid, or anything else) is dropped as
+ * kube-apiserver drops unknown fields, neither judged nor echoed. */
+static ag_err self_spec(const ag_json_t *doc, ag_json_ref sp, ag_arena_t *arena, ag_str_t *out)
+{
+    static const char *const keep[] = {"resourceAttributes", "nonResourceAttributes"};
+    ag_buf_t b = AG_BUF_INIT(2 * AG_SAR_MAX_BODY);
+    ag_err err = ag_buf_append(&b, "{", 1);
+    for (int i = 0; !err && i < 2; i++) {
+        ag_json_ref v = ag_json_get(doc, sp, keep[i]);
+        if (v != AG_JSON_NONE && !(b.n > 1 && (err = ag_buf_append(&b, ",", 1))) &&
+            !(err = ag_buf_printf(&b, "\"%s\":", keep[i])))
+            err = ag_buf_append_str(&b, ag_json_raw(doc, v));
+    }
+    char *p = err || ag_buf_append(&b, "}", 1) ? NULL : ag_arena_cstr(arena, ag_buf_str(&b));
+    if (p)
+        *out = ag_str_make(p, b.n);
+    ag_buf_dispose(&b);
+    return err ? err : p ? 0 : AG_E_NOMEM;
+}
+
 /* The review's spec is a SubjectAccessReview spec without the user: it is checked by the
  * same parser after a placeholder user is put in, then judged for the caller's identity.
- * Fills *spec with the original spec's bytes. */
+ * Fills *spec with the spec's SelfSubjectAccessReviewSpec members (self_spec). */
 static ag_err self_review_body(ag_str_t body, const ag_kpb_kind_t *rk, ag_arena_t *arena,
                                ag_buf_t *sar, ag_str_t *spec, const char **why)
 {
@@ -71,9 +92,10 @@ static ag_err self_review_body(ag_str_t body, const ag_kpb_kind_t *rk, ag_arena_
         return *why = "the object's apiVersion is not the one this URL serves", AG_E_PARSE;
     if (ag_json_typeof(&doc, sp) != AG_JSON_OBJECT)
         return *why = "malformed SelfSubjectAccessReview: spec must be an object", AG_E_PARSE;
-    *spec = ag_json_raw(&doc, sp);
+    if ((err = self_spec(&doc, sp, arena, spec)) != 0)
+        return err;
     ag_str_t inner = ag_str_sub(*spec, 1, spec->n - 2); /* between the braces */
-    bool empty = ag_json_count(&doc, sp) == 0;
+    bool empty = inner.n == 0;
     if ((err = ag_buf_append_cstr(sar, "{\"apiVersion\":")) ||
         (err = ag_json_write_str(sar, version)) ||
         (err = ag_buf_append_cstr(sar, ",\"kind\":\"SubjectAccessReview\",\"spec\":"

@@ -96,6 +96,14 @@ ssar='{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","
 expect_eq "$(sar "$ALICE" "$ssar" /apis/authorization.k8s.io/v1/selfsubjectaccessreviews)" 201 "self review"
 expect_eq "$(jq -r .status.allowed "$T/body")" false "alice may not get secrets"
 expect_eq "$(sar "$ALICE" '{"kind":"SubjectAccessReview","spec":{}}' /apis/authorization.k8s.io/v1/selfsubjectaccessreviews)" 400 "wrong kind"
+# a SubjectAccessReview's subject fields in a SelfSubjectAccessReview are not part of its
+# spec: dropped as kube-apiserver drops unknown fields (201, judged for the caller, not
+# echoed), never judged; before, "user" was a 400 and "groups" was echoed
+ssar='{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{"user":"admin","groups":["system:masters"],"uid":"0","extra":{"oid":["x"]},"resourceAttributes":{"namespace":"default","verb":"get","resource":"secrets"}}}'
+expect_eq "$(sar "$ALICE" "$ssar" /apis/authorization.k8s.io/v1/selfsubjectaccessreviews)" 201 "self review with a subject"
+expect_eq "$(jq -c '[.status.allowed, .spec]' "$T/body")" \
+  '[false,{"resourceAttributes":{"namespace":"default","verb":"get","resource":"secrets"}}]' \
+  "the subject fields are dropped: the caller's own answer"
 expect_eq "$(upstream_count)" "$n0" "self reviews never forwarded either"
 # protobuf (kubectl 1.32) is answered here too; a body that is not protobuf is a 400
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $ALICE" \
