@@ -28,6 +28,7 @@ typedef struct {
     const char *msg;
     ag_err err;
     yaml_mark_t at;
+    ag_str_t in; /* the whole input (reader errors give an offset only) */
 } conv_t;
 
 typedef enum { PLAIN_STR, PLAIN_NULL, PLAIN_TRUE, PLAIN_FALSE, PLAIN_NUM, PLAIN_AMBIG } plain_t;
@@ -265,16 +266,31 @@ static ag_err on_event(conv_t *c, const yaml_event_t *ev)
     }
 }
 
+/* The position of byte <offset> of the input: a reader error (invalid UTF-8, a control
+ * character) sets problem_offset, not problem_mark, which would point at 1:1. */
+static yaml_mark_t offset_mark(ag_str_t in, size_t offset)
+{
+    yaml_mark_t m = {.index = offset};
+    for (size_t i = 0; i < offset && i < in.n; i++)
+        if (in.p[i] == '\n')
+            m.line++, m.column = 0;
+        else
+            m.column++;
+    return m;
+}
+
 static ag_err parser_error(conv_t *c, const yaml_parser_t *p)
 {
+    yaml_mark_t at = p->error == YAML_READER_ERROR ? offset_mark(c->in, p->problem_offset)
+                                                   : p->problem_mark;
     if (p->error == YAML_MEMORY_ERROR)
-        return refuse(c, p->problem_mark, AG_E_NOMEM, NULL);
-    return refuse(c, p->problem_mark, AG_E_PARSE, p->problem ? p->problem : "malformed YAML");
+        return refuse(c, at, AG_E_NOMEM, NULL);
+    return refuse(c, at, AG_E_PARSE, p->problem ? p->problem : "malformed YAML");
 }
 
 ag_err ag_yaml_to_json(ag_str_t yaml, size_t max_bytes, ag_yaml_json_t *out, ag_json_error_t *e)
 {
-    conv_t c = {.out = out};
+    conv_t c = {.out = out, .in = yaml};
     yaml_parser_t parser;
     ag_err err = 0;
     *out = (ag_yaml_json_t){.json = AG_BUF_INIT(max_bytes)};

@@ -110,6 +110,9 @@ TEST(yaml_syntax_errors_and_depth_have_positions)
     for (int i = 0; i < 70; i++)
         strcat(deep, "[");
     CHECK_STREQ(conv(deep), "ERR 1:65 nesting too deep");
+    /* reader errors (bytes that are not UTF-8, control characters) at their byte, not 1:1 */
+    CHECK_STREQ(conv("a: b\nkind: Role\nname: ali\xff\n"), "ERR 3:10 invalid leading UTF-8 octet");
+    CHECK_STREQ(conv("a: b\n  \n- x: \x01\n"), "ERR 3:6 control characters are not allowed");
 }
 
 #define ROLE_YAML                                                                                  \
