@@ -148,6 +148,14 @@ int ag_review_body(ag_local_req_t *r, const ag_kpb_kind_t *k, ag_json_t *doc, co
     if ((kind != AG_JSON_NONE && !ag_json_str_eq(doc, kind, k->kind)) ||
         (av != AG_JSON_NONE && !ag_json_str_eq(doc, av, k->api_version)))
         return *why = "the object's kind or apiVersion is not the one this URL serves", 400;
+    /* as kube-apiserver's decoder: an ObjectMeta is an object, its namespace a string */
+    ag_json_ref meta = ag_json_get(doc, root, "metadata");
+    ag_json_ref ns = ag_json_get(doc, meta, "namespace");
+    int mt = ag_json_typeof(doc, meta), nt = ag_json_typeof(doc, ns);
+    if ((meta != AG_JSON_NONE && mt != AG_JSON_OBJECT && mt != AG_JSON_NULL) ||
+        (ns != AG_JSON_NONE && nt != AG_JSON_STRING && nt != AG_JSON_NULL))
+        return *why = "malformed review: metadata must be an object, metadata.namespace a string",
+               400;
     return 0;
 }
 

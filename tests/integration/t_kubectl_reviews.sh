@@ -169,6 +169,11 @@ expect_eq "$(lsar "$CAROL_TOKEN" default "$T/l2.json" application/json)" 201 "al
 expect_eq "$(jq -r .status.allowed "$T/resp")" false "alice may not"
 expect_eq "$(lsar "$CAROL_TOKEN" default "$T/l3.json" application/json)" 422 "spec namespace must be the URL's"
 expect_eq "$(jq -r .reason "$T/resp")" Invalid "422 Status"
+for meta in '"x"' '{"namespace":7}' '[]'; do # not an ObjectMeta: 400 as kube-apiserver's decoder
+    jq -c --argjson m "$meta" '.metadata = $m' "$T/l1.json" >"$T/lm.json"
+    expect_eq "$(lsar "$CAROL_TOKEN" default "$T/lm.json" application/json)" 400 "metadata $meta"
+    expect_eq "$(jq -r .reason "$T/resp")" BadRequest "metadata $meta: Status"
+done
 expect_eq "$(lsar "$ALICE_TOKEN" default "$T/l1.json" application/json)" 403 "alice (view) may not create the review"
 expect_eq "$(lsar "$CAROL_TOKEN" kube-system "$T/l3.json" application/json)" 403 "carol is admin in default only"
 # protobuf: the gateway's own protobuf answer is a valid request (it carries a status, which
