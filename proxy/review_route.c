@@ -148,6 +148,11 @@ int ag_review_body(ag_local_req_t *r, const ag_kpb_kind_t *k, ag_json_t *doc, co
     if ((kind != AG_JSON_NONE && !ag_json_str_eq(doc, kind, k->kind)) ||
         (av != AG_JSON_NONE && !ag_json_str_eq(doc, av, k->api_version)))
         return *why = "the object's kind or apiVersion is not the one this URL serves", 400;
+    return ag_review_metadata(doc, root, why);
+}
+
+int ag_review_metadata(const ag_json_t *doc, ag_json_ref root, const char **why)
+{
     /* as kube-apiserver's decoder: an ObjectMeta is an object, its namespace a string */
     ag_json_ref meta = ag_json_get(doc, root, "metadata");
     ag_json_ref ns = ag_json_get(doc, meta, "namespace");

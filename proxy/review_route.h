@@ -27,6 +27,9 @@ ag_err ag_review_route(const char *path, const char *api_version, const char *ki
 int ag_review_body(ag_local_req_t *r, const ag_kpb_kind_t *k, ag_json_t *doc, const char **why);
 /* Answers <code> with a JSON Status carrying <msg>. */
 void ag_review_fail(ag_local_req_t *r, int code, const char *msg);
+/* 0, or 400 with *why when the object's metadata is not an object or its namespace not a
+ * string (kube-apiserver's decoder refuses both). */
+int ag_review_metadata(const ag_json_t *doc, ag_json_ref root, const char **why);
 
 typedef enum { AG_MEDIA_NONE = 0, AG_MEDIA_JSON, AG_MEDIA_PROTOBUF } ag_media_t;
 /* The response encoding for Accept header <accept> (empty: JSON): the acceptable range

@@ -92,6 +92,8 @@ static ag_err self_review_body(ag_str_t body, const ag_kpb_kind_t *rk, ag_arena_
         return *why = "the object's apiVersion is not the one this URL serves", AG_E_PARSE;
     if (ag_json_typeof(&doc, sp) != AG_JSON_OBJECT)
         return *why = "malformed SelfSubjectAccessReview: spec must be an object", AG_E_PARSE;
+    if (ag_review_metadata(&doc, root, why))
+        return AG_E_PARSE;
     if ((err = self_spec(&doc, sp, arena, spec)) != 0)
         return err;
     ag_str_t inner = ag_str_sub(*spec, 1, spec->n - 2); /* between the braces */

@@ -104,6 +104,8 @@ expect_eq "$(sar "$ALICE" "$ssar" /apis/authorization.k8s.io/v1/selfsubjectacces
 expect_eq "$(jq -c '[.status.allowed, .spec]' "$T/body")" \
   '[false,{"resourceAttributes":{"namespace":"default","verb":"get","resource":"secrets"}}]' \
   "the subject fields are dropped: the caller's own answer"
+ssar='{"kind":"SelfSubjectAccessReview","metadata":"x","spec":{"resourceAttributes":{"verb":"get","resource":"pods"}}}'
+expect_eq "$(sar "$ALICE" "$ssar" /apis/authorization.k8s.io/v1/selfsubjectaccessreviews)" 400 "metadata not an object"
 expect_eq "$(upstream_count)" "$n0" "self reviews never forwarded either"
 # protobuf (kubectl 1.32) is answered here too; a body that is not protobuf is a 400
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $ALICE" \
