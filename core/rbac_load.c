@@ -965,7 +965,8 @@ static ag_err list_dir(const char *dir, char ***names, int *n, ag_buf_t *errmsg)
     closedir(d);
     if (err && errmsg)
         ag_buf_printf(errmsg, "%s: %s", dir, ag_err_str(err));
-    qsort(*names, (size_t)*n, sizeof **names, by_str);
+    if (*n > 1) /* an empty directory leaves *names NULL, which qsort must not get */
+        qsort(*names, (size_t)*n, sizeof **names, by_str);
     return err;
 }
 

@@ -675,6 +675,22 @@ TEST(rbac_load_reads_directories_of_json_and_yaml_files)
     rmdir(dir);
 }
 
+TEST(rbac_load_accepts_an_empty_directory)
+{
+    /* An empty policy directory loads as no rules (UBSan caught qsort given NULL, 0). */
+    char dir[] = "/tmp/ag_rbac_empty_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    const char *paths[] = {dir};
+    ag_rbac_t *p = NULL;
+    ag_rbac_opts_t o = {.bootstrap = false};
+    ag_buf_t err = AG_BUF_INIT(4096);
+    CHECK_EQ(ag_rbac_load(paths, 1, &o, &p, &err), 0);
+    CHECK(p && !can(p, "alice", "", "GET", "/api/v1/pods/x"));
+    ag_rbac_unref(p);
+    ag_buf_dispose(&err);
+    rmdir(dir);
+}
+
 TEST(rbac_resource_names_empty_entry_matches_unnamed_requests)
 {
     /* upstream compares names literally: an entry "" matches a request without a name */
