@@ -35,6 +35,16 @@ sign_in() {
         >>"$T/person.out" 2>&1 || fail "the person could not sign in: $(tail -3 "$T/person.out")"
 }
 
+# mode_of PATH: the octal mode of PATH (stat -c %a). A missing PATH fails the test with what
+# its parent directory holds, instead of comparing an empty string against the expected
+# mode (which said "got ''" and nothing about where the path went).
+mode_of() {
+    local m
+    m=$(stat -c %a -- "$1" 2>&1) ||
+        fail "cannot stat $1 ($m); parent: $(ls -la -- "$(dirname -- "$1")" 2>&1 | tr '\n' ';')"
+    echo "$m"
+}
+
 # login ARGS...: authgate login against the provider, client kubectl, audience $AUD.
 login() {
     "$AUTHGATE" login --issuer-url "$OIDC_ISSUER" --client-id kubectl --audience "$AUD" "$@"

@@ -26,9 +26,9 @@ umask 000
 cl
 umask "$old_umask"
 expect_eq "$RC" 0 "first login ($ERR)"
-expect_eq "$(stat -c %a "$C") $(stat -c %a "$(entry)") $(stat -c %a "${C}"/*.lock)" "700 600 600" \
+expect_eq "$(mode_of "$C") $(mode_of "$(entry)") $(mode_of "${C}"/*.lock)" "700 600 600" \
     "modes under umask 000"
-expect_eq "$(stat -c %a "$T/home/.kube/cache")" 700 "missing parents created 0700"
+expect_eq "$(mode_of "$T/home/.kube/cache")" 700 "missing parents created 0700"
 tok=$(jq -r .status.token <<<"$OUT")
 cl
 expect_eq "$(jq -r .status.token <<<"$OUT")" "$tok" "reused"

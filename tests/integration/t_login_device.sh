@@ -29,6 +29,7 @@ expect_match "$(cat "$T/l1.err.log")" "To sign in, open $OIDC_ISSUER/device and 
 TOKEN=$(jq -r .status.token "$T/l1.out")
 expect_eq "$(get /api/v1/namespaces/default/pods "$TOKEN")" 200 "the gateway accepts the token"
 expect_eq "$(login_device_count)" 1 "one device authorization"
+expect_eq "$(mode_of "$CACHE")" 700 "cache directory mode after the sign-in"
 pass "device flow: ExecCredential v1 on stdout, messages on stderr, token accepted"
 
 # ---- cache: reuse, permissions --------------------------------------------------------
@@ -36,9 +37,9 @@ out=$(KUBERNETES_EXEC_INFO=$EXEC_V1_BATCH login --token-cache-dir "$CACHE" 2>"$T
     fail "cached login: $(cat "$T/l2.err.log")"
 expect_eq "$(jq -r .status.token <<<"$out")" "$TOKEN" "the cached token is handed out"
 expect_eq "$(login_device_count)" 1 "no second device flow"
-expect_eq "$(stat -c %a "$CACHE")" 700 "cache directory mode"
+expect_eq "$(mode_of "$CACHE")" 700 "cache directory mode"
 entry=$(ls "$CACHE"/*.json)
-expect_eq "$(stat -c %a "$entry")" 600 "cache entry mode"
+expect_eq "$(mode_of "$entry")" 600 "cache entry mode"
 expect_eq "$(ls "$CACHE" | grep -c tmp || true)" 0 "no temporary file left"
 pass "second call served from the cache (0700 dir, 0600 entry)"
 

@@ -76,8 +76,8 @@ out=$(kube_batch get pods 2>&1) || fail "second get pods: $out"
 expect_match "$out" 'web-1' "pods listed again"
 expect_eq "$(login_device_count)" 1 "no new device flow"
 expect_eq "$(login_refresh_count)" 0 "no refresh either"
-expect_eq "$(stat -c %a "$CACHE")" 700 "cache dir 0700"
-expect_eq "$(stat -c %a "$CACHE"/*.json)" 600 "cache entry 0600"
+expect_eq "$(mode_of "$CACHE")" 700 "cache dir 0700"
+expect_eq "$(mode_of "$CACHE"/*.json)" 600 "cache entry 0600"
 pass "second kubectl served from the cache"
 
 # ---- expiry: refresh --------------------------------------------------------------------
