@@ -42,8 +42,7 @@ void ag_config_defaults(ag_config_t *c)
     c->log.request_burst = AG_LOG_REQUEST_BURST;
 }
 
-ag_err ag_config_split_address(ag_arena_t *arena, const char *addr, const char **host,
-                               int *port)
+ag_err ag_config_split_address(ag_arena_t *arena, const char *addr, const char **host, int *port)
 {
     ag_str_t s = ag_str_cstr(addr), h, p;
     if (s.n && s.p[0] == '[') {
@@ -217,7 +216,10 @@ static ag_err parse_url(ag_cfg_t *cfg, ag_json_ref at, const char *path, ag_conf
         size_t close = ag_str_find_char(auth, ']');
         has_port = close + 1 < auth.n;
     }
-    snprintf(with_port, auth.n + 8, "%.*s%s", AG_STR_FMT(auth), has_port ? "" : u->https ? ":443" : ":80");
+    snprintf(with_port, auth.n + 8, "%.*s%s", AG_STR_FMT(auth),
+             has_port   ? ""
+             : u->https ? ":443"
+                        : ":80");
     if (ag_config_split_address(cfg->arena, with_port, &u->host, &u->port) != 0 || u->port == 0)
         return ag_cfg_fail(cfg, at, path, "has an invalid host or port");
     return 0;
@@ -233,7 +235,8 @@ static ag_err in_cluster(ag_cfg_t *cfg, ag_json_ref at, const char *path, ag_con
     char tmp[512];
     unsigned long long p;
     if (!host || !*host || !port || !ag_str_to_u64(ag_str_cstr(port), &p) || p == 0 || p > 65535)
-        return ag_cfg_fail(cfg, at, path, "needs KUBERNETES_SERVICE_HOST and a numeric "
+        return ag_cfg_fail(cfg, at, path,
+                           "needs KUBERNETES_SERVICE_HOST and a numeric "
                            "KUBERNETES_SERVICE_PORT in the environment (set in every pod)");
     bool v6 = strchr(host, ':') != NULL; /* an IPv6 address goes in brackets */
     snprintf(tmp, sizeof tmp, "https://%s%s%s:%llu", v6 ? "[" : "", host, v6 ? "]" : "", p);
@@ -250,8 +253,10 @@ static ag_err in_cluster(ag_cfg_t *cfg, ag_json_ref at, const char *path, ag_con
         if (!(*outs[i] = ag_arena_cstr(cfg->arena, ag_str_cstr(tmp))))
             return AG_E_NOMEM;
         if (!cfg->skip_serving_files && access(tmp, R_OK) != 0)
-            return ag_cfg_fail(cfg, at, path, "cannot read the service-account file \"%s\" "
-                               "(directory from %s, if set)", tmp, AG_SERVICEACCOUNT_DIR_ENV);
+            return ag_cfg_fail(cfg, at, path,
+                               "cannot read the service-account file \"%s\" "
+                               "(directory from %s, if set)",
+                               tmp, AG_SERVICEACCOUNT_DIR_ENV);
     }
     if (!u->server_name)
         u->server_name = AG_IN_CLUSTER_SERVER_NAME;
@@ -269,8 +274,8 @@ static ag_err parse_upstream(ag_cfg_t *cfg, ag_json_ref ref, const char *path, a
         (err = ag_cfg_value(&o, "in_cluster", AG_CFG_OPTIONAL, &ic_ref)) ||
         (err = ag_cfg_bool(&o, "in_cluster", AG_CFG_OPTIONAL, &u->in_cluster)) ||
         (err = ag_cfg_value(&o, "url", AG_CFG_OPTIONAL, &url_ref)) ||
-        (err = ag_cfg_cstr(&o, "url", u->in_cluster ? AG_CFG_OPTIONAL : AG_CFG_REQUIRED,
-                           &u->url)) ||
+        (err =
+             ag_cfg_cstr(&o, "url", u->in_cluster ? AG_CFG_OPTIONAL : AG_CFG_REQUIRED, &u->url)) ||
         (err = (u->url ? parse_url(cfg, url_ref, ag_cfg_path(&o, "url"), u) : 0)) ||
         (err = file_field(&o, "ca", AG_CFG_OPTIONAL, &u->ca_file)) ||
         (err = file_field(&o, "cert", AG_CFG_OPTIONAL, &u->cert_file)) ||
@@ -286,8 +291,7 @@ static ag_err parse_upstream(ag_cfg_t *cfg, ag_json_ref ref, const char *path, a
         return ag_cfg_fail(cfg, ic_ref, ag_cfg_path(&o, "in_cluster"),
                            "takes the URL, token and CA from the pod: remove url, token_file "
                            "and ca");
-    if (u->in_cluster &&
-        (err = in_cluster(cfg, ic_ref, ag_cfg_path(&o, "in_cluster"), u)) != 0)
+    if (u->in_cluster && (err = in_cluster(cfg, ic_ref, ag_cfg_path(&o, "in_cluster"), u)) != 0)
         return err;
     if (!u->https && (u->ca_file || u->cert_file || u->server_name))
         return ag_cfg_fail(cfg, url_ref, ag_cfg_path(&o, "url"),
@@ -326,7 +330,8 @@ static ag_err parse_timeouts(ag_cfg_t *cfg, ag_json_ref ref, const char *path, a
     ag_cfg_obj_t o;
     ag_err err;
     if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
-        (err = ag_cfg_duration_ms(&o, "header_read", AG_CFG_OPTIONAL, 10, day, &t->header_read_ms)) ||
+        (err =
+             ag_cfg_duration_ms(&o, "header_read", AG_CFG_OPTIONAL, 10, day, &t->header_read_ms)) ||
         (err = ag_cfg_duration_ms(&o, "idle", AG_CFG_OPTIONAL, 10, day, &t->idle_ms)) ||
         (err = ag_cfg_duration_ms(&o, "upstream_connect", AG_CFG_OPTIONAL, 10, day,
                                   &t->upstream_connect_ms)) ||
@@ -441,16 +446,14 @@ static ag_err parse_graph(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_c
 
 /* "authentication": issuers, token cache, key refresh (config/authn_config.c reads it).
  * Relative key file paths resolve against the config file's directory. */
-static ag_err parse_authentication(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
-                                   ag_config_t *c)
+static ag_err parse_authentication(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
 {
     c->authn_enabled = true;
     return ag_authn_config_parse(cfg, ref, path, cfg->dir, &c->authn);
 }
 
 /* "authorization": policy files, chain mode, impersonation (config/authz_config.c). */
-static ag_err parse_authorization(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
-                                  ag_config_t *c)
+static ag_err parse_authorization(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
 {
     c->authz_enabled = true;
     return ag_authz_config_parse(cfg, ref, path, cfg->dir, &c->authz);
@@ -501,8 +504,8 @@ static ag_err parse_top(ag_cfg_t *cfg, ag_config_t *c)
     ag_cfg_obj_t top;
     ag_err err = ag_cfg_obj_begin(cfg, ag_json_root(cfg->doc), "", &top);
     /* Unknown keys first: a misspelt section is reported as such, not as a missing one. */
-    for (ag_json_ref k = err ? AG_JSON_NONE : ag_json_first(cfg->doc, top.obj);
-         k != AG_JSON_NONE; k = ag_json_next(cfg->doc, k)) {
+    for (ag_json_ref k = err ? AG_JSON_NONE : ag_json_first(cfg->doc, top.obj); k != AG_JSON_NONE;
+         k = ag_json_next(cfg->doc, k)) {
         bool known = false;
         for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
             known = known || ag_json_str_eq(cfg->doc, k, sections[i].key);

@@ -9,15 +9,15 @@
 #include <stdbool.h>
 
 #include "arena.h"
-#include "cfg.h"
-#include "err.h"
-#include "ipaddr.h"
-#include "str.h"
-#include "core/graph.h"
 #include "audit_config.h"
 #include "authn_config.h"
 #include "authz_config.h"
 #include "azure_config.h"
+#include "cfg.h"
+#include "core/graph.h"
+#include "err.h"
+#include "ipaddr.h"
+#include "str.h"
 
 #define AG_CONFIG_MAX_BYTES (4u << 20) /* a config file is small; cap the read */
 #define AG_CONFIG_MAX_WORKERS 64       /* per-worker metric slots are sized for this */
@@ -25,7 +25,7 @@
 enum { AG_CLIENT_AUTH_NONE = 0, AG_CLIENT_AUTH_OPTIONAL, AG_CLIENT_AUTH_REQUIRE };
 
 typedef struct {
-    const char *address;  /* "HOST:PORT" ([v6]:port allowed), as written */
+    const char *address; /* "HOST:PORT" ([v6]:port allowed), as written */
     int backlog;
     /* listen.proxy_protocol.trusted (arena): the networks whose connections must open
      * with a PROXY protocol header (core/proxyproto.h); from anyone else a header is
@@ -35,23 +35,23 @@ typedef struct {
 } ag_config_listen_t;
 
 typedef struct {
-    bool enabled;            /* false: plain HTTP listener */
-    const char *cert_file;   /* PEM chain, leaf first */
+    bool enabled;          /* false: plain HTTP listener */
+    const char *cert_file; /* PEM chain, leaf first */
     const char *key_file;
     const char *client_ca_file; /* NULL: no client certificates asked for */
-    int client_auth;         /* AG_CLIENT_AUTH_* */
+    int client_auth;            /* AG_CLIENT_AUTH_* */
     bool session_tickets;
     long long ticket_lifetime_ms;
 } ag_config_tls_t;
 
 typedef struct {
-    const char *url;         /* as written */
+    const char *url; /* as written */
     bool https;
-    const char *host;        /* connect host (no brackets) */
+    const char *host; /* connect host (no brackets) */
     int port;
-    ag_str_t authority;      /* Host header value sent upstream: host[:port] */
-    const char *ca_file;     /* https: NULL = system CA bundle */
-    const char *cert_file;   /* optional client certificate for the upstream */
+    ag_str_t authority;    /* Host header value sent upstream: host[:port] */
+    const char *ca_file;   /* https: NULL = system CA bundle */
+    const char *cert_file; /* optional client certificate for the upstream */
     const char *key_file;
     const char *server_name; /* SNI/verification name; default host */
     const char *token_file;  /* optional bearer token the gateway authenticates with */
@@ -68,25 +68,25 @@ typedef struct {
 #define AG_IN_CLUSTER_SERVER_NAME "kubernetes.default.svc"
 
 typedef struct {
-    int header_bytes;   /* request head, request line included -> 431 */
-    int header_count;   /* -> 431 */
-    int url_bytes;      /* request target -> 414 */
-    int max_connections; /* per worker; further accepts are closed at once */
+    int header_bytes;       /* request head, request line included -> 431 */
+    int header_count;       /* -> 431 */
+    int url_bytes;          /* request target -> 414 */
+    int max_connections;    /* per worker; further accepts are closed at once */
     long long linger_bytes; /* discarded after an error answer before the close */
 } ag_config_limits_t;
 
 typedef struct {
-    long long header_read_ms;   /* first byte to end of head -> 408 and close */
-    long long idle_ms;          /* keep-alive wait for the next request -> close */
-    long long upstream_connect_ms; /* connect + TLS handshake -> 504 */
+    long long header_read_ms;         /* first byte to end of head -> 408 and close */
+    long long idle_ms;                /* keep-alive wait for the next request -> close */
+    long long upstream_connect_ms;    /* connect + TLS handshake -> 504 */
     long long upstream_first_byte_ms; /* request sent to response head -> 504 */
-    long long upstream_idle_ms; /* idle pooled upstream connection lifetime */
-    long long drain_ms;         /* SIGTERM: wait for in-flight requests at most this */
-    long long body_grace_ms;    /* a request body may take body_grace + bytes/min_rate */
-    long long body_min_rate;    /* bytes/s; 0: body_grace bounds the whole body -> 408 */
-    long long linger_ms;        /* lingering close after an error answer: at most this */
-    long long linger_idle_ms;   /* ... and this long without a byte from the client */
-    long long send_ms;          /* bytes queued for the client, no write progress -> close */
+    long long upstream_idle_ms;       /* idle pooled upstream connection lifetime */
+    long long drain_ms;               /* SIGTERM: wait for in-flight requests at most this */
+    long long body_grace_ms;          /* a request body may take body_grace + bytes/min_rate */
+    long long body_min_rate;          /* bytes/s; 0: body_grace bounds the whole body -> 408 */
+    long long linger_ms;              /* lingering close after an error answer: at most this */
+    long long linger_idle_ms;         /* ... and this long without a byte from the client */
+    long long send_ms;                /* bytes queued for the client, no write progress -> close */
 } ag_config_timeouts_t;
 
 typedef struct {
@@ -102,15 +102,15 @@ typedef struct {
 /* "webhooks": a second listener that serves only the TokenReview and SubjectAccessReview
  * routes, to callers authenticated by a verified client certificate alone. */
 typedef struct {
-    const char *address;     /* NULL: no webhook listener */
-    ag_config_tls_t tls;     /* client_ca required, client_auth always REQUIRE */
-    ag_str_t *callers;       /* CNs allowed (arena); ncallers 0: any verified certificate */
+    const char *address; /* NULL: no webhook listener */
+    ag_config_tls_t tls; /* client_ca required, client_auth always REQUIRE */
+    ag_str_t *callers;   /* CNs allowed (arena); ncallers 0: any verified certificate */
     int ncallers;
-    bool serve_on_main;      /* false: the main listener proxies these paths like any other */
+    bool serve_on_main; /* false: the main listener proxies these paths like any other */
 } ag_config_webhooks_t;
 
 typedef struct ag_config {
-    ag_arena_t arena;        /* owns every string below */
+    ag_arena_t arena; /* owns every string below */
     const char *file;
     ag_config_listen_t listen;
     ag_config_tls_t tls;
@@ -118,7 +118,7 @@ typedef struct ag_config {
     ag_config_limits_t limits;
     ag_config_timeouts_t timeouts;
     ag_config_admin_t admin;
-    int workers;             /* resolved: >= 1 */
+    int workers; /* resolved: >= 1 */
     ag_config_log_t log;
     ag_config_webhooks_t webhooks;
     bool graph_enabled;      /* a "graph" section is present: resolve Azure AD group
@@ -132,12 +132,12 @@ typedef struct ag_config {
     ag_authz_config_t authz; /* config/authz_config.h */
     bool azure_enabled;      /* a top-level "azure" section (config/azure_config.h) */
     ag_azure_config_t azure;
-    bool audit_enabled;      /* an "audit" section: proxy/audit.c writes events */
+    bool audit_enabled;        /* an "audit" section: proxy/audit.c writes events */
     bool insecure_passthrough; /* top-level "insecure_passthrough": true (only without
                                   authentication and authorization): forward every request
                                   with the gateway's credential. Without it and without
                                   both sections every request is refused (401). */
-    ag_audit_config_t audit; /* config/audit_config.h */
+    ag_audit_config_t audit;   /* config/audit_config.h */
 } ag_config_t;
 
 /* A section parser: reads the value <ref> of top-level key <path> into <conf>. */
@@ -161,7 +161,6 @@ void ag_config_destroy(ag_config_t *conf);
 void ag_config_defaults(ag_config_t *conf);
 
 /* Splits "HOST:PORT" / "[V6]:PORT" into host (arena) and port; AG_E_INVAL if malformed. */
-ag_err ag_config_split_address(ag_arena_t *arena, const char *addr, const char **host,
-                               int *port);
+ag_err ag_config_split_address(ag_arena_t *arena, const char *addr, const char **host, int *port);
 
 #endif

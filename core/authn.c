@@ -79,7 +79,7 @@ typedef struct {
     ag_arena_t *arena;
     ag_identity_t *id;
     ag_authn_info_t *info;
-    ag_str_t *groups;      /* arena, capacity gcap */
+    ag_str_t *groups; /* arena, capacity gcap */
     int ngroups, gcap;
     ag_extra_t extra[MAX_EXTRA];
     int nextra;
@@ -231,7 +231,8 @@ static ag_authn_result check_audience(vctx *v, const ag_str_t *want, int nwant)
         ntok = v->is->naudiences;
     } else if (aud == AG_JSON_NONE) {
         return fail_claim(v, AG_AUTHN_WRONG_AUDIENCE, "aud");
-    } else if ((r = strings_of(v, aud, AG_STR_NULL, 256, (ag_str_t **)&toks, &ntok)) != AG_AUTHN_OK) {
+    } else if ((r = strings_of(v, aud, AG_STR_NULL, 256, (ag_str_t **)&toks, &ntok)) !=
+               AG_AUTHN_OK) {
         return fail_claim(v, r == AG_AUTHN_TOO_MANY_GROUPS ? AG_AUTHN_BAD_CLAIM : r, "aud");
     }
     ag_str_t *match = ag_arena_alloc(v->arena, sizeof(*match) * (size_t)(nwant + 1));
@@ -287,7 +288,8 @@ static ag_authn_result map_oidc(vctx *v)
         return r;
     ag_json_ref g = is->groups_claim.n ? claim(v, is->groups_claim.p) : AG_JSON_NONE;
     if (g != AG_JSON_NONE) {
-        if ((r = strings_of(v, g, is->groups_prefix, AG_ISSUER_MAX_GROUPS, &vals, &n)) != AG_AUTHN_OK)
+        if ((r = strings_of(v, g, is->groups_prefix, AG_ISSUER_MAX_GROUPS, &vals, &n)) !=
+            AG_AUTHN_OK)
             return fail_claim(v, r, is->groups_claim.p);
         for (int i = 0; i < n; i++) {
             if (reserved(vals[i]))
@@ -301,7 +303,8 @@ static ag_authn_result map_oidc(vctx *v)
         if (e == AG_JSON_NONE)
             continue;
         if ((r = strings_of(v, e, AG_STR_NULL, 64, &vals, &n)) != AG_AUTHN_OK)
-            return fail_claim(v, r == AG_AUTHN_INTERNAL ? r : AG_AUTHN_BAD_CLAIM, is->extra[i].claim.p);
+            return fail_claim(v, r == AG_AUTHN_INTERNAL ? r : AG_AUTHN_BAD_CLAIM,
+                              is->extra[i].claim.p);
         ag_str_t key = ag_arena_strdup(v->arena, is->extra[i].key); /* outlives reloads */
         if (!key.p)
             return AG_AUTHN_INTERNAL;
@@ -355,7 +358,8 @@ static ag_authn_result map_azure(vctx *v)
      * _claim_sources is never fetched (SSRF, threat model #37). */
     ag_json_ref names = claim(v, "_claim_names");
     bool has = false;
-    if ((ag_json_typeof(d, names) == AG_JSON_OBJECT && ag_json_get(d, names, "groups") != AG_JSON_NONE) ||
+    if ((ag_json_typeof(d, names) == AG_JSON_OBJECT &&
+         ag_json_get(d, names, "groups") != AG_JSON_NONE) ||
         (ag_json_bool(d, claim(v, "hasgroups"), &has) == 0 && has))
         v->id->flags |= AG_ID_GROUP_OVERAGE;
     return AG_AUTHN_OK;
@@ -427,7 +431,8 @@ static ag_authn_result map_sa_legacy(vctx *v)
     ag_authn_result r;
     if ((r = member_str(v, root, "kubernetes.io/serviceaccount/namespace", NULL, &ns)) ||
         (r = member_str(v, root, "kubernetes.io/serviceaccount/secret.name", NULL, &secret)) ||
-        (r = member_str(v, root, "kubernetes.io/serviceaccount/service-account.name", NULL, &name)) ||
+        (r = member_str(v, root, "kubernetes.io/serviceaccount/service-account.name", NULL,
+                        &name)) ||
         (r = member_str(v, root, "kubernetes.io/serviceaccount/service-account.uid", NULL, &uid)))
         return fail_claim(v, r, "kubernetes.io/serviceaccount");
     if (secret.n == 0 || uid.n == 0)
@@ -442,17 +447,21 @@ static ag_authn_result map_sa_bound(vctx *v)
     ag_str_t ns, name, uid, pname, puid, nname, nuid, jti;
     ag_authn_result r;
     if (ag_json_typeof(d, k) != AG_JSON_OBJECT)
-        return fail_claim(v, k == AG_JSON_NONE ? AG_AUTHN_MISSING_CLAIM : AG_AUTHN_BAD_CLAIM, "kubernetes.io");
+        return fail_claim(v, k == AG_JSON_NONE ? AG_AUTHN_MISSING_CLAIM : AG_AUTHN_BAD_CLAIM,
+                          "kubernetes.io");
     if ((r = member_str(v, k, "namespace", NULL, &ns)) ||
         (r = member_str(v, k, "serviceaccount", "name", &name)) ||
         (r = member_str(v, k, "serviceaccount", "uid", &uid)))
         return fail_claim(v, r, "kubernetes.io");
-    if (uid.n == 0 || (ag_json_get(d, k, "pod") != AG_JSON_NONE && ag_json_get(d, k, "secret") != AG_JSON_NONE))
+    if (uid.n == 0 ||
+        (ag_json_get(d, k, "pod") != AG_JSON_NONE && ag_json_get(d, k, "secret") != AG_JSON_NONE))
         return fail_claim(v, AG_AUTHN_BAD_CLAIM, "kubernetes.io"); /* at most one bound object */
     if ((r = sa_identity(v, ns, name, uid)) != AG_AUTHN_OK)
         return r;
     /* extra as the API server sets it (pkg/serviceaccount/claims.go) */
-    static const struct { const char *obj, *field, *key; } ex[] = {
+    static const struct {
+        const char *obj, *field, *key;
+    } ex[] = {
         {"pod", "name", "authentication.kubernetes.io/pod-name"},
         {"pod", "uid", "authentication.kubernetes.io/pod-uid"},
         {"node", "name", "authentication.kubernetes.io/node-name"},
@@ -629,10 +638,9 @@ static void vctx_init(vctx *v, ag_arena_t *arena, ag_identity_t *id, ag_authn_in
 }
 
 ag_authn_result ag_authn_verify_audiences(const ag_issuer_set_t *issuers, ag_keys_fn keys,
-                                          void *keys_ctx, ag_str_t token,
-                                          const ag_str_t *audiences, int naudiences,
-                                          long long now, ag_arena_t *arena, ag_identity_t *id,
-                                          ag_authn_info_t *info)
+                                          void *keys_ctx, ag_str_t token, const ag_str_t *audiences,
+                                          int naudiences, long long now, ag_arena_t *arena,
+                                          ag_identity_t *id, ag_authn_info_t *info)
 {
     ag_authn_info_t scratch;
     vctx v;
@@ -662,8 +670,8 @@ ag_authn_result ag_authn_check_claims(const ag_issuer_t *is, const struct ag_jwt
 }
 
 ag_authn_result ag_authn_verify(const ag_issuer_set_t *issuers, ag_keys_fn keys, void *keys_ctx,
-                                ag_str_t token, long long now, ag_arena_t *arena,
-                                ag_identity_t *id, ag_authn_info_t *info)
+                                ag_str_t token, long long now, ag_arena_t *arena, ag_identity_t *id,
+                                ag_authn_info_t *info)
 {
     return ag_authn_verify_audiences(issuers, keys, keys_ctx, token, NULL, 0, now, arena, id, info);
 }

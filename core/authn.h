@@ -15,40 +15,40 @@
 #include "str.h"
 
 /* X(ENUM, "metric label") */
-#define AG_AUTHN_RESULTS(X)                                                            \
-    X(OK, "ok")                                                                        \
-    X(NO_CREDENTIALS, "no_credentials")               /* no Authorization header */   \
-    X(BAD_AUTHORIZATION_HEADER, "bad_authorization_header") /* not "Bearer <tok>" */  \
-    X(MALFORMED, "malformed")                         /* not a strict compact JWS */  \
-    X(TOO_LARGE, "too_large")                         /* token over the size limit */ \
-    X(UNSUPPORTED_ALG, "unsupported_alg")             /* none, HS*, unknown alg */    \
-    X(ALG_KEY_MISMATCH, "alg_key_mismatch")           /* kid's key does not fit alg */\
-    X(UNKNOWN_ISSUER, "unknown_issuer")                                               \
-    X(NO_KEYS, "no_keys")                             /* issuer has no keys loaded */ \
-    X(UNKNOWN_KID, "unknown_kid")                                                     \
-    X(BAD_SIGNATURE, "bad_signature")                                                 \
-    X(KEY_ISSUER_MISMATCH, "key_issuer_mismatch")  /* Entra v2 key for another issuer */ \
-    X(EXPIRED, "expired")                                                             \
-    X(NOT_YET_VALID, "not_yet_valid")                                                 \
-    X(ISSUED_IN_FUTURE, "issued_in_future")                                           \
-    X(WRONG_AUDIENCE, "wrong_audience")                                               \
-    X(WRONG_TENANT, "wrong_tenant")                                                   \
-    X(MISSING_CLAIM, "missing_claim")                                                 \
-    X(REQUIRED_CLAIM_MISMATCH, "required_claim_mismatch")                             \
-    X(BAD_CLAIM, "bad_claim")              /* wrong type, control chars, bad SA name */ \
-    X(EMAIL_NOT_VERIFIED, "email_not_verified")                                       \
-    X(RESERVED_PREFIX, "reserved_prefix")  /* system: username/group from an IdP */    \
-    X(TOO_MANY_GROUPS, "too_many_groups")                                             \
-    X(UNKNOWN_CRIT, "unknown_crit")        /* RFC 7515 §4.1.11 */                      \
-    X(INTERNAL, "internal")                /* out of memory etc.: fail closed */ \
-    X(REVOKED, "revoked")     /* API server's TokenReview: pod/secret/SA gone (#39) */ \
+#define AG_AUTHN_RESULTS(X)                                                                        \
+    X(OK, "ok")                                                                                    \
+    X(NO_CREDENTIALS, "no_credentials")                     /* no Authorization header */          \
+    X(BAD_AUTHORIZATION_HEADER, "bad_authorization_header") /* not "Bearer <tok>" */               \
+    X(MALFORMED, "malformed")                               /* not a strict compact JWS */         \
+    X(TOO_LARGE, "too_large")                               /* token over the size limit */        \
+    X(UNSUPPORTED_ALG, "unsupported_alg")                   /* none, HS*, unknown alg */           \
+    X(ALG_KEY_MISMATCH, "alg_key_mismatch")                 /* kid's key does not fit alg */       \
+    X(UNKNOWN_ISSUER, "unknown_issuer")                                                            \
+    X(NO_KEYS, "no_keys") /* issuer has no keys loaded */                                          \
+    X(UNKNOWN_KID, "unknown_kid")                                                                  \
+    X(BAD_SIGNATURE, "bad_signature")                                                              \
+    X(KEY_ISSUER_MISMATCH, "key_issuer_mismatch") /* Entra v2 key for another issuer */            \
+    X(EXPIRED, "expired")                                                                          \
+    X(NOT_YET_VALID, "not_yet_valid")                                                              \
+    X(ISSUED_IN_FUTURE, "issued_in_future")                                                        \
+    X(WRONG_AUDIENCE, "wrong_audience")                                                            \
+    X(WRONG_TENANT, "wrong_tenant")                                                                \
+    X(MISSING_CLAIM, "missing_claim")                                                              \
+    X(REQUIRED_CLAIM_MISMATCH, "required_claim_mismatch")                                          \
+    X(BAD_CLAIM, "bad_claim") /* wrong type, control chars, bad SA name */                         \
+    X(EMAIL_NOT_VERIFIED, "email_not_verified")                                                    \
+    X(RESERVED_PREFIX, "reserved_prefix") /* system: username/group from an IdP */                 \
+    X(TOO_MANY_GROUPS, "too_many_groups")                                                          \
+    X(UNKNOWN_CRIT, "unknown_crit")   /* RFC 7515 §4.1.11 */                                      \
+    X(INTERNAL, "internal")           /* out of memory etc.: fail closed */                        \
+    X(REVOKED, "revoked")             /* API server's TokenReview: pod/secret/SA gone (#39) */     \
     X(LOOKUP_FAILED, "lookup_failed") /* that TokenReview failed: 503, fail closed */
 
 typedef enum {
 #define AG_AUTHN_ENUM(name, label) AG_AUTHN_##name,
     AG_AUTHN_RESULTS(AG_AUTHN_ENUM)
 #undef AG_AUTHN_ENUM
-    AG_AUTHN_RESULT_COUNT
+        AG_AUTHN_RESULT_COUNT
 } ag_authn_result;
 
 /* Metric label ("expired", "unknown_kid", ...); "invalid" for out-of-range values. */
@@ -72,14 +72,14 @@ typedef const ag_jwks_t *(*ag_keys_fn)(void *ctx, const ag_issuer_t *iss);
 typedef struct {
     ag_str_t iss, kid, sub;
     ag_jwt_alg alg;
-    long long exp;                  /* 0 when the token has none (legacy SA) */
-    const ag_issuer_t *issuer;      /* NULL until the issuer is known */
-    const ag_str_t *audiences;      /* audiences satisfied (TokenReview status.audiences) */
+    long long exp;             /* 0 when the token has none (legacy SA) */
+    const ag_issuer_t *issuer; /* NULL until the issuer is known */
+    const ag_str_t *audiences; /* audiences satisfied (TokenReview status.audiences) */
     int naudiences;
-    ag_str_t claim;                 /* the claim a check failed on, if any (static or
-                                       issuer-set storage: use before a reload) */
-    const ag_str_t *token_aud;      /* WRONG_AUDIENCE: the token's own aud values (for */
-    int ntoken_aud;                 /* the log line; none: the token has no aud) */
+    ag_str_t claim;            /* the claim a check failed on, if any (static or
+                                  issuer-set storage: use before a reload) */
+    const ag_str_t *token_aud; /* WRONG_AUDIENCE: the token's own aud values (for */
+    int ntoken_aud;            /* the log line; none: the token has no aud) */
 } ag_authn_info_t;
 
 /* Verifies <token> (borrowed) against <issuers> at <now> (unix seconds) and fills <id>
@@ -91,16 +91,15 @@ typedef struct {
  * leeway), audience, tenant, claim mapping, required claims, identity characters. Every
  * identity gets system:authenticated. On failure <id> is zeroed. <info> may be NULL. */
 ag_authn_result ag_authn_verify(const ag_issuer_set_t *issuers, ag_keys_fn keys, void *keys_ctx,
-                                ag_str_t token, long long now, ag_arena_t *arena,
-                                ag_identity_t *id, ag_authn_info_t *info);
+                                ag_str_t token, long long now, ag_arena_t *arena, ag_identity_t *id,
+                                ag_authn_info_t *info);
 /* As ag_authn_verify, but the token must carry one of <audiences> instead of the
  * issuer's configured ones (TokenReview spec.audiences); info->audiences gets the
  * intersection. naudiences == 0 behaves as ag_authn_verify. */
 ag_authn_result ag_authn_verify_audiences(const ag_issuer_set_t *issuers, ag_keys_fn keys,
-                                          void *keys_ctx, ag_str_t token,
-                                          const ag_str_t *audiences, int naudiences,
-                                          long long now, ag_arena_t *arena, ag_identity_t *id,
-                                          ag_authn_info_t *info);
+                                          void *keys_ctx, ag_str_t token, const ag_str_t *audiences,
+                                          int naudiences, long long now, ag_arena_t *arena,
+                                          ag_identity_t *id, ag_authn_info_t *info);
 
 /* The second half of ag_authn_verify for a parsed token (jwt.h) whose signature the
  * caller has ALREADY verified with <is>'s keys: times, audience, mapping, required claims.

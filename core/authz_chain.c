@@ -129,7 +129,9 @@ static ag_err self_review_rules(const ag_authz_chain_t *c, const ag_identity_t *
                                    AG_STR("selfsubjectrulesreviews"), AG_STR("selfsubjectreviews")};
     ag_err err = 0;
     for (int i = 0; !err && c->rbac && i < 3; i++) {
-        ag_attrs_t a = {.resource_request = true, .verb = create[0], .api_group = groups[i],
+        ag_attrs_t a = {.resource_request = true,
+                        .verb = create[0],
+                        .api_group = groups[i],
                         .resource = res[i]};
         ag_authz_decision_t d;
         ag_rule_t r = {.verbs = {create, 1}, .groups = {&groups[i], 1}, .resources = {&res[i], 1}};

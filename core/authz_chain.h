@@ -55,7 +55,8 @@ ag_authz_result ag_authz_chain_eval(const ag_authz_chain_t *c, const ag_identity
  * ag_authz_chain_eval routes a decision: Kubernetes RBAC's rule resolver (with
  * system:masters' everything first, as kube-apiserver's privileged-group authorizer), or
  * Azure RBAC's assignments translated to rules for an Azure AD identity (plus RBAC's under
- * AZURE_OR_RBAC; under AZURE_THEN_RBAC plus the self-review creates RBAC grants it). The SelfSubjectRulesReview and `authgate check --list` answer. */
+ * AZURE_OR_RBAC; under AZURE_THEN_RBAC plus the self-review creates RBAC grants it). The
+ * SelfSubjectRulesReview and `authgate check --list` answer. */
 ag_err ag_authz_chain_rules(const ag_authz_chain_t *c, const ag_identity_t *user, ag_str_t ns,
                             ag_rules_t *out);
 

@@ -1,7 +1,7 @@
 /* Internal layout of an Azure RBAC snapshot, shared by azload.c (builds it) and
- * azrbac.c (decides with it), and azrules.c (lists it as rules). Not for use elsewhere. Everything is
- * immutable after ag_azrbac_load* returns; strings live in the snapshot arena, the four
- * arrays are malloc'ed (owned by the snapshot). */
+ * azrbac.c (decides with it), and azrules.c (lists it as rules). Not for use elsewhere. Everything
+ * is immutable after ag_azrbac_load* returns; strings live in the snapshot arena, the four arrays
+ * are malloc'ed (owned by the snapshot). */
 #ifndef AG_AZRBAC_INT_H
 #define AG_AZRBAC_INT_H
 

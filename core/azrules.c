@@ -42,7 +42,7 @@ static const struct {
 /* First path segments of the API server's non-resource URLs. */
 static bool non_resource_root(ag_str_t seg)
 {
-    static const char *const roots[] = {"api",     "apis",   "healthz", "livez",       "readyz",
+    static const char *const roots[] = {"api",     "apis",    "healthz", "livez",       "readyz",
                                         "version", "metrics", "openapi", ".well-known", "logs"};
     for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
         if (ag_str_eq_lit(seg, roots[i]))
@@ -91,7 +91,7 @@ static ag_err add_target(ag_rules_t *out, ag_str_t target, int op)
     if (ag_str_find_char(target, '*') < target.n && !ag_str_eq_lit(seg0, "*") &&
         !(rest.p && ag_str_eq_lit(seg1, "*") && !more.p))
         return out->incomplete = true, 0; /* a '*' inside a segment: not a rule */
-    if (ag_str_eq_lit(target, "*")) { /* any group and resource, and any URL */
+    if (ag_str_eq_lit(target, "*")) {     /* any group and resource, and any URL */
         ag_rule_t r = {.verbs = ops[op].verbs, .groups = {v_all, 1}, .resources = {v_all, 1}};
         ag_err err = ag_rules_add(out, &r);
         return err ? err : add_url(out, target, op);
@@ -110,8 +110,8 @@ static ag_err add_target(ag_rules_t *out, ag_str_t target, int op)
     else
         r.groups = one(out->arena, seg0), r.resources = one(out->arena, seg1);
     if (!rest.p && !exec && ops[op].suffix[1] == '*') { /* X/ * is also group X, any resource */
-        ag_rule_t g = {.verbs = ops[op].verbs, .groups = one(out->arena, seg0),
-                       .resources = {v_all, 1}};
+        ag_rule_t g = {
+            .verbs = ops[op].verbs, .groups = one(out->arena, seg0), .resources = {v_all, 1}};
         if ((err = g.groups.n ? ag_rules_add(out, &g) : AG_E_NOMEM))
             return err;
     }
@@ -151,8 +151,7 @@ static ag_err add_set(ag_rules_t *out, const ag_azperm_set_t *set)
     return err;
 }
 
-static ag_err add_principal(const ag_azrbac_t *p, ag_str_t principal, ag_str_t ns,
-                            ag_rules_t *out)
+static ag_err add_principal(const ag_azrbac_t *p, ag_str_t principal, ag_str_t ns, ag_rules_t *out)
 {
     ag_az_guid_t pid;
     ag_err err = 0;

@@ -6,21 +6,21 @@
 
 typedef int ag_err;
 
-#define AG_ERRORS(X)                                                                   \
-    X(NOMEM, "out of memory")                                                          \
-    X(INVAL, "invalid argument")                                                       \
-    X(PARSE, "malformed input")                                                        \
-    X(TOO_BIG, "input exceeds a configured limit")                                     \
-    X(TOO_DEEP, "input nests too deeply")                                              \
-    X(DUPLICATE, "duplicate key")                                                      \
-    X(NOT_FOUND, "not found")                                                          \
-    X(IO, "I/O error")                                                                 \
-    X(CRYPTO, "cryptographic operation failed")                                        \
-    X(UNSUPPORTED, "unsupported")                                                      \
-    X(CONFIG, "invalid configuration")                                                 \
-    X(TIMEOUT, "timed out")                                                            \
-    X(UPSTREAM, "upstream error")                                                      \
-    X(CANCELED, "operation canceled")                                                  \
+#define AG_ERRORS(X)                                                                               \
+    X(NOMEM, "out of memory")                                                                      \
+    X(INVAL, "invalid argument")                                                                   \
+    X(PARSE, "malformed input")                                                                    \
+    X(TOO_BIG, "input exceeds a configured limit")                                                 \
+    X(TOO_DEEP, "input nests too deeply")                                                          \
+    X(DUPLICATE, "duplicate key")                                                                  \
+    X(NOT_FOUND, "not found")                                                                      \
+    X(IO, "I/O error")                                                                             \
+    X(CRYPTO, "cryptographic operation failed")                                                    \
+    X(UNSUPPORTED, "unsupported")                                                                  \
+    X(CONFIG, "invalid configuration")                                                             \
+    X(TIMEOUT, "timed out")                                                                        \
+    X(UPSTREAM, "upstream error")                                                                  \
+    X(CANCELED, "operation canceled")                                                              \
     X(IN_USE, "address already in use")
 
 enum {

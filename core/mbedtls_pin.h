@@ -9,7 +9,8 @@
 #include <mbedtls/version.h>
 
 #if !defined(MBEDTLS_VERSION_MAJOR) || MBEDTLS_VERSION_MAJOR != 2 || MBEDTLS_VERSION_MINOR != 28
-#error "authgate needs mbedTLS 2.28.x (core/sha256.c and core/jwks.c use its internals): install Debian 12's libmbedtls-dev"
+#error                                                                                             \
+    "authgate needs mbedTLS 2.28.x (core/sha256.c and core/jwks.c use its internals): install Debian 12's libmbedtls-dev"
 #endif
 
 #endif

@@ -590,8 +590,8 @@ static ag_err binding_rules(const rbac_binding_t *b, ag_rules_t *out)
     }
     for (int r = 0; !err && r < b->role->nrules; r++) {
         const rbac_rule_t *x = b->role->rules[r];
-        ag_rule_t rule = {strs(&x->verbs), strs(&x->groups), strs(&x->resources),
-                          strs(&x->names), strs(&x->urls)};
+        ag_rule_t rule = {strs(&x->verbs), strs(&x->groups), strs(&x->resources), strs(&x->names),
+                          strs(&x->urls)};
         err = ag_rules_add(out, &rule);
     }
     return err;

@@ -62,7 +62,8 @@ static ag_err member(ag_buf_t *out, const char *name, ag_strs_t s, bool first)
 
 static ag_err write_rules(ag_buf_t *out, const ag_rules_t *r, bool resource)
 {
-    ag_err err = ag_buf_append_cstr(out, resource ? "\"resourceRules\":[" : ",\"nonResourceRules\":[");
+    ag_err err =
+        ag_buf_append_cstr(out, resource ? "\"resourceRules\":[" : ",\"nonResourceRules\":[");
     bool first = true;
     for (int i = 0; !err && i < r->n; i++) {
         const ag_rule_t *x = &r->v[i];
@@ -85,8 +86,7 @@ static ag_err write_rules(ag_buf_t *out, const ag_rules_t *r, bool resource)
     return err ? err : ag_buf_append(out, "]", 1);
 }
 
-ag_err ag_rules_write_review(ag_buf_t *out, ag_str_t api_version, ag_str_t ns,
-                             const ag_rules_t *r)
+ag_err ag_rules_write_review(ag_buf_t *out, ag_str_t api_version, ag_str_t ns, const ag_rules_t *r)
 {
     ag_err err;
     if ((err = ag_buf_append_cstr(out, "{\"kind\":\"SelfSubjectRulesReview\",\"apiVersion\":")) ||
@@ -171,7 +171,8 @@ static ag_err breakdown(rows_t *rs, const ag_rules_t *r)
         for (int g = 0; !err && x->resources.n && g < x->groups.n; g++)
             for (int k = 0; !err && k < x->resources.n; k++)
                 for (int m = 0; !err && m < (x->names.n ? x->names.n : 1); m++) {
-                    row_t row = {.group = x->groups.v[g], .resource = x->resources.v[k],
+                    row_t row = {.group = x->groups.v[g],
+                                 .resource = x->resources.v[k],
                                  .has_name = x->names.n > 0};
                     if (x->names.n)
                         row.name = x->names.v[m];
@@ -204,8 +205,7 @@ static ag_err row_key(ag_arena_t *a, row_t *x)
     if (!(err = ag_buf_append_cstr(&b, "&PolicyRule{Verbs:")) &&
         !(err = go_list(&b, x->verbs, x->nverbs)) &&
         !(err = ag_buf_append_cstr(&b, ",APIGroups:")) && !(err = go_list(&b, &x->group, one)) &&
-        !(err = ag_buf_append_cstr(&b, ",Resources:")) &&
-        !(err = go_list(&b, &x->resource, one)) &&
+        !(err = ag_buf_append_cstr(&b, ",Resources:")) && !(err = go_list(&b, &x->resource, one)) &&
         !(err = ag_buf_append_cstr(&b, ",ResourceNames:")) &&
         !(err = go_list(&b, &x->name, x->has_name)) &&
         !(err = ag_buf_append_cstr(&b, ",NonResourceURLs:")) &&

@@ -49,8 +49,7 @@ ag_err ag_rules_write_errors(ag_buf_t *out, const ag_rules_t *r);
 /* Appends the SelfSubjectRulesReview answer ({"kind":"SelfSubjectRulesReview", ...,
  * "spec":{"namespace":<ns>},"status":{"resourceRules":[...],"nonResourceRules":[...],
  * "incomplete":..,"evaluationError":..}}). */
-ag_err ag_rules_write_review(ag_buf_t *out, ag_str_t api_version, ag_str_t ns,
-                             const ag_rules_t *r);
+ag_err ag_rules_write_review(ag_buf_t *out, ag_str_t api_version, ag_str_t ns, const ag_rules_t *r);
 
 /* Appends the table `kubectl auth can-i --list` prints for these rules: each rule broken
  * down to one (group, resource, name) or one URL, the resource ones merged by their verbs,

@@ -21,7 +21,8 @@ const char *ag_status_reason(int code)
     case 415: return "UnsupportedMediaType";
     case 422: return "Invalid";
     case 429: return "TooManyRequests";
-    case 500: return "InternalError";
+    case 500:
+        return "InternalError";
     case 503: return "ServiceUnavailable";
     case 504: return "Timeout";
     default: break;

@@ -152,8 +152,9 @@ ag_err ag_tokenreview_write(ag_buf_t *out, const ag_tokenreview_req_t *req,
         ((err = ag_buf_append_cstr(out, ",\"user\":")) ||
          (err = ag_user_info_write(out, status->user))))
         return err;
-    if (status->naudiences && ((err = ag_buf_append_cstr(out, ",\"audiences\":")) ||
-                               (err = ag_json_write_strs(out, status->audiences, status->naudiences))))
+    if (status->naudiences &&
+        ((err = ag_buf_append_cstr(out, ",\"audiences\":")) ||
+         (err = ag_json_write_strs(out, status->audiences, status->naudiences))))
         return err;
     if (status->error.n && ((err = ag_buf_append_cstr(out, ",\"error\":")) ||
                             (err = ag_json_write_str(out, status->error))))

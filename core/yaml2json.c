@@ -281,8 +281,8 @@ static yaml_mark_t offset_mark(ag_str_t in, size_t offset)
 
 static ag_err parser_error(conv_t *c, const yaml_parser_t *p)
 {
-    yaml_mark_t at = p->error == YAML_READER_ERROR ? offset_mark(c->in, p->problem_offset)
-                                                   : p->problem_mark;
+    yaml_mark_t at =
+        p->error == YAML_READER_ERROR ? offset_mark(c->in, p->problem_offset) : p->problem_mark;
     if (p->error == YAML_MEMORY_ERROR)
         return refuse(c, at, AG_E_NOMEM, NULL);
     return refuse(c, at, AG_E_PARSE, p->problem ? p->problem : "malformed YAML");

@@ -15,8 +15,8 @@
 #include "json.h"
 #include "policy.h"
 #include "rbac.h"
-#include "rules.h"
 #include "reqinfo.h"
+#include "rules.h"
 
 #define MAX_LIST 64 /* --policy / --as-group occurrences */
 
@@ -142,8 +142,8 @@ static bool check_only(const char *a)
 {
     static const char *const names[] = {"--as",      "--as-group",     "--as-uid",  "--oid",
                                         "--request", "--exact-groups", "--explain", "--websocket",
-                                        "-q",        "--quiet",        "--list",
-                                        "--no-headers", NULL};
+                                        "-q",        "--quiet",        "--list",    "--no-headers",
+                                        NULL};
     for (int i = 0; names[i]; i++) {
         size_t n = strlen(names[i]);
         if (strncmp(a, names[i], n) == 0 && (a[n] == '\0' || a[n] == '='))

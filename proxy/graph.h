@@ -18,10 +18,10 @@
 #include <uv.h>
 
 #include "arena.h"
+#include "core/graph.h"
 #include "err.h"
 #include "fetch.h"
 #include "identity.h"
-#include "core/graph.h"
 #include "mailbox.h"
 #include "str.h"
 

@@ -80,11 +80,11 @@ typedef struct conn {
     uint64_t due, timer_due; /* loop ms: the armed deadline; what the uv timer is set for */
     uint64_t send_due;       /* timeouts.send, beside the deadline above: 0 or loop ms */
     uint64_t send_done;      /* ag_stream_wdone(&st) when progress was last seen */
-    ag_h1_req_t rq;            /* the request parser (http1_parse.h) */
+    ag_h1_req_t rq;          /* the request parser (http1_parse.h) */
     llhttp_t resp_parser;
     ag_arena_t arena;          /* request lifetime */
     ag_http_req_t req;
-    ag_header_t *hdrs;         /* arena, limits.header_count entries */
+    ag_header_t *hdrs; /* arena, limits.header_count entries */
     size_t head_len;
     bool req_done, client_keepalive, is_head, close_after;
     bool timer_closed, gate_pending, free_on_gate, in_drive, redrive;
@@ -916,9 +916,9 @@ static void on_up_connected(void *owner, ag_upconn_t *u, int status)
     if (status < 0 || !u) {
         c->up = NULL;
         /* kube-apiserver's proxy answers an unreachable backend 503 ServiceUnavailable */
-        respond(c, 503, status == UV_EPROTO
-                            ? "TLS handshake with the upstream API server failed"
-                            : "cannot connect to the upstream API server",
+        respond(c, 503,
+                status == UV_EPROTO ? "TLS handshake with the upstream API server failed"
+                                    : "cannot connect to the upstream API server",
                 true);
         return;
     }

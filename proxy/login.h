@@ -46,15 +46,15 @@ typedef struct {
     const char *authority_host; /* overrides the environment's login host (tests, sovereign) */
     bool azure_v1;              /* Azure AD v1 endpoints (resource=) instead of v2 (scope=) */
     const char *client_id;
-    const char *client_secret; /* optional: confidential clients */
+    const char *client_secret;        /* optional: confidential clients */
     const char *client_certificate;   /* spn: PEM certificate (+ key unless client_key) */
     const char *client_key;           /* spn: PEM private key of the certificate */
     const char *federated_token_file; /* workloadidentity: the client assertion's file */
-    const char *scopes;        /* space-separated; NULL = the default for the endpoint kind */
-    const char *audience;      /* OIDC: RFC 8707 resource; Azure: the server app id */
-    const char *grant;         /* --login: "devicecode" (default), "spn", "workloadidentity" */
-    const char *ca_file;       /* PEM bundle for the IdP's TLS; NULL = system */
-    bool use_id_token;         /* hand kubectl the id_token instead of the access token */
+    const char *scopes;   /* space-separated; NULL = the default for the endpoint kind */
+    const char *audience; /* OIDC: RFC 8707 resource; Azure: the server app id */
+    const char *grant;    /* --login: "devicecode" (default), "spn", "workloadidentity" */
+    const char *ca_file;  /* PEM bundle for the IdP's TLS; NULL = system */
+    bool use_id_token;    /* hand kubectl the id_token instead of the access token */
 } ag_login_opts_t;
 
 typedef struct {

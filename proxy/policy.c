@@ -6,10 +6,10 @@
 
 #include <dirent.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -139,8 +139,10 @@ void ag_policy_thread_unregister(void)
 static int thread_slot(void)
 {
     if (my_slot < 0 && ag_policy_thread_register(NULL) != 0) {
-        fprintf(stderr, "authgate: policy: all %d hazard slots are taken (AG_POLICY_SLOTS); "
-                        "a reader thread cannot be given its own slot\n", AG_POLICY_SLOTS);
+        fprintf(stderr,
+                "authgate: policy: all %d hazard slots are taken (AG_POLICY_SLOTS); "
+                "a reader thread cannot be given its own slot\n",
+                AG_POLICY_SLOTS);
         abort();
     }
     return my_slot;

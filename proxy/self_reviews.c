@@ -6,8 +6,8 @@
 #include "authz_chain.h"
 #include "http1.h"
 #include "policy.h"
-#include "sar.h"
 #include "review_route.h"
+#include "sar.h"
 #include "tokenreview.h"
 
 static const ag_str_t anon_groups[] = {AG_STR("system:unauthenticated")};
@@ -121,8 +121,10 @@ static int local_review_sar(ag_local_req_t *r, const ag_kpb_kind_t *k, ag_str_t 
         !ag_json_str_eq(&doc, ag_json_get(&doc, ra, "namespace"), ag_arena_cstr(r->arena, ns)))
         return *why = "spec.resourceAttributes.namespace: must match metadata.namespace", 422;
     const char *version = k->api_version + sizeof "authorization.k8s.io/" - 1;
-    if (ag_buf_printf(sar, "{\"apiVersion\":\"authorization.k8s.io/%s\",\"kind\":"
-                           "\"SubjectAccessReview\",\"spec\":", version) ||
+    if (ag_buf_printf(sar,
+                      "{\"apiVersion\":\"authorization.k8s.io/%s\",\"kind\":"
+                      "\"SubjectAccessReview\",\"spec\":",
+                      version) ||
         ag_buf_append_str(sar, ag_json_raw(&doc, spec)) || ag_buf_append(sar, "}", 1))
         return *why = "internal error", 500;
     return 0;
@@ -192,11 +194,12 @@ ag_err ag_self_reviews_register(void)
                                "authentication.k8s.io/v1beta1", "SelfSubjectReview", on_whoami)) ||
         (err = ag_review_route("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
                                "authorization.k8s.io/v1", "SelfSubjectRulesReview", on_rules)) ||
-        (err = ag_review_route("/apis/authorization.k8s.io/v1beta1/selfsubjectrulesreviews",
-                               "authorization.k8s.io/v1beta1", "SelfSubjectRulesReview",
-                               on_rules)) ||
-        (err = ag_review_route("/apis/authorization.k8s.io/v1/namespaces/*/localsubjectaccessreviews",
-                               "authorization.k8s.io/v1", "LocalSubjectAccessReview", on_local)) ||
+        (err =
+             ag_review_route("/apis/authorization.k8s.io/v1beta1/selfsubjectrulesreviews",
+                             "authorization.k8s.io/v1beta1", "SelfSubjectRulesReview", on_rules)) ||
+        (err =
+             ag_review_route("/apis/authorization.k8s.io/v1/namespaces/*/localsubjectaccessreviews",
+                             "authorization.k8s.io/v1", "LocalSubjectAccessReview", on_local)) ||
         (err = ag_review_route(
              "/apis/authorization.k8s.io/v1beta1/namespaces/*/localsubjectaccessreviews",
              "authorization.k8s.io/v1beta1", "LocalSubjectAccessReview", on_local)))

@@ -1,7 +1,7 @@
 /* Process lifecycle (server.h): listeners bound up front (one socket per address, shared
- * by the workers, no SO_REUSEPORT: acceptor.h), worker threads, the control loop with signals and the admin listener, drain
- * on SIGTERM/SIGINT, reload hooks on SIGHUP. The registries (readiness, reload) are
- * process-wide and filled before the threads start, so reading them needs no lock. */
+ * by the workers, no SO_REUSEPORT: acceptor.h), worker threads, the control loop with signals and
+ * the admin listener, drain on SIGTERM/SIGINT, reload hooks on SIGHUP. The registries (readiness,
+ * reload) are process-wide and filled before the threads start, so reading them needs no lock. */
 #include "server.h"
 
 #include <errno.h>

@@ -11,8 +11,8 @@
 #include "metrics.h"
 #include "policy.h"
 #include "review_route.h"
-#include "self_reviews.h"
 #include "sar.h"
+#include "self_reviews.h"
 #include "status.h"
 
 static ag_metric_id m_reviews[3]; /* allowed, denied, invalid */

@@ -62,7 +62,7 @@ typedef struct ag_worker {
     ag_tls_ctx_t *tls_client;      /* NULL: plain HTTP upstream */
     /* the "webhooks" listener (conf->webhooks.address set): webhook routes only, callers
      * known by their client certificate (http1.c's webhook-only connections) */
-    ag_acceptor_t wh_acceptor;     /* open only when webhooks.address is set */
+    ag_acceptor_t wh_acceptor; /* open only when webhooks.address is set */
     ag_tls_ctx_t *tls_webhooks;
     /* reloaded certificates offered by the control thread (tls_reload.h), taken before
      * the next accept on that listener (ag_tls_ctx_take) */

@@ -973,8 +973,8 @@ TEST(azrbac_explain_names_the_assignment_one_field_away)
 static const char map_defs[] =
     "[{\"id\":\"/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/" R_MAP
     "\",\"roleName\":\"Map\",\"permissions\":[{\"dataActions\":[\"" MC "pods/read\",\"" MC
-    "apps/deployments/*\",\"" MC "batch/*\",\"" MC "pods/exec/action\",\"" MC
-    "healthz/read\",\"" MC "rbac.authorization.k8s.io/clusterroles/bind/action\",\"" MC
+    "apps/deployments/*\",\"" MC "batch/*\",\"" MC "pods/exec/action\",\"" MC "healthz/read\",\"" MC
+    "rbac.authorization.k8s.io/clusterroles/bind/action\",\"" MC
     "configmaps/delete\",\"Microsoft.Storage/storageAccounts/blobServices/read\"]}]},"
     "{\"id\":\"/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/" R_ODD
     "\",\"roleName\":\"Odd\",\"permissions\":[{\"dataActions\":[\"" MC "secrets/re*d\"]}]}]";
@@ -984,8 +984,8 @@ static void rules_table(ag_azrbac_t *p, const char *ns, ag_buf_t *out, bool *inc
 {
     ag_arena_t a;
     ag_rules_t r;
-    ag_identity_t u = {.username = AG_STR("u1@contoso.com"), .oid = AG_STR(U1),
-                       .flags = AG_ID_AZURE_AD};
+    ag_identity_t u = {
+        .username = AG_STR("u1@contoso.com"), .oid = AG_STR(U1), .flags = AG_ID_AZURE_AD};
     ag_arena_init(&a, 0, 0);
     ag_rules_init(&r, &a);
     CHECK_EQ(ag_azrbac_rules_for(p, &u, ag_str_cstr(ns), &r), 0);
@@ -1005,15 +1005,16 @@ TEST(azrbac_rules_translate_data_actions)
     CHECK(!inc);
     /* batch/ * is group batch and core resource batch; Microsoft.Storage is not Kubernetes;
      * sorted as kubectl sorts (by the PolicyRule's text: verbs, then groups, ...) */
-    CHECK_STREQ(t.p, "batch                                    []           []    [*]\n"
-                     "pods/exec                                []           []    [*]\n"
-                     "deployments.apps                         []           []    [*]\n"
-                     "*.batch                                  []           []    [*]\n"
-                     "clusterroles.rbac.authorization.k8s.io   []           []    [bind]\n"
-                     "configmaps                               []           []    "
-                     "[delete deletecollection]\n"
-                     "pods                                     []           []    [get list watch]\n"
-                     "                                         [/healthz]   []    [get]\n");
+    CHECK_STREQ(t.p,
+                "batch                                    []           []    [*]\n"
+                "pods/exec                                []           []    [*]\n"
+                "deployments.apps                         []           []    [*]\n"
+                "*.batch                                  []           []    [*]\n"
+                "clusterroles.rbac.authorization.k8s.io   []           []    [bind]\n"
+                "configmaps                               []           []    "
+                "[delete deletecollection]\n"
+                "pods                                     []           []    [get list watch]\n"
+                "                                         [/healthz]   []    [get]\n");
     rules_table(p, "prod", &t, &inc); /* the assignment is in dev only */
     CHECK_EQ(t.n, 0);
     ag_azrbac_unref(p);

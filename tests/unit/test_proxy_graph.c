@@ -1006,12 +1006,18 @@ static ag_gate_result gate_run(rig_t *r, authn_fixture_t *c, gate_req_t *q, cons
     ag_arena_reset(&c->req_arena);
     ag_buf_printf(&b, "Bearer %.*s", AG_STR_FMT(tok));
     *q = (gate_req_t){.w = &r->w, .r = -1};
-    q->auth = (ag_header_t){AG_STR("Authorization"), ag_arena_strdup(&c->req_arena, ag_buf_str(&b)), 0};
+    q->auth =
+        (ag_header_t){AG_STR("Authorization"), ag_arena_strdup(&c->req_arena, ag_buf_str(&b)), 0};
     ag_buf_dispose(&b);
-    q->req = (ag_http_req_t){.method = AG_STR("GET"), .path = AG_STR("/api/v1/pods"),
-                             .headers = &q->auth, .nheaders = 1};
-    q->gate = (ag_gate_t){.req = &q->req, .loop = &r->w.loop, .worker = 1,
-                          .arena = &c->req_arena, .resume = on_gate_resume};
+    q->req = (ag_http_req_t){.method = AG_STR("GET"),
+                             .path = AG_STR("/api/v1/pods"),
+                             .headers = &q->auth,
+                             .nheaders = 1};
+    q->gate = (ag_gate_t){.req = &q->req,
+                          .loop = &r->w.loop,
+                          .worker = 1,
+                          .arena = &c->req_arena,
+                          .resume = on_gate_resume};
     int before = r->w.answered;
     ag_gate_result res = ag_authenticator_gate(&q->gate, c->a);
     if (cancel)

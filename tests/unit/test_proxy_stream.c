@@ -66,8 +66,7 @@ static void setup(rig_t *r, size_t server_rcap)
     r->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     CHECK_EQ(bind(r->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
     CHECK_EQ(listen(r->listen_fd, 8), 0);
-    CHECK_EQ(ag_acceptor_start(&r->listener, &r->loop, r->listen_fd, "test", on_connection, r),
-             0);
+    CHECK_EQ(ag_acceptor_start(&r->listener, &r->loop, r->listen_fd, "test", on_connection, r), 0);
     getsockname(r->listen_fd, (struct sockaddr *)&got, &len);
     ag_stream_t *ends[2] = {&r->server, &r->client};
     for (int i = 0; i < 2; i++) {

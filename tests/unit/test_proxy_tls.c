@@ -185,7 +185,7 @@ TEST(tls_ctx_reload_keeps_established_sessions)
     ag_tls_ctx_t *cur = f.server;
     CHECK(ag_tls_ctx_take(&cur, &next) == f.server); /* nothing offered */
     ag_tls_ctx_offer(&next, unused);
-    ag_tls_ctx_offer(&next, fresh); /* frees <unused>, never taken */
+    ag_tls_ctx_offer(&next, fresh);               /* frees <unused>, never taken */
     CHECK(ag_tls_ctx_take(&cur, &next) == fresh); /* drops the owner's ref to f.server */
     f.server = cur;
     CHECK_EQ(ag_tls_write(f.c, "ping", 4), 0); /* the old session still works */

@@ -17,10 +17,11 @@ static char *dq(const char *s)
     return o;
 }
 
-#define RB(kind, ns, name, rk, role, skind, sname)                                          \
-    "{'apiVersion':'rbac.authorization.k8s.io/v1','kind':'" kind "','metadata':{'name':'"   \
-    name "'" ns "},'roleRef':{'apiGroup':'rbac.authorization.k8s.io','kind':'" rk           \
-    "','name':'" role "'},'subjects':[{'kind':'" skind "','name':'" sname "'" ", 'namespace':'dev'}]}"
+#define RB(kind, ns, name, rk, role, skind, sname)                                                 \
+    "{'apiVersion':'rbac.authorization.k8s.io/v1','kind':'" kind "','metadata':{'name':'" name     \
+    "'" ns "},'roleRef':{'apiGroup':'rbac.authorization.k8s.io','kind':'" rk "','name':'" role     \
+    "'},'subjects':[{'kind':'" skind "','name':'" sname "'"                                        \
+    ", 'namespace':'dev'}]}"
 
 static const char policy[] =
     "{'kind':'List','apiVersion':'v1','items':["
@@ -30,14 +31,25 @@ static const char policy[] =
     "{'apiVersion':'rbac.authorization.k8s.io/v1','kind':'Role','metadata':{'name':'deployer',"
     "'namespace':'dev'},'rules':[{'apiGroups':['apps'],'resources':['deployments'],'verbs':"
     "['update'],'resourceNames':['web']},{'apiGroups':['apps'],'resources':['deployments'],"
-    "'verbs':['get']}]},"
-    RB("ClusterRoleBinding", "", "readers", "ClusterRole", "pods-reader", "Group", "devs") ","
-    RB("RoleBinding", ",'namespace':'dev'", "deployers", "Role", "deployer", "User", "alice") ","
-    RB("RoleBinding", ",'namespace':'prod'", "prod", "Role", "deployer", "User", "alice") ","
-    RB("RoleBinding", ",'namespace':'dev'", "broken", "ClusterRole", "gone", "User", "alice") ","
-    RB("RoleBinding", ",'namespace':'dev'", "broken2", "Role", "gone2", "Group", "devs") ","
-    RB("RoleBinding", ",'namespace':'dev'", "sa", "Role", "deployer", "ServiceAccount", "ci")
-    "]}";
+    "'verbs':['get']}]}," RB(
+        "ClusterRoleBinding", "", "readers", "ClusterRole", "pods-reader", "Group",
+        "devs") "," RB("RoleBinding", ",'namespace':'dev'", "deployers", "Role", "deployer", "User",
+                       "alice") "," RB("RoleBinding", ",'namespace':'prod'", "prod", "Role",
+                                       "deployer", "User",
+                                       "alice") "," RB("RoleBinding", ",'namespace':'dev'",
+                                                       "broken", "ClusterRole", "gone", "User",
+                                                       "alice") "," RB("RoleBinding",
+                                                                       ",'namespace':'dev'",
+                                                                       "broken2", "Role", "gone2",
+                                                                       "Group",
+                                                                       "devs") "," RB("RoleBinding",
+                                                                                      ",'namespace'"
+                                                                                      ":'dev'",
+                                                                                      "sa", "Role",
+                                                                                      "deployer",
+                                                                                      "ServiceAccou"
+                                                                                      "nt",
+                                                                                      "ci") "]}";
 
 static ag_rbac_t *load(void)
 {
@@ -65,8 +77,7 @@ static void review(const ag_rbac_t *p, const ag_identity_t *u, const char *ns, a
     ag_rules_init(&r, &a);
     CHECK_EQ(ag_authz_chain_rules(&c, u, ag_str_cstr(ns), &r), 0);
     ag_buf_clear(out);
-    CHECK_EQ(ag_rules_write_review(out, AG_STR("authorization.k8s.io/v1"), ag_str_cstr(ns), &r),
-             0);
+    CHECK_EQ(ag_rules_write_review(out, AG_STR("authorization.k8s.io/v1"), ag_str_cstr(ns), &r), 0);
     ag_arena_dispose(&a);
 }
 
@@ -142,15 +153,16 @@ TEST(rules_table_is_kubectls)
     CHECK_EQ(ag_rules_print_table(&out, &r, false), 0);
     /* PolicyRule.String() order: "Verbs:[get list]" < "Verbs:[get]" (' ' < ']'), and
      * "APIGroups:[]" < "APIGroups:[apps]" (']' < 'a') */
-    CHECK_STREQ(out.p, "Resources                      Non-Resource URLs   Resource Names   Verbs\n"
-                       "deployments.apps/scale         []                  []               [get list]\n"
-                       "                               [/healthz]          []               [get]\n"
-                       "pods                           []                  [a]              [get]\n"
-                       "pods                           []                  [b]              [get]\n"
-                       "pods.apps                      []                  []               [get]\n"
-                       "deployments.extensions/scale   []                  []               [get]\n"
-                       "pods.extensions                []                  []               [get]\n"
-                       "                               [/healthz]          []               [list get]\n");
+    CHECK_STREQ(out.p,
+                "Resources                      Non-Resource URLs   Resource Names   Verbs\n"
+                "deployments.apps/scale         []                  []               [get list]\n"
+                "                               [/healthz]          []               [get]\n"
+                "pods                           []                  [a]              [get]\n"
+                "pods                           []                  [b]              [get]\n"
+                "pods.apps                      []                  []               [get]\n"
+                "deployments.extensions/scale   []                  []               [get]\n"
+                "pods.extensions                []                  []               [get]\n"
+                "                               [/healthz]          []               [list get]\n");
     ag_arena_dispose(&a);
     ag_buf_dispose(&out);
 }
@@ -170,13 +182,19 @@ TEST(chain_self_reviews_fall_back_to_rbac_for_azure_users)
     CHECK_EQ(ag_azrbac_load_mem(AG_STR_NULL, AG_STR("[]"), AG_STR_NULL, &ao, &az, NULL), 0);
     ag_authz_chain_t c = {.mode = AG_CHAIN_AZURE_THEN_RBAC, .rbac = rbac, .azure = az};
     static const ag_str_t auth[] = {AG_STR("system:authenticated")};
-    ag_identity_t u = {.username = AG_STR("a@contoso.com"), .groups = auth, .ngroups = 1,
-                       .flags = AG_ID_AZURE_AD, .oid = AG_STR("aaaaaaaa-0000-4000-8000-000000000001")};
-    ag_attrs_t ssar = {.resource_request = true, .verb = AG_STR("create"),
+    ag_identity_t u = {.username = AG_STR("a@contoso.com"),
+                       .groups = auth,
+                       .ngroups = 1,
+                       .flags = AG_ID_AZURE_AD,
+                       .oid = AG_STR("aaaaaaaa-0000-4000-8000-000000000001")};
+    ag_attrs_t ssar = {.resource_request = true,
+                       .verb = AG_STR("create"),
                        .api_group = AG_STR("authorization.k8s.io"),
                        .resource = AG_STR("selfsubjectaccessreviews")};
-    ag_attrs_t sar = ssar, pods = {.resource_request = true, .verb = AG_STR("get"),
-                                   .resource = AG_STR("pods"), .namespace_ = AG_STR("d")};
+    ag_attrs_t sar = ssar, pods = {.resource_request = true,
+                                   .verb = AG_STR("get"),
+                                   .resource = AG_STR("pods"),
+                                   .namespace_ = AG_STR("d")};
     sar.resource = AG_STR("subjectaccessreviews");
     ag_authz_decision_t d;
     CHECK_EQ(ag_authz_chain_eval(&c, &u, &ssar, &d), AG_AUTHZ_ALLOW);

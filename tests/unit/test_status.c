@@ -47,13 +47,27 @@ TEST(status_reason_follows_kubernetes_status_reasons)
     static const struct {
         int code;
         const char *reason;
-    } t[] = {{400, "BadRequest"},  {401, "Unauthorized"},         {403, "Forbidden"},
-             {404, "NotFound"},    {405, "MethodNotAllowed"},     {406, "NotAcceptable"},
-             {408, "Timeout"},     {409, "Conflict"},             {410, "Gone"},
-             {413, "RequestEntityTooLarge"}, {415, "UnsupportedMediaType"}, {422, "Invalid"},
-             {429, "TooManyRequests"}, {500, "InternalError"},    {502, "InternalError"},
-             {503, "ServiceUnavailable"}, {504, "Timeout"},       {414, "BadRequest"},
-             {417, "BadRequest"},  {431, "BadRequest"},           {501, "InternalError"},
+    } t[] = {{400, "BadRequest"},
+             {401, "Unauthorized"},
+             {403, "Forbidden"},
+             {404, "NotFound"},
+             {405, "MethodNotAllowed"},
+             {406, "NotAcceptable"},
+             {408, "Timeout"},
+             {409, "Conflict"},
+             {410, "Gone"},
+             {413, "RequestEntityTooLarge"},
+             {415, "UnsupportedMediaType"},
+             {422, "Invalid"},
+             {429, "TooManyRequests"},
+             {500, "InternalError"},
+             {502, "InternalError"},
+             {503, "ServiceUnavailable"},
+             {504, "Timeout"},
+             {414, "BadRequest"},
+             {417, "BadRequest"},
+             {431, "BadRequest"},
+             {501, "InternalError"},
              {505, "InternalError"}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         CHECK_STREQ(ag_status_reason(t[i].code), t[i].reason);

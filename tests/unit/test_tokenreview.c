@@ -185,18 +185,24 @@ TEST(selfsubjectreview_writes_the_identity)
     static const ag_str_t groups[] = {AG_STR("dev"), AG_STR("system:authenticated")};
     static const ag_str_t oid[] = {AG_STR("1c6f")};
     static const ag_extra_t extra[] = {{AG_STR("oid"), oid, 1}};
-    ag_identity_t u = {.username = AG_STR("alice@contoso.com"), .uid = AG_STR("u<1>"),
-                       .groups = groups, .ngroups = 2, .extra = extra, .nextra = 1};
+    ag_identity_t u = {.username = AG_STR("alice@contoso.com"),
+                       .uid = AG_STR("u<1>"),
+                       .groups = groups,
+                       .ngroups = 2,
+                       .extra = extra,
+                       .nextra = 1};
     CHECK_EQ(ag_selfsubjectreview_write(&out, AG_STR("authentication.k8s.io/v1"), &u), 0);
-    CHECK_STREQ(out.p, "{\"kind\":\"SelfSubjectReview\",\"apiVersion\":\"authentication.k8s.io/v1\","
-                       "\"metadata\":{\"creationTimestamp\":null},\"status\":{\"userInfo\":"
-                       "{\"username\":\"alice@contoso.com\",\"uid\":\"u\\u003c1\\u003e\","
-                       "\"groups\":[\"dev\",\"system:authenticated\"],\"extra\":{\"oid\":[\"1c6f\"]}}}}");
+    CHECK_STREQ(out.p,
+                "{\"kind\":\"SelfSubjectReview\",\"apiVersion\":\"authentication.k8s.io/v1\","
+                "\"metadata\":{\"creationTimestamp\":null},\"status\":{\"userInfo\":"
+                "{\"username\":\"alice@contoso.com\",\"uid\":\"u\\u003c1\\u003e\","
+                "\"groups\":[\"dev\",\"system:authenticated\"],\"extra\":{\"oid\":[\"1c6f\"]}}}}");
     ag_buf_clear(&out);
     ag_identity_t anon = {.username = AG_STR("system:anonymous")};
     CHECK_EQ(ag_selfsubjectreview_write(&out, AG_STR("authentication.k8s.io/v1beta1"), &anon), 0);
-    CHECK_STREQ(out.p, "{\"kind\":\"SelfSubjectReview\",\"apiVersion\":"
-                       "\"authentication.k8s.io/v1beta1\",\"metadata\":{\"creationTimestamp\":null},"
-                       "\"status\":{\"userInfo\":{\"username\":\"system:anonymous\"}}}");
+    CHECK_STREQ(out.p,
+                "{\"kind\":\"SelfSubjectReview\",\"apiVersion\":"
+                "\"authentication.k8s.io/v1beta1\",\"metadata\":{\"creationTimestamp\":null},"
+                "\"status\":{\"userInfo\":{\"username\":\"system:anonymous\"}}}");
     ag_buf_dispose(&out);
 }
