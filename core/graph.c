@@ -18,13 +18,16 @@
 
 /* Secrets and key files are small; a bigger file is a misconfiguration. */
 #define SECRET_MAX_BYTES 4096
+/* A projected service-account token is a JWT of one or two KiB. */
+#define FEDERATED_MAX_BYTES 16384
 /* Client assertions live briefly; Microsoft accepts up to 10 minutes. */
 #define ASSERTION_LIFETIME_S 600
 /* expires_in above a day is not an Entra app token (they last 60-90 minutes). */
 #define TOKEN_MAX_LIFETIME_S 86400
 
 struct ag_graph_creds {
-    ag_buf_t secret;             /* client secret, trailing whitespace trimmed */
+    ag_buf_t secret;             /* client secret or federated token, whitespace trimmed */
+    bool federated;              /* <secret> is a federated token: send it as the assertion */
     bool have_cert;
     mbedtls_pk_context key;      /* RSA private key matching the certificate */
     char x5t[32];                /* base64url(SHA-1(certificate DER)) */
@@ -398,7 +401,7 @@ ag_err ag_graph_token_body(ag_buf_t *out, const ag_graph_cfg_t *c, ag_graph_cred
         (err = ag_buf_append_cstr(out, "&scope=")) ||
         (err = ag_graph_form_escape(out, c->scope)))
         return err;
-    if (!cr->have_cert) {
+    if (!cr->have_cert && !cr->federated) {
         if ((err = ag_buf_append_cstr(out, "&client_secret=")) != 0)
             return err;
         return ag_graph_form_escape(out, ag_buf_str(&cr->secret));
@@ -407,6 +410,8 @@ ag_err ag_graph_token_body(ag_buf_t *out, const ag_graph_cfg_t *c, ag_graph_cred
                                        "%3Aclient-assertion-type%3Ajwt-bearer"
                                        "&client_assertion=")) != 0)
         return err;
+    if (cr->federated) /* exchanged as is (Entra checks its issuer, subject and audience) */
+        return ag_graph_form_escape(out, ag_buf_str(&cr->secret));
     /* The JWT is base64url and dots only: nothing to escape. */
     return ag_graph_client_assertion(out, cr, c->client_id, c->token_url, now_s);
 }
@@ -465,7 +470,11 @@ ag_err ag_graph_creds_load(const ag_graph_cfg_t *c, ag_graph_creds_t **out)
         goto out;
     if (c->client_secret_file)
         err = load_secret(cr, c->client_secret_file);
-    else if (c->client_certificate_file && c->client_key_file)
+    else if (c->federated_token_file) {
+        cr->secret.max = FEDERATED_MAX_BYTES;
+        cr->federated = true;
+        err = load_secret(cr, c->federated_token_file);
+    } else if (c->client_certificate_file && c->client_key_file)
         err = load_cert(cr, c->client_certificate_file, c->client_key_file);
     else
         err = AG_E_CONFIG;
@@ -529,18 +538,50 @@ static ag_err check_url(ag_cfg_t *cfg, ag_cfg_obj_t *o, const char *key, ag_str_
     return 0;
 }
 
-static ag_err fill_derived(ag_cfg_t *cfg, ag_cfg_obj_t *o, ag_graph_cfg_t *c, ag_str_t tenant)
+/* Environment values the AKS workload identity webhook injects into the pod. */
+#define ENV_CLIENT_ID "AZURE_CLIENT_ID"
+#define ENV_TENANT_ID "AZURE_TENANT_ID"
+#define ENV_AUTHORITY "AZURE_AUTHORITY_HOST"
+#define ENV_TOKEN_FILE "AZURE_FEDERATED_TOKEN_FILE"
+
+/* The authority for the derived token URL: AZURE_AUTHORITY_HOST under workload identity
+ * (checked like a configured URL), else the public cloud's. */
+static ag_err authority(ag_cfg_t *cfg, ag_cfg_obj_t *o, const ag_entra_keys_t *k, ag_str_t *out)
+{
+    const char *env = k->workload_identity ? getenv(ENV_AUTHORITY) : NULL;
+    origin_t org;
+    *out = AG_STR(AG_GRAPH_DEFAULT_AUTHORITY);
+    if (!env || !*env)
+        return 0;
+    *out = ag_str_cstr(env);
+    if (!parse_origin(*out, &org) || ag_str_find_char(org.rest, '?') != org.rest.n ||
+        (ag_str_ieq(org.scheme, AG_STR("http")) && !loopback(org.host)))
+        return ag_cfg_fail(cfg, o->obj, o->path,
+                           ENV_AUTHORITY " must be an https URL (http for loopback only)");
+    while (out->n && out->p[out->n - 1] == '/')
+        out->n--;
+    return 0;
+}
+
+static ag_err fill_derived(ag_cfg_t *cfg, ag_cfg_obj_t *o, ag_graph_cfg_t *c,
+                           const ag_entra_keys_t *k)
 {
     ag_buf_t b = AG_BUF_INIT(2048);
+    ag_str_t auth;
     ag_err err = 0;
     if (!c->token_url.p) {
-        if (!tenant.p)
-            return ag_cfg_fail(cfg, o->obj, o->path, "needs \"tenant\" or \"token_url\"");
-        if (!tenant_ok(tenant))
+        if (!k->tenant.p)
+            return ag_cfg_fail(cfg, o->obj, o->path,
+                               k->workload_identity
+                                   ? "needs \"tenant\" or \"token_url\" (or " ENV_TENANT_ID ")"
+                                   : "needs \"tenant\" or \"token_url\"");
+        if (!tenant_ok(k->tenant))
             return ag_cfg_fail(cfg, ag_json_get(cfg->doc, o->obj, "tenant"),
                                ag_cfg_path(o, "tenant"), "must be a tenant id or domain");
-        err = ag_buf_printf(&b, "%s/%.*s/oauth2/v2.0/token", AG_GRAPH_DEFAULT_AUTHORITY,
-                            AG_STR_FMT(tenant));
+        if ((err = authority(cfg, o, k, &auth)) != 0)
+            return err;
+        err = ag_buf_printf(&b, "%.*s/%.*s/oauth2/v2.0/token", AG_STR_FMT(auth),
+                            AG_STR_FMT(k->tenant));
         c->token_url = err ? AG_STR_NULL : ag_arena_strdup(cfg->arena, ag_buf_str(&b));
     }
     if (!err && !c->scope.p) {
@@ -558,37 +599,88 @@ static ag_err check_creds(ag_cfg_t *cfg, ag_cfg_obj_t *o, ag_graph_cfg_t *c)
 {
     bool secret = c->client_secret_file != NULL;
     bool cert = c->client_certificate_file != NULL || c->client_key_file != NULL;
-    if (secret == cert)
+    bool fed = c->federated_token_file != NULL;
+    if (secret + cert + fed != 1)
         return ag_cfg_fail(cfg, o->obj, o->path,
-                           "needs exactly one of \"client_secret_file\" or "
-                           "\"client_certificate_file\" + \"client_key_file\"");
+                           "needs exactly one of \"client_secret_file\", "
+                           "\"client_certificate_file\" + \"client_key_file\" or "
+                           "\"federated_token_file\" (\"workload_identity\": true reads "
+                           ENV_TOKEN_FILE ")");
     if (cert && (!c->client_certificate_file || !c->client_key_file))
         return ag_cfg_fail(cfg, o->obj, o->path,
                            "\"client_certificate_file\" and \"client_key_file\" go together");
     if (c->client_id.n == 0)
         return ag_cfg_fail(cfg, ag_json_get(cfg->doc, o->obj, "client_id"),
-                           ag_cfg_path(o, "client_id"), "must not be empty");
+                           ag_cfg_path(o, "client_id"),
+                           "must not be empty (under workload identity: or set " ENV_CLIENT_ID ")");
     return 0;
+}
+
+/* Under workload identity, what the section leaves out comes from the environment. */
+static ag_err workload_defaults(ag_cfg_t *cfg, ag_graph_cfg_t *c, ag_entra_keys_t *k)
+{
+    const char *id = getenv(ENV_CLIENT_ID), *tenant = getenv(ENV_TENANT_ID);
+    const char *file = getenv(ENV_TOKEN_FILE);
+    if (!k->workload_identity)
+        return 0;
+    if (!c->client_id.p && id && *id && !(c->client_id = ag_arena_strdup(cfg->arena,
+                                                                         ag_str_cstr(id))).p)
+        return AG_E_NOMEM;
+    if (!k->tenant.p && tenant && *tenant &&
+        !(k->tenant = ag_arena_strdup(cfg->arena, ag_str_cstr(tenant))).p)
+        return AG_E_NOMEM;
+    if (!c->federated_token_file && !c->client_secret_file && !c->client_certificate_file &&
+        !c->client_key_file && file && *file &&
+        !(c->federated_token_file = ag_cfg_resolve(cfg, ag_str_cstr(file))))
+        return AG_E_NOMEM;
+    return 0;
+}
+
+ag_err ag_entra_cred_read(ag_cfg_obj_t *o, ag_graph_cfg_t *out, ag_entra_keys_t *k)
+{
+    ag_err err;
+    memset(k, 0, sizeof(*k));
+    if ((err = ag_cfg_str(o, "tenant", AG_CFG_OPTIONAL, &k->tenant)) ||
+        (err = ag_cfg_bool(o, "workload_identity", AG_CFG_OPTIONAL, &k->workload_identity)) ||
+        (err = ag_cfg_str(o, "token_url", AG_CFG_OPTIONAL, &out->token_url)) ||
+        (err = ag_cfg_str(o, "scope", AG_CFG_OPTIONAL, &out->scope)) ||
+        (err = ag_cfg_str(o, "client_id", k->workload_identity ? AG_CFG_OPTIONAL : AG_CFG_REQUIRED,
+                          &out->client_id)) ||
+        (err = ag_cfg_file(o, "client_secret_file", AG_CFG_OPTIONAL, &out->client_secret_file)) ||
+        (err = ag_cfg_file(o, "client_certificate_file", AG_CFG_OPTIONAL,
+                           &out->client_certificate_file)) ||
+        (err = ag_cfg_file(o, "client_key_file", AG_CFG_OPTIONAL, &out->client_key_file)) ||
+        (err = ag_cfg_file(o, "federated_token_file", AG_CFG_OPTIONAL,
+                           &out->federated_token_file)) ||
+        (err = ag_cfg_duration_ms(o, "timeout", AG_CFG_OPTIONAL, 10, 120000, &out->timeout_ms)))
+        return err;
+    return ag_cfg_duration_ms(o, "token_refresh_margin", AG_CFG_OPTIONAL, 0, 3600000,
+                              &out->token_margin_ms);
+}
+
+ag_err ag_entra_cred_finish(ag_cfg_t *cfg, ag_cfg_obj_t *o, ag_graph_cfg_t *out,
+                            const ag_entra_keys_t *keys)
+{
+    ag_entra_keys_t k = *keys;
+    ag_err err;
+    if ((err = workload_defaults(cfg, out, &k)) ||
+        (out->token_url.p && (err = check_url(cfg, o, "token_url", &out->token_url))) ||
+        (err = check_creds(cfg, o, out)))
+        return err;
+    return fill_derived(cfg, o, out, &k);
 }
 
 ag_err ag_graph_cfg_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_graph_cfg_t *out)
 {
     static const char *const methods[] = {"getMemberObjects", "getMemberGroups", NULL};
     ag_cfg_obj_t o;
-    ag_str_t tenant = AG_STR_NULL;
+    ag_entra_keys_t k;
     int method = (int)out->method;
     long long max_groups = out->max_groups;
     ag_err err;
     if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
         (err = ag_cfg_str(&o, "base_url", AG_CFG_OPTIONAL, &out->base_url)) ||
-        (err = ag_cfg_str(&o, "tenant", AG_CFG_OPTIONAL, &tenant)) ||
-        (err = ag_cfg_str(&o, "token_url", AG_CFG_OPTIONAL, &out->token_url)) ||
-        (err = ag_cfg_str(&o, "scope", AG_CFG_OPTIONAL, &out->scope)) ||
-        (err = ag_cfg_str(&o, "client_id", AG_CFG_REQUIRED, &out->client_id)) ||
-        (err = ag_cfg_file(&o, "client_secret_file", AG_CFG_OPTIONAL, &out->client_secret_file)) ||
-        (err = ag_cfg_file(&o, "client_certificate_file", AG_CFG_OPTIONAL,
-                           &out->client_certificate_file)) ||
-        (err = ag_cfg_file(&o, "client_key_file", AG_CFG_OPTIONAL, &out->client_key_file)) ||
+        (err = ag_entra_cred_read(&o, out, &k)) ||
         (err = ag_cfg_enum(&o, "method", AG_CFG_OPTIONAL, methods, &method)) ||
         (err = ag_cfg_bool(&o, "security_enabled_only", AG_CFG_OPTIONAL,
                            &out->security_enabled_only)) ||
@@ -596,18 +688,13 @@ ag_err ag_graph_cfg_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_g
                                   &out->cache_ttl_ms)) ||
         (err = ag_cfg_duration_ms(&o, "stale_ttl", AG_CFG_OPTIONAL, 0, 86400000LL,
                                   &out->stale_ttl_ms)) ||
-        (err = ag_cfg_duration_ms(&o, "timeout", AG_CFG_OPTIONAL, 10, 120000, &out->timeout_ms)) ||
-        (err = ag_cfg_duration_ms(&o, "token_refresh_margin", AG_CFG_OPTIONAL, 0, 3600000,
-                                  &out->token_margin_ms)) ||
         (err = ag_cfg_int(&o, "max_groups", AG_CFG_OPTIONAL, 1, AG_GRAPH_MAX_GROUPS_LIMIT,
                           &max_groups)) ||
         (err = ag_cfg_obj_end(&o)))
         return err;
     out->method = (ag_graph_method)method;
     out->max_groups = (int)max_groups;
-    if ((err = check_url(cfg, &o, "base_url", &out->base_url)) ||
-        (out->token_url.p && (err = check_url(cfg, &o, "token_url", &out->token_url))) ||
-        (err = check_creds(cfg, &o, out)))
+    if ((err = check_url(cfg, &o, "base_url", &out->base_url)) != 0)
         return err;
-    return fill_derived(cfg, &o, out, tenant);
+    return ag_entra_cred_finish(cfg, &o, out, &k);
 }

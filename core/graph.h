@@ -46,8 +46,9 @@ typedef struct {
     ag_str_t scope;           /* default "{base_url}/.default" */
     ag_str_t client_id;
     const char *client_secret_file;      /* exactly one of: secret file, */
-    const char *client_certificate_file; /* or certificate + key files */
+    const char *client_certificate_file; /* or certificate + key files, */
     const char *client_key_file;
+    const char *federated_token_file;    /* or a federated token (workload identity) */
     ag_graph_method method;
     bool security_enabled_only;
     long long cache_ttl_ms;   /* a resolved group list is fresh this long */
@@ -61,12 +62,30 @@ typedef struct {
 void ag_graph_cfg_defaults(ag_graph_cfg_t *c);
 
 /* Reads the "graph" object at <ref> (<path> for messages) into <out>, which should hold
- * the defaults. Keys: base_url, tenant, token_url, scope, client_id, client_secret_file,
- * client_certificate_file, client_key_file, method ("getMemberObjects" |
- * "getMemberGroups"), security_enabled_only, cache_ttl, stale_ttl, timeout,
- * token_refresh_margin, max_groups. token_url defaults to
- * {authority}/{tenant}/oauth2/v2.0/token, so one of tenant/token_url is required. */
+ * the defaults. Keys: base_url, method ("getMemberObjects" | "getMemberGroups"),
+ * security_enabled_only, cache_ttl, stale_ttl, max_groups and the credential keys of
+ * ag_entra_cred_read. */
 ag_err ag_graph_cfg_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_graph_cfg_t *out);
+
+/* The credential keys an Entra app section shares ("graph", "azure.arm"): tenant,
+ * token_url, scope, client_id, client_secret_file | client_certificate_file +
+ * client_key_file | federated_token_file, workload_identity, timeout,
+ * token_refresh_margin. Read them between ag_cfg_obj_begin and ag_cfg_obj_end with
+ * ag_entra_cred_read, then check and derive with ag_entra_cred_finish (once
+ * out->base_url is final: the default scope is "{base_url}/.default").
+ * "workload_identity": true takes what the AKS workload identity webhook injects:
+ * client_id from AZURE_CLIENT_ID, tenant from AZURE_TENANT_ID, the token endpoint under
+ * AZURE_AUTHORITY_HOST (default https://login.microsoftonline.com/) and
+ * federated_token_file from AZURE_FEDERATED_TOKEN_FILE, each unless set in the section.
+ * token_url defaults to {authority}/{tenant}/oauth2/v2.0/token, so one of
+ * tenant/token_url is required. */
+typedef struct {
+    ag_str_t tenant;
+    bool workload_identity;
+} ag_entra_keys_t;
+ag_err ag_entra_cred_read(ag_cfg_obj_t *o, ag_graph_cfg_t *out, ag_entra_keys_t *k);
+ag_err ag_entra_cred_finish(ag_cfg_t *cfg, ag_cfg_obj_t *o, ag_graph_cfg_t *out,
+                            const ag_entra_keys_t *k);
 
 /* True for a canonical-form GUID "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (hex, any case).
  * Only such an oid is ever put into a Graph URL (threat-model #19: no path injection). */
@@ -106,19 +125,22 @@ ag_err ag_graph_error_code(ag_str_t body, ag_arena_t *arena, ag_str_t *code);
  * (11,000; "Directory_ResultSizeLimitExceeded", also spelt without the underscore). */
 bool ag_graph_error_is_size_limit(ag_str_t code);
 
-/* Credentials the gateway uses to get its own Graph token: a client secret or a
- * certificate and its private key. Owned by the resolver (process lifetime); the secret
- * is never logged. */
+/* Credentials the gateway uses to get its own Graph (or ARM) token: a client secret, a
+ * certificate and its private key, or a federated token (the Kubernetes service-account
+ * token the workload identity webhook projects; it rotates, so it is read again before
+ * every token request). Owned by the resolver (process lifetime); never logged. */
 typedef struct ag_graph_creds ag_graph_creds_t;
 
-/* Loads the secret file or the certificate + key files named in <c>. */
+/* Loads the secret file, the certificate + key files or the federated token file named
+ * in <c>. */
 ag_err ag_graph_creds_load(const ag_graph_cfg_t *c, ag_graph_creds_t **out);
 void ag_graph_creds_destroy(ag_graph_creds_t *cr);
 
 /* Appends the form-encoded client-credentials request body:
  * grant_type=client_credentials&client_id=..&scope=..& then client_secret=.. or
  * client_assertion_type=..jwt-bearer&client_assertion=<RS256 JWT with x5t> (issued at
- * <now_s>, valid 10 minutes, audience the token endpoint). */
+ * <now_s>, valid 10 minutes, audience the token endpoint), or for a federated token
+ * client_assertion_type=..jwt-bearer&client_assertion=<the token file's content>. */
 ag_err ag_graph_token_body(ag_buf_t *out, const ag_graph_cfg_t *c, ag_graph_creds_t *cr,
                            long long now_s);
 /* The client assertion alone (RFC 7523 §2.2 / Microsoft certificate credentials):

@@ -8,19 +8,17 @@
 #include "graph.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include <mbedtls/platform_util.h>
-
+#include "apptoken.h"
 #include "log.h"
 #include "metrics.h"
 
 #define OID_SIZE (AG_GRAPH_GUID_LEN + 1)
 #define NBUCKETS 4096 /* power of two */
-/* "Authorization: Bearer " + the token */
-#define AUTH_LINE_MAX (AG_GRAPH_MAX_TOKEN_BYTES + 64)
 
 /* An immutable group list shared by the cache and the waiters it was handed to. */
 typedef struct {
@@ -62,7 +60,7 @@ struct flight {
     ag_graph_t *g;
     entry_t *entry;        /* NULL once the resolver stopped */
     ag_graph_wait_t *waiters;
-    flight_t *next_token_waiter;
+    ag_apptoken_wait_t tw; /* waiting for the app token */
     ag_arena_t arena;      /* page documents and ids */
     ag_str_t *ids;         /* malloc'ed, slices into <arena> */
     int n, cap;
@@ -81,14 +79,9 @@ struct ag_graph {
     ag_mailbox_t *inbox;
     ag_graph_cfg_t cfg;    /* strings in cfg_arena */
     ag_arena_t cfg_arena;
-    ag_graph_creds_t *creds;
+    ag_apptoken_t *tok;    /* the app token (shared code with the ARM poller) */
     entry_t *buckets[NBUCKETS];
     size_t nentries, sweep_at;
-    ag_buf_t auth;         /* "Authorization: Bearer <app token>", empty when none */
-    uint64_t token_refresh_ms;
-    unsigned token_gen;
-    bool token_fetching;
-    flight_t *token_waiters;
     int pending;           /* fetches running with this resolver as their owner */
     bool stopping;
     uint64_t last_log_ms;
@@ -98,8 +91,8 @@ struct ag_graph {
             fail_not_found, stale_served, graph_calls, token_fetches, entries;
     } m;
     struct {
-        atomic_ullong requests, hits, coalesced, lookups, graph_calls, token_fetches,
-            failures, stale_served, too_many_groups, timeouts, entries;
+        atomic_ullong requests, hits, coalesced, lookups, graph_calls, failures, stale_served,
+            too_many_groups, timeouts, entries;
     } st;
 };
 
@@ -299,10 +292,7 @@ static void maybe_release(ag_graph_t *g)
 {
     if (!g->stopping || g->pending > 0)
         return;
-    ag_graph_creds_destroy(g->creds);
-    if (g->auth.p)
-        mbedtls_platform_zeroize(g->auth.p, g->auth.cap);
-    ag_buf_dispose(&g->auth);
+    ag_apptoken_destroy(g->tok);
     ag_arena_dispose(&g->cfg_arena);
     free(g);
 }
@@ -437,8 +427,7 @@ static void on_page(void *arg, const ag_fetch_res_t *res)
     if (res->status == 401 && !f->auth_retried) {
         /* The app token was refused (revoked, clock skew): get a new one, once. */
         f->auth_retried = true;
-        if (f->token_gen == g->token_gen)
-            g->token_refresh_ms = 0;
+        ag_apptoken_invalidate(g->tok, f->token_gen);
         flight_next(f);
         return;
     }
@@ -458,7 +447,7 @@ static void on_page(void *arg, const ag_fetch_res_t *res)
     flight_page(f, res->body);
 }
 
-static void page_start(flight_t *f)
+static void page_start(flight_t *f, const char *auth)
 {
     ag_graph_t *g = f->g;
     ag_buf_t body = AG_BUF_INIT(64);
@@ -468,9 +457,9 @@ static void page_start(flight_t *f)
         flight_finish(f, AG_E_TIMEOUT, "Graph did not answer in time", "deadline");
         return;
     }
-    const char *post_headers[] = {g->auth.p, "Content-Type: application/json",
+    const char *post_headers[] = {auth, "Content-Type: application/json",
                                   "Accept: application/json", NULL};
-    const char *get_headers[] = {g->auth.p, "Accept: application/json", NULL};
+    const char *get_headers[] = {auth, "Accept: application/json", NULL};
     ag_fetch_req_t req = {
         .url = f->url.p,
         .method = f->first ? "POST" : "GET", /* nextLinks are OData GETs */
@@ -489,144 +478,33 @@ static void page_start(flight_t *f)
         return;
     }
     f->busy = true;
-    f->token_gen = g->token_gen;
     g->pending++;
     BUMP(g, graph_calls);
 }
 
-/* ---- the app token ---------------------------------------------------------------- */
-
-static void token_start(ag_graph_t *g);
-
-/* Resumes (or fails) every lookup that waited for the app token. */
-static void token_resume_all(ag_graph_t *g, ag_err err, const char *reason, const char *detail)
+/* The app token arrived (or could not be had): go on with the page request. */
+static void on_app_token(ag_apptoken_wait_t *w, ag_err err, const char *reason,
+                         const char *detail)
 {
-    flight_t *f = g->token_waiters;
-    g->token_waiters = NULL;
-    while (f) {
-        flight_t *next = f->next_token_waiter;
-        f->next_token_waiter = NULL;
-        if (err)
-            flight_finish(f, err, reason, detail);
-        else
-            page_start(f);
-        f = next;
-    }
-}
-
-static ag_err token_store(ag_graph_t *g, ag_str_t body)
-{
-    ag_arena_t arena;
-    ag_graph_token_t tok;
-    ag_arena_init(&arena, 0, 64 * 1024);
-    ag_err err = ag_graph_token_parse(body, &arena, &tok);
-    if (!err) {
-        long long life_ms = tok.expires_in_s * 1000;
-        long long margin = g->cfg.token_margin_ms < life_ms / 2 ? g->cfg.token_margin_ms
-                                                                 : life_ms / 2;
-        if (g->auth.p)
-            mbedtls_platform_zeroize(g->auth.p, g->auth.cap);
-        ag_buf_clear(&g->auth);
-        if ((err = ag_buf_append_cstr(&g->auth, "Authorization: Bearer ")) == 0 &&
-            (err = ag_buf_append_str(&g->auth, tok.access_token)) == 0) {
-            g->token_refresh_ms = uv_now(g->loop) + (uint64_t)(life_ms - margin);
-            g->token_gen++;
-        }
-        mbedtls_platform_zeroize((void *)tok.access_token.p, tok.access_token.n);
-    }
-    ag_arena_dispose(&arena);
-    return err;
-}
-
-static void on_token(void *arg, const ag_fetch_res_t *res)
-{
-    ag_graph_t *g = arg;
-    char detail[64];
-    g->pending--;
-    g->token_fetching = false;
-    if (g->stopping) {
-        maybe_release(g);
-        return;
-    }
-    if (res->err == AG_E_TIMEOUT) {
-        token_resume_all(g, AG_E_TIMEOUT, "token endpoint did not answer in time",
-                                res->detail);
-        return;
-    }
-    if (res->err) {
-        token_resume_all(g, AG_E_UPSTREAM, "token request failed", res->detail);
-        return;
-    }
-    snprintf(detail, sizeof(detail), "HTTP %ld", res->status);
-    if (res->status != 200) {
-        token_resume_all(g, AG_E_UPSTREAM, "token endpoint refused", detail);
-        return;
-    }
-    if (token_store(g, res->body) != 0) {
-        token_resume_all(g, AG_E_UPSTREAM, "malformed token endpoint answer", NULL);
-        return;
-    }
-    BUMP(g, token_fetches);
-    token_resume_all(g, 0, "", NULL);
-}
-
-/* Mounted secrets rotate: read the credentials again before each token request; when
- * that fails, keep the ones that worked (and say so). */
-static void creds_refresh(ag_graph_t *g)
-{
-    ag_graph_creds_t *fresh = NULL;
-    ag_err err = ag_graph_creds_load(&g->cfg, &fresh);
+    flight_t *f = (flight_t *)((char *)w - offsetof(flight_t, tw));
     if (err) {
-        ag_warn("graph: re-reading the client credentials failed (%s); using those loaded "
-                "before",
-                ag_err_str(err));
+        flight_finish(f, err, reason, detail);
         return;
     }
-    ag_graph_creds_destroy(g->creds);
-    g->creds = fresh;
-}
-
-static void token_start(ag_graph_t *g)
-{
-    ag_buf_t body = AG_BUF_INIT(32 * 1024);
-    static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded",
-                                          "Accept: application/json", NULL};
-    creds_refresh(g);
-    ag_err err = ag_graph_token_body(&body, &g->cfg, g->creds, (long long)time(NULL));
-    ag_fetch_req_t req = {
-        .url = g->cfg.token_url.p,
-        .method = "POST",
-        .body = ag_buf_str(&body),
-        .headers = headers,
-        .timeout_ms = (long)g->cfg.timeout_ms,
-        .max_bytes = 64 * 1024,
-    };
-    if (!err)
-        err = ag_fetch_start(g->fetch, &req, on_token, g);
-    if (body.p)
-        mbedtls_platform_zeroize(body.p, body.cap); /* holds the secret or assertion */
-    ag_buf_dispose(&body);
-    if (err) {
-        token_resume_all(g, AG_E_UPSTREAM, "could not start the token request",
-                                ag_err_str(err));
-        return;
-    }
-    g->token_fetching = true;
-    g->pending++;
+    flight_next(f);
 }
 
 /* Next step of a lookup: its page request, after an app token if none is usable. */
 static void flight_next(flight_t *f)
 {
     ag_graph_t *g = f->g;
-    if (g->auth.n && uv_now(g->loop) < g->token_refresh_ms) {
-        page_start(f);
+    const char *auth = ag_apptoken_header(g->tok, &f->token_gen);
+    if (auth) {
+        page_start(f, auth);
         return;
     }
-    f->next_token_waiter = g->token_waiters;
-    g->token_waiters = f;
-    if (!g->token_fetching)
-        token_start(g);
+    f->tw.cb = on_app_token;
+    ag_apptoken_wait(g->tok, &f->tw);
 }
 
 static void flight_start(ag_graph_t *g, entry_t *e, ag_graph_wait_t *w)
@@ -716,11 +594,6 @@ void ag_graph_cancel(ag_graph_wait_t *wait)
 
 /* ---- life cycle ------------------------------------------------------------------- */
 
-static const char *copy_path(ag_graph_t *g, const char *path)
-{
-    return path ? ag_arena_cstr(&g->cfg_arena, ag_str_cstr(path)) : NULL;
-}
-
 static ag_err copy_cfg(ag_graph_t *g, const ag_graph_cfg_t *cfg)
 {
     g->cfg = *cfg;
@@ -728,14 +601,10 @@ static ag_err copy_cfg(ag_graph_t *g, const ag_graph_cfg_t *cfg)
     g->cfg.token_url = ag_arena_strdup(&g->cfg_arena, cfg->token_url);
     g->cfg.scope = ag_arena_strdup(&g->cfg_arena, cfg->scope);
     g->cfg.client_id = ag_arena_strdup(&g->cfg_arena, cfg->client_id);
-    /* Kept to re-read the credentials before each token request (rotated secrets). */
-    g->cfg.client_secret_file = copy_path(g, cfg->client_secret_file);
-    g->cfg.client_certificate_file = copy_path(g, cfg->client_certificate_file);
-    g->cfg.client_key_file = copy_path(g, cfg->client_key_file);
-    if (!g->cfg.base_url.p || !g->cfg.token_url.p || !g->cfg.scope.p || !g->cfg.client_id.p ||
-        (cfg->client_secret_file && !g->cfg.client_secret_file) ||
-        (cfg->client_certificate_file && !g->cfg.client_certificate_file) ||
-        (cfg->client_key_file && !g->cfg.client_key_file))
+    /* The credentials (and their files) belong to the app token (apptoken.c). */
+    g->cfg.client_secret_file = g->cfg.client_certificate_file = NULL;
+    g->cfg.client_key_file = g->cfg.federated_token_file = NULL;
+    if (!g->cfg.base_url.p || !g->cfg.token_url.p || !g->cfg.scope.p || !g->cfg.client_id.p)
         return AG_E_NOMEM;
     return 0;
 }
@@ -774,9 +643,9 @@ ag_err ag_graph_create(uv_loop_t *control, ag_fetch_t *fetch, const ag_graph_cfg
     g->loop = control;
     g->fetch = fetch;
     register_metrics(g);
-    g->auth = AG_BUF_INIT(AUTH_LINE_MAX);
     ag_arena_init(&g->cfg_arena, 0, 0);
-    if ((err = copy_cfg(g, cfg)) != 0 || (err = ag_graph_creds_load(cfg, &g->creds)) != 0 ||
+    if ((err = copy_cfg(g, cfg)) != 0 ||
+        (err = ag_apptoken_create(control, fetch, cfg, "graph", g->m.token_fetches, &g->tok)) ||
         (err = ag_mailbox_create(control, &g->inbox)) != 0)
         goto out;
     *out = g;
@@ -794,6 +663,8 @@ void ag_graph_destroy(ag_graph_t *g)
     if (!g)
         return;
     g->stopping = true;
+    ag_apptoken_destroy(g->tok); /* flights waiting for it are not busy: freed below */
+    g->tok = NULL;
     for (size_t b = 0; b < NBUCKETS; b++) {
         for (entry_t *e = g->buckets[b], *next; e; e = next) {
             next = e->next;
@@ -812,7 +683,6 @@ void ag_graph_destroy(ag_graph_t *g)
         }
         g->buckets[b] = NULL;
     }
-    g->token_waiters = NULL; /* those flights were not busy: freed above */
     ag_mailbox_destroy(g->inbox); /* queued requests run now and get AG_E_CANCELED */
     g->inbox = NULL;
     maybe_release(g);
@@ -826,7 +696,7 @@ void ag_graph_stats(const ag_graph_t *g, ag_graph_stats_t *out)
     LOAD(coalesced);
     LOAD(lookups);
     LOAD(graph_calls);
-    LOAD(token_fetches);
+    out->token_fetches = g->tok ? ag_apptoken_fetches(g->tok) : 0;
     LOAD(failures);
     LOAD(stale_served);
     LOAD(too_many_groups);

@@ -2,6 +2,7 @@
  * nextLink origin check, the group cap, client-credentials bodies and the signed client
  * assertion, and the "graph" config section. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
@@ -289,6 +290,47 @@ TEST(graph_token_body_with_client_secret)
     ag_buf_dispose(&b);
 }
 
+/* Workload identity: the projected token is the client assertion, as is, and it is read
+ * from the file each time the credentials load (the kubelet rotates it). */
+TEST(graph_token_body_with_federated_token_file)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/ag_graph_fed_%d", (int)getpid());
+    write_file(path, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2ln\n");
+    ag_graph_cfg_t c = cfg_with(AG_GRAPH_GET_MEMBER_OBJECTS);
+    c.client_id = AG_STR("app-1");
+    c.scope = AG_STR(BASE "/.default");
+    c.federated_token_file = path;
+    ag_graph_creds_t *cr = NULL;
+    ag_buf_t b = AG_BUF_INIT(32768);
+    CHECK_EQ(ag_graph_creds_load(&c, &cr), 0);
+    if (cr) {
+        CHECK_EQ(ag_graph_token_body(&b, &c, cr, 1700000000), 0);
+        CHECK_STREQ(b.p, "grant_type=client_credentials&client_id=app-1&scope=http%3A%2F%2F"
+                         "127.0.0.1%3A8123%2F.default&client_assertion_type=urn%3Aietf%3A"
+                         "params%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion="
+                         "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2ln");
+        CHECK(strstr(b.p, "client_secret") == NULL);
+    }
+    ag_graph_creds_destroy(cr);
+    cr = NULL;
+    write_file(path, "rotated.token.value");
+    CHECK_EQ(ag_graph_creds_load(&c, &cr), 0);
+    ag_buf_clear(&b);
+    if (cr && ag_graph_token_body(&b, &c, cr, 1700000000) == 0)
+        CHECK(strstr(b.p, "&client_assertion=rotated.token.value") != NULL);
+    ag_graph_creds_destroy(cr);
+    cr = NULL;
+    char big[20000];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    write_file(path, big);
+    CHECK_EQ(ag_graph_creds_load(&c, &cr), AG_E_TOO_BIG); /* not a service-account token */
+    unlink(path);
+    CHECK(ag_graph_creds_load(&c, &cr) != 0); /* missing file */
+    ag_buf_dispose(&b);
+}
+
 /* ---- certificate credentials: a throwaway RSA key and self-signed cert ------------- */
 
 typedef struct {
@@ -522,6 +564,52 @@ TEST(graph_cfg_defaults_and_derived_urls)
     CHECK_EQ(c.max_groups, 5);
 }
 
+/* "workload_identity": true takes client id, tenant, authority and token file from the
+ * variables the AKS webhook injects; what the section sets wins. */
+TEST(graph_cfg_workload_identity_reads_the_injected_environment)
+{
+    ag_graph_cfg_t c;
+    char msg[512];
+    setenv("AZURE_CLIENT_ID", "wi-client", 1);
+    setenv("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47", 1);
+    setenv("AZURE_AUTHORITY_HOST", "http://127.0.0.1:9/", 1);
+    setenv("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/azure/tokens/azure-identity-token", 1);
+    CHECK_EQ(load_cfg("{\"workload_identity\":true}", &c, msg, sizeof(msg)), 0);
+    CHECK_SLICE(c.client_id, "wi-client");
+    CHECK_SLICE(c.token_url, "http://127.0.0.1:9/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/"
+                             "v2.0/token");
+    CHECK_STREQ(c.federated_token_file, "/var/run/secrets/azure/tokens/azure-identity-token");
+    CHECK(c.client_secret_file == NULL);
+    CHECK_EQ(load_cfg("{\"workload_identity\":true,\"client_id\":\"mine\",\"tenant\":\"t2\","
+                      "\"federated_token_file\":\"/tok\"}",
+                      &c, msg, sizeof(msg)),
+             0);
+    CHECK_SLICE(c.client_id, "mine");
+    CHECK_SLICE(c.token_url, "http://127.0.0.1:9/t2/oauth2/v2.0/token");
+    CHECK_STREQ(c.federated_token_file, "/tok");
+    /* Without the flag the environment is not read. */
+    CHECK_EQ(load_cfg("{\"tenant\":\"t\"}", &c, msg, sizeof(msg)), AG_E_CONFIG);
+    setenv("AZURE_AUTHORITY_HOST", "http://login.example/", 1);
+    CHECK_EQ(load_cfg("{\"workload_identity\":true}", &c, msg, sizeof(msg)), AG_E_CONFIG);
+    CHECK_STREQ(msg, "gw.json:1:1: graph: AZURE_AUTHORITY_HOST must be an https URL (http for "
+                     "loopback only)");
+    unsetenv("AZURE_AUTHORITY_HOST");
+    unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+    CHECK_EQ(load_cfg("{\"workload_identity\":true}", &c, msg, sizeof(msg)), AG_E_CONFIG);
+    CHECK(strstr(msg, "AZURE_FEDERATED_TOKEN_FILE") != NULL);
+    CHECK_EQ(load_cfg("{\"workload_identity\":true,\"federated_token_file\":\"/t\"}", &c, msg,
+                      sizeof(msg)),
+             0);
+    CHECK_SLICE(c.token_url, "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-"
+                             "2d7cd011db47/oauth2/v2.0/token");
+    CHECK_EQ(load_cfg("{\"tenant\":\"t\",\"client_id\":\"a\",\"client_secret_file\":\"s\","
+                      "\"federated_token_file\":\"/t\"}",
+                      &c, msg, sizeof(msg)),
+             AG_E_CONFIG); /* two credentials */
+    unsetenv("AZURE_CLIENT_ID");
+    unsetenv("AZURE_TENANT_ID");
+}
+
 TEST(graph_cfg_rejects_bad_sections)
 {
     static const struct {
@@ -532,12 +620,14 @@ TEST(graph_cfg_rejects_bad_sections)
         {"{\"tenant\":\"t/../x\",\"client_id\":\"a\",\"client_secret_file\":\"s\"}",
          "gw.json:1:11: graph.tenant: must be a tenant id or domain"},
         {"{\"tenant\":\"t\",\"client_id\":\"a\"}",
-         "gw.json:1:1: graph: needs exactly one of \"client_secret_file\" or "
-         "\"client_certificate_file\" + \"client_key_file\""},
+         "gw.json:1:1: graph: needs exactly one of \"client_secret_file\", "
+         "\"client_certificate_file\" + \"client_key_file\" or \"federated_token_file\" "
+         "(\"workload_identity\": true reads AZURE_FEDERATED_TOKEN_FILE)"},
         {"{\"tenant\":\"t\",\"client_id\":\"a\",\"client_secret_file\":\"s\","
          "\"client_key_file\":\"k\"}",
-         "gw.json:1:1: graph: needs exactly one of \"client_secret_file\" or "
-         "\"client_certificate_file\" + \"client_key_file\""},
+         "gw.json:1:1: graph: needs exactly one of \"client_secret_file\", "
+         "\"client_certificate_file\" + \"client_key_file\" or \"federated_token_file\" "
+         "(\"workload_identity\": true reads AZURE_FEDERATED_TOKEN_FILE)"},
         {"{\"tenant\":\"t\",\"client_id\":\"a\",\"client_key_file\":\"k\"}",
          "gw.json:1:1: graph: \"client_certificate_file\" and \"client_key_file\" go together"},
         {"{\"tenant\":\"t\",\"client_id\":\"a\",\"client_secret_file\":\"s\","
