@@ -50,9 +50,10 @@ typedef enum { P_CONNECTING, P_RUNNING, P_DRAINING, P_HOLDING, P_DONE } run_phas
 
 typedef struct {
     const char *url, *method, *tokens_file, *cacert, *json_path, *body, *servername, *cipher;
+    const char *cpu_pids; /* --cpu-pids: processes whose CPU the measured window reports */
     double rate, duration, warmup, max_duration, timeout, hold_time;
     int connections, hold;
-    bool insecure, allow_remote, quiet, resume;
+    bool insecure, allow_remote, quiet, resume, hold_request, closed;
     ag_buf_t headers; /* extra "Name: value\r\n" lines */
 } opts_t;
 
@@ -65,7 +66,7 @@ typedef struct {
     uv_tcp_t tcp;
     uv_connect_t creq;
     uv_write_t wreq;
-    bool writing, failed_connect, ssl_ready, in_ring;
+    bool writing, failed_connect, ssl_ready, in_ring, held; /* held: --hold-request sent */
     mbedtls_ssl_context ssl;
     ag_buf_t tls_in; /* ciphertext received, not yet consumed by mbedTLS */
     size_t tls_in_off;
@@ -112,6 +113,10 @@ struct lg {
     uint64_t status[600];
     ag_hist_t lat, svc, lag;
     int exit_code;
+    /* --closed: the measured window (loop ns) and the --cpu-pids clock ticks across it */
+    bool w_open;
+    uint64_t w_t0, w_t1;
+    long long cpu0, cpu1;
 };
 
 static void conn_start(conn_t *c);
@@ -220,9 +225,39 @@ static conn_t *idle_pop(lg_t *lg)
     return NULL;
 }
 
+static void send_request(lg_t *lg, conn_t *c, uint64_t i);
+
+/* --hold-request: a held connection counts as ready once its one request was answered
+ * with a 2xx (a kept-alive connection that served a request, as clients leave them). */
+static bool hold_request_first(conn_t *c)
+{
+    lg_t *lg = c->lg;
+    if (lg->phase != P_HOLDING || !lg->o.hold_request || c->held)
+        return false;
+    c->held = true;
+    send_request(lg, c, (uint64_t)c->id);
+    return true;
+}
+
+static void hold_answered(conn_t *c)
+{
+    lg_t *lg = c->lg;
+    if (c->status >= 200 && c->status < 300) {
+        c->failed_connect = false;
+        lg->ready++;
+    } else {
+        lg->failed++;
+        c->failed_connect = true; /* not retried: the count stands */
+    }
+    c->state = C_IDLE;
+    start_more(lg);
+}
+
 static void conn_ready(conn_t *c)
 {
     lg_t *lg = c->lg;
+    if (hold_request_first(c))
+        return;
     c->failed_connect = false;
     if (lg->phase == P_CONNECTING || lg->phase == P_HOLDING)
         lg->ready++;
@@ -256,7 +291,7 @@ static void send_request(lg_t *lg, conn_t *c, uint64_t i)
 {
     c->state = C_BUSY;
     c->req = i;
-    c->intended_ns = intended(lg, i);
+    c->intended_ns = lg->o.closed ? now_ns() : intended(lg, i);
     c->done = false;
     c->status = 0;
     llhttp_init(&c->parser, HTTP_RESPONSE, &lg->settings);
@@ -287,7 +322,13 @@ static void send_request(lg_t *lg, conn_t *c, uint64_t i)
 /* Sends every due request that has a connection to go on; the rest keep waiting. */
 static void dispatch(lg_t *lg)
 {
-    while (lg->next_send < lg->next_sched) {
+    while (lg->o.closed && lg->phase == P_RUNNING) { /* every free connection sends at once */
+        conn_t *c = idle_pop(lg);
+        if (!c)
+            return;
+        send_request(lg, c, lg->next_send++);
+    }
+    while (!lg->o.closed && lg->next_send < lg->next_sched) {
         conn_t *c = idle_pop(lg);
         if (!c)
             return;
@@ -297,13 +338,17 @@ static void dispatch(lg_t *lg)
 
 static bool is_measured(const lg_t *lg, uint64_t i)
 {
-    return i >= lg->warm;
+    return lg->o.closed ? lg->w_open : i >= lg->warm;
 }
 
 static void complete(conn_t *c)
 {
     lg_t *lg = c->lg;
     uint64_t t = now_ns();
+    if (lg->phase == P_HOLDING) {
+        hold_answered(c);
+        return;
+    }
     lg->completed++;
     if (is_measured(lg, c->req)) {
         lg->measured_done++;
@@ -504,8 +549,10 @@ static void conn_close(conn_t *c, int kind)
         if (c->state == C_BUSY && is_measured(lg, c->req))
             lg->measured_errors++;
     }
-    if (c->state == C_CONNECTING || c->state == C_HANDSHAKE) {
-        /* a failed start-up connection counts once; later the sweep retries it */
+    if (c->state == C_CONNECTING || c->state == C_HANDSHAKE ||
+        (lg->phase == P_HOLDING && c->state == C_BUSY)) {
+        /* a failed start-up connection (or --hold-request) counts once; later the sweep
+         * retries it */
         if (!c->failed_connect && (lg->phase == P_CONNECTING || lg->phase == P_HOLDING))
             lg->failed++;
         c->failed_connect = true;
@@ -577,6 +624,11 @@ static void on_tick(uv_poll_t *p, int status, int events)
 static void start_run(lg_t *lg)
 {
     lg->phase = P_RUNNING;
+    if (lg->o.closed) {
+        lg->t0 = lg->start_ns = now_ns();
+        dispatch(lg);
+        return;
+    }
     lg->t0 = now_ns() + 1000000; /* first request 1 ms from now */
     lg->start_ns = lg->t0;
     lg->end_sched_ns = intended(lg, lg->total);
@@ -592,11 +644,54 @@ static int busy_count(const lg_t *lg)
     return n;
 }
 
+/* utime+stime clock ticks of the --cpu-pids processes (and all their threads). */
+static long long cpu_ticks(const char *pids)
+{
+    long long total = 0;
+    for (const char *p = pids; p && *p;) {
+        char path[64], st[1024];
+        long pid = strtol(p, (char **)&p, 10);
+        p += *p == ',';
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(st, 1, sizeof st - 1, f) : 0;
+        if (f)
+            fclose(f);
+        st[n] = '\0';
+        const char *q = strrchr(st, ')'); /* fields after "(comm) ": utime is the 12th */
+        unsigned long long ut = 0, stime = 0;
+        if (q && sscanf(q + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut,
+                        &stime) == 2)
+            total += (long long)(ut + stime);
+    }
+    return total;
+}
+
+/* --closed: opens the measured window after the warm-up, closes it after the duration. */
+static void closed_window(lg_t *lg, uint64_t now)
+{
+    if (!lg->w_open && !lg->w_t1 && now >= lg->t0 + (uint64_t)(lg->o.warmup * NS)) {
+        lg->w_open = true;
+        lg->w_t0 = now;
+        lg->cpu0 = cpu_ticks(lg->o.cpu_pids);
+    } else if (lg->w_open && now >= lg->w_t0 + (uint64_t)(lg->o.duration * NS)) {
+        lg->w_open = false;
+        lg->w_t1 = now;
+        lg->cpu1 = cpu_ticks(lg->o.cpu_pids);
+        finish(lg);
+    }
+}
+
 /* Every LG_SWEEP_MS: request timeouts, reconnects after failures, phase changes. */
 static void on_sweep(uv_timer_t *t)
 {
     lg_t *lg = t->data;
     uint64_t now = now_ns(), tmo = (uint64_t)(lg->o.timeout * NS);
+    if (lg->o.closed && lg->phase == P_RUNNING) {
+        closed_window(lg, now);
+        if (lg->phase == P_DONE)
+            return;
+    }
     if (lg->phase == P_CONNECTING)
         start_more(lg);
     if (lg->phase == P_CONNECTING && lg->ready + lg->failed >= lg->nconns) {
@@ -644,7 +739,7 @@ static void finish(lg_t *lg)
 {
     for (int i = 0; i < lg->nconns; i++) {
         conn_t *c = &lg->conns[i];
-        if (c->state == C_BUSY) {
+        if (c->state == C_BUSY && !lg->o.closed) { /* closed: in flight when the window shut */
             lg->errors[E_TIMEOUT]++;
             if (is_measured(lg, c->req))
                 lg->measured_errors++;
@@ -712,10 +807,17 @@ static void usage(void)
             "                     the first session; mbedTLS's full client handshake costs\n"
             "                     milliseconds of our CPU and would stall the schedule)\n"
             "  --json FILE        also write the results as JSON\n"
+            "  --closed           closed loop instead: every connection sends its next request\n"
+            "                     as soon as it has the answer (--rate unused); req/s over the\n"
+            "                     --duration window after --warmup\n"
+            "  --cpu-pids P,P..   --closed: CPU ticks (utime+stime) of these processes across\n"
+            "                     the window, in the JSON (\"closed\": cpu_ticks, clk_tck)\n"
             "  --max-duration S   refuse runs longer than S seconds (default 120)\n"
             "  --allow-remote     allow targets that are not loopback addresses\n"
             "  --hold N           open N idle connections, print READY, keep them open\n"
             "  --hold-time S      how long --hold keeps them (default 30)\n"
+            "  --hold-request     --hold: each connection first sends one request (with the\n"
+            "                     --tokens, -H options) and is ready once it got a 2xx\n"
             "  --quiet            no percentile table on stdout\n");
     exit(2);
 }
@@ -782,6 +884,8 @@ static void parse_args(lg_t *lg, int argc, char **argv)
             o->cacert = v;
         else if (!strcmp(a, "--json"))
             o->json_path = v;
+        else if (!strcmp(a, "--cpu-pids"))
+            o->cpu_pids = v;
         else if (!strcmp(a, "-H") || !strcmp(a, "--header")) {
             if (!v || !header_ok(v) || ag_buf_printf(&o->headers, "%s\r\n", v) != 0)
                 die("bad header (want 'Name: value')", v);
@@ -791,6 +895,10 @@ static void parse_args(lg_t *lg, int argc, char **argv)
                 o->insecure = true;
             else if (!strcmp(a, "--allow-remote"))
                 o->allow_remote = true;
+            else if (!strcmp(a, "--closed"))
+                o->closed = true;
+            else if (!strcmp(a, "--hold-request"))
+                o->hold_request = true;
             else if (!strcmp(a, "--no-tls-resume"))
                 o->resume = false;
             else if (!strcmp(a, "--quiet"))
@@ -950,6 +1058,9 @@ static const char *const pct_keys[] = {"p50", "p90", "p99", "p99_9", "p99_99"};
 
 static double achieved_rate(const lg_t *lg)
 {
+    if (lg->o.closed)
+        return lg->w_t1 > lg->w_t0 ? (double)lg->measured_done * NS / (double)(lg->w_t1 - lg->w_t0)
+                                   : 0;
     double window = lg->o.duration;
     uint64_t wstart = intended(lg, lg->warm);
     if (lg->last_done_ns > wstart && (double)(lg->last_done_ns - wstart) / NS > window)
@@ -1042,6 +1153,12 @@ static ag_err json_report(const lg_t *lg, ag_buf_t *b)
         err = ag_buf_append_cstr(b, ",");
     if (!err)
         err = json_hist(b, "send_lag", &lg->lag);
+    if (!err && lg->o.closed)
+        err = ag_buf_printf(b,
+                            "},\"closed\":{\"window_s\":%.4f,\"cpu_ticks\":%lld,"
+                            "\"clk_tck\":%ld",
+                            (double)(lg->w_t1 - lg->w_t0) / NS, lg->cpu1 - lg->cpu0,
+                            sysconf(_SC_CLK_TCK));
     if (!err)
         err = ag_buf_append_cstr(b, "},\"errors\":{");
     for (int k = 0; !err && k < E__COUNT; k++)

@@ -1,31 +1,57 @@
 #!/usr/bin/env python3
-"""Turns the raw measurements of bench/run.sh into the side-by-side table.
+"""Turns the raw measurements of bench/run.sh into the side-by-side tables.
 
 Usage: report.py RAW.jsonl META.json OUT.json   (Markdown on stdout, JSON into OUT.json)
 
-RAW holds one JSON object per line:
+RAW holds one JSON object per line ("round" is the slice: every target is measured once per
+slice, in rotated order, so a slice's figures share the machine's state):
   {"kind": "rps", "workers": W, "round": r, "target": T, "rps": .., "requests": ..,
    "cpu_us_per_req": .., "non2xx": .., "socket_errors": ..}
   {"kind": "lat", "workers": W, "round": r, "target": T, "rate": .., "p50": .., "p99": ..,
    "p99_9": .., "p99_99": .., "failed": .., "non2xx": ..}
   {"kind": "mem", "workers": W, "target": T, "peak_rss_kb": ..}
   {"kind": "idle", "workers": W, "target": T, "n": N, "kib_per_conn": ..}
+  {"kind": "log", "workers": W, "target": T, "lines": N, "file": ".."}
+  {"kind": "floor", "floor": {"floor_heap_bytes": .., "floor_rss_bytes": .., ...}}
   {"kind": "skip", "workers": W, "target": T, "reason": ".."}
   {"kind": "tls", "workers": W, "target": T, "negotiated": "TLSv1.2 ECDHE-ECDSA-..."}
-Medians are reported with their spread (min-max over rounds); ratios against nginx and
-haproxy are taken per round (same round, same machine state) and then their median.
+Absolute figures are medians over slices with their IQR; ratios to nginx and haproxy are
+taken within each slice (same slice, same machine state) and reported as the median of the
+per-slice ratios with IQR and min-max. Goals (issue 17) are checked for authgate-prod, or
+authgate-rbac when there is no authgate-prod.
 """
 import json
 import statistics
 import sys
+
+PEERS = ("nginx", "haproxy")
+# name, ratio key, goal text, predicate
+GOALS = [("CPU/req vs nginx", "cpu_vs_nginx", "<= 0.85", lambda v: v <= 0.85),
+         ("req/s vs nginx", "rps_vs_nginx", ">= 1.15", lambda v: v >= 1.15),
+         ("req/s vs haproxy", "rps_vs_haproxy", ">= 2.0", lambda v: v >= 2.0),
+         ("open-loop p99 vs nginx", "p99_vs_nginx", "<= 1.0", lambda v: v <= 1.0)]
+IDLE_GOAL_KIB = 3.0  # beyond mbedTLS's floor, per idle TLS connection
 
 
 def med(xs):
     return statistics.median(xs) if xs else None
 
 
-def spread(xs):
-    return [min(xs), max(xs)] if xs else None
+def quart(xs):
+    """[p25, p75] (inclusive method: defined from 1 value on)."""
+    if not xs:
+        return None
+    if len(xs) == 1:
+        return [xs[0], xs[0]]
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return [q[0], q[2]]
+
+
+def stats(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None
+    return {"median": med(xs), "iqr": quart(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
 
 
 def fmt(x, digits=0):
@@ -34,14 +60,14 @@ def fmt(x, digits=0):
     return f"{x:,.{digits}f}"
 
 
-def per_round_ratio(rows, target, peer, key):
-    """Median over rounds of target/peer for metric <key>, both from the same round."""
-    by_round = {}
+def per_slice_ratios(rows, target, peer, key):
+    """target/peer for metric <key>, one ratio per slice in which both were measured."""
+    by = {}
     for r in rows:
-        by_round.setdefault(r["round"], {})[r["target"]] = r[key]
-    ratios = [v[target] / v[peer] for v in by_round.values()
-              if v.get(target) and v.get(peer)]
-    return med(ratios)
+        if r.get(key) is not None:
+            by.setdefault(r["round"], {})[r["target"]] = r[key]
+    return [v[target] / v[peer] for _, v in sorted(by.items())
+            if v.get(target) and v.get(peer)]
 
 
 def summarize(raw, workers):
@@ -56,104 +82,150 @@ def summarize(raw, workers):
     for t in targets:
         tr = [r for r in rps if r["target"] == t]
         tl = [r for r in lat if r["target"] == t]
-        mem = [r for r in rows if r["kind"] == "mem" and r["target"] == t]
-        idle = [r for r in rows if r["kind"] == "idle" and r["target"] == t]
-        s = {
-            "rps_median": med([r["rps"] for r in tr]),
-            "rps_spread": spread([r["rps"] for r in tr]),
-            "cpu_us_per_req_median": med([r["cpu_us_per_req"] for r in tr
-                                          if r.get("cpu_us_per_req") is not None]),
-            "rounds": len(tr),
-            "bad_responses": sum(r.get("non2xx", 0) + r.get("socket_errors", 0) for r in tr),
-        }
+        last = lambda kind: next((r for r in reversed(rows)
+                                  if r["kind"] == kind and r["target"] == t), None)
+        s = {"slices": len(tr),
+             "rps": stats([r["rps"] for r in tr]),
+             "cpu_us_per_req": stats([r.get("cpu_us_per_req") for r in tr]),
+             "bad_responses": sum(r.get("non2xx", 0) + r.get("socket_errors", 0) for r in tr)}
         if tl:
             s["open_loop_rate"] = tl[0]["rate"]
-            for k in ("p50", "p99", "p99_9", "p99_99"):
-                s[f"{k}_us_median"] = med([r[k] for r in tl])
-                s[f"{k}_us_spread"] = spread([r[k] for r in tl])
+            for k in ("p50", "p99", "p99_9"):
+                s[k + "_us"] = stats([r[k] for r in tl])
             s["open_loop_failed"] = sum(r.get("failed", 0) + r.get("non2xx", 0) for r in tl)
-        if mem:
-            s["peak_rss_kb"] = mem[-1]["peak_rss_kb"]
-        if idle:
-            s["idle_conns"] = idle[-1]["n"]
-            s["idle_kib_per_conn"] = idle[-1]["kib_per_conn"]
-        for peer in ("nginx", "haproxy"):
-            if t != peer:
-                s[f"rps_vs_{peer}"] = per_round_ratio(tr + [r for r in rps if r["target"] == peer],
-                                                      t, peer, "rps")
-                s[f"cpu_vs_{peer}"] = per_round_ratio(
-                    [r for r in rps if r["target"] in (t, peer) and r.get("cpu_us_per_req")],
-                    t, peer, "cpu_us_per_req")
+        for kind, key, field in (("mem", "peak_rss_kb", "peak_rss_kb"),
+                                 ("idle", "kib_per_conn", "idle_kib_per_conn"),
+                                 ("idle", "n", "idle_conns"), ("log", "lines", "log_lines")):
+            r = last(kind)
+            if r:
+                s[field] = r[key]
+        for peer in PEERS:
+            if t == peer:
+                continue
+            s[f"rps_vs_{peer}"] = stats(per_slice_ratios(rps, t, peer, "rps"))
+            s[f"cpu_vs_{peer}"] = stats(per_slice_ratios(rps, t, peer, "cpu_us_per_req"))
+            s[f"p99_vs_{peer}"] = stats(per_slice_ratios(lat, t, peer, "p99"))
         out[t] = s
     return out
 
 
-def goals(w, res):
-    """Issue 8's targets for authgate-rbac against the peers measured in the same run."""
-    g, ng, hp = res.get("authgate-rbac"), res.get("nginx"), res.get("haproxy")
-    if not g:
+def ratio_text(st):
+    if not st:
+        return "-"
+    return (f"{st['median']:.2f}x [{st['iqr'][0]:.2f}-{st['iqr'][1]:.2f}; "
+            f"{st['min']:.2f}-{st['max']:.2f}]")
+
+
+def abs_text(st, digits=0):
+    if not st:
+        return "-"
+    return f"{fmt(st['median'], digits)} [{fmt(st['iqr'][0], digits)}-{fmt(st['iqr'][1], digits)}]"
+
+
+def floor_kib(floor):
+    return floor["floor_heap_bytes"] / 1024 if floor else None
+
+
+def goal_target(res):
+    return "authgate-prod" if "authgate-prod" in res else (
+        "authgate-rbac" if "authgate-rbac" in res else None)
+
+
+def goals(w, res, floor):
+    t = goal_target(res)
+    if not t:
         return []
-    checks = []
-
-    def check(name, value, limit, ok):
-        if value is None or limit is None:
-            checks.append(f"- {name}: not measured")
+    g = res[t]
+    lines = [f"Goals for {t}, {w} worker(s) (median of per-slice ratios; nginx "
+             f"{'present' if 'nginx' in res else 'absent'}, haproxy "
+             f"{'present' if 'haproxy' in res else 'absent'}):"]
+    for name, key, text, ok in GOALS:
+        st = g.get(key)
+        if not st:
+            lines.append(f"- {name}: not measured (goal {text})")
         else:
-            checks.append(f"- {name}: {value:.2f} (goal {limit}) {'met' if ok(value) else 'MISSED'}")
-
-    check("req/s vs nginx", g.get("rps_vs_nginx"), ">= 1.1", lambda v: v >= 1.1)
-    check("req/s vs haproxy", g.get("rps_vs_haproxy"), ">= 2.0", lambda v: v >= 2.0)
-    check("CPU/req vs nginx", g.get("cpu_vs_nginx"), "<= 0.9", lambda v: v <= 0.9)
-    if ng and g.get("p99_us_median") and ng.get("p99_us_median"):
-        check("open-loop p99 vs nginx", g["p99_us_median"] / ng["p99_us_median"], "<= 1.0",
-              lambda v: v <= 1.0)
-    if ng and g.get("p99_9_us_median") and ng.get("p99_9_us_median"):
-        check("open-loop p99.9 vs nginx", g["p99_9_us_median"] / ng["p99_9_us_median"], "<= 1.2",
-              lambda v: v <= 1.2)
-    check("idle TLS KiB/conn", g.get("idle_kib_per_conn"), "<= 48", lambda v: v <= 48)
-    return [f"Goals for authgate-rbac, {w} worker(s) (nginx {'present' if ng else 'absent'}, "
-            f"haproxy {'present' if hp else 'absent'}):"] + checks + [""]
+            lines.append(f"- {name}: {ratio_text(st)} (goal {text}) "
+                         f"{'met' if ok(st['median']) else 'MISSED'}")
+    idle, fk = g.get("idle_kib_per_conn"), floor_kib(floor)
+    if idle is None or fk is None:
+        lines.append(f"- idle TLS KiB/conn beyond the mbedTLS floor: not measured "
+                     f"(goal < {IDLE_GOAL_KIB:g})")
+    else:
+        beyond = idle - fk
+        lines.append(f"- idle TLS KiB/conn beyond the mbedTLS floor: {beyond:.2f} ({idle:.2f} - "
+                     f"{fk:.2f}) (goal < {IDLE_GOAL_KIB:g}) "
+                     f"{'met' if beyond < IDLE_GOAL_KIB else 'MISSED'}")
+    return lines + [""]
 
 
-def markdown(meta, results, skips, raw_tls=()):
-    lines = [f"## authgate side-by-side ({meta['mode']} mode)", "",
-             f"{meta['date']}, commit {meta['commit']}, {meta['cpus']} x {meta['cpu_model']}, "
-             f"{meta['rounds']} rounds in rotating order; wrk {meta['wrk_seconds']} s x "
-             f"{meta['wrk_connections']} connections; open loop (bench/loadgen) "
-             f"{meta['lat_seconds']} s after {meta['lat_warmup']} s warm-up; TLS 1.2 "
-             "ECDHE-ECDSA-AES128-GCM-SHA256, P-256. Load average at start "
-             f"{meta.get('loadavg_start', '?')}, at end {meta.get('loadavg_end', '?')} "
-             "(a shared machine: compare ratios within a round, not absolute figures).", ""]
+def header(meta):
+    return [f"## authgate side-by-side ({meta['mode']} mode)", "",
+            f"{meta['date']}, commit {meta['commit']}, {meta['cpus']} x {meta['cpu_model']}; "
+            f"{meta.get('slices', '?')} slices of {meta.get('slice_seconds', '?')} s per target "
+            f"(after {meta.get('warmup_seconds', '?')} s warm-up each), target order rotated "
+            f"per slice; {meta.get('loadgen_connections', 64)} keep-alive connections "
+            "(bench/loadgen: closed loop for req/s and CPU, open loop for latency); TLS 1.2 "
+            "ECDHE-ECDSA-AES128-GCM-SHA256, P-256. Load average at start "
+            f"{meta.get('loadavg_start', '?')}, at end {meta.get('loadavg_end', '?')} "
+            "(a shared machine: read the per-slice ratios, not absolute figures).", ""]
+
+
+def tables(w, res, floor):
+    rate = next((s.get("open_loop_rate") for s in res.values() if s.get("open_loop_rate")), None)
+    lines = [f"### {w} worker(s); open loop at {fmt(rate)} req/s (50% of nginx's median peak)", "",
+             "| target | req/s median [IQR] | CPU us/req [IQR] | p50 us | p99 us [IQR] "
+             "| p99.9 us | peak RSS MiB | log lines |", "|---|---|---|---|---|---|---|---|"]
+    for t, s in res.items():
+        rps = abs_text(s.get("rps"))
+        if s.get("bad_responses"):
+            rps += f" ({s['bad_responses']} bad)"
+        med_of = lambda k: s[k]["median"] if s.get(k) else None
+        lines.append(f"| {t} | {rps} | {abs_text(s.get('cpu_us_per_req'), 1)} | "
+                     f"{fmt(med_of('p50_us'))} | {abs_text(s.get('p99_us'))} | "
+                     f"{fmt(med_of('p99_9_us'))} | "
+                     f"{fmt(s['peak_rss_kb'] / 1024, 1) if s.get('peak_rss_kb') else '-'} | "
+                     f"{fmt(s.get('log_lines'))} |")
+    lines += ["", "Per-slice ratios: median [IQR; min-max]", "",
+              "| target | req/s vs nginx | req/s vs haproxy | CPU/req vs nginx | p99 vs nginx |",
+              "|---|---|---|---|---|"]
+    for t, s in res.items():
+        if t == "nginx":
+            continue
+        lines.append(f"| {t} | {ratio_text(s.get('rps_vs_nginx'))} | "
+                     f"{ratio_text(s.get('rps_vs_haproxy'))} | {ratio_text(s.get('cpu_vs_nginx'))} | "
+                     f"{ratio_text(s.get('p99_vs_nginx'))} |")
+    idle = [(t, s) for t, s in res.items() if s.get("idle_kib_per_conn") is not None]
+    if idle:
+        fk = floor_kib(floor)
+        lines += ["", "| idle keep-alive TLS connection | KiB/conn | mbedTLS floor KiB | beyond floor KiB |",
+                  "|---|---|---|---|"]
+        for t, s in idle:
+            mbed = t.startswith("authgate") and fk is not None
+            lines.append(f"| {t} (n={s['idle_conns']}) | {s['idle_kib_per_conn']:.1f} | "
+                         f"{fmt(fk, 1) if mbed else '- (OpenSSL)'} | "
+                         f"{fmt(s['idle_kib_per_conn'] - fk, 1) if mbed else '-'} |")
+    return lines + [""]
+
+
+def markdown(meta, results, skips, raw_tls=(), floor=None):
+    lines = header(meta)
     for w, res in results.items():
-        rate = next((s.get("open_loop_rate") for s in res.values() if s.get("open_loop_rate")), None)
-        lines += [f"### {w} worker(s); open loop at {fmt(rate)} req/s (50% of nginx's peak)", "",
-                  "| target | req/s median [min-max] | vs nginx | vs haproxy | CPU us/req "
-                  "| p50 us | p99 us | p99.9 us | peak RSS MiB | idle TLS KiB/conn |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for t, s in res.items():
-            sp = s.get("rps_spread")
-            rps = f"{fmt(s['rps_median'])} [{fmt(sp[0])}-{fmt(sp[1])}]" if sp else "-"
-            if s.get("bad_responses"):
-                rps += f" ({s['bad_responses']} bad)"
-            ratio = lambda k: f"{s[k]:.2f}x" if s.get(k) else "-"
-            idle = s.get("idle_kib_per_conn")
-            lines.append(
-                f"| {t} | {rps} | {ratio('rps_vs_nginx')} | {ratio('rps_vs_haproxy')} | "
-                f"{fmt(s.get('cpu_us_per_req_median'), 1)} | {fmt(s.get('p50_us_median'))} | "
-                f"{fmt(s.get('p99_us_median'))} | {fmt(s.get('p99_9_us_median'))} | "
-                f"{fmt((s.get('peak_rss_kb') or 0) / 1024, 1) if s.get('peak_rss_kb') else '-'} | "
-                f"{fmt(idle, 1) if idle is not None else '-'}"
-                f"{' (n=' + str(s['idle_conns']) + ')' if idle is not None else ''} |")
-        lines.append("")
+        lines += tables(w, res, floor)
     for w, res in results.items():
-        lines += goals(w, res)
+        lines += goals(w, res, floor)
+    if floor:
+        lines += [f"mbedTLS {floor.get('mbedtls', '?')} floor per server session (bench/tlsfloor, "
+                  f"after a handshake and one request): heap {floor['floor_heap_bytes'] / 1024:.1f} KiB, "
+                  f"RSS {floor['floor_rss_bytes'] / 1024:.1f} KiB; the floor column is the heap "
+                  "figure (OpenSSL peers have none: they release their buffers when idle).", ""]
     tls = {}
     for r in raw_tls:
         tls.setdefault(r["negotiated"], []).append(f"{r['target']} ({r['workers']}w)")
     want = "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256"
     for neg, who in tls.items():
         mark = "" if neg == want else f"  DIFFERS from {want}: not comparable"
-        lines.append(f"TLS negotiated by an OpenSSL client (wrk): {neg or '?'}: {', '.join(who)}{mark}")
+        lines.append(f"TLS negotiated by an OpenSSL client (s_client): {neg or '?'}: "
+                     f"{', '.join(who)}{mark}")
     if tls:
         lines.append("")
     for s in skips:
@@ -161,7 +233,9 @@ def markdown(meta, results, skips, raw_tls=()):
     if skips:
         lines.append("")
     lines += ["direct = the upstream over plain HTTP (no proxy, no TLS); CPU is each target's own "
-              "processes (utime+stime from /proc), not the upstream's or the load generator's.", ""]
+              "processes (utime+stime from /proc across the measured window), not the upstream's "
+              "or the load generator's. log lines: nginx's and HAProxy's access logs, "
+              "authgate-prod's audit log, at the end of the run.", ""]
     return "\n".join(lines)
 
 
@@ -176,9 +250,11 @@ def main():
             workers.append(r["workers"])
     results = {w: summarize(raw, w) for w in workers}
     skips = [r for r in raw if r["kind"] == "skip"]
-    print(markdown(meta, results, skips, [r for r in raw if r["kind"] == "tls"]))
+    floor = next((r["floor"] for r in raw if r["kind"] == "floor"), None)
+    print(markdown(meta, results, skips, [r for r in raw if r["kind"] == "tls"], floor))
     with open(out_path, "w") as f:
-        json.dump({"meta": meta, "results": {str(w): v for w, v in results.items()},
+        json.dump({"meta": meta, "floor": floor,
+                   "results": {str(w): v for w, v in results.items()},
                    "skips": skips, "raw": raw}, f, indent=1)
         f.write("\n")
 

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark (issue 8): the same workload against the upstream directly, nginx
-# (TLS reverse proxy, no auth), HAProxy (TLS + RS256 jwt_verify on every request) and the
-# authgate targets, in rotating order over several rounds, at equal worker counts. Reports
-# closed-loop req/s (wrk), open-loop latency at 50% of nginx's peak (bench/loadgen), CPU us
-# per request of each target's own processes (/proc utime+stime), peak RSS (VmHWM) and
-# memory per idle TLS connection; a Markdown table on stdout and JSON under bench/out/.
-#   bench/run.sh [--quick | --full] [--targets a,b,..] [--no-deps] [--out DIR]
-#   (env AG_BENCH_ROUNDS, AG_BENCH_WRK_SECONDS, AG_BENCH_LAT_SECONDS, AG_BENCH_IDLE_N override)
-# quick (default): 1 worker, 3 rounds, < 3 minutes; full: 1 and all cores, < 15 minutes.
+# Side-by-side benchmark (issues 8, 17): the same workload against the upstream directly,
+# nginx (TLS reverse proxy with its access log), HAProxy (TLS + RS256 jwt_verify on every
+# request, with its log) and the authgate targets (authgate-prod: production settings with
+# audit), at equal worker counts, in many short slices with the target order rotated per
+# slice. Per slice: closed-loop req/s and CPU us per request of the target's own processes
+# (bench/loadgen --closed, /proc utime+stime across the measured window), and open-loop p99
+# at 50% of nginx's median peak (bench/loadgen); ratios to nginx/HAProxy are taken within
+# each slice and reported as the median with IQR and min-max. Then memory per idle
+# keep-alive TLS connection (each served one request first) beside mbedTLS's own floor
+# (bench/tlsfloor). A Markdown table on stdout and JSON under bench/out/.
+#   bench/run.sh [--quick | --full] [--targets a,b,..|all] [--no-deps] [--out DIR]
+#   (env AG_BENCH_SLICES, AG_BENCH_SLICE_SECONDS, AG_BENCH_IDLE_N override)
+# quick (default): 1 worker, 3 slices of 1 s, every target, < 3 minutes; full: 1 and all
+# cores, 20 slices of 2 s, nginx/haproxy/authgate-prod/authgate-rbac, 10,000 idle
+# connections, < 20 minutes.
 # Everything runs on loopback, on free ports, from configs generated into a temp dir; every
 # process it starts is stopped on exit. An authgate target whose preflight fails is skipped.
 set -euo pipefail
@@ -25,37 +31,39 @@ while (($#)); do
     --full) mode=full ;;
     --no-deps) deps=0 ;;
     --targets) only=${2:?}; shift ;;
+    --rounds) echo "bench/run.sh: --rounds is gone: AG_BENCH_SLICES" >&2; exit 2 ;;
     --out) out_dir=${2:?}; shift ;;
     *) echo "usage: bench/run.sh [--quick|--full] [--targets a,b] [--no-deps] [--out DIR]" >&2; exit 2 ;;
   esac
   shift
 done
-ALL_TARGETS=(direct nginx haproxy authgate-rbac authgate-azure authgate-cold)
+ALL_TARGETS=(direct nginx haproxy authgate-prod authgate-rbac authgate-azure authgate-cold)
 if [[ $mode == quick ]]; then
-  ROUNDS=3 WRK_D=3 LAT_D=2 LAT_WARM=1 IDLE_N=1000 WORKERS=(1) BUDGET=175 COLD_N=20000
+  SLICES=3 SLICE_D=1 WARM=0.5 IDLE_N=1000 WORKERS=(1) BUDGET=175 COLD_N=20000
 else
-  # 9500 idle connections, not 10,000: the hard fd limit here is 20000 and HAProxy
-  # reserves two descriptors per connection of its maxconn.
-  ROUNDS=3 WRK_D=8 LAT_D=8 LAT_WARM=2 IDLE_N=9500 WORKERS=(1 "$(nproc)") BUDGET=880 COLD_N=100000
+  SLICES=20 SLICE_D=2 WARM=0.5 IDLE_N=10000 WORKERS=(1 "$(nproc)") BUDGET=1300 COLD_N=100000
+  [[ -n $only ]] || only=nginx,haproxy,authgate-prod,authgate-rbac
 fi
+[[ $only == all ]] && only=""
 # Overrides for experiments (the defaults above are what the table's header states).
-ROUNDS=${AG_BENCH_ROUNDS:-$ROUNDS} WRK_D=${AG_BENCH_WRK_SECONDS:-$WRK_D}
-LAT_D=${AG_BENCH_LAT_SECONDS:-$LAT_D} IDLE_N=${AG_BENCH_IDLE_N:-$IDLE_N}
-WRK_CONNS=64 LG_CONNS=64 USERS=1000
+SLICES=${AG_BENCH_SLICES:-$SLICES} SLICE_D=${AG_BENCH_SLICE_SECONDS:-$SLICE_D}
+IDLE_N=${AG_BENCH_IDLE_N:-$IDLE_N}
+LG_CONNS=64 USERS=1000
 REQ_PATH=/api/v1/namespaces/default/pods/web-0
 BUILD=${AG_BENCH_BUILD:-build-bench}
 AUTHGATE=${AUTHGATE:-$BUILD/authgate}
 LOADGEN=$BUILD/loadgen
+TLSFLOOR=$BUILD/tlsfloor
 CLK_TCK=$(getconf CLK_TCK)
 log() { echo "bench: $*" >&2; }
 
 # ---- dependencies, build, keys -------------------------------------------------------
 if ((deps)); then scripts/deps.sh bench >&2; fi
-for tool in wrk nginx haproxy node python3 curl openssl; do
+for tool in nginx haproxy node python3 curl openssl; do
   command -v "$tool" >/dev/null || { log "$tool missing: run scripts/deps.sh bench"; exit 1; }
 done
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j2 --target loadgen >/dev/null
+cmake --build "$BUILD" -j2 --target loadgen tlsfloor >/dev/null
 authgate_built=1
 cmake --build "$BUILD" -j2 --target authgate >"$BUILD/bench-authgate-build.log" 2>&1 || authgate_built=0
 
@@ -67,20 +75,6 @@ ag_make_cert "$d"
 node bench/mkjwt.mjs "$d" "$USERS"
 raw=$d/raw.jsonl
 : >"$raw"
-
-# wrk script: one Authorization header per request, cycling through a tokens file.
-wrk_script() { # TOKENS_FILE -> prints script path
-  local f=$1 s="$d/wrk-$(basename "$1" .txt).lua"
-  [[ -f $s ]] || cat >"$s" <<EOF
-local toks, i = {}, 0
-for line in io.lines("$f") do if #line > 0 then toks[#toks + 1] = line end end
-request = function()
-  i = i % #toks + 1
-  return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. toks[i] })
-end
-EOF
-  echo "$s"
-}
 
 json_line() { python3 -c 'import json,sys; print(json.dumps(dict(zip(sys.argv[1::2], [json.loads(v) for v in sys.argv[2::2]]))))' "$@" >>"$raw"; }
 jstr() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
@@ -111,7 +105,7 @@ UP_PORT=$PORT UP_PID=$PID
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$UP_PORT$REQ_PATH")
 [[ $code == 200 ]] || { log "upstream answers $code"; exit 1; }
 
-declare -A URL PIDS TOKENS
+declare -A URL PIDS TOKENS SCRAPER LOGFILE
 # start_target NAME WORKERS: starts it, runs its preflight; returns 1 (with a SKIP record) if
 # it cannot be measured.
 start_target() {
@@ -122,10 +116,10 @@ start_target() {
       return 0 ;;
     nginx)
       start_with_port nginx peer_nginx_start "$w" "$UP_PORT" || { skip "$t" "$w" "nginx did not start"; return 1; }
-      TOKENS[$t]=$d/tokens.txt ;;
+      TOKENS[$t]=$d/tokens.txt LOGFILE[$t]=$d/nginx-w$w.access.log ;;
     haproxy)
       start_with_port haproxy peer_haproxy_start "$w" "$UP_PORT" || { skip "$t" "$w" "haproxy did not start: $(tail -2 "$d/haproxy-w$w.out")"; return 1; }
-      TOKENS[$t]=$d/tokens.txt ;;
+      TOKENS[$t]=$d/tokens.txt LOGFILE[$t]=$d/haproxy-w$w.access.log ;;
     authgate-*)
       local variant=${t#authgate-}
       if ((!authgate_built)) || [[ ! -x $AUTHGATE ]]; then
@@ -136,11 +130,12 @@ start_target() {
         skip "$t" "$w" "SKIP: authgate serve not ready (${why:-exited without a message})"; return 1
       fi
       TOKENS[$t]=$d/tokens.txt
-      [[ $variant == azure ]] && TOKENS[$t]=$d/tokens_azure.txt ;;
+      [[ $variant == azure ]] && TOKENS[$t]=$d/tokens_azure.txt
+      [[ $variant == prod ]] && LOGFILE[$t]=$d/audit-w$w.log ;;
   esac
   URL[$t]="https://127.0.0.1:$PORT$REQ_PATH" PIDS[$t]=$PID
   # preflight: HAProxy and every authgate target must authenticate for real
-  if [[ $t == haproxy || $t == authgate-rbac || $t == authgate-cold ]]; then
+  if [[ $t == haproxy || $t == authgate-rbac || $t == authgate-cold || $t == authgate-prod ]]; then
     head -1 "${TOKENS[$t]}" >"$d/pf-good.txt"
     if ! why=$(authgate_preflight "${URL[$t]}" "$d/pf-good.txt" user-1 "$d"); then
       [[ $t == haproxy ]] && skip "$t" "$w" "preflight failed: $why" ||
@@ -158,7 +153,7 @@ start_target() {
     code=$(curl -sk -o /dev/null -w '%{http_code}' "${URL[$t]}")
     [[ $code == 200 ]] || { skip "$t" "$w" "preflight: answered $code"; ag_stop_pid "$PID"; return 1; }
   fi
-  if [[ $t != direct ]]; then # what a default OpenSSL client (wrk) negotiates with it
+  if [[ $t != direct ]]; then # what a default OpenSSL client (s_client) negotiates with it
     local info
     info=$(echo | timeout 5 openssl s_client -brief -connect "127.0.0.1:$PORT" 2>&1 |
       awk -F': ' '/^Protocol version/ { v = $2 } /^Ciphersuite/ { c = $2 } END { print v, c }')
@@ -168,38 +163,63 @@ start_target() {
     [[ -f $d/tokens_cold.txt ]] || node bench/mkjwt.mjs "$d" --cold "$COLD_N"
     TOKENS[$t]=$d/tokens_cold.txt
   fi
+  [[ $t == authgate-prod ]] && start_scraper "$t" "$w"
+  return 0
+}
+
+# authgate-prod: /metrics scraped once a second while the target lives (bounded: at most
+# the run's budget), as a Prometheus server would; a scrape that fails is recorded.
+start_scraper() {
+  local t=$1 w=$2 url
+  url="http://127.0.0.1:$(cat "$d/admin-port")/metrics"
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url") || true
+  [[ $code == 200 ]] || log "$t: /metrics answered $code"
+  (
+    for ((i = 0; i < BUDGET + 120; i++)); do
+      curl -s -o /dev/null --max-time 2 "$url" || echo "scrape failed" >>"$d/scrape-w$w.err"
+      sleep 1
+    done
+  ) &
+  SCRAPER[$t]=$!
+  AG_PIDS+=("$!")
+}
+
+stop_target() { # TARGET
+  local t=$1
+  [[ -n ${SCRAPER[$t]:-} ]] && ag_stop_pid "${SCRAPER[$t]}"
+  SCRAPER[$t]=""
+  [[ $t == direct ]] || ag_stop_pid "${PIDS[$t]}"
 }
 skip() { log "$1 ($2 worker(s)): $3"; json_line kind '"skip"' workers "$2" target "$(jstr "$1")" reason "$(jstr "$3")"; }
 
 target_pids() { ag_proc_tree "${PIDS[$1]}"; }
 
 # ---- measurements -----------------------------------------------------------------------
-measure_rps() { # TARGET WORKERS ROUND
-  local t=$1 w=$2 r=$3 pids c0 c1 out reqs rps non2xx sockerr cpu
-  pids=$(target_pids "$t")
-  c0=$(ag_cpu_ticks $pids)
-  out=$(wrk -t1 -c"$WRK_CONNS" -d"${WRK_D}s" --timeout 5s -s "$(wrk_script "${TOKENS[$t]}")" "${URL[$t]}" 2>&1) || true
-  c1=$(ag_cpu_ticks $pids)
-  reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
-  rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
-  non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' <<<"$out")
-  sockerr=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")
-  if [[ -z $reqs || -z $rps || $reqs == 0 ]]; then
-    log "wrk failed against $t: $(tail -2 <<<"$out")"; return 0
-  fi
-  cpu=$(python3 -c "print(($c1 - $c0) * 1e6 / $CLK_TCK / $reqs)")
-  if [[ $t == authgate-cold ]] && ((reqs > $(wc -l <"${TOKENS[$t]}"))); then
-    log "note: $reqs requests over $(wc -l <"${TOKENS[$t]}") distinct tokens: the cold figure includes cache hits"
-  fi
-  json_line kind '"rps"' workers "$w" round "$r" target "$(jstr "$t")" rps "$rps" requests "$reqs" \
-    cpu_us_per_req "$cpu" non2xx "${non2xx:-0}" socket_errors "${sockerr:-0}"
-  log "w=$w round $r $t: $rps req/s, $(printf '%.1f' "$cpu") us CPU/req${non2xx:+, $non2xx non-2xx}"
+measure_rps() { # TARGET WORKERS SLICE: closed loop, CPU across the measured window only
+  local t=$1 w=$2 r=$3 f=$d/rps-$1-$2-$3.json tls=()
+  [[ ${URL[$t]} == https* ]] && tls=(--insecure --tls-cipher TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256)
+  "$LOADGEN" --closed --duration "$SLICE_D" --warmup "$WARM" --connections "$LG_CONNS" \
+    --timeout 5 --tokens "${TOKENS[$t]}" "${tls[@]}" --cpu-pids "$(target_pids "$t" | paste -sd,)" \
+    --json "$f" --quiet "${URL[$t]}" >&2 || true
+  [[ -s $f ]] || { log "loadgen --closed failed against $t"; return 0; }
+  python3 - "$f" "$w" "$r" "$t" >>"$raw" <<'PY'
+import json, sys
+f, w, r, t = sys.argv[1:5]
+d = json.load(open(f))
+c = d["closed"]
+n = d["completed"]
+print(json.dumps({"kind": "rps", "workers": int(w), "round": int(r), "target": t,
+                  "rps": d["achieved_rate"], "requests": n,
+                  "cpu_us_per_req": c["cpu_ticks"] * 1e6 / c["clk_tck"] / n if n else None,
+                  "non2xx": sum(d["non_2xx"].values()), "socket_errors": d["failed"]}))
+PY
+  log "w=$w slice $r $t: $(tail -1 "$raw" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f req/s, %.1f us CPU/req%s" % (d["rps"], d["cpu_us_per_req"] or 0, ", %d bad" % (d["non2xx"] + d["socket_errors"]) if d["non2xx"] + d["socket_errors"] else ""))')"
 }
 
-measure_lat() { # TARGET WORKERS ROUND RATE
+measure_lat() { # TARGET WORKERS SLICE RATE
   local t=$1 w=$2 r=$3 rate=$4 f=$d/lat-$1-$2-$3.json tls=()
   [[ ${URL[$t]} == https* ]] && tls=(--insecure --tls-cipher TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256)
-  "$LOADGEN" --rate "$rate" --duration "$LAT_D" --warmup "$LAT_WARM" --connections "$LG_CONNS" \
+  "$LOADGEN" --rate "$rate" --duration "$SLICE_D" --warmup "$WARM" --connections "$LG_CONNS" \
     --timeout 5 --tokens "${TOKENS[$t]}" "${tls[@]}" --json "$f" --quiet "${URL[$t]}" >&2 || true
   [[ -s $f ]] || { log "loadgen failed against $t"; return 0; }
   python3 - "$f" "$w" "$r" "$t" >>"$raw" <<'PY'
@@ -212,14 +232,17 @@ print(json.dumps({"kind": "lat", "workers": int(w), "round": int(r), "target": t
                   "p99_99": l["p99_99"], "max": l["max"], "failed": d["failed"],
                   "non2xx": sum(d["non_2xx"].values()), "achieved_rate": d["achieved_rate"]}))
 PY
-  log "w=$w round $r $t at $rate/s: $(tail -1 "$raw" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("p50 %.0f p99 %.0f p99.9 %.0f us, %d failed" % (d["p50"], d["p99"], d["p99_9"], d["failed"]))')"
+  log "w=$w slice $r $t at $rate/s: $(tail -1 "$raw" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("p50 %.0f p99 %.0f p99.9 %.0f us, %d failed" % (d["p50"], d["p99"], d["p99_9"], d["failed"]))')"
 }
 
+# Memory per idle keep-alive TLS connection: N connections each answered one request (with a
+# token of the rotation), then left idle for 3 s before the target's RSS is read.
 measure_idle() { # TARGET WORKERS
   local t=$1 w=$2 pids base after lgpid kib n=$IDLE_N
   pids=$(target_pids "$t")
   base=$(ag_mem_kb VmRSS $pids)
-  "$LOADGEN" --hold "$n" --hold-time 60 --insecure "${URL[$t]}" >"$d/hold.out" 2>"$d/hold.err" &
+  "$LOADGEN" --hold "$n" --hold-request --hold-time 90 --tokens "${TOKENS[$t]}" --insecure \
+    --tls-cipher TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256 "${URL[$t]}" >"$d/hold.out" 2>"$d/hold.err" &
   lgpid=$!
   for ((i = 0; i < 1200; i++)); do
     grep -q '^READY' "$d/hold.out" 2>/dev/null && break
@@ -231,7 +254,7 @@ measure_idle() { # TARGET WORKERS
     ag_stop_pid "$lgpid"; wait "$lgpid" 2>/dev/null || true
     return 0
   fi
-  sleep 1
+  sleep 3
   after=$(ag_mem_kb VmRSS $(target_pids "$t"))
   ag_stop_pid "$lgpid"; wait "$lgpid" 2>/dev/null || true
   kib=$(python3 -c "print(($after - $base) / $n)")
@@ -264,29 +287,41 @@ for t in "${ALL_TARGETS[@]}"; do
 done
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 log "$mode mode: targets ${wanted[*]}; workers ${WORKERS[*]}; budget ${BUDGET}s"
+# mbedTLS's own memory per server session and record-crypto cost (the floor beside which
+# the idle memory of the authgate targets is reported)
+if "$TLSFLOOR" --sessions 200 --json "$d/floor.json" >"$d/floor.txt" 2>&1; then
+  json_line kind '"floor"' floor "$(cat "$d/floor.json")"
+  log "$(grep 'memory floor' "$d/floor.txt")"
+else
+  log "tlsfloor failed: $(tail -1 "$d/floor.txt")"
+fi
+log_lines() { [[ -n ${LOGFILE[$1]:-} && -f ${LOGFILE[$1]} ]] && wc -l <"${LOGFILE[$1]}" || echo 0; }
 for w in "${WORKERS[@]}"; do
   active=()
   for t in "${wanted[@]}"; do
     start_target "$t" "$w" && active+=("$t")
   done
   ((${#active[@]})) || continue
-  for ((r = 0; r < ROUNDS; r++)); do
+  for ((r = 0; r < SLICES; r++)); do
     for t in $(rotated "$r" "${active[@]}"); do
-      over_budget && { log "time budget reached: skipping the rest of the throughput rounds"; break 2; }
+      over_budget && { log "time budget reached: skipping the rest of the throughput slices"; break 2; }
       measure_rps "$t" "$w" "$r"
-      sleep 0.3
     done
   done
   ref=nginx
   [[ " ${active[*]} " == *" nginx "* ]] || ref=${active[0]}
   rate=$(($(median_rps "$ref" "$w") / 2))
   ((rate > 0)) || rate=1000
-  for ((r = 0; r < ROUNDS; r++)); do
+  for ((r = 0; r < SLICES; r++)); do
     for t in $(rotated "$r" "${active[@]}"); do
-      over_budget && { log "time budget reached: skipping the rest of the latency rounds"; break 2; }
+      over_budget && { log "time budget reached: skipping the rest of the latency slices"; break 2; }
       measure_lat "$t" "$w" "$r" "$rate"
-      sleep 0.3
     done
+  done
+  sleep 1.5 # buffered access logs reach their files (nginx flushes every second)
+  for t in "${active[@]}"; do
+    [[ -n ${LOGFILE[$t]:-} ]] &&
+      json_line kind '"log"' workers "$w" target "$(jstr "$t")" lines "$(log_lines "$t")" file "$(jstr "$(basename "${LOGFILE[$t]}")")"
   done
   for t in "${active[@]}"; do
     json_line kind '"mem"' workers "$w" target "$(jstr "$t")" peak_rss_kb "$(ag_mem_kb VmHWM $(target_pids "$t"))"
@@ -296,9 +331,7 @@ for w in "${WORKERS[@]}"; do
     over_budget && { log "time budget reached: skipping idle-connection memory"; break; }
     measure_idle "$t" "$w"
   done
-  for t in "${active[@]}"; do
-    [[ $t == direct ]] || ag_stop_pid "${PIDS[$t]}"
-  done
+  for t in "${active[@]}"; do stop_target "$t"; done
 done
 
 # ---- report -------------------------------------------------------------------------------
@@ -310,9 +343,8 @@ python3 - "$d/meta.json" <<PY
 import json, sys
 json.dump({"mode": "$mode", "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "commit": "$commit",
            "cpus": $(nproc), "cpu_model": "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)",
-           "kernel": "$(uname -r)", "rounds": $ROUNDS, "wrk_seconds": $WRK_D,
-           "wrk_connections": $WRK_CONNS, "lat_seconds": $LAT_D, "lat_warmup": $LAT_WARM,
-           "loadgen_connections": $LG_CONNS, "idle_connections": $IDLE_N, "users": $USERS,
+           "kernel": "$(uname -r)", "slices": $SLICES, "slice_seconds": $SLICE_D,
+           "warmup_seconds": $WARM, "loadgen_connections": $LG_CONNS, "idle_connections": $IDLE_N, "users": $USERS,
            "nginx": "$(nginx -v 2>&1 | cut -d/ -f2)", "haproxy": "$(haproxy -v | awk 'NR==1 { print $3 }')",
            "loadavg_start": "$load_start", "loadavg_end": "$(cut -d' ' -f1-3 /proc/loadavg)",
            "elapsed_s": $SECONDS}, open(sys.argv[1], "w"))

@@ -4,6 +4,11 @@
 #   rbac   TLS + JWT (warm token cache) + Kubernetes RBAC + impersonation forwarding
 #   azure  the same with Azure RBAC (role definitions/assignments as `az ... -o json` prints)
 #   cold   the rbac config driven with a fresh token per request (cache always misses)
+#   prod   what a production front door runs (issue 17): config/examples/production.json's
+#          settings (TLS with session tickets and optional client certificates, its limits
+#          and timeouts, admin listener, workers, log level info), audit at Metadata to a
+#          file, 10,000 RoleBindings plus the bootstrap policy, /metrics scraped once a
+#          second by run.sh; the upstream stays the bench's plain-HTTP one, as for nginx
 # The config shape below follows config/config.h, config/authn_config.h, core/issuer.h,
 # config/azure_config.h and the "authorization.rbac.policies" list `authgate check --config`
 # reads. When
@@ -47,6 +52,24 @@ for oid in claims["oids"]:
                     "roleDefinitionId": role_id, "roleDefinitionName": "Bench Pod Reader",
                     "scope": cluster, "type": "Microsoft.Authorization/roleAssignments"})
 json.dump(assigns, open(f"{d}/azure_assignments.json", "w"))
+# prod: the bench-users binding plus 10,000 RoleBindings of other people (100 namespaces,
+# 1,000 of them in "default", the namespace the benchmark reads), to Roles of their own.
+items = list(policy["items"])
+for ns in range(100):
+    name = "default" if ns == 0 else f"team-{ns}"
+    items.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                  "metadata": {"name": "editor", "namespace": name},
+                  "rules": [{"apiGroups": ["", "apps"], "resources": ["pods", "deployments", "configmaps"],
+                             "verbs": ["get", "list", "watch", "create", "update", "delete"]}]})
+    for k in range(100):
+        items.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                      "metadata": {"name": f"dev-{k}", "namespace": name},
+                      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "editor"},
+                      "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
+                                    "name": f"dev-{ns}-{k}@example.com"},
+                                   {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                                    "name": f"team-{ns}-{k % 10}"}]})
+json.dump({"apiVersion": "v1", "kind": "List", "items": items}, open(f"{d}/policy_prod.json", "w"))
 PY
 }
 
@@ -58,13 +81,31 @@ authgate_config() {
 import json, sys
 d, port, workers, up, variant, cluster = sys.argv[1:7]
 c = json.load(open(f"{d}/claims.json"))
+
+def prod_config(d, port, workers, up, c):
+    conf = json.load(open("config/examples/production.json"))
+    conf["listen"]["address"] = f"127.0.0.1:{port}"
+    conf["tls"].update({"cert": f"{d}/cert.pem", "key": f"{d}/key.pem",
+                        "client_ca": f"{d}/cert.pem"})
+    conf["upstream"] = {"url": f"http://127.0.0.1:{up}", "token_file": f"{d}/upstream.token",
+                        "pool_size": conf["upstream"]["pool_size"]}
+    conf["admin"]["address"] = f"127.0.0.1:{open(f'{d}/admin-port').read().strip()}"
+    conf["workers"] = int(workers)
+    conf["authentication"]["issuers"] = [
+        {"issuer": c["issuer"], "audiences": [c["audience"]], "keys": {"jwks_file": f"{d}/jwks.json"},
+         "claims": {"username": "sub", "groups": "groups"}}]
+    conf["authorization"] = {"rbac": {"policies": [f"{d}/policy_prod.json"], "bootstrap": True}}
+    conf["audit"] = {"file": f"{d}/audit-w{workers}.log", "level": "Metadata"}
+    return conf
 conf = {"listen": {"address": f"127.0.0.1:{port}", "backlog": 4096},
         "tls": {"cert": f"{d}/cert.pem", "key": f"{d}/key.pem"},
         "upstream": {"url": f"http://127.0.0.1:{up}", "pool_size": 256},
         "workers": int(workers), "log": {"level": "warn"},
         "limits": {"max_connections": 20000},
         "authorization": {"rbac": {"policies": [f"{d}/policy.json"]}}}
-if variant == "azure":
+if variant == "prod":
+    conf = prod_config(d, port, workers, up, c)
+elif variant == "azure":
     issuer = {"type": "azure_ad", "tenant_id": c["tenant"], "audiences": [c["aks_audience"]],
               "keys": {"jwks_file": f"{d}/jwks.json"}}
     conf["azure"] = {"mode": "azure-then-rbac", "cluster_resource_id": cluster,
@@ -74,7 +115,8 @@ else:
     issuer = {"type": "oidc", "issuer": c["issuer"], "audiences": [c["audience"]],
               "keys": {"jwks_file": f"{d}/jwks.json"},
               "claims": {"username": "sub", "groups": "groups"}}
-conf["authentication"] = {"issuers": [issuer]}
+if variant != "prod":
+    conf["authentication"] = {"issuers": [issuer]}
 print(json.dumps(conf, indent=1))
 PY
   echo "$f"
@@ -86,6 +128,10 @@ peer_authgate_start() {
   local d=$1 port=$2 workers=$3 up=$4 variant=$5 conf
   [[ $variant == cold ]] && variant=rbac # same gateway, driven with fresh tokens
   [[ -f $d/policy.json ]] || authgate_policy_files "$d"
+  if [[ $variant == prod ]]; then
+    ag_free_port >"$d/admin-port"
+    [[ -f $d/upstream.token ]] || echo "bench-gateway-token" >"$d/upstream.token"
+  fi
   conf=$(authgate_config "$d" "$port" "$workers" "$up" "$variant")
   AG_LAST_LOG="$d/authgate-$variant-w$workers.out"
   "$AUTHGATE" serve --config "$conf" >>"$AG_LAST_LOG" 2>&1 &

@@ -2,7 +2,9 @@
 # proxy doing authentication; sourced by bench/run.sh). Checks alg, signature, exp and aud,
 # strips Authorization and client Impersonate-* headers and forwards the token's sub as
 # Impersonate-User, like the gateway's front-door path minus authorization. Same TLS version,
-# cipher and certificate as every target; nbthread = the worker count.
+# cipher and certificate as every target; nbthread = the worker count. Its HTTP log goes to
+# a file (one line per request, `option httplog` to stdout, redirected), as a production
+# proxy runs.
 # maxconn 9950: the sandbox's hard fd limit is 20000 and HAProxy reserves 2 fds per
 # connection, so --hold measurements stay below that.
 
@@ -18,8 +20,11 @@ global
   ssl-default-bind-ciphers ECDHE-ECDSA-AES128-GCM-SHA256
   ssl-default-bind-options ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2
   tune.ssl.default-dh-param 2048
+  log stdout format raw local0 info
 defaults
   mode http
+  log global
+  option httplog
   timeout connect 5s
   timeout client 300s
   timeout server 300s
@@ -46,7 +51,7 @@ backend up
   http-reuse always
   server s1 127.0.0.1:$up maxconn 1000
 CFG
-  haproxy -f "$d/haproxy-w$workers.cfg" >>"$d/haproxy-w$workers.out" 2>&1 &
+  haproxy -f "$d/haproxy-w$workers.cfg" >>"$d/haproxy-w$workers.access.log" 2>>"$d/haproxy-w$workers.out" &
   AG_LAST_PID=$!
   AG_PIDS+=("$AG_LAST_PID")
 }

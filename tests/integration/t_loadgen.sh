@@ -2,8 +2,9 @@
 # bench/loadgen against a local nginx (plain + TLS on free loopback ports): the open-loop
 # schedule sends exactly rate x duration measured requests, tokens go round robin, non-2xx
 # statuses are counted, a stalled server shows up in the latency from the intended send
-# time (no coordinated omission) but not in the service time, and the safety bounds refuse
-# remote targets and over-long runs. About 12 s.
+# time (no coordinated omission) but not in the service time, --closed measures req/s and
+# the server's CPU over its window, --hold-request holds connections that served a request,
+# and the safety bounds refuse remote targets and over-long runs. About 15 s.
 set -euo pipefail
 src=${AG_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 LOADGEN=${LOADGEN:-${AG_BUILD_DIR:-$src/build}/loadgen}
@@ -106,7 +107,39 @@ assert lat["p90"] > 100e3, lat   # 1 in 6 requests was due during the stall
 assert svc["p50"] < 50e3, svc    # once sent, requests were fast: omission would hide it
 EOF
 
-# 5. bounds: remote targets and over-long runs are refused before anything is sent.
+# 5. --closed: each connection sends again as soon as it is answered; req/s and the server's
+#    CPU ticks over the measured window only (the requests the server logged cover warm-up
+#    and the window, so they are more than the window counted).
+ngpids=$(ag_proc_tree "$ngpid" | paste -sd,)
+: >"$d/tokens.log"
+"$LOADGEN" --closed --duration 1 --warmup 0.3 --connections 4 --insecure --tokens "$d/tokens" \
+  --cpu-pids "$ngpids" --json "$d/closed.json" --quiet "https://127.0.0.1:$tls_port/ok" ||
+  fail "closed run failed"
+sleep 0.2
+python3 - "$d/closed.json" "$(wc -l <"$d/tokens.log")" <<'EOF2' || fail "closed-loop figures"
+import json, sys
+d, logged = json.load(open(sys.argv[1])), int(sys.argv[2])
+c = d["closed"]
+print("closed: %.0f req/s over %.2f s, %d CPU ticks, %d requests logged" % (
+    d["achieved_rate"], c["window_s"], c["cpu_ticks"], logged))
+assert 0.95 < c["window_s"] < 1.2, c
+assert d["completed"] > 100 and d["failed"] == 0 and d["ok_2xx"] == d["completed"], d
+assert abs(d["achieved_rate"] - d["completed"] / c["window_s"]) < 1, d
+assert c["clk_tck"] > 0 and c["cpu_ticks"] >= 0, c
+assert logged > d["completed"], (logged, d["completed"])
+EOF2
+
+# 6. --hold-request: N connections each answered one request, then held idle.
+: >"$d/tokens.log"
+"$LOADGEN" --hold 20 --hold-request --hold-time 1 --insecure --tokens "$d/tokens" \
+  "https://127.0.0.1:$tls_port/ok" >"$d/hold.out" || fail "hold run failed: $(cat "$d/hold.out")"
+grep -q '^READY 20 FAILED 0$' "$d/hold.out" || fail "hold: $(cat "$d/hold.out")"
+[[ $(wc -l <"$d/tokens.log") == 20 ]] || fail "hold: nginx saw $(wc -l <"$d/tokens.log") requests, want 20"
+out=$("$LOADGEN" --hold 3 --hold-request --hold-time 1 --insecure "https://127.0.0.1:$tls_port/missing") &&
+  fail "hold with 404 answers succeeded"
+grep -q '^READY 0 FAILED 3$' <<<"$out" || fail "hold 404: $out"
+
+# 7. bounds: remote targets and over-long runs are refused before anything is sent.
 out=$("$LOADGEN" --rate 10 --duration 1 http://192.0.2.1/ 2>&1) && fail "remote target accepted"
 grep -q "not a loopback address" <<<"$out" || fail "remote refusal message: $out"
 out=$("$LOADGEN" --rate 10 --duration 200 "http://127.0.0.1:$http_port/ok" 2>&1) && fail "200 s run accepted"

@@ -1,0 +1,352 @@
+/* tlsfloor: what mbedTLS 2.28 itself costs per TLS connection on this machine (issue 17),
+ * the floor beside which bench/run.sh reports a server's memory per idle connection and
+ * bench/RESULTS.md its per-request CPU. In one process, over memory (no sockets):
+ *   - memory: N server sessions (TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256, P-256) each after
+ *     its handshake and one request/response exchange; the heap bytes mbedTLS keeps per
+ *     server session (mallinfo2 deltas taken around the server's calls only) and the RSS
+ *     growth per session (each client is freed before the next pair is made);
+ *   - record crypto: CPU per record for mbedtls_ssl_write (encrypt) and mbedtls_ssl_read
+ *     (decrypt) of typical sizes on an established session, and mbedtls_gcm_crypt_and_tag
+ *     alone (thread CPU time, median of 7 rounds).
+ *   tlsfloor [--sessions N] [--json FILE]
+ * No file is read or written but --json; nothing listens. */
+#include <malloc.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/gcm.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/ssl_internal.h> /* MBEDTLS_SSL_IN_BUFFER_LEN: the record buffer size */
+#include <mbedtls/x509_crt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tls.h"
+
+#define PIPE_CAP (64 * 1024)
+#define ROUNDS 7
+
+typedef struct {
+    unsigned char b[PIPE_CAP];
+    size_t n, off;
+} pipe_t;
+
+typedef struct {
+    mbedtls_ssl_context ssl;
+    pipe_t in; /* bytes the peer sent, not yet read */
+    pipe_t *out;
+} end_t;
+
+static mbedtls_entropy_context entropy;
+static mbedtls_ctr_drbg_context drbg;
+static mbedtls_ssl_config srv_conf, cli_conf;
+static mbedtls_x509_crt crt;
+static mbedtls_pk_context key;
+static const int suite[] = {MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 0};
+static size_t heap_acc; /* heap bytes retained by server-side calls */
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "tlsfloor: %s failed (%d)\n", what, rc);
+    exit(1);
+}
+
+static int send_cb(void *ud, const unsigned char *p, size_t n)
+{
+    pipe_t *o = ((end_t *)ud)->out;
+    if (o->n + n > PIPE_CAP)
+        return MBEDTLS_ERR_SSL_WANT_WRITE;
+    memcpy(o->b + o->n, p, n);
+    o->n += n;
+    return (int)n;
+}
+
+static int recv_cb(void *ud, unsigned char *p, size_t n)
+{
+    pipe_t *i = &((end_t *)ud)->in;
+    size_t avail = i->n - i->off;
+    if (avail == 0)
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    n = n < avail ? n : avail;
+    memcpy(p, i->b + i->off, n);
+    i->off += n;
+    if (i->off == i->n)
+        i->off = i->n = 0;
+    return (int)n;
+}
+
+static void setup_conf(void)
+{
+    char *cert_pem = NULL, *key_pem = NULL;
+    mbedtls_ctr_drbg_init(&drbg);
+    mbedtls_entropy_init(&entropy);
+    int rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, NULL, 0);
+    if (rc || ag_tls_selfsigned("localhost", &cert_pem, &key_pem) != 0)
+        die("seed/certificate", rc);
+    mbedtls_x509_crt_init(&crt);
+    mbedtls_pk_init(&key);
+    if ((rc = mbedtls_x509_crt_parse(&crt, (unsigned char *)cert_pem, strlen(cert_pem) + 1)) ||
+        (rc = mbedtls_pk_parse_key(&key, (unsigned char *)key_pem, strlen(key_pem) + 1, NULL, 0)))
+        die("parse", rc);
+    free(cert_pem);
+    free(key_pem);
+    mbedtls_ssl_config *confs[2] = {&srv_conf, &cli_conf};
+    for (int i = 0; i < 2; i++) {
+        mbedtls_ssl_config_init(confs[i]);
+        if ((rc = mbedtls_ssl_config_defaults(
+                 confs[i], i ? MBEDTLS_SSL_IS_CLIENT : MBEDTLS_SSL_IS_SERVER,
+                 MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)))
+            die("config", rc);
+        mbedtls_ssl_conf_rng(confs[i], mbedtls_ctr_drbg_random, &drbg);
+        mbedtls_ssl_conf_ciphersuites(confs[i], suite);
+        mbedtls_ssl_conf_min_version(confs[i], 3, 3);
+        mbedtls_ssl_conf_max_version(confs[i], 3, 3);
+    }
+    mbedtls_ssl_conf_authmode(&cli_conf, MBEDTLS_SSL_VERIFY_NONE);
+    if ((rc = mbedtls_ssl_conf_own_cert(&srv_conf, &crt, &key)))
+        die("own cert", rc);
+}
+
+static size_t heap_now(void)
+{
+    return mallinfo2().uordblks;
+}
+
+/* Runs f on the server end, adding the heap it retains to heap_acc. */
+static int srv_call(int (*f)(mbedtls_ssl_context *), end_t *s)
+{
+    size_t h0 = heap_now();
+    int rc = f(&s->ssl);
+    heap_acc += heap_now() - h0;
+    return rc;
+}
+
+static void pair_init(end_t *s, end_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->out = &s->in;
+    s->out = &c->in;
+    size_t h0 = heap_now();
+    mbedtls_ssl_init(&s->ssl);
+    int rc = mbedtls_ssl_setup(&s->ssl, &srv_conf);
+    heap_acc += heap_now() - h0;
+    mbedtls_ssl_init(&c->ssl);
+    if (rc || (rc = mbedtls_ssl_setup(&c->ssl, &cli_conf)))
+        die("ssl_setup", rc);
+    mbedtls_ssl_set_bio(&s->ssl, s, send_cb, recv_cb, NULL);
+    mbedtls_ssl_set_bio(&c->ssl, c, send_cb, recv_cb, NULL);
+    for (int i = 0; i < 40; i++) {
+        int rs = srv_call(mbedtls_ssl_handshake, s), rcl = mbedtls_ssl_handshake(&c->ssl);
+        if (rs == 0 && rcl == 0)
+            return;
+        if ((rs && rs != MBEDTLS_ERR_SSL_WANT_READ) || (rcl && rcl != MBEDTLS_ERR_SSL_WANT_READ))
+            die("handshake", rs ? rs : rcl);
+    }
+    die("handshake rounds", 0);
+}
+
+static void xfer(end_t *from, end_t *to, const unsigned char *p, size_t n)
+{
+    static unsigned char buf[16384];
+    size_t h0 = heap_now();
+    int w = mbedtls_ssl_write(&from->ssl, p, n);
+    size_t got = 0;
+    while (got < n) {
+        int r = mbedtls_ssl_read(&to->ssl, buf, sizeof buf);
+        if (r <= 0)
+            die("read", r);
+        got += (size_t)r;
+    }
+    heap_acc += heap_now() - h0; /* only the server end allocates here (client is settled) */
+    if (w != (int)n)
+        die("write", w);
+}
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &v) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* N server sessions after a handshake and one 1 KiB request / 600-byte response. */
+static void memory_floor(int n, double *heap_b, double *rss_b)
+{
+    static unsigned char req[1024], resp[600];
+    end_t *srv = calloc((size_t)n, sizeof *srv), cli;
+    end_t *warm = calloc(1, sizeof *warm);
+    if (!srv || !warm)
+        die("calloc", 0);
+    pair_init(warm, &cli); /* first-use allocations (ECP tables, DRBG) out of the count */
+    mbedtls_ssl_free(&cli.ssl);
+    heap_acc = 0;
+    long r0 = rss_kib();
+    for (int i = 0; i < n; i++) {
+        pair_init(&srv[i], &cli);
+        xfer(&cli, &srv[i], req, sizeof req);
+        xfer(&srv[i], &cli, resp, sizeof resp);
+        mbedtls_ssl_free(&cli.ssl);
+    }
+    long r1 = rss_kib();
+    *heap_b = (double)(heap_acc + (size_t)n * sizeof(mbedtls_ssl_context)) / n;
+    *rss_b = (double)(r1 - r0) * 1024.0 / n;
+    for (int i = 0; i < n; i++)
+        mbedtls_ssl_free(&srv[i].ssl);
+    mbedtls_ssl_free(&warm->ssl);
+    free(srv);
+    free(warm);
+}
+
+static double cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    size_t size;
+    double enc_ns, dec_ns, gcm_ns;
+} rec_t;
+
+/* Median over ROUNDS of the time per record for one direction (server encrypts, client
+ * decrypts: enc measures the writer; dec the reader). */
+static void record_cost(end_t *s, end_t *c, rec_t *r, int iters)
+{
+    static unsigned char p[16384], buf[16384];
+    double enc[ROUNDS], dec[ROUNDS];
+    for (int k = 0; k < ROUNDS; k++) {
+        enc[k] = dec[k] = 0;
+        for (int i = 0; i < iters; i++) {
+            double t0 = cpu_ns();
+            if (mbedtls_ssl_write(&c->ssl, p, r->size) != (int)r->size)
+                die("write", 0);
+            double t1 = cpu_ns();
+            size_t got = 0;
+            while (got < r->size) {
+                int n = mbedtls_ssl_read(&s->ssl, buf, sizeof buf);
+                if (n <= 0)
+                    die("read", n);
+                got += (size_t)n;
+            }
+            enc[k] += t1 - t0;
+            dec[k] += cpu_ns() - t1;
+        }
+        enc[k] /= iters;
+        dec[k] /= iters;
+    }
+    qsort(enc, ROUNDS, sizeof(double), cmp_d);
+    qsort(dec, ROUNDS, sizeof(double), cmp_d);
+    r->enc_ns = enc[ROUNDS / 2];
+    r->dec_ns = dec[ROUNDS / 2];
+}
+
+static void gcm_cost(rec_t *r, int iters)
+{
+    static unsigned char p[16384], out[16384], iv[12], tag[16], aad[13], k16[16];
+    mbedtls_gcm_context g;
+    mbedtls_gcm_init(&g);
+    if (mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, k16, 128))
+        die("gcm_setkey", 0);
+    double v[ROUNDS];
+    for (int k = 0; k < ROUNDS; k++) {
+        double t0 = cpu_ns();
+        for (int i = 0; i < iters; i++) {
+            iv[0] = (unsigned char)i;
+            mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, r->size, iv, sizeof iv, aad,
+                                      sizeof aad, p, out, sizeof tag, tag);
+        }
+        v[k] = (cpu_ns() - t0) / iters;
+    }
+    qsort(v, ROUNDS, sizeof(double), cmp_d);
+    r->gcm_ns = v[ROUNDS / 2];
+    mbedtls_gcm_free(&g);
+}
+
+static void write_json(const char *path, int n, double heap_b, double rss_b, const rec_t *recs,
+                       int nrec)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        die("open --json", 0);
+    fprintf(f,
+            "{\"mbedtls\": \"%s\", \"sessions\": %d, \"floor_heap_bytes\": %.0f, "
+            "\"floor_rss_bytes\": %.0f, \"records\": [",
+            ag_tls_mbedtls_version(true), n, heap_b, rss_b);
+    for (int i = 0; i < nrec; i++)
+        fprintf(f, "%s{\"bytes\": %zu, \"write_ns\": %.1f, \"read_ns\": %.1f, \"gcm_ns\": %.1f}",
+                i ? ", " : "", recs[i].size, recs[i].enc_ns, recs[i].dec_ns, recs[i].gcm_ns);
+    fprintf(f, "]}\n");
+    fclose(f);
+}
+
+/* Record crypto on one established pair, printed as a Markdown table. */
+static void record_table(rec_t *recs, int nrec)
+{
+    static const size_t sizes[] = {64, 256, 700, 1200, 4096, 16384};
+    end_t *s = calloc(1, sizeof *s), *c = calloc(1, sizeof *c);
+    if (!s || !c)
+        die("calloc", 0);
+    pair_init(s, c);
+    printf("\n| record bytes | ssl_write (encrypt) ns | ssl_read (decrypt) ns | gcm alone ns | "
+           "MB/s (read) |\n|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < nrec; i++) {
+        recs[i] = (rec_t){.size = sizes[i]};
+        int iters = sizes[i] > 4096 ? 200 : 2000;
+        record_cost(s, c, &recs[i], iters);
+        gcm_cost(&recs[i], iters);
+        printf("| %zu | %.0f | %.0f | %.0f | %.0f |\n", sizes[i], recs[i].enc_ns, recs[i].dec_ns,
+               recs[i].gcm_ns, sizes[i] / recs[i].dec_ns * 1e3);
+    }
+    mbedtls_ssl_free(&s->ssl);
+    mbedtls_ssl_free(&c->ssl);
+    free(s);
+    free(c);
+}
+
+int main(int argc, char **argv)
+{
+    int n = 200;
+    const char *json = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--sessions") && i + 1 < argc)
+            n = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+            json = argv[++i];
+        else
+            n = -1;
+    }
+    if (n < 10 || n > 100000) {
+        fprintf(stderr, "usage: tlsfloor [--sessions 10..100000] [--json FILE]\n");
+        return 2;
+    }
+    setup_conf();
+    double heap_b, rss_b;
+    memory_floor(n, &heap_b, &rss_b);
+    printf("mbedTLS %s, TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256; %d server sessions, each after "
+           "a handshake and one request/response\n",
+           ag_tls_mbedtls_version(true), n);
+    printf("memory floor per session: heap %.0f B (%.1f KiB: ssl context %zu B, record buffers "
+           "%d + %d B), RSS %.1f KiB\n",
+           heap_b, heap_b / 1024, sizeof(mbedtls_ssl_context), (int)MBEDTLS_SSL_IN_BUFFER_LEN,
+           (int)MBEDTLS_SSL_OUT_BUFFER_LEN, rss_b / 1024);
+    rec_t recs[6];
+    record_table(recs, 6);
+    if (json)
+        write_json(json, n, heap_b, rss_b, recs, 6);
+    return 0;
+}
