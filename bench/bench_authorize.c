@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "authorize.h"
 #include "config.h"
+#include "policy.h"
 
 static double now_s(void)
 {
@@ -99,7 +100,8 @@ int main(int argc, char **argv)
     ag_config_t *conf = NULL;
     ag_buf_t err = AG_BUF_INIT(4096);
     if (ag_config_parse("bench.json", ag_str_cstr(text), &conf, &err) != 0 ||
-        ag_authorize_setup(conf, uv_default_loop(), &err) != 0) {
+        ag_policy_setup(conf, uv_default_loop(), &err) != 0 || ag_audit_setup(conf, &err) != 0 ||
+        ag_authorize_setup(conf) != 0) {
         fprintf(stderr, "bench_authorize: %s\n", err.p ? err.p : "setup failed");
         return 1;
     }

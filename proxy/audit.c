@@ -737,7 +737,6 @@ ag_err ag_audit_setup(const ag_config_t *conf, ag_buf_t *errmsg)
                                     "Audit events queued for the audit log.");
     S.m_dropped = ag_metrics_counter("authgate_audit_dropped_total", NULL,
                                      "Audit events dropped (queue full or event too large).");
-    ag_gate_install_finish(ag_audit_finish);
     ag_info("audit: writing to %s (rotate at %lld bytes, %d backups, queue %lld bytes)",
             conf->audit.file, conf->audit.max_size, conf->audit.max_backups,
             conf->audit.queue_bytes);
@@ -746,7 +745,6 @@ ag_err ag_audit_setup(const ag_config_t *conf, ag_buf_t *errmsg)
 
 void ag_audit_shutdown(void)
 {
-    ag_gate_install_finish(NULL);
     ag_audit_log_destroy(S.log);
     S.log = NULL;
 }

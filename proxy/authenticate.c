@@ -16,14 +16,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
 #include "graph.h"
 #include "log.h"
 #include "mailbox.h"
 #include "metrics.h"
 #include "sa_lookup.h"
 #include "server.h"
-#include "webhook_tokenreview.h"
 
 #define MAX_AUTH_HEADERS 4 /* more than one is already a 401; keep a few to say so */
 
@@ -32,9 +30,8 @@ struct ag_authenticator {
     ag_fetch_t *fetch;
     ag_keys_t *keys;
     ag_tokencache_t *cache;
-    ag_sa_lookup_t *lookup; /* NULL: no issuer asks for service-account token lookups */
-    ag_gate_fn next;
-    void *next_ud;
+    ag_sa_lookup_t *lookup; /* owned; NULL: no issuer asks for service-account lookups */
+    ag_graph_t *graph;      /* borrowed; NULL: no "graph" section (overage is refused) */
     ag_mailbox_t *mailboxes[AG_METRICS_SLOTS]; /* per worker, created on its own thread */
 };
 
@@ -60,7 +57,6 @@ struct job {
     void *review_arg;
 };
 
-static ag_authenticator_t *default_authenticator;
 static ag_metric_id m_result[AG_AUTHN_RESULT_COUNT];
 static ag_metric_id m_cache_hit = -1, m_cache_miss = -1, m_cache_negative = -1, m_cache_wait = -1;
 
@@ -128,7 +124,7 @@ static void gate_finish(job_t *j, ag_authn_result r, int status)
     ag_gate_result gr;
     if (r == AG_AUTHN_OK) {
         g->identity = &j->id;
-        gr = j->a->next ? j->a->next(g, j->a->next_ud) : AG_GATE_ALLOW;
+        gr = AG_GATE_ALLOW;
     } else {
         g->status = status;
         g->message = status == 401   ? AG_STR("Unauthorized")
@@ -140,8 +136,8 @@ static void gate_finish(job_t *j, ag_authn_result r, int status)
     }
     if (!j->parked)
         j->sync_result = gr;
-    else if (gr != AG_GATE_PENDING)
-        ag_gate_done(g, gr); /* PENDING: the next gate answers itself */
+    else
+        ag_gate_done(g, gr); /* the pipeline goes on with its next step */
 }
 
 /* A per-request line about <j>'s request: its client and audit ID (TokenReview webhooks
@@ -275,7 +271,7 @@ static void on_graph(void *arg, const ag_graph_result_t *res)
 /* Azure AD group overage: the groups come from Graph, never from the token's sources. */
 static void step_groups(job_t *j)
 {
-    ag_graph_t *gr = ag_graph_default();
+    ag_graph_t *gr = j->a->graph;
     if (!(j->id.flags & AG_ID_GROUP_OVERAGE)) {
         finish(j, AG_AUTHN_OK, 200);
         return;
@@ -422,11 +418,11 @@ static ag_gate_result deny(ag_gate_t *g, ag_authn_result r)
     return AG_GATE_DENY;
 }
 
-static ag_gate_result allow_fixed(ag_authenticator_t *a, ag_gate_t *g, ag_identity_t *id)
+static ag_gate_result allow_fixed(ag_gate_t *g, ag_identity_t *id)
 {
     ag_metrics_inc(m_result[AG_AUTHN_OK]);
     g->identity = id;
-    return a->next ? a->next(g, a->next_ud) : AG_GATE_ALLOW;
+    return AG_GATE_ALLOW;
 }
 
 ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud)
@@ -443,7 +439,7 @@ ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud)
         if (!id ||
             ag_authn_from_cert(ag_str_cstr(g->peer->cn), orgs, g->peer->norgs, g->arena, id) != 0)
             return deny(g, AG_AUTHN_BAD_CLAIM);
-        return allow_fixed(a, g, id);
+        return allow_fixed(g, id);
     }
     for (int i = 0; i < g->req->nheaders; i++)
         if (ag_str_ieq(g->req->headers[i].name, AG_STR("authorization")) && n++ < MAX_AUTH_HEADERS)
@@ -453,7 +449,7 @@ ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud)
         if (!id)
             return deny(g, AG_AUTHN_INTERNAL);
         ag_authn_anonymous(id);
-        return allow_fixed(a, g, id);
+        return allow_fixed(g, id);
     }
     ag_str_t token;
     ag_authn_result r =
@@ -535,8 +531,6 @@ void ag_authenticator_destroy(ag_authenticator_t *a)
     ag_sa_lookup_destroy(a->lookup);
     ag_fetch_destroy(a->fetch);
     ag_tokencache_destroy(a->cache);
-    if (default_authenticator == a)
-        default_authenticator = NULL;
     free(a);
 }
 
@@ -558,19 +552,20 @@ ag_tokencache_t *ag_authenticator_cache(ag_authenticator_t *a)
     return a->cache;
 }
 
-void ag_authenticator_set_next(ag_authenticator_t *a, ag_gate_fn next, void *ud)
+ag_fetch_t *ag_authenticator_fetch(ag_authenticator_t *a)
 {
-    a->next = next;
-    a->next_ud = ud;
+    return a->fetch;
 }
 
-ag_authenticator_t *ag_authenticator_default(void)
+void ag_authenticator_attach(ag_authenticator_t *a, ag_graph_t *graph, ag_sa_lookup_t *lookup)
 {
-    return default_authenticator;
+    a->graph = graph;
+    ag_sa_lookup_destroy(a->lookup);
+    a->lookup = lookup;
 }
 
 /* One readiness check per issuer, named "issuer <URL>". */
-static void keys_report(void *ud, ag_ready_report_t *r)
+void ag_authenticator_report(void *ud, ag_ready_report_t *r)
 {
     ag_authenticator_t *a = ud;
     const ag_issuer_set_t *set = a->conf->issuers;
@@ -581,56 +576,4 @@ static void keys_report(void *ud, ag_ready_report_t *r)
         bool ok = ag_keys_issuer_ready(a->keys, i, why, sizeof why);
         ag_ready_item(r, name, ok, iss->optional, why);
     }
-}
-
-/* Service-account token lookups go to the upstream (the cluster's API server) with the
- * TLS material and credential forwarding uses; only when some issuer asks for them. */
-static ag_err start_lookup(const struct ag_config *conf, uv_loop_t *control,
-                           ag_authenticator_t *a, ag_buf_t *errmsg)
-{
-    ag_err err;
-    bool any = false;
-    for (int i = 0; i < ag_issuer_count(conf->authn.issuers); i++)
-        any |= ag_issuer_at(conf->authn.issuers, i)->lookup;
-    if (!any)
-        return 0;
-    if ((err = ag_sa_lookup_create(control, &conf->upstream, ag_server_credential(),
-                                   conf->authn.fetch_timeout_ms, &a->lookup)) != 0 &&
-        errmsg)
-        ag_buf_printf(errmsg, "authentication: service-account lookup: %s", ag_err_str(err));
-    return err;
-}
-
-ag_err ag_authenticate_setup(const struct ag_config *conf, uv_loop_t *control, ag_buf_t *errmsg)
-{
-    ag_authenticator_t *a = NULL;
-    ag_err err;
-    if (!conf->authn_enabled)
-        return 0;
-    if ((err = ag_authenticator_create(control, &conf->authn, &a, errmsg)) != 0)
-        return err;
-    if (conf->graph_enabled && !ag_graph_default()) {
-        ag_graph_t *g = NULL;
-        if ((err = ag_graph_create(control, a->fetch, &conf->graph, &g)) != 0) {
-            if (errmsg)
-                ag_buf_printf(errmsg, "graph: cannot start: %s", ag_err_str(err));
-            return err; /* the process exits; nothing to unwind on a loop that never ran */
-        }
-        ag_graph_set_default(g);
-    }
-    if ((err = start_lookup(conf, control, a, errmsg)) != 0)
-        return err;
-    if ((err = ag_ready_register_list(keys_report, a)) != 0)
-        return err;
-    if (conf->authn.tokenreview &&
-        (err = ag_webhook_tokenreview_register(a, conf->authn.tokenreview_callers,
-                                               conf->authn.ntokenreview_callers,
-                                               conf->authz_enabled)) != 0)
-        return err;
-    default_authenticator = a;
-    ag_gate_install(ag_authenticator_gate, a);
-    ag_info("authentication: %d issuer(s), token cache %d entries, anonymous %s",
-            ag_issuer_count(conf->authn.issuers), conf->authn.cache_entries,
-            conf->authn.anonymous ? "on" : "off");
-    return 0;
 }

@@ -1,11 +1,11 @@
-/* The authentication step of the gate: from a request's credentials to the identity the
- * rest of the gate (authorization) and forwarding use. Order as the API server's union
- * authenticator: a verified client certificate, else `Authorization: Bearer`, else
- * anonymous (when enabled) or 401. A bearer token goes through the token cache first
- * (single flight: concurrent first uses verify once), then ag_authn_verify against the
- * key manager's snapshots; an unknown kid parks the request on ONE rate-limited key
- * refresh (bounded wait) and verifies again; Azure AD group overage parks it on the
- * Graph resolver (proxy/graph.h). Parked requests resume on their own worker loop.
+/* The authentication step of the request pipeline (pipeline.h): from a request's
+ * credentials to the identity the later steps (authorization) and forwarding use. Order
+ * as the API server's union authenticator: a verified client certificate, else
+ * `Authorization: Bearer`, else anonymous (when enabled) or 401. A bearer token goes
+ * through the token cache first (single flight: concurrent first uses verify once), then
+ * ag_authn_verify against the key manager's snapshots; an unknown kid parks the request on
+ * ONE rate-limited key refresh (bounded wait) and verifies again; Azure AD group overage
+ * parks it on the Graph resolver (proxy/graph.h). Parked requests resume on their own worker loop.
  *
  * Also serves the TokenReview webhook's verification (ag_authn_review), which shares
  * the cache, keys and Graph path. Never logs a token: iss, kid, sub and the result name.
@@ -22,7 +22,10 @@
 #include "err.h"
 #include "fetch.h"
 #include "gate.h"
+#include "graph.h"
 #include "keys.h"
+#include "sa_lookup.h"
+#include "server.h"
 #include "tokencache.h"
 
 typedef struct ag_authenticator ag_authenticator_t;
@@ -39,11 +42,18 @@ void ag_authenticator_destroy(ag_authenticator_t *a);
 void ag_authenticator_release_worker(ag_authenticator_t *a, int worker);
 ag_keys_t *ag_authenticator_keys(ag_authenticator_t *a);
 ag_tokencache_t *ag_authenticator_cache(ag_authenticator_t *a);
+/* Its fetch engine (on the control loop), for the Graph resolver `serve` creates. */
+ag_fetch_t *ag_authenticator_fetch(ag_authenticator_t *a);
+/* The collaborators `authgate serve` constructs (start-up, control thread): the Graph
+ * resolver for group overage (borrowed, must outlive the authenticator; NULL: an overage
+ * token is refused 403) and the service-account token checker (owned from here; NULL:
+ * none, an issuer that asks for lookups is answered 503). */
+void ag_authenticator_attach(ag_authenticator_t *a, ag_graph_t *graph, ag_sa_lookup_t *lookup);
+/* The readiness source (ag_ready_register_list, ud = the authenticator): one check per
+ * issuer, named "issuer <URL>". */
+void ag_authenticator_report(void *ud, ag_ready_report_t *r);
 
-/* Authorization after authentication: called with g->identity set; returns like any
- * gate (PENDING: it calls ag_gate_done itself). NULL: allow every authenticated request. */
-void ag_authenticator_set_next(ag_authenticator_t *a, ag_gate_fn next, void *ud);
-/* The gate function (ud = the authenticator): install with ag_gate_install. */
+/* The pipeline step (ud = the authenticator). ALLOW sets g->identity; may park. */
 ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud);
 
 /* One verification for the TokenReview webhook: <token> checked against <audiences>
@@ -56,13 +66,5 @@ typedef void (*ag_review_cb)(void *arg, ag_authn_result r, const ag_identity_t *
 ag_err ag_authn_review(ag_authenticator_t *a, uv_loop_t *loop, int worker, ag_str_t token,
                        const ag_str_t *audiences, int naudiences, ag_arena_t *arena,
                        ag_review_cb done, void *arg);
-
-/* `authgate serve` wiring: when <conf> has an "authentication" section, creates the
- * process authenticator on <control>, registers readiness ("keys") and installs the gate.
- * Returns 0 without doing anything when there is no such section. */
-struct ag_config;
-ag_err ag_authenticate_setup(const struct ag_config *conf, uv_loop_t *control, ag_buf_t *errmsg);
-/* The process authenticator set up above (NULL when none). */
-ag_authenticator_t *ag_authenticator_default(void);
 
 #endif

@@ -8,13 +8,11 @@
 #include <string.h>
 
 #include "audit.h"
-#include "authenticate.h"
 #include "impersonate.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
 #include "reqinfo.h"
-#include "webhook_sar.h"
 
 static const char *const verbs[] = {
     "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", NULL};
@@ -227,11 +225,8 @@ static void register_metrics(void)
         ag_metrics_counter("authgate_impersonation_requests_total", "mode=\"deny\"", hi);
 }
 
-ag_err ag_authorize_setup(const ag_config_t *conf, uv_loop_t *control, ag_buf_t *errmsg)
+ag_err ag_authorize_setup(const ag_config_t *conf)
 {
-    ag_err err;
-    if (!conf->authz_enabled && !conf->audit_enabled)
-        return 0;
     anonymous = (ag_identity_t){.username = AG_STR("system:anonymous"),
                                 .groups = anon_groups,
                                 .ngroups = 1,
@@ -239,21 +234,9 @@ ag_err ag_authorize_setup(const ag_config_t *conf, uv_loop_t *control, ag_buf_t 
     anon_groups[0] = AG_STR("system:unauthenticated");
     A.enabled = conf->authz_enabled;
     A.impersonation = conf->authz.impersonation;
-    if (A.enabled && ((err = ag_policy_setup(conf, control, errmsg)) != 0 ||
-                      (err = ag_webhook_sar_register()) != 0))
-        return err;
-    if ((err = ag_audit_setup(conf, errmsg)) != 0)
-        return err;
     register_metrics();
-    ag_authenticator_t *a = ag_authenticator_default();
-    if (a)
-        ag_authenticator_set_next(a, ag_authorize_gate, NULL);
-    else if (A.enabled || conf->insecure_passthrough)
-        ag_gate_install(ag_authorize_gate, NULL); /* no authentication: all anonymous */
-    /* else audit alone, neither authentication nor authorization nor the pass-through
-     * opt-in: the default gate refuses every request (401) */
     ag_info("authorization: %s, impersonation %s%s", A.enabled ? "policy" : "off (audit only)",
             A.impersonation == AG_IMPERSONATION_DENY ? "denied" : "authorized",
-            a ? "" : "; no authentication: every request is system:anonymous");
+            conf->authn_enabled ? "" : "; no authentication: every request is system:anonymous");
     return 0;
 }

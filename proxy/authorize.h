@@ -1,5 +1,5 @@
-/* The authorization step of the gate (issue 7), called by the authentication step once
- * the request has an identity: client impersonation (Impersonate-* headers, reference
+/* The authorization step of the request pipeline (issue 7), after the steps that give
+ * the request an identity: client impersonation (Impersonate-* headers, reference
  * §7) checked with the `impersonate` verb for the authenticated requester, then the
  * request's attributes (core/reqinfo.h) judged for the effective identity by the chain
  * of the current policy snapshot (proxy/policy.h), with the extra `create` check for
@@ -17,15 +17,13 @@
 #include "err.h"
 #include "gate.h"
 
-/* The gate step (ud unused). Expects g->identity from authentication (NULL: the
+/* The pipeline step (ud unused). Expects g->identity from authentication (NULL: the
  * request is judged as system:anonymous). */
 ag_gate_result ag_authorize_gate(ag_gate_t *g, void *ud);
 
-/* `authgate serve` wiring, after ag_authenticate_setup: with an "authorization" (or
- * "azure") section loads the policy (proxy/policy.h) and chains this step after
- * authentication (or installs it as the gate when there is no authentication); with
- * only an "audit" section installs a step that allows everything but still audits.
- * Returns 0 doing nothing when neither is configured. */
-ag_err ag_authorize_setup(const ag_config_t *conf, uv_loop_t *control, ag_buf_t *errmsg);
+/* `authgate serve` wiring (start-up): the step's settings (whether a policy decides, the
+ * impersonation mode) and metrics from <conf>. The policy (ag_policy_setup), the audit
+ * log and the review routes are set up by `serve` beside it. */
+ag_err ag_authorize_setup(const ag_config_t *conf);
 
 #endif

@@ -1,12 +1,14 @@
-/* The gate: the one phase between "request head parsed and canonical" and "forward
- * upstream" where authentication and authorization decide (issue 7 plugs in here). A gate
- * returns ALLOW (with the identity to impersonate, or NULL for a plain proxy), DENY (with
- * the status and message for the Kubernetes Status body), or PENDING and later calls
+/* The gate: one request's state through the request pipeline (pipeline.h), the phase
+ * between "request head parsed and canonical" and "answer locally or forward upstream"
+ * where authentication and authorization decide, and the one contract every pipeline step
+ * and every local route keeps. A step returns ALLOW (the next step runs; after the last
+ * one g->identity is what forwarding impersonates, NULL for a plain proxy), DENY (with the
+ * status and message for the Kubernetes Status body), or PENDING and later calls
  * ag_gate_done exactly once, on the worker loop that called it (hand work to the control
- * loop and come back with uv_async). A parked request is cancelled if its client goes away
- * or the worker stops: the gate must check ag_gate_cancelled before using anything but
- * <g> itself, and still call ag_gate_done, which then just releases the connection.
- * Lifetime: <g> and everything in it live until ag_gate_done returns (request). */
+ * loop and come back through a mailbox). A parked request is cancelled if its client goes
+ * away or the worker stops: the step must check ag_gate_cancelled before using anything
+ * but <g> itself, and still call ag_gate_done, which then just releases the connection.
+ * Lifetime: <g> and everything in it live until g->resume has run (request). */
 #ifndef AG_GATE_H
 #define AG_GATE_H
 
@@ -39,45 +41,39 @@ typedef struct ag_gate {
     void *audit;                  /* set by the gate steps (request arena): what the audit
                                      log records when the request finishes */
     char audit_id[37];            /* ag_gate_audit_id: "" until first asked */
-    /* Who continues the request when a PENDING gate completes (ag_gate_done): NULL for
-     * the HTTP/1.1 front end (http1.c resumes its connection); a driver of its own, such
-     * as a unit test running the gate steps without a connection, sets it. */
+    /* set by the driver (http1.c, or a test running steps without a connection) */
+    const struct ag_pipeline *pipeline; /* the steps to run (NULL: none, refused 401) */
+    /* Continues the request when a parked step or local route completes (ag_gate_done),
+     * with the pipeline's final ALLOW or DENY; never called for a synchronous result. */
     void (*resume)(struct ag_gate *g, ag_gate_result r);
-    /* private to http1.c */
+    void *owner; /* the driver's (http1.c: the connection) */
+    int step;    /* private to pipeline.c: the step running or parked */
     bool cancelled, pending;
-    void *conn;
 } ag_gate_t;
 
 typedef ag_gate_result (*ag_gate_fn)(ag_gate_t *g, void *ud);
 
-/* Installs the process-wide gate (start-up only; NULL restores the default, which refuses
- * every request with 401: nothing forwards unless a gate says so). */
-void ag_gate_install(ag_gate_fn fn, void *ud);
 /* The gate of "insecure_passthrough": allows everything with identity NULL (forwarded with
  * the gateway's own credential, no impersonation). */
 ag_gate_result ag_gate_passthrough(ag_gate_t *g, void *ud);
 /* The request's audit ID (a v4-shaped UUID, unique per process run), made on first use:
  * the audit event's auditID and every per-request log line carry the same one. */
 const char *ag_gate_audit_id(ag_gate_t *g);
-/* Runs the installed gate (http1.c). */
-ag_gate_result ag_gate_run(ag_gate_t *g);
-/* Completes a PENDING gate with ALLOW or DENY (outputs already filled in <g>). */
+/* Completes a PENDING step or local route with ALLOW or DENY (outputs already filled in
+ * <g>): an ALLOW resumes the pipeline at the next step; the final result goes to
+ * g->resume. */
 void ag_gate_done(ag_gate_t *g, ag_gate_result r);
 static inline bool ag_gate_cancelled(const ag_gate_t *g)
 {
     return g->cancelled;
 }
 
-/* The end of a gated request: <code> is the status the client got. Installed at
- * start-up (audit); http1.c calls ag_gate_finished once per request that ran the gate
- * (complete), and ag_gate_response_started when a forwarded response head went out
- * (long-running requests such as watches may never complete). */
+/* The end of a gated request: <code> is the status the client got. The pipeline's finish
+ * hook (audit) gets it: http1.c calls ag_gate_finished once per request that ran the
+ * pipeline (complete), and ag_gate_response_started when a forwarded response head went
+ * out (long-running requests such as watches may never complete). */
 typedef void (*ag_gate_finish_fn)(ag_gate_t *g, int code, bool complete);
-void ag_gate_install_finish(ag_gate_finish_fn fn);
 void ag_gate_finished(ag_gate_t *g, int code);
 void ag_gate_response_started(ag_gate_t *g, int code);
-
-/* Implemented by http1.c: resumes the request parked on <g>. */
-void ag_http1_gate_resume(ag_gate_t *g, ag_gate_result r);
 
 #endif

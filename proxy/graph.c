@@ -104,8 +104,6 @@ struct ag_graph {
         ag_metrics_inc((g)->m.field);                                                  \
     } while (0)
 
-static ag_graph_t *_Atomic default_graph;
-
 /* ---- group lists ------------------------------------------------------------------ */
 
 static groups_t *groups_create(const ag_str_t *ids, int n)
@@ -703,14 +701,4 @@ void ag_graph_stats(const ag_graph_t *g, ag_graph_stats_t *out)
     LOAD(timeouts);
     LOAD(entries);
 #undef LOAD
-}
-
-void ag_graph_set_default(ag_graph_t *g)
-{
-    atomic_store_explicit(&default_graph, g, memory_order_release);
-}
-
-ag_graph_t *ag_graph_default(void)
-{
-    return atomic_load_explicit(&default_graph, memory_order_acquire);
 }

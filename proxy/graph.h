@@ -95,11 +95,6 @@ void ag_graph_cancel(ag_graph_wait_t *wait);
  * authgate_graph_token_fetches_total and the gauge authgate_graph_cache_entries. */
 void ag_graph_stats(const ag_graph_t *g, ag_graph_stats_t *out);
 
-/* The process's resolver (NULL when no "graph" section is configured): whoever creates
- * it at start-up publishes it here; the gate and the TokenReview handler read it. */
-void ag_graph_set_default(ag_graph_t *g);
-ag_graph_t *ag_graph_default(void);
-
 /* In a callback with res->err == 0: appends the resolved groups to <id>'s groups (copies
  * in <arena>, after any the token mapping already added, e.g. system:authenticated) and
  * clears AG_ID_GROUP_OVERAGE. AG_E_NOMEM; AG_E_INVAL when res->err != 0. */

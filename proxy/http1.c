@@ -34,6 +34,7 @@
 #include "httpreq.h"
 #include "log.h"
 #include "metrics.h"
+#include "pipeline.h"
 #include "preface.h"
 #include "status.h"
 #include "stream.h"
@@ -1187,9 +1188,10 @@ static void webhook_head(conn_t *c)
     start_local(c, rt);
 }
 
-void ag_http1_gate_resume(ag_gate_t *g, ag_gate_result r)
+/* g->resume: the pipeline's final result for a request that parked in it. */
+static void on_gate_done(ag_gate_t *g, ag_gate_result r)
 {
-    conn_t *c = g->conn;
+    conn_t *c = g->owner;
     c->gate_pending = false;
     g->pending = false;
     if (g->cancelled || c->phase != P_GATE) {
@@ -1245,11 +1247,13 @@ static void handle_head(conn_t *c)
     c->gate.loop = &c->w->loop;
     c->gate.worker = c->w->id;
     c->gate.arena = &c->arena;
-    c->gate.conn = c;
+    c->gate.pipeline = c->w->pipeline;
+    c->gate.resume = on_gate_done;
+    c->gate.owner = c;
     /* Reading goes on through a synchronous gate (no I/O happens in between); a parked
      * gate or a new upstream connection stops it, because a read may move the buffer the
      * head's slices point into. */
-    ag_gate_result r = ag_gate_run(&c->gate);
+    ag_gate_result r = ag_pipeline_run(&c->gate);
     if (r == AG_GATE_PENDING) {
         c->gate_pending = c->gate.pending = true;
         ag_stream_read_stop(s);

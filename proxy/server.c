@@ -242,11 +242,15 @@ static void on_credential_reload(void *ud)
     ag_credential_reload(ud, true);
 }
 
-static const ag_credential_t *process_credential; /* ag_server_credential */
-
-const ag_credential_t *ag_server_credential(void)
+const ag_credential_t *ag_server_credential(const ag_server_t *s)
 {
-    return process_credential;
+    return s ? s->cred : NULL;
+}
+
+void ag_server_set_pipeline(ag_server_t *s, const struct ag_pipeline *p)
+{
+    for (int i = 0; i < s->nworkers; i++)
+        s->workers[i].pipeline = p;
 }
 
 static ag_err start_credential(ag_server_t *s, ag_buf_t *errmsg)
@@ -257,7 +261,6 @@ static ag_err start_credential(ag_server_t *s, ag_buf_t *errmsg)
         return 0;
     if ((err = ag_credential_create(path, &s->cred, errmsg)) != 0)
         return err;
-    process_credential = s->cred;
     if ((err = ag_credential_start(s->cred, &s->control, AG_CREDENTIAL_POLL_MS)) != 0 ||
         (err = ag_reload_register(on_credential_reload, s->cred)) != 0)
         ag_buf_printf(errmsg, "upstream.token_file %s: cannot watch it", path);
@@ -690,8 +693,6 @@ void ag_server_destroy(ag_server_t *s)
     uv_walk(&s->control, close_walk, NULL);
     uv_run(&s->control, UV_RUN_DEFAULT);
     uv_loop_close(&s->control);
-    if (process_credential == s->cred)
-        process_credential = NULL;
     ag_credential_destroy(s->cred); /* its timer was closed with the loop's handles */
     ag_tls_reload_destroy(s->tls_reload);
     ag_tls_shared_destroy(s->tickets);

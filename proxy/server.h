@@ -27,11 +27,15 @@ ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
                         ag_server_t **out, ag_buf_t *errmsg);
 /* The control loop (for modules that need a loop thread for slow work). */
 uv_loop_t *ag_server_loop(ag_server_t *s);
-/* The upstream credential source of the process's server (borrowed, process lifetime;
- * NULL without a token file or a server): for modules that call the API server as the
- * gateway does (proxy/sa_lookup.c). Read it with ag_credential_get. */
+/* The upstream credential source of <s> (borrowed, lives as long as <s>; NULL without a
+ * token file or a server): for modules that call the API server as the gateway does
+ * (proxy/sa_lookup.c). Read it with ag_credential_get. */
 struct ag_credential;
-const struct ag_credential *ag_server_credential(void);
+const struct ag_credential *ag_server_credential(const ag_server_t *s);
+/* The request pipeline every worker runs (borrowed, must outlive the server; NULL: every
+ * request refused 401). Start-up only, before ag_server_run. */
+struct ag_pipeline;
+void ag_server_set_pipeline(ag_server_t *s, const struct ag_pipeline *p);
 /* Bound addresses (port 0 in the config resolved), "HOST:PORT". */
 const char *ag_server_listen_address(const ag_server_t *s);
 const char *ag_server_admin_address(const ag_server_t *s);

@@ -79,6 +79,7 @@ typedef struct ag_worker {
     struct sockaddr_storage up_addr; /* resolved once at start */
     const ag_credential_t *credential; /* upstream token source, borrowed from the server;
                                         * NULL: none. ag_credential_get per request */
+    const struct ag_pipeline *pipeline; /* the request pipeline (borrowed; NULL: refuse) */
     ag_str_t *self_authorities;    /* for absolute-form reduction */
     int nself;
 } ag_worker_t;

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "authn_fixture.h"
+#include "pipeline.h"
 
 typedef authn_fixture_t ctx_t;
 
@@ -34,7 +35,7 @@ static ag_http_req_t req;
 static ag_header_t hdrs[4];
 static ag_tls_peer_t peer;
 
-static ag_gate_result run(ctx_t *c, const char *const *auth, int nauth, bool cert)
+static void prepare(ctx_t *c, const char *const *auth, int nauth, bool cert)
 {
     char *value;
     ag_arena_reset(&c->req_arena);
@@ -54,6 +55,11 @@ static ag_gate_result run(ctx_t *c, const char *const *auth, int nauth, bool cer
     }
     gate = (ag_gate_t){.req = &req, .peer = &peer, .loop = &c->loop, .worker = 1,
                        .arena = &c->req_arena};
+}
+
+static ag_gate_result run(ctx_t *c, const char *const *auth, int nauth, bool cert)
+{
+    prepare(c, auth, nauth, cert);
     return ag_authenticator_gate(&gate, c->a);
 }
 
@@ -164,19 +170,30 @@ static ag_gate_result next_step(ag_gate_t *g, void *ud)
                                                                   : AG_GATE_DENY;
 }
 
+/* As `serve` builds it: authentication, then the next step in the same pipeline. */
+static ag_gate_result run_pipeline(ctx_t *c, const char *const *auth, int nauth, bool cert)
+{
+    static ag_pipeline_t p;
+    p = (ag_pipeline_t){0};
+    CHECK_EQ(ag_pipeline_add(&p, "authenticate", ag_authenticator_gate, c->a), 0);
+    CHECK_EQ(ag_pipeline_add(&p, "next", next_step, NULL), 0);
+    prepare(c, auth, nauth, cert);
+    gate.pipeline = &p;
+    return ag_pipeline_run(&gate);
+}
+
 TEST(authenticate_chains_to_the_next_step_only_when_authenticated)
 {
     ctx_t c;
     setup(&c, false, 0);
-    ag_authenticator_set_next(c.a, next_step, NULL);
     next_calls = 0;
-    CHECK_EQ(run(&c, NULL, 0, true), AG_GATE_ALLOW);
+    CHECK_EQ(run_pipeline(&c, NULL, 0, true), AG_GATE_ALLOW);
     CHECK_EQ(next_calls, 1);
     const char *h[] = {bearer(&c, "rs256")};
-    CHECK_EQ(run(&c, h, 1, false), AG_GATE_DENY);
+    CHECK_EQ(run_pipeline(&c, h, 1, false), AG_GATE_DENY);
     CHECK_EQ(gate.status, 403);
     CHECK_EQ(next_calls, 2);
-    CHECK_EQ(run(&c, NULL, 0, false), AG_GATE_DENY); /* 401 before the next step */
+    CHECK_EQ(run_pipeline(&c, NULL, 0, false), AG_GATE_DENY); /* 401 before the next step */
     CHECK_EQ(gate.status, 401);
     CHECK_EQ(next_calls, 2);
     teardown(&c);

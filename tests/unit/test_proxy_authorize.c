@@ -7,6 +7,7 @@
 
 #include "authorize.h"
 #include "config.h"
+#include "policy.h"
 #include "testlib.h"
 
 static const char policy[] =
@@ -42,7 +43,8 @@ static void setup_once(void)
         path);
     ag_buf_t err = AG_BUF_INIT(4096);
     CHECK_EQ(ag_config_parse("gw.json", ag_str_cstr(text), &conf, &err), 0);
-    CHECK_EQ(ag_authorize_setup(conf, uv_default_loop(), &err), 0);
+    CHECK_EQ(ag_policy_setup(conf, uv_default_loop(), &err), 0);
+    CHECK_EQ(ag_authorize_setup(conf), 0);
     if (err.n)
         fprintf(stderr, "%s\n", err.p);
     ag_buf_dispose(&err);

@@ -1,8 +1,9 @@
 /* The gate phase end to end, in process: a real server (one worker, plain HTTP) in front
- * of a tiny blocking upstream thread, with a test gate installed. Checks that a
+ * of a tiny blocking upstream thread, with a two-step test pipeline. Checks that a
  * synchronous DENY answers a Status and forwards nothing, that an asynchronous (PENDING)
- * ALLOW resumes the request and forwards the identity the gate supplied as Impersonate-*
- * headers, and that a gate still pending at shutdown is cancelled and completed safely. */
+ * ALLOW resumes the pipeline at its next step and forwards the identity the steps
+ * supplied as Impersonate-* headers, and that a step still pending at shutdown is
+ * cancelled and completed safely, the steps after it never running. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 
 #include "config.h"
 #include "gate.h"
+#include "pipeline.h"
 #include "server.h"
 #include "testlib.h"
 
@@ -96,6 +98,18 @@ static ag_gate_result test_gate(ag_gate_t *g, void *ud)
     return AG_GATE_PENDING;
 }
 
+/* The second step: runs only after the first allowed, on the worker loop. */
+static int second_calls, second_saw_alice;
+
+static ag_gate_result second_step(ag_gate_t *g, void *ud)
+{
+    (void)ud;
+    __atomic_add_fetch(&second_calls, 1, __ATOMIC_SEQ_CST);
+    if (g->identity == &alice)
+        __atomic_add_fetch(&second_saw_alice, 1, __ATOMIC_SEQ_CST);
+    return AG_GATE_ALLOW;
+}
+
 /* ---- client ---------------------------------------------------------------------- */
 
 static int gw_port;
@@ -145,10 +159,13 @@ TEST(gate_deny_allow_async_and_cancel)
              "\"upstream\":{\"url\":\"http://127.0.0.1:%d\"},\"timeouts\":{\"drain\":\"200ms\"}}",
              up_port);
     CHECK_EQ(ag_config_parse("gate.json", ag_str_cstr(text), &conf, &err), 0);
-    ag_gate_install(test_gate, NULL);
+    ag_pipeline_t pipeline = {0};
+    CHECK_EQ(ag_pipeline_add(&pipeline, "test", test_gate, NULL), 0);
+    CHECK_EQ(ag_pipeline_add(&pipeline, "second", second_step, NULL), 0);
     CHECK_EQ(ag_server_create(conf, NULL, &srv, &err), 0);
     if (!srv)
         return;
+    ag_server_set_pipeline(srv, &pipeline);
     const char *addr = ag_server_listen_address(srv);
     gw_port = atoi(strrchr(addr, ':') + 1);
     pthread_create(&th, NULL, server_main, NULL);
@@ -157,6 +174,7 @@ TEST(gate_deny_allow_async_and_cancel)
     CHECK(strncmp(resp, "HTTP/1.1 403", 12) == 0);
     CHECK(strstr(resp, "\"message\":\"denied by the test gate\"") != NULL);
     CHECK(up_seen[0] == '\0'); /* nothing forwarded */
+    CHECK_EQ(__atomic_load_n(&second_calls, __ATOMIC_SEQ_CST), 0); /* a DENY ends the pipeline */
 
     CHECK(request("/api/v1/pods", resp, sizeof resp) > 0);
     CHECK(strncmp(resp, "HTTP/1.1 200", 12) == 0);
@@ -166,6 +184,9 @@ TEST(gate_deny_allow_async_and_cancel)
     CHECK(strstr(up_seen, "Impersonate-Group: ops\r\n") != NULL);
     CHECK(strstr(up_seen, "Impersonate-Uid: u-1\r\n") != NULL);
     CHECK(strstr(up_seen, "root") == NULL); /* the client's Impersonate-User is gone */
+    /* the parked first step resumed the pipeline at the second one */
+    CHECK_EQ(__atomic_load_n(&second_calls, __ATOMIC_SEQ_CST), 1);
+    CHECK_EQ(__atomic_load_n(&second_saw_alice, __ATOMIC_SEQ_CST), 1);
 
     /* A request parked in the gate when the server stops: the drain timeout closes the
      * connection, the gate completes later and finds itself cancelled. */
@@ -179,11 +200,11 @@ TEST(gate_deny_allow_async_and_cancel)
     kill(getpid(), SIGTERM); /* the control loop drains, then stops the worker */
     pthread_join(th, NULL);  /* returns once the worker loop has no handles left */
     CHECK_EQ(__atomic_load_n(&pending_done, __ATOMIC_SEQ_CST), before + 1);
+    CHECK_EQ(__atomic_load_n(&second_calls, __ATOMIC_SEQ_CST), 1); /* cancelled: not run */
     close(fd);
     ag_server_destroy(srv);
     ag_config_destroy(conf);
     ag_buf_dispose(&err);
-    ag_gate_install(NULL, NULL);
     shutdown(up_fd, SHUT_RDWR);
     close(up_fd);
     pthread_join(up_thread, NULL);

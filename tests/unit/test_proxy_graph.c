@@ -113,7 +113,6 @@ typedef struct {
 static void on_stop(uv_async_t *h)
 {
     env_t *env = h->data;
-    ag_graph_set_default(NULL);
     ag_graph_destroy(env->graph);
     ag_fetch_destroy(env->fetch);
     uv_close((uv_handle_t *)h, NULL);
@@ -123,12 +122,11 @@ static void *control_main(void *arg)
 {
     env_t *env = arg;
     uv_loop_init(&env->loop);
-    /* as the gateway starts it (ag_authenticate_setup): created on the control loop with
-     * the fetch engine, published as the process's resolver */
+    /* as the gateway starts it (cmd_serve.c): created on the control loop with the fetch
+     * engine, then handed to the authenticator (ag_authenticator_attach) */
     env->create_err = ag_fetch_create(&env->loop, NULL, &env->fetch);
     if (!env->create_err)
         env->create_err = ag_graph_create(&env->loop, env->fetch, &env->cfg, &env->graph);
-    ag_graph_set_default(env->graph);
     uv_async_init(&env->loop, &env->stop, on_stop);
     env->stop.data = env;
     uv_sem_post(&env->ready);
@@ -1043,13 +1041,13 @@ TEST(graph_gate_step_resolves_overage_or_denies_with_a_reason)
     if (!rig_start(&r))
         goto out;
     authn_fixture_start(&c);
-    /* no resolver published: the groups are unknowable -> 403 at once */
-    ag_graph_set_default(NULL);
+    /* no resolver: the groups are unknowable -> 403 at once */
+    ag_authenticator_attach(c.a, NULL, NULL);
     CHECK_EQ(gate_run(&r, &c, &q, "azure_overage", false), AG_GATE_DENY);
     CHECK_EQ(q.gate.status, 403);
     CHECK_SLICE(q.gate.message, "forbidden: too many groups");
     CHECK_EQ(q.calls, 0);
-    ag_graph_set_default(r.env.graph);
+    ag_authenticator_attach(c.a, r.env.graph, NULL);
     /* no overage: allowed at once, no Graph call */
     CHECK_EQ(gate_run(&r, &c, &q, "azure_v1", false), AG_GATE_ALLOW);
     CHECK_EQ(q.calls, 0);
@@ -1083,7 +1081,6 @@ TEST(graph_gate_step_resolves_overage_or_denies_with_a_reason)
     CHECK(q.gate.identity == NULL);
     CHECK_EQ(LOOKUPS(&r, AZ_OID), 3);
 out:
-    ag_graph_set_default(r.env.graph);
     authn_fixture_teardown(&c); /* releases worker 1's mailbox on r.w's loop */
     rig_stop(&r);
 }
