@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "azrbac.h"
+#include "rfc3339.h"
 
 void ag_authz_decision_reset(ag_authz_decision_t *d, ag_authz_result result, ag_authz_source source)
 {
@@ -153,11 +154,29 @@ static ag_err describe_subject(const ag_authz_decision_t *d, ag_buf_t *out)
     return err;
 }
 
-static ag_err rbac_reason(const ag_authz_decision_t *d, ag_buf_t *out)
+/* ", time-bound from A until B" (either side may be open); when <d> was judged outside
+ * the window, also why: "(expired at B)" or "(not yet valid, starts at A)". */
+static ag_err window_reason(const ag_authz_decision_t *d, ag_buf_t *out)
+{
+    char a[AG_RFC3339_BUF], b[AG_RFC3339_BUF];
+    ag_rfc3339_format_ms(d->not_before, a);
+    ag_rfc3339_format_ms(d->expires_at, b);
+    ag_err err = ag_buf_append_cstr(out, ", time-bound");
+    if (!err && d->not_before != INT64_MIN)
+        err = ag_buf_printf(out, " from %s", a);
+    if (!err && d->expires_at != INT64_MAX)
+        err = ag_buf_printf(out, " until %s", b);
+    if (err || !d->outside_window)
+        return err;
+    return d->judged_at >= d->expires_at ? ag_buf_printf(out, " (expired at %s)", b)
+                                         : ag_buf_printf(out, " (not yet valid, starts at %s)", a);
+}
+
+/* ClusterRoleBinding "x" of ClusterRole "y" to Group "z" */
+static ag_err rbac_binding(const ag_authz_decision_t *d, ag_buf_t *out)
 {
     ag_err err;
-    /* RBAC: allowed by ClusterRoleBinding "x" of ClusterRole "y" to Group "z" */
-    if ((err = ag_buf_printf(out, "RBAC: allowed by %.*s ", AG_STR_FMT(d->binding_kind))))
+    if ((err = ag_buf_printf(out, "%.*s ", AG_STR_FMT(d->binding_kind))))
         return err;
     if (d->binding_namespace.n) {
         ag_buf_t b = AG_BUF_INIT(d->binding_name.n + d->binding_namespace.n + 2);
@@ -169,9 +188,27 @@ static ag_err rbac_reason(const ag_authz_decision_t *d, ag_buf_t *out)
         err = quote(out, d->binding_name);
     }
     if (err || (err = ag_buf_printf(out, " of %.*s ", AG_STR_FMT(d->role_kind))) ||
-        (err = quote(out, d->role_name)) || (err = ag_buf_append_cstr(out, " to ")))
+        (err = quote(out, d->role_name)) || (err = ag_buf_append_cstr(out, " to ")) ||
+        (err = describe_subject(d, out)))
         return err;
-    return describe_subject(d, out);
+    return d->windowed ? window_reason(d, out) : 0;
+}
+
+/* RBAC: allowed by ClusterRoleBinding "x" of ClusterRole "y" to Group "z"[, time-bound ...] */
+static ag_err rbac_reason(const ag_authz_decision_t *d, ag_buf_t *out)
+{
+    ag_err err = ag_buf_append_cstr(out, "RBAC: allowed by ");
+    return err ? err : rbac_binding(d, out);
+}
+
+/* RBAC: outside the validity window of RoleBinding "x/ns" of ... to ..., time-bound until B
+ * (expired at B)[; the first role-resolution error] */
+static ag_err outside_reason(const ag_authz_decision_t *d, ag_buf_t *out)
+{
+    ag_err err = ag_buf_append_cstr(out, "RBAC: outside the validity window of ");
+    if (err || (err = rbac_binding(d, out)))
+        return err;
+    return d->error ? ag_buf_printf(out, "; %s", d->error) : 0;
 }
 
 ag_err ag_authz_reason(const ag_authz_decision_t *d, ag_buf_t *out)
@@ -182,7 +219,10 @@ ag_err ag_authz_reason(const ag_authz_decision_t *d, ag_buf_t *out)
         return ag_buf_append_cstr(out, "allowed: user is in group \"system:masters\"");
     if (d->result == AG_AUTHZ_ALLOW && d->source == AG_AUTHZ_BY_RBAC)
         return rbac_reason(d, out);
-    /* not allowed: upstream RBAC says nothing unless role resolution failed */
+    /* not allowed: upstream RBAC says nothing unless role resolution failed; a time-bound
+     * binding that would have allowed outside its window is named (audit, --explain) */
+    if (d->outside_window && d->source == AG_AUTHZ_BY_RBAC)
+        return outside_reason(d, out);
     if (d->error)
         return ag_buf_printf(out, "%s%s", d->source == AG_AUTHZ_BY_RBAC ? "RBAC: " : "", d->error);
     return 0;

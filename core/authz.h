@@ -11,6 +11,7 @@
 #define AG_AUTHZ_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "identity.h"
@@ -60,6 +61,11 @@ typedef struct {
     int rule_index;
     /* the binding's subject that matched the user (kind User/Group/ServiceAccount) */
     ag_str_t subject_kind, subject_namespace, subject_name;
+    /* A time-bound binding (rbac.h): its window (ms since the epoch; INT64_MIN/INT64_MAX
+     * for an open side) and the time it was judged at. outside_window: NO_OPINION, and the
+     * binding named above would have allowed inside its window. */
+    bool windowed, outside_window;
+    int64_t not_before, expires_at, judged_at;
     /* Azure RBAC: assignment id, role definition name, scope, and the data action */
     ag_str_t assignment_id, azure_role, azure_scope;
     ag_str_t data_action; /* the data action checked (also set on a deny) */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "rbac_int.h"
 
@@ -442,10 +443,54 @@ static void fill_allow(ag_authz_decision_t *d, const rbac_binding_t *b, const rb
     d->subject_kind = s->kind;
     d->subject_namespace = ag_str_eq_lit(s->kind, "ServiceAccount") ? s->eff_ns : s->ns;
     d->subject_name = s->name;
+    d->windowed = b->windowed;
+    d->outside_window = false;
+    d->not_before = b->not_before;
+    d->expires_at = b->expires_at;
 }
 
-/* Visits grants g[0, n) in order; true when one allowed (d filled). */
-static bool visit_grants(const rbac_grant_t *g, int n, const ag_attrs_t *a, ag_authz_decision_t *d)
+int64_t ag_rbac_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t ag_rbac_next_boundary(const ag_rbac_t *p, int64_t now_ms)
+{
+    int lo = 0, hi = p->nboundaries; /* the first boundary > now_ms */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (p->boundaries[mid] <= now_ms)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < p->nboundaries ? p->boundaries[lo] : INT64_MAX;
+}
+
+/* Whether the time-bound binding of a grant whose rule <r> allows grants at *now (read
+ * from the clock on first need); when not, the first such grant is named in <d>. */
+static bool window_allows(const rbac_grant_t *g, int r, int64_t *now, ag_authz_decision_t *d)
+{
+    const rbac_binding_t *b = g->binding;
+    if (*now == AG_RBAC_NOW)
+        *now = ag_rbac_now_ms();
+    if (ag_rbac_binding_in_window(b, *now))
+        return true;
+    if (!d->outside_window) {
+        fill_allow(d, b, g->subject, r);
+        d->result = AG_AUTHZ_NO_OPINION;
+        d->outside_window = true;
+        d->judged_at = *now;
+    }
+    return false;
+}
+
+/* Visits grants g[0, n) in order; true when one allowed (d filled). A time-bound grant
+ * costs a clock read only once its rule has matched. */
+static bool visit_grants(const rbac_grant_t *g, int n, const ag_attrs_t *a, int64_t *now,
+                         ag_authz_decision_t *d)
 {
     for (int i = 0; i < n; i++) {
         const rbac_role_t *role = g[i].role;
@@ -454,11 +499,16 @@ static bool visit_grants(const rbac_grant_t *g, int n, const ag_attrs_t *a, ag_a
                 d->error = g[i].binding->error;
             continue;
         }
-        for (int r = 0; r < role->nrules; r++)
-            if (ag_rbac_rule_allows(role->rules[r], a)) {
-                fill_allow(d, g[i].binding, g[i].subject, r);
-                return true;
-            }
+        for (int r = 0; r < role->nrules; r++) {
+            if (!ag_rbac_rule_allows(role->rules[r], a))
+                continue;
+            if (g[i].binding->windowed && !window_allows(&g[i], r, now, d))
+                break;
+            fill_allow(d, g[i].binding, g[i].subject, r);
+            if (g[i].binding->windowed)
+                d->judged_at = *now;
+            return true;
+        }
     }
     return false;
 }
@@ -510,6 +560,20 @@ static const rbac_principal_t *principal_at(const ag_rbac_t *p, const ag_identit
 ag_authz_result ag_rbac_eval(const ag_rbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
                              ag_authz_decision_t *d)
 {
+    return ag_rbac_eval_at(p, user, a, AG_RBAC_NOW, d);
+}
+
+/* On no opinion, what a grant outside its window left in <d> is kept (named, not allowed). */
+static ag_authz_result no_opinion(ag_authz_decision_t *d)
+{
+    d->result = AG_AUTHZ_NO_OPINION;
+    d->source = AG_AUTHZ_BY_RBAC;
+    return AG_AUTHZ_NO_OPINION;
+}
+
+ag_authz_result ag_rbac_eval_at(const ag_rbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
+                                int64_t now, ag_authz_decision_t *d)
+{
     const rbac_principal_t *pr[PROBE_MAX];
     ag_authz_decision_reset(d, AG_AUTHZ_NO_OPINION, AG_AUTHZ_BY_NONE);
     for (int g = 0; g < user->ngroups; g++)
@@ -525,26 +589,26 @@ ag_authz_result ag_rbac_eval(const ag_rbac_t *p, const ag_identity_t *user, cons
     resolve_principals(p, user, kept, pr);
     for (int i = 0; i < n; i++) {
         const rbac_principal_t *x = principal_at(p, user, i, pr, kept);
-        if (x && visit_grants(x->grants, x->ncluster, a, d))
+        if (x && visit_grants(x->grants, x->ncluster, a, &now, d))
             return AG_AUTHZ_ALLOW;
     }
     int ns = a->namespace_.n ? find_ns(p, a->namespace_) : -1;
     for (int i = 0; ns >= 0 && i < n; i++) {
         const rbac_principal_t *x = principal_at(p, user, i, pr, kept);
         const rbac_nsgrants_t *r = x ? ns_grants(x, ns) : NULL;
-        if (r && visit_grants(x->grants + r->first, r->n, a, d))
+        if (r && visit_grants(x->grants + r->first, r->n, a, &now, d))
             return AG_AUTHZ_ALLOW;
     }
-    d->result = AG_AUTHZ_NO_OPINION;
-    d->source = AG_AUTHZ_BY_RBAC;
-    return AG_AUTHZ_NO_OPINION;
+    return no_opinion(d);
 }
 
 void ag_rbac_who_can(const ag_rbac_t *p, const ag_attrs_t *a, ag_rbac_who_fn fn, void *ctx)
 {
+    int64_t now = ag_rbac_now_ms();
     for (int i = 0; i < p->nbindings; i++) {
         const rbac_binding_t *b = &p->bindings[i];
-        if (!b->role || (!b->cluster && !ag_str_eq(b->ns, a->namespace_)))
+        if (!b->role || (!b->cluster && !ag_str_eq(b->ns, a->namespace_)) ||
+            !ag_rbac_binding_in_window(b, now))
             continue;
         for (int r = 0; r < b->role->nrules; r++) {
             if (!ag_rbac_rule_allows(b->role->rules[r], a))
@@ -601,11 +665,12 @@ ag_err ag_rbac_rules_for(const ag_rbac_t *p, const ag_identity_t *user, ag_str_t
                          ag_rules_t *out)
 {
     ag_err err = 0;
+    int64_t now = ag_rbac_now_ms();
     for (int pass = 0; pass < (ns.n ? 2 : 1); pass++)
         for (int i = 0; !err && i < p->nbindings; i++) {
             const rbac_binding_t *b = &p->bindings[i];
             if (b->cluster == (pass == 0) && (pass == 0 || ag_str_eq(b->ns, ns)) &&
-                names_user(b, user))
+                ag_rbac_binding_in_window(b, now) && names_user(b, user))
                 err = binding_rules(b, out);
         }
     return err;

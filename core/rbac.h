@@ -11,6 +11,7 @@
 #define AG_RBAC_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "authz.h"
 #include "buf.h"
@@ -23,6 +24,15 @@
 #define AG_RBAC_MAX_FILES 4096              /* files in one load (directories included) */
 
 typedef struct ag_rbac ag_rbac_t; /* immutable policy snapshot, refcounted */
+
+/* Time-bound (just-in-time) bindings: a RoleBinding or ClusterRoleBinding carrying either
+ * or both of these annotations (RFC 3339, rfc3339.h) grants only while
+ * not-before <= now < expires-at. A value that does not parse, an empty window, any other
+ * "authgate.io/" annotation, or these on a Role/ClusterRole is a load error naming the
+ * object: a window is never dropped silently (which would make the binding permanent). */
+#define AG_RBAC_NOT_BEFORE "authgate.io/not-before"
+#define AG_RBAC_EXPIRES_AT "authgate.io/expires-at"
+#define AG_RBAC_ANNOTATION_PREFIX "authgate.io/"
 
 typedef struct {
     bool bootstrap; /* built-in default roles and bindings (reference §5); default true */
@@ -60,6 +70,19 @@ void ag_rbac_unref(ag_rbac_t *p); /* accepts NULL */
  * snapshot). No allocation. */
 ag_authz_result ag_rbac_eval(const ag_rbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
                              ag_authz_decision_t *d);
+/* The same at wall-clock time <now_ms> (ms since the epoch) for time-bound bindings;
+ * AG_RBAC_NOW reads the clock, and only when a time-bound grant would allow (what
+ * ag_rbac_eval does). A grant outside its window does not allow; the first such grant
+ * that would have allowed is named in <d> (binding_*, role_*, subject_*, the window,
+ * outside_window true) while the result stays NO_OPINION. */
+#define AG_RBAC_NOW INT64_MIN
+ag_authz_result ag_rbac_eval_at(const ag_rbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
+                                int64_t now_ms, ag_authz_decision_t *d);
+/* Wall-clock milliseconds since the epoch (CLOCK_REALTIME), as window checks read it. */
+int64_t ag_rbac_now_ms(void);
+/* The earliest window start or end of any binding strictly after <now_ms>, INT64_MAX when
+ * none: when the gateway re-publishes the policy (the decision checks windows itself). */
+int64_t ag_rbac_next_boundary(const ag_rbac_t *p, int64_t now_ms);
 
 /* who-can: calls <fn> for each subject (kind, namespace, name) of every binding that
  * grants <a> (RoleBindings only when a->namespace_ is theirs), with the binding, role and
@@ -91,6 +114,7 @@ ag_err ag_rbac_rules_for(const ag_rbac_t *p, const ag_identity_t *user, ag_str_t
 typedef struct {
     int roles, cluster_roles, role_bindings, cluster_role_bindings, rules, aggregated;
     int missing_role_refs; /* bindings whose role does not exist (grant nothing) */
+    int time_bound;        /* bindings with a validity window */
 } ag_rbac_stats_t;
 void ag_rbac_stats(const ag_rbac_t *p, ag_rbac_stats_t *out);
 

@@ -14,10 +14,12 @@ typedef struct {
  * namespace counts "namespace" as a field, and is looked at only when <other_ns>. */
 static bool scan(const rbac_grant_t *g, int n, const ag_attrs_t *a, bool other_ns, closest_t *best)
 {
+    int64_t now = ag_rbac_now_ms();
     for (int i = 0; i < n; i++) {
         const rbac_binding_t *b = g[i].binding;
         bool elsewhere = !b->cluster && !(a->namespace_.n && ag_str_eq(b->ns, a->namespace_));
-        if (!g[i].role || elsewhere != other_ns || (elsewhere && !a->resource_request))
+        if (!g[i].role || elsewhere != other_ns || (elsewhere && !a->resource_request) ||
+            !ag_rbac_binding_in_window(b, now)) /* outside: the decision names it instead */
             continue;
         for (int r = 0; r < g[i].role->nrules; r++) {
             const char *field;

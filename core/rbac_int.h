@@ -5,6 +5,7 @@
 #define AG_RBAC_INT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "rbac.h"
@@ -65,6 +66,11 @@ typedef struct rbac_binding {
     const char *error;       /* "clusterrole.rbac.authorization.k8s.io \"x\" not found" */
     const rbac_subject_t *subjects;
     int nsubjects;
+    /* Time-bound binding (annotations authgate.io/not-before, authgate.io/expires-at):
+     * grants only while not_before <= now < expires_at (ms since the epoch; INT64_MIN /
+     * INT64_MAX for a side not given). windowed false: always. */
+    bool windowed;
+    int64_t not_before, expires_at;
 } rbac_binding_t;
 
 /* One binding naming one principal. role and subject are copies of binding->role (NULL:
@@ -119,6 +125,8 @@ struct ag_rbac {
     rbac_nsslot_t *nss; /* namespace ids; open addressing; nnsslots is a power of two */
     size_t nnsslots;
     void *index_mem; /* owned: slots and principals of a big index (else in the arena) */
+    int64_t *boundaries; /* every window start and end, sorted, distinct (arena) */
+    int nboundaries;
     ag_rbac_stats_t stats;
 };
 
@@ -128,6 +136,11 @@ const rbac_principal_t *ag_rbac_find_principal(const ag_rbac_t *p, char kind, ag
 /* Builds p->slots and p->nss from p->bindings (load time). */
 ag_err ag_rbac_build_index(ag_rbac_t *p);
 bool ag_rbac_rule_allows(const rbac_rule_t *r, const ag_attrs_t *a);
+/* Whether <b> grants at <now> (ms since the epoch): always for a binding without window. */
+static inline bool ag_rbac_binding_in_window(const rbac_binding_t *b, int64_t now)
+{
+    return !b->windowed || (b->not_before <= now && now < b->expires_at);
+}
 /* How many of <a>'s fields rule <r> fails (verb, apiGroup, resource incl. subresource,
  * resourceName; or verb, path), the first of them in *field (static; NULL at 0). A rule of
  * the other kind (URLs for a resource request, resources for a URL) counts as 99. */

@@ -13,6 +13,7 @@
 #include "json.h"
 #include "rbac.h"
 #include "rbac_int.h"
+#include "rfc3339.h"
 #include "yaml2json.h"
 
 #define RBAC_GROUP "rbac.authorization.k8s.io"
@@ -410,6 +411,94 @@ static ag_err claim(loader_t *ld, ag_json_ref at, char kind, const char *kname, 
     return 0;
 }
 
+/* ---- time-bound bindings ------------------------------------------------------------ */
+
+/* "RoleBinding \"x\" in namespace \"y\": " before a window error, so a message names the
+ * object as well as FILE:LINE:COL. */
+static void name_object(ag_buf_t *out, const char *kind, ag_str_t ns, ag_str_t name)
+{
+    ag_buf_printf(out, "%s \"%.*s\"%s%.*s%s: ", kind, AG_STR_FMT(name),
+                  ns.n ? " in namespace \"" : "", AG_STR_FMT(ns), ns.n ? "\"" : "");
+}
+
+/* <v> as printable ASCII, at most 64 bytes ('?' for anything else), for an error. */
+static void put_value(ag_buf_t *out, ag_str_t v)
+{
+    ag_buf_append_cstr(out, "\"");
+    for (size_t i = 0; i < v.n && i < 64; i++)
+        ag_buf_printf(out, "%c", v.p[i] >= 0x20 && v.p[i] < 0x7f && v.p[i] != '"' ? v.p[i] : '?');
+    ag_buf_append_cstr(out, v.n > 64 ? "...\"" : "\"");
+}
+
+static ag_err window_fail(loader_t *ld, ag_json_ref at, const char *kind, ag_str_t ns,
+                          ag_str_t name, ag_str_t key, ag_str_t val, const char *why)
+{
+    fail(ld, at, "%s", "");
+    if (ld->errmsg) {
+        name_object(ld->errmsg, kind, ns, name);
+        ag_buf_printf(ld->errmsg, "metadata.annotations[\"%.*s\"]: ", AG_STR_FMT(key));
+        if (val.p) {
+            put_value(ld->errmsg, val);
+            ag_buf_append_cstr(ld->errmsg, " ");
+        }
+        ag_buf_append_cstr(ld->errmsg, why);
+    }
+    return AG_E_CONFIG;
+}
+
+/* One annotation of the window: a string that is an RFC 3339 time. */
+static ag_err window_time(loader_t *ld, ag_json_ref k, const char *kind, ag_str_t ns, ag_str_t name,
+                          ag_str_t key, bool start, int64_t *ms)
+{
+    ag_json_ref v = ag_json_value(k);
+    ag_str_t val;
+    if (ag_json_typeof(ld->doc, v) != AG_JSON_STRING)
+        return window_fail(ld, v, kind, ns, name, key, AG_STR_NULL, "must be a string");
+    if (ag_json_str(ld->doc, v, ld->tmp, &val) != 0)
+        return AG_E_NOMEM;
+    if (ag_rfc3339_parse_ms(val, start, ms) != 0)
+        return window_fail(ld, v, kind, ns, name, key, val,
+                           "is not an RFC 3339 time (e.g. 2026-12-07T21:30:00Z)");
+    return 0;
+}
+
+/* The window annotations of the object <obj> of <kind> into <b> (NULL: a role, which may
+ * carry none). Any other authgate.io/ annotation is refused: a misspelt expires-at must
+ * not leave a binding permanent. */
+static ag_err parse_window(loader_t *ld, ag_json_ref obj, const char *kind, ag_str_t ns,
+                           ag_str_t name, rbac_binding_t *b)
+{
+    ag_json_ref an = ag_json_get(ld->doc, ag_json_get(ld->doc, obj, "metadata"), "annotations");
+    if (absent(ld, an))
+        return 0;
+    if (ag_json_typeof(ld->doc, an) != AG_JSON_OBJECT)
+        return fail(ld, an, "metadata.annotations: must be an object of strings");
+    for (ag_json_ref k = ag_json_first(ld->doc, an); k != AG_JSON_NONE;
+         k = ag_json_next(ld->doc, k)) {
+        ag_str_t key;
+        ag_err err;
+        if (ag_json_str(ld->doc, k, ld->tmp, &key) != 0)
+            return AG_E_NOMEM;
+        if (!ag_str_starts_with(key, AG_STR(AG_RBAC_ANNOTATION_PREFIX)))
+            continue;
+        bool nbf = ag_str_eq_lit(key, AG_RBAC_NOT_BEFORE),
+             exp = ag_str_eq_lit(key, AG_RBAC_EXPIRES_AT);
+        if (!b || (!nbf && !exp))
+            return window_fail(
+                ld, k, kind, ns, name, key, AG_STR_NULL,
+                b ? "unknown annotation (expected " AG_RBAC_NOT_BEFORE " or " AG_RBAC_EXPIRES_AT ")"
+                  : "a validity window applies to RoleBindings and ClusterRoleBindings only");
+        if ((err = window_time(ld, k, kind, ns, name, key, nbf,
+                               nbf ? &b->not_before : &b->expires_at)))
+            return err;
+        b->windowed = true;
+    }
+    if (b && b->windowed && b->not_before >= b->expires_at)
+        return window_fail(ld, an, kind, ns, name, AG_STR(AG_RBAC_EXPIRES_AT), AG_STR_NULL,
+                           "must be later than " AG_RBAC_NOT_BEFORE " (the window is empty)");
+    return 0;
+}
+
 static ag_err parse_role(loader_t *ld, ag_json_ref obj, bool cluster)
 {
     rbac_role_t role = {.cluster = cluster};
@@ -420,6 +509,8 @@ static ag_err parse_role(loader_t *ld, ag_json_ref obj, bool cluster)
         (err = parse_rules(ld, obj, !cluster, &role)))
         return err;
     if (cluster && (err = parse_aggregation(ld, obj, &role)))
+        return err;
+    if ((err = parse_window(ld, obj, cluster ? "ClusterRole" : "Role", role.ns, role.name, NULL)))
         return err;
     if (role.aggregated)
         role.rules = NULL, role.nrules = 0; /* stored rules are not authoritative (§4) */
@@ -528,10 +619,12 @@ static ag_err parse_role_ref(loader_t *ld, ag_json_ref obj, rbac_binding_t *b)
 
 static ag_err parse_binding(loader_t *ld, ag_json_ref obj, bool cluster)
 {
-    rbac_binding_t b = {.cluster = cluster};
+    rbac_binding_t b = {.cluster = cluster, .not_before = INT64_MIN, .expires_at = INT64_MAX};
     ag_err err;
     if ((err = parse_meta(ld, obj, !cluster, &b.ns, &b.name, NULL)) ||
-        (err = parse_role_ref(ld, obj, &b)))
+        (err = parse_role_ref(ld, obj, &b)) ||
+        (err = parse_window(ld, obj, cluster ? "ClusterRoleBinding" : "RoleBinding", b.ns, b.name,
+                            &b)))
         return err;
     ag_json_ref subs = ag_json_get(ld->doc, obj, "subjects");
     if (!absent(ld, subs)) {
@@ -843,6 +936,36 @@ out:
     return err;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* p->boundaries: every finite window start and end, sorted and distinct. */
+static ag_err collect_boundaries(ag_rbac_t *p)
+{
+    int n = 0;
+    int64_t *v = ag_arena_alloc(&p->arena, (size_t)p->stats.time_bound * 2 * sizeof *v + 1);
+    if (!v)
+        return AG_E_NOMEM;
+    for (int i = 0; i < p->nbindings; i++) {
+        const rbac_binding_t *b = &p->bindings[i];
+        if (b->windowed && b->not_before != INT64_MIN)
+            v[n++] = b->not_before;
+        if (b->windowed && b->expires_at != INT64_MAX)
+            v[n++] = b->expires_at;
+    }
+    if (n > 1)
+        qsort(v, (size_t)n, sizeof *v, cmp_i64);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!k || v[k - 1] != v[i])
+            v[k++] = v[i];
+    p->boundaries = v, p->nboundaries = k;
+    return 0;
+}
+
 static ag_err finish(loader_t *ld)
 {
     ag_rbac_t *p = ld->p;
@@ -866,8 +989,9 @@ static ag_err finish(loader_t *ld)
     for (int i = 0; i < p->nbindings; i++) {
         p->stats.cluster_role_bindings += p->bindings[i].cluster;
         p->stats.role_bindings += !p->bindings[i].cluster;
+        p->stats.time_bound += p->bindings[i].windowed;
     }
-    return 0;
+    return collect_boundaries(p);
 }
 
 static ag_err loader_begin(loader_t *ld, const ag_rbac_opts_t *opts, ag_buf_t *errmsg)

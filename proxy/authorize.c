@@ -65,8 +65,10 @@ static ag_gate_result forbid(ag_gate_t *g, ag_audit_entry_t *e, const ag_identit
     ag_buf_t msg = scratch(scratch_msg, sizeof scratch_msg),
              why = scratch(scratch_why, sizeof scratch_why);
     /* The API server appends the authorizer's reason (webhooks, i.e. Azure via guard);
-     * RBAC's no-opinion has none. */
-    if (d && d->result != AG_AUTHZ_ALLOW && (d->source == AG_AUTHZ_BY_AZURE || d->error))
+     * RBAC's no-opinion has none for the client, but the audit event names a role
+     * resolution error or a time-bound binding judged outside its window. */
+    if (d && d->result != AG_AUTHZ_ALLOW &&
+        (d->source == AG_AUTHZ_BY_AZURE || d->error || d->outside_window))
         ag_authz_reason(d, &why);
     ag_str_t suffix = d && d->source == AG_AUTHZ_BY_AZURE ? ag_buf_str(&why) : AG_STR_NULL;
     g->status = 403;

@@ -16,6 +16,7 @@
 #include "policy.h"
 #include "rbac.h"
 #include "reqinfo.h"
+#include "rfc3339.h"
 #include "rules.h"
 
 #define MAX_LIST 64 /* --policy / --as-group occurrences */
@@ -470,6 +471,22 @@ static void json_user(ag_buf_t *b, const ag_identity_t *id)
     ag_buf_append_cstr(b, "]}");
 }
 
+/* ,"window":{"notBefore":"...","expiresAt":"...","outside":BOOL} of a time-bound binding */
+static void json_window(ag_buf_t *b, const ag_authz_decision_t *d)
+{
+    char t[AG_RFC3339_BUF];
+    ag_buf_append_cstr(b, ",\"window\":{");
+    if (d->not_before != INT64_MIN) {
+        ag_rfc3339_format_ms(d->not_before, t);
+        ag_buf_printf(b, "\"notBefore\":\"%s\",", t);
+    }
+    if (d->expires_at != INT64_MAX) {
+        ag_rfc3339_format_ms(d->expires_at, t);
+        ag_buf_printf(b, "\"expiresAt\":\"%s\",", t);
+    }
+    ag_buf_printf(b, "\"outside\":%s}", d->outside_window ? "true" : "false");
+}
+
 static void json_decision(ag_buf_t *b, const ag_authz_decision_t *d)
 {
     ag_buf_printf(b, "{\"source\":\"%s\"",
@@ -486,6 +503,8 @@ static void json_decision(ag_buf_t *b, const ag_authz_decision_t *d)
         json_field(b, "name", d->role_name, true);
         ag_buf_printf(b, "},\"ruleIndex\":%d", d->rule_index);
     }
+    if (d->windowed)
+        json_window(b, d);
     if (d->subject_kind.n) {
         ag_buf_append_cstr(b, ",\"subject\":{");
         json_field(b, "kind", d->subject_kind, false);

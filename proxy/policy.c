@@ -217,7 +217,10 @@ static struct {
     uint64_t generation;
     uint64_t build_ms; /* the last rebuild's duration */
     bool last_ok;
-    ag_metric_id m_ok, m_error, m_generation, m_last_ok;
+    uv_timer_t window; /* the next time-bound binding's window boundary */
+    int64_t window_at; /* that boundary (ms since the epoch) */
+    bool window_started;
+    ag_metric_id m_ok, m_error, m_generation, m_last_ok, m_window;
 } R;
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -288,6 +291,46 @@ static void log_loaded(const ag_policy_t *p, const char *what)
             p->azure ? ", Azure RBAC on" : "");
 }
 
+/* ---- time-bound bindings: re-publish at each window boundary ------------------------ */
+
+/* Decisions check a binding's window themselves, so a lapsed binding stops granting at
+ * its expires-at even if this timer is late; the rebuild at the boundary keeps the rest
+ * (rules reviews, logs, metrics, later snapshots) in step with no outside signal. A
+ * boundary far ahead is re-checked at least hourly, so a wall clock step is caught. */
+#define WINDOW_MAX_WAIT_MS (3600u * 1000u)
+
+static void schedule_window(void);
+
+static void on_window(uv_timer_t *t)
+{
+    (void)t;
+    if (ag_rbac_now_ms() < R.window_at) { /* the monotonic timer ran ahead of the wall clock */
+        schedule_window();
+        return;
+    }
+    ag_info("policy: a time-bound RBAC binding's window opens or closes now; rebuilding");
+    ag_metrics_inc(R.m_window);
+    ag_policy_reload();
+    if (!R.running) /* not queued (a failure was logged): try again at the next boundary */
+        schedule_window();
+}
+
+/* Arms R.window for the earliest window boundary of the snapshot in force after now. */
+static void schedule_window(void)
+{
+    ag_policy_t *p = atomic_load(&current); /* control thread: the writer; no ref needed */
+    if (!R.window_started || !p)
+        return;
+    uv_timer_stop(&R.window);
+    int64_t now = ag_rbac_now_ms(), next = ag_rbac_next_boundary(p->rbac, now);
+    if (next == INT64_MAX)
+        return;
+    uint64_t wait = (uint64_t)(next - now) + 1; /* +1: at the boundary, not a hair before */
+    R.window_at = next;
+    uv_update_time(R.loop); /* the wait counts from now, not from this loop turn's start */
+    uv_timer_start(&R.window, on_window, wait < WINDOW_MAX_WAIT_MS ? wait : WINDOW_MAX_WAIT_MS, 0);
+}
+
 static void on_build(uv_work_t *w)
 {
     (void)w;
@@ -326,6 +369,7 @@ static void on_built(uv_work_t *w, int status)
             ag_metrics_add(R.m_last_ok, -1);
         R.last_ok = false;
     }
+    schedule_window();
     if (R.again) {
         R.again = false;
         start_build();
@@ -380,6 +424,11 @@ static bool policy_ready(void *ud)
 
 void ag_policy_stop(void)
 {
+    if (R.window_started) {
+        uv_timer_stop(&R.window);
+        uv_close((uv_handle_t *)&R.window, NULL);
+        R.window_started = false;
+    }
     if (R.poll_started) {
         uv_timer_stop(&R.poll);
         uv_close((uv_handle_t *)&R.poll, NULL);
@@ -410,9 +459,16 @@ ag_err ag_policy_setup(const ag_config_t *conf, uv_loop_t *control, ag_buf_t *er
                                       "Generation of the policy in force (1 = as started).");
     R.m_last_ok = ag_metrics_gauge("authgate_policy_last_reload_ok", NULL,
                                    "1 when the last policy reload succeeded (or none failed).");
+    R.m_window = ag_metrics_counter("authgate_policy_window_rebuilds_total", NULL,
+                                    "Rebuilds started because a time-bound RBAC binding's "
+                                    "window opened or closed.");
     ag_metrics_add(R.m_generation, 1);
     ag_metrics_add(R.m_last_ok, 1);
     R.last_ok = true;
+    uv_timer_init(control, &R.window);
+    uv_unref((uv_handle_t *)&R.window);
+    R.window_started = true;
+    schedule_window();
     if ((err = ag_ready_register("policy", policy_ready, NULL)) != 0 ||
         (err = ag_reload_register(on_sighup, NULL)) != 0)
         return err;
