@@ -44,6 +44,7 @@ struct job {
     const ag_str_t *auds;
     int naud;
     bool use_cache, owner, refreshed, parked, done;
+    bool resolving; /* the gate's groups step (ag_authenticator_groups_gate) */
     ag_tokencache_key_t key;
     ag_tokencache_waiter_t tw;
     ag_keys_waiter_t kw;
@@ -114,8 +115,10 @@ static void drop(job_t *j)
         ag_tokencache_abandon(j->a->cache, &j->key);
     j->owner = false;
     j->done = true;
-    if (j->g)
+    if (j->g) {
+        j->g->identity = NULL;
         ag_gate_done(j->g, AG_GATE_DENY);
+    }
 }
 
 static void gate_finish(job_t *j, ag_authn_result r, int status)
@@ -126,6 +129,7 @@ static void gate_finish(job_t *j, ag_authn_result r, int status)
         g->identity = &j->id;
         gr = AG_GATE_ALLOW;
     } else {
+        g->identity = NULL; /* the groups step's failure: no identity goes on */
         g->status = status;
         g->message = status == 401   ? AG_STR("Unauthorized")
                      : status == 403 ? AG_STR("forbidden: too many groups")
@@ -182,7 +186,9 @@ static void log_wrong_audience(job_t *j)
 static void finish(job_t *j, ag_authn_result r, int status)
 {
     j->done = true;
-    ag_metrics_inc(m_result[r >= 0 && r < AG_AUTHN_RESULT_COUNT ? r : AG_AUTHN_INTERNAL]);
+    /* on the gate's path an overage identity is counted once, by the groups step */
+    if (!(r == AG_AUTHN_OK && j->g && !j->resolving && (j->id.flags & AG_ID_GROUP_OVERAGE)))
+        ag_metrics_inc(m_result[r >= 0 && r < AG_AUTHN_RESULT_COUNT ? r : AG_AUTHN_INTERNAL]);
     if (r == AG_AUTHN_WRONG_AUDIENCE && j->info.iss.n) /* verified now, not a cached result */
         log_wrong_audience(j);
     else if (r != AG_AUTHN_OK && r != AG_AUTHN_NO_CREDENTIALS)
@@ -200,7 +206,7 @@ static void finish(job_t *j, ag_authn_result r, int status)
 
 static void step_lookup(job_t *j);
 static void step_verify(job_t *j);
-static void step_groups(job_t *j);
+static void identified(job_t *j);
 
 /* The API server's answer about a service-account token that verified offline. */
 static void on_confirm(void *arg, ag_sa_lookup_verdict v, const char *reason)
@@ -218,7 +224,7 @@ static void on_confirm(void *arg, ag_sa_lookup_verdict v, const char *reason)
         if (j->owner)
             ag_tokencache_complete(j->a->cache, &j->key, t, &j->id, exp, t / 1000);
         j->owner = false;
-        step_groups(j);
+        identified(j);
         return;
     }
     ag_authn_result r = v == AG_SA_LOOKUP_REVOKED ? AG_AUTHN_REVOKED : AG_AUTHN_LOOKUP_FAILED;
@@ -289,6 +295,16 @@ static void step_groups(job_t *j)
     }
 }
 
+/* The token's identity is known. The gate goes on with its own groups step (the next in
+ * the pipeline); the TokenReview webhook resolves the groups here. */
+static void identified(job_t *j)
+{
+    if (j->g)
+        finish(j, AG_AUTHN_OK, 200);
+    else
+        step_groups(j);
+}
+
 static void on_keys(void *arg, ag_keys_outcome o)
 {
     job_t *j = arg;
@@ -324,7 +340,7 @@ static void step_verify(job_t *j)
         if (j->owner)
             ag_tokencache_complete(a->cache, &j->key, t, &j->id, j->info.exp, t / 1000);
         j->owner = false;
-        step_groups(j);
+        identified(j);
         return;
     }
     if ((r == AG_AUTHN_UNKNOWN_KID || r == AG_AUTHN_NO_KEYS) && !j->refreshed && j->info.issuer &&
@@ -368,7 +384,7 @@ static void step_lookup(job_t *j)
                                  j->mb ? &j->tw : NULL)) {
     case AG_TC_HIT:
         ag_metrics_inc(m_cache_hit);
-        step_groups(j);
+        identified(j);
         return;
     case AG_TC_NEGATIVE:
         ag_metrics_inc(m_cache_negative);
@@ -402,7 +418,7 @@ static job_t *job_new(ag_authenticator_t *a, ag_arena_t *arena, uv_loop_t *loop,
     j->naud = naud;
     /* With explicit audiences the review needs the satisfied subset, which the cache
      * does not keep: those reviews verify every time (the API server caches them). */
-    j->use_cache = a->cache && naud == 0;
+    j->use_cache = a->cache && naud == 0 && token.n > 0;
     if (j->use_cache)
         ag_tokencache_key(a->cache, token, NULL, 0, &j->key);
     return j;
@@ -423,6 +439,17 @@ static ag_gate_result allow_fixed(ag_gate_t *g, ag_identity_t *id)
     ag_metrics_inc(m_result[AG_AUTHN_OK]);
     g->identity = id;
     return AG_GATE_ALLOW;
+}
+
+/* Runs <j> from <first> for the gate: its synchronous result, or PENDING when it parked
+ * (from then on its answer goes through ag_gate_done). */
+static ag_gate_result run_gate_job(job_t *j, void (*first)(job_t *))
+{
+    first(j);
+    if (j->done && !j->parked)
+        return j->sync_result;
+    j->parked = true;
+    return AG_GATE_PENDING;
 }
 
 ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud)
@@ -460,11 +487,26 @@ ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud)
     if (!j)
         return deny(g, AG_AUTHN_INTERNAL);
     j->g = g;
-    step_lookup(j);
-    if (j->done && !j->parked)
-        return j->sync_result;
-    j->parked = true; /* from here on every answer goes through ag_gate_done */
-    return AG_GATE_PENDING;
+    return run_gate_job(j, step_lookup);
+}
+
+ag_gate_result ag_authenticator_groups_gate(ag_gate_t *g, void *ud)
+{
+    ag_authenticator_t *a = ud;
+    if (!g->identity || !(g->identity->flags & AG_ID_GROUP_OVERAGE))
+        return AG_GATE_ALLOW;
+    job_t *j = job_new(a, g->arena, g->loop, g->worker, AG_STR_NULL, NULL, 0);
+    if (!j) {
+        ag_metrics_inc(m_result[AG_AUTHN_INTERNAL]);
+        g->identity = NULL;
+        g->status = 503;
+        g->message = AG_STR("group resolution is unavailable, retry later");
+        return AG_GATE_DENY;
+    }
+    j->g = g;
+    j->resolving = true;
+    j->id = *g->identity; /* the groups are replaced in the job's copy */
+    return run_gate_job(j, step_groups);
 }
 
 /* ---- TokenReview ------------------------------------------------------------------------------

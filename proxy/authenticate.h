@@ -4,8 +4,9 @@
  * `Authorization: Bearer`, else anonymous (when enabled) or 401. A bearer token goes
  * through the token cache first (single flight: concurrent first uses verify once), then
  * ag_authn_verify against the key manager's snapshots; an unknown kid parks the request on
- * ONE rate-limited key refresh (bounded wait) and verifies again; Azure AD group overage
- * parks it on the Graph resolver (proxy/graph.h). Parked requests resume on their own worker loop.
+ * ONE rate-limited key refresh (bounded wait) and verifies again. Azure AD group overage
+ * is the next pipeline step's (ag_authenticator_groups_gate): it parks the request on the
+ * Graph resolver (proxy/graph.h). Parked requests resume on their own worker loop.
  *
  * Also serves the TokenReview webhook's verification (ag_authn_review), which shares
  * the cache, keys and Graph path. Never logs a token: iss, kid, sub and the result name.
@@ -53,8 +54,14 @@ void ag_authenticator_attach(ag_authenticator_t *a, ag_graph_t *graph, ag_sa_loo
  * issuer, named "issuer <URL>". */
 void ag_authenticator_report(void *ud, ag_ready_report_t *r);
 
-/* The pipeline step (ud = the authenticator). ALLOW sets g->identity; may park. */
+/* The pipeline step (ud = the authenticator). ALLOW sets g->identity, which may still
+ * carry AG_ID_GROUP_OVERAGE for the next step; may park (token cache, unknown kid,
+ * service-account confirmation). */
 ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud);
+/* The step after it (ud = the authenticator): an identity with AG_ID_GROUP_OVERAGE gets
+ * its groups from the attached Graph resolver (parks), others pass at once. DENY 403
+ * (too many groups, no resolver, no such user) or 503 (Graph unavailable). */
+ag_gate_result ag_authenticator_groups_gate(ag_gate_t *g, void *ud);
 
 /* One verification for the TokenReview webhook: <token> checked against <audiences>
  * (none: the issuers' own). Runs on a worker loop (<loop>, metrics slot <worker>);

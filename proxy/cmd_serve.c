@@ -115,8 +115,9 @@ static ag_err build_pipeline(const ag_config_t *conf, serve_t *sv)
     bool authorize = (conf->authz_enabled || conf->audit_enabled) &&
                      (conf->authn_enabled || conf->authz_enabled || conf->insecure_passthrough);
     ag_err err = 0;
-    if (conf->authn_enabled)
-        err = ag_pipeline_add(p, "authenticate", ag_authenticator_gate, sv->authn);
+    if (conf->authn_enabled &&
+        (err = ag_pipeline_add(p, "authenticate", ag_authenticator_gate, sv->authn)) == 0)
+        err = ag_pipeline_add(p, "groups", ag_authenticator_groups_gate, sv->authn);
     if (!err && authorize)
         err = ag_pipeline_add(p, "authorize", ag_authorize_gate, NULL);
     else if (!err && conf->insecure_passthrough && !conf->authn_enabled)

@@ -34,6 +34,14 @@ static ag_gate_result run_from(ag_gate_t *g)
         if (r != AG_GATE_ALLOW)
             return r;
     }
+    if (g->identity && (g->identity->flags & AG_ID_GROUP_OVERAGE)) {
+        /* fail closed: an identity whose groups are unknown (no groups step ran) is
+         * never authorized or forwarded */
+        g->identity = NULL;
+        g->status = 403;
+        g->message = AG_STR("forbidden: too many groups");
+        return AG_GATE_DENY;
+    }
     return AG_GATE_ALLOW;
 }
 

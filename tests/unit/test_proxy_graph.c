@@ -24,6 +24,7 @@
 #include "json.h"
 #include "mailbox.h"
 #include "metrics.h"
+#include "pipeline.h"
 #include "proxy/graph.h"
 #include "testlib.h"
 #include "tokenreview.h"
@@ -972,12 +973,14 @@ out:
     rig_stop(&r);
 }
 
-/* ---- the gate step: authentication's overage step, as the gateway runs it ----------- */
+/* ---- the groups step of the pipeline, as the gateway runs it ---------------------------- */
 
-/* One request through the production gate step (ag_authenticator_gate, proxy/
- * authenticate.c) without a connection: <resume> records how a parked gate completes. */
+/* One request through the production steps authenticate -> groups (proxy/authenticate.c,
+ * as cmd_serve.c adds them) without a connection: <resume> records how a parked request
+ * completes. */
 typedef struct {
     ag_gate_t gate; /* first: the resume callback gets &gate */
+    ag_pipeline_t pipeline;
     ag_http_req_t req;
     ag_header_t auth;
     worker_t *w;
@@ -1011,13 +1014,16 @@ static ag_gate_result gate_run(rig_t *r, authn_fixture_t *c, gate_req_t *q, cons
                              .path = AG_STR("/api/v1/pods"),
                              .headers = &q->auth,
                              .nheaders = 1};
+    ag_pipeline_add(&q->pipeline, "authenticate", ag_authenticator_gate, c->a);
+    ag_pipeline_add(&q->pipeline, "groups", ag_authenticator_groups_gate, c->a);
     q->gate = (ag_gate_t){.req = &q->req,
                           .loop = &r->w.loop,
                           .worker = 1,
                           .arena = &c->req_arena,
+                          .pipeline = &q->pipeline,
                           .resume = on_gate_resume};
     int before = r->w.answered;
-    ag_gate_result res = ag_authenticator_gate(&q->gate, c->a);
+    ag_gate_result res = ag_pipeline_run(&q->gate);
     if (cancel)
         q->gate.cancelled = true;
     if (res == AG_GATE_PENDING)

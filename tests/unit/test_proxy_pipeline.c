@@ -166,3 +166,25 @@ TEST(pipeline_has_a_bounded_number_of_steps)
         CHECK_EQ(ag_pipeline_add(&p, "step", allow_a, NULL), 0);
     CHECK_EQ(ag_pipeline_add(&p, "step", allow_a, NULL), AG_E_TOO_BIG);
 }
+
+static ag_identity_t overage = {.username = {"ada", 3}, .flags = AG_ID_GROUP_OVERAGE};
+
+static ag_gate_result overage_identity(ag_gate_t *g, void *ud)
+{
+    (void)ud;
+    note('o');
+    g->identity = &overage;
+    return AG_GATE_ALLOW;
+}
+
+TEST(pipeline_never_lets_an_unresolved_group_overage_through)
+{
+    ag_pipeline_t p = {0};
+    ag_gate_t g;
+    add(&p, overage_identity);
+    add(&p, allow_b);
+    CHECK_EQ(run(&p, &g), AG_GATE_DENY); /* no groups step resolved it */
+    CHECK_STREQ(rig.trace, "ob");
+    CHECK_EQ(g.status, 403);
+    CHECK(g.identity == NULL);
+}
