@@ -183,7 +183,7 @@ ag_gate_result ag_authorize_gate(ag_gate_t *g, void *ud)
     uint64_t t0 = uv_hrtime();
     ag_audit_entry_t *e = ag_audit_begin(g);
     const ag_identity_t *requester = g->identity ? g->identity : &anonymous;
-    ag_policy_t *p = A.enabled ? ag_policy_acquire() : NULL;
+    const ag_policy_t *p = A.enabled ? ag_policy_enter() : NULL;
     ag_gate_result r;
     ag_str_t verb = AG_STR("other");
     if (e)
@@ -195,7 +195,8 @@ ag_gate_result ag_authorize_gate(ag_gate_t *g, void *ud)
     } else {
         r = decide(g, e, p, requester, &verb);
     }
-    ag_policy_unref(p);
+    if (A.enabled)
+        ag_policy_leave();
     observe(verb, r == AG_GATE_ALLOW, uv_hrtime() - t0);
     if (r == AG_GATE_DENY && g->status == 403)
         ag_log_req(AG_LOG_DEBUG, g->client_ip.p, ag_gate_audit_id(g),

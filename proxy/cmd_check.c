@@ -717,7 +717,7 @@ int ag_cmd_check(int argc, char **argv)
                 : decide_and_print(&o, &p->chain, &id, &a);
     ag_buf_dispose(&sa_group);
 out:
-    ag_policy_unref(p);
+    ag_policy_destroy(p);
     ag_arena_dispose(&arena);
     return rc;
 }
@@ -791,7 +791,7 @@ int ag_cmd_who_can(int argc, char **argv)
     ag_buf_dispose(&w.out);
     rc = 0;
 out:
-    ag_policy_unref(p);
+    ag_policy_destroy(p);
     ag_arena_dispose(&arena);
     return rc;
 }

@@ -1,43 +1,33 @@
 /* The upstream credential source (credential.h). The control thread is the only writer:
  * it stats the token file on a timer (and on SIGHUP), reads a changed file, validates it
- * and publishes a new immutable snapshot with a release store; workers take the current
- * one with an acquire load in send_request and ag_forward_head copies its bytes into the
- * upstream head at once. A replaced snapshot is therefore only read by a worker that
- * loaded the pointer just before the swap and has not yet returned to its event loop (no
- * I/O, no yield in between): it is kept on a retired list for RETIRE_GRACE_MS — orders of
- * magnitude longer than that window — and freed by a later reload or at destroy. The list
- * is bounded (MAX_RETIRED): beyond it a change waits for the next tick. Never logs a
- * token, only its length. */
+ * and publishes a new immutable snapshot into the source's domain (snapshot.h); workers
+ * enter it in send_request while ag_forward_head copies its bytes into the upstream head.
+ * A replaced snapshot is wiped and freed on the control thread once no worker holds it.
+ * Never logs a token, only its length. */
 #include "credential.h"
 
 #include <errno.h>
 #include <mbedtls/platform_util.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fileid.h"
 #include "log.h"
 #include "metrics.h"
+#include "snapshot.h"
 
-#define RETIRE_GRACE_MS 60000 /* >> the microseconds a worker holds the pointer */
-#define MAX_RETIRED 64        /* one rotation per tick: 30 in a grace period at most */
-#define WARN_EVERY_MS 30000   /* a broken file is polled every 2 s: say so twice a minute */
+#define WARN_EVERY_MS 30000 /* a broken file is polled every 2 s: say so twice a minute */
 #define BEARER "Bearer "
 
 typedef struct snap {
-    struct snap *next; /* retired list */
-    uint64_t retired_ms;
+    ag_snap_t snap; /* first: published through snapshot.h */
     size_t n;
     char value[]; /* "Bearer <token>" */
 } snap_t;
 
 struct ag_credential {
     char *path;
-    _Atomic(snap_t *) cur;
-    atomic_uint_fast64_t generation;
-    snap_t *retired;
-    int nretired;
+    ag_snap_domain_t *dom;
     ag_fileid_t seen; /* the file last read (or last failed on) */
     uv_timer_t timer;
     bool timer_on;
@@ -48,10 +38,9 @@ struct ag_credential {
 static ag_metric_id m_reloads = -1, m_errors = -1;
 
 /* A snapshot holds the gateway's own bearer token: wiped before its memory is reused. */
-static void snap_free(snap_t *s)
+static void snap_free(ag_snap_t *snap)
 {
-    if (!s)
-        return;
+    snap_t *s = (snap_t *)snap;
     mbedtls_platform_zeroize(s->value, s->n);
     free(s);
 }
@@ -91,8 +80,7 @@ static ag_err load_snap(const char *path, snap_t **out)
         err = AG_E_NOMEM;
         goto out;
     }
-    s->next = NULL;
-    s->retired_ms = 0;
+    s->snap = (ag_snap_t){.free = snap_free};
     s->n = sizeof BEARER - 1 + token.n;
     memcpy(s->value, BEARER, sizeof BEARER - 1);
     memcpy(s->value + sizeof BEARER - 1, token.p, token.n);
@@ -113,35 +101,20 @@ ag_err ag_credential_create(const char *path, ag_credential_t **out, ag_buf_t *e
     if (!c || !(c->path = strdup(path)))
         goto fail;
     c->seen = ag_fileid_stat(path);
-    if ((err = load_snap(path, &s)) != 0)
+    if ((err = load_snap(path, &s)) != 0 ||
+        (err = ag_snap_domain_create("upstream credential", &c->dom)) != 0)
         goto fail;
-    atomic_init(&c->cur, s);
-    atomic_init(&c->generation, 1);
+    ag_snap_publish(c->dom, &s->snap);
     *out = c;
     return 0;
 fail:
     ag_buf_printf(errmsg, "upstream.token_file %s: %s", path, ag_err_str(err));
+    if (s)
+        snap_free(&s->snap);
     if (c)
         free(c->path);
     free(c);
     return err;
-}
-
-/* Frees retired snapshots past their grace period (all of them when <all>). */
-static void free_retired(ag_credential_t *c, bool all)
-{
-    uint64_t now = now_ms();
-    snap_t **pp = &c->retired;
-    while (*pp) {
-        snap_t *s = *pp;
-        if (all || now - s->retired_ms >= RETIRE_GRACE_MS) {
-            *pp = s->next;
-            snap_free(s);
-            c->nretired--;
-        } else {
-            pp = &s->next;
-        }
-    }
 }
 
 static void warn_reload(ag_credential_t *c, ag_err err)
@@ -165,29 +138,21 @@ static void warn_reload(ag_credential_t *c, ag_err err)
 
 ag_err ag_credential_reload(ag_credential_t *c, bool force)
 {
-    snap_t *s = NULL, *old = atomic_load_explicit(&c->cur, memory_order_relaxed);
+    snap_t *s = NULL, *old = (snap_t *)ag_snap_current(c->dom);
     ag_fileid_t id = ag_fileid_stat(c->path);
     ag_err err = 0;
-    free_retired(c, false);
     if (!force && ag_fileid_same(&id, &c->seen))
         return 0;
-    if (c->nretired >= MAX_RETIRED)
-        return 0; /* bounded: c->seen stays, so the next tick tries again */
     c->seen = id;
     if ((err = load_snap(c->path, &s)) != 0) {
         warn_reload(c, err);
         return err;
     }
     if (s->n == old->n && memcmp(s->value, old->value, s->n) == 0) {
-        snap_free(s); /* touched or SIGHUP, same token: nothing to publish */
+        snap_free(&s->snap); /* touched or SIGHUP, same token: nothing to publish */
         return 0;
     }
-    atomic_store_explicit(&c->cur, s, memory_order_release);
-    atomic_fetch_add(&c->generation, 1);
-    old->retired_ms = now_ms();
-    old->next = c->retired;
-    c->retired = old;
-    c->nretired++;
+    ag_snap_publish(c->dom, &s->snap); /* <old> is wiped once no worker holds it */
     ag_metrics_inc(m_reloads);
     ag_info("upstream credential: new token from %s (%zu bytes)", c->path,
             s->n - (sizeof BEARER - 1));
@@ -215,25 +180,30 @@ ag_err ag_credential_start(ag_credential_t *c, uv_loop_t *loop, uint64_t interva
     return uv_timer_start(&c->timer, on_poll, interval_ms, interval_ms) == 0 ? 0 : AG_E_IO;
 }
 
-ag_str_t ag_credential_get(const ag_credential_t *c)
+ag_str_t ag_credential_enter(const ag_credential_t *c)
 {
     if (!c)
         return AG_STR_NULL;
-    snap_t *s = atomic_load_explicit(&((ag_credential_t *)c)->cur, memory_order_acquire);
-    return ag_str_make(s->value, s->n);
+    snap_t *s = (snap_t *)ag_snap_enter(c->dom);
+    return ag_str_make(s->value, s->n); /* never NULL: create publishes the first one */
+}
+
+void ag_credential_leave(const ag_credential_t *c)
+{
+    if (c)
+        ag_snap_leave(c->dom);
 }
 
 uint64_t ag_credential_generation(const ag_credential_t *c)
 {
-    return c ? atomic_load(&((ag_credential_t *)c)->generation) : 0;
+    return c ? ag_snap_generation(c->dom) : 0;
 }
 
 void ag_credential_destroy(ag_credential_t *c)
 {
     if (!c)
         return;
-    free_retired(c, true);
-    snap_free(atomic_load(&c->cur));
+    ag_snap_domain_destroy(c->dom);
     free(c->path);
     free(c);
 }

@@ -1,10 +1,10 @@
 /* The gateway's own bearer credential for the upstream ("Authorization: Bearer ..."), read
  * from a token file that rotates under it (a Kubernetes projected service-account token is
  * replaced every hour by a symlink swap). The control thread owns the source: it polls the
- * file, validates a changed one and publishes an immutable snapshot by atomic pointer;
- * workers read the current snapshot per request without a lock. It must never log a token.
- * Lifetimes: the source is process (server.c); a snapshot lives until the source is
- * destroyed or a grace period after it was replaced (see credential.c). */
+ * file, validates a changed one and publishes it as a snapshot (snapshot.h); workers
+ * enter the current one per request, copy its bytes and leave. It must never log a token.
+ * Lifetimes: the source is process (server.c); a snapshot is snapshot (wiped and freed on
+ * the control thread once no worker holds it, or when the source is destroyed). */
 #ifndef AG_CREDENTIAL_H
 #define AG_CREDENTIAL_H
 
@@ -45,9 +45,11 @@ ag_err ag_credential_start(ag_credential_t *c, uv_loop_t *loop, uint64_t interva
  * the error; an unchanged file returns 0. */
 ag_err ag_credential_reload(ag_credential_t *c, bool force);
 
-/* Any thread: the current "Bearer <token>" (acquire load), or an empty slice for a NULL
- * source. Borrowed: copy it before returning to the event loop (ag_forward_head does). */
-ag_str_t ag_credential_get(const ag_credential_t *c);
+/* Any thread: the current "Bearer <token>", or an empty slice for a NULL source. Valid
+ * until ag_credential_leave, which the caller runs in the same callback after copying it
+ * (ag_forward_head copies it into the upstream head). Every enter needs one leave. */
+ag_str_t ag_credential_enter(const ag_credential_t *c);
+void ag_credential_leave(const ag_credential_t *c);
 
 /* Snapshots published since create (the first one counts), for tests and logs. */
 uint64_t ag_credential_generation(const ag_credential_t *c);

@@ -850,7 +850,7 @@ static void send_request(conn_t *c)
     ag_upconn_t *u = c->up;
     ag_forward_opts_t fo = {
         .upstream_host = w->conf->upstream.authority,
-        .credential = ag_credential_get(w->credential),
+        .credential = AG_STR_NULL, /* entered around ag_forward_head below */
         .identity = c->gate.identity,
         .client_ip = ag_str_cstr(c->client_ip),
         .client_tls = w->tls_server != NULL,
@@ -868,7 +868,9 @@ static void send_request(conn_t *c)
         return;
     }
     ag_buf_clear(&c->out);
-    ag_err err = ag_forward_head(&c->req, &fo, &c->out);
+    fo.credential = ag_credential_enter(w->credential);
+    ag_err err = ag_forward_head(&c->req, &fo, &c->out); /* copies the credential */
+    ag_credential_leave(w->credential);
     if (err) {
         ag_log(AG_LOG_ERROR, "cannot forward request from %s: %s (worker %d)", c->client_ip,
                ag_err_str(err), w->id);

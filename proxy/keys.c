@@ -3,15 +3,13 @@
  * the published set and retry with backoff. Requests that met an unknown kid park a
  * waiter on the slot and are answered through their own loop's mailbox.
  *
- * Publication without reader locks: a reader bumps the slot's reader count, loads the
- * pointer, takes a ref, drops the count. The writer swaps the pointer, then waits for
- * the count to reach zero before dropping its ref on the old set, so a reader that saw
- * the old pointer holds its own ref by then (all seq_cst; readers hold the count for a
- * few instructions, and only on a token-cache miss). */
+ * Publication: each remote slot is a snapshot domain (snapshot.h) whose snapshots wrap
+ * one parsed key set; a verification enters it for the length of one ag_authn_verify
+ * (ag_keys_borrow_fn), the control loop publishes a fetched set and the replaced one is
+ * freed on the control loop once no verification holds it. */
 #include "keys.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +18,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "snapshot.h"
 
 #define LOG_EVERY_MS (60 * 1000) /* repeated IdP failures: one WARN per issuer per minute */
 
@@ -29,8 +28,7 @@ struct slot {
     ag_keys_t *k;
     const ag_issuer_t *iss;
     bool remote;
-    _Atomic(ag_jwks_t *) cur; /* remote: owned ref; local: NULL (served from iss) */
-    atomic_int readers;
+    ag_snap_domain_t *dom;    /* remote: published key sets; local: NULL (served from iss) */
     uv_timer_t refresh_timer; /* next scheduled refresh or retry */
     uv_timer_t wait_timer;    /* bounds how long waiters wait */
     char *jwks_uri;           /* configured, or learnt from discovery (owned) */
@@ -150,6 +148,25 @@ static slot_t *slot_of(ag_keys_t *k, const ag_issuer_t *iss)
     return NULL;
 }
 
+/* A published key set: one parsed JWKS (owned reference). */
+typedef struct {
+    ag_snap_t snap;
+    ag_jwks_t *ks;
+} keyset_t;
+
+static void keyset_free(ag_snap_t *s)
+{
+    ag_jwks_unref(((keyset_t *)s)->ks);
+    free(s);
+}
+
+/* Control loop (the writer): the set in use, NULL before the first fetch. */
+static ag_jwks_t *current_keys(slot_t *s)
+{
+    keyset_t *cur = (keyset_t *)ag_snap_current(s->dom);
+    return cur ? cur->ks : NULL;
+}
+
 ag_jwks_t *ag_keys_acquire(ag_keys_t *k, const ag_issuer_t *iss)
 {
     slot_t *s = k ? slot_of(k, iss) : NULL;
@@ -160,20 +177,25 @@ ag_jwks_t *ag_keys_acquire(ag_keys_t *k, const ag_issuer_t *iss)
             ag_jwks_ref(ks);
         return ks;
     }
-    atomic_fetch_add(&s->readers, 1);
-    ks = atomic_load(&s->cur);
+    keyset_t *cur = (keyset_t *)ag_snap_enter(s->dom);
+    ks = cur ? cur->ks : NULL;
     if (ks)
         ag_jwks_ref(ks);
-    atomic_fetch_sub(&s->readers, 1);
+    ag_snap_leave(s->dom);
     return ks;
 }
 
-static void publish(slot_t *s, ag_jwks_t *ks)
+/* Takes over <ks>; a set that cannot be wrapped is dropped (the old one keeps serving). */
+static bool publish(slot_t *s, ag_jwks_t *ks)
 {
-    ag_jwks_t *old = atomic_exchange(&s->cur, ks);
-    while (atomic_load(&s->readers) != 0)
-        sched_yield(); /* a reader between load and ref: never more than a few instructions */
-    ag_jwks_unref(old);
+    keyset_t *set = malloc(sizeof *set);
+    if (!set) {
+        ag_jwks_unref(ks);
+        return false;
+    }
+    *set = (keyset_t){.snap = {.free = keyset_free}, .ks = ks};
+    ag_snap_publish(s->dom, &set->snap);
+    return true;
 }
 
 bool ag_keys_ready(const ag_keys_t *k)
@@ -184,15 +206,20 @@ bool ag_keys_ready(const ag_keys_t *k)
 const ag_jwks_t *ag_keys_borrow_fn(void *ctx, const ag_issuer_t *iss)
 {
     ag_keys_borrow_t *b = ctx;
-    ag_jwks_unref(b->held);
-    b->held = ag_keys_acquire(b->keys, iss);
-    return b->held;
+    slot_t *s = b->keys ? slot_of(b->keys, iss) : NULL;
+    ag_keys_borrow_release(b);
+    if (!s || !s->remote)
+        return ag_issuer_static_keys(iss); /* lives as long as the issuer set */
+    keyset_t *cur = (keyset_t *)ag_snap_enter(s->dom);
+    b->entered = s->dom;
+    return cur ? cur->ks : NULL;
 }
 
 void ag_keys_borrow_release(ag_keys_borrow_t *b)
 {
-    ag_jwks_unref(b->held);
-    b->held = NULL;
+    if (b->entered)
+        ag_snap_leave(b->entered);
+    b->entered = NULL;
 }
 
 /* ---- waiters --------------------------------------------------------------------------- */
@@ -233,11 +260,12 @@ static void on_wait_timeout(uv_timer_t *t)
 /* ---- refresh state machine (control loop) ----------------------------------------------- */
 
 static void refresh(slot_t *s);
+static void failed(slot_t *s, bool invalid, const char *what, const char *detail);
 
 static void update_ready(ag_keys_t *k)
 {
     for (int i = 0; i < k->nslots; i++)
-        if (k->slots[i].remote && !k->slots[i].iss->optional && !atomic_load(&k->slots[i].cur))
+        if (k->slots[i].remote && !k->slots[i].iss->optional && !current_keys(&k->slots[i]))
             return;
     atomic_store(&k->ready, true);
 }
@@ -261,7 +289,10 @@ static void succeeded(slot_t *s, ag_jwks_t *ks, long long max_age_s)
         next = o->refresh_min_ms;
     if (next > o->refresh_max_ms)
         next = o->refresh_max_ms; /* a long max-age must not delay a rotation (#30) */
-    publish(s, ks);
+    if (!publish(s, ks)) {
+        failed(s, false, "JWKS publish", "out of memory");
+        return;
+    }
     s->fetching = false;
     s->st.refreshes++;
     s->st.nkeys = ag_jwks_count(ks);
@@ -290,7 +321,7 @@ static void failed(slot_t *s, bool invalid, const char *what, const char *detail
     s->rediscover = ag_issuer_uses_discovery(s->iss); /* the jwks_uri may have moved */
     ag_metrics_inc(invalid ? m_fetch_invalid : m_fetch_err);
     snprintf(s->last_err, sizeof s->last_err, "%s failed: %s", what, detail);
-    if (!s->stale && atomic_load(&s->cur)) {
+    if (!s->stale && current_keys(s)) {
         s->stale = true;
         ag_metrics_add(m_stale, 1);
         ag_metrics_add(s->m_issuer_stale, 1);
@@ -299,7 +330,7 @@ static void failed(slot_t *s, bool invalid, const char *what, const char *detail
         ag_warn("keys for issuer %.*s: %s failed: %s; %s (retry in %lld ms, %llu failures not "
                 "logged)",
                 AG_STR_FMT(ag_issuer_url(s->iss)), what, detail,
-                atomic_load(&s->cur) ? "last good keys keep serving (stale)" : "no keys yet",
+                current_keys(s) ? "last good keys keep serving (stale)" : "no keys yet",
                 s->backoff_ms, s->suppressed);
         s->last_log = now;
         s->suppressed = 0;
@@ -471,7 +502,7 @@ static void on_kid_request(ag_mailbox_msg_t *msg)
         answer(w, AG_KEYS_FAILED);
         return;
     }
-    ag_jwks_t *cur = atomic_load(&s->cur); /* the control loop is the only writer */
+    ag_jwks_t *cur = current_keys(s); /* the control loop is the only writer */
     if (cur && w->kid_n && ag_jwks_find(cur, ag_str_make(w->kid, w->kid_n), AG_STR_NULL)) {
         answer(w, AG_KEYS_REFRESHED); /* published meanwhile: verify again */
         return;
@@ -522,7 +553,7 @@ static void maybe_free(ag_keys_t *k)
     if (!k->closing || k->open_handles > 0 || k->inflight > 0)
         return;
     for (int i = 0; i < k->nslots; i++) {
-        ag_jwks_unref(atomic_load(&k->slots[i].cur));
+        ag_snap_domain_destroy(k->slots[i].dom);
         free(k->slots[i].jwks_uri);
     }
     free(k->slots);
@@ -599,6 +630,8 @@ ag_err ag_keys_create(uv_loop_t *loop, ag_fetch_t *fetch, const ag_issuer_set_t 
         s->st.nkeys = s->st.has_keys ? ag_jwks_count(ag_issuer_static_keys(s->iss)) : 0;
         if (!s->remote)
             continue;
+        if ((err = ag_snap_domain_create("issuer keys", &s->dom)) != 0)
+            break;
         ag_str_t u = ag_issuer_jwks_uri(s->iss);
         if (u.n && (s->jwks_uri = malloc(u.n + 1)) == NULL) {
             err = AG_E_NOMEM;
@@ -664,7 +697,7 @@ void ag_keys_status(ag_keys_t *k, int i, ag_keys_status_t *out)
 bool ag_keys_issuer_ready(ag_keys_t *k, int i, char *why, size_t n)
 {
     slot_t *s = &k->slots[i];
-    if (!s->remote || atomic_load(&s->cur))
+    if (!s->remote || current_keys(s))
         return true;
     snprintf(why, n, "no keys yet: %s", s->last_err[0] ? s->last_err : "first fetch pending");
     return false;

@@ -2,8 +2,8 @@
  * loop and read by workers without locks. Per issuer: OIDC discovery
  * (/.well-known/openid-configuration -> jwks_uri, whose "issuer" must equal the
  * configured URL exactly) or a configured jwks_uri, then the JWKS, parsed by
- * ag_jwks_parse and published as an immutable refcounted snapshot by atomic pointer
- * swap. Issuers with local keys (file, PEM, inline) are served from the issuer itself.
+ * ag_jwks_parse and published as a snapshot (snapshot.h: pointer swap, per-thread
+ * reader slots). Issuers with local keys (file, PEM, inline) are served from the issuer itself.
  *
  * Refresh: on a schedule that honours Cache-Control max-age clamped to
  * [refresh_min, refresh_max] (a week-long max-age must not delay a rotation:
@@ -28,6 +28,7 @@
 #include "issuer.h"
 #include "jwks.h"
 #include "mailbox.h"
+#include "snapshot.h"
 
 #define AG_KEYS_MAX_KID 256 /* longer kids are never looked up remotely */
 
@@ -93,7 +94,8 @@ void ag_keys_start(ag_keys_t *k);
 void ag_keys_destroy(ag_keys_t *k);
 
 /* Any thread: a ref on <iss>'s current key set (remote or local), or NULL when none
- * is loaded yet. Wait-free; release with ag_jwks_unref. */
+ * is loaded yet; release with ag_jwks_unref. It writes the set's shared count: not for
+ * the request path (ag_keys_borrow_fn is). */
 ag_jwks_t *ag_keys_acquire(ag_keys_t *k, const ag_issuer_t *iss);
 /* Any thread: true once every issuer not marked optional has keys (stays true: stale keys
  * still serve). */
@@ -109,11 +111,12 @@ bool ag_keys_issuer_ready(ag_keys_t *k, int i, char *why, size_t n);
 ag_err ag_keys_refresh_for_kid(ag_keys_t *k, const ag_issuer_t *iss, ag_str_t kid,
                                ag_mailbox_t *reply, ag_keys_cb cb, void *arg, ag_keys_waiter_t *w);
 
-/* The ag_keys_fn adapter for ag_authn_verify: <ctx> is an ag_keys_borrow_t; the
- * acquired set is kept in it until ag_keys_borrow_release (after the verify call). */
+/* The ag_keys_fn adapter for ag_authn_verify: <ctx> is an ag_keys_borrow_t. The issuer's
+ * key snapshot is entered (snapshot.h) until ag_keys_borrow_release, which must follow
+ * the verify call in the same callback on the same thread; nothing shared is written. */
 typedef struct {
     ag_keys_t *keys;
-    ag_jwks_t *held;
+    ag_snap_domain_t *entered; /* private */
 } ag_keys_borrow_t;
 const ag_jwks_t *ag_keys_borrow_fn(void *ctx, const ag_issuer_t *iss);
 void ag_keys_borrow_release(ag_keys_borrow_t *b);

@@ -1,13 +1,11 @@
-/* The policy snapshot holder (policy.h). Readers: ag_policy_acquire on any thread, a
- * hazard slot per registered thread. Writer: the control thread only (publish, reload, poll).
- * The rebuild runs on the libuv threadpool so the control loop keeps serving the admin
- * listener and key fetches while a large policy loads. */
+/* The policy snapshot holder (policy.h). Readers: ag_policy_enter on any thread, through
+ * the snapshot domain (snapshot.h). Writer: the control thread only (publish, reload,
+ * poll). The rebuild runs on the libuv threadpool so the control loop keeps serving the
+ * admin listener and key fetches while a large policy loads. */
 #include "policy.h"
 
 #include <dirent.h>
 #include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,23 +16,20 @@
 #include "metrics.h"
 #include "server.h"
 
-static _Atomic(ag_policy_t *) current;
-static _Atomic(ag_policy_t *) hazard[AG_POLICY_SLOTS];
-
 /* ---- snapshots ------------------------------------------------------------------------ */
 
-void ag_policy_ref(ag_policy_t *p)
+void ag_policy_destroy(ag_policy_t *p)
 {
-    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
-}
-
-void ag_policy_unref(ag_policy_t *p)
-{
-    if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+    if (!p)
         return;
     ag_rbac_unref(p->rbac);
     ag_azrbac_unref(p->azure);
     free(p);
+}
+
+static void policy_free(ag_snap_t *s)
+{
+    ag_policy_destroy((ag_policy_t *)s);
 }
 
 ag_err ag_policy_build(const ag_authz_config_t *authz, const ag_azure_config_t *azure,
@@ -45,7 +40,7 @@ ag_err ag_policy_build(const ag_authz_config_t *authz, const ag_azure_config_t *
     ag_err err = AG_E_NOMEM;
     if (!p)
         goto fail;
-    atomic_init(&p->refs, 1);
+    p->snap.free = policy_free;
     if ((err = ag_rbac_load(authz->policies, authz->npolicies, &ro, &p->rbac, errmsg)) != 0)
         goto fail;
     if (azure && (err = ag_azure_config_load(azure, &p->azure, errmsg)) != 0)
@@ -54,7 +49,7 @@ ag_err ag_policy_build(const ag_authz_config_t *authz, const ag_azure_config_t *
     *out = p;
     return 0;
 fail:
-    ag_policy_unref(p);
+    ag_policy_destroy(p);
     return err;
 }
 
@@ -81,121 +76,40 @@ ag_err ag_policy_check(const ag_config_t *conf, ag_buf_t *errmsg)
     ag_err err = ag_policy_effective(conf, &azure, &mode, errmsg);
     if (!err)
         err = ag_policy_build(&conf->authz, azure, mode, &p, errmsg);
-    ag_policy_unref(p);
+    ag_policy_destroy(p);
     return err;
 }
 
-/* ---- hazard slots: one per registered thread ---------------------------------------- */
+/* One domain for the process, made on first use by any thread (a reader may come first:
+ * it then finds no policy, which fails closed). */
+static ag_snap_domain_t *domain;
+static pthread_once_t domain_once = PTHREAD_ONCE_INIT;
 
-static atomic_bool claimed[AG_POLICY_SLOTS];
-static _Thread_local int my_slot = -1;
-static pthread_key_t slot_key; /* its destructor releases the slot of an exiting thread */
-static pthread_once_t slot_key_once = PTHREAD_ONCE_INIT;
-
-static void release_slot(int slot)
+static void make_domain(void)
 {
-    atomic_store(&hazard[slot], NULL);
-    atomic_store(&claimed[slot], false);
+    if (ag_snap_domain_create("policy", &domain) != 0)
+        abort(); /* a few KiB at start-up */
 }
 
-static void on_thread_exit(void *v)
+static ag_snap_domain_t *policy_domain(void)
 {
-    release_slot((int)(intptr_t)v - 1);
+    pthread_once(&domain_once, make_domain);
+    return domain;
 }
 
-static void make_slot_key(void)
+const ag_policy_t *ag_policy_enter(void)
 {
-    if (pthread_key_create(&slot_key, on_thread_exit) != 0)
-        abort(); /* only EAGAIN/ENOMEM at startup */
+    return (const ag_policy_t *)ag_snap_enter(policy_domain());
 }
 
-ag_err ag_policy_thread_register(int *slot)
+void ag_policy_leave(void)
 {
-    pthread_once(&slot_key_once, make_slot_key);
-    for (int i = 0; i < AG_POLICY_SLOTS && my_slot < 0; i++) {
-        bool unused = false;
-        if (atomic_compare_exchange_strong(&claimed[i], &unused, true)) {
-            my_slot = i;
-            pthread_setspecific(slot_key, (void *)(intptr_t)(i + 1));
-        }
-    }
-    if (slot)
-        *slot = my_slot;
-    return my_slot < 0 ? AG_E_TOO_BIG : 0;
-}
-
-void ag_policy_thread_unregister(void)
-{
-    if (my_slot < 0)
-        return;
-    pthread_setspecific(slot_key, NULL);
-    release_slot(my_slot);
-    my_slot = -1;
-}
-
-/* The calling thread's slot; a thread that never registered is registered now. Two
- * threads sharing a slot could clear each other's hazard (a use after free), so running
- * out of slots is fatal here, never a fallback to a shared one. */
-static int thread_slot(void)
-{
-    if (my_slot < 0 && ag_policy_thread_register(NULL) != 0) {
-        fprintf(stderr,
-                "authgate: policy: all %d hazard slots are taken (AG_POLICY_SLOTS); "
-                "a reader thread cannot be given its own slot\n",
-                AG_POLICY_SLOTS);
-        abort();
-    }
-    return my_slot;
-}
-
-ag_policy_t *ag_policy_acquire(void)
-{
-    int slot = thread_slot();
-    ag_policy_t *p;
-    for (;;) {
-        p = atomic_load(&current);
-        if (!p)
-            return NULL;
-        atomic_store(&hazard[slot], p);
-        if (atomic_load(&current) == p) /* still published: the writer will see the hazard */
-            break;
-    }
-    ag_policy_ref(p);
-    atomic_store(&hazard[slot], NULL);
-    return p;
-}
-
-/* Replaced snapshots still referenced by a reader: freed by the control thread once the
- * readers are done, so a worker never pays for freeing a large policy. */
-#define MAX_RETIRED 8
-static ag_policy_t *retired[MAX_RETIRED];
-
-static void sweep_retired(void)
-{
-    for (int i = 0; i < MAX_RETIRED; i++)
-        if (retired[i] && atomic_load(&retired[i]->refs) == 1) {
-            ag_policy_unref(retired[i]); /* the last reference: freed here */
-            retired[i] = NULL;
-        }
+    ag_snap_leave(policy_domain());
 }
 
 void ag_policy_publish(ag_policy_t *p)
 {
-    ag_policy_t *old = atomic_exchange(&current, p);
-    if (!old)
-        return;
-    /* A reader between load and ref holds the hazard for a few instructions. */
-    for (int i = 0; i < AG_POLICY_SLOTS; i++)
-        while (atomic_load(&hazard[i]) == old)
-            sched_yield();
-    sweep_retired();
-    for (int i = 0; i < MAX_RETIRED; i++)
-        if (!retired[i]) {
-            retired[i] = old; /* keeps our reference until the readers let go */
-            sweep_retired();
-            return;
-        }
-    ag_policy_unref(old); /* too many in flight: the last reader frees it */
+    ag_snap_publish(policy_domain(), &p->snap);
 }
 
 /* ---- reload ---------------------------------------------------------------------------- */
@@ -318,7 +232,7 @@ static void on_window(uv_timer_t *t)
 /* Arms R.window for the earliest window boundary of the snapshot in force after now. */
 static void schedule_window(void)
 {
-    ag_policy_t *p = atomic_load(&current); /* control thread: the writer; no ref needed */
+    const ag_policy_t *p = (const ag_policy_t *)ag_snap_current(policy_domain()); /* writer */
     if (!R.window_started || !p)
         return;
     uv_timer_stop(&R.window);
@@ -408,7 +322,6 @@ static void on_sighup(void *ud)
 static void on_poll(uv_timer_t *t)
 {
     (void)t;
-    sweep_retired();
     uint64_t sig = inputs_sig();
     bool stable = sig == R.sig_seen;
     R.sig_seen = sig;
@@ -419,7 +332,7 @@ static void on_poll(uv_timer_t *t)
 static bool policy_ready(void *ud)
 {
     (void)ud;
-    return atomic_load(&current) != NULL;
+    return ag_snap_current(policy_domain()) != NULL;
 }
 
 void ag_policy_stop(void)

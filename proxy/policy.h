@@ -1,13 +1,13 @@
 /* The policy the authorize step and the SubjectAccessReview webhook judge by: Kubernetes
- * RBAC + Azure RBAC + the chain that routes between them, as ONE immutable refcounted
- * snapshot published through an atomic pointer. Workers take a reference for the
- * length of one decision (lock-free: a per-thread hazard slot closes the window between
- * loading the pointer and taking the reference); the control loop builds a new snapshot
- * off the hot path (libuv threadpool) on SIGHUP or when a policy file changes (stat poll
- * on the control loop), validates it and swaps the pointer. A reload that fails keeps
- * the old snapshot, logs why and counts it in authgate_policy_reloads_total{result=
- * "error"}; readiness ("policy") stays true because a valid policy is still in force.
- * Lifetimes: the holder is process; each snapshot is snapshot (ref/unref). */
+ * RBAC + Azure RBAC + the chain that routes between them, as ONE immutable snapshot
+ * published through proxy/snapshot.h (its rules apply: a reader enters, judges and
+ * leaves within one callback; nothing shared is written per decision). The control loop
+ * builds a new snapshot off the hot path (libuv threadpool) on SIGHUP or when a policy
+ * file changes (stat poll on the control loop), validates it and publishes it. A reload
+ * that fails keeps the old snapshot, logs why and counts it in
+ * authgate_policy_reloads_total{result="error"}; readiness ("policy") stays true because a
+ * valid policy is still in force. Lifetimes: the holder is process; each policy is
+ * snapshot (freed on the control thread once no reader holds it). */
 #ifndef AG_POLICY_H
 #define AG_POLICY_H
 
@@ -18,17 +18,19 @@
 #include "buf.h"
 #include "config.h"
 #include "err.h"
+#include "snapshot.h"
 
 typedef struct ag_policy {
+    ag_snap_t snap;         /* first: published through snapshot.h */
     ag_authz_chain_t chain; /* borrows rbac and azure below */
     ag_rbac_t *rbac;        /* owned reference */
     ag_azrbac_t *azure;     /* owned reference; NULL without Azure RBAC */
     uint64_t generation;    /* 1 for the first snapshot, +1 per successful reload */
-    _Atomic int refs;
 } ag_policy_t;
 
 /* Builds a snapshot from <authz> and <azure> (NULL: no Azure RBAC) chained by <mode>.
- * On failure "FILE: ..." in <errmsg>. *out has one reference. Any thread. */
+ * On failure "FILE: ..." in <errmsg>. *out is owned by the caller until published. Any
+ * thread. */
 ag_err ag_policy_build(const ag_authz_config_t *authz, const ag_azure_config_t *azure,
                        ag_chain_mode mode, ag_policy_t **out, ag_buf_t *errmsg);
 /* The Azure section and chain mode in force for <conf>: "authorization.azure", else the
@@ -36,25 +38,15 @@ ag_err ag_policy_build(const ag_authz_config_t *authz, const ag_azure_config_t *
  * else rbac. AG_E_CONFIG (and why in <errmsg>) for an Azure mode without Azure RBAC. */
 ag_err ag_policy_effective(const ag_config_t *conf, const ag_azure_config_t **azure,
                            ag_chain_mode *mode, ag_buf_t *errmsg);
-void ag_policy_ref(ag_policy_t *p);
-void ag_policy_unref(ag_policy_t *p); /* NULL ignored */
+/* Frees a policy that was never published. NULL ignored. */
+void ag_policy_destroy(ag_policy_t *p);
 
-/* Reader threads: the control thread and every worker. */
-#define AG_POLICY_SLOTS (1 + AG_CONFIG_MAX_WORKERS)
-
-/* Gives the calling thread a hazard slot of its own (no other registered thread has it)
- * and puts it in *slot (may be NULL). Idempotent per thread. AG_E_TOO_BIG when all
- * AG_POLICY_SLOTS are taken: nothing is shared instead. Threads call it when they start
- * (server.c aborts the process on failure). The slot is released by unregister or when
- * the thread exits. */
-ag_err ag_policy_thread_register(int *slot);
-void ag_policy_thread_unregister(void);
-/* The current snapshot with a reference (NULL when none is published), through the
- * calling thread's slot. A thread that has not registered is registered on its first
- * call; if no slot is left that aborts with a message (never a shared slot). */
-ag_policy_t *ag_policy_acquire(void);
-/* Publishes <p> (takes over the caller's reference); the previous snapshot is released
- * once no reader is between load and ref. Control thread (one writer). */
+/* Reader, any thread: the current policy (NULL when none is published), valid until
+ * ag_policy_leave on the same thread, in the same callback (snapshot.h rules 3-5). */
+const ag_policy_t *ag_policy_enter(void);
+void ag_policy_leave(void);
+/* Control thread (the one writer): publishes <p> (takes it over); the previous policy is
+ * freed on this thread once no reader holds it. */
 void ag_policy_publish(ag_policy_t *p);
 
 /* `authgate serve --check`: builds (and drops) the policy <conf> names; on failure says

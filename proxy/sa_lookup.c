@@ -171,7 +171,7 @@ ag_err ag_sa_lookup_check(ag_sa_lookup_t *l, ag_str_t token, const ag_str_t *aud
     /* the body is copied by ag_fetch_submit; a token is capped at AG_ISSUER_MAX_TOKEN */
     ag_buf_t body = AG_BUF_INIT(256u * 1024), auth = AG_BUF_INIT(AG_CREDENTIAL_MAX_BYTES + 64);
     check_t *c = ag_arena_calloc(arena, sizeof *c);
-    ag_str_t bearer = ag_credential_get(l->cred);
+    ag_str_t bearer = AG_STR_NULL;
     ag_err err = AG_E_NOMEM;
 
     if (!c || !reply)
@@ -182,8 +182,12 @@ ag_err ag_sa_lookup_check(ag_sa_lookup_t *l, ag_str_t token, const ag_str_t *aud
     c->username = ag_arena_strdup(arena, username);
     if (username.n && !c->username.p)
         goto out;
-    if ((err = ag_sa_lookup_body(token, audiences, naudiences, &body)) != 0 ||
-        (bearer.n && (err = ag_buf_printf(&auth, "Authorization: %.*s", AG_STR_FMT(bearer)))))
+    if ((err = ag_sa_lookup_body(token, audiences, naudiences, &body)) != 0)
+        goto out;
+    bearer = ag_credential_enter(l->cred); /* copied into <auth> before leaving */
+    err = bearer.n ? ag_buf_printf(&auth, "Authorization: %.*s", AG_STR_FMT(bearer)) : 0;
+    ag_credential_leave(l->cred);
+    if (err)
         goto out;
     const char *headers[] = {"Content-Type: application/json", "Accept: application/json",
                              bearer.n ? auth.p : NULL, NULL};

@@ -70,8 +70,9 @@ static void on_rules(ag_local_req_t *r, void *ud)
         ag_review_fail(r, code, why);
         return;
     }
-    ag_policy_t *p = ag_policy_acquire();
+    const ag_policy_t *p = ag_policy_enter();
     if (!p) {
+        ag_policy_leave();
         ag_review_fail(r, 503, "authorization policy is not loaded");
         return;
     }
@@ -81,7 +82,7 @@ static void on_rules(ag_local_req_t *r, void *ud)
         ag_review_fail(r, 500, "cannot answer the review");
     else
         r->status = 201;
-    ag_policy_unref(p);
+    ag_policy_leave();
 }
 
 /* ---- LocalSubjectAccessReview ------------------------------------------------------------ */
@@ -159,18 +160,20 @@ static void on_local(ag_local_req_t *r, void *ud)
     const char *why = NULL;
     ag_str_t ns = path_namespace(r->path);
     ag_buf_t sar = AG_BUF_INIT(2 * AG_SAR_MAX_BODY), ans = AG_BUF_INIT(4u << 20);
-    ag_policy_t *p = NULL;
+    const ag_policy_t *p = NULL;
+    bool entered = false;
     int status = 0, code = local_review_sar(r, k, ns, &sar, &why);
     if (code) {
         ag_review_fail(r, code, why);
         goto out;
     }
-    if (!(p = ag_policy_acquire())) {
+    entered = true;
+    if (!(p = ag_policy_enter())) {
         ag_review_fail(r, 503, "authorization policy is not loaded");
         goto out;
     }
-    if (ag_sar_handle(ag_buf_str(&sar), ag_authz_chain_sar_decide, &p->chain, r->arena, &ans,
-                      &status)) {
+    if (ag_sar_handle(ag_buf_str(&sar), ag_authz_chain_sar_decide, (void *)&p->chain, r->arena,
+                      &ans, &status)) {
         ag_review_fail(r, 500, "cannot answer the review");
         goto out;
     }
@@ -180,7 +183,8 @@ static void on_local(ag_local_req_t *r, void *ud)
     else if (status != 201)
         ag_buf_append_str(r->response, ag_buf_str(&ans)); /* 400/422 Status as is */
 out:
-    ag_policy_unref(p);
+    if (entered)
+        ag_policy_leave();
     ag_buf_dispose(&sar);
     ag_buf_dispose(&ans);
 }

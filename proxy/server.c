@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "policy.h"
 #include "preface.h"
+#include "snapshot.h"
 #include "tls_reload.h"
 #include "upstream.h"
 #include "worker.h"
@@ -333,14 +334,15 @@ static void on_worker_wakeup(uv_async_t *a)
     }
 }
 
-/* Every thread that judges requests gets its own policy hazard slot (policy.h). There is
- * one per worker and one for the control thread, so this fails only on a bug: say so and
+/* Every thread that reads snapshots gets its own reader slot (snapshot.h). There is one
+ * per worker and one for the control thread, so this fails only on a bug: say so and
  * stop rather than run with two threads on one slot. */
-static void policy_register_or_abort(void)
+_Static_assert(AG_SNAP_THREADS >= 1 + AG_CONFIG_MAX_WORKERS, "a reader slot per thread");
+static void snap_register_or_abort(void)
 {
-    if (ag_policy_thread_register(NULL) != 0) {
-        ag_log(AG_LOG_ERROR, "no policy hazard slot left for this thread (%d in use)",
-               AG_POLICY_SLOTS);
+    if (ag_snap_thread_register(NULL) != 0) {
+        ag_log(AG_LOG_ERROR, "no snapshot reader slot left for this thread (%d in use)",
+               AG_SNAP_THREADS);
         abort();
     }
 }
@@ -349,9 +351,9 @@ static void worker_main(void *arg)
 {
     ag_worker_t *w = arg;
     ag_metrics_thread(w->id);
-    policy_register_or_abort();
+    snap_register_or_abort();
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    ag_policy_thread_unregister();
+    ag_snap_thread_unregister();
     ag_http1_free_pool(w);
     atomic_fetch_add(&w->server->ndone, 1);
     uv_async_send(&w->server->worker_done);
@@ -646,7 +648,8 @@ int ag_server_run(ag_server_t *s)
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sighup, on_signal, SIGHUP);
     ag_metrics_thread(0);
-    policy_register_or_abort();
+    snap_register_or_abort();
+    ag_snap_attach(&s->control);
     for (int i = 0; i < s->nworkers; i++) {
         if (uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]) != 0) {
             ag_log(AG_LOG_ERROR, "cannot start worker thread %d", i + 1);
@@ -664,7 +667,7 @@ int ag_server_run(ag_server_t *s)
     for (int i = 0; i < s->nworkers; i++)
         if (s->workers[i].thread)
             uv_thread_join(&s->workers[i].thread);
-    ag_policy_thread_unregister();
+    ag_snap_thread_unregister();
     ag_log(AG_LOG_INFO, "drained, exiting");
     return 0;
 }
@@ -684,8 +687,6 @@ void ag_server_destroy(ag_server_t *s)
         }
         ag_tls_ctx_destroy(w->tls_server);
         ag_tls_ctx_destroy(w->tls_webhooks);
-        ag_tls_ctx_destroy(atomic_load(&w->tls_server_next)); /* offered, never taken */
-        ag_tls_ctx_destroy(atomic_load(&w->tls_webhooks_next));
         ag_tls_ctx_destroy(w->tls_client);
         free(w->scratch);
     }

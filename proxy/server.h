@@ -29,7 +29,7 @@ ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
 uv_loop_t *ag_server_loop(ag_server_t *s);
 /* The upstream credential source of <s> (borrowed, lives as long as <s>; NULL without a
  * token file or a server): for modules that call the API server as the gateway does
- * (proxy/sa_lookup.c). Read it with ag_credential_get. */
+ * (proxy/sa_lookup.c). Read it with ag_credential_enter/leave. */
 struct ag_credential;
 const struct ag_credential *ag_server_credential(const ag_server_t *s);
 /* The request pipeline every worker runs (borrowed, must outlive the server; NULL: every

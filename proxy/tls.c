@@ -569,20 +569,48 @@ void ag_tls_ctx_serial(const ag_tls_ctx_t *c, char *buf, size_t len)
         snprintf(buf, len, "?");
 }
 
-void ag_tls_ctx_offer(_Atomic(ag_tls_ctx_t *) *next, ag_tls_ctx_t *c)
+/* A published certificate: one server context per worker (owner references). */
+typedef struct {
+    ag_snap_t snap;
+    int n;
+    ag_tls_ctx_t *ctx[];
+} ctx_set_t;
+
+static void ctx_set_free(ag_snap_t *s)
 {
-    /* one the worker has not taken yet was never used by a session: free it */
-    ag_tls_ctx_destroy(atomic_exchange_explicit(next, c, memory_order_acq_rel));
+    ctx_set_t *set = (ctx_set_t *)s;
+    for (int i = 0; i < set->n; i++)
+        ag_tls_ctx_destroy(set->ctx[i]); /* a worker that adopted one holds its own ref */
+    free(set);
 }
 
-ag_tls_ctx_t *ag_tls_ctx_take(ag_tls_ctx_t **cur, _Atomic(ag_tls_ctx_t *) *next)
+ag_err ag_tls_ctx_publish(ag_snap_domain_t *dom, ag_tls_ctx_t **ctx, int n)
 {
-    if (atomic_load_explicit(next, memory_order_relaxed)) {
-        ag_tls_ctx_t *c = atomic_exchange_explicit(next, NULL, memory_order_acq_rel);
-        if (c) {
-            ag_tls_ctx_destroy(*cur); /* sessions on it keep it until they end */
-            *cur = c;
-        }
+    ctx_set_t *set = malloc(sizeof *set + (size_t)n * sizeof set->ctx[0]);
+    if (!set) {
+        for (int i = 0; i < n; i++)
+            ag_tls_ctx_destroy(ctx[i]);
+        return AG_E_NOMEM;
     }
+    set->snap = (ag_snap_t){.free = ctx_set_free};
+    set->n = n;
+    memcpy(set->ctx, ctx, (size_t)n * sizeof ctx[0]);
+    ag_snap_publish(dom, &set->snap);
+    return 0;
+}
+
+ag_tls_ctx_t *ag_tls_ctx_take(ag_tls_ctx_t **cur, ag_tls_follow_t *f)
+{
+    if (!f->dom || ag_snap_generation(f->dom) == f->seen)
+        return *cur; /* the common case: one load of a line written only on reload */
+    ctx_set_t *set = (ctx_set_t *)ag_snap_enter(f->dom);
+    if (set && set->snap.generation != f->seen && f->index < set->n) {
+        ag_tls_ctx_t *c = set->ctx[f->index];
+        atomic_fetch_add(&c->refs, 1);
+        ag_tls_ctx_destroy(*cur); /* sessions on it keep it until they end */
+        *cur = c;
+        f->seen = set->snap.generation;
+    }
+    ag_snap_leave(f->dom);
     return *cur;
 }

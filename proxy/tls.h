@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "snapshot.h"
 #include "str.h"
 
 typedef struct ag_tls_ctx ag_tls_ctx_t;
@@ -53,15 +54,25 @@ ag_err ag_tls_ctx_create_client(const ag_tls_opts_t *opts, ag_tls_ctx_t **out, c
  * (ag_tls_create takes a reference, ag_tls_destroy drops it) has ended too. */
 void ag_tls_ctx_destroy(ag_tls_ctx_t *ctx);
 
-/* Certificate reload. A listener's context is owned by one worker (<cur>); the control
- * thread offers a replacement in <next>, the worker takes it before its next accept.
- * ag_tls_ctx_offer (any thread) hands <c> over, freeing an earlier offer not yet taken;
- * ag_tls_ctx_take (the owning worker only) adopts an offer, dropping its reference to the
- * old context, which lives on for the connections established with it. Returns *cur. */
 /* The serial number of a server context's certificate ("01:AB:..."), for logs. */
 void ag_tls_ctx_serial(const ag_tls_ctx_t *c, char *buf, size_t len);
-void ag_tls_ctx_offer(_Atomic(ag_tls_ctx_t *) *next, ag_tls_ctx_t *c);
-ag_tls_ctx_t *ag_tls_ctx_take(ag_tls_ctx_t **cur, _Atomic(ag_tls_ctx_t *) *next);
+
+/* Certificate reload. A listener's context is owned by one worker (<cur>). The control
+ * thread publishes a reloaded certificate as ONE snapshot (snapshot.h) holding a new
+ * context per worker; each worker follows the domain before its next accept. */
+typedef struct {
+    ag_snap_domain_t *dom; /* NULL: this listener's certificate is not reloaded */
+    int index;             /* this worker's context in each published set */
+    uint64_t seen;         /* the generation adopted last (owning worker only) */
+} ag_tls_follow_t;
+/* Control thread: publishes <ctx>[0..n) (takes over their owner references) in <dom>.
+ * The set is freed once every worker has moved on from it; a context lives on for the
+ * sessions made with it. AG_E_NOMEM: nothing published, the contexts are destroyed. */
+ag_err ag_tls_ctx_publish(ag_snap_domain_t *dom, ag_tls_ctx_t **ctx, int n);
+/* The owning worker: adopts its context of a newer published set (its own reference;
+ * the reference to the old context is dropped, which lives on for the connections made
+ * with it). Nothing shared is written unless the generation changed. Returns *cur. */
+ag_tls_ctx_t *ag_tls_ctx_take(ag_tls_ctx_t **cur, ag_tls_follow_t *f);
 
 /* One session. Ciphertext produced is appended through <emit>(<ud>, bytes, n). */
 typedef void (*ag_tls_emit_fn)(void *ud, const char *p, size_t n);

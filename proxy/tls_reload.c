@@ -1,5 +1,6 @@
-/* Serving certificate reload (tls_reload.h). Control thread only; the workers see a new
- * context through their *_next slot (tls.h: ag_tls_ctx_offer / ag_tls_ctx_take). */
+/* Serving certificate reload (tls_reload.h). Control thread only; each listener is a
+ * snapshot domain (snapshot.h) the workers follow through their *_next field (tls.h:
+ * ag_tls_ctx_publish / ag_tls_ctx_take). */
 #include "tls_reload.h"
 
 #include <stdlib.h>
@@ -19,6 +20,7 @@ typedef struct {
     ag_tls_shared_t *tickets;
     const char *files[NFILES];
     ag_fileid_t seen[NFILES]; /* as stat'ed before the last load (or failed load) */
+    ag_snap_domain_t *dom;    /* the reloaded per-worker contexts */
     ag_metric_id m_ok, m_error;
 } listener_t;
 
@@ -66,22 +68,23 @@ static bool build_all(ag_tls_reload_t *r, listener_t *l, ag_tls_ctx_t **ctx, cha
 static void reload_listener(ag_tls_reload_t *r, listener_t *l, bool force)
 {
     ag_fileid_t now[NFILES];
-    char why[512] = "", serial[96] = "";
+    char why[512] = "out of memory", serial[96] = "";
     ag_tls_ctx_t **ctx = calloc((size_t)r->n, sizeof *ctx);
+    bool ok = false;
     if (!changed(l, now) && !force)
         goto out;
     memcpy(l->seen, now, sizeof l->seen); /* a failure is reported once per file state */
-    if (!ctx || !build_all(r, l, ctx, why, sizeof why)) {
+    if (ctx && build_all(r, l, ctx, why, sizeof why)) {
+        ag_tls_ctx_serial(ctx[0], serial, sizeof serial);
+        if (!(ok = ag_tls_ctx_publish(l->dom, ctx, r->n) == 0))
+            snprintf(why, sizeof why, "out of memory");
+    }
+    if (!ok) {
         ag_metrics_inc(l->m_error);
         ag_warn("tls: %s listener: cannot reload the certificate: %s; still serving the "
                 "previous one",
-                l->name, ctx ? why : "out of memory");
+                l->name, why);
         goto out;
-    }
-    ag_tls_ctx_serial(ctx[0], serial, sizeof serial);
-    for (int i = 0; i < r->n; i++) {
-        ag_worker_t *w = &r->workers[i];
-        ag_tls_ctx_offer(l->webhooks ? &w->tls_webhooks_next : &w->tls_server_next, ctx[i]);
     }
     ag_metrics_inc(l->m_ok);
     ag_info("tls: %s listener: certificate %s (serial %s) reloaded; new connections use it",
@@ -106,8 +109,8 @@ static void on_sighup(void *ud)
     ag_tls_reload_now(ud, true);
 }
 
-static void add_listener(ag_tls_reload_t *r, const ag_config_t *c, bool webhooks,
-                         ag_tls_shared_t *tickets)
+static ag_err add_listener(ag_tls_reload_t *r, const ag_config_t *c, bool webhooks,
+                           ag_tls_shared_t *tickets)
 {
     static const char *h = "Serving certificate reloads by listener and result (an error "
                            "keeps the previous certificate).";
@@ -128,6 +131,14 @@ static void add_listener(ag_tls_reload_t *r, const ag_config_t *c, bool webhooks
                                     webhooks ? "listener=\"webhooks\",result=\"error\""
                                              : "listener=\"main\",result=\"error\"",
                                     h);
+    ag_err err =
+        ag_snap_domain_create(webhooks ? "webhooks certificate" : "main certificate", &l->dom);
+    for (int i = 0; i < r->n && !err; i++) {
+        ag_worker_t *w = &r->workers[i];
+        *(webhooks ? &w->tls_webhooks_next : &w->tls_server_next) =
+            (ag_tls_follow_t){.dom = l->dom, .index = i};
+    }
+    return err;
 }
 
 ag_err ag_tls_reload_start(const ag_config_t *c, ag_worker_t *workers, int n,
@@ -141,11 +152,14 @@ ag_err ag_tls_reload_start(const ag_config_t *c, ag_worker_t *workers, int n,
         return AG_E_NOMEM;
     r->workers = workers;
     r->n = n;
-    if (c->tls.enabled && c->tls.cert_file)
-        add_listener(r, c, false, c->tls.session_tickets ? tickets : NULL);
-    if (c->webhooks.address)
-        add_listener(r, c, true, NULL); /* no tickets there: server.c webhooks_tls */
     *out = r;
+    ag_err err = 0;
+    if (c->tls.enabled && c->tls.cert_file)
+        err = add_listener(r, c, false, c->tls.session_tickets ? tickets : NULL);
+    if (c->webhooks.address && !err)
+        err = add_listener(r, c, true, NULL); /* no tickets there: server.c webhooks_tls */
+    if (err)
+        return err;
     if (uv_timer_init(loop, &r->timer) != 0)
         return AG_E_IO;
     r->timer.data = r;
@@ -157,5 +171,7 @@ ag_err ag_tls_reload_start(const ag_config_t *c, ag_worker_t *workers, int n,
 
 void ag_tls_reload_destroy(ag_tls_reload_t *r)
 {
+    for (int i = 0; r && i < r->nl; i++)
+        ag_snap_domain_destroy(r->l[i].dom); /* the workers have stopped */
     free(r);
 }

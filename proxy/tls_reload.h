@@ -2,8 +2,8 @@
  * certificate, key and client CA files of each TLS listener every AG_TLS_RELOAD_POLL_MS
  * and rebuilds on a change (a rewrite or a symlink swap, as cert-manager and Kubernetes
  * secret volumes do) or on SIGHUP. A new pair is loaded and checked (parses, key matches
- * the certificate) into one new context per worker, offered to the workers
- * (ag_tls_ctx_offer): new handshakes use it, established connections keep the context
+ * the certificate) into one new context per worker, published to the workers
+ * (ag_tls_ctx_publish): new handshakes use it, established connections keep the context
  * they were made with until they end. A broken pair keeps the previous one, logs why
  * (WARN) and counts authgate_tls_reloads_total{listener,result="error"}. */
 #ifndef AG_TLS_RELOAD_H

@@ -20,15 +20,16 @@ static ag_metric_id m_reviews[3]; /* allowed, denied, invalid */
 static void on_review(ag_local_req_t *r, void *ud)
 {
     (void)ud;
-    ag_policy_t *p = ag_policy_acquire();
+    const ag_policy_t *p = ag_policy_enter();
     if (!p) { /* fail closed: nothing to judge by */
+        ag_policy_leave();
         r->status = 503;
         ag_status_write(r->response, 503, AG_STR("authorization policy is not loaded"));
         return;
     }
-    ag_err err = ag_sar_handle(r->body, ag_authz_chain_sar_decide, &p->chain, r->arena, r->response,
-                               &r->status);
-    ag_policy_unref(p);
+    ag_err err = ag_sar_handle(r->body, ag_authz_chain_sar_decide, (void *)&p->chain, r->arena,
+                               r->response, &r->status);
+    ag_policy_leave();
     if (err) {
         ag_warn("SubjectAccessReview: cannot answer: %s (worker %d)", ag_err_str(err), r->worker);
         ag_buf_clear(r->response);
@@ -117,13 +118,15 @@ static void on_self_review(ag_local_req_t *r, void *ud)
     ag_sar_request_t req;
     ag_str_t spec = AG_STR_NULL;
     const char *bad = NULL;
-    ag_policy_t *p = NULL;
+    const ag_policy_t *p = NULL;
+    bool entered = false;
     ag_err err = self_review_body(r->body, rk, r->arena, &sar, &spec, &bad);
     if (!err && (err = ag_sar_parse(ag_buf_str(&sar), r->arena, &req, &why)) == 0) {
         ag_authz_decision_t d = {.rule_index = -1};
         req.user = *ag_self_reviews_subject(r->identity); /* the caller, as authenticated */
         req.spec_raw = spec;
-        if (!(p = ag_policy_acquire())) {
+        entered = true;
+        if (!(p = ag_policy_enter())) {
             r->status = 503;
             ag_status_write(r->response, 503, AG_STR("authorization policy is not loaded"));
             goto out;
@@ -141,7 +144,8 @@ static void on_self_review(ag_local_req_t *r, void *ud)
         ag_status_write(r->response, r->status, bad ? ag_str_cstr(bad) : ag_buf_str(&why));
     }
 out:
-    ag_policy_unref(p);
+    if (entered)
+        ag_policy_leave();
     ag_buf_dispose(&sar);
     ag_buf_dispose(&why);
     ag_buf_dispose(&out);

@@ -12,7 +12,7 @@
 
 #include "acceptor.h"
 #include "config.h"
-#include "credential.h" /* ag_credential_get for send_request */
+#include "credential.h" /* ag_credential_enter for send_request */
 #include "tls.h"
 
 typedef struct ag_server ag_server_t;
@@ -64,9 +64,9 @@ typedef struct ag_worker {
      * known by their client certificate (http1.c's webhook-only connections) */
     ag_acceptor_t wh_acceptor; /* open only when webhooks.address is set */
     ag_tls_ctx_t *tls_webhooks;
-    /* reloaded certificates offered by the control thread (tls_reload.h), taken before
-     * the next accept on that listener (ag_tls_ctx_take) */
-    _Atomic(ag_tls_ctx_t *) tls_server_next, tls_webhooks_next;
+    /* reloaded certificates published by the control thread (tls_reload.h), adopted
+     * before the next accept on that listener (ag_tls_ctx_take) */
+    ag_tls_follow_t tls_server_next, tls_webhooks_next;
     char *scratch;                 /* AG_WORKER_SCRATCH bytes: ciphertext reads */
     /* client connections (http1.c) */
     ag_link_t conns;               /* open */
@@ -78,7 +78,7 @@ typedef struct ag_worker {
     uv_timer_t up_sweep;           /* closes idle upstream connections past their time */
     struct sockaddr_storage up_addr; /* resolved once at start */
     const ag_credential_t *credential; /* upstream token source, borrowed from the server;
-                                        * NULL: none. ag_credential_get per request */
+                                        * NULL: none. ag_credential_enter per request */
     const struct ag_pipeline *pipeline; /* the request pipeline (borrowed; NULL: refuse) */
     ag_str_t *self_authorities;    /* for absolute-form reduction */
     int nself;

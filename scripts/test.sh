@@ -45,7 +45,7 @@ step "integration and end-to-end tests against the ASan+UBSan gateway"
 (cd build-asan && ctest --output-on-failure -j"$jobs" -L integration -LE bench)
 
 step "unit tests and multi-worker integration tests under ThreadSanitizer"
-# Every unit test (those with threads: token cache, policy snapshots and hazard slots,
+# Every unit test (those with threads: token cache, snapshots and reader slots,
 # mailbox, audit ring, key snapshots, credential, metrics cells, fetch, graph), then the
 # integration tests labelled "tsan" (2 workers with reloads, key rotation, audit, token
 # cache and Graph lookups crossing loops). ignore_noninstrumented_modules: interceptor

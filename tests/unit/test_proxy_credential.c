@@ -53,8 +53,10 @@ static void rm_tmp(void)
 
 static bool cred_is(const ag_credential_t *c, const char *want)
 {
-    ag_str_t s = ag_credential_get(c);
-    return s.n == strlen(want) && memcmp(s.p, want, s.n) == 0;
+    ag_str_t s = ag_credential_enter(c);
+    bool same = s.n == strlen(want) && memcmp(s.p, want, s.n) == 0;
+    ag_credential_leave(c);
+    return same;
 }
 
 TEST(credential_parse_trims_trailing_newline_and_keeps_the_token)
@@ -113,7 +115,8 @@ TEST(credential_create_reports_a_missing_or_invalid_file)
     CHECK(cred_is(c, "Bearer good"));
     CHECK_EQ(ag_credential_generation(c), 1);
     ag_credential_destroy(c);
-    CHECK_EQ(ag_credential_get(NULL).n, 0);
+    CHECK_EQ(ag_credential_enter(NULL).n, 0);
+    ag_credential_leave(NULL);
     ag_buf_dispose(&msg);
     rm_tmp();
 }
@@ -136,7 +139,7 @@ TEST(credential_reload_follows_a_symlink_swap)
     CHECK(symlink("..data/token", p) == 0);
     CHECK_EQ(ag_credential_create(p, &c, &msg), 0);
     CHECK(cred_is(c, "Bearer one"));
-    ag_str_t before = ag_credential_get(c);
+    ag_str_t before = ag_credential_enter(c);    /* held across the reload below */
     CHECK_EQ(ag_credential_reload(c, false), 0); /* nothing changed */
     CHECK_EQ(ag_credential_generation(c), 1);
 
@@ -149,9 +152,10 @@ TEST(credential_reload_follows_a_symlink_swap)
     snprintf(q, sizeof q, "%s/..data", dir);
     CHECK(rename(p, q) == 0);
     CHECK_EQ(ag_credential_reload(c, false), 0);
-    CHECK(cred_is(c, "Bearer two"));
     CHECK_EQ(ag_credential_generation(c), 2);
     CHECK(memcmp(before.p, "Bearer one", before.n) == 0); /* retired, not yet freed */
+    ag_credential_leave(c);
+    CHECK(cred_is(c, "Bearer two"));
     ag_credential_destroy(c);
     ag_buf_dispose(&msg);
     rm_tmp();
@@ -278,13 +282,15 @@ static void *reader(void *arg)
 {
     const ag_credential_t *c = arg;
     while (!atomic_load(&stop_readers)) {
-        ag_str_t s = ag_credential_get(c);
+        ag_str_t s = ag_credential_enter(c);
         char copy[64];
         if (s.n < 11 || s.n >= sizeof copy || memcmp(s.p, "Bearer tok-", 11) != 0) {
+            ag_credential_leave(c);
             atomic_fetch_add(&bad_reads, 1);
             continue;
         }
         memcpy(copy, s.p, s.n); /* what ag_forward_head does */
+        ag_credential_leave(c);
         for (size_t i = 11; i < s.n; i++)
             if (copy[i] < '0' || copy[i] > '9')
                 atomic_fetch_add(&bad_reads, 1);
@@ -305,7 +311,7 @@ TEST(credential_readers_see_whole_snapshots_during_rotation)
     CHECK_EQ(ag_credential_create(path, &c, &msg), 0);
     for (int i = 0; i < 2; i++)
         CHECK_EQ(pthread_create(&th[i], NULL, reader, c), 0);
-    for (int i = 1; i <= 40; i++) { /* below the retired-list bound */
+    for (int i = 1; i <= 40; i++) {
         snprintf(tok, sizeof tok, "tok-%d%s\n", i, i % 2 ? "0000000" : "");
         replace("token", tok);
         CHECK_EQ(ag_credential_reload(c, false), 0);

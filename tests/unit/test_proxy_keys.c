@@ -427,12 +427,12 @@ TEST(keys_local_and_configured_uri_issuers)
     run_until_ready(&c);
     CHECK(has_kid(&c, 1, "ec521"));
     CHECK_EQ(counter(&idp.n_disc), 0);
-    /* the ag_keys_fn adapter keeps a ref until released */
+    /* the ag_keys_fn adapter holds the snapshot until released */
     ag_keys_borrow_t b = {c.keys, NULL};
     const ag_jwks_t *ks = ag_keys_borrow_fn(&b, ag_issuer_at(c.issuers, 1));
     CHECK(ks != NULL && ag_jwks_find(ks, AG_STR("ec521"), AG_STR_NULL) != NULL);
     ag_keys_borrow_release(&b);
-    CHECK(b.held == NULL);
+    CHECK(b.entered == NULL);
     teardown(&c);
 }
 
@@ -449,16 +449,19 @@ static void *read_keys(void *arg)
 {
     reader_t *r = arg;
     while (!atomic_load(r->stop)) {
-        ag_jwks_t *ks = ag_keys_acquire(r->keys, r->iss);
-        if (!ks)
+        ag_keys_borrow_t b = {r->keys, NULL}; /* the request path's way in */
+        const ag_jwks_t *ks = ag_keys_borrow_fn(&b, r->iss);
+        if (!ks) {
+            ag_keys_borrow_release(&b);
             continue;
+        }
         bool rsa = ag_jwks_find(ks, ag_str_cstr("rsa1"), AG_STR_NULL) != NULL;
         bool ec = ag_jwks_find(ks, ag_str_cstr("ec256"), AG_STR_NULL) != NULL;
         if (ag_jwks_count(ks) == 1 && rsa != ec)
             rsa ? r->rsa++ : r->ec++;
         else
             r->torn++;
-        ag_jwks_unref(ks); /* may be the last ref: the control loop swapped it out */
+        ag_keys_borrow_release(&b); /* the control loop may free it from now on */
     }
     return NULL;
 }

@@ -166,16 +166,18 @@ TEST(tls_feed_is_bounded)
     teardown(&f);
 }
 
-/* Certificate reload (tls.h ag_tls_ctx_offer/take): the worker adopts a new server
- * context while a session made with the old one is open; the old context lives on until
- * that session ends (under ASan a missing reference is a use-after-free here), and an
- * offer replaced before it was taken is freed (a leak otherwise). */
+/* Certificate reload (tls.h ag_tls_ctx_publish/take): the worker adopts its context of a
+ * newly published set while a session made with the old one is open; the old context
+ * lives on until that session ends (under ASan a missing reference is a use-after-free
+ * here), and a set replaced before the worker took it is freed (a leak otherwise). */
 TEST(tls_ctx_reload_keeps_established_sessions)
 {
     fixture_t f;
     char *cert = NULL, *key = NULL, why[256];
     ag_tls_ctx_t *fresh = NULL, *unused = NULL;
-    _Atomic(ag_tls_ctx_t *) next = NULL;
+    ag_snap_domain_t *dom = NULL;
+    CHECK_EQ(ag_snap_domain_create("test certificate", &dom), 0);
+    ag_tls_follow_t next = {.dom = dom, .index = 0};
     CHECK(setup(&f, AG_CLIENT_AUTH_NONE, false));
     CHECK_EQ(handshake(&f), 0);
     CHECK_EQ(ag_tls_selfsigned("localhost", &cert, &key), 0);
@@ -183,10 +185,12 @@ TEST(tls_ctx_reload_keeps_established_sessions)
     CHECK_EQ(ag_tls_ctx_create_server(&so, NULL, &unused, why, sizeof why), 0);
     CHECK_EQ(ag_tls_ctx_create_server(&so, NULL, &fresh, why, sizeof why), 0);
     ag_tls_ctx_t *cur = f.server;
-    CHECK(ag_tls_ctx_take(&cur, &next) == f.server); /* nothing offered */
-    ag_tls_ctx_offer(&next, unused);
-    ag_tls_ctx_offer(&next, fresh);               /* frees <unused>, never taken */
-    CHECK(ag_tls_ctx_take(&cur, &next) == fresh); /* drops the owner's ref to f.server */
+    CHECK(ag_tls_ctx_take(&cur, &next) == f.server); /* nothing published */
+    CHECK_EQ(ag_tls_ctx_publish(dom, &unused, 1), 0);
+    CHECK_EQ(ag_tls_ctx_publish(dom, &fresh, 1), 0); /* frees <unused>, never taken */
+    CHECK(ag_tls_ctx_take(&cur, &next) == fresh);    /* drops the owner's ref to f.server */
+    CHECK(ag_tls_ctx_take(&cur, &next) == fresh);    /* adopted once */
+    CHECK_EQ(next.seen, 2);
     f.server = cur;
     CHECK_EQ(ag_tls_write(f.c, "ping", 4), 0); /* the old session still works */
     deliver(&f.to_server, f.s);
@@ -197,7 +201,8 @@ TEST(tls_ctx_reload_keeps_established_sessions)
     deliver(&f.to_client, f.c);
     CHECK_EQ(ag_tls_read(f.c, buf, sizeof buf, &closed), 4);
     CHECK(memcmp(buf, "pong", 4) == 0);
-    teardown(&f); /* the session's end frees the old context; the fresh one goes too */
+    teardown(&f); /* the session's end frees the old context; ours of the fresh one too */
+    ag_snap_domain_destroy(dom); /* the set's reference: the fresh context goes */
     free(cert);
     free(key);
 }
