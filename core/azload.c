@@ -23,13 +23,11 @@ typedef struct {
     ag_arena_t tmp; /* JSON tokens and unescaped strings of the current source */
     ag_json_t doc;
     const char *src;
+    bool listed; /* the current source is an ARM list for the cluster's scope */
     ag_buf_t *errmsg;
 } az_ld_t;
 
-typedef struct {
-    ag_str_t text;
-    const char *name;
-} az_src_t;
+typedef ag_azrbac_src_t az_src_t;
 
 typedef ag_err (*az_item_fn)(az_ld_t *ld, ag_json_ref item, int idx);
 
@@ -238,11 +236,20 @@ static ag_err load_definition(az_ld_t *ld, ag_json_ref item, int idx)
     return 0;
 }
 
+/* A management group scope: an ancestor of the cluster's subscription that the id alone
+ * does not show (§4), trusted as one only when ARM listed it for the cluster's scope. */
+static bool mg_scope(ag_str_t s)
+{
+    static const ag_str_t mg = {"/providers/microsoft.management/managementgroups/", 49};
+    return ag_str_starts_with(s, mg) && s.n > mg.n &&
+           ag_str_find_char(ag_str_sub(s, mg.n, s.n), '/') == s.n - mg.n;
+}
+
 /* Where an assignment at <s> applies relative to the cluster, or -1 when it never does. */
-static int classify_scope(ag_str_t cluster_lc, ag_str_t s, ag_str_t *ns)
+static int classify_scope(ag_str_t cluster_lc, ag_str_t s, bool listed, ag_str_t *ns)
 {
     static const ag_str_t nsseg = {"/namespaces/", 12};
-    if (ag_azscope_covers(s, cluster_lc))
+    if (ag_azscope_covers(s, cluster_lc) || (listed && mg_scope(s)))
         return AZ_AT_ABOVE;
     if (!ag_azscope_covers(cluster_lc, s))
         return -1;
@@ -276,7 +283,7 @@ static ag_err load_assignment(az_ld_t *ld, ag_json_ref item, int idx)
     if (ag_azscope_normalize(scope, &ld->p->arena, &scope_lc) != 0)
         return fail(ld, AG_E_PARSE, idx, "scope", "expected a scope such as /subscriptions/ID");
     ag_azrbac_t *p = ld->p;
-    int kind = classify_scope(p->cluster_lc, scope_lc, &ns);
+    int kind = classify_scope(p->cluster_lc, scope_lc, ld->listed, &ns);
     if (kind < 0) {
         p->stats.assignments_ignored++;
         return 0;
@@ -296,7 +303,8 @@ static ag_err load_assignment(az_ld_t *ld, ag_json_ref item, int idx)
                     .ns = ns,
                     .kind = kind,
                     .role = find_role(p, ag_str_make(guid_lc, 36)),
-                    .conditional = cond.n > 0};
+                    .conditional = cond.n > 0,
+                    .listed_above = ld->listed && mg_scope(scope_lc)};
     if (!a->id.p || !a->scope.p)
         return fail(ld, AG_E_NOMEM, idx, NULL, "out of memory");
     p->nasg++;
@@ -360,7 +368,9 @@ static ag_err load_deny(az_ld_t *ld, ag_json_ref item, int idx)
     if (ag_azscope_normalize(scope, &ld->p->arena, &scope_lc) != 0)
         return fail(ld, AG_E_PARSE, idx, "scope", "expected a scope such as /subscriptions/ID");
     ag_azrbac_t *p = ld->p;
-    if (!ag_azscope_covers(scope_lc, p->cluster_lc) && !ag_azscope_covers(p->cluster_lc, scope_lc))
+    d.listed_above = ld->listed && mg_scope(scope_lc);
+    if (!ag_azscope_covers(scope_lc, p->cluster_lc) && !ag_azscope_covers(p->cluster_lc, scope_lc) &&
+        !d.listed_above)
         return 0; /* elsewhere: never applies to this cluster */
     if ((err = parse_blocks(ld, props, idx, &d.blocks, &d.nblocks)) ||
         (err = load_principals(ld, props, "principals", idx, &d.principals, &d.nprincipals,
@@ -412,6 +422,7 @@ static ag_err load_source(az_ld_t *ld, const az_src_t *src, az_item_fn fn)
     int idx = 0;
     ag_err err;
     ld->src = src->name;
+    ld->listed = src->listed;
     ag_arena_reset(&ld->tmp);
     if (yaml && (err = ag_yaml_to_json(src->text, AG_AZRBAC_MAX_FILE_BYTES * 2ull, &y, &je)) == 0)
         err = ag_yaml_json_parse(&y, &ld->doc, NULL, &ld->tmp, &je);
@@ -480,7 +491,7 @@ static ag_err load_all(const az_src_t *defs, int ndef, const az_src_t *asg, int 
 {
     az_ld_t ld = {.errmsg = errmsg, .src = "azure"};
     const az_src_t builtin = {{ag_azure_builtin_roles_json, ag_azure_builtin_roles_json_len},
-                              "built-in role definitions"};
+                              "built-in role definitions", false};
     ag_err err = 0;
     ag_arena_init(&ld.tmp, 1 << 16, 0);
     if (!(ld.p = calloc(1, sizeof *ld.p))) {
@@ -520,12 +531,19 @@ out:
     return err;
 }
 
+ag_err ag_azrbac_load_srcs(const ag_azrbac_srcs_t *in, const ag_azrbac_opts_t *opts,
+                           ag_azrbac_t **out, ag_buf_t *errmsg)
+{
+    return load_all(in->defs, in->ndefs, in->asg, in->nasg, in->deny, in->ndeny, opts, out,
+                    errmsg);
+}
+
 ag_err ag_azrbac_load_mem(ag_str_t definitions_json, ag_str_t assignments_json, ag_str_t deny_json,
                           const ag_azrbac_opts_t *opts, ag_azrbac_t **out, ag_buf_t *errmsg)
 {
-    az_src_t d = {definitions_json, "role definitions"};
-    az_src_t a = {assignments_json, "role assignments"};
-    az_src_t n = {deny_json, "deny assignments"};
+    az_src_t d = {definitions_json, "role definitions", false};
+    az_src_t a = {assignments_json, "role assignments", false};
+    az_src_t n = {deny_json, "deny assignments", false};
     return load_all(&d, 1, &a, 1, &n, 1, opts, out, errmsg);
 }
 
@@ -541,7 +559,7 @@ static ag_err read_files(const char *const *paths, int n, ag_buf_t *bufs, az_src
                 ag_buf_printf(errmsg, "%s: %s", paths[i], ag_err_str(err));
             return err;
         }
-        srcs[i] = (az_src_t){ag_buf_str(&bufs[i]), paths[i]};
+        srcs[i] = (az_src_t){ag_buf_str(&bufs[i]), paths[i], false};
     }
     return 0;
 }

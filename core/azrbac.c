@@ -153,6 +153,7 @@ typedef struct {
     bool data;         /* DataActions/NotDataActions, else Actions/NotActions */
     ag_str_t ns;       /* data requests: the namespace, "" at cluster scope */
     ag_str_t scope_lc; /* the request scope, normalized */
+    bool on_line;      /* the request scope is the cluster, an ancestor or a descendant */
 } az_req_t;
 
 static bool block_grants(const az_block_t *b, const az_req_t *r)
@@ -174,7 +175,7 @@ static bool asg_applies(const az_asg_t *g, const az_req_t *r)
 {
     if (r->data) /* request scopes are <cluster> or <cluster>/namespaces/<ns> only */
         return g->kind == AZ_AT_ABOVE || (r->ns.n && ag_str_ieq(g->ns, r->ns));
-    return ag_azscope_covers(g->scope_lc, r->scope_lc);
+    return ag_azscope_covers(g->scope_lc, r->scope_lc) || (g->listed_above && r->on_line);
 }
 
 static bool role_grants(const ag_azrbac_t *p, const az_asg_t *g, const az_req_t *r)
@@ -249,7 +250,8 @@ static const az_deny_t *deny_of(const ag_azrbac_t *p, ag_str_t principal, const 
     for (int i = 0; i < p->ndeny; i++) {
         const az_deny_t *dn = &p->deny[i];
         bool at = dn->exact_scope_only ? ag_str_eq(dn->scope_lc, r->scope_lc)
-                                       : ag_azscope_covers(dn->scope_lc, r->scope_lc);
+                                       : ag_azscope_covers(dn->scope_lc, r->scope_lc) ||
+                                             (dn->listed_above && r->on_line);
         if (!at)
             continue;
         if (!dn->all_principals &&
@@ -310,7 +312,7 @@ ag_authz_result ag_azrbac_eval(const ag_azrbac_t *p, const ag_identity_t *user, 
 {
     char lc[AG_AUTHZ_AZURE_BUF], sc[AG_AUTHZ_AZURE_BUF];
     az_w_t w = {d->azure_buf, 0, sizeof d->azure_buf, false};
-    az_req_t r = {.data = true};
+    az_req_t r = {.data = true, .on_line = true};
     ag_authz_decision_reset(d, AG_AUTHZ_DENY, AG_AUTHZ_BY_AZURE);
     if (!p)
         return fail_closed(d, "Azure RBAC policy is not loaded");
@@ -361,6 +363,8 @@ ag_authz_result ag_azrbac_eval_arm(const ag_azrbac_t *p, ag_str_t principal, con
         ag_azperm_action_init(&r.act, d->data_action, lc, sizeof lc) != 0 ||
         !scope_lc(scope, sc, sizeof sc, &r.scope_lc))
         return fail_closed(d, "the action or scope is empty, malformed or too long");
+    r.on_line = ag_azscope_covers(r.scope_lc, p->cluster_lc) ||
+                ag_azscope_covers(p->cluster_lc, r.scope_lc);
     if (!ag_az_is_guid(principal))
         return fail_closed(d, "the principal is not an object id (GUID)");
     return decide(p, principal, groups, ngroups, &r, d);

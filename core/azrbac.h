@@ -45,6 +45,24 @@ typedef struct {
 ag_err ag_azrbac_load(const char *const *definition_files, int ndef,
                       const char *const *assignment_files, int nasg, const char *const *deny_files,
                       int ndeny, const ag_azrbac_opts_t *opts, ag_azrbac_t **out, ag_buf_t *errmsg);
+/* One input document: its text (JSON, or YAML when <name> says so) and a name for
+ * messages. <listed>: an ARM list answer for the cluster's scope (proxy/armsync.c), whose
+ * items at a management group (/providers/Microsoft.Management/managementGroups/ID) ARM
+ * says apply to the cluster, so they are kept as ancestors; from a file they are ignored
+ * (the hierarchy is not derivable from an id, §4). */
+typedef struct {
+    ag_str_t text;
+    const char *name;
+    bool listed;
+} ag_azrbac_src_t;
+typedef struct {
+    const ag_azrbac_src_t *defs, *asg, *deny; /* each document of a kind, in order */
+    int ndefs, nasg, ndeny;
+} ag_azrbac_srcs_t;
+/* The same from documents in memory (several pages of a list, files' contents). Empty
+ * texts are skipped. Borrowed. */
+ag_err ag_azrbac_load_srcs(const ag_azrbac_srcs_t *in, const ag_azrbac_opts_t *opts,
+                           ag_azrbac_t **out, ag_buf_t *errmsg);
 /* The same from memory; <definitions_json> and <deny_json> may be empty. Borrowed. */
 ag_err ag_azrbac_load_mem(ag_str_t definitions_json, ag_str_t assignments_json, ag_str_t deny_json,
                           const ag_azrbac_opts_t *opts, ag_azrbac_t **out, ag_buf_t *errmsg);

@@ -38,6 +38,7 @@ typedef struct {
     int kind;
     int role;         /* index into roles; -1 when the role is unknown (grants nothing) */
     bool conditional; /* carries an ABAC condition: grants nothing (not evaluated) */
+    bool listed_above; /* at a management group ARM listed for the cluster: an ancestor */
 } az_asg_t;
 
 /* Principal index: open addressing over object ids -> a run of assignments (the
@@ -50,6 +51,7 @@ typedef struct {
 typedef struct {
     ag_str_t id, name, scope, scope_lc;
     bool exact_scope_only; /* doNotApplyToChildScopes */
+    bool listed_above;     /* at a management group ARM listed for the cluster */
     bool all_principals;   /* principals holds the All Principals id */
     az_block_t *blocks;
     int nblocks;
