@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 
@@ -57,6 +58,7 @@ struct job {
     void *arg;
     ag_mailbox_t *reply; /* NULL when started on the control loop */
     ag_fetch_res_t res;  /* kept for the reply hop */
+    char etag[256];      /* res.etag points here */
     char errbuf[CURL_ERROR_SIZE];
     job_t *prev, *next;
 };
@@ -151,6 +153,8 @@ static ag_err job_create(ag_fetch_t *f, const ag_fetch_req_t *req, ag_fetch_cb c
     j->f = f;
     j->cb = cb;
     j->arg = arg;
+    j->res.max_age_s = j->res.retry_after_s = -1;
+    j->res.etag = j->etag;
     j->post = req->method && strcmp(req->method, "POST") == 0;
     j->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : f->timeout_ms;
     ag_buf_init(&j->resp, req->max_bytes ? req->max_bytes : f->max_bytes);
@@ -319,6 +323,38 @@ static long long response_max_age(CURL *e)
     return best;
 }
 
+long long ag_fetch_parse_retry_after(const char *value, long long now_s)
+{
+    ag_str_t v = ag_str_trim_ows(ag_str_cstr(value));
+    unsigned long long secs;
+    if (v.n && all_digits(v))
+        return v.n > 10 || !ag_str_to_u64(v, &secs) || secs > 2147483648ULL ? 2147483648LL
+                                                                              : (long long)secs;
+    time_t at = curl_getdate(value, NULL);
+    if (at < 0)
+        return -1;
+    return (long long)at > now_s ? (long long)at - now_s : 0;
+}
+
+static void res_clear(job_t *j)
+{
+    j->res.max_age_s = -1;
+    j->res.retry_after_s = -1;
+    j->etag[0] = '\0';
+    j->res.etag = j->etag;
+}
+
+/* Retry-After (throttling, outages) and ETag (conditional requests) of a response. */
+static void response_retry_etag(job_t *j)
+{
+    struct curl_header *h;
+    if (curl_easy_header(j->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+        j->res.retry_after_s = ag_fetch_parse_retry_after(h->value, (long long)time(NULL));
+    if (curl_easy_header(j->easy, "ETag", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
+        strlen(h->value) < sizeof j->etag)
+        snprintf(j->etag, sizeof j->etag, "%s", h->value);
+}
+
 static void job_finish(job_t *j, CURLcode code)
 {
     long status = 0;
@@ -327,12 +363,13 @@ static void job_finish(job_t *j, CURLcode code)
     curl_easy_getinfo(j->easy, CURLINFO_TOTAL_TIME, &secs);
     j->res.status = status;
     j->res.seconds = secs;
-    j->res.max_age_s = -1;
+    res_clear(j);
     j->res.detail = j->errbuf[0] ? j->errbuf : curl_easy_strerror(code);
     if (code == CURLE_OK) {
         j->res.err = 0;
         j->res.detail = "";
         j->res.max_age_s = response_max_age(j->easy);
+        response_retry_etag(j);
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
         j->res.err = AG_E_TIMEOUT;
     } else if (j->too_big || code == CURLE_FILESIZE_EXCEEDED) {
@@ -537,7 +574,7 @@ void ag_fetch_destroy(ag_fetch_t *f)
         unlink_job(f, j);
         curl_multi_remove_handle(f->multi, j->easy);
         j->res.err = AG_E_CANCELED;
-        j->res.max_age_s = -1;
+        res_clear(j);
         j->res.detail = "fetch engine stopped";
         job_deliver(j);
     }
@@ -572,7 +609,7 @@ static void on_submitted(ag_mailbox_msg_t *msg)
             j->easy = NULL;
         }
         j->res.err = err;
-        j->res.max_age_s = -1;
+        res_clear(j);
         j->res.detail = err == AG_E_CANCELED ? "fetch engine stopped" : ag_err_str(err);
         job_deliver(j);
     }

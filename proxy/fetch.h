@@ -51,6 +51,10 @@ typedef struct {
     long status;         /* HTTP status, 0 when none */
     ag_str_t body;       /* borrowed: valid only during the callback */
     long long max_age_s; /* Cache-Control max-age; 0 for no-store/no-cache; -1 when absent */
+    long long retry_after_s; /* Retry-After in seconds from now (an HTTP-date converted,
+                                a past date 0); -1 when absent or malformed */
+    const char *etag;    /* the ETag header's value, "" when none or longer than 255
+                            bytes (borrowed) */
     const char *detail;  /* curl's error text for logs, "" when none (borrowed) */
     double seconds;      /* total time */
 } ag_fetch_res_t;
@@ -90,6 +94,11 @@ void ag_fetch_stats(const ag_fetch_t *f, ag_fetch_stats_t *out);
 /* Parses a Cache-Control header value: max-age=N in seconds, 0 for no-store or
  * no-cache, -1 when neither appears or the value is malformed. Exposed for tests. */
 long long ag_fetch_parse_max_age(ag_str_t value);
+
+/* Parses a Retry-After header value (RFC 9110 10.2.3): delta-seconds, or an HTTP-date
+ * turned into seconds after <now_s> (0 when it is past). -1 when malformed. Exposed for
+ * tests. */
+long long ag_fetch_parse_retry_after(const char *value, long long now_s);
 
 /* The libcurl version authgate was compiled against (<running> false) or the library
  * loaded at run time ("7.88.1"). Static storage. */

@@ -19,6 +19,8 @@ static void handle(const th_request_t *rq, th_reply_t *out)
 {
     if (strcmp(rq->path, "/jwks") == 0) {
         th_reply(out, 200, "Cache-Control: public, max-age=120\r\n", "{\"keys\":[]}");
+    } else if (strcmp(rq->path, "/throttled") == 0) {
+        th_reply(out, 429, "Retry-After: 7\r\nETag: \"v1\"\r\n", "{}");
     } else if (strcmp(rq->path, "/nostore") == 0) {
         th_reply(out, 200, "Cache-Control: no-store\r\n", "{}");
     } else if (strcmp(rq->path, "/big") == 0 || strcmp(rq->path, "/bigchunked") == 0) {
@@ -62,7 +64,8 @@ typedef struct {
     int calls;
     ag_err err;
     long status;
-    long long max_age;
+    long long max_age, retry_after;
+    char etag[64];
     char body[256];
     size_t body_n;
     pthread_t thread;
@@ -75,6 +78,8 @@ static void on_done(void *arg, const ag_fetch_res_t *res)
     r->err = res->err;
     r->status = res->status;
     r->max_age = res->max_age_s;
+    r->retry_after = res->retry_after_s;
+    snprintf(r->etag, sizeof r->etag, "%s", res->etag ? res->etag : "(null)");
     r->body_n = res->body.n;
     snprintf(r->body, sizeof r->body, "%.*s", AG_STR_FMT(res->body));
     r->thread = pthread_self();
@@ -108,6 +113,38 @@ TEST(fetch_get_returns_body_status_and_max_age)
     CHECK_EQ(r.status, 200);
     CHECK_STREQ(r.body, "{\"keys\":[]}");
     CHECK_EQ(r.max_age, 120);
+}
+
+/* The ARM poller honours Retry-After and sends If-None-Match with the last ETag. */
+TEST(fetch_reports_retry_after_and_etag)
+{
+    srv_start();
+    result_t r;
+    fetch_one(&(ag_fetch_req_t){.url = url("/throttled")}, &r);
+    CHECK_EQ(r.err, 0);
+    CHECK_EQ(r.status, 429);
+    CHECK_EQ(r.retry_after, 7);
+    CHECK_STREQ(r.etag, "\"v1\"");
+    fetch_one(&(ag_fetch_req_t){.url = url("/jwks")}, &r);
+    CHECK_EQ(r.retry_after, -1);
+    CHECK_STREQ(r.etag, "");
+    fetch_one(&(ag_fetch_req_t){.url = "http://127.0.0.1:1/refused"}, &r);
+    CHECK(r.err != 0);
+    CHECK_EQ(r.retry_after, -1);
+    CHECK_STREQ(r.etag, "");
+}
+
+TEST(fetch_parses_retry_after)
+{
+    CHECK_EQ(ag_fetch_parse_retry_after("120", 0), 120);
+    CHECK_EQ(ag_fetch_parse_retry_after(" 0 ", 0), 0);
+    CHECK_EQ(ag_fetch_parse_retry_after("99999999999999", 0), 2147483648LL);
+    /* Sun, 06 Nov 1994 08:49:37 GMT is 784111777. */
+    CHECK_EQ(ag_fetch_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111770), 7);
+    CHECK_EQ(ag_fetch_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111800), 0);
+    CHECK_EQ(ag_fetch_parse_retry_after("soon", 0), -1);
+    CHECK_EQ(ag_fetch_parse_retry_after("-5", 0), -1);
+    CHECK_EQ(ag_fetch_parse_retry_after("", 0), -1);
 }
 
 TEST(fetch_no_store_means_max_age_zero)
