@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "arm.h"
 #include "azperm.h"
 
 static const char *const modes[] = {"rbac", "azure-then-rbac", "azure-or-rbac", NULL};
@@ -40,12 +41,36 @@ static ag_err paths(ag_cfg_obj_t *o, const char *key, int required, const char *
     return 0;
 }
 
+/* "arm": the ARM poller's endpoint, credentials and interval. */
+static ag_err parse_arm(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_arm_config_t *a)
+{
+    ag_cfg_obj_t o;
+    ag_entra_keys_t k;
+    ag_err err;
+    ag_graph_cfg_defaults(&a->cred);
+    a->cred.timeout_ms = AG_ARM_DEFAULT_TIMEOUT_MS;
+    a->base_url = a->cred.base_url = AG_STR(AG_ARM_DEFAULT_BASE);
+    a->poll_interval_ms = AG_ARM_DEFAULT_POLL_MS;
+    if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
+        (err = ag_cfg_str(&o, "base_url", AG_CFG_OPTIONAL, &a->cred.base_url)) ||
+        (err = ag_cfg_duration_ms(&o, "poll_interval", AG_CFG_OPTIONAL, 200, 86400000LL,
+                                  &a->poll_interval_ms)) ||
+        (err = ag_entra_cred_read(&o, &a->cred, &k)) || (err = ag_cfg_obj_end(&o)))
+        return err;
+    if ((err = ag_graph_check_base_url(cfg, &o, &a->cred.base_url)) != 0 ||
+        (err = ag_entra_cred_finish(cfg, &o, &a->cred, &k)) != 0)
+        return err;
+    a->base_url = a->cred.base_url;
+    a->enabled = true;
+    return 0;
+}
+
 ag_err ag_azure_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
                              const char *config_dir, ag_azure_config_t *c)
 {
     ag_cfg_obj_t o;
     int mode = AG_CHAIN_AZURE_THEN_RBAC;
-    ag_json_ref at = AG_JSON_NONE;
+    ag_json_ref at = AG_JSON_NONE, arm = AG_JSON_NONE;
     ag_str_t scope;
     ag_arena_t tmp;
     ag_err err;
@@ -54,8 +79,11 @@ ag_err ag_azure_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
         (err = ag_cfg_enum(&o, "mode", AG_CFG_OPTIONAL, modes, &mode)) ||
         (err = ag_cfg_value(&o, "cluster_resource_id", AG_CFG_REQUIRED, &at)) ||
         (err = ag_cfg_str(&o, "cluster_resource_id", AG_CFG_REQUIRED, &c->cluster_resource_id)) ||
-        (err = paths(&o, "role_assignments", AG_CFG_REQUIRED, config_dir, &c->assignments,
-                     &c->nassignments)) ||
+        (err = ag_cfg_value(&o, "arm", AG_CFG_OPTIONAL, &arm)) ||
+        (arm != AG_JSON_NONE &&
+         (err = parse_arm(cfg, arm, ag_cfg_path(&o, "arm"), &c->arm)) != 0) ||
+        (err = paths(&o, "role_assignments", c->arm.enabled ? AG_CFG_OPTIONAL : AG_CFG_REQUIRED,
+                     config_dir, &c->assignments, &c->nassignments)) ||
         (err = paths(&o, "role_definitions", AG_CFG_OPTIONAL, config_dir, &c->definitions,
                      &c->ndefinitions)) ||
         (err = paths(&o, "deny_assignments", AG_CFG_OPTIONAL, config_dir, &c->deny, &c->ndeny)) ||

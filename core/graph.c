@@ -636,6 +636,11 @@ static ag_err workload_defaults(ag_cfg_t *cfg, ag_graph_cfg_t *c, ag_entra_keys_
     return 0;
 }
 
+ag_err ag_graph_check_base_url(ag_cfg_t *cfg, ag_cfg_obj_t *o, ag_str_t *url)
+{
+    return check_url(cfg, o, "base_url", url);
+}
+
 ag_err ag_entra_cred_read(ag_cfg_obj_t *o, ag_graph_cfg_t *out, ag_entra_keys_t *k)
 {
     ag_err err;
@@ -694,7 +699,7 @@ ag_err ag_graph_cfg_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_g
         return err;
     out->method = (ag_graph_method)method;
     out->max_groups = (int)max_groups;
-    if ((err = check_url(cfg, &o, "base_url", &out->base_url)) != 0)
+    if ((err = ag_graph_check_base_url(cfg, &o, &out->base_url)) != 0)
         return err;
     return ag_entra_cred_finish(cfg, &o, out, &k);
 }

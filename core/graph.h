@@ -83,6 +83,9 @@ typedef struct {
     ag_str_t tenant;
     bool workload_identity;
 } ag_entra_keys_t;
+/* The section's "base_url" (<url>, read already) checked as a configured endpoint: an
+ * absolute URL without query or fragment, https unless on loopback; trailing '/' dropped. */
+ag_err ag_graph_check_base_url(ag_cfg_t *cfg, ag_cfg_obj_t *o, ag_str_t *url);
 ag_err ag_entra_cred_read(ag_cfg_obj_t *o, ag_graph_cfg_t *out, ag_entra_keys_t *k);
 ag_err ag_entra_cred_finish(ag_cfg_t *cfg, ag_cfg_obj_t *o, ag_graph_cfg_t *out,
                             const ag_entra_keys_t *k);

@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "cmd_args.h"
+#include "armsync.h"
 #include "cmd_check_azure.h"
 #include "config.h"
 #include "json.h"
@@ -397,6 +398,18 @@ static void build_identity(const opts_t *o, ag_identity_t *id, ag_str_t *groups,
 
 /* ---- policy ------------------------------------------------------------------------- */
 
+static ag_err arm_once(const ag_azure_config_t *azure, ag_policy_t *p, ag_buf_t *err)
+{
+    ag_azrbac_t *az = NULL;
+    ag_err e = ag_armsync_once(azure, &az, err);
+    if (!e) {
+        ag_azrbac_unref(p->azure);
+        p->azure = az;
+        p->chain.azure = az;
+    }
+    return e;
+}
+
 /* The policy to ask: the --policy files alone (Kubernetes RBAC), or the chain --config's
  * authorization section builds for `authgate serve` (policy.h): RBAC, Azure RBAC and
  * the mode routing between them. *out has one reference. */
@@ -422,6 +435,10 @@ static int load_policy(const opts_t *o, ag_policy_t **out)
     authz.bootstrap = authz.bootstrap && !o->no_bootstrap;
     if (!e)
         e = ag_policy_build(&authz, azure, mode, out, &err);
+    if (!e && azure && azure->arm.enabled && (e = arm_once(azure, *out, &err)) != 0) {
+        ag_policy_unref(*out); /* Azure RBAC from ARM: one poll, as serve's */
+        *out = NULL;
+    }
     if (e)
         fprintf(stderr, "authgate %s: policy not loaded: %s\n", prog,
                 err.n ? err.p : ag_err_str(e));

@@ -12,9 +12,29 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "armsync.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+
+/* Azure RBAC from ARM (armsync.h): the last set the poller built, which every policy
+ * built while "azure.arm" is configured takes instead of loading the files itself. Set on
+ * the control thread, read by rebuilds on the threadpool. */
+static struct {
+    pthread_mutex_t mu;
+    ag_azrbac_t *az; /* NULL until the first complete poll */
+    ag_armsync_t *sync;
+} ARM = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL};
+
+static ag_azrbac_t *arm_current(void)
+{
+    pthread_mutex_lock(&ARM.mu);
+    ag_azrbac_t *az = ARM.az;
+    if (az)
+        ag_azrbac_ref(az);
+    pthread_mutex_unlock(&ARM.mu);
+    return az;
+}
 
 /* ---- snapshots ------------------------------------------------------------------------ */
 
@@ -43,7 +63,9 @@ ag_err ag_policy_build(const ag_authz_config_t *authz, const ag_azure_config_t *
     p->snap.free = policy_free;
     if ((err = ag_rbac_load(authz->policies, authz->npolicies, &ro, &p->rbac, errmsg)) != 0)
         goto fail;
-    if (azure && (err = ag_azure_config_load(azure, &p->azure, errmsg)) != 0)
+    if (azure && azure->arm.enabled)
+        p->azure = arm_current(); /* the poller reads the files too */
+    else if (azure && (err = ag_azure_config_load(azure, &p->azure, errmsg)) != 0)
         goto fail;
     p->chain = (ag_authz_chain_t){.mode = mode, .rbac = p->rbac, .azure = p->azure};
     *out = p;
@@ -262,6 +284,12 @@ static void on_built(uv_work_t *w, int status)
     (void)w;
     R.running = false;
     R.sig_loaded = R.sig_building; /* a broken file is not retried until it changes */
+    if (status == 0 && R.err == 0 && R.built && R.azure && R.azure->arm.enabled) {
+        ag_azrbac_t *az = arm_current(); /* ARM may have published during the rebuild */
+        ag_azrbac_unref(R.built->azure);
+        R.built->azure = az;
+        R.built->chain.azure = az;
+    }
     if (status == 0 && R.err == 0 && R.built) {
         R.built->generation = ++R.generation;
         char what[48];
@@ -329,6 +357,44 @@ static void on_poll(uv_timer_t *t)
         ag_policy_reload();
 }
 
+/* A new Azure RBAC set from ARM: the policy in force with it in place of the old one (the
+ * Kubernetes RBAC part is shared, not rebuilt). Control thread. */
+static void on_arm_publish(void *ud, ag_azrbac_t *az)
+{
+    (void)ud;
+    pthread_mutex_lock(&ARM.mu);
+    ag_azrbac_t *old = ARM.az;
+    ARM.az = az;
+    pthread_mutex_unlock(&ARM.mu);
+    ag_azrbac_unref(old);
+    const ag_policy_t *cur = (const ag_policy_t *)ag_snap_current(policy_domain()); /* writer */
+    ag_policy_t *p = cur ? calloc(1, sizeof *p) : NULL;
+    if (!p) {
+        ag_warn("policy: cannot publish the new Azure RBAC set (out of memory); a reload will");
+        return;
+    }
+    p->snap.free = policy_free;
+    ag_rbac_ref(cur->rbac);
+    ag_azrbac_ref(az);
+    p->rbac = cur->rbac;
+    p->azure = az;
+    p->chain = cur->chain;
+    p->chain.rbac = p->rbac;
+    p->chain.azure = az;
+    p->generation = ++R.generation;
+    ag_policy_publish(p);
+    ag_metrics_add(R.m_generation, 1);
+}
+
+static bool arm_ready(void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&ARM.mu);
+    bool ready = ARM.az != NULL;
+    pthread_mutex_unlock(&ARM.mu);
+    return ready;
+}
+
 static bool policy_ready(void *ud)
 {
     (void)ud;
@@ -337,6 +403,8 @@ static bool policy_ready(void *ud)
 
 void ag_policy_stop(void)
 {
+    ag_armsync_destroy(ARM.sync);
+    ARM.sync = NULL;
     if (R.window_started) {
         uv_timer_stop(&R.window);
         uv_close((uv_handle_t *)&R.window, NULL);
@@ -385,6 +453,13 @@ ag_err ag_policy_setup(const ag_config_t *conf, uv_loop_t *control, ag_buf_t *er
     if ((err = ag_ready_register("policy", policy_ready, NULL)) != 0 ||
         (err = ag_reload_register(on_sighup, NULL)) != 0)
         return err;
+    if (R.azure && R.azure->arm.enabled &&
+        ((err = ag_ready_register("azure-rbac-sync", arm_ready, NULL)) != 0 ||
+         (err = ag_armsync_create(control, R.azure, on_arm_publish, NULL, &ARM.sync)) != 0)) {
+        if (errmsg)
+            ag_buf_printf(errmsg, "azure.arm: cannot start the poller: %s", ag_err_str(err));
+        return err;
+    }
     if (conf->authz.reload_interval_ms > 0) {
         uv_timer_init(control, &R.poll);
         uv_unref((uv_handle_t *)&R.poll);
