@@ -85,3 +85,58 @@ TEST(azure_config_rejects_what_it_does_not_know)
     CHECK(strstr(msg, "extra") != NULL);
     ag_arena_dispose(&arena);
 }
+
+/* "arm": ARM replaces the required role_assignments; defaults for the endpoint, the poll
+ * interval, the per-request timeout and the token scope; credentials as for Graph. */
+TEST(azure_config_arm_section)
+{
+    ag_arena_t arena;
+    ag_arena_init(&arena, 0, 0);
+    ag_azure_config_t c;
+    char msg[512];
+    CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\",\"arm\":{\"tenant\":\"t1\","
+                   "\"client_id\":\"app\",\"client_secret_file\":\"/run/s\"}}",
+                   NULL, &c, msg, sizeof msg, &arena),
+             0);
+    CHECK(c.arm.enabled);
+    CHECK_EQ(c.nassignments, 0);
+    CHECK_SLICE(c.arm.base_url, "https://management.azure.com");
+    CHECK_SLICE(c.arm.cred.scope, "https://management.azure.com/.default");
+    CHECK_SLICE(c.arm.cred.token_url, "https://login.microsoftonline.com/t1/oauth2/v2.0/token");
+    CHECK_EQ(c.arm.poll_interval_ms, 60000);
+    CHECK_EQ(c.arm.cred.timeout_ms, 30000);
+    CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\",\"role_assignments\":[\"a.json\"],"
+                   "\"arm\":{\"base_url\":\"http://127.0.0.1:9/\",\"token_url\":\"http://127.0.0.1:9/t\","
+                   "\"client_id\":\"app\",\"federated_token_file\":\"/tok\",\"poll_interval\":\"1s\","
+                   "\"timeout\":\"2s\"}}",
+                   NULL, &c, msg, sizeof msg, &arena),
+             0);
+    CHECK_EQ(c.nassignments, 1); /* files and ARM together */
+    CHECK_SLICE(c.arm.base_url, "http://127.0.0.1:9");
+    CHECK_SLICE(c.arm.cred.scope, "http://127.0.0.1:9/.default");
+    CHECK_STREQ(c.arm.cred.federated_token_file, "/tok");
+    CHECK_EQ(c.arm.poll_interval_ms, 1000);
+    CHECK_EQ(c.arm.cred.timeout_ms, 2000);
+    CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\",\"arm\":{\"tenant\":\"t1\","
+                   "\"client_id\":\"app\"}}",
+                   NULL, &c, msg, sizeof msg, &arena),
+             AG_E_CONFIG);
+    CHECK(strstr(msg, "azure.arm: needs exactly one of") != NULL);
+    CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\",\"arm\":{\"tenant\":\"t1\","
+                   "\"client_id\":\"app\",\"client_secret_file\":\"s\",\"base_url\":"
+                   "\"http://management.azure.com\"}}",
+                   NULL, &c, msg, sizeof msg, &arena),
+             AG_E_CONFIG);
+    CHECK(strstr(msg, "azure.arm.base_url: must use https") != NULL);
+    CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\",\"arm\":{\"tenant\":\"t1\","
+                   "\"client_id\":\"app\",\"client_secret_file\":\"s\",\"poll_interval\":\"1ms\"}}",
+                   NULL, &c, msg, sizeof msg, &arena),
+             AG_E_CONFIG);
+    CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\",\"arm\":{\"tenant\":\"t1\","
+                   "\"client_id\":\"app\",\"client_secret_file\":\"s\",\"filter\":\"x\"}}",
+                   NULL, &c, msg, sizeof msg, &arena),
+             AG_E_CONFIG);
+    CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\"}", NULL, &c, msg, sizeof msg, &arena),
+             AG_E_CONFIG); /* neither files nor ARM */
+    ag_arena_dispose(&arena);
+}
