@@ -436,7 +436,7 @@ static int load_policy(const opts_t *o, ag_policy_t **out)
     if (!e)
         e = ag_policy_build(&authz, azure, mode, out, &err);
     if (!e && azure && azure->arm.enabled && (e = arm_once(azure, *out, &err)) != 0) {
-        ag_policy_unref(*out); /* Azure RBAC from ARM: one poll, as serve's */
+        ag_policy_destroy(*out); /* Azure RBAC from ARM: one poll, as serve's */
         *out = NULL;
     }
     if (e)
