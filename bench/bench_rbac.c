@@ -1,6 +1,9 @@
 /* Microbenchmark of Kubernetes RBAC (core/rbac.c): decision time at 100, 10,000 and
  * 100,000 RoleBindings (it should stay flat: bindings are indexed by subject), and load
- * time and resident memory for the largest policy. Not a test; prints figures.
+ * time and resident memory for the largest policy. Then the cost of one change at each
+ * size: a full load of the JSON (what a rebuild from files costs) against a snapshot from
+ * the parsed object set (core/rbac_set.h: what a live source pays per coalesced batch).
+ * Not a test; prints figures.
  *
  *   bench_rbac [--quick]
  *
@@ -15,6 +18,7 @@
 
 #include "gen.h"
 #include "rbac.h"
+#include "rbac_set.h"
 
 static double now_ns(void)
 {
@@ -86,6 +90,67 @@ static void time_question(const ag_rbac_t *p, int nbind, const question_t *q, in
     free(t);
 }
 
+static int cmp_ms(const void *a, const void *b)
+{
+    return cmp_double(a, b);
+}
+
+/* A changed RoleBinding rb-<i> (another user), as a watch event's object. */
+static void changed_binding(int i, int nns, int gen, char *out, size_t n)
+{
+    snprintf(out, n,
+             "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+             "\"metadata\":{\"name\":\"rb-%d\",\"namespace\":\"ns-%d\"},\"roleRef\":{"
+             "\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":"
+             "\"view\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"moved-%d-%d\"}]}",
+             i, i % nns, i, gen);
+}
+
+/* The cost of one change at <nbind> RoleBindings: a full load against a put into the
+ * parsed set plus a snapshot of it; CPU ms, medians over <rounds>. */
+static int time_changes(int nbind, const ag_buf_t *text, int rounds)
+{
+    ag_rbac_set_t *s = NULL;
+    double c0 = cpu_ns(), t_full[32], t_one[32], t_batch[32];
+    int refused = 0, nns = gen_rbac_namespaces(nbind);
+    char obj[512];
+    if (ag_rbac_set_create(NULL, &s) ||
+        ag_rbac_set_put(s, ag_buf_str(text), "bench.json", &refused, NULL) || refused) {
+        fprintf(stderr, "bench_rbac: set put failed\n");
+        return 1;
+    }
+    double put_ms = (cpu_ns() - c0) / 1e6;
+    for (int r = 0; r < rounds; r++) {
+        ag_rbac_t *p = NULL;
+        double t0 = cpu_ns();
+        ag_rbac_load_mem(ag_buf_str(text), "bench", NULL, &p, NULL);
+        t_full[r] = (cpu_ns() - t0) / 1e6;
+        ag_rbac_unref(p);
+        t0 = cpu_ns(); /* one watch event: parse one object, snapshot the set */
+        changed_binding((r * 7919) % nbind, nns, r, obj, sizeof obj);
+        ag_rbac_set_put(s, ag_str_cstr(obj), "event", NULL, NULL);
+        ag_rbac_set_build(s, &p, NULL);
+        t_one[r] = (cpu_ns() - t0) / 1e6;
+        ag_rbac_unref(p);
+        t0 = cpu_ns(); /* a coalesced burst: 100 events, one snapshot */
+        for (int k = 0; k < 100; k++) {
+            changed_binding((r * 7919 + k * 104729) % nbind, nns, r + 1000, obj, sizeof obj);
+            ag_rbac_set_put(s, ag_str_cstr(obj), "event", NULL, NULL);
+        }
+        ag_rbac_set_build(s, &p, NULL);
+        t_batch[r] = (cpu_ns() - t0) / 1e6;
+        ag_rbac_unref(p);
+    }
+    qsort(t_full, (size_t)rounds, sizeof(double), cmp_ms);
+    qsort(t_one, (size_t)rounds, sizeof(double), cmp_ms);
+    qsort(t_batch, (size_t)rounds, sizeof(double), cmp_ms);
+    printf("  change at %d RoleBindings (CPU ms, median of %d): full load %.1f; parsed set: "
+           "1 event + snapshot %.1f, 100 events + one snapshot %.1f (initial put %.1f)\n",
+           nbind, rounds, t_full[rounds / 2], t_one[rounds / 2], t_batch[rounds / 2], put_ms);
+    ag_rbac_set_destroy(s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
@@ -150,6 +215,8 @@ int main(int argc, char **argv)
                n, st.roles + st.cluster_roles + st.role_bindings + st.cluster_role_bindings,
                text.n / 1048576.0, load_ms, load_cpu_ms, (rss1 - rss0) / 1024.0,
                peak_rss_kib() / 1024.0);
+        if (time_changes(n, &text, quick ? 5 : 11))
+            return 1;
         ag_buf_dispose(&text);
         for (size_t q = 0; q < sizeof questions / sizeof questions[0]; q++)
             time_question(p, n, &questions[q], samples, batch);

@@ -113,8 +113,48 @@ typedef struct {
     int id;
 } rbac_nsslot_t;
 
+/* One parsed object of an object set (rbac_set.c): a Role/ClusterRole ('R'/'C') or a
+ * RoleBinding/ClusterRoleBinding ('r'/'c'), everything it points to in its own arena.
+ * Immutable once parsed; refcounted (atomic): the set holds one reference, and every
+ * snapshot built from the set one more, so a snapshot's bindings and rules stay valid
+ * after the set dropped or replaced the object. */
+typedef struct rbac_obj {
+    int refs;
+    char kind;
+    bool boot; /* from the built-in bootstrap policy */
+    ag_arena_t arena;
+    union {
+        rbac_role_t role;
+        rbac_binding_t binding;
+    } u;
+    size_t pos; /* the set's bookkeeping (writer thread only) */
+} rbac_obj_t;
+
+void ag_rbac_obj_ref(rbac_obj_t *o);
+void ag_rbac_obj_unref(rbac_obj_t *o); /* NULL ignored */
+
+/* rbac_load.c for rbac_set.c: parses the object(s) of one document (as ag_rbac_load reads
+ * a file: a List, a typed list, a single object; YAML by <name>) into rbac_obj_t, each
+ * given to sink (which takes the reference; a sink error stops the parse). An invalid
+ * object is named in <errmsg> (one line each), counted in *refused and passed to refuse
+ * (kind, namespace and name as far as they could be read); the rest goes on. Returns an
+ * error only for a document that is not one (syntax, not an object) or AG_E_NOMEM. */
+typedef struct {
+    ag_err (*sink)(void *ctx, rbac_obj_t *o);
+    void (*refuse)(void *ctx, char kind, ag_str_t ns, ag_str_t name);
+    void *ctx;
+} rbac_sink_t;
+ag_err ag_rbac_parse_objects(ag_str_t doc, const char *name, const rbac_sink_t *sink, int *refused,
+                             ag_buf_t *errmsg);
+/* A snapshot of objs[0, n) (each gets a reference the snapshot holds): no duplicates
+ * (the caller resolved them), no parsing; role references, aggregation, the subject
+ * index and the window boundaries computed as ag_rbac_load does. */
+ag_err ag_rbac_build_from(rbac_obj_t *const *objs, size_t n, ag_rbac_t **out, ag_buf_t *errmsg);
+
 struct ag_rbac {
     int refs;
+    rbac_obj_t **objs; /* owned references: the objects this snapshot was built from */
+    size_t nobjs;
     ag_arena_t arena;
     rbac_role_t *roles;
     int nroles;

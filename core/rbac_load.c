@@ -44,6 +44,14 @@ typedef struct {
     ident_t *ids;
     size_t nids, capids; /* capids is a power of two */
     ag_arena_t *tmp;     /* the current document's arena (escaped strings) */
+    ag_arena_t *arena;   /* where parsed objects go: the snapshot's, or one object's */
+    /* object-set mode (rbac_set.c): each object parsed into its own rbac_obj_t, handed to
+     * sink; an invalid object is refused (refuse, refused++) and the rest goes on */
+    rbac_obj_t *cur;
+    ag_err (*sink)(void *ctx, rbac_obj_t *o);
+    void (*refuse)(void *ctx, char kind, ag_str_t ns, ag_str_t name);
+    void *ctx;
+    int refused;
     ag_str_t *strs;      /* interned strings: verbs, groups, kinds, namespaces repeat a lot */
     size_t nstrs, capstrs;
 } loader_t;
@@ -137,6 +145,11 @@ static ag_str_t *intern_probe(ag_str_t *t, size_t cap, unsigned long long h, ag_
 /* One snapshot copy per distinct string. */
 static ag_err intern(loader_t *ld, ag_str_t s, ag_str_t *out)
 {
+    if (!ld->p) { /* object-set mode: each object's own copy (a set's objects share no
+                     arena); kinds and versions read before an object, for the document */
+        *out = ag_arena_strdup(ld->cur ? ld->arena : ld->tmp, s);
+        return out->p ? 0 : AG_E_NOMEM;
+    }
     if ((ld->nstrs + 1) * 2 > ld->capstrs) {
         size_t cap = ld->capstrs ? ld->capstrs * 2 : 4096;
         ag_str_t *t = calloc(cap, sizeof *t);
@@ -186,7 +199,7 @@ static ag_err str_list(loader_t *ld, ag_json_ref obj, const char *key, rbac_list
     if (ag_json_typeof(ld->doc, v) != AG_JSON_ARRAY)
         return fail(ld, v, "%s: must be a list of strings", key);
     int n = ag_json_count(ld->doc, v);
-    ag_str_t *arr = n ? ag_arena_alloc(&ld->p->arena, (size_t)n * sizeof *arr) : NULL;
+    ag_str_t *arr = n ? ag_arena_alloc(ld->arena, (size_t)n * sizeof *arr) : NULL;
     if (n && !arr)
         return AG_E_NOMEM;
     int i = 0;
@@ -211,7 +224,7 @@ static ag_err parse_rule(loader_t *ld, ag_json_ref r, bool in_role, rbac_rule_t 
     ag_err err;
     if (ag_json_typeof(ld->doc, r) != AG_JSON_OBJECT)
         return fail(ld, r, "rules[]: must be an object");
-    rbac_rule_t *rule = ag_arena_calloc(&ld->p->arena, sizeof *rule);
+    rbac_rule_t *rule = ag_arena_calloc(ld->arena, sizeof *rule);
     if (!rule)
         return AG_E_NOMEM;
     if ((err = str_list(ld, r, "verbs", &rule->verbs)) ||
@@ -247,7 +260,7 @@ static ag_err parse_rules(loader_t *ld, ag_json_ref obj, bool in_role, rbac_role
     if (ag_json_typeof(ld->doc, v) != AG_JSON_ARRAY)
         return fail(ld, v, "rules: must be a list");
     int n = ag_json_count(ld->doc, v), i = 0;
-    const rbac_rule_t **rules = n ? ag_arena_alloc(&ld->p->arena, (size_t)n * sizeof *rules) : NULL;
+    const rbac_rule_t **rules = n ? ag_arena_alloc(ld->arena, (size_t)n * sizeof *rules) : NULL;
     if (n && !rules)
         return AG_E_NOMEM;
     for (ag_json_ref r = ag_json_first(ld->doc, v); r != AG_JSON_NONE;
@@ -274,7 +287,7 @@ static ag_err str_map(loader_t *ld, ag_json_ref v, const char *what, const rbac_
     if (ag_json_typeof(ld->doc, v) != AG_JSON_OBJECT)
         return fail(ld, v, "%s: must be an object of strings", what);
     int n = ag_json_count(ld->doc, v), i = 0;
-    rbac_label_t *l = n ? ag_arena_alloc(&ld->p->arena, (size_t)n * sizeof *l) : NULL;
+    rbac_label_t *l = n ? ag_arena_alloc(ld->arena, (size_t)n * sizeof *l) : NULL;
     if (n && !l)
         return AG_E_NOMEM;
     for (ag_json_ref k = ag_json_first(ld->doc, v); k != AG_JSON_NONE;
@@ -331,7 +344,7 @@ static ag_err parse_selector(loader_t *ld, ag_json_ref s, rbac_selector_t *sel)
     if (ag_json_typeof(ld->doc, v) != AG_JSON_ARRAY)
         return fail(ld, v, "matchExpressions: must be a list");
     int n = ag_json_count(ld->doc, v), i = 0;
-    rbac_expr_t *x = n ? ag_arena_calloc(&ld->p->arena, (size_t)n * sizeof *x) : NULL;
+    rbac_expr_t *x = n ? ag_arena_calloc(ld->arena, (size_t)n * sizeof *x) : NULL;
     if (n && !x)
         return AG_E_NOMEM;
     for (ag_json_ref e = ag_json_first(ld->doc, v); e != AG_JSON_NONE; e = ag_json_next(ld->doc, e))
@@ -352,7 +365,7 @@ static ag_err parse_aggregation(loader_t *ld, ag_json_ref obj, rbac_role_t *role
                     "aggregationRule.clusterRoleSelectors: at least one clusterRoleSelector "
                     "required if aggregationRule is non-nil");
     int n = ag_json_count(ld->doc, v), i = 0;
-    rbac_selector_t *sel = ag_arena_calloc(&ld->p->arena, (size_t)n * sizeof *sel);
+    rbac_selector_t *sel = ag_arena_calloc(ld->arena, (size_t)n * sizeof *sel);
     if (!sel)
         return AG_E_NOMEM;
     for (ag_json_ref s = ag_json_first(ld->doc, v); s != AG_JSON_NONE;
@@ -499,6 +512,41 @@ static ag_err parse_window(loader_t *ld, ag_json_ref obj, const char *kind, ag_s
     return 0;
 }
 
+/* Appends <role> to the loader's roles (flagged as bootstrap in the bootstrap phase). */
+static ag_err push_role(loader_t *ld, const rbac_role_t *role)
+{
+    if (ld->nroles == ld->caproles) {
+        int cap = ld->caproles ? ld->caproles * 2 : 256;
+        rbac_role_t *r = realloc(ld->roles, (size_t)cap * sizeof *r);
+        bool *b = r ? realloc(ld->role_boot, (size_t)cap * sizeof *b) : NULL;
+        if (r)
+            ld->roles = r;
+        if (!b)
+            return AG_E_NOMEM;
+        ld->role_boot = b, ld->caproles = cap;
+    }
+    ld->role_boot[ld->nroles] = ld->boot_phase;
+    ld->roles[ld->nroles++] = *role;
+    return 0;
+}
+
+static ag_err push_binding(loader_t *ld, const rbac_binding_t *b)
+{
+    if (ld->nbindings == ld->capbindings) {
+        int cap = ld->capbindings ? ld->capbindings * 2 : 256;
+        rbac_binding_t *r = realloc(ld->bindings, (size_t)cap * sizeof *r);
+        bool *f = r ? realloc(ld->binding_boot, (size_t)cap * sizeof *f) : NULL;
+        if (r)
+            ld->bindings = r;
+        if (!f)
+            return AG_E_NOMEM;
+        ld->binding_boot = f, ld->capbindings = cap;
+    }
+    ld->binding_boot[ld->nbindings] = ld->boot_phase;
+    ld->bindings[ld->nbindings++] = *b;
+    return 0;
+}
+
 static ag_err parse_role(loader_t *ld, ag_json_ref obj, bool cluster)
 {
     rbac_role_t role = {.cluster = cluster};
@@ -514,6 +562,10 @@ static ag_err parse_role(loader_t *ld, ag_json_ref obj, bool cluster)
         return err;
     if (role.aggregated)
         role.rules = NULL, role.nrules = 0; /* stored rules are not authoritative (§4) */
+    if (ld->cur) {                          /* object-set mode: the object is the result */
+        ld->cur->u.role = role;
+        return 0;
+    }
     int idx;
     if ((err = claim(ld, obj, cluster ? 'C' : 'R', cluster ? "ClusterRole" : "Role", role.ns,
                      role.name, ld->nroles, ld->role_boot, &idx)))
@@ -522,19 +574,7 @@ static ag_err parse_role(loader_t *ld, ag_json_ref obj, bool cluster)
         ld->roles[idx] = role;
         return 0;
     }
-    if (ld->nroles == ld->caproles) {
-        int cap = ld->caproles ? ld->caproles * 2 : 256;
-        rbac_role_t *r = realloc(ld->roles, (size_t)cap * sizeof *r);
-        bool *b = r ? realloc(ld->role_boot, (size_t)cap * sizeof *b) : NULL;
-        if (r)
-            ld->roles = r;
-        if (!b)
-            return AG_E_NOMEM;
-        ld->role_boot = b, ld->caproles = cap;
-    }
-    ld->role_boot[ld->nroles] = ld->boot_phase;
-    ld->roles[ld->nroles++] = role;
-    return 0;
+    return push_role(ld, &role);
 }
 
 static ag_err parse_subject(loader_t *ld, ag_json_ref s, const rbac_binding_t *b,
@@ -562,7 +602,7 @@ static ag_err parse_subject(loader_t *ld, ag_json_ref s, const rbac_binding_t *b
         /* the SA's user name, system:serviceaccount:<ns>:<name>, is the index key */
         ag_str_t pre = AG_STR("system:serviceaccount:");
         size_t n = pre.n + out->eff_ns.n + 1 + out->name.n;
-        char *o = ag_arena_alloc(&ld->p->arena, n + 1);
+        char *o = ag_arena_alloc(ld->arena, n + 1);
         if (!o)
             return AG_E_NOMEM;
         memcpy(o, pre.p, pre.n);
@@ -631,7 +671,7 @@ static ag_err parse_binding(loader_t *ld, ag_json_ref obj, bool cluster)
         if (ag_json_typeof(ld->doc, subs) != AG_JSON_ARRAY)
             return fail(ld, subs, "subjects: must be a list");
         int n = ag_json_count(ld->doc, subs), i = 0;
-        rbac_subject_t *s = n ? ag_arena_calloc(&ld->p->arena, (size_t)n * sizeof *s) : NULL;
+        rbac_subject_t *s = n ? ag_arena_calloc(ld->arena, (size_t)n * sizeof *s) : NULL;
         if (n && !s)
             return AG_E_NOMEM;
         for (ag_json_ref e = ag_json_first(ld->doc, subs); e != AG_JSON_NONE;
@@ -639,6 +679,10 @@ static ag_err parse_binding(loader_t *ld, ag_json_ref obj, bool cluster)
             if ((err = parse_subject(ld, e, &b, &s[i++])))
                 return err;
         b.subjects = s, b.nsubjects = n;
+    }
+    if (ld->cur) { /* object-set mode: the object is the result */
+        ld->cur->u.binding = b;
+        return 0;
     }
     int idx;
     if ((err = claim(ld, obj, cluster ? 'c' : 'r', cluster ? "ClusterRoleBinding" : "RoleBinding",
@@ -648,18 +692,52 @@ static ag_err parse_binding(loader_t *ld, ag_json_ref obj, bool cluster)
         ld->bindings[idx] = b;
         return 0;
     }
-    if (ld->nbindings == ld->capbindings) {
-        int cap = ld->capbindings ? ld->capbindings * 2 : 256;
-        rbac_binding_t *r = realloc(ld->bindings, (size_t)cap * sizeof *r);
-        bool *f = r ? realloc(ld->binding_boot, (size_t)cap * sizeof *f) : NULL;
-        if (r)
-            ld->bindings = r;
-        if (!f)
-            return AG_E_NOMEM;
-        ld->binding_boot = f, ld->capbindings = cap;
-    }
-    ld->binding_boot[ld->nbindings] = ld->boot_phase;
-    ld->bindings[ld->nbindings++] = b;
+    return push_binding(ld, &b);
+}
+
+static ag_err parse_kind(loader_t *ld, ag_json_ref obj, char kind)
+{
+    return kind == 'R' || kind == 'C' ? parse_role(ld, obj, kind == 'C')
+                                      : parse_binding(ld, obj, kind == 'c');
+}
+
+/* The identity of a refused object, as far as it can be read (empty otherwise). */
+static void refused_identity(loader_t *ld, ag_json_ref obj, char kind, ag_str_t *ns, ag_str_t *name)
+{
+    ag_json_ref md = ag_json_get(ld->doc, obj, "metadata");
+    ag_json_ref n = ag_json_get(ld->doc, md, "name"), s = ag_json_get(ld->doc, md, "namespace");
+    *ns = *name = AG_STR("");
+    if (ag_json_typeof(ld->doc, n) == AG_JSON_STRING)
+        (void)ag_json_str(ld->doc, n, ld->tmp, name);
+    if ((kind == 'R' || kind == 'r') && ag_json_typeof(ld->doc, s) == AG_JSON_STRING)
+        (void)ag_json_str(ld->doc, s, ld->tmp, ns);
+}
+
+/* Object-set mode: <obj> parsed into an rbac_obj_t of its own, handed to the sink. An
+ * invalid object is refused: named in errmsg (one line each), counted, and reported to
+ * refuse (which drops an earlier version of it: a refused update never leaves the old
+ * grant in force); the rest of the document goes on. */
+static ag_err set_object(loader_t *ld, ag_json_ref obj, char kind)
+{
+    rbac_obj_t *o = calloc(1, sizeof *o);
+    if (!o)
+        return AG_E_NOMEM;
+    o->refs = 1, o->kind = kind;
+    ag_arena_init(&o->arena, 512, 0);
+    ld->arena = &o->arena, ld->cur = o;
+    if (ld->errmsg && ld->errmsg->n && ld->errmsg->p[ld->errmsg->n - 1] != '\n')
+        ag_buf_append_cstr(ld->errmsg, "\n");
+    ag_err err = parse_kind(ld, obj, kind);
+    ld->arena = NULL, ld->cur = NULL;
+    if (!err)
+        return ld->sink(ld->ctx, o);
+    ag_rbac_obj_unref(o);
+    if (err == AG_E_NOMEM)
+        return err;
+    ag_str_t ns, name;
+    refused_identity(ld, obj, kind, &ns, &name);
+    ld->refuse(ld->ctx, kind, ns, name);
+    ld->refused++;
     return 0;
 }
 
@@ -694,10 +772,15 @@ static ag_err parse_object(loader_t *ld, ag_json_ref obj, ag_str_t item_kind, in
     if (ver.n && !ag_str_eq_lit(ver, RBAC_GROUP "/v1"))
         return fail(ld, obj, "apiVersion: unsupported \"%.*s\" (expected " RBAC_GROUP "/v1)",
                     AG_STR_FMT(ver));
-    if (ag_str_eq_lit(kind, "Role") || ag_str_eq_lit(kind, "ClusterRole"))
-        return parse_role(ld, obj, kind.n == 11);
-    if (ag_str_eq_lit(kind, "RoleBinding") || ag_str_eq_lit(kind, "ClusterRoleBinding"))
-        return parse_binding(ld, obj, kind.n == 18);
+    char k = ag_str_eq_lit(kind, "Role")                 ? 'R'
+             : ag_str_eq_lit(kind, "ClusterRole")        ? 'C'
+             : ag_str_eq_lit(kind, "RoleBinding")        ? 'r'
+             : ag_str_eq_lit(kind, "ClusterRoleBinding") ? 'c'
+                                                         : 0;
+    if (k && ld->sink)
+        return set_object(ld, obj, k);
+    if (k)
+        return parse_kind(ld, obj, k);
     return fail(ld, kv,
                 "kind: unsupported \"%.*s\" (expected Role, ClusterRole, RoleBinding, "
                 "ClusterRoleBinding or a List of them)",
@@ -1002,6 +1085,7 @@ static ag_err loader_begin(loader_t *ld, const ag_rbac_opts_t *opts, ag_buf_t *e
         return AG_E_NOMEM;
     ld->p->refs = 1;
     ag_arena_init(&ld->p->arena, 1 << 16, 0);
+    ld->arena = &ld->p->arena;
     if (opts && !opts->bootstrap)
         return 0;
     ld->boot_phase = true;
@@ -1139,5 +1223,52 @@ ag_err ag_rbac_load(const char *const *paths, int npaths, const ag_rbac_opts_t *
         }
         free(names);
     }
+    return loader_end(&ld, err, out);
+}
+
+/* ---- object sets (rbac_int.h, for rbac_set.c) ----------------------------------------- */
+
+ag_err ag_rbac_parse_objects(ag_str_t doc, const char *name, const rbac_sink_t *sink, int *refused,
+                             ag_buf_t *errmsg)
+{
+    loader_t ld = {.errmsg = errmsg, .sink = sink->sink, .refuse = sink->refuse, .ctx = sink->ctx};
+    ag_err err = add_doc(&ld, doc, name);
+    *refused = ld.refused;
+    return err;
+}
+
+/* The objects into the loader: roles also into the identity map role references use. */
+static ag_err adopt_objects(loader_t *ld, rbac_obj_t *const *objs, size_t n)
+{
+    ag_rbac_t *p = ld->p;
+    if (n && !(p->objs = malloc(n * sizeof *p->objs)))
+        return AG_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        rbac_obj_t *o = objs[i];
+        ag_err err;
+        ident_t *e;
+        ag_rbac_obj_ref(o);
+        p->objs[p->nobjs++] = o;
+        if (o->kind == 'r' || o->kind == 'c') {
+            if ((err = push_binding(ld, &o->u.binding)))
+                return err;
+            continue;
+        }
+        if ((err = id_upsert(ld, o->kind, o->u.role.ns, o->u.role.name, &e)))
+            return err;
+        e->idx = ld->nroles;
+        if ((err = push_role(ld, &o->u.role)))
+            return err;
+    }
+    return 0;
+}
+
+ag_err ag_rbac_build_from(rbac_obj_t *const *objs, size_t n, ag_rbac_t **out, ag_buf_t *errmsg)
+{
+    loader_t ld;
+    ag_rbac_opts_t none = {.bootstrap = false};
+    ag_err err = loader_begin(&ld, &none, errmsg);
+    if (!err)
+        err = adopt_objects(&ld, objs, n);
     return loader_end(&ld, err, out);
 }
