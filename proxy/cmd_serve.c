@@ -83,9 +83,9 @@ static ag_err start_authentication(const ag_config_t *conf, ag_server_t *srv, se
     if ((err = ag_ready_register_list(ag_authenticator_report, sv->authn)) != 0)
         return err;
     if (conf->authn.tokenreview &&
-        (err = ag_webhook_tokenreview_register(sv->authn, conf->authn.tokenreview_callers,
-                                               conf->authn.ntokenreview_callers,
-                                               conf->authz_enabled)) != 0)
+        (err = ag_webhook_tokenreview_register(
+             &sv->pipeline.routes, sv->authn, conf->authn.tokenreview_callers,
+             conf->authn.ntokenreview_callers, conf->authz_enabled, NULL)) != 0)
         return err;
     ag_info("authentication: %d issuer(s), token cache %d entries, anonymous %s",
             ag_issuer_count(conf->authn.issuers), conf->authn.cache_entries,
@@ -94,11 +94,12 @@ static ag_err start_authentication(const ag_config_t *conf, ag_server_t *srv, se
 }
 
 /* Authorization (policy, impersonation), its review routes and the audit log. */
-static ag_err start_authorization(const ag_config_t *conf, ag_server_t *srv, ag_buf_t *errmsg)
+static ag_err start_authorization(const ag_config_t *conf, ag_server_t *srv, serve_t *sv,
+                                  ag_buf_t *errmsg)
 {
     ag_err err;
     if (conf->authz_enabled && ((err = ag_policy_setup(conf, ag_server_loop(srv), errmsg)) != 0 ||
-                                (err = ag_webhook_sar_register()) != 0))
+                                (err = ag_webhook_sar_register(&sv->pipeline.routes)) != 0))
         return err;
     if ((err = ag_audit_setup(conf, errmsg)) != 0)
         return err;
@@ -135,7 +136,7 @@ static ag_err start_pipeline(const ag_config_t *conf, ag_server_t *srv, serve_t 
     if (conf->authn_enabled && (err = start_authentication(conf, srv, sv, errmsg)) != 0)
         return err;
     if ((conf->authz_enabled || conf->audit_enabled) &&
-        (err = start_authorization(conf, srv, errmsg)) != 0)
+        (err = start_authorization(conf, srv, sv, errmsg)) != 0)
         return err;
     if ((err = build_pipeline(conf, sv)) != 0)
         return err;
@@ -186,6 +187,7 @@ int ag_cmd_serve(int argc, char **argv)
     ag_config_t *conf = NULL;
     ag_server_t *srv = NULL;
     serve_t sv = {0};
+    ag_routes_init(&sv.pipeline.routes);
     ag_buf_t err = AG_BUF_INIT(8192);
     int rc = 2;
     if (ag_config_load(path, &conf, &err) != 0) {
@@ -230,6 +232,7 @@ int ag_cmd_serve(int argc, char **argv)
 out:
     ag_audit_shutdown(); /* after the workers stopped: flushes queued events */
     ag_server_destroy(srv);
+    ag_routes_dispose(&sv.pipeline.routes);
     ag_config_destroy(conf);
     ag_buf_dispose(&err);
     return rc;

@@ -112,54 +112,13 @@ typedef struct conn {
     uint64_t body_t0, body_paused_at, body_bytes;
     uint64_t linger_end, linger_bytes;
     /* a local route (webhook) being answered */
-    const struct route *local;
+    const ag_route_t *local;
     ag_buf_t lbody;            /* its request body (reused; capped per route) */
     ag_local_req_t lreq;       /* the handler's view (lives until answered) */
     ag_buf_t lresp;            /* its response body */
     bool local_overflow;
     bool webhook_only;         /* accepted on the "webhooks" listener (ag_http1_accept_webhook) */
 } conn_t;
-
-#define MAX_ROUTES 32
-static struct route {
-    const char *method, *path;
-    size_t max_body;
-    ag_local_fn fn;
-    void *ud;
-    bool webhook; /* also served on the "webhooks" listener */
-    bool typed;   /* any Content-Type: the handler negotiates (ag_http1_route_typed) */
-} routes[MAX_ROUTES];
-static int nroutes;
-
-static ag_err add_route(const char *method, const char *path, size_t max_body, ag_local_fn fn,
-                        void *ud, bool webhook)
-{
-    if (nroutes >= MAX_ROUTES)
-        return AG_E_TOO_BIG;
-    routes[nroutes++] = (struct route){method, path, max_body, fn, ud, webhook, false};
-    return 0;
-}
-
-ag_err ag_http1_route_typed(const char *method, const char *path, size_t max_body, ag_local_fn fn,
-                            void *ud)
-{
-    ag_err err = add_route(method, path, max_body, fn, ud, false);
-    if (!err)
-        routes[nroutes - 1].typed = true;
-    return err;
-}
-
-ag_err ag_http1_route(const char *method, const char *path, size_t max_body, ag_local_fn fn,
-                      void *ud)
-{
-    return add_route(method, path, max_body, fn, ud, false);
-}
-
-ag_err ag_http1_webhook_route(const char *method, const char *path, size_t max_body,
-                              ag_local_fn fn, void *ud)
-{
-    return add_route(method, path, max_body, fn, ud, true);
-}
 
 /* Process lifetime: filled once (pthread_once: workers accept concurrently), then only read. */
 static llhttp_settings_t resp_settings;
@@ -172,6 +131,7 @@ static void start_next(conn_t *c);
 static void end_conn(conn_t *c);
 static void on_up_read(ag_stream_t *s, int status);
 static void on_up_drain(ag_stream_t *s, int status);
+static void on_gate_done(ag_gate_t *g, ag_gate_result r);
 
 /* ---- timers --------------------------------------------------------------------- */
 
@@ -951,42 +911,10 @@ static void start_forward(conn_t *c)
 
 /* ---- local routes ----------------------------------------------------------------- */
 
-/* Local routes speak JSON: a body in another encoding (kubectl sends protobuf for
- * SelfSubjectAccessReview) is forwarded to the API server, which understands it. */
-static bool json_body(const conn_t *c)
+/* The routes of the pipeline this connection's worker runs (NULL: none). */
+static const ag_routes_t *routes_of(const conn_t *c)
 {
-    for (int i = 0; i < c->req.nheaders; i++)
-        if (ag_str_ieq(c->req.headers[i].name, AG_STR("content-type"))) {
-            ag_str_t v = c->req.headers[i].value, type;
-            ag_str_split(v, ';', &type);
-            while (type.n && type.p[type.n - 1] == ' ')
-                type.n--;
-            return ag_str_ieq(type, AG_STR("application/json"));
-        }
-    return true;
-}
-
-/* <path> against a route's pattern, where a "*" segment stands for one non-empty segment. */
-static bool path_matches(ag_str_t path, const char *pattern)
-{
-    ag_str_t pat = ag_str_cstr(pattern), ps, ss;
-    while (pat.p && path.p) {
-        pat = ag_str_split(pat, '/', &ps);
-        path = ag_str_split(path, '/', &ss);
-        if (ag_str_eq_lit(ps, "*") ? ss.n == 0 || ag_str_eq_lit(ss, "..") : !ag_str_eq(ps, ss))
-            return false;
-    }
-    return !pat.p && !path.p;
-}
-
-static const struct route *find_route(const conn_t *c)
-{
-    bool json = json_body(c);
-    for (int i = 0; i < nroutes; i++)
-        if ((json || routes[i].typed) && ag_str_eq_lit(c->req.method, routes[i].method) &&
-            path_matches(c->req.path, routes[i].path))
-            return &routes[i];
-    return NULL;
+    return c->w->pipeline ? &c->w->pipeline->routes : NULL;
 }
 
 static ag_str_t arena_copy(conn_t *c, ag_str_t v)
@@ -1035,26 +963,12 @@ static void answer_local(conn_t *c)
     c->lreq.status = 500;
     c->lreq.response = &c->lresp;
     c->lreq.loop = &c->w->loop;
-    c->lreq.conn = c;
-    c->local->fn(&c->lreq, c->local->ud);
-    if (c->lreq.defer) {
+    c->lreq.gate = &c->gate;
+    c->gate.resume = on_gate_done;
+    c->gate.owner = c;
+    if (c->local->fn(&c->lreq, c->local->ud) == AG_GATE_PENDING) {
         disarm(c);
-        c->gate_pending = true; /* held like a parked gate: a close defers the free */
-        return;
-    }
-    finish_local(c);
-}
-
-void ag_http1_local_done(ag_local_req_t *r)
-{
-    conn_t *c = r->conn;
-    c->gate_pending = false;
-    if (c->phase != P_LOCAL) { /* the client went away meanwhile */
-        ag_buf_dispose(&c->lresp);
-        if (c->free_on_gate) {
-            c->free_on_gate = false;
-            recycle(c);
-        }
+        c->gate_pending = true; /* held like a parked step: a close defers the free */
         return;
     }
     finish_local(c);
@@ -1081,7 +995,7 @@ static void parse_local(conn_t *c)
     }
 }
 
-static void start_local(conn_t *c, const struct route *rt)
+static void start_local(conn_t *c, const ag_route_t *rt)
 {
     if (c->req.upgrade) {
         respond(c, 400, "upgrade is not supported here", true);
@@ -1120,9 +1034,9 @@ static void after_gate(conn_t *c, ag_gate_result r)
                         c->gate.details.kind.n ? &c->gate.details : NULL, has_body);
         return;
     }
-    const struct route *rt = nroutes ? find_route(c) : NULL;
+    const ag_route_t *rt = ag_routes_find(routes_of(c), &c->req);
     const ag_config_webhooks_t *wh = &c->w->conf->webhooks;
-    if (rt && rt->webhook && wh->address && !wh->serve_on_main)
+    if (rt && (rt->flags & AG_ROUTE_WEBHOOK) && wh->address && !wh->serve_on_main)
         rt = NULL; /* served on the webhooks listener only: here a request like any other */
     if (rt) {
         start_local(c, rt);
@@ -1168,13 +1082,13 @@ static void webhook_head(conn_t *c)
 {
     bool has_body = c->req.chunked || c->req.content_length > 0 || c->req.upgrade;
     ag_identity_t *id = ag_arena_calloc(&c->arena, sizeof *id);
-    const struct route *rt = NULL;
+    const ag_route_t *rt = NULL;
     int code = id ? webhook_caller(c, id) : 500;
     disarm(c);
     c->phase = P_GATE;
     if (code == 0) {
-        rt = find_route(c);
-        code = rt && rt->webhook ? 0 : 404;
+        rt = ag_routes_find(routes_of(c), &c->req);
+        code = rt && (rt->flags & AG_ROUTE_WEBHOOK) ? 0 : 404;
     }
     if (code != 0) {
         c->st.roff += c->head_len; /* consumed: a kept-alive connection reads the next head */
@@ -1190,20 +1104,26 @@ static void webhook_head(conn_t *c)
     start_local(c, rt);
 }
 
-/* g->resume: the pipeline's final result for a request that parked in it. */
+/* g->resume: the end of a wait, the one way a request waits in either phase: the
+ * pipeline's final result for a request parked in it (P_GATE), or a local route's
+ * answer (P_LOCAL). */
 static void on_gate_done(ag_gate_t *g, ag_gate_result r)
 {
     conn_t *c = g->owner;
     c->gate_pending = false;
     g->pending = false;
-    if (g->cancelled || c->phase != P_GATE) {
+    if (g->cancelled || (c->phase != P_GATE && c->phase != P_LOCAL)) {
+        ag_buf_dispose(&c->lresp); /* a local answer nobody reads */
         if (c->free_on_gate) {
             c->free_on_gate = false;
             recycle(c);
         }
         return;
     }
-    after_gate(c, r);
+    if (c->phase == P_LOCAL)
+        finish_local(c);
+    else
+        after_gate(c, r);
 }
 
 /* A complete head sits at rbuf[roff..roff+head_len]: check it, then gate it. */

@@ -16,6 +16,7 @@
 
 #include "err.h"
 #include "gate.h"
+#include "routes.h"
 
 #define AG_PIPELINE_MAX_STEPS 8
 
@@ -30,6 +31,8 @@ typedef struct ag_pipeline {
     int nsteps;
     /* The end of a gated request (audit; NULL: none): see ag_gate_finished. */
     ag_gate_finish_fn finish;
+    /* What an allowed request may be answered by instead of forwarding (routes.h). */
+    ag_routes_t routes;
 } ag_pipeline_t;
 
 /* Appends a step (start-up only). AG_E_TOO_BIG past AG_PIPELINE_MAX_STEPS. */

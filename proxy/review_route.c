@@ -9,12 +9,10 @@
 #include "sar.h"
 #include "status.h"
 
-#define MAX_REVIEW_ROUTES 12
-static struct review_route {
-    ag_local_fn fn;
+struct review_route {
+    ag_review_fn fn;
     const ag_kpb_kind_t *kind;
-} rroutes[MAX_REVIEW_ROUTES];
-static int nrroutes;
+};
 
 static ag_media_t media_of(ag_str_t type)
 {
@@ -97,7 +95,7 @@ static int request_json(ag_local_req_t *r, const ag_kpb_kind_t *k, ag_buf_t *jso
     return 0;
 }
 
-static void on_review(ag_local_req_t *r, void *ud)
+static ag_gate_result on_review(ag_local_req_t *r, void *ud)
 {
     const struct review_route *rt = ud;
     ag_buf_t json = AG_BUF_INIT(8u << 20), pb = AG_BUF_INIT(r->response->max);
@@ -124,17 +122,20 @@ static void on_review(ag_local_req_t *r, void *ud)
 out:
     ag_buf_dispose(&json);
     ag_buf_dispose(&pb);
+    return AG_GATE_ALLOW; /* answered */
 }
 
-ag_err ag_review_route(const char *path, const char *api_version, const char *kind, ag_local_fn fn)
+ag_err ag_review_route(ag_routes_t *t, const char *path, const char *api_version, const char *kind,
+                       ag_review_fn fn)
 {
     const ag_kpb_kind_t *k = ag_kpb_find(ag_str_cstr(api_version), ag_str_cstr(kind));
+    struct review_route *rr = ag_routes_alloc(t, sizeof *rr);
     if (!k)
         return AG_E_INVAL;
-    if (nrroutes >= MAX_REVIEW_ROUTES)
-        return AG_E_TOO_BIG;
-    rroutes[nrroutes] = (struct review_route){fn, k};
-    return ag_http1_route_typed("POST", path, AG_SAR_MAX_BODY, on_review, &rroutes[nrroutes++]);
+    if (!rr)
+        return AG_E_NOMEM;
+    *rr = (struct review_route){fn, k};
+    return ag_routes_add(t, "POST", path, AG_SAR_MAX_BODY, on_review, rr, AG_ROUTE_TYPED);
 }
 
 int ag_review_body(ag_local_req_t *r, const ag_kpb_kind_t *k, ag_json_t *doc, const char **why)

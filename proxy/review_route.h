@@ -12,14 +12,18 @@
 #include <stdbool.h>
 
 #include "err.h"
-#include "http1.h"
 #include "json.h"
 #include "kpb.h"
+#include "routes.h"
 
-/* Registers POST <path> (pattern as ag_http1_route_typed) for objects of <kind> in
- * <api_version> (both literals with a table in core/kpb.c). <fn> must answer synchronously,
- * sees a JSON body and gets the route's const ag_kpb_kind_t * as its <ud>. Start-up only. */
-ag_err ag_review_route(const char *path, const char *api_version, const char *kind, ag_local_fn fn);
+/* A review handler: answers <r> synchronously (r->status, r->response as JSON); <ud> is
+ * the route's const ag_kpb_kind_t *. */
+typedef void (*ag_review_fn)(ag_local_req_t *r, void *ud);
+/* Registers POST <path> in <t> (AG_ROUTE_TYPED; a '*' segment as routes.h) for objects of
+ * <kind> in <api_version> (both literals with a table in core/kpb.c); <fn> sees a JSON
+ * body whatever the request's encoding. Start-up only. */
+ag_err ag_review_route(ag_routes_t *t, const char *path, const char *api_version, const char *kind,
+                       ag_review_fn fn);
 
 /* For a handler: parses r->body (JSON) into <doc> (arena) and checks that its kind and
  * apiVersion, when given, are <k>'s (kube-apiserver defaults them from the URL). Returns 0,

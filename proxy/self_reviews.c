@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "authz_chain.h"
-#include "http1.h"
 #include "policy.h"
 #include "review_route.h"
+#include "routes.h"
 #include "sar.h"
 #include "tokenreview.h"
 
@@ -189,23 +189,23 @@ out:
     ag_buf_dispose(&ans);
 }
 
-ag_err ag_self_reviews_register(void)
+ag_err ag_self_reviews_register(ag_routes_t *t)
 {
     ag_err err;
-    if ((err = ag_review_route("/apis/authentication.k8s.io/v1/selfsubjectreviews",
+    if ((err = ag_review_route(t, "/apis/authentication.k8s.io/v1/selfsubjectreviews",
                                "authentication.k8s.io/v1", "SelfSubjectReview", on_whoami)) ||
-        (err = ag_review_route("/apis/authentication.k8s.io/v1beta1/selfsubjectreviews",
+        (err = ag_review_route(t, "/apis/authentication.k8s.io/v1beta1/selfsubjectreviews",
                                "authentication.k8s.io/v1beta1", "SelfSubjectReview", on_whoami)) ||
-        (err = ag_review_route("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+        (err = ag_review_route(t, "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
                                "authorization.k8s.io/v1", "SelfSubjectRulesReview", on_rules)) ||
         (err =
-             ag_review_route("/apis/authorization.k8s.io/v1beta1/selfsubjectrulesreviews",
+             ag_review_route(t, "/apis/authorization.k8s.io/v1beta1/selfsubjectrulesreviews",
                              "authorization.k8s.io/v1beta1", "SelfSubjectRulesReview", on_rules)) ||
-        (err =
-             ag_review_route("/apis/authorization.k8s.io/v1/namespaces/*/localsubjectaccessreviews",
-                             "authorization.k8s.io/v1", "LocalSubjectAccessReview", on_local)) ||
         (err = ag_review_route(
-             "/apis/authorization.k8s.io/v1beta1/namespaces/*/localsubjectaccessreviews",
+             t, "/apis/authorization.k8s.io/v1/namespaces/*/localsubjectaccessreviews",
+             "authorization.k8s.io/v1", "LocalSubjectAccessReview", on_local)) ||
+        (err = ag_review_route(
+             t, "/apis/authorization.k8s.io/v1beta1/namespaces/*/localsubjectaccessreviews",
              "authorization.k8s.io/v1beta1", "LocalSubjectAccessReview", on_local)))
         return err;
     return 0;

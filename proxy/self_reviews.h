@@ -9,9 +9,10 @@
 
 #include "err.h"
 #include "identity.h"
+#include "routes.h"
 
 /* Registers the routes (start-up, with a policy set up). */
-ag_err ag_self_reviews_register(void);
+ag_err ag_self_reviews_register(ag_routes_t *t);
 
 /* The identity a review is about: the gate's, or system:anonymous when there is none. */
 const ag_identity_t *ag_self_reviews_subject(const ag_identity_t *gate_identity);

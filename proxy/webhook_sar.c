@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "authz_chain.h"
-#include "http1.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -17,9 +16,8 @@
 
 static ag_metric_id m_reviews[3]; /* allowed, denied, invalid */
 
-static void on_review(ag_local_req_t *r, void *ud)
+static void review(ag_local_req_t *r)
 {
-    (void)ud;
     const ag_policy_t *p = ag_policy_enter();
     if (!p) { /* fail closed: nothing to judge by */
         ag_policy_leave();
@@ -40,6 +38,14 @@ static void on_review(ag_local_req_t *r, void *ud)
     bool allowed = r->status == 201 && r->response->p &&
                    strstr(r->response->p, "\"status\":{\"allowed\":true") != NULL;
     ag_metrics_inc(m_reviews[r->status != 201 ? 2 : allowed ? 0 : 1]);
+}
+
+/* The route: answered synchronously. */
+static ag_gate_result on_review(ag_local_req_t *r, void *ud)
+{
+    (void)ud;
+    review(r);
+    return AG_GATE_ALLOW;
 }
 
 /* ---- SelfSubjectAccessReview (kubectl auth can-i) --------------------------------------- */
@@ -151,24 +157,23 @@ out:
     ag_buf_dispose(&out);
 }
 
-ag_err ag_webhook_sar_register(void)
+ag_err ag_webhook_sar_register(ag_routes_t *t)
 {
     static const char *h = "SubjectAccessReview webhook answers by outcome.";
     ag_err err;
     m_reviews[0] = ag_metrics_counter("authgate_sar_reviews_total", "result=\"allowed\"", h);
     m_reviews[1] = ag_metrics_counter("authgate_sar_reviews_total", "result=\"not_allowed\"", h);
     m_reviews[2] = ag_metrics_counter("authgate_sar_reviews_total", "result=\"invalid\"", h);
-    if ((err = ag_http1_webhook_route("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-                                      AG_SAR_MAX_BODY, on_review, NULL)) != 0 ||
-        (err = ag_http1_webhook_route("POST",
-                                      "/apis/authorization.k8s.io/v1beta1/subjectaccessreviews",
-                                      AG_SAR_MAX_BODY, on_review, NULL)) != 0 ||
-        (err = ag_review_route("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+    if ((err = ag_routes_add(t, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                             AG_SAR_MAX_BODY, on_review, NULL, AG_ROUTE_WEBHOOK)) != 0 ||
+        (err = ag_routes_add(t, "POST", "/apis/authorization.k8s.io/v1beta1/subjectaccessreviews",
+                             AG_SAR_MAX_BODY, on_review, NULL, AG_ROUTE_WEBHOOK)) != 0 ||
+        (err = ag_review_route(t, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
                                "authorization.k8s.io/v1", "SelfSubjectAccessReview",
                                on_self_review)) != 0 ||
-        (err = ag_review_route("/apis/authorization.k8s.io/v1beta1/selfsubjectaccessreviews",
+        (err = ag_review_route(t, "/apis/authorization.k8s.io/v1beta1/selfsubjectaccessreviews",
                                "authorization.k8s.io/v1beta1", "SelfSubjectAccessReview",
                                on_self_review)) != 0)
         return err;
-    return ag_self_reviews_register();
+    return ag_self_reviews_register(t);
 }

@@ -12,8 +12,10 @@
 #define AG_WEBHOOK_SAR_H
 
 #include "err.h"
+#include "routes.h"
 
-/* Registers the two routes (start-up, with a policy set up). */
-ag_err ag_webhook_sar_register(void);
+/* Registers the routes in <t> (start-up, with a policy set up), the self reviews
+ * (self_reviews.h) with them. */
+ag_err ag_webhook_sar_register(ag_routes_t *t);
 
 #endif

@@ -9,10 +9,12 @@
 #include "status.h"
 #include "tokenreview.h"
 
-static const ag_str_t *allowed_callers;
-static int nallowed_callers;
-static bool authz_decides; /* an authorization policy judged `create tokenreviews` */
-static void (*deliver_deferred)(ag_local_req_t *r) = ag_http1_local_done;
+struct ag_tokenreview_route {
+    ag_authenticator_t *a;
+    const ag_str_t *callers; /* borrowed */
+    int ncallers;
+    bool authz_decides; /* an authorization policy judged `create tokenreviews` */
+};
 
 typedef struct {
     ag_local_req_t *r;
@@ -47,79 +49,79 @@ static void on_reviewed(void *arg, ag_authn_result res, const ag_identity_t *id,
         r->status = 201; /* created, as the API server answers a TokenReview */
     rv->answered = true;
     if (!rv->in_call)
-        deliver_deferred(r);
+        ag_gate_done(r->gate, AG_GATE_ALLOW); /* the answer is in r */
 }
 
-static bool caller_allowed(const ag_local_req_t *r)
+static bool caller_allowed(const ag_tokenreview_route_t *rt, const ag_local_req_t *r)
 {
     /* without an authorization section nothing decided `create tokenreviews`: an
      * unauthenticated caller (anonymous on) must not get a token oracle */
-    if (nallowed_callers == 0)
-        return authz_decides || (r->identity && !(r->identity->flags & AG_ID_ANONYMOUS));
-    for (int i = 0; r->identity && i < nallowed_callers; i++)
-        if (ag_str_eq(allowed_callers[i], r->identity->username))
+    if (rt->ncallers == 0)
+        return rt->authz_decides || (r->identity && !(r->identity->flags & AG_ID_ANONYMOUS));
+    for (int i = 0; r->identity && i < rt->ncallers; i++)
+        if (ag_str_eq(rt->callers[i], r->identity->username))
             return true;
     return false;
 }
 
-static void handle(ag_local_req_t *r, ag_authenticator_t *a, ag_tokenreview_version v)
+/* ALLOW: answered in <r>; PENDING: on_reviewed answers through ag_gate_done. */
+static ag_gate_result handle(ag_local_req_t *r, const ag_tokenreview_route_t *rt,
+                             ag_tokenreview_version v)
 {
     const char *why = NULL;
     review_t *rv = ag_arena_calloc(r->arena, sizeof *rv);
     if (!rv) {
         answer_status(r, 500, "internal error");
-        return;
+        return AG_GATE_ALLOW;
     }
     rv->r = r;
-    if (!caller_allowed(r)) {
+    if (!caller_allowed(rt, r)) {
         ag_warn("TokenReview refused: caller %.*s is not among tokenreview_callers",
                 AG_STR_FMT(r->identity ? r->identity->username : AG_STR("(anonymous)")));
         answer_status(r, 403, "tokenreviews.authentication.k8s.io is forbidden for this caller");
-        return;
+        return AG_GATE_ALLOW;
     }
     if (ag_tokenreview_parse(r->body, r->arena, &rv->req, &why) != 0) {
         answer_status(r, 400, why ? why : "bad request");
-        return;
+        return AG_GATE_ALLOW;
     }
     if (rv->req.version != v) {
         answer_status(r, 400, "the API version in the data does not match the request path");
-        return;
+        return AG_GATE_ALLOW;
     }
     rv->in_call = true;
-    ag_err err = ag_authn_review(a, r->loop, r->worker, rv->req.token, rv->req.audiences,
+    ag_err err = ag_authn_review(rt->a, r->loop, r->worker, rv->req.token, rv->req.audiences,
                                  rv->req.naudiences, r->arena, on_reviewed, rv);
     rv->in_call = false;
     if (err)
         answer_status(r, 500, "internal error");
-    else if (!rv->answered)
-        r->defer = true; /* on_reviewed answers through ag_http1_local_done */
+    return err || rv->answered ? AG_GATE_ALLOW : AG_GATE_PENDING;
 }
 
-void ag_webhook_tokenreview_v1(ag_local_req_t *r, void *ud)
+ag_gate_result ag_webhook_tokenreview_v1(ag_local_req_t *r, void *ud)
 {
-    handle(r, ud, AG_TOKENREVIEW_V1);
+    return handle(r, ud, AG_TOKENREVIEW_V1);
 }
 
-void ag_webhook_tokenreview_v1beta1(ag_local_req_t *r, void *ud)
+ag_gate_result ag_webhook_tokenreview_v1beta1(ag_local_req_t *r, void *ud)
 {
-    handle(r, ud, AG_TOKENREVIEW_V1BETA1);
+    return handle(r, ud, AG_TOKENREVIEW_V1BETA1);
 }
 
-void ag_webhook_tokenreview_set_done(void (*done)(ag_local_req_t *r))
+ag_err ag_webhook_tokenreview_register(ag_routes_t *t, ag_authenticator_t *a,
+                                       const ag_str_t *callers, int ncallers, bool authorized,
+                                       ag_tokenreview_route_t **out)
 {
-    deliver_deferred = done ? done : ag_http1_local_done;
-}
-
-ag_err ag_webhook_tokenreview_register(ag_authenticator_t *a, const ag_str_t *callers, int ncallers,
-                                       bool authorized)
-{
-    authz_decides = authorized;
+    ag_tokenreview_route_t *rt = ag_routes_alloc(t, sizeof *rt);
     ag_err err;
-    allowed_callers = callers;
-    nallowed_callers = ncallers;
-    if ((err = ag_http1_webhook_route("POST", AG_TOKENREVIEW_PATH_V1, AG_TOKENREVIEW_MAX_BODY,
-                                      ag_webhook_tokenreview_v1, a)) != 0)
+    if (!rt)
+        return AG_E_NOMEM;
+    *rt = (ag_tokenreview_route_t){a, callers, ncallers, authorized};
+    if (out)
+        *out = rt;
+    if ((err = ag_routes_add(t, "POST", AG_TOKENREVIEW_PATH_V1, AG_TOKENREVIEW_MAX_BODY,
+                             ag_webhook_tokenreview_v1, rt, AG_ROUTE_WEBHOOK)) != 0)
         return err;
-    return ag_http1_webhook_route("POST", AG_TOKENREVIEW_PATH_V1BETA1, AG_TOKENREVIEW_MAX_BODY,
-                                  ag_webhook_tokenreview_v1beta1, a);
+    return ag_routes_add(t, "POST", AG_TOKENREVIEW_PATH_V1BETA1, AG_TOKENREVIEW_MAX_BODY,
+                         ag_webhook_tokenreview_v1beta1, rt, AG_ROUTE_WEBHOOK);
 }

@@ -21,11 +21,17 @@ static void record_answer(ag_local_req_t *r)
     snprintf(answer.body, sizeof answer.body, "%.*s", AG_STR_FMT(ag_buf_str(r->response)));
 }
 
-/* Stands in for http1.c's ag_http1_local_done. */
-static void on_deferred_done(ag_local_req_t *r)
+/* The request's gate: a PENDING handler completes through ag_gate_done, which hands the
+ * answer to g->resume (http1.c's on_gate_done in the gateway). */
+static ag_local_req_t lreq;
+static ag_gate_t lgate;
+
+static void on_deferred_done(ag_gate_t *g, ag_gate_result res)
 {
+    (void)g;
+    CHECK_EQ(res, AG_GATE_ALLOW);
     answer.deferred++;
-    record_answer(r);
+    record_answer(&lreq);
 }
 
 static void setup(ctx_t *c)
@@ -48,29 +54,36 @@ static const char *token(ctx_t *c, const char *name)
 /* POSTs <body> to <path> and runs the loop until answered. */
 static void review(ctx_t *c, const char *path, const char *body)
 {
-    static ag_local_req_t r;
     static ag_buf_t resp = AG_BUF_INIT(1 << 20);
+    static ag_routes_t routes;
+    ag_tokenreview_route_t *rt = NULL;
+    ag_local_req_t *r = &lreq;
     static const ag_identity_t caller = {.username = AG_STR("kube-apiserver")}; /* the gate's */
     ag_arena_reset(&c->req_arena);
     ag_buf_clear(&resp);
-    r = (ag_local_req_t){.body = ag_str_cstr(body),
-                         .arena = &c->req_arena,
-                         .worker = 1,
-                         .status = 500,
-                         .response = &resp,
-                         .loop = &c->loop,
-                         .identity = &caller};
+    ag_routes_init(&routes);
+    CHECK_EQ(ag_webhook_tokenreview_register(&routes, c->a, NULL, 0, false, &rt), 0);
+    lgate = (ag_gate_t){.resume = on_deferred_done};
+    *r = (ag_local_req_t){.body = ag_str_cstr(body),
+                          .gate = &lgate,
+                          .arena = &c->req_arena,
+                          .worker = 1,
+                          .status = 500,
+                          .response = &resp,
+                          .loop = &c->loop,
+                          .identity = &caller};
     answer.calls = 0;
-    ag_webhook_tokenreview_set_done(on_deferred_done);
-    if (strcmp(path, AG_TOKENREVIEW_PATH_V1) == 0)
-        ag_webhook_tokenreview_v1(&r, c->a);
+    ag_gate_result res = strcmp(path, AG_TOKENREVIEW_PATH_V1) == 0
+                             ? ag_webhook_tokenreview_v1(r, rt)
+                             : ag_webhook_tokenreview_v1beta1(r, rt);
+    if (res == AG_GATE_ALLOW)
+        record_answer(r);
     else
-        ag_webhook_tokenreview_v1beta1(&r, c->a);
-    if (!r.defer)
-        record_answer(&r);
+        CHECK_EQ(res, AG_GATE_PENDING);
     for (int i = 0; i < 100 && answer.calls == 0; i++)
         uv_run(&c->loop, UV_RUN_NOWAIT);
     CHECK_EQ(answer.calls, 1);
+    ag_routes_dispose(&routes);
 }
 
 static const char *body_for(ag_arena_t *a, const char *version, const char *tok, const char *auds)
