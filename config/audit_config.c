@@ -4,6 +4,7 @@
 #include <string.h>
 
 static const char *const levels[] = {"None", "Metadata", NULL};
+static const char *const modes[] = {"batch", "blocking", NULL};
 
 static ag_err parse_rule(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_audit_rule_t *r)
 {
@@ -56,7 +57,7 @@ ag_err ag_audit_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
     ag_json_ref rules = AG_JSON_NONE, lvl = AG_JSON_NONE;
     const char *policy_file = NULL;
     long long backups = 5;
-    int level = AG_AUDIT_METADATA;
+    int level = AG_AUDIT_METADATA, mode = AG_AUDIT_MODE_BATCH;
     const char *file = NULL;
     ag_err err;
 
@@ -70,6 +71,7 @@ ag_err ag_audit_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
         (err = ag_cfg_int(&o, "max_age_days", AG_CFG_OPTIONAL, 0, 36500, &c->max_age_days)) ||
         (err = ag_cfg_int(&o, "queue_bytes", AG_CFG_OPTIONAL, 64 * 1024, 1LL << 30,
                           &c->queue_bytes)) ||
+        (err = ag_cfg_enum(&o, "mode", AG_CFG_OPTIONAL, modes, &mode)) ||
         (err = ag_cfg_enum(&o, "level", AG_CFG_OPTIONAL, levels, &level)) ||
         (err = ag_cfg_value(&o, "level", AG_CFG_OPTIONAL, &lvl)) ||
         (err = ag_cfg_value(&o, "rules", AG_CFG_OPTIONAL, &rules)) ||
@@ -81,6 +83,7 @@ ag_err ag_audit_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
                            "either an audit policy file or \"level\" and \"rules\", not both");
     c->max_backups = (int)backups;
     c->level = (ag_audit_level)level;
+    c->mode = (ag_audit_mode)mode;
     if (file[0] != '/' && config_dir) {
         ag_buf_t b = AG_BUF_INIT(8192);
         err = ag_buf_printf(&b, "%s/%s", config_dir, file);

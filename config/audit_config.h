@@ -10,8 +10,12 @@
  *     "max_backups": 5,              (FILE.1 .. FILE.N kept; 0 = truncate in place)
  *     "max_age_days": 0,             (backups last written longer ago are removed, as
  *                                     --audit-log-maxage; 0 = no age limit)
- *     "queue_bytes": 4194304,        (events waiting for the writer; beyond: dropped,
- *                                     counted in authgate_audit_dropped_total)
+ *     "queue_bytes": 4194304,        (events waiting for the writer, split between the
+ *                                     workers' rings; beyond: see "mode")
+ *     "mode": "batch",               (a full ring: "batch" drops the event, counted in
+ *                                     authgate_audit_dropped_total; "blocking" makes the
+ *                                     worker wait for the writer, counted in
+ *                                     authgate_audit_blocked_total)
  *     "level": "Metadata",           (None | Metadata: the default)
  *     "policy_file": "audit-policy.yaml", (instead of level and rules: an audit.k8s.io/v1
  *                                     Policy document, JSON or YAML; audit_policy.c)
@@ -33,6 +37,7 @@
 #define AG_AUDIT_MAX_RULES 64
 
 typedef enum { AG_AUDIT_NONE = 0, AG_AUDIT_METADATA = 1 } ag_audit_level;
+typedef enum { AG_AUDIT_MODE_BATCH = 0, AG_AUDIT_MODE_BLOCKING = 1 } ag_audit_mode;
 
 /* Stages the gateway writes (bits of omit_stages); RequestReceived and Panic are
  * accepted in a Policy and never written. */
@@ -66,6 +71,7 @@ typedef struct {
     int max_backups;
     long long max_age_days;
     long long queue_bytes;
+    ag_audit_mode mode;
     ag_audit_level level;   /* when no rule matches */
     ag_audit_rule_t *rules; /* arena */
     int nrules;

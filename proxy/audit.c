@@ -1,29 +1,15 @@
-/* The audit log (audit.h): level rules, the Event JSON, and the writer thread behind a
- * bounded byte ring. Producers (workers) hold the mutex only to copy one line in; the
- * writer holds it only to copy whole lines out, and writes and rotates outside it. */
+/* The audit log (audit.h): level rules, the Event JSON (formatted on the writer thread,
+ * audit_log.c) and the request path: what a worker keeps of a request for its event, and
+ * the hand-off of one compact record per event at the request's end. */
 #include "audit.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
-#include <uv.h>
 
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "reqinfo.h"
-
-#define AG_AUDIT_MAX_LINE (64 * 1024)        /* one event; bigger ones are dropped and counted */
-#define WRITER_CHUNK (2 * AG_AUDIT_MAX_LINE) /* always holds at least one whole line */
-#define DROP_LOG_INTERVAL_NS (10ull * 1000000000ull)
-#define BATCH_NS (20ull * 1000000ull) /* an event reaches the file within ~20 ms */
 
 /* ---- levels ------------------------------------------------------------------------------ */
 
@@ -365,259 +351,12 @@ ag_err ag_audit_format(const ag_audit_entry_t *e, ag_audit_level level, int code
     return ag_buf_append(out, "}", 1);
 }
 
-/* ---- the writer -------------------------------------------------------------------------- */
-
-struct ag_audit_log {
-    uv_mutex_t mu;
-    uv_cond_t cv;
-    uv_thread_t thread;
-    char *ring;
-    size_t cap, head, len; /* bytes queued at ring[head..head+len) (wrapping) */
-    bool stop;
-    bool idle; /* the writer waits for the first event */
-    int fd;
-    const char *path;
-    long long max_size, size;
-    int backups;
-    long long max_age_s; /* backups last written longer ago are removed (0: kept) */
-    time_t last_prune;
-    _Atomic uint64_t dropped;
-    uint64_t reported; /* writer thread: drops already logged */
-    uint64_t last_report;
-};
-
-static ag_err open_file(ag_audit_log_t *l, bool truncate)
-{
-    l->fd =
-        open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0600);
-    if (l->fd < 0)
-        return AG_E_IO;
-    struct stat st;
-    l->size = fstat(l->fd, &st) == 0 ? (long long)st.st_size : 0;
-    return 0;
-}
-
-/* Removes the backups FILE.1 .. FILE.N last written more than max_age ago, as
- * kube-apiserver's --audit-log-maxage (at start, at each rotation and hourly). */
-static void prune(ag_audit_log_t *l)
-{
-    char name[4096];
-    time_t now = time(NULL);
-    l->last_prune = now;
-    for (int i = 1; l->max_age_s > 0 && i <= l->backups; i++) {
-        struct stat st;
-        snprintf(name, sizeof name, "%s.%d", l->path, i);
-        if (stat(name, &st) == 0 && now - st.st_mtime > l->max_age_s && unlink(name) != 0)
-            ag_warn("audit: cannot remove %s (older than max_age_days): %s", name, strerror(errno));
-    }
-}
-
-/* FILE -> FILE.1 -> ... -> FILE.N (the oldest falls off); then a fresh FILE. */
-static void rotate(ag_audit_log_t *l)
-{
-    char from[4096], to[4096];
-    close(l->fd);
-    l->fd = -1;
-    for (int i = l->backups; i >= 1; i--) {
-        if (i == 1)
-            snprintf(from, sizeof from, "%s", l->path);
-        else
-            snprintf(from, sizeof from, "%s.%d", l->path, i - 1);
-        snprintf(to, sizeof to, "%s.%d", l->path, i);
-        if (rename(from, to) != 0 && errno != ENOENT)
-            ag_warn("audit: cannot rotate %s: %s", from, strerror(errno));
-    }
-    l->size = 0;
-    if (open_file(l, true) != 0)
-        ag_error("audit: cannot reopen %s: %s", l->path, strerror(errno));
-    prune(l);
-}
-
-static void write_out(ag_audit_log_t *l, const char *p, size_t n)
-{
-    while (n > 0 && l->fd >= 0) {
-        ssize_t k = write(l->fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            ag_error("audit: write to %s failed: %s", l->path, strerror(errno));
-            return;
-        }
-        p += k, n -= (size_t)k, l->size += k;
-    }
-}
-
-/* Whole lines; a file is rotated before the line that would take it past max_size (a
- * single line longer than that gets a file of its own). */
-static void write_lines(ag_audit_log_t *l, const char *p, size_t n)
-{
-    size_t seg = 0; /* bytes of p[0..seg) that fit in the current file */
-    if (l->fd < 0 && open_file(l, false) != 0) { /* retried once per chunk */
-        uint64_t lost = 0;
-        for (size_t i = 0; i < n; i++)
-            lost += p[i] == '\n';
-        atomic_fetch_add(&l->dropped, lost); /* never silently */
-        l->size = 0;
-        return;
-    }
-    while (seg < n) {
-        const char *nl = memchr(p + seg, '\n', n - seg);
-        size_t line = (size_t)(nl - (p + seg)) + 1;
-        if (l->size + (long long)(seg + line) > l->max_size && l->size + (long long)seg > 0) {
-            write_out(l, p, seg);
-            p += seg, n -= seg, seg = 0;
-            rotate(l);
-            continue;
-        }
-        seg += line;
-    }
-    write_out(l, p, seg);
-}
-
-static void report_drops(ag_audit_log_t *l)
-{
-    uint64_t d = atomic_load(&l->dropped), now = uv_hrtime();
-    if (d == l->reported || now - l->last_report < DROP_LOG_INTERVAL_NS)
-        return;
-    ag_warn("audit: %llu event(s) dropped (queue full or event too large), %llu in total",
-            (unsigned long long)(d - l->reported), (unsigned long long)d);
-    l->reported = d;
-    l->last_report = now;
-}
-
-/* Copies whole lines (at most WRITER_CHUNK bytes) out of the ring into <chunk>; under
- * the mutex. */
-static size_t take_lines(ag_audit_log_t *l, char *chunk)
-{
-    size_t n = l->len < WRITER_CHUNK ? l->len : WRITER_CHUNK;
-    size_t first = l->cap - l->head < n ? l->cap - l->head : n;
-    memcpy(chunk, l->ring + l->head, first);
-    memcpy(chunk + first, l->ring, n - first);
-    while (n > 0 && chunk[n - 1] != '\n')
-        n--; /* whole lines only, so rotation never splits one */
-    l->head = (l->head + n) % l->cap;
-    l->len -= n;
-    return n;
-}
-
-static void writer(void *arg)
-{
-    ag_audit_log_t *l = arg;
-    char *chunk = malloc(WRITER_CHUNK);
-    if (!chunk)
-        return;
-    for (;;) {
-        uv_mutex_lock(&l->mu);
-        while (l->len == 0 && !l->stop) {
-            l->idle = true; /* the next event wakes us */
-            int rc = uv_cond_timedwait(&l->cv, &l->mu, 1000000000ull);
-            l->idle = false;
-            if (rc != 0)
-                break; /* once a second: look at the drop counter */
-        }
-        /* Let a batch gather: producers only signal again past a quarter of the ring, so
-         * a busy gateway costs one wake-up per batch, not one per event. */
-        if (l->len && l->len < l->cap / 4 && !l->stop)
-            uv_cond_timedwait(&l->cv, &l->mu, BATCH_NS);
-        size_t n = take_lines(l, chunk);
-        bool done = l->stop && l->len == 0;
-        uv_mutex_unlock(&l->mu);
-        if (n)
-            write_lines(l, chunk, n);
-        report_drops(l);
-        if (l->max_age_s > 0 && time(NULL) - l->last_prune >= 3600)
-            prune(l);
-        if (done)
-            break;
-    }
-    free(chunk);
-}
-
-ag_err ag_audit_log_create(const ag_audit_config_t *c, ag_audit_log_t **out, ag_buf_t *errmsg)
-{
-    ag_audit_log_t *l = calloc(1, sizeof *l);
-    if (!l || !(l->ring = malloc((size_t)c->queue_bytes))) {
-        free(l);
-        return AG_E_NOMEM;
-    }
-    l->cap = (size_t)c->queue_bytes;
-    l->path = c->file;
-    l->max_size = c->max_size;
-    l->backups = c->max_backups;
-    l->max_age_s = c->max_age_days * 86400;
-    prune(l);
-    if (open_file(l, false) != 0) {
-        if (errmsg)
-            ag_buf_printf(errmsg, "audit: cannot open %s: %s", c->file, strerror(errno));
-        free(l->ring);
-        free(l);
-        return AG_E_IO;
-    }
-    uv_mutex_init(&l->mu);
-    uv_cond_init(&l->cv);
-    if (uv_thread_create(&l->thread, writer, l) != 0) {
-        close(l->fd);
-        uv_mutex_destroy(&l->mu);
-        uv_cond_destroy(&l->cv);
-        free(l->ring);
-        free(l);
-        return AG_E_NOMEM;
-    }
-    *out = l;
-    return 0;
-}
-
-bool ag_audit_log_write(ag_audit_log_t *l, ag_str_t line)
-{
-    size_t need = line.n + 1;
-    uv_mutex_lock(&l->mu);
-    if (l->stop || need > l->cap - l->len) {
-        uv_mutex_unlock(&l->mu);
-        atomic_fetch_add(&l->dropped, 1);
-        return false;
-    }
-    size_t tail = (l->head + l->len) % l->cap, first = l->cap - tail;
-    if (first > line.n)
-        first = line.n;
-    memcpy(l->ring + tail, line.p, first);
-    memcpy(l->ring, line.p + first, line.n - first);
-    l->ring[(tail + line.n) % l->cap] = '\n';
-    bool wake = l->idle || (l->len < l->cap / 4 && l->len + need >= l->cap / 4);
-    l->len += need;
-    if (wake) /* the writer sleeps, or a batch just grew large: one wake-up */
-        uv_cond_signal(&l->cv);
-    uv_mutex_unlock(&l->mu);
-    return true;
-}
-
-void ag_audit_log_destroy(ag_audit_log_t *l)
-{
-    if (!l)
-        return;
-    uv_mutex_lock(&l->mu);
-    l->stop = true;
-    uv_cond_signal(&l->cv);
-    uv_mutex_unlock(&l->mu);
-    uv_thread_join(&l->thread);
-    if (l->fd >= 0)
-        close(l->fd);
-    uv_mutex_destroy(&l->mu);
-    uv_cond_destroy(&l->cv);
-    free(l->ring);
-    free(l);
-}
-
-uint64_t ag_audit_log_dropped(const ag_audit_log_t *l)
-{
-    return atomic_load(&((ag_audit_log_t *)l)->dropped);
-}
-
 /* ---- the request path ---------------------------------------------------------------------- */
 
 static struct {
     const ag_audit_config_t *conf;
     ag_audit_log_t *log;
-    ag_metric_id m_events, m_dropped;
+    ag_metric_id m_events, m_dropped, m_blocked;
 } S;
 
 static uint64_t wall_ns(void)
@@ -663,6 +402,68 @@ void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t
     e->have_attrs = true;
 }
 
+static ag_str_t *why_field(ag_authz_decision_t *d, int i)
+{
+    ag_str_t *f[AG_AUDIT_WHY_FIELDS] = {
+        &d->binding_kind,  &d->binding_namespace, &d->binding_name,      &d->role_kind,
+        &d->role_name,     &d->subject_kind,      &d->subject_namespace, &d->subject_name,
+        &d->assignment_id, &d->azure_role,        &d->azure_scope,       &d->data_action};
+    return f[i];
+}
+
+/* Copies the fields (a few short names: no formatting, no allocation beyond one block);
+ * more than AG_AUDIT_WHY_BYTES of them are worded here instead, nothing is cut. */
+void ag_audit_set_allow(ag_audit_entry_t *e, ag_arena_t *arena, const ag_authz_decision_t *d)
+{
+    ag_audit_why_t *w = ag_arena_alloc(arena, sizeof *w);
+    size_t at = 0;
+    e->decision = AG_AUDIT_ALLOW;
+    for (int i = 0; w && i < AG_AUDIT_WHY_FIELDS; i++) {
+        ag_str_t f = *why_field((ag_authz_decision_t *)d, i);
+        if (f.n > sizeof w->text - at) {
+            w = NULL;
+            break;
+        }
+        memcpy(w->text + at, f.p, f.n);
+        w->len[i] = (uint16_t)f.n;
+        at += f.n;
+    }
+    if (w) {
+        w->error = d->error;
+        w->not_before = d->not_before;
+        w->expires_at = d->expires_at;
+        w->judged_at = d->judged_at;
+        w->windowed = d->windowed;
+        w->outside_window = d->outside_window;
+        w->result = (uint8_t)d->result;
+        w->source = (uint8_t)d->source;
+        e->why = w;
+        return;
+    }
+    ag_buf_t b = AG_BUF_INIT(1 << 20);
+    if (ag_authz_reason(d, &b) == 0 && b.n)
+        e->reason = ag_arena_strdup(arena, ag_buf_str(&b));
+    ag_buf_dispose(&b);
+}
+
+ag_err ag_audit_why_word(const ag_audit_why_t *w, ag_buf_t *out)
+{
+    ag_authz_decision_t d;
+    size_t at = 0;
+    ag_authz_decision_reset(&d, (ag_authz_result)w->result, (ag_authz_source)w->source);
+    d.error = w->error;
+    d.not_before = w->not_before;
+    d.expires_at = w->expires_at;
+    d.judged_at = w->judged_at;
+    d.windowed = w->windowed;
+    d.outside_window = w->outside_window;
+    for (int i = 0; i < AG_AUDIT_WHY_FIELDS; i++) {
+        *why_field(&d, i) = w->len[i] ? ag_str_make(w->text + at, w->len[i]) : AG_STR_NULL;
+        at += w->len[i];
+    }
+    return ag_authz_reason(&d, out);
+}
+
 /* A request the gate refused before the authorization step (authentication failed, or
  * group resolution did): audited as the API server's failed-authentication handler does,
  * with the user unknown. Only called while the head is still in the read buffer (the
@@ -691,9 +492,23 @@ static bool long_running(const ag_gate_t *g, const ag_audit_entry_t *e)
     return false;
 }
 
+/* The level <e> is written at (None: not at all) for its stage. One rule lookup. */
+static ag_audit_level level_for(const ag_audit_entry_t *e)
+{
+    const ag_attrs_t *a = e->have_attrs ? &e->attrs : NULL;
+    const ag_audit_rule_t *rule = ag_audit_rule_for(S.conf, e->user, a);
+    ag_audit_level level = rule ? rule->level : S.conf->policy ? AG_AUDIT_NONE : S.conf->level;
+    unsigned stage =
+        e->started ? AG_AUDIT_STAGE_RESPONSE_STARTED : AG_AUDIT_STAGE_RESPONSE_COMPLETE;
+    if ((S.conf->omit_stages & stage) || (rule && (rule->omit_stages & stage)))
+        return AG_AUDIT_NONE;
+    return level;
+}
+
+/* The worker's part: a record into its own ring (no lock, no JSON); the writer thread
+ * formats the Event. */
 void ag_audit_finish(ag_gate_t *g, int code, bool complete)
 {
-    static _Thread_local char line[AG_AUDIT_MAX_LINE + 1];
     ag_audit_entry_t *e = g->audit;
     if (!S.log || (e && e->written) || (!complete && (!e || !long_running(g, e))))
         return; /* an ordinary request is written when it completes, and once */
@@ -705,24 +520,13 @@ void ag_audit_finish(ag_gate_t *g, int code, bool complete)
     e->started = !complete || code == 101;
     if (g->status == code && g->message.n) /* the gateway answered with a Status itself */
         e->own_message = g->message;
-    const ag_attrs_t *a = e->have_attrs ? &e->attrs : NULL;
-    const ag_audit_rule_t *rule = ag_audit_rule_for(S.conf, e->user, a);
-    ag_audit_level level = ag_audit_level_for(S.conf, e->user, a);
-    unsigned stage =
-        e->started ? AG_AUDIT_STAGE_RESPONSE_STARTED : AG_AUDIT_STAGE_RESPONSE_COMPLETE;
-    if (level == AG_AUDIT_NONE || (S.conf->omit_stages & stage) ||
-        (rule && (rule->omit_stages & stage)))
+    ag_audit_level level = level_for(e);
+    if (level == AG_AUDIT_NONE)
         return;
-    ag_buf_t b = {line, 0, sizeof line, sizeof line - 1}; /* never reallocates: cap fixed */
-    line[0] = '\0';
-    if (ag_audit_format(e, level, code, wall_ns(), ag_str_cstr(ag_gate_audit_id(g)), &b) != 0 ||
-        !ag_audit_log_write(S.log, ag_buf_str(&b))) {
-        if (b.p != line) /* defensive: a format error must not leave a heap buffer */
-            ag_buf_dispose(&b);
-        ag_metrics_inc(S.m_dropped);
-        return;
-    }
-    ag_metrics_inc(S.m_events);
+    int r = ag_audit_log_event(S.log, e, level, code, wall_ns(), ag_str_cstr(ag_gate_audit_id(g)));
+    ag_metrics_inc(r == AG_AUDIT_DROPPED ? S.m_dropped : S.m_events);
+    if (r == AG_AUDIT_QUEUED_AFTER_WAIT)
+        ag_metrics_inc(S.m_blocked);
 }
 
 ag_err ag_audit_setup(const ag_config_t *conf, ag_buf_t *errmsg)
@@ -731,15 +535,20 @@ ag_err ag_audit_setup(const ag_config_t *conf, ag_buf_t *errmsg)
     if (!conf->audit_enabled || S.log)
         return 0;
     S.conf = &conf->audit;
-    if ((err = ag_audit_log_create(&conf->audit, &S.log, errmsg)) != 0)
+    if ((err = ag_audit_log_create(&conf->audit, conf->workers, &S.log, errmsg)) != 0)
         return err;
     S.m_events = ag_metrics_counter("authgate_audit_events_total", NULL,
                                     "Audit events queued for the audit log.");
     S.m_dropped = ag_metrics_counter("authgate_audit_dropped_total", NULL,
                                      "Audit events dropped (queue full or event too large).");
-    ag_info("audit: writing to %s (rotate at %lld bytes, %d backups, queue %lld bytes)",
+    S.m_blocked =
+        ag_metrics_counter("authgate_audit_blocked_total", NULL,
+                           "Audit events a worker waited for room for (audit.mode \"blocking\").");
+    ag_info("audit: writing to %s (rotate at %lld bytes, %d backups, queue %lld bytes over %d "
+            "worker(s), mode %s)",
             conf->audit.file, conf->audit.max_size, conf->audit.max_backups,
-            conf->audit.queue_bytes);
+            conf->audit.queue_bytes, conf->workers,
+            conf->audit.mode == AG_AUDIT_MODE_BLOCKING ? "blocking" : "batch");
     return 0;
 }
 
@@ -747,4 +556,9 @@ void ag_audit_shutdown(void)
 {
     ag_audit_log_destroy(S.log);
     S.log = NULL;
+}
+
+ag_audit_log_t *ag_audit_current(void)
+{
+    return S.log;
 }

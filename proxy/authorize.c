@@ -161,12 +161,10 @@ static ag_gate_result decide(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_
                 return forbid(g, e, user, &c, d);
         }
     }
-    if (e) {
-        ag_buf_t why_buf = scratch(scratch_why, sizeof scratch_why);
+    if (e && p) /* the reason is worded by the audit writer, off this thread */
+        ag_audit_set_allow(e, g->arena, d);
+    else if (e)
         e->decision = AG_AUDIT_ALLOW;
-        if (p && ag_authz_reason(d, &why_buf) == 0 && why_buf.n)
-            e->reason = arena_buf(g->arena, &why_buf);
-    }
     g->identity = user;
     return AG_GATE_ALLOW;
 }

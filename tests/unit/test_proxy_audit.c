@@ -43,6 +43,12 @@ TEST(audit_config_defaults_and_relative_file)
     CHECK_EQ(c.level, AG_AUDIT_METADATA);
     CHECK_EQ(c.max_backups, 5);
     CHECK_EQ(c.max_size, 100LL << 20);
+    CHECK_EQ(c.mode, AG_AUDIT_MODE_BATCH);
+    CHECK_EQ(parse("{\"file\":\"a\",\"mode\":\"blocking\"}", &c, &arena, msg, sizeof msg), 0);
+    CHECK_EQ(c.mode, AG_AUDIT_MODE_BLOCKING);
+    CHECK_EQ(parse("{\"file\":\"a\",\"mode\":\"blocking-strict\"}", &c, &arena, msg, sizeof msg),
+             AG_E_CONFIG);
+    CHECK(strstr(msg, "audit.mode") != NULL);
     CHECK_EQ(parse("{\"file\":\"a\",\"level\":\"Request\"}", &c, &arena, msg, sizeof msg),
              AG_E_CONFIG);
     CHECK(strstr(msg, "audit.level") != NULL);
@@ -249,7 +255,7 @@ TEST(audit_log_rotates_by_size_keeping_lines_whole)
     ag_audit_config_t c = {
         .file = path, .max_size = 4096, .max_backups = 2, .queue_bytes = 1 << 20};
     ag_audit_log_t *l = NULL;
-    CHECK_EQ(ag_audit_log_create(&c, &l, NULL), 0);
+    CHECK_EQ(ag_audit_log_create(&c, 1, &l, NULL), 0);
     char line[100];
     memset(line, 'x', sizeof line);
     for (int i = 0; i < 200; i++) { /* 200 x 101 bytes = ~20 KiB: several rotations */
@@ -276,21 +282,25 @@ TEST(audit_log_rotates_by_size_keeping_lines_whole)
 
 /* A log into <dir>/audit.log (dir made from a mkdtemp template), no rotation, with a queue
  * of <queue_bytes>. */
-static ag_audit_log_t *temp_log(char *dir, char *path, size_t cap, int queue_bytes)
+static ag_audit_log_t *temp_log(char *dir, char *path, size_t cap, int queue_bytes,
+                                ag_audit_mode mode)
 {
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, cap, "%s/audit.log", dir);
-    ag_audit_config_t c = {
-        .file = path, .max_size = 1LL << 30, .max_backups = 0, .queue_bytes = queue_bytes};
+    ag_audit_config_t c = {.file = path,
+                           .max_size = 1LL << 30,
+                           .max_backups = 0,
+                           .queue_bytes = queue_bytes,
+                           .mode = mode};
     ag_audit_log_t *l = NULL;
-    CHECK_EQ(ag_audit_log_create(&c, &l, NULL), 0);
+    CHECK_EQ(ag_audit_log_create(&c, 1, &l, NULL), 0);
     return l;
 }
 
 TEST(audit_log_full_queue_drops_and_counts_without_blocking)
 {
     char dir[] = "/tmp/ag-audit-XXXXXX", path[256];
-    ag_audit_log_t *l = temp_log(dir, path, sizeof path, 64 * 1024);
+    ag_audit_log_t *l = temp_log(dir, path, sizeof path, 64 * 1024, AG_AUDIT_MODE_BATCH);
     static char big[70 * 1024];
     memset(big, 'y', sizeof big);
     CHECK(!ag_audit_log_write(l, ag_str_make(big, sizeof big))); /* never fits */
@@ -361,12 +371,12 @@ static int check_producer_lines(char *a, size_t n)
     return lines;
 }
 
-TEST(audit_log_producers_on_threads_keep_lines_whole_and_ordered)
+TEST(audit_log_tsan_producers_on_threads_keep_lines_whole_and_ordered)
 {
     char dir[] = "/tmp/ag-audit-XXXXXX", path[256];
     /* 16 KiB: the writer drains while producers fill, so the ring wraps many times and
      * some writes may be dropped (counted) */
-    ag_audit_log_t *l = temp_log(dir, path, sizeof path, 16 * 1024);
+    ag_audit_log_t *l = temp_log(dir, path, sizeof path, 16 * 1024, AG_AUDIT_MODE_BATCH);
     pthread_t th[AUDIT_PRODUCERS];
     producer_t pr[AUDIT_PRODUCERS];
     pthread_barrier_t start;
@@ -390,6 +400,163 @@ TEST(audit_log_producers_on_threads_keep_lines_whole_and_ordered)
         CHECK_EQ(check_producer_lines(a, n), ok);
     CHECK(ok > 0);
     free(a);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ---- the worker's record and the writer's JSON (issue 17) ------------------------------ */
+
+/* An event with every part: user with groups and extra, impersonation, attributes, an
+ * allow whose reason the writer words (an RBAC binding with a window), a PROXY hop. */
+static void full_entry(ag_audit_entry_t *e, ag_arena_t *arena, ag_authz_decision_t *d)
+{
+    static ag_str_t groups[] = {AG_STR("devs"), AG_STR("system:authenticated")};
+    static ag_str_t vals[] = {AG_STR("read"), AG_STR("w\"rite")};
+    static ag_extra_t extra[] = {{AG_STR("example.com/scopes"), vals, 2}};
+    static ag_identity_t user = {.username = AG_STR("bob"), .groups = groups, .ngroups = 2};
+    static ag_identity_t imp = {.username = AG_STR("carol"),
+                                .uid = AG_STR("42"),
+                                .groups = groups + 1,
+                                .ngroups = 1,
+                                .extra = extra,
+                                .nextra = 1};
+    *e = (ag_audit_entry_t){.received_ns = 1780000000123456789ull,
+                            .user = &user,
+                            .impersonated = &imp,
+                            .have_attrs = true,
+                            .uri = AG_STR("/apis/apps/v1/namespaces/default/deployments/web/scale"),
+                            .user_agent = AG_STR("kubectl/v1.31 \x01"),
+                            .source_ip = AG_STR("203.0.113.7"),
+                            .proxy_ip = AG_STR("10.0.0.9")};
+    e->attrs = (ag_attrs_t){.resource_request = true,
+                            .verb = AG_STR("update"),
+                            .api_group = AG_STR("apps"),
+                            .api_version = AG_STR("v1"),
+                            .namespace_ = AG_STR("default"),
+                            .resource = AG_STR("deployments"),
+                            .subresource = AG_STR("scale"),
+                            .name = AG_STR("web")};
+    ag_authz_decision_reset(d, AG_AUTHZ_ALLOW, AG_AUTHZ_BY_RBAC);
+    d->binding_kind = AG_STR("RoleBinding");
+    d->binding_namespace = AG_STR("default");
+    d->binding_name = AG_STR("jit-ops");
+    d->role_kind = AG_STR("ClusterRole");
+    d->role_name = AG_STR("edit");
+    d->subject_kind = AG_STR("Group");
+    d->subject_name = AG_STR("devs");
+    d->windowed = true;
+    d->not_before = INT64_MIN;
+    d->expires_at = 1780000900000;
+    d->judged_at = 1780000000123;
+    ag_audit_set_allow(e, arena, d);
+}
+
+static char *read_log(ag_audit_log_t *l, const char *path, size_t *n)
+{
+    ag_audit_log_destroy(l); /* flushes */
+    return slurp(path, n);
+}
+
+/* The writer's line is what ag_audit_format makes of the same request on the worker
+ * (the reason worded by ag_authz_reason), byte for byte. */
+TEST(audit_log_event_is_written_as_ag_audit_format_writes_it)
+{
+    char dir[] = "/tmp/ag-audit-XXXXXX", path[256];
+    ag_audit_log_t *l = temp_log(dir, path, sizeof path, 1 << 20, AG_AUDIT_MODE_BATCH);
+    ag_arena_t arena;
+    ag_arena_init(&arena, 0, 0);
+    ag_audit_entry_t e, refused = {.received_ns = 1780000000000000001ull,
+                                   .uri = AG_STR("/api/v1/pods"),
+                                   .source_ip = AG_STR("::1"),
+                                   .own_message = AG_STR("Unauthorized")};
+    ag_authz_decision_t d;
+    full_entry(&e, &arena, &d);
+    CHECK(e.why != NULL && e.decision == AG_AUDIT_ALLOW && !e.reason.n);
+    ag_str_t id = AG_STR("0b6ad1c4-ffff-4000-8000-000000000001");
+    CHECK_EQ(ag_audit_log_event(l, &e, AG_AUDIT_METADATA, 200, 1780000000200000000ull, id),
+             AG_AUDIT_QUEUED);
+    CHECK_EQ(ag_audit_log_event(l, &refused, AG_AUDIT_METADATA, 401, 1780000000300000000ull, id),
+             AG_AUDIT_QUEUED);
+    size_t n;
+    char *got = read_log(l, path, &n);
+    ag_buf_t want = AG_BUF_INIT(1 << 20), why = AG_BUF_INIT(1 << 16);
+    CHECK_EQ(ag_authz_reason(&d, &why), 0);
+    CHECK(why.p && strstr(why.p, "RoleBinding \"jit-ops/default\"") && strstr(why.p, "2026"));
+    e.why = NULL;
+    e.reason = ag_buf_str(&why);
+    CHECK_EQ(ag_audit_format(&e, AG_AUDIT_METADATA, 200, 1780000000200000000ull, id, &want), 0);
+    ag_buf_append(&want, "\n", 1);
+    CHECK_EQ(ag_audit_format(&refused, AG_AUDIT_METADATA, 401, 1780000000300000000ull, id, &want),
+             0);
+    ag_buf_append(&want, "\n", 1);
+    CHECK(got && want.p);
+    if (got && want.p) {
+        CHECK_EQ(n, want.n);
+        CHECK(memcmp(got, want.p, want.n < n ? want.n : n) == 0);
+    }
+    free(got);
+    ag_buf_dispose(&want);
+    ag_buf_dispose(&why);
+    ag_arena_dispose(&arena);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Queues up to <total> copies of a full event, stopping after <max_drops> drops; counts
+ * them by result in n[AG_AUDIT_DROPPED..AG_AUDIT_QUEUED_AFTER_WAIT]. */
+static void flood(ag_audit_log_t *l, int total, int max_drops, int n[3])
+{
+    ag_arena_t arena;
+    ag_arena_init(&arena, 0, 0);
+    ag_audit_entry_t e;
+    ag_authz_decision_t d;
+    full_entry(&e, &arena, &d);
+    n[0] = n[1] = n[2] = 0;
+    for (int i = 0; i < total && n[AG_AUDIT_DROPPED] < max_drops; i++)
+        n[ag_audit_log_event(l, &e, AG_AUDIT_METADATA, 200, 1780000000200000000ull + i,
+                             AG_STR("id"))]++;
+    ag_arena_dispose(&arena);
+}
+
+/* Stops <l> (flushing it) and counts the lines written. */
+static int lines_of(ag_audit_log_t *l, const char *path)
+{
+    size_t len;
+    char *a = read_log(l, path, &len);
+    int lines = count_lines(a, len);
+    free(a);
+    return lines;
+}
+
+/* A full ring (mode "batch"): the event is refused at once, counted, and every event that
+ * was accepted is in the file; none is lost without a count. */
+TEST(audit_log_tsan_full_ring_drops_events_and_counts_them)
+{
+    char dir[] = "/tmp/ag-audit-XXXXXX", path[256];
+    ag_audit_log_t *l = temp_log(dir, path, sizeof path, 64 * 1024, AG_AUDIT_MODE_BATCH);
+    int n[3];
+    flood(l, 1000000, 100, n); /* far faster than the writer drains a 256 KiB ring */
+    CHECK(n[AG_AUDIT_DROPPED] > 0);
+    CHECK_EQ(n[AG_AUDIT_QUEUED_AFTER_WAIT], 0);
+    CHECK_EQ((long long)ag_audit_log_dropped(l), n[AG_AUDIT_DROPPED]);
+    CHECK_EQ(ag_audit_log_blocked(l), 0);
+    CHECK_EQ(lines_of(l, path), n[AG_AUDIT_QUEUED]);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Mode "blocking": the producer waits for the writer instead; nothing is dropped. */
+TEST(audit_log_tsan_blocking_mode_waits_and_drops_nothing)
+{
+    char dir[] = "/tmp/ag-audit-XXXXXX", path[256];
+    ag_audit_log_t *l = temp_log(dir, path, sizeof path, 64 * 1024, AG_AUDIT_MODE_BLOCKING);
+    int n[3];
+    flood(l, 8000, 1, n); /* ~7 MB of JSON through a 256 KiB ring */
+    CHECK_EQ(n[AG_AUDIT_DROPPED], 0);
+    CHECK(n[AG_AUDIT_QUEUED_AFTER_WAIT] > 0);
+    CHECK_EQ((long long)ag_audit_log_blocked(l), n[AG_AUDIT_QUEUED_AFTER_WAIT]);
+    CHECK_EQ(ag_audit_log_dropped(l), 0);
+    CHECK_EQ(lines_of(l, path), 8000);
     unlink(path);
     rmdir(dir);
 }
