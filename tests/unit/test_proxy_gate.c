@@ -209,3 +209,56 @@ TEST(gate_deny_allow_async_and_cancel)
     close(up_fd);
     pthread_join(up_thread, NULL);
 }
+
+/* ---- the audit ID -------------------------------------------------------------------- */
+
+enum { IDS_PER_THREAD = 6000 }; /* more than one block of numbers per thread */
+
+static void *make_ids(void *arg)
+{
+    char(*ids)[37] = arg;
+    for (int i = 0; i < IDS_PER_THREAD; i++) {
+        ag_gate_t g = {0};
+        memcpy(ids[i], ag_gate_audit_id(&g), 37);
+    }
+    return NULL;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, 37);
+}
+
+static bool v4_shaped(const char *s)
+{
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !strchr("0123456789abcdef", s[i]) || !s[i])
+            return false;
+    }
+    return s[36] == '\0' && s[14] == '4' && strchr("89ab", s[19]);
+}
+
+/* IDs taken on two threads (each from its own block of numbers) are v4-shaped and all
+ * distinct; a request keeps the ID it was given first. */
+TEST(gate_tsan_audit_ids_are_v4_shaped_and_unique_across_threads)
+{
+    static char ids[2][IDS_PER_THREAD][37];
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, make_ids, ids[1]), 0);
+    make_ids(ids[0]);
+    pthread_join(th, NULL);
+    int bad = 0, dup = 0;
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < IDS_PER_THREAD; i++)
+            bad += !v4_shaped(ids[t][i]);
+    char(*all)[37] = &ids[0][0]; /* both threads' IDs, one array */
+    qsort(all, 2 * IDS_PER_THREAD, 37, cmp_id);
+    for (int i = 1; i < 2 * IDS_PER_THREAD; i++)
+        dup += memcmp(all[i - 1], all[i], 37) == 0;
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(dup, 0);
+    ag_gate_t g = {0};
+    const char *first = ag_gate_audit_id(&g);
+    CHECK(first == g.audit_id && ag_gate_audit_id(&g) == first && v4_shaped(first));
+}
