@@ -44,7 +44,7 @@ static void fill(int t)
         ag_tokencache_key_t k;
         ag_identity_t got;
         int res;
-        ag_tokencache_key(cache, ag_str_cstr(p), NULL, 0, &k);
+        ag_tokencache_key(cache, 0, ag_str_cstr(p), NULL, 0, &k);
         if (ag_tokencache_lookup(cache, &k, 0, NULL, &got, &res, NULL) == AG_TC_MISS)
             ag_tokencache_complete(cache, &k, 0, &id, 0, 0);
     }
@@ -62,7 +62,7 @@ static void *run(void *arg)
             ag_tokencache_key_t k;
             ag_identity_t got;
             int res;
-            ag_tokencache_key(cache, ag_str_cstr(tokens[t][i]), NULL, 0, &k);
+            ag_tokencache_key(cache, 0, ag_str_cstr(tokens[t][i]), NULL, 0, &k);
             if (ag_tokencache_lookup(cache, &k, 1, &a, &got, &res, NULL) != AG_TC_HIT)
                 miss++;
             ag_arena_reset(&a);

@@ -631,7 +631,7 @@ static long op_tc_hit(void *ctx, long n)
         ag_tokencache_key_t k;
         ag_identity_t id;
         int res;
-        ag_tokencache_key(t->cache, ag_str_cstr(t->tokens[i % TC_TOKENS]), NULL, 0, &k);
+        ag_tokencache_key(t->cache, 0, ag_str_cstr(t->tokens[i % TC_TOKENS]), NULL, 0, &k);
         miss += ag_tokencache_lookup(t->cache, &k, 1, &t->arena, &id, &res, NULL) != AG_TC_HIT;
         ag_arena_reset(&t->arena);
     }
@@ -666,7 +666,7 @@ static void group_tokencache(void)
         memcpy(t.tokens[i], "eyJhbGciOiJSUzI1NiJ9.", 21);
         snprintf(t.tokens[i] + 21, 12, "%08d.", i);
         t.tokens[i][21 + 9] = 'x'; /* overwrite snprintf's NUL */
-        ag_tokencache_key(t.cache, ag_str_cstr(t.tokens[i]), NULL, 0, &k);
+        ag_tokencache_key(t.cache, 0, ag_str_cstr(t.tokens[i]), NULL, 0, &k);
         if (ag_tokencache_lookup(t.cache, &k, 0, NULL, &got, &res, NULL) != AG_TC_MISS ||
             ag_tokencache_complete(t.cache, &k, 0, &id, 0, 0) != 0)
             die("cannot fill the token cache");

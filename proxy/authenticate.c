@@ -16,19 +16,31 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "graph.h"
 #include "log.h"
 #include "mailbox.h"
 #include "metrics.h"
 #include "sa_lookup.h"
 #include "server.h"
+#include "snapshot.h"
 
 #define MAX_AUTH_HEADERS 4 /* more than one is already a 401; keep a few to say so */
 
+/* The authentication section in force and its key manager, published as one snapshot
+ * (snapshot.h): a SIGHUP reload (ag_authenticator_reload) builds the next one. */
+typedef struct {
+    ag_snap_t snap;
+    const ag_authn_config_t *conf; /* the section (in <owned>, or the start-up config's) */
+    ag_config_t *owned;            /* the reloaded file it came from; NULL at start-up */
+    ag_keys_t *keys;               /* owned */
+} section_t;
+
 struct ag_authenticator {
-    const ag_authn_config_t *conf;
+    ag_snap_domain_t *dom; /* section_t; its generation is part of every token-cache key */
+    uv_loop_t *loop;
+    const char *file; /* ag_authenticator_follow: the config file re-read on SIGHUP */
     ag_fetch_t *fetch;
-    ag_keys_t *keys;
     ag_tokencache_t *cache;
     ag_sa_lookup_t *lookup; /* owned; NULL: no issuer asks for service-account lookups */
     ag_graph_t *graph;      /* borrowed; NULL: no "graph" section (overage is refused) */
@@ -49,7 +61,8 @@ struct job {
     ag_tokencache_waiter_t tw;
     ag_keys_waiter_t kw;
     ag_identity_t id;
-    ag_authn_info_t info;
+    ag_authn_info_t info;    /* info.issuer: only while the section is entered (step_verify) */
+    long long lookup_ttl_ms; /* the issuer's, kept for on_confirm */
     /* the gate's view */
     ag_gate_t *g;
     ag_gate_result sync_result;
@@ -219,7 +232,7 @@ static void on_confirm(void *arg, ag_sa_lookup_verdict v, const char *reason)
     }
     if (v == AG_SA_LOOKUP_CONFIRMED) {
         /* cached no longer than lookup_ttl: a deleted pod's token dies within it */
-        long long cap = t / 1000 + j->info.issuer->lookup_ttl_ms / 1000;
+        long long cap = t / 1000 + j->lookup_ttl_ms / 1000;
         long long exp = j->info.exp > 0 && j->info.exp < cap ? j->info.exp : cap;
         if (j->owner)
             ag_tokencache_complete(j->a->cache, &j->key, t, &j->id, exp, t / 1000);
@@ -243,6 +256,7 @@ static void step_confirm(job_t *j)
 {
     const ag_str_t *auds = j->info.audiences;
     int naud = j->info.naudiences;
+    j->lookup_ttl_ms = j->info.issuer->lookup_ttl_ms;
     j->parked = true;
     if (j->a->lookup && j->mb &&
         ag_sa_lookup_check(j->a->lookup, j->token, auds, naud, j->id.username, j->arena, j->mb,
@@ -323,15 +337,32 @@ static void on_keys(void *arg, ag_keys_outcome o)
     finish(j, j->info.kid.n ? AG_AUTHN_UNKNOWN_KID : AG_AUTHN_NO_KEYS, 401);
 }
 
-static void step_verify(job_t *j)
+/* The audiences a success satisfied may be the issuer's own, in the section: copied into
+ * the request arena, as the review's answer may be written after a reload freed it. */
+static ag_authn_result keep_audiences(job_t *j)
+{
+    int n = j->info.naudiences;
+    ag_str_t *v = n ? ag_arena_alloc(j->arena, sizeof *v * (size_t)n) : NULL;
+    if (n && !v)
+        return AG_AUTHN_INTERNAL;
+    for (int i = 0; i < n; i++)
+        if (!(v[i] = ag_arena_strdup(j->arena, j->info.audiences[i])).p && j->info.audiences[i].n)
+            return AG_AUTHN_INTERNAL;
+    j->info.audiences = v;
+    return AG_AUTHN_OK;
+}
+
+static void verify_in(job_t *j, const section_t *sec)
 {
     ag_authenticator_t *a = j->a;
-    ag_keys_borrow_t b = {a->keys, NULL};
+    ag_keys_borrow_t b = {sec->keys, NULL};
     long long t = now_ms();
     ag_authn_result r =
-        ag_authn_verify_audiences(a->conf->issuers, ag_keys_borrow_fn, &b, j->token, j->auds,
+        ag_authn_verify_audiences(sec->conf->issuers, ag_keys_borrow_fn, &b, j->token, j->auds,
                                   j->naud, t / 1000, j->arena, &j->id, &j->info);
     ag_keys_borrow_release(&b);
+    if (r == AG_AUTHN_OK)
+        r = keep_audiences(j);
     if (r == AG_AUTHN_OK && j->info.issuer && j->info.issuer->lookup) {
         step_confirm(j);
         return;
@@ -347,7 +378,7 @@ static void step_verify(job_t *j)
         ag_issuer_keys_remote(j->info.issuer)) {
         j->refreshed = true;
         j->parked = true;
-        if (ag_keys_refresh_for_kid(a->keys, j->info.issuer, j->info.kid, j->mb, on_keys, j,
+        if (ag_keys_refresh_for_kid(sec->keys, j->info.issuer, j->info.kid, j->mb, on_keys, j,
                                     &j->kw) == 0)
             return;
         j->parked = false;
@@ -356,6 +387,16 @@ static void step_verify(job_t *j)
         ag_tokencache_fail(a->cache, &j->key, t, r, cacheable(r));
     j->owner = false;
     finish(j, r, 401);
+}
+
+/* Verification runs inside the section in force (one snapshot for the whole call: issuers,
+ * keys, and the key manager an unknown kid asks); nothing of it is used after leaving. */
+static void step_verify(job_t *j)
+{
+    const section_t *sec = (const section_t *)ag_snap_enter(j->a->dom);
+    ag_authenticator_t *a = j->a; /* <j> may be gone once verify_in finished it */
+    verify_in(j, sec);
+    ag_snap_leave(a->dom);
 }
 
 static void on_cache_wake(ag_tokencache_waiter_t *w)
@@ -419,8 +460,8 @@ static job_t *job_new(ag_authenticator_t *a, ag_arena_t *arena, uv_loop_t *loop,
     /* With explicit audiences the review needs the satisfied subset, which the cache
      * does not keep: those reviews verify every time (the API server caches them). */
     j->use_cache = a->cache && naud == 0 && token.n > 0;
-    if (j->use_cache)
-        ag_tokencache_key(a->cache, token, NULL, 0, &j->key);
+    if (j->use_cache) /* keyed by the section's generation: a reload starts afresh */
+        ag_tokencache_key(a->cache, ag_snap_generation(a->dom), token, NULL, 0, &j->key);
     return j;
 }
 
@@ -439,6 +480,13 @@ static ag_gate_result allow_fixed(ag_gate_t *g, ag_identity_t *id)
     ag_metrics_inc(m_result[AG_AUTHN_OK]);
     g->identity = id;
     return AG_GATE_ALLOW;
+}
+
+static bool anonymous(ag_authenticator_t *a)
+{
+    bool yes = ((const section_t *)ag_snap_enter(a->dom))->conf->anonymous;
+    ag_snap_leave(a->dom);
+    return yes;
 }
 
 /* Runs <j> from <first> for the gate: its synchronous result, or PENDING when it parked
@@ -471,7 +519,7 @@ ag_gate_result ag_authenticator_gate(ag_gate_t *g, void *ud)
     for (int i = 0; i < g->req->nheaders; i++)
         if (ag_str_ieq(g->req->headers[i].name, AG_STR("authorization")) && n++ < MAX_AUTH_HEADERS)
             values[n - 1] = g->req->headers[i].value;
-    if (n == 0 && a->conf->anonymous) {
+    if (n == 0 && anonymous(a)) {
         ag_identity_t *id = ag_arena_calloc(g->arena, sizeof *id);
         if (!id)
             return deny(g, AG_AUTHN_INTERNAL);
@@ -528,34 +576,69 @@ ag_err ag_authn_review(ag_authenticator_t *a, uv_loop_t *loop, int worker, ag_st
 /* ---- lifecycle ----------------------------------------------------------------------------------
  */
 
+static ag_keys_opts_t keys_opts(const ag_authn_config_t *conf)
+{
+    return (ag_keys_opts_t){.refresh_min_ms = conf->refresh_min_ms,
+                            .refresh_max_ms = conf->refresh_max_ms,
+                            .kid_interval_ms = conf->kid_interval_ms,
+                            .kid_wait_ms = conf->kid_wait_ms,
+                            .fetch_timeout_ms = conf->fetch_timeout_ms,
+                            .max_bytes = (size_t)conf->max_bytes};
+}
+
+static void section_free(ag_snap_t *snap)
+{
+    section_t *sec = (section_t *)snap;
+    ag_keys_destroy(sec->keys); /* control loop: its handles close, its waiters get FAILED */
+    ag_config_destroy(sec->owned);
+    free(sec);
+}
+
+/* A section with its own key manager (started), taking over the keys and schedules of
+ * <prev>'s issuers that it keeps. <owned> (may be NULL) becomes the section's. */
+static ag_err section_create(ag_authenticator_t *a, const ag_authn_config_t *conf,
+                             ag_config_t *owned, const section_t *prev, section_t **out)
+{
+    section_t *sec = calloc(1, sizeof *sec);
+    ag_keys_opts_t ko = keys_opts(conf);
+    ag_err err = AG_E_NOMEM;
+    if (!sec || (err = ag_keys_create(a->loop, a->fetch, conf->issuers, &ko, &sec->keys)) != 0) {
+        free(sec);
+        return err;
+    }
+    sec->snap.free = section_free;
+    sec->conf = conf;
+    sec->owned = owned;
+    ag_keys_adopt(sec->keys, prev ? prev->keys : NULL);
+    ag_keys_start(sec->keys);
+    *out = sec;
+    return 0;
+}
+
 ag_err ag_authenticator_create(uv_loop_t *control, const ag_authn_config_t *conf,
                                ag_authenticator_t **out, ag_buf_t *errmsg)
 {
     ag_authenticator_t *a = calloc(1, sizeof *a);
+    section_t *sec = NULL;
     ag_err err = AG_E_NOMEM;
     if (!a)
         goto fail;
-    a->conf = conf;
+    a->loop = control;
     register_metrics();
     ag_fetch_opts_t fo = {.ca_file = conf->ca_file,
                           .timeout_ms = conf->fetch_timeout_ms,
                           .max_bytes = (size_t)conf->max_bytes};
-    ag_keys_opts_t ko = {.refresh_min_ms = conf->refresh_min_ms,
-                         .refresh_max_ms = conf->refresh_max_ms,
-                         .kid_interval_ms = conf->kid_interval_ms,
-                         .kid_wait_ms = conf->kid_wait_ms,
-                         .fetch_timeout_ms = conf->fetch_timeout_ms,
-                         .max_bytes = (size_t)conf->max_bytes};
     ag_tokencache_opts_t co = {.max_entries = conf->cache_entries,
                                .ttl_ms = conf->cache_ttl_ms,
                                .max_negative = conf->cache_negative_entries,
                                .negative_ttl_ms = conf->cache_negative_ttl_ms,
                                .shards = conf->cache_shards};
-    if ((err = ag_fetch_create(control, &fo, &a->fetch)) != 0 ||
-        (err = ag_keys_create(control, a->fetch, conf->issuers, &ko, &a->keys)) != 0 ||
-        (err = ag_tokencache_create(&co, &a->cache)) != 0)
+    if ((err = ag_snap_domain_create("authentication", &a->dom)) != 0 ||
+        (err = ag_fetch_create(control, &fo, &a->fetch)) != 0 ||
+        (err = ag_tokencache_create(&co, &a->cache)) != 0 ||
+        (err = section_create(a, conf, NULL, NULL, &sec)) != 0)
         goto fail;
-    ag_keys_start(a->keys);
+    ag_snap_publish(a->dom, &sec->snap);
     *out = a;
     return 0;
 fail:
@@ -569,7 +652,7 @@ void ag_authenticator_destroy(ag_authenticator_t *a)
 {
     if (!a)
         return;
-    ag_keys_destroy(a->keys);
+    ag_snap_domain_destroy(a->dom); /* the sections and their key managers */
     ag_sa_lookup_destroy(a->lookup);
     ag_fetch_destroy(a->fetch);
     ag_tokencache_destroy(a->cache);
@@ -584,9 +667,15 @@ void ag_authenticator_release_worker(ag_authenticator_t *a, int worker)
     }
 }
 
+/* Control thread (the writer): the section in force. */
+static const section_t *current(ag_authenticator_t *a)
+{
+    return (const section_t *)ag_snap_current(a->dom);
+}
+
 ag_keys_t *ag_authenticator_keys(ag_authenticator_t *a)
 {
-    return a->keys;
+    return current(a)->keys;
 }
 
 ag_tokencache_t *ag_authenticator_cache(ag_authenticator_t *a)
@@ -606,16 +695,76 @@ void ag_authenticator_attach(ag_authenticator_t *a, ag_graph_t *graph, ag_sa_loo
     a->lookup = lookup;
 }
 
+/* ---- reload (issue 16) -------------------------------------------------------------------- */
+
+static ag_metric_id m_reload_ok = -1, m_reload_error = -1, m_generation = -1;
+
+ag_err ag_authenticator_reload(ag_authenticator_t *a, ag_buf_t *why)
+{
+    ag_config_t *conf = NULL;
+    section_t *sec = NULL;
+    ag_err err = a->file ? ag_config_load(a->file, &conf, why) : AG_E_INVAL;
+    if (!err && !conf->authn_enabled) {
+        ag_buf_printf(why,
+                      "%s: no \"authentication\" section; turning authentication off "
+                      "takes a restart",
+                      a->file);
+        err = AG_E_CONFIG;
+    }
+    if (!err && (err = section_create(a, &conf->authn, conf, current(a), &sec)) != 0)
+        ag_buf_printf(why, "authentication: %s", ag_err_str(err));
+    if (err) {
+        ag_config_destroy(conf);
+        return err;
+    }
+    ag_snap_publish(a->dom, &sec->snap); /* the old section goes once no worker is in it */
+    return 0;
+}
+
+static void on_sighup(void *ud)
+{
+    ag_authenticator_t *a = ud;
+    ag_buf_t why = AG_BUF_INIT(8192);
+    unsigned long long was = ag_snap_generation(a->dom);
+    if (ag_authenticator_reload(a, &why) == 0) {
+        ag_metrics_inc(m_reload_ok);
+        ag_metrics_add(m_generation, 1);
+        ag_info("authentication reloaded from %s (generation %llu): %d issuer(s); verdicts "
+                "cached before are not used again",
+                a->file, was + 1, ag_issuer_count(current(a)->conf->issuers));
+    } else {
+        ag_metrics_inc(m_reload_error);
+        ag_warn("authentication reload failed, keeping generation %llu: %s", was,
+                why.p ? why.p : "error");
+    }
+    ag_buf_dispose(&why);
+}
+
+ag_err ag_authenticator_follow(ag_authenticator_t *a, const char *file)
+{
+    static const char *h = "Reloads of the authentication section by result (an error keeps "
+                           "the section in force).";
+    a->file = file;
+    m_reload_ok = ag_metrics_counter("authgate_authn_reloads_total", "result=\"ok\"", h);
+    m_reload_error = ag_metrics_counter("authgate_authn_reloads_total", "result=\"error\"", h);
+    m_generation = ag_metrics_gauge("authgate_authn_generation", NULL,
+                                    "Generation of the authentication section in force (1 = as "
+                                    "started).");
+    ag_metrics_add(m_generation, 1);
+    return ag_reload_register(on_sighup, a);
+}
+
 /* One readiness check per issuer, named "issuer <URL>". */
 void ag_authenticator_report(void *ud, ag_ready_report_t *r)
 {
     ag_authenticator_t *a = ud;
-    const ag_issuer_set_t *set = a->conf->issuers;
+    const section_t *sec = current(a); /* readiness is asked on the control thread */
+    const ag_issuer_set_t *set = sec->conf->issuers;
     for (int i = 0; i < ag_issuer_count(set); i++) {
         const ag_issuer_t *iss = ag_issuer_at(set, i);
         char name[300], why[256];
         snprintf(name, sizeof name, "issuer %.*s", AG_STR_FMT(ag_issuer_url(iss)));
-        bool ok = ag_keys_issuer_ready(a->keys, i, why, sizeof why);
+        bool ok = ag_keys_issuer_ready(sec->keys, i, why, sizeof why);
         ag_ready_item(r, name, ok, iss->optional, why);
     }
 }

@@ -10,7 +10,9 @@
  *
  * Also serves the TokenReview webhook's verification (ag_authn_review), which shares
  * the cache, keys and Graph path. Never logs a token: iss, kid, sub and the result name.
- * Lifetime: process (created at start-up on the control thread). */
+ * The section in force (issuers, keys) is a snapshot (snapshot.h) a SIGHUP replaces
+ * (ag_authenticator_follow). Lifetime: process (created at start-up on the control
+ * thread); the section: snapshot. */
 #ifndef AG_AUTHENTICATE_H
 #define AG_AUTHENTICATE_H
 
@@ -50,8 +52,21 @@ ag_fetch_t *ag_authenticator_fetch(ag_authenticator_t *a);
  * token is refused 403) and the service-account token checker (owned from here; NULL:
  * none, an issuer that asks for lookups is answered 503). */
 void ag_authenticator_attach(ag_authenticator_t *a, ag_graph_t *graph, ag_sa_lookup_t *lookup);
+/* Reload of the "authentication" section (start-up, control thread): registers the SIGHUP
+ * hook that re-reads <file> (borrowed; the config the gateway started with) and the
+ * metrics authgate_authn_reloads_total{result} and authgate_authn_generation. */
+ag_err ag_authenticator_follow(ag_authenticator_t *a, const char *file);
+/* Control thread: re-reads the file now. A valid section (issuers, audiences, claim
+ * mappings, keys, anonymous, key refresh settings) is published for new verifications:
+ * token-cache entries of earlier sections are not used again (the generation is in the
+ * key), issuers it keeps keep their keys and refresh schedule, removed ones leave /readyz
+ * and /metrics once no request is in the old section. On error (the file's
+ * "FILE:LINE:COL: ..." or why in <why>) the section in force stays. The token cache, the
+ * key fetch settings (ca_file, fetch timeout, max bytes), the TokenReview route and
+ * service-account lookups keep their start-up settings until a restart. */
+ag_err ag_authenticator_reload(ag_authenticator_t *a, ag_buf_t *why);
 /* The readiness source (ag_ready_register_list, ud = the authenticator): one check per
- * issuer, named "issuer <URL>". */
+ * issuer of the section in force, named "issuer <URL>". */
 void ag_authenticator_report(void *ud, ag_ready_report_t *r);
 
 /* The pipeline step (ud = the authenticator). ALLOW sets g->identity, which may still

@@ -80,7 +80,8 @@ static ag_err start_authentication(const ag_config_t *conf, ag_server_t *srv, se
     if ((err = start_sa_lookup(conf, srv, &lookup, errmsg)) != 0)
         return err;
     ag_authenticator_attach(sv->authn, sv->graph, lookup);
-    if ((err = ag_ready_register_list(ag_authenticator_report, sv->authn)) != 0)
+    if ((err = ag_ready_register_list(ag_authenticator_report, sv->authn)) != 0 ||
+        (err = ag_authenticator_follow(sv->authn, conf->file)) != 0)
         return err;
     if (conf->authn.tokenreview &&
         (err = ag_webhook_tokenreview_register(
@@ -147,7 +148,8 @@ static ag_err start_pipeline(const ag_config_t *conf, ag_server_t *srv, serve_t 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: authgate serve --config FILE [--check]\n"
-               "Runs the gateway. SIGHUP reloads the policy and the serving certificates;\n"
+               "Runs the gateway. SIGHUP reloads the policy, the authentication section and\n"
+               "the serving certificates;\n"
                "SIGTERM drains and stops.\n"
                "\n"
                "  --config FILE   gateway configuration (JSON, see config/README.md)\n"

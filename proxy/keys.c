@@ -39,6 +39,7 @@ struct slot {
     uint64_t last_log;             /* uv_now of the last WARN */
     unsigned long long suppressed; /* failures not logged since */
     uint64_t next_at;              /* uv_now of the scheduled refresh */
+    long long adopted_next_ms;     /* ag_keys_adopt: first refresh in this long; -1: now */
     long long backoff_ms;
     ag_keys_waiter_t *waiters;
     char last_err[512]; /* the last failed fetch, for /readyz */
@@ -126,6 +127,10 @@ static void register_issuer_metrics(slot_t *s)
         ag_metrics_gauge("authgate_jwks_issuer_keys", l, "Keys in the issuer's published set.");
     s->m_issuer_success = ag_metrics_gauge("authgate_jwks_last_success_timestamp_seconds", l,
                                            "Unix time of the issuer's last successful key fetch.");
+    /* shown while a manager has this issuer: an issuer a reload removed leaves /metrics */
+    ag_metrics_retain(s->m_issuer_stale);
+    ag_metrics_retain(s->m_issuer_keys);
+    ag_metrics_retain(s->m_issuer_success);
 }
 
 static void show_issuer(slot_t *s, long long nkeys, long long success_s)
@@ -625,6 +630,7 @@ ag_err ag_keys_create(uv_loop_t *loop, ag_fetch_t *fetch, const ag_issuer_set_t 
         s->iss = ag_issuer_at(issuers, i);
         s->remote = ag_issuer_keys_remote(s->iss);
         s->backoff_ms = k->o.retry_min_ms;
+        s->adopted_next_ms = -1;
         s->st.remote = s->remote;
         s->st.has_keys = !s->remote && ag_issuer_static_keys(s->iss);
         s->st.nkeys = s->st.has_keys ? ag_jwks_count(ag_issuer_static_keys(s->iss)) : 0;
@@ -658,9 +664,56 @@ ag_err ag_keys_create(uv_loop_t *loop, ag_fetch_t *fetch, const ag_issuer_set_t 
 
 void ag_keys_start(ag_keys_t *k)
 {
-    for (int i = 0; i < k->nslots; i++)
-        if (k->slots[i].remote)
-            refresh(&k->slots[i]);
+    for (int i = 0; i < k->nslots; i++) {
+        slot_t *s = &k->slots[i];
+        if (!s->remote)
+            continue;
+        if (s->adopted_next_ms >= 0) /* keys carried over: keep the old schedule */
+            arm(s, s->adopted_next_ms);
+        else
+            refresh(s);
+    }
+}
+
+/* <from>'s remote slot that fetches keys for <iss> the same way, or NULL. */
+static slot_t *same_source(ag_keys_t *from, const ag_issuer_t *iss)
+{
+    for (int i = 0; i < from->nslots; i++) {
+        const ag_issuer_t *o = from->slots[i].iss;
+        if (from->slots[i].remote && ag_str_eq(ag_issuer_url(o), ag_issuer_url(iss)) &&
+            ag_str_eq(ag_issuer_jwks_uri(o), ag_issuer_jwks_uri(iss)) &&
+            ag_issuer_uses_discovery(o) == ag_issuer_uses_discovery(iss))
+            return &from->slots[i];
+    }
+    return NULL;
+}
+
+/* One slot of ag_keys_adopt: publishes <o>'s keys in <s> and takes over its schedule. */
+static void adopt_slot(slot_t *s, slot_t *o)
+{
+    ag_jwks_t *ks = current_keys(o);
+    uint64_t now = uv_now(s->k->loop);
+    if (!ks)
+        return;
+    ag_jwks_ref(ks);
+    if (!publish(s, ks))
+        return;
+    if (o->jwks_uri && !s->jwks_uri)
+        s->jwks_uri = strdup(o->jwks_uri); /* learnt from discovery; NULL: discover again */
+    s->st = o->st;
+    s->adopted_next_ms =
+        o->fetching || o->stale || o->next_at <= now ? 0 : (long long)(o->next_at - now);
+    show_issuer(s, s->st.nkeys, o->shown_success);
+}
+
+void ag_keys_adopt(ag_keys_t *k, ag_keys_t *from)
+{
+    for (int i = 0; from && i < k->nslots; i++) {
+        slot_t *s = &k->slots[i], *o = s->remote ? same_source(from, s->iss) : NULL;
+        if (o)
+            adopt_slot(s, o);
+    }
+    update_ready(k);
 }
 
 void ag_keys_destroy(ag_keys_t *k)
@@ -679,6 +732,10 @@ void ag_keys_destroy(ag_keys_t *k)
             ag_metrics_add(s->m_issuer_stale, -1);
         }
         ag_metrics_add(s->m_issuer_keys, -s->shown_keys);
+        ag_metrics_add(s->m_issuer_success, -s->shown_success);
+        ag_metrics_release(s->m_issuer_stale);
+        ag_metrics_release(s->m_issuer_keys);
+        ag_metrics_release(s->m_issuer_success);
         uv_close((uv_handle_t *)&s->refresh_timer, on_handle_close);
         uv_close((uv_handle_t *)&s->wait_timer, on_handle_close);
     }

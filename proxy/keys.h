@@ -86,7 +86,13 @@ typedef struct {
  * (borrowed; destroy the manager first). <opts> may be NULL. */
 ag_err ag_keys_create(uv_loop_t *loop, ag_fetch_t *fetch, const ag_issuer_set_t *issuers,
                       const ag_keys_opts_t *opts, ag_keys_t **out);
-/* Control loop: starts the first fetch of every remote issuer. */
+/* Control loop, between create and start (authentication reload): every remote issuer of
+ * <k> that <from> fetched the same way (issuer URL, jwks_uri, discovery) starts with
+ * <from>'s current keys and refresh schedule instead of an empty set and a fetch now, so a
+ * reload leaves no gap. <from> may be NULL; it is not changed. */
+void ag_keys_adopt(ag_keys_t *k, ag_keys_t *from);
+/* Control loop: starts the first fetch of every remote issuer (an adopted one: when its
+ * old schedule says). */
 void ag_keys_start(ag_keys_t *k);
 /* Control loop: answers every waiter AG_KEYS_FAILED, stops timers, and frees the
  * manager once its handles are closed and its fetches have called back (destroy the

@@ -34,6 +34,8 @@ typedef struct {
     int cell, ncells;
     const double *bk;
     int nbk;
+    bool dynamic; /* retained at least once: rendered only while holders > 0 */
+    int holders;
 } metric_t;
 
 static slot_t slots[AG_METRICS_SLOTS];
@@ -233,6 +235,25 @@ static void render_histogram(ag_buf_t *out, const metric_t *h)
     ag_buf_printf(out, "%lld\n", (long long)cell_sum(h->cell + h->nbk + 2));
 }
 
+void ag_metrics_retain(ag_metric_id m)
+{
+    if (m >= 0 && m < nmetrics) {
+        metrics[m].dynamic = true;
+        metrics[m].holders++;
+    }
+}
+
+void ag_metrics_release(ag_metric_id m)
+{
+    if (m >= 0 && m < nmetrics && metrics[m].holders > 0)
+        metrics[m].holders--;
+}
+
+static bool shown(const metric_t *m)
+{
+    return !m->dynamic || m->holders > 0;
+}
+
 static const char *const kind_names[] = {"counter", "gauge", "histogram"};
 
 /* Every series of one family together under its HELP and TYPE (the text format wants a
@@ -243,7 +264,7 @@ static void render_family(ag_buf_t *out, int first)
     ag_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help ? f->help : "", f->name,
                   kind_names[f->kind]);
     for (int m = first; m < nmetrics; m++) {
-        if (strcmp(metrics[m].name, f->name) != 0)
+        if (strcmp(metrics[m].name, f->name) != 0 || !shown(&metrics[m]))
             continue;
         if (metrics[m].kind == K_HISTOGRAM) {
             render_histogram(out, &metrics[m]);
@@ -258,9 +279,9 @@ ag_err ag_metrics_render(ag_buf_t *out)
 {
     render_builtin(out);
     for (int m = 0; m < nmetrics; m++) {
-        bool first = true;
+        bool first = shown(&metrics[m]); /* the first shown series names the family */
         for (int k = 0; k < m && first; k++)
-            first = strcmp(metrics[k].name, metrics[m].name) != 0;
+            first = !shown(&metrics[k]) || strcmp(metrics[k].name, metrics[m].name) != 0;
         if (first)
             render_family(out, m);
     }

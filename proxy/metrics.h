@@ -4,7 +4,8 @@
  * latency histogram with sub-millisecond buckets, open client and upstream connections,
  * upstream errors by reason. Other modules register their own counters and gauges at
  * start-up (before workers start) and bump them from any authgate thread.
- * Lifetime: process; registration is not thread-safe (start-up only). */
+ * Lifetime: process. Registration is not thread-safe: at start-up, or later on the control
+ * thread only (where /metrics is rendered), before the id is handed to another thread. */
 #ifndef AG_METRICS_H
 #define AG_METRICS_H
 
@@ -28,6 +29,10 @@ void ag_metrics_thread(int slot);
 ag_metric_id ag_metrics_counter(const char *name, const char *labels, const char *help);
 ag_metric_id ag_metrics_gauge(const char *name, const char *labels, const char *help);
 void ag_metrics_add(ag_metric_id m, int64_t v);
+/* Series that come and go with the configuration (one per issuer): a series retained at
+ * least once is rendered only while retained (control thread, like registration). */
+void ag_metrics_retain(ag_metric_id m);
+void ag_metrics_release(ag_metric_id m);
 /* Registers a histogram series: <bk> the upper bounds in seconds, ascending, borrowed
  * (static); rendered as one family with cumulative <name>_bucket{le}, _sum and _count. */
 ag_metric_id ag_metrics_histogram(const char *name, const char *labels, const char *help,

@@ -140,13 +140,17 @@ static void put_len(ag_sha256_t *h, ag_str_t s)
     ag_sha256_update(h, s.p, s.n);
 }
 
-void ag_tokencache_key(const ag_tokencache_t *c, ag_str_t token, const ag_str_t *audiences,
-                       int naudiences, ag_tokencache_key_t *out)
+void ag_tokencache_key(const ag_tokencache_t *c, uint64_t generation, ag_str_t token,
+                       const ag_str_t *audiences, int naudiences, ag_tokencache_key_t *out)
 {
     ag_sha256_t h;
-    unsigned char count = (unsigned char)(naudiences > 255 ? 255 : naudiences);
+    unsigned char count = (unsigned char)(naudiences > 255 ? 255 : naudiences), gen[8];
+    for (int i = 0; i < 8; i++)
+        gen[i] = (unsigned char)(generation >> (56 - 8 * i));
     ag_hmac_sha256_start(&c->mac, &h);
-    /* Length-prefixed fields: (token, aud1, aud2) never equals (token', aud1') (#24). */
+    /* Fixed-size generation, then length-prefixed fields: (token, aud1, aud2) never equals
+     * (token', aud1') (#24). */
+    ag_sha256_update(&h, gen, sizeof gen);
     ag_sha256_update(&h, &count, 1);
     put_len(&h, token);
     for (int i = 0; i < naudiences; i++)

@@ -21,6 +21,7 @@
 #define AG_TOKENCACHE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "err.h"
@@ -83,9 +84,11 @@ ag_err ag_tokencache_create(const ag_tokencache_opts_t *opts, ag_tokencache_t **
 /* No lookup may be in flight or waiting. NULL is ignored. */
 void ag_tokencache_destroy(ag_tokencache_t *c);
 
-/* Key of <token> checked against <audiences> (naudiences 0 for the issuers' own). */
-void ag_tokencache_key(const ag_tokencache_t *c, ag_str_t token, const ag_str_t *audiences,
-                       int naudiences, ag_tokencache_key_t *out);
+/* Key of <token> checked against <audiences> (naudiences 0 for the issuers' own) under the
+ * authentication section of <generation> (authenticate.c: +1 per reload), so a verdict
+ * reached under an earlier section is never found again after a reload. */
+void ag_tokencache_key(const ag_tokencache_t *c, uint64_t generation, ag_str_t token,
+                       const ag_str_t *audiences, int naudiences, ag_tokencache_key_t *out);
 
 /* Looks <key> up at <now_ms> (monotonic or wall, consistently). HIT: *id is a deep
  * copy in <arena> (NOMEM there reads as NOCACHE). NEGATIVE: *result is the cached

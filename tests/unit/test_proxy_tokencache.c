@@ -19,7 +19,7 @@ static ag_tokencache_t *make(int entries, long long ttl_ms, int neg, long long n
 
 static void key_of(ag_tokencache_t *c, const char *token, ag_tokencache_key_t *k)
 {
-    ag_tokencache_key(c, ag_str_cstr(token), NULL, 0, k);
+    ag_tokencache_key(c, 0, ag_str_cstr(token), NULL, 0, k);
 }
 
 /* An identity whose strings live in a scratch buffer the test scribbles over later. */
@@ -90,14 +90,19 @@ TEST(tokencache_key_is_keyed_and_length_prefixed)
     /* the key is not the plain SHA-256 of the token: it contains no token bytes either */
     ag_str_t au1[] = {AG_STR("c")}, au2[] = {AG_STR("bc")}, au3[] = {AG_STR("x"), AG_STR("y")},
              au4[] = {AG_STR("y"), AG_STR("x")}, au5[] = {AG_STR("")};
-    ag_tokencache_key(c1, AG_STR("ab"), au1, 1, &a);
-    ag_tokencache_key(c1, AG_STR("a"), au2, 1, &b);
+    ag_tokencache_key(c1, 0, AG_STR("ab"), au1, 1, &a);
+    ag_tokencache_key(c1, 0, AG_STR("a"), au2, 1, &b);
     CHECK(memcmp(a.b, b.b, 32) != 0);
-    ag_tokencache_key(c1, AG_STR("t"), au3, 2, &a);
-    ag_tokencache_key(c1, AG_STR("t"), au4, 2, &b);
+    ag_tokencache_key(c1, 0, AG_STR("t"), au3, 2, &a);
+    ag_tokencache_key(c1, 0, AG_STR("t"), au4, 2, &b);
     CHECK(memcmp(a.b, b.b, 32) != 0);
-    ag_tokencache_key(c1, AG_STR("t"), NULL, 0, &a);
-    ag_tokencache_key(c1, AG_STR("t"), au5, 1, &b);
+    ag_tokencache_key(c1, 0, AG_STR("t"), NULL, 0, &a);
+    ag_tokencache_key(c1, 0, AG_STR("t"), au5, 1, &b);
+    CHECK(memcmp(a.b, b.b, 32) != 0);
+    /* another authentication generation (a reload): another key, the old entry unseen */
+    ag_tokencache_key(c1, 1, AG_STR("t"), NULL, 0, &b);
+    CHECK(memcmp(a.b, b.b, 32) != 0);
+    ag_tokencache_key(c1, 1ull << 40, AG_STR("t"), NULL, 0, &a);
     CHECK(memcmp(a.b, b.b, 32) != 0);
     ag_tokencache_destroy(c1);
     ag_tokencache_destroy(c2);
