@@ -55,6 +55,7 @@ struct ag_armsync {
     ag_azrbac_t *built;
     ag_err build_err;
     ag_buf_t why;
+    uint64_t poll_t0, build_ns; /* for the log line: poll start (ms), build time */
     /* life */
     int pending; /* a fetch or a build in flight, and the two timers' closes */
     bool stopping, once, done;
@@ -85,7 +86,7 @@ static void pages_clear(pages_t *p)
 
 static ag_err pages_add(pages_t *p, ag_str_t body, int items)
 {
-    if (p->bytes + body.n > AG_AZRBAC_MAX_FILE_BYTES)
+    if (p->bytes + body.n > AG_ARMSYNC_MAX_KIND_BYTES)
         return AG_E_TOO_BIG;
     if (p->n == p->cap) {
         int cap = p->cap ? p->cap * 2 : 4;
@@ -287,6 +288,7 @@ static void on_build(uv_work_t *w)
     ag_buf_t *files = calloc((size_t)nfiles + 1, sizeof *files);
     ag_azrbac_src_t *srcs = calloc((size_t)total + 1, sizeof *srcs);
     ag_azrbac_opts_t opts = {c->cluster_resource_id};
+    uint64_t t0 = uv_hrtime();
     ag_buf_clear(&s->why);
     s->built = NULL;
     s->build_err = files && srcs ? build_sources(s, files, srcs, counts) : AG_E_NOMEM;
@@ -299,6 +301,7 @@ static void on_build(uv_work_t *w)
         ag_buf_dispose(&files[i]);
     free(files);
     free(srcs);
+    s->build_ns = uv_hrtime() - t0;
 }
 
 static void poll_success(ag_armsync_t *s, ag_metric_id result)
@@ -308,6 +311,8 @@ static void poll_success(ag_armsync_t *s, ag_metric_id result)
         s->good[k] = s->cur[k];
         s->cur[k] = tmp;
         gauge_set(s->m.objects[k], &s->g.objects[k], s->good[k].items);
+        if (!s->good[k].etag[0]) /* no 304 can come: the pages are not needed again */
+            pages_clear(&s->good[k]);
     }
     s->good_hash = s->hash;
     s->have_good = true;
@@ -338,9 +343,12 @@ static void on_built(uv_work_t *w, int status)
     gauge_set(s->m.unresolved, &s->g.unresolved, st.assignments_unknown_role);
     if (!s->once)
         ag_info("arm: Azure RBAC set published: %d role definitions, %d assignments kept "
-                "(%d at other scopes, %d of an unknown role, %d conditional), %d deny assignments",
+                "(%d at other scopes, %d of an unknown role, %d conditional), %d deny "
+                "assignments; poll %llu ms, build %llu ms",
                 st.roles, st.assignments, st.assignments_ignored, st.assignments_unknown_role,
-                st.assignments_conditional, st.deny_assignments);
+                st.assignments_conditional, st.deny_assignments,
+                (unsigned long long)(uv_now(s->loop) - s->poll_t0),
+                (unsigned long long)(s->build_ns / 1000000));
     s->publish(s->ud, s->built);
     s->built = NULL;
     poll_success(s, s->m.ok);
@@ -390,6 +398,7 @@ static void poll_start(ag_armsync_t *s)
 {
     if (closing(s))
         return;
+    s->poll_t0 = uv_now(s->loop);
     s->kind = 0;
     kind_start(s);
 }

@@ -10,9 +10,10 @@
  * up to AG_ARMSYNC_MAX_THROTTLED times a request; 5xx, timeouts and connection errors:
  * back off (Retry-After, else 1 s, 2 s, 4 s) up to 3 retries; 401: a new app token, once.
  * A first page that carried an ETag is asked again with If-None-Match, and a 304 reuses
- * the pages of the last good poll (ARM's Microsoft.Authorization lists do not document
- * ETags; when none comes, every poll is a full read). A poll whose pages are byte for byte
- * those of the last good one (and no file is configured) publishes nothing new.
+ * the pages of the last good poll, which are kept for that kind only (ARM's
+ * Microsoft.Authorization lists do not document ETags; when none comes, every poll is a
+ * full read and only a hash of the pages is kept). A poll whose pages hash as the last
+ * good one's (and no file is configured) publishes nothing new.
  *
  * Fails closed and keeps serving: a failed or garbled poll (an error status after the
  * retries, a page that is not the documented shape, an item the loader refuses) never
@@ -33,6 +34,9 @@
 #include "err.h"
 
 #define AG_ARMSYNC_MAX_PAGES 1000       /* per kind and poll */
+/* Bytes of one kind's pages in one poll: 100k role assignments in ARM's REST shape are
+ * about 70 MB. */
+#define AG_ARMSYNC_MAX_KIND_BYTES (256u << 20)
 #define AG_ARMSYNC_MAX_THROTTLED 5      /* 429 answers to one request before the poll fails */
 #define AG_ARMSYNC_MAX_RETRIES 3        /* 5xx / network retries of one request */
 #define AG_ARMSYNC_MAX_WAIT_MS 600000   /* a longer Retry-After is cut to this */
