@@ -78,3 +78,13 @@ pass "deny assignment from ARM wins"
 expect_eq "$(arm_stats | jq .badAuth)" 0 "ARM never saw a bad token"
 expect_eq "$(arm_stats | jq .tokens)" 4 "one app token for the gateway (reused by every poll), one per authgate check"
 pass "metrics"
+
+# A role ARM does not return (deleted custom role): the assignment grants nothing, counted.
+arm_data "{\"deny\":[],\"assignments\":[$(asg $ALICE $R_READER +/namespaces/prod),$(asg $BOB 11111111-2222-4333-8444-555555555555 +/namespaces/prod)]}"
+for ((i = 0; i < 60; i++)); do
+    [ "$(metric authgate_arm_assignments_unresolved_role)" = 1 ] && break
+    sleep 0.05
+done
+expect_eq "$(metric authgate_arm_assignments_unresolved_role)" 1 "unresolved role counted"
+expect_eq "$(req GET /api/v1/namespaces/prod/pods "$TOK_BOB")" 403 "an unresolved role grants nothing"
+pass "assignment of an unknown role grants nothing and is counted"
