@@ -17,6 +17,11 @@ void ag_authz_config_defaults(ag_authz_config_t *c)
     c->bootstrap = true;
     c->impersonation = AG_IMPERSONATION_AUTHORIZE;
     c->reload_interval_ms = 1000;
+    c->cluster = (ag_rbac_cluster_config_t){.page_size = 500,
+                                            .watch_timeout_ms = 5 * 60 * 1000,
+                                            .coalesce_ms = 50,
+                                            .max_event_bytes = 4 << 20,
+                                            .max_page_bytes = 256 << 20};
 }
 
 /* The <i>th element of the array at <arr> (for its line and column). */
@@ -70,15 +75,43 @@ static ag_err parse_policies(ag_cfg_obj_t *o, const char *dir, ag_authz_config_t
     return 0;
 }
 
+static ag_err parse_cluster(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
+                            ag_rbac_cluster_config_t *c)
+{
+    ag_cfg_obj_t o;
+    long long page = c->page_size;
+    ag_err err;
+    if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
+        (err = ag_cfg_int(&o, "page_size", AG_CFG_OPTIONAL, 1, 10000, &page)) ||
+        (err = ag_cfg_duration_ms(&o, "watch_timeout", AG_CFG_OPTIONAL, 1000, 3600 * 1000,
+                                  &c->watch_timeout_ms)) ||
+        (err = ag_cfg_duration_ms(&o, "coalesce", AG_CFG_OPTIONAL, 0, 1000, &c->coalesce_ms)) ||
+        (err = ag_cfg_duration_ms(&o, "stale_after", AG_CFG_OPTIONAL, 0, 24 * 3600 * 1000,
+                                  &c->stale_after_ms)) ||
+        (err = ag_cfg_int(&o, "max_event_bytes", AG_CFG_OPTIONAL, 4096, 64 << 20,
+                          &c->max_event_bytes)) ||
+        (err = ag_cfg_int(&o, "max_page_bytes", AG_CFG_OPTIONAL, 65536, 1ll << 30,
+                          &c->max_page_bytes)) ||
+        (err = ag_cfg_obj_end(&o)))
+        return err;
+    c->page_size = (int)page;
+    c->enabled = true;
+    return 0;
+}
+
 static ag_err parse_rbac(ag_cfg_t *cfg, ag_json_ref ref, const char *path, const char *dir,
                          ag_authz_config_t *c)
 {
     ag_cfg_obj_t o;
+    ag_json_ref cluster = AG_JSON_NONE;
     ag_err err;
     if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) || (err = parse_policies(&o, dir, c)) ||
         (err = ag_cfg_bool(&o, "bootstrap", AG_CFG_OPTIONAL, &c->bootstrap)) ||
+        (err = ag_cfg_value(&o, "cluster", AG_CFG_OPTIONAL, &cluster)) ||
         (err = ag_cfg_obj_end(&o)))
         return err;
+    if (cluster != AG_JSON_NONE)
+        return parse_cluster(cfg, cluster, ag_cfg_path(&o, "cluster"), &c->cluster);
     return 0;
 }
 

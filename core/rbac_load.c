@@ -1194,11 +1194,13 @@ static ag_err add_file(loader_t *ld, const char *path)
     return err;
 }
 
-ag_err ag_rbac_load(const char *const *paths, int npaths, const ag_rbac_opts_t *opts,
-                    ag_rbac_t **out, ag_buf_t *errmsg)
+/* Calls <fn> for every policy file <paths> name, in load order (a directory's *.json,
+ * *.yaml and *.yml files by name); stops at the first error. */
+static ag_err walk_files(const char *const *paths, int npaths,
+                         ag_err (*fn)(loader_t *ld, const char *path), loader_t *ld,
+                         ag_buf_t *errmsg)
 {
-    loader_t ld;
-    ag_err err = loader_begin(&ld, opts, errmsg);
+    ag_err err = 0;
     for (int i = 0; !err && i < npaths; i++) {
         struct stat st;
         if (stat(paths[i], &st) != 0) {
@@ -1206,11 +1208,10 @@ ag_err ag_rbac_load(const char *const *paths, int npaths, const ag_rbac_opts_t *
                 ag_buf_printf(
                     errmsg, "%s: no such file or directory (named in authorization.rbac.policies)",
                     paths[i]);
-            err = AG_E_IO;
-            break;
+            return AG_E_IO;
         }
         if (!S_ISDIR(st.st_mode)) {
-            err = add_file(&ld, paths[i]);
+            err = fn(ld, paths[i]);
             continue;
         }
         char **names = NULL;
@@ -1218,11 +1219,21 @@ ag_err ag_rbac_load(const char *const *paths, int npaths, const ag_rbac_opts_t *
         err = list_dir(paths[i], &names, &n, errmsg);
         for (int k = 0; k < n; k++) {
             if (!err)
-                err = add_file(&ld, names[k]);
+                err = fn(ld, names[k]);
             free(names[k]);
         }
         free(names);
     }
+    return err;
+}
+
+ag_err ag_rbac_load(const char *const *paths, int npaths, const ag_rbac_opts_t *opts,
+                    ag_rbac_t **out, ag_buf_t *errmsg)
+{
+    loader_t ld;
+    ag_err err = loader_begin(&ld, opts, errmsg);
+    if (!err)
+        err = walk_files(paths, npaths, add_file, &ld, errmsg);
     return loader_end(&ld, err, out);
 }
 
@@ -1233,6 +1244,15 @@ ag_err ag_rbac_parse_objects(ag_str_t doc, const char *name, const rbac_sink_t *
 {
     loader_t ld = {.errmsg = errmsg, .sink = sink->sink, .refuse = sink->refuse, .ctx = sink->ctx};
     ag_err err = add_doc(&ld, doc, name);
+    *refused = ld.refused;
+    return err;
+}
+
+ag_err ag_rbac_parse_files(const char *const *paths, int npaths, const rbac_sink_t *sink,
+                           int *refused, ag_buf_t *errmsg)
+{
+    loader_t ld = {.errmsg = errmsg, .sink = sink->sink, .refuse = sink->refuse, .ctx = sink->ctx};
+    ag_err err = walk_files(paths, npaths, add_file, &ld, errmsg);
     *refused = ld.refused;
     return err;
 }

@@ -170,6 +170,17 @@ ag_err ag_rbac_set_put(ag_rbac_set_t *s, ag_str_t doc, const char *name, int *re
     return err;
 }
 
+ag_err ag_rbac_set_put_files(ag_rbac_set_t *s, const char *const *paths, int npaths, int *refused,
+                             ag_buf_t *errmsg)
+{
+    rbac_sink_t sink = {on_object, on_refused, s};
+    int n = 0;
+    ag_err err = ag_rbac_parse_files(paths, npaths, &sink, &n, errmsg);
+    if (refused)
+        *refused = n;
+    return err;
+}
+
 static ag_err on_boot_object(void *ctx, rbac_obj_t *o)
 {
     ag_rbac_set_t *s = ctx;
@@ -269,6 +280,29 @@ ag_err ag_rbac_set_view_layers(ag_rbac_set_t *const *layers, int n, ag_rbac_view
 ag_err ag_rbac_set_view(ag_rbac_set_t *s, ag_rbac_view_t **out)
 {
     return ag_rbac_set_view_layers(&s, 1, out);
+}
+
+ag_err ag_rbac_view_over(const ag_rbac_view_t *lower, ag_rbac_set_t *upper, ag_rbac_view_t **out)
+{
+    ag_rbac_view_t *v = calloc(1, sizeof *v);
+    if (!v || !(v->objs = malloc((lower->n + upper->n + 1) * sizeof *v->objs))) {
+        free(v);
+        return AG_E_NOMEM;
+    }
+    for (size_t i = 0; i < lower->n; i++) {
+        rbac_obj_t *o = lower->objs[i];
+        if (!find(upper, o->kind, obj_ns(o), obj_name(o)))
+            ag_rbac_obj_ref(v->objs[v->n++] = o);
+    }
+    for (size_t i = 0; i < upper->n; i++)
+        ag_rbac_obj_ref(v->objs[v->n++] = upper->objs[i]);
+    *out = v;
+    return 0;
+}
+
+size_t ag_rbac_view_count(const ag_rbac_view_t *v)
+{
+    return v->n;
 }
 
 ag_err ag_rbac_view_build(const ag_rbac_view_t *v, ag_rbac_t **out, ag_buf_t *errmsg)

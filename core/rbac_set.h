@@ -43,6 +43,11 @@ void ag_rbac_set_destroy(ag_rbac_set_t *s); /* NULL ignored; snapshots live on *
 ag_err ag_rbac_set_put(ag_rbac_set_t *s, ag_str_t doc, const char *name, int *refused,
                        ag_buf_t *errmsg);
 
+/* The same for the policy files <paths> name (directories expanded as ag_rbac_load does).
+ * Stops at an unreadable file (AG_E_IO, named in <errmsg>). */
+ag_err ag_rbac_set_put_files(ag_rbac_set_t *s, const char *const *paths, int npaths, int *refused,
+                             ag_buf_t *errmsg);
+
 /* Removes the object <kind> ("Role", "ClusterRole", "RoleBinding" or
  * "ClusterRoleBinding") <ns>/<name> (ns "" for cluster objects); false when the set has
  * none. A removed bootstrap replacement brings the bootstrap object back. */
@@ -60,6 +65,13 @@ ag_err ag_rbac_set_view(ag_rbac_set_t *s, ag_rbac_view_t **out);
  * E.g. layers {cluster, files}: a local break-glass file wins over the cluster. Every
  * layer on the writer's thread. */
 ag_err ag_rbac_set_view_layers(ag_rbac_set_t *const *layers, int n, ag_rbac_view_t **out);
+/* <lower>'s objects that no object of <upper> replaces (same kind/namespace/name), then
+ * <upper>'s objects: a live source's view (taken on its writer's thread) under a layer
+ * built elsewhere, e.g. the policy files over the cluster. On <upper>'s writer thread;
+ * <lower> is borrowed (immutable). Bootstrap objects of <lower> stay unless replaced. */
+ag_err ag_rbac_view_over(const ag_rbac_view_t *lower, ag_rbac_set_t *upper, ag_rbac_view_t **out);
+/* Objects in <v>, for logs and metrics. */
+size_t ag_rbac_view_count(const ag_rbac_view_t *v);
 /* A snapshot of <v> (any thread; <v> borrowed): *out has one reference. On failure
  * AG_E_NOMEM (nothing in a view can fail validation again). */
 ag_err ag_rbac_view_build(const ag_rbac_view_t *v, ag_rbac_t **out, ag_buf_t *errmsg);

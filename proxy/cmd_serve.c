@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "policy.h"
+#include "rbacsync.h"
 #include "sa_lookup.h"
 #include "server.h"
 #include "webhook_sar.h"
@@ -100,6 +101,8 @@ static ag_err start_authorization(const ag_config_t *conf, ag_server_t *srv, ser
 {
     ag_err err;
     if (conf->authz_enabled && ((err = ag_policy_setup(conf, ag_server_loop(srv), errmsg)) != 0 ||
+                                (err = ag_rbacsync_setup(conf, ag_server_loop(srv),
+                                                         ag_server_credential(srv), errmsg)) != 0 ||
                                 (err = ag_webhook_sar_register(&sv->pipeline.routes)) != 0))
         return err;
     if ((err = ag_audit_setup(conf, errmsg)) != 0)

@@ -51,8 +51,9 @@ struct job {
     char *url;
     char *body;
     size_t body_n;
-    bool post, too_big;
+    bool post, too_big, aborted;
     long timeout_ms;
+    bool (*on_data)(void *arg, long status, ag_str_t data); /* NULL: collect the body */
     ag_buf_t resp;
     ag_fetch_cb cb;
     void *arg;
@@ -156,6 +157,7 @@ static ag_err job_create(ag_fetch_t *f, const ag_fetch_req_t *req, ag_fetch_cb c
     j->res.max_age_s = j->res.retry_after_s = -1;
     j->res.etag = j->etag;
     j->post = req->method && strcmp(req->method, "POST") == 0;
+    j->on_data = req->on_data;
     j->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : f->timeout_ms;
     ag_buf_init(&j->resp, req->max_bytes ? req->max_bytes : f->max_bytes);
     if (j->post && (!(j->body = malloc(req->body.n + 1))))
@@ -185,6 +187,14 @@ out:
 static size_t on_curl_write(char *p, size_t size, size_t n, void *userp)
 {
     job_t *j = userp;
+    if (j->on_data) {
+        long status = 0;
+        curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (j->on_data(j->arg, status, ag_str_make(p, size * n)))
+            return size * n;
+        j->aborted = true; /* short return: CURLE_WRITE_ERROR */
+        return 0;
+    }
     if (ag_buf_append(&j->resp, p, size * n) != 0) {
         j->too_big = true; /* returning short aborts the transfer: CURLE_WRITE_ERROR */
         return 0;
@@ -212,7 +222,8 @@ static ag_err job_configure(job_t *j)
     SET(CURLOPT_PROXY, "");          /* ignore http_proxy & co. from the environment */
     SET(CURLOPT_TIMEOUT_MS, j->timeout_ms);
     SET(CURLOPT_CONNECTTIMEOUT_MS, j->timeout_ms);
-    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)j->resp.max);
+    if (!j->on_data)
+        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)j->resp.max);
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
     SET(CURLOPT_USERAGENT, "authgate");
@@ -370,6 +381,8 @@ static void job_finish(job_t *j, CURLcode code)
         j->res.detail = "";
         j->res.max_age_s = response_max_age(j->easy);
         response_retry_etag(j);
+    } else if (j->aborted) {
+        j->res.err = AG_E_CANCELED;
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
         j->res.err = AG_E_TIMEOUT;
     } else if (j->too_big || code == CURLE_FILESIZE_EXCEEDED) {
@@ -620,7 +633,7 @@ ag_err ag_fetch_submit(ag_fetch_t *f, const ag_fetch_req_t *req, ag_mailbox_t *r
 {
     job_t *j = NULL;
     ag_err err;
-    if (!reply)
+    if (!reply || req->on_data)
         return AG_E_INVAL;
     if ((err = job_create(f, req, cb, arg, &j)) != 0)
         return err;

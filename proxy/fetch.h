@@ -43,6 +43,11 @@ typedef struct {
     const char *const *headers; /* NULL-terminated "Name: value" lines (copied); <=16 */
     long timeout_ms;            /* 0 = engine default; whole transfer incl. connect */
     size_t max_bytes;           /* 0 = engine default; larger bodies fail AG_E_TOO_BIG */
+    /* Streaming (a watch), ag_fetch_start only: each piece of the body goes to on_data as
+     * it arrives, with the response's status, on the control loop; nothing is collected
+     * (res.body is empty, max_bytes does not apply: the consumer bounds what it keeps).
+     * Returning false aborts the transfer, which then completes with AG_E_CANCELED. */
+    bool (*on_data)(void *arg, long status, ag_str_t data);
 } ag_fetch_req_t;
 
 typedef struct {

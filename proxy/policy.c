@@ -55,14 +55,23 @@ static void policy_free(ag_snap_t *s)
 ag_err ag_policy_build(const ag_authz_config_t *authz, const ag_azure_config_t *azure,
                        ag_chain_mode mode, ag_policy_t **out, ag_buf_t *errmsg)
 {
-    ag_policy_t *p = calloc(1, sizeof *p);
     ag_rbac_opts_t ro = {.bootstrap = authz->bootstrap};
+    ag_rbac_t *rbac = NULL;
+    ag_err err = ag_rbac_load(authz->policies, authz->npolicies, &ro, &rbac, errmsg);
+    return err ? err : ag_policy_build_rbac(rbac, azure, mode, out, errmsg);
+}
+
+ag_err ag_policy_build_rbac(ag_rbac_t *rbac, const ag_azure_config_t *azure, ag_chain_mode mode,
+                            ag_policy_t **out, ag_buf_t *errmsg)
+{
+    ag_policy_t *p = calloc(1, sizeof *p);
     ag_err err = AG_E_NOMEM;
-    if (!p)
+    if (!p) {
+        ag_rbac_unref(rbac);
         goto fail;
+    }
     p->snap.free = policy_free;
-    if ((err = ag_rbac_load(authz->policies, authz->npolicies, &ro, &p->rbac, errmsg)) != 0)
-        goto fail;
+    p->rbac = rbac;
     if (azure && azure->arm.enabled)
         p->azure = arm_current(); /* the poller reads the files too */
     else if (azure && (err = ag_azure_config_load(azure, &p->azure, errmsg)) != 0)
@@ -146,6 +155,10 @@ static struct {
     uv_work_t work;
     bool running, again;
     /* the rebuild in flight */
+    ag_policy_source_t source; /* take NULL: none */
+    ag_rbac_view_t *cluster;   /* the source's objects this rebuild reads */
+    ag_rbac_set_t *files;      /* the files' objects over a source (threadpool only) */
+    uint64_t files_sig;        /* the inputs <files> was read from */
     ag_policy_t *built;
     ag_err err;
     ag_buf_t why;
@@ -267,13 +280,56 @@ static void schedule_window(void)
     uv_timer_start(&R.window, on_window, wait < WINDOW_MAX_WAIT_MS ? wait : WINDOW_MAX_WAIT_MS, 0);
 }
 
+/* The files layer over a live source: re-read only when the inputs changed, and read as
+ * strictly as a file policy (ag_rbac_load validates them, duplicates included: a broken
+ * file keeps the old snapshot); then the source's view with the files' objects over it.
+ * Threadpool, one rebuild at a time (the only user of R.files). */
+static ag_err files_layer(ag_buf_t *why)
+{
+    const ag_authz_config_t *a = &R.conf->authz;
+    ag_rbac_opts_t none = {.bootstrap = false};
+    ag_rbac_t *check = NULL;
+    ag_rbac_set_t *fs = NULL;
+    int refused = 0;
+    if (R.files && R.files_sig == R.sig_building)
+        return 0;
+    ag_err err = ag_rbac_load(a->policies, a->npolicies, &none, &check, why);
+    ag_rbac_unref(check);
+    if (!err)
+        err = ag_rbac_set_create(&none, &fs);
+    if (!err)
+        err = ag_rbac_set_put_files(fs, a->policies, a->npolicies, &refused, why);
+    if (err || refused) {
+        ag_rbac_set_destroy(fs);
+        return err ? err : AG_E_CONFIG;
+    }
+    ag_rbac_set_destroy(R.files);
+    R.files = fs;
+    R.files_sig = R.sig_building;
+    return 0;
+}
+
+static ag_err build_over_source(ag_policy_t **out, ag_buf_t *why)
+{
+    ag_rbac_view_t *v = NULL;
+    ag_rbac_t *rbac = NULL;
+    ag_err err = files_layer(why);
+    if (!err)
+        err = ag_rbac_view_over(R.cluster, R.files, &v);
+    if (!err)
+        err = ag_rbac_view_build(v, &rbac, why);
+    ag_rbac_view_destroy(v);
+    return err ? err : ag_policy_build_rbac(rbac, R.azure, R.mode, out, why);
+}
+
 static void on_build(uv_work_t *w)
 {
     (void)w;
     uint64_t t0 = uv_hrtime();
     ag_buf_clear(&R.why);
     R.built = NULL;
-    R.err = ag_policy_build(&R.conf->authz, R.azure, R.mode, &R.built, &R.why);
+    R.err = R.cluster ? build_over_source(&R.built, &R.why)
+                      : ag_policy_build(&R.conf->authz, R.azure, R.mode, &R.built, &R.why);
     R.build_ms = (uv_hrtime() - t0) / 1000000;
 }
 
@@ -282,6 +338,7 @@ static void start_build(void);
 static void on_built(uv_work_t *w, int status)
 {
     (void)w;
+    uint64_t published = 0;
     R.running = false;
     R.sig_loaded = R.sig_building; /* a broken file is not retried until it changes */
     if (status == 0 && R.err == 0 && R.built && R.azure && R.azure->arm.enabled) {
@@ -291,6 +348,7 @@ static void on_built(uv_work_t *w, int status)
         R.built->chain.azure = az;
     }
     if (status == 0 && R.err == 0 && R.built) {
+        published = R.generation + 1;
         R.built->generation = ++R.generation;
         char what[48];
         snprintf(what, sizeof what, "reloaded in %llu ms", (unsigned long long)R.build_ms);
@@ -312,6 +370,11 @@ static void on_built(uv_work_t *w, int status)
         R.last_ok = false;
     }
     schedule_window();
+    if (R.source.done) {
+        ag_rbac_view_t *view = R.cluster;
+        R.cluster = NULL;
+        R.source.done(R.source.ud, view, published);
+    }
     if (R.again) {
         R.again = false;
         start_build();
@@ -322,9 +385,13 @@ static void start_build(void)
 {
     R.sig_building = inputs_sig();
     R.running = true;
+    R.cluster = R.source.take ? R.source.take(R.source.ud) : NULL;
     if (uv_queue_work(R.loop, &R.work, on_build, on_built) != 0) {
         R.running = false;
         ag_warn("policy reload: cannot queue the rebuild");
+        if (R.source.done)
+            R.source.done(R.source.ud, R.cluster, 0);
+        R.cluster = NULL;
     }
 }
 
@@ -399,6 +466,11 @@ static bool policy_ready(void *ud)
 {
     (void)ud;
     return ag_snap_current(policy_domain()) != NULL;
+}
+
+void ag_policy_set_source(const ag_policy_source_t *src)
+{
+    R.source = *src;
 }
 
 void ag_policy_stop(void)

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "config.h"
 #include "err.h"
+#include "rbac_set.h"
 #include "snapshot.h"
 
 typedef struct ag_policy {
@@ -33,6 +34,10 @@ typedef struct ag_policy {
  * thread. */
 ag_err ag_policy_build(const ag_authz_config_t *authz, const ag_azure_config_t *azure,
                        ag_chain_mode mode, ag_policy_t **out, ag_buf_t *errmsg);
+/* The same with RBAC from <rbac> (a reference taken over, also on failure) instead of
+ * the policy files: a snapshot built from a live source's objects. */
+ag_err ag_policy_build_rbac(ag_rbac_t *rbac, const ag_azure_config_t *azure, ag_chain_mode mode,
+                            ag_policy_t **out, ag_buf_t *errmsg);
 /* The Azure section and chain mode in force for <conf>: "authorization.azure", else the
  * top-level "azure"; the mode as "authorization.mode" says, else the azure section's,
  * else rbac. AG_E_CONFIG (and why in <errmsg>) for an Azure mode without Azure RBAC. */
@@ -60,6 +65,20 @@ ag_err ag_policy_setup(const ag_config_t *conf, uv_loop_t *control, ag_buf_t *er
 /* Starts a rebuild now (control thread); a rebuild already running is followed by one
  * more. Also what SIGHUP does. */
 void ag_policy_reload(void);
+/* A live source of RBAC objects (proxy/rbacsync.c), control thread only. <take> runs when
+ * a rebuild starts and returns the objects to build with (a view, rbac_set.h; NULL: none
+ * yet, the files alone decide); the policy files are laid over them (a file object
+ * replaces a source object of the same kind/namespace/name). <done> gets the view back
+ * when that rebuild ended, with the published snapshot's generation (0: the rebuild
+ * failed and the old snapshot stays). */
+typedef struct {
+    ag_rbac_view_t *(*take)(void *ud);
+    void (*done)(void *ud, ag_rbac_view_t *view, uint64_t generation);
+    void *ud;
+} ag_policy_source_t;
+/* Installs <src> (copied) after ag_policy_setup; later rebuilds include its objects. */
+void ag_policy_set_source(const ag_policy_source_t *src);
+
 /* Stops the poll timer (control thread, before the loop ends). */
 void ag_policy_stop(void);
 

@@ -12,6 +12,7 @@
 #include "fetch.h"
 #include "json.h"
 #include "log.h"
+#include "upstream_api.h"
 
 struct ag_sa_lookup {
     ag_fetch_t *fetch;
@@ -26,34 +27,19 @@ typedef struct {
     void *arg;
 } check_t;
 
-/* "NAME:PORT:HOST:PORT" for CURLOPT_CONNECT_TO; an IPv6 host needs its brackets. */
-static ag_err connect_to(const ag_config_upstream_t *up, ag_buf_t *out)
-{
-    bool v6 = strchr(up->host, ':') != NULL;
-    return ag_buf_printf(out, "%s:%d:%s%s%s:%d", up->server_name, up->port, v6 ? "[" : "",
-                         up->host, v6 ? "]" : "", up->port);
-}
-
 ag_err ag_sa_lookup_create(uv_loop_t *control, const ag_config_upstream_t *up,
                            const ag_credential_t *cred, long timeout_ms, ag_sa_lookup_t **out)
 {
     ag_buf_t url = AG_BUF_INIT(4096), via = AG_BUF_INIT(1024);
     ag_sa_lookup_t *l = calloc(1, sizeof *l);
-    /* The API server's certificate names server_name, not necessarily the address we dial
-     * (in-cluster: an IP); the URL carries the name and curl is told where to connect. */
-    bool renamed = up->https && up->server_name && strcmp(up->server_name, up->host) != 0;
+    bool renamed = false;
     ag_err err = AG_E_NOMEM;
 
     if (!l)
         goto out;
     l->cred = cred;
-    if (renamed)
-        err = ag_buf_printf(&url, "https://%s:%d%s", up->server_name, up->port,
-                            AG_SA_LOOKUP_PATH);
-    else
-        err = ag_buf_printf(&url, "%s://%.*s%s", up->https ? "https" : "http",
-                            AG_STR_FMT(up->authority), AG_SA_LOOKUP_PATH);
-    if (err || (renamed && (err = connect_to(up, &via)) != 0))
+    if ((err = ag_upstream_api_target(up, &url, &via, &renamed)) != 0 ||
+        (err = ag_buf_append_cstr(&url, AG_SA_LOOKUP_PATH)) != 0)
         goto out;
     ag_fetch_opts_t fo = {.ca_file = up->https ? up->ca_file : NULL,
                           .cert_file = up->cert_file,

@@ -15,14 +15,7 @@ e2e_start() {
     gen_certs
     head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/gw.token"
     GW_TOKEN=$(cat "$T/gw.token")
-    API_LOG=$T/apiserver.jsonl
-    : >"$API_LOG"
-    (cd "$AG_SOURCE_DIR/tests" && exec node fixtures/apiserver.mjs --cert "$PKI/server.crt" \
-        --key "$PKI/server.key" --token-file "$T/gw.token" --log "$API_LOG" \
-        --port-file "$T/api.port" "$@") >"$T/apiserver.out" 2>&1 &
-    AG_PIDS+=($!)
-    wait_for_file "$T/api.port" 200
-    API_PORT=$(cat "$T/api.port")
+    start_apiserver "$@"
     (cd "$AG_SOURCE_DIR/tests" && node e2e/mint.mjs keygen "$T") || fail "static issuer keygen"
     oidc_start ${OIDC_ARGS[@]+"${OIDC_ARGS[@]}"}
 }

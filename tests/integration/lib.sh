@@ -145,6 +145,20 @@ gen_certs() {
     PKI=$d
 }
 
+# start_apiserver [fixture args...]: the fake API server (tests/fixtures/apiserver.mjs, TLS
+# with $PKI's server certificate, accepting only the token in $T/gw.token); sets API_PORT
+# and API_LOG (its record of every request).
+start_apiserver() {
+    API_LOG=$T/apiserver.jsonl
+    : >"$API_LOG"
+    (cd "$AG_SOURCE_DIR/tests" && exec node fixtures/apiserver.mjs --cert "$PKI/server.crt" \
+        --key "$PKI/server.key" --token-file "$T/gw.token" --log "$API_LOG" \
+        --port-file "$T/api.port" "$@") >"$T/apiserver.out" 2>&1 &
+    AG_PIDS+=($!)
+    wait_for_file "$T/api.port" 200
+    API_PORT=$(cat "$T/api.port")
+}
+
 # raw PORT: sends stdin byte for byte to 127.0.0.1:PORT and prints everything received
 # until the server closes (or 3 s of silence).
 raw() {
