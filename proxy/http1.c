@@ -8,18 +8,15 @@
  * HEAD waits for a complete head (up to the first empty line) in the connection's read
  * buffer, scans the raw bytes (ag_canon_scan_head), parses them with llhttp in one call
  * (so every header slice points into that buffer), checks them (ag_canon_check) and runs
- * the gate. BODY streams the request body to the upstream, WAIT relays the response; one
- * request is in flight at a time, so pipelined requests are answered in order. llhttp
- * callbacks only record or forward bytes; every decision is taken after llhttp_execute
- * returns. This file never decides authorization (the gate does) and never rewrites
- * headers itself (core/forward.c does). The request parser (llhttp settings, callbacks,
- * head limits) is proxy/http1_parse.c, shared with the fuzz target; the response parser is
- * here. Longer than 800 lines on purpose: requests and responses share the connection.
- */
+ * the request pipeline (pipeline.h). BODY streams the request body to the upstream, WAIT
+ * relays the response; one request is in flight at a time, so pipelined requests are
+ * answered in order. The parsers' callbacks only record or forward bytes; every decision
+ * is taken after they return. This file never decides authorization (the pipeline does)
+ * and never rewrites headers itself (core/forward.c does). Head framing and the request
+ * and response parsers (llhttp) are proxy/http1_parse.c, shared with the fuzz target.
+ * Longer than 800 lines on purpose: requests and responses share the connection. */
 #include "http1.h"
 
-#include <llhttp.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +79,7 @@ typedef struct conn {
     uint64_t send_due;       /* timeouts.send, beside the deadline above: 0 or loop ms */
     uint64_t send_done;      /* ag_stream_wdone(&st) when progress was last seen */
     ag_h1_req_t rq;          /* the request parser (http1_parse.h) */
-    llhttp_t resp_parser;
+    ag_h1_resp_t resp;       /* the response parser (http1_parse.h) */
     ag_arena_t arena;          /* request lifetime */
     ag_http_req_t req;
     ag_header_t *hdrs; /* arena, limits.header_count entries */
@@ -99,12 +96,8 @@ typedef struct conn {
     bool up_reused, head_built, retry_ok;
     int retries;
     /* response */
-    int resp_status;
     ag_header_t resp_hdrs[RESP_MAX_HEADERS];
-    int resp_nhdrs;
-    bool resp_in_value, resp_head_sent, resp_complete, resp_chunk_out, resp_close_out;
-    bool resp_overflow;
-    ag_str_t resp_reason;
+    bool resp_head_sent, resp_chunk_out, resp_close_out;
     uint64_t t_start;
     /* request body pace (P_BODY): the deadline is body_t0 + body_grace + body_bytes /
      * body_min_rate; time the gateway itself does not read (upstream backpressure) moves
@@ -119,10 +112,6 @@ typedef struct conn {
     bool local_overflow;
     bool webhook_only;         /* accepted on the "webhooks" listener (ag_http1_accept_webhook) */
 } conn_t;
-
-/* Process lifetime: filled once (pthread_once: workers accept concurrently), then only read. */
-static llhttp_settings_t resp_settings;
-static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
 static void drive(conn_t *c);
 static void close_conn(conn_t *c);
@@ -361,83 +350,18 @@ static void on_req_body(void *ud, const char *at, size_t n)
     write_body(&c->up->st, at, n, c->req.chunked);
 }
 
-/* ---- response parsing ----------------------------------------------------------- */
-
-static int on_resp_status(llhttp_t *p, const char *at, size_t n)
+/* Response body bytes, relayed as they arrive (re-chunked when the client gets chunks). */
+static void on_resp_body(void *ud, const char *at, size_t n)
 {
-    conn_t *c = p->data;
-    if (!c->resp_reason.p)
-        c->resp_reason.p = at;
-    c->resp_reason.n += n;
-    return 0;
+    conn_t *c = ud;
+    if (c->phase != P_CLOSED)
+        write_body(&c->st, at, n, c->resp_chunk_out);
 }
 
-static int on_resp_field(llhttp_t *p, const char *at, size_t n)
+/* A fresh response parser for the request on <c>. */
+static void resp_start(conn_t *c)
 {
-    conn_t *c = p->data;
-    if (c->resp_in_value || c->resp_nhdrs == 0) {
-        if (c->resp_nhdrs >= RESP_MAX_HEADERS) {
-            c->resp_overflow = true;
-            return -1;
-        }
-        c->resp_hdrs[c->resp_nhdrs++] = (ag_header_t){{at, 0}, {NULL, 0}, 0};
-        c->resp_in_value = false;
-    }
-    c->resp_hdrs[c->resp_nhdrs - 1].name.n += n;
-    return 0;
-}
-
-static int on_resp_value(llhttp_t *p, const char *at, size_t n)
-{
-    conn_t *c = p->data;
-    ag_header_t *h = &c->resp_hdrs[c->resp_nhdrs - 1];
-    if (!h->value.p)
-        h->value.p = at;
-    h->value.n += n;
-    c->resp_in_value = true;
-    return 0;
-}
-
-static int on_resp_headers_complete(llhttp_t *p)
-{
-    conn_t *c = p->data;
-    c->resp_status = p->status_code;
-    if (c->resp_status == 101)
-        return 2; /* no body; llhttp_execute returns HPE_PAUSED_UPGRADE */
-    /* A response to HEAD and any 1xx, 204 or 304 ends at its head whatever its headers say
-     * (RFC 9112 §6.3), as the client reads it: llhttp would read a Content-Length or chunked
-     * body, relaying the bytes behind the head to a client that takes them for the next
-     * response. */
-    if (c->is_head || c->resp_status < 200 || c->resp_status == 204 || c->resp_status == 304)
-        return 1;
-    return 0;
-}
-
-static int on_resp_body(llhttp_t *p, const char *at, size_t n)
-{
-    conn_t *c = p->data;
-    if (n == 0 || c->phase == P_CLOSED)
-        return 0;
-    write_body(&c->st, at, n, c->resp_chunk_out);
-    return 0;
-}
-
-static int on_resp_complete(llhttp_t *p)
-{
-    conn_t *c = p->data;
-    c->resp_complete = true;
-    return HPE_PAUSED;
-}
-
-static void init_settings(void)
-{
-    llhttp_settings_init(&resp_settings);
-    resp_settings.on_status = on_resp_status;
-    resp_settings.on_header_field = on_resp_field;
-    resp_settings.on_header_value = on_resp_value;
-    resp_settings.on_headers_complete = on_resp_headers_complete;
-    resp_settings.on_body = on_resp_body;
-    resp_settings.on_message_complete = on_resp_complete;
+    ag_h1_resp_init(&c->resp, c->resp_hdrs, RESP_MAX_HEADERS, c->is_head, on_resp_body, c);
 }
 
 /* ---- connection lifecycle ------------------------------------------------------- */
@@ -505,7 +429,7 @@ static void on_stream_closed(ag_stream_t *s, int status)
 static void abandon_request(conn_t *c)
 {
     if (c->gate.req && !c->gate.pending && c->phase >= P_CONNECT && c->phase < P_LINGER) {
-        ag_gate_finished(&c->gate, c->resp_head_sent && c->gate.audit ? c->resp_status : 0);
+        ag_gate_finished(&c->gate, c->resp_head_sent && c->gate.audit ? c->resp.status : 0);
         c->gate.req = NULL;
     }
 }
@@ -535,11 +459,9 @@ static void reset_request(conn_t *c)
     c->head_len = 0;
     c->req_done = c->is_head = false;
     c->client_keepalive = true;
-    c->resp_status = 0;
-    c->resp_nhdrs = 0;
-    c->resp_reason = AG_STR_NULL;
-    c->resp_in_value = c->resp_head_sent = c->resp_complete = false;
-    c->resp_chunk_out = c->resp_close_out = c->resp_overflow = false;
+    c->resp.status = c->resp.nhdrs = 0; /* no response yet (resp_start when forwarding) */
+    c->resp.complete = false;
+    c->resp_head_sent = c->resp_chunk_out = c->resp_close_out = false;
     c->up_reused = c->head_built = c->retry_ok = false;
     c->retries = 0;
     c->local = NULL;
@@ -797,7 +719,7 @@ static void parse_body_corked(conn_t *c)
         if (c->req.chunked && c->up)
             ag_stream_write1(&c->up->st, "0\r\n\r\n", 5);
         c->phase = P_WAIT;
-        if (!c->resp_head_sent && c->resp_status == 0)
+        if (!c->resp_head_sent && c->resp.status == 0)
             arm(c, T_FIRST_BYTE, c->w->conf->timeouts.upstream_first_byte_ms);
     }
     check_request_backpressure(c);
@@ -819,8 +741,7 @@ static void send_request(conn_t *c)
     if (c->head_built) { /* a retry on a fresh connection: the same bytes again */
         u->st.on_read = on_up_read;
         u->st.on_drain = on_up_drain;
-        llhttp_init(&c->resp_parser, HTTP_RESPONSE, &resp_settings);
-        c->resp_parser.data = c;
+        resp_start(c);
         ag_stream_write1(&u->st, c->out.p, c->out.n);
         ag_stream_read_start(&u->st);
         c->phase = P_WAIT;
@@ -844,8 +765,7 @@ static void send_request(conn_t *c)
     u->st.on_read = on_up_read;
     u->st.on_drain = on_up_drain;
     ag_stream_cork(&u->st); /* head and the body bytes already here: one write */
-    llhttp_init(&c->resp_parser, HTTP_RESPONSE, &resp_settings);
-    c->resp_parser.data = c;
+    resp_start(c);
     ag_stream_write1(&u->st, c->out.p, c->out.n);
     c->st.roff += c->head_len; /* the head is consumed; its slices are not used again */
     c->req.headers = NULL;
@@ -1131,12 +1051,8 @@ static void handle_head(conn_t *c)
 {
     ag_stream_t *s = &c->st;
     ag_str_t raw = ag_str_make(s->rbuf + s->roff, c->head_len);
-    const char *reason = ag_canon_scan_head(raw);
-    if (reason) {
-        respond(c, 400, reason, true);
-        return;
-    }
-    int bad = ag_h1_req_head(&c->rq, raw, &reason);
+    const char *reason = NULL;
+    int bad = ag_h1_req_read_head(&c->rq, raw, &reason);
     if (bad) {
         respond(c, bad, reason, true);
         return;
@@ -1184,26 +1100,6 @@ static void handle_head(conn_t *c)
     after_gate(c, r);
 }
 
-/* Offset of the end of the head (after the empty line) or 0 when not there yet. Bare LF
- * line ends count too, so ag_canon_scan_head gets to refuse them. */
-/* Jumps from LF to LF with memchr (vectorised in libc): a bytewise loop over a head
- * carrying a 1 KB bearer token was ~1,500 instructions per request. */
-static size_t find_head_end(const char *p, size_t n)
-{
-    const char *q = p, *end = p + n;
-    while ((q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
-        size_t i = (size_t)(q - p);
-        if (i + 1 >= n)
-            return 0;
-        if (p[i + 1] == '\n')
-            return i + 2;
-        if (i + 2 < n && p[i + 1] == '\r' && p[i + 2] == '\n')
-            return i + 3;
-        q++;
-    }
-    return 0;
-}
-
 static void parse_head(conn_t *c)
 {
     ag_stream_t *s = &c->st;
@@ -1213,20 +1109,16 @@ static void parse_head(conn_t *c)
         return;
     if (c->tkind == T_IDLE || c->tkind == T_NONE)
         arm(c, T_HEAD, c->w->conf->timeouts.header_read_ms);
-    const char *p = s->rbuf + s->roff;
-    size_t end = find_head_end(p, avail);
-    if (end == 0) {
-        const char *nl = memchr(p, '\n', avail);
-        if (!nl && avail > (size_t)lim->url_bytes + 32)
-            respond(c, 414, "request URI too long", true);
-        else if (avail >= (size_t)lim->header_bytes)
-            respond(c, 431, "request header fields too large", true);
+    const char *reason = NULL;
+    size_t end = 0;
+    int st = ag_h1_head_frame(s->rbuf + s->roff, avail, (size_t)lim->header_bytes,
+                              (size_t)lim->url_bytes, &end, &reason);
+    if (st != 0) {
+        respond(c, st, reason, true);
         return;
     }
-    if (end > (size_t)lim->header_bytes) {
-        respond(c, 431, "request header fields too large", true);
-        return;
-    }
+    if (end == 0)
+        return; /* more bytes needed */
     c->head_len = end;
     handle_head(c);
 }
@@ -1333,21 +1225,21 @@ static char *put(char *at, const char *p, size_t n)
  * false when the head does not fit the buffer's cap (the caller answers 502). */
 static bool put_relayed_head(conn_t *c, ag_buf_t *o, const bool *keep)
 {
-    size_t need = sizeof "HTTP/1.1 000 \r\n" + c->resp_reason.n;
-    for (int i = 0; i < c->resp_nhdrs; i++)
+    size_t need = sizeof "HTTP/1.1 000 \r\n" + c->resp.reason.n;
+    for (int i = 0; i < c->resp.nhdrs; i++)
         if (keep[i])
             need += c->resp_hdrs[i].name.n + c->resp_hdrs[i].value.n + 4;
     if (ag_buf_reserve(o, need) != 0)
         return false;
-    int code = c->resp_status; /* llhttp: 0..999 */
+    int code = c->resp.status; /* llhttp: 0..999 */
     char *at = put(o->p + o->n, "HTTP/1.1 ", 9);
     *at++ = (char)('0' + code / 100 % 10);
     *at++ = (char)('0' + code / 10 % 10);
     *at++ = (char)('0' + code % 10);
     *at++ = ' ';
-    at = put(at, c->resp_reason.p, c->resp_reason.n);
+    at = put(at, c->resp.reason.p, c->resp.reason.n);
     at = put(at, "\r\n", 2);
-    for (int i = 0; i < c->resp_nhdrs; i++) {
+    for (int i = 0; i < c->resp.nhdrs; i++) {
         const ag_header_t *h = &c->resp_hdrs[i];
         if (!keep[i])
             continue;
@@ -1365,10 +1257,9 @@ static bool put_relayed_head(conn_t *c, ag_buf_t *o, const bool *keep)
  * false when it answered 502 instead (the exchange is over). */
 static bool send_response_head(conn_t *c)
 {
-    llhttp_t *p = &c->resp_parser;
     ag_buf_t *o = &c->out;
-    int code = c->resp_status;
-    bool has_len = false, upstream_chunked = (p->flags & F_CHUNKED) != 0, any_conn = false;
+    int code = c->resp.status;
+    bool has_len = false, upstream_chunked = ag_h1_resp_chunked(&c->resp), any_conn = false;
     bool bodyless = code < 200 || code == 204 || code == 304 || c->is_head;
     bool client11 = c->req.http_major == 1 && c->req.http_minor >= 1;
     if (code < 200 && code != 101 && !client11)
@@ -1377,11 +1268,11 @@ static bool send_response_head(conn_t *c)
     unsigned flags[RESP_MAX_HEADERS];
     bool keep[RESP_MAX_HEADERS];
     ag_buf_clear(o);
-    for (int i = 0; i < c->resp_nhdrs; i++) { /* classify each name once */
+    for (int i = 0; i < c->resp.nhdrs; i++) { /* classify each name once */
         flags[i] = ag_header_classify(c->resp_hdrs[i].name);
         any_conn |= (flags[i] & AG_HDR_CONNECTION) != 0;
     }
-    for (int i = 0; i < c->resp_nhdrs; i++) {
+    for (int i = 0; i < c->resp.nhdrs; i++) {
         const ag_header_t *h = &c->resp_hdrs[i];
         unsigned f = flags[i];
         keep[i] = true;
@@ -1392,7 +1283,7 @@ static bool send_response_head(conn_t *c)
             else
                 has_len = true;
         } else if ((f & (AG_HDR_HOP_BY_HOP | AG_HDR_TRANSFER_ENCODING)) ||
-                   (any_conn && nominated(c->resp_hdrs, flags, c->resp_nhdrs, h->name))) {
+                   (any_conn && nominated(c->resp_hdrs, flags, c->resp.nhdrs, h->name))) {
             keep[i] = code == 101 && (f & AG_HDR_UPGRADE);
         }
     }
@@ -1427,12 +1318,11 @@ static bool send_response_head(conn_t *c)
 
 static void finish_exchange(conn_t *c)
 {
-    llhttp_t *p = &c->resp_parser;
-    bool reusable = !c->req.upgrade && c->req_done && llhttp_should_keep_alive(p) &&
-                    c->up && c->up->st.rn == c->up->st.roff;
+    bool reusable = !c->req.upgrade && c->req_done && ag_h1_resp_keepalive(&c->resp) && c->up &&
+                    c->up->st.rn == c->up->st.roff;
     if (c->resp_chunk_out)
         ag_stream_write1(&c->st, "0\r\n\r\n", 5);
-    record(c, c->resp_status);
+    record(c, c->resp.status);
     disarm(c);
     release_up(c, reusable);
     if (c->close_after || !c->client_keepalive || c->w->draining) {
@@ -1472,8 +1362,8 @@ static void relay_response_corked(conn_t *c)
         size_t avail = us->rn - us->roff;
         const char *p = us->rbuf + us->roff;
         size_t len = avail;
-        if (!c->resp_head_sent && c->resp_status == 0) {
-            size_t end = find_head_end(p, avail); /* parse the head in one piece */
+        if (!c->resp_head_sent && c->resp.status == 0) {
+            size_t end = ag_h1_head_end(p, avail); /* parse the head in one piece */
             if (end == 0) {
                 if (avail >= us->rcap - 1024) {
                     ag_metrics_upstream_error("protocol");
@@ -1485,28 +1375,25 @@ static void relay_response_corked(conn_t *c)
         }
         if (len == 0)
             return;
-        llhttp_errno_t e = llhttp_execute(&c->resp_parser, p, len);
-        size_t used = len;
-        if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE)
-            used = (size_t)(llhttp_get_error_pos(&c->resp_parser) - p);
-        else if (e != HPE_OK) {
+        size_t used = 0;
+        const char *reason = NULL;
+        if (ag_h1_resp_feed(&c->resp, p, len, &used, &reason) != 0) {
             ag_metrics_upstream_error("protocol");
-            ag_log(AG_LOG_WARN, "bad response from upstream: %s",
-                   llhttp_get_error_reason(&c->resp_parser));
+            ag_log(AG_LOG_WARN, "bad response from upstream: %s", reason);
             respond(c, 502, "malformed response from the upstream API server", true);
             return;
         }
-        if (c->resp_status && !c->resp_head_sent) {
+        if (c->resp.status && !c->resp_head_sent) {
             disarm(c);
             if (!send_response_head(c))
                 return;
-            if (c->resp_status >= 200 && c->gate.req) /* audit: watches may never end */
-                ag_gate_response_started(&c->gate, c->resp_status);
-            if (c->resp_status >= 200 || c->resp_status == 101)
+            if (c->resp.status >= 200 && c->gate.req) /* audit: watches may never end */
+                ag_gate_response_started(&c->gate, c->resp.status);
+            if (c->resp.status >= 200 || c->resp.status == 101)
                 c->resp_head_sent = true;
         }
         us->roff += used;
-        if (c->resp_status == 101) {
+        if (c->resp.status == 101) {
             if (!c->req.upgrade) { /* a 101 nobody asked for: refuse to tunnel */
                 ag_metrics_upstream_error("protocol");
                 respond(c, 502, "unexpected 101 from the upstream API server", true);
@@ -1515,12 +1402,9 @@ static void relay_response_corked(conn_t *c)
             start_tunnel(c);
             return;
         }
-        if (c->resp_complete) {
-            if (c->resp_status < 200) { /* interim (100 Continue): the real one follows */
-                llhttp_init(&c->resp_parser, HTTP_RESPONSE, &resp_settings);
-                c->resp_parser.data = c;
-                c->resp_status = 0, c->resp_nhdrs = 0, c->resp_complete = false;
-                c->resp_reason = AG_STR_NULL, c->resp_in_value = false;
+        if (c->resp.complete) {
+            if (c->resp.status < 200) { /* interim (100 Continue): the real one follows */
+                resp_start(c);
                 continue;
             }
             finish_exchange(c);
@@ -1563,8 +1447,7 @@ static void on_up_read(ag_stream_t *s, int status)
         return;
     }
     if (c->resp_head_sent && status == UV_EOF) {
-        llhttp_errno_t e = llhttp_finish(&c->resp_parser); /* close-delimited body ends */
-        if (e == HPE_OK && c->resp_complete) {
+        if (ag_h1_resp_eof(&c->resp)) { /* a close-delimited body ends */
             c->close_after = true;
             finish_exchange(c);
             return;
@@ -1573,8 +1456,8 @@ static void on_up_read(ag_stream_t *s, int status)
     /* A pooled connection the server closed just as it was reused: a safe request that
      * got no byte of answer is sent again on a fresh connection (as a browser or nginx
      * would); anything else is a 502. */
-    if (c->up_reused && c->retry_ok && c->retries < 2 && c->resp_status == 0 &&
-        c->resp_nhdrs == 0 && u->st.rn == u->st.roff) {
+    if (c->up_reused && c->retry_ok && c->retries < 2 && c->resp.status == 0 &&
+        c->resp.nhdrs == 0 && u->st.rn == u->st.roff) {
         c->retries++;
         release_up(c, false);
         start_forward(c);
@@ -1679,7 +1562,6 @@ static void refuse(int fd)
 
 static void accept_on(ag_worker_t *w, int fd, ag_tls_ctx_t *tls, bool webhook_only)
 {
-    pthread_once(&settings_once, init_settings);
     conn_t *c = take_fault(&fault_conn) ? NULL : conn_get(w);
     size_t rcap = (size_t)w->conf->limits.header_bytes + RBUF_SLACK;
     if (!c) {
@@ -1773,14 +1655,4 @@ void ag_http1_free_pool(ag_worker_t *w)
         free(c);
     }
     w->nfree = 0;
-}
-
-const char *ag_http1_llhttp_version(void)
-{
-#define AG_STR2(x) #x
-#define AG_STR1(x) AG_STR2(x)
-    return AG_STR1(LLHTTP_VERSION_MAJOR) "." AG_STR1(LLHTTP_VERSION_MINOR) "." AG_STR1(
-        LLHTTP_VERSION_PATCH);
-#undef AG_STR1
-#undef AG_STR2
 }

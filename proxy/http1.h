@@ -1,8 +1,8 @@
 /* HTTP/1.1 front end of a worker: client connections from accept to close. Parses request
  * heads (llhttp, strict) under the configured limits, applies the canonical-request
  * checks, runs the gate, forwards to a pooled upstream connection and relays the response
- * (streamed, with backpressure), tunnels upgrades after a 101. With http1_parse.c (the
- * request parser it drives) the only file that includes llhttp.h. Lifetime of a
+ * (streamed, with backpressure), tunnels upgrades after a 101. The parsers it drives are
+ * http1_parse.c's (the only file that includes llhttp.h). Lifetime of a
  * connection: accept to close; its struct is pooled per worker. */
 #ifndef AG_HTTP1_H
 #define AG_HTTP1_H
@@ -35,9 +35,5 @@ void ag_http1_drain(ag_worker_t *w);
 void ag_http1_stop(ag_worker_t *w);
 /* Frees pooled connection structs (after the loop has closed every handle). */
 void ag_http1_free_pool(ag_worker_t *w);
-
-/* The llhttp version compiled into authgate ("8.1.0"; built from Debian's C sources,
- * so it is also the one running). Static storage. */
-const char *ag_http1_llhttp_version(void);
 
 #endif

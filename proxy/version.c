@@ -1,6 +1,6 @@
 /* Version and build information (version.h). The version and commit come from a header
  * CMake generates at configure time (ag_build_info.h); each library's version comes from
- * the one file allowed to include its headers (tls.c, fetch.c, http1.c), libuv's from
+ * the one file allowed to include its headers (tls.c, fetch.c, http1_parse.c), libuv's from
  * uv.h. Never fails: a value that cannot be known prints as "unknown". */
 #include "version.h"
 
@@ -9,7 +9,7 @@
 
 #include "ag_build_info.h"
 #include "fetch.h"
-#include "http1.h"
+#include "http1_parse.h"
 #include "tls.h"
 
 #define AG_STR2(x) #x
@@ -34,8 +34,8 @@ void ag_version_print(FILE *f)
     fprintf(f, "%-8s %-10s %s\n", "mbedtls", ag_tls_mbedtls_version(false),
             ag_tls_mbedtls_version(true));
     fprintf(f, "%-8s %-10s %s\n", "libuv", UV_BUILT, uv_version_string());
-    fprintf(f, "%-8s %-10s %s (compiled in)\n", "llhttp", ag_http1_llhttp_version(),
-            ag_http1_llhttp_version());
+    fprintf(f, "%-8s %-10s %s (compiled in)\n", "llhttp", ag_h1_llhttp_version(),
+            ag_h1_llhttp_version());
     fprintf(f, "%-8s %-10s %s\n", "libcurl", ag_fetch_curl_version(false),
             ag_fetch_curl_version(true));
 }
@@ -48,6 +48,6 @@ const char *ag_version_metric_labels(void)
                  "version=\"%s\",commit=\"%s\",mbedtls=\"%s\",libuv=\"%s\",llhttp=\"%s\","
                  "libcurl=\"%s\"",
                  ag_version(), ag_version_commit(), ag_tls_mbedtls_version(true),
-                 uv_version_string(), ag_http1_llhttp_version(), ag_fetch_curl_version(true));
+                 uv_version_string(), ag_h1_llhttp_version(), ag_fetch_curl_version(true));
     return labels;
 }

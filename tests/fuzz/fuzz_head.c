@@ -1,6 +1,7 @@
 /* libFuzzer target for the request-head safety layer, through the code the proxy runs:
- * raw bytes -> ag_canon_scan_head -> the production request parser (proxy/http1_parse.c,
- * llhttp strict) -> ag_canon_check -> ag_forward_head. Asserts the invariants the
+ * raw bytes -> the production head framing and reading (proxy/http1_parse.c: where the
+ * head ends under the limits, ag_canon_scan_head, llhttp strict) -> ag_canon_check ->
+ * ag_forward_head. Nothing of the front end's head path is copied here. Asserts the invariants the
  * gateway's security rests on:
  *  - an independent test splitter (headsplit.h) reads a head both accept the same way;
  *  - a head canon accepted always forwards (no 500 for a clean request);
@@ -137,28 +138,39 @@ static void on_prod_body(void *ud, const char *at, size_t n)
 
 static body_t prod_body;
 
-/* End of the head (after its blank line), past any leading empty lines; NULL if none. */
-static const char *head_end(ag_str_t head)
+/* The head limits the fuzzer runs under (the proxy's are configured; these are large
+ * enough for any input libFuzzer makes here). */
+#define MAX_HEAD (1u << 20)
+#define MAX_URL (1u << 20)
+
+/* The head at the start of <input> as the front end frames it (ag_h1_head_frame): 0 with
+ * *head_len (0: incomplete), or the refusal status. */
+static int prod_frame(ag_str_t input, size_t *head_len)
 {
-    size_t i = 0;
-    while (head.n - i >= 2 && head.p[i] == '\r' && head.p[i + 1] == '\n')
-        i += 2;
-    const char *e = memmem(head.p + i, head.n - i, "\r\n\r\n", 4);
-    return e ? e + 4 : NULL;
+    const char *reason = NULL;
+    int st = ag_h1_head_frame(input.p, input.n, MAX_HEAD, MAX_URL, head_len, &reason);
+    if (st != 0 && (!reason || (st != 414 && st != 431)))
+        FAIL("head framing refused without reason or with a bad status");
+    if (st == 0 && *head_len > input.n)
+        FAIL("head framing ends past the input");
+    return st;
 }
 
-/* 0 when the production parser accepts the head <head> (complete, blank line included)
- * with at most <max_headers> lines. */
+/* 0 when the front end's head reading (ag_h1_req_read_head: the raw scan, then the
+ * production parser) accepts the head <head> (complete, blank line included) with at
+ * most <max_headers> lines. */
 static int prod_parse(ag_str_t head, int max_headers, prod_head_t *h)
 {
     const char *reason = NULL;
     memset(&h->req, 0, sizeof h->req);
     h->req.content_length = -1;
     prod_body.n = 0;
-    ag_h1_req_init(&h->rq, &h->req, h->hdrs, max_headers, 1u << 20, on_prod_body, &prod_body);
-    int st = ag_h1_req_head(&h->rq, head, &reason);
+    ag_h1_req_init(&h->rq, &h->req, h->hdrs, max_headers, MAX_URL, on_prod_body, &prod_body);
+    int st = ag_h1_req_read_head(&h->rq, head, &reason);
     if (st != 0 && (!reason || (st != 400 && st != 414 && st != 431)))
         FAIL("head refused without reason or with a bad status");
+    if (st == 0 && ag_canon_scan_head(head) != NULL)
+        FAIL("a head the raw scan refuses was read");
     return st;
 }
 
@@ -509,13 +521,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static ag_buf_t out = {NULL, 0, 0, 1 << 20};
     ag_str_t input = ag_str_make((const char *)data, size);
     const char *reason = NULL;
-    const char *end = head_end(input);
+    size_t head_len = 0;
 
-    if (!end)
+    if (prod_frame(input, &head_len) != 0 || head_len == 0)
         return 0;
-    ag_str_t head = ag_str_make(input.p, (size_t)(end - input.p));
-    if (ag_canon_scan_head(head) != NULL)
-        return 0;
+    ag_str_t head = ag_str_make(input.p, head_len);
+    const char *end = input.p + head_len;
     /* Room for the gateway's own lines when the output is split again. */
     if (prod_parse(head, HS_MAX_HEADERS - 16, &h) != 0)
         return 0;

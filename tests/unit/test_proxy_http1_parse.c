@@ -157,3 +157,81 @@ TEST(http1_parse_head_limits)
     CHECK_SLICE(x.req.headers[1].value, "b");
     CHECK_SLICE(x.req.target, "/a");
 }
+
+/* ---- head framing (ag_h1_head_frame), as the front end reads a head ---------------- */
+
+static int frame(const char *in, size_t max_head, size_t max_url, size_t *len)
+{
+    const char *reason = NULL;
+    int st = ag_h1_head_frame(in, strlen(in), max_head, max_url, len, &reason);
+    CHECK(st == 0 || reason != NULL);
+    return st;
+}
+
+TEST(http1_parse_head_frame_waits_ends_and_refuses_by_the_limits)
+{
+    size_t len = 99;
+    CHECK_EQ(frame("GET / HTTP/1.1\r\nHost: x\r\n", 1024, 64, &len), 0);
+    CHECK_EQ(len, 0); /* incomplete: wait */
+    CHECK_EQ(frame("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next", 1024, 64, &len), 0);
+    CHECK_EQ(len, 27);
+    CHECK_EQ(frame("GET / HTTP/1.1\nHost: x\n\nrest", 1024, 64, &len), 0);
+    CHECK_EQ(len, 24); /* bare LF ends a head too: the raw scan refuses it next */
+    char line[200];
+    memset(line, 'a', sizeof line - 1);
+    line[sizeof line - 1] = '\0';
+    CHECK_EQ(frame(line, 1024, 64, &len), 414); /* no line end past url + 32 */
+    CHECK_EQ(frame(line, 1024, 200, &len), 0);  /* within the URL limit: wait */
+    CHECK_EQ(frame(line, 150, 200, &len), 431); /* incomplete and at the head limit */
+    CHECK_EQ(frame("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 20, 64, &len), 431); /* ends past it */
+    const char *reason = NULL;
+    px_t x;
+    memset(&x, 0, sizeof x);
+    ag_h1_req_init(&x.rq, &x.req, x.hdrs, 8, 64, on_body, &x);
+    CHECK_EQ(ag_h1_req_read_head(&x.rq, ag_str_cstr("GET / HTTP/1.1\nHost: x\n\n"), &reason), 400);
+}
+
+/* ---- the upstream's response (ag_h1_resp_*) ----------------------------------------- */
+
+static int resp(ag_h1_resp_t *r, ag_header_t *h, int max, bool is_head, const char *in,
+                size_t *used, px_t *x)
+{
+    const char *reason = NULL;
+    memset(x, 0, sizeof *x);
+    ag_h1_resp_init(r, h, max, is_head, on_body, x);
+    int st = ag_h1_resp_feed(r, in, strlen(in), used, &reason);
+    CHECK(st == 0 || reason != NULL);
+    return st;
+}
+
+TEST(http1_parse_response_bodies_ends_and_refusals)
+{
+    ag_h1_resp_t r;
+    ag_header_t h[4];
+    px_t x;
+    size_t used = 0;
+    const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1";
+    CHECK_EQ(resp(&r, h, 4, false, ok, &used, &x), 0);
+    CHECK(r.complete && r.status == 200 && r.nhdrs == 1 && used == strlen(ok) - 8);
+    CHECK(x.nbody == 3 && memcmp(x.body, "abc", 3) == 0 && ag_h1_resp_keepalive(&r));
+    CHECK_SLICE(r.reason, "OK");
+    /* HEAD, 204 and 1xx end at the head whatever the length says */
+    CHECK_EQ(resp(&r, h, 4, true, ok, &used, &x), 0);
+    CHECK(r.complete && x.nbody == 0 && used == strlen(ok) - 11);
+    CHECK_EQ(
+        resp(&r, h, 4, false, "HTTP/1.1 100 Continue\r\nContent-Length: 3\r\n\r\nabc", &used, &x),
+        0);
+    CHECK(r.complete && r.status == 100 && x.nbody == 0);
+    const char *ch = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n";
+    CHECK_EQ(resp(&r, h, 4, false, ch, &used, &x), 0);
+    CHECK(!r.complete && ag_h1_resp_chunked(&r) && x.nbody == 3);
+    CHECK_EQ(resp(&r, h, 4, false, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nraw",
+                  &used, &x),
+             0);
+    CHECK(r.status == 101 &&
+          used == strlen("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"));
+    /* malformed, or more header lines than relayed: 502 */
+    CHECK_EQ(resp(&r, h, 4, false, "HTTP/1.1 200 OK\r\nA b\r\n\r\n", &used, &x), 502);
+    CHECK_EQ(resp(&r, h, 2, false, "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", &used, &x),
+             502);
+}
