@@ -368,7 +368,9 @@ int ag_h1_resp_feed(ag_h1_resp_t *r, const char *p, size_t n, size_t *used, cons
 
 bool ag_h1_resp_eof(ag_h1_resp_t *r)
 {
-    return llhttp_finish(&r->parser) == HPE_OK && r->complete;
+    /* llhttp_finish passes on on_resp_complete's HPE_PAUSED when the EOF completes it */
+    llhttp_errno_t e = llhttp_finish(&r->parser);
+    return (e == HPE_OK || e == HPE_PAUSED) && r->complete;
 }
 
 bool ag_h1_resp_chunked(const ag_h1_resp_t *r)

@@ -37,6 +37,8 @@ CASES = {
     b"body-on-304": b"HTTP/1.1 304 Not Modified\r\nContent-Length: %d\r\n\r\n" % len(SM) + SM,
     b"body-on-1xx": b"HTTP/1.1 103 Early Hints\r\nTransfer-Encoding: chunked\r\n\r\n"
                     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + SM,
+    # no length: the body ends when the upstream closes (RFC 9112 §6.3, item 8)
+    b"close-delimited": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil-close",
 }
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}"
 
@@ -153,6 +155,20 @@ if re.search(rb"^HTTP/1.1 1\d\d ", out, re.M) or not out.startswith(b"HTTP/1.1 2
     print("FAIL HTTP/1.0 client and interim responses: %r" % out[:300])
 else:
     print("ok - HTTP/1.0 client: interim responses left out")
+# a close-delimited body is relayed whole: re-chunked for an HTTP/1.1 client, with its
+# last chunk, so the client reads a complete response (not a cut one)
+out = talk(b"GET /case/close-delimited HTTP/1.1\r\nHost: x\r\n\r\n")
+r = http.client.HTTPResponse(Bytes(out), method="GET")
+try:
+    r.begin()
+    body = r.read()
+except (http.client.HTTPException, OSError, ValueError) as e:
+    body = repr(e).encode()
+if r.status != 200 or body != b"until-close" or not out.endswith(b"0\r\n\r\n"):
+    fails += 1
+    print("FAIL close-delimited body: %r" % out[:300])
+else:
+    print("ok - close-delimited body relayed complete (re-chunked, last chunk sent)")
 out = talk(b"GET /case/interim HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 if not out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"):
     fails += 1

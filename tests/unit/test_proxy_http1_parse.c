@@ -230,6 +230,12 @@ TEST(http1_parse_response_bodies_ends_and_refusals)
              0);
     CHECK(r.status == 101 &&
           used == strlen("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"));
+    /* a close-delimited body ends at EOF; a cut length-delimited one does not */
+    CHECK_EQ(resp(&r, h, 4, false, "HTTP/1.1 200 OK\r\n\r\nzz", &used, &x), 0);
+    CHECK(!r.complete && ag_h1_resp_eof(&r) && r.complete && !ag_h1_resp_keepalive(&r));
+    CHECK_EQ(resp(&r, h, 4, false, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nzz", &used,
+                  &x), 0);
+    CHECK(!ag_h1_resp_eof(&r));
     /* malformed, or more header lines than relayed: 502 */
     CHECK_EQ(resp(&r, h, 4, false, "HTTP/1.1 200 OK\r\nA b\r\n\r\n", &used, &x), 502);
     CHECK_EQ(resp(&r, h, 2, false, "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", &used, &x),
