@@ -40,7 +40,11 @@ typedef struct {
 
 static slot_t slots[AG_METRICS_SLOTS];
 static metric_t metrics[AG_METRICS_MAX];
-static int nmetrics, ncells;
+/* Registered series: written by the registering thread (start-up, later the control thread
+ * only), read by every thread that bumps a metric; a series is complete before the count
+ * that covers it is published (release), so a runtime registration races no reader. */
+static atomic_int nmetrics;
+static int ncells;
 static _Thread_local int my_slot;
 static ag_metric_id m_duration = -1;
 
@@ -65,8 +69,10 @@ static ag_metric_id reg(metric_t m)
         return -1;
     m.cell = ncells;
     ncells += m.ncells;
-    metrics[nmetrics] = m;
-    return nmetrics++;
+    int n = atomic_load_explicit(&nmetrics, memory_order_relaxed);
+    metrics[n] = m;
+    atomic_store_explicit(&nmetrics, n + 1, memory_order_release);
+    return n;
 }
 
 ag_metric_id ag_metrics_counter(const char *name, const char *labels, const char *help)
@@ -100,14 +106,15 @@ static inline void bump(_Atomic int64_t *c, int64_t v)
 
 void ag_metrics_add(ag_metric_id m, int64_t v)
 {
-    if (m < 0 || m >= nmetrics)
+    if (m < 0 || m >= atomic_load_explicit(&nmetrics, memory_order_acquire))
         return;
     bump(&slots[my_slot].cells[metrics[m].cell], v);
 }
 
 void ag_metrics_observe(ag_metric_id m, uint64_t ns)
 {
-    if (m < 0 || m >= nmetrics || metrics[m].kind != K_HISTOGRAM)
+    if (m < 0 || m >= atomic_load_explicit(&nmetrics, memory_order_acquire) ||
+        metrics[m].kind != K_HISTOGRAM)
         return;
     const metric_t *h = &metrics[m];
     _Atomic int64_t *c = &slots[my_slot].cells[h->cell];

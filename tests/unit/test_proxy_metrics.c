@@ -68,6 +68,37 @@ TEST(metrics_registration_is_idempotent_and_labelled)
     ag_buf_dispose(&out);
 }
 
+/* Series that follow the configuration (one per issuer): shown while retained, gone from
+ * /metrics (with their family's HELP/TYPE when none is left) once released. */
+TEST(metrics_retained_series_leave_when_released)
+{
+    ag_metric_id x = ag_metrics_gauge("test_issuer_keys", "issuer=\"x\"", "Per issuer.");
+    ag_metric_id y = ag_metrics_gauge("test_issuer_keys", "issuer=\"y\"", "Per issuer.");
+    ag_buf_t out = AG_BUF_INIT(1 << 20);
+    ag_metrics_retain(x);
+    ag_metrics_retain(x); /* two managers hold it during a reload */
+    ag_metrics_retain(y);
+    ag_metrics_release(y);
+    CHECK_EQ(ag_metrics_render(&out), 0);
+    CHECK(has_line(&out, "test_issuer_keys{issuer=\"x\"} 0"));
+    CHECK(!has_line(&out, "test_issuer_keys{issuer=\"y\"} 0"));
+    ag_metrics_release(x);
+    ag_buf_clear(&out);
+    CHECK_EQ(ag_metrics_render(&out), 0);
+    CHECK(has_line(&out, "test_issuer_keys{issuer=\"x\"} 0")); /* one holder left */
+    ag_metrics_release(x);
+    ag_buf_clear(&out);
+    CHECK_EQ(ag_metrics_render(&out), 0);
+    CHECK(!has_line(&out, "test_issuer_keys{issuer=\"x\"} 0"));
+    CHECK(!has_line(&out, "# TYPE test_issuer_keys gauge"));
+    ag_metrics_retain(y); /* an issuer added back is shown again */
+    ag_buf_clear(&out);
+    CHECK_EQ(ag_metrics_render(&out), 0);
+    CHECK(has_line(&out, "test_issuer_keys{issuer=\"y\"} 0"));
+    CHECK(has_line(&out, "# TYPE test_issuer_keys gauge"));
+    ag_buf_dispose(&out);
+}
+
 TEST(metrics_upstream_errors_by_reason)
 {
     ag_metrics_thread(0);
