@@ -123,7 +123,8 @@ def abs_text(st, digits=0):
 
 
 def floor_kib(floor):
-    return floor["floor_heap_bytes"] / 1024 if floor else None
+    """The RSS floor: comparable with RSS per connection (untouched pages do not count)."""
+    return floor["floor_rss_bytes"] / 1024 if floor else None
 
 
 def goal_target(res):
@@ -216,8 +217,9 @@ def markdown(meta, results, skips, raw_tls=(), floor=None):
     if floor:
         lines += [f"mbedTLS {floor.get('mbedtls', '?')} floor per server session (bench/tlsfloor, "
                   f"after a handshake and one request): heap {floor['floor_heap_bytes'] / 1024:.1f} KiB, "
-                  f"RSS {floor['floor_rss_bytes'] / 1024:.1f} KiB; the floor column is the heap "
-                  "figure (OpenSSL peers have none: they release their buffers when idle).", ""]
+                  f"RSS {floor['floor_rss_bytes'] / 1024:.1f} KiB; the floor column is the RSS "
+                  "figure, measured as the targets are (pages never touched are not resident); "
+                  "OpenSSL peers have none: they release their buffers when idle.", ""]
     tls = {}
     for r in raw_tls:
         tls.setdefault(r["negotiated"], []).append(f"{r['target']} ({r['workers']}w)")

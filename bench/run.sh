@@ -235,8 +235,8 @@ PY
   log "w=$w slice $r $t at $rate/s: $(tail -1 "$raw" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("p50 %.0f p99 %.0f p99.9 %.0f us, %d failed" % (d["p50"], d["p99"], d["p99_9"], d["failed"]))')"
 }
 
-# Memory per idle keep-alive TLS connection: N connections each answered one request (with a
-# token of the rotation), then left idle for 3 s before the target's RSS is read.
+# Memory per idle keep-alive TLS connection: N connections each answered one request (with
+# one user's token), then left idle for 3 s before the target's RSS is read.
 measure_idle() { # TARGET WORKERS
   local t=$1 w=$2 pids base after lgpid kib n=$IDLE_N
   # HAProxy reserves two descriptors per connection of its maxconn and refuses to start
@@ -244,7 +244,9 @@ measure_idle() { # TARGET WORKERS
   [[ $t == haproxy ]] && ((n > 9900)) && n=9900
   pids=$(target_pids "$t")
   base=$(ag_mem_kb VmRSS $pids)
-  "$LOADGEN" --hold "$n" --hold-request --hold-time 90 --tokens "${TOKENS[$t]}" --insecure \
+  # one user: the token cache is per user, not per connection (its entries would count here)
+  head -1 "${TOKENS[$t]}" >"$d/hold-token.txt"
+  "$LOADGEN" --hold "$n" --hold-request --hold-time 90 --tokens "$d/hold-token.txt" --insecure \
     --tls-cipher TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256 "${URL[$t]}" >"$d/hold.out" 2>"$d/hold.err" &
   lgpid=$!
   for ((i = 0; i < 1200; i++)); do
@@ -332,6 +334,10 @@ for w in "${WORKERS[@]}"; do
   for t in "${active[@]}"; do
     [[ $t == direct || $t == authgate-cold ]] && continue # plain HTTP; same gateway as rbac
     over_budget && { log "time budget reached: skipping idle-connection memory"; break; }
+    # on a fresh start: memory the slices freed is resident and would take the new
+    # connections' allocations without the RSS growing, for every target
+    stop_target "$t"
+    start_target "$t" "$w" || continue
     measure_idle "$t" "$w"
   done
   for t in "${active[@]}"; do stop_target "$t"; done

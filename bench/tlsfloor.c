@@ -2,9 +2,13 @@
  * the floor beside which bench/run.sh reports a server's memory per idle connection and
  * bench/RESULTS.md its per-request CPU. In one process, over memory (no sockets):
  *   - memory: N server sessions (TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256, P-256) each after
- *     its handshake and one request/response exchange; the heap bytes mbedTLS keeps per
- *     server session (mallinfo2 deltas taken around the server's calls only) and the RSS
- *     growth per session (each client is freed before the next pair is made);
+ *     its handshake and one request/response exchange (1 KiB in, 600 bytes out, the size
+ *     of the benchmark's exchange); the heap bytes mbedTLS keeps per server session
+ *     (mallinfo2 deltas taken around the server's calls only) and the RSS growth per
+ *     session after malloc_trim (server calls on their own thread, clients freed at the end). The
+ *     RSS figure is the floor a server's RSS per idle connection compares with: pages of
+ *     the record buffers that were never touched are not resident, so it is below the
+ *     heap figure;
  *   - record crypto: CPU per record for mbedtls_ssl_write (encrypt) and mbedtls_ssl_read
  *     (decrypt) of typical sizes on an established session, and mbedtls_gcm_crypt_and_tag
  *     alone (thread CPU time, median of 7 rounds).
@@ -18,6 +22,8 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_internal.h> /* MBEDTLS_SSL_IN_BUFFER_LEN: the record buffer size */
 #include <mbedtls/x509_crt.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +41,11 @@ typedef struct {
 
 typedef struct {
     mbedtls_ssl_context ssl;
-    pipe_t in; /* bytes the peer sent, not yet read */
+    pipe_t *in; /* bytes the peer sent, not yet read */
     pipe_t *out;
 } end_t;
+
+static pipe_t pipes[2]; /* client -> server, server -> client: one pair talks at a time */
 
 static mbedtls_entropy_context entropy;
 static mbedtls_ctr_drbg_context drbg;
@@ -65,7 +73,7 @@ static int send_cb(void *ud, const unsigned char *p, size_t n)
 
 static int recv_cb(void *ud, unsigned char *p, size_t n)
 {
-    pipe_t *i = &((end_t *)ud)->in;
+    pipe_t *i = ((end_t *)ud)->in;
     size_t avail = i->n - i->off;
     if (avail == 0)
         return MBEDTLS_ERR_SSL_WANT_READ;
@@ -111,34 +119,102 @@ static void setup_conf(void)
 
 static size_t heap_now(void)
 {
-    return mallinfo2().uordblks;
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd; /* heap chunks and mmapped ones */
 }
 
-/* Runs f on the server end, adding the heap it retains to heap_acc. */
-static int srv_call(int (*f)(mbedtls_ssl_context *), end_t *s)
+/* The server end's calls run on their own thread while memory is measured (a fresh malloc
+ * arena, as a server's worker thread has, with no client allocation in it); inline
+ * otherwise. One call at a time: the main thread waits for each. */
+enum { OP_SETUP, OP_HANDSHAKE, OP_WRITE, OP_READ, OP_FREE };
+typedef struct {
+    int op;
+    end_t *e;
+    const unsigned char *p;
+    size_t n;
+    int rc;
+} srv_op_t;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static srv_op_t *pending;
+static bool threaded, quit;
+
+static void srv_do(srv_op_t *o)
 {
-    size_t h0 = heap_now();
-    int rc = f(&s->ssl);
-    heap_acc += heap_now() - h0;
-    return rc;
+    static unsigned char buf[16384];
+    size_t h0 = heap_now(), got = 0;
+    switch (o->op) {
+    case OP_SETUP:
+        mbedtls_ssl_init(&o->e->ssl);
+        o->rc = mbedtls_ssl_setup(&o->e->ssl, &srv_conf);
+        break;
+    case OP_HANDSHAKE:
+        o->rc = mbedtls_ssl_handshake(&o->e->ssl);
+        break;
+    case OP_WRITE:
+        o->rc = mbedtls_ssl_write(&o->e->ssl, o->p, o->n) == (int)o->n ? 0 : -1;
+        break;
+    case OP_READ:
+        for (o->rc = 0; got < o->n && o->rc >= 0;) {
+            int r = mbedtls_ssl_read(&o->e->ssl, buf, sizeof buf);
+            o->rc = r > 0 ? 0 : -1;
+            got += r > 0 ? (size_t)r : 0;
+        }
+        break;
+    default:
+        mbedtls_ssl_free(&o->e->ssl);
+    }
+    heap_acc += heap_now() - h0; /* only this end runs meanwhile */
+}
+
+static void *srv_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    while (!quit) {
+        if (!pending) {
+            pthread_cond_wait(&cv, &mu);
+            continue;
+        }
+        srv_do(pending);
+        pending = NULL;
+        pthread_cond_broadcast(&cv);
+    }
+    pthread_mutex_unlock(&mu);
+    return NULL;
+}
+
+static int srv_run(int op, end_t *e, const unsigned char *p, size_t n)
+{
+    srv_op_t o = {op, e, p, n, 0};
+    if (!threaded) {
+        srv_do(&o);
+        return o.rc;
+    }
+    pthread_mutex_lock(&mu);
+    pending = &o;
+    pthread_cond_broadcast(&cv);
+    while (pending)
+        pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    return o.rc;
 }
 
 static void pair_init(end_t *s, end_t *c)
 {
     memset(c, 0, sizeof *c);
-    c->out = &s->in;
-    s->out = &c->in;
-    size_t h0 = heap_now();
-    mbedtls_ssl_init(&s->ssl);
-    int rc = mbedtls_ssl_setup(&s->ssl, &srv_conf);
-    heap_acc += heap_now() - h0;
+    memset(pipes, 0, sizeof pipes);
+    c->out = s->in = &pipes[0];
+    s->out = c->in = &pipes[1];
+    int rc = srv_run(OP_SETUP, s, NULL, 0);
     mbedtls_ssl_init(&c->ssl);
     if (rc || (rc = mbedtls_ssl_setup(&c->ssl, &cli_conf)))
         die("ssl_setup", rc);
     mbedtls_ssl_set_bio(&s->ssl, s, send_cb, recv_cb, NULL);
     mbedtls_ssl_set_bio(&c->ssl, c, send_cb, recv_cb, NULL);
     for (int i = 0; i < 40; i++) {
-        int rs = srv_call(mbedtls_ssl_handshake, s), rcl = mbedtls_ssl_handshake(&c->ssl);
+        int rs = srv_run(OP_HANDSHAKE, s, NULL, 0), rcl = mbedtls_ssl_handshake(&c->ssl);
         if (rs == 0 && rcl == 0)
             return;
         if ((rs && rs != MBEDTLS_ERR_SSL_WANT_READ) || (rcl && rcl != MBEDTLS_ERR_SSL_WANT_READ))
@@ -147,21 +223,19 @@ static void pair_init(end_t *s, end_t *c)
     die("handshake rounds", 0);
 }
 
-static void xfer(end_t *from, end_t *to, const unsigned char *p, size_t n)
+/* The client sends <req>, the server reads it and answers <resp>, the client reads that. */
+static void exchange(end_t *s, end_t *c, size_t req, size_t resp)
 {
-    static unsigned char buf[16384];
-    size_t h0 = heap_now();
-    int w = mbedtls_ssl_write(&from->ssl, p, n);
-    size_t got = 0;
-    while (got < n) {
-        int r = mbedtls_ssl_read(&to->ssl, buf, sizeof buf);
+    static unsigned char p[16384], buf[16384];
+    if (mbedtls_ssl_write(&c->ssl, p, req) != (int)req || srv_run(OP_READ, s, NULL, req) != 0 ||
+        srv_run(OP_WRITE, s, p, resp) != 0)
+        die("exchange", 0);
+    for (size_t got = 0; got < resp;) {
+        int r = mbedtls_ssl_read(&c->ssl, buf, sizeof buf);
         if (r <= 0)
             die("read", r);
         got += (size_t)r;
     }
-    heap_acc += heap_now() - h0; /* only the server end allocates here (client is settled) */
-    if (w != (int)n)
-        die("write", w);
 }
 
 static long rss_kib(void)
@@ -177,31 +251,47 @@ static long rss_kib(void)
     return v;
 }
 
-/* N server sessions after a handshake and one 1 KiB request / 600-byte response. */
+/* N server sessions after a handshake and one 1 KiB request / 600-byte response. The
+ * clients live until all pairs are made (so no server allocation reuses a client's freed,
+ * already touched memory: sessions arriving at a server take fresh memory), then they are
+ * freed and malloc_trim hands their pages back, as authgate's idle sweep does. */
 static void memory_floor(int n, double *heap_b, double *rss_b)
 {
-    static unsigned char req[1024], resp[600];
-    end_t *srv = calloc((size_t)n, sizeof *srv), cli;
+    pthread_t th;
+    if (pthread_create(&th, NULL, srv_thread, NULL) != 0)
+        die("pthread_create", 0);
+    threaded = true;
+    end_t *srv = calloc((size_t)n, sizeof *srv), *cli = calloc((size_t)n + 1, sizeof *cli);
     end_t *warm = calloc(1, sizeof *warm);
-    if (!srv || !warm)
+    if (!srv || !cli || !warm)
         die("calloc", 0);
-    pair_init(warm, &cli); /* first-use allocations (ECP tables, DRBG) out of the count */
-    mbedtls_ssl_free(&cli.ssl);
+    pair_init(warm, &cli[n]); /* first-use allocations (ECP tables, DRBG) out of the count */
+    exchange(warm, &cli[n], 1024, 600);
+    mbedtls_ssl_free(&cli[n].ssl);
+    memset(srv, 0, (size_t)n * sizeof *srv); /* the array's own pages are resident before */
     heap_acc = 0;
     long r0 = rss_kib();
     for (int i = 0; i < n; i++) {
-        pair_init(&srv[i], &cli);
-        xfer(&cli, &srv[i], req, sizeof req);
-        xfer(&srv[i], &cli, resp, sizeof resp);
-        mbedtls_ssl_free(&cli.ssl);
+        pair_init(&srv[i], &cli[i]);
+        exchange(&srv[i], &cli[i], 1024, 600);
     }
+    for (int i = 0; i < n; i++)
+        mbedtls_ssl_free(&cli[i].ssl);
+    malloc_trim(0);
     long r1 = rss_kib();
     *heap_b = (double)(heap_acc + (size_t)n * sizeof(mbedtls_ssl_context)) / n;
-    *rss_b = (double)(r1 - r0) * 1024.0 / n;
+    *rss_b = (double)(r1 - r0) * 1024.0 / n + sizeof(mbedtls_ssl_context);
     for (int i = 0; i < n; i++)
-        mbedtls_ssl_free(&srv[i].ssl);
-    mbedtls_ssl_free(&warm->ssl);
+        srv_run(OP_FREE, &srv[i], NULL, 0);
+    srv_run(OP_FREE, warm, NULL, 0);
+    pthread_mutex_lock(&mu);
+    quit = true;
+    threaded = false;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    pthread_join(th, NULL);
     free(srv);
+    free(cli);
     free(warm);
 }
 
@@ -334,6 +424,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: tlsfloor [--sessions 10..100000] [--json FILE]\n");
         return 2;
     }
+    ag_tls_malloc_tune(); /* the allocator as authgate serve sets it */
     setup_conf();
     double heap_b, rss_b;
     memory_floor(n, &heap_b, &rss_b);

@@ -17,6 +17,7 @@
  * Longer than 800 lines on purpose: requests and responses share the connection. */
 #include "http1.h"
 
+#include <malloc.h> /* malloc_trim (glibc) */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@
 #define WRITE_HIGH (256 * 1024)  /* stop reading the other side above this much queued */
 #define RESP_MAX_HEADERS 256     /* response header lines relayed; more is a 502 */
 #define RBUF_SLACK 4096          /* read buffer beyond limits.header_bytes */
+#define IDLE_RELEASE_MS 1000     /* an idle keep-alive connection gives its buffers back */
+#define IDLE_TRIM_MIN 64         /* releases in one sweep that are worth a malloc_trim */
 
 /* P_LINGER: answered and closing; reads what the client still sends (lingering_close). */
 typedef enum {
@@ -86,8 +89,10 @@ typedef struct conn {
     size_t head_len;
     bool req_done, client_keepalive, is_head, close_after;
     bool timer_closed, gate_pending, free_on_gate, in_drive, redrive;
+    bool released;    /* idle: buffers given back (release_idle), hdrs NULL */
+    uint64_t idle_at; /* loop ms: when it began waiting for its next request */
     ag_gate_t gate;
-    ag_tls_peer_t peer;
+    ag_tls_peer_t *peer;       /* the verified client certificate; NULL: none */
     char client_ip[64];        /* the peer, or the client a trusted PROXY header names */
     ag_preface_t preface;      /* P_PREFACE: the TCP peer and whether it is trusted */
     bool tls_later;            /* P_PREFACE: TLS starts after the header */
@@ -96,7 +101,7 @@ typedef struct conn {
     bool up_reused, head_built, retry_ok;
     int retries;
     /* response */
-    ag_header_t resp_hdrs[RESP_MAX_HEADERS];
+    ag_header_t *resp_hdrs; /* RESP_MAX_HEADERS entries, allocated at the first response */
     bool resp_head_sent, resp_chunk_out, resp_close_out;
     uint64_t t_start;
     /* request body pace (P_BODY): the deadline is body_t0 + body_grace + body_bytes /
@@ -361,10 +366,24 @@ static void on_resp_body(void *ud, const char *at, size_t n)
 /* A fresh response parser for the request on <c>. */
 static void resp_start(conn_t *c)
 {
-    ag_h1_resp_init(&c->resp, c->resp_hdrs, RESP_MAX_HEADERS, c->is_head, on_resp_body, c);
+    if (!c->resp_hdrs) /* kept while the connection is busy; failing, any header is a 502 */
+        c->resp_hdrs = malloc(sizeof(ag_header_t) * RESP_MAX_HEADERS);
+    ag_h1_resp_init(&c->resp, c->resp_hdrs, c->resp_hdrs ? RESP_MAX_HEADERS : 0, c->is_head,
+                    on_resp_body, c);
 }
 
 /* ---- connection lifecycle ------------------------------------------------------- */
+
+static void conn_free(conn_t *c)
+{
+    ag_arena_dispose(&c->arena);
+    ag_buf_dispose(&c->out);
+    ag_buf_dispose(&c->lbody);
+    ag_stream_dispose(&c->st);
+    free(c->resp_hdrs);
+    free(c->peer);
+    free(c);
+}
 
 static void recycle(conn_t *c)
 {
@@ -373,23 +392,24 @@ static void recycle(conn_t *c)
         c->free_on_gate = true;
         return;
     }
+    free(c->peer);
+    c->peer = NULL;
     if (w->nfree < MAX_POOLED_CONNS) {
         c->next_free = w->free_conns;
         w->free_conns = c;
         w->nfree++;
         return;
     }
-    ag_arena_dispose(&c->arena);
-    ag_buf_dispose(&c->out);
-    ag_buf_dispose(&c->lbody);
-    ag_stream_dispose(&c->st);
-    free(c);
+    conn_free(c);
 }
 
 static void on_handle_closed(conn_t *c)
 {
     if (--c->open_handles > 0)
         return;
+    if (c->released)
+        ag_metrics_gauge_add(AG_M_CONNS_RELEASED, -1);
+    c->released = false;
     ag_link_remove(&c->link);
     c->w->nconns--;
     ag_metrics_gauge_add(AG_M_CONNS_OPEN, -1);
@@ -484,8 +504,67 @@ static void start_next(conn_t *c)
     arm(c, c->st.rn > c->st.roff ? T_HEAD : T_IDLE,
         c->st.rn > c->st.roff ? c->w->conf->timeouts.header_read_ms
                               : c->w->conf->timeouts.idle_ms);
+    c->idle_at = uv_now(c->timer.loop);
     ag_stream_read_start(&c->st);
     drive(c);
+}
+
+/* ---- idle keep-alive connections give their buffers back ------------------------- */
+
+/* A keep-alive connection waiting for its next request with nothing buffered and nothing
+ * in flight holds, after IDLE_RELEASE_MS, no buffer of its own: the request arena (header
+ * array), the head and response-header buffers, the stream's read and cork buffers and
+ * the TLS input queue are freed, and set up again when the next request's first bytes
+ * arrive (reacquire). What stays is the struct and mbedTLS's two record buffers. One
+ * worker-wide sweep a second does it, not a timer per connection, so a busy connection
+ * (never idle that long) frees and allocates nothing per request. */
+static bool idle_releasable(const conn_t *c, uint64_t now)
+{
+    return !c->released && c->phase == P_HEAD && c->tkind == T_IDLE && !c->timer_closed &&
+           !c->gate_pending && !c->up && c->st.rn == c->st.roff &&
+           now - c->idle_at >= IDLE_RELEASE_MS;
+}
+
+static void release_idle(conn_t *c)
+{
+    ag_arena_dispose(&c->arena);
+    c->hdrs = c->req.headers = NULL;
+    ag_buf_dispose(&c->out);
+    ag_buf_dispose(&c->lbody);
+    free(c->resp_hdrs);
+    c->resp_hdrs = NULL;
+    ag_stream_release(&c->st);
+    c->released = true;
+    ag_metrics_gauge_add(AG_M_CONNS_RELEASED, 1);
+}
+
+static void reacquire(conn_t *c)
+{
+    c->released = false;
+    ag_metrics_gauge_add(AG_M_CONNS_RELEASED, -1);
+    reset_request(c); /* the header array again; the request state was already reset */
+}
+
+static void on_conn_sweep(uv_timer_t *t)
+{
+    ag_worker_t *w = t->data;
+    uint64_t now = uv_now(&w->loop);
+    if (ag_link_empty(&w->conns)) {
+        uv_timer_stop(t); /* started again by the next accept */
+        return;
+    }
+    int n = 0;
+    for (ag_link_t *l = w->conns.next; l != &w->conns; l = l->next) {
+        conn_t *c = (conn_t *)((char *)l - offsetof(conn_t, link));
+        if (idle_releasable(c, now)) {
+            release_idle(c);
+            n++;
+        }
+    }
+    /* free() keeps the pages of chunks amid live ones (every connection's mbedTLS buffers
+     * stay): after a large release, hand whole free pages back to the kernel. */
+    if (n >= IDLE_TRIM_MIN)
+        malloc_trim(0);
 }
 
 /* The gateway's answer was the last on this connection. When the client may still be
@@ -975,9 +1054,10 @@ static void after_gate(conn_t *c, ag_gate_result r)
 static int webhook_caller(conn_t *c, ag_identity_t *id)
 {
     const ag_config_webhooks_t *wh = &c->w->conf->webhooks;
-    ag_str_t cn = ag_str_cstr(c->peer.cn);
-    if (!c->peer.verified || cn.n == 0)
+    const ag_tls_peer_t *peer = c->peer;
+    if (!peer || !peer->verified || !peer->cn[0])
         return 401;
+    ag_str_t cn = ag_str_cstr(peer->cn);
     bool listed = wh->ncallers == 0;
     for (int i = 0; !listed && i < wh->ncallers; i++)
         listed = ag_str_eq(wh->callers[i], cn);
@@ -986,13 +1066,13 @@ static int webhook_caller(conn_t *c, ag_identity_t *id)
                 "webhooks.callers (worker %d)", c->client_ip, AG_STR_FMT(cn), c->w->id);
         return 403;
     }
-    ag_str_t *groups = ag_arena_alloc(&c->arena, sizeof(ag_str_t) * (size_t)(c->peer.norgs + 1));
+    ag_str_t *groups = ag_arena_alloc(&c->arena, sizeof(ag_str_t) * (size_t)(peer->norgs + 1));
     if (!groups)
         return 500;
-    for (int i = 0; i < c->peer.norgs; i++)
-        groups[i] = ag_str_cstr(c->peer.orgs[i]);
-    groups[c->peer.norgs] = AG_STR("system:authenticated");
-    *id = (ag_identity_t){.username = cn, .groups = groups, .ngroups = c->peer.norgs + 1};
+    for (int i = 0; i < peer->norgs; i++)
+        groups[i] = ag_str_cstr(peer->orgs[i]);
+    groups[peer->norgs] = AG_STR("system:authenticated");
+    *id = (ag_identity_t){.username = cn, .groups = groups, .ngroups = peer->norgs + 1};
     return 0;
 }
 
@@ -1079,7 +1159,8 @@ static void handle_head(conn_t *c)
     disarm(c);
     c->phase = P_GATE;
     c->gate.req = &c->req;
-    c->gate.peer = &c->peer;
+    static const ag_tls_peer_t no_peer; /* no verified client certificate */
+    c->gate.peer = c->peer ? c->peer : &no_peer;
     c->gate.client_ip = ag_str_cstr(c->client_ip);
     c->gate.proxy_ip = c->preface.proxied ? ag_str_cstr(c->preface.peer) : AG_STR_NULL;
     c->gate.loop = &c->w->loop;
@@ -1496,6 +1577,8 @@ static void on_client_read(ag_stream_t *s, int status)
         close_conn(c);
         return;
     }
+    if (c->released)
+        reacquire(c);
     drive(c);
 }
 
@@ -1516,8 +1599,16 @@ static void on_client_ready(ag_stream_t *s, int status)
         close_conn(c);
         return;
     }
-    if (s->tls)
-        ag_tls_peer(s->tls, &c->peer);
+    if (s->tls && !c->peer) {
+        ag_tls_peer_t peer; /* kept only when there is one: 2.3 KiB */
+        ag_tls_peer(s->tls, &peer);
+        if (peer.verified && !(c->peer = malloc(sizeof peer))) {
+            close_conn(c);
+            return;
+        }
+        if (peer.verified)
+            *c->peer = peer;
+    }
     ag_stream_read_start(s);
 }
 
@@ -1588,12 +1679,17 @@ static void accept_on(ag_worker_t *w, int fd, ag_tls_ctx_t *tls, bool webhook_on
     c->timer_closed = false;
     c->gate_pending = c->free_on_gate = c->close_after = c->in_drive = c->redrive = false;
     c->up = NULL;
-    c->peer = (ag_tls_peer_t){0};
+    c->peer = NULL;
+    c->released = false;
     c->webhook_only = webhook_only;
     c->tls_later = !webhook_only && tls; /* main: TLS after the preface */
     ag_link_init(&c->link);
     ag_link_push(&w->conns, &c->link);
     w->nconns++;
+    if (!uv_is_active((uv_handle_t *)&w->conn_sweep)) {
+        w->conn_sweep.data = w;
+        uv_timer_start(&w->conn_sweep, on_conn_sweep, IDLE_RELEASE_MS, IDLE_RELEASE_MS);
+    }
     ag_metrics_gauge_add(AG_M_CONNS_OPEN, 1);
     reset_request(c);
     c->phase = webhook_only ? P_HEAD : P_PREFACE;
@@ -1648,11 +1744,7 @@ void ag_http1_free_pool(ag_worker_t *w)
     while (w->free_conns) {
         conn_t *c = w->free_conns;
         w->free_conns = c->next_free;
-        ag_arena_dispose(&c->arena);
-        ag_buf_dispose(&c->out);
-        ag_buf_dispose(&c->lbody);
-        ag_stream_dispose(&c->st);
-        free(c);
+        conn_free(c);
     }
     w->nfree = 0;
 }

@@ -50,7 +50,8 @@ static ag_metric_id m_duration = -1;
 
 ag_metric_id AG_M_CONNS_OPEN = -1, AG_M_UPSTREAM_OPEN = -1, AG_M_UPSTREAM_REUSED = -1,
              AG_M_UPSTREAM_CONNECTS = -1, AG_M_TLS_HANDSHAKE_ERRORS = -1, AG_M_TIMEOUTS_HEAD = -1,
-             AG_M_TIMEOUTS_BODY = -1, AG_M_TIMEOUTS_SEND = -1, AG_M_CONNS_LINGERING = -1;
+             AG_M_TIMEOUTS_BODY = -1, AG_M_TIMEOUTS_SEND = -1, AG_M_CONNS_LINGERING = -1,
+             AG_M_CONNS_RELEASED = -1;
 
 void ag_metrics_thread(int slot)
 {
@@ -153,6 +154,9 @@ ag_err ag_metrics_init(void)
     AG_M_CONNS_LINGERING = ag_metrics_gauge("authgate_connections_lingering", NULL,
                                             "Client connections in a lingering close "
                                             "(answered, reading what the client still sends).");
+    AG_M_CONNS_RELEASED = ag_metrics_gauge("authgate_connections_idle_released", NULL,
+                                           "Idle keep-alive client connections holding no "
+                                           "buffers of their own (given back after 1 s).");
     /* the build_info convention: a constant 1, the facts in the labels (set once) */
     static bool build_info;
     if (!build_info) {
@@ -161,7 +165,7 @@ ag_err ag_metrics_init(void)
                                         "Version, commit and running library versions."),
                        1);
     }
-    return AG_M_CONNS_LINGERING < 0 || m_duration < 0 ? AG_E_NOMEM : 0;
+    return AG_M_CONNS_LINGERING < 0 || AG_M_CONNS_RELEASED < 0 || m_duration < 0 ? AG_E_NOMEM : 0;
 }
 
 void ag_metrics_request(int code, uint64_t ns)

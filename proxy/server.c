@@ -308,6 +308,7 @@ static void worker_stop_now(ag_worker_t *w)
     ag_upstream_close_all(w);
     close_listeners(w);
     close_if_open((uv_handle_t *)&w->up_sweep);
+    close_if_open((uv_handle_t *)&w->conn_sweep);
     close_if_open((uv_handle_t *)&w->wakeup);
 }
 
@@ -410,6 +411,8 @@ static ag_err worker_init(ag_server_t *s, ag_worker_t *w, const ag_server_opts_t
     w->wakeup.data = w;
     uv_timer_init(&w->loop, &w->up_sweep);
     w->up_sweep.data = w;
+    uv_timer_init(&w->loop, &w->conn_sweep);
+    w->conn_sweep.data = w;
     if (ag_acceptor_start(&w->acceptor, &w->loop, s->listen_fd, s->listen_addr,
                           on_worker_connection, w) != 0) {
         ag_buf_printf(errmsg, "cannot listen on %s", c->listen.address);
@@ -508,6 +511,7 @@ static void on_signal(uv_signal_t *h, int signum)
 ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
                         ag_server_t **out, ag_buf_t *errmsg)
 {
+    ag_tls_malloc_tune(); /* before the worker threads and their malloc arenas exist */
     ag_server_t *s = calloc(1, sizeof(*s));
     ag_err err;
     if (!s)

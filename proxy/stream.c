@@ -28,17 +28,10 @@ static void pump(ag_stream_t *s);
 int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
                    size_t scratch_len)
 {
-    size_t first = rcap < AG_STREAM_RBUF_MIN ? rcap : AG_STREAM_RBUF_MIN;
     char *rbuf = s->rbuf && s->rcap == rcap ? s->rbuf : NULL; /* pooled: keep it */
-    size_t rsize = rbuf ? s->rsize : first;
-    if (!rbuf) {
+    size_t rsize = rbuf ? s->rsize : 0;                       /* else: at the first read */
+    if (!rbuf)
         free(s->rbuf);
-        rbuf = malloc(first);
-        if (!rbuf) {
-            s->rbuf = NULL;
-            return UV_ENOMEM;
-        }
-    }
     char *cork = s->cork;
     memset(s, 0, sizeof(*s));
     s->cork = cork;
@@ -57,6 +50,13 @@ int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
  * relative to roff, never pointers, across reads. */
 static size_t make_room(ag_stream_t *s)
 {
+    if (!s->rbuf) { /* none yet, or released while idle (ag_stream_release) */
+        size_t first = s->rcap < AG_STREAM_RBUF_MIN ? s->rcap : AG_STREAM_RBUF_MIN;
+        s->rbuf = malloc(first);
+        s->rsize = s->rbuf ? first : 0;
+        s->roff = s->rn = 0;
+        return s->rsize;
+    }
     if (s->rn == s->rsize && s->roff > 0) {
         memmove(s->rbuf, s->rbuf + s->roff, s->rn - s->roff);
         s->rn -= s->roff;
@@ -71,6 +71,26 @@ static size_t make_room(ag_stream_t *s)
         }
     }
     return s->rsize - s->rn;
+}
+
+void ag_stream_release(ag_stream_t *s)
+{
+    if (s->rn == s->roff) {
+        free(s->rbuf);
+        s->rbuf = NULL;
+        s->roff = s->rn = s->rsize = 0;
+    }
+    if (s->cork_n == 0 && s->corked == 0) {
+        free(s->cork);
+        s->cork = NULL;
+    }
+    if (s->tls)
+        ag_tls_release(s->tls);
+}
+
+bool ag_stream_released(const ag_stream_t *s)
+{
+    return !s->rbuf && !s->cork && (!s->tls || ag_tls_released(s->tls));
 }
 
 void ag_stream_dispose(ag_stream_t *s)
@@ -285,7 +305,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
         return;
     }
     size_t room = make_room(s);
-    *buf = uv_buf_init(s->rbuf + s->rn, (unsigned)room);
+    *buf = room ? uv_buf_init(s->rbuf + s->rn, (unsigned)room) : uv_buf_init(NULL, 0);
 }
 
 static void fail_now(ag_stream_t *s, int status)
@@ -305,6 +325,10 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     ag_stream_t *s = h->data;
     if (s->closing)
         return;
+    if (nread == UV_ENOBUFS && !s->tls && !s->rbuf) {
+        fail_now(s, UV_ENOMEM); /* the read buffer could not be allocated */
+        return;
+    }
     if (nread == UV_ENOBUFS || nread == 0) {
         update_reading(s);
         return;
@@ -347,8 +371,11 @@ static void tls_pump(ag_stream_t *s, size_t *got, bool *closed, int *err)
         if (!s->want_read)
             return;
         size_t room = make_room(s);
-        if (room == 0)
+        if (room == 0) {
+            if (!s->rbuf)
+                *err = UV_ENOMEM;
             return;
+        }
         long r = ag_tls_read(s->tls, s->rbuf + s->rn, room, closed);
         if (r < 0)
             *err = UV_EPROTO;

@@ -25,7 +25,8 @@ typedef void (*ag_stream_cb)(ag_stream_t *s, int status);
 struct ag_stream {
     uv_tcp_t tcp;             /* tcp.data == this */
     ag_tls_t *tls;            /* NULL: plain TCP */
-    char *rbuf;               /* plaintext input (owned, rsize bytes allocated) */
+    char *rbuf;               /* plaintext input (owned, rsize bytes; NULL until the first
+                               * read and after ag_stream_release) */
     size_t roff, rn, rcap;    /* rcap: the most rbuf may grow to */
     size_t rsize;             /* starts small; grows (moving the bytes) only while reading */
     char *scratch;            /* per-loop ciphertext read buffer (borrowed) */
@@ -49,12 +50,19 @@ struct ag_stream {
     size_t cork_n, cork_cap;
 };
 
-/* Prepares <s> on <loop> with a plaintext buffer that grows up to <rcap> bytes (an idle
- * connection holds AG_STREAM_RBUF_MIN). */
+/* Prepares <s> on <loop> with a plaintext buffer that grows up to <rcap> bytes, allocated
+ * (AG_STREAM_RBUF_MIN first) when the first bytes are read. */
 int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
                    size_t scratch_len);
 /* Frees the read buffer; only after on_close (or when the handle was never opened). */
 void ag_stream_dispose(ag_stream_t *s);
+/* An idle stream gives back its buffers: the read buffer when it holds no unconsumed
+ * plaintext, the cork buffer when nothing is gathered, the TLS session's ciphertext queue
+ * when empty (ag_tls_release). Each is allocated again at its next use (the read buffer at
+ * the next read). Leaves what mbedTLS holds (its two record buffers). */
+void ag_stream_release(ag_stream_t *s);
+/* True when the stream holds none of the buffers above. */
+bool ag_stream_released(const ag_stream_t *s);
 /* Takes over <fd>, a connection just accepted (acceptor.h), closing it on failure; <tls>
  * (may be NULL) starts a server session. on_ready follows (synchronously for plain TCP). */
 int ag_stream_accept(ag_stream_t *s, int fd, ag_tls_ctx_t *tls);

@@ -5,6 +5,7 @@
  * renegotiation (mbedTLS default: off), session tickets with a shared rotating key. */
 #include "tls.h"
 
+#include <malloc.h> /* mallopt (glibc) */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,6 +396,27 @@ ag_err ag_tls_feed(ag_tls_t *t, const char *p, size_t n)
     memcpy(t->in + t->in_n, p, n);
     t->in_n += n;
     return 0;
+}
+
+void ag_tls_release(ag_tls_t *t)
+{
+    if (t->in_off == t->in_n) {
+        free(t->in);
+        t->in = NULL;
+        t->in_off = t->in_n = t->in_cap = 0;
+    }
+}
+
+bool ag_tls_released(const ag_tls_t *t)
+{
+    return !t->in;
+}
+
+void ag_tls_malloc_tune(void)
+{
+#ifdef M_MMAP_THRESHOLD
+    mallopt(M_MMAP_THRESHOLD, AG_MMAP_THRESHOLD); /* a failure leaves glibc's default */
+#endif
 }
 
 size_t ag_tls_pending_in(const ag_tls_t *t)

@@ -86,6 +86,10 @@ enum { AG_TLS_WANT = 0, AG_TLS_DONE = 1, AG_TLS_CLOSED = 2 };
 /* Feeds ciphertext <p,n> (borrowed; everything is consumed into the session's input
  * queue). Returns 0 or AG_E_TOO_BIG when the queue is over its bound. */
 ag_err ag_tls_feed(ag_tls_t *t, const char *p, size_t n);
+/* Frees the input queue when it is empty (an idle connection); the next ag_tls_feed
+ * allocates it again. ag_tls_released: true when no queue is allocated. */
+void ag_tls_release(ag_tls_t *t);
+bool ag_tls_released(const ag_tls_t *t);
 /* Bytes of fed ciphertext not yet processed (a reader stops reading above a bound). */
 size_t ag_tls_pending_in(const ag_tls_t *t);
 /* Drives the handshake: AG_TLS_WANT (needs input), AG_TLS_DONE, or AG_E_CRYPTO. */
@@ -106,6 +110,14 @@ const char *ag_tls_alpn(const ag_tls_t *t);
 void ag_tls_peer(const ag_tls_t *t, ag_tls_peer_t *peer);
 /* Last mbedTLS error text for logs. */
 void ag_tls_strerror(int mbed_err, char *buf, size_t len);
+
+/* Allocations of AG_MMAP_THRESHOLD bytes and more get mappings of their own (glibc's
+ * M_MMAP_THRESHOLD, set once by the server at start): mbedTLS's two 16.3 KiB record
+ * buffers per connection then take only the pages a connection touched, and the buffers an
+ * idle connection gives back (http1.c) return to the kernel at once instead of leaving
+ * holes amid live memory. Allocations that big are per connection, not per request. */
+#define AG_MMAP_THRESHOLD (8 * 1024)
+void ag_tls_malloc_tune(void);
 
 /* Demo: a fresh self-signed P-256 certificate for <cn> with SAN IP/DNS entries, as PEM
  * (NUL-terminated, malloc'ed, caller frees). */

@@ -70,6 +70,7 @@ typedef struct ag_worker {
     char *scratch;                 /* AG_WORKER_SCRATCH bytes: ciphertext reads */
     /* client connections (http1.c) */
     ag_link_t conns;               /* open */
+    uv_timer_t conn_sweep;         /* idle ones give their buffers back (http1.c) */
     void *free_conns;              /* pooled, singly linked through http1's struct */
     int nconns, nfree;
     /* upstream connections (upstream.c) */

@@ -31,8 +31,8 @@ for t, kib in (("nginx", 13.5), ("haproxy", 14.0), ("authgate-prod", 37.5)):
     rows.append({"kind": "mem", "workers": 1, "target": t, "peak_rss_kb": 30000})
     rows.append({"kind": "idle", "workers": 1, "target": t, "n": 1000, "kib_per_conn": kib})
 rows.append({"kind": "log", "workers": 1, "target": "nginx", "lines": 1234, "file": "x"})
-rows.append({"kind": "floor", "floor": {"mbedtls": "2.28.3", "floor_heap_bytes": 35.0 * 1024,
-                                        "floor_rss_bytes": 40.0 * 1024}})
+rows.append({"kind": "floor", "floor": {"mbedtls": "2.28.3", "floor_heap_bytes": 36.0 * 1024,
+                                        "floor_rss_bytes": 35.0 * 1024}})
 for t, neg in (("nginx", "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256"),
                ("authgate-prod", "TLSv1.2 ECDHE-ECDSA-CHACHA20-POLY1305")):
     rows.append({"kind": "tls", "workers": 1, "target": t, "negotiated": neg})

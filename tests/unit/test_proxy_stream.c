@@ -1,7 +1,9 @@
 /* proxy/stream.c over real loopback TCP on one libuv loop: the read buffer grows only up to
  * its limit and reading stops there (a peer cannot make the gateway buffer more), consumed
  * bytes make room again, queued bytes are accounted and drain, corked writes arrive intact
- * and in order. No TLS here (test_proxy_tls.c covers the TLS layer). */
+ * and in order, an idle stream gives its buffers back and takes them again at the next read
+ * (ag_stream_release). No TLS here (test_proxy_tls.c covers the TLS layer; t_idle_release
+ * the whole path over TLS). */
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -111,7 +113,7 @@ TEST(stream_read_buffer_grows_to_its_limit_then_reading_stops)
     static char big[100 * 1024];
     memset(big, 'a', sizeof big);
     setup(&r, 40 * 1024);
-    CHECK_EQ(r.server.rsize, AG_STREAM_RBUF_MIN); /* an idle connection holds the minimum */
+    CHECK(!r.server.rbuf && r.server.rsize == 0); /* nothing read: no buffer yet */
     ag_stream_read_start(&r.server);
     CHECK_EQ(ag_stream_write1(&r.client, big, sizeof big), 0);
     for (int i = 0; i < 2000 && r.got < 40 * 1024; i++)
@@ -192,4 +194,39 @@ TEST(stream_close_after_flush_delivers_queued_bytes)
     ag_stream_dispose(&r.server);
     ag_stream_dispose(&r.client);
     CHECK_EQ(uv_loop_close(&r.loop), 0);
+}
+
+/* Released with nothing unread: the read and cork buffers are freed; the next bytes are
+ * read into a new buffer and delivered whole; released with bytes unread: they stay. */
+TEST(stream_release_frees_idle_buffers_and_reading_takes_them_again)
+{
+    static rig_t r;
+    setup(&r, 64 * 1024);
+    ag_stream_read_start(&r.server);
+    ag_stream_cork(&r.server);
+    ag_stream_write1(&r.server, "hello", 5); /* the cork buffer exists while gathering */
+    ag_stream_release(&r.server);
+    CHECK(r.server.cork != NULL);
+    ag_stream_uncork(&r.server);
+    CHECK_EQ(ag_stream_write1(&r.client, "GET /1", 6), 0);
+    for (int i = 0; i < 200 && r.got < 6; i++)
+        uv_run(&r.loop, UV_RUN_NOWAIT);
+    CHECK_EQ(r.got, 6);
+    ag_stream_release(&r.server); /* six bytes unread: the read buffer stays */
+    CHECK(r.server.rbuf != NULL && memcmp(r.server.rbuf + r.server.roff, "GET /1", 6) == 0);
+    r.server.roff = r.server.rn; /* consumed */
+    ag_stream_release(&r.server);
+    CHECK(ag_stream_released(&r.server));
+    CHECK(r.server.rbuf == NULL && r.server.cork == NULL && r.server.rsize == 0);
+    static char big[30000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + i % 26);
+    r.got = 0;
+    CHECK_EQ(ag_stream_write1(&r.client, big, sizeof big), 0);
+    for (int i = 0; i < 2000 && r.got < sizeof big; i++)
+        uv_run(&r.loop, UV_RUN_NOWAIT);
+    CHECK_EQ(r.got, sizeof big); /* a new buffer, grown past its first 16 KiB */
+    CHECK(r.server.rsize >= sizeof big && r.server.rsize <= 64 * 1024);
+    CHECK(memcmp(r.server.rbuf + r.server.roff, big, sizeof big) == 0);
+    teardown(&r);
 }
