@@ -374,30 +374,55 @@ static ag_str_t header(const ag_http_req_t *r, const char *name)
     return AG_STR_NULL;
 }
 
+/* <s> copied to <*at> (advanced); empty stays empty. */
+static ag_str_t keep(char **at, ag_str_t s)
+{
+    if (!s.n)
+        return AG_STR_NULL;
+    memcpy(*at, s.p, s.n);
+    *at += s.n;
+    return ag_str_make(*at - s.n, s.n);
+}
+
+/* One arena block for the entry and the head's strings it keeps (they do not outlive
+ * forwarding): no formatting, one allocation. */
 ag_audit_entry_t *ag_audit_begin(ag_gate_t *g)
 {
     if (!S.log)
         return NULL;
-    ag_audit_entry_t *e = ag_arena_calloc(g->arena, sizeof *e);
+    ag_str_t ua = header(g->req, "user-agent");
+    size_t n = g->req->target.n + ua.n + g->client_ip.n + g->proxy_ip.n;
+    ag_audit_entry_t *e = ag_arena_alloc(g->arena, sizeof *e + n);
     if (!e)
         return NULL;
-    e->received_ns = wall_ns();
-    e->uri = ag_arena_strdup(g->arena, g->req->target);
-    e->user_agent = ag_arena_strdup(g->arena, header(g->req, "user-agent"));
-    e->source_ip = ag_arena_strdup(g->arena, g->client_ip);
-    e->proxy_ip = ag_arena_strdup(g->arena, g->proxy_ip);
+    char *at = (char *)(e + 1);
+    *e = (ag_audit_entry_t){.received_ns = wall_ns()};
+    e->uri = keep(&at, g->req->target);
+    e->user_agent = keep(&at, ua);
+    e->source_ip = keep(&at, g->client_ip);
+    e->proxy_ip = keep(&at, g->proxy_ip);
     g->audit = e;
     return e;
 }
 
-void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t *a)
+/* ag_reqinfo_parse's slices are bytes of the target, of the arena (decoded) or static:
+ * those of the target move to the entry's copy of it, the others stay as they are. */
+void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t *a,
+                        ag_str_t target)
 {
     e->attrs = *a;
     ag_str_t *f[] = {&e->attrs.verb,       &e->attrs.api_group, &e->attrs.api_version,
                      &e->attrs.namespace_, &e->attrs.resource,  &e->attrs.subresource,
                      &e->attrs.name,       &e->attrs.path,      &e->attrs.api_prefix};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        *f[i] = f[i]->n ? ag_arena_strdup(arena, *f[i]) : AG_STR_NULL;
+    bool copied = e->uri.n == target.n && target.n;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        ag_str_t *s = f[i];
+        size_t off = (size_t)(s->p - target.p);
+        if (!s->n)
+            *s = AG_STR_NULL;
+        else if (s->p >= target.p && off <= target.n && s->n <= target.n - off)
+            *s = copied ? ag_str_make(e->uri.p + off, s->n) : ag_arena_strdup(arena, *s);
+    }
     e->attrs.field_selector_name = AG_STR_NULL;
     e->have_attrs = true;
 }
@@ -473,7 +498,7 @@ static ag_audit_entry_t *refused_early(ag_gate_t *g)
     ag_audit_entry_t *e = ag_audit_begin(g);
     ag_attrs_t a;
     if (e && ag_reqinfo_parse(g->req->method, g->req->target, g->arena, &a) == 0)
-        ag_audit_set_attrs(e, g->arena, &a);
+        ag_audit_set_attrs(e, g->arena, &a, g->req->target);
     if (e)
         e->user = g->identity; /* NULL for a failed authentication */
     return e;

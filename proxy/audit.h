@@ -102,9 +102,10 @@ size_t ag_audit_log_pending(ag_audit_log_t *l);
  * stores it in g->audit and returns it (NULL when auditing is off or memory ran out); the gate
  * steps fill in identity, attributes and decision. ag_audit_finish is the gate's finish hook. */
 ag_audit_entry_t *ag_audit_begin(ag_gate_t *g);
-/* Keeps arena copies of <a> in <e> (attribute slices borrow from the head, which does
- * not outlive forwarding). */
-void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t *a);
+/* Keeps <a> in <e>: slices of <target> (the head's, which does not outlive forwarding)
+ * point into the entry's copy of it instead; the others (arena, static) stay. */
+void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t *a,
+                        ag_str_t target);
 /* Records an allow decided by <d> (its reason worded later, by the writer thread). */
 void ag_audit_set_allow(ag_audit_entry_t *e, ag_arena_t *arena, const ag_authz_decision_t *d);
 /* Words the reason kept in <w> as ag_authz_reason would have (writer thread). */

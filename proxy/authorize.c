@@ -134,7 +134,7 @@ static ag_gate_result decide(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_
         return fail(g, 400, "cannot derive request attributes from the request target");
     *verb = a.verb;
     if (e)
-        ag_audit_set_attrs(e, g->arena, &a);
+        ag_audit_set_attrs(e, g->arena, &a, g->req->target);
     if ((err = ag_impersonate_parse(g->req->headers, g->req->nheaders, g->arena, im, &why)))
         return fail(g, err == AG_E_INVAL ? 400 : 500, why ? why : "internal error");
     if (im->has_user) {

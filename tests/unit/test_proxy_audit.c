@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "json.h"
+#include "reqinfo.h"
 #include "testlib.h"
 
 static ag_err parse(const char *text, ag_audit_config_t *c, ag_arena_t *arena, char *msg,
@@ -559,4 +560,28 @@ TEST(audit_log_tsan_blocking_mode_waits_and_drops_nothing)
     CHECK_EQ(lines_of(l, path), 8000);
     unlink(path);
     rmdir(dir);
+}
+
+/* The attributes an entry keeps outlive the head they were parsed from: slices of the
+ * target move to the entry's copy of it, decoded ones stay in the arena. */
+TEST(audit_entry_attrs_outlive_the_head)
+{
+    ag_arena_t arena;
+    ag_arena_init(&arena, 0, 0);
+    char head[] = "/api/v1/namespaces/default/pods/we%62?watch=1";
+    ag_str_t target = ag_str_make(head, sizeof head - 1);
+    ag_attrs_t a;
+    CHECK_EQ(ag_reqinfo_parse(AG_STR("GET"), target, &arena, &a), 0);
+    ag_audit_entry_t e = {.uri = ag_arena_strdup(&arena, target)};
+    ag_audit_set_attrs(&e, &arena, &a, target);
+    memset(head, 'X', sizeof head - 1); /* the read buffer is reused */
+    CHECK(e.have_attrs && e.attrs.resource_request);
+    CHECK_SLICE(e.attrs.verb, "get");
+    CHECK_SLICE(e.attrs.api_version, "v1");
+    CHECK_SLICE(e.attrs.namespace_, "default");
+    CHECK_SLICE(e.attrs.resource, "pods");
+    CHECK_SLICE(e.attrs.name, "web"); /* decoded: the arena's */
+    CHECK_SLICE(e.attrs.path, "/api/v1/namespaces/default/pods/web");
+    CHECK_SLICE(e.attrs.api_prefix, "api");
+    ag_arena_dispose(&arena);
 }
