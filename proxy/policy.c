@@ -158,6 +158,7 @@ static struct {
     ag_policy_source_t source; /* take NULL: none */
     ag_rbac_view_t *cluster;   /* the source's objects this rebuild reads */
     ag_rbac_set_t *files;      /* the files' objects over a source (threadpool only) */
+    ag_log_limit_t source_log; /* rebuilds from the source: their log lines */
     uint64_t files_sig;        /* the inputs <files> was read from */
     ag_policy_t *built;
     ag_err err;
@@ -350,9 +351,16 @@ static void on_built(uv_work_t *w, int status)
     if (status == 0 && R.err == 0 && R.built) {
         published = R.generation + 1;
         R.built->generation = ++R.generation;
-        char what[48];
+        char what[80];
+        unsigned held = 0;
         snprintf(what, sizeof what, "reloaded in %llu ms", (unsigned long long)R.build_ms);
-        log_loaded(R.built, what);
+        /* a live source rebuilds per burst of changes: one line a second at most */
+        if (!R.cluster || ag_log_limit(&R.source_log, uv_hrtime() / 1000000u, &held)) {
+            if (held)
+                snprintf(what, sizeof what, "reloaded in %llu ms (%u more since the last line)",
+                         (unsigned long long)R.build_ms, held);
+            log_loaded(R.built, what);
+        }
         ag_policy_publish(R.built);
         R.built = NULL;
         ag_metrics_inc(R.m_ok);

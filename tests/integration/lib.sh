@@ -180,6 +180,18 @@ vmhwm() {
     awk '/VmHWM/ {print $2}' "/proc/$1/status"
 }
 
+# kubectl_pin VERSION: the Cloud SDK's kubectl is a dispatcher that runs the release
+# matching the server's version (the fake API server says 1.30); puts kubectl.VERSION
+# first on PATH, when present, so a test runs the release it is about.
+kubectl_pin() {
+    local dir
+    dir=$(dirname "$(readlink -f "$(command -v kubectl)")")
+    if [ -x "$dir/kubectl.$1" ]; then
+        mkdir -p "$T/bin" && ln -sf "$dir/kubectl.$1" "$T/bin/kubectl" && PATH=$T/bin:$PATH
+    fi
+    echo "# $(kubectl version --client 2>/dev/null | head -n 1)"
+}
+
 # True when a kubectl of 1.30 or later is on PATH. The end-to-end tests assert what a
 # current kubectl sends and prints (WebSocket exec, error wording); Debian 12's own
 # kubernetes-client is 1.20, so with it those cases are skipped with a message.

@@ -3,14 +3,9 @@
 # compare with what the gateway enforces for the real request (reached the fake API
 # server or not).
 kubectl_recent || { echo "SKIP: needs kubectl 1.30 or later on PATH"; exit 0; }
-# The Cloud SDK's kubectl is a dispatcher that runs the release matching the server's
-# version (the fake API server says 1.30, whose kubectl sends JSON reviews): pin 1.32, the
-# release this test is about (it sends SelfSubjectAccessReview as protobuf), when present.
-KC_DIR=$(dirname "$(readlink -f "$(command -v kubectl)")")
-if [ -x "$KC_DIR/kubectl.1.32" ]; then
-    mkdir -p "$T/bin" && ln -s "$KC_DIR/kubectl.1.32" "$T/bin/kubectl" && PATH=$T/bin:$PATH
-fi
-echo "# $(kubectl version --client 2>/dev/null | head -n 1)"
+# The fake API server says 1.30, whose kubectl sends JSON reviews: pin 1.32, the release
+# this test is about (it sends SelfSubjectAccessReview as protobuf).
+kubectl_pin 1.32
 
 # can_i WHO ARGS...: kubectl auth can-i's answer (yes/no), exit status checked against it
 can_i() {

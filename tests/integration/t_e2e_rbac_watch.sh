@@ -9,13 +9,7 @@
 . "$(dirname "$0")/../e2e/lib.sh"
 
 kubectl_recent || { echo "SKIP: needs kubectl 1.30 or later on PATH"; exit 0; }
-# The Cloud SDK's kubectl dispatches on the server's version (the fixture says 1.30): pin
-# 1.32 as t_kubectl_reviews.sh does, when present.
-KC_DIR=$(dirname "$(readlink -f "$(command -v kubectl)")")
-if [ -x "$KC_DIR/kubectl.1.32" ]; then
-    mkdir -p "$T/bin" && ln -s "$KC_DIR/kubectl.1.32" "$T/bin/kubectl" && PATH=$T/bin:$PATH
-fi
-echo "# $(kubectl version --client 2>/dev/null | head -n 1)"
+kubectl_pin 1.32 # as t_kubectl_reviews.sh
 
 e2e_start --bookmark-ms 500
 cat >"$T/break-glass.json" <<'JSON'
