@@ -1,4 +1,4 @@
-/* Cost of the front door's authorization step (proxy/authorize.c) in-process, per
+/* Cost of the front door's authorization step (proxy/authz/authorize.c) in-process, per
  * request, with audit off and on: attributes, the impersonation scan, the chain decision
  * against a policy of 10,000 RoleBindings (plus bootstrap), for a denial the Forbidden
  * message; with audit also the audit entry and the hand-off of the event's record to the
@@ -20,11 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "authorize.h"
+#include "authz/audit.h"
+#include "authz/authorize.h"
 #include "config.h"
-#include "log.h"
-#include "policy.h"
+#include "runtime/log.h"
+#include "authz/policy.h"
 
 #define GOAL_RATIO 1.20
 #define MAX_ROUNDS 21

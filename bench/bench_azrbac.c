@@ -1,4 +1,4 @@
-/* bench_azrbac: Azure RBAC decision time (core/azrbac.c) at 10, 1,000 and 10,000 role
+/* bench_azrbac: Azure RBAC decision time (core/authz/azure/azrbac.c) at 10, 1,000 and 10,000 role
  * assignments. The principal asking has an object id and 20 groups; 5 assignments are its
  * own or its groups' (RBAC Reader in "dev", Writer in "ci", a group's Cluster Admin at the
  * resource group, ...), the rest belong to other principals at the cluster, its namespaces,
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "azrbac.h"
+#include "authz/azure/azrbac.h"
 #include "gen.h"
 
 #define ROUNDS 15

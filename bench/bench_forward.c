@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "canon.h"
-#include "forward.h"
-#include "headers.h"
+#include "http/canon.h"
+#include "http/forward.h"
+#include "http/headers.h"
 #include "tests/unit/headsplit.h"
 
 #define ROUNDS 9

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "authn.h"
-#include "jwt.h"
+#include "authn/authn.h"
+#include "authn/jwt.h"
 
 static double clock_s(clockid_t id)
 {

@@ -1,8 +1,8 @@
-/* Microbenchmark of Kubernetes RBAC (core/rbac.c): decision time at 100, 10,000 and
+/* Microbenchmark of Kubernetes RBAC (core/authz/rbac/rbac.c): decision time at 100, 10,000 and
  * 100,000 RoleBindings (it should stay flat: bindings are indexed by subject), and load
  * time and resident memory for the largest policy. Then the cost of one change at each
  * size: a full load of the JSON (what a rebuild from files costs) against a snapshot from
- * the parsed object set (core/rbac_set.h: what a live source pays per coalesced batch).
+ * the parsed object set (core/authz/rbac/rbac_set.h: what a live source pays per coalesced batch).
  * Not a test; prints figures.
  *
  *   bench_rbac [--quick]
@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "gen.h"
-#include "rbac.h"
-#include "rbac_set.h"
+#include "authz/rbac/rbac.h"
+#include "authz/rbac/rbac_set.h"
 
 static double now_ns(void)
 {

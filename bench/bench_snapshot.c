@@ -1,5 +1,5 @@
-/* Cost of reading the published policy from several threads at once (proxy/policy.c over
- * proxy/snapshot.c), the per-request step every worker takes: "bare" enters and leaves
+/* Cost of reading the published policy from several threads at once (proxy/authz/policy.c over
+ * proxy/runtime/snapshot.c), the per-request step every worker takes: "bare" enters and leaves
  * the policy only; "decide" also judges one request (list pods in ns-1 for user-1) against
  * 10,000 RoleBindings of bench/gen.h plus bootstrap, as the authorization step does. With a
  * shared reference count every request wrote the same cache line from every worker, so
@@ -19,7 +19,7 @@
 #include <uv.h>
 
 #include "gen.h"
-#include "policy.h"
+#include "authz/policy.h"
 
 #define MAX_THREADS 8
 

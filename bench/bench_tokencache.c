@@ -1,5 +1,5 @@
 /* Warm-path cost: what a request with an already verified token pays in the token cache
- * (proxy/tokencache.c): HMAC-SHA256 of the token (a ~900-byte RS256 JWT), the shard
+ * (proxy/authn/tokencache.c): HMAC-SHA256 of the token (a ~900-byte RS256 JWT), the shard
  * lookup under its mutex, and the deep copy of a typical identity (username, uid,
  * 6 groups, 1 extra) into the request arena. Compare with bench_jwt's cold path.
  *
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tokencache.h"
+#include "authn/tokencache.h"
 
 #define NTOK 1000
 static ag_tokencache_t *cache;

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 /* ---- Kubernetes RBAC ------------------------------------------------------------------
  * Policy shape for N RoleBindings: 1000 namespaces (N/10 + 1 for small N), one Role

@@ -3,7 +3,7 @@
  * request in flight per connection; a request that finds every connection busy waits in the
  * queue and that wait counts. Latency is measured from the intended send time, so a stalled
  * target cannot hide its stall (no coordinated omission). TLS by mbedTLS, responses parsed by
- * llhttp, latencies in core/hist.h. Bounded: refuses runs longer than --max-duration and
+ * llhttp, latencies in bench/hist.h. Bounded: refuses runs longer than --max-duration and
  * targets other than loopback unless --allow-remote. `--hold N` instead opens N idle TLS
  * connections for memory measurements. One file on purpose: each bench C file is a program;
  * it runs past 800 lines because the TLS glue, the scheduler and the report belong together. */
@@ -27,10 +27,10 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "buf.h"
-#include "hist.h"
-#include "json.h"
-#include "str.h"
+#include "base/buf.h"
+#include "bench/hist.h"
+#include "base/json.h"
+#include "base/str.h"
 
 #define LG_MAX_CONNS 60000          /* ports on one loopback address */
 #define LG_MAX_TOKENS_BYTES (256u << 20)

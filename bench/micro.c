@@ -32,19 +32,19 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
 
-#include "authn.h"
-#include "azrbac.h"
-#include "b64.h"
-#include "canon.h"
-#include "cfg.h"
-#include "forward.h"
+#include "authn/authn.h"
+#include "authz/azure/azrbac.h"
+#include "base/b64.h"
+#include "http/canon.h"
+#include "base/cfg.h"
+#include "http/forward.h"
 #include "gen.h"
-#include "issuer.h"
-#include "json.h"
-#include "jwt.h"
-#include "rbac.h"
-#include "reqinfo.h"
-#include "tokencache.h"
+#include "authn/issuer.h"
+#include "base/json.h"
+#include "authn/jwt.h"
+#include "authz/rbac/rbac.h"
+#include "authz/reqinfo.h"
+#include "authn/tokencache.h"
 
 #define MAX_ROUNDS 31
 #define MAX_ROWS 64

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tls.h"
+#include "net/tls.h"
 
 #define PIPE_CAP (64 * 1024)
 #define ROUNDS 7

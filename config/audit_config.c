@@ -1,4 +1,4 @@
-/* The "audit" section (audit_config.h): strict reading with core/cfg.h. */
+/* The "audit" section (audit_config.h): strict reading with core/base/cfg.h. */
 #include "audit_config.h"
 
 #include <string.h>

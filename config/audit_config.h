@@ -2,7 +2,7 @@
  * recorded at which level, as a small ordered rule list in the spirit of the API
  * server's audit policy (the first matching rule decides; no rule matched: "level").
  * Part of the config snapshot (lifetime: snapshot; strings in the config arena). Never
- * opens a file: proxy/audit.c does.
+ * opens a file: proxy/authz/audit.c does.
  *
  *   "audit": {
  *     "file": "audit.log",           (required; relative to the config file)
@@ -31,8 +31,8 @@
 
 #include <stdbool.h>
 
-#include "cfg.h"
-#include "str.h"
+#include "base/cfg.h"
+#include "base/str.h"
 
 #define AG_AUDIT_MAX_RULES 64
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "audit_config.h"
-#include "yaml2json.h"
+#include "base/yaml2json.h"
 
 #define POLICY_MAX_BYTES (4u << 20)
 

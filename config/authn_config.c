@@ -1,12 +1,12 @@
-/* The "authentication" section (authn_config.h): strict reading with core/cfg.h,
+/* The "authentication" section (authn_config.h): strict reading with core/base/cfg.h,
  * defaults from the modules the knobs belong to. */
 #include "authn_config.h"
 
 #include <string.h>
 
-#include "fetch.h"
-#include "keys.h"
-#include "tokencache.h"
+#include "net/fetch.h"
+#include "authn/keys.h"
+#include "authn/tokencache.h"
 
 static ag_err parse_cache(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_authn_config_t *c)
 {

@@ -1,6 +1,6 @@
 /* The "authentication" configuration section: who may sign bearer tokens (the issuers,
- * parsed by core/issuer.c), whether anonymous requests pass, and the knobs of the key
- * manager (proxy/keys.h), the token cache (proxy/tokencache.h) and the TokenReview
+ * parsed by core/authn/issuer.c), whether anonymous requests pass, and the knobs of the key
+ * manager (proxy/authn/keys.h), the token cache (proxy/authn/tokencache.h) and the TokenReview
  * webhook. Part of the config snapshot (lifetime: snapshot); never opens a socket.
  *
  *   "authentication": {
@@ -18,8 +18,8 @@
 
 #include <stdbool.h>
 
-#include "cfg.h"
-#include "issuer.h"
+#include "base/cfg.h"
+#include "authn/issuer.h"
 
 typedef struct {
     ag_issuer_set_t *issuers;      /* owned: ag_authn_config_dispose */

@@ -1,5 +1,5 @@
-/* The "authorization" section (authz_config.h): strict reading with core/cfg.h. Policy
- * files are only named here; proxy/policy.c loads them. */
+/* The "authorization" section (authz_config.h): strict reading with core/base/cfg.h. Policy
+ * files are only named here; proxy/authz/policy.c loads them. */
 #include "authz_config.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* The "authorization" configuration section: which policy judges requests after
  * authentication (Kubernetes RBAC files, optionally Azure RBAC chained in front), and
  * what happens to client impersonation headers. Part of the config snapshot (lifetime:
- * snapshot; strings in the config arena). Loading the policy files is proxy/policy.c's
+ * snapshot; strings in the config arena). Loading the policy files is proxy/authz/policy.c's
  * job, so a reload rebuilds the policy without re-reading the config. Never opens a
  * socket.
  *
@@ -11,7 +11,7 @@
  *                                      one is present, else rbac)
  *     "rbac": {"policies": ["policies/", "extra.json"], "bootstrap": true,
  *              "cluster": {...}},     (list/watch RBAC from the upstream API server,
- *                                      proxy/rbacsync.h; keys in ag_rbac_cluster_config_t)
+ *                                      proxy/authz/rbacsync.h; keys in ag_rbac_cluster_config_t)
  *     "azure": { ...config/azure_config.h... },   (or a top-level "azure" section)
  *     "impersonation": "authorize",   (authorize | deny: Impersonate-* from clients)
  *     "reload_interval": "1s"         (policy file poll; "0s" turns polling off; SIGHUP
@@ -23,16 +23,16 @@
 
 #include <stdbool.h>
 
-#include "authz_chain.h"
+#include "authz/authz_chain.h"
 #include "azure_config.h"
-#include "cfg.h"
+#include "base/cfg.h"
 
 #define AG_AUTHZ_CONFIG_MAX_POLICIES 256
 
 enum { AG_IMPERSONATION_AUTHORIZE = 0, AG_IMPERSONATION_DENY = 1 };
 
 /* "authorization.rbac.cluster": Kubernetes RBAC read from the upstream API server by
- * list/watch (proxy/rbacsync.c), combined with the policy files. */
+ * list/watch (proxy/authz/rbacsync.c), combined with the policy files. */
 typedef struct {
     bool enabled;               /* the "cluster" object is present */
     int page_size;              /* list ?limit= (default 500) */

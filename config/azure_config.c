@@ -1,11 +1,11 @@
-/* The "azure" section (azure_config.h): strict reading with core/cfg.h; the policy itself
- * is loaded by core/azload.c. */
+/* The "azure" section (azure_config.h): strict reading with core/base/cfg.h; the policy itself
+ * is loaded by core/authz/azure/azrbac_load.c. */
 #include "azure_config.h"
 
 #include <string.h>
 
-#include "arm.h"
-#include "azperm.h"
+#include "authz/azure/azrbac_arm.h"
+#include "authz/azure/azrbac_perm.h"
 
 static const char *const modes[] = {"rbac", "azure-then-rbac", "azure-or-rbac", NULL};
 

@@ -1,5 +1,5 @@
 /* The "azure" configuration section: Azure RBAC for Kubernetes authorization (core/
- * azrbac.h) and how it is chained with Kubernetes RBAC (core/authz_chain.h). Part of the
+ * azrbac.h) and how it is chained with Kubernetes RBAC (core/authz/authz_chain.h). Part of the
  * config snapshot (lifetime: snapshot; strings in cfg->arena); loading the policy files is
  * a separate step so a reload can rebuild the policy without re-reading the config.
  *
@@ -24,21 +24,21 @@
 #ifndef AG_AZURE_CONFIG_H
 #define AG_AZURE_CONFIG_H
 
-#include "authz_chain.h"
-#include "azrbac.h"
-#include "cfg.h"
-#include "core/graph.h"
+#include "authz/authz_chain.h"
+#include "authz/azure/azrbac.h"
+#include "base/cfg.h"
+#include "graph/graph.h"
 
 #define AG_AZURE_CONFIG_MAX_FILES 256
 #define AG_ARM_DEFAULT_POLL_MS 60000
 #define AG_ARM_DEFAULT_TIMEOUT_MS 30000
 
-/* "azure.arm": where and how the ARM poller (proxy/armsync.c) reads role assignments,
+/* "azure.arm": where and how the ARM poller (proxy/authz/armsync.c) reads role assignments,
  * role definitions and deny assignments. */
 typedef struct {
     bool enabled;
     ag_str_t base_url;          /* scheme://host[:port], no trailing slash (arena) */
-    ag_graph_cfg_t cred;        /* the app's credential fields (core/graph.h; scope
+    ag_graph_cfg_t cred;        /* the app's credential fields (core/graph/graph.h; scope
                                    "{base_url}/.default"); cred.timeout_ms is per request */
     long long poll_interval_ms; /* between the end of one poll and the next */
 } ag_arm_config_t;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "runtime/log.h"
 
 void ag_config_defaults(ag_config_t *c)
 {
@@ -436,7 +436,7 @@ static ag_err parse_passthrough(ag_cfg_t *cfg, ag_json_ref ref, const char *path
     return 0;
 }
 
-/* "graph": Azure AD group overage resolution (core/graph.c reads the section). */
+/* "graph": Azure AD group overage resolution (core/graph/graph.c reads the section). */
 static ag_err parse_graph(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
 {
     ag_graph_cfg_defaults(&c->graph);

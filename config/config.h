@@ -1,4 +1,4 @@
-/* The gateway configuration model: one JSON file read strictly with core/cfg.h into an
+/* The gateway configuration model: one JSON file read strictly with core/base/cfg.h into an
  * immutable snapshot (lifetime: snapshot; everything hangs off cfg->arena). The top level
  * dispatches each known key to a section parser listed in one table in config.c, so a new
  * section ("issuers", "authorization", "azure", "audit") is one field here plus one line
@@ -8,16 +8,16 @@
 
 #include <stdbool.h>
 
-#include "arena.h"
+#include "base/arena.h"
 #include "audit_config.h"
 #include "authn_config.h"
 #include "authz_config.h"
 #include "azure_config.h"
-#include "cfg.h"
-#include "core/graph.h"
-#include "err.h"
-#include "ipaddr.h"
-#include "str.h"
+#include "base/cfg.h"
+#include "graph/graph.h"
+#include "base/err.h"
+#include "base/ipaddr.h"
+#include "base/str.h"
 
 #define AG_CONFIG_MAX_BYTES (4u << 20) /* a config file is small; cap the read */
 #define AG_CONFIG_MAX_WORKERS 64       /* per-worker metric slots are sized for this */
@@ -28,7 +28,7 @@ typedef struct {
     const char *address; /* "HOST:PORT" ([v6]:port allowed), as written */
     int backlog;
     /* listen.proxy_protocol.trusted (arena): the networks whose connections must open
-     * with a PROXY protocol header (core/proxyproto.h); from anyone else a header is
+     * with a PROXY protocol header (core/http/proxyproto.h); from anyone else a header is
      * refused. ntrusted 0: no section, every PROXY header is refused. */
     ag_ipaddr_net_t *pp_trusted;
     int pp_ntrusted;
@@ -122,17 +122,17 @@ typedef struct ag_config {
     ag_config_log_t log;
     ag_config_webhooks_t webhooks;
     bool graph_enabled;      /* a "graph" section is present: resolve Azure AD group
-                                overage through Microsoft Graph (proxy/graph.h) */
-    ag_graph_cfg_t graph;    /* core/graph.h; strings in <arena> */
+                                overage through Microsoft Graph (proxy/authn/graph.h) */
+    ag_graph_cfg_t graph;    /* core/graph/graph.h; strings in <arena> */
     bool authn_enabled;      /* an "authentication" section is present: bearer tokens and
-                                client certificates are verified (proxy/authenticate.h) */
+                                client certificates are verified (proxy/authn/authenticate.h) */
     ag_authn_config_t authn; /* config/authn_config.h; issuers owned, freed with the config */
     bool authz_enabled;      /* an "authorization" (or "azure") section is present: requests
-                                are judged by proxy/authorize.c against proxy/policy.c */
+                                are judged by proxy/authz/authorize.c against proxy/authz/policy.c */
     ag_authz_config_t authz; /* config/authz_config.h */
     bool azure_enabled;      /* a top-level "azure" section (config/azure_config.h) */
     ag_azure_config_t azure;
-    bool audit_enabled;        /* an "audit" section: proxy/audit.c writes events */
+    bool audit_enabled;        /* an "audit" section: proxy/authz/audit.c writes events */
     bool insecure_passthrough; /* top-level "insecure_passthrough": true (only without
                                   authentication and authorization): forward every request
                                   with the gateway's credential. Without it and without

@@ -9,7 +9,7 @@
 #          and timeouts, admin listener, workers, log level info), audit at Metadata to a
 #          file, 10,000 RoleBindings plus the bootstrap policy, /metrics scraped once a
 #          second by run.sh; the upstream stays the bench's plain-HTTP one, as for nginx
-# The config shape below follows config/config.h, config/authn_config.h, core/issuer.h,
+# The config shape below follows config/config.h, config/authn_config.h, core/authn/issuer.h,
 # config/azure_config.h and the "authorization.rbac.policies" list `authgate check --config`
 # reads. When
 # the gateway's schema moves, this file is the one place to change. A target whose

@@ -1,5 +1,5 @@
-/* libFuzzer target for what the ARM poller reads from the network (core/arm.c,
- * core/azload.c): arbitrary bytes as a list page and as each kind of ARM list loaded into
+/* libFuzzer target for what the ARM poller reads from the network (core/authz/azure/azrbac_arm.c,
+ * core/authz/azure/azrbac_load.c): arbitrary bytes as a list page and as each kind of ARM list loaded into
  * a snapshot. Checks the promises the poller relies on: an accepted nextLink stays on the
  * base origin; a page is either refused or loads; a snapshot that loads answers a decision
  * without crashing and never grants a principal the input does not name. */
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "arm.h"
-#include "azrbac.h"
-#include "core/graph.h"
+#include "base/arena.h"
+#include "authz/azure/azrbac_arm.h"
+#include "authz/azure/azrbac.h"
+#include "graph/graph.h"
 
 #define FAIL(msg)                                                                      \
     do {                                                                               \

@@ -1,4 +1,4 @@
-/* libFuzzer target for Azure RBAC (core/azload.c, azrbac.c, azperm.c): the input is up to
+/* libFuzzer target for Azure RBAC (core/authz/azure/azrbac_load.c, azrbac.c, azrbac_perm.c): the input is up to
  * four NUL-separated parts: role definitions, role assignments, deny assignments, and a
  * request ("verb\ngroup\nresource\nsubresource\nnamespace\npath\ngroup-id"). Loads the
  * policy, and when it loads evaluates the request for a fixed principal plus the group,
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "azperm.h"
-#include "azrbac.h"
+#include "authz/azure/azrbac_perm.h"
+#include "authz/azure/azrbac.h"
 
 #define CLUSTER                                                                                    \
     "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/"            \

@@ -1,4 +1,4 @@
-/* Differential libFuzzer target: core/b64.c (the hand-written base64url codec every token
+/* Differential libFuzzer target: core/base/b64.c (the hand-written base64url codec every token
  * segment and JWK number goes through) against mbedTLS's base64 (RFC 4648 §4 alphabet,
  * padded). The input is decoded by both: ours must accept exactly the strings that are
  * base64url in canonical unpadded form (mbedTLS decodes the translated, padded string and
@@ -10,7 +10,7 @@
 
 #include <mbedtls/base64.h>
 
-#include "b64.h"
+#include "base/b64.h"
 
 #define MAX_IN 4096
 

@@ -1,4 +1,4 @@
-/* libFuzzer target for the strict config reader (core/cfg.c): arbitrary bytes through
+/* libFuzzer target for the strict config reader (core/base/cfg.c): arbitrary bytes through
  * ag_cfg_init, then every object walked with the generic getters, the getter chosen by
  * the value's type and the key's first letter, so every getter meets every shape. Any
  * error must come out as "FILE:LINE:COL: ..." and stop further reads. */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cfg.h"
+#include "base/cfg.h"
 
 #define FAIL(msg)                                                                      \
     do {                                                                               \

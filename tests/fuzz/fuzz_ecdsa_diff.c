@@ -1,5 +1,5 @@
 /* Differential libFuzzer target: the gateway's ECDSA verification (ag_jwk_verify, i.e.
- * core/jwks.c verify_ecdsa on its cached tables) against mbedtls_ecdsa_verify on the same
+ * core/authn/jwks.c verify_ecdsa on its cached tables) against mbedtls_ecdsa_verify on the same
  * curve, public key, hash and (r, s). They must agree on every input; a verification that
  * only one of them accepts aborts.
  *
@@ -16,9 +16,9 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/sha512.h>
 
-#include "b64.h"
-#include "buf.h"
-#include "jwks.h"
+#include "base/b64.h"
+#include "base/buf.h"
+#include "authn/jwks.h"
 
 #define KEYS 3
 

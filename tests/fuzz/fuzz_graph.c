@@ -1,4 +1,4 @@
-/* libFuzzer target for the Graph response parsers (core/graph.c): arbitrary bytes as a
+/* libFuzzer target for the Graph response parsers (core/graph/graph.c): arbitrary bytes as a
  * getMemberObjects page, as a token endpoint answer and as a nextLink URL. Checks the
  * promises the resolver relies on: accepted ids are GUIDs and never more than the room
  * given, an accepted nextLink stays on the base origin, an accepted access token has no
@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "arena.h"
-#include "core/graph.h"
+#include "base/arena.h"
+#include "graph/graph.h"
 
 #define FAIL(msg)                                                                      \
     do {                                                                               \

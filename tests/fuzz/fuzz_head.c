@@ -1,5 +1,5 @@
 /* libFuzzer target for the request-head safety layer, through the code the proxy runs:
- * raw bytes -> the production head framing and reading (proxy/http1_parse.c: where the
+ * raw bytes -> the production head framing and reading (proxy/http/http1_parse.c: where the
  * head ends under the limits, ag_canon_scan_head, llhttp strict) -> ag_canon_check ->
  * ag_forward_head. Nothing of the front end's head path is copied here. Asserts the invariants the
  * gateway's security rests on:
@@ -21,11 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "canon.h"
-#include "forward.h"
-#include "headers.h"
-#include "http1_parse.h"
-#include "status.h"
+#include "http/canon.h"
+#include "http/forward.h"
+#include "http/headers.h"
+#include "http/http1_parse.h"
+#include "http/status.h"
 #include "tests/unit/headsplit.h"
 
 #define FAIL(msg)                                                                      \
@@ -107,7 +107,7 @@ static void check_reparse(const ag_http_req_t *in, ag_str_t head)
         FAIL("forwarded upgrade differs");
 }
 
-/* ---- the production parser (proxy/http1_parse.c) reads the head as the proxy does; the
+/* ---- the production parser (proxy/http/http1_parse.c) reads the head as the proxy does; the
  * test splitter (headsplit.h, written independently) must read a head both accept the
  * same way: same method, target, version, header names and values. A head the
  * production parser refuses is fine (the proxy answers 400/414/431); a different reading

@@ -1,4 +1,4 @@
-/* libFuzzer target: client impersonation headers (core/impersonate.c) over untrusted
+/* libFuzzer target: client impersonation headers (core/authz/impersonate.c) over untrusted
  * bytes. Input: header lines "Name: value" separated by '\n'. Checks invariants: parse
  * either refuses or yields at most AG_IMPERSONATE_MAX values with a user when anything
  * is requested; every check has the impersonate verb and a resource; the identity always
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "impersonate.h"
+#include "authz/impersonate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

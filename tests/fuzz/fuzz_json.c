@@ -1,4 +1,4 @@
-/* libFuzzer target for the strict JSON reader (core/json.c): parse arbitrary bytes, then
+/* libFuzzer target for the strict JSON reader (core/base/json.c): parse arbitrary bytes, then
  * walk every value with every accessor, and check that accepted documents keep their
  * promises (keys unique and found by ag_json_get, strings unescape, ag_json_write_str
  * output parses back). Untrusted JSON reaches it from tokens, JWKS, webhooks, config. */
@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "arena.h"
-#include "buf.h"
-#include "json.h"
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/json.h"
 
 #define FAIL(msg)                                                                      \
     do {                                                                               \

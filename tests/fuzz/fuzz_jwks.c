@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "jwks.h"
+#include "authn/jwks.h"
 
 static void exercise(ag_jwks_t *ks)
 {

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "authn.h"
-#include "jwt.h"
+#include "authn/authn.h"
+#include "authn/jwt.h"
 
 /* generated from tests/fixtures/jwt (public keys only) */
 static const char config[] =

@@ -1,5 +1,5 @@
-/* libFuzzer target: the Kubernetes watch stream and list pages (core/kwatch.c) as the RBAC
- * reflector (proxy/rbacsync.c) reads them, applied to a parsed object set (rbac_set.h) the
+/* libFuzzer target: the Kubernetes watch stream and list pages (core/authz/rbac/kwatch.c) as the RBAC
+ * reflector (proxy/authz/rbacsync.c) reads them, applied to a parsed object set (rbac_set.h) the
  * same way: a page put whole, ADDED/MODIFIED put, DELETED removed; then the set's view is
  * built into a snapshot under a files layer (ag_rbac_view_over). Checks: nothing an
  * event or page holds can fail a build (invalid objects are refused one by one), a line
@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kwatch.h"
-#include "rbac.h"
-#include "rbac_set.h"
+#include "authz/rbac/kwatch.h"
+#include "authz/rbac/rbac.h"
+#include "authz/rbac/rbac_set.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

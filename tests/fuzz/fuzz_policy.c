@@ -1,12 +1,12 @@
-/* libFuzzer target: RBAC policy loading (core/rbac_load.c) and the SubjectAccessReview
- * codec (core/sar.c) over untrusted JSON. A policy that loads is also evaluated and
+/* libFuzzer target: RBAC policy loading (core/authz/rbac/rbac_load.c) and the SubjectAccessReview
+ * codec (core/review/sar.c) over untrusted JSON. A policy that loads is also evaluated and
  * walked by who-can (and a denial explained: rbac_explain.c), so index and aggregation
  * bugs surface too. */
 #include <stdint.h>
 #include <string.h>
 
-#include "rbac.h"
-#include "sar.h"
+#include "authz/rbac/rbac.h"
+#include "review/sar.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

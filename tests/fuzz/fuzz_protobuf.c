@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
-#include "kpb.h"
+#include "base/json.h"
+#include "review/kpb.h"
 
 static const char *const kinds[][2] = {
     {"authorization.k8s.io/v1", "SelfSubjectAccessReview"},

@@ -1,5 +1,5 @@
-/* libFuzzer target for the PROXY protocol parser (core/proxyproto.c) and the address text
- * it relies on (core/ipaddr.c). The gateway hands the parser a connection's first bytes
+/* libFuzzer target for the PROXY protocol parser (core/http/proxyproto.c) and the address text
+ * it relies on (core/base/ipaddr.c). The gateway hands the parser a connection's first bytes
  * again each time more arrive, so the invariants are about prefixes:
  *  - feeding the input's prefixes in order gives MORE until one answer, and every longer
  *    prefix gives that same answer (a header, once complete, has one length and one
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipaddr.h"
-#include "proxyproto.h"
+#include "base/ipaddr.h"
+#include "http/proxyproto.h"
 
 #define FAIL(msg)                                                                                  \
     do {                                                                                           \

@@ -1,4 +1,4 @@
-/* libFuzzer target: request-attribute derivation (core/reqinfo.c) over untrusted method
+/* libFuzzer target: request-attribute derivation (core/authz/reqinfo.c) over untrusted method
  * and target bytes, plus the selector parsers it uses. Input: METHOD ' ' TARGET. Checks
  * invariants: slices stay inside the input or the arena, a resource request always has
  * an API prefix (empty inner segments may leave version or resource empty, as upstream;
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "reqinfo.h"
+#include "authz/reqinfo.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* Differential libFuzzer target: core/sha256.c (its buffering and padding, both block
+/* Differential libFuzzer target: core/base/sha256.c (its buffering and padding, both block
  * functions: SHA-NI when the CPU has it, and the portable one) against mbedTLS's SHA-256
  * and HMAC-SHA256, for any length and any split of the updates. Any difference aborts.
  *
@@ -12,7 +12,7 @@
 #include <mbedtls/md.h>
 #include <mbedtls/sha256.h>
 
-#include "sha256.h"
+#include "base/sha256.h"
 
 #define MAX_MSG (64u * 4096u)
 

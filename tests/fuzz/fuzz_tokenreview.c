@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "json.h"
-#include "tokenreview.h"
+#include "base/json.h"
+#include "review/tokenreview.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

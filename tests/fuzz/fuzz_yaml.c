@@ -1,4 +1,4 @@
-/* libFuzzer target: YAML policy input (core/yaml2json.c) over untrusted bytes. The JSON it
+/* libFuzzer target: YAML policy input (core/base/yaml2json.c) over untrusted bytes. The JSON it
  * writes must always be JSON the strict reader accepts (only a duplicate key, or nesting
  * one level past the limit for the document array, may be refused there), every JSON
  * offset must map to a YAML position, and the same bytes then go through the RBAC and
@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "azrbac.h"
-#include "rbac.h"
-#include "yaml2json.h"
+#include "authz/azure/azrbac.h"
+#include "authz/rbac/rbac.h"
+#include "base/yaml2json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

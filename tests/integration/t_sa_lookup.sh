@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Threat-model case 39: a bound service-account token whose pod was deleted must stop
 # working, as at the API server. The gateway confirms each new SA token with a TokenReview to
-# its upstream (proxy/sa_lookup.c) over TLS with the upstream CA and its own credential; the
+# its upstream (proxy/authn/sa_lookup.c) over TLS with the upstream CA and its own credential; the
 # fake API server (tests/fixtures/apiserver.mjs --tokenreview-file) answers
 # authenticated:false for pods listed as deleted. Cases:
 #  - live pod: 200, one review per token (cached), also for 6 concurrent first uses;

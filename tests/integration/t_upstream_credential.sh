@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The gateway's own upstream credential follows its token file (proxy/credential.c) in front
+# The gateway's own upstream credential follows its token file (proxy/http/credential.c) in front
 # of the fake API server (tests/fixtures/apiserver.mjs, which refuses anything but exactly
 # its current token and re-reads its own token file when it changes):
 #  - both sides rotate (new file + rename; the API server keeps accepting the previous token

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <uv.h>
 
-#include "authenticate.h"
-#include "json.h"
+#include "authn/authenticate.h"
+#include "base/json.h"
 #include "testlib.h"
 
 typedef struct {

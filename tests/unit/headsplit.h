@@ -1,10 +1,10 @@
 /* A tiny HTTP/1.x head splitter for tests and fuzz targets only: it turns a head that
- * ag_canon_scan_head accepted into an ag_http_req_t, the way proxy/http1.c does from
+ * ag_canon_scan_head accepted into an ag_http_req_t, the way proxy/http/http1.c does from
  * llhttp callbacks. Never used by the gateway itself (one parser in production). */
 #ifndef AG_TEST_HEADSPLIT_H
 #define AG_TEST_HEADSPLIT_H
 
-#include "httpreq.h"
+#include "http/httpreq.h"
 
 #define HS_MAX_HEADERS 64
 

@@ -4,10 +4,10 @@
 #ifndef AG_TEST_JWT_FIXTURE_H
 #define AG_TEST_JWT_FIXTURE_H
 
-#include "authn.h"
-#include "cfg.h"
-#include "issuer.h"
-#include "json.h"
+#include "authn/authn.h"
+#include "base/cfg.h"
+#include "authn/issuer.h"
+#include "base/json.h"
 
 #define FIXDIR "tests/fixtures/jwt"
 

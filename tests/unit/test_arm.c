@@ -1,11 +1,11 @@
-/* Unit tests for core/arm.c (ARM list URLs, strict page reading) and for loading an
+/* Unit tests for core/authz/azure/azrbac_arm.c (ARM list URLs, strict page reading) and for loading an
  * Azure RBAC snapshot from ARM pages (ag_azrbac_load_srcs): several pages per kind, REST
  * shapes, management-group assignments kept only when ARM listed them, hostile pages
  * refused. */
 #include <stdio.h>
 
-#include "arm.h"
-#include "azrbac.h"
+#include "authz/azure/azrbac_arm.h"
+#include "authz/azure/azrbac.h"
 #include "testlib.h"
 
 #define BASE "http://127.0.0.1:8124"

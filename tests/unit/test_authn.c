@@ -2,7 +2,7 @@
  * mappings, over tokens minted by node's jose/crypto (tests/fixtures/jwt/mint.mjs). */
 #include <pthread.h>
 
-#include "authn.h"
+#include "authn/authn.h"
 #include "testlib.h"
 #include "jwt_fixture.h"
 

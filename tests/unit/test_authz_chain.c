@@ -1,8 +1,8 @@
-/* The authorizer chain (core/authz_chain.c): who decides (Azure RBAC for Azure AD
+/* The authorizer chain (core/authz/authz_chain.c): who decides (Azure RBAC for Azure AD
  * identities, Kubernetes RBAC for the rest) and how the modes combine, with the real
  * Azure RBAC and Kubernetes RBAC engines and with an injected RBAC stub. */
-#include "authz_chain.h"
-#include "sar.h"
+#include "authz/authz_chain.h"
+#include "review/sar.h"
 #include "testlib.h"
 
 #define CLUSTER                                                                                    \

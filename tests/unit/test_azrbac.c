@@ -1,9 +1,9 @@
-/* Azure RBAC (core/azrbac.c, core/azload.c, core/azperm.c): every rule of spec §3-§8 and
+/* Azure RBAC (core/authz/azure/azrbac.c, core/authz/azure/azrbac_load.c, core/authz/azure/azrbac_perm.c): every rule of spec §3-§8 and
  * §13 and every surprise of §15, table-driven, against the built-in role definitions. */
 #include <stdarg.h>
 
-#include "azperm.h"
-#include "azrbac.h"
+#include "authz/azure/azrbac_perm.h"
+#include "authz/azure/azrbac.h"
 #include "testlib.h"
 
 #define SUB "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
@@ -966,7 +966,7 @@ TEST(azrbac_explain_names_the_assignment_one_field_away)
     CHECK_STREQ(near_of(cond, 1, prod), "");
 }
 
-/* ---- data actions as Kubernetes rules (azrules.c; kubectl auth can-i --list) ------------ */
+/* ---- data actions as Kubernetes rules (azrbac_rules.c; kubectl auth can-i --list) ------------ */
 
 #define R_MAP "9d5b4a3c-1111-4222-8333-944455558888"
 #define R_ODD "9d5b4a3c-1111-4222-8333-944455559999"

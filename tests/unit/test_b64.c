@@ -1,5 +1,5 @@
-/* core/b64: canonical unpadded base64url only (RFC 4648 §5, JWS §2). */
-#include "b64.h"
+/* core/base/b64: canonical unpadded base64url only (RFC 4648 §5, JWS §2). */
+#include "base/b64.h"
 #include "testlib.h"
 
 static ag_err dec(const char *in, char *out, size_t cap, size_t *n)

@@ -1,7 +1,7 @@
-/* Canonical-request rules (core/canon.c): every rejection in DESIGN.md "Canonical
+/* Canonical-request rules (core/http/canon.c): every rejection in DESIGN.md "Canonical
  * requests", issue 2 and threat-model.md cases 2, 9, 18 and 42 has its own case. */
-#include "canon.h"
-#include "headers.h"
+#include "http/canon.h"
+#include "http/headers.h"
 #include "headsplit.h"
 #include "testlib.h"
 

@@ -1,4 +1,4 @@
-#include "cfg.h"
+#include "base/cfg.h"
 #include "testlib.h"
 
 typedef struct {

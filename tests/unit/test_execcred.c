@@ -1,5 +1,5 @@
-/* core/execcred: KUBERNETES_EXEC_INFO in, the ExecCredential kubectl reads out. */
-#include "execcred.h"
+/* core/login/execcred: KUBERNETES_EXEC_INFO in, the ExecCredential kubectl reads out. */
+#include "login/execcred.h"
 #include "testlib.h"
 
 static ag_arena_t arena_; /* reachable from a global: not a leak at exit */

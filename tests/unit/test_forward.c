@@ -1,10 +1,10 @@
-/* Upstream head rewriting (core/forward.c): exactly what the API server receives.
+/* Upstream head rewriting (core/http/forward.c): exactly what the API server receives.
  * Threat-model cases 1-5, 7-10 and 43; kubernetes-authz.md §7. */
 #include <stdio.h>
 
-#include "canon.h"
-#include "forward.h"
-#include "headers.h"
+#include "http/canon.h"
+#include "http/forward.h"
+#include "http/headers.h"
 #include "headsplit.h"
 #include "testlib.h"
 

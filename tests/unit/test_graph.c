@@ -1,4 +1,4 @@
-/* Unit tests for core/graph.c: Graph URLs and bodies, strict page and token parsing, the
+/* Unit tests for core/graph/graph.c: Graph URLs and bodies, strict page and token parsing, the
  * nextLink origin check, the group cap, client-credentials bodies and the signed client
  * assertion, and the "graph" config section. */
 #include <stdio.h>
@@ -12,9 +12,9 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
-#include "b64.h"
-#include "graph.h"
-#include "json.h"
+#include "base/b64.h"
+#include "graph/graph.h"
+#include "base/json.h"
 #include "testlib.h"
 
 #define OID "3F2504E0-4F89-41D3-9A0C-0305E82C3301"

@@ -1,6 +1,6 @@
-/* Header-name classification (core/headers.c): the table forwarding and canonical checks
+/* Header-name classification (core/http/headers.c): the table forwarding and canonical checks
  * rely on. Threat-model cases 1, 2, 7, 8, 9 and 43. */
-#include "headers.h"
+#include "http/headers.h"
 #include "testlib.h"
 
 static unsigned cls(const char *name)

@@ -1,8 +1,8 @@
-/* Unit tests for core/hist.c: bucket tiling, relative error, percentile ranks, merge. */
+/* Unit tests for bench/hist.c: bucket tiling, relative error, percentile ranks, merge. */
 #include <math.h>
 #include <stdlib.h>
 
-#include "hist.h"
+#include "bench/hist.h"
 #include "testlib.h"
 
 static ag_hist_t *new_hist(void)

@@ -1,6 +1,6 @@
-/* core/impersonate.c: the Impersonate-* headers as the API server reads them, the checks
+/* core/authz/impersonate.c: the Impersonate-* headers as the API server reads them, the checks
  * they require (reference §7.2) and the resulting identity (§7.3, the examples there). */
-#include "impersonate.h"
+#include "authz/impersonate.h"
 #include "testlib.h"
 
 #define H(n, v) ((ag_header_t){AG_STR(n), AG_STR(v), 0})

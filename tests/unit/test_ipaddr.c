@@ -1,6 +1,6 @@
-/* core/ipaddr: address text as inet_pton/inet_ntop read and write it; CIDR networks for
+/* core/base/ipaddr: address text as inet_pton/inet_ntop read and write it; CIDR networks for
  * listen.proxy_protocol.trusted. */
-#include "ipaddr.h"
+#include "base/ipaddr.h"
 #include "testlib.h"
 
 static bool parse(const char *s, int family, ag_ipaddr_t *ip)

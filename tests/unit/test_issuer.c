@@ -1,6 +1,6 @@
-/* core/issuer: the "issuers" config section: strict errors with FILE:LINE:COL, key
+/* core/authn/issuer: the "issuers" config section: strict errors with FILE:LINE:COL, key
  * sources, defaults, the Azure AD preset and the service-account types. */
-#include "issuer.h"
+#include "authn/issuer.h"
 #include "testlib.h"
 
 #define FIXDIR "tests/fixtures/jwt"

@@ -1,4 +1,4 @@
-#include "json.h"
+#include "base/json.h"
 #include "testlib.h"
 
 static ag_err parse(const char *text, ag_json_t *doc, ag_arena_t *a)

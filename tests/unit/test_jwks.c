@@ -1,6 +1,6 @@
-/* core/jwks: JWKS and PEM key sets, key selection, the key-decides-alg rule. */
-#include "b64.h"
-#include "jwks.h"
+/* core/authn/jwks: JWKS and PEM key sets, key selection, the key-decides-alg rule. */
+#include "base/b64.h"
+#include "authn/jwks.h"
 #include "testlib.h"
 #include "jwt_fixture.h"
 

@@ -1,5 +1,5 @@
-/* core/jwt: strict compact JWS structure, alg allow-list, crit, claim readers. */
-#include "jwt.h"
+/* core/authn/jwt: strict compact JWS structure, alg allow-list, crit, claim readers. */
+#include "authn/jwt.h"
 #include "testlib.h"
 #include "jwt_fixture.h"
 

@@ -1,12 +1,12 @@
-/* The protobuf wire reader/writer (core/pb.h) and Kubernetes' protobuf encoding of the
- * review kinds (core/kpb.h): round trips, kubectl 1.32's own bytes, and every malformed
+/* The protobuf wire reader/writer (core/review/pb.h) and Kubernetes' protobuf encoding of the
+ * review kinds (core/review/kpb.h): round trips, kubectl 1.32's own bytes, and every malformed
  * class (truncated varints, over-long varints, bad field numbers, wrong and undefined wire
  * types, lengths past the end, wrong envelopes), plus unknown fields skipped. */
 #include <stdint.h>
 
-#include "json.h"
-#include "kpb.h"
-#include "pb.h"
+#include "base/json.h"
+#include "review/kpb.h"
+#include "review/pb.h"
 #include "testlib.h"
 
 /* `kubectl auth can-i get pods` (v1.32.5, namespace default), as it went on the wire. */

@@ -1,7 +1,7 @@
-/* core/kubeconfig: the cluster/user/context `authgate kubeconfig` writes, merged into an
+/* core/login/kubeconfig: the cluster/user/context `authgate kubeconfig` writes, merged into an
  * existing kubeconfig by name. */
-#include "json.h"
-#include "kubeconfig.h"
+#include "base/json.h"
+#include "login/kubeconfig.h"
 #include "testlib.h"
 
 static const char *const args[] = {"login", "--issuer-url", "https://idp", "--client-id", "k",

@@ -1,16 +1,16 @@
-/* The list/watch wire format (core/kwatch.c): events and pages as kube-apiserver writes
+/* The list/watch wire format (core/authz/rbac/kwatch.c): events and pages as kube-apiserver writes
  * them, everything else refused whole; and the policy files laid over a live source's
- * objects (rbac_set.h ag_rbac_view_over, ag_rbac_set_put_files), as proxy/policy.c
+ * objects (rbac_set.h ag_rbac_view_over, ag_rbac_set_put_files), as proxy/authz/policy.c
  * builds the cluster's RBAC under a break-glass file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "kwatch.h"
-#include "rbac.h"
-#include "rbac_set.h"
-#include "reqinfo.h"
+#include "base/arena.h"
+#include "authz/rbac/kwatch.h"
+#include "authz/rbac/rbac.h"
+#include "authz/rbac/rbac_set.h"
+#include "authz/reqinfo.h"
 #include "testlib.h"
 
 static ag_err parse(const char *line, bool namespaced, ag_kw_event_t *ev, ag_arena_t *a)

@@ -1,6 +1,6 @@
-/* core/oauth: what `authgate login` reads from an identity provider and writes to its
+/* core/login/oauth: what `authgate login` reads from an identity provider and writes to its
  * cache and forms. */
-#include "oauth.h"
+#include "login/oauth.h"
 #include "testlib.h"
 
 #define NOW 1800000000LL

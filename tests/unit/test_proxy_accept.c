@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "http1.h"
-#include "metrics.h"
-#include "server.h"
+#include "http/http1.h"
+#include "runtime/metrics.h"
+#include "runtime/server.h"
 #include "testlib.h"
 
 static int gw_port;

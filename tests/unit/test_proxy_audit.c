@@ -1,4 +1,4 @@
-/* The audit log (proxy/audit.c) and its config section (config/audit_config.c): level
+/* The audit log (proxy/authz/audit.c) and its config section (config/audit_config.c): level
  * rules, the audit.k8s.io/v1 Event JSON, the writer thread (lines whole, size rotation,
  * a full queue drops and counts instead of blocking). */
 #include <fcntl.h>
@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "json.h"
-#include "reqinfo.h"
+#include "authz/audit.h"
+#include "base/json.h"
+#include "authz/reqinfo.h"
 #include "testlib.h"
 
 static ag_err parse(const char *text, ag_audit_config_t *c, ag_arena_t *arena, char *msg,

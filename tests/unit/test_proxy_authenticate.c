@@ -1,4 +1,4 @@
-/* Tests for the gate's authentication step (proxy/authenticate.c) on its synchronous
+/* Tests for the gate's authentication step (proxy/authn/authenticate.c) on its synchronous
  * paths: client certificate first, bearer tokens (jose-minted fixtures, issuers with
  * local keys) through the token cache, anonymous on and off, malformed Authorization
  * headers, and chaining to the next gate step. Parked paths: the Graph overage step in
@@ -7,7 +7,7 @@
 #include <uv.h>
 
 #include "authn_fixture.h"
-#include "pipeline.h"
+#include "http/pipeline.h"
 
 typedef authn_fixture_t ctx_t;
 

@@ -1,13 +1,13 @@
-/* The authorization step (proxy/authorize.c) in-process, and its config section
+/* The authorization step (proxy/authz/authorize.c) in-process, and its config section
  * (config/authz_config.c): impersonation headers as the API server reads them (extra key
  * decoding, one user, groups/extra/uid need a user, the value cap), the checks per item,
  * the resulting identity (reference §7.3), anonymous judging, Forbidden messages. */
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "authorize.h"
+#include "authz/authorize.h"
 #include "config.h"
-#include "policy.h"
+#include "authz/policy.h"
 #include "testlib.h"
 
 static const char policy[] =

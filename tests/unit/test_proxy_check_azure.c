@@ -1,8 +1,8 @@
-/* `authgate check` for Azure RBAC (proxy/cmd_check_azure.c) against the sample exports in
+/* `authgate check` for Azure RBAC (proxy/cmd/cmd_check_azure.c) against the sample exports in
  * config/azure/: the exit status answers (0 yes, 1 no, 2 usage/load error). */
 #include <stdbool.h>
 
-#include "cmd_check_azure.h"
+#include "cmd/cmd_check_azure.h"
 #include "testlib.h"
 
 #define ASG "config/azure/role-assignments.json"

@@ -1,4 +1,4 @@
-/* Tests for proxy/credential.c: token file validation, the first read at start, reloads
+/* Tests for proxy/http/credential.c: token file validation, the first read at start, reloads
  * after a kubelet-style symlink swap and a plain rename, an invalid new file keeping the
  * old token (with the error counted), unchanged files not re-read, the poll timer on a
  * real loop, and readers on another thread seeing only whole snapshots while the control
@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "credential.h"
-#include "metrics.h"
+#include "http/credential.h"
+#include "runtime/metrics.h"
 #include "testlib.h"
 
 static char dir[64];

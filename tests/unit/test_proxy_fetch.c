@@ -1,4 +1,4 @@
-/* Tests for proxy/fetch.c: real HTTP over loopback against a small libuv server that
+/* Tests for proxy/net/fetch.c: real HTTP over loopback against a small libuv server that
  * this program runs on its own thread (no external tools), covering success, Cache-
  * Control, the size cap (with and without Content-Length), timeouts, POST bodies and
  * headers, refusal of bad requests, cancellation, and the cross-thread submit path. */
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "fetch.h"
+#include "net/fetch.h"
 #include "testhttp.h"
 #include "testlib.h"
 

@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "gate.h"
-#include "pipeline.h"
-#include "server.h"
+#include "http/gate.h"
+#include "http/pipeline.h"
+#include "runtime/server.h"
 #include "testlib.h"
 
 /* ---- a one-request-per-connection upstream on a thread ---------------------------- */

@@ -1,4 +1,4 @@
-/* Tests for proxy/graph.c, the Graph group resolver, against the Graph-compatible fixture
+/* Tests for proxy/authn/graph.c, the Graph group resolver, against the Graph-compatible fixture
  * (tests/fixtures/graph/server.mjs, started here with posix_spawn on a free loopback
  * port). The resolver runs as in the gateway: on a control thread with the fetch engine,
  * asked from worker threads that get their answers through their own mailboxes. The
@@ -16,18 +16,18 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "authn.h"
+#include "authn/authn.h"
 #include "authn_fixture.h"
 #include "config.h"
-#include "core/graph.h"
-#include "fetch.h"
-#include "json.h"
-#include "mailbox.h"
-#include "metrics.h"
-#include "pipeline.h"
-#include "proxy/graph.h"
+#include "graph/graph.h"
+#include "net/fetch.h"
+#include "base/json.h"
+#include "runtime/mailbox.h"
+#include "runtime/metrics.h"
+#include "http/pipeline.h"
+#include "authn/graph.h"
 #include "testlib.h"
-#include "tokenreview.h"
+#include "review/tokenreview.h"
 
 extern char **environ;
 
@@ -873,7 +873,7 @@ static void on_apply(void *arg, const ag_graph_result_t *res)
 }
 
 /* Mints an Azure AD v1 token for OID_A whose overage marker <marker> names the fixture's
- * sink as its _claim_sources endpoint, verifies it with core/authn, resolves the groups
+ * sink as its _claim_sources endpoint, verifies it with core/authn/authn, resolves the groups
  * by oid and writes the TokenReview answer. The sink must see no connection at all. */
 static void overage_case(const char *marker)
 {
@@ -975,7 +975,7 @@ out:
 
 /* ---- the groups step of the pipeline, as the gateway runs it ---------------------------- */
 
-/* One request through the production steps authenticate -> groups (proxy/authenticate.c,
+/* One request through the production steps authenticate -> groups (proxy/authn/authenticate.c,
  * as cmd_serve.c adds them) without a connection: <resume> records how a parked request
  * completes. */
 typedef struct {

@@ -1,9 +1,9 @@
-/* The request parser the proxy drives (proxy/http1_parse.c): head limits, and chunked
+/* The request parser the proxy drives (proxy/http/http1_parse.c): head limits, and chunked
  * bodies fed the way a read buffer delivers them (whole, or a few bytes more per read
  * with what was left unread kept in front): the same decoded bytes and message end
  * either way, and every framing error refused wherever the reads split it (issue 11,
  * defect 1). */
-#include "http1_parse.h"
+#include "http/http1_parse.h"
 #include "testlib.h"
 
 #define CHUNKED_HEAD "POST /api HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"

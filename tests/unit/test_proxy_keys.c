@@ -1,4 +1,4 @@
-/* Tests for proxy/keys.c against a loopback IdP (testhttp.h): discovery, publication,
+/* Tests for proxy/authn/keys.c against a loopback IdP (testhttp.h): discovery, publication,
  * Cache-Control clamping, unknown-kid refreshes (coalesced, rate limited, bounded
  * wait), last-good keys surviving failed and unparsable fetches, readiness, and local
  * issuers. Keys come from tests/fixtures/jwt/jwks-a.json (minted by node jose). */
@@ -8,10 +8,10 @@
 #include <string.h>
 #include <uv.h>
 
-#include "buf.h"
-#include "cfg.h"
-#include "json.h"
-#include "keys.h"
+#include "base/buf.h"
+#include "base/cfg.h"
+#include "base/json.h"
+#include "authn/keys.h"
 #include "testhttp.h"
 #include "testlib.h"
 

@@ -1,5 +1,5 @@
-/* Unit tests for proxy/log.c: the log rate limit (ag_log_limit). */
-#include "log.h"
+/* Unit tests for proxy/runtime/log.c: the log rate limit (ag_log_limit). */
+#include "runtime/log.h"
 #include "testlib.h"
 
 TEST(log_limit_one_line_a_second_counts_the_rest)

@@ -1,4 +1,4 @@
-/* The cross-loop mailbox (proxy/mailbox.c) under concurrent posters: every message posted
+/* The cross-loop mailbox (proxy/runtime/mailbox.c) under concurrent posters: every message posted
  * from any thread runs exactly once, on the mailbox's loop thread, in each poster's order,
  * and sees what its poster wrote before posting. Run under -fsanitize=thread (build-tsan)
  * too, where a missing happens-before edge between post and delivery is a report. */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <uv.h>
 
-#include "mailbox.h"
+#include "runtime/mailbox.h"
 #include "testlib.h"
 
 enum { POSTERS = 4, PER_POSTER = 2000 };

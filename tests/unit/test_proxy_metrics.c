@@ -1,8 +1,8 @@
-/* proxy/metrics.c: per-thread cells summed on render, registry semantics, the built-in
+/* proxy/runtime/metrics.c: per-thread cells summed on render, registry semantics, the built-in
  * request counter and latency histogram, the Prometheus text shape. */
 #include <pthread.h>
 
-#include "metrics.h"
+#include "runtime/metrics.h"
 #include "testlib.h"
 
 static ag_metric_id shared_counter;

@@ -1,9 +1,9 @@
-/* Tests for the request pipeline runner (proxy/pipeline.c) without a connection: steps run
+/* Tests for the request pipeline runner (proxy/http/pipeline.c) without a connection: steps run
  * in order, a DENY or PENDING stops the run, a parked step's ag_gate_done resumes the
  * pipeline at the next step and hands the final result to g->resume once, a cancelled
  * request runs no further step, an empty pipeline refuses with 401 and a step's bad result
  * is a 500 (fail closed). */
-#include "pipeline.h"
+#include "http/pipeline.h"
 #include "testlib.h"
 
 typedef struct {

@@ -1,4 +1,4 @@
-/* The policy snapshot holder (proxy/policy.c): enter/publish under concurrent readers
+/* The policy snapshot holder (proxy/authz/policy.c): enter/publish under concurrent readers
  * (run under ASan this catches a use after free), a policy held across a swap, builds
  * from files and a failed build leaving nothing behind. Reader slots and retirement are
  * tested in test_proxy_snapshot.c. */
@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "policy.h"
+#include "authz/policy.h"
 #include "testlib.h"
 
 static const char doc[] = "{\"kind\":\"ClusterRoleBinding\",\"metadata\":{\"name\":\"v\"},"

@@ -1,9 +1,9 @@
-/* proxy/preface.c: the PROXY protocol trust rule on a main-listener connection's first
+/* proxy/net/preface.c: the PROXY protocol trust rule on a main-listener connection's first
  * bytes: required from listen.proxy_protocol.trusted, refused from everyone else. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "preface.h"
+#include "net/preface.h"
 #include "testlib.h"
 
 /* One connection's preface under a listener trusting <cidr>, from <peer>. */

@@ -1,6 +1,6 @@
-/* Accept negotiation for the review routes (proxy/review_route.h), as kube-apiserver
+/* Accept negotiation for the review routes (proxy/review/review_route.h), as kube-apiserver
  * picks the response encoding. */
-#include "review_route.h"
+#include "review/review_route.h"
 #include "testlib.h"
 
 static ag_media_t acc(const char *s)

@@ -1,8 +1,8 @@
-/* Tests for the local route table (proxy/routes.c): exact method and path, a '*' segment
+/* Tests for the local route table (proxy/http/routes.c): exact method and path, a '*' segment
  * for one non-empty segment (never ".."), the query ignored by the caller (req.path),
  * JSON-only routes leaving other encodings to the upstream, typed routes taking any, the
  * bounded table and handler storage that lives with it. */
-#include "routes.h"
+#include "http/routes.h"
 #include "testlib.h"
 
 static ag_gate_result handler(ag_local_req_t *r, void *ud)

@@ -1,8 +1,8 @@
-/* proxy/sa_lookup: the TokenReview body sent for a service-account token, how the API
+/* proxy/authn/sa_lookup: the TokenReview body sent for a service-account token, how the API
  * server's answer is judged (only an authenticated review naming the same user confirms;
  * anything unintelligible fails closed), and the issuer keys "lookup" / "lookup_ttl". */
-#include "issuer.h"
-#include "sa_lookup.h"
+#include "authn/issuer.h"
+#include "authn/sa_lookup.h"
 #include "testlib.h"
 
 #define FIXDIR "tests/fixtures/jwt"

@@ -1,4 +1,4 @@
-/* Snapshot publication (proxy/snapshot.c): a snapshot entered by a reader survives any
+/* Snapshot publication (proxy/runtime/snapshot.c): a snapshot entered by a reader survives any
  * number of publishes and sweeps until it leaves; nesting sees one snapshot; generations;
  * reader slot registration; and a multi-thread race of readers against a publishing
  * writer (labelled "tsan": under ThreadSanitizer a free racing a reader is reported).
@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "snapshot.h"
+#include "runtime/snapshot.h"
 #include "testlib.h"
 
 /* A test snapshot: <a>, <b> and <c> are derived from <value>; the free function poisons

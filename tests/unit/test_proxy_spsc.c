@@ -1,4 +1,4 @@
-/* The single-producer single-consumer record ring (proxy/spsc.h): records come out whole
+/* The single-producer single-consumer record ring (proxy/runtime/spsc.h): records come out whole
  * and in order across the wrap (padding included), a full ring refuses and recovers, a
  * record bigger than a quarter never goes in, and a producer and a consumer on two
  * threads agree on every byte (the spsc_tsan case also runs under ThreadSanitizer:
@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "spsc.h"
+#include "runtime/spsc.h"
 #include "testlib.h"
 
 /* Record i: its length and bytes are a function of i, so a torn or misplaced one shows. */

@@ -1,4 +1,4 @@
-/* proxy/stream.c over real loopback TCP on one libuv loop: the read buffer grows only up to
+/* proxy/net/stream.c over real loopback TCP on one libuv loop: the read buffer grows only up to
  * its limit and reading stops there (a peer cannot make the gateway buffer more), consumed
  * bytes make room again, queued bytes are accounted and drain, corked writes arrive intact
  * and in order, an idle stream gives its buffers back and takes them again at the next read
@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "acceptor.h"
-#include "stream.h"
+#include "net/acceptor.h"
+#include "net/stream.h"
 #include "testlib.h"
 
 typedef struct {

@@ -1,13 +1,13 @@
-/* proxy/tls.c over memory only: a client and a server session exchange bytes through
+/* proxy/net/tls.c over memory only: a client and a server session exchange bytes through
  * buffers (no sockets), so the handshake policy, ALPN and client-certificate identity
  * are tested deterministically. */
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "config.h"
 #include "testlib.h"
-#include "tls.h"
+#include "net/tls.h"
 
 typedef struct {
     ag_buf_t wire; /* ciphertext waiting for the other side */

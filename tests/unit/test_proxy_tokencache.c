@@ -1,4 +1,4 @@
-/* Tests for proxy/tokencache.c: keyed hashing, deep copies, lifetimes bounded by exp
+/* Tests for proxy/authn/tokencache.c: keyed hashing, deep copies, lifetimes bounded by exp
  * and TTL, negative caching, bounds and LRU eviction, separation of failures from
  * successes, and single flight (waiters woken on their own loop, across threads). */
 #include <pthread.h>
@@ -7,7 +7,7 @@
 #include <uv.h>
 
 #include "testlib.h"
-#include "tokencache.h"
+#include "authn/tokencache.h"
 
 static ag_tokencache_t *make(int entries, long long ttl_ms, int neg, long long neg_ttl, int shards)
 {

@@ -1,11 +1,11 @@
-/* Tests for proxy/webhook_tokenreview.c through the authenticator: TokenReview bodies
+/* Tests for proxy/review/webhook_tokenreview.c through the authenticator: TokenReview bodies
  * as an API server sends them, tokens minted by node jose (tests/fixtures/jwt), issuers
  * with local keys (no network). Answers are re-parsed as JSON. */
 #include <string.h>
 #include <uv.h>
 
 #include "authn_fixture.h"
-#include "webhook_tokenreview.h"
+#include "review/webhook_tokenreview.h"
 
 typedef authn_fixture_t ctx_t;
 

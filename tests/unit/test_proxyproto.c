@@ -1,6 +1,6 @@
-/* core/proxyproto: PROXY protocol v1 and v2 headers (HAProxy's proxy-protocol.txt), fed
+/* core/http/proxyproto: PROXY protocol v1 and v2 headers (HAProxy's proxy-protocol.txt), fed
  * whole and byte by byte; every refusal the specification asks for. */
-#include "proxyproto.h"
+#include "http/proxyproto.h"
 #include "testlib.h"
 
 static const uint8_t SIG[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,

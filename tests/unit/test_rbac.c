@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rbac.h"
-#include "rbac_int.h" /* index_mem: which storage a big index landed in */
-#include "reqinfo.h"
+#include "authz/rbac/rbac.h"
+#include "authz/rbac/rbac_int.h" /* index_mem: which storage a big index landed in */
+#include "authz/reqinfo.h"
 #include "testlib.h"
 
 static char *dq(const char *s)

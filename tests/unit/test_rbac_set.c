@@ -1,4 +1,4 @@
-/* The parsed RBAC object set (core/rbac_set.c): objects put one at a time or by list
+/* The parsed RBAC object set (core/authz/rbac/rbac_set.c): objects put one at a time or by list
  * page, replaced and removed by identity, refused one by one (fail closed: a refused
  * update removes the old version), layered (a later set wins), and snapshots built from
  * it that decide exactly as a snapshot loaded from the same JSON and outlive the set.
@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 #include "bench/gen.h"
-#include "rbac.h"
-#include "rbac_set.h"
+#include "authz/rbac/rbac.h"
+#include "authz/rbac/rbac_set.h"
 #include "testlib.h"
 
 static char *dq(const char *s)

@@ -5,8 +5,8 @@
  * written with ' for ". */
 #include <stdint.h>
 
-#include "rbac.h"
-#include "rfc3339.h"
+#include "authz/rbac/rbac.h"
+#include "base/rfc3339.h"
 #include "testlib.h"
 
 static char *dq(const char *s)

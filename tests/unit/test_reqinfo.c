@@ -1,6 +1,6 @@
 /* Request attributes: table-driven cases written from reference §1 (and upstream's
  * requestinfo_test.go behaviour it describes). */
-#include "reqinfo.h"
+#include "authz/reqinfo.h"
 #include "testlib.h"
 
 typedef struct {

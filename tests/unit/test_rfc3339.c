@@ -1,9 +1,9 @@
-/* RFC 3339 timestamps (core/rfc3339.c): what a time-bound binding's window annotations
+/* RFC 3339 timestamps (core/base/rfc3339.c): what a time-bound binding's window annotations
  * accept and refuse. Hostile inputs never parse to a time, and every slice is read only
  * within its length (the ASan build runs these on exact-size heap copies). */
 #include <stdint.h>
 
-#include "rfc3339.h"
+#include "base/rfc3339.h"
 #include "testlib.h"
 
 /* Parses a heap copy of exactly strlen(s) bytes, so a read past the end is caught. */

@@ -1,11 +1,11 @@
 /* The rule resolver behind SelfSubjectRulesReview (rbac.h ag_rbac_rules_for, authz_chain.h
- * ag_authz_chain_rules) and the review / kubectl table writers (core/rules.h). Policies
+ * ag_authz_chain_rules) and the review / kubectl table writers (core/authz/rules.h). Policies
  * are written with ' for " to keep them readable. */
 #include <stdlib.h>
 
-#include "authz_chain.h"
-#include "rbac.h"
-#include "rules.h"
+#include "authz/authz_chain.h"
+#include "authz/rbac/rbac.h"
+#include "authz/rules.h"
 #include "testlib.h"
 
 static char *dq(const char *s)

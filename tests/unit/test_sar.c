@@ -2,8 +2,8 @@
  * written with ' for " to keep them readable. */
 #include <stdlib.h>
 
-#include "rbac.h"
-#include "sar.h"
+#include "authz/rbac/rbac.h"
+#include "review/sar.h"
 #include "testlib.h"
 
 static char *dq(const char *s)

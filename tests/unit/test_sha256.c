@@ -1,10 +1,10 @@
-/* Unit tests for core/sha256.c: FIPS 180-4 example vectors, RFC 4231 HMAC-SHA256 test
+/* Unit tests for core/base/sha256.c: FIPS 180-4 example vectors, RFC 4231 HMAC-SHA256 test
  * cases, and randomized agreement with mbedTLS over many lengths and update splits —
  * each with both block functions forced (SHA-NI only where the CPU has it). */
 #include <mbedtls/md.h>
 #include <mbedtls/sha256.h>
 
-#include "sha256.h"
+#include "base/sha256.h"
 #include "testlib.h"
 
 static const ag_sha256_impl_t impls[] = {AG_SHA256_PORTABLE, AG_SHA256_SHANI};

@@ -1,8 +1,8 @@
-/* Kubernetes Status bodies (core/status.c): what kubectl prints for the gateway's own
+/* Kubernetes Status bodies (core/http/status.c): what kubectl prints for the gateway's own
  * answers. */
-#include "arena.h"
-#include "json.h"
-#include "status.h"
+#include "base/arena.h"
+#include "base/json.h"
+#include "http/status.h"
 #include "testlib.h"
 
 TEST(status_writes_kubernetes_status_json)

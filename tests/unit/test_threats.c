@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "canon.h"
+#include "http/canon.h"
 #include "headsplit.h"
-#include "json.h"
-#include "reqinfo.h"
+#include "base/json.h"
+#include "authz/reqinfo.h"
 #include "testlib.h"
 
 /* ---- #18: accepted targets need no normalization and decode to the same segments ------- */
@@ -141,7 +141,7 @@ TEST(threat15_create_check_covers_exec_attach_portforward_and_node_proxy_upgrade
         CHECK_EQ(ag_reqinfo_parse(ag_str_cstr(rows[i].method), ag_str_cstr(rows[i].target), &a,
                                   &at),
                  0);
-        /* proxy/authorize.c passes "any upgrade" (WebSocket or SPDY over GET) */
+        /* proxy/authz/authorize.c passes "any upgrade" (WebSocket or SPDY over GET) */
         if (ag_reqinfo_needs_create_check(&at, true) != rows[i].need)
             fprintf(stderr, "  row %zu: %s %s\n", i, rows[i].method, rows[i].target);
         CHECK_EQ(ag_reqinfo_needs_create_check(&at, true), rows[i].need);

@@ -1,8 +1,8 @@
-/* Tests for core/tokenreview.c: TokenReview requests as kube-apiserver's webhook
+/* Tests for core/review/tokenreview.c: TokenReview requests as kube-apiserver's webhook
  * authenticator sends them, and responses checked by re-parsing them as JSON. */
 #include "testlib.h"
-#include "json.h"
-#include "tokenreview.h"
+#include "base/json.h"
+#include "review/tokenreview.h"
 
 static ag_arena_t arena;
 

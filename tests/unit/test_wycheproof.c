@@ -1,9 +1,9 @@
 /* Wycheproof vectors (tests/vectors/wycheproof/, README there) through the gateway's own
  * code: each group's JWK is loaded by ag_jwks_parse as a fetched JWKS would be, each
- * signature checked by ag_jwk_verify (core/jwks.c: verify_ecdsa for ES*, mbedTLS's RSA for
+ * signature checked by ag_jwk_verify (core/authn/jwks.c: verify_ecdsa for ES*, mbedTLS's RSA for
  * RS* and PS*), and each whole JWS goes through ag_jwt_parse / ag_jws_parse and
  * ag_jwt_verify_keys, the calls authentication makes. Vector files are read and parsed
- * with core/json.c. A missing file fails the test (AG_WYCHEPROOF_DIR, CMakeLists.txt).
+ * with core/base/json.c. A missing file fails the test (AG_WYCHEPROOF_DIR, CMakeLists.txt).
  *
  * Rules: every "valid" vector verifies, every "invalid" one is refused. "acceptable" (only
  * RSA PKCS#1 v1.5 without the NULL parameter in DigestInfo): refused, as RFC 8017 §9.2
@@ -12,12 +12,12 @@
  * usable asymmetric key, the JWK's "alg" differing from the token's); those are counted. */
 #include <stdio.h>
 
-#include "arena.h"
-#include "b64.h"
-#include "buf.h"
-#include "json.h"
-#include "jwks.h"
-#include "jwt.h"
+#include "base/arena.h"
+#include "base/b64.h"
+#include "base/buf.h"
+#include "base/json.h"
+#include "authn/jwks.h"
+#include "authn/jwt.h"
 #include "testlib.h"
 
 #ifndef AG_WYCHEPROOF_DIR

@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "azrbac.h"
-#include "rbac.h"
-#include "reqinfo.h"
+#include "authz/azure/azrbac.h"
+#include "authz/rbac/rbac.h"
+#include "authz/reqinfo.h"
 #include "testlib.h"
-#include "yaml2json.h"
+#include "base/yaml2json.h"
 
 /* The JSON for <yaml>, or "ERR L:C msg" (static buffer). */
 static const char *conv(const char *yaml)

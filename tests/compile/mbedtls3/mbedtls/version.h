@@ -1,6 +1,6 @@
 /* A stand-in mbedtls/version.h claiming mbedTLS 3.5, found before the system one by the
- * build.mbedtls_version_pin tests (CMakeLists.txt): core/mbedtls_pin.h must stop the
- * compilation of core/sha256.c and core/jwks.c with its #error. */
+ * build.mbedtls_version_pin tests (CMakeLists.txt): core/base/mbedtls_pin.h must stop the
+ * compilation of core/base/sha256.c and core/authn/jwks.c with its #error. */
 #ifndef MBEDTLS_VERSION_H
 #define MBEDTLS_VERSION_H
 #define MBEDTLS_VERSION_MAJOR 3

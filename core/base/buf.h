@@ -1,0 +1,45 @@
+/* Growable byte buffer with a hard maximum: every buffer that grows has a cap, and
+ * exceeding it is an error (AG_E_TOO_BIG), never silent truncation. Owns its bytes. */
+#ifndef AG_BUF_H
+#define AG_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "base/err.h"
+#include "base/str.h"
+
+typedef struct {
+    char *p;
+    size_t n;    /* bytes used; p[n] is always '\0' when p != NULL */
+    size_t cap;  /* bytes allocated */
+    size_t max;  /* hard cap on n */
+} ag_buf_t;
+
+#define AG_BUF_INIT(maxbytes) ((ag_buf_t){NULL, 0, 0, (maxbytes)})
+
+void ag_buf_init(ag_buf_t *b, size_t max);
+void ag_buf_dispose(ag_buf_t *b);
+static inline void ag_buf_clear(ag_buf_t *b)
+{
+    b->n = 0;
+    if (b->p)
+        b->p[0] = '\0';
+}
+ag_err ag_buf_reserve(ag_buf_t *b, size_t extra);
+ag_err ag_buf_append(ag_buf_t *b, const void *p, size_t n);
+static inline ag_err ag_buf_append_str(ag_buf_t *b, ag_str_t s)
+{
+    return ag_buf_append(b, s.p, s.n);
+}
+ag_err ag_buf_append_cstr(ag_buf_t *b, const char *s);
+ag_err ag_buf_printf(ag_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+ag_err ag_buf_vprintf(ag_buf_t *b, const char *fmt, va_list ap);
+static inline ag_str_t ag_buf_str(const ag_buf_t *b)
+{
+    return (ag_str_t){b->p ? b->p : "", b->n};
+}
+/* Reads the whole file at <path>; AG_E_TOO_BIG past b->max, AG_E_IO otherwise. */
+ag_err ag_buf_read_file(ag_buf_t *b, const char *path);
+
+#endif
