@@ -22,9 +22,9 @@
 
 #include "authz/audit.h"
 #include "authz/authorize.h"
+#include "authz/policy.h"
 #include "config.h"
 #include "runtime/log.h"
-#include "authz/policy.h"
 
 #define GOAL_RATIO 1.20
 #define MAX_ROUNDS 21

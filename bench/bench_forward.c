@@ -27,8 +27,8 @@ static const char head[] =
     "X-Forwarded-For: 1.2.3.4\r\n\r\n";
 
 static const ag_str_t groups[] = {{"system:authenticated", 20}, {"devs", 4}, {"team-a", 6}};
-static const ag_identity_t ident = {.username = {"alice@example.com", 17},
-                                    .uid = {"0000-1111", 9}, .groups = groups, .ngroups = 3};
+static const ag_identity_t ident = {
+    .username = {"alice@example.com", 17}, .uid = {"0000-1111", 9}, .groups = groups, .ngroups = 3};
 static const ag_str_t self[] = {{"gw.example:8443", 15}};
 
 static double cpu_ns(void)
@@ -97,8 +97,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_forward: the sample head does not parse\n");
         return 1;
     }
-    printf("%-13s %10s %10s %10s   (ns per call, %d rounds of %ld)\n", "operation", "median",
-           "min", "max", ROUNDS, n);
+    printf("%-13s %10s %10s %10s   (ns per call, %d rounds of %ld)\n", "operation", "median", "min",
+           "max", ROUNDS, n);
     for (int op = OP_SCAN; op <= OP_CLASSIFY; op++) {
         double r[ROUNDS];
         for (int k = 0; k < ROUNDS; k++) {

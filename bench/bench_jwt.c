@@ -74,7 +74,8 @@ static double measure(const fixture_t *f, ag_str_t tok, double secs, int claims_
                 ag_jwt_t jwt;
                 r = ag_jwt_parse(tok, 16384, &req, &jwt);
                 if (r == AG_AUTHN_OK)
-                    r = ag_authn_check_claims(ag_issuer_at(f->set, 0), &jwt, NULL, 0, f->now, &req, &id, NULL);
+                    r = ag_authn_check_claims(ag_issuer_at(f->set, 0), &jwt, NULL, 0, f->now, &req,
+                                              &id, NULL);
             } else {
                 r = ag_authn_verify(f->set, NULL, NULL, tok, f->now, &req, &id, NULL);
             }
@@ -104,7 +105,8 @@ static void *mt_run(void *arg)
     while (clock_s(CLOCK_MONOTONIC) - w0 < j->secs) {
         for (int i = 0; i < 16; i++) {
             ag_arena_reset(&req);
-            j->ops += ag_authn_verify(j->f->set, NULL, NULL, j->tok, j->f->now, &req, &id, NULL) == AG_AUTHN_OK;
+            j->ops += ag_authn_verify(j->f->set, NULL, NULL, j->tok, j->f->now, &req, &id, NULL) ==
+                      AG_AUTHN_OK;
         }
     }
     ag_arena_dispose(&req);
@@ -136,15 +138,16 @@ static int run_threads(const fixture_t *f, int n, double secs)
     for (int i = 0; i < 2; i++) {
         ag_str_t tok = ag_json_raw(&f->tokens, ag_json_get(&f->tokens, f->map, algs[i]));
         double one = mt_rate(f, tok, 1, secs), many = mt_rate(f, tok, n, secs);
-        printf("%-6s %14.0f %14.0f %7.2fx  (%d threads, wall clock)\n", algs[i], one, many, many / one, n);
+        printf("%-6s %14.0f %14.0f %7.2fx  (%d threads, wall clock)\n", algs[i], one, many,
+               many / one, n);
     }
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    static const char *const algs[] = {"rs256", "rs384", "rs512", "ps256", "ps384", "ps512",
-                                       "es256", "es384", "es512"};
+    static const char *const algs[] = {"rs256", "rs384", "rs512", "ps256", "ps384",
+                                       "ps512", "es256", "es384", "es512"};
     const char *src = ".";
     double secs = 1;
     int threads = 0;
@@ -159,7 +162,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = (int)strtol(argv[++i], NULL, 10);
         else
-            return fprintf(stderr, "usage: bench_jwt [--seconds S] [--source DIR] [--threads N]\n"), 2;
+            return fprintf(stderr, "usage: bench_jwt [--seconds S] [--source DIR] [--threads N]\n"),
+                   2;
     }
     if (!(secs > 0 && secs <= 10) || (threads && (threads < 2 || threads > 16)))
         return fprintf(stderr, "--seconds must be in (0, 10], --threads in [2, 16]\n"), 2;

@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gen.h"
 #include "authz/rbac/rbac.h"
 #include "authz/rbac/rbac_set.h"
+#include "gen.h"
 
 static double now_ns(void)
 {

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <uv.h>
 
-#include "gen.h"
 #include "authz/policy.h"
+#include "gen.h"
 
 #define MAX_THREADS 8
 
@@ -85,8 +85,7 @@ static void run(void *arg)
         for (int i = 0; i < 1000; i++, r->ops++) {
             const ag_policy_t *p = ag_policy_enter();
             ag_authz_decision_t d;
-            if (!p ||
-                (B.decide && ag_authz_chain_eval(&p->chain, &user, &a, &d) != AG_AUTHZ_ALLOW))
+            if (!p || (B.decide && ag_authz_chain_eval(&p->chain, &user, &a, &d) != AG_AUTHZ_ALLOW))
                 atomic_fetch_add(&B.wrong, 1);
             ag_policy_leave();
         }

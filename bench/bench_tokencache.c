@@ -29,12 +29,17 @@ static double now_s(void)
 
 static void fill(int t)
 {
-    static const ag_str_t groups[] = {AG_STR("developers"), AG_STR("oncall"), AG_STR("viewers"),
-                                      AG_STR("ops"), AG_STR("sre"), AG_STR("system:authenticated")};
+    static const ag_str_t groups[] = {AG_STR("developers"), AG_STR("oncall"),
+                                      AG_STR("viewers"),    AG_STR("ops"),
+                                      AG_STR("sre"),        AG_STR("system:authenticated")};
     static const ag_str_t vals[] = {AG_STR("11111111-1111-1111-1111-111111111111")};
     static const ag_extra_t extra[] = {{AG_STR("oid"), vals, 1}};
-    ag_identity_t id = {.username = AG_STR("alice@example.com"), .uid = AG_STR("42"),
-                        .groups = groups, .ngroups = 6, .extra = extra, .nextra = 1};
+    ag_identity_t id = {.username = AG_STR("alice@example.com"),
+                        .uid = AG_STR("42"),
+                        .groups = groups,
+                        .ngroups = 6,
+                        .extra = extra,
+                        .nextra = 1};
     for (int i = 0; i < NTOK; i++) {
         char *p = tokens[t][i];
         memset(p, 'A' + (i % 26), sizeof tokens[t][i] - 1);

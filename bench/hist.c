@@ -23,8 +23,7 @@ unsigned ag_hist_index(uint64_t v)
     if (v < AG_HIST_SUB_COUNT)
         return (unsigned)v;
     unsigned e = floor_log2(v) - (AG_HIST_SUB_BITS - 1);
-    return AG_HIST_SUB_COUNT + (e - 1) * AG_HIST_SUB_HALF +
-           (unsigned)((v >> e) - AG_HIST_SUB_HALF);
+    return AG_HIST_SUB_COUNT + (e - 1) * AG_HIST_SUB_HALF + (unsigned)((v >> e) - AG_HIST_SUB_HALF);
 }
 
 void ag_hist_bucket_range(unsigned i, uint64_t *lo, uint64_t *hi)

@@ -28,22 +28,22 @@
 #include <uv.h>
 
 #include "base/buf.h"
-#include "bench/hist.h"
 #include "base/json.h"
 #include "base/str.h"
+#include "bench/hist.h"
 
-#define LG_MAX_CONNS 60000          /* ports on one loopback address */
+#define LG_MAX_CONNS 60000 /* ports on one loopback address */
 #define LG_MAX_TOKENS_BYTES (256u << 20)
 #define LG_MAX_HEADERS_BYTES (64u << 10)
 #define LG_MAX_OUT_BYTES (1u << 20) /* one request head + body, TLS framed */
 #define LG_MAX_RATE 1e6
-#define LG_SWEEP_MS 20              /* timeouts, reconnects, end of run */
-#define LG_START_PARALLEL 200       /* connects + handshakes in progress at once */
+#define LG_SWEEP_MS 20        /* timeouts, reconnects, end of run */
+#define LG_START_PARALLEL 200 /* connects + handshakes in progress at once */
 #define NS 1000000000.0
 
 enum { E_CONNECT, E_TLS, E_READ, E_WRITE, E_EOF, E_PARSE, E_TIMEOUT, E_UNSENT, E__COUNT };
-static const char *const err_names[E__COUNT] = {"connect", "tls",     "read",    "write",
-                                                "eof",     "parse",   "timeout", "unsent"};
+static const char *const err_names[E__COUNT] = {"connect", "tls",   "read",    "write",
+                                                "eof",     "parse", "timeout", "unsent"};
 
 typedef enum { C_CLOSED, C_CONNECTING, C_HANDSHAKE, C_IDLE, C_BUSY, C_CLOSING } conn_state;
 typedef enum { P_CONNECTING, P_RUNNING, P_DRAINING, P_HOLDING, P_DONE } run_phase;
@@ -92,8 +92,8 @@ struct lg {
     mbedtls_x509_crt ca;
     mbedtls_ssl_session session; /* --tls-resume: the first full handshake's session */
     bool have_session;
-    int ciphers[2];              /* --tls-cipher: the one suite offered, 0-terminated */
-    char tls_info[96];           /* version and suite of the first handshake */
+    int ciphers[2];    /* --tls-cipher: the one suite offered, 0-terminated */
+    char tls_info[96]; /* version and suite of the first handshake */
     llhttp_settings_t settings;
     ag_buf_t tokens_text;
     ag_str_t *tokens;
@@ -272,8 +272,8 @@ static ag_err build_request(lg_t *lg, conn_t *c, ag_buf_t *b)
 {
     ag_err err = 0;
     ag_buf_clear(b);
-    err = ag_buf_printf(b, "%s %.*s HTTP/1.1\r\nHost: %s\r\n", lg->o.method,
-                        AG_STR_FMT(lg->path), lg->authority);
+    err = ag_buf_printf(b, "%s %.*s HTTP/1.1\r\nHost: %s\r\n", lg->o.method, AG_STR_FMT(lg->path),
+                        lg->authority);
     if (!err)
         err = ag_buf_append(b, lg->o.headers.p ? lg->o.headers.p : "", lg->o.headers.n);
     if (!err && lg->ntokens) {
@@ -848,8 +848,15 @@ static bool header_ok(const char *h)
 static void parse_args(lg_t *lg, int argc, char **argv)
 {
     opts_t *o = &lg->o;
-    *o = (opts_t){.method = "GET", .rate = 1000, .duration = 10, .warmup = 2,
-                  .max_duration = 120, .timeout = 10, .hold_time = 30, .connections = 64, .resume = true};
+    *o = (opts_t){.method = "GET",
+                  .rate = 1000,
+                  .duration = 10,
+                  .warmup = 2,
+                  .max_duration = 120,
+                  .timeout = 10,
+                  .hold_time = 30,
+                  .connections = 64,
+                  .resume = true};
     ag_buf_init(&o->headers, LG_MAX_HEADERS_BYTES);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -980,8 +987,7 @@ static void resolve(lg_t *lg)
     freeaddrinfo(res);
     /* a load generator aimed at someone else's server is an attack: loopback only */
     if (!lg->o.allow_remote && !is_loopback((struct sockaddr *)&lg->addr))
-        die("target is not a loopback address (pass --allow-remote for your own hosts)",
-            lg->host);
+        die("target is not a loopback address (pass --allow-remote for your own hosts)", lg->host);
 }
 
 /* Reads the tokens file: one token per line, blank lines skipped, CR stripped. */
@@ -1024,8 +1030,7 @@ static void setup_tls(lg_t *lg)
     mbedtls_ssl_session_init(&lg->session);
     if (mbedtls_ctr_drbg_seed(&lg->drbg, mbedtls_entropy_func, &lg->entropy,
                               (const unsigned char *)pers, sizeof pers - 1) != 0 ||
-        mbedtls_ssl_config_defaults(&lg->conf, MBEDTLS_SSL_IS_CLIENT,
-                                    MBEDTLS_SSL_TRANSPORT_STREAM,
+        mbedtls_ssl_config_defaults(&lg->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                     MBEDTLS_SSL_PRESET_DEFAULT) != 0)
         die("mbedTLS set-up failed", NULL);
     mbedtls_ssl_conf_rng(&lg->conf, mbedtls_ctr_drbg_random, &lg->drbg);
@@ -1111,8 +1116,8 @@ static void print_table(const lg_t *lg)
 
 static ag_err json_hist(ag_buf_t *b, const char *name, const ag_hist_t *h)
 {
-    ag_err err = ag_buf_printf(b, "\"%s\":{\"min\":%.3f,", name,
-                               us(h->min == UINT64_MAX ? 0 : h->min));
+    ag_err err =
+        ag_buf_printf(b, "\"%s\":{\"min\":%.3f,", name, us(h->min == UINT64_MAX ? 0 : h->min));
     for (size_t i = 0; !err && i < sizeof pcts / sizeof pcts[0]; i++)
         err = ag_buf_printf(b, "\"%s\":%.3f,", pct_keys[i], us(ag_hist_percentile(h, pcts[i])));
     if (!err)
@@ -1136,11 +1141,9 @@ static ag_err json_report(const lg_t *lg, ag_buf_t *b)
                             "\"warmup_s\":%.3f,\"connections\":%d,\"tokens\":%zu,"
                             "\"scheduled\":%llu,\"completed\":%llu,\"ok_2xx\":%llu,"
                             "\"failed\":%llu,\"achieved_rate\":%.3f,\"latency_us\":{",
-                            lg->o.method, lg->o.rate, lg->o.duration, lg->o.warmup,
-                            lg->nconns, lg->ntokens,
-                            (unsigned long long)(lg->total - lg->warm),
-                            (unsigned long long)lg->measured_done,
-                            (unsigned long long)lg->ok2xx,
+                            lg->o.method, lg->o.rate, lg->o.duration, lg->o.warmup, lg->nconns,
+                            lg->ntokens, (unsigned long long)(lg->total - lg->warm),
+                            (unsigned long long)lg->measured_done, (unsigned long long)lg->ok2xx,
                             (unsigned long long)lg->measured_errors, achieved_rate(lg));
     /* latency_us: from the intended send time; service_us: from the actual send */
     if (!err)
@@ -1183,8 +1186,7 @@ static void write_json(const lg_t *lg)
     FILE *f = NULL;
     if (json_report(lg, &b) != 0)
         die("cannot build the JSON report", NULL);
-    if (!(f = fopen(lg->o.json_path, "w")) || fwrite(b.p, 1, b.n, f) != b.n ||
-        fclose(f) != 0)
+    if (!(f = fopen(lg->o.json_path, "w")) || fwrite(b.p, 1, b.n, f) != b.n || fclose(f) != 0)
         die("cannot write", lg->o.json_path);
     ag_buf_dispose(&b);
 }

@@ -33,18 +33,18 @@
 #include <mbedtls/rsa.h>
 
 #include "authn/authn.h"
-#include "authz/azure/azrbac.h"
-#include "base/b64.h"
-#include "http/canon.h"
-#include "base/cfg.h"
-#include "http/forward.h"
-#include "gen.h"
 #include "authn/issuer.h"
-#include "base/json.h"
 #include "authn/jwt.h"
+#include "authn/tokencache.h"
+#include "authz/azure/azrbac.h"
 #include "authz/rbac/rbac.h"
 #include "authz/reqinfo.h"
-#include "authn/tokencache.h"
+#include "base/b64.h"
+#include "base/cfg.h"
+#include "base/json.h"
+#include "gen.h"
+#include "http/canon.h"
+#include "http/forward.h"
 
 #define MAX_ROUNDS 31
 #define MAX_ROWS 64

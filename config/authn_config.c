@@ -4,9 +4,9 @@
 
 #include <string.h>
 
-#include "net/fetch.h"
 #include "authn/keys.h"
 #include "authn/tokencache.h"
+#include "net/fetch.h"
 
 static ag_err parse_cache(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_authn_config_t *c)
 {

@@ -18,8 +18,8 @@
 
 #include <stdbool.h>
 
-#include "base/cfg.h"
 #include "authn/issuer.h"
+#include "base/cfg.h"
 
 typedef struct {
     ag_issuer_set_t *issuers;      /* owned: ag_authn_config_dispose */

@@ -50,7 +50,7 @@ typedef struct {
     ag_chain_mode mode;
     const char **policies; /* arena paths (files or directories) */
     int npolicies;
-    bool bootstrap;               /* built-in bootstrap roles and bindings (default true) */
+    bool bootstrap; /* built-in bootstrap roles and bindings (default true) */
     ag_rbac_cluster_config_t cluster;
     int impersonation;            /* AG_IMPERSONATION_* */
     long long reload_interval_ms; /* 0: no file polling */

@@ -8,16 +8,16 @@
 
 #include <stdbool.h>
 
-#include "base/arena.h"
 #include "audit_config.h"
 #include "authn_config.h"
 #include "authz_config.h"
 #include "azure_config.h"
+#include "base/arena.h"
 #include "base/cfg.h"
-#include "graph/graph.h"
 #include "base/err.h"
 #include "base/ipaddr.h"
 #include "base/str.h"
+#include "graph/graph.h"
 
 #define AG_CONFIG_MAX_BYTES (4u << 20) /* a config file is small; cap the read */
 #define AG_CONFIG_MAX_WORKERS 64       /* per-worker metric slots are sized for this */
@@ -128,7 +128,8 @@ typedef struct ag_config {
                                 client certificates are verified (proxy/authn/authenticate.h) */
     ag_authn_config_t authn; /* config/authn_config.h; issuers owned, freed with the config */
     bool authz_enabled;      /* an "authorization" (or "azure") section is present: requests
-                                are judged by proxy/authz/authorize.c against proxy/authz/policy.c */
+                                are judged by proxy/authz/authorize.c against
+                                proxy/authz/policy.c */
     ag_authz_config_t authz; /* config/authz_config.h */
     bool azure_enabled;      /* a top-level "azure" section (config/azure_config.h) */
     ag_azure_config_t azure;

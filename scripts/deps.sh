@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 want=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev libjsmn-dev libyaml-dev
       libcurl4-openssl-dev node-llhttp openssl curl ca-certificates)
 case "${1:-}" in
-  test)  want+=(clang libclang-rt-14-dev nodejs python3 iproute2 procps jq nginx-light wrk) ;;
+  test)  want+=(clang clang-format libclang-rt-14-dev nodejs python3 iproute2 procps jq nginx-light wrk) ;;
   bench) want+=(clang nodejs wrk nghttp2-client nginx-light haproxy procps python3) ;;
 esac
 # t_install: systemd-analyze verify (which runs man for Documentation=) and groff check the

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite, fastest signal first: installs what is missing, builds with
-# warnings as errors and runs the unit tests; the unit tests again under ASan+UBSan; every
-# integration test (real gateway on loopback); the integration and end-to-end tests again
-# against the ASan+UBSan gateway; the unit tests and a multi-worker integration subset
-# under ThreadSanitizer; a 2-minute soak of the ASan+UBSan gateway; then each libFuzzer
-# target for a few seconds. Exits non-zero on any failure.
+# The whole test suite, fastest signal first: installs what is missing, checks that every C
+# file matches .clang-format (scripts/format.sh), builds with warnings as errors and runs
+# the unit tests; the unit tests again under ASan+UBSan; every integration test (real
+# gateway on loopback); the integration and end-to-end tests again against the ASan+UBSan
+# gateway; the unit tests and a multi-worker integration subset under ThreadSanitizer; a
+# 2-minute soak of the ASan+UBSan gateway; then each libFuzzer target for a few seconds.
+# Exits non-zero on any failure.
 #
 # Build directories (stable names, other scripts use them):
 #   build       RelWithDebInfo, -Werror
@@ -20,6 +21,9 @@ scripts/deps.sh test
 jobs=$(nproc)
 SECONDS=0
 step() { echo "== $* (at ${SECONDS} s)"; }
+
+step "formatting (scripts/format.sh: clang-format 14 against .clang-format)"
+scripts/format.sh
 
 step "build and unit tests"
 cmake -S . -B build -DAG_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -8,10 +8,10 @@
 #ifndef AG_AUTHN_H
 #define AG_AUTHN_H
 
-#include "base/arena.h"
 #include "authn/identity.h"
 #include "authn/issuer.h"
 #include "authn/jwks.h"
+#include "base/arena.h"
 #include "base/str.h"
 
 /* X(ENUM, "metric label") */

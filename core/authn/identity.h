@@ -8,8 +8,8 @@
 #include "base/str.h"
 
 enum {
-    AG_ID_AZURE_AD = 1u << 0,   /* authenticated by an issuer marked Azure AD */
-    AG_ID_ANONYMOUS = 1u << 1,  /* system:anonymous */
+    AG_ID_AZURE_AD = 1u << 0,  /* authenticated by an issuer marked Azure AD */
+    AG_ID_ANONYMOUS = 1u << 1, /* system:anonymous */
     AG_ID_CLIENT_CERT = 1u << 2,
     AG_ID_SERVICE_ACCOUNT = 1u << 3,
     AG_ID_GROUP_OVERAGE = 1u << 4, /* Azure AD groups left out of the token */

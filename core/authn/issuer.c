@@ -23,19 +23,46 @@ typedef struct {
 
 /* ---- accessors -------------------------------------------------------------------- */
 
-int ag_issuer_count(const ag_issuer_set_t *s) { return s ? s->n : 0; }
+int ag_issuer_count(const ag_issuer_set_t *s)
+{
+    return s ? s->n : 0;
+}
 const ag_issuer_t *ag_issuer_at(const ag_issuer_set_t *s, int i)
 {
     return s && i >= 0 && i < s->n ? s->items[i] : NULL;
 }
-long long ag_issuer_set_max_token(const ag_issuer_set_t *s) { return s ? s->max_token : 0; }
-ag_str_t ag_issuer_url(const ag_issuer_t *i) { return i->url; }
-bool ag_issuer_uses_discovery(const ag_issuer_t *i) { return i->discovery_url.n > 0; }
-ag_str_t ag_issuer_discovery_url(const ag_issuer_t *i) { return i->discovery_url; }
-ag_str_t ag_issuer_jwks_uri(const ag_issuer_t *i) { return i->jwks_uri; }
-bool ag_issuer_keys_remote(const ag_issuer_t *i) { return !i->static_keys; }
-const ag_jwks_t *ag_issuer_static_keys(const ag_issuer_t *i) { return i->static_keys; }
-ag_issuer_type ag_issuer_type_of(const ag_issuer_t *i) { return i->type; }
+long long ag_issuer_set_max_token(const ag_issuer_set_t *s)
+{
+    return s ? s->max_token : 0;
+}
+ag_str_t ag_issuer_url(const ag_issuer_t *i)
+{
+    return i->url;
+}
+bool ag_issuer_uses_discovery(const ag_issuer_t *i)
+{
+    return i->discovery_url.n > 0;
+}
+ag_str_t ag_issuer_discovery_url(const ag_issuer_t *i)
+{
+    return i->discovery_url;
+}
+ag_str_t ag_issuer_jwks_uri(const ag_issuer_t *i)
+{
+    return i->jwks_uri;
+}
+bool ag_issuer_keys_remote(const ag_issuer_t *i)
+{
+    return !i->static_keys;
+}
+const ag_jwks_t *ag_issuer_static_keys(const ag_issuer_t *i)
+{
+    return i->static_keys;
+}
+ag_issuer_type ag_issuer_type_of(const ag_issuer_t *i)
+{
+    return i->type;
+}
 
 const ag_issuer_t *ag_issuer_find(const ag_issuer_set_t *s, ag_str_t iss)
 {
@@ -94,7 +121,9 @@ static bool is_guid(ag_str_t s)
     for (size_t i = 0; i < 36; i++) {
         char ch = s.p[i];
         bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? ch != '-' : !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
+        if (dash ? ch != '-'
+                 : !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+                     (ch >= 'A' && ch <= 'F')))
             return false;
     }
     return true;
@@ -200,7 +229,8 @@ static ag_err parse_keys(pctx *c, ag_json_ref ref, const char *path, ag_issuer_t
         return 0; /* a tool that verifies no token (cfg.h) */
     ag_buf_t text = AG_BUF_INIT(1u << 20);
     ag_str_t doc = inl != AG_JSON_NONE ? ag_json_raw(c->cfg->doc, inl) : AG_STR_NULL;
-    if (inl == AG_JSON_NONE && (err = read_file(c, ref, path, jwks_file.p ? jwks_file : pem_file, &text)))
+    if (inl == AG_JSON_NONE &&
+        (err = read_file(c, ref, path, jwks_file.p ? jwks_file : pem_file, &text)))
         goto out;
     if (inl == AG_JSON_NONE)
         doc = ag_buf_str(&text);
@@ -245,7 +275,8 @@ static ag_err parse_extra(pctx *c, ag_json_ref ref, const char *path, ag_issuer_
     ag_str_t(*kv)[2];
     int n;
     ag_err err = str_map(c, ref, path, AG_ISSUER_MAX_EXTRA, "extra key to claim name", &kv, &n);
-    ag_issuer_extra_t *ex = err ? NULL : ag_arena_calloc(&c->set->arena, sizeof(*ex) * (size_t)(n + 1));
+    ag_issuer_extra_t *ex =
+        err ? NULL : ag_arena_calloc(&c->set->arena, sizeof(*ex) * (size_t)(n + 1));
     if (err || !ex)
         return err ? err : AG_E_NOMEM;
     for (int i = 0; i < n; i++) {
@@ -276,8 +307,7 @@ static ag_err parse_claims(pctx *c, ag_json_ref ref, const char *path, ag_issuer
          (err = ag_cfg_str(&o, "groups", AG_CFG_OPTIONAL, &groups)) ||
          (err = ag_cfg_str(&o, "groups_prefix", AG_CFG_OPTIONAL, &gprefix)) ||
          (err = ag_cfg_str(&o, "uid", AG_CFG_OPTIONAL, &uid)) ||
-         (err = ag_cfg_value(&o, "extra", AG_CFG_OPTIONAL, &extra)) ||
-         (err = ag_cfg_obj_end(&o))))
+         (err = ag_cfg_value(&o, "extra", AG_CFG_OPTIONAL, &extra)) || (err = ag_cfg_obj_end(&o))))
         return err;
     if (user.n == 0)
         return ag_cfg_fail(c->cfg, ref, path, "username claim must not be empty");
@@ -307,7 +337,8 @@ static ag_err parse_required(pctx *c, ag_json_ref ref, const char *path, ag_issu
     if (ref == AG_JSON_NONE)
         return 0;
     ag_err err = str_map(c, ref, path, AG_ISSUER_MAX_REQUIRED, "claim to value", &kv, &n);
-    ag_issuer_required_t *rq = err ? NULL : ag_arena_calloc(&c->set->arena, sizeof(*rq) * (size_t)(n + 1));
+    ag_issuer_required_t *rq =
+        err ? NULL : ag_arena_calloc(&c->set->arena, sizeof(*rq) * (size_t)(n + 1));
     if (err || !rq)
         return err ? err : AG_E_NOMEM;
     for (int i = 0; i < n; i++)
@@ -324,7 +355,8 @@ static ag_err add_issuer(pctx *c, ag_json_ref at, const char *path, ag_issuer_t 
     if (c->set->n == MAX_ISSUERS)
         return ag_cfg_fail(c->cfg, at, path, "at most %d issuers", MAX_ISSUERS);
     if (ag_issuer_find(c->set, is->url))
-        return ag_cfg_fail(c->cfg, at, path, "issuer %.*s is configured twice", AG_STR_FMT(is->url));
+        return ag_cfg_fail(c->cfg, at, path, "issuer %.*s is configured twice",
+                           AG_STR_FMT(is->url));
     if (is->max_token_bytes > c->set->max_token)
         c->set->max_token = is->max_token_bytes;
     c->set->items[c->set->n++] = is;
@@ -368,9 +400,10 @@ static ag_err parse_algs(pctx *c, ag_cfg_obj_t *o, ag_issuer_t *is)
     for (int i = 0; i < n; i++) {
         ag_jwt_alg a = ag_jwt_alg_parse(names[i]);
         if (a == AG_JWT_ALG_UNKNOWN) /* none and HMAC are never allowed (alg confusion) */
-            return ag_cfg_fail(c->cfg, o->obj, ag_cfg_path(o, "algorithms"),
-                               "unsupported algorithm \"%.*s\" (RS256..512, PS256..512, ES256..512)",
-                               AG_STR_FMT(names[i]));
+            return ag_cfg_fail(
+                c->cfg, o->obj, ag_cfg_path(o, "algorithms"),
+                "unsupported algorithm \"%.*s\" (RS256..512, PS256..512, ES256..512)",
+                AG_STR_FMT(names[i]));
         is->algorithms |= 1u << a;
     }
     if (!is->algorithms)
@@ -425,7 +458,8 @@ static ag_err parse_one(pctx *c, ag_json_ref ref, const char *path)
         if (!is_guid(tid)) /* also keeps it safe to splice into URLs */
             return ag_cfg_fail(c->cfg, ref, ag_cfg_path(&o, "tenant_id"), "must be a GUID");
         is->tenant_id = dup(c, tid);
-        is->url = concat(c, AG_STR("https://login.microsoftonline.com/"), is->tenant_id.p); /* for discovery check */
+        is->url = concat(c, AG_STR("https://login.microsoftonline.com/"),
+                         is->tenant_id.p); /* for discovery check */
         if (naud == 0) {
             static const ag_str_t aks = AG_STR(AG_AZURE_AKS_SERVER_APP);
             auds = (ag_str_t *)&aks, naud = 1;
@@ -434,14 +468,17 @@ static ag_err parse_one(pctx *c, ag_json_ref ref, const char *path)
         if (url.n == 0)
             return ag_cfg_fail(c->cfg, ref, ag_cfg_path(&o, "issuer"), "must not be empty");
         is->url = dup(c, url);
-        is->legacy_sa = type == AG_ISSUER_KUBERNETES_SA && ag_str_eq_lit(url, "kubernetes/serviceaccount");
+        is->legacy_sa =
+            type == AG_ISSUER_KUBERNETES_SA && ag_str_eq_lit(url, "kubernetes/serviceaccount");
         if (type == AG_ISSUER_KUBERNETES_SA && !is->legacy_sa && naud == 0)
-            return ag_cfg_fail(c->cfg, ref, ag_cfg_path(&o, "audiences"), "required for bound service-account tokens");
+            return ag_cfg_fail(c->cfg, ref, ag_cfg_path(&o, "audiences"),
+                               "required for bound service-account tokens");
     }
     if (type == AG_ISSUER_OIDC && naud == 0)
         return ag_cfg_fail(c->cfg, ref, ag_cfg_path(&o, "audiences"), "must not be empty");
     if (naud > AG_ISSUER_MAX_AUDIENCES)
-        return ag_cfg_fail(c->cfg, ref, ag_cfg_path(&o, "audiences"), "at most %d", AG_ISSUER_MAX_AUDIENCES);
+        return ag_cfg_fail(c->cfg, ref, ag_cfg_path(&o, "audiences"), "at most %d",
+                           AG_ISSUER_MAX_AUDIENCES);
     ag_str_t *a = ag_arena_calloc(&c->set->arena, sizeof(*a) * (size_t)(naud + 1));
     if (!a)
         return AG_E_NOMEM;

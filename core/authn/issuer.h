@@ -24,17 +24,17 @@
 
 #include <stdbool.h>
 
+#include "authn/jwks.h"
 #include "base/arena.h"
 #include "base/cfg.h"
-#include "authn/jwks.h"
 
-#define AG_ISSUER_DEFAULT_LEEWAY_S 60        /* clock skew allowed on exp/nbf/iat */
-#define AG_ISSUER_DEFAULT_MAX_TOKEN 16384    /* bytes; bigger bearer tokens are refused */
-#define AG_ISSUER_MAX_TOKEN 65536            /* upper bound a config may set */
+#define AG_ISSUER_DEFAULT_LEEWAY_S 60     /* clock skew allowed on exp/nbf/iat */
+#define AG_ISSUER_DEFAULT_MAX_TOKEN 16384 /* bytes; bigger bearer tokens are refused */
+#define AG_ISSUER_MAX_TOKEN 65536         /* upper bound a config may set */
 #define AG_ISSUER_MAX_AUDIENCES 32
 #define AG_ISSUER_MAX_EXTRA 16
 #define AG_ISSUER_MAX_REQUIRED 16
-#define AG_ISSUER_MAX_GROUPS 1024            /* groups taken from one token (DoS cap) */
+#define AG_ISSUER_MAX_GROUPS 1024             /* groups taken from one token (DoS cap) */
 #define AG_ISSUER_DEFAULT_LOOKUP_TTL_MS 10000 /* a deleted pod's token dies within this */
 #define AG_AZURE_AKS_SERVER_APP "6dae42f8-4368-4678-94ff-3960e28e3630"
 
@@ -56,10 +56,10 @@ typedef struct {
 /* Plain data; prefer the accessors below outside authn.c. */
 typedef struct ag_issuer {
     ag_issuer_type type;
-    ag_str_t url;                 /* exact "iss" */
-    ag_str_t discovery_url;       /* when keys come from OIDC discovery, else empty */
-    ag_str_t jwks_uri;            /* when keys come from a given URL, else empty */
-    ag_jwks_t *static_keys;       /* from a local file or inline (ref), else NULL */
+    ag_str_t url;           /* exact "iss" */
+    ag_str_t discovery_url; /* when keys come from OIDC discovery, else empty */
+    ag_str_t jwks_uri;      /* when keys come from a given URL, else empty */
+    ag_jwks_t *static_keys; /* from a local file or inline (ref), else NULL */
     const ag_str_t *audiences;
     int naudiences;
     ag_str_t username_claim, username_prefix;
@@ -69,15 +69,15 @@ typedef struct ag_issuer {
     int nextra;
     const ag_issuer_required_t *required;
     int nrequired;
-    ag_str_t tenant_id;           /* azure_ad: the tid every token must carry */
-    bool legacy_sa;               /* kubernetes_serviceaccount with iss kubernetes/serviceaccount */
+    ag_str_t tenant_id; /* azure_ad: the tid every token must carry */
+    bool legacy_sa;     /* kubernetes_serviceaccount with iss kubernetes/serviceaccount */
     long long leeway_s;
     long long max_token_bytes;
-    unsigned algorithms;          /* allowed algs: bit (1u << ag_jwt_alg) */
-    bool lookup;                  /* kubernetes_serviceaccount: confirm each new token with a
-                                     TokenReview to the upstream API server (threat #39) */
-    long long lookup_ttl_ms;      /* cache lifetime cap of a token so confirmed */
-    bool optional;                /* readiness does not wait for this issuer's keys */
+    unsigned algorithms;     /* allowed algs: bit (1u << ag_jwt_alg) */
+    bool lookup;             /* kubernetes_serviceaccount: confirm each new token with a
+                                TokenReview to the upstream API server (threat #39) */
+    long long lookup_ttl_ms; /* cache lifetime cap of a token so confirmed */
+    bool optional;           /* readiness does not wait for this issuer's keys */
 } ag_issuer_t;
 
 typedef struct ag_issuer_set ag_issuer_set_t;

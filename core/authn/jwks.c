@@ -36,13 +36,13 @@
 
 struct ag_jwk {
     ag_jwk_type type;
-    ag_jwt_alg alg;      /* the JWK's "alg", or UNKNOWN when it has none */
-    ag_str_t kid;        /* set arena */
-    ag_str_t issuer;     /* set arena */
+    ag_jwt_alg alg;  /* the JWK's "alg", or UNKNOWN when it has none */
+    ag_str_t kid;    /* set arena */
+    ag_str_t issuer; /* set arena */
     int bits;
     mbedtls_pk_context pk;
     bool has_qgrp;
-    mbedtls_ecp_group qgrp; /* EC: the curve with G = the public key (see above) */
+    mbedtls_ecp_group qgrp;       /* EC: the curve with G = the public key (see above) */
     mbedtls_rsa_context *rsa_rep; /* RSA: RSA_REPLICAS warmed copies (heap), or NULL */
 };
 
@@ -53,10 +53,9 @@ struct ag_jwks {
     ag_jwk_t keys[AG_JWKS_MAX_KEYS];
 };
 
-static const char *const alg_names[AG_JWT_ALG_COUNT] = {
-    "unknown",
+static const char *const alg_names[AG_JWT_ALG_COUNT] = {"unknown",
 #define AG_JWT_ALG_NAME(name) #name,
-    AG_JWT_ALGS(AG_JWT_ALG_NAME)
+                                                        AG_JWT_ALGS(AG_JWT_ALG_NAME)
 #undef AG_JWT_ALG_NAME
 };
 
@@ -164,13 +163,21 @@ bool ag_jwk_fits(const ag_jwk_t *k, ag_jwt_alg alg)
     if (k->alg != AG_JWT_ALG_UNKNOWN && k->alg != alg)
         return false;
     switch (alg) {
-    case AG_JWT_RS256: case AG_JWT_RS384: case AG_JWT_RS512:
-    case AG_JWT_PS256: case AG_JWT_PS384: case AG_JWT_PS512:
+    case AG_JWT_RS256:
+    case AG_JWT_RS384:
+    case AG_JWT_RS512:
+    case AG_JWT_PS256:
+    case AG_JWT_PS384:
+    case AG_JWT_PS512:
         return k->type == AG_JWK_RSA;
-    case AG_JWT_ES256: return k->type == AG_JWK_EC_P256;
-    case AG_JWT_ES384: return k->type == AG_JWK_EC_P384;
-    case AG_JWT_ES512: return k->type == AG_JWK_EC_P521;
-    default: return false;
+    case AG_JWT_ES256:
+        return k->type == AG_JWK_EC_P256;
+    case AG_JWT_ES384:
+        return k->type == AG_JWK_EC_P384;
+    case AG_JWT_ES512:
+        return k->type == AG_JWK_EC_P521;
+    default:
+        return false;
     }
 }
 
@@ -244,8 +251,8 @@ static ag_err warm_ec(ag_jwk_t *k, mbedtls_ecp_keypair *ec)
     mbedtls_ecp_point_init(&k->qgrp.G); /* drop the static G without freeing it */
     if (mbedtls_ecp_copy(&k->qgrp.G, &ec->Q) == 0 && mbedtls_mpi_lset(&two, 2) == 0 &&
         mbedtls_ecp_mul(&k->qgrp, &r, &two, &k->qgrp.G, NULL, NULL) == 0 &&
-        mbedtls_ecp_mul(&ec->grp, &r, &two, &ec->grp.G, NULL, NULL) == 0 &&
-        k->qgrp.T != NULL && ec->grp.T != NULL)
+        mbedtls_ecp_mul(&ec->grp, &r, &two, &ec->grp.G, NULL, NULL) == 0 && k->qgrp.T != NULL &&
+        ec->grp.T != NULL)
         err = 0;
 out:
     mbedtls_ecp_point_free(&r);
@@ -277,10 +284,17 @@ static ag_err finish_key(ag_jwk_t *k)
         return AG_E_UNSUPPORTED;
     mbedtls_ecp_keypair *ec = mbedtls_pk_ec(k->pk);
     switch (ec->grp.id) {
-    case MBEDTLS_ECP_DP_SECP256R1: k->type = AG_JWK_EC_P256; break;
-    case MBEDTLS_ECP_DP_SECP384R1: k->type = AG_JWK_EC_P384; break;
-    case MBEDTLS_ECP_DP_SECP521R1: k->type = AG_JWK_EC_P521; break;
-    default: return AG_E_UNSUPPORTED;
+    case MBEDTLS_ECP_DP_SECP256R1:
+        k->type = AG_JWK_EC_P256;
+        break;
+    case MBEDTLS_ECP_DP_SECP384R1:
+        k->type = AG_JWK_EC_P384;
+        break;
+    case MBEDTLS_ECP_DP_SECP521R1:
+        k->type = AG_JWK_EC_P521;
+        break;
+    default:
+        return AG_E_UNSUPPORTED;
     }
     if (mbedtls_ecp_check_pubkey(&ec->grp, &ec->Q) != 0)
         return AG_E_PARSE;
@@ -306,7 +320,8 @@ static ag_err rsa_from_jwk(const ag_json_t *doc, ag_json_ref key, ag_jwk_t *k)
 {
     unsigned char n[AG_JWKS_MAX_RSA_BITS / 8 + 1], e[16];
     size_t nl, el;
-    if (member_bytes(doc, key, "n", n, sizeof n, &nl) || member_bytes(doc, key, "e", e, sizeof e, &el))
+    if (member_bytes(doc, key, "n", n, sizeof n, &nl) ||
+        member_bytes(doc, key, "e", e, sizeof e, &el))
         return AG_E_PARSE;
     if (mbedtls_pk_setup(&k->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)) != 0)
         return AG_E_NOMEM;
@@ -332,7 +347,8 @@ static ag_err ec_from_jwk(const ag_json_t *doc, ag_json_ref key, ag_jwk_t *k)
         return AG_E_UNSUPPORTED; /* secp256k1 and friends: skipped */
     unsigned char x[66], y[66];
     size_t xl, yl;
-    if (member_bytes(doc, key, "x", x, sizeof x, &xl) || member_bytes(doc, key, "y", y, sizeof y, &yl))
+    if (member_bytes(doc, key, "x", x, sizeof x, &xl) ||
+        member_bytes(doc, key, "y", y, sizeof y, &yl))
         return AG_E_PARSE;
     if (xl != clen || yl != clen) /* full-length coordinates, RFC 7518 §6.2.1.2 */
         return AG_E_PARSE;
@@ -480,7 +496,8 @@ static ag_err pk_from_pem(ag_jwk_t *k, const unsigned char *pem, size_t len)
         mbedtls_x509_crt_free(&crt);
         if (n <= 0)
             return AG_E_PARSE;
-        return mbedtls_pk_parse_public_key(&k->pk, der + sizeof der - n, (size_t)n) ? AG_E_PARSE : 0;
+        return mbedtls_pk_parse_public_key(&k->pk, der + sizeof der - n, (size_t)n) ? AG_E_PARSE
+                                                                                    : 0;
     }
     if (strstr((const char *)pem, "PRIVATE KEY-----")) { /* SA signing key files */
         mbedtls_pk_context priv;
@@ -492,7 +509,8 @@ static ag_err pk_from_pem(ag_jwk_t *k, const unsigned char *pem, size_t len)
         mbedtls_pk_free(&priv);
         if (n <= 0)
             return AG_E_PARSE;
-        return mbedtls_pk_parse_public_key(&k->pk, der + sizeof der - n, (size_t)n) ? AG_E_PARSE : 0;
+        return mbedtls_pk_parse_public_key(&k->pk, der + sizeof der - n, (size_t)n) ? AG_E_PARSE
+                                                                                    : 0;
     }
     return mbedtls_pk_parse_public_key(&k->pk, pem, len) ? AG_E_PARSE : 0;
 }
@@ -524,13 +542,15 @@ ag_err ag_jwks_from_pem(ag_str_t pem, ag_jwks_t **out)
             break;
         rest = ag_str_make(b, rest.n - (size_t)(b - rest.p));
         const char *e = memmem(rest.p, rest.n, end.p, end.n);
-        const char *close = e ? memmem(e + end.n, rest.n - (size_t)(e + end.n - rest.p), "-----", 5) : NULL;
+        const char *close =
+            e ? memmem(e + end.n, rest.n - (size_t)(e + end.n - rest.p), "-----", 5) : NULL;
         if (!close) {
             err = AG_E_PARSE;
             break;
         }
         size_t blen = (size_t)(close + 5 - rest.p);
-        char *block = ks->n < AG_JWKS_MAX_KEYS ? ag_arena_cstr(&ks->arena, ag_str_make(rest.p, blen)) : NULL;
+        char *block =
+            ks->n < AG_JWKS_MAX_KEYS ? ag_arena_cstr(&ks->arena, ag_str_make(rest.p, blen)) : NULL;
         if (!block) {
             err = ks->n < AG_JWKS_MAX_KEYS ? AG_E_NOMEM : AG_E_TOO_BIG;
             break;
@@ -558,14 +578,20 @@ ag_err ag_jwks_from_pem(ag_str_t pem, ag_jwks_t **out)
 static size_t hash_of(ag_jwt_alg alg, ag_str_t msg, unsigned char *out, mbedtls_md_type_t *md)
 {
     switch (alg) {
-    case AG_JWT_RS256: case AG_JWT_PS256: case AG_JWT_ES256:
+    case AG_JWT_RS256:
+    case AG_JWT_PS256:
+    case AG_JWT_ES256:
         *md = MBEDTLS_MD_SHA256;
         ag_sha256(msg.p, msg.n, out); /* SHA-NI when the CPU has it (sha256.h) */
         return 32;
-    case AG_JWT_RS384: case AG_JWT_PS384: case AG_JWT_ES384:
+    case AG_JWT_RS384:
+    case AG_JWT_PS384:
+    case AG_JWT_ES384:
         *md = MBEDTLS_MD_SHA384;
         return mbedtls_sha512_ret((const unsigned char *)msg.p, msg.n, out, 1) ? 0 : 48;
-    case AG_JWT_RS512: case AG_JWT_PS512: case AG_JWT_ES512:
+    case AG_JWT_RS512:
+    case AG_JWT_PS512:
+    case AG_JWT_ES512:
         *md = MBEDTLS_MD_SHA512;
         return mbedtls_sha512_ret((const unsigned char *)msg.p, msg.n, out, 0) ? 0 : 64;
     default:

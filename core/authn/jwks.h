@@ -16,7 +16,7 @@
 
 /* JWS algorithms authgate verifies (RFC 7518 §3). "none" and HMAC are never among
  * them: every issuer is asymmetric (alg confusion, CVE-2015-9235 and kin). */
-#define AG_JWT_ALGS(X) \
+#define AG_JWT_ALGS(X)                                                                             \
     X(RS256) X(RS384) X(RS512) X(PS256) X(PS384) X(PS512) X(ES256) X(ES384) X(ES512)
 
 typedef enum {
@@ -24,14 +24,14 @@ typedef enum {
 #define AG_JWT_ALG_ENUM(name) AG_JWT_##name,
     AG_JWT_ALGS(AG_JWT_ALG_ENUM)
 #undef AG_JWT_ALG_ENUM
-    AG_JWT_ALG_COUNT
+        AG_JWT_ALG_COUNT
 } ag_jwt_alg;
 
 /* "RS256" -> AG_JWT_RS256, exact (case-sensitive, RFC 7515 §4.1.1); UNKNOWN otherwise. */
 ag_jwt_alg ag_jwt_alg_parse(ag_str_t name);
 const char *ag_jwt_alg_name(ag_jwt_alg alg); /* "RS256"; "unknown" */
 
-#define AG_JWKS_MAX_KEYS 64     /* keys kept per set: bounds lookups and memory */
+#define AG_JWKS_MAX_KEYS 64       /* keys kept per set: bounds lookups and memory */
 #define AG_JWKS_MIN_RSA_BITS 2048 /* NIST SP 800-131A; weaker keys are skipped */
 #define AG_JWKS_MAX_RSA_BITS 8192 /* bounds the cost of one verification */
 
@@ -68,8 +68,8 @@ int ag_jwks_skipped(const ag_jwks_t *ks);
 void ag_jwks_ref(ag_jwks_t *ks);
 void ag_jwks_unref(ag_jwks_t *ks); /* accepts NULL */
 
-/* The key decides the algorithm: RSA keys fit the RS and PS algorithms, EC keys only the ES one of their curve
- * (ES256/P-256, ES384/P-384, ES512/P-521), and a JWK "alg" member must equal <alg>. */
+/* The key decides the algorithm: RSA keys fit the RS and PS algorithms, EC keys only the ES one of
+ * their curve (ES256/P-256, ES384/P-384, ES512/P-521), and a JWK "alg" member must equal <alg>. */
 bool ag_jwk_fits(const ag_jwk_t *k, ag_jwt_alg alg);
 ag_str_t ag_jwk_kid(const ag_jwk_t *k);
 ag_jwk_type ag_jwk_type_of(const ag_jwk_t *k);

@@ -7,22 +7,22 @@
 #ifndef AG_JWT_H
 #define AG_JWT_H
 
-#include "base/arena.h"
 #include "authn/authn.h"
-#include "base/json.h"
 #include "authn/jwks.h"
+#include "base/arena.h"
+#include "base/json.h"
 
-#define AG_JWT_MAX_DEPTH 16     /* JSON nesting in header/payload */
-#define AG_JWT_MAX_SIG 1024     /* bytes: RSA 8192 */
+#define AG_JWT_MAX_DEPTH 16 /* JSON nesting in header/payload */
+#define AG_JWT_MAX_SIG 1024 /* bytes: RSA 8192 */
 
 typedef struct ag_jwt {
     ag_jwt_alg alg;
-    ag_str_t kid;            /* empty when absent */
-    ag_str_t signing_input;  /* "<header>.<payload>" (borrowed from the token) */
-    unsigned char *sig;      /* arena */
+    ag_str_t kid;           /* empty when absent */
+    ag_str_t signing_input; /* "<header>.<payload>" (borrowed from the token) */
+    unsigned char *sig;     /* arena */
     size_t siglen;
-    ag_json_t header;        /* arena */
-    ag_json_t payload;       /* arena; root is an object */
+    ag_json_t header;  /* arena */
+    ag_json_t payload; /* arena; root is an object */
 } ag_jwt_t;
 
 /* Parses <token> (borrowed; must outlive <jwt>) of at most <max_bytes>. Returns

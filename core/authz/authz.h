@@ -13,23 +13,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/buf.h"
 #include "authn/identity.h"
+#include "base/buf.h"
 #include "base/str.h"
 
 typedef struct {
     bool resource_request;
-    ag_str_t verb;        /* get, list, watch, create, update, patch, delete,
-                             deletecollection; or the lower-case HTTP method for
-                             non-resource requests; impersonate, bind, escalate, use */
-    ag_str_t api_prefix;  /* "api" or "apis" */
-    ag_str_t api_group;   /* "" for the core group */
+    ag_str_t verb;       /* get, list, watch, create, update, patch, delete,
+                            deletecollection; or the lower-case HTTP method for
+                            non-resource requests; impersonate, bind, escalate, use */
+    ag_str_t api_prefix; /* "api" or "apis" */
+    ag_str_t api_group;  /* "" for the core group */
     ag_str_t api_version;
     ag_str_t namespace_;
     ag_str_t resource;
     ag_str_t subresource;
     ag_str_t name;
-    ag_str_t path;        /* the URL path (non-resource requests are judged by it) */
+    ag_str_t path;                /* the URL path (non-resource requests are judged by it) */
     ag_str_t field_selector_name; /* metadata.name=<x> of a list/watch, if any */
 } ag_attrs_t;
 
@@ -41,12 +41,12 @@ typedef struct {
 typedef enum {
     AG_AUTHZ_NO_OPINION = 0, /* nothing granted it (RBAC never denies) */
     AG_AUTHZ_ALLOW,
-    AG_AUTHZ_DENY,           /* explicit deny (Azure deny assignment, or fail-closed error) */
+    AG_AUTHZ_DENY, /* explicit deny (Azure deny assignment, or fail-closed error) */
 } ag_authz_result;
 
 typedef enum {
     AG_AUTHZ_BY_NONE = 0,
-    AG_AUTHZ_BY_SUPERUSER,    /* system:masters */
+    AG_AUTHZ_BY_SUPERUSER, /* system:masters */
     AG_AUTHZ_BY_RBAC,
     AG_AUTHZ_BY_AZURE,
 } ag_authz_source;
@@ -74,7 +74,7 @@ typedef struct {
      * azure_scope may point into it, so after an Azure evaluation pass the decision by
      * pointer, do not copy it by value. */
     char azure_buf[AG_AUTHZ_AZURE_BUF];
-    const char *error;    /* static text when evaluation failed (fail closed) */
+    const char *error; /* static text when evaluation failed (fail closed) */
 } ag_authz_decision_t;
 
 /* Starts a fresh decision in <d>: every field before azure_buf cleared (azure_buf is

@@ -10,11 +10,11 @@
 
 #include <stdbool.h>
 
+#include "authn/identity.h"
 #include "authz/authz.h"
 #include "authz/azure/azrbac.h"
-#include "base/err.h"
-#include "authn/identity.h"
 #include "authz/rbac/rbac.h"
+#include "base/err.h"
 
 typedef enum {
     AG_CHAIN_RBAC_ONLY = 0,   /* Kubernetes RBAC for everyone (Azure assignments ignored) */

@@ -9,11 +9,11 @@
 
 #include <stdbool.h>
 
-#include "base/arena.h"
+#include "authn/identity.h"
 #include "authz/authz.h"
+#include "base/arena.h"
 #include "base/err.h"
 #include "http/httpreq.h"
-#include "authn/identity.h"
 
 #define AG_IMPERSONATE_MAX 64 /* Impersonate-* values taken from one request; more: 400 */
 

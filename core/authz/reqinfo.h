@@ -8,8 +8,8 @@
 
 #include <stdbool.h>
 
-#include "base/arena.h"
 #include "authz/authz.h"
+#include "base/arena.h"
 #include "base/err.h"
 #include "base/str.h"
 

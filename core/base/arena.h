@@ -13,10 +13,10 @@
 typedef struct ag_arena_block ag_arena_block_t;
 
 typedef struct {
-    ag_arena_block_t *head;  /* current block (owned) */
-    size_t block_size;       /* size of new blocks */
-    size_t max_bytes;        /* hard cap on total bytes; 0 = unbounded */
-    size_t total;            /* bytes currently held in blocks */
+    ag_arena_block_t *head; /* current block (owned) */
+    size_t block_size;      /* size of new blocks */
+    size_t max_bytes;       /* hard cap on total bytes; 0 = unbounded */
+    size_t total;           /* bytes currently held in blocks */
 } ag_arena_t;
 
 /* Caller owns <a>. <block_size> 0 picks 4 KiB; <max_bytes> 0 means no cap. */

@@ -11,9 +11,9 @@
 
 typedef struct {
     char *p;
-    size_t n;    /* bytes used; p[n] is always '\0' when p != NULL */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* hard cap on n */
+    size_t n;   /* bytes used; p[n] is always '\0' when p != NULL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* hard cap on n */
 } ag_buf_t;
 
 #define AG_BUF_INIT(maxbytes) ((ag_buf_t){NULL, 0, 0, (maxbytes)})

@@ -170,8 +170,8 @@ ag_err ag_cfg_file(ag_cfg_obj_t *o, const char *key, int required, const char **
     return (*out = ag_cfg_resolve(o->cfg, s)) ? 0 : AG_E_NOMEM;
 }
 
-ag_err ag_cfg_int(ag_cfg_obj_t *o, const char *key, int required, long long min,
-                  long long max, long long *out)
+ag_err ag_cfg_int(ag_cfg_obj_t *o, const char *key, int required, long long min, long long max,
+                  long long *out)
 {
     ag_json_ref v;
     ag_err err = lookup(o, key, required, &v);
@@ -181,8 +181,8 @@ ag_err ag_cfg_int(ag_cfg_obj_t *o, const char *key, int required, long long min,
     if (ag_json_int(o->cfg->doc, v, &n) != 0)
         return ag_cfg_fail(o->cfg, v, ag_cfg_path(o, key), "must be an integer");
     if (n < min || n > max)
-        return ag_cfg_fail(o->cfg, v, ag_cfg_path(o, key), "must be between %lld and %lld",
-                           min, max);
+        return ag_cfg_fail(o->cfg, v, ag_cfg_path(o, key), "must be between %lld and %lld", min,
+                           max);
     *out = n;
     return 0;
 }
@@ -236,20 +236,18 @@ ag_err ag_cfg_duration_ms(ag_cfg_obj_t *o, const char *key, int required, long l
             return ag_cfg_fail(o->cfg, v, ag_cfg_path(o, key),
                                "must be a whole number of seconds or a string like \"30s\"");
         ms *= 1000;
-    } else if (ag_json_typeof(d, v) != AG_JSON_STRING ||
-               !parse_duration(ag_json_raw(d, v), &ms)) {
+    } else if (ag_json_typeof(d, v) != AG_JSON_STRING || !parse_duration(ag_json_raw(d, v), &ms)) {
         return ag_cfg_fail(o->cfg, v, ag_cfg_path(o, key),
                            "must be a duration like \"250ms\", \"30s\", \"5m\" or \"1h\"");
     }
     if (ms < min_ms || ms > max_ms)
-        return ag_cfg_fail(o->cfg, v, ag_cfg_path(o, key),
-                           "must be between %lldms and %lldms", min_ms, max_ms);
+        return ag_cfg_fail(o->cfg, v, ag_cfg_path(o, key), "must be between %lldms and %lldms",
+                           min_ms, max_ms);
     *out = ms;
     return 0;
 }
 
-ag_err ag_cfg_str_array(ag_cfg_obj_t *o, const char *key, int required, ag_str_t **out,
-                        int *n)
+ag_err ag_cfg_str_array(ag_cfg_obj_t *o, const char *key, int required, ag_str_t **out, int *n)
 {
     ag_json_ref v;
     ag_err err = lookup(o, key, required, &v);
@@ -265,8 +263,7 @@ ag_err ag_cfg_str_array(ag_cfg_obj_t *o, const char *key, int required, ag_str_t
     for (ag_json_ref e = ag_json_first(d, v); e != AG_JSON_NONE; e = ag_json_next(d, e), i++) {
         ag_str_t s;
         if (ag_json_str(d, e, o->cfg->arena, &s) != 0)
-            return ag_cfg_fail(o->cfg, e,
-                               ag_cfg_index_path(o->cfg, ag_cfg_path(o, key), i),
+            return ag_cfg_fail(o->cfg, e, ag_cfg_index_path(o->cfg, ag_cfg_path(o, key), i),
                                "must be a string");
         arr[i] = ag_arena_strdup(o->cfg->arena, s);
     }

@@ -27,10 +27,10 @@
 #define AG_CFG_MAX_KEYS 64 /* keys per object a reader tracks; more is a config error */
 
 typedef struct {
-    const char *file;   /* for messages; borrowed */
+    const char *file; /* for messages; borrowed */
     const ag_json_t *doc;
     ag_arena_t *arena;
-    ag_buf_t err;       /* first error message, empty when none (owned) */
+    ag_buf_t err;            /* first error message, empty when none (owned) */
     bool skip_serving_files; /* authgate check: TLS, key and token files are not opened;
                               * set after ag_cfg_init, which clears every field */
     const char *dir;         /* the config file's directory (arena); NULL: the working one;
@@ -40,7 +40,7 @@ typedef struct {
 typedef struct {
     ag_cfg_t *cfg;
     ag_json_ref obj;
-    const char *path;   /* arena string, e.g. "issuers[1].claims" */
+    const char *path; /* arena string, e.g. "issuers[1].claims" */
     bool seen[AG_CFG_MAX_KEYS];
 } ag_cfg_obj_t;
 
@@ -76,8 +76,8 @@ ag_err ag_cfg_cstr(ag_cfg_obj_t *o, const char *key, int required, const char **
 ag_err ag_cfg_file(ag_cfg_obj_t *o, const char *key, int required, const char **out);
 /* <name> resolved against cfg->dir as above (arena copy; NULL when out of memory). */
 const char *ag_cfg_resolve(ag_cfg_t *cfg, ag_str_t name);
-ag_err ag_cfg_int(ag_cfg_obj_t *o, const char *key, int required, long long min,
-                  long long max, long long *out);
+ag_err ag_cfg_int(ag_cfg_obj_t *o, const char *key, int required, long long min, long long max,
+                  long long *out);
 ag_err ag_cfg_bool(ag_cfg_obj_t *o, const char *key, int required, bool *out);
 /* Duration in milliseconds from a string like "250ms", "30s", "5m", "1h" or an integer
  * number of seconds. */
@@ -86,8 +86,7 @@ ag_err ag_cfg_duration_ms(ag_cfg_obj_t *o, const char *key, int required, long l
 /* Any value: marks the key seen and returns its ref (AG_JSON_NONE when absent). */
 ag_err ag_cfg_value(ag_cfg_obj_t *o, const char *key, int required, ag_json_ref *out);
 /* Array of strings into an arena array. */
-ag_err ag_cfg_str_array(ag_cfg_obj_t *o, const char *key, int required, ag_str_t **out,
-                        int *n);
+ag_err ag_cfg_str_array(ag_cfg_obj_t *o, const char *key, int required, ag_str_t **out, int *n);
 /* One of <choices> (NULL-terminated); *out gets its index. */
 ag_err ag_cfg_enum(ag_cfg_obj_t *o, const char *key, int required, const char *const *choices,
                    int *out);

@@ -271,8 +271,7 @@ void ag_json_offset_pos(ag_str_t text, size_t offset, int *line, int *col)
     *col = c;
 }
 
-static ag_err set_error(ag_json_error_t *e, ag_str_t text, size_t off, const char *msg,
-                        ag_err err)
+static ag_err set_error(ag_json_error_t *e, ag_str_t text, size_t off, const char *msg, ag_err err)
 {
     if (e) {
         e->offset = off;
@@ -322,11 +321,21 @@ static size_t unescape(ag_str_t raw, char *o)
         char e = raw.p[i + 1];
         i += 2;
         switch (e) {
-        case 'b': o[w++] = '\b'; break;
-        case 'f': o[w++] = '\f'; break;
-        case 'n': o[w++] = '\n'; break;
-        case 'r': o[w++] = '\r'; break;
-        case 't': o[w++] = '\t'; break;
+        case 'b':
+            o[w++] = '\b';
+            break;
+        case 'f':
+            o[w++] = '\f';
+            break;
+        case 'n':
+            o[w++] = '\n';
+            break;
+        case 'r':
+            o[w++] = '\r';
+            break;
+        case 't':
+            o[w++] = '\t';
+            break;
         case 'u': {
             unsigned u = 0, lo = 0;
             read_u4((const unsigned char *)raw.p + i, 4, &u);
@@ -339,7 +348,9 @@ static size_t unescape(ag_str_t raw, char *o)
             w += put_utf8(o + w, u);
             break;
         }
-        default: o[w++] = e; break; /* " \ / */
+        default:
+            o[w++] = e;
+            break; /* " \ / */
         }
     }
     return w;
@@ -414,8 +425,8 @@ static ag_err check_duplicates(ag_json_t *doc, ag_arena_t *arena, ag_json_error_
 
 /* ---- parse -------------------------------------------------------------------- */
 
-ag_err ag_json_parse(ag_json_t *doc, ag_str_t text, const ag_json_limits_t *lim,
-                     ag_arena_t *arena, ag_json_error_t *errinfo)
+ag_err ag_json_parse(ag_json_t *doc, ag_str_t text, const ag_json_limits_t *lim, ag_arena_t *arena,
+                     ag_json_error_t *errinfo)
 {
     int max_depth = lim && lim->max_depth > 0 ? lim->max_depth : 64;
     int max_tokens = lim && lim->max_tokens > 0 ? lim->max_tokens : 1 << 22;
@@ -472,11 +483,16 @@ ag_json_type ag_json_typeof(const ag_json_t *doc, ag_json_ref ref)
         return AG_JSON_ABSENT;
     const jsmntok_t *t = &doc->tok[ref].t;
     switch (t->type) {
-    case JSMN_OBJECT: return AG_JSON_OBJECT;
-    case JSMN_ARRAY: return AG_JSON_ARRAY;
-    case JSMN_STRING: return AG_JSON_STRING;
-    case JSMN_PRIMITIVE: break;
-    default: return AG_JSON_ABSENT;
+    case JSMN_OBJECT:
+        return AG_JSON_OBJECT;
+    case JSMN_ARRAY:
+        return AG_JSON_ARRAY;
+    case JSMN_STRING:
+        return AG_JSON_STRING;
+    case JSMN_PRIMITIVE:
+        break;
+    default:
+        return AG_JSON_ABSENT;
     }
     char c = doc->src[t->start];
     if (c == 't' || c == 'f')
@@ -677,8 +693,7 @@ ag_err ag_json_write_str(ag_buf_t *out, ag_str_t s)
         else if (c == '\t')
             esc = "\\t";
         else if (c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f) {
-            u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4],
-            u[5] = hex[c & 15];
+            u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4], u[5] = hex[c & 15];
         } else if (c >= 0x80) {
             adv = utf8_len((const unsigned char *)s.p + i, s.n - i);
             if (!adv) {

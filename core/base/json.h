@@ -30,14 +30,14 @@ typedef enum {
 } ag_json_type;
 
 typedef struct {
-    int max_depth;    /* default 64 */
-    int max_tokens;   /* default 1<<22 */
+    int max_depth;  /* default 64 */
+    int max_tokens; /* default 1<<22 */
 } ag_json_limits_t;
 
 typedef struct {
-    size_t offset;    /* byte offset of the error */
-    int line, col;    /* 1-based */
-    const char *msg;  /* static */
+    size_t offset;   /* byte offset of the error */
+    int line, col;   /* 1-based */
+    const char *msg; /* static */
 } ag_json_error_t;
 
 /* Positions in a source that was converted to JSON (yaml2json.h): entries sorted by JSON
@@ -63,8 +63,8 @@ typedef struct {
 /* Parses <text> (borrowed; must outlive <doc>). <lim> may be NULL for defaults. On
  * failure returns AG_E_PARSE / AG_E_TOO_DEEP / AG_E_DUPLICATE / AG_E_TOO_BIG / AG_E_NOMEM
  * and fills <errinfo> (may be NULL). */
-ag_err ag_json_parse(ag_json_t *doc, ag_str_t text, const ag_json_limits_t *lim,
-                     ag_arena_t *arena, ag_json_error_t *errinfo);
+ag_err ag_json_parse(ag_json_t *doc, ag_str_t text, const ag_json_limits_t *lim, ag_arena_t *arena,
+                     ag_json_error_t *errinfo);
 
 static inline ag_json_ref ag_json_root(const ag_json_t *doc)
 {

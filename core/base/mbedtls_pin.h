@@ -9,8 +9,7 @@
 #include <mbedtls/version.h>
 
 #if !defined(MBEDTLS_VERSION_MAJOR) || MBEDTLS_VERSION_MAJOR != 2 || MBEDTLS_VERSION_MINOR != 28
-#error                                                                                             \
-    "authgate needs mbedTLS 2.28.x (core/base/sha256.c and core/authn/jwks.c use its internals): install Debian 12's libmbedtls-dev"
+#error "authgate needs mbedTLS 2.28.x: install Debian 12's libmbedtls-dev"
 #endif
 
 #endif

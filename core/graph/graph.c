@@ -26,11 +26,11 @@
 #define TOKEN_MAX_LIFETIME_S 86400
 
 struct ag_graph_creds {
-    ag_buf_t secret;             /* client secret or federated token, whitespace trimmed */
-    bool federated;              /* <secret> is a federated token: send it as the assertion */
+    ag_buf_t secret; /* client secret or federated token, whitespace trimmed */
+    bool federated;  /* <secret> is a federated token: send it as the assertion */
     bool have_cert;
-    mbedtls_pk_context key;      /* RSA private key matching the certificate */
-    char x5t[32];                /* base64url(SHA-1(certificate DER)) */
+    mbedtls_pk_context key; /* RSA private key matching the certificate */
+    char x5t[32];           /* base64url(SHA-1(certificate DER)) */
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
 };
@@ -106,8 +106,7 @@ static bool parse_origin(ag_str_t url, origin_t *o)
     o->port = https ? 443 : 80;
     if (colon < auth.n) {
         unsigned long long port;
-        if (!ag_str_to_u64(ag_str_sub(auth, colon + 1, auth.n), &port) || port == 0 ||
-            port > 65535)
+        if (!ag_str_to_u64(ag_str_sub(auth, colon + 1, auth.n), &port) || port == 0 || port > 65535)
             return false;
         o->port = (unsigned)port;
     }
@@ -129,8 +128,7 @@ bool ag_graph_guid_valid(ag_str_t s)
     for (size_t i = 0; i < s.n; i++) {
         char ch = s.p[i];
         bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        bool hex = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
-                   (ch >= 'A' && ch <= 'F');
+        bool hex = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
         if (dash ? ch != '-' : !hex)
             return false;
     }
@@ -157,9 +155,8 @@ ag_err ag_graph_member_url(ag_buf_t *out, const ag_graph_cfg_t *c, ag_str_t oid)
     if ((err = ag_buf_append_str(out, c->base_url)) ||
         (err = ag_buf_append_cstr(out, "/v1.0/users/")) || (err = append_lower(out, oid)))
         return err;
-    return ag_buf_append_cstr(out, c->method == AG_GRAPH_GET_MEMBER_GROUPS
-                                       ? "/getMemberGroups"
-                                       : "/getMemberObjects");
+    return ag_buf_append_cstr(out, c->method == AG_GRAPH_GET_MEMBER_GROUPS ? "/getMemberGroups"
+                                                                           : "/getMemberObjects");
 }
 
 ag_err ag_graph_member_body(ag_buf_t *out, bool security_enabled_only)
@@ -192,11 +189,10 @@ static ag_err parse_ids(const ag_json_t *doc, ag_json_ref arr, int room, ag_aren
     page->ids = ag_arena_alloc(arena, sizeof(ag_str_t) * (size_t)(n ? n : 1));
     if (!page->ids)
         return AG_E_NOMEM;
-    for (ag_json_ref el = ag_json_first(doc, arr); el != AG_JSON_NONE;
-         el = ag_json_next(doc, el)) {
+    for (ag_json_ref el = ag_json_first(doc, arr); el != AG_JSON_NONE; el = ag_json_next(doc, el)) {
         ag_str_t id;
-        if (ag_json_typeof(doc, el) != AG_JSON_STRING ||
-            ag_json_str(doc, el, arena, &id) != 0 || !ag_graph_guid_valid(id))
+        if (ag_json_typeof(doc, el) != AG_JSON_STRING || ag_json_str(doc, el, arena, &id) != 0 ||
+            !ag_graph_guid_valid(id))
             return AG_E_PARSE;
         char *copy = ag_arena_alloc(arena, id.n + 1);
         if (!copy)
@@ -298,15 +294,14 @@ ag_err ag_graph_token_parse(ag_str_t body, ag_arena_t *arena, ag_graph_token_t *
     ag_json_ref root = ag_json_root(&doc);
     ag_json_ref type = ag_json_get(&doc, root, "token_type");
     ag_json_ref at = ag_json_get(&doc, root, "access_token");
-    if (type != AG_JSON_NONE &&
-        (ag_json_typeof(&doc, type) != AG_JSON_STRING ||
-         !ag_str_ieq(ag_json_raw(&doc, type), AG_STR("Bearer"))))
+    if (type != AG_JSON_NONE && (ag_json_typeof(&doc, type) != AG_JSON_STRING ||
+                                 !ag_str_ieq(ag_json_raw(&doc, type), AG_STR("Bearer"))))
         return AG_E_PARSE;
     if (ag_json_typeof(&doc, at) != AG_JSON_STRING || ag_json_str(&doc, at, arena, &tok) != 0 ||
         !token_bytes_ok(tok))
         return AG_E_PARSE;
-    if ((err = parse_expires_in(&doc, ag_json_get(&doc, root, "expires_in"),
-                                &out->expires_in_s)) != 0)
+    if ((err = parse_expires_in(&doc, ag_json_get(&doc, root, "expires_in"), &out->expires_in_s)) !=
+        0)
         return err;
     out->access_token = ag_arena_strdup(arena, tok);
     return out->access_token.p ? 0 : AG_E_NOMEM;
@@ -320,8 +315,7 @@ ag_err ag_graph_form_escape(ag_buf_t *out, ag_str_t s)
     for (size_t i = 0; i < s.n; i++) {
         unsigned char ch = (unsigned char)s.p[i];
         bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                     (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
-                     ch == '~';
+                     (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
         char enc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
         ag_err err = plain ? ag_buf_append(out, &s.p[i], 1) : ag_buf_append(out, enc, 3);
         if (err)
@@ -348,10 +342,8 @@ static ag_err assertion_json(ag_buf_t *hdr, ag_buf_t *claims, ag_graph_creds_t *
     ag_err err;
     if (mbedtls_ctr_drbg_random(&cr->drbg, jti, sizeof(jti)) != 0)
         return AG_E_CRYPTO;
-    if ((err = ag_buf_printf(hdr, "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5t\":\"%s\"}",
-                             cr->x5t)) ||
-        (err = ag_buf_append_cstr(claims, "{\"aud\":")) ||
-        (err = ag_json_write_str(claims, aud)) ||
+    if ((err = ag_buf_printf(hdr, "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5t\":\"%s\"}", cr->x5t)) ||
+        (err = ag_buf_append_cstr(claims, "{\"aud\":")) || (err = ag_json_write_str(claims, aud)) ||
         (err = ag_buf_append_cstr(claims, ",\"iss\":")) ||
         (err = ag_json_write_str(claims, client_id)) ||
         (err = ag_buf_append_cstr(claims, ",\"sub\":")) ||
@@ -398,8 +390,7 @@ ag_err ag_graph_token_body(ag_buf_t *out, const ag_graph_cfg_t *c, ag_graph_cred
     ag_err err;
     if ((err = ag_buf_append_cstr(out, "grant_type=client_credentials&client_id=")) ||
         (err = ag_graph_form_escape(out, c->client_id)) ||
-        (err = ag_buf_append_cstr(out, "&scope=")) ||
-        (err = ag_graph_form_escape(out, c->scope)))
+        (err = ag_buf_append_cstr(out, "&scope=")) || (err = ag_graph_form_escape(out, c->scope)))
         return err;
     if (!cr->have_cert && !cr->federated) {
         if ((err = ag_buf_append_cstr(out, "&client_secret=")) != 0)
@@ -601,11 +592,11 @@ static ag_err check_creds(ag_cfg_t *cfg, ag_cfg_obj_t *o, ag_graph_cfg_t *c)
     bool cert = c->client_certificate_file != NULL || c->client_key_file != NULL;
     bool fed = c->federated_token_file != NULL;
     if (secret + cert + fed != 1)
-        return ag_cfg_fail(cfg, o->obj, o->path,
-                           "needs exactly one of \"client_secret_file\", "
-                           "\"client_certificate_file\" + \"client_key_file\" or "
-                           "\"federated_token_file\" (\"workload_identity\": true reads "
-                           ENV_TOKEN_FILE ")");
+        return ag_cfg_fail(
+            cfg, o->obj, o->path,
+            "needs exactly one of \"client_secret_file\", "
+            "\"client_certificate_file\" + \"client_key_file\" or "
+            "\"federated_token_file\" (\"workload_identity\": true reads " ENV_TOKEN_FILE ")");
     if (cert && (!c->client_certificate_file || !c->client_key_file))
         return ag_cfg_fail(cfg, o->obj, o->path,
                            "\"client_certificate_file\" and \"client_key_file\" go together");
@@ -623,8 +614,8 @@ static ag_err workload_defaults(ag_cfg_t *cfg, ag_graph_cfg_t *c, ag_entra_keys_
     const char *file = getenv(ENV_TOKEN_FILE);
     if (!k->workload_identity)
         return 0;
-    if (!c->client_id.p && id && *id && !(c->client_id = ag_arena_strdup(cfg->arena,
-                                                                         ag_str_cstr(id))).p)
+    if (!c->client_id.p && id && *id &&
+        !(c->client_id = ag_arena_strdup(cfg->arena, ag_str_cstr(id))).p)
         return AG_E_NOMEM;
     if (!k->tenant.p && tenant && *tenant &&
         !(k->tenant = ag_arena_strdup(cfg->arena, ag_str_cstr(tenant))).p)
@@ -655,8 +646,8 @@ ag_err ag_entra_cred_read(ag_cfg_obj_t *o, ag_graph_cfg_t *out, ag_entra_keys_t 
         (err = ag_cfg_file(o, "client_certificate_file", AG_CFG_OPTIONAL,
                            &out->client_certificate_file)) ||
         (err = ag_cfg_file(o, "client_key_file", AG_CFG_OPTIONAL, &out->client_key_file)) ||
-        (err = ag_cfg_file(o, "federated_token_file", AG_CFG_OPTIONAL,
-                           &out->federated_token_file)) ||
+        (err =
+             ag_cfg_file(o, "federated_token_file", AG_CFG_OPTIONAL, &out->federated_token_file)) ||
         (err = ag_cfg_duration_ms(o, "timeout", AG_CFG_OPTIONAL, 10, 120000, &out->timeout_ms)))
         return err;
     return ag_cfg_duration_ms(o, "token_refresh_margin", AG_CFG_OPTIONAL, 0, 3600000,

@@ -41,21 +41,21 @@ typedef enum {
 
 /* The "graph" config section. Strings are arena copies (lifetime: config snapshot). */
 typedef struct {
-    ag_str_t base_url;        /* scheme://host[:port][/path], no trailing slash */
-    ag_str_t token_url;       /* OAuth 2.0 v2 token endpoint */
-    ag_str_t scope;           /* default "{base_url}/.default" */
+    ag_str_t base_url;  /* scheme://host[:port][/path], no trailing slash */
+    ag_str_t token_url; /* OAuth 2.0 v2 token endpoint */
+    ag_str_t scope;     /* default "{base_url}/.default" */
     ag_str_t client_id;
     const char *client_secret_file;      /* exactly one of: secret file, */
     const char *client_certificate_file; /* or certificate + key files, */
     const char *client_key_file;
-    const char *federated_token_file;    /* or a federated token (workload identity) */
+    const char *federated_token_file; /* or a federated token (workload identity) */
     ag_graph_method method;
     bool security_enabled_only;
-    long long cache_ttl_ms;   /* a resolved group list is fresh this long */
-    long long stale_ttl_ms;   /* ...then may still be served this long while Graph fails */
-    long long timeout_ms;     /* whole lookup, token fetch and every page included */
+    long long cache_ttl_ms;    /* a resolved group list is fresh this long */
+    long long stale_ttl_ms;    /* ...then may still be served this long while Graph fails */
+    long long timeout_ms;      /* whole lookup, token fetch and every page included */
     long long token_margin_ms; /* refresh the app token this long before it expires */
-    int max_groups;           /* more groups than this: fail closed (AG_E_TOO_BIG) */
+    int max_groups;            /* more groups than this: fail closed (AG_E_TOO_BIG) */
 } ag_graph_cfg_t;
 
 /* Defaults for every optional field (base URL, method, TTLs, cap). */
@@ -108,9 +108,9 @@ bool ag_graph_same_origin(ag_str_t base, ag_str_t url);
 
 /* One page of a getMemberObjects/getMemberGroups answer. */
 typedef struct {
-    ag_str_t *ids;  /* arena array of GUID strings (arena copies) */
+    ag_str_t *ids; /* arena array of GUID strings (arena copies) */
     int nids;
-    ag_str_t next;  /* @odata.nextLink (arena), or p == NULL when absent */
+    ag_str_t next; /* @odata.nextLink (arena), or p == NULL when absent */
 } ag_graph_page_t;
 
 /* Parses {"value":[ids...], "@odata.nextLink": URL, ...} strictly: a JSON object, "value"

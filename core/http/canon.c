@@ -9,10 +9,10 @@
 
 #include "http/headers.h"
 
-#define REJECT(code, msg)                                                              \
-    do {                                                                               \
-        *reason = (msg);                                                               \
-        return (code);                                                                 \
+#define REJECT(code, msg)                                                                          \
+    do {                                                                                           \
+        *reason = (msg);                                                                           \
+        return (code);                                                                             \
     } while (0)
 
 /* ---- raw head scan --------------------------------------------------------------- */
@@ -126,8 +126,8 @@ static int check_method(ag_str_t m, const char **reason)
 
 static bool is_unreserved(int c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 /* Decodes the %XX at s.p[i]; -1 when malformed. */
@@ -176,8 +176,8 @@ static int check_path(ag_str_t path, const char **reason)
         } else if (c == ';') { /* path parameters: Tomcat/Envoy-style readers drop them */
             REJECT(400, "';' in path");
         } else if (c == '/') {
-            int rc = check_segment(ag_str_make(path.p + seg_start, i - seg_start),
-                                   i == path.n, reason);
+            int rc =
+                check_segment(ag_str_make(path.p + seg_start, i - seg_start), i == path.n, reason);
             if (rc)
                 return rc;
             seg_start = i + 1;
@@ -210,8 +210,7 @@ static bool authority_is_self(ag_str_t auth, const ag_canon_opts_t *opts)
 }
 
 /* Reduces an absolute-form target for this gateway to origin-form (RFC 9112 §3.2.2). */
-static int reduce_absolute(ag_http_req_t *req, const ag_canon_opts_t *opts,
-                           const char **reason)
+static int reduce_absolute(ag_http_req_t *req, const ag_canon_opts_t *opts, const char **reason)
 {
     ag_str_t t = req->target, rest;
     if (ag_str_istarts_with(t, AG_STR("http://")))
@@ -327,8 +326,7 @@ static bool host_is_valid(ag_str_t h)
     for (size_t i = 0; i < h.n; i++) {
         char c = h.p[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == '_' || c == '~' || c == ':' || c == '[' ||
-              c == ']'))
+              c == '-' || c == '.' || c == '_' || c == '~' || c == ':' || c == '[' || c == ']'))
             return false;
     }
     return true;
@@ -383,8 +381,7 @@ static int check_upgrade(ag_http_req_t *req, const hdr_summary *s, const char **
     if (s->upgrades == 0 || !s->conn_upgrade || req->http_minor == 0)
         return 0; /* no upgrade asked; a lone Upgrade header is hop-by-hop, dropped */
     int state = 0;
-    if (s->upgrade.n == 0 || !ag_http_list_each(s->upgrade, upgrade_elem_cb, &state) ||
-        state == 2)
+    if (s->upgrade.n == 0 || !ag_http_list_each(s->upgrade, upgrade_elem_cb, &state) || state == 2)
         REJECT(400, "invalid Upgrade header");
     if (state == 1)
         return 0; /* h2c: never honoured, never forwarded (see canon.h) */

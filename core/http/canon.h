@@ -8,8 +8,8 @@
 #ifndef AG_CANON_H
 #define AG_CANON_H
 
-#include "http/httpreq.h"
 #include "base/str.h"
+#include "http/httpreq.h"
 
 /* ag_canon_check's answer for "OPTIONS *": not an error, not forwarded; the caller
  * answers it locally (200 with "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"

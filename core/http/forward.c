@@ -13,10 +13,10 @@
 
 /* Client headers never copied through: framing and Host are rewritten by us, the rest
  * is hop-by-hop (RFC 9110 §7.6.1) or identity-bearing (threat-model cases 1-9, 43). */
-#define DROP_FLAGS                                                                     \
-    (AG_HDR_HOP_BY_HOP | AG_HDR_STRIP | AG_HDR_HOST | AG_HDR_CONTENT_LENGTH |          \
-     AG_HDR_TRANSFER_ENCODING | AG_HDR_CONNECTION | AG_HDR_UPGRADE |                   \
-     AG_HDR_AUTHORIZATION | AG_HDR_IMPERSONATE | AG_HDR_UNDERSCORE)
+#define DROP_FLAGS                                                                                 \
+    (AG_HDR_HOP_BY_HOP | AG_HDR_STRIP | AG_HDR_HOST | AG_HDR_CONTENT_LENGTH |                      \
+     AG_HDR_TRANSFER_ENCODING | AG_HDR_CONNECTION | AG_HDR_UPGRADE | AG_HDR_AUTHORIZATION |        \
+     AG_HDR_IMPERSONATE | AG_HDR_UNDERSCORE)
 
 /* ---- validation ------------------------------------------------------------------ */
 
@@ -25,8 +25,8 @@ static bool value_ok(ag_str_t v)
 {
     if (!ag_http_value_is_clean(v))
         return false;
-    return !(v.n && (v.p[0] == ' ' || v.p[0] == '\t' || v.p[v.n - 1] == ' ' ||
-                     v.p[v.n - 1] == '\t'));
+    return !(v.n &&
+             (v.p[0] == ' ' || v.p[0] == '\t' || v.p[v.n - 1] == ' ' || v.p[v.n - 1] == '\t'));
 }
 
 static bool identity_value_ok(ag_str_t v)
@@ -86,8 +86,8 @@ static bool target_ok(ag_str_t t)
 }
 
 /* Everything but the client headers: validated before a byte is written. */
-static ag_err check_inputs(const ag_http_req_t *req, const ag_forward_opts_t *o,
-                           size_t *bytes, int *nimp)
+static ag_err check_inputs(const ag_http_req_t *req, const ag_forward_opts_t *o, size_t *bytes,
+                           int *nimp)
 {
     if (!ag_http_is_token(req->method) || !target_ok(req->target))
         return AG_E_INVAL;
@@ -97,19 +97,19 @@ static ag_err check_inputs(const ag_http_req_t *req, const ag_forward_opts_t *o,
     if (req->upgrade && (req->upgrade_proto.n == 0 || !value_ok(req->upgrade_proto) ||
                          !ag_http_list_each(req->upgrade_proto, upgrade_ok_cb, NULL)))
         return AG_E_INVAL;
-    *bytes += req->method.n + req->target.n + 12;                  /* request line */
-    *bytes += 8 + o->upstream_host.n + 19 + o->client_ip.n + 26;  /* Host, X-Forwarded-* */
-    *bytes += 17 + o->credential.n;                                /* Authorization */
-    *bytes += 32 + req->upgrade_proto.n + 40 + 2;                  /* framing, blank line */
+    *bytes += req->method.n + req->target.n + 12;                /* request line */
+    *bytes += 8 + o->upstream_host.n + 19 + o->client_ip.n + 26; /* Host, X-Forwarded-* */
+    *bytes += 17 + o->credential.n;                              /* Authorization */
+    *bytes += 32 + req->upgrade_proto.n + 40 + 2;                /* framing, blank line */
     return o->identity ? check_identity(o->identity, bytes, nimp) : 0;
 }
 
 /* ---- writing into reserved space ------------------------------------------------- */
 
 typedef struct {
-    char *p;        /* next byte */
-    char *end;      /* end of the room reserved up front */
-    bool overflow;  /* the bound was wrong: fail closed, never write past it */
+    char *p;       /* next byte */
+    char *end;     /* end of the room reserved up front */
+    bool overflow; /* the bound was wrong: fail closed, never write past it */
 } wr_t;
 
 static inline void put(wr_t *w, const void *p, size_t n)

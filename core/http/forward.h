@@ -11,26 +11,26 @@
 
 #include <stdbool.h>
 
+#include "authn/identity.h"
 #include "base/buf.h"
 #include "base/err.h"
-#include "http/httpreq.h"
-#include "authn/identity.h"
 #include "base/str.h"
+#include "http/httpreq.h"
 
 typedef struct {
-    ag_str_t upstream_host;          /* value for the Host header sent upstream */
-    ag_str_t credential;             /* full header value for upstream Authorization, e.g.
-                                      * "Bearer xyz"; empty = none (client-cert creds) */
-    const ag_identity_t *identity;   /* NULL = forward with no Impersonate-* (plain proxy) */
-    ag_str_t client_ip;              /* for X-Forwarded-For; empty = header omitted */
-    bool client_tls;                 /* X-Forwarded-Proto https/http */
+    ag_str_t upstream_host;        /* value for the Host header sent upstream */
+    ag_str_t credential;           /* full header value for upstream Authorization, e.g.
+                                    * "Bearer xyz"; empty = none (client-cert creds) */
+    const ag_identity_t *identity; /* NULL = forward with no Impersonate-* (plain proxy) */
+    ag_str_t client_ip;            /* for X-Forwarded-For; empty = header omitted */
+    bool client_tls;               /* X-Forwarded-Proto https/http */
 } ag_forward_opts_t;
 
 /* Appends the upstream request head for <req> (which ag_canon_check accepted) to <out>:
  * "<METHOD> <target> HTTP/1.1\r\n", the client's headers minus every hop-by-hop header,
  * every header named in Connection, every AG_HDR_STRIP header, Host, Content-Length,
- * Transfer-Encoding and Upgrade, and Expect unless req->expect_continue; Sec-WebSocket-Protocol without any
- * "base64url.bearer.authorization.k8s.io." element (threat-model case 9); then Host,
+ * Transfer-Encoding and Upgrade, and Expect unless req->expect_continue; Sec-WebSocket-Protocol
+ * without any "base64url.bearer.authorization.k8s.io." element (threat-model case 9); then Host,
  * X-Forwarded-For, X-Forwarded-Proto, Authorization (credential), Impersonate-User, one
  * Impersonate-Group per group, Impersonate-Uid (when non-empty), Impersonate-Extra-<key>
  * per value (key lower-cased and percent-encoded as client-go does,

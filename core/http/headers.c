@@ -13,11 +13,15 @@ typedef struct {
     unsigned flags;
 } hdr_entry;
 
-#define H(lit, fl) {lit, sizeof(lit) - 1, (fl)}
+#define H(lit, fl)                                                                                 \
+    {                                                                                              \
+        lit, sizeof(lit) - 1, (fl)                                                                 \
+    }
 
 /* Exact names. Sources: RFC 9110 §7.6.1 (hop-by-hop), threat-model.md cases 1-9 and 43
  * (identity and spoofable headers), issue 2 "Forwarding hygiene". */
-static const hdr_entry exact[] = { /* sorted by length: see by_len */
+static const hdr_entry exact[] = {
+    /* sorted by length: see by_len */
     H("te", AG_HDR_HOP_BY_HOP),
     H("host", AG_HDR_HOST),
     H("expect", AG_HDR_EXPECT),
@@ -58,9 +62,9 @@ static const unsigned char by_len[FOLD_MAX + 1][2] = {
 /* Prefix classes: every header starting with one of these is never forwarded. */
 static const hdr_entry prefixes[] = {
     H("impersonate-", AG_HDR_STRIP | AG_HDR_IMPERSONATE), /* KAS impersonation (§7.1) */
-    H("x-remote-", AG_HDR_STRIP),      /* request-header authn (kube-rbac-proxy#443) */
-    H("x-forwarded-", AG_HDR_STRIP),   /* set by us only (threat-model case 7) */
-    H("x-authgate-", AG_HDR_STRIP),    /* our own internal names (Envoy CVE-2023-27487) */
+    H("x-remote-", AG_HDR_STRIP),    /* request-header authn (kube-rbac-proxy#443) */
+    H("x-forwarded-", AG_HDR_STRIP), /* set by us only (threat-model case 7) */
+    H("x-authgate-", AG_HDR_STRIP),  /* our own internal names (Envoy CVE-2023-27487) */
 };
 
 #undef H
@@ -101,8 +105,18 @@ bool ag_http_is_token(ag_str_t s)
 static bool may_be_special(char c)
 {
     switch (c | 0x20) {
-    case 'a': case 'c': case 'e': case 'f': case 'h': case 'i': case 'k': case 'p':
-    case 's': case 't': case 'u': case 'x':
+    case 'a':
+    case 'c':
+    case 'e':
+    case 'f':
+    case 'h':
+    case 'i':
+    case 'k':
+    case 'p':
+    case 's':
+    case 't':
+    case 'u':
+    case 'x':
         return true;
     default:
         return false;
@@ -135,8 +149,7 @@ unsigned ag_header_classify(ag_str_t name)
     if (n < 2 || !may_be_special(name.p[0]))
         return 0;
     char c0 = (char)(name.p[0] | 0x20);
-    for (size_t i = 0; (c0 == 'i' || c0 == 'x') && i < sizeof prefixes / sizeof prefixes[0];
-         i++) {
+    for (size_t i = 0; (c0 == 'i' || c0 == 'x') && i < sizeof prefixes / sizeof prefixes[0]; i++) {
         if (n >= prefixes[i].len && (m = fold_eq(name.p, prefixes[i].name, prefixes[i].len))) {
             flags = prefixes[i].flags;
             break;

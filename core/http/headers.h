@@ -8,23 +8,23 @@
 #include <stdbool.h>
 
 #include "base/err.h"
-#include "http/httpreq.h"
 #include "base/str.h"
+#include "http/httpreq.h"
 
 enum {
-    AG_HDR_HOP_BY_HOP = 1u << 0,        /* RFC 9110 §7.6.1 connection-specific */
-    AG_HDR_STRIP = 1u << 1,             /* never forwarded: client identity/spoofable */
+    AG_HDR_HOP_BY_HOP = 1u << 0, /* RFC 9110 §7.6.1 connection-specific */
+    AG_HDR_STRIP = 1u << 1,      /* never forwarded: client identity/spoofable */
     AG_HDR_HOST = 1u << 2,
     AG_HDR_CONTENT_LENGTH = 1u << 3,
     AG_HDR_TRANSFER_ENCODING = 1u << 4,
     AG_HDR_CONNECTION = 1u << 5,
     AG_HDR_UPGRADE = 1u << 6,
-    AG_HDR_AUTHORIZATION = 1u << 7,     /* exactly "Authorization" (not Proxy-) */
-    AG_HDR_IMPERSONATE = 1u << 8,       /* Impersonate-* (also Impersonate_* spellings) */
+    AG_HDR_AUTHORIZATION = 1u << 7, /* exactly "Authorization" (not Proxy-) */
+    AG_HDR_IMPERSONATE = 1u << 8,   /* Impersonate-* (also Impersonate_* spellings) */
     AG_HDR_EXPECT = 1u << 9,
-    AG_HDR_WS_PROTOCOL = 1u << 10,      /* Sec-WebSocket-Protocol: may carry a bearer token */
-    AG_HDR_UNDERSCORE = 1u << 11,       /* name has '_' and maps onto a special name:
-                                         * only STRIP (+IMPERSONATE) is set then */
+    AG_HDR_WS_PROTOCOL = 1u << 10, /* Sec-WebSocket-Protocol: may carry a bearer token */
+    AG_HDR_UNDERSCORE = 1u << 11,  /* name has '_' and maps onto a special name:
+                                    * only STRIP (+IMPERSONATE) is set then */
 };
 
 /* STRIP covers: Authorization, Proxy-Authorization, Impersonate-*, X-Remote-*,

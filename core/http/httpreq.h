@@ -23,12 +23,12 @@ typedef struct {
     int http_major, http_minor;
     ag_header_t *headers; /* borrowed array (request arena or connection storage) */
     int nheaders;
-    bool upgrade;         /* client asked for Upgrade (set by ag_canon_check) */
-    bool websocket;       /* Upgrade: websocket */
-    bool chunked;         /* Transfer-Encoding: chunked (set by ag_canon_check) */
+    bool upgrade;             /* client asked for Upgrade (set by ag_canon_check) */
+    bool websocket;           /* Upgrade: websocket */
+    bool chunked;             /* Transfer-Encoding: chunked (set by ag_canon_check) */
     long long content_length; /* -1 when absent; set by ag_canon_check */
-    bool expect_continue; /* Expect: 100-continue (set by ag_canon_check) */
-    ag_str_t upgrade_proto;  /* the Upgrade header value when upgrade is true */
+    bool expect_continue;     /* Expect: 100-continue (set by ag_canon_check) */
+    ag_str_t upgrade_proto;   /* the Upgrade header value when upgrade is true */
 } ag_http_req_t;
 
 #endif

@@ -5,9 +5,9 @@
  * denied, reason and evaluationError. Never touches sockets and never decides itself. */
 #include "review/sar.h"
 
-#include "base/json.h"
 #include "authz/rbac/rbac.h"
 #include "authz/reqinfo.h"
+#include "base/json.h"
 #include "http/status.h"
 
 #define SAR_GROUP "authorization.k8s.io"

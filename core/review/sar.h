@@ -8,11 +8,11 @@
 
 #include <stdbool.h>
 
-#include "base/arena.h"
+#include "authn/identity.h"
 #include "authz/authz.h"
+#include "base/arena.h"
 #include "base/buf.h"
 #include "base/err.h"
-#include "authn/identity.h"
 
 #define AG_SAR_MAX_BODY (1u << 20) /* a review is a few hundred bytes; 1 MiB is generous */
 

@@ -12,10 +12,10 @@
 
 #include <stdbool.h>
 
+#include "authn/identity.h"
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/err.h"
-#include "authn/identity.h"
 #include "base/str.h"
 
 #define AG_TOKENREVIEW_MAX_BODY (128 * 1024) /* a token (<=64 KiB) plus audiences */

@@ -16,8 +16,8 @@
 
 #include <uv.h>
 
-#include "graph/graph.h"
 #include "base/err.h"
+#include "graph/graph.h"
 #include "net/fetch.h"
 #include "runtime/metrics.h"
 

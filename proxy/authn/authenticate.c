@@ -16,12 +16,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
 #include "authn/graph.h"
+#include "authn/sa_lookup.h"
+#include "config.h"
 #include "runtime/log.h"
 #include "runtime/mailbox.h"
 #include "runtime/metrics.h"
-#include "authn/sa_lookup.h"
 #include "runtime/server.h"
 #include "runtime/snapshot.h"
 

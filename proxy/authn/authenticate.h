@@ -20,16 +20,16 @@
 #include <uv.h>
 
 #include "authn/authn.h"
-#include "authn_config.h"
-#include "base/buf.h"
-#include "base/err.h"
-#include "net/fetch.h"
-#include "http/gate.h"
 #include "authn/graph.h"
 #include "authn/keys.h"
 #include "authn/sa_lookup.h"
-#include "runtime/server.h"
 #include "authn/tokencache.h"
+#include "authn_config.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "http/gate.h"
+#include "net/fetch.h"
+#include "runtime/server.h"
 
 typedef struct ag_authenticator ag_authenticator_t;
 

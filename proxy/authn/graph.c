@@ -30,46 +30,46 @@ typedef struct {
 typedef struct flight flight_t;
 
 typedef struct entry {
-    struct entry *next;    /* bucket chain */
+    struct entry *next; /* bucket chain */
     char oid[OID_SIZE];
-    groups_t *groups;      /* ref; NULL until a lookup succeeded */
-    uint64_t fetched_ms;   /* when <groups> arrived */
-    uint64_t failed_ms;    /* last failed lookup, 0 after a success */
+    groups_t *groups;    /* ref; NULL until a lookup succeeded */
+    uint64_t fetched_ms; /* when <groups> arrived */
+    uint64_t failed_ms;  /* last failed lookup, 0 after a success */
     ag_err fail_err;
     const char *fail_reason;
-    flight_t *flight;      /* the lookup in progress, or NULL */
+    flight_t *flight; /* the lookup in progress, or NULL */
 } entry_t;
 
 struct ag_graph_wait {
-    ag_mailbox_msg_t msg;  /* first: the mailbox hands this back */
+    ag_mailbox_msg_t msg; /* first: the mailbox hands this back */
     ag_graph_t *g;
     ag_mailbox_t *reply;
     ag_graph_cb cb;
     void *arg;
     char oid[OID_SIZE];
-    bool cancelled;        /* touched only on the reply loop's thread */
+    bool cancelled;             /* touched only on the reply loop's thread */
     struct ag_graph_wait *next; /* a flight's waiter list (control thread) */
     /* the answer, filled on the control thread before the post back */
     ag_err err;
     const char *reason;
-    groups_t *groups;      /* ref */
+    groups_t *groups; /* ref */
     bool cached, stale;
 };
 
 struct flight {
     ag_graph_t *g;
-    entry_t *entry;        /* NULL once the resolver stopped */
+    entry_t *entry; /* NULL once the resolver stopped */
     ag_graph_wait_t *waiters;
     ag_apptoken_wait_t tw; /* waiting for the app token */
     ag_arena_t arena;      /* page documents and ids */
     ag_str_t *ids;         /* malloc'ed, slices into <arena> */
     int n, cap;
-    ag_buf_t url;          /* the next URL to ask */
-    bool first;            /* the next request is the POST (else GET a nextLink) */
-    bool busy;             /* a page fetch is running */
-    bool auth_retried;     /* one retry with a fresh app token after a 401 */
+    ag_buf_t url;      /* the next URL to ask */
+    bool first;        /* the next request is the POST (else GET a nextLink) */
+    bool busy;         /* a page fetch is running */
+    bool auth_retried; /* one retry with a fresh app token after a 401 */
     int pages;
-    unsigned token_gen;    /* app token generation the running request used */
+    unsigned token_gen; /* app token generation the running request used */
     uint64_t deadline_ms;
 };
 
@@ -77,12 +77,12 @@ struct ag_graph {
     uv_loop_t *loop;
     ag_fetch_t *fetch;
     ag_mailbox_t *inbox;
-    ag_graph_cfg_t cfg;    /* strings in cfg_arena */
+    ag_graph_cfg_t cfg; /* strings in cfg_arena */
     ag_arena_t cfg_arena;
-    ag_apptoken_t *tok;    /* the app token (shared code with the ARM poller) */
+    ag_apptoken_t *tok; /* the app token (shared code with the ARM poller) */
     entry_t *buckets[NBUCKETS];
     size_t nentries, sweep_at;
-    int pending;           /* fetches running with this resolver as their owner */
+    int pending; /* fetches running with this resolver as their owner */
     bool stopping;
     uint64_t last_log_ms;
     unsigned suppressed;
@@ -98,10 +98,10 @@ struct ag_graph {
 
 #define COUNT(g, field) atomic_fetch_add_explicit(&(g)->st.field, 1, memory_order_relaxed)
 /* A counter and its metric (control thread: metrics slot 0). */
-#define BUMP(g, field)                                                                 \
-    do {                                                                               \
-        COUNT(g, field);                                                               \
-        ag_metrics_inc((g)->m.field);                                                  \
+#define BUMP(g, field)                                                                             \
+    do {                                                                                           \
+        COUNT(g, field);                                                                           \
+        ag_metrics_inc((g)->m.field);                                                              \
     } while (0)
 
 /* ---- group lists ------------------------------------------------------------------ */
@@ -159,8 +159,8 @@ static void on_reply(ag_mailbox_msg_t *msg)
     free(w);
 }
 
-static void answer(ag_graph_wait_t *w, ag_err err, const char *reason, groups_t *gr,
-                   bool cached, bool stale)
+static void answer(ag_graph_wait_t *w, ag_err err, const char *reason, groups_t *gr, bool cached,
+                   bool stale)
 {
     w->err = err;
     w->reason = reason;
@@ -357,8 +357,8 @@ static void flight_page(flight_t *f, ag_str_t body)
 {
     ag_graph_t *g = f->g;
     ag_graph_page_t page;
-    ag_err err = ag_graph_page_parse(body, g->cfg.base_url, g->cfg.max_groups - f->n,
-                                     &f->arena, &page);
+    ag_err err =
+        ag_graph_page_parse(body, g->cfg.base_url, g->cfg.max_groups - f->n, &f->arena, &page);
     if (err == AG_E_TOO_BIG) {
         flight_finish(f, err, "more groups than graph.max_groups allows", NULL);
         return;
@@ -471,8 +471,7 @@ static void page_start(flight_t *f, const char *auth)
         err = ag_fetch_start(g->fetch, &req, on_page, f);
     ag_buf_dispose(&body);
     if (err) {
-        flight_finish(f, AG_E_UPSTREAM, "could not start the Graph request",
-                             ag_err_str(err));
+        flight_finish(f, AG_E_UPSTREAM, "could not start the Graph request", ag_err_str(err));
         return;
     }
     f->busy = true;
@@ -481,8 +480,7 @@ static void page_start(flight_t *f, const char *auth)
 }
 
 /* The app token arrived (or could not be had): go on with the page request. */
-static void on_app_token(ag_apptoken_wait_t *w, ag_err err, const char *reason,
-                         const char *detail)
+static void on_app_token(ag_apptoken_wait_t *w, ag_err err, const char *reason, const char *detail)
 {
     flight_t *f = (flight_t *)((char *)w - offsetof(flight_t, tw));
     if (err) {
@@ -563,8 +561,8 @@ static void on_inbox(ag_mailbox_msg_t *msg)
     flight_start(g, e, w);
 }
 
-ag_err ag_graph_resolve(ag_graph_t *g, ag_str_t oid, ag_mailbox_t *reply, ag_graph_cb cb,
-                        void *arg, ag_graph_wait_t **wait)
+ag_err ag_graph_resolve(ag_graph_t *g, ag_str_t oid, ag_mailbox_t *reply, ag_graph_cb cb, void *arg,
+                        ag_graph_wait_t **wait)
 {
     if (!g || !reply || !cb || !ag_graph_guid_valid(oid))
         return AG_E_INVAL;
@@ -623,8 +621,9 @@ static void register_metrics(ag_graph_t *g)
     g->m.stale_served = ag_metrics_counter(
         "authgate_graph_stale_served_total", NULL,
         "Requests answered with cached groups past their TTL because Graph was failing.");
-    g->m.graph_calls = ag_metrics_counter("authgate_graph_http_requests_total", NULL,
-                                          "HTTP requests sent to Microsoft Graph (pages included).");
+    g->m.graph_calls =
+        ag_metrics_counter("authgate_graph_http_requests_total", NULL,
+                           "HTTP requests sent to Microsoft Graph (pages included).");
     g->m.token_fetches = ag_metrics_counter("authgate_graph_token_fetches_total", NULL,
                                             "App tokens obtained for Graph.");
     g->m.entries = ag_metrics_gauge("authgate_graph_cache_entries", NULL,

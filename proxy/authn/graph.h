@@ -17,13 +17,13 @@
 #include <stdbool.h>
 #include <uv.h>
 
-#include "base/arena.h"
-#include "graph/graph.h"
-#include "base/err.h"
-#include "net/fetch.h"
 #include "authn/identity.h"
-#include "runtime/mailbox.h"
+#include "base/arena.h"
+#include "base/err.h"
 #include "base/str.h"
+#include "graph/graph.h"
+#include "net/fetch.h"
+#include "runtime/mailbox.h"
 
 /* Entries kept in the per-oid cache at most; past it, expired entries are swept and a
  * result that still does not fit is served without being cached. */
@@ -45,8 +45,8 @@ typedef struct {
     const char *reason;     /* static text for the log line ("" on success) */
     const ag_str_t *groups; /* group object ids, lower case; borrowed for the callback */
     int ngroups;
-    bool cached;            /* answered from the cache without a Graph call */
-    bool stale;             /* past cache_ttl, served because Graph is failing */
+    bool cached; /* answered from the cache without a Graph call */
+    bool stale;  /* past cache_ttl, served because Graph is failing */
 } ag_graph_result_t;
 
 /* Runs on the reply mailbox's loop, exactly once per accepted ag_graph_resolve unless
@@ -61,11 +61,11 @@ typedef struct {
     unsigned long long lookups;     /* lookups started (one per principal per miss) */
     unsigned long long graph_calls; /* HTTP requests to Graph (pages included) */
     unsigned long long token_fetches;
-    unsigned long long failures;    /* lookups that ended in an error */
+    unsigned long long failures;     /* lookups that ended in an error */
     unsigned long long stale_served; /* waiters answered with stale groups */
     unsigned long long too_many_groups;
     unsigned long long timeouts;
-    unsigned long long entries;     /* cache entries now */
+    unsigned long long entries; /* cache entries now */
 } ag_graph_stats_t;
 
 /* Creates the resolver on <control> (call on its thread, before or while it runs),
@@ -82,8 +82,8 @@ void ag_graph_destroy(ag_graph_t *g);
  * copied). Returns AG_E_INVAL for a bad oid or argument, AG_E_NOMEM; otherwise <cb> runs
  * later on <reply>'s loop, never inside this call. *wait (may be NULL) gets a handle for
  * ag_graph_cancel, valid until the callback has run. */
-ag_err ag_graph_resolve(ag_graph_t *g, ag_str_t oid, ag_mailbox_t *reply, ag_graph_cb cb,
-                        void *arg, ag_graph_wait_t **wait);
+ag_err ag_graph_resolve(ag_graph_t *g, ag_str_t oid, ag_mailbox_t *reply, ag_graph_cb cb, void *arg,
+                        ag_graph_wait_t **wait);
 /* On <reply>'s thread, before the callback ran: the callback will not run (the client
  * went away). The lookup itself goes on for the other waiters and the cache. */
 void ag_graph_cancel(ag_graph_wait_t *wait);

@@ -23,10 +23,10 @@
 #include <stdbool.h>
 #include <uv.h>
 
-#include "base/err.h"
-#include "net/fetch.h"
 #include "authn/issuer.h"
 #include "authn/jwks.h"
+#include "base/err.h"
+#include "net/fetch.h"
 #include "runtime/mailbox.h"
 #include "runtime/snapshot.h"
 

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/fetch.h"
 #include "base/json.h"
-#include "runtime/log.h"
+#include "net/fetch.h"
 #include "net/upstream_api.h"
+#include "runtime/log.h"
 
 struct ag_sa_lookup {
     ag_fetch_t *fetch;
@@ -68,8 +68,7 @@ void ag_sa_lookup_destroy(ag_sa_lookup_t *l)
     free(l);
 }
 
-ag_err ag_sa_lookup_body(ag_str_t token, const ag_str_t *audiences, int naudiences,
-                         ag_buf_t *out)
+ag_err ag_sa_lookup_body(ag_str_t token, const ag_str_t *audiences, int naudiences, ag_buf_t *out)
 {
     ag_err err;
     if ((err = ag_buf_append_cstr(out, "{\"apiVersion\":\"authentication.k8s.io/v1\","
@@ -151,8 +150,8 @@ static void on_review(void *arg, const ag_fetch_res_t *res)
 }
 
 ag_err ag_sa_lookup_check(ag_sa_lookup_t *l, ag_str_t token, const ag_str_t *audiences,
-                          int naudiences, ag_str_t username, ag_arena_t *arena,
-                          ag_mailbox_t *reply, ag_sa_lookup_cb cb, void *arg)
+                          int naudiences, ag_str_t username, ag_arena_t *arena, ag_mailbox_t *reply,
+                          ag_sa_lookup_cb cb, void *arg)
 {
     /* the body is copied by ag_fetch_submit; a token is capped at AG_ISSUER_MAX_TOKEN */
     ag_buf_t body = AG_BUF_INIT(256u * 1024), auth = AG_BUF_INIT(AG_CREDENTIAL_MAX_BYTES + 64);
@@ -177,8 +176,8 @@ ag_err ag_sa_lookup_check(ag_sa_lookup_t *l, ag_str_t token, const ag_str_t *aud
         goto out;
     const char *headers[] = {"Content-Type: application/json", "Accept: application/json",
                              bearer.n ? auth.p : NULL, NULL};
-    ag_fetch_req_t req = {.url = l->url, .method = "POST", .body = ag_buf_str(&body),
-                          .headers = headers};
+    ag_fetch_req_t req = {
+        .url = l->url, .method = "POST", .body = ag_buf_str(&body), .headers = headers};
     err = ag_fetch_submit(l->fetch, &req, reply, on_review, c);
 out:
     ag_buf_dispose(&body);

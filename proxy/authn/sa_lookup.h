@@ -16,11 +16,11 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/err.h"
+#include "base/str.h"
 #include "config.h"
 #include "http/credential.h"
-#include "base/err.h"
 #include "runtime/mailbox.h"
-#include "base/str.h"
 
 /* A TokenReview answer is a few hundred bytes (user, groups, extra); cap the read. */
 #define AG_SA_LOOKUP_MAX_BYTES (64u * 1024)
@@ -53,12 +53,11 @@ void ag_sa_lookup_destroy(ag_sa_lookup_t *l);
  * run. Returns AG_E_NOMEM / AG_E_INVAL synchronously (never calling <cb>); otherwise <cb>
  * runs later on <reply>'s loop. */
 ag_err ag_sa_lookup_check(ag_sa_lookup_t *l, ag_str_t token, const ag_str_t *audiences,
-                          int naudiences, ag_str_t username, ag_arena_t *arena,
-                          ag_mailbox_t *reply, ag_sa_lookup_cb cb, void *arg);
+                          int naudiences, ag_str_t username, ag_arena_t *arena, ag_mailbox_t *reply,
+                          ag_sa_lookup_cb cb, void *arg);
 
 /* The TokenReview request body for <token> and <audiences> appended to <out>. */
-ag_err ag_sa_lookup_body(ag_str_t token, const ag_str_t *audiences, int naudiences,
-                         ag_buf_t *out);
+ag_err ag_sa_lookup_body(ag_str_t token, const ag_str_t *audiences, int naudiences, ag_buf_t *out);
 /* Judges an HTTP answer (<status>, <body> borrowed) for <username>; scratch in <arena>.
  * Only a 2xx TokenReview with status.authenticated true and status.user.username equal to
  * <username> confirms; authenticated false or absent, or another username, is REVOKED;

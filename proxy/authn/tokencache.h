@@ -23,11 +23,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "authn/identity.h"
 #include "base/arena.h"
 #include "base/err.h"
-#include "authn/identity.h"
-#include "runtime/mailbox.h"
 #include "base/str.h"
+#include "runtime/mailbox.h"
 
 #define AG_TOKENCACHE_DEFAULT_ENTRIES 10000
 #define AG_TOKENCACHE_DEFAULT_TTL_MS (120 * 1000)

@@ -26,9 +26,10 @@ typedef struct {
 } pages_t;
 
 enum { F_NETWORK, F_TIMEOUT, F_THROTTLED, F_HTTP, F_AUTH, F_TOKEN, F_GARBAGE, F_INVALID, F_N };
-static const char *const fail_labels[F_N] = {
-    "reason=\"network\"", "reason=\"timeout\"", "reason=\"throttled\"", "reason=\"http_error\"",
-    "reason=\"unauthorized\"", "reason=\"token\"", "reason=\"garbage\"", "reason=\"invalid\""};
+static const char *const fail_labels[F_N] = {"reason=\"network\"",      "reason=\"timeout\"",
+                                             "reason=\"throttled\"",    "reason=\"http_error\"",
+                                             "reason=\"unauthorized\"", "reason=\"token\"",
+                                             "reason=\"garbage\"",      "reason=\"invalid\""};
 static const char *const kind_labels[AG_ARM_KINDS] = {
     "kind=\"role_definitions\"", "kind=\"role_assignments\"", "kind=\"deny_assignments\""};
 
@@ -63,8 +64,8 @@ struct ag_armsync {
     uint64_t last_warn_ms;
     unsigned suppressed;
     struct { /* metric ids only (no_metrics sets them all to -1) */
-        ag_metric_id ok, unchanged, fail[F_N], objects[AG_ARM_KINDS], unresolved, age,
-            throttled, requests, tokens;
+        ag_metric_id ok, unchanged, fail[F_N], objects[AG_ARM_KINDS], unresolved, age, throttled,
+            requests, tokens;
     } m;
     struct { /* the gauges' current values (metrics take deltas) */
         int64_t objects[AG_ARM_KINDS], unresolved, age;
@@ -293,8 +294,8 @@ static void on_build(uv_work_t *w)
     s->built = NULL;
     s->build_err = files && srcs ? build_sources(s, files, srcs, counts) : AG_E_NOMEM;
     if (!s->build_err) {
-        ag_azrbac_srcs_t in = {srcs, srcs + counts[0], srcs + counts[0] + counts[1],
-                               counts[0], counts[1], counts[2]};
+        ag_azrbac_srcs_t in = {srcs,      srcs + counts[0], srcs + counts[0] + counts[1],
+                               counts[0], counts[1],        counts[2]};
         s->build_err = ag_azrbac_load_srcs(&in, &opts, &s->built, &s->why);
     }
     for (int i = 0; files && i < nfiles; i++)
@@ -494,8 +495,7 @@ static void on_response(void *arg, const ag_fetch_res_t *res)
         request_start(s);
         return;
     }
-    bool retryable = res->err ? res->err != AG_E_TOO_BIG
-                              : res->status == 429 || res->status >= 500;
+    bool retryable = res->err ? res->err != AG_E_TOO_BIG : res->status == 429 || res->status >= 500;
     if (retryable && retry_later(s, res, &reason))
         return;
     if (!retryable)
@@ -531,7 +531,9 @@ static void request_start(ag_armsync_t *s)
     if (s->have_good && s->cur[s->kind].n == 0 && good->etag[0])
         snprintf(inm, sizeof inm, "If-None-Match: %s", good->etag);
     const char *headers[] = {auth, "Accept: application/json", inm[0] ? inm : NULL, NULL};
-    ag_fetch_req_t req = {.url = s->url.p, .method = "GET", .headers = headers,
+    ag_fetch_req_t req = {.url = s->url.p,
+                          .method = "GET",
+                          .headers = headers,
                           .timeout_ms = (long)s->c->arm.cred.timeout_ms,
                           .max_bytes = AG_ARM_MAX_PAGE_BYTES};
     ag_err err = ag_fetch_start(s->fetch, &req, on_response, s);
@@ -604,7 +606,7 @@ void ag_armsync_destroy(ag_armsync_t *s)
         ag_apptoken_cancel(s->tok, &s->tw);
     ag_apptoken_destroy(s->tok);
     s->tok = NULL;
-    s->pending += 2; /* the timers' closes */
+    s->pending += 2;            /* the timers' closes */
     ag_fetch_destroy(s->fetch); /* a running request completes now (AG_E_CANCELED) */
     s->fetch = NULL;
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);

@@ -1,6 +1,6 @@
 /* The Azure role assignment poller: reads role definitions, role assignments and deny
- * assignments for the cluster's scope from Azure Resource Manager (core/authz/azure/azrbac_arm.h: the URLs
- * and the page shape, api-version 2022-04-01) on the control loop, builds an Azure RBAC
+ * assignments for the cluster's scope from Azure Resource Manager (core/authz/azure/azrbac_arm.h:
+ * the URLs and the page shape, api-version 2022-04-01) on the control loop, builds an Azure RBAC
  * snapshot from them off the loop (libuv threadpool), together with any files the "azure"
  * section names, and hands it to the policy holder (policy.c), which publishes it.
  *
@@ -33,13 +33,13 @@
 #include "base/buf.h"
 #include "base/err.h"
 
-#define AG_ARMSYNC_MAX_PAGES 1000       /* per kind and poll */
+#define AG_ARMSYNC_MAX_PAGES 1000 /* per kind and poll */
 /* Bytes of one kind's pages in one poll: 100k role assignments in ARM's REST shape are
  * about 70 MB. */
 #define AG_ARMSYNC_MAX_KIND_BYTES (256u << 20)
-#define AG_ARMSYNC_MAX_THROTTLED 5      /* 429 answers to one request before the poll fails */
-#define AG_ARMSYNC_MAX_RETRIES 3        /* 5xx / network retries of one request */
-#define AG_ARMSYNC_MAX_WAIT_MS 600000   /* a longer Retry-After is cut to this */
+#define AG_ARMSYNC_MAX_THROTTLED 5    /* 429 answers to one request before the poll fails */
+#define AG_ARMSYNC_MAX_RETRIES 3      /* 5xx / network retries of one request */
+#define AG_ARMSYNC_MAX_WAIT_MS 600000 /* a longer Retry-After is cut to this */
 
 typedef struct ag_armsync ag_armsync_t;
 

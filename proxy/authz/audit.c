@@ -6,10 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "authz/reqinfo.h"
 #include "base/json.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
-#include "authz/reqinfo.h"
 
 /* ---- levels ------------------------------------------------------------------------------ */
 

@@ -20,12 +20,12 @@
 #include <stdint.h>
 
 #include "audit_config.h"
+#include "authn/identity.h"
 #include "authz/authz.h"
 #include "base/buf.h"
-#include "config.h"
 #include "base/err.h"
+#include "config.h"
 #include "http/gate.h"
-#include "authn/identity.h"
 
 enum { AG_AUDIT_UNDECIDED = 0, AG_AUDIT_ALLOW, AG_AUDIT_FORBID };
 
@@ -52,13 +52,13 @@ typedef struct {
     ag_attrs_t attrs;
     bool have_attrs;
     ag_str_t uri, user_agent, source_ip;
-    ag_str_t proxy_ip; /* after source_ip in sourceIPs, as kube-apiserver lists proxies */
-    int decision; /* AG_AUDIT_* */
-    bool started; /* stage ResponseStarted (long-running request) */
-    bool written; /* the event went out (each request has one) */
+    ag_str_t proxy_ip;         /* after source_ip in sourceIPs, as kube-apiserver lists proxies */
+    int decision;              /* AG_AUDIT_* */
+    bool started;              /* stage ResponseStarted (long-running request) */
+    bool written;              /* the event went out (each request has one) */
     ag_str_t reason;           /* worded (a denial's, or an allow's too long to keep) */
     const ag_audit_why_t *why; /* else an allow's, to be worded by the writer (or NULL) */
-    ag_str_t own_message; /* the gateway's own Status answer: its message (else empty) */
+    ag_str_t own_message;      /* the gateway's own Status answer: its message (else empty) */
 } ag_audit_entry_t;
 
 /* The first rule of <c> that matches the request, or NULL. */

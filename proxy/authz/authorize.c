@@ -9,10 +9,10 @@
 
 #include "authz/audit.h"
 #include "authz/impersonate.h"
-#include "runtime/log.h"
-#include "runtime/metrics.h"
 #include "authz/policy.h"
 #include "authz/reqinfo.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
 
 static const char *const verbs[] = {
     "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", NULL};

@@ -13,8 +13,8 @@
 #include <uv.h>
 
 #include "base/buf.h"
-#include "config.h"
 #include "base/err.h"
+#include "config.h"
 #include "http/gate.h"
 
 /* The pipeline step (ud unused). Expects g->identity from authentication (NULL: the

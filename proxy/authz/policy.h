@@ -15,10 +15,10 @@
 #include <uv.h>
 
 #include "authz/authz_chain.h"
-#include "base/buf.h"
-#include "config.h"
-#include "base/err.h"
 #include "authz/rbac/rbac_set.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "config.h"
 #include "runtime/snapshot.h"
 
 typedef struct ag_policy {

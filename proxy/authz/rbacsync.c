@@ -14,15 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz/policy.h"
+#include "authz/rbac/kwatch.h"
+#include "authz/rbac/rbac_set.h"
 #include "http/credential.h"
 #include "net/fetch.h"
-#include "authz/rbac/kwatch.h"
+#include "net/upstream_api.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
-#include "authz/policy.h"
-#include "authz/rbac/rbac_set.h"
 #include "runtime/server.h"
-#include "net/upstream_api.h"
 
 #define LIST_TIMEOUT_MS 60000
 #define WATCH_SLACK_MS 30000 /* past the server's timeoutSeconds, the watch is dead */

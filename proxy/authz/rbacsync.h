@@ -21,8 +21,8 @@
 #include <uv.h>
 
 #include "base/buf.h"
-#include "config.h"
 #include "base/err.h"
+#include "config.h"
 
 struct ag_credential;
 

@@ -8,17 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/cmd.h"
-#include "cmd/cmd_args.h"
 #include "authz/armsync.h"
-#include "cmd/cmd_check_azure.h"
-#include "config.h"
-#include "base/json.h"
 #include "authz/policy.h"
 #include "authz/rbac/rbac.h"
 #include "authz/reqinfo.h"
-#include "base/rfc3339.h"
 #include "authz/rules.h"
+#include "base/json.h"
+#include "base/rfc3339.h"
+#include "cmd/cmd.h"
+#include "cmd/cmd_args.h"
+#include "cmd/cmd_check_azure.h"
+#include "config.h"
 
 #define MAX_LIST 64 /* --policy / --as-group occurrences */
 

@@ -21,9 +21,9 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "base/json.h"
 #include "cmd/cmd.h"
 #include "cmd/demo_issuer.h"
-#include "base/json.h"
 #include "net/tls.h"
 
 #define DEMO_HEAD_MAX (64 * 1024)

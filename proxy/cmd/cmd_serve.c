@@ -10,21 +10,21 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "authz/audit.h"
 #include "authn/authenticate.h"
+#include "authn/graph.h"
+#include "authn/sa_lookup.h"
+#include "authz/audit.h"
 #include "authz/authorize.h"
+#include "authz/policy.h"
+#include "authz/rbacsync.h"
 #include "cmd/cmd.h"
 #include "config.h"
 #include "http/gate.h"
-#include "authn/graph.h"
-#include "runtime/log.h"
 #include "http/pipeline.h"
-#include "authz/policy.h"
-#include "authz/rbacsync.h"
-#include "authn/sa_lookup.h"
-#include "runtime/server.h"
 #include "review/webhook_sar.h"
 #include "review/webhook_tokenreview.h"
+#include "runtime/log.h"
+#include "runtime/server.h"
 
 /* What `serve` builds (lives as long as the server runs). */
 typedef struct {

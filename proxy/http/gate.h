@@ -15,9 +15,9 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "authn/identity.h"
 #include "base/arena.h"
 #include "http/httpreq.h"
-#include "authn/identity.h"
 #include "http/status.h"
 #include "net/tls.h"
 
@@ -25,22 +25,22 @@ typedef enum { AG_GATE_ALLOW = 0, AG_GATE_DENY = 1, AG_GATE_PENDING = 2 } ag_gat
 
 typedef struct ag_gate {
     /* inputs (borrowed, valid until ag_gate_done) */
-    ag_http_req_t *req;           /* canonical; headers include the client's Authorization */
-    const ag_tls_peer_t *peer;    /* verified client certificate (peer->verified) */
+    ag_http_req_t *req;        /* canonical; headers include the client's Authorization */
+    const ag_tls_peer_t *peer; /* verified client certificate (peer->verified) */
     ag_str_t client_ip;
-    ag_str_t proxy_ip;            /* the load balancer whose PROXY header named client_ip
-                                     (empty: client_ip is the TCP peer) */
-    uv_loop_t *loop;              /* the worker loop the request belongs to */
-    int worker;                   /* worker id (metrics slot) */
-    ag_arena_t *arena;            /* request arena: identity strings may live here */
+    ag_str_t proxy_ip; /* the load balancer whose PROXY header named client_ip
+                          (empty: client_ip is the TCP peer) */
+    uv_loop_t *loop;   /* the worker loop the request belongs to */
+    int worker;        /* worker id (metrics slot) */
+    ag_arena_t *arena; /* request arena: identity strings may live here */
     /* outputs */
     const ag_identity_t *identity; /* ALLOW: NULL forwards without Impersonate-* */
-    int status;                   /* DENY: 401, 403, 429, 500, 503 ... */
-    ag_str_t message;             /* DENY: Status.message (arena or static) */
-    ag_status_details_t details;  /* DENY: Status.details (empty kind: none) */
-    void *audit;                  /* set by the gate steps (request arena): what the audit
-                                     log records when the request finishes */
-    char audit_id[37];            /* ag_gate_audit_id: "" until first asked */
+    int status;                    /* DENY: 401, 403, 429, 500, 503 ... */
+    ag_str_t message;              /* DENY: Status.message (arena or static) */
+    ag_status_details_t details;   /* DENY: Status.details (empty kind: none) */
+    void *audit;                   /* set by the gate steps (request arena): what the audit
+                                      log records when the request finishes */
+    char audit_id[37];             /* ag_gate_audit_id: "" until first asked */
     /* set by the driver (http1.c, or a test running steps without a connection) */
     const struct ag_pipeline *pipeline; /* the steps to run (NULL: none, refused 401) */
     /* Continues the request when a parked step or local route completes (ag_gate_done),

@@ -30,20 +30,20 @@
 #include "http/headers.h"
 #include "http/http1_parse.h"
 #include "http/httpreq.h"
-#include "runtime/log.h"
-#include "runtime/metrics.h"
 #include "http/pipeline.h"
-#include "net/preface.h"
 #include "http/status.h"
+#include "net/preface.h"
 #include "net/stream.h"
 #include "net/upstream.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
 
 #define MAX_POOLED_CONNS 256
-#define WRITE_HIGH (256 * 1024)  /* stop reading the other side above this much queued */
-#define RESP_MAX_HEADERS 256     /* response header lines relayed; more is a 502 */
-#define RBUF_SLACK 4096          /* read buffer beyond limits.header_bytes */
-#define IDLE_RELEASE_MS 1000     /* an idle keep-alive connection gives its buffers back */
-#define IDLE_TRIM_MIN 64         /* releases in one sweep that are worth a malloc_trim */
+#define WRITE_HIGH (256 * 1024) /* stop reading the other side above this much queued */
+#define RESP_MAX_HEADERS 256    /* response header lines relayed; more is a 502 */
+#define RBUF_SLACK 4096         /* read buffer beyond limits.header_bytes */
+#define IDLE_RELEASE_MS 1000    /* an idle keep-alive connection gives its buffers back */
+#define IDLE_TRIM_MIN 64        /* releases in one sweep that are worth a malloc_trim */
 
 /* P_LINGER: answered and closing; reads what the client still sends (lingering_close). */
 typedef enum {
@@ -72,7 +72,7 @@ typedef enum {
 typedef struct conn {
     ag_stream_t st;
     uv_timer_t timer;
-    int open_handles;          /* st + timer; the struct is recycled when both closed */
+    int open_handles; /* st + timer; the struct is recycled when both closed */
     ag_link_t link;
     struct conn *next_free;
     ag_worker_t *w;
@@ -83,7 +83,7 @@ typedef struct conn {
     uint64_t send_done;      /* ag_stream_wdone(&st) when progress was last seen */
     ag_h1_req_t rq;          /* the request parser (http1_parse.h) */
     ag_h1_resp_t resp;       /* the response parser (http1_parse.h) */
-    ag_arena_t arena;          /* request lifetime */
+    ag_arena_t arena;        /* request lifetime */
     ag_http_req_t req;
     ag_header_t *hdrs; /* arena, limits.header_count entries */
     size_t head_len;
@@ -92,11 +92,11 @@ typedef struct conn {
     bool released;    /* idle: buffers given back (release_idle), hdrs NULL */
     uint64_t idle_at; /* loop ms: when it began waiting for its next request */
     ag_gate_t gate;
-    ag_tls_peer_t *peer;       /* the verified client certificate; NULL: none */
-    char client_ip[64];        /* the peer, or the client a trusted PROXY header names */
-    ag_preface_t preface;      /* P_PREFACE: the TCP peer and whether it is trusted */
-    bool tls_later;            /* P_PREFACE: TLS starts after the header */
-    ag_buf_t out;              /* heads being written (reused) */
+    ag_tls_peer_t *peer;  /* the verified client certificate; NULL: none */
+    char client_ip[64];   /* the peer, or the client a trusted PROXY header names */
+    ag_preface_t preface; /* P_PREFACE: the TCP peer and whether it is trusted */
+    bool tls_later;       /* P_PREFACE: TLS starts after the header */
+    ag_buf_t out;         /* heads being written (reused) */
     ag_upconn_t *up;
     bool up_reused, head_built, retry_ok;
     int retries;
@@ -111,11 +111,11 @@ typedef struct conn {
     uint64_t linger_end, linger_bytes;
     /* a local route (webhook) being answered */
     const ag_route_t *local;
-    ag_buf_t lbody;            /* its request body (reused; capped per route) */
-    ag_local_req_t lreq;       /* the handler's view (lives until answered) */
-    ag_buf_t lresp;            /* its response body */
+    ag_buf_t lbody;      /* its request body (reused; capped per route) */
+    ag_local_req_t lreq; /* the handler's view (lives until answered) */
+    ag_buf_t lresp;      /* its response body */
     bool local_overflow;
-    bool webhook_only;         /* accepted on the "webhooks" listener (ag_http1_accept_webhook) */
+    bool webhook_only; /* accepted on the "webhooks" listener (ag_http1_accept_webhook) */
 } conn_t;
 
 static void drive(conn_t *c);
@@ -473,8 +473,8 @@ static void reset_request(conn_t *c)
     ag_arena_reset(&c->arena);
     memset(&c->req, 0, sizeof c->req);
     c->req.content_length = -1;
-    c->hdrs = ag_arena_alloc(&c->arena, sizeof(ag_header_t) *
-                                            (size_t)c->w->conf->limits.header_count);
+    c->hdrs =
+        ag_arena_alloc(&c->arena, sizeof(ag_header_t) * (size_t)c->w->conf->limits.header_count);
     c->req.headers = c->hdrs;
     c->head_len = 0;
     c->req_done = c->is_head = false;
@@ -502,8 +502,7 @@ static void start_next(conn_t *c)
         return;
     }
     arm(c, c->st.rn > c->st.roff ? T_HEAD : T_IDLE,
-        c->st.rn > c->st.roff ? c->w->conf->timeouts.header_read_ms
-                              : c->w->conf->timeouts.idle_ms);
+        c->st.rn > c->st.roff ? c->w->conf->timeouts.header_read_ms : c->w->conf->timeouts.idle_ms);
     c->idle_at = uv_now(c->timer.loop);
     ag_stream_read_start(&c->st);
     drive(c);
@@ -1063,7 +1062,8 @@ static int webhook_caller(conn_t *c, ag_identity_t *id)
         listed = ag_str_eq(wh->callers[i], cn);
     if (!listed) {
         ag_warn("webhooks listener: refused %s: certificate CN \"%.*s\" is not among "
-                "webhooks.callers (worker %d)", c->client_ip, AG_STR_FMT(cn), c->w->id);
+                "webhooks.callers (worker %d)",
+                c->client_ip, AG_STR_FMT(cn), c->w->id);
         return 403;
     }
     ag_str_t *groups = ag_arena_alloc(&c->arena, sizeof(ag_str_t) * (size_t)(peer->norgs + 1));

@@ -9,10 +9,10 @@
 
 #include <stddef.h>
 
+#include "authn/identity.h"
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/err.h"
-#include "authn/identity.h"
 #include "http/routes.h"
 #include "runtime/worker.h"
 

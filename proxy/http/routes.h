@@ -18,12 +18,12 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "authn/identity.h"
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "http/gate.h"
 #include "http/httpreq.h"
-#include "authn/identity.h"
 
 typedef struct {
     ag_str_t body;                 /* complete request body (borrowed for the call) */

@@ -14,8 +14,8 @@
 
 #include "base/arena.h"
 #include "base/err.h"
-#include "login/oauth.h"
 #include "base/str.h"
+#include "login/oauth.h"
 
 typedef struct ag_login_cache ag_login_cache_t;
 

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <uv.h>
 
-#include "net/fetch.h"
 #include "login/oauth.h"
+#include "net/fetch.h"
 
 struct ag_login_http {
     uv_loop_t loop;

@@ -23,9 +23,9 @@ struct ag_fetch {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
-    ag_mailbox_t *inbox; /* submissions from other threads */
-    char *ca_file;       /* owned */
-    char *cert_file, *key_file; /* owned; NULL: no client certificate */
+    ag_mailbox_t *inbox;           /* submissions from other threads */
+    char *ca_file;                 /* owned */
+    char *cert_file, *key_file;    /* owned; NULL: no client certificate */
     struct curl_slist *connect_to; /* owned; NULL: connect to the URL's host */
     long timeout_ms;
     size_t max_bytes;
@@ -340,7 +340,7 @@ long long ag_fetch_parse_retry_after(const char *value, long long now_s)
     unsigned long long secs;
     if (v.n && all_digits(v))
         return v.n > 10 || !ag_str_to_u64(v, &secs) || secs > 2147483648ULL ? 2147483648LL
-                                                                              : (long long)secs;
+                                                                            : (long long)secs;
     time_t at = curl_getdate(value, NULL);
     if (at < 0)
         return -1;

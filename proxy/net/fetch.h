@@ -18,8 +18,8 @@
 #include <uv.h>
 
 #include "base/err.h"
-#include "runtime/mailbox.h"
 #include "base/str.h"
+#include "runtime/mailbox.h"
 
 #define AG_FETCH_DEFAULT_TIMEOUT_MS 5000
 #define AG_FETCH_DEFAULT_MAX_BYTES (1u << 20) /* a JWKS or discovery doc is a few KiB */
@@ -51,17 +51,17 @@ typedef struct {
 } ag_fetch_req_t;
 
 typedef struct {
-    ag_err err;          /* 0 when a complete HTTP response arrived, whatever its status;
-                            AG_E_TIMEOUT, AG_E_TOO_BIG, AG_E_IO, AG_E_CANCELED otherwise */
-    long status;         /* HTTP status, 0 when none */
-    ag_str_t body;       /* borrowed: valid only during the callback */
-    long long max_age_s; /* Cache-Control max-age; 0 for no-store/no-cache; -1 when absent */
+    ag_err err;              /* 0 when a complete HTTP response arrived, whatever its status;
+                                AG_E_TIMEOUT, AG_E_TOO_BIG, AG_E_IO, AG_E_CANCELED otherwise */
+    long status;             /* HTTP status, 0 when none */
+    ag_str_t body;           /* borrowed: valid only during the callback */
+    long long max_age_s;     /* Cache-Control max-age; 0 for no-store/no-cache; -1 when absent */
     long long retry_after_s; /* Retry-After in seconds from now (an HTTP-date converted,
                                 a past date 0); -1 when absent or malformed */
-    const char *etag;    /* the ETag header's value, "" when none or longer than 255
-                            bytes (borrowed) */
-    const char *detail;  /* curl's error text for logs, "" when none (borrowed) */
-    double seconds;      /* total time */
+    const char *etag;        /* the ETag header's value, "" when none or longer than 255
+                                bytes (borrowed) */
+    const char *detail;      /* curl's error text for logs, "" when none (borrowed) */
+    double seconds;          /* total time */
 } ag_fetch_res_t;
 
 /* Runs on the loop that asked (the control loop for ag_fetch_start, the reply mailbox's

@@ -9,9 +9,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "http/proxyproto.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
-#include "http/proxyproto.h"
 
 typedef enum {
     R_UNTRUSTED,

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "config.h"
 #include "base/ipaddr.h"
+#include "config.h"
 
 typedef enum {
     AG_PREFACE_WAIT,   /* more bytes needed (the header timeout bounds the wait) */

@@ -25,8 +25,7 @@ static void update_reading(ag_stream_t *s);
 static void flush_cork(ag_stream_t *s);
 static void pump(ag_stream_t *s);
 
-int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
-                   size_t scratch_len)
+int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch, size_t scratch_len)
 {
     char *rbuf = s->rbuf && s->rcap == rcap ? s->rbuf : NULL; /* pooled: keep it */
     size_t rsize = rbuf ? s->rsize : 0;                       /* else: at the first read */
@@ -449,9 +448,8 @@ void ag_stream_read_start(ag_stream_t *s)
     }
     s->want_read = true;
     /* Plaintext already buffered (or decrypted) is delivered without waiting for I/O. */
-    if ((s->rn > s->roff && !s->tls) || (s->tls && s->ready &&
-                                         (ag_tls_has_plaintext(s->tls) ||
-                                          ag_tls_pending_in(s->tls) > 0)))
+    if ((s->rn > s->roff && !s->tls) ||
+        (s->tls && s->ready && (ag_tls_has_plaintext(s->tls) || ag_tls_pending_in(s->tls) > 0)))
         pump(s);
     else
         update_reading(s);

@@ -23,37 +23,36 @@ typedef struct ag_stream ag_stream_t;
 typedef void (*ag_stream_cb)(ag_stream_t *s, int status);
 
 struct ag_stream {
-    uv_tcp_t tcp;             /* tcp.data == this */
-    ag_tls_t *tls;            /* NULL: plain TCP */
-    char *rbuf;               /* plaintext input (owned, rsize bytes; NULL until the first
-                               * read and after ag_stream_release) */
-    size_t roff, rn, rcap;    /* rcap: the most rbuf may grow to */
-    size_t rsize;             /* starts small; grows (moving the bytes) only while reading */
-    char *scratch;            /* per-loop ciphertext read buffer (borrowed) */
+    uv_tcp_t tcp;          /* tcp.data == this */
+    ag_tls_t *tls;         /* NULL: plain TCP */
+    char *rbuf;            /* plaintext input (owned, rsize bytes; NULL until the first
+                            * read and after ag_stream_release) */
+    size_t roff, rn, rcap; /* rcap: the most rbuf may grow to */
+    size_t rsize;          /* starts small; grows (moving the bytes) only while reading */
+    char *scratch;         /* per-loop ciphertext read buffer (borrowed) */
     size_t scratch_len;
-    void *data;               /* consumer's */
-    ag_stream_cb on_ready;    /* TCP connected and TLS handshake done (0) or failed (<0) */
-    ag_stream_cb on_read;     /* >0: new plaintext; <0: UV_EOF or an error */
-    ag_stream_cb on_drain;    /* every write completed and the queue is empty */
-    ag_stream_cb on_close;    /* handle closed: the struct may be reused or freed */
-    ag_stream_cb on_wblock;   /* writes now wait on the peer (none did): from inside a write */
-    size_t queued;            /* plaintext-side bytes handed to libuv, not yet written */
-    unsigned pending;         /* outstanding write requests */
-    uint64_t wtotal;          /* bytes ever written to the socket or queued (TLS: ciphertext) */
-    int werr;                 /* first write error */
+    void *data;             /* consumer's */
+    ag_stream_cb on_ready;  /* TCP connected and TLS handshake done (0) or failed (<0) */
+    ag_stream_cb on_read;   /* >0: new plaintext; <0: UV_EOF or an error */
+    ag_stream_cb on_drain;  /* every write completed and the queue is empty */
+    ag_stream_cb on_close;  /* handle closed: the struct may be reused or freed */
+    ag_stream_cb on_wblock; /* writes now wait on the peer (none did): from inside a write */
+    size_t queued;          /* plaintext-side bytes handed to libuv, not yet written */
+    unsigned pending;       /* outstanding write requests */
+    uint64_t wtotal;        /* bytes ever written to the socket or queued (TLS: ciphertext) */
+    int werr;               /* first write error */
     bool want_read, uv_reading, ready, closing, eof, close_after_flush;
     bool in_pump, repump, connecting, shut;
     uv_connect_t connect_req;
     uv_shutdown_t shutdown_req;
-    int corked;               /* >0: writes gather in cork (one record, one syscall) */
+    int corked; /* >0: writes gather in cork (one record, one syscall) */
     char *cork;
     size_t cork_n, cork_cap;
 };
 
 /* Prepares <s> on <loop> with a plaintext buffer that grows up to <rcap> bytes, allocated
  * (AG_STREAM_RBUF_MIN first) when the first bytes are read. */
-int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch,
-                   size_t scratch_len);
+int ag_stream_init(ag_stream_t *s, uv_loop_t *loop, size_t rcap, char *scratch, size_t scratch_len);
 /* Frees the read buffer; only after on_close (or when the handle was never opened). */
 void ag_stream_dispose(ag_stream_t *s);
 /* An idle stream gives back its buffers: the read buffer when it holds no unconsumed

@@ -67,7 +67,9 @@ static const int ciphersuites[] = {
     0,
 };
 static const mbedtls_ecp_group_id curves[] = {
-    MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP384R1,
+    MBEDTLS_ECP_DP_SECP256R1,
+    MBEDTLS_ECP_DP_CURVE25519,
+    MBEDTLS_ECP_DP_SECP384R1,
     MBEDTLS_ECP_DP_NONE,
 };
 static const char *alpn[] = {"http/1.1", NULL};
@@ -144,7 +146,8 @@ static ag_tls_ctx_t *ctx_new(bool server, char *errmsg, size_t errlen)
         return NULL;
     }
     mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
-    mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                                 MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_ciphersuites(&c->conf, ciphersuites);
     mbedtls_ssl_conf_curves(&c->conf, curves);
     mbedtls_ssl_conf_alpn_protocols(&c->conf, alpn);
@@ -229,8 +232,8 @@ static int load_key(ag_tls_ctx_t *c, const ag_tls_opts_t *o, char *errmsg, size_
     return rc;
 }
 
-ag_err ag_tls_ctx_create_server(const ag_tls_opts_t *o, ag_tls_shared_t *shared,
-                                ag_tls_ctx_t **out, char *errmsg, size_t errlen)
+ag_err ag_tls_ctx_create_server(const ag_tls_opts_t *o, ag_tls_shared_t *shared, ag_tls_ctx_t **out,
+                                char *errmsg, size_t errlen)
 {
     ag_tls_ctx_t *c = ctx_new(true, errmsg, errlen);
     int rc;
@@ -514,10 +517,10 @@ void ag_tls_peer(const ag_tls_t *t, ag_tls_peer_t *peer)
 ag_err ag_tls_selfsigned(const char *cn, char **cert_pem, char **key_pem)
 {
     /* subjectAltName: IP 127.0.0.1, IP ::1, DNS localhost (RFC 5280 §4.2.1.6) */
-    static const unsigned char san[] = {
-        0x30, 0x23, 0x87, 0x04, 127, 0, 0, 1, 0x87, 0x10, 0, 0, 0, 0, 0, 0, 0, 0,
-        0,    0,    0,    0,    0,   0, 0, 1, 0x82, 0x09, 'l', 'o', 'c', 'a', 'l', 'h',
-        'o',  's',  't'};
+    static const unsigned char san[] = {0x30, 0x23, 0x87, 0x04, 127, 0,   0,    1,    0x87, 0x10,
+                                        0,    0,    0,    0,    0,   0,   0,    0,    0,    0,
+                                        0,    0,    0,    0,    0,   1,   0x82, 0x09, 'l',  'o',
+                                        'c',  'a',  'l',  'h',  'o', 's', 't'};
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     mbedtls_pk_context key;
@@ -554,8 +557,8 @@ ag_err ag_tls_selfsigned(const char *cn, char **cert_pem, char **key_pem)
         mbedtls_x509write_crt_set_validity(&crt, "20240101000000", "20991231235959") != 0 ||
         mbedtls_x509write_crt_set_basic_constraints(&crt, 1, 0) != 0 ||
         mbedtls_x509write_crt_set_extension(&crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
-                                            MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
-                                            san, sizeof san) != 0 ||
+                                            MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, san,
+                                            sizeof san) != 0 ||
         mbedtls_x509write_crt_pem(&crt, cbuf, 4096, mbedtls_ctr_drbg_random, &drbg) != 0 ||
         mbedtls_pk_write_key_pem(&key, kbuf, 2048) != 0)
         goto out_rng;

@@ -12,8 +12,8 @@
 #include <stddef.h>
 
 #include "base/err.h"
-#include "runtime/snapshot.h"
 #include "base/str.h"
+#include "runtime/snapshot.h"
 
 typedef struct ag_tls_ctx ag_tls_ctx_t;
 typedef struct ag_tls_shared ag_tls_shared_t;

@@ -11,8 +11,8 @@
 
 #include <uv.h>
 
-#include "config.h"
 #include "base/err.h"
+#include "config.h"
 #include "net/tls.h"
 #include "runtime/worker.h"
 

@@ -137,8 +137,8 @@ void ag_upstream_release(ag_upconn_t *u, bool reusable)
     u->st.on_drain = NULL;
     if (u->closed)
         return;
-    if (!reusable || w->draining || w->nidle >= w->conf->upstream.pool_size ||
-        u->st.werr || u->st.eof || u->st.rn > u->st.roff || u->st.queued > 0) {
+    if (!reusable || w->draining || w->nidle >= w->conf->upstream.pool_size || u->st.werr ||
+        u->st.eof || u->st.rn > u->st.roff || u->st.queued > 0) {
         close_up(u);
         return;
     }

@@ -14,13 +14,13 @@
 typedef void (*ag_upstream_cb)(void *owner, ag_upconn_t *u, int status);
 
 struct ag_upconn {
-    ag_stream_t st;       /* st.data == this */
-    ag_link_t link;       /* in worker->up_idle or up_busy */
+    ag_stream_t st; /* st.data == this */
+    ag_link_t link; /* in worker->up_idle or up_busy */
     ag_worker_t *w;
-    void *owner;          /* the exchange using it; NULL when idle */
+    void *owner; /* the exchange using it; NULL when idle */
     ag_upstream_cb on_connected;
-    uint64_t idle_since;  /* uv_now when it went idle */
-    int requests;         /* served on this connection (for metrics and tests) */
+    uint64_t idle_since; /* uv_now when it went idle */
+    int requests;        /* served on this connection (for metrics and tests) */
     bool idle, closed;
 };
 

@@ -6,8 +6,8 @@
 #define AG_UPSTREAM_API_H
 
 #include "base/buf.h"
-#include "config.h"
 #include "base/err.h"
+#include "config.h"
 
 /* Appends "http(s)://authority" to <base> (no trailing slash); when the URL names
  * server_name instead of the host dialled, appends "NAME:PORT:HOST:PORT" to <via> and

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "http/status.h"
 #include "review/kpb.h"
 #include "review/sar.h"
-#include "http/status.h"
 
 struct review_route {
     ag_review_fn fn;

@@ -13,8 +13,8 @@
 
 #include "base/err.h"
 #include "base/json.h"
-#include "review/kpb.h"
 #include "http/routes.h"
+#include "review/kpb.h"
 
 /* A review handler: answers <r> synchronously (r->status, r->response as JSON); <ud> is
  * the route's const ag_kpb_kind_t *. */

@@ -5,8 +5,8 @@
 
 #include "authz/authz_chain.h"
 #include "authz/policy.h"
-#include "review/review_route.h"
 #include "http/routes.h"
+#include "review/review_route.h"
 #include "review/sar.h"
 #include "review/tokenreview.h"
 

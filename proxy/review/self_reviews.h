@@ -7,8 +7,8 @@
 #ifndef AG_SELF_REVIEWS_H
 #define AG_SELF_REVIEWS_H
 
-#include "base/err.h"
 #include "authn/identity.h"
+#include "base/err.h"
 #include "http/routes.h"
 
 /* Registers the routes (start-up, with a policy set up). */

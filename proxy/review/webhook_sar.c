@@ -5,14 +5,14 @@
 #include <string.h>
 
 #include "authz/authz_chain.h"
-#include "base/json.h"
-#include "runtime/log.h"
-#include "runtime/metrics.h"
 #include "authz/policy.h"
+#include "base/json.h"
+#include "http/status.h"
 #include "review/review_route.h"
 #include "review/sar.h"
 #include "review/self_reviews.h"
-#include "http/status.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
 
 static ag_metric_id m_reviews[3]; /* allowed, denied, invalid */
 

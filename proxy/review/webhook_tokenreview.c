@@ -5,9 +5,9 @@
  * failed goes to the log and metrics; the caller reads only "invalid bearer token". */
 #include "review/webhook_tokenreview.h"
 
-#include "runtime/log.h"
 #include "http/status.h"
 #include "review/tokenreview.h"
+#include "runtime/log.h"
 
 struct ag_tokenreview_route {
     ag_authenticator_t *a;

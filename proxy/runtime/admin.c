@@ -58,9 +58,12 @@ static void answer(aconn_t *c, int code, const char *ctype, ag_buf_t *body, bool
     ag_buf_printf(&w->body,
                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                   "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-                  code, code == 200 ? "OK" : code == 503 ? "Service Unavailable"
-                                       : code == 404 ? "Not Found" : code == 405 ? "Method Not Allowed"
-                                                                   : "Bad Request",
+                  code,
+                  code == 200   ? "OK"
+                  : code == 503 ? "Service Unavailable"
+                  : code == 404 ? "Not Found"
+                  : code == 405 ? "Method Not Allowed"
+                                : "Bad Request",
                   ctype, body->n);
     if (!head)
         ag_buf_append(&w->body, body->p ? body->p : "", body->n);

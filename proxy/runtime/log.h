@@ -22,10 +22,10 @@ extern ag_log_level ag_log_threshold;
 extern ag_log_format ag_log_fmt;
 
 #define AG_LOG_ENABLED(lvl) ((lvl) <= ag_log_threshold)
-#define ag_log(lvl, ...)                                                               \
-    do {                                                                               \
-        if (AG_LOG_ENABLED(lvl))                                                       \
-            ag_log_write(lvl, __VA_ARGS__);                                            \
+#define ag_log(lvl, ...)                                                                           \
+    do {                                                                                           \
+        if (AG_LOG_ENABLED(lvl))                                                                   \
+            ag_log_write(lvl, __VA_ARGS__);                                                        \
     } while (0)
 #define ag_error(...) ag_log(AG_LOG_ERROR, __VA_ARGS__)
 #define ag_warn(...) ag_log(AG_LOG_WARN, __VA_ARGS__)

@@ -11,9 +11,8 @@
 
 #define CODES 600
 /* Latency buckets in seconds: sub-millisecond resolution where a proxy hop lives. */
-static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                 0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
-                                 5,      10,      30,     60};
+static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                 0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,    60};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 static const char *const up_reasons[] = {"connect", "tls", "timeout", "reset", "protocol"};
 #define NREASONS (sizeof up_reasons / sizeof up_reasons[0])
@@ -130,8 +129,8 @@ void ag_metrics_observe(ag_metric_id m, uint64_t ns)
 
 ag_err ag_metrics_init(void)
 {
-    AG_M_CONNS_OPEN = ag_metrics_gauge("authgate_connections_open", NULL,
-                                       "Client connections currently open.");
+    AG_M_CONNS_OPEN =
+        ag_metrics_gauge("authgate_connections_open", NULL, "Client connections currently open.");
     AG_M_UPSTREAM_OPEN = ag_metrics_gauge("authgate_upstream_connections_open", NULL,
                                           "Upstream connections currently open (busy or idle).");
     AG_M_UPSTREAM_REUSED = ag_metrics_counter("authgate_upstream_reused_total", NULL,
@@ -195,8 +194,9 @@ static uint64_t sum_u(size_t offset)
 
 static void render_builtin(ag_buf_t *out)
 {
-    ag_buf_append_cstr(out, "# HELP authgate_http_requests_total Requests answered, by status code.\n"
-                            "# TYPE authgate_http_requests_total counter\n");
+    ag_buf_append_cstr(out,
+                       "# HELP authgate_http_requests_total Requests answered, by status code.\n"
+                       "# TYPE authgate_http_requests_total counter\n");
     for (int c = 0; c < CODES; c++) {
         uint64_t n = sum_u(offsetof(slot_t, codes) + (size_t)c * sizeof(uint64_t));
         if (n)
@@ -206,8 +206,9 @@ static void render_builtin(ag_buf_t *out)
     ag_buf_append_cstr(out, "# HELP authgate_upstream_errors_total Upstream failures, by reason.\n"
                             "# TYPE authgate_upstream_errors_total counter\n");
     for (size_t r = 0; r < NREASONS; r++)
-        ag_buf_printf(out, "authgate_upstream_errors_total{reason=\"%s\"} %llu\n", up_reasons[r],
-                      (unsigned long long)sum_u(offsetof(slot_t, up_errors) + r * sizeof(uint64_t)));
+        ag_buf_printf(
+            out, "authgate_upstream_errors_total{reason=\"%s\"} %llu\n", up_reasons[r],
+            (unsigned long long)sum_u(offsetof(slot_t, up_errors) + r * sizeof(uint64_t)));
 }
 
 static int64_t cell_sum(int cell)

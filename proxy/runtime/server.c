@@ -15,16 +15,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "runtime/admin.h"
+#include "authz/policy.h"
 #include "http/credential.h"
 #include "http/http1.h"
-#include "runtime/log.h"
-#include "runtime/metrics.h"
-#include "authz/policy.h"
 #include "net/preface.h"
-#include "runtime/snapshot.h"
 #include "net/tls_reload.h"
 #include "net/upstream.h"
+#include "runtime/admin.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "runtime/snapshot.h"
 #include "runtime/worker.h"
 
 #define MAX_HOOKS 32
@@ -40,7 +40,7 @@ struct ag_server {
     uv_timer_t drain_timer;
     ag_admin_t *admin;
     ag_tls_shared_t *tickets;
-    ag_credential_t *cred; /* NULL: no upstream token file */
+    ag_credential_t *cred;       /* NULL: no upstream token file */
     ag_tls_reload_t *tls_reload; /* NULL: no TLS listener with files */
     char listen_addr[80], admin_addr[80], webhooks_addr[80];
     int listen_fd, wh_fd; /* the bound sockets until every worker has its dup; -1 */
@@ -169,8 +169,8 @@ static int bind_one(const struct sockaddr_storage *addr, int backlog, int *err)
         return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                : sizeof(struct sockaddr_in);
+    socklen_t len =
+        addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, backlog) != 0) {
         *err = errno;
         close(fd);
@@ -432,7 +432,8 @@ static ag_err worker_init(ag_server_t *s, ag_worker_t *w, const ag_server_opts_t
     if (s->wh_fd >= 0 && (err = webhooks_init(s, w, errmsg)) != 0)
         return err;
     if (c->upstream.https) {
-        ag_tls_opts_t to = {.ca_file = c->upstream.ca_file, .cert_file = c->upstream.cert_file,
+        ag_tls_opts_t to = {.ca_file = c->upstream.ca_file,
+                            .cert_file = c->upstream.cert_file,
                             .key_file = c->upstream.key_file};
         if (ag_tls_ctx_create_client(&to, &w->tls_client, why, sizeof why) != 0) {
             ag_buf_printf(errmsg, "upstream: %s", why);
@@ -508,8 +509,8 @@ static void on_signal(uv_signal_t *h, int signum)
     ag_server_shutdown(s);
 }
 
-ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
-                        ag_server_t **out, ag_buf_t *errmsg)
+ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts, ag_server_t **out,
+                        ag_buf_t *errmsg)
 {
     ag_tls_malloc_tune(); /* before the worker threads and their malloc arenas exist */
     ag_server_t *s = calloc(1, sizeof(*s));
@@ -567,9 +568,8 @@ ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
     s->worker_done.data = s;
     uv_timer_init(&s->control, &s->drain_timer);
     s->drain_timer.data = s;
-    if (conf->admin.address &&
-        (err = ag_admin_start(&s->control, conf->admin.address, &s->admin, s->admin_addr,
-                              sizeof s->admin_addr)) != 0) {
+    if (conf->admin.address && (err = ag_admin_start(&s->control, conf->admin.address, &s->admin,
+                                                     s->admin_addr, sizeof s->admin_addr)) != 0) {
         if (err == AG_E_IN_USE)
             listen_failed(conf->admin.address, EADDRINUSE, errmsg);
         else

@@ -11,8 +11,8 @@
 #include <uv.h>
 
 #include "base/buf.h"
-#include "config.h"
 #include "base/err.h"
+#include "config.h"
 
 typedef struct ag_server ag_server_t;
 
@@ -23,8 +23,8 @@ typedef struct {
 
 /* Validates and binds everything <conf> (borrowed; must outlive the server) asks for.
  * On failure describes why in <errmsg>. <opts> may be NULL. */
-ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts,
-                        ag_server_t **out, ag_buf_t *errmsg);
+ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts, ag_server_t **out,
+                        ag_buf_t *errmsg);
 /* The control loop (for modules that need a loop thread for slow work). */
 uv_loop_t *ag_server_loop(ag_server_t *s);
 /* The upstream credential source of <s> (borrowed, lives as long as <s>; NULL without a

@@ -8,8 +8,8 @@
 #include <uv.h>
 
 #include "ag_build_info.h"
-#include "net/fetch.h"
 #include "http/http1_parse.h"
+#include "net/fetch.h"
 #include "net/tls.h"
 
 #define AG_STR2(x) #x

@@ -1,26 +1,26 @@
 /* libFuzzer target for what the ARM poller reads from the network (core/authz/azure/azrbac_arm.c,
- * core/authz/azure/azrbac_load.c): arbitrary bytes as a list page and as each kind of ARM list loaded into
- * a snapshot. Checks the promises the poller relies on: an accepted nextLink stays on the
- * base origin; a page is either refused or loads; a snapshot that loads answers a decision
+ * core/authz/azure/azrbac_load.c): arbitrary bytes as a list page and as each kind of ARM list
+ * loaded into a snapshot. Checks the promises the poller relies on: an accepted nextLink stays on
+ * the base origin; a page is either refused or loads; a snapshot that loads answers a decision
  * without crashing and never grants a principal the input does not name. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/arena.h"
-#include "authz/azure/azrbac_arm.h"
 #include "authz/azure/azrbac.h"
+#include "authz/azure/azrbac_arm.h"
+#include "base/arena.h"
 #include "graph/graph.h"
 
-#define FAIL(msg)                                                                      \
-    do {                                                                               \
-        fprintf(stderr, "invariant broken: %s\n", msg);                                \
-        abort();                                                                       \
+#define FAIL(msg)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "invariant broken: %s\n", msg);                                            \
+        abort();                                                                                   \
     } while (0)
 
-#define CLUSTER                                                                        \
-    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/" \
+#define CLUSTER                                                                                    \
+    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/"            \
     "Microsoft.ContainerService/managedClusters/web"
 #define ABSENT "aaaaaaaa-0000-4000-8000-00000000beef"
 
@@ -41,8 +41,10 @@ static void load_as(ag_str_t in, int kind)
     if (ag_azrbac_load_srcs(&srcs, &opts, &p, NULL) != 0)
         return;
     ag_identity_t id = {.oid = AG_STR(ABSENT)};
-    ag_attrs_t a = {.verb = AG_STR("get"), .resource = AG_STR("pods"),
-                    .namespace_ = AG_STR("dev"), .resource_request = true};
+    ag_attrs_t a = {.verb = AG_STR("get"),
+                    .resource = AG_STR("pods"),
+                    .namespace_ = AG_STR("dev"),
+                    .resource_request = true};
     ag_authz_decision_t d;
     if (memmem(in.p, in.n, ABSENT, 36) == NULL && ag_azrbac_eval(p, &id, &a, &d) == AG_AUTHZ_ALLOW)
         FAIL("granted a principal the input does not name");

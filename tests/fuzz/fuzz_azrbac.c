@@ -1,6 +1,6 @@
-/* libFuzzer target for Azure RBAC (core/authz/azure/azrbac_load.c, azrbac.c, azrbac_perm.c): the input is up to
- * four NUL-separated parts: role definitions, role assignments, deny assignments, and a
- * request ("verb\ngroup\nresource\nsubresource\nnamespace\npath\ngroup-id"). Loads the
+/* libFuzzer target for Azure RBAC (core/authz/azure/azrbac_load.c, azrbac.c, azrbac_perm.c): the
+ * input is up to four NUL-separated parts: role definitions, role assignments, deny assignments,
+ * and a request ("verb\ngroup\nresource\nsubresource\nnamespace\npath\ngroup-id"). Loads the
  * policy, and when it loads evaluates the request for a fixed principal plus the group,
  * the same request as an ARM action, and the glob matcher on the raw parts. Checks that
  * an allow always names an assignment and that no decision is both allowed and in error;
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authz/azure/azrbac_perm.h"
 #include "authz/azure/azrbac.h"
+#include "authz/azure/azrbac_perm.h"
 
 #define CLUSTER                                                                                    \
     "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/"            \

@@ -9,16 +9,15 @@
 
 #include "base/cfg.h"
 
-#define FAIL(msg)                                                                      \
-    do {                                                                               \
-        fprintf(stderr, "invariant broken: %s\n", msg);                                \
-        abort();                                                                       \
+#define FAIL(msg)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "invariant broken: %s\n", msg);                                            \
+        abort();                                                                                   \
     } while (0)
 
 static ag_err read_obj(ag_cfg_t *cfg, ag_json_ref ref, const char *path, int depth);
 
-static ag_err read_key(ag_cfg_t *cfg, ag_cfg_obj_t *o, const char *key, ag_json_ref v,
-                       int depth)
+static ag_err read_key(ag_cfg_t *cfg, ag_cfg_obj_t *o, const char *key, ag_json_ref v, int depth)
 {
     static const char *const choices[] = {"off", "on", "auto", NULL};
     ag_str_t s, *arr;

@@ -16,9 +16,9 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/sha512.h>
 
+#include "authn/jwks.h"
 #include "base/b64.h"
 #include "base/buf.h"
-#include "authn/jwks.h"
 
 #define KEYS 3
 

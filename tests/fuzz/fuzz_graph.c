@@ -10,10 +10,10 @@
 #include "base/arena.h"
 #include "graph/graph.h"
 
-#define FAIL(msg)                                                                      \
-    do {                                                                               \
-        fprintf(stderr, "invariant broken: %s\n", msg);                                \
-        abort();                                                                       \
+#define FAIL(msg)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "invariant broken: %s\n", msg);                                            \
+        abort();                                                                                   \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -28,10 +28,10 @@
 #include "http/status.h"
 #include "tests/unit/headsplit.h"
 
-#define FAIL(msg)                                                                      \
-    do {                                                                               \
-        fprintf(stderr, "invariant broken: %s\n", msg);                                \
-        abort();                                                                       \
+#define FAIL(msg)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "invariant broken: %s\n", msg);                                            \
+        abort();                                                                                   \
     } while (0)
 
 static const ag_str_t self_names[] = {{"gw", 2}, {"gw:8443", 7}};
@@ -40,15 +40,20 @@ static const ag_canon_opts_t copts = {self_names, 2};
 static const ag_str_t groups[] = {{"gw-group-1", 10}, {"gw, group 2", 11}};
 static const ag_str_t xvals[] = {{"gw-extra-value", 14}};
 static const ag_extra_t extras[] = {{{"gw.example/Key", 14}, xvals, 1}};
-static const ag_identity_t ident = {.username = {"gw-user", 7}, .uid = {"gw-uid", 6},
-                                    .groups = groups, .ngroups = 2,
-                                    .extra = extras, .nextra = 1};
+static const ag_identity_t ident = {.username = {"gw-user", 7},
+                                    .uid = {"gw-uid", 6},
+                                    .groups = groups,
+                                    .ngroups = 2,
+                                    .extra = extras,
+                                    .nextra = 1};
 
 /* Lines the gateway writes for <ident>: the only identity lines allowed out. */
-static const char *const ours[] = {
-    "Authorization: Bearer GW-CREDENTIAL", "Impersonate-User: gw-user",
-    "Impersonate-Group: gw-group-1",       "Impersonate-Group: gw, group 2",
-    "Impersonate-Uid: gw-uid",             "Impersonate-Extra-gw.example%2Fkey: gw-extra-value"};
+static const char *const ours[] = {"Authorization: Bearer GW-CREDENTIAL",
+                                   "Impersonate-User: gw-user",
+                                   "Impersonate-Group: gw-group-1",
+                                   "Impersonate-Group: gw, group 2",
+                                   "Impersonate-Uid: gw-uid",
+                                   "Impersonate-Extra-gw.example%2Fkey: gw-extra-value"};
 
 static bool is_ours(ag_str_t line)
 {
@@ -503,8 +508,8 @@ static void identity_mode(const ag_http_req_t *req, ag_str_t tail, ag_buf_t *out
 {
     static fuzz_identity_t f;
     identity_from(tail, &f);
-    ag_forward_opts_t fo = {.upstream_host = AG_STR("gw"), .identity = &f.id,
-                            .client_ip = AG_STR("192.0.2.1")};
+    ag_forward_opts_t fo = {
+        .upstream_host = AG_STR("gw"), .identity = &f.id, .client_ip = AG_STR("192.0.2.1")};
     ag_buf_clear(out);
     ag_err err = ag_forward_head(req, &fo, out);
     if ((err == 0) != identity_valid(&f))
@@ -540,8 +545,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!reason || !(rc == AG_CANON_OPTIONS_STAR || (rc >= 400 && rc <= 599)))
             FAIL("rejection without reason or with a bad status");
         ag_buf_clear(&out);
-        if (ag_status_response(&out, rc == AG_CANON_OPTIONS_STAR ? 200 : rc,
-                               ag_str_cstr(reason), true) != 0)
+        if (ag_status_response(&out, rc == AG_CANON_OPTIONS_STAR ? 200 : rc, ag_str_cstr(reason),
+                               true) != 0)
             FAIL("status response failed");
         return 0;
     }

@@ -10,10 +10,10 @@
 #include "base/buf.h"
 #include "base/json.h"
 
-#define FAIL(msg)                                                                      \
-    do {                                                                               \
-        fprintf(stderr, "invariant broken: %s\n", msg);                                \
-        abort();                                                                       \
+#define FAIL(msg)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "invariant broken: %s\n", msg);                                            \
+        abort();                                                                                   \
     } while (0)
 
 static void walk(const ag_json_t *d, ag_json_ref ref, ag_arena_t *a, int depth)
@@ -82,8 +82,11 @@ static bool utf8_valid(const uint8_t *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         uint8_t c = s[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                   : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xe0) == 0xc0 ? 2
+                     : (c & 0xf0) == 0xe0 ? 3
+                     : (c & 0xf8) == 0xf0 ? 4
+                                          : 0;
         if (len == 0 || n - i < len)
             return false;
         uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1fu) : len == 3 ? (c & 0x0fu) : (c & 0x07u);

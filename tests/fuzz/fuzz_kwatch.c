@@ -1,9 +1,9 @@
-/* libFuzzer target: the Kubernetes watch stream and list pages (core/authz/rbac/kwatch.c) as the RBAC
- * reflector (proxy/authz/rbacsync.c) reads them, applied to a parsed object set (rbac_set.h) the
- * same way: a page put whole, ADDED/MODIFIED put, DELETED removed; then the set's view is
- * built into a snapshot under a files layer (ag_rbac_view_over). Checks: nothing an
- * event or page holds can fail a build (invalid objects are refused one by one), a line
- * over the framer's bound is AG_E_TOO_BIG and nothing else. */
+/* libFuzzer target: the Kubernetes watch stream and list pages (core/authz/rbac/kwatch.c) as the
+ * RBAC reflector (proxy/authz/rbacsync.c) reads them, applied to a parsed object set (rbac_set.h)
+ * the same way: a page put whole, ADDED/MODIFIED put, DELETED removed; then the set's view is built
+ * into a snapshot under a files layer (ag_rbac_view_over). Checks: nothing an event or page holds
+ * can fail a build (invalid objects are refused one by one), a line over the framer's bound is
+ * AG_E_TOO_BIG and nothing else. */
 #include <stdint.h>
 #include <string.h>
 

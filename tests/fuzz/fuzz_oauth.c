@@ -1,14 +1,14 @@
 /* libFuzzer target: what `authgate login` reads from an identity provider, from kubectl
- * and from its cache (core/login/oauth.c, core/login/execcred.c), and an existing kubeconfig it merges
- * into (core/login/kubeconfig.c). Whatever the bytes: no crash; a token set that parses is
+ * and from its cache (core/login/oauth.c, core/login/execcred.c), and an existing kubeconfig it
+ * merges into (core/login/kubeconfig.c). Whatever the bytes: no crash; a token set that parses is
  * written back as a cache entry that parses to the same values; an accepted access token
  * is only b64token characters (it becomes an HTTP header in kubectl); a merged kubeconfig
  * is JSON the strict reader accepts. */
 #include <stdint.h>
 #include <string.h>
 
-#include "login/execcred.h"
 #include "base/json.h"
+#include "login/execcred.h"
 #include "login/kubeconfig.h"
 #include "login/oauth.h"
 

@@ -18,11 +18,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ag_tokenreview_parse(ag_str_make((const char *)data, size), &arena, &req, &why) == 0) {
         if (req.token.n == 0)
             abort(); /* "token is required" must have refused it */
-        ag_identity_t u = {.username = req.token, .uid = req.token,
-                           .groups = req.audiences, .ngroups = req.naudiences};
-        ag_tokenreview_status_t st = {.authenticated = true, .user = &u,
+        ag_identity_t u = {.username = req.token,
+                           .uid = req.token,
+                           .groups = req.audiences,
+                           .ngroups = req.naudiences};
+        ag_tokenreview_status_t st = {.authenticated = true,
+                                      .user = &u,
                                       .audiences = req.audiences,
-                                      .naudiences = req.naudiences, .error = req.token};
+                                      .naudiences = req.naudiences,
+                                      .error = req.token};
         if (ag_tokenreview_write(&out, &req, &st) == 0) {
             ag_json_t doc;
             if (ag_json_parse(&doc, ag_buf_str(&out), NULL, &arena, NULL) != 0)

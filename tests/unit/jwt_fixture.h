@@ -5,9 +5,12 @@
 #define AG_TEST_JWT_FIXTURE_H
 
 #include "authn/authn.h"
-#include "base/cfg.h"
 #include "authn/issuer.h"
+#include "base/cfg.h"
 #include "base/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
 
 #define FIXDIR "tests/fixtures/jwt"
 
@@ -68,7 +71,7 @@ static inline ag_str_t fx_token(const char *name)
 }
 
 static inline ag_authn_result fx_verify_at(ag_str_t token, long long now, ag_identity_t *id,
-                                    ag_authn_info_t *info)
+                                           ag_authn_info_t *info)
 {
     fx_load();
     ag_arena_reset(&fx.req);
@@ -106,7 +109,8 @@ static inline const char *fx_extra(const ag_identity_t *id, const char *key)
             continue;
         size_t w = 0;
         out[0] = '\0';
-        for (int j = 0; j < id->extra[i].nvalues && w + id->extra[i].values[j].n + 2 < sizeof out; j++) {
+        for (int j = 0; j < id->extra[i].nvalues && w + id->extra[i].values[j].n + 2 < sizeof out;
+             j++) {
             if (j)
                 out[w++] = ',';
             memcpy(out + w, id->extra[i].values[j].p, id->extra[i].values[j].n);

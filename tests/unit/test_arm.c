@@ -1,11 +1,10 @@
-/* Unit tests for core/authz/azure/azrbac_arm.c (ARM list URLs, strict page reading) and for loading an
- * Azure RBAC snapshot from ARM pages (ag_azrbac_load_srcs): several pages per kind, REST
- * shapes, management-group assignments kept only when ARM listed them, hostile pages
- * refused. */
+/* Unit tests for core/authz/azure/azrbac_arm.c (ARM list URLs, strict page reading) and for loading
+ * an Azure RBAC snapshot from ARM pages (ag_azrbac_load_srcs): several pages per kind, REST shapes,
+ * management-group assignments kept only when ARM listed them, hostile pages refused. */
 #include <stdio.h>
 
-#include "authz/azure/azrbac_arm.h"
 #include "authz/azure/azrbac.h"
+#include "authz/azure/azrbac_arm.h"
 #include "testlib.h"
 
 #define BASE "http://127.0.0.1:8124"
@@ -22,7 +21,7 @@ TEST(arm_list_url_names_the_scope_type_and_api_version)
     ag_buf_t b = AG_BUF_INIT(4096);
     CHECK_EQ(ag_arm_list_url(&b, AG_STR(BASE), AG_STR(CLUSTER), AG_ARM_ROLE_ASSIGNMENTS), 0);
     CHECK_STREQ(b.p, BASE CLUSTER "/providers/Microsoft.Authorization/roleAssignments"
-                               "?api-version=2022-04-01");
+                                  "?api-version=2022-04-01");
     ag_buf_clear(&b);
     CHECK_EQ(ag_arm_list_url(&b, AG_STR(BASE), AG_STR(SUB "/resourceGroups/r g?x#/"),
                              AG_ARM_DENY_ASSIGNMENTS),
@@ -100,11 +99,11 @@ TEST(arm_page_parse_refuses_hostile_pages)
 }
 
 /* One REST role assignment item. */
-#define RA(name, scope, pid, role)                                                         \
-    "{\"id\":\"" scope "/providers/Microsoft.Authorization/roleAssignments/" name "\","   \
-    "\"name\":\"" name "\",\"type\":\"Microsoft.Authorization/roleAssignments\","         \
-    "\"properties\":{\"roleDefinitionId\":\"" SUB                                          \
-    "/providers/Microsoft.Authorization/roleDefinitions/" role "\",\"principalId\":\"" pid \
+#define RA(name, scope, pid, role)                                                                 \
+    "{\"id\":\"" scope "/providers/Microsoft.Authorization/roleAssignments/" name "\","            \
+    "\"name\":\"" name "\",\"type\":\"Microsoft.Authorization/roleAssignments\","                  \
+    "\"properties\":{\"roleDefinitionId\":\"" SUB                                                  \
+    "/providers/Microsoft.Authorization/roleDefinitions/" role "\",\"principalId\":\"" pid         \
     "\",\"principalType\":\"User\",\"scope\":\"" scope "\"}}"
 
 static ag_azrbac_src_t src(const char *text, const char *name, bool listed)
@@ -116,8 +115,10 @@ static int decide(const ag_azrbac_t *p, const char *oid, const char *verb, const
                   const char *ns)
 {
     ag_identity_t id = {.oid = ag_str_cstr(oid)};
-    ag_attrs_t a = {.verb = ag_str_cstr(verb), .resource = ag_str_cstr(res),
-                    .namespace_ = ag_str_cstr(ns), .resource_request = true};
+    ag_attrs_t a = {.verb = ag_str_cstr(verb),
+                    .resource = ag_str_cstr(res),
+                    .namespace_ = ag_str_cstr(ns),
+                    .resource_request = true};
     ag_authz_decision_t d;
     return (int)ag_azrbac_eval(p, &id, &a, &d);
 }
@@ -131,10 +132,12 @@ TEST(arm_pages_load_as_one_snapshot)
                         "\"Microsoft.ContainerService/managedClusters/secrets/read\"],"
                         "\"notDataActions\":[]}],\"assignableScopes\":[\"" SUB "\"]}}],"
                         "\"nextLink\":\"" BASE "/p2\"}";
-    const char *asg1 = "{\"value\":[" RA("a1", CLUSTER "/namespaces/dev", U1, R_READER) "],"
-                       "\"nextLink\":\"" BASE "/p2\"}";
-    const char *asg2 = "{\"value\":[" RA("a2", CLUSTER, U2, R_CUSTOM) "," RA(
-        "a3", MG, U1, R_CUSTOM) "]}";
+    const char *asg1 =
+        "{\"value\":[" RA("a1", CLUSTER "/namespaces/dev", U1, R_READER) "],"
+                                                                         "\"nextLink\":\"" BASE
+                                                                         "/p2\"}";
+    const char *asg2 =
+        "{\"value\":[" RA("a2", CLUSTER, U2, R_CUSTOM) "," RA("a3", MG, U1, R_CUSTOM) "]}";
     ag_azrbac_src_t d[] = {src(defs1, "role definitions page 1", true)};
     ag_azrbac_src_t a[] = {src(asg1, "role assignments page 1", true),
                            src(asg2, "role assignments page 2", true)};
@@ -171,8 +174,8 @@ TEST(arm_pages_load_as_one_snapshot)
  * item fails the whole load (the poller then keeps its last good snapshot). */
 TEST(arm_pages_unknown_role_counted_and_bad_items_refused)
 {
-    const char *asg = "{\"value\":[" RA("a1", CLUSTER, U1,
-                                         "11111111-2222-4333-8444-555555555555") "]}";
+    const char *asg =
+        "{\"value\":[" RA("a1", CLUSTER, U1, "11111111-2222-4333-8444-555555555555") "]}";
     ag_azrbac_src_t a[] = {src(asg, "role assignments", true)};
     ag_azrbac_srcs_t in = {NULL, a, NULL, 0, 1, 0};
     ag_azrbac_opts_t opts = {AG_STR(CLUSTER)};
@@ -188,8 +191,8 @@ TEST(arm_pages_unknown_role_counted_and_bad_items_refused)
     ag_azrbac_unref(p);
     p = NULL;
     static const char *const bad[] = {
-        "{\"value\":[{\"properties\":{\"principalId\":\"not-a-guid\",\"roleDefinitionId\":\"x/"
-        R_READER "\",\"scope\":\"" CLUSTER "\"}}]}",
+        "{\"value\":[{\"properties\":{\"principalId\":\"not-a-guid\",\"roleDefinitionId\":"
+        "\"x/" R_READER "\",\"scope\":\"" CLUSTER "\"}}]}",
         "{\"value\":[{\"properties\":{\"principalId\":\"" U1 "\",\"roleDefinitionId\":7,"
         "\"scope\":\"" CLUSTER "\"}}]}",
         "{\"value\":[{\"properties\":{\"principalId\":\"" U1 "\",\"roleDefinitionId\":\"x/" R_READER

@@ -3,13 +3,13 @@
 #include <pthread.h>
 
 #include "authn/authn.h"
-#include "testlib.h"
 #include "jwt_fixture.h"
+#include "testlib.h"
 
-#define EXPECT(token, result)                                                          \
-    do {                                                                               \
-        ag_identity_t id_;                                                             \
-        CHECK_STREQ(ag_authn_result_name(fx_verify(token, &id_, NULL)), result);       \
+#define EXPECT(token, result)                                                                      \
+    do {                                                                                           \
+        ag_identity_t id_;                                                                         \
+        CHECK_STREQ(ag_authn_result_name(fx_verify(token, &id_, NULL)), result);                   \
     } while (0)
 
 /* ---- Authorization header ----------------------------------------------------------- */
@@ -33,9 +33,10 @@ TEST(authn_bearer_accepts_one_bearer_field_any_case)
 TEST(authn_bearer_rejects_malformed_headers)
 {
     ag_str_t t;
-    const char *bad[] = {"Bearer", "Bearer ", "Bearer  x", "Bearer x ", "Bearer x y", "Basic YWxhZGRpbjpvcGVu",
-                         "Bearerx", " Bearer x", "Bearer\tx", "Bearer x=y", "Bearer =x", "Bearer x\r\n", "Token x",
-                         ""};
+    const char *bad[] = {
+        "Bearer",  "Bearer ",   "Bearer  x", "Bearer x ",  "Bearer x y", "Basic YWxhZGRpbjpvcGVu",
+        "Bearerx", " Bearer x", "Bearer\tx", "Bearer x=y", "Bearer =x",  "Bearer x\r\n",
+        "Token x", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_EQ(bearer1(bad[i], &t), AG_AUTHN_BAD_AUTHORIZATION_HEADER);
 }
@@ -82,7 +83,8 @@ TEST(authn_result_names_are_metric_labels)
 
 TEST(authn_verifies_every_algorithm)
 {
-    const char *algs[] = {"rs256", "rs384", "rs512", "ps256", "ps384", "ps512", "es256", "es384", "es512"};
+    const char *algs[] = {"rs256", "rs384", "rs512", "ps256", "ps384",
+                          "ps512", "es256", "es384", "es512"};
     for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
         ag_identity_t id;
         ag_authn_info_t info;
@@ -193,7 +195,8 @@ TEST(authn_rejects_signed_payload_tampering)
     memcpy(buf, ah.p, ah.n), n += ah.n, buf[n++] = '.';
     memcpy(buf + n, bp.p, bp.n), n += bp.n, buf[n++] = '.';
     memcpy(buf + n, asig.p, asig.n), n += asig.n;
-    CHECK_EQ(fx_verify_at(ag_str_make(buf, n), fx.now, &(ag_identity_t){0}, NULL), AG_AUTHN_BAD_SIGNATURE);
+    CHECK_EQ(fx_verify_at(ag_str_make(buf, n), fx.now, &(ag_identity_t){0}, NULL),
+             AG_AUTHN_BAD_SIGNATURE);
 }
 
 /* ---- structure -------------------------------------------------------------------------- */
@@ -219,7 +222,8 @@ TEST(authn_rejects_oversized_tokens_before_parsing)
     memset(big, 'a', sizeof big);
     big[100] = '.';
     big[200] = '.';
-    CHECK_EQ(fx_verify_at(ag_str_make(big, 16385), fx.now, &(ag_identity_t){0}, NULL), AG_AUTHN_TOO_LARGE);
+    CHECK_EQ(fx_verify_at(ag_str_make(big, 16385), fx.now, &(ag_identity_t){0}, NULL),
+             AG_AUTHN_TOO_LARGE);
 }
 
 /* ---- time ------------------------------------------------------------------------------- */
@@ -227,7 +231,7 @@ TEST(authn_rejects_oversized_tokens_before_parsing)
 TEST(authn_checks_exp_with_leeway)
 {
     EXPECT("expired", "expired");
-    EXPECT("expired_within_leeway", "ok"); /* 30 s late, 60 s leeway */
+    EXPECT("expired_within_leeway", "ok");      /* 30 s late, 60 s leeway */
     EXPECT("b_expired_past_leeway", "expired"); /* issuer B: 30 s leeway, 45 s late */
     /* exactly at exp + leeway the token is dead (RFC 7519 §4.1.4) */
     ag_identity_t id;
@@ -323,12 +327,14 @@ TEST(authn_uses_the_key_resolver_snapshot)
     resolver_keys = ag_issuer_static_keys(ag_issuer_at(fx.set, 1));
     resolver_calls = 0;
     ag_arena_reset(&fx.req);
-    CHECK_EQ(ag_authn_verify(fx.set, resolve, &resolver_calls, fx_token("rs256"), fx.now, &fx.req, &id, NULL),
+    CHECK_EQ(ag_authn_verify(fx.set, resolve, &resolver_calls, fx_token("rs256"), fx.now, &fx.req,
+                             &id, NULL),
              AG_AUTHN_BAD_SIGNATURE);
     CHECK_EQ(resolver_calls, 1);
     /* NULL from the resolver falls back to the configured keys */
     resolver_keys = NULL;
-    CHECK_EQ(ag_authn_verify(fx.set, resolve, &resolver_calls, fx_token("rs256"), fx.now, &fx.req, &id, NULL),
+    CHECK_EQ(ag_authn_verify(fx.set, resolve, &resolver_calls, fx_token("rs256"), fx.now, &fx.req,
+                             &id, NULL),
              AG_AUTHN_OK);
 }
 
@@ -337,7 +343,8 @@ TEST(authn_without_issuers_no_token_is_ours)
     ag_identity_t id;
     fx_load();
     ag_arena_reset(&fx.req);
-    CHECK_EQ(ag_authn_verify(NULL, NULL, NULL, fx_token("rs256"), fx.now, &fx.req, &id, NULL), AG_AUTHN_UNKNOWN_ISSUER);
+    CHECK_EQ(ag_authn_verify(NULL, NULL, NULL, fx_token("rs256"), fx.now, &fx.req, &id, NULL),
+             AG_AUTHN_UNKNOWN_ISSUER);
 }
 
 TEST(authn_reports_no_keys_for_remote_issuer_before_first_fetch)
@@ -347,13 +354,15 @@ TEST(authn_reports_no_keys_for_remote_issuer_before_first_fetch)
     ag_issuer_set_t *set = NULL;
     ag_identity_t id;
     ag_arena_init(&a, 0, 0);
-    const char *text = "{\"issuers\":[{\"issuer\":\"https://idp.example.com\",\"audiences\":[\"authgate\"],"
-                       "\"keys\":{\"discovery\":true}}]}";
+    const char *text =
+        "{\"issuers\":[{\"issuer\":\"https://idp.example.com\",\"audiences\":[\"authgate\"],"
+        "\"keys\":{\"discovery\":true}}]}";
     CHECK_EQ(ag_cfg_init(&cfg, "t.json", ag_str_cstr(text), &a), 0);
     CHECK_EQ(ag_issuers_parse(&cfg, ag_json_get(cfg.doc, 0, "issuers"), "issuers", NULL, &set), 0);
     fx_load();
     ag_arena_reset(&fx.req);
-    CHECK_EQ(ag_authn_verify(set, NULL, NULL, fx_token("rs256"), fx.now, &fx.req, &id, NULL), AG_AUTHN_NO_KEYS);
+    CHECK_EQ(ag_authn_verify(set, NULL, NULL, fx_token("rs256"), fx.now, &fx.req, &id, NULL),
+             AG_AUTHN_NO_KEYS);
     ag_issuer_set_free(set);
     ag_cfg_dispose(&cfg);
     ag_arena_dispose(&a);
@@ -453,7 +462,8 @@ TEST(authn_azure_v2_token_falls_back_to_oid)
     ag_identity_t id;
     ag_authn_info_t info;
     CHECK_EQ(fx_verify("azure_v2", &id, &info), AG_AUTHN_OK);
-    CHECK_SLICE(info.iss, "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0");
+    CHECK_SLICE(info.iss,
+                "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0");
     CHECK_SLICE(id.username, "a1b2c3d4-0000-1111-2222-333344445555");
     CHECK(id.flags & AG_ID_AZURE_AD);
     CHECK_EQ(fx_verify("azure_sp_no_upn", &id, NULL), AG_AUTHN_OK);
@@ -495,7 +505,8 @@ TEST(authn_legacy_service_account_token)
     CHECK_EQ(fx_verify("sa_legacy", &id, &info), AG_AUTHN_OK);
     CHECK_SLICE(id.username, "system:serviceaccount:ns-a:builder");
     CHECK_SLICE(id.uid, "sa-uid-1");
-    CHECK_STREQ(fx_groups(&id), "system:serviceaccounts,system:serviceaccounts:ns-a,system:authenticated");
+    CHECK_STREQ(fx_groups(&id),
+                "system:serviceaccounts,system:serviceaccounts:ns-a,system:authenticated");
     CHECK_EQ(id.flags, AG_ID_SERVICE_ACCOUNT);
     CHECK_EQ(info.exp, 0);
     CHECK_EQ(id.nextra, 0);
@@ -534,7 +545,8 @@ TEST(authn_bound_service_account_token)
     CHECK_EQ(fx_verify("sa_bound", &id, NULL), AG_AUTHN_OK);
     CHECK_SLICE(id.username, "system:serviceaccount:ns-a:builder");
     CHECK_SLICE(id.uid, "sa-uid-1");
-    CHECK_STREQ(fx_groups(&id), "system:serviceaccounts,system:serviceaccounts:ns-a,system:authenticated");
+    CHECK_STREQ(fx_groups(&id),
+                "system:serviceaccounts,system:serviceaccounts:ns-a,system:authenticated");
     CHECK_STREQ(fx_extra(&id, "authentication.kubernetes.io/pod-name"), "web-0");
     CHECK_STREQ(fx_extra(&id, "authentication.kubernetes.io/pod-uid"), "pod-uid-1");
     CHECK_STREQ(fx_extra(&id, "authentication.kubernetes.io/node-name"), "node-1");
@@ -556,7 +568,8 @@ TEST(authn_bound_service_account_rejections)
     EXPECT("sa_bound_no_exp", "missing_claim");
 }
 
-/* ---- certificates and anonymous ---------------------------------------------------------------- */
+/* ---- certificates and anonymous ----------------------------------------------------------------
+ */
 
 TEST(authn_client_certificate_identity)
 {
@@ -590,7 +603,8 @@ TEST(authn_anonymous_identity)
  * contexts (run under -fsanitize=thread to check for races). */
 static void *verify_many(void *arg)
 {
-    static const char *const names[] = {"rs256", "ps256", "es256", "es384", "es512", "azure_v1", "sa_bound"};
+    static const char *const names[] = {"rs256", "ps256",    "es256",   "es384",
+                                        "es512", "azure_v1", "sa_bound"};
     long ok = 0;
     ag_arena_t a;
     ag_arena_init(&a, 1 << 14, 1 << 22);
@@ -630,7 +644,8 @@ static ag_str_t first_jwk(const char *name, ag_buf_t *b)
 TEST(authn_kidless_tokens_try_a_bounded_number_of_keys)
 {
     ag_buf_t a = AG_BUF_INIT(1 << 20), b = AG_BUF_INIT(1 << 20), cfgtext = AG_BUF_INIT(1 << 20);
-    ag_str_t rsa1 = first_jwk(FIXDIR "/jwks-a.json", &a), other = first_jwk(FIXDIR "/jwks-b.json", &b);
+    ag_str_t rsa1 = first_jwk(FIXDIR "/jwks-a.json", &a),
+             other = first_jwk(FIXDIR "/jwks-b.json", &b);
     ag_arena_t ar;
     ag_cfg_t cfg;
     ag_issuer_set_t *set = NULL;
@@ -638,16 +653,20 @@ TEST(authn_kidless_tokens_try_a_bounded_number_of_keys)
     fx_load();
     for (int decoys = 7; decoys <= 8; decoys++) {
         ag_buf_clear(&cfgtext);
-        ag_buf_printf(&cfgtext, "{\"issuers\":[{\"issuer\":\"https://idp.example.com\",\"audiences\":[\"authgate\"],"
-                                "\"keys\":{\"jwks\":{\"keys\":[");
+        ag_buf_printf(
+            &cfgtext,
+            "{\"issuers\":[{\"issuer\":\"https://idp.example.com\",\"audiences\":[\"authgate\"],"
+            "\"keys\":{\"jwks\":{\"keys\":[");
         for (int i = 0; i < decoys; i++) /* other keys first, the signing key last */
             ag_buf_printf(&cfgtext, "%.*s,", AG_STR_FMT(other));
         ag_buf_printf(&cfgtext, "%.*s]}}}]}", AG_STR_FMT(rsa1));
         ag_arena_init(&ar, 0, 0);
         CHECK_EQ(ag_cfg_init(&cfg, "t.json", ag_buf_str(&cfgtext), &ar), 0);
-        CHECK_EQ(ag_issuers_parse(&cfg, ag_json_get(cfg.doc, 0, "issuers"), "issuers", NULL, &set), 0);
+        CHECK_EQ(ag_issuers_parse(&cfg, ag_json_get(cfg.doc, 0, "issuers"), "issuers", NULL, &set),
+                 0);
         ag_arena_reset(&fx.req);
-        ag_authn_result r = ag_authn_verify(set, NULL, NULL, fx_token("no_kid_rs256"), fx.now, &fx.req, &id, NULL);
+        ag_authn_result r =
+            ag_authn_verify(set, NULL, NULL, fx_token("no_kid_rs256"), fx.now, &fx.req, &id, NULL);
         /* 7 decoys: the 8th try is the right key; 8 decoys: never reached */
         CHECK_EQ(r, decoys == 7 ? AG_AUTHN_OK : AG_AUTHN_BAD_SIGNATURE);
         ag_issuer_set_free(set);
@@ -675,8 +694,10 @@ static ag_authn_result azure_with_key_issuer(const char *key_issuer, const char 
     char *end = at ? strchr(at + 11, '"') : NULL;
     if (!end)
         return r;
-    ag_buf_printf(&cfgtext, "{\"issuers\":[{\"type\":\"azure_ad\",\"tenant_id\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\","
-                            "\"keys\":{\"jwks\":%.*s%s%s}}]}",
+    ag_buf_printf(&cfgtext,
+                  "{\"issuers\":[{\"type\":\"azure_ad\",\"tenant_id\":\"72f988bf-86f1-41af-91ab-"
+                  "2d7cd011db47\","
+                  "\"keys\":{\"jwks\":%.*s%s%s}}]}",
                   (int)(at + 11 - jwks.p), jwks.p, key_issuer, end);
     ag_arena_init(&ar, 0, 0);
     if (ag_cfg_init(&cfg, "t.json", ag_buf_str(&cfgtext), &ar) == 0 &&
@@ -696,14 +717,17 @@ static ag_authn_result azure_with_key_issuer(const char *key_issuer, const char 
 
 TEST(authn_azure_v2_honours_the_per_key_issuer)
 {
-    const char *mine = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0";
-    const char *other = "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0";
+    const char *mine =
+        "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0";
+    const char *other =
+        "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0";
     const char *tmpl = "https://login.microsoftonline.com/{tenantid}/v2.0";
     CHECK_EQ(azure_with_key_issuer(mine, "azure_v2"), AG_AUTHN_OK);
     CHECK_EQ(azure_with_key_issuer(tmpl, "azure_v2"), AG_AUTHN_OK);
     CHECK_EQ(azure_with_key_issuer(other, "azure_v2"), AG_AUTHN_KEY_ISSUER_MISMATCH);
-    CHECK_EQ(azure_with_key_issuer("https://login.microsoftonline.com/{tenantid}/v2.0x", "azure_v2"),
-             AG_AUTHN_KEY_ISSUER_MISMATCH);
+    CHECK_EQ(
+        azure_with_key_issuer("https://login.microsoftonline.com/{tenantid}/v2.0x", "azure_v2"),
+        AG_AUTHN_KEY_ISSUER_MISMATCH);
     /* v1 tokens: v1 metadata keys carry no issuer; a key's issuer is not consulted */
     CHECK_EQ(azure_with_key_issuer(other, "azure_v1"), AG_AUTHN_OK);
 }
@@ -715,19 +739,21 @@ TEST(authn_fails_closed_when_the_arena_runs_out)
      * is never reported (or cached) as a rejection, nor ever accepts. */
     fx_load();
     int tokens = 0;
-    for (ag_json_ref k = ag_json_first(&fx.tokens, fx.tokmap); k != AG_JSON_NONE; k = ag_json_next(&fx.tokens, k)) {
+    for (ag_json_ref k = ag_json_first(&fx.tokens, fx.tokmap); k != AG_JSON_NONE;
+         k = ag_json_next(&fx.tokens, k)) {
         ag_str_t tok = ag_json_raw(&fx.tokens, ag_json_value(k)), name = ag_json_raw(&fx.tokens, k);
         ag_identity_t id;
         ag_arena_reset(&fx.req);
-        ag_authn_result want = ag_authn_verify(fx.set, NULL, NULL, tok, fx.now, &fx.req, &id, NULL), r;
+        ag_authn_result want = ag_authn_verify(fx.set, NULL, NULL, tok, fx.now, &fx.req, &id, NULL),
+                        r;
         size_t cap = 256;
         do {
             ag_arena_t a;
             ag_arena_init(&a, 256, cap);
             r = ag_authn_verify(fx.set, NULL, NULL, tok, fx.now, &a, &id, NULL);
             if (r != want && r != AG_AUTHN_INTERNAL)
-                fprintf(stderr, "%.*s cap %zu: %s, want %s\n", AG_STR_FMT(name), cap, ag_authn_result_name(r),
-                        ag_authn_result_name(want));
+                fprintf(stderr, "%.*s cap %zu: %s, want %s\n", AG_STR_FMT(name), cap,
+                        ag_authn_result_name(r), ag_authn_result_name(want));
             CHECK(r == want || r == AG_AUTHN_INTERNAL);
             if (r == AG_AUTHN_INTERNAL)
                 CHECK(id.username.n == 0 && id.ngroups == 0);
@@ -749,15 +775,21 @@ TEST(authn_issuer_algorithm_allow_list)
     ag_identity_t id;
     fx_load();
     CHECK_EQ(ag_buf_read_file(&a, FIXDIR "/jwks-a.json"), 0);
-    ag_buf_printf(&cfgtext, "{\"issuers\":[{\"issuer\":\"https://idp.example.com\",\"audiences\":[\"authgate\"],"
-                            "\"algorithms\":[\"ES256\"],\"keys\":{\"jwks\":%s}}]}", a.p);
+    ag_buf_printf(
+        &cfgtext,
+        "{\"issuers\":[{\"issuer\":\"https://idp.example.com\",\"audiences\":[\"authgate\"],"
+        "\"algorithms\":[\"ES256\"],\"keys\":{\"jwks\":%s}}]}",
+        a.p);
     ag_arena_init(&ar, 0, 0);
     CHECK_EQ(ag_cfg_init(&cfg, "t.json", ag_buf_str(&cfgtext), &ar), 0);
     CHECK_EQ(ag_issuers_parse(&cfg, ag_json_get(cfg.doc, 0, "issuers"), "issuers", NULL, &set), 0);
     ag_arena_reset(&fx.req);
-    CHECK_EQ(ag_authn_verify(set, NULL, NULL, fx_token("es256"), fx.now, &fx.req, &id, NULL), AG_AUTHN_OK);
-    CHECK_EQ(ag_authn_verify(set, NULL, NULL, fx_token("rs256"), fx.now, &fx.req, &id, NULL), AG_AUTHN_UNSUPPORTED_ALG);
-    CHECK_EQ(ag_authn_verify(set, NULL, NULL, fx_token("es384"), fx.now, &fx.req, &id, NULL), AG_AUTHN_UNSUPPORTED_ALG);
+    CHECK_EQ(ag_authn_verify(set, NULL, NULL, fx_token("es256"), fx.now, &fx.req, &id, NULL),
+             AG_AUTHN_OK);
+    CHECK_EQ(ag_authn_verify(set, NULL, NULL, fx_token("rs256"), fx.now, &fx.req, &id, NULL),
+             AG_AUTHN_UNSUPPORTED_ALG);
+    CHECK_EQ(ag_authn_verify(set, NULL, NULL, fx_token("es384"), fx.now, &fx.req, &id, NULL),
+             AG_AUTHN_UNSUPPORTED_ALG);
     ag_issuer_set_free(set);
     ag_cfg_dispose(&cfg);
     ag_arena_dispose(&ar);

@@ -1,9 +1,10 @@
-/* Azure RBAC (core/authz/azure/azrbac.c, core/authz/azure/azrbac_load.c, core/authz/azure/azrbac_perm.c): every rule of spec §3-§8 and
- * §13 and every surprise of §15, table-driven, against the built-in role definitions. */
+/* Azure RBAC (core/authz/azure/azrbac.c, core/authz/azure/azrbac_load.c,
+ * core/authz/azure/azrbac_perm.c): every rule of spec §3-§8 and §13 and every surprise of §15,
+ * table-driven, against the built-in role definitions. */
 #include <stdarg.h>
 
-#include "authz/azure/azrbac_perm.h"
 #include "authz/azure/azrbac.h"
+#include "authz/azure/azrbac_perm.h"
 #include "testlib.h"
 
 #define SUB "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"

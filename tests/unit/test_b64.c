@@ -21,7 +21,8 @@ TEST(b64_decodes_rfc4648_vectors_unpadded)
         CHECK_EQ(n, strlen(plain[i]));
         CHECK_STREQ(out, plain[i]);
         char back[16];
-        CHECK_EQ(ag_b64url_encode((const unsigned char *)plain[i], strlen(plain[i]), back), strlen(enc[i]));
+        CHECK_EQ(ag_b64url_encode((const unsigned char *)plain[i], strlen(plain[i]), back),
+                 strlen(enc[i]));
         CHECK_EQ(ag_b64url_encoded_len(strlen(plain[i])), strlen(enc[i]));
         CHECK(memcmp(back, enc[i], strlen(enc[i])) == 0);
     }
@@ -42,7 +43,8 @@ TEST(b64_rejects_padding_and_standard_alphabet)
 {
     char out[16];
     size_t n;
-    const char *bad[] = {"Zg==", "Zm8=", "Zg=", "+/+/", "Zm9v+w", "Zm9/", "Zm 9v", "Zm9v\n", "Zm9v.", "Z\x80gg"};
+    const char *bad[] = {"Zg==", "Zm8=",  "Zg=",    "+/+/",  "Zm9v+w",
+                         "Zm9/", "Zm 9v", "Zm9v\n", "Zm9v.", "Z\x80gg"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_EQ(dec(bad[i], out, sizeof out, &n), AG_E_PARSE);
 }

@@ -1,8 +1,8 @@
 /* Canonical-request rules (core/http/canon.c): every rejection in DESIGN.md "Canonical
  * requests", issue 2 and threat-model.md cases 2, 9, 18 and 42 has its own case. */
+#include "headsplit.h"
 #include "http/canon.h"
 #include "http/headers.h"
-#include "headsplit.h"
 #include "testlib.h"
 
 static const ag_str_t self_names[] = {{"gw.example", 10}, {"gw.example:8443", 15}};
@@ -45,15 +45,15 @@ static int check_target(const char *target)
 }
 
 /* Checks every target in <list> answers <want>. */
-#define CHECK_TARGETS(want, ...)                                                       \
-    do {                                                                               \
-        const char *list_[] = {__VA_ARGS__};                                           \
-        for (size_t i_ = 0; i_ < sizeof list_ / sizeof list_[0]; i_++) {               \
-            int rc_ = check_target(list_[i_]);                                         \
-            if (rc_ != (want))                                                         \
-                fprintf(stderr, "target %s -> %d\n", list_[i_], rc_);                  \
-            CHECK_EQ(rc_, want);                                                       \
-        }                                                                              \
+#define CHECK_TARGETS(want, ...)                                                                   \
+    do {                                                                                           \
+        const char *list_[] = {__VA_ARGS__};                                                       \
+        for (size_t i_ = 0; i_ < sizeof list_ / sizeof list_[0]; i_++) {                           \
+            int rc_ = check_target(list_[i_]);                                                     \
+            if (rc_ != (want))                                                                     \
+                fprintf(stderr, "target %s -> %d\n", list_[i_], rc_);                              \
+            CHECK_EQ(rc_, want);                                                                   \
+        }                                                                                          \
     } while (0)
 
 static int check_headers(const char *headers)
@@ -64,15 +64,15 @@ static int check_headers(const char *headers)
     return check_raw(raw);
 }
 
-#define CHECK_HEADERS(want, ...)                                                       \
-    do {                                                                               \
-        const char *list_[] = {__VA_ARGS__};                                           \
-        for (size_t i_ = 0; i_ < sizeof list_ / sizeof list_[0]; i_++) {               \
-            int rc_ = check_headers(list_[i_]);                                        \
-            if (rc_ != (want))                                                         \
-                fprintf(stderr, "headers %s -> %d\n", list_[i_], rc_);                 \
-            CHECK_EQ(rc_, want);                                                       \
-        }                                                                              \
+#define CHECK_HEADERS(want, ...)                                                                   \
+    do {                                                                                           \
+        const char *list_[] = {__VA_ARGS__};                                                       \
+        for (size_t i_ = 0; i_ < sizeof list_ / sizeof list_[0]; i_++) {                           \
+            int rc_ = check_headers(list_[i_]);                                                    \
+            if (rc_ != (want))                                                                     \
+                fprintf(stderr, "headers %s -> %d\n", list_[i_], rc_);                             \
+            CHECK_EQ(rc_, want);                                                                   \
+        }                                                                                          \
     } while (0)
 
 static const char *scan(const char *raw)
@@ -112,8 +112,7 @@ TEST(canon_scan_rejects_bare_cr)
 TEST(canon_scan_rejects_obs_fold)
 {
     CHECK(scan("GET / HTTP/1.1\r\nHost: a\r\nX-Foo: a\r\n b\r\n\r\n") != NULL);
-    CHECK(scan("GET / HTTP/1.1\r\nHost: a\r\nX-Foo: a\r\n\tImpersonate-User: x\r\n\r\n") !=
-          NULL);
+    CHECK(scan("GET / HTTP/1.1\r\nHost: a\r\nX-Foo: a\r\n\tImpersonate-User: x\r\n\r\n") != NULL);
     CHECK(scan("GET / HTTP/1.1\r\n Host: a\r\n\r\n") != NULL);
 }
 
@@ -154,8 +153,7 @@ TEST(canon_scan_rejects_control_bytes_in_header_values)
 
 TEST(canon_scan_allows_obs_text_in_header_values)
 {
-    CHECK(scan("GET / HTTP/1.1\r\nHost: a\r\nX-Group: \xe1\x9b\x84 caf\xc3\xa9\r\n\r\n") ==
-          NULL);
+    CHECK(scan("GET / HTTP/1.1\r\nHost: a\r\nX-Group: \xe1\x9b\x84 caf\xc3\xa9\r\n\r\n") == NULL);
 }
 
 TEST(canon_scan_rejects_head_without_blank_line)
@@ -169,9 +167,9 @@ TEST(canon_scan_rejects_head_without_blank_line)
 TEST(canon_scan_rejects_malformed_request_line)
 {
     const char *bad[] = {"GET  / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1 \r\n\r\n",
-                         "GET / HTTP/11\r\n\r\n",  "GET / http/1.1\r\n\r\n",
-                         "GET /\r\n\r\n",          " GET / HTTP/1.1\r\n\r\n",
-                         "G(T / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1.1\r\n\r\n",
+                         "GET / HTTP/11\r\n\r\n",   "GET / http/1.1\r\n\r\n",
+                         "GET /\r\n\r\n",           " GET / HTTP/1.1\r\n\r\n",
+                         "G(T / HTTP/1.1\r\n\r\n",  "GET / HTTP/1.1.1\r\n\r\n",
                          "GET /  HTTP/1.1\r\n\r\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *why = scan(bad[i]);
@@ -278,8 +276,8 @@ TEST(canon_rejects_asterisk_target_for_other_methods)
 
 TEST(canon_rejects_encoded_slash)
 {
-    CHECK_TARGETS(400, "/api/v1/namespaces/a%2Fb/pods", "/api/v1/namespaces/a%2fb/pods",
-                  "/api%2F", "/%2f..%2fetc");
+    CHECK_TARGETS(400, "/api/v1/namespaces/a%2Fb/pods", "/api/v1/namespaces/a%2fb/pods", "/api%2F",
+                  "/%2f..%2fetc");
 }
 
 TEST(canon_rejects_encoded_backslash)
@@ -299,20 +297,20 @@ TEST(canon_rejects_raw_backslash)
 
 TEST(canon_rejects_dot_segments)
 {
-    CHECK_TARGETS(400, "/api/v1/namespaces/default/../kube-system/secrets", "/api/./v1",
-                  "/..", "/.", "/api/v1/..", "/api/v1/.", "/api/../api?x=1");
+    CHECK_TARGETS(400, "/api/v1/namespaces/default/../kube-system/secrets", "/api/./v1", "/..",
+                  "/.", "/api/v1/..", "/api/v1/.", "/api/../api?x=1");
 }
 
 TEST(canon_rejects_percent_encoded_dot_segments_any_case)
 {
-    CHECK_TARGETS(400, "/api/%2e%2e/secrets", "/api/%2E%2E/secrets", "/api/.%2e/x",
-                  "/api/%2e./x", "/api/%2E/x", "/api/v1/namespaces/a%2eb");
+    CHECK_TARGETS(400, "/api/%2e%2e/secrets", "/api/%2E%2E/secrets", "/api/.%2e/x", "/api/%2e./x",
+                  "/api/%2E/x", "/api/v1/namespaces/a%2eb");
 }
 
 TEST(canon_rejects_percent_encoded_unreserved_characters)
 {
-    CHECK_TARGETS(400, "/api/v1/namespaces/%6bube-system/secrets", "/api/v1/pod%73",
-                  "/api/%7E", "/api/%2D", "/api/%5F", "/api/%30");
+    CHECK_TARGETS(400, "/api/v1/namespaces/%6bube-system/secrets", "/api/v1/pod%73", "/api/%7E",
+                  "/api/%2D", "/api/%5F", "/api/%30");
 }
 
 TEST(canon_keeps_reserved_and_non_ascii_percent_encoding)
@@ -378,9 +376,9 @@ TEST(canon_reduces_absolute_form_for_self)
     CHECK_SLICE(h.req.target, "/api/v1/pods?watch=1");
     CHECK_SLICE(h.req.path, "/api/v1/pods");
     CHECK_SLICE(h.req.query, "watch=1");
-    CHECK_EQ(run("GET HTTPS://GW.Example:8443/apis HTTP/1.1\r\nHost: gw.example\r\n\r\n", &h,
-                 &reason),
-             0);
+    CHECK_EQ(
+        run("GET HTTPS://GW.Example:8443/apis HTTP/1.1\r\nHost: gw.example\r\n\r\n", &h, &reason),
+        0);
     CHECK_SLICE(h.req.target, "/apis");
     CHECK_EQ(run("GET http://gw.example HTTP/1.1\r\nHost: gw.example\r\n\r\n", &h, &reason), 0);
     CHECK_SLICE(h.req.target, "/");
@@ -440,9 +438,9 @@ TEST(canon_reads_content_length)
 {
     hs_head_t h;
     const char *reason;
-    CHECK_EQ(run("POST /api HTTP/1.1\r\nHost: gw.example\r\nContent-Length: 42\r\n\r\n", &h,
-                 &reason),
-             0);
+    CHECK_EQ(
+        run("POST /api HTTP/1.1\r\nHost: gw.example\r\nContent-Length: 42\r\n\r\n", &h, &reason),
+        0);
     CHECK_EQ(h.req.content_length, 42);
     CHECK(!h.req.chunked);
     CHECK_HEADERS(0, "Content-Length: 0\r\n", "Content-Length: 007\r\n");
@@ -472,8 +470,8 @@ TEST(canon_accepts_single_final_chunked)
 {
     hs_head_t h;
     const char *reason;
-    CHECK_EQ(run("POST /api HTTP/1.1\r\nHost: gw.example\r\nTransfer-Encoding: chunked\r\n\r\n",
-                 &h, &reason),
+    CHECK_EQ(run("POST /api HTTP/1.1\r\nHost: gw.example\r\nTransfer-Encoding: chunked\r\n\r\n", &h,
+                 &reason),
              0);
     CHECK(h.req.chunked);
     CHECK_EQ(h.req.content_length, -1);
@@ -599,7 +597,8 @@ TEST(canon_rejects_duplicate_upgrade)
 TEST(canon_rejects_invalid_upgrade_value)
 {
     CHECK_HEADERS(400, "Connection: upgrade\r\nUpgrade: web socket\r\n",
-                  "Connection: upgrade\r\nUpgrade: SPDY/\r\n", "Connection: upgrade\r\nUpgrade:\r\n",
+                  "Connection: upgrade\r\nUpgrade: SPDY/\r\n",
+                  "Connection: upgrade\r\nUpgrade:\r\n",
                   "Connection: upgrade\r\nUpgrade: a/b/c\r\n");
 }
 
@@ -611,8 +610,9 @@ TEST(canon_rejects_invalid_connection_options)
 
 TEST(canon_rejects_too_many_connection_options)
 {
-    CHECK_HEADERS(400, "Connection: a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, "
-                       "a15, a16, a17\r\n",
+    CHECK_HEADERS(400,
+                  "Connection: a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, "
+                  "a15, a16, a17\r\n",
                   "Connection: a1, a2, a3, a4, a5, a6, a7, a8, a9\r\n"
                   "Connection: b1, b2, b3, b4, b5, b6, b7, b8, b9\r\n");
     CHECK_HEADERS(0, "Connection: a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, "
@@ -663,9 +663,14 @@ TEST(canon_sets_header_flags)
 /* The parsed struct may come from any parser: checks hold without the raw scan. */
 TEST(canon_rejects_bad_header_bytes_in_parsed_request)
 {
-    ag_header_t hdrs[2] = {{AG_STR("Host"), AG_STR("gw.example"), 0}, {AG_STR("X"), AG_STR("a"), 0}};
-    ag_http_req_t req = {.method = AG_STR("GET"), .target = AG_STR("/"), .http_major = 1,
-                         .http_minor = 1, .headers = hdrs, .nheaders = 2};
+    ag_header_t hdrs[2] = {{AG_STR("Host"), AG_STR("gw.example"), 0},
+                           {AG_STR("X"), AG_STR("a"), 0}};
+    ag_http_req_t req = {.method = AG_STR("GET"),
+                         .target = AG_STR("/"),
+                         .http_major = 1,
+                         .http_minor = 1,
+                         .headers = hdrs,
+                         .nheaders = 2};
     const char *reason;
     CHECK_EQ(ag_canon_check(&req, NULL, &reason), 0);
     hdrs[1].value = AG_STR("a\r\nImpersonate-User: root");
@@ -693,8 +698,12 @@ TEST(canon_trims_optional_whitespace_from_parsed_values)
 {
     ag_header_t hdrs[] = {{AG_STR("Host"), AG_STR(" gw.example\t"), 0},
                           {AG_STR("Transfer-Encoding"), AG_STR("chunked "), 0}};
-    ag_http_req_t req = {.method = AG_STR("POST"), .target = AG_STR("/"), .http_major = 1,
-                         .http_minor = 1, .headers = hdrs, .nheaders = 2};
+    ag_http_req_t req = {.method = AG_STR("POST"),
+                         .target = AG_STR("/"),
+                         .http_major = 1,
+                         .http_minor = 1,
+                         .headers = hdrs,
+                         .nheaders = 2};
     const char *reason;
     CHECK_EQ(ag_canon_check(&req, NULL, &reason), 0);
     CHECK(req.chunked);
@@ -734,7 +743,8 @@ TEST(canon_accepts_real_kubectl_requests)
         "Accept-Encoding: gzip\r\n\r\n",
         "GET /api/v1/namespaces/default/pods?fieldSelector=metadata.name%3Dweb-0&resourceVersion=0"
         "&watch=true HTTP/1.1\r\nHost: gw.example\r\nAccept: application/json\r\n\r\n",
-        "GET /api/v1/pods?labelSelector=app.kubernetes.io%2Fname%21%3Dx%2Ctier+in+%28a%2Cb%29 HTTP/1.1\r\n"
+        "GET /api/v1/pods?labelSelector=app.kubernetes.io%2Fname%21%3Dx%2Ctier+in+%28a%2Cb%29 "
+        "HTTP/1.1\r\n"
         "Host: gw.example\r\n\r\n",
         "GET /api/v1/namespaces/default/pods/web-0/log?container=app&follow=true&tailLines=10 "
         "HTTP/1.1\r\nHost: gw.example\r\n\r\n",
@@ -746,7 +756,8 @@ TEST(canon_accepts_real_kubectl_requests)
         "POST /api/v1/namespaces/default/pods/web-0/portforward HTTP/1.1\r\nHost: gw.example\r\n"
         "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
         "X-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n\r\n",
-        "PATCH /apis/apps/v1/namespaces/default/deployments/web?fieldManager=kubectl-client-side-apply"
+        "PATCH "
+        "/apis/apps/v1/namespaces/default/deployments/web?fieldManager=kubectl-client-side-apply"
         "&fieldValidation=Strict HTTP/1.1\r\nHost: gw.example\r\n"
         "Content-Type: application/strategic-merge-patch+json\r\nContent-Length: 120\r\n\r\n",
         "PATCH /apis/apps/v1/namespaces/default/deployments/web?fieldManager=kubectl&force=true "

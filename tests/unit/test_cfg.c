@@ -19,13 +19,11 @@ static ag_err load(const char *text, ag_cfg_t *cfg, ag_arena_t *a, sample_t *s)
     if ((err = ag_cfg_obj_begin(cfg, ag_json_root(cfg->doc), "", &top)) ||
         (err = ag_cfg_value(&top, "upstream", AG_CFG_REQUIRED, &upref)) ||
         (err = ag_cfg_enum(&top, "mode", AG_CFG_OPTIONAL, modes, &mode)) ||
-        (err = ag_cfg_obj_end(&top)) ||
-        (err = ag_cfg_obj_begin(cfg, upref, "upstream", &up)) ||
+        (err = ag_cfg_obj_end(&top)) || (err = ag_cfg_obj_begin(cfg, upref, "upstream", &up)) ||
         (err = ag_cfg_str(&up, "url", AG_CFG_REQUIRED, &s->url)) ||
         (err = ag_cfg_int(&up, "pool", AG_CFG_OPTIONAL, 1, 100, &s->pool)) ||
         (err = ag_cfg_duration_ms(&up, "timeout", AG_CFG_OPTIONAL, 1, 60000, &s->timeout_ms)) ||
-        (err = ag_cfg_bool(&up, "tls", AG_CFG_OPTIONAL, &s->tls)) ||
-        (err = ag_cfg_obj_end(&up)))
+        (err = ag_cfg_bool(&up, "tls", AG_CFG_OPTIONAL, &s->tls)) || (err = ag_cfg_obj_end(&up)))
         return err;
     return 0;
 }
@@ -48,8 +46,8 @@ TEST(cfg_reads_valid_sections)
     ag_arena_init(&a, 0, 0);
     ag_cfg_t cfg;
     sample_t s = {.pool = 8};
-    CHECK_EQ(load("{\"upstream\":{\"url\":\"http://x\",\"timeout\":\"250ms\",\"tls\":true}}",
-                  &cfg, &a, &s),
+    CHECK_EQ(load("{\"upstream\":{\"url\":\"http://x\",\"timeout\":\"250ms\",\"tls\":true}}", &cfg,
+                  &a, &s),
              0);
     CHECK_SLICE(s.url, "http://x");
     CHECK_EQ(s.pool, 8);

@@ -2,15 +2,15 @@
  * Threat-model cases 1-5, 7-10 and 43; kubernetes-authz.md §7. */
 #include <stdio.h>
 
+#include "headsplit.h"
 #include "http/canon.h"
 #include "http/forward.h"
 #include "http/headers.h"
-#include "headsplit.h"
 #include "testlib.h"
 
 static const ag_str_t groups[] = {{"devs", 4}, {"a, b", 4}};
-static const ag_identity_t alice = {.username = {"alice", 5}, .uid = {"u-1", 3},
-                                    .groups = groups, .ngroups = 2};
+static const ag_identity_t alice = {
+    .username = {"alice", 5}, .uid = {"u-1", 3}, .groups = groups, .ngroups = 2};
 
 static ag_forward_opts_t default_opts(const ag_identity_t *id)
 {
@@ -126,8 +126,12 @@ TEST(forward_strips_underscore_impersonate_header)
                           {AG_STR("impersonate_group"), AG_STR("system:masters"), 0},
                           {AG_STR("Impersonate_Extra_x"), AG_STR("y"), 0},
                           {AG_STR("Impersonate-Extra_x"), AG_STR("z"), 0}};
-    ag_http_req_t req = {.method = AG_STR("GET"), .target = AG_STR("/"), .http_major = 1,
-                         .http_minor = 1, .headers = hdrs, .nheaders = 5,
+    ag_http_req_t req = {.method = AG_STR("GET"),
+                         .target = AG_STR("/"),
+                         .http_major = 1,
+                         .http_minor = 1,
+                         .headers = hdrs,
+                         .nheaders = 5,
                          .content_length = -1};
     ag_forward_opts_t o = default_opts(&alice);
     ag_buf_t out = AG_BUF_INIT(1 << 16);
@@ -245,8 +249,8 @@ TEST(forward_connection_cannot_remove_gateway_headers)
 TEST(forward_writes_one_group_line_per_group)
 {
     /* threat-model case 4: commas, spaces, non-ASCII stay byte-exact, never joined */
-    static const ag_str_t g[] = {{"a,b", 3}, {"with space", 10}, {"\xe1\x9b\x84", 3},
-                                 {"system:authenticated", 20}};
+    static const ag_str_t g[] = {
+        {"a,b", 3}, {"with space", 10}, {"\xe1\x9b\x84", 3}, {"system:authenticated", 20}};
     ag_identity_t id = {.username = AG_STR("bob"), .groups = g, .ngroups = 4};
     ag_buf_t out = AG_BUF_INIT(1 << 16);
     CHECK_EQ(fwd("GET / HTTP/1.1\r\nHost: gw\r\n\r\n", &id, &out), 0);
@@ -371,9 +375,9 @@ TEST(forward_without_credential_sends_no_authorization)
     ag_buf_t out = AG_BUF_INIT(1 << 16);
     ag_forward_opts_t o = default_opts(&alice);
     o.credential = AG_STR_NULL; /* client-certificate upstream credential */
-    CHECK_EQ(fwd_opts("GET / HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer client\r\n\r\n", &o,
-                      &out),
-             0);
+    CHECK_EQ(
+        fwd_opts("GET / HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer client\r\n\r\n", &o, &out),
+        0);
     CHECK(!has_line(&out, "Authorization"));
     CHECK(strstr(out.p, "client") == NULL);
     ag_buf_dispose(&out);
@@ -454,9 +458,9 @@ TEST(forward_drops_websocket_protocol_header_holding_only_a_token)
 TEST(forward_writes_chunked_framing)
 {
     ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd("POST /api HTTP/1.1\r\nHost: gw\r\ntransfer-encoding: Chunked\r\n\r\n", &alice,
-                 &out),
-             0);
+    CHECK_EQ(
+        fwd("POST /api HTTP/1.1\r\nHost: gw\r\ntransfer-encoding: Chunked\r\n\r\n", &alice, &out),
+        0);
     CHECK_EQ(count_lines(&out, "Transfer-Encoding: chunked\r"), 1);
     CHECK_EQ(count_lines(&out, "Transfer-Encoding"), 1);
     CHECK(!has_line(&out, "Content-Length"));
@@ -466,8 +470,7 @@ TEST(forward_writes_chunked_framing)
 TEST(forward_writes_content_length_as_received)
 {
     ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd("PUT /api HTTP/1.1\r\nHost: gw\r\ncontent-length: 0012\r\n\r\n", &alice, &out),
-             0);
+    CHECK_EQ(fwd("PUT /api HTTP/1.1\r\nHost: gw\r\ncontent-length: 0012\r\n\r\n", &alice, &out), 0);
     CHECK_EQ(count_lines(&out, "Content-Length: 12\r"), 1);
     CHECK_EQ(count_lines(&out, "Content-Length"), 1);
     ag_buf_clear(&out);
@@ -525,8 +528,12 @@ TEST(forward_fails_closed_on_injection_in_a_parsed_request)
     /* a caller that skipped ag_canon_check still cannot smuggle a header line through */
     ag_header_t hdrs[] = {{AG_STR("Host"), AG_STR("gw"), 0},
                           {AG_STR("X-A"), AG_STR("1\r\nImpersonate-User: root"), 0}};
-    ag_http_req_t req = {.method = AG_STR("GET"), .target = AG_STR("/"), .http_major = 1,
-                         .http_minor = 1, .headers = hdrs, .nheaders = 2,
+    ag_http_req_t req = {.method = AG_STR("GET"),
+                         .target = AG_STR("/"),
+                         .http_major = 1,
+                         .http_minor = 1,
+                         .headers = hdrs,
+                         .nheaders = 2,
                          .content_length = -1};
     ag_forward_opts_t o = default_opts(&alice);
     ag_buf_t out = AG_BUF_INIT(1 << 16);
@@ -548,8 +555,12 @@ TEST(forward_fails_closed_on_injection_in_a_parsed_request)
 TEST(forward_rejects_unforwardable_method_or_target)
 {
     ag_header_t hdrs[] = {{AG_STR("Host"), AG_STR("gw"), 0}};
-    ag_http_req_t req = {.method = AG_STR("GET /x"), .target = AG_STR("/"), .http_major = 1,
-                         .http_minor = 1, .headers = hdrs, .nheaders = 1,
+    ag_http_req_t req = {.method = AG_STR("GET /x"),
+                         .target = AG_STR("/"),
+                         .http_major = 1,
+                         .http_minor = 1,
+                         .headers = hdrs,
+                         .nheaders = 1,
                          .content_length = -1};
     ag_forward_opts_t o = default_opts(&alice);
     ag_buf_t out = AG_BUF_INIT(1 << 16);
@@ -601,8 +612,12 @@ TEST(forward_reuses_the_output_buffer_without_growth)
 TEST(forward_trims_optional_whitespace_of_client_values)
 {
     ag_header_t hdrs[] = {{AG_STR("Host"), AG_STR("gw"), 0}, {AG_STR("X-A"), AG_STR(" v \t"), 0}};
-    ag_http_req_t req = {.method = AG_STR("GET"), .target = AG_STR("/"), .http_major = 1,
-                         .http_minor = 1, .headers = hdrs, .nheaders = 2,
+    ag_http_req_t req = {.method = AG_STR("GET"),
+                         .target = AG_STR("/"),
+                         .http_major = 1,
+                         .http_minor = 1,
+                         .headers = hdrs,
+                         .nheaders = 2,
                          .content_length = -1};
     ag_forward_opts_t o = default_opts(NULL);
     ag_buf_t out = AG_BUF_INIT(1 << 16);
@@ -615,9 +630,9 @@ TEST(forward_keeps_subprotocols_that_only_contain_the_token_prefix)
 {
     /* KAS reads a token only from an element that starts with the prefix */
     ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("Sec-WebSocket-Protocol: x.base64url.bearer.authorization.k8s.io.a\r\n",
-                         &out),
-             0);
+    CHECK_EQ(
+        fwd_headers("Sec-WebSocket-Protocol: x.base64url.bearer.authorization.k8s.io.a\r\n", &out),
+        0);
     CHECK(has_line(&out, "Sec-WebSocket-Protocol: x.base64url.bearer.authorization.k8s.io.a\r"));
     ag_buf_dispose(&out);
 }

@@ -13,8 +13,8 @@
 #include <mbedtls/x509_crt.h>
 
 #include "base/b64.h"
-#include "graph/graph.h"
 #include "base/json.h"
+#include "graph/graph.h"
 #include "testlib.h"
 
 #define OID "3F2504E0-4F89-41D3-9A0C-0305E82C3301"
@@ -47,9 +47,14 @@ TEST(graph_member_url_uses_configured_base_and_lowercased_oid)
 TEST(graph_member_url_rejects_oid_that_is_not_a_guid)
 {
     static const char *const bad[] = {
-        "", "..", "user@contoso.com", "3f2504e0-4f89-41d3-9a0c-0305e82c330",
-        "3f2504e0-4f89-41d3-9a0c-0305e82c3301/../../x", "3f2504e0-4f89-41d3-9a0c/0305e82c3301",
-        "3f2504e0-4f89-41d3-9a0c-0305e82c330?", "3f2504e0x4f89-41d3-9a0c-0305e82c3301",
+        "",
+        "..",
+        "user@contoso.com",
+        "3f2504e0-4f89-41d3-9a0c-0305e82c330",
+        "3f2504e0-4f89-41d3-9a0c-0305e82c3301/../../x",
+        "3f2504e0-4f89-41d3-9a0c/0305e82c3301",
+        "3f2504e0-4f89-41d3-9a0c-0305e82c330?",
+        "3f2504e0x4f89-41d3-9a0c-0305e82c3301",
         "3f2504e0-4f89-41d3-9a0c-0305e82c33g1",
     };
     ag_buf_t b = AG_BUF_INIT(1024);
@@ -123,7 +128,7 @@ TEST(graph_page_parse_refuses_next_link_off_the_configured_origin)
     ag_arena_init(&a, 0, 0);
     ag_graph_page_t pg;
     static const char *const links[] = {
-        "http://127.0.0.1:9/steal", "https://127.0.0.1:8123/x", "http://localhost:8123/x",
+        "http://127.0.0.1:9/steal",        "https://127.0.0.1:8123/x", "http://localhost:8123/x",
         "http://169.254.169.254/metadata", "/v1.0/relative",
     };
     for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
@@ -354,8 +359,8 @@ static int make_cert(testcert_t *t, const char *cert_path, const char *key_path)
     mbedtls_mpi_init(&serial);
     if ((rc = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->ent, NULL, 0)) ||
         (rc = mbedtls_pk_setup(&t->key, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA))) ||
-        (rc = mbedtls_rsa_gen_key(mbedtls_pk_rsa(t->key), mbedtls_ctr_drbg_random, &t->drbg,
-                                  2048, 65537)) ||
+        (rc = mbedtls_rsa_gen_key(mbedtls_pk_rsa(t->key), mbedtls_ctr_drbg_random, &t->drbg, 2048,
+                                  65537)) ||
         (rc = mbedtls_mpi_lset(&serial, 7)))
         goto out;
     mbedtls_x509write_crt_set_subject_key(&w, &t->key);
@@ -366,14 +371,12 @@ static int make_cert(testcert_t *t, const char *cert_path, const char *key_path)
         (rc = mbedtls_x509write_crt_set_serial(&w, &serial)) ||
         (rc = mbedtls_x509write_crt_set_validity(&w, "20200101000000", "20400101000000")))
         goto out;
-    rc = mbedtls_x509write_crt_der(&w, t->der, sizeof(t->der), mbedtls_ctr_drbg_random,
-                                   &t->drbg);
+    rc = mbedtls_x509write_crt_der(&w, t->der, sizeof(t->der), mbedtls_ctr_drbg_random, &t->drbg);
     if (rc < 0)
         goto out;
     t->derlen = (size_t)rc; /* written at the END of the buffer */
     memmove(t->der, t->der + sizeof(t->der) - t->derlen, t->derlen);
-    if ((rc = mbedtls_x509write_crt_pem(&w, pem, sizeof(pem), mbedtls_ctr_drbg_random,
-                                        &t->drbg)))
+    if ((rc = mbedtls_x509write_crt_pem(&w, pem, sizeof(pem), mbedtls_ctr_drbg_random, &t->drbg)))
         goto out;
     write_file(cert_path, (const char *)pem);
     if ((rc = mbedtls_pk_write_key_pem(&t->key, pem, sizeof(pem))))
@@ -546,13 +549,14 @@ TEST(graph_cfg_defaults_and_derived_urls)
     CHECK_EQ(c.method, AG_GRAPH_GET_MEMBER_OBJECTS);
     CHECK(c.security_enabled_only);
     CHECK_EQ(c.max_groups, 1000);
-    CHECK_EQ(load_cfg("{\"base_url\":\"http://127.0.0.1:9/\",\"token_url\":\"http://127.0.0.1:9/t\","
-                      "\"client_id\":\"app\",\"client_certificate_file\":\"c\","
-                      "\"client_key_file\":\"k\",\"method\":\"getMemberGroups\","
-                      "\"security_enabled_only\":false,\"cache_ttl\":\"2s\",\"stale_ttl\":\"1m\","
-                      "\"timeout\":\"300ms\",\"token_refresh_margin\":\"1s\",\"max_groups\":5}",
-                      &c, msg, sizeof(msg)),
-             0);
+    CHECK_EQ(
+        load_cfg("{\"base_url\":\"http://127.0.0.1:9/\",\"token_url\":\"http://127.0.0.1:9/t\","
+                 "\"client_id\":\"app\",\"client_certificate_file\":\"c\","
+                 "\"client_key_file\":\"k\",\"method\":\"getMemberGroups\","
+                 "\"security_enabled_only\":false,\"cache_ttl\":\"2s\",\"stale_ttl\":\"1m\","
+                 "\"timeout\":\"300ms\",\"token_refresh_margin\":\"1s\",\"max_groups\":5}",
+                 &c, msg, sizeof(msg)),
+        0);
     CHECK_SLICE(c.base_url, "http://127.0.0.1:9");
     CHECK_SLICE(c.scope, "http://127.0.0.1:9/.default");
     CHECK_EQ(c.method, AG_GRAPH_GET_MEMBER_GROUPS);
@@ -638,7 +642,8 @@ TEST(graph_cfg_rejects_bad_sections)
          "\"base_url\":\"http://graph.microsoft.com\"}",
          "gw.json:1:67: graph.base_url: must use https (http is allowed for loopback addresses "
          "only)"},
-        {"{\"token_url\":\"http://login.example/t\",\"client_id\":\"a\",\"client_secret_file\":\"s\"}",
+        {"{\"token_url\":\"http://login.example/"
+         "t\",\"client_id\":\"a\",\"client_secret_file\":\"s\"}",
          "gw.json:1:14: graph.token_url: must use https (http is allowed for loopback addresses "
          "only)"},
         {"{\"tenant\":\"t\",\"client_id\":\"a\",\"client_secret_file\":\"s\",\"method\":\"get\"}",
@@ -665,10 +670,11 @@ TEST(graph_error_code_is_read_for_logs_and_the_size_limit)
     ag_arena_t a;
     ag_arena_init(&a, 0, 0);
     ag_str_t code;
-    CHECK_EQ(ag_graph_error_code(AG_STR("{\"error\":{\"code\":\"Directory_ResultSizeLimitExceeded\","
-                                        "\"message\":\"too many\"}}"),
-                                 &a, &code),
-             0);
+    CHECK_EQ(
+        ag_graph_error_code(AG_STR("{\"error\":{\"code\":\"Directory_ResultSizeLimitExceeded\","
+                                   "\"message\":\"too many\"}}"),
+                            &a, &code),
+        0);
     CHECK(ag_graph_error_is_size_limit(code));
     CHECK(ag_graph_error_is_size_limit(AG_STR("DirectoryResultSizeLimitExceeded")));
     CHECK_EQ(ag_graph_error_code(AG_STR("{\"error\":{\"code\":\"Authorization_RequestDenied\"}}"),
@@ -676,7 +682,8 @@ TEST(graph_error_code_is_read_for_logs_and_the_size_limit)
              0);
     CHECK_SLICE(code, "Authorization_RequestDenied");
     CHECK(!ag_graph_error_is_size_limit(code));
-    CHECK_EQ(ag_graph_error_code(AG_STR("{\"error\":{\"code\":\"a\\nb\"}}"), &a, &code), AG_E_PARSE);
+    CHECK_EQ(ag_graph_error_code(AG_STR("{\"error\":{\"code\":\"a\\nb\"}}"), &a, &code),
+             AG_E_PARSE);
     CHECK_EQ(ag_graph_error_code(AG_STR("{\"error\":\"x\"}"), &a, &code), AG_E_PARSE);
     CHECK_EQ(ag_graph_error_code(AG_STR("<html/>"), &a, &code), AG_E_PARSE);
     ag_arena_dispose(&a);

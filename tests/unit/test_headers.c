@@ -8,15 +8,15 @@ static unsigned cls(const char *name)
     return ag_header_classify(ag_str_cstr(name));
 }
 
-#define CHECK_ALL_HAVE(flag, ...)                                                      \
-    do {                                                                               \
-        const char *list_[] = {__VA_ARGS__};                                           \
-        for (size_t i_ = 0; i_ < sizeof list_ / sizeof list_[0]; i_++) {               \
-            unsigned f_ = cls(list_[i_]);                                              \
-            if (!(f_ & (flag)))                                                        \
-                fprintf(stderr, "case %zu lacks %s\n", i_, #flag);                     \
-            CHECK(f_ & (flag));                                                        \
-        }                                                                              \
+#define CHECK_ALL_HAVE(flag, ...)                                                                  \
+    do {                                                                                           \
+        const char *list_[] = {__VA_ARGS__};                                                       \
+        for (size_t i_ = 0; i_ < sizeof list_ / sizeof list_[0]; i_++) {                           \
+            unsigned f_ = cls(list_[i_]);                                                          \
+            if (!(f_ & (flag)))                                                                    \
+                fprintf(stderr, "case %zu lacks %s\n", i_, #flag);                                 \
+            CHECK(f_ &(flag));                                                                     \
+        }                                                                                          \
     } while (0)
 
 TEST(headers_classifies_hop_by_hop_headers)
@@ -50,7 +50,8 @@ TEST(headers_classifies_impersonate_headers_in_every_case)
 {
     CHECK_ALL_HAVE(AG_HDR_IMPERSONATE | AG_HDR_STRIP, "Impersonate-User", "impersonate-user",
                    "IMPERSONATE-GROUP", "Impersonate-Uid", "Impersonate-Extra-Scopes",
-                   "impersonate-extra-example.com%2fscopes", "Impersonate-Anything", "Impersonate-");
+                   "impersonate-extra-example.com%2fscopes", "Impersonate-Anything",
+                   "Impersonate-");
     CHECK_EQ(cls("Impersonate-User") & (AG_HDR_IMPERSONATE | AG_HDR_STRIP),
              AG_HDR_IMPERSONATE | AG_HDR_STRIP);
 }
@@ -96,9 +97,10 @@ TEST(headers_strips_internal_authgate_headers)
 
 TEST(headers_unknown_names_have_no_flags)
 {
-    const char *plain[] = {"Accept", "User-Agent", "Content-Type", "X-Forwarded", "Impersonate",
-                           "Hosts", "Authorizations", "X-Remote", "Cookie", "TEE", "T",
-                           "Content-Lengths", "Impersonat-User", "Xhost"};
+    const char *plain[] = {
+        "Accept", "User-Agent",      "Content-Type",    "X-Forwarded", "Impersonate",
+        "Hosts",  "Authorizations",  "X-Remote",        "Cookie",      "TEE",
+        "T",      "Content-Lengths", "Impersonat-User", "Xhost"};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
         unsigned f = cls(plain[i]);
         if (f != 0)
@@ -191,9 +193,9 @@ static ag_err ws_token(const char *v1, const char *v2, ag_str_t *tok)
 TEST(headers_reads_websocket_bearer_token_like_the_api_server)
 {
     ag_str_t tok;
-    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.dG9rZW4, v5.channel.k8s.io", NULL,
-                      &tok),
-             0);
+    CHECK_EQ(
+        ws_token("base64url.bearer.authorization.k8s.io.dG9rZW4, v5.channel.k8s.io", NULL, &tok),
+        0);
     CHECK_SLICE(tok, "dG9rZW4");
     /* several headers are one list */
     CHECK_EQ(ws_token("v4.channel.k8s.io", "base64url.bearer.authorization.k8s.io.YWJj", &tok), 0);
@@ -210,13 +212,15 @@ TEST(headers_refuses_ambiguous_websocket_bearer_tokens)
                       "authorization.k8s.io.Yg, v5.channel.k8s.io",
                       NULL, &tok),
              AG_E_PARSE);
-    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.YWJj", "v5.channel.k8s.io, "
-                      "base64url.bearer.authorization.k8s.io.ZGVm", &tok),
-             AG_E_PARSE);
-    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.YWJj", NULL, &tok), AG_E_PARSE);
-    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.YWJj==, v5.channel.k8s.io", NULL,
+    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.YWJj",
+                      "v5.channel.k8s.io, "
+                      "base64url.bearer.authorization.k8s.io.ZGVm",
                       &tok),
              AG_E_PARSE);
+    CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.YWJj", NULL, &tok), AG_E_PARSE);
+    CHECK_EQ(
+        ws_token("base64url.bearer.authorization.k8s.io.YWJj==, v5.channel.k8s.io", NULL, &tok),
+        AG_E_PARSE);
     CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io.a+b/, v5.channel.k8s.io", NULL, &tok),
              AG_E_PARSE);
     CHECK_EQ(ws_token("base64url.bearer.authorization.k8s.io., v5.channel.k8s.io", NULL, &tok),

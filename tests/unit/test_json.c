@@ -30,10 +30,25 @@ TEST(json_reads_nested_values)
 
 TEST(json_rejects_what_rfc8259_forbids)
 {
-    const char *bad[] = {"{\"a\":1 \"b\":2}", "[1,]", "{\"a\":tru}", "[01]", "[1.]",
-                         "[\"\\x\"]", "[\"a\nb\"]", "{} {}", "[NaN]", "[Infinity]",
-                         "[\"\\ud800\"]", "[\"\xff\"]", "[\"\xc0\xaf\"]", "{a:1}", "'x'", "",
-                         "[1e]", "{\"a\"}", "[-]"};
+    const char *bad[] = {"{\"a\":1 \"b\":2}",
+                         "[1,]",
+                         "{\"a\":tru}",
+                         "[01]",
+                         "[1.]",
+                         "[\"\\x\"]",
+                         "[\"a\nb\"]",
+                         "{} {}",
+                         "[NaN]",
+                         "[Infinity]",
+                         "[\"\\ud800\"]",
+                         "[\"\xff\"]",
+                         "[\"\xc0\xaf\"]",
+                         "{a:1}",
+                         "'x'",
+                         "",
+                         "[1e]",
+                         "{\"a\"}",
+                         "[-]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ag_arena_t a;
         ag_arena_init(&a, 0, 0);

@@ -1,15 +1,16 @@
 /* core/authn/jwks: JWKS and PEM key sets, key selection, the key-decides-alg rule. */
-#include "base/b64.h"
 #include "authn/jwks.h"
-#include "testlib.h"
+#include "base/b64.h"
 #include "jwt_fixture.h"
+#include "testlib.h"
 
 static ag_err parse_file(const char *name, ag_jwks_t **ks)
 {
     ag_buf_t b = AG_BUF_INIT(1 << 20);
     ag_err err = ag_buf_read_file(&b, name);
     if (!err)
-        err = strstr(name, ".pem") ? ag_jwks_from_pem(ag_buf_str(&b), ks) : ag_jwks_parse(ag_buf_str(&b), ks);
+        err = strstr(name, ".pem") ? ag_jwks_from_pem(ag_buf_str(&b), ks)
+                                   : ag_jwks_parse(ag_buf_str(&b), ks);
     ag_buf_dispose(&b);
     return err;
 }
@@ -46,15 +47,17 @@ TEST(jwks_key_decides_the_algorithm)
     CHECK(rsa && ps && p256 && p384);
     CHECK(ag_jwk_fits(rsa, AG_JWT_RS256) && ag_jwk_fits(rsa, AG_JWT_PS512));
     CHECK(!ag_jwk_fits(rsa, AG_JWT_ES256));
-    CHECK(ag_jwk_fits(ps, AG_JWT_PS256) && !ag_jwk_fits(ps, AG_JWT_RS256) && !ag_jwk_fits(ps, AG_JWT_PS384));
+    CHECK(ag_jwk_fits(ps, AG_JWT_PS256) && !ag_jwk_fits(ps, AG_JWT_RS256) &&
+          !ag_jwk_fits(ps, AG_JWT_PS384));
     CHECK(ag_jwk_fits(p256, AG_JWT_ES256) && !ag_jwk_fits(p256, AG_JWT_ES384));
-    CHECK(ag_jwk_fits(p384, AG_JWT_ES384) && !ag_jwk_fits(p384, AG_JWT_ES256) && !ag_jwk_fits(p384, AG_JWT_RS256));
+    CHECK(ag_jwk_fits(p384, AG_JWT_ES384) && !ag_jwk_fits(p384, AG_JWT_ES256) &&
+          !ag_jwk_fits(p384, AG_JWT_RS256));
     CHECK(!ag_jwk_fits(rsa, AG_JWT_ALG_UNKNOWN));
     CHECK(ag_jwks_find(ks, AG_STR("ec256"), AG_STR("ES384")) == NULL);
     CHECK(ag_jwks_find(ks, AG_STR("ec256"), AG_STR("HS256")) == NULL);
     /* no kid: the only key that fits */
     CHECK(ag_jwks_find(ks, AG_STR_NULL, AG_STR("ES384")) == p384);
-    CHECK(ag_jwks_find(ks, AG_STR_NULL, AG_STR("RS256")) == rsa); /* rsa-ps is PS256 only */
+    CHECK(ag_jwks_find(ks, AG_STR_NULL, AG_STR("RS256")) == rsa);  /* rsa-ps is PS256 only */
     CHECK(ag_jwks_find(ks, AG_STR_NULL, AG_STR("PS256")) == NULL); /* two fit: ambiguous */
     ag_jwks_unref(ks);
 }
@@ -84,7 +87,9 @@ TEST(jwks_rejects_malformed_keys_of_known_types)
                      "\"x\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
                      "\"y\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\"}]}"),
              AG_E_PARSE);
-    CHECK_EQ(parse_c("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AAAA\",\"y\":\"AAAA\"}]}"), AG_E_PARSE);
+    CHECK_EQ(
+        parse_c("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AAAA\",\"y\":\"AAAA\"}]}"),
+        AG_E_PARSE);
     CHECK_EQ(parse_c("{\"keys\":[{\"kty\":5}]}"), AG_E_PARSE);
 }
 
@@ -135,7 +140,9 @@ TEST(jwks_pem_rejects_weak_and_garbage)
     ag_jwks_t *ks = NULL;
     CHECK_EQ(parse_file(FIXDIR "/weak.pem", &ks), AG_E_UNSUPPORTED);
     CHECK_EQ(ag_jwks_from_pem(AG_STR("no pem here"), &ks), AG_E_NOT_FOUND);
-    CHECK_EQ(ag_jwks_from_pem(AG_STR("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), &ks), AG_E_PARSE);
+    CHECK_EQ(ag_jwks_from_pem(
+                 AG_STR("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), &ks),
+             AG_E_PARSE);
     CHECK_EQ(ag_jwks_from_pem(AG_STR("-----BEGIN PUBLIC KEY-----\nAAAA\n"), &ks), AG_E_PARSE);
 }
 
@@ -176,9 +183,10 @@ TEST(jwks_ecdsa_verifies_raw_r_s_and_rejects_out_of_range)
     CHECK_EQ(ag_jwk_verify(k, AG_JWT_ES256, ag_str_sub(in, 1, in.n), sig, n), AG_E_CRYPTO);
     CHECK_EQ(ag_jwk_verify(k, AG_JWT_ES384, in, sig, n), AG_E_INVAL);
     /* r = 0, s = 0, r = n (P-256 order), r and s swapped, DER instead of raw */
-    static const unsigned char order[32] = {
-        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+    static const unsigned char order[32] = {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+                                            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                            0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84,
+                                            0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
     memcpy(bad, sig, n), memset(bad, 0, 32);
     CHECK_EQ(ag_jwk_verify(k, AG_JWT_ES256, in, bad, n), AG_E_CRYPTO);
     memcpy(bad, sig, n), memset(bad + 32, 0, 32);
@@ -192,7 +200,8 @@ TEST(jwks_ecdsa_verifies_raw_r_s_and_rejects_out_of_range)
     /* P-521: 66-byte coordinates */
     n = token_sig("es512", sig, &in);
     CHECK_EQ(n, 132);
-    CHECK_EQ(ag_jwk_verify(ag_jwks_find(ks, AG_STR("ec521"), AG_STR_NULL), AG_JWT_ES512, in, sig, n), 0);
+    CHECK_EQ(
+        ag_jwk_verify(ag_jwks_find(ks, AG_STR("ec521"), AG_STR_NULL), AG_JWT_ES512, in, sig, n), 0);
     ag_jwks_unref(ks);
 }
 

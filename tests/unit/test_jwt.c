@@ -1,7 +1,7 @@
 /* core/authn/jwt: strict compact JWS structure, alg allow-list, crit, claim readers. */
 #include "authn/jwt.h"
-#include "testlib.h"
 #include "jwt_fixture.h"
+#include "testlib.h"
 
 static ag_arena_t arena;
 
@@ -105,8 +105,9 @@ TEST(jwt_rejects_header_that_is_not_an_object)
 {
     char buf[4096];
     ag_str_t t = fx_token("rs256");
-    CHECK_EQ(parse(with_segment(t, 0, "WzFd", buf), &(ag_jwt_t){0}), AG_AUTHN_MALFORMED);   /* [1] */
-    CHECK_EQ(parse(with_segment(t, 0, "bnVsbA", buf), &(ag_jwt_t){0}), AG_AUTHN_MALFORMED); /* null */
+    CHECK_EQ(parse(with_segment(t, 0, "WzFd", buf), &(ag_jwt_t){0}), AG_AUTHN_MALFORMED); /* [1] */
+    CHECK_EQ(parse(with_segment(t, 0, "bnVsbA", buf), &(ag_jwt_t){0}),
+             AG_AUTHN_MALFORMED); /* null */
     /* {"alg":5} */
     CHECK_EQ(parse(with_segment(t, 0, "eyJhbGciOjV9", buf), &(ag_jwt_t){0}), AG_AUTHN_MALFORMED);
     /* {"alg":"RS256","kid":7} */
@@ -156,8 +157,10 @@ TEST(jwt_verify_checks_key_fit_and_signature)
     const ag_jwks_t *ks = ag_issuer_static_keys(ag_issuer_at(fx.set, 0));
     CHECK_EQ(parse(fx_token("ps384"), &jwt), AG_AUTHN_OK);
     CHECK_EQ(ag_jwt_verify(&jwt, ag_jwks_find(ks, AG_STR("rsa1"), AG_STR_NULL)), AG_AUTHN_OK);
-    CHECK_EQ(ag_jwt_verify(&jwt, ag_jwks_find(ks, AG_STR("rsa-ps"), AG_STR_NULL)), AG_AUTHN_ALG_KEY_MISMATCH);
-    CHECK_EQ(ag_jwt_verify(&jwt, ag_jwks_find(ks, AG_STR("ec384"), AG_STR_NULL)), AG_AUTHN_ALG_KEY_MISMATCH);
+    CHECK_EQ(ag_jwt_verify(&jwt, ag_jwks_find(ks, AG_STR("rsa-ps"), AG_STR_NULL)),
+             AG_AUTHN_ALG_KEY_MISMATCH);
+    CHECK_EQ(ag_jwt_verify(&jwt, ag_jwks_find(ks, AG_STR("ec384"), AG_STR_NULL)),
+             AG_AUTHN_ALG_KEY_MISMATCH);
     /* PS with the wrong salt length would fail: jose uses salt = hash length, as we do */
     CHECK_EQ(parse(fx_token("ps512"), &jwt), AG_AUTHN_OK);
     CHECK_EQ(ag_jwt_verify(&jwt, ag_jwks_find(ks, AG_STR("rsa1"), AG_STR_NULL)), AG_AUTHN_OK);

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "base/arena.h"
 #include "authz/rbac/kwatch.h"
 #include "authz/rbac/rbac.h"
 #include "authz/rbac/rbac_set.h"
 #include "authz/reqinfo.h"
+#include "base/arena.h"
 #include "testlib.h"
 
 static ag_err parse(const char *line, bool namespaced, ag_kw_event_t *ev, ag_arena_t *a)

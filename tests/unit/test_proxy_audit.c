@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "authz/audit.h"
-#include "base/json.h"
 #include "authz/reqinfo.h"
+#include "base/json.h"
 #include "testlib.h"
 
 static ag_err parse(const char *text, ag_audit_config_t *c, ag_arena_t *arena, char *msg,

@@ -45,16 +45,18 @@ static void prepare(ctx_t *c, const char *const *auth, int nauth, bool cert)
         value = ag_arena_cstr(&c->req_arena, ag_str_cstr(auth[i]));
         hdrs[i] = (ag_header_t){AG_STR("Authorization"), ag_str_cstr(value), 0};
     }
-    req = (ag_http_req_t){.method = AG_STR("GET"), .path = AG_STR("/api/v1/pods"),
-                          .headers = hdrs, .nheaders = nauth};
+    req = (ag_http_req_t){.method = AG_STR("GET"),
+                          .path = AG_STR("/api/v1/pods"),
+                          .headers = hdrs,
+                          .nheaders = nauth};
     if (cert) {
         peer.verified = true;
         snprintf(peer.cn, sizeof peer.cn, "kube-apiserver");
         snprintf(peer.orgs[0], sizeof peer.orgs[0], "system:masters-not-really");
         peer.norgs = 1;
     }
-    gate = (ag_gate_t){.req = &req, .peer = &peer, .loop = &c->loop, .worker = 1,
-                       .arena = &c->req_arena};
+    gate = (ag_gate_t){
+        .req = &req, .peer = &peer, .loop = &c->loop, .worker = 1, .arena = &c->req_arena};
 }
 
 static ag_gate_result run(ctx_t *c, const char *const *auth, int nauth, bool cert)
@@ -166,8 +168,7 @@ static ag_gate_result next_step(ag_gate_t *g, void *ud)
         return AG_GATE_DENY;
     g->status = 403;
     g->message = AG_STR("forbidden by the next step");
-    return ag_str_eq_lit(g->identity->username, "kube-apiserver") ? AG_GATE_ALLOW
-                                                                  : AG_GATE_DENY;
+    return ag_str_eq_lit(g->identity->username, "kube-apiserver") ? AG_GATE_ALLOW : AG_GATE_DENY;
 }
 
 /* As `serve` builds it: authentication, then the next step in the same pipeline. */

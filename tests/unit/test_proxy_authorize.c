@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "authz/authorize.h"
-#include "config.h"
 #include "authz/policy.h"
+#include "config.h"
 #include "testlib.h"
 
 static const char policy[] =

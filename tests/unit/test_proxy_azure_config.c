@@ -105,12 +105,14 @@ TEST(azure_config_arm_section)
     CHECK_SLICE(c.arm.cred.token_url, "https://login.microsoftonline.com/t1/oauth2/v2.0/token");
     CHECK_EQ(c.arm.poll_interval_ms, 60000);
     CHECK_EQ(c.arm.cred.timeout_ms, 30000);
-    CHECK_EQ(parse("{\"cluster_resource_id\":\"" CLUSTER "\",\"role_assignments\":[\"a.json\"],"
-                   "\"arm\":{\"base_url\":\"http://127.0.0.1:9/\",\"token_url\":\"http://127.0.0.1:9/t\","
-                   "\"client_id\":\"app\",\"federated_token_file\":\"/tok\",\"poll_interval\":\"1s\","
-                   "\"timeout\":\"2s\"}}",
-                   NULL, &c, msg, sizeof msg, &arena),
-             0);
+    CHECK_EQ(
+        parse(
+            "{\"cluster_resource_id\":\"" CLUSTER "\",\"role_assignments\":[\"a.json\"],"
+            "\"arm\":{\"base_url\":\"http://127.0.0.1:9/\",\"token_url\":\"http://127.0.0.1:9/t\","
+            "\"client_id\":\"app\",\"federated_token_file\":\"/tok\",\"poll_interval\":\"1s\","
+            "\"timeout\":\"2s\"}}",
+            NULL, &c, msg, sizeof msg, &arena),
+        0);
     CHECK_EQ(c.nassignments, 1); /* files and ARM together */
     CHECK_SLICE(c.arm.base_url, "http://127.0.0.1:9");
     CHECK_SLICE(c.arm.cred.scope, "http://127.0.0.1:9/.default");

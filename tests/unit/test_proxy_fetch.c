@@ -374,15 +374,15 @@ TEST(fetch_submit_from_another_loop_answers_on_that_loop)
 
     uv_loop_init(&loop);
     CHECK_EQ(ag_mailbox_create(&loop, &reply), 0);
-    CHECK_EQ(ag_fetch_submit(ctl_fetch, &(ag_fetch_req_t){.url = url("/jwks")}, reply, on_done,
-                             &r[0]),
-             0);
+    CHECK_EQ(
+        ag_fetch_submit(ctl_fetch, &(ag_fetch_req_t){.url = url("/jwks")}, reply, on_done, &r[0]),
+        0);
     CHECK_EQ(ag_fetch_submit(ctl_fetch, &(ag_fetch_req_t){.url = url("/big"), .max_bytes = 10},
                              reply, on_done, &r[1]),
              0);
-    CHECK_EQ(ag_fetch_submit(ctl_fetch, &(ag_fetch_req_t){.url = "ftp://x/"}, reply, on_done,
-                             &r[2]),
-             AG_E_INVAL);
+    CHECK_EQ(
+        ag_fetch_submit(ctl_fetch, &(ag_fetch_req_t){.url = "ftp://x/"}, reply, on_done, &r[2]),
+        AG_E_INVAL);
     /* The mailbox does not keep the loop alive; a ticking timer does while we wait. */
     uv_timer_t guard;
     uv_timer_init(&loop, &guard);

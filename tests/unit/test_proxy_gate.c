@@ -41,7 +41,8 @@ static void *upstream_main(void *arg)
             if (strstr(up_seen, "\r\n\r\n"))
                 break;
         }
-        static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        static const char resp[] =
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
         if (write(c, resp, sizeof resp - 1) < 0)
             perror("write");
         close(c);
@@ -63,8 +64,8 @@ static int listen_any(int *port)
 /* ---- the test gate --------------------------------------------------------------- */
 
 static const ag_str_t groups[] = {{"devs", 4}, {"ops", 3}};
-static ag_identity_t alice = {.username = {"alice", 5}, .uid = {"u-1", 3}, .groups = groups,
-                              .ngroups = 2};
+static ag_identity_t alice = {
+    .username = {"alice", 5}, .uid = {"u-1", 3}, .groups = groups, .ngroups = 2};
 static int pending_done;
 
 static void on_gate_timer_closed(uv_handle_t *h)
@@ -116,14 +117,17 @@ static int gw_port;
 
 static int request(const char *path, char *out, size_t cap)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)gw_port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)gw_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
         return -1;
     char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nImpersonate-User: root\r\n"
-                                      "Connection: close\r\n\r\n", path);
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: x\r\nImpersonate-User: root\r\n"
+                     "Connection: close\r\n\r\n",
+                     path);
     if (write(fd, req, (size_t)n) != n)
         return -1;
     size_t got = 0;
@@ -173,7 +177,7 @@ TEST(gate_deny_allow_async_and_cancel)
     CHECK(request("/deny/me", resp, sizeof resp) > 0);
     CHECK(strncmp(resp, "HTTP/1.1 403", 12) == 0);
     CHECK(strstr(resp, "\"message\":\"denied by the test gate\"") != NULL);
-    CHECK(up_seen[0] == '\0'); /* nothing forwarded */
+    CHECK(up_seen[0] == '\0');                                     /* nothing forwarded */
     CHECK_EQ(__atomic_load_n(&second_calls, __ATOMIC_SEQ_CST), 0); /* a DENY ends the pipeline */
 
     CHECK(request("/api/v1/pods", resp, sizeof resp) > 0);
@@ -190,7 +194,8 @@ TEST(gate_deny_allow_async_and_cancel)
 
     /* A request parked in the gate when the server stops: the drain timeout closes the
      * connection, the gate completes later and finds itself cancelled. */
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)gw_port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)gw_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);

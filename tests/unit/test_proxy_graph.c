@@ -17,17 +17,17 @@
 #include <uv.h>
 
 #include "authn/authn.h"
+#include "authn/graph.h"
 #include "authn_fixture.h"
+#include "base/json.h"
 #include "config.h"
 #include "graph/graph.h"
+#include "http/pipeline.h"
 #include "net/fetch.h"
-#include "base/json.h"
+#include "review/tokenreview.h"
 #include "runtime/mailbox.h"
 #include "runtime/metrics.h"
-#include "http/pipeline.h"
-#include "authn/graph.h"
 #include "testlib.h"
-#include "review/tokenreview.h"
 
 extern char **environ;
 
@@ -290,8 +290,8 @@ static long fixture_http(env_t *env, worker_t *w, const fixture_t *fx, const cha
     char url[256];
     snprintf(url, sizeof(url), "%s%s", fx->base, path);
     http_t h = {w, AG_BUF_INIT(1 << 20), 0};
-    ag_fetch_req_t req = {.url = url, .method = body ? "POST" : "GET",
-                          .body = ag_str_cstr(body ? body : "")};
+    ag_fetch_req_t req = {
+        .url = url, .method = body ? "POST" : "GET", .body = ag_str_cstr(body ? body : "")};
     int before = w->answered;
     CHECK_EQ(ag_fetch_submit(env->fetch, &req, w->mb, on_http, &h), 0);
     worker_wait(w, before + 1, 10000);
@@ -768,11 +768,10 @@ TEST(graph_resolve_rejects_a_bad_oid_synchronously)
     int calls = 0;
     if (!rig_fixture(&r, NULL) || !rig_start(&r))
         goto out;
-    static const char *const bad[] = {"", "../../me", "user@contoso.com",
-                                      OID_A "/../x", "3f2504e0-4f89-41d3-9a0c-0305e82c330?"};
+    static const char *const bad[] = {"", "../../me", "user@contoso.com", OID_A "/../x",
+                                      "3f2504e0-4f89-41d3-9a0c-0305e82c330?"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        CHECK_EQ(ag_graph_resolve(r.env.graph, ag_str_cstr(bad[i]), r.w.mb, on_never, &calls,
-                                  NULL),
+        CHECK_EQ(ag_graph_resolve(r.env.graph, ag_str_cstr(bad[i]), r.w.mb, on_never, &calls, NULL),
                  AG_E_INVAL);
     worker_wait(&r.w, 1000, 100);
     CHECK_EQ(calls, 0);
@@ -832,7 +831,9 @@ TEST(graph_apply_adds_resolved_groups_to_the_identity)
     ag_arena_t a;
     ag_arena_init(&a, 0, 0);
     ag_str_t mapped[] = {AG_STR("system:authenticated")};
-    ag_identity_t id = {.username = AG_STR("alice"), .groups = mapped, .ngroups = 1,
+    ag_identity_t id = {.username = AG_STR("alice"),
+                        .groups = mapped,
+                        .ngroups = 1,
                         .flags = AG_ID_AZURE_AD | AG_ID_GROUP_OVERAGE};
     ag_str_t got[] = {AG_STR("00000000-1111-4222-8333-0305e82c3301"),
                       AG_STR("00000001-1111-4222-8333-0305e82c3301")};
@@ -904,8 +905,7 @@ static void overage_case(const char *marker)
              "\"http://127.0.0.1:%d/" TID "/users/" OID_A "/getMemberObjects\"}}}",
              AG_AZURE_AKS_SERVER_APP, now - 10, now - 10, now + 3600, marker, r.fx.sink);
     CHECK_EQ(fixture_http(&r.env, &r.w, &r.fx, "/_mint", claims, &tok), 200);
-    CHECK_EQ(ag_authn_verify(set, NULL, NULL, ag_buf_str(&tok), now, &a, &id, NULL),
-             AG_AUTHN_OK);
+    CHECK_EQ(ag_authn_verify(set, NULL, NULL, ag_buf_str(&tok), now, &a, &id, NULL), AG_AUTHN_OK);
     CHECK(id.flags & AG_ID_GROUP_OVERAGE);
     CHECK_SLICE(id.oid, OID_A);
     apply_t k = {&r.w, &a, &id, -1, -1};
@@ -1114,10 +1114,12 @@ TEST(graph_cached_answers_round_trip_fast)
     for (int i = 0; i < SEQ; i++)
         CHECK(ask1(&r.env, &r.w, OID_A).cached);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    double seq_us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 +
-                     (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / SEQ;
-    fprintf(stderr, "graph: %d pipelined cache hits in %.1f ms (%.0f/s); sequential round trip "
-                    "%.1f us\n", BURST, burst_ms, BURST / burst_ms * 1e3, seq_us);
+    double seq_us =
+        ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / SEQ;
+    fprintf(stderr,
+            "graph: %d pipelined cache hits in %.1f ms (%.0f/s); sequential round trip "
+            "%.1f us\n",
+            BURST, burst_ms, BURST / burst_ms * 1e3, seq_us);
     CHECK(burst_ms < 5000);
     CHECK(seq_us < 5000);
     CHECK_EQ(LOOKUPS(&r, OID_A), 1);

@@ -233,8 +233,7 @@ TEST(http1_parse_response_bodies_ends_and_refusals)
     /* a close-delimited body ends at EOF; a cut length-delimited one does not */
     CHECK_EQ(resp(&r, h, 4, false, "HTTP/1.1 200 OK\r\n\r\nzz", &used, &x), 0);
     CHECK(!r.complete && ag_h1_resp_eof(&r) && r.complete && !ag_h1_resp_keepalive(&r));
-    CHECK_EQ(resp(&r, h, 4, false, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nzz", &used,
-                  &x), 0);
+    CHECK_EQ(resp(&r, h, 4, false, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nzz", &used, &x), 0);
     CHECK(!ag_h1_resp_eof(&r));
     /* malformed, or more header lines than relayed: 502 */
     CHECK_EQ(resp(&r, h, 4, false, "HTTP/1.1 200 OK\r\nA b\r\n\r\n", &used, &x), 502);

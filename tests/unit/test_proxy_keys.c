@@ -8,10 +8,10 @@
 #include <string.h>
 #include <uv.h>
 
+#include "authn/keys.h"
 #include "base/buf.h"
 #include "base/cfg.h"
 #include "base/json.h"
-#include "authn/keys.h"
 #include "testhttp.h"
 #include "testlib.h"
 
@@ -19,7 +19,7 @@
 
 static struct {
     char jwks[8192];
-    int jwks_status;       /* 0: hang */
+    int jwks_status; /* 0: hang */
     char cache_control[64];
     bool wrong_issuer;
     int n_disc, n_jwks;
@@ -34,7 +34,8 @@ static void handle(const th_request_t *rq, th_reply_t *out)
     if (n >= strlen(wk) && strcmp(rq->path + n - strlen(wk), wk) == 0) {
         idp.n_disc++;
         int pre = (int)(n - strlen(wk));
-        snprintf(doc, sizeof doc, "{\"issuer\":\"http://127.0.0.1:%d%.*s%s\",\"jwks_uri\":"
+        snprintf(doc, sizeof doc,
+                 "{\"issuer\":\"http://127.0.0.1:%d%.*s%s\",\"jwks_uri\":"
                  "\"http://127.0.0.1:%d%.*s/jwks\",\"response_types_supported\":[\"code\"]}",
                  port, pre, rq->path, idp.wrong_issuer ? "/evil" : "", port, pre, rq->path);
         th_reply(out, 200, NULL, doc);
@@ -199,7 +200,7 @@ static void on_answer(void *arg, ag_keys_outcome o)
     a->at = uv_hrtime();
 }
 
-#define DISCOVERY_ISSUER                                                                   \
+#define DISCOVERY_ISSUER                                                                           \
     "[{\"issuer\":\"http://127.0.0.1:P/t\",\"audiences\":[\"a\"],\"keys\":{\"discovery\":true}}]"
 
 /* ---- cases -------------------------------------------------------------------------------- */
@@ -286,9 +287,9 @@ TEST(keys_unknown_kid_refresh_is_coalesced_and_rate_limited)
     run_until_ready(&c);
     serve_keys("rsa1,ec256", 200, NULL); /* the IdP publishes a new key */
     for (int i = 0; i < 5; i++)
-        CHECK_EQ(ag_keys_refresh_for_kid(c.keys, iss, AG_STR("ec256"), c.reply, on_answer, &a[i],
-                                         &w[i]),
-                 0);
+        CHECK_EQ(
+            ag_keys_refresh_for_kid(c.keys, iss, AG_STR("ec256"), c.reply, on_answer, &a[i], &w[i]),
+            0);
     int total = 0;
     for (int n = 0; n < 400 && total < 5; n++) {
         uv_run(&c.loop, UV_RUN_ONCE);
@@ -301,9 +302,9 @@ TEST(keys_unknown_kid_refresh_is_coalesced_and_rate_limited)
     CHECK(has_kid(&c, 0, "ec256"));
     CHECK_EQ(counter(&idp.n_jwks), 2); /* five waiters, one fetch */
     /* a random kid right after: no fetch, answered at once */
-    CHECK_EQ(ag_keys_refresh_for_kid(c.keys, iss, AG_STR("random"), c.reply, on_answer, &a[5],
-                                     &w[5]),
-             0);
+    CHECK_EQ(
+        ag_keys_refresh_for_kid(c.keys, iss, AG_STR("random"), c.reply, on_answer, &a[5], &w[5]),
+        0);
     run_until(&c, &a[5].calls, 1, 1000);
     CHECK_EQ(a[5].outcome, AG_KEYS_UNCHANGED);
     CHECK_EQ(counter(&idp.n_jwks), 2);
@@ -334,11 +335,11 @@ TEST(keys_bad_fetches_never_replace_good_keys)
     const char *modes[] = {"garbage", "500", "empty"};
     for (int m = 0; m < 3; m++) {
         if (m == 0)
-            serve_keys(NULL, 200, NULL);    /* not JSON */
+            serve_keys(NULL, 200, NULL); /* not JSON */
         else if (m == 1)
-            serve_keys("rsa1", 500, NULL);  /* server error */
+            serve_keys("rsa1", 500, NULL); /* server error */
         else
-            serve_keys("", 200, NULL);      /* {"keys":[]}: no usable key */
+            serve_keys("", 200, NULL); /* {"keys":[]}: no usable key */
         run_for(&c, 5);
         a.calls = 0;
         CHECK_EQ(ag_keys_refresh_for_kid(c.keys, iss, AG_STR("new"), c.reply, on_answer, &a, &w),
@@ -377,8 +378,8 @@ TEST(keys_waiting_request_is_answered_within_kid_wait)
     run_until_ready(&c);
     serve_keys("rsa1", 0, NULL); /* the IdP hangs */
     uint64_t t0 = uv_hrtime();
-    ag_keys_refresh_for_kid(c.keys, ag_issuer_at(c.issuers, 0), AG_STR("k"), c.reply, on_answer,
-                            &a, &w);
+    ag_keys_refresh_for_kid(c.keys, ag_issuer_at(c.issuers, 0), AG_STR("k"), c.reply, on_answer, &a,
+                            &w);
     run_until(&c, &a.calls, 1, 3000);
     CHECK_EQ(a.calls, 1);
     CHECK_EQ(a.outcome, AG_KEYS_TIMEOUT);
@@ -418,7 +419,7 @@ TEST(keys_local_and_configured_uri_issuers)
           "\"keys\":{\"jwks_uri\":\"http://127.0.0.1:P/x/jwks\"}}]",
           NULL);
     CHECK(!ag_keys_ready(c.keys)); /* the remote one has nothing yet */
-    CHECK(has_kid(&c, 0, "rsa1"));  /* the local one serves at once */
+    CHECK(has_kid(&c, 0, "rsa1")); /* the local one serves at once */
     ag_keys_waiter_t w;
     CHECK_EQ(ag_keys_refresh_for_kid(c.keys, ag_issuer_at(c.issuers, 0), AG_STR("x"), c.reply,
                                      on_answer, NULL, &w),

@@ -12,8 +12,7 @@ static ag_sa_lookup_verdict eval(long status, const char *body, const char **rea
 {
     ag_arena_t a;
     ag_arena_init(&a, 0, 0);
-    ag_sa_lookup_verdict v =
-        ag_sa_lookup_eval(status, ag_str_cstr(body), AG_STR(USER), &a, reason);
+    ag_sa_lookup_verdict v = ag_sa_lookup_eval(status, ag_str_cstr(body), AG_STR(USER), &a, reason);
     ag_arena_dispose(&a);
     return v;
 }
@@ -57,9 +56,9 @@ TEST(sa_lookup_unauthenticated_or_absent_is_revoked)
     CHECK_EQ(eval(201, "{\"kind\":\"TokenReview\",\"status\":{\"authenticated\":false}}", &reason),
              AG_SA_LOOKUP_REVOKED);
     /* every status field is omitempty: no "authenticated" means false */
-    CHECK_EQ(eval(201, "{\"kind\":\"TokenReview\",\"status\":{\"error\":\"pod not found\"}}",
-                  &reason),
-             AG_SA_LOOKUP_REVOKED);
+    CHECK_EQ(
+        eval(201, "{\"kind\":\"TokenReview\",\"status\":{\"error\":\"pod not found\"}}", &reason),
+        AG_SA_LOOKUP_REVOKED);
     CHECK_EQ(eval(201, "{\"kind\":\"TokenReview\",\"status\":{}}", &reason), AG_SA_LOOKUP_REVOKED);
 }
 
@@ -76,9 +75,9 @@ TEST(sa_lookup_fails_closed_on_anything_else)
     CHECK_EQ(eval(200, "{\"kind\":\"Status\",\"status\":{\"authenticated\":true}}", &reason),
              AG_SA_LOOKUP_FAILED);
     CHECK_EQ(eval(200, "{\"kind\":\"TokenReview\"}", &reason), AG_SA_LOOKUP_FAILED);
-    CHECK_EQ(eval(200, "{\"kind\":\"TokenReview\",\"status\":{\"authenticated\":\"true\"}}",
-                  &reason),
-             AG_SA_LOOKUP_FAILED);
+    CHECK_EQ(
+        eval(200, "{\"kind\":\"TokenReview\",\"status\":{\"authenticated\":\"true\"}}", &reason),
+        AG_SA_LOOKUP_FAILED);
     CHECK(reason && reason[0]);
 }
 
@@ -101,8 +100,9 @@ static void unload(ag_arena_t *arena, ag_cfg_t *cfg, ag_issuer_set_t *set)
     ag_arena_dispose(arena);
 }
 
-#define SA "\"type\":\"kubernetes_serviceaccount\",\"issuer\":\"https://k\",\"audiences\":[\"k\"]," \
-           "\"keys\":{\"pem_file\":\"sa.pem\"}"
+#define SA                                                                                         \
+    "\"type\":\"kubernetes_serviceaccount\",\"issuer\":\"https://k\",\"audiences\":[\"k\"],"       \
+    "\"keys\":{\"pem_file\":\"sa.pem\"}"
 
 TEST(sa_lookup_is_on_by_default_for_service_account_issuers_only)
 {

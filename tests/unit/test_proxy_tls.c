@@ -6,8 +6,8 @@
 
 #include "base/buf.h"
 #include "config.h"
-#include "testlib.h"
 #include "net/tls.h"
+#include "testlib.h"
 
 typedef struct {
     ag_buf_t wire; /* ciphertext waiting for the other side */
@@ -52,9 +52,10 @@ static bool setup(fixture_t *f, int client_auth, bool client_cert)
     fclose(fp);
     fclose(kp);
     char why[256];
-    ag_tls_opts_t so = {.cert_pem = f->cert, .key_pem = f->key, .ca_file = f->path,
-                        .client_auth = client_auth};
-    ag_tls_opts_t co = {.ca_file = f->path, .cert_file = client_cert ? f->path : NULL,
+    ag_tls_opts_t so = {
+        .cert_pem = f->cert, .key_pem = f->key, .ca_file = f->path, .client_auth = client_auth};
+    ag_tls_opts_t co = {.ca_file = f->path,
+                        .cert_file = client_cert ? f->path : NULL,
                         .key_file = client_cert ? keypath : NULL};
     if (ag_tls_ctx_create_server(&so, NULL, &f->server, why, sizeof why) != 0 ||
         ag_tls_ctx_create_client(&co, &f->client, why, sizeof why) != 0) {

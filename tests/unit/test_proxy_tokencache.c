@@ -6,8 +6,8 @@
 #include <string.h>
 #include <uv.h>
 
-#include "testlib.h"
 #include "authn/tokencache.h"
+#include "testlib.h"
 
 static ag_tokencache_t *make(int entries, long long ttl_ms, int neg, long long neg_ttl, int shards)
 {

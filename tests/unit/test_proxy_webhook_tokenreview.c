@@ -89,8 +89,9 @@ static void review(ctx_t *c, const char *path, const char *body)
 static const char *body_for(ag_arena_t *a, const char *version, const char *tok, const char *auds)
 {
     ag_buf_t b = AG_BUF_INIT(1 << 16);
-    ag_buf_printf(&b, "{\"apiVersion\":\"authentication.k8s.io/%s\",\"kind\":\"TokenReview\","
-                      "\"spec\":{\"token\":\"%s\"%s%s}}",
+    ag_buf_printf(&b,
+                  "{\"apiVersion\":\"authentication.k8s.io/%s\",\"kind\":\"TokenReview\","
+                  "\"spec\":{\"token\":\"%s\"%s%s}}",
                   version, tok, auds ? ",\"audiences\":" : "", auds ? auds : "");
     const char *s = ag_arena_cstr(a, ag_buf_str(&b));
     ag_buf_dispose(&b);
@@ -169,8 +170,9 @@ TEST(tokenreview_webhook_audiences_and_bad_requests)
     ag_json_ref au = ag_json_get(&doc, s, "audiences");
     CHECK_EQ(ag_json_count(&doc, au), 1);
     CHECK(ag_json_str_eq(&doc, ag_json_first(&doc, au), "authgate"));
-    review(&c, AG_TOKENREVIEW_PATH_V1,
-           body_for(&c.cfg_arena, "v1", token(&c, "rs256"), "[\"https://kubernetes.default.svc\"]"));
+    review(
+        &c, AG_TOKENREVIEW_PATH_V1,
+        body_for(&c.cfg_arena, "v1", token(&c, "rs256"), "[\"https://kubernetes.default.svc\"]"));
     s = status_of(&c);
     ag_json_bool(&doc, ag_json_get(&doc, s, "authenticated"), &ok);
     CHECK(!ok);

@@ -96,10 +96,21 @@ static bool can_attrs(const ag_rbac_t *p, const char *name, const char *groups, 
     return ag_rbac_eval(p, &u.id, &at, &d) == AG_AUTHZ_ALLOW;
 }
 
-#define CR(name, rules) "{'kind':'ClusterRole','apiVersion':'rbac.authorization.k8s.io/v1','metadata':{'name':'" name "'},'rules':[" rules "]}"
-#define CRB(name, role, subj) "{'kind':'ClusterRoleBinding','apiVersion':'rbac.authorization.k8s.io/v1','metadata':{'name':'" name "'},'roleRef':{'apiGroup':'rbac.authorization.k8s.io','kind':'ClusterRole','name':'" role "'},'subjects':[" subj "]}"
-#define RB(ns, name, kind, role, subj) "{'kind':'RoleBinding','apiVersion':'rbac.authorization.k8s.io/v1','metadata':{'name':'" name "','namespace':'" ns "'},'roleRef':{'apiGroup':'rbac.authorization.k8s.io','kind':'" kind "','name':'" role "'},'subjects':[" subj "]}"
-#define ROLE(ns, name, rules) "{'kind':'Role','apiVersion':'rbac.authorization.k8s.io/v1','metadata':{'name':'" name "','namespace':'" ns "'},'rules':[" rules "]}"
+#define CR(name, rules)                                                                            \
+    "{'kind':'ClusterRole','apiVersion':'rbac.authorization.k8s.io/v1','metadata':{'name':'" name  \
+    "'},'rules':[" rules "]}"
+#define CRB(name, role, subj)                                                                      \
+    "{'kind':'ClusterRoleBinding','apiVersion':'rbac.authorization.k8s.io/"                        \
+    "v1','metadata':{'name':'" name                                                                \
+    "'},'roleRef':{'apiGroup':'rbac.authorization.k8s.io','kind':'ClusterRole','name':'" role      \
+    "'},'subjects':[" subj "]}"
+#define RB(ns, name, kind, role, subj)                                                             \
+    "{'kind':'RoleBinding','apiVersion':'rbac.authorization.k8s.io/v1','metadata':{'name':'" name  \
+    "','namespace':'" ns "'},'roleRef':{'apiGroup':'rbac.authorization.k8s.io','kind':'" kind      \
+    "','name':'" role "'},'subjects':[" subj "]}"
+#define ROLE(ns, name, rules)                                                                      \
+    "{'kind':'Role','apiVersion':'rbac.authorization.k8s.io/v1','metadata':{'name':'" name         \
+    "','namespace':'" ns "'},'rules':[" rules "]}"
 /* A List of the given objects (NULL-terminated, joined with ','); static buffer. */
 static const char *list_of(const char *first, ...)
 {
@@ -134,7 +145,10 @@ static ag_rbac_t *alice_with(const char *rules)
 static char *role_json(const char *rules)
 {
     static char buf[2048];
-    snprintf(buf, sizeof buf, "{'kind':'ClusterRole','apiVersion':'rbac.authorization.k8s.io/v1','metadata':{'name':'r'},'rules':[%s]}", rules);
+    snprintf(buf, sizeof buf,
+             "{'kind':'ClusterRole','apiVersion':'rbac.authorization.k8s.io/"
+             "v1','metadata':{'name':'r'},'rules':[%s]}",
+             rules);
     return buf;
 }
 
@@ -156,7 +170,8 @@ TEST(rbac_verbs_match_exactly_or_by_star)
 
 TEST(rbac_core_group_is_the_empty_string)
 {
-    ag_rbac_t *p = alice_with(role_json("{'verbs':['get'],'apiGroups':['core'],'resources':['pods']}"));
+    ag_rbac_t *p =
+        alice_with(role_json("{'verbs':['get'],'apiGroups':['core'],'resources':['pods']}"));
     CHECK(!can(p, "alice", "", "GET", "/api/v1/namespaces/ns/pods/x"));
     ag_rbac_unref(p);
     p = alice_with(role_json("{'verbs':['get'],'apiGroups':['apps'],'resources':['deployments']}"));
@@ -187,13 +202,15 @@ TEST(rbac_resource_star_includes_subresources_but_pods_excludes_pods_log)
 /* §11.2 */
 TEST(rbac_only_star_and_star_slash_sub_are_wildcards)
 {
-    ag_rbac_t *p = alice_with(role_json("{'verbs':['get'],'apiGroups':['*'],'resources':['*/scale']}"));
+    ag_rbac_t *p =
+        alice_with(role_json("{'verbs':['get'],'apiGroups':['*'],'resources':['*/scale']}"));
     CHECK(can(p, "alice", "", "GET", "/apis/apps/v1/namespaces/ns/deployments/d/scale"));
     CHECK(can(p, "alice", "", "GET", "/apis/x.io/v1/namespaces/ns/foos/f/scale"));
     CHECK(!can(p, "alice", "", "GET", "/apis/apps/v1/namespaces/ns/scale/d"));
     CHECK(!can(p, "alice", "", "GET", "/apis/apps/v1/namespaces/ns/deployments/d/status"));
     ag_rbac_unref(p);
-    p = alice_with(role_json("{'verbs':['get'],'apiGroups':['apps'],'resources':['deployments/*','*/*']}"));
+    p = alice_with(
+        role_json("{'verbs':['get'],'apiGroups':['apps'],'resources':['deployments/*','*/*']}"));
     CHECK(!can(p, "alice", "", "GET", "/apis/apps/v1/namespaces/ns/deployments/d/status"));
     CHECK(!can(p, "alice", "", "GET", "/apis/apps/v1/namespaces/ns/deployments/d"));
     CHECK(can(p, "alice", "", "GET", "/apis/apps/v1/namespaces/ns/deployments/d/*"));
@@ -203,8 +220,9 @@ TEST(rbac_only_star_and_star_slash_sub_are_wildcards)
 /* §11.4 */
 TEST(rbac_resource_names_do_not_grant_list)
 {
-    ag_rbac_t *p = alice_with(role_json(
-        "{'verbs':['get','list','watch','create','delete','deletecollection'],'apiGroups':[''],'resources':['pods'],'resourceNames':['web']}"));
+    ag_rbac_t *p =
+        alice_with(role_json("{'verbs':['get','list','watch','create','delete','deletecollection'],"
+                             "'apiGroups':[''],'resources':['pods'],'resourceNames':['web']}"));
     CHECK(can(p, "alice", "", "GET", "/api/v1/namespaces/ns/pods/web"));
     CHECK(can(p, "alice", "", "DELETE", "/api/v1/namespaces/ns/pods/web"));
     CHECK(!can(p, "alice", "", "GET", "/api/v1/namespaces/ns/pods/other"));
@@ -213,17 +231,22 @@ TEST(rbac_resource_names_do_not_grant_list)
     CHECK(!can(p, "alice", "", "POST", "/api/v1/namespaces/ns/pods"));
     CHECK(!can(p, "alice", "", "DELETE", "/api/v1/namespaces/ns/pods"));
     /* a list becomes named only by an exact metadata.name field selector that decodes */
-    CHECK(can(p, "alice", "", "GET", "/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb"));
-    CHECK(can(p, "alice", "", "GET", "/api/v1/namespaces/ns/pods?watch=1&fieldSelector=metadata.name%3Dweb"));
-    CHECK(!can(p, "alice", "", "GET", "/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb&limit=abc"));
-    CHECK(!can(p, "alice", "", "GET", "/api/v1/namespaces/ns/pods?fieldSelector=metadata.name!%3Dweb"));
+    CHECK(
+        can(p, "alice", "", "GET", "/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb"));
+    CHECK(can(p, "alice", "", "GET",
+              "/api/v1/namespaces/ns/pods?watch=1&fieldSelector=metadata.name%3Dweb"));
+    CHECK(!can(p, "alice", "", "GET",
+               "/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb&limit=abc"));
+    CHECK(!can(p, "alice", "", "GET",
+               "/api/v1/namespaces/ns/pods?fieldSelector=metadata.name!%3Dweb"));
     ag_rbac_unref(p);
 }
 
 /* §11.5 */
 TEST(rbac_non_resource_head_is_not_get_and_star_is_a_raw_prefix)
 {
-    ag_rbac_t *p = alice_with(role_json("{'verbs':['get'],'nonResourceURLs':['/healthz','/debug/pprof*','/apis/*','/logs/*']}"));
+    ag_rbac_t *p = alice_with(role_json(
+        "{'verbs':['get'],'nonResourceURLs':['/healthz','/debug/pprof*','/apis/*','/logs/*']}"));
     CHECK(can(p, "alice", "", "GET", "/healthz"));
     CHECK(!can(p, "alice", "", "HEAD", "/healthz"));
     CHECK(!can(p, "alice", "", "POST", "/healthz"));
@@ -243,8 +266,10 @@ TEST(rbac_non_resource_head_is_not_get_and_star_is_a_raw_prefix)
 /* §11.6 */
 TEST(rbac_rolebindings_never_apply_without_a_namespace)
 {
-    ag_rbac_t *p = load(LIST(CR("r", "{'verbs':['*'],'apiGroups':['*'],'resources':['*']},{'verbs':['get'],'nonResourceURLs':['*']}"),
-                             RB("ns", "b", "ClusterRole", "r", USER("alice"))), false);
+    ag_rbac_t *p = load(LIST(CR("r", "{'verbs':['*'],'apiGroups':['*'],'resources':['*']},{'verbs':"
+                                     "['get'],'nonResourceURLs':['*']}"),
+                             RB("ns", "b", "ClusterRole", "r", USER("alice"))),
+                        false);
     CHECK(can(p, "alice", "", "GET", "/api/v1/namespaces/ns/pods"));
     CHECK(can(p, "alice", "", "DELETE", "/api/v1/namespaces/ns/secrets/s"));
     CHECK(!can(p, "alice", "", "GET", "/api/v1/namespaces/other/pods"));
@@ -257,8 +282,10 @@ TEST(rbac_rolebindings_never_apply_without_a_namespace)
 /* §11.7 */
 TEST(rbac_namespace_object_is_reached_by_namespaced_grants)
 {
-    ag_rbac_t *p = load(LIST(ROLE("ns1", "all", "{'verbs':['*'],'apiGroups':['*'],'resources':['*']}"),
-                             RB("ns1", "b", "Role", "all", USER("alice"))), false);
+    ag_rbac_t *p =
+        load(LIST(ROLE("ns1", "all", "{'verbs':['*'],'apiGroups':['*'],'resources':['*']}"),
+                  RB("ns1", "b", "Role", "all", USER("alice"))),
+             false);
     CHECK(can(p, "alice", "", "GET", "/api/v1/namespaces/ns1"));
     CHECK(can(p, "alice", "", "DELETE", "/api/v1/namespaces/ns1"));
     CHECK(!can(p, "alice", "", "DELETE", "/api/v1/namespaces/ns2"));
@@ -269,17 +296,22 @@ TEST(rbac_namespace_object_is_reached_by_namespaced_grants)
 /* §11.10 */
 TEST(rbac_role_ref_resolves_in_the_binding_namespace)
 {
-    ag_rbac_t *p = load(LIST(ROLE("b", "reader", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
-                             RB("a", "x", "Role", "reader", USER("alice")),
-                             RB("a", "y", "ClusterRole", "missing", USER("alice")),
-                             RB("b", "z", "Role", "reader", USER("bob"))), false);
+    ag_rbac_t *p =
+        load(LIST(ROLE("b", "reader", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
+                  RB("a", "x", "Role", "reader", USER("alice")),
+                  RB("a", "y", "ClusterRole", "missing", USER("alice")),
+                  RB("b", "z", "Role", "reader", USER("bob"))),
+             false);
     CHECK(!can(p, "alice", "", "GET", "/api/v1/namespaces/a/pods/p"));
     CHECK(!can(p, "alice", "", "GET", "/api/v1/namespaces/b/pods/p"));
     CHECK(can(p, "bob", "", "GET", "/api/v1/namespaces/b/pods/p"));
     /* a missing role only adds an evaluation error, reported with the denial */
     user_t u = mkuser("alice", "");
-    ag_attrs_t at = {.resource_request = true, .verb = AG_STR("get"), .resource = AG_STR("pods"),
-                     .namespace_ = AG_STR("a"), .name = AG_STR("p")};
+    ag_attrs_t at = {.resource_request = true,
+                     .verb = AG_STR("get"),
+                     .resource = AG_STR("pods"),
+                     .namespace_ = AG_STR("a"),
+                     .name = AG_STR("p")};
     ag_authz_decision_t d;
     CHECK_EQ(ag_rbac_eval(p, &u.id, &at, &d), AG_AUTHZ_NO_OPINION);
     CHECK(d.error != NULL);
@@ -296,8 +328,10 @@ TEST(rbac_role_ref_resolves_in_the_binding_namespace)
 
 TEST(rbac_missing_role_does_not_stop_other_bindings)
 {
-    ag_rbac_t *p = load(LIST(CR("r", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
-                             CRB("a-missing", "nope", USER("alice")), CRB("b-ok", "r", USER("alice"))), false);
+    ag_rbac_t *p =
+        load(LIST(CR("r", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
+                  CRB("a-missing", "nope", USER("alice")), CRB("b-ok", "r", USER("alice"))),
+             false);
     CHECK(can(p, "alice", "", "GET", "/api/v1/namespaces/x/pods/p"));
     ag_rbac_unref(p);
 }
@@ -306,29 +340,35 @@ TEST(rbac_missing_role_does_not_stop_other_bindings)
 TEST(rbac_user_subject_named_like_a_service_account_matches_it)
 {
     ag_rbac_t *p = load(LIST(CR("r", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
-                             CRB("b", "r", USER("system:serviceaccount:ns:sa"))), false);
-    CHECK(can(p, "system:serviceaccount:ns:sa", "system:serviceaccounts,system:serviceaccounts:ns", "GET", "/api/v1/pods/p"));
+                             CRB("b", "r", USER("system:serviceaccount:ns:sa"))),
+                        false);
+    CHECK(can(p, "system:serviceaccount:ns:sa", "system:serviceaccounts,system:serviceaccounts:ns",
+              "GET", "/api/v1/pods/p"));
     ag_rbac_unref(p);
 }
 
 TEST(rbac_service_account_subject_without_namespace_only_in_rolebindings)
 {
-    ag_rbac_t *p = load(LIST(CR("r", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
-                             RB("ns", "b", "ClusterRole", "r", "{'kind':'ServiceAccount','name':'sa'}"),
-                             CRB("c", "r", SA("other", "bot"))), false);
+    ag_rbac_t *p =
+        load(LIST(CR("r", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
+                  RB("ns", "b", "ClusterRole", "r", "{'kind':'ServiceAccount','name':'sa'}"),
+                  CRB("c", "r", SA("other", "bot"))),
+             false);
     CHECK(can(p, "system:serviceaccount:ns:sa", "", "GET", "/api/v1/namespaces/ns/pods/p"));
     CHECK(!can(p, "system:serviceaccount:ns:sa", "", "GET", "/api/v1/namespaces/ns2/pods/p"));
     CHECK(!can(p, "system:serviceaccount:other:sa", "", "GET", "/api/v1/namespaces/ns/pods/p"));
     CHECK(can(p, "system:serviceaccount:other:bot", "", "GET", "/api/v1/pods/p"));
     ag_rbac_unref(p);
     /* a ClusterRoleBinding SA subject without namespace is refused at load */
-    CHECK(strstr(load_err(LIST(CRB("c", "r", "{'kind':'ServiceAccount','name':'sa'}"))), "subjects[].namespace") != NULL);
+    CHECK(strstr(load_err(LIST(CRB("c", "r", "{'kind':'ServiceAccount','name':'sa'}"))),
+                 "subjects[].namespace") != NULL);
 }
 
 TEST(rbac_group_subjects_match_only_groups)
 {
     ag_rbac_t *p = load(LIST(CR("r", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
-                             CRB("b", "r", GROUP("dev"))), false);
+                             CRB("b", "r", GROUP("dev"))),
+                        false);
     CHECK(can(p, "x", "dev", "GET", "/api/v1/pods/p"));
     CHECK(!can(p, "dev", "", "GET", "/api/v1/pods/p"));
     CHECK(!can(p, "x", "Dev", "GET", "/api/v1/pods/p"));
@@ -405,13 +445,17 @@ TEST(rbac_edit_can_impersonate_service_accounts_and_mint_tokens)
     CHECK(can(p, "u", "", "POST", "/api/v1/namespaces/ns/pods/p/exec"));
     CHECK(can(p, "u", "", "POST", "/api/v1/namespaces/ns/serviceaccounts/sa/token"));
     CHECK(can(p, "u", "", "GET", "/api/v1/namespaces/ns/pods")); /* edit includes view */
-    ag_attrs_t imp = {.resource_request = true, .verb = AG_STR("impersonate"), .resource = AG_STR("serviceaccounts"),
-                      .namespace_ = AG_STR("ns"), .name = AG_STR("sa")};
+    ag_attrs_t imp = {.resource_request = true,
+                      .verb = AG_STR("impersonate"),
+                      .resource = AG_STR("serviceaccounts"),
+                      .namespace_ = AG_STR("ns"),
+                      .name = AG_STR("sa")};
     CHECK(can_attrs(p, "u", "", imp));
     imp.namespace_ = AG_STR("other");
     CHECK(!can_attrs(p, "u", "", imp));
     CHECK(!can(p, "u", "", "POST", "/api/v1/namespaces/ns/endpoints")); /* CVE-2021-25740 */
-    CHECK(!can(p, "u", "", "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings"));
+    CHECK(
+        !can(p, "u", "", "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings"));
     ag_rbac_unref(p);
 }
 
@@ -421,10 +465,15 @@ TEST(rbac_admin_has_no_bind_or_escalate)
     ag_rbac_t *p = bound("admin");
     CHECK(can(p, "u", "", "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/rolebindings"));
     CHECK(can(p, "u", "", "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/roles"));
-    CHECK(can(p, "u", "", "POST", "/apis/authorization.k8s.io/v1/namespaces/ns/localsubjectaccessreviews"));
+    CHECK(can(p, "u", "", "POST",
+              "/apis/authorization.k8s.io/v1/namespaces/ns/localsubjectaccessreviews"));
     CHECK(can(p, "u", "", "GET", "/api/v1/namespaces/ns/pods")); /* admin ⊇ edit ⊇ view */
-    ag_attrs_t bind = {.resource_request = true, .verb = AG_STR("bind"), .api_group = AG_STR("rbac.authorization.k8s.io"),
-                       .resource = AG_STR("clusterroles"), .namespace_ = AG_STR("ns"), .name = AG_STR("admin")};
+    ag_attrs_t bind = {.resource_request = true,
+                       .verb = AG_STR("bind"),
+                       .api_group = AG_STR("rbac.authorization.k8s.io"),
+                       .resource = AG_STR("clusterroles"),
+                       .namespace_ = AG_STR("ns"),
+                       .name = AG_STR("admin")};
     CHECK(!can_attrs(p, "u", "", bind));
     bind.verb = AG_STR("escalate");
     bind.resource = AG_STR("roles");
@@ -436,14 +485,18 @@ TEST(rbac_admin_has_no_bind_or_escalate)
 /* §11.15 */
 TEST(rbac_aggregation_is_transitive_and_ignores_stored_rules)
 {
-    ag_rbac_t *p = load(LIST("{'kind':'ClusterRole','apiVersion':'rbac.authorization.k8s.io/v1','metadata':{'name':'crd-reader',"
-                             "'labels':{'rbac.authorization.k8s.io/aggregate-to-view':'true'}},"
-                             "'rules':[{'verbs':['get'],'apiGroups':['x.io'],'resources':['widgets']}]}",
-                             "{'kind':'ClusterRole','apiVersion':'rbac.authorization.k8s.io/v1','metadata':{'name':'stale'},"
-                             "'aggregationRule':{'clusterRoleSelectors':[{'matchLabels':{'none':'x'}}]},"
-                             "'rules':[{'verbs':['*'],'apiGroups':['*'],'resources':['*']}]}",
-                             RB("ns", "a", "ClusterRole", "admin", USER("adm")),
-                             RB("ns", "s", "ClusterRole", "stale", USER("st"))), true);
+    ag_rbac_t *p =
+        load(LIST("{'kind':'ClusterRole','apiVersion':'rbac.authorization.k8s.io/"
+                  "v1','metadata':{'name':'crd-reader',"
+                  "'labels':{'rbac.authorization.k8s.io/aggregate-to-view':'true'}},"
+                  "'rules':[{'verbs':['get'],'apiGroups':['x.io'],'resources':['widgets']}]}",
+                  "{'kind':'ClusterRole','apiVersion':'rbac.authorization.k8s.io/"
+                  "v1','metadata':{'name':'stale'},"
+                  "'aggregationRule':{'clusterRoleSelectors':[{'matchLabels':{'none':'x'}}]},"
+                  "'rules':[{'verbs':['*'],'apiGroups':['*'],'resources':['*']}]}",
+                  RB("ns", "a", "ClusterRole", "admin", USER("adm")),
+                  RB("ns", "s", "ClusterRole", "stale", USER("st"))),
+             true);
     CHECK(can(p, "adm", "", "GET", "/apis/x.io/v1/namespaces/ns/widgets/w"));
     CHECK(!can(p, "adm", "", "DELETE", "/apis/x.io/v1/namespaces/ns/widgets/w"));
     CHECK(!can(p, "st", "", "GET", "/api/v1/namespaces/ns/pods/p"));
@@ -452,14 +505,22 @@ TEST(rbac_aggregation_is_transitive_and_ignores_stored_rules)
 
 TEST(rbac_aggregation_selectors_use_match_expressions)
 {
-    ag_rbac_t *p = load(LIST("{'kind':'ClusterRole','metadata':{'name':'agg'},'aggregationRule':{'clusterRoleSelectors':["
-                             "{'matchExpressions':[{'key':'tier','operator':'In','values':['a','b']},{'key':'skip','operator':'DoesNotExist'}]},"
-                             "{'matchExpressions':[{'key':'extra','operator':'Exists'}]}]}}",
-                             "{'kind':'ClusterRole','metadata':{'name':'one','labels':{'tier':'a'}},'rules':[{'verbs':['get'],'apiGroups':[''],'resources':['one']}]}",
-                             "{'kind':'ClusterRole','metadata':{'name':'two','labels':{'tier':'b','skip':'y'}},'rules':[{'verbs':['get'],'apiGroups':[''],'resources':['two']}]}",
-                             "{'kind':'ClusterRole','metadata':{'name':'three','labels':{'extra':''}},'rules':[{'verbs':['get'],'apiGroups':[''],'resources':['three']}]}",
-                             "{'kind':'ClusterRole','metadata':{'name':'four','labels':{'tier':'c'}},'rules':[{'verbs':['get'],'apiGroups':[''],'resources':['four']}]}",
-                             CRB("b", "agg", USER("u"))), false);
+    ag_rbac_t *p =
+        load(LIST("{'kind':'ClusterRole','metadata':{'name':'agg'},'aggregationRule':{'"
+                  "clusterRoleSelectors':["
+                  "{'matchExpressions':[{'key':'tier','operator':'In','values':['a','b']},{'key':'"
+                  "skip','operator':'DoesNotExist'}]},"
+                  "{'matchExpressions':[{'key':'extra','operator':'Exists'}]}]}}",
+                  "{'kind':'ClusterRole','metadata':{'name':'one','labels':{'tier':'a'}},'rules':[{"
+                  "'verbs':['get'],'apiGroups':[''],'resources':['one']}]}",
+                  "{'kind':'ClusterRole','metadata':{'name':'two','labels':{'tier':'b','skip':'y'}}"
+                  ",'rules':[{'verbs':['get'],'apiGroups':[''],'resources':['two']}]}",
+                  "{'kind':'ClusterRole','metadata':{'name':'three','labels':{'extra':''}},'rules':"
+                  "[{'verbs':['get'],'apiGroups':[''],'resources':['three']}]}",
+                  "{'kind':'ClusterRole','metadata':{'name':'four','labels':{'tier':'c'}},'rules':["
+                  "{'verbs':['get'],'apiGroups':[''],'resources':['four']}]}",
+                  CRB("b", "agg", USER("u"))),
+             false);
     CHECK(can(p, "u", "", "GET", "/api/v1/one/x"));
     CHECK(!can(p, "u", "", "GET", "/api/v1/two/x"));
     CHECK(can(p, "u", "", "GET", "/api/v1/three/x"));
@@ -470,41 +531,63 @@ TEST(rbac_aggregation_selectors_use_match_expressions)
 /* §7.2 and §11.2: userextras/ * is not a wildcard */
 TEST(rbac_impersonation_rules_follow_resource_matching)
 {
-    ag_rbac_t *p = alice_with(role_json("{'verbs':['impersonate'],'apiGroups':[''],'resources':['users','groups']},"
-                                        "{'verbs':['impersonate'],'apiGroups':['authentication.k8s.io'],'resources':['userextras/*']}"));
-    ag_attrs_t u = {.resource_request = true, .verb = AG_STR("impersonate"), .resource = AG_STR("users"), .name = AG_STR("bob")};
+    ag_rbac_t *p = alice_with(
+        role_json("{'verbs':['impersonate'],'apiGroups':[''],'resources':['users','groups']},"
+                  "{'verbs':['impersonate'],'apiGroups':['authentication.k8s.io'],'resources':['"
+                  "userextras/*']}"));
+    ag_attrs_t u = {.resource_request = true,
+                    .verb = AG_STR("impersonate"),
+                    .resource = AG_STR("users"),
+                    .name = AG_STR("bob")};
     CHECK(can_attrs(p, "alice", "", u));
-    ag_attrs_t x = {.resource_request = true, .verb = AG_STR("impersonate"), .api_group = AG_STR("authentication.k8s.io"),
-                    .resource = AG_STR("userextras"), .subresource = AG_STR("scopes"), .name = AG_STR("read")};
+    ag_attrs_t x = {.resource_request = true,
+                    .verb = AG_STR("impersonate"),
+                    .api_group = AG_STR("authentication.k8s.io"),
+                    .resource = AG_STR("userextras"),
+                    .subresource = AG_STR("scopes"),
+                    .name = AG_STR("read")};
     CHECK(!can_attrs(p, "alice", "", x));
-    ag_attrs_t sa = {.resource_request = true, .verb = AG_STR("impersonate"), .resource = AG_STR("serviceaccounts"),
-                     .namespace_ = AG_STR("ns"), .name = AG_STR("sa")};
+    ag_attrs_t sa = {.resource_request = true,
+                     .verb = AG_STR("impersonate"),
+                     .resource = AG_STR("serviceaccounts"),
+                     .namespace_ = AG_STR("ns"),
+                     .name = AG_STR("sa")};
     CHECK(!can_attrs(p, "alice", "", sa)); /* SAs need serviceaccounts, not users */
     ag_rbac_unref(p);
-    p = alice_with(role_json("{'verbs':['impersonate'],'apiGroups':['authentication.k8s.io'],'resources':['*']}"));
+    p = alice_with(role_json(
+        "{'verbs':['impersonate'],'apiGroups':['authentication.k8s.io'],'resources':['*']}"));
     CHECK(can_attrs(p, "alice", "", x));
     ag_rbac_unref(p);
 }
 
 TEST(rbac_allow_reason_names_binding_role_and_subject)
 {
-    ag_rbac_t *p = load(LIST(CR("r", "{'verbs':['list'],'apiGroups':[''],'resources':['nodes']},{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
-                             RB("ns", "rb", "ClusterRole", "r", SA("ns", "bot")), CRB("crb", "r", GROUP("dev"))), false);
+    ag_rbac_t *p = load(LIST(CR("r", "{'verbs':['list'],'apiGroups':[''],'resources':['nodes']},{'"
+                                     "verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
+                             RB("ns", "rb", "ClusterRole", "r", SA("ns", "bot")),
+                             CRB("crb", "r", GROUP("dev"))),
+                        false);
     ag_buf_t r = AG_BUF_INIT(1024);
     user_t u = mkuser("system:serviceaccount:ns:bot", "");
-    ag_attrs_t at = {.resource_request = true, .verb = AG_STR("get"), .resource = AG_STR("pods"), .namespace_ = AG_STR("ns")};
+    ag_attrs_t at = {.resource_request = true,
+                     .verb = AG_STR("get"),
+                     .resource = AG_STR("pods"),
+                     .namespace_ = AG_STR("ns")};
     ag_authz_decision_t d;
     CHECK_EQ(ag_rbac_eval(p, &u.id, &at, &d), AG_AUTHZ_ALLOW);
     CHECK_EQ(d.rule_index, 1);
     ag_authz_reason(&d, &r);
-    CHECK_STREQ(r.p, "RBAC: allowed by RoleBinding \"rb/ns\" of ClusterRole \"r\" to ServiceAccount \"bot/ns\"");
+    CHECK_STREQ(
+        r.p,
+        "RBAC: allowed by RoleBinding \"rb/ns\" of ClusterRole \"r\" to ServiceAccount \"bot/ns\"");
     ag_buf_clear(&r);
     u = mkuser("carol", "dev");
     u.id.groups = u.g;
     at.verb = AG_STR("list"), at.resource = AG_STR("nodes"), at.namespace_ = AG_STR("");
     CHECK_EQ(ag_rbac_eval(p, &u.id, &at, &d), AG_AUTHZ_ALLOW);
     ag_authz_reason(&d, &r);
-    CHECK_STREQ(r.p, "RBAC: allowed by ClusterRoleBinding \"crb\" of ClusterRole \"r\" to Group \"dev\"");
+    CHECK_STREQ(
+        r.p, "RBAC: allowed by ClusterRoleBinding \"crb\" of ClusterRole \"r\" to Group \"dev\"");
     ag_buf_dispose(&r);
     ag_rbac_unref(p);
 }
@@ -513,14 +596,23 @@ TEST(rbac_deny_message_matches_the_api_server)
 {
     ag_identity_t alice = {.username = AG_STR("alice")};
     ag_buf_t m = AG_BUF_INIT(1024);
-    ag_attrs_t at = {.resource_request = true, .verb = AG_STR("list"), .resource = AG_STR("pods"), .namespace_ = AG_STR("kube-system")};
+    ag_attrs_t at = {.resource_request = true,
+                     .verb = AG_STR("list"),
+                     .resource = AG_STR("pods"),
+                     .namespace_ = AG_STR("kube-system")};
     ag_authz_deny_message(&alice, &at, &m);
-    CHECK_STREQ(m.p, "User \"alice\" cannot list resource \"pods\" in API group \"\" in the namespace \"kube-system\"");
+    CHECK_STREQ(m.p, "User \"alice\" cannot list resource \"pods\" in API group \"\" in the "
+                     "namespace \"kube-system\"");
     ag_buf_clear(&m);
-    ag_attrs_t cl = {.resource_request = true, .verb = AG_STR("get"), .api_group = AG_STR("apps"), .resource = AG_STR("deployments"),
-                     .subresource = AG_STR("scale"), .name = AG_STR("d")};
+    ag_attrs_t cl = {.resource_request = true,
+                     .verb = AG_STR("get"),
+                     .api_group = AG_STR("apps"),
+                     .resource = AG_STR("deployments"),
+                     .subresource = AG_STR("scale"),
+                     .name = AG_STR("d")};
     ag_authz_deny_message(&alice, &cl, &m);
-    CHECK_STREQ(m.p, "User \"alice\" cannot get resource \"deployments/scale\" in API group \"apps\" at the cluster scope");
+    CHECK_STREQ(m.p, "User \"alice\" cannot get resource \"deployments/scale\" in API group "
+                     "\"apps\" at the cluster scope");
     ag_buf_clear(&m);
     ag_attrs_t nr = {.verb = AG_STR("get"), .path = AG_STR("/metrics")};
     ag_identity_t sa = {.username = AG_STR("system:serviceaccount:ns:name")};
@@ -532,10 +624,12 @@ TEST(rbac_deny_message_matches_the_api_server)
     CHECK_STREQ(m.p, "User \"a\\\"b\\\\c\\n\" cannot get path \"/metrics\"");
     ag_buf_clear(&m);
     ag_authz_forbidden_message(&alice, &cl, AG_STR(""), &m);
-    CHECK_STREQ(m.p, "deployments.apps \"d\" is forbidden: User \"alice\" cannot get resource \"deployments/scale\" in API group \"apps\" at the cluster scope");
+    CHECK_STREQ(m.p, "deployments.apps \"d\" is forbidden: User \"alice\" cannot get resource "
+                     "\"deployments/scale\" in API group \"apps\" at the cluster scope");
     ag_buf_clear(&m);
     ag_authz_forbidden_message(&alice, &at, AG_STR("RBAC: x"), &m);
-    CHECK_STREQ(m.p, "pods is forbidden: User \"alice\" cannot list resource \"pods\" in API group \"\" in the namespace \"kube-system\": RBAC: x");
+    CHECK_STREQ(m.p, "pods is forbidden: User \"alice\" cannot list resource \"pods\" in API group "
+                     "\"\" in the namespace \"kube-system\": RBAC: x");
     ag_buf_clear(&m);
     ag_identity_t html = {.username = AG_STR("<b>&")};
     ag_authz_forbidden_message(&html, &nr, AG_STR(""), &m);
@@ -548,12 +642,13 @@ typedef struct {
     int n;
 } who_t;
 
-static void on_who(void *ctx, ag_str_t kind, ag_str_t ns, ag_str_t name, const ag_authz_decision_t *via)
+static void on_who(void *ctx, ag_str_t kind, ag_str_t ns, ag_str_t name,
+                   const ag_authz_decision_t *via)
 {
     who_t *w = ctx;
     size_t len = strlen(w->out);
-    snprintf(w->out + len, sizeof w->out - len, "%.*s/%.*s/%.*s via %.*s;", AG_STR_FMT(kind), AG_STR_FMT(ns),
-             AG_STR_FMT(name), AG_STR_FMT(via->binding_name));
+    snprintf(w->out + len, sizeof w->out - len, "%.*s/%.*s/%.*s via %.*s;", AG_STR_FMT(kind),
+             AG_STR_FMT(ns), AG_STR_FMT(name), AG_STR_FMT(via->binding_name));
     w->n++;
 }
 
@@ -562,8 +657,12 @@ TEST(rbac_who_can_lists_granting_subjects)
     ag_rbac_t *p = load(LIST(CR("r", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
                              RB("ns", "rb", "ClusterRole", "r", SA("ns", "bot") "," USER("alice")),
                              RB("other", "rb2", "ClusterRole", "r", USER("eve")),
-                             CRB("crb", "r", GROUP("dev")), CRB("none", "missing", USER("zed"))), false);
-    ag_attrs_t at = {.resource_request = true, .verb = AG_STR("get"), .resource = AG_STR("pods"), .namespace_ = AG_STR("ns")};
+                             CRB("crb", "r", GROUP("dev")), CRB("none", "missing", USER("zed"))),
+                        false);
+    ag_attrs_t at = {.resource_request = true,
+                     .verb = AG_STR("get"),
+                     .resource = AG_STR("pods"),
+                     .namespace_ = AG_STR("ns")};
     who_t w = {{0}, 0};
     ag_rbac_who_can(p, &at, on_who, &w);
     CHECK_STREQ(w.out, "ServiceAccount/ns/bot via rb;User//alice via rb;Group//dev via crb;");
@@ -579,22 +678,45 @@ TEST(rbac_load_rejects_invalid_objects_with_position)
     static const struct {
         const char *json, *want;
     } rows[] = {
-        {"{'kind':'ClusterRole','metadata':{'name':'r'},'rules':[{'apiGroups':[''],'resources':['pods']}]}", "verbs must contain"},
-        {"{'kind':'ClusterRole','metadata':{'name':'r'},'rules':[{'verbs':['get'],'resources':['pods']}]}", "at least one api group"},
-        {"{'kind':'ClusterRole','metadata':{'name':'r'},'rules':[{'verbs':['get'],'apiGroups':['']}]}", "at least one resource"},
-        {"{'kind':'ClusterRole','metadata':{'name':'r'},'rules':[{'verbs':['get'],'apiGroups':[''],'resources':['p'],'nonResourceURLs':['/x']}]}", "both regular resources"},
-        {"{'kind':'Role','metadata':{'name':'r','namespace':'n'},'rules':[{'verbs':['get'],'nonResourceURLs':['/x']}]}", "non-resource URLs"},
+        {"{'kind':'ClusterRole','metadata':{'name':'r'},'rules':[{'apiGroups':[''],'resources':['"
+         "pods']}]}",
+         "verbs must contain"},
+        {"{'kind':'ClusterRole','metadata':{'name':'r'},'rules':[{'verbs':['get'],'resources':['"
+         "pods']}]}",
+         "at least one api group"},
+        {"{'kind':'ClusterRole','metadata':{'name':'r'},'rules':[{'verbs':['get'],'apiGroups':['']}"
+         "]}",
+         "at least one resource"},
+        {"{'kind':'ClusterRole','metadata':{'name':'r'},'rules':[{'verbs':['get'],'apiGroups':[''],"
+         "'resources':['p'],'nonResourceURLs':['/x']}]}",
+         "both regular resources"},
+        {"{'kind':'Role','metadata':{'name':'r','namespace':'n'},'rules':[{'verbs':['get'],'"
+         "nonResourceURLs':['/x']}]}",
+         "non-resource URLs"},
         {"{'kind':'Role','metadata':{'name':'r'},'rules':[]}", "metadata.namespace"},
         {"{'kind':'ClusterRole','metadata':{},'rules':[]}", "metadata.name"},
-        {"{'kind':'ClusterRoleBinding','metadata':{'name':'b'},'roleRef':{'kind':'Role','name':'r'}}", "roleRef.kind"},
-        {"{'kind':'ClusterRoleBinding','metadata':{'name':'b'},'roleRef':{'kind':'Foo','name':'r'}}", "roleRef.kind"},
+        {"{'kind':'ClusterRoleBinding','metadata':{'name':'b'},'roleRef':{'kind':'Role','name':'r'}"
+         "}",
+         "roleRef.kind"},
+        {"{'kind':'ClusterRoleBinding','metadata':{'name':'b'},'roleRef':{'kind':'Foo','name':'r'}"
+         "}",
+         "roleRef.kind"},
         {"{'kind':'ClusterRoleBinding','metadata':{'name':'b'}}", "roleRef"},
-        {"{'kind':'ClusterRoleBinding','metadata':{'name':'b'},'roleRef':{'kind':'ClusterRole','name':'r'},'subjects':[{'kind':'Robot','name':'x'}]}", "subjects[].kind"},
-        {"{'kind':'ClusterRoleBinding','metadata':{'name':'b'},'roleRef':{'kind':'ClusterRole','name':'r'},'subjects':[{'kind':'User','apiGroup':'x','name':'x'}]}", "subjects[].apiGroup"},
-        {"{'kind':'ClusterRole','metadata':{'name':'r'},'aggregationRule':{'clusterRoleSelectors':[]}}", "clusterRoleSelectors"},
+        {"{'kind':'ClusterRoleBinding','metadata':{'name':'b'},'roleRef':{'kind':'ClusterRole','"
+         "name':'r'},'subjects':[{'kind':'Robot','name':'x'}]}",
+         "subjects[].kind"},
+        {"{'kind':'ClusterRoleBinding','metadata':{'name':'b'},'roleRef':{'kind':'ClusterRole','"
+         "name':'r'},'subjects':[{'kind':'User','apiGroup':'x','name':'x'}]}",
+         "subjects[].apiGroup"},
+        {"{'kind':'ClusterRole','metadata':{'name':'r'},'aggregationRule':{'clusterRoleSelectors':["
+         "]}}",
+         "clusterRoleSelectors"},
         {"{'kind':'Pod','metadata':{'name':'p'}}", "unsupported \"Pod\""},
-        {"{'kind':'ClusterRole','apiVersion':'rbac.authorization.k8s.io/v1beta1','metadata':{'name':'r'}}", "apiVersion"},
-        {"{'kind':'ClusterRole','metadata':{'name':'r'},'rules':[{'verbs':'get'}]}", "verbs: must be a list"},
+        {"{'kind':'ClusterRole','apiVersion':'rbac.authorization.k8s.io/"
+         "v1beta1','metadata':{'name':'r'}}",
+         "apiVersion"},
+        {"{'kind':'ClusterRole','metadata':{'name':'r'},'rules':[{'verbs':'get'}]}",
+         "verbs: must be a list"},
         {"[1,2", "f.json:1:"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -607,14 +729,19 @@ TEST(rbac_load_rejects_invalid_objects_with_position)
     CHECK(strstr(load_err(LIST(CR("r", ""), CR("r", ""))), "f.json:1:") != NULL);
     CHECK(strstr(load_err(LIST(CR("r", ""), CR("r", ""))), "duplicate ClusterRole \"r\"") != NULL);
     /* line and column point at the offending rule */
-    CHECK_STREQ(load_err("{'kind':'ClusterRole','metadata':{'name':'r'},\n 'rules':[\n  {'apiGroups':['']}]}"),
-                "f.json:3:3: rule: verbs must contain at least one value");
+    CHECK_STREQ(
+        load_err(
+            "{'kind':'ClusterRole','metadata':{'name':'r'},\n 'rules':[\n  {'apiGroups':['']}]}"),
+        "f.json:3:3: rule: verbs must contain at least one value");
 }
 
 TEST(rbac_typed_lists_and_single_objects_load)
 {
-    ag_rbac_t *p = load("{'kind':'ClusterRoleList','apiVersion':'rbac.authorization.k8s.io/v1','items':["
-                        "{'metadata':{'name':'r'},'rules':[{'verbs':['get'],'apiGroups':[''],'resources':['pods']}]}]}", false);
+    ag_rbac_t *p =
+        load("{'kind':'ClusterRoleList','apiVersion':'rbac.authorization.k8s.io/v1','items':["
+             "{'metadata':{'name':'r'},'rules':[{'verbs':['get'],'apiGroups':[''],'resources':['"
+             "pods']}]}]}",
+             false);
     ag_rbac_stats_t st;
     ag_rbac_stats(p, &st);
     CHECK_EQ(st.cluster_roles, 1);
@@ -629,7 +756,8 @@ TEST(rbac_typed_lists_and_single_objects_load)
 TEST(rbac_file_objects_replace_bootstrap_objects)
 {
     /* a dump from a cluster holds the bootstrap objects too: no duplicate error, the file wins */
-    ag_rbac_t *p = load(LIST(CRB("system:discovery", "system:discovery", GROUP("only-these"))), true);
+    ag_rbac_t *p =
+        load(LIST(CRB("system:discovery", "system:discovery", GROUP("only-these"))), true);
     CHECK(!can(p, "a", "system:authenticated", "GET", "/api"));
     CHECK(can(p, "a", "only-these", "GET", "/api"));
     ag_rbac_unref(p);
@@ -694,7 +822,8 @@ TEST(rbac_load_accepts_an_empty_directory)
 TEST(rbac_resource_names_empty_entry_matches_unnamed_requests)
 {
     /* upstream compares names literally: an entry "" matches a request without a name */
-    ag_rbac_t *p = alice_with(role_json("{'verbs':['list'],'apiGroups':[''],'resources':['pods'],'resourceNames':['']}"));
+    ag_rbac_t *p = alice_with(
+        role_json("{'verbs':['list'],'apiGroups':[''],'resources':['pods'],'resourceNames':['']}"));
     CHECK(can(p, "alice", "", "GET", "/api/v1/namespaces/ns/pods"));
     ag_rbac_unref(p);
 }
@@ -704,17 +833,17 @@ TEST(rbac_resource_names_empty_entry_matches_unnamed_requests)
  * each namespace's RoleBindings only there, each list in binding order. */
 TEST(rbac_one_principal_grants_stay_in_their_scope_and_order)
 {
-    ag_rbac_t *p = load(
-        LIST(CR("get-pods", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
-             CR("del-pods", "{'verbs':['delete'],'apiGroups':[''],'resources':['pods']}"),
-             CR("secrets", "{'verbs':['list'],'apiGroups':[''],'resources':['secrets']}"),
-             RB("a", "rb-a-get", "ClusterRole", "get-pods", USER("alice")),
-             RB("a", "rb-a-missing", "ClusterRole", "nope", USER("alice")),
-             RB("a", "rb-a-secrets", "ClusterRole", "secrets", USER("alice")),
-             RB("b", "rb-b-del", "ClusterRole", "del-pods", USER("alice")),
-             CRB("crb-get", "get-pods", USER("alice")),
-             RB("b", "rb-b-secrets", "ClusterRole", "secrets", USER("bob"))),
-        false);
+    ag_rbac_t *p =
+        load(LIST(CR("get-pods", "{'verbs':['get'],'apiGroups':[''],'resources':['pods']}"),
+                  CR("del-pods", "{'verbs':['delete'],'apiGroups':[''],'resources':['pods']}"),
+                  CR("secrets", "{'verbs':['list'],'apiGroups':[''],'resources':['secrets']}"),
+                  RB("a", "rb-a-get", "ClusterRole", "get-pods", USER("alice")),
+                  RB("a", "rb-a-missing", "ClusterRole", "nope", USER("alice")),
+                  RB("a", "rb-a-secrets", "ClusterRole", "secrets", USER("alice")),
+                  RB("b", "rb-b-del", "ClusterRole", "del-pods", USER("alice")),
+                  CRB("crb-get", "get-pods", USER("alice")),
+                  RB("b", "rb-b-secrets", "ClusterRole", "secrets", USER("bob"))),
+             false);
     CHECK(can(p, "alice", "", "GET", "/api/v1/namespaces/zz/pods/p"));
     CHECK(!can(p, "alice", "", "GET", "/api/v1/namespaces/zz/secrets"));
     CHECK(can(p, "alice", "", "GET", "/api/v1/namespaces/a/secrets"));
@@ -725,7 +854,9 @@ TEST(rbac_one_principal_grants_stay_in_their_scope_and_order)
     CHECK(!can(p, "alice", "", "DELETE", "/api/v1/pods"));
 
     user_t u = mkuser("alice", "");
-    ag_attrs_t at = {.resource_request = true, .verb = AG_STR("get"), .resource = AG_STR("pods"),
+    ag_attrs_t at = {.resource_request = true,
+                     .verb = AG_STR("get"),
+                     .resource = AG_STR("pods"),
                      .namespace_ = AG_STR("a")};
     ag_authz_decision_t d;
     CHECK_EQ(ag_rbac_eval(p, &u.id, &at, &d), AG_AUTHZ_ALLOW);
@@ -754,7 +885,9 @@ TEST(rbac_identity_with_many_groups_checks_every_group)
         groups[i] = ag_str_cstr(names[i]);
     }
     ag_identity_t id = {.username = AG_STR("carol"), .groups = groups, .ngroups = 40};
-    ag_attrs_t at = {.resource_request = true, .verb = AG_STR("get"), .resource = AG_STR("pods"),
+    ag_attrs_t at = {.resource_request = true,
+                     .verb = AG_STR("get"),
+                     .resource = AG_STR("pods"),
                      .namespace_ = AG_STR("ns")};
     ag_authz_decision_t d;
     CHECK_EQ(ag_rbac_eval(p, &id, &at, &d), AG_AUTHZ_ALLOW);
@@ -778,13 +911,14 @@ TEST(rbac_big_index_answers_like_a_small_one)
     enum { N = 70000 };
     ag_buf_t j = AG_BUF_INIT(16u << 20);
     ag_err e = ag_buf_append_cstr(
-        &j, "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
-            "{\"kind\":\"ClusterRole\",\"apiVersion\":\"rbac.authorization.k8s.io/v1\","
-            "\"metadata\":{\"name\":\"r\"},\"rules\":[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],"
-            "\"resources\":[\"pods\"]}]},"
-            "{\"kind\":\"RoleBinding\",\"apiVersion\":\"rbac.authorization.k8s.io/v1\","
-            "\"metadata\":{\"name\":\"rb\",\"namespace\":\"ns\"},\"roleRef\":{\"apiGroup\":"
-            "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"r\"},\"subjects\":[");
+        &j,
+        "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
+        "{\"kind\":\"ClusterRole\",\"apiVersion\":\"rbac.authorization.k8s.io/v1\","
+        "\"metadata\":{\"name\":\"r\"},\"rules\":[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],"
+        "\"resources\":[\"pods\"]}]},"
+        "{\"kind\":\"RoleBinding\",\"apiVersion\":\"rbac.authorization.k8s.io/v1\","
+        "\"metadata\":{\"name\":\"rb\",\"namespace\":\"ns\"},\"roleRef\":{\"apiGroup\":"
+        "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"r\"},\"subjects\":[");
     for (int i = 0; !e && i < N; i++)
         e = ag_buf_printf(&j, "%s{\"kind\":\"User\",\"name\":\"u-%d\"}", i ? "," : "", i);
     if (!e)

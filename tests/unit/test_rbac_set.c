@@ -5,9 +5,9 @@
  * Policies are written with ' for ". */
 #include <stdint.h>
 
-#include "bench/gen.h"
 #include "authz/rbac/rbac.h"
 #include "authz/rbac/rbac_set.h"
+#include "bench/gen.h"
 #include "testlib.h"
 
 static char *dq(const char *s)

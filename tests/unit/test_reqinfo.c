@@ -43,24 +43,43 @@ static int run_rows(const row_t *rows, size_t n)
 TEST(reqinfo_resource_paths)
 {
     static const row_t rows[] = {
-        {"GET", "/api/v1/namespaces/default/pods/web", true, "get", "api", "", "v1", "default", "pods", "", "web", "/api/v1/namespaces/default/pods/web"},
-        {"GET", "/api/v1/namespaces/default/pods", true, "list", "api", "", "v1", "default", "pods", "", "", "/api/v1/namespaces/default/pods"},
+        {"GET", "/api/v1/namespaces/default/pods/web", true, "get", "api", "", "v1", "default",
+         "pods", "", "web", "/api/v1/namespaces/default/pods/web"},
+        {"GET", "/api/v1/namespaces/default/pods", true, "list", "api", "", "v1", "default", "pods",
+         "", "", "/api/v1/namespaces/default/pods"},
         {"GET", "/api/v1/pods", true, "list", "api", "", "v1", "", "pods", "", "", "/api/v1/pods"},
-        {"POST", "/api/v1/namespaces/default/pods", true, "create", "api", "", "v1", "default", "pods", "", "", "/api/v1/namespaces/default/pods"},
-        {"PUT", "/api/v1/namespaces/default/pods/web", true, "update", "api", "", "v1", "default", "pods", "", "web", "/api/v1/namespaces/default/pods/web"},
-        {"PATCH", "/apis/apps/v1/namespaces/ns/deployments/d", true, "patch", "apis", "apps", "v1", "ns", "deployments", "", "d", "/apis/apps/v1/namespaces/ns/deployments/d"},
-        {"DELETE", "/apis/apps/v1/namespaces/ns/deployments/d", true, "delete", "apis", "apps", "v1", "ns", "deployments", "", "d", "/apis/apps/v1/namespaces/ns/deployments/d"},
-        {"DELETE", "/apis/apps/v1/namespaces/ns/deployments", true, "deletecollection", "apis", "apps", "v1", "ns", "deployments", "", "", "/apis/apps/v1/namespaces/ns/deployments"},
-        {"GET", "/apis/apps/v1/namespaces/ns/deployments/d/scale", true, "get", "apis", "apps", "v1", "ns", "deployments", "scale", "d", "/apis/apps/v1/namespaces/ns/deployments/d/scale"},
-        {"GET", "/api/v1/namespaces/ns/pods/p/log/extra/more", true, "get", "api", "", "v1", "ns", "pods", "log", "p", "/api/v1/namespaces/ns/pods/p/log/extra/more"},
-        {"GET", "/api/v1/nodes/n1", true, "get", "api", "", "v1", "", "nodes", "", "n1", "/api/v1/nodes/n1"},
-        {"GET", "/api/v1/nodes/n1/proxy/metrics", true, "get", "api", "", "v1", "", "nodes", "proxy", "n1", "/api/v1/nodes/n1/proxy/metrics"},
-        {"HEAD", "/api/v1/namespaces/ns/pods", true, "list", "api", "", "v1", "ns", "pods", "", "", "/api/v1/namespaces/ns/pods"},
-        {"PUT", "/api/v1/namespaces/ns/pods", true, "update", "api", "", "v1", "ns", "pods", "", "", "/api/v1/namespaces/ns/pods"},
-        {"POST", "/api/v1/namespaces/ns/pods/p/exec", true, "create", "api", "", "v1", "ns", "pods", "exec", "p", "/api/v1/namespaces/ns/pods/p/exec"},
-        {"OPTIONS", "/api/v1/namespaces/ns/pods", true, "", "api", "", "v1", "ns", "pods", "", "", "/api/v1/namespaces/ns/pods"},
-        {"GET", "/api/v1/namespaces/ns/services/https:web:443/proxy/x", true, "get", "api", "", "v1", "ns", "services", "proxy", "https:web:443", "/api/v1/namespaces/ns/services/https:web:443/proxy/x"},
-        {"GET", "/api/v1/namespaces/ns/pods/", true, "list", "api", "", "v1", "ns", "pods", "", "", "/api/v1/namespaces/ns/pods/"},
+        {"POST", "/api/v1/namespaces/default/pods", true, "create", "api", "", "v1", "default",
+         "pods", "", "", "/api/v1/namespaces/default/pods"},
+        {"PUT", "/api/v1/namespaces/default/pods/web", true, "update", "api", "", "v1", "default",
+         "pods", "", "web", "/api/v1/namespaces/default/pods/web"},
+        {"PATCH", "/apis/apps/v1/namespaces/ns/deployments/d", true, "patch", "apis", "apps", "v1",
+         "ns", "deployments", "", "d", "/apis/apps/v1/namespaces/ns/deployments/d"},
+        {"DELETE", "/apis/apps/v1/namespaces/ns/deployments/d", true, "delete", "apis", "apps",
+         "v1", "ns", "deployments", "", "d", "/apis/apps/v1/namespaces/ns/deployments/d"},
+        {"DELETE", "/apis/apps/v1/namespaces/ns/deployments", true, "deletecollection", "apis",
+         "apps", "v1", "ns", "deployments", "", "", "/apis/apps/v1/namespaces/ns/deployments"},
+        {"GET", "/apis/apps/v1/namespaces/ns/deployments/d/scale", true, "get", "apis", "apps",
+         "v1", "ns", "deployments", "scale", "d",
+         "/apis/apps/v1/namespaces/ns/deployments/d/scale"},
+        {"GET", "/api/v1/namespaces/ns/pods/p/log/extra/more", true, "get", "api", "", "v1", "ns",
+         "pods", "log", "p", "/api/v1/namespaces/ns/pods/p/log/extra/more"},
+        {"GET", "/api/v1/nodes/n1", true, "get", "api", "", "v1", "", "nodes", "", "n1",
+         "/api/v1/nodes/n1"},
+        {"GET", "/api/v1/nodes/n1/proxy/metrics", true, "get", "api", "", "v1", "", "nodes",
+         "proxy", "n1", "/api/v1/nodes/n1/proxy/metrics"},
+        {"HEAD", "/api/v1/namespaces/ns/pods", true, "list", "api", "", "v1", "ns", "pods", "", "",
+         "/api/v1/namespaces/ns/pods"},
+        {"PUT", "/api/v1/namespaces/ns/pods", true, "update", "api", "", "v1", "ns", "pods", "", "",
+         "/api/v1/namespaces/ns/pods"},
+        {"POST", "/api/v1/namespaces/ns/pods/p/exec", true, "create", "api", "", "v1", "ns", "pods",
+         "exec", "p", "/api/v1/namespaces/ns/pods/p/exec"},
+        {"OPTIONS", "/api/v1/namespaces/ns/pods", true, "", "api", "", "v1", "ns", "pods", "", "",
+         "/api/v1/namespaces/ns/pods"},
+        {"GET", "/api/v1/namespaces/ns/services/https:web:443/proxy/x", true, "get", "api", "",
+         "v1", "ns", "services", "proxy", "https:web:443",
+         "/api/v1/namespaces/ns/services/https:web:443/proxy/x"},
+        {"GET", "/api/v1/namespaces/ns/pods/", true, "list", "api", "", "v1", "ns", "pods", "", "",
+         "/api/v1/namespaces/ns/pods/"},
     };
     CHECK_EQ(RUN(rows), 0);
 }
@@ -68,14 +87,22 @@ TEST(reqinfo_resource_paths)
 TEST(reqinfo_namespace_object_has_its_own_namespace)
 {
     static const row_t rows[] = {
-        {"GET", "/api/v1/namespaces", true, "list", "api", "", "v1", "", "namespaces", "", "", "/api/v1/namespaces"},
-        {"POST", "/api/v1/namespaces", true, "create", "api", "", "v1", "", "namespaces", "", "", "/api/v1/namespaces"},
-        {"GET", "/api/v1/namespaces/ns1", true, "get", "api", "", "v1", "ns1", "namespaces", "", "ns1", "/api/v1/namespaces/ns1"},
-        {"DELETE", "/api/v1/namespaces/ns1", true, "delete", "api", "", "v1", "ns1", "namespaces", "", "ns1", "/api/v1/namespaces/ns1"},
-        {"PUT", "/api/v1/namespaces/ns1/status", true, "update", "api", "", "v1", "ns1", "namespaces", "status", "ns1", "/api/v1/namespaces/ns1/status"},
-        {"PUT", "/api/v1/namespaces/ns1/finalize", true, "update", "api", "", "v1", "ns1", "namespaces", "finalize", "ns1", "/api/v1/namespaces/ns1/finalize"},
-        {"GET", "/api/v1/namespaces/status", true, "get", "api", "", "v1", "status", "namespaces", "", "status", "/api/v1/namespaces/status"},
-        {"GET", "/api/v1/namespaces/ns1/status/extra", true, "get", "api", "", "v1", "ns1", "namespaces", "status", "ns1", "/api/v1/namespaces/ns1/status/extra"},
+        {"GET", "/api/v1/namespaces", true, "list", "api", "", "v1", "", "namespaces", "", "",
+         "/api/v1/namespaces"},
+        {"POST", "/api/v1/namespaces", true, "create", "api", "", "v1", "", "namespaces", "", "",
+         "/api/v1/namespaces"},
+        {"GET", "/api/v1/namespaces/ns1", true, "get", "api", "", "v1", "ns1", "namespaces", "",
+         "ns1", "/api/v1/namespaces/ns1"},
+        {"DELETE", "/api/v1/namespaces/ns1", true, "delete", "api", "", "v1", "ns1", "namespaces",
+         "", "ns1", "/api/v1/namespaces/ns1"},
+        {"PUT", "/api/v1/namespaces/ns1/status", true, "update", "api", "", "v1", "ns1",
+         "namespaces", "status", "ns1", "/api/v1/namespaces/ns1/status"},
+        {"PUT", "/api/v1/namespaces/ns1/finalize", true, "update", "api", "", "v1", "ns1",
+         "namespaces", "finalize", "ns1", "/api/v1/namespaces/ns1/finalize"},
+        {"GET", "/api/v1/namespaces/status", true, "get", "api", "", "v1", "status", "namespaces",
+         "", "status", "/api/v1/namespaces/status"},
+        {"GET", "/api/v1/namespaces/ns1/status/extra", true, "get", "api", "", "v1", "ns1",
+         "namespaces", "status", "ns1", "/api/v1/namespaces/ns1/status/extra"},
     };
     CHECK_EQ(RUN(rows), 0);
 }
@@ -90,7 +117,8 @@ TEST(reqinfo_non_resource_requests)
         {"GET", "/api/v1", false, "get", "", "", "", "", "", "", "", "/api/v1"},
         {"GET", "/apis", false, "get", "", "", "", "", "", "", "", "/apis"},
         {"GET", "/apis/apps", false, "get", "", "", "", "", "", "", "", "/apis/apps"},
-        {"POST", "/openapi/v3/apis/apps/v1", false, "post", "", "", "", "", "", "", "", "/openapi/v3/apis/apps/v1"},
+        {"POST", "/openapi/v3/apis/apps/v1", false, "post", "", "", "", "", "", "", "",
+         "/openapi/v3/apis/apps/v1"},
         {"GET", "/", false, "get", "", "", "", "", "", "", "", "/"},
         {"OPTIONS", "/version", false, "options", "", "", "", "", "", "", "", "/version"},
         {"DELETE", "/not-api/v/r", false, "delete", "", "", "", "", "", "", "", "/not-api/v/r"},
@@ -105,7 +133,8 @@ TEST(reqinfo_group_version_discovery_is_non_resource_with_apis_prefix)
 {
     static const row_t rows[] = {
         {"GET", "/apis/apps/v1", false, "get", "apis", "", "", "", "", "", "", "/apis/apps/v1"},
-        {"GET", "/apis/version/resource", false, "get", "apis", "", "", "", "", "", "", "/apis/version/resource"},
+        {"GET", "/apis/version/resource", false, "get", "apis", "", "", "", "", "", "",
+         "/apis/version/resource"},
     };
     CHECK_EQ(RUN(rows), 0);
 }
@@ -114,12 +143,18 @@ TEST(reqinfo_group_version_discovery_is_non_resource_with_apis_prefix)
 TEST(reqinfo_legacy_watch_and_proxy_prefixes_override_the_method)
 {
     static const row_t rows[] = {
-        {"GET", "/api/v1/watch/namespaces/ns/pods", true, "watch", "api", "", "v1", "ns", "pods", "", "", "/api/v1/watch/namespaces/ns/pods"},
-        {"DELETE", "/api/v1/watch/namespaces/ns/pods", true, "watch", "api", "", "v1", "ns", "pods", "", "", "/api/v1/watch/namespaces/ns/pods"},
-        {"GET", "/api/v1/watch/pods/p?fieldSelector=metadata.name%3Dq", true, "watch", "api", "", "v1", "", "pods", "", "p", "/api/v1/watch/pods/p"},
-        {"GET", "/api/v1/watch/pods?fieldSelector=metadata.name%3Dq", true, "watch", "api", "", "v1", "", "pods", "", "", "/api/v1/watch/pods"},
-        {"POST", "/api/v1/proxy/namespaces/ns/pods/p/a/b", true, "proxy", "api", "", "v1", "ns", "pods", "", "p", "/api/v1/proxy/namespaces/ns/pods/p/a/b"},
-        {"GET", "/api/v1/proxy/nodes/n1/stats", true, "proxy", "api", "", "v1", "", "nodes", "", "n1", "/api/v1/proxy/nodes/n1/stats"},
+        {"GET", "/api/v1/watch/namespaces/ns/pods", true, "watch", "api", "", "v1", "ns", "pods",
+         "", "", "/api/v1/watch/namespaces/ns/pods"},
+        {"DELETE", "/api/v1/watch/namespaces/ns/pods", true, "watch", "api", "", "v1", "ns", "pods",
+         "", "", "/api/v1/watch/namespaces/ns/pods"},
+        {"GET", "/api/v1/watch/pods/p?fieldSelector=metadata.name%3Dq", true, "watch", "api", "",
+         "v1", "", "pods", "", "p", "/api/v1/watch/pods/p"},
+        {"GET", "/api/v1/watch/pods?fieldSelector=metadata.name%3Dq", true, "watch", "api", "",
+         "v1", "", "pods", "", "", "/api/v1/watch/pods"},
+        {"POST", "/api/v1/proxy/namespaces/ns/pods/p/a/b", true, "proxy", "api", "", "v1", "ns",
+         "pods", "", "p", "/api/v1/proxy/namespaces/ns/pods/p/a/b"},
+        {"GET", "/api/v1/proxy/nodes/n1/stats", true, "proxy", "api", "", "v1", "", "nodes", "",
+         "n1", "/api/v1/proxy/nodes/n1/stats"},
     };
     CHECK_EQ(RUN(rows), 0);
 }
@@ -137,11 +172,21 @@ TEST(reqinfo_watch_query_values)
 {
     static const struct {
         const char *q, *verb;
-    } rows[] = {{"?watch", "watch"},       {"?watch=", "watch"},      {"?watch=1", "watch"},
-                {"?watch=true", "watch"},  {"?watch=yes", "watch"},   {"?watch=TRUE", "watch"},
-                {"?watch=0", "list"},      {"?watch=False", "list"},  {"?watch=false&watch=true", "list"},
-                {"?watch=true&watch=false", "watch"}, {"", "list"},   {"?watch%3D1", "list"},
-                {"?w%61tch=1", "watch"},   {"?watch=1;x", "list"},    {"?watch=%zz", "list"},
+    } rows[] = {{"?watch", "watch"},
+                {"?watch=", "watch"},
+                {"?watch=1", "watch"},
+                {"?watch=true", "watch"},
+                {"?watch=yes", "watch"},
+                {"?watch=TRUE", "watch"},
+                {"?watch=0", "list"},
+                {"?watch=False", "list"},
+                {"?watch=false&watch=true", "list"},
+                {"?watch=true&watch=false", "watch"},
+                {"", "list"},
+                {"?watch%3D1", "list"},
+                {"?w%61tch=1", "watch"},
+                {"?watch=1;x", "list"},
+                {"?watch=%zz", "list"},
                 {"?limit=5&watch=1", "watch"}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         ag_arena_t a;
@@ -174,19 +219,28 @@ TEST(reqinfo_field_selector_names_a_list)
         {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb", "list", "web"},
         {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name==web", "list", "web"},
         {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name!%3Dweb", "list", ""},
-        {"/api/v1/namespaces/ns/pods?fieldSelector=status.phase%3DRunning,metadata.name%3Dx", "list", "x"},
+        {"/api/v1/namespaces/ns/pods?fieldSelector=status.phase%3DRunning,metadata.name%3Dx",
+         "list", "x"},
         {"/api/v1/namespaces/ns/pods?watch=1&fieldSelector=metadata.name%3Dweb", "watch", "web"},
         {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Da,foo", "list", ""},
         {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb&limit=x", "list", ""},
-        {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb&timeoutSeconds=1.5", "list", ""},
-        {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb&limit=500&timeoutSeconds=-3", "list", "web"},
-        {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb&labelSelector=app%3Dx,tier+in+(a,b)", "list", "web"},
-        {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb&labelSelector=%3D%3D", "list", ""},
+        {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb&timeoutSeconds=1.5", "list",
+         ""},
+        {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb&limit=500&timeoutSeconds=-3",
+         "list", "web"},
+        {"/api/v1/namespaces/ns/"
+         "pods?fieldSelector=metadata.name%3Dweb&labelSelector=app%3Dx,tier+in+(a,b)",
+         "list", "web"},
+        {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb&labelSelector=%3D%3D",
+         "list", ""},
         {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3D..", "list", ""},
         {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Da%2Fb", "list", ""},
         {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Da%25b", "list", ""},
-        {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb&fieldSelector=metadata.name%3Dother", "list", "web"},
-        {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Db,metadata.name%3Da", "list", "a"},
+        {"/api/v1/namespaces/ns/"
+         "pods?fieldSelector=metadata.name%3Dweb&fieldSelector=metadata.name%3Dother",
+         "list", "web"},
+        {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Db,metadata.name%3Da", "list",
+         "a"},
         {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Da%5C,b", "list", "a,b"},
         {"/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Da%5Cb", "list", ""},
     };
@@ -208,7 +262,10 @@ TEST(reqinfo_delete_never_takes_a_name_from_the_field_selector)
     ag_arena_t a;
     ag_arena_init(&a, 0, 0);
     ag_attrs_t at;
-    CHECK_EQ(ag_reqinfo_parse(AG_STR("DELETE"), AG_STR("/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb"), &a, &at), 0);
+    CHECK_EQ(ag_reqinfo_parse(
+                 AG_STR("DELETE"),
+                 AG_STR("/api/v1/namespaces/ns/pods?fieldSelector=metadata.name%3Dweb"), &a, &at),
+             0);
     CHECK_SLICE(at.verb, "deletecollection");
     CHECK_SLICE(at.name, "");
     ag_arena_dispose(&a);
@@ -245,17 +302,31 @@ TEST(reqinfo_websocket_exec_needs_create)
     at = parse_get(&a, "/api/v1/namespaces/ns/pods/p/log");
     CHECK(!ag_reqinfo_needs_create_check(&at, true));
     ag_attrs_t post;
-    CHECK_EQ(ag_reqinfo_parse(AG_STR("POST"), AG_STR("/api/v1/namespaces/ns/pods/p/exec"), &a, &post), 0);
+    CHECK_EQ(
+        ag_reqinfo_parse(AG_STR("POST"), AG_STR("/api/v1/namespaces/ns/pods/p/exec"), &a, &post),
+        0);
     CHECK(!ag_reqinfo_needs_create_check(&post, true));
     ag_arena_dispose(&a);
 }
 
 TEST(reqinfo_label_selector_grammar)
 {
-    const char *good[] = {"", "a", "!a", "a=b", "a==b", "a!=b", "a=", "a in (x,y)", "a notin (x)",
-                          "a>3", "a<1", "example.com/app=web", "a=b,c!=d,!e", " a = b "};
-    const char *bad[] = {"==", "a in ()", "a in (x", "a>b", "a=b c", "-a=b", "a=-b",
-                         "Example.com/a=b", "a,", "a=b=c", "!a=b", "a in x"};
+    const char *good[] = {"",
+                          "a",
+                          "!a",
+                          "a=b",
+                          "a==b",
+                          "a!=b",
+                          "a=",
+                          "a in (x,y)",
+                          "a notin (x)",
+                          "a>3",
+                          "a<1",
+                          "example.com/app=web",
+                          "a=b,c!=d,!e",
+                          " a = b "};
+    const char *bad[] = {"==",   "a in ()",         "a in (x", "a>b",   "a=b c", "-a=b",
+                         "a=-b", "Example.com/a=b", "a,",      "a=b=c", "!a=b",  "a in x"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         if (!ag_reqinfo_label_selector_valid(ag_str_cstr(good[i]))) {
             fprintf(stderr, "  rejected %s\n", good[i]);

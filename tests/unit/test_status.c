@@ -8,8 +8,9 @@
 TEST(status_writes_kubernetes_status_json)
 {
     ag_buf_t out = AG_BUF_INIT(4096);
-    CHECK_EQ(ag_status_write(&out, 403, AG_STR("pods is forbidden: User \"bob\" cannot list "
-                                               "resource \"pods\"")),
+    CHECK_EQ(ag_status_write(&out, 403,
+                             AG_STR("pods is forbidden: User \"bob\" cannot list "
+                                    "resource \"pods\"")),
              0);
     CHECK_STREQ(out.p, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
                        "\"status\":\"Failure\",\"message\":\"pods is forbidden: User "

@@ -1,15 +1,15 @@
-/* Threat-model regressions at the core level (the shared reference ../shared/reference/threat-model.md; each
- * case names its number). The integration tests tests/integration/t_threat_*.sh prove the
- * same defences through the real binary; these pin the core properties they rest on:
- * what canon accepts is already the path the authorizer judges (#18), the exec create
- * rule covers every upgrade GET (#15), JSON duplicate keys never pass (#36). */
+/* Threat-model regressions at the core level (the shared reference
+ * ../shared/reference/threat-model.md; each case names its number). The integration tests
+ * tests/integration/t_threat_*.sh prove the same defences through the real binary; these pin the
+ * core properties they rest on: what canon accepts is already the path the authorizer judges (#18),
+ * the exec create rule covers every upgrade GET (#15), JSON duplicate keys never pass (#36). */
 #include <stdio.h>
 #include <string.h>
 
-#include "http/canon.h"
-#include "headsplit.h"
-#include "base/json.h"
 #include "authz/reqinfo.h"
+#include "base/json.h"
+#include "headsplit.h"
+#include "http/canon.h"
 #include "testlib.h"
 
 /* ---- #18: accepted targets need no normalization and decode to the same segments ------- */
@@ -76,9 +76,9 @@ static const char *path_problem(ag_str_t path)
 TEST(threat18_accepted_targets_are_judged_exactly_as_forwarded)
 {
     /* every 3-segment combination of these after a namespaced prefix: 15^3 targets */
-    static const char *const part[] = {"pods",  "..",    ".",    "%2e",  "%2E%2e", "%2f",
-                                       "%2F",   "%252e", "..;",  ";",    "",       "web",
-                                       "%5c",   "a%3Ab", "se%63rets"};
+    static const char *const part[] = {"pods", "..",  ".",     "%2e",   "%2E%2e",
+                                       "%2f",  "%2F", "%252e", "..;",   ";",
+                                       "",     "web", "%5c",   "a%3Ab", "se%63rets"};
     const size_t np = sizeof part / sizeof part[0];
     int accepted = 0, refused = 0;
     for (size_t i = 0; i < np * np * np; i++) {
@@ -131,16 +131,15 @@ TEST(threat15_create_check_covers_exec_attach_portforward_and_node_proxy_upgrade
         {"GET", "/api/v1/nodes/n1/proxy", true},
         {"GET", "/api/v1/namespaces/d/pods/web/log?follow=1", false},
         {"GET", "/api/v1/namespaces/d/pods/web", false},
-        {"POST", "/api/v1/namespaces/d/pods/web/exec?command=sh", false}, /* already create */
+        {"POST", "/api/v1/namespaces/d/pods/web/exec?command=sh", false},  /* already create */
         {"GET", "/apis/example.com/v1/namespaces/d/pods/web/exec", false}, /* not core pods */
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         ag_arena_t a;
         ag_attrs_t at;
         ag_arena_init(&a, 0, 0);
-        CHECK_EQ(ag_reqinfo_parse(ag_str_cstr(rows[i].method), ag_str_cstr(rows[i].target), &a,
-                                  &at),
-                 0);
+        CHECK_EQ(
+            ag_reqinfo_parse(ag_str_cstr(rows[i].method), ag_str_cstr(rows[i].target), &a, &at), 0);
         /* proxy/authz/authorize.c passes "any upgrade" (WebSocket or SPDY over GET) */
         if (ag_reqinfo_needs_create_check(&at, true) != rows[i].need)
             fprintf(stderr, "  row %zu: %s %s\n", i, rows[i].method, rows[i].target);
@@ -162,7 +161,8 @@ TEST(threat36_json_rejects_duplicate_keys_in_every_spelling)
         "{\"groups\":[{\"g\":1,\"g\":1}]}",
         "{\"\\u0061\":1,\"a\":2}",
     };
-    static const char *const ok[] = {"{\"iss\":\"a\",\"Iss\":\"b\"}", "{\"a\":{\"x\":1},\"b\":{\"x\":1}}"};
+    static const char *const ok[] = {"{\"iss\":\"a\",\"Iss\":\"b\"}",
+                                     "{\"a\":{\"x\":1},\"b\":{\"x\":1}}"};
     for (size_t i = 0; i < sizeof dup / sizeof dup[0]; i++) {
         ag_arena_t a;
         ag_json_t doc;

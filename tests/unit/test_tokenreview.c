@@ -1,8 +1,8 @@
 /* Tests for core/review/tokenreview.c: TokenReview requests as kube-apiserver's webhook
  * authenticator sends them, and responses checked by re-parsing them as JSON. */
-#include "testlib.h"
 #include "base/json.h"
 #include "review/tokenreview.h"
+#include "testlib.h"
 
 static ag_arena_t arena;
 
@@ -67,24 +67,38 @@ TEST(tokenreview_rejects_wrong_kind_version_and_types)
     ag_tokenreview_req_t r;
     const char *why;
     CHECK_EQ(parse("{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"SubjectAccessReview\","
-                   "\"spec\":{\"token\":\"t\"}}", &r, &why), AG_E_PARSE);
+                   "\"spec\":{\"token\":\"t\"}}",
+                   &r, &why),
+             AG_E_PARSE);
     CHECK_EQ(parse("{\"apiVersion\":\"authentication.k8s.io/v2\",\"kind\":\"TokenReview\","
-                   "\"spec\":{\"token\":\"t\"}}", &r, &why), AG_E_PARSE);
+                   "\"spec\":{\"token\":\"t\"}}",
+                   &r, &why),
+             AG_E_PARSE);
     CHECK_EQ(parse("{\"kind\":\"TokenReview\",\"spec\":{\"token\":\"t\"}}", &r, &why), AG_E_PARSE);
     CHECK_EQ(parse("{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\","
-                   "\"spec\":{\"token\":42}}", &r, &why), AG_E_PARSE);
+                   "\"spec\":{\"token\":42}}",
+                   &r, &why),
+             AG_E_PARSE);
     CHECK_STREQ(why, "spec.token must be a string");
     CHECK_EQ(parse("{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\","
-                   "\"spec\":{\"token\":\"t\",\"audiences\":\"api\"}}", &r, &why), AG_E_PARSE);
+                   "\"spec\":{\"token\":\"t\",\"audiences\":\"api\"}}",
+                   &r, &why),
+             AG_E_PARSE);
     CHECK_EQ(parse("{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\","
-                   "\"spec\":{\"token\":\"t\",\"audiences\":[1]}}", &r, &why), AG_E_PARSE);
+                   "\"spec\":{\"token\":\"t\",\"audiences\":[1]}}",
+                   &r, &why),
+             AG_E_PARSE);
     CHECK_EQ(parse("{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\","
-                   "\"spec\":[]}", &r, &why), AG_E_PARSE);
+                   "\"spec\":[]}",
+                   &r, &why),
+             AG_E_PARSE);
     CHECK_EQ(parse("[]", &r, &why), AG_E_PARSE);
     CHECK_EQ(parse("not json", &r, &why), AG_E_PARSE);
     /* two tokens: which one would be verified? Duplicate keys are refused. */
     CHECK_EQ(parse("{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\","
-                   "\"spec\":{\"token\":\"a\",\"token\":\"b\"}}", &r, &why), AG_E_PARSE);
+                   "\"spec\":{\"token\":\"a\",\"token\":\"b\"}}",
+                   &r, &why),
+             AG_E_PARSE);
 }
 
 TEST(tokenreview_bounds_body_and_audiences)
@@ -130,10 +144,12 @@ TEST(tokenreview_writes_authenticated_user_exactly)
                        .extra = extra,
                        .nextra = 1};
     ag_str_t auds[] = {AG_STR("https://kubernetes.default.svc")};
-    ag_tokenreview_req_t req = {.version = AG_TOKENREVIEW_V1, .token = AG_STR("SECRET-TOKEN"),
-                                .audiences = auds, .naudiences = 1};
-    ag_tokenreview_status_t st = {.authenticated = true, .user = &u, .audiences = auds,
-                                  .naudiences = 1};
+    ag_tokenreview_req_t req = {.version = AG_TOKENREVIEW_V1,
+                                .token = AG_STR("SECRET-TOKEN"),
+                                .audiences = auds,
+                                .naudiences = 1};
+    ag_tokenreview_status_t st = {
+        .authenticated = true, .user = &u, .audiences = auds, .naudiences = 1};
     ag_buf_t out = AG_BUF_INIT(1 << 16);
     CHECK_EQ(ag_tokenreview_write(&out, &req, &st), 0);
     CHECK(strstr(out.p, "SECRET-TOKEN") == NULL); /* the token is never echoed */

@@ -12,12 +12,12 @@
  * usable asymmetric key, the JWK's "alg" differing from the token's); those are counted. */
 #include <stdio.h>
 
+#include "authn/jwks.h"
+#include "authn/jwt.h"
 #include "base/arena.h"
 #include "base/b64.h"
 #include "base/buf.h"
 #include "base/json.h"
-#include "authn/jwks.h"
-#include "authn/jwt.h"
 #include "testlib.h"
 
 #ifndef AG_WYCHEPROOF_DIR

@@ -7,8 +7,8 @@
 #include "authz/azure/azrbac.h"
 #include "authz/rbac/rbac.h"
 #include "authz/reqinfo.h"
-#include "testlib.h"
 #include "base/yaml2json.h"
+#include "testlib.h"
 
 /* The JSON for <yaml>, or "ERR L:C msg" (static buffer). */
 static const char *conv(const char *yaml)

@@ -25,11 +25,11 @@ typedef struct {
 } th_request_t;
 
 typedef struct {
-    int status;         /* 0: never answer (the connection hangs) */
-    char headers[512];  /* extra header lines, each ending in \r\n */
-    const char *body;   /* copied */
+    int status;        /* 0: never answer (the connection hangs) */
+    char headers[512]; /* extra header lines, each ending in \r\n */
+    const char *body;  /* copied */
     size_t body_n;
-    bool no_length;     /* close-delimited body, no Content-Length */
+    bool no_length; /* close-delimited body, no Content-Length */
 } th_reply_t;
 
 typedef void (*th_handler_fn)(const th_request_t *rq, th_reply_t *out);
@@ -118,7 +118,8 @@ static void th_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     if (!end || c->answered)
         return;
     const char *cl = strcasestr(c->buf, "\r\ncontent-length:");
-    size_t hlen = (size_t)(end - c->buf) + 4, blen = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+    size_t hlen = (size_t)(end - c->buf) + 4,
+           blen = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
     if (c->n < hlen + blen)
         return;
     c->answered = true;

@@ -27,53 +27,52 @@ static void ag_test_register(const char *name, ag_test_fn fn)
         ag_tests[ag_ntests++].name = name, ag_tests[ag_ntests - 1].fn = fn;
 }
 
-#define TEST(name)                                                                     \
-    static void test_##name(void);                                                     \
-    __attribute__((constructor)) static void ag_reg_##name(void)                       \
-    {                                                                                  \
-        ag_test_register(#name, test_##name);                                          \
-    }                                                                                  \
+#define TEST(name)                                                                                 \
+    static void test_##name(void);                                                                 \
+    __attribute__((constructor)) static void ag_reg_##name(void)                                   \
+    {                                                                                              \
+        ag_test_register(#name, test_##name);                                                      \
+    }                                                                                              \
     static void test_##name(void)
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-            ag_test_failures++;                                                        \
-        }                                                                              \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            ag_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                                 \
-    do {                                                                               \
-        long long ag_a_ = (long long)(a), ag_b_ = (long long)(b);                      \
-        if (ag_a_ != ag_b_) {                                                          \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, expected %s == %lld\n", \
-                    __FILE__, __LINE__, #a, ag_a_, #b, ag_b_);                         \
-            ag_test_failures++;                                                        \
-        }                                                                              \
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        long long ag_a_ = (long long)(a), ag_b_ = (long long)(b);                                  \
+        if (ag_a_ != ag_b_) {                                                                      \
+            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, expected %s == %lld\n", __FILE__, \
+                    __LINE__, #a, ag_a_, #b, ag_b_);                                               \
+            ag_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STREQ(a, b)                                                              \
-    do {                                                                               \
-        const char *ag_a_ = (a), *ag_b_ = (b);                                         \
-        if (!ag_a_ || !ag_b_ || strcmp(ag_a_, ag_b_) != 0) {                           \
-            fprintf(stderr, "%s:%d: CHECK_STREQ failed: %s = \"%s\", expected \"%s\"\n", \
-                    __FILE__, __LINE__, #a, ag_a_ ? ag_a_ : "(null)",                  \
-                    ag_b_ ? ag_b_ : "(null)");                                         \
-            ag_test_failures++;                                                        \
-        }                                                                              \
+#define CHECK_STREQ(a, b)                                                                          \
+    do {                                                                                           \
+        const char *ag_a_ = (a), *ag_b_ = (b);                                                     \
+        if (!ag_a_ || !ag_b_ || strcmp(ag_a_, ag_b_) != 0) {                                       \
+            fprintf(stderr, "%s:%d: CHECK_STREQ failed: %s = \"%s\", expected \"%s\"\n", __FILE__, \
+                    __LINE__, #a, ag_a_ ? ag_a_ : "(null)", ag_b_ ? ag_b_ : "(null)");             \
+            ag_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
 /* Compares an ag_str_t with a C string. */
-#define CHECK_SLICE(s, lit)                                                            \
-    do {                                                                               \
-        ag_str_t ag_s_ = (s);                                                          \
-        const char *ag_l_ = (lit);                                                     \
-        if (ag_s_.n != strlen(ag_l_) || (ag_s_.n && memcmp(ag_s_.p, ag_l_, ag_s_.n))) { \
-            fprintf(stderr, "%s:%d: CHECK_SLICE failed: %s = \"%.*s\", expected \"%s\"\n", \
-                    __FILE__, __LINE__, #s, (int)ag_s_.n, ag_s_.p ? ag_s_.p : "", ag_l_); \
-            ag_test_failures++;                                                        \
-        }                                                                              \
+#define CHECK_SLICE(s, lit)                                                                        \
+    do {                                                                                           \
+        ag_str_t ag_s_ = (s);                                                                      \
+        const char *ag_l_ = (lit);                                                                 \
+        if (ag_s_.n != strlen(ag_l_) || (ag_s_.n && memcmp(ag_s_.p, ag_l_, ag_s_.n))) {            \
+            fprintf(stderr, "%s:%d: CHECK_SLICE failed: %s = \"%.*s\", expected \"%s\"\n",         \
+                    __FILE__, __LINE__, #s, (int)ag_s_.n, ag_s_.p ? ag_s_.p : "", ag_l_);          \
+            ag_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
 int main(int argc, char **argv)

@@ -6,15 +6,16 @@
  *
  * Owns: the policy snapshot (immutable once loaded, refcounted; a reload builds a new one).
  * Never: does I/O after load, allocates per request, or grants on an error (fail closed).
- * Spec: the shared reference ../shared/reference/azure-rbac.md (section numbers below refer to it). */
+ * Spec: the shared reference ../shared/reference/azure-rbac.md (section numbers below refer to it).
+ */
 #ifndef AG_AZRBAC_H
 #define AG_AZRBAC_H
 
+#include "authn/identity.h"
 #include "authz/authz.h"
+#include "authz/rules.h"
 #include "base/buf.h"
 #include "base/err.h"
-#include "authn/identity.h"
-#include "authz/rules.h"
 #include "base/str.h"
 
 typedef struct ag_azrbac ag_azrbac_t; /* immutable snapshot, refcounted */

@@ -2,13 +2,13 @@
  * documented shape is an error, so the poller keeps the last good set. */
 #include "authz/azure/azrbac_arm.h"
 
-#include "graph/graph.h"
 #include "base/json.h"
+#include "graph/graph.h"
 
 static const char *const types[AG_ARM_KINDS] = {"roleDefinitions", "roleAssignments",
-                                                 "denyAssignments"};
+                                                "denyAssignments"};
 static const char *const labels[AG_ARM_KINDS] = {"role_definitions", "role_assignments",
-                                                  "deny_assignments"};
+                                                 "deny_assignments"};
 
 const char *ag_arm_kind_type(ag_arm_kind k)
 {
@@ -26,8 +26,8 @@ static ag_err append_path(ag_buf_t *out, ag_str_t scope)
     for (size_t i = 0; i < scope.n; i++) {
         unsigned char ch = (unsigned char)scope.p[i];
         bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                     (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
-                     ch == '~' || ch == '/';
+                     (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~' ||
+                     ch == '/';
         char enc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
         ag_err err = plain ? ag_buf_append(out, &scope.p[i], 1) : ag_buf_append(out, enc, 3);
         if (err)

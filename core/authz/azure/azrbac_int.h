@@ -1,16 +1,16 @@
 /* Internal layout of an Azure RBAC snapshot, shared by azrbac_load.c (builds it) and
- * azrbac.c (decides with it), and azrbac_rules.c (lists it as rules). Not for use elsewhere. Everything
- * is immutable after ag_azrbac_load* returns; strings live in the snapshot arena, the four arrays
- * are malloc'ed (owned by the snapshot). */
+ * azrbac.c (decides with it), and azrbac_rules.c (lists it as rules). Not for use elsewhere.
+ * Everything is immutable after ag_azrbac_load* returns; strings live in the snapshot arena, the
+ * four arrays are malloc'ed (owned by the snapshot). */
 #ifndef AG_AZRBAC_INT_H
 #define AG_AZRBAC_INT_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "base/arena.h"
-#include "authz/azure/azrbac_perm.h"
 #include "authz/azure/azrbac.h"
+#include "authz/azure/azrbac_perm.h"
+#include "base/arena.h"
 
 /* One permission block of a role or deny assignment, each list compiled. */
 typedef struct {
@@ -36,8 +36,8 @@ typedef struct {
     ag_str_t scope_lc; /* normalized, lower-case */
     ag_str_t ns;       /* lower-case namespace when kind == AZ_AT_NAMESPACE */
     int kind;
-    int role;         /* index into roles; -1 when the role is unknown (grants nothing) */
-    bool conditional; /* carries an ABAC condition: grants nothing (not evaluated) */
+    int role;          /* index into roles; -1 when the role is unknown (grants nothing) */
+    bool conditional;  /* carries an ABAC condition: grants nothing (not evaluated) */
     bool listed_above; /* at a management group ARM listed for the cluster: an ancestor */
 } az_asg_t;
 

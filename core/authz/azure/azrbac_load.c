@@ -369,8 +369,8 @@ static ag_err load_deny(az_ld_t *ld, ag_json_ref item, int idx)
         return fail(ld, AG_E_PARSE, idx, "scope", "expected a scope such as /subscriptions/ID");
     ag_azrbac_t *p = ld->p;
     d.listed_above = ld->listed && mg_scope(scope_lc);
-    if (!ag_azscope_covers(scope_lc, p->cluster_lc) && !ag_azscope_covers(p->cluster_lc, scope_lc) &&
-        !d.listed_above)
+    if (!ag_azscope_covers(scope_lc, p->cluster_lc) &&
+        !ag_azscope_covers(p->cluster_lc, scope_lc) && !d.listed_above)
         return 0; /* elsewhere: never applies to this cluster */
     if ((err = parse_blocks(ld, props, idx, &d.blocks, &d.nblocks)) ||
         (err = load_principals(ld, props, "principals", idx, &d.principals, &d.nprincipals,
@@ -491,7 +491,8 @@ static ag_err load_all(const az_src_t *defs, int ndef, const az_src_t *asg, int 
 {
     az_ld_t ld = {.errmsg = errmsg, .src = "azure"};
     const az_src_t builtin = {{ag_azure_builtin_roles_json, ag_azure_builtin_roles_json_len},
-                              "built-in role definitions", false};
+                              "built-in role definitions",
+                              false};
     ag_err err = 0;
     ag_arena_init(&ld.tmp, 1 << 16, 0);
     if (!(ld.p = calloc(1, sizeof *ld.p))) {
@@ -534,8 +535,7 @@ out:
 ag_err ag_azrbac_load_srcs(const ag_azrbac_srcs_t *in, const ag_azrbac_opts_t *opts,
                            ag_azrbac_t **out, ag_buf_t *errmsg)
 {
-    return load_all(in->defs, in->ndefs, in->asg, in->nasg, in->deny, in->ndeny, opts, out,
-                    errmsg);
+    return load_all(in->defs, in->ndefs, in->asg, in->nasg, in->deny, in->ndeny, opts, out, errmsg);
 }
 
 ag_err ag_azrbac_load_mem(ag_str_t definitions_json, ag_str_t assignments_json, ag_str_t deny_json,

@@ -13,11 +13,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "authn/identity.h"
 #include "authz/authz.h"
+#include "authz/rules.h"
 #include "base/buf.h"
 #include "base/err.h"
-#include "authn/identity.h"
-#include "authz/rules.h"
 #include "base/str.h"
 
 #define AG_RBAC_MAX_FILE_BYTES (512u << 20) /* one policy file; a 100k-object dump is ~60 MiB */

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/arena.h"
 #include "authz/rbac/rbac.h"
+#include "base/arena.h"
 
 typedef struct {
     const ag_str_t *v;
@@ -167,7 +167,7 @@ struct ag_rbac {
     size_t nslots;
     rbac_nsslot_t *nss; /* namespace ids; open addressing; nnsslots is a power of two */
     size_t nnsslots;
-    void *index_mem; /* owned: slots and principals of a big index (else in the arena) */
+    void *index_mem;     /* owned: slots and principals of a big index (else in the arena) */
     int64_t *boundaries; /* every window start and end, sorted, distinct (arena) */
     int nboundaries;
     ag_rbac_stats_t stats;

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "base/json.h"
 #include "authz/rbac/rbac.h"
 #include "authz/rbac/rbac_int.h"
+#include "base/json.h"
 #include "base/rfc3339.h"
 #include "base/yaml2json.h"
 
@@ -52,7 +52,7 @@ typedef struct {
     void (*refuse)(void *ctx, char kind, ag_str_t ns, ag_str_t name);
     void *ctx;
     int refused;
-    ag_str_t *strs;      /* interned strings: verbs, groups, kinds, namespaces repeat a lot */
+    ag_str_t *strs; /* interned strings: verbs, groups, kinds, namespaces repeat a lot */
     size_t nstrs, capstrs;
 } loader_t;
 

@@ -17,9 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "authz/rbac/rbac.h"
 #include "base/buf.h"
 #include "base/err.h"
-#include "authz/rbac/rbac.h"
 #include "base/str.h"
 
 typedef struct ag_rbac_set ag_rbac_set_t;
