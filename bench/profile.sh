@@ -9,12 +9,13 @@
 # kernel/syscalls, other), then the top symbols. Loopback only, bounded, every process it
 # starts is stopped on exit.
 #   bench/profile.sh [SECONDS]        (default 10; needs perf, and the build in $AG_BENCH_BUILD)
+#   AG_PROFILE_VARIANT=rbac bench/profile.sh   the same for another target of authgate.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 source bench/peers/upstream.sh
 source bench/peers/authgate.sh
-SECS=${1:-10}
+SECS=${1:-10} VARIANT=${AG_PROFILE_VARIANT:-prod}
 ((SECS >= 2 && SECS <= 60)) || { echo "profile.sh: SECONDS in 2..60" >&2; exit 2; }
 BUILD=${AG_BENCH_BUILD:-build-bench}
 AUTHGATE=${AUTHGATE:-$BUILD/authgate}
@@ -28,7 +29,7 @@ up=$(ag_free_port)
 peer_upstream_start "$d" "$up"
 ag_wait_port "$up" 100 || { echo "upstream did not start" >&2; exit 1; }
 port=$(ag_free_port)
-peer_authgate_start "$d" "$port" 1 "$up" prod
+peer_authgate_start "$d" "$port" 1 "$up" "$VARIANT"
 ag_wait_port "$port" 200 || { echo "authgate did not start: $(tail -2 "$AG_LAST_LOG")" >&2; exit 1; }
 gw=$AG_LAST_PID
 url="https://127.0.0.1:$port/api/v1/namespaces/default/pods/web-0"
@@ -38,20 +39,23 @@ lg() { # SECONDS JSON
     --cpu-pids "$gw" --json "$2" --quiet "$url"
 }
 lg 2 "$d/warm.json" # token cache and connections warm
-(for ((i = 0; i < SECS + 5; i++)); do
-  curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$(cat "$d/admin-port")/metrics" || true
-  sleep 1
-done) &
-AG_PIDS+=("$!")
+if [[ $VARIANT == prod ]]; then
+  metrics="http://127.0.0.1:$(cat "$d/admin-port")/metrics"
+  (for ((i = 0; i < SECS + 5; i++)); do
+    curl -s -o /dev/null --max-time 2 "$metrics" || true
+    sleep 1
+  done) &
+  AG_PIDS+=("$!")
+fi
 perf record -q -F 1999 -p "$gw" -o "$d/perf.data" -- sleep $((SECS + 1)) 2>"$d/perf.err" &
 perfpid=$!
 lg "$SECS" "$d/run.json"
 wait "$perfpid" || true
 perf report -i "$d/perf.data" --no-children --sort dso,sym --stdio -q --percent-limit 0 \
   2>/dev/null >"$d/report.txt"
-python3 - "$d/report.txt" "$d/run.json" "$(uptime | sed 's/.*load average: //')" <<'PY'
+python3 - "$d/report.txt" "$d/run.json" "$(uptime | sed 's/.*load average: //')" "$VARIANT" <<'PY'
 import json, re, sys
-rep, run, load = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3]
+rep, run, load, variant = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3], sys.argv[4]
 c = run["closed"]
 us_req = c["cpu_ticks"] * 1e6 / c["clk_tck"] / run["completed"]
 cats = [  # (category, dso regex, symbol regex): the first match wins
@@ -60,14 +64,15 @@ cats = [  # (category, dso regex, symbol regex): the first match wins
     ("authentication (token cache: HMAC-SHA256, lookup)", r"mbedcrypto", r"sha256|md_|hmac"),
     ("mbedTLS crypto, other", r"mbedcrypto", r""),
     ("HTTP parsing (llhttp, head, canonical checks, forward head)", r"",
-     r"llhttp|ag_h1_|ag_canon|ag_header|ag_forward|ag_reqinfo|parse_head|put_relayed|"
+     r"llhttp|ag_h1_|ag_canon|ag_header|ag_forward|ag_reqinfo|parse_head|put_relayed|field_span|"
      r"send_response_head|nominated|on_req_|on_resp_"),
     ("authentication (token cache: HMAC-SHA256, lookup)", r"authgate",
-     r"ag_authn|tokencache|slot_of|ag_tc_|authenticate|ag_jwt|ag_identity|sha256|shani|hmac|keys"),
+     r"ag_authn|tokencache|slot_of|ag_tc_|authenticate|ag_jwt|ag_identity|copy_identity|sha256|"
+     r"shani|hmac|keys"),
     ("authorization (RBAC, impersonation, chain)", r"authgate",
      r"ag_rbac|ag_authz|rbac|find_hashed|principal|ag_impersonate|authorize|ag_policy|snapshot|"
-     r"chain|decision|verb|ag_attr"),
-    ("audit (ring, writer thread, JSON)", r"authgate", r"audit|ag_json|rfc3339|ring"),
+     r"chain|decision|verb|ag_attr|ag_snap"),
+    ("audit (ring, writer thread, JSON)", r"authgate", r"audit|ag_json|rfc3339|ring|^publish$"),
     ("metrics (per-request cells, scrape)", r"", r"metrics|ag_hist"),
     ("event loop (libuv)", r"libuv", r""),
     ("libc (memcpy, malloc, ...)", r"libc", r""),
@@ -91,7 +96,7 @@ for line in open(rep):
     else:
         by[OTHER] = by.get(OTHER, 0) + pct
         others.append((pct, dso, sym))
-print(f"authgate-prod, 1 worker, loadgen --closed 64 connections: {run['achieved_rate']:.0f} req/s, "
+print(f"authgate-{variant}, 1 worker, loadgen --closed 64 connections: {run['achieved_rate']:.0f} req/s, "
       f"{us_req:.1f} us CPU per request (utime+stime), {run['completed']} requests; "
       f"load average {load}\n")
 print("| where | share of samples | us per request |\n|---|---:|---:|")
