@@ -63,6 +63,7 @@ struct job {
     ag_identity_t id;
     ag_authn_info_t info;    /* info.issuer: only while the section is entered (step_verify) */
     long long lookup_ttl_ms; /* the issuer's, kept for on_confirm */
+    uint64_t kid_gen;        /* the section whose key manager an unknown kid asked */
     /* the gate's view */
     ag_gate_t *g;
     ag_gate_result sync_result;
@@ -330,6 +331,11 @@ static void on_keys(void *arg, ag_keys_outcome o)
         step_verify(j);
         return; /* once: j->refreshed stops a second round */
     }
+    if (o == AG_KEYS_FAILED && ag_snap_generation(j->a->dom) != j->kid_gen) {
+        j->refreshed = false; /* a reload replaced the manager asked: ask the new one */
+        step_verify(j);
+        return;
+    }
     if (j->owner)
         ag_tokencache_fail(j->a->cache, &j->key, now_ms(),
                            j->info.kid.n ? AG_AUTHN_UNKNOWN_KID : AG_AUTHN_NO_KEYS, false);
@@ -378,6 +384,7 @@ static void verify_in(job_t *j, const section_t *sec)
         ag_issuer_keys_remote(j->info.issuer)) {
         j->refreshed = true;
         j->parked = true;
+        j->kid_gen = sec->snap.generation;
         if (ag_keys_refresh_for_kid(sec->keys, j->info.issuer, j->info.kid, j->mb, on_keys, j,
                                     &j->kw) == 0)
             return;
