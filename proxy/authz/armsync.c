@@ -242,7 +242,10 @@ static void poll_end(ag_armsync_t *s, ag_err err)
         s->once_err = err;
         return;
     }
-    schedule(s, (uint64_t)s->c->arm.poll_interval_ms, on_poll_timer);
+    uint64_t next = (uint64_t)s->c->arm.poll_interval_ms;
+    if (!s->have_good && next > AG_ARMSYNC_FIRST_RETRY_MS)
+        next = AG_ARMSYNC_FIRST_RETRY_MS; /* not ready yet: try again sooner */
+    schedule(s, next, on_poll_timer);
 }
 
 static void poll_fail(ag_armsync_t *s, int reason, const char *why, const char *detail)

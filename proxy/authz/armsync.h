@@ -40,6 +40,9 @@
 #define AG_ARMSYNC_MAX_THROTTLED 5    /* 429 answers to one request before the poll fails */
 #define AG_ARMSYNC_MAX_RETRIES 3      /* 5xx / network retries of one request */
 #define AG_ARMSYNC_MAX_WAIT_MS 600000 /* a longer Retry-After is cut to this */
+/* Until the first complete poll, a failed one is followed by the next after at most this
+ * (instead of poll_interval): the gateway is not ready meanwhile. */
+#define AG_ARMSYNC_FIRST_RETRY_MS 10000
 
 typedef struct ag_armsync ag_armsync_t;
 
