@@ -409,6 +409,23 @@ static void start_list(refl_t *r)
 
 /* ---- watch --------------------------------------------------------------------------------- */
 
+/* One object into the kind's set. An object without "kind" (kube-apiserver sets it in
+ * watch events; a proxy or an older server might not) goes in as the one item of a typed
+ * list, so it is read as the watched kind rather than refused. */
+static ag_err put_object(refl_t *r, ag_str_t json, bool kindless, int *refused)
+{
+    sync_t *s = r->s;
+    if (!kindless)
+        return ag_rbac_set_put(r->set, json, resource(r), refused, &s->why);
+    ag_buf_t doc = AG_BUF_INIT(json.n + 128);
+    ag_err err = ag_buf_printf(&doc, "{\"kind\":\"%sList\",\"items\":[%.*s]}", kinds[r->kind].kind,
+                               AG_STR_FMT(json));
+    if (!err)
+        err = ag_rbac_set_put(r->set, ag_buf_str(&doc), resource(r), refused, &s->why);
+    ag_buf_dispose(&doc);
+    return err;
+}
+
 static ag_err apply_event(refl_t *r, const ag_kw_event_t *ev)
 {
     sync_t *s = r->s;
@@ -427,7 +444,7 @@ static ag_err apply_event(refl_t *r, const ag_kw_event_t *ev)
         return AG_E_PARSE; /* another kind on this watch: not a stream we understand */
     if (ev->type == AG_KW_ADDED || ev->type == AG_KW_MODIFIED) {
         ag_buf_clear(&s->why);
-        if ((err = ag_rbac_set_put(r->set, ev->obj.json, resource(r), &refused, &s->why)) != 0)
+        if ((err = put_object(r, ev->obj.json, !ev->obj.kind.n, &refused)) != 0)
             return err;
         warn_refused(s, resource(r), refused);
         changed(s);

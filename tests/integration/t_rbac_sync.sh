@@ -90,7 +90,15 @@ rbac_bulk '[{"op":"put","object":{"apiVersion":"rbac.authorization.k8s.io/v1","k
 ms=$(within_ms 1000 "$GW_PORT" "$DAVE" $PODS 200)
 echo "# aggregated ClusterRole recomputed after $ms ms"
 [ "$(metric 'authgate_rbac_sync_event_to_effect_seconds_count')" -ge 3 ] || fail "event-to-effect not observed"
-pass "watch: a binding added, deleted, an aggregated ClusterRole recomputed, each within 1 s"
+rbac_ctl kindless -G -d on=1 >/dev/null # objects in events without kind/apiVersion
+rbac_bulk "[{\"op\":\"put\",\"object\":$(rb bob-view default bob view)}]"
+ms=$(within_ms 1000 "$GW_PORT" "$BOB" $PODS 200)
+rbac_bulk "[{\"op\":\"delete\",\"object\":$(rb bob-view default bob view)}]"
+ms=$(within_ms 1000 "$GW_PORT" "$BOB" $PODS 403)
+rbac_ctl kindless -G -d on=0 >/dev/null
+expect_no_match "$(cat "$GW_LOG")" 'refused' "no object refused"
+expect_eq "$(metric 'authgate_rbac_sync_relists_total{reason="garbage"}')" 0 "kindless events applied, not relisted"
+pass "watch: a binding added, deleted, an aggregated ClusterRole recomputed, each within 1 s (also without kind in the events)"
 
 # ---- a dropped watch: watched again from the last version, no relist -----------------------
 lists_before=$(rbac_ctl state | jq .requests.list)
