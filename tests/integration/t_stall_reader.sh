@@ -2,7 +2,7 @@
 # A client that never reads a large response holds a bounded amount of gateway memory
 # (issue 11): the upstream offers 200 MB, the client (a small fixed receive buffer) reads
 # nothing for 10 s. The gateway must stop reading the upstream once its queue to the
-# client is full (proxy/http/http1.c relay backpressure, WRITE_HIGH), so the upstream's writes
+# client is full (proxy/http/http1_relay.c backpressure, AG_H1C_WRITE_HIGH), so the upstream's writes
 # block: the bytes it got out stop growing and stay far below 200 MB (what the kernel
 # socket buffers on the way hold), and the gateway's VmRSS grows by less than 4 MB. Then
 # the client reads everything: all 200 MB arrive. Once over plain HTTP and once over TLS
