@@ -233,14 +233,14 @@ static void on_up_connected(void *owner, ag_upconn_t *u, int status)
 void ag_h1c_forward(conn_t *c)
 {
     ag_upconn_t *u = NULL;
+    bool ready = false;
     c->up_reused = false;
-    int rc = ag_upstream_acquire(c->w, c, on_up_connected, &u);
-    if (rc < 0) {
+    if (ag_upstream_acquire(c->w, c, on_up_connected, &u, &ready) != 0) {
         ag_h1c_respond(c, 503, "cannot connect to the upstream API server", true);
         return;
     }
     c->up = u;
-    if (rc == 0) {
+    if (ready) {
         c->up_reused = true;
         ag_metrics_inc(AG_M_UPSTREAM_REUSED);
         send_request(c);

@@ -82,7 +82,8 @@ static void on_ready(ag_stream_t *s, int status)
         cb(u->owner, u, 0);
 }
 
-int ag_upstream_acquire(ag_worker_t *w, void *owner, ag_upstream_cb cb, ag_upconn_t **out)
+ag_err ag_upstream_acquire(ag_worker_t *w, void *owner, ag_upstream_cb cb, ag_upconn_t **out,
+                           bool *ready)
 {
     while (!ag_link_empty(&w->up_idle)) {
         ag_link_t *l = w->up_idle.next; /* most recently released first: warm */
@@ -95,16 +96,17 @@ int ag_upstream_acquire(ag_worker_t *w, void *owner, ag_upstream_cb cb, ag_upcon
         u->st.on_read = NULL; /* the owner sets its own before the loop turns; reading
                                * stays on (no epoll_ctl churn per request) */
         *out = u;
+        *ready = true;
         return 0;
     }
     ag_upconn_t *u = calloc(1, sizeof(*u));
     if (!u)
-        return UV_ENOMEM;
+        return AG_E_NOMEM;
     int rc = ag_stream_init(&u->st, &w->loop, UP_RBUF, w->scratch, AG_WORKER_SCRATCH);
     if (rc < 0) {
         ag_stream_dispose(&u->st);
         free(u);
-        return rc;
+        return AG_E_UPSTREAM; /* the connection handle could not be set up */
     }
     u->st.data = u;
     u->st.on_close = on_up_closed;
@@ -123,10 +125,11 @@ int ag_upstream_acquire(ag_worker_t *w, void *owner, ag_upstream_cb cb, ag_upcon
         ag_metrics_upstream_error("connect");
         u->on_connected = NULL;
         close_up(u);
-        return rc;
+        return AG_E_UPSTREAM;
     }
     *out = u;
-    return 1;
+    *ready = false;
+    return 0;
 }
 
 void ag_upstream_release(ag_upconn_t *u, bool reusable)

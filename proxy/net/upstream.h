@@ -24,11 +24,12 @@ struct ag_upconn {
     bool idle, closed;
 };
 
-/* Hands out an idle pooled connection (returns 0 with *out set) or starts a new one
- * (returns 1, *out set to the connecting upconn; <cb> runs once with status 0 when it is
- * ready or <0 on failure, after which the upconn is already closed). Returns <0 when a
- * connection cannot even be started (cb not called). */
-int ag_upstream_acquire(ag_worker_t *w, void *owner, ag_upstream_cb cb, ag_upconn_t **out);
+/* Hands out an idle pooled connection (*ready true) or starts a new one (*ready false;
+ * <cb> runs once with libuv status 0 when it is ready or <0 on failure, after which the
+ * upconn is already closed); *out is set either way. Returns 0, or AG_E_NOMEM /
+ * AG_E_UPSTREAM when a connection cannot even be started (cb not called). */
+ag_err ag_upstream_acquire(ag_worker_t *w, void *owner, ag_upstream_cb cb, ag_upconn_t **out,
+                           bool *ready);
 /* Gives <u> back: to the idle pool when <reusable> and the pool has room, else closed.
  * The owner's callbacks are detached either way. */
 void ag_upstream_release(ag_upconn_t *u, bool reusable);
