@@ -284,16 +284,15 @@ static void schedule_window(void)
 /* The files layer over a live source: re-read only when the inputs changed, and read as
  * strictly as a file policy (ag_rbac_load validates them, duplicates included: a broken
  * file keeps the old snapshot); then the source's view with the files' objects over it.
- * Threadpool, one rebuild at a time (the only user of R.files). */
-static ag_err files_layer(ag_buf_t *why)
+ * build_over_source runs on the threadpool, one rebuild at a time (the only user of
+ * R.files). */
+/* The files' objects as a set (no bootstrap), read as strictly as a file policy. */
+static ag_err files_set(const ag_authz_config_t *a, ag_rbac_set_t **out, ag_buf_t *why)
 {
-    const ag_authz_config_t *a = &R.conf->authz;
     ag_rbac_opts_t none = {.bootstrap = false};
     ag_rbac_t *check = NULL;
     ag_rbac_set_t *fs = NULL;
     int refused = 0;
-    if (R.files && R.files_sig == R.sig_building)
-        return 0;
     ag_err err = ag_rbac_load(a->policies, a->npolicies, &none, &check, why);
     ag_rbac_unref(check);
     if (!err)
@@ -304,23 +303,48 @@ static ag_err files_layer(ag_buf_t *why)
         ag_rbac_set_destroy(fs);
         return err ? err : AG_E_CONFIG;
     }
-    ag_rbac_set_destroy(R.files);
-    R.files = fs;
-    R.files_sig = R.sig_building;
+    *out = fs;
     return 0;
+}
+
+/* <files> laid over <view>, indexed, with the Azure part and the chain. */
+static ag_err build_over(const ag_rbac_view_t *view, ag_rbac_set_t *files,
+                         const ag_azure_config_t *azure, ag_chain_mode mode, ag_policy_t **out,
+                         ag_buf_t *why)
+{
+    ag_rbac_view_t *v = NULL;
+    ag_rbac_t *rbac = NULL;
+    ag_err err = ag_rbac_view_over(view, files, &v);
+    if (!err)
+        err = ag_rbac_view_build(v, &rbac, why);
+    ag_rbac_view_destroy(v);
+    return err ? err : ag_policy_build_rbac(rbac, azure, mode, out, why);
+}
+
+ag_err ag_policy_build_over(const ag_authz_config_t *authz, const ag_azure_config_t *azure,
+                            ag_chain_mode mode, const ag_rbac_view_t *view, ag_policy_t **out,
+                            ag_buf_t *errmsg)
+{
+    ag_rbac_set_t *fs = NULL;
+    ag_err err = files_set(authz, &fs, errmsg);
+    if (!err)
+        err = build_over(view, fs, azure, mode, out, errmsg);
+    ag_rbac_set_destroy(fs);
+    return err;
 }
 
 static ag_err build_over_source(ag_policy_t **out, ag_buf_t *why)
 {
-    ag_rbac_view_t *v = NULL;
-    ag_rbac_t *rbac = NULL;
-    ag_err err = files_layer(why);
-    if (!err)
-        err = ag_rbac_view_over(R.cluster, R.files, &v);
-    if (!err)
-        err = ag_rbac_view_build(v, &rbac, why);
-    ag_rbac_view_destroy(v);
-    return err ? err : ag_policy_build_rbac(rbac, R.azure, R.mode, out, why);
+    ag_err err = 0;
+    if (!R.files || R.files_sig != R.sig_building) {
+        ag_rbac_set_t *fs = NULL;
+        if ((err = files_set(&R.conf->authz, &fs, why)) != 0)
+            return err;
+        ag_rbac_set_destroy(R.files);
+        R.files = fs;
+        R.files_sig = R.sig_building;
+    }
+    return build_over(R.cluster, R.files, R.azure, R.mode, out, why);
 }
 
 static void on_build(uv_work_t *w)

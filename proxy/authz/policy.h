@@ -38,6 +38,12 @@ ag_err ag_policy_build(const ag_authz_config_t *authz, const ag_azure_config_t *
  * the policy files: a snapshot built from a live source's objects. */
 ag_err ag_policy_build_rbac(ag_rbac_t *rbac, const ag_azure_config_t *azure, ag_chain_mode mode,
                             ag_policy_t **out, ag_buf_t *errmsg);
+/* The same over a live source's objects <view> (borrowed): the policy files of <authz>
+ * laid over them (a file object replaces a view object of the same identity), as serve
+ * builds with "authorization.rbac.cluster"; `authgate check --config` uses it. */
+ag_err ag_policy_build_over(const ag_authz_config_t *authz, const ag_azure_config_t *azure,
+                            ag_chain_mode mode, const ag_rbac_view_t *view, ag_policy_t **out,
+                            ag_buf_t *errmsg);
 /* The Azure section and chain mode in force for <conf>: "authorization.azure", else the
  * top-level "azure"; the mode as "authorization.mode" says, else the azure section's,
  * else rbac. AG_E_CONFIG (and why in <errmsg>) for an Azure mode without Azure RBAC. */

@@ -90,6 +90,9 @@ struct sync {
     size_t npending, ninflight;
     uint64_t generation, start_ms;
     ag_log_limit_t warn;
+    bool once;       /* ag_rbacsync_once: list each kind once, no watch, no retry */
+    ag_err once_err; /* ... the first failure, which ends it */
+    char once_why[256];
     int64_t shown_age, shown_gen, shown_synced;
     ag_metric_id m_objects[NKINDS], m_relists[RL_N], m_rewatch[WR_N], m_age, m_gen, m_synced,
         m_latency;
@@ -146,14 +149,20 @@ static void set_gauge(ag_metric_id m, int64_t *shown, int64_t v)
     *shown = v;
 }
 
+/* The bootstrap layer and the four kinds' objects. */
+static ag_err source_take_view(sync_t *s, ag_rbac_view_t **out)
+{
+    ag_rbac_set_t *layers[1 + NKINDS] = {s->boot};
+    for (int k = 0; k < NKINDS; k++)
+        layers[1 + k] = s->refl[k].set;
+    return ag_rbac_set_view_layers(layers, 1 + NKINDS, out);
+}
+
 static ag_rbac_view_t *source_take(void *ud)
 {
     sync_t *s = ud;
     ag_rbac_view_t *view = NULL;
-    ag_rbac_set_t *layers[1 + NKINDS] = {s->boot};
-    for (int k = 0; k < NKINDS; k++)
-        layers[1 + k] = s->refl[k].set;
-    if (!s->all_synced || ag_rbac_set_view_layers(layers, 1 + NKINDS, &view) != 0)
+    if (!s->all_synced || source_take_view(s, &view) != 0)
         return NULL; /* files only until every kind was listed (fewer grants, never more) */
     size_t n = s->npending;
     if (s->ninflight + n > MAX_PENDING)
@@ -281,6 +290,13 @@ static void schedule(refl_t *r, int next, uint64_t delay_ms)
 static void relist(refl_t *r, int reason, const char *why)
 {
     sync_t *s = r->s;
+    if (s->once) { /* one attempt: the first failure is the answer */
+        if (!s->once_err) {
+            s->once_err = AG_E_UPSTREAM;
+            snprintf(s->once_why, sizeof s->once_why, "%s: %s", resource(r), why);
+        }
+        return;
+    }
     ag_metrics_inc(s->m_relists[reason]);
     r->failures++;
     uint64_t d = r->failures > 1 ? backoff_ms(r->failures - 1) : 0;
@@ -325,8 +341,9 @@ static void commit_list(refl_t *r)
     r->set = r->staging;
     r->staging = NULL;
     memcpy(r->rv, r->list_rv, sizeof r->rv);
-    ag_info("rbac sync: listed %zu %s at resourceVersion %s in %d page(s)",
-            ag_rbac_set_count(r->set), resource(r), r->rv, r->pages);
+    if (!s->once)
+        ag_info("rbac sync: listed %zu %s at resourceVersion %s in %d page(s)",
+                ag_rbac_set_count(r->set), resource(r), r->rv, r->pages);
     r->pages = 0;
     r->synced = true;
     bool all = true;
@@ -334,6 +351,8 @@ static void commit_list(refl_t *r)
         all = all && s->refl[k].synced;
     s->all_synced = all;
     show_objects(s);
+    if (s->once)
+        return;
     changed(s);
     start_watch(r);
 }
@@ -681,14 +700,18 @@ static ag_err create_fetch(sync_t *s, const ag_config_t *conf)
     return err;
 }
 
-ag_err ag_rbacsync_setup(const ag_config_t *conf, uv_loop_t *control, const ag_credential_t *cred,
-                         ag_buf_t *errmsg)
+/* Everything but the control-loop wiring (metrics, readiness, timers, the policy source). */
+static ag_err sync_init(sync_t *s, const ag_config_t *conf, uv_loop_t *control,
+                        const ag_credential_t *cred)
 {
-    sync_t *s = &S_;
     ag_err err;
-    if (!conf->authz_enabled || !conf->authz.cluster.enabled)
-        return 0;
-    memset(s, 0, sizeof *s);
+    for (int i = 0; i < NKINDS; i++)
+        s->m_objects[i] = -1;
+    for (int i = 0; i < RL_N; i++)
+        s->m_relists[i] = -1;
+    for (int i = 0; i < WR_N; i++)
+        s->m_rewatch[i] = -1;
+    s->m_age = s->m_gen = s->m_synced = s->m_latency = -1;
     s->cc = &conf->authz.cluster;
     s->loop = control;
     s->cred = cred;
@@ -703,7 +726,28 @@ ag_err ag_rbacsync_setup(const ag_config_t *conf, uv_loop_t *control, const ag_c
         err = ag_rbac_set_create(&none, &s->refl[k].set);
     if (!err)
         err = create_fetch(s, conf);
-    if (err) {
+    for (int k = 0; !err && k < NKINDS; k++) {
+        refl_t *r = &s->refl[k];
+        r->s = s;
+        r->kind = k;
+        r->down_ms = s->start_ms;
+        r->line = AG_BUF_INIT((size_t)s->cc->max_event_bytes);
+        r->errbody = AG_BUF_INIT(STATUS_KEEP + 1);
+        uv_timer_init(control, &r->retry);
+        r->retry.data = r;
+    }
+    return err;
+}
+
+ag_err ag_rbacsync_setup(const ag_config_t *conf, uv_loop_t *control, const ag_credential_t *cred,
+                         ag_buf_t *errmsg)
+{
+    sync_t *s = &S_;
+    ag_err err;
+    if (!conf->authz_enabled || !conf->authz.cluster.enabled)
+        return 0;
+    memset(s, 0, sizeof *s);
+    if ((err = sync_init(s, conf, control, cred)) != 0) {
         ag_buf_printf(errmsg, "authorization.rbac.cluster: cannot start: %s", ag_err_str(err));
         return err;
     }
@@ -716,16 +760,87 @@ ag_err ag_rbacsync_setup(const ag_config_t *conf, uv_loop_t *control, const ag_c
     s->coalesce.data = s->tick.data = s;
     uv_unref((uv_handle_t *)&s->tick);
     uv_timer_start(&s->tick, on_tick, 1000, 1000);
+    for (int k = 0; k < NKINDS; k++)
+        start_list(&s->refl[k]);
+    return 0;
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void sync_dispose(sync_t *s)
+{
     for (int k = 0; k < NKINDS; k++) {
         refl_t *r = &s->refl[k];
-        r->s = s;
-        r->kind = k;
-        r->down_ms = s->start_ms;
-        r->line = AG_BUF_INIT((size_t)s->cc->max_event_bytes);
-        r->errbody = AG_BUF_INIT(STATUS_KEEP + 1);
-        uv_timer_init(control, &r->retry);
-        r->retry.data = r;
-        start_list(r);
+        drop_staging(r);
+        ag_rbac_set_destroy(r->set);
+        ag_buf_dispose(&r->line);
+        ag_buf_dispose(&r->errbody);
     }
-    return 0;
+    ag_rbac_set_destroy(s->boot);
+    ag_arena_dispose(&s->arena);
+    ag_buf_dispose(&s->why);
+    free(s->pending);
+    free(s->inflight);
+    free(s->base);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    (void)t; /* a one-shot timer is inactive once it ran: the loop below sees that */
+}
+
+static bool once_over(const sync_t *s)
+{
+    return s->once_err || s->all_synced;
+}
+
+ag_err ag_rbacsync_once(const ag_config_t *conf, long timeout_ms, ag_rbac_view_t **out,
+                        ag_buf_t *errmsg)
+{
+    uv_loop_t loop;
+    uv_timer_t deadline;
+    ag_credential_t *cred = NULL;
+    sync_t *s = calloc(1, sizeof *s);
+    ag_err err = s ? 0 : AG_E_NOMEM;
+    *out = NULL;
+    if (!err && uv_loop_init(&loop) != 0)
+        err = AG_E_IO;
+    if (err) {
+        free(s);
+        return err;
+    }
+    s->once = true;
+    if (conf->upstream.token_file)
+        err = ag_credential_create(conf->upstream.token_file, &cred, errmsg);
+    if (!err)
+        err = sync_init(s, conf, &loop, cred);
+    uv_timer_init(&loop, &deadline);
+    uv_timer_start(&deadline, on_deadline, (uint64_t)timeout_ms, 0);
+    for (int k = 0; !err && k < NKINDS; k++)
+        start_list(&s->refl[k]);
+    while (!err && !once_over(s) && uv_is_active((uv_handle_t *)&deadline) &&
+           uv_run(&loop, UV_RUN_ONCE))
+        ;
+    if (!err && !once_over(s))
+        snprintf(s->once_why, sizeof s->once_why, "no complete list within %ld ms", timeout_ms);
+    if (!err && !s->all_synced)
+        err = s->once_err ? s->once_err : AG_E_TIMEOUT;
+    if (!err)
+        err = source_take_view(s, out);
+    if (err && errmsg)
+        ag_buf_printf(errmsg, "authorization.rbac.cluster: %s",
+                      s->once_why[0] ? s->once_why : ag_err_str(err));
+    ag_fetch_destroy(s->fetch); /* answers what is still running: canceled */
+    uv_walk(&loop, close_handle, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    sync_dispose(s);
+    free(s);
+    ag_credential_destroy(cred);
+    return err;
 }

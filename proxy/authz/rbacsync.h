@@ -20,6 +20,7 @@
 
 #include <uv.h>
 
+#include "authz/rbac/rbac_set.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "config.h"
@@ -31,5 +32,12 @@ struct ag_credential;
  * and metrics. Nothing to do when conf->authz.cluster is not enabled. */
 ag_err ag_rbacsync_setup(const ag_config_t *conf, uv_loop_t *control,
                          const struct ag_credential *cred, ag_buf_t *errmsg);
+
+/* `authgate check --config`: lists the four kinds once (no watch, no retry) with the
+ * upstream settings and upstream.token_file of <conf>, on a private loop, for at most
+ * <timeout_ms>; *out is the bootstrap policy (if configured) plus the cluster's objects,
+ * for ag_policy_build_over. Any failure: an error and why in <errmsg>. */
+ag_err ag_rbacsync_once(const ag_config_t *conf, long timeout_ms, ag_rbac_view_t **out,
+                        ag_buf_t *errmsg);
 
 #endif

@@ -11,6 +11,7 @@
 #include "authz/armsync.h"
 #include "authz/policy.h"
 #include "authz/rbac/rbac.h"
+#include "authz/rbacsync.h"
 #include "authz/reqinfo.h"
 #include "authz/rules.h"
 #include "base/json.h"
@@ -410,6 +411,23 @@ static ag_err arm_once(const ag_azure_config_t *azure, ag_policy_t *p, ag_buf_t 
     return e;
 }
 
+#define CLUSTER_LIST_TIMEOUT_MS 30000 /* every page of the four kinds, once */
+
+/* "authorization.rbac.cluster": the four kinds listed once from the upstream API server,
+ * the policy files over them (--no-bootstrap applies to the cluster layer's bootstrap). */
+static ag_err build_with_cluster(ag_config_t *conf, const ag_authz_config_t *authz,
+                                 const ag_azure_config_t *azure, ag_chain_mode mode,
+                                 ag_policy_t **out, ag_buf_t *err)
+{
+    ag_rbac_view_t *view = NULL;
+    conf->authz.bootstrap = authz->bootstrap;
+    ag_err e = ag_rbacsync_once(conf, CLUSTER_LIST_TIMEOUT_MS, &view, err);
+    if (!e)
+        e = ag_policy_build_over(authz, azure, mode, view, out, err);
+    ag_rbac_view_destroy(view);
+    return e;
+}
+
 /* The policy to ask: the --policy files alone (Kubernetes RBAC), or the chain --config's
  * authorization section builds for `authgate serve` (policy.h): RBAC, Azure RBAC and
  * the mode routing between them. *out has one reference. */
@@ -433,7 +451,9 @@ static int load_policy(const opts_t *o, ag_policy_t **out)
         }
     }
     authz.bootstrap = authz.bootstrap && !o->no_bootstrap;
-    if (!e)
+    if (!e && conf && conf->authz.cluster.enabled) /* the cluster's RBAC: one list, as serve's */
+        e = build_with_cluster(conf, &authz, azure, mode, out, &err);
+    else if (!e)
         e = ag_policy_build(&authz, azure, mode, out, &err);
     if (!e && azure && azure->arm.enabled && (e = arm_once(azure, *out, &err)) != 0) {
         ag_policy_destroy(*out); /* Azure RBAC from ARM: one poll, as serve's */

@@ -77,6 +77,18 @@ expect_eq "$(gw_req "$GW_PORT" GET $PODS "$MALLORY")" 403 "a cluster object does
 expect_eq "$(gw_req "$GW_PORT" GET /api/v1/secrets "$ROOT")" 200 "the break-glass file still grants"
 pass "initial sync by pages; cluster + break-glass file, the file's object wins"
 
+# ---- authgate check --config: the cluster listed once, the file over it ----------------------
+chk() { "$AUTHGATE" check --config "$T/gw.json" --as "$1" "${@:2}"; }
+expect_eq "$(chk alice get pods -n default)" yes "check: alice (cluster binding)"
+expect_eq "$(chk alice get pods -n kube-system)" no "check: alice elsewhere"
+expect_eq "$(chk root get secrets -A)" yes "check: root (break-glass file)"
+expect_eq "$(chk mallory get pods -n default)" no "check: the file's object wins in check too"
+rbac_ctl fail -G -d status=503 >/dev/null
+out=$(chk alice get pods -n default 2>&1) && fail "check answered without the cluster's RBAC: $out"
+expect_match "$out" 'authorization.rbac.cluster: .*list failed: HTTP 503' "check says why"
+rbac_ctl fail -G -d status=0 >/dev/null
+pass "authgate check --config lists the cluster's RBAC once and answers as the gateway"
+
 # ---- changes through the watch -------------------------------------------------------------
 expect_eq "$(gw_req "$GW_PORT" GET $PODS "$BOB")" 403 "bob before"
 rbac_bulk "[{\"op\":\"put\",\"object\":$(rb bob-view default bob view)}]"
