@@ -733,16 +733,17 @@ static void on_sighup(void *ud)
     ag_authenticator_t *a = ud;
     ag_buf_t why = AG_BUF_INIT(8192);
     unsigned long long was = ag_snap_generation(a->dom);
+    /* logged, then counted: whoever waits for the count finds the line written */
     if (ag_authenticator_reload(a, &why) == 0) {
-        ag_metrics_inc(m_reload_ok);
-        ag_metrics_add(m_generation, 1);
         ag_info("authentication reloaded from %s (generation %llu): %d issuer(s); verdicts "
                 "cached before are not used again",
                 a->file, was + 1, ag_issuer_count(current(a)->conf->issuers));
+        ag_metrics_add(m_generation, 1);
+        ag_metrics_inc(m_reload_ok);
     } else {
-        ag_metrics_inc(m_reload_error);
         ag_warn("authentication reload failed, keeping generation %llu: %s", was,
                 why.p ? why.p : "error");
+        ag_metrics_inc(m_reload_error);
     }
     ag_buf_dispose(&why);
 }
