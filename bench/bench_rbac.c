@@ -2,8 +2,9 @@
  * 100,000 RoleBindings (it should stay flat: bindings are indexed by subject), and load
  * time and resident memory for the largest policy. Then the cost of one change at each
  * size: a full load of the JSON (what a rebuild from files costs) against a snapshot from
- * the parsed object set (core/authz/rbac/rbac_set.h: what a live source pays per coalesced batch).
- * Not a test; prints figures.
+ * the parsed object set (core/authz/rbac/rbac_set.h: what a live source pays per coalesced batch),
+ * and a delta snapshot over the last one (ag_rbac_view_build_since: what it pays in practice). Not
+ * a test; prints figures.
  *
  *   bench_rbac [--quick]
  *
@@ -120,6 +121,34 @@ static int time_changes(int nbind, const ag_buf_t *text, int rounds)
         return 1;
     }
     double put_ms = (cpu_ns() - c0) / 1e6;
+    double t_d1[32], t_d100[32];
+    ag_rbac_t *prev = NULL;
+    ag_rbac_set_build(s, &prev, NULL);
+    for (int r = 0; r < rounds; r++) { /* deltas (rbac_delta.c) over the last snapshot */
+        double t0 = cpu_ns();
+        changed_binding((r * 7919) % nbind, nns, r + 2000, obj, sizeof obj);
+        ag_rbac_set_put(s, ag_str_cstr(obj), "event", NULL, NULL);
+        ag_rbac_view_t *v = NULL;
+        ag_rbac_t *p = NULL;
+        ag_rbac_set_view(s, &v);
+        ag_rbac_view_build_since(v, prev, &p, NULL);
+        ag_rbac_view_destroy(v);
+        t_d1[r] = (cpu_ns() - t0) / 1e6;
+        ag_rbac_unref(prev);
+        prev = p;
+        t0 = cpu_ns();
+        for (int k = 0; k < 100; k++) {
+            changed_binding((r * 7919 + k * 104729) % nbind, nns, r + 3000, obj, sizeof obj);
+            ag_rbac_set_put(s, ag_str_cstr(obj), "event", NULL, NULL);
+        }
+        ag_rbac_set_view(s, &v);
+        ag_rbac_view_build_since(v, prev, &p, NULL);
+        ag_rbac_view_destroy(v);
+        t_d100[r] = (cpu_ns() - t0) / 1e6;
+        ag_rbac_unref(prev);
+        prev = p;
+    }
+    ag_rbac_unref(prev);
     for (int r = 0; r < rounds; r++) {
         ag_rbac_t *p = NULL;
         double t0 = cpu_ns();
@@ -144,9 +173,13 @@ static int time_changes(int nbind, const ag_buf_t *text, int rounds)
     qsort(t_full, (size_t)rounds, sizeof(double), cmp_ms);
     qsort(t_one, (size_t)rounds, sizeof(double), cmp_ms);
     qsort(t_batch, (size_t)rounds, sizeof(double), cmp_ms);
+    qsort(t_d1, (size_t)rounds, sizeof(double), cmp_ms);
+    qsort(t_d100, (size_t)rounds, sizeof(double), cmp_ms);
     printf("  change at %d RoleBindings (CPU ms, median of %d): full load %.1f; parsed set: "
-           "1 event + snapshot %.1f, 100 events + one snapshot %.1f (initial put %.1f)\n",
-           nbind, rounds, t_full[rounds / 2], t_one[rounds / 2], t_batch[rounds / 2], put_ms);
+           "1 event + snapshot %.1f, 100 events + one snapshot %.1f (initial put %.1f); "
+           "delta over the last snapshot: 1 event %.1f, 100 events %.1f\n",
+           nbind, rounds, t_full[rounds / 2], t_one[rounds / 2], t_batch[rounds / 2], put_ms,
+           t_d1[rounds / 2], t_d100[rounds / 2]);
     ag_rbac_set_destroy(s);
     return 0;
 }

@@ -159,6 +159,8 @@ static struct {
     ag_rbac_view_t *cluster;   /* the source's objects this rebuild reads */
     ag_rbac_set_t *files;      /* the files' objects over a source (threadpool only) */
     ag_log_limit_t source_log; /* rebuilds from the source: their log lines */
+    ag_rbac_t *last_rbac;      /* the last RBAC built over the source (ref): the next is
+                                  built as a delta of it (rbac_set.h) when it can be */
     uint64_t files_sig;        /* the inputs <files> was read from */
     ag_policy_t *built;
     ag_err err;
@@ -308,7 +310,9 @@ static ag_err files_set(const ag_authz_config_t *a, ag_rbac_set_t **out, ag_buf_
 }
 
 /* <files> laid over <view>, indexed, with the Azure part and the chain. */
-static ag_err build_over(const ag_rbac_view_t *view, ag_rbac_set_t *files,
+/* <prev>: the last RBAC built over the same source (NULL: none), the next is built as a
+ * delta of it when it can be (rbac_set.h ag_rbac_view_build_since). */
+static ag_err build_over(const ag_rbac_view_t *view, ag_rbac_set_t *files, const ag_rbac_t *prev,
                          const ag_azure_config_t *azure, ag_chain_mode mode, ag_policy_t **out,
                          ag_buf_t *why)
 {
@@ -316,7 +320,7 @@ static ag_err build_over(const ag_rbac_view_t *view, ag_rbac_set_t *files,
     ag_rbac_t *rbac = NULL;
     ag_err err = ag_rbac_view_over(view, files, &v);
     if (!err)
-        err = ag_rbac_view_build(v, &rbac, why);
+        err = ag_rbac_view_build_since(v, prev, &rbac, why);
     ag_rbac_view_destroy(v);
     return err ? err : ag_policy_build_rbac(rbac, azure, mode, out, why);
 }
@@ -328,7 +332,7 @@ ag_err ag_policy_build_over(const ag_authz_config_t *authz, const ag_azure_confi
     ag_rbac_set_t *fs = NULL;
     ag_err err = files_set(authz, &fs, errmsg);
     if (!err)
-        err = build_over(view, fs, azure, mode, out, errmsg);
+        err = build_over(view, fs, NULL, azure, mode, out, errmsg);
     ag_rbac_set_destroy(fs);
     return err;
 }
@@ -344,7 +348,7 @@ static ag_err build_over_source(ag_policy_t **out, ag_buf_t *why)
         R.files = fs;
         R.files_sig = R.sig_building;
     }
-    return build_over(R.cluster, R.files, R.azure, R.mode, out, why);
+    return build_over(R.cluster, R.files, R.last_rbac, R.azure, R.mode, out, why);
 }
 
 static void on_build(uv_work_t *w)
@@ -384,6 +388,10 @@ static void on_built(uv_work_t *w, int status)
                 snprintf(what, sizeof what, "reloaded in %llu ms (%u more since the last line)",
                          (unsigned long long)R.build_ms, held);
             log_loaded(R.built, what);
+        }
+        if (R.cluster) { /* the next rebuild over the source starts from this one */
+            ag_rbac_unref(R.last_rbac);
+            ag_rbac_ref(R.last_rbac = R.built->rbac);
         }
         ag_policy_publish(R.built);
         R.built = NULL;

@@ -98,8 +98,9 @@ echo "churn: $(jq -r '"\(.sent) changes (\(.rate | floor)/s)"' <<<"$churn") for 
 echo "event-to-effect, gateway histogram (bucket bounds): p50 <= $hp50 ms, p99 <= $hp99 ms over $hn changes"
 echo "event-to-effect, outside probe (store write -> answer flips): $(jq -r '"p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, max \(.max_ms) ms over \(.probes) flips, \(.missed) missed"' <<<"$churn")"
 echo "traffic: $(jq -r '"\(.completed) requests at \(.achieved_rate | floor)/s, \(.ok_2xx) 2xx, \(.failed) failed, non-2xx \(.non_2xx)"' "$T/load.json") (loadgen exit $lg_rc)"
+# rebuilds from the source log one line a second at most: the times are a sample
 builds=$(sed -n 's/.*policy reloaded in \([0-9]*\) ms.*/\1/p' "$GW_LOG" | sort -n)
-echo "policy rebuilds: $(wc -l <<<"$builds") (wall ms: median $(awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}' <<<"$builds"), max $(tail -1 <<<"$builds")); VmRSS after churn $((rss_end / 1024)) MiB, peak $((hwm / 1024)) MiB; load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
+echo "policy rebuilds: $(admin_metric "$ADMIN_PORT" 'authgate_policy_reloads_total{result="ok"}') (wall ms of the $(wc -l <<<"$builds") logged: median $(awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}' <<<"$builds"), max $(tail -1 <<<"$builds")); VmRSS after churn $((rss_end / 1024)) MiB, peak $((hwm / 1024)) MiB; load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 
 # ---- verdicts ----------------------------------------------------------------------------------
 [ "$lg_rc" = 0 ] || fail "requests failed under churn: $(tail -5 "$T/loadgen.out")"

@@ -490,7 +490,18 @@ int64_t ag_rbac_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t own_next_boundary(const ag_rbac_t *p, int64_t now_ms);
+
 int64_t ag_rbac_next_boundary(const ag_rbac_t *p, int64_t now_ms)
+{
+    int64_t own = own_next_boundary(p, now_ms);
+    if (!p->base) /* a delta: its base's too (a masked binding's costs one spare rebuild) */
+        return own;
+    int64_t base = own_next_boundary(p->base, now_ms);
+    return base < own ? base : own;
+}
+
+static int64_t own_next_boundary(const ag_rbac_t *p, int64_t now_ms)
 {
     int lo = 0, hi = p->nboundaries; /* the first boundary > now_ms */
     while (lo < hi) {
@@ -524,18 +535,21 @@ static bool window_allows(const rbac_grant_t *g, int r, int64_t *now, ag_authz_d
 /* Visits grants g[0, n) in order; true when one allowed (d filled). A time-bound grant
  * costs a clock read only once its rule has matched. */
 static bool visit_grants(const rbac_grant_t *g, int n, const ag_attrs_t *a, int64_t *now,
-                         ag_authz_decision_t *d)
+                         const ag_rbac_t *masker, ag_authz_decision_t *d)
 {
     for (int i = 0; i < n; i++) {
         const rbac_role_t *role = g[i].role;
         if (!role) {
-            if (!d->error)
+            if (!d->error && !(masker && ag_rbac_masked(masker, g[i].binding)))
                 d->error = g[i].binding->error;
             continue;
         }
         for (int r = 0; r < role->nrules; r++) {
             if (!ag_rbac_rule_allows(role->rules[r], a))
                 continue;
+            /* a binding a delta removed or replaced (checked only once a rule matched) */
+            if (masker && ag_rbac_masked(masker, g[i].binding))
+                break;
             if (g[i].binding->windowed && !window_allows(&g[i], r, now, d))
                 break;
             fill_allow(d, g[i].binding, g[i].subject, r);
@@ -605,10 +619,34 @@ static ag_authz_result no_opinion(ag_authz_decision_t *d)
     return AG_AUTHZ_NO_OPINION;
 }
 
+/* All ClusterRoleBindings (user, then each group), then the RoleBindings of the
+ * request's namespace (same order) in the index of <p>, skipping bindings <masker> masks
+ * (NULL: none): true when a grant allowed (d filled). */
+static bool scan_index(const ag_rbac_t *p, const ag_rbac_t *masker, const ag_identity_t *user,
+                       const ag_attrs_t *a, int64_t *now, ag_authz_decision_t *d)
+{
+    const rbac_principal_t *pr[PROBE_MAX];
+    int n = 1 + (user->ngroups > 0 ? user->ngroups : 0);
+    int kept = n < PROBE_MAX ? n : PROBE_MAX;
+    resolve_principals(p, user, kept, pr);
+    for (int i = 0; i < n; i++) {
+        const rbac_principal_t *x = principal_at(p, user, i, pr, kept);
+        if (x && visit_grants(x->grants, x->ncluster, a, now, masker, d))
+            return true;
+    }
+    int ns = a->namespace_.n ? find_ns(p, a->namespace_) : -1;
+    for (int i = 0; ns >= 0 && i < n; i++) {
+        const rbac_principal_t *x = principal_at(p, user, i, pr, kept);
+        const rbac_nsgrants_t *r = x ? ns_grants(x, ns) : NULL;
+        if (r && visit_grants(x->grants + r->first, r->n, a, now, masker, d))
+            return true;
+    }
+    return false;
+}
+
 ag_authz_result ag_rbac_eval_at(const ag_rbac_t *p, const ag_identity_t *user, const ag_attrs_t *a,
                                 int64_t now, ag_authz_decision_t *d)
 {
-    const rbac_principal_t *pr[PROBE_MAX];
     ag_authz_decision_reset(d, AG_AUTHZ_NO_OPINION, AG_AUTHZ_BY_NONE);
     for (int g = 0; g < user->ngroups; g++)
         if (ag_str_eq_lit(user->groups[g], "system:masters")) {
@@ -618,29 +656,28 @@ ag_authz_result ag_rbac_eval_at(const ag_rbac_t *p, const ag_identity_t *user, c
             d->subject_name = AG_STR("system:masters");
             return AG_AUTHZ_ALLOW;
         }
-    int n = 1 + (user->ngroups > 0 ? user->ngroups : 0);
-    int kept = n < PROBE_MAX ? n : PROBE_MAX;
-    resolve_principals(p, user, kept, pr);
-    for (int i = 0; i < n; i++) {
-        const rbac_principal_t *x = principal_at(p, user, i, pr, kept);
-        if (x && visit_grants(x->grants, x->ncluster, a, &now, d))
-            return AG_AUTHZ_ALLOW;
-    }
-    int ns = a->namespace_.n ? find_ns(p, a->namespace_) : -1;
-    for (int i = 0; ns >= 0 && i < n; i++) {
-        const rbac_principal_t *x = principal_at(p, user, i, pr, kept);
-        const rbac_nsgrants_t *r = x ? ns_grants(x, ns) : NULL;
-        if (r && visit_grants(x->grants + r->first, r->n, a, &now, d))
-            return AG_AUTHZ_ALLOW;
-    }
-    return no_opinion(d);
+    /* a delta snapshot: its base without the bindings it masked, then its own */
+    if (p->base && scan_index(p->base, p, user, a, &now, d))
+        return AG_AUTHZ_ALLOW;
+    return scan_index(p, NULL, user, a, &now, d) ? AG_AUTHZ_ALLOW : no_opinion(d);
+}
+
+/* The bindings of <p> in force: a delta's base's unmasked ones, then its own (binding
+ * order). Returns the next after *at, or NULL at the end; *at starts at 0. */
+static const rbac_binding_t *next_binding(const ag_rbac_t *p, int *at)
+{
+    int nb = p->base ? p->base->nbindings : 0;
+    for (; *at < nb; (*at)++)
+        if (!ag_rbac_masked(p, &p->base->bindings[*at]))
+            return &p->base->bindings[(*at)++];
+    return *at - nb < p->nbindings ? &p->bindings[(*at)++ - nb] : NULL;
 }
 
 void ag_rbac_who_can(const ag_rbac_t *p, const ag_attrs_t *a, ag_rbac_who_fn fn, void *ctx)
 {
     int64_t now = ag_rbac_now_ms();
-    for (int i = 0; i < p->nbindings; i++) {
-        const rbac_binding_t *b = &p->bindings[i];
+    const rbac_binding_t *b;
+    for (int at = 0; (b = next_binding(p, &at)) != NULL;) {
         if (!b->role || (!b->cluster && !ag_str_eq(b->ns, a->namespace_)) ||
             !ag_rbac_binding_in_window(b, now))
             continue;
@@ -701,8 +738,10 @@ ag_err ag_rbac_rules_for(const ag_rbac_t *p, const ag_identity_t *user, ag_str_t
     ag_err err = 0;
     int64_t now = ag_rbac_now_ms();
     for (int pass = 0; pass < (ns.n ? 2 : 1); pass++)
-        for (int i = 0; !err && i < p->nbindings; i++) {
-            const rbac_binding_t *b = &p->bindings[i];
+        for (int at = 0; !err;) {
+            const rbac_binding_t *b = next_binding(p, &at);
+            if (!b)
+                break;
             if (b->cluster == (pass == 0) && (pass == 0 || ag_str_eq(b->ns, ns)) &&
                 ag_rbac_binding_in_window(b, now) && names_user(b, user))
                 err = binding_rules(b, out);
@@ -722,6 +761,11 @@ void ag_rbac_unref(ag_rbac_t *p)
     for (size_t i = 0; i < p->nobjs; i++)
         ag_rbac_obj_unref(p->objs[i]);
     free(p->objs);
+    ag_rbac_unref(p->base);
+    free(p->masked);
+    free(p->obj_binding);
+    free(p->objmap);
+    free(p->rolemap);
     ag_arena_dispose(&p->arena);
     free(p->index_mem);
     free(p);

@@ -12,14 +12,16 @@ typedef struct {
 
 /* The first rule in g[0, n) one field away from <a>; a RoleBinding outside the request's
  * namespace counts "namespace" as a field, and is looked at only when <other_ns>. */
-static bool scan(const rbac_grant_t *g, int n, const ag_attrs_t *a, bool other_ns, closest_t *best)
+static bool scan(const rbac_grant_t *g, int n, const ag_attrs_t *a, bool other_ns,
+                 const ag_rbac_t *masker, closest_t *best)
 {
     int64_t now = ag_rbac_now_ms();
     for (int i = 0; i < n; i++) {
         const rbac_binding_t *b = g[i].binding;
         bool elsewhere = !b->cluster && !(a->namespace_.n && ag_str_eq(b->ns, a->namespace_));
         if (!g[i].role || elsewhere != other_ns || (elsewhere && !a->resource_request) ||
-            !ag_rbac_binding_in_window(b, now)) /* outside: the decision names it instead */
+            !ag_rbac_binding_in_window(b, now) || /* outside: the decision names it instead */
+            (masker && ag_rbac_masked(masker, b)))
             continue;
         for (int r = 0; r < g[i].role->nrules; r++) {
             const char *field;
@@ -34,14 +36,27 @@ static bool scan(const rbac_grant_t *g, int n, const ag_attrs_t *a, bool other_n
 }
 
 static bool scan_principal(const rbac_principal_t *x, const ag_attrs_t *a, bool other_ns,
-                           closest_t *best)
+                           const ag_rbac_t *masker, closest_t *best)
 {
-    if (scan(x->grants, x->ncluster, a, other_ns, best))
+    if (scan(x->grants, x->ncluster, a, other_ns, masker, best))
         return true;
     for (int k = 0; k < x->nns; k++)
-        if (scan(x->grants + x->nss[k].first, x->nss[k].n, a, other_ns, best))
+        if (scan(x->grants + x->nss[k].first, x->nss[k].n, a, other_ns, masker, best))
             return true;
     return false;
+}
+
+/* The principal <kind>/<name> in <p>'s own index and, for a delta, in its base's (less
+ * the bindings it masked). */
+static bool scan_named(const ag_rbac_t *p, char kind, ag_str_t name, const ag_attrs_t *a,
+                       bool other_ns, closest_t *best)
+{
+    const rbac_principal_t *x;
+    if (p->base && (x = ag_rbac_find_principal(p->base, kind, name)) &&
+        scan_principal(x, a, other_ns, p, best))
+        return true;
+    return (x = ag_rbac_find_principal(p, kind, name)) &&
+           scan_principal(x, a, other_ns, NULL, best);
 }
 
 static void put_list(ag_buf_t *out, const rbac_list_t *l, bool quote)
@@ -102,8 +117,7 @@ bool ag_rbac_explain_denial(const ag_rbac_t *p, const ag_identity_t *user, const
     for (int pass = 0; pass < 2 && !found; pass++)
         for (int i = 0; i <= user->ngroups && !found; i++) {
             ag_str_t name = i ? user->groups[i - 1] : user->username;
-            const rbac_principal_t *x = ag_rbac_find_principal(p, i ? 'G' : 'U', name);
-            found = x && scan_principal(x, a, pass == 1, &c);
+            found = scan_named(p, i ? 'G' : 'U', name, a, pass == 1, &c);
         }
     if (!found)
         return false;

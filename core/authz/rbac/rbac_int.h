@@ -171,7 +171,39 @@ struct ag_rbac {
     int64_t *boundaries; /* every window start and end, sorted, distinct (arena) */
     int nboundaries;
     ag_rbac_stats_t stats;
+    /* A delta snapshot (rbac_delta.c): decisions read <base> (a full snapshot; ref)
+     * without the bindings flagged in <masked> (bit i: base->bindings[i] was removed or
+     * replaced since), then this snapshot's own bindings and index, which hold only the
+     * bindings new since <base> (their roles are base's: a role change is a full build). */
+    struct ag_rbac *base;
+    uint64_t *masked; /* base->nbindings bits (owned) */
+    /* A full snapshot built from objects: what a delta is computed against (owned). */
+    int *obj_binding;            /* per objs[i]: its index in bindings, -1 for a role */
+    struct rbac_ptrslot *objmap; /* objs[i] pointer -> i; open addressing */
+    size_t nobjmap;
+    int *rolemap; /* role identity -> index in roles, -1 empty; open addressing */
+    size_t nrolemap;
 };
+
+/* Whether <b> (a binding a decision reached through <top>'s base) is masked in <top>. */
+static inline bool ag_rbac_masked(const ag_rbac_t *top, const rbac_binding_t *b)
+{
+    const ag_rbac_t *base = top->base;
+    if (!top->masked || b < base->bindings || b >= base->bindings + base->nbindings)
+        return false;
+    size_t i = (size_t)(b - base->bindings);
+    return (top->masked[i / 64] >> (i % 64)) & 1;
+}
+
+/* rbac_set.c: a view's objects (borrowed), for rbac_delta.c. */
+struct ag_rbac_view;
+size_t ag_rbac_view_objects(const struct ag_rbac_view *v, rbac_obj_t *const **objs);
+/* rbac_delta.c: the maps a later delta needs, for a snapshot built from objects. */
+ag_err ag_rbac_delta_prepare(ag_rbac_t *p);
+/* The "role(s) ... not found" error of a binding whose role does not exist (arena). */
+const char *ag_rbac_role_error(ag_arena_t *arena, const rbac_binding_t *b);
+/* rbac_load.c: the finish steps after an object-built load (sorted window boundaries). */
+ag_err ag_rbac_collect_boundaries(ag_rbac_t *p);
 
 unsigned long long ag_rbac_key_hash(char kind, ag_str_t ns, ag_str_t name);
 /* The principal (kind, name), or NULL when no binding names it. */

@@ -856,6 +856,17 @@ out:
 
 /* ---- after loading: references, aggregation, index ---------------------------------- */
 
+const char *ag_rbac_role_error(ag_arena_t *arena, const rbac_binding_t *b)
+{
+    bool is_role = ag_str_eq_lit(b->role_kind, "Role");
+    ag_buf_t m = AG_BUF_INIT(4096);
+    ag_err err = ag_buf_printf(&m, "%s.rbac.authorization.k8s.io \"%.*s\" not found",
+                               is_role ? "role" : "clusterrole", AG_STR_FMT(b->role_name));
+    char *s = err ? NULL : ag_arena_cstr(arena, ag_buf_str(&m));
+    ag_buf_dispose(&m);
+    return s;
+}
+
 static ag_err resolve_refs(loader_t *ld)
 {
     ag_rbac_t *p = ld->p;
@@ -869,14 +880,8 @@ static ag_err resolve_refs(loader_t *ld)
             continue;
         }
         /* upstream: the binding grants nothing and the lister's NotFound becomes an error */
-        ag_buf_t m = AG_BUF_INIT(4096);
-        ag_err err = ag_buf_printf(&m, "%s.rbac.authorization.k8s.io \"%.*s\" not found",
-                                   is_role ? "role" : "clusterrole", AG_STR_FMT(b->role_name));
-        char *s = err ? NULL : ag_arena_cstr(&p->arena, ag_buf_str(&m));
-        ag_buf_dispose(&m);
-        if (!s)
+        if (!(b->error = ag_rbac_role_error(&p->arena, b)))
             return AG_E_NOMEM;
-        b->error = s;
         p->stats.missing_role_refs++;
     }
     return 0;
@@ -1026,7 +1031,7 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* p->boundaries: every finite window start and end, sorted and distinct. */
-static ag_err collect_boundaries(ag_rbac_t *p)
+ag_err ag_rbac_collect_boundaries(ag_rbac_t *p)
 {
     int n = 0;
     int64_t *v = ag_arena_alloc(&p->arena, (size_t)p->stats.time_bound * 2 * sizeof *v + 1);
@@ -1074,7 +1079,7 @@ static ag_err finish(loader_t *ld)
         p->stats.role_bindings += !p->bindings[i].cluster;
         p->stats.time_bound += p->bindings[i].windowed;
     }
-    return collect_boundaries(p);
+    return ag_rbac_collect_boundaries(p);
 }
 
 static ag_err loader_begin(loader_t *ld, const ag_rbac_opts_t *opts, ag_buf_t *errmsg)
@@ -1261,13 +1266,15 @@ ag_err ag_rbac_parse_files(const char *const *paths, int npaths, const rbac_sink
 static ag_err adopt_objects(loader_t *ld, rbac_obj_t *const *objs, size_t n)
 {
     ag_rbac_t *p = ld->p;
-    if (n && !(p->objs = malloc(n * sizeof *p->objs)))
+    if (n && (!(p->objs = malloc(n * sizeof *p->objs)) ||
+              !(p->obj_binding = malloc(n * sizeof *p->obj_binding))))
         return AG_E_NOMEM;
     for (size_t i = 0; i < n; i++) {
         rbac_obj_t *o = objs[i];
         ag_err err;
         ident_t *e;
         ag_rbac_obj_ref(o);
+        p->obj_binding[p->nobjs] = o->kind == 'r' || o->kind == 'c' ? ld->nbindings : -1;
         p->objs[p->nobjs++] = o;
         if (o->kind == 'r' || o->kind == 'c') {
             if ((err = push_binding(ld, &o->u.binding)))
@@ -1290,5 +1297,7 @@ ag_err ag_rbac_build_from(rbac_obj_t *const *objs, size_t n, ag_rbac_t **out, ag
     ag_err err = loader_begin(&ld, &none, errmsg);
     if (!err)
         err = adopt_objects(&ld, objs, n);
-    return loader_end(&ld, err, out);
+    if ((err = loader_end(&ld, err, out)) == 0 && (err = ag_rbac_delta_prepare(*out)) != 0)
+        ag_rbac_unref(*out);
+    return err;
 }

@@ -300,6 +300,12 @@ ag_err ag_rbac_view_over(const ag_rbac_view_t *lower, ag_rbac_set_t *upper, ag_r
     return 0;
 }
 
+size_t ag_rbac_view_objects(const ag_rbac_view_t *v, rbac_obj_t *const **objs)
+{
+    *objs = v->objs;
+    return v->n;
+}
+
 size_t ag_rbac_view_count(const ag_rbac_view_t *v)
 {
     return v->n;

@@ -75,6 +75,16 @@ size_t ag_rbac_view_count(const ag_rbac_view_t *v);
 /* A snapshot of <v> (any thread; <v> borrowed): *out has one reference. On failure
  * AG_E_NOMEM (nothing in a view can fail validation again). */
 ag_err ag_rbac_view_build(const ag_rbac_view_t *v, ag_rbac_t **out, ag_buf_t *errmsg);
+/* The same as ag_rbac_view_build, computed from <prev> (a snapshot built by this function
+ * or ag_rbac_view_build before; borrowed, may be NULL) when only bindings changed since
+ * the full snapshot <prev> rests on, and not too many: then bindings that are gone are
+ * masked and the new ones indexed on their own over the full snapshot, which the result
+ * keeps (a reference), so the cost follows the change and not the size of the policy. A
+ * role change, or a delta past half of the objects, is a full build. Decisions,
+ * rules reviews, who-can, explanations, counts and window boundaries are the same as a
+ * full build's. */
+ag_err ag_rbac_view_build_since(const ag_rbac_view_t *v, const ag_rbac_t *prev, ag_rbac_t **out,
+                                ag_buf_t *errmsg);
 void ag_rbac_view_destroy(ag_rbac_view_t *v); /* NULL ignored */
 /* view + build + destroy, on the writer's thread. */
 ag_err ag_rbac_set_build(ag_rbac_set_t *s, ag_rbac_t **out, ag_buf_t *errmsg);
