@@ -29,6 +29,8 @@
 #define GOAL_RATIO 1.20
 #define MAX_ROUNDS 21
 
+static ag_authorizer_t *authorizer; /* the step under measurement (as serve builds it) */
+
 static double cpu_s(clockid_t clk)
 {
     struct timespec ts;
@@ -87,7 +89,7 @@ static double run_case(const case_t *c, double seconds, size_t queue_bytes,
                            .worker = 1,
                            .identity = c->user,
                            .client_ip = AG_STR("10.0.0.1")};
-            ag_gate_result r = ag_authorize_gate(&g, NULL);
+            ag_gate_result r = ag_authorize_gate(&g, authorizer);
             ag_audit_finish(&g, r == AG_GATE_ALLOW ? 200 : g.status, true);
             ag_arena_reset(&arena);
         }
@@ -219,7 +221,7 @@ int main(int argc, char **argv)
     ag_log_threshold = AG_LOG_WARN;
     if (ag_config_parse("bench.json", ag_str_cstr(text), &conf, &err) != 0 ||
         ag_policy_setup(conf, uv_default_loop(), &err) != 0 || ag_audit_setup(conf, &err) != 0 ||
-        ag_authorize_setup(conf) != 0) {
+        ag_authorizer_create(conf, &authorizer) != 0) {
         fprintf(stderr, "bench_authorize: %s\n", err.p ? err.p : "setup failed");
         return 1;
     }

@@ -5,6 +5,7 @@
  * into the request arena before it is released). */
 #include "authz/authorize.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "authz/audit.h"
@@ -20,15 +21,18 @@ static const char *const verbs[] = {
 static const double buckets_s[] = {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3, 1e-2};
 #define NBUCKETS (sizeof buckets_s / sizeof buckets_s[0])
 
-static struct {
+struct ag_authorizer {
     bool enabled;      /* a policy decides; false: allow all (audit only) */
     int impersonation; /* AG_IMPERSONATION_* */
     ag_metric_id m_decision[NVERBS][2];
     ag_metric_id m_duration, m_impersonation[2];
-} A;
+};
 
-static ag_str_t anon_groups[] = {AG_STR_NULL};
-static ag_identity_t anonymous;
+static const ag_str_t anon_groups[] = {AG_STR("system:unauthenticated")};
+static const ag_identity_t anonymous = {.username = AG_STR("system:anonymous"),
+                                        .groups = anon_groups,
+                                        .ngroups = 1,
+                                        .flags = AG_ID_ANONYMOUS};
 
 /* ---- deciding ------------------------------------------------------------------------------ */
 
@@ -95,14 +99,15 @@ static bool allowed(const ag_policy_t *p, const ag_identity_t *user, const ag_at
 }
 
 /* Each impersonated item authorized for the requester (reference §7.2). */
-static ag_gate_result check_impersonation(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_t *p,
+static ag_gate_result check_impersonation(const ag_authorizer_t *az, ag_gate_t *g,
+                                          ag_audit_entry_t *e, const ag_policy_t *p,
                                           const ag_identity_t *req, const ag_impersonate_t *im,
                                           ag_authz_decision_t *d)
 {
     ag_attrs_t a;
     for (int i = 0, n = ag_impersonate_nchecks(im); i < n; i++) {
         ag_impersonate_check(im, i, &a);
-        if (A.impersonation == AG_IMPERSONATION_DENY) /* the first item names the refusal */
+        if (az->impersonation == AG_IMPERSONATION_DENY) /* the first item names the refusal */
             return forbid(g, e, req, &a, NULL);
         if (!allowed(p, req, &a, d))
             return forbid(g, e, req, &a, d);
@@ -117,8 +122,8 @@ static ag_gate_result fail(ag_gate_t *g, int status, const char *msg)
     return AG_GATE_DENY;
 }
 
-static ag_gate_result decide(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_t *p,
-                             const ag_identity_t *requester, ag_str_t *verb)
+static ag_gate_result decide(const ag_authorizer_t *az, ag_gate_t *g, ag_audit_entry_t *e,
+                             const ag_policy_t *p, const ag_identity_t *requester, ag_str_t *verb)
 {
     ag_impersonate_t imp_storage; /* ~3 KiB and ~1.6 KiB: the stack, not the arena, so a */
     ag_authz_decision_t dec;      /* request without impersonation costs no arena block */
@@ -138,12 +143,12 @@ static ag_gate_result decide(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_
     if ((err = ag_impersonate_parse(g->req->headers, g->req->nheaders, g->arena, im, &why)))
         return fail(g, err == AG_E_INVAL ? 400 : 500, why ? why : "internal error");
     if (im->has_user) {
-        ag_metrics_inc(A.m_impersonation[A.impersonation == AG_IMPERSONATION_DENY]);
+        ag_metrics_inc(az->m_impersonation[az->impersonation == AG_IMPERSONATION_DENY]);
         if (!p) { /* no policy (audit only): nobody may impersonate */
             ag_impersonate_check(im, 0, &a);
             return forbid(g, e, requester, &a, NULL);
         }
-        if ((r = check_impersonation(g, e, p, requester, im, d)) != AG_GATE_ALLOW)
+        if ((r = check_impersonation(az, g, e, p, requester, im, d)) != AG_GATE_ALLOW)
             return r;
         if (ag_impersonate_identity(im, g->arena, &imp) != 0)
             return fail(g, 500, "internal error");
@@ -170,33 +175,33 @@ static ag_gate_result decide(ag_gate_t *g, ag_audit_entry_t *e, const ag_policy_
     return AG_GATE_ALLOW;
 }
 
-static void observe(ag_str_t verb, bool allow, uint64_t ns)
+static void observe(const ag_authorizer_t *az, ag_str_t verb, bool allow, uint64_t ns)
 {
-    ag_metrics_inc(A.m_decision[verb_slot(verb)][allow ? 0 : 1]);
-    ag_metrics_observe(A.m_duration, ns);
+    ag_metrics_inc(az->m_decision[verb_slot(verb)][allow ? 0 : 1]);
+    ag_metrics_observe(az->m_duration, ns);
 }
 
 ag_gate_result ag_authorize_gate(ag_gate_t *g, void *ud)
 {
-    (void)ud;
+    const ag_authorizer_t *az = ud;
     uint64_t t0 = uv_hrtime();
     ag_audit_entry_t *e = ag_audit_begin(g);
     const ag_identity_t *requester = g->identity ? g->identity : &anonymous;
-    const ag_policy_t *p = A.enabled ? ag_policy_enter() : NULL;
+    const ag_policy_t *p = az->enabled ? ag_policy_enter() : NULL;
     ag_gate_result r;
     ag_str_t verb = AG_STR("other");
     if (e)
         e->user = requester;
-    if (A.enabled && !p) { /* fail closed: no policy published */
+    if (az->enabled && !p) { /* fail closed: no policy published */
         g->status = 503;
         g->message = AG_STR("authorization policy is not loaded");
         r = AG_GATE_DENY;
     } else {
-        r = decide(g, e, p, requester, &verb);
+        r = decide(az, g, e, p, requester, &verb);
     }
-    if (A.enabled)
+    if (az->enabled)
         ag_policy_leave();
-    observe(verb, r == AG_GATE_ALLOW, uv_hrtime() - t0);
+    observe(az, verb, r == AG_GATE_ALLOW, uv_hrtime() - t0);
     if (r == AG_GATE_DENY && g->status == 403)
         ag_log_req(AG_LOG_DEBUG, g->client_ip.p, ag_gate_audit_id(g),
                    "forbidden for %.*s: %.*s (worker %d)", AG_STR_FMT(requester->username),
@@ -206,7 +211,7 @@ ag_gate_result ag_authorize_gate(ag_gate_t *g, void *ud)
 
 /* ---- start-up ---------------------------------------------------------------------------- */
 
-static void register_metrics(void)
+static void register_metrics(ag_authorizer_t *az)
 {
     static char labels[NVERBS][2][64];
     static const char *h = "Authorization decisions by verb and decision.";
@@ -214,31 +219,35 @@ static void register_metrics(void)
         for (int k = 0; k < 2; k++) {
             snprintf(labels[i][k], sizeof labels[i][k], "verb=\"%s\",decision=\"%s\"",
                      verbs[i] ? verbs[i] : "other", k ? "forbid" : "allow");
-            A.m_decision[i][k] =
+            az->m_decision[i][k] =
                 ag_metrics_counter("authgate_authz_decisions_total", labels[i][k], h);
         }
-    A.m_duration =
+    az->m_duration =
         ag_metrics_histogram("authgate_authz_duration_seconds", NULL,
                              "Authorization step latency in seconds.", buckets_s, (int)NBUCKETS);
     static const char *hi = "Requests carrying Impersonate-User, by impersonation mode.";
-    A.m_impersonation[0] =
+    az->m_impersonation[0] =
         ag_metrics_counter("authgate_impersonation_requests_total", "mode=\"authorize\"", hi);
-    A.m_impersonation[1] =
+    az->m_impersonation[1] =
         ag_metrics_counter("authgate_impersonation_requests_total", "mode=\"deny\"", hi);
 }
 
-ag_err ag_authorize_setup(const ag_config_t *conf)
+ag_err ag_authorizer_create(const ag_config_t *conf, ag_authorizer_t **out)
 {
-    anonymous = (ag_identity_t){.username = AG_STR("system:anonymous"),
-                                .groups = anon_groups,
-                                .ngroups = 1,
-                                .flags = AG_ID_ANONYMOUS};
-    anon_groups[0] = AG_STR("system:unauthenticated");
-    A.enabled = conf->authz_enabled;
-    A.impersonation = conf->authz.impersonation;
-    register_metrics();
-    ag_info("authorization: %s, impersonation %s%s", A.enabled ? "policy" : "off (audit only)",
-            A.impersonation == AG_IMPERSONATION_DENY ? "denied" : "authorized",
+    ag_authorizer_t *az = calloc(1, sizeof *az);
+    if (!az)
+        return AG_E_NOMEM;
+    az->enabled = conf->authz_enabled;
+    az->impersonation = conf->authz.impersonation;
+    register_metrics(az);
+    ag_info("authorization: %s, impersonation %s%s", az->enabled ? "policy" : "off (audit only)",
+            az->impersonation == AG_IMPERSONATION_DENY ? "denied" : "authorized",
             conf->authn_enabled ? "" : "; no authentication: every request is system:anonymous");
+    *out = az;
     return 0;
+}
+
+void ag_authorizer_destroy(ag_authorizer_t *az)
+{
+    free(az);
 }

@@ -17,13 +17,16 @@
 #include "config.h"
 #include "http/gate.h"
 
-/* The pipeline step (ud unused). Expects g->identity from authentication (NULL: the
- * request is judged as system:anonymous). */
+typedef struct ag_authorizer ag_authorizer_t;
+
+/* The pipeline step (ud: the authorizer). Expects g->identity from authentication (NULL:
+ * the request is judged as system:anonymous). */
 ag_gate_result ag_authorize_gate(ag_gate_t *g, void *ud);
 
 /* `authgate serve` wiring (start-up): the step's settings (whether a policy decides, the
  * impersonation mode) and metrics from <conf>. The policy (ag_policy_setup), the audit
- * log and the review routes are set up by `serve` beside it. */
-ag_err ag_authorize_setup(const ag_config_t *conf);
+ * log and the review routes are set up by `serve` beside it. AG_E_NOMEM. */
+ag_err ag_authorizer_create(const ag_config_t *conf, ag_authorizer_t **out);
+void ag_authorizer_destroy(ag_authorizer_t *az); /* NULL ignored */
 
 #endif

@@ -31,6 +31,7 @@ typedef struct {
     ag_pipeline_t pipeline;
     ag_authenticator_t *authn; /* NULL: no "authentication" section */
     ag_graph_t *graph;         /* NULL: no "graph" section */
+    ag_authorizer_t *authz;    /* NULL: neither "authorization" nor "audit" */
 } serve_t;
 
 /* What a configuration without authentication and authorization does, said loudly: on
@@ -107,7 +108,7 @@ static ag_err start_authorization(const ag_config_t *conf, ag_server_t *srv, ser
         return err;
     if ((err = ag_audit_setup(conf, errmsg)) != 0)
         return err;
-    return ag_authorize_setup(conf);
+    return ag_authorizer_create(conf, &sv->authz);
 }
 
 /* The request pipeline, in the order its steps run. Without authentication every request
@@ -124,7 +125,7 @@ static ag_err build_pipeline(const ag_config_t *conf, serve_t *sv)
         (err = ag_pipeline_add(p, "authenticate", ag_authenticator_gate, sv->authn)) == 0)
         err = ag_pipeline_add(p, "groups", ag_authenticator_groups_gate, sv->authn);
     if (!err && authorize)
-        err = ag_pipeline_add(p, "authorize", ag_authorize_gate, NULL);
+        err = ag_pipeline_add(p, "authorize", ag_authorize_gate, sv->authz);
     else if (!err && conf->insecure_passthrough && !conf->authn_enabled)
         err = ag_pipeline_add(p, "passthrough", ag_gate_passthrough, NULL);
     p->finish = conf->audit_enabled ? ag_audit_finish : NULL;
@@ -237,6 +238,7 @@ int ag_cmd_serve(int argc, char **argv)
 out:
     ag_audit_shutdown(); /* after the workers stopped: flushes queued events */
     ag_server_destroy(srv);
+    ag_authorizer_destroy(sv.authz);
     ag_routes_dispose(&sv.pipeline.routes);
     ag_config_destroy(conf);
     ag_buf_dispose(&err);

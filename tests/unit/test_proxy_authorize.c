@@ -26,6 +26,7 @@ static const char policy[] =
     " \"subjects\":[{\"kind\":\"User\",\"name\":\"carol\"}]}]}";
 
 static ag_config_t *conf;
+static ag_authorizer_t *authorizer;
 
 static void setup_once(void)
 {
@@ -44,7 +45,7 @@ static void setup_once(void)
     ag_buf_t err = AG_BUF_INIT(4096);
     CHECK_EQ(ag_config_parse("gw.json", ag_str_cstr(text), &conf, &err), 0);
     CHECK_EQ(ag_policy_setup(conf, uv_default_loop(), &err), 0);
-    CHECK_EQ(ag_authorize_setup(conf), 0);
+    CHECK_EQ(ag_authorizer_create(conf, &authorizer), 0);
     if (err.n)
         fprintf(stderr, "%s\n", err.p);
     ag_buf_dispose(&err);
@@ -79,7 +80,7 @@ static ag_gate_result run(run_t *r, const ag_identity_t *user, const char *targe
     r->req.headers = r->h;
     r->req.nheaders = n;
     r->g = (ag_gate_t){.req = &r->req, .arena = &r->arena, .worker = 1, .identity = user};
-    ag_gate_result res = ag_authorize_gate(&r->g, NULL);
+    ag_gate_result res = ag_authorize_gate(&r->g, authorizer);
     snprintf(r->msg, sizeof r->msg, "%.*s", AG_STR_FMT(r->g.message));
     return res;
 }
