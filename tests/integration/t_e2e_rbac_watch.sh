@@ -3,7 +3,8 @@
 # -> the fake API server with its RBAC store; each replica lists and watches the cluster's
 # RBAC. As admin (cluster-admin from each replica's local break-glass file), `kubectl apply`
 # a RoleBinding through replica 1: alice's next request is allowed within 1 s on BOTH
-# replicas; `kubectl delete` through replica 2 revokes it within 1 s on both. The binding
+# replicas; an update (apply again with bob added: a PATCH) through replica 2 lets bob in
+# within 1 s on both; `kubectl delete` through replica 2 revokes both within 1 s on both. The binding
 # really went through the gateway to the API server (kubectl's POST and DELETE recorded,
 # impersonating admin) and nothing else gave alice the grant.
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -92,10 +93,32 @@ out=$(kc alice2 get pods 2>&1) || fail "alice get pods on replica 2: $out"
 expect_match "$out" 'web-1' "alice lists pods through replica 2"
 pass "kubectl apply of a RoleBinding through replica 1: in force on both replicas within 1 s"
 
+# an update: kubectl apply of the same binding with bob added (GET + strategic-merge PATCH)
+BOB_TOKEN=$(oidc_token bob "$AUD")
+bob_code() {
+    curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" -H "Authorization: Bearer $BOB_TOKEN" \
+        "https://127.0.0.1:$1/api/v1/namespaces/default/pods"
+}
+expect_eq "$(bob_code "$GW1")$(bob_code "$GW2")" 403403 "bob before the update"
+sed 's/^  name: alice$/  name: alice\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: bob/' "$T/rb.yaml" >"$T/rb2.yaml"
+api_mark
+out=$(kc admin2 apply --validate=false -f "$T/rb2.yaml" 2>&1) || fail "kubectl apply (update): $out"
+expect_eq "$out" "rolebinding.rbac.authorization.k8s.io/alice-view configured" "kubectl apply (update) output"
+[ -n "$(api_new | jq -c 'select(.method == "PATCH")')" ] || fail "kubectl's update was not a PATCH"
+t0=$(date +%s%3N)
+until [ "$(bob_code "$GW1")$(bob_code "$GW2")" = 200200 ]; do
+    [ $(($(date +%s%3N) - t0)) -le 1000 ] || fail "bob not allowed on both replicas within 1 s of the update"
+    sleep 0.02
+done
+echo "# kubectl apply (update, PATCH) through replica 2 -> bob allowed on both after $(($(date +%s%3N) - t0)) ms"
+expect_eq "$(code "$GW1")$(code "$GW2")" 200200 "alice still allowed after the update"
+pass "kubectl apply of a changed binding (PATCH, MODIFIED event): in force on both replicas within 1 s"
+
 api_mark
 out=$(kc admin2 delete rolebinding alice-view 2>&1) || fail "kubectl delete: $out"
 expect_eq "$out" 'rolebinding.rbac.authorization.k8s.io "alice-view" deleted' "kubectl delete output"
 read -r d1 d2 < <(both_within 1000 403)
+expect_eq "$(bob_code "$GW1")$(bob_code "$GW2")" 403403 "bob refused too after the delete"
 echo "# kubectl delete through replica 2 -> alice refused: replica 1 after $d1 ms, replica 2 after $d2 ms"
 [ -n "$(api_new | jq -c 'select(.method == "DELETE" and (.target | test("/namespaces/default/rolebindings/alice-view([?]|$)")))')" ] ||
     fail "kubectl's delete did not reach the API server"
