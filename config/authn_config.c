@@ -4,10 +4,6 @@
 
 #include <string.h>
 
-#include "authn/keys.h"
-#include "authn/tokencache.h"
-#include "net/fetch.h"
-
 static ag_err parse_cache(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_authn_config_t *c)
 {
     ag_cfg_obj_t o;
@@ -63,17 +59,17 @@ ag_err ag_authn_config_parse(ag_cfg_t *cfg, ag_json_ref ref, const char *path,
 
     memset(c, 0, sizeof *c);
     c->tokenreview = true;
-    c->cache_entries = AG_TOKENCACHE_DEFAULT_ENTRIES;
-    c->cache_negative_entries = AG_TOKENCACHE_DEFAULT_NEG_ENTRIES;
-    c->cache_shards = AG_TOKENCACHE_DEFAULT_SHARDS;
-    c->cache_ttl_ms = AG_TOKENCACHE_DEFAULT_TTL_MS;
-    c->cache_negative_ttl_ms = AG_TOKENCACHE_DEFAULT_NEG_TTL_MS;
+    c->cache_entries = AG_AUTHN_DEFAULT_CACHE_ENTRIES;
+    c->cache_negative_entries = AG_AUTHN_DEFAULT_CACHE_NEG_ENTRIES;
+    c->cache_shards = AG_AUTHN_DEFAULT_CACHE_SHARDS;
+    c->cache_ttl_ms = AG_AUTHN_DEFAULT_CACHE_TTL_MS;
+    c->cache_negative_ttl_ms = AG_AUTHN_DEFAULT_CACHE_NEG_TTL_MS;
     c->refresh_min_ms = 60 * 1000;
     c->refresh_max_ms = 3600 * 1000;
     c->kid_interval_ms = 10 * 1000;
     c->kid_wait_ms = 2000;
-    c->fetch_timeout_ms = AG_FETCH_DEFAULT_TIMEOUT_MS;
-    c->max_bytes = AG_FETCH_DEFAULT_MAX_BYTES;
+    c->fetch_timeout_ms = AG_AUTHN_DEFAULT_FETCH_TIMEOUT_MS;
+    c->max_bytes = AG_AUTHN_DEFAULT_MAX_BYTES;
     if ((err = ag_cfg_obj_begin(cfg, ref, path, &o)) ||
         (err = ag_cfg_value(&o, "issuers", AG_CFG_REQUIRED, &issuers)) ||
         (err = ag_cfg_bool(&o, "anonymous", AG_CFG_OPTIONAL, &c->anonymous)) ||

@@ -21,6 +21,15 @@
 #include "authn/issuer.h"
 #include "base/cfg.h"
 
+/* Defaults of the section (proxy/authn/tokencache.h names the cache ones as its own). */
+#define AG_AUTHN_DEFAULT_CACHE_ENTRIES 10000
+#define AG_AUTHN_DEFAULT_CACHE_TTL_MS (120 * 1000)
+#define AG_AUTHN_DEFAULT_CACHE_NEG_ENTRIES 1000
+#define AG_AUTHN_DEFAULT_CACHE_NEG_TTL_MS (5 * 1000)
+#define AG_AUTHN_DEFAULT_CACHE_SHARDS 16
+#define AG_AUTHN_DEFAULT_FETCH_TIMEOUT_MS 5000 /* keys.fetch_timeout */
+#define AG_AUTHN_DEFAULT_MAX_BYTES (1u << 20)  /* keys.max_bytes: a JWKS is a few KiB */
+
 typedef struct {
     ag_issuer_set_t *issuers;      /* owned: ag_authn_config_dispose */
     bool anonymous;                /* requests without credentials pass as system:anonymous */

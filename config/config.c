@@ -10,8 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/log.h"
-
 void ag_config_defaults(ag_config_t *c)
 {
     c->listen.address = "127.0.0.1:8443";

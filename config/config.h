@@ -93,6 +93,13 @@ typedef struct {
     const char *address; /* NULL: no admin listener */
 } ag_config_admin_t;
 
+/* The "log" section's vocabulary; proxy/runtime/log.h logs by it. */
+typedef enum { AG_LOG_ERROR = 0, AG_LOG_WARN, AG_LOG_INFO, AG_LOG_DEBUG } ag_log_level;
+typedef enum { AG_LOG_TEXT = 0, AG_LOG_JSON } ag_log_format;
+
+#define AG_LOG_REQUEST_RATE 5   /* per-request lines per second and thread (default) */
+#define AG_LOG_REQUEST_BURST 10 /* ... and the bucket's depth */
+
 typedef struct {
     int level;                             /* ag_log_level */
     int format;                            /* ag_log_format: 0 text, 1 json */

@@ -24,16 +24,17 @@
 #include <stdint.h>
 
 #include "authn/identity.h"
+#include "authn_config.h" /* the defaults: AG_AUTHN_DEFAULT_CACHE_* */
 #include "base/arena.h"
 #include "base/err.h"
 #include "base/str.h"
 #include "runtime/mailbox.h"
 
-#define AG_TOKENCACHE_DEFAULT_ENTRIES 10000
-#define AG_TOKENCACHE_DEFAULT_TTL_MS (120 * 1000)
-#define AG_TOKENCACHE_DEFAULT_NEG_ENTRIES 1000
-#define AG_TOKENCACHE_DEFAULT_NEG_TTL_MS (5 * 1000)
-#define AG_TOKENCACHE_DEFAULT_SHARDS 16
+#define AG_TOKENCACHE_DEFAULT_ENTRIES AG_AUTHN_DEFAULT_CACHE_ENTRIES
+#define AG_TOKENCACHE_DEFAULT_TTL_MS AG_AUTHN_DEFAULT_CACHE_TTL_MS
+#define AG_TOKENCACHE_DEFAULT_NEG_ENTRIES AG_AUTHN_DEFAULT_CACHE_NEG_ENTRIES
+#define AG_TOKENCACHE_DEFAULT_NEG_TTL_MS AG_AUTHN_DEFAULT_CACHE_NEG_TTL_MS
+#define AG_TOKENCACHE_DEFAULT_SHARDS AG_AUTHN_DEFAULT_CACHE_SHARDS
 
 typedef struct ag_tokencache ag_tokencache_t;
 

@@ -12,11 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum { AG_LOG_ERROR = 0, AG_LOG_WARN, AG_LOG_INFO, AG_LOG_DEBUG } ag_log_level;
-typedef enum { AG_LOG_TEXT = 0, AG_LOG_JSON } ag_log_format;
-
-#define AG_LOG_REQUEST_RATE 5   /* per-request lines per second and thread (default) */
-#define AG_LOG_REQUEST_BURST 10 /* ... and the bucket's depth */
+#include "config.h" /* the levels and formats, and the per-request rate defaults */
 
 extern ag_log_level ag_log_threshold;
 extern ag_log_format ag_log_fmt;
