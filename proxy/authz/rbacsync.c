@@ -95,7 +95,7 @@ struct sync {
     char once_why[256];
     int64_t shown_age, shown_gen, shown_synced;
     ag_metric_id m_objects[NKINDS], m_relists[RL_N], m_rewatch[WR_N], m_age, m_gen, m_synced,
-        m_latency;
+        m_latency, m_refused;
 };
 
 static sync_t S_; /* one per process: the configuration has one cluster */
@@ -320,9 +320,11 @@ static void drop_staging(refl_t *r)
  * they grant nothing, an earlier version is gone): a rate-limited WARN naming them. */
 static void warn_refused(sync_t *s, const char *what, int refused)
 {
-    if (refused)
-        warn_limited(s, "%s: %d object(s) refused, they grant nothing: %.*s", what, refused,
-                     WARN_LINE, s->why.n ? s->why.p : "");
+    if (!refused)
+        return;
+    ag_metrics_add(s->m_refused, refused);
+    warn_limited(s, "%s: %d object(s) refused, they grant nothing: %.*s", what, refused, WARN_LINE,
+                 s->why.n ? s->why.p : "");
 }
 
 /* A page item's identity is read (and the page validated whole) before the set parses the
@@ -671,6 +673,10 @@ static void register_metrics(sync_t *s)
     s->m_synced = ag_metrics_gauge("authgate_rbac_sync_ready", NULL,
                                    "1 once a snapshot from a complete list of all four kinds "
                                    "is in force.");
+    s->m_refused = ag_metrics_counter("authgate_rbac_sync_refused_objects_total", NULL,
+                                      "Cluster objects refused by the gateway's validation (e.g. "
+                                      "a time-bound binding's window that does not parse): "
+                                      "they grant nothing, an earlier version of them is gone.");
     s->m_latency = ag_metrics_histogram(
         "authgate_rbac_sync_event_to_effect_seconds", NULL,
         "From a change reaching the gateway (watch event, list) to the policy snapshot with it "
@@ -711,7 +717,7 @@ static ag_err sync_init(sync_t *s, const ag_config_t *conf, uv_loop_t *control,
         s->m_relists[i] = -1;
     for (int i = 0; i < WR_N; i++)
         s->m_rewatch[i] = -1;
-    s->m_age = s->m_gen = s->m_synced = s->m_latency = -1;
+    s->m_age = s->m_gen = s->m_synced = s->m_latency = s->m_refused = -1;
     s->cc = &conf->authz.cluster;
     s->loop = control;
     s->cred = cred;

@@ -9,9 +9,13 @@
 #   2. malformed windows are load errors naming FILE:LINE:COL and the object;
 #   3. a running gateway: a binding expiring 2 s ahead grants, then refuses within 1 s of
 #      its expires-at, and one starting then begins to grant, with no SIGHUP and no file
-#      poll; the audit reasons name the window, and the policy is rebuilt at the boundary.
+#      poll; the audit reasons name the window, and the policy is rebuilt at the boundary;
+#   4. the same for a binding read from the cluster (the fake API server's store), where a
+#      window that does not parse refuses that object alone (counted, WARN naming it; the
+#      rest loads), and an update that breaks a window removes the grant it had.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/authz_lib.sh"
+. "$(dirname "$0")/rbacsync_lib.sh"
 
 ms() { date +%s%3N; }
 stamp() { date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
@@ -114,6 +118,7 @@ bad $'    authgate.io/not-before: "2026-12-07T22:00:00Z"\n    authgate.io/expire
 pass "malformed windows are load errors with FILE:LINE:COL and the object's name"
 
 # ---- 3. a running gateway: expiry and start with no outside signal ---------------------
+PODS=/api/v1/namespaces/default/pods
 start_upstream
 authz_keys
 read -r ALICE BOB < <(node "$MINT" tokens "$T" alice bob | paste -sd' ')
@@ -176,3 +181,40 @@ expect_match "$(tail -1 <<<"$reasons")" \
   "^RBAC: outside the validity window of ClusterRoleBinding \"alice-jit\" .*, time-bound until $(stamp $boundary) \\(expired at $(stamp $boundary)\\)\$" "refused reason"
 expect_eq "$(jq -r 'select(.user.username == "bob") | .annotations["authorization.k8s.io/reason"] // ""' "$T/audit.log" | head -1 | grep -c 'not yet valid')" 1 "bob's early reason"
 pass "audit reasons name the window; the policy was rebuilt at the boundary"
+
+# ---- 4. from the cluster -------------------------------------------------------------------
+read -r CAROL DAVE ERIN < <(node "$MINT" tokens "$T" carol dave erin | paste -sd' ')
+rbac_api_start --bookmark-ms 300
+crb() { # crb NAME USER ANNOTATIONS-JSON: a ClusterRoleBinding to view
+    printf '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"%s","annotations":%s},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"%s"}]}' "$1" "$3" "$2"
+}
+cboundary=$(($(ms) + 4000))
+rbac_bulk "[{\"op\":\"put\",\"object\":$(crb carol-jit carol "{\"authgate.io/expires-at\":\"$(stamp $cboundary)\"}")},
+  {\"op\":\"put\",\"object\":$(crb dave-jit dave '{"authgate.io/expires-at":"in two hours"}')},
+  {\"op\":\"put\",\"object\":$(crb erin-view erin '{}')}]"
+rbac_config "$T/gwc.json" "" '"coalesce": "20ms"'
+start_gateway "$T/gwc.json" gwc
+cready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/readyz")" = 200 ]; }
+wait_until 10 "the cluster sync" cready
+expect_eq "$(gw_req "$GW_PORT" GET "$PODS" "$CAROL")" 200 "carol inside her cluster window"
+expect_eq "$(gw_req "$GW_PORT" GET "$PODS" "$DAVE")" 403 "dave's binding was refused"
+expect_eq "$(gw_req "$GW_PORT" GET "$PODS" "$ERIN")" 200 "the rest loaded"
+expect_eq "$(admin_metric "$ADMIN_PORT" authgate_rbac_sync_refused_objects_total)" 1 "one object refused, counted"
+grep -q 'clusterrolebindings: 1 object(s) refused, they grant nothing: .*ClusterRoleBinding \\"dave-jit\\".*"in two hours" is not an RFC 3339 time' "$GW_LOG" ||
+  grep -q 'refused, they grant nothing: .*dave-jit.*in two hours.* is not an RFC 3339 time' "$GW_LOG" ||
+  fail "no WARN naming the refused object: $(grep -i refused "$GW_LOG")"
+# the update that breaks erin's window takes her grant away (never left permanent)
+rbac_bulk "[{\"op\":\"put\",\"object\":$(crb erin-view erin '{"authgate.io/not-before":"yesterday"}')}]"
+within_ms 2000 "$GW_PORT" "$ERIN" "$PODS" 403 >/dev/null
+# carol's lapses at expires-at with no change in the store
+while [ "$(ms)" -lt $((cboundary - 300)) ]; do sleep 0.05; done
+: >"$T/ctrace"
+while [ "$(ms)" -lt $((cboundary + 1200)) ]; do
+    t0=$(ms)
+    c=$(gw_req "$GW_PORT" GET "$PODS" "$CAROL")
+    echo "$t0 $(ms) $c" >>"$T/ctrace"
+done
+took=$(awk -v B="$cboundary" '$3 == 403 && $1 >= B { print $2 - B; exit }' "$T/ctrace")
+awk -v B="$cboundary" '($2 < B && $3 != 200) || ($1 >= B && $3 != 403) { bad = 1 } END { exit bad }' "$T/ctrace" ||
+  fail "carol's window not enforced to the request: $(awk -v B="$cboundary" '{print $1 - B, $2 - B, $3}' "$T/ctrace" | paste -sd' ')"
+pass "cluster JIT binding: every request sent after expires-at refused (first answered ${took} ms after it); a bad window refuses its object alone (counted) and an update breaking one removes the grant"
