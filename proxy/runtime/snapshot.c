@@ -126,6 +126,7 @@ uint64_t ag_snap_generation(const ag_snap_domain_t *d)
 /* ---- the writer --------------------------------------------------------------------------- */
 
 static ag_snap_domain_t *pending; /* domains with retired snapshots still held */
+static uint64_t pending_changes;  /* +1 whenever a domain leaves the list */
 static uv_timer_t sweep_timer;
 static bool attached;
 
@@ -150,6 +151,7 @@ static void unlist(ag_snap_domain_t *d)
             break;
         }
     d->pending = false;
+    pending_changes++;
 }
 
 int ag_snap_sweep(ag_snap_domain_t *d)
@@ -172,9 +174,12 @@ int ag_snap_sweep(ag_snap_domain_t *d)
 
 static void on_sweep(uv_timer_t *t)
 {
-    for (ag_snap_domain_t *d = pending, *next; d; d = next) {
-        next = d->pending_next;
+    /* A free may destroy another pending domain (a retired authentication section takes its
+     * key domains along), which unlists it: then start over from the head. */
+    for (ag_snap_domain_t *d = pending; d;) {
+        uint64_t seen = pending_changes;
         ag_snap_sweep(d);
+        d = pending_changes == seen ? d->pending_next : pending;
     }
     if (!pending)
         uv_timer_stop(t);

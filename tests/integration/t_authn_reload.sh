@@ -24,10 +24,15 @@ write_config() { # write_config ISSUER_OBJECTS...: the gateway config trusting t
 }
 reloads() { metric "authgate_authn_reloads_total{result=\"$1\"}"; }
 hup_and_wait() { # hup_and_wait RESULT: SIGHUP, then wait until that reload result is counted
-  local before
+  local before i
   before=$(reloads "$1")
   kill -HUP "$GW_PID"
-  wait_until 10 "a reload counted as $1" test "$(reloads "$1")" -gt "$before"
+  for ((i = 0; i < 200; i++)); do
+    [ "$(reloads "$1")" -gt "$before" ] && return 0
+    sleep 0.05
+  done
+  curl -s -m 5 -w 'HTTP %{http_code}\n' "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E 'authn_|^HTTP' >&2
+  fail "no reload counted as $1 within 10 s (count was $before before the SIGHUP)"
 }
 readyz() { curl -s "http://127.0.0.1:$ADMIN_PORT/readyz?verbose"; }
 issuer_series() { # issuer_series URL -> how many per-issuer key series /metrics has for URL
