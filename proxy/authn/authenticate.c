@@ -205,6 +205,9 @@ static void finish(job_t *j, ag_authn_result r, int status)
         ag_metrics_inc(m_result[r >= 0 && r < AG_AUTHN_RESULT_COUNT ? r : AG_AUTHN_INTERNAL]);
     if (r == AG_AUTHN_WRONG_AUDIENCE && j->info.iss.n) /* verified now, not a cached result */
         log_wrong_audience(j);
+    else if (r != AG_AUTHN_OK && j->resolving) /* the groups step: no token at hand */
+        job_log(AG_LOG_INFO, j, "authentication failed: %s (user=%.*s oid=%.*s)",
+                ag_authn_result_name(r), AG_STR_FMT(j->id.username), AG_STR_FMT(j->id.oid));
     else if (r != AG_AUTHN_OK && r != AG_AUTHN_NO_CREDENTIALS)
         job_log(AG_LOG_INFO, j, "authentication failed: %s (iss=%.*s kid=%.*s sub=%.*s)",
                 ag_authn_result_name(r), AG_STR_FMT(j->info.iss), AG_STR_FMT(j->info.kid),
