@@ -19,6 +19,7 @@
 #include "authn/graph.h"
 #include "authn/sa_lookup.h"
 #include "config.h"
+#include "runtime/admin.h"
 #include "runtime/log.h"
 #include "runtime/mailbox.h"
 #include "runtime/metrics.h"

@@ -29,7 +29,7 @@
 #include "base/err.h"
 #include "http/gate.h"
 #include "net/fetch.h"
-#include "runtime/server.h"
+#include "runtime/admin.h"
 
 typedef struct ag_authenticator ag_authenticator_t;
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "authz/armsync.h"
+#include "runtime/admin.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 #include "runtime/server.h"

@@ -20,9 +20,9 @@
 #include "http/credential.h"
 #include "net/fetch.h"
 #include "net/upstream_api.h"
+#include "runtime/admin.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
-#include "runtime/server.h"
 
 #define LIST_TIMEOUT_MS 60000
 #define WATCH_SLACK_MS 30000 /* past the server's timeoutSeconds, the watch is dead */

@@ -23,6 +23,7 @@
 #include "http/pipeline.h"
 #include "review/webhook_sar.h"
 #include "review/webhook_tokenreview.h"
+#include "runtime/admin.h"
 #include "runtime/log.h"
 #include "runtime/server.h"
 

@@ -2,6 +2,7 @@
  * costs the data path nothing but the relaxed loads in ag_metrics_render. */
 #include "runtime/admin.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,9 +10,80 @@
 #include "config.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
-#include "runtime/server.h"
 
 #define ADMIN_HEAD_MAX 8192
+#define MAX_READY 32
+
+/* ---- readiness registry (filled before threads start; read by /readyz below) -------- */
+
+static atomic_bool draining;
+static struct {
+    const char *name;
+    ag_ready_fn fn;
+    ag_ready_list_fn list;
+    void *ud;
+} ready_hooks[MAX_READY];
+static int nready;
+struct ag_ready_report {
+    ag_buf_t *out;
+    bool ok;
+};
+
+ag_err ag_ready_register(const char *name, ag_ready_fn fn, void *ud)
+{
+    if (nready >= MAX_READY)
+        return AG_E_TOO_BIG;
+    ready_hooks[nready].name = name;
+    ready_hooks[nready].fn = fn;
+    ready_hooks[nready].list = NULL;
+    ready_hooks[nready++].ud = ud;
+    return 0;
+}
+
+ag_err ag_ready_register_list(ag_ready_list_fn fn, void *ud)
+{
+    ag_err err = ag_ready_register(NULL, NULL, ud);
+    if (!err)
+        ready_hooks[nready - 1].list = fn;
+    return err;
+}
+
+void ag_ready_item(ag_ready_report_t *r, const char *name, bool ok, bool optional,
+                   const char *reason)
+{
+    if (ok)
+        ag_buf_printf(r->out, "[+]%s ok\n", name);
+    else
+        ag_buf_printf(r->out, "[-]%s failed: %s%s\n", name, reason,
+                      optional ? " (optional: not counted)" : "");
+    r->ok &= ok || optional;
+}
+
+bool ag_ready_check(ag_buf_t *out)
+{
+    ag_ready_report_t r = {out, true};
+    ag_ready_item(&r, "shutdown", !atomic_load(&draining), false, "draining");
+    for (int i = 0; i < nready; i++) {
+        if (ready_hooks[i].list)
+            ready_hooks[i].list(ready_hooks[i].ud, &r);
+        else
+            ag_ready_item(&r, ready_hooks[i].name, ready_hooks[i].fn(ready_hooks[i].ud), false,
+                          "not ready");
+    }
+    return r.ok;
+}
+
+void ag_ready_set_draining(void)
+{
+    atomic_store(&draining, true);
+}
+
+bool ag_ready_draining(void)
+{
+    return atomic_load(&draining);
+}
+
+/* ---- the admin listener ------------------------------------------------------------- */
 
 struct ag_admin {
     uv_tcp_t listener;

@@ -5,9 +5,32 @@
 #ifndef AG_ADMIN_H
 #define AG_ADMIN_H
 
+#include <stdbool.h>
 #include <uv.h>
 
+#include "base/buf.h"
 #include "base/err.h"
+
+/* Readiness: /readyz answers 200 only when every registered condition holds and the
+ * process is not draining. <fn> runs on the control thread; <name> is borrowed. */
+typedef bool (*ag_ready_fn)(void *ud);
+ag_err ag_ready_register(const char *name, ag_ready_fn fn, void *ud);
+/* A source of several checks (one per issuer): <fn> calls ag_ready_item once for each. */
+typedef struct ag_ready_report ag_ready_report_t;
+typedef void (*ag_ready_list_fn)(void *ud, ag_ready_report_t *r);
+ag_err ag_ready_register_list(ag_ready_list_fn fn, void *ud);
+/* One check: "[+]<name> ok" or "[-]<name> failed: <reason>"; an <optional> failure is
+ * listed but leaves the gateway ready. */
+void ag_ready_item(ag_ready_report_t *r, const char *name, bool ok, bool optional,
+                   const char *reason);
+/* Every check as kube-apiserver lists them, one "[+]name ok" / "[-]name failed: reason"
+ * line each, into <out>; true when ready. */
+bool ag_ready_check(ag_buf_t *out);
+
+/* The process started draining (SIGTERM/SIGINT, ag_server_shutdown): /readyz turns 503
+ * ("[-]shutdown failed: draining") from now on. */
+void ag_ready_set_draining(void);
+bool ag_ready_draining(void);
 
 typedef struct ag_admin ag_admin_t;
 

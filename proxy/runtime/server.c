@@ -48,18 +48,6 @@ struct ag_server {
     bool shutting_down, stopped;
 };
 
-static atomic_bool draining;
-static struct {
-    const char *name;
-    ag_ready_fn fn;
-    ag_ready_list_fn list;
-    void *ud;
-} ready_hooks[MAX_HOOKS];
-struct ag_ready_report {
-    ag_buf_t *out;
-    bool ok;
-};
-static int nready;
 static struct {
     ag_reload_fn fn;
     void *ud;
@@ -67,50 +55,6 @@ static struct {
 static int nreload;
 
 /* ---- registries ------------------------------------------------------------------ */
-
-ag_err ag_ready_register(const char *name, ag_ready_fn fn, void *ud)
-{
-    if (nready >= MAX_HOOKS)
-        return AG_E_TOO_BIG;
-    ready_hooks[nready].name = name;
-    ready_hooks[nready].fn = fn;
-    ready_hooks[nready].list = NULL;
-    ready_hooks[nready++].ud = ud;
-    return 0;
-}
-
-ag_err ag_ready_register_list(ag_ready_list_fn fn, void *ud)
-{
-    ag_err err = ag_ready_register(NULL, NULL, ud);
-    if (!err)
-        ready_hooks[nready - 1].list = fn;
-    return err;
-}
-
-void ag_ready_item(ag_ready_report_t *r, const char *name, bool ok, bool optional,
-                   const char *reason)
-{
-    if (ok)
-        ag_buf_printf(r->out, "[+]%s ok\n", name);
-    else
-        ag_buf_printf(r->out, "[-]%s failed: %s%s\n", name, reason,
-                      optional ? " (optional: not counted)" : "");
-    r->ok &= ok || optional;
-}
-
-bool ag_ready_check(ag_buf_t *out)
-{
-    ag_ready_report_t r = {out, true};
-    ag_ready_item(&r, "shutdown", !atomic_load(&draining), false, "draining");
-    for (int i = 0; i < nready; i++) {
-        if (ready_hooks[i].list)
-            ready_hooks[i].list(ready_hooks[i].ud, &r);
-        else
-            ag_ready_item(&r, ready_hooks[i].name, ready_hooks[i].fn(ready_hooks[i].ud), false,
-                          "not ready");
-    }
-    return r.ok;
-}
 
 ag_err ag_reload_register(ag_reload_fn fn, void *ud)
 {
@@ -123,7 +67,7 @@ ag_err ag_reload_register(ag_reload_fn fn, void *ud)
 
 bool ag_server_draining(void)
 {
-    return atomic_load(&draining);
+    return ag_ready_draining();
 }
 
 /* ---- binding ----------------------------------------------------------------------- */
@@ -482,7 +426,7 @@ void ag_server_shutdown(ag_server_t *s)
     if (s->shutting_down)
         return;
     s->shutting_down = true;
-    atomic_store(&draining, true); /* /readyz turns false now */
+    ag_ready_set_draining(); /* /readyz turns false now */
     ag_log(AG_LOG_INFO, "draining: no new connections, waiting up to %lldms",
            (long long)s->conf->timeouts.drain_ms);
     for (int i = 0; i < s->nworkers; i++) {
