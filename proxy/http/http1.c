@@ -33,9 +33,9 @@
 #include "runtime/metrics.h"
 
 #define MAX_POOLED_CONNS 256
-#define RBUF_SLACK 4096         /* read buffer beyond limits.header_bytes */
-#define IDLE_RELEASE_MS 1000    /* an idle keep-alive connection gives its buffers back */
-#define IDLE_TRIM_MIN 64        /* releases in one sweep that are worth a malloc_trim */
+#define RBUF_SLACK 4096      /* read buffer beyond limits.header_bytes */
+#define IDLE_RELEASE_MS 1000 /* an idle keep-alive connection gives its buffers back */
+#define IDLE_TRIM_MIN 64     /* releases in one sweep that are worth a malloc_trim */
 
 static void abandon_request(conn_t *c);
 static void on_gate_done(ag_gate_t *g, ag_gate_result r);
