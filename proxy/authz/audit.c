@@ -449,7 +449,8 @@ void ag_audit_set_allow(ag_audit_entry_t *e, ag_arena_t *arena, const ag_authz_d
             w = NULL;
             break;
         }
-        memcpy(w->text + at, f.p, f.n);
+        if (f.n) /* an empty field may be {NULL, 0}: memcpy takes no NULL, even for 0 */
+            memcpy(w->text + at, f.p, f.n);
         w->len[i] = (uint16_t)f.n;
         at += f.n;
     }
