@@ -21,9 +21,9 @@ void ag_authz_decision_reset(ag_authz_decision_t *d, ag_authz_result result, ag_
 
 /* Go's %q for the ASCII range: quotes, escapes '"' and '\', writes control bytes and
  * bytes >= 0x7f that are not valid UTF-8 as \xNN (valid UTF-8 passes through). */
-static ag_err quote(ag_buf_t *out, ag_str_t s)
+static ag_err quote_body(ag_buf_t *out, ag_str_t s)
 {
-    ag_err err = ag_buf_append(out, "\"", 1);
+    ag_err err = 0;
     for (size_t i = 0; !err && i < s.n; i++) {
         unsigned char c = (unsigned char)s.p[i];
         const char *esc = NULL;
@@ -68,7 +68,33 @@ static ag_err quote(ag_buf_t *out, ag_str_t s)
             err = ag_buf_printf(out, "\\x%02x", c);
         }
     }
-    return err ? err : ag_buf_append(out, "\"", 1);
+    return err;
+}
+
+static ag_err quote(ag_buf_t *out, ag_str_t s)
+{
+    ag_err err;
+    if ((err = ag_buf_append(out, "\"", 1)) || (err = quote_body(out, s)))
+        return err;
+    return ag_buf_append(out, "\"", 1);
+}
+
+/* quote() of "<a>/<b>" without building it: '/' is never escaped and no UTF-8 sequence
+ * is valid across it, so the bytes are the same. */
+static ag_err quote_pair(ag_buf_t *out, ag_str_t a, ag_str_t b)
+{
+    ag_err err;
+    if ((err = ag_buf_append(out, "\"", 1)) || (err = quote_body(out, a)) ||
+        (err = ag_buf_append(out, "/", 1)) || (err = quote_body(out, b)))
+        return err;
+    return ag_buf_append(out, "\"", 1);
+}
+
+/* "<s> " (a kind word): plain appends, no printf, on the audit writer's path. */
+static ag_err word(ag_buf_t *out, ag_str_t s)
+{
+    ag_err err = ag_buf_append_str(out, s);
+    return err ? err : ag_buf_append(out, " ", 1);
 }
 
 ag_err ag_authz_deny_message(const ag_identity_t *user, const ag_attrs_t *a, ag_buf_t *out)
@@ -141,17 +167,12 @@ out:
 /* "User \"alice\"", "ServiceAccount \"name/ns\"" as upstream's describeSubject. */
 static ag_err describe_subject(const ag_authz_decision_t *d, ag_buf_t *out)
 {
-    ag_err err = ag_buf_printf(out, "%.*s ", AG_STR_FMT(d->subject_kind));
+    ag_err err = word(out, d->subject_kind);
     if (err)
         return err;
     if (!ag_str_eq_lit(d->subject_kind, "ServiceAccount"))
         return quote(out, d->subject_name);
-    ag_buf_t s = AG_BUF_INIT(d->subject_name.n + d->subject_namespace.n + 2);
-    if (!(err = ag_buf_printf(&s, "%.*s/%.*s", AG_STR_FMT(d->subject_name),
-                              AG_STR_FMT(d->subject_namespace))))
-        err = quote(out, ag_buf_str(&s));
-    ag_buf_dispose(&s);
-    return err;
+    return quote_pair(out, d->subject_name, d->subject_namespace);
 }
 
 /* ", time-bound from A until B" (either side may be open); when <d> was judged outside
@@ -176,18 +197,10 @@ static ag_err window_reason(const ag_authz_decision_t *d, ag_buf_t *out)
 static ag_err rbac_binding(const ag_authz_decision_t *d, ag_buf_t *out)
 {
     ag_err err;
-    if ((err = ag_buf_printf(out, "%.*s ", AG_STR_FMT(d->binding_kind))))
-        return err;
-    if (d->binding_namespace.n) {
-        ag_buf_t b = AG_BUF_INIT(d->binding_name.n + d->binding_namespace.n + 2);
-        if (!(err = ag_buf_printf(&b, "%.*s/%.*s", AG_STR_FMT(d->binding_name),
-                                  AG_STR_FMT(d->binding_namespace))))
-            err = quote(out, ag_buf_str(&b));
-        ag_buf_dispose(&b);
-    } else {
-        err = quote(out, d->binding_name);
-    }
-    if (err || (err = ag_buf_printf(out, " of %.*s ", AG_STR_FMT(d->role_kind))) ||
+    if ((err = word(out, d->binding_kind)) ||
+        (err = d->binding_namespace.n ? quote_pair(out, d->binding_name, d->binding_namespace)
+                                      : quote(out, d->binding_name)) ||
+        (err = ag_buf_append_cstr(out, " of ")) || (err = word(out, d->role_kind)) ||
         (err = quote(out, d->role_name)) || (err = ag_buf_append_cstr(out, " to ")) ||
         (err = describe_subject(d, out)))
         return err;

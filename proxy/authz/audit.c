@@ -195,21 +195,36 @@ static ag_err put_uint(ag_buf_t *out, unsigned long long v, int width)
     return ag_buf_append(out, d + sizeof d - n, (size_t)n);
 }
 
+/* "YYYY-MM-DDTHH:MM:SS" of second <s>, remembered per thread: the writer formats two
+ * stamps per event, mostly of the same second, and gmtime_r takes glibc's tz lock. */
+static ag_err put_date(ag_buf_t *out, time_t s)
+{
+    static _Thread_local time_t last = -1;
+    static _Thread_local char text[20];
+    if (s != last) {
+        struct tm tm;
+        ag_buf_t b = {text, 0, sizeof text, sizeof text - 1};
+        gmtime_r(&s, &tm);
+        if (put_uint(&b, tm.tm_year + 1900u, 4) || ag_buf_append(&b, "-", 1) ||
+            put_uint(&b, tm.tm_mon + 1u, 2) || ag_buf_append(&b, "-", 1) ||
+            put_uint(&b, (unsigned)tm.tm_mday, 2) || ag_buf_append(&b, "T", 1) ||
+            put_uint(&b, (unsigned)tm.tm_hour, 2) || ag_buf_append(&b, ":", 1) ||
+            put_uint(&b, (unsigned)tm.tm_min, 2) || ag_buf_append(&b, ":", 1) ||
+            put_uint(&b, (unsigned)tm.tm_sec, 2) || b.n != 19)
+            return AG_E_INVAL; /* a year past 9999 */
+        last = s;
+    }
+    return ag_buf_append(out, text, 19);
+}
+
 /* ,"KEY":"2026-11-29T06:13:32.734517Z" (RFC 3339, microseconds, as the API server). */
 static ag_err put_ts(ag_buf_t *out, const char *key, uint64_t ns)
 {
-    time_t s = (time_t)(ns / 1000000000ull);
-    struct tm tm;
     ag_err err;
-    gmtime_r(&s, &tm);
     if ((err = ag_buf_append_cstr(out, ",\"")) || (err = ag_buf_append_cstr(out, key)) ||
-        (err = ag_buf_append_cstr(out, "\":\"")) || (err = put_uint(out, tm.tm_year + 1900u, 4)) ||
-        (err = ag_buf_append(out, "-", 1)) || (err = put_uint(out, tm.tm_mon + 1u, 2)) ||
-        (err = ag_buf_append(out, "-", 1)) || (err = put_uint(out, (unsigned)tm.tm_mday, 2)) ||
-        (err = ag_buf_append(out, "T", 1)) || (err = put_uint(out, (unsigned)tm.tm_hour, 2)) ||
-        (err = ag_buf_append(out, ":", 1)) || (err = put_uint(out, (unsigned)tm.tm_min, 2)) ||
-        (err = ag_buf_append(out, ":", 1)) || (err = put_uint(out, (unsigned)tm.tm_sec, 2)) ||
-        (err = ag_buf_append(out, ".", 1)) || (err = put_uint(out, ns % 1000000000ull / 1000, 6)))
+        (err = ag_buf_append_cstr(out, "\":\"")) ||
+        (err = put_date(out, (time_t)(ns / 1000000000ull))) || (err = ag_buf_append(out, ".", 1)) ||
+        (err = put_uint(out, ns % 1000000000ull / 1000, 6)))
         return err;
     return ag_buf_append(out, "Z\"", 2);
 }

@@ -1001,3 +1001,33 @@ TEST(rbac_explain_names_the_rule_one_field_away)
     CHECK_STREQ(closest(p, "nobody", "", "GET", "/api/v1/namespaces/a/pods"), "");
     ag_rbac_unref(p);
 }
+
+/* The allow reason names "name/namespace" for a namespaced binding and a service account,
+ * quoted as one string (Go's %q): escapes and broken UTF-8 on either side of the slash
+ * come out as they would from the joined string. */
+TEST(rbac_reason_quotes_name_and_namespace_as_one_string)
+{
+    ag_authz_decision_t d;
+    ag_authz_decision_reset(&d, AG_AUTHZ_ALLOW, AG_AUTHZ_BY_RBAC);
+    d.binding_kind = AG_STR("RoleBinding");
+    d.binding_name = AG_STR("b\"1\xe2");
+    d.binding_namespace = AG_STR("\x80ns");
+    d.role_kind = AG_STR("ClusterRole");
+    d.role_name = AG_STR("edit\xc3\xa9");
+    d.subject_kind = AG_STR("ServiceAccount");
+    d.subject_name = AG_STR("sa\\");
+    d.subject_namespace = AG_STR("kube-system\t");
+    ag_buf_t out = AG_BUF_INIT(4096);
+    CHECK_EQ(ag_authz_reason(&d, &out), 0);
+    CHECK_STREQ(out.p, "RBAC: allowed by RoleBinding \"b\\\"1\\xe2/\\x80ns\" of ClusterRole "
+                       "\"edit\xc3\xa9\" to ServiceAccount \"sa\\\\/kube-system\\t\"");
+    ag_buf_clear(&out);
+    d.binding_namespace = AG_STR_NULL; /* a ClusterRoleBinding: the name alone */
+    d.binding_kind = AG_STR("ClusterRoleBinding");
+    d.subject_kind = AG_STR("User");
+    d.subject_name = AG_STR("alice");
+    CHECK_EQ(ag_authz_reason(&d, &out), 0);
+    CHECK_STREQ(out.p, "RBAC: allowed by ClusterRoleBinding \"b\\\"1\\xe2\" of ClusterRole "
+                       "\"edit\xc3\xa9\" to User \"alice\"");
+    ag_buf_dispose(&out);
+}
