@@ -12,6 +12,7 @@ slice, in rotated order, so a slice's figures share the machine's state):
   {"kind": "mem", "workers": W, "target": T, "peak_rss_kb": ..}
   {"kind": "idle", "workers": W, "target": T, "n": N, "kib_per_conn": ..}
   {"kind": "log", "workers": W, "target": T, "lines": N, "file": ".."}
+  {"kind": "audit", "workers": W, "target": T, "events": N, "dropped": N}
   {"kind": "floor", "floor": {"floor_heap_bytes": .., "floor_rss_bytes": .., ...}}
   {"kind": "skip", "workers": W, "target": T, "reason": ".."}
   {"kind": "tls", "workers": W, "target": T, "negotiated": "TLSv1.2 ECDHE-ECDSA-..."}
@@ -95,7 +96,9 @@ def summarize(raw, workers):
             s["open_loop_failed"] = sum(r.get("failed", 0) + r.get("non2xx", 0) for r in tl)
         for kind, key, field in (("mem", "peak_rss_kb", "peak_rss_kb"),
                                  ("idle", "kib_per_conn", "idle_kib_per_conn"),
-                                 ("idle", "n", "idle_conns"), ("log", "lines", "log_lines")):
+                                 ("idle", "n", "idle_conns"), ("log", "lines", "log_lines"),
+                                 ("audit", "events", "audit_events"),
+                                 ("audit", "dropped", "audit_dropped")):
             r = last(kind)
             if r:
                 s[field] = r[key]
@@ -185,7 +188,8 @@ def tables(w, res, floor):
                      f"{fmt(med_of('p50_us'))} | {abs_text(s.get('p99_us'))} | "
                      f"{fmt(med_of('p99_9_us'))} | "
                      f"{fmt(s['peak_rss_kb'] / 1024, 1) if s.get('peak_rss_kb') else '-'} | "
-                     f"{fmt(s.get('log_lines'))} |")
+                     f"{fmt(s.get('log_lines'))}"
+                     f"{' (audit: %s queued, %s dropped)' % (fmt(s['audit_events']), fmt(s['audit_dropped'])) if 'audit_events' in s else ''} |")
     lines += ["", "Per-slice ratios: median [IQR; min-max]", "",
               "| target | req/s vs nginx | req/s vs haproxy | CPU/req vs nginx | p99 vs nginx |",
               "|---|---|---|---|---|"]

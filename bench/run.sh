@@ -300,7 +300,11 @@ if "$TLSFLOOR" --sessions 200 --json "$d/floor.json" >"$d/floor.txt" 2>&1; then
 else
   log "tlsfloor failed: $(tail -1 "$d/floor.txt")"
 fi
-log_lines() { [[ -n ${LOGFILE[$1]:-} && -f ${LOGFILE[$1]} ]] && wc -l <"${LOGFILE[$1]}" || echo 0; }
+# lines of a target's log, rotated backups (FILE.1, ...) included
+log_lines() { [[ -n ${LOGFILE[$1]:-} && -f ${LOGFILE[$1]} ]] && cat "${LOGFILE[$1]}"* | wc -l || echo 0; }
+metric() { # ADMIN_PORT NAME: a counter's value from /metrics (0 when absent)
+  curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'
+}
 for w in "${WORKERS[@]}"; do
   active=()
   for t in "${wanted[@]}"; do
@@ -327,6 +331,11 @@ for w in "${WORKERS[@]}"; do
   for t in "${active[@]}"; do
     [[ -n ${LOGFILE[$t]:-} ]] &&
       json_line kind '"log"' workers "$w" target "$(jstr "$t")" lines "$(log_lines "$t")" file "$(jstr "$(basename "${LOGFILE[$t]}")")"
+    if [[ $t == authgate-prod ]]; then # what the audit queue took and what it dropped
+      ap=$(cat "$d/admin-port")
+      json_line kind '"audit"' workers "$w" target "$(jstr "$t")" \
+        events "$(metric "$ap" authgate_audit_events_total)" dropped "$(metric "$ap" authgate_audit_dropped_total)"
+    fi
   done
   for t in "${active[@]}"; do
     json_line kind '"mem"' workers "$w" target "$(jstr "$t")" peak_rss_kb "$(ag_mem_kb VmHWM $(target_pids "$t"))"

@@ -95,7 +95,8 @@ def prod_config(d, port, workers, up, c):
         {"issuer": c["issuer"], "audiences": [c["audience"]], "keys": {"jwks_file": f"{d}/jwks.json"},
          "claims": {"username": "sub", "groups": "groups"}}]
     conf["authorization"] = {"rbac": {"policies": [f"{d}/policy_prod.json"], "bootstrap": True}}
-    conf["audit"] = {"file": f"{d}/audit-w{workers}.log", "level": "Metadata"}
+    # 100 MB files (the default) and backups enough that run.sh counts every line
+    conf["audit"] = {"file": f"{d}/audit-w{workers}.log", "level": "Metadata", "max_backups": 40}
     return conf
 conf = {"listen": {"address": f"127.0.0.1:{port}", "backlog": 4096},
         "tls": {"cert": f"{d}/cert.pem", "key": f"{d}/key.pem"},
