@@ -91,8 +91,11 @@ ag_err ag_authz_deny_message(const ag_identity_t *user, const ag_attrs_t *attrs,
  * (<reason> may be empty; '&', '<', '>' are HTML-escaped as upstream does). */
 ag_err ag_authz_forbidden_message(const ag_identity_t *user, const ag_attrs_t *attrs,
                                   ag_str_t reason, ag_buf_t *out);
-/* Human-readable reason for <d> ("RBAC: allowed by ClusterRoleBinding \"x\" of
- * ClusterRole \"y\""), for --explain, audit annotations and logs. */
-ag_err ag_authz_reason(const ag_authz_decision_t *d, ag_buf_t *out);
+/* Appends <s> as Go's %q does for the ASCII range (the API server's messages quote names
+ * so): quotes, escapes '"' and '\\', writes control bytes and bytes >= 0x7f that are not
+ * valid UTF-8 as \\xNN (valid UTF-8 passes through). */
+ag_err ag_authz_quote(ag_buf_t *out, ag_str_t s);
+/* ag_authz_quote of "<a>/<b>" (a namespaced name) without building it. */
+ag_err ag_authz_quote_pair(ag_buf_t *out, ag_str_t a, ag_str_t b);
 
 #endif

@@ -156,3 +156,14 @@ ag_err ag_authz_chain_rules(const ag_authz_chain_t *c, const ag_identity_t *user
                                                 : self_review_rules(c, user, out);
     return err;
 }
+
+ag_err ag_authz_reason(const ag_authz_decision_t *d, ag_buf_t *out)
+{
+    if (d->source == AG_AUTHZ_BY_AZURE)
+        return ag_azrbac_reason(d, out);
+    if (d->source == AG_AUTHZ_BY_RBAC)
+        return ag_rbac_reason(d, out);
+    if (d->result == AG_AUTHZ_ALLOW && d->source == AG_AUTHZ_BY_SUPERUSER)
+        return ag_buf_append_cstr(out, "allowed: user is in group \"system:masters\"");
+    return d->error ? ag_buf_append_cstr(out, d->error) : 0;
+}

@@ -79,4 +79,9 @@ ag_authz_result ag_authz_chain_sar_decide(void *ctx, const ag_identity_t *user, 
 ag_err ag_chain_mode_parse(ag_str_t name, ag_chain_mode *out);
 const char *ag_chain_mode_name(ag_chain_mode mode);
 
+/* Human-readable reason for <d> ("RBAC: allowed by ClusterRoleBinding \"x\" of
+ * ClusterRole \"y\""), for --explain, audit annotations and logs: the authorizer that
+ * decided words it (ag_rbac_reason, ag_azrbac_reason). */
+ag_err ag_authz_reason(const ag_authz_decision_t *d, ag_buf_t *out);
+
 #endif

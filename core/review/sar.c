@@ -5,6 +5,7 @@
  * denied, reason and evaluationError. Never touches sockets and never decides itself. */
 #include "review/sar.h"
 
+#include "authz/authz_chain.h"
 #include "authz/rbac/rbac.h"
 #include "authz/reqinfo.h"
 #include "base/json.h"

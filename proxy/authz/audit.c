@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "authz/authz_chain.h"
 #include "authz/reqinfo.h"
 #include "base/json.h"
 #include "runtime/log.h"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "authz/audit.h"
+#include "authz/authz_chain.h"
 #include "authz/reqinfo.h"
 #include "base/json.h"
 #include "testlib.h"

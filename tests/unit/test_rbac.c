@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "authz/authz_chain.h"
 #include "authz/rbac/rbac.h"
 #include "authz/rbac/rbac_int.h" /* index_mem: which storage a big index landed in */
 #include "authz/reqinfo.h"

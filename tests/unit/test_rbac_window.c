@@ -5,6 +5,7 @@
  * written with ' for ". */
 #include <stdint.h>
 
+#include "authz/authz_chain.h"
 #include "authz/rbac/rbac.h"
 #include "base/rfc3339.h"
 #include "testlib.h"

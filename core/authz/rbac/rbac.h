@@ -91,6 +91,12 @@ typedef void (*ag_rbac_who_fn)(void *ctx, ag_str_t subject_kind, ag_str_t subjec
                                ag_str_t subject_name, const ag_authz_decision_t *via);
 void ag_rbac_who_can(const ag_rbac_t *p, const ag_attrs_t *a, ag_rbac_who_fn fn, void *ctx);
 
+/* The reason of a decision RBAC made (source AG_AUTHZ_BY_RBAC), as the API server words
+ * it: "RBAC: allowed by ClusterRoleBinding \"x\" of ClusterRole \"y\" to Group \"z\"", a
+ * time-bound binding's window, "RBAC: outside the validity window of ...", or "RBAC: " and
+ * the role-resolution error; nothing for a plain denial (rbac_reason.c). */
+ag_err ag_rbac_reason(const ag_authz_decision_t *d, ag_buf_t *out);
+
 /* For a request ag_rbac_eval did not allow: appends to <out> the rule <user> (or one of
  * its groups) can reach that misses <a> by exactly one field, and that field:
  *   closest: ClusterRole "view" rule 3 (ClusterRoleBinding "ops-view" to Group "ops")
