@@ -436,7 +436,8 @@ bool ag_audit_log_write(ag_audit_log_t *l, ag_str_t line)
     if (!r || !(h = reserve(l, r, sizeof *h + line.n, &waited)))
         return false;
     *h = (rec_t){.kind = REC_LINE, .ts = wall_ns()};
-    memcpy(h + 1, line.p, line.n);
+    if (line.n) /* an empty line may be {NULL, 0} */
+        memcpy(h + 1, line.p, line.n);
     publish(l, r);
     return true;
 }
@@ -460,7 +461,8 @@ int ag_audit_log_event(ag_audit_log_t *l, const ag_audit_entry_t *e, ag_audit_le
                            (e->attrs.resource_request ? F_RESREQ : 0) | (e->user ? F_USER : 0) |
                            (e->impersonated ? F_IMP : 0) | (e->why ? F_WHY : 0)),
         .idlen = (uint8_t)(audit_id.n < sizeof h->audit_id ? audit_id.n : sizeof h->audit_id)};
-    memcpy(h->audit_id, audit_id.p, h->idlen);
+    if (h->idlen)
+        memcpy(h->audit_id, audit_id.p, h->idlen);
     pack_entry((char *)h, sizeof *h, e);
     publish(l, r);
     return waited ? AG_AUDIT_QUEUED_AFTER_WAIT : AG_AUDIT_QUEUED;
