@@ -705,7 +705,8 @@ static void on_sweep(uv_timer_t *t)
     }
     for (int i = 0; i < lg->nconns; i++) {
         conn_t *c = &lg->conns[i];
-        if (c->state == C_BUSY && now - c->sent_ns > tmo)
+        /* sent_ns > now: sent after <now> was read (--closed starts sending from here) */
+        if (c->state == C_BUSY && now > c->sent_ns && now - c->sent_ns > tmo)
             conn_close(c, E_TIMEOUT);
         else if ((c->state == C_CONNECTING || c->state == C_HANDSHAKE) && now - c->conn_ns > tmo)
             conn_close(c, c->state == C_CONNECTING ? E_CONNECT : E_TLS);
