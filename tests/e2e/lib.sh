@@ -57,6 +57,21 @@ e2e_gateway() {
     wait_ready
 }
 
+# The RoleBinding most end-to-end tests start from: alice may view namespace "default".
+E2E_ALICE_VIEW='{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+   "metadata": {"name": "alice-view", "namespace": "default"},
+   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]}'
+
+# e2e_rbac_gateway [EXTRA] < OBJECTS: the RBAC objects on stdin (JSON, comma-separated)
+# become the List in $T/policy.json, and the gateway starts judging by it with impersonation
+# authorized; EXTRA (more top-level members, starting with ",") is appended to the config.
+e2e_rbac_gateway() {
+    { echo '{"apiVersion": "v1", "kind": "List", "items": ['; cat; echo ']}'; } >"$T/policy.json"
+    e2e_gateway "\"authorization\": {\"mode\": \"rbac\", \"rbac\": {\"policies\": [\"$T/policy.json\"]},
+                \"impersonation\": \"authorize\"}${1:-}"
+}
+
 # static_token SUB [GROUPS] [EXP_OFFSET_S] -> a JWT from the static issuer.
 static_token() {
     (cd "$AG_SOURCE_DIR/tests" && node e2e/mint.mjs token "$T" "$STATIC_ISS" "$AUD" "$1" "${2:-}" "${3:-600}")

@@ -11,21 +11,13 @@ kubectl_recent || { echo "SKIP: needs kubectl 1.30 or later on PATH"; exit 0; }
 
 e2e_start --watch-events 3 --watch-interval 1000 --log-lines 5
 
-cat >"$T/policy.json" <<'JSON'
-{"apiVersion": "v1", "kind": "List", "items": [
-  {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-   "metadata": {"name": "alice-view", "namespace": "default"},
-   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]},
+e2e_rbac_gateway ", \"audit\": {\"file\": \"$T/audit.log\"}" <<JSON
+$E2E_ALICE_VIEW,
   {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
    "metadata": {"name": "admin-cluster-admin"},
    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "admin"}]}
-]}
 JSON
-e2e_gateway "\"authorization\": {\"mode\": \"rbac\", \"rbac\": {\"policies\": [\"$T/policy.json\"]},
-                \"impersonation\": \"authorize\"},
-             \"audit\": {\"file\": \"$T/audit.log\"}"
 
 ALICE=(alice developers oncall system:authenticated)
 ADMIN=(admin ops system:authenticated)

@@ -9,12 +9,8 @@
 . "$(dirname "$0")/reviews_lib.sh"
 
 e2e_start
-cat >"$T/policy.json" <<'JSON'
-{"apiVersion": "v1", "kind": "List", "items": [
-  {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-   "metadata": {"name": "alice-view", "namespace": "default"},
-   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]},
+e2e_rbac_gateway <<JSON
+$E2E_ALICE_VIEW,
   {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
    "metadata": {"name": "impersonate-bob"},
    "rules": [{"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"], "resourceNames": ["bob"]}]},
@@ -33,10 +29,7 @@ cat >"$T/policy.json" <<'JSON'
    "metadata": {"name": "carol-admin", "namespace": "default"},
    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "carol"}]}
-]}
 JSON
-e2e_gateway "\"authorization\": {\"mode\": \"rbac\", \"rbac\": {\"policies\": [\"$T/policy.json\"]},
-                \"impersonation\": \"authorize\"}"
 kubeconfig alice "$(oidc_token alice "$AUD")"
 kubeconfig bob "$(oidc_token bob "$AUD")"
 kubeconfig carol "$(static_token carol)"

@@ -22,18 +22,14 @@ aad_start "$TID" "$T/clients.json"
 (cd "$AG_SOURCE_DIR/tests" && node fixtures/azure/aad.mjs mint-federated "$T/sa/key.json" "$SA_ISS" "$SA_SUB") \
     >"$T/sa-token" || fail "federated token"
 
-cat >"$T/policy.json" <<JSON
-{"apiVersion": "v1", "kind": "List", "items": [
+E2E_ISSUERS="[{\"type\": \"azure_ad\", \"tenant_id\": \"$TID\", \"keys\": {\"jwks_file\": \"$T/jwks.json\"}}]"
+e2e_rbac_gateway <<JSON
   {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
    "metadata": {"name": "deployer-view", "namespace": "default"},
    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "$WI_OID"},
                 {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "$SPN_OID"}]}
-]}
 JSON
-E2E_ISSUERS="[{\"type\": \"azure_ad\", \"tenant_id\": \"$TID\", \"keys\": {\"jwks_file\": \"$T/jwks.json\"}}]"
-e2e_gateway "\"authorization\": {\"mode\": \"rbac\", \"rbac\": {\"policies\": [\"$T/policy.json\"]},
-                \"impersonation\": \"authorize\"}"
 
 # kc_write NAME ARGS...: a kubeconfig $T/NAME.kc for the gateway with these sign-in flags.
 kc_write() {

@@ -16,16 +16,7 @@ command -v script >/dev/null || { echo "SKIP: needs script(1) (util-linux)"; exi
 
 OIDC_ARGS=(--device)
 e2e_start
-cat >"$T/policy.json" <<'JSON'
-{"apiVersion": "v1", "kind": "List", "items": [
-  {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-   "metadata": {"name": "alice-view", "namespace": "default"},
-   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]}
-]}
-JSON
-e2e_gateway "\"authorization\": {\"mode\": \"rbac\", \"rbac\": {\"policies\": [\"$T/policy.json\"]},
-                \"impersonation\": \"authorize\"}"
+e2e_rbac_gateway <<<"$E2E_ALICE_VIEW"
 ALICE=(alice developers oncall system:authenticated)
 KC=$T/kube/config.json
 CACHE=$T/cache
