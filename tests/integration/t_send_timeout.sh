@@ -16,26 +16,18 @@ SIZE=$((200 * 1024 * 1024))
 # a second event, the end. /tunnel: 101, then endless bytes (closed-<tag> as /big).
 # /tunnel-idle: 101, 5.5 s of silence, "bye".
 cat >"$T/up.py" <<'PY'
-import socket, sys, threading, time
+import sys, time
+from upstream_raw import send_bytes, serve_forever
 d, port_file = sys.argv[1], sys.argv[2]
 def closed(tag):
     with open("%s/closed-%s" % (d, tag), "w") as f:
         f.write("%.3f" % time.time())
 def endless(c, tag, left):
-    block = b"x" * 65536
     try:
-        while left > 0:
-            left -= c.send(block[:min(left, len(block))])
+        send_bytes(c, left)
     except OSError:
         closed(tag)
-def serve(c):
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
-    head = b""
-    while b"\r\n\r\n" not in head:
-        r = c.recv(4096)
-        if not r:
-            return
-        head += r
+def serve(c, head):
     path = head.split(b" ")[1]
     tag = head.split(b"X-Tag: ")[1].split(b"\r\n")[0].decode() if b"X-Tag: " in head else "-"
     up101 = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n"
@@ -58,13 +50,7 @@ def serve(c):
     time.sleep(1)
     c.close()
 size = int(sys.argv[3])
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(16)
-open(port_file, "w").write(str(s.getsockname()[1]))
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+serve_forever(serve, port_file)
 PY
 
 # The client: client.py PORT plain|tls CA MODE PATH TAG. Receive buffer fixed at 16 KiB.
@@ -124,7 +110,7 @@ else:
     print(data.split(b"\r\n\r\n", 1)[1].replace(b"\r\n", b"|").decode())
 PY
 
-python3 "$T/up.py" "$T" "$T/up.port" "$SIZE" >"$T/up.out" 2>&1 &
+PYTHONPATH="$AG_SOURCE_DIR/tests/integration" python3 "$T/up.py" "$T" "$T/up.port" "$SIZE" >"$T/up.out" 2>&1 &
 AG_PIDS+=($!)
 wait_for_file "$T/up.port"
 UP_PORT=$(cat "$T/up.port")

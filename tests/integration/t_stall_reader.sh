@@ -15,41 +15,27 @@ SIZE=$((200 * 1024 * 1024))
 # blocking sends on a socket with a 64 KiB send buffer; the bytes accepted by the kernel so
 # far are written to $T/sent every 100 ms.
 cat >"$T/up.py" <<'PY'
-import socket, sys, threading, time
+import os, sys, threading, time
+from upstream_raw import send_bytes, serve_forever
 size, sent_file, port_file = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 sent = [0]
 def report():
     while True:
         with open(sent_file + ".tmp", "w") as f:
             f.write(str(sent[0]))
-        import os; os.replace(sent_file + ".tmp", sent_file)
+        os.replace(sent_file + ".tmp", sent_file)
         time.sleep(0.1)
-def serve(c):
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
-    head = b""
-    while b"\r\n\r\n" not in head:
-        d = c.recv(4096)
-        if not d:
-            return
-        head += d
+def count(n):
+    sent[0] += n
+def serve(c, head):
     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
               b"Content-Length: %d\r\n\r\n" % size)
-    block, left = b"x" * 65536, size
     try:
-        while left > 0:
-            n = c.send(block[:min(left, len(block))])
-            left -= n
-            sent[0] += n
+        send_bytes(c, size, count)
     except OSError:
         pass
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(8)
-open(port_file, "w").write(str(s.getsockname()[1]))
 threading.Thread(target=report, daemon=True).start()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+serve_forever(serve, port_file, 8)
 PY
 
 # The client: connects (receive buffer fixed at 16 KiB, so the kernel does not grow it),
@@ -80,7 +66,7 @@ while body < int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]):
 print(head.split(b" ")[1].decode(), body)
 PY
 
-python3 "$T/up.py" "$SIZE" "$T/sent" "$T/up.port" >"$T/up.out" 2>&1 &
+PYTHONPATH="$AG_SOURCE_DIR/tests/integration" python3 "$T/up.py" "$SIZE" "$T/sent" "$T/up.port" >"$T/up.out" 2>&1 &
 AG_PIDS+=($!)
 wait_for_file "$T/up.port"
 wait_for_file "$T/sent"
