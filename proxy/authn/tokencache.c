@@ -467,25 +467,6 @@ void ag_tokencache_abandon(ag_tokencache_t *c, const ag_tokencache_key_t *key)
     wake(w);
 }
 
-bool ag_tokencache_cancel(ag_tokencache_t *c, const ag_tokencache_key_t *key,
-                          ag_tokencache_waiter_t *w)
-{
-    shard_t *s = shard_of(c, key);
-    bool unlinked = false;
-    pthread_mutex_lock(&s->lock);
-    entry_t *e = pending_entry(s, key);
-    for (ag_tokencache_waiter_t **pp = e ? &e->waiters : NULL; pp && *pp; pp = &(*pp)->next) {
-        if (*pp == w) {
-            *pp = w->next;
-            w->next = NULL;
-            unlinked = true;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return unlinked;
-}
-
 void ag_tokencache_stats(ag_tokencache_t *c, ag_tokencache_stats_t *out)
 {
     memset(out, 0, sizeof *out);

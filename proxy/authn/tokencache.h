@@ -111,11 +111,6 @@ void ag_tokencache_fail(ag_tokencache_t *c, const ag_tokencache_key_t *key, long
                         int result, bool cacheable);
 /* Owner gives up (its request went away): waiters retry, one becomes the new owner. */
 void ag_tokencache_abandon(ag_tokencache_t *c, const ag_tokencache_key_t *key);
-/* Waiter gives up: true when <w> was unlinked (its fn will not run); false when it was
- * already woken (its fn runs soon: keep <w> alive until then). */
-bool ag_tokencache_cancel(ag_tokencache_t *c, const ag_tokencache_key_t *key,
-                          ag_tokencache_waiter_t *w);
-
 void ag_tokencache_stats(ag_tokencache_t *c, ag_tokencache_stats_t *out);
 
 /* Deep copy of <src> into <arena>; AG_E_NOMEM. Also used by callers that must keep an
