@@ -514,8 +514,10 @@ void ag_policy_set_source(const ag_policy_source_t *src)
     R.source = *src;
 }
 
-void ag_policy_stop(void)
+/* Stop hook (ag_stop_register): the ARM poller, the window and poll timers. */
+static void policy_stop(void *ud)
 {
+    (void)ud;
     ag_armsync_destroy(ARM.sync);
     ARM.sync = NULL;
     if (R.window_started) {
@@ -564,7 +566,8 @@ ag_err ag_policy_setup(const ag_config_t *conf, uv_loop_t *control, ag_buf_t *er
     R.window_started = true;
     schedule_window();
     if ((err = ag_ready_register("policy", policy_ready, NULL)) != 0 ||
-        (err = ag_reload_register(on_sighup, NULL)) != 0)
+        (err = ag_reload_register(on_sighup, NULL)) != 0 ||
+        (err = ag_stop_register(policy_stop, NULL)) != 0)
         return err;
     if (R.azure && R.azure->arm.enabled &&
         ((err = ag_ready_register("azure-rbac-sync", arm_ready, NULL)) != 0 ||

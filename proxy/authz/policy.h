@@ -85,7 +85,4 @@ typedef struct {
 /* Installs <src> (copied) after ag_policy_setup; later rebuilds include its objects. */
 void ag_policy_set_source(const ag_policy_source_t *src);
 
-/* Stops the poll timer (control thread, before the loop ends). */
-void ag_policy_stop(void);
-
 #endif

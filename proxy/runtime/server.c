@@ -53,8 +53,22 @@ static struct {
     void *ud;
 } reload_hooks[MAX_HOOKS];
 static int nreload;
+static struct {
+    ag_stop_fn fn;
+    void *ud;
+} stop_hooks[MAX_HOOKS];
+static int nstop;
 
 /* ---- registries ------------------------------------------------------------------ */
+
+ag_err ag_stop_register(ag_stop_fn fn, void *ud)
+{
+    if (nstop >= MAX_HOOKS)
+        return AG_E_TOO_BIG;
+    stop_hooks[nstop].fn = fn;
+    stop_hooks[nstop++].ud = ud;
+    return 0;
+}
 
 ag_err ag_reload_register(ag_reload_fn fn, void *ud)
 {
@@ -396,6 +410,8 @@ static void on_all_done(ag_server_t *s)
     s->stopped = true;
     ag_admin_stop(s->admin);
     s->admin = NULL;
+    for (int i = 0; i < nstop; i++)
+        stop_hooks[i].fn(stop_hooks[i].ud);
     uv_walk(&s->control, close_walk, NULL);
 }
 
