@@ -45,6 +45,18 @@ static ag_err fwd_headers(const char *headers, ag_buf_t *out)
     return fwd(raw, &alice, out);
 }
 
+/* A parsed "GET / HTTP/1.1" with <n> headers, as the parser leaves it. */
+static ag_http_req_t get_req(ag_header_t *hdrs, int n)
+{
+    return (ag_http_req_t){.method = AG_STR("GET"),
+                           .target = AG_STR("/"),
+                           .http_major = 1,
+                           .http_minor = 1,
+                           .headers = hdrs,
+                           .nheaders = n,
+                           .content_length = -1};
+}
+
 /* Case-insensitive: does the head hold a line starting with <prefix>? */
 static bool has_line(const ag_buf_t *out, const char *prefix)
 {
@@ -83,39 +95,152 @@ TEST(forward_writes_expected_head)
     ag_buf_dispose(&out);
 }
 
-TEST(forward_strips_client_authorization)
+/* One head case: <raw> (or "GET /api" with Host and <headers>) forwarded as alice returns 0;
+ * the head then holds none of <gone> anywhere, exactly counts[i].n lines starting with
+ * counts[i].prefix, a line starting with each of <lines> and none with any of <no_lines>. */
+typedef struct {
+    const char *prefix;
+    int n;
+} line_count_t;
+
+typedef struct {
+    const char *name;
+    const char *raw;
+    const char *headers;
+    const char *gone[7];
+    line_count_t counts[4];
+    const char *lines[6];
+    const char *no_lines[7];
+} head_case_t;
+
+static const head_case_t head_cases[] = {
+    {.name = "strips client authorization",
+     .headers = "authorization: Bearer client-token\r\n",
+     .gone = {"client-token"},
+     .counts = {{"Authorization:", 1}},
+     .lines = {"Authorization: Bearer GW"}},
+    {.name = "strips proxy authorization",
+     .headers = "Proxy-Authorization: Basic c2VjcmV0\r\n",
+     .gone = {"c2VjcmV0"}},
+    {.name = "strips every impersonate header in any case",
+     .headers = "Impersonate-User: root\r\nIMPERSONATE-GROUP: system:masters\r\n"
+                "impersonate-uid: evil-uid\r\nImpersonate-Extra-Scopes: all\r\n"
+                "iMPERSONATE-eXTRA-x%2Fy: z\r\n",
+     .gone = {"root", "system:masters", "evil-uid", "Scopes"},
+     .counts = {{"Impersonate-User: alice\r", 1}, {"Impersonate-", 4}}},
+    {.name = "strips x-remote headers",
+     .headers = "X-Remote-User: root\r\nX-Remote-Group: system:masters\r\n"
+                "X-Remote-Extra-Scopes: all\r\nx_remote_user: root2\r\n",
+     .gone = {"X-Remote", "x_remote", "root"}},
+    {.name = "replaces client forwarding headers with its own",
+     .headers = "X-Forwarded-For: 1.2.3.4\r\nForwarded: for=1.2.3.4\r\n"
+                "X-Real-IP: 1.2.3.4\r\nX-Forwarded-Proto: http\r\n"
+                "X-Forwarded-Host: evil\r\nTrue-Client-IP: 1.2.3.4\r\n",
+     .gone = {"1.2.3.4", "evil"},
+     .counts = {{"X-Forwarded-For: 10.0.0.9\r", 1},
+                {"X-Forwarded-Proto: https\r", 1},
+                {"X-Forwarded-", 2}}},
+    {.name = "strips url rewrite and method override headers",
+     .headers = "X-Original-URL: /api/v1/secrets\r\nX-Rewrite-URL: /x\r\n"
+                "X-HTTP-Method-Override: DELETE\r\nX-HTTP-Method: PUT\r\n"
+                "X-Method-Override: PATCH\r\nX-Original-URI: /y\r\n",
+     .gone = {"secrets", "DELETE", "PUT", "PATCH", "/y", "/x"}},
+    {.name = "strips internal authgate headers",
+     .headers = "X-Authgate-User: root\r\nX-Authgate-Original-Path: /healthz\r\n",
+     .gone = {"X-Authgate"}},
+    {.name = "drops hop-by-hop headers",
+     .headers = "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n"
+                "Trailer: X-Checksum\r\nProxy-Connection: keep-alive\r\n"
+                "Upgrade: websocket\r\nAccept: yes\r\n",
+     .lines = {"Accept: yes"},
+     .no_lines = {"Connection:", "Keep-Alive:", "TE:", "Trailer:", "Proxy-Connection:",
+                  "Upgrade:"}},
+    {.name = "drops headers named in connection",
+     .headers = "Connection: X-Secret, x-other\r\nX-Secret: 1\r\nX-Other: 2\r\nX-Kept: 3\r\n",
+     .lines = {"X-Kept: 3"},
+     .no_lines = {"X-Secret", "X-Other"}},
+    /* threat-model case 3 (dadrus/heimdall#653) */
+    {.name = "connection cannot remove gateway headers",
+     .headers = "Connection: Impersonate-User, Impersonate-Group, Authorization, Host, "
+                "X-Forwarded-For, Impersonate-Uid, Content-Length\r\n",
+     .counts = {{"Impersonate-Group: ", 2}},
+     .lines = {"Impersonate-User: alice", "Impersonate-Uid: u-1", "Authorization: Bearer GW",
+               "Host: kas:6443", "X-Forwarded-For: 10.0.0.9"}},
+    {.name = "writes upgrade headers for websocket",
+     .raw = "GET /api/v1/namespaces/d/pods/p/exec?command=sh HTTP/1.1\r\nHost: gw\r\n"
+            "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k==\r\n"
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n",
+     .counts = {{"Connection: Upgrade\r", 1}, {"Upgrade: websocket\r", 1}},
+     .lines = {"Sec-WebSocket-Key: k==", "Sec-WebSocket-Version: 13",
+               "Sec-WebSocket-Protocol: v5.channel.k8s.io\r"}},
+    {.name = "never forwards h2c",
+     .headers = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                "HTTP2-Settings: AAMAAABkAAQAAP__\r\n",
+     .gone = {"h2c"},
+     .no_lines = {"Upgrade", "Connection", "HTTP2-Settings"}},
+    /* threat-model case 9: the subprotocol token is the client's credential */
+    {.name = "strips websocket bearer subprotocol",
+     .raw = "GET /api/v1/namespaces/d/pods/p/exec HTTP/1.1\r\nHost: gw\r\n"
+            "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: "
+            "base64url.bearer.authorization.k8s.io.c2VjcmV0, v5.channel.k8s.io, "
+            "v4.channel.k8s.io\r\n\r\n",
+     .gone = {"c2VjcmV0"},
+     .lines = {"Sec-WebSocket-Protocol: v5.channel.k8s.io, v4.channel.k8s.io\r"}},
+    {.name = "drops websocket protocol header holding only a token",
+     .headers = "Sec-WebSocket-Protocol: Base64url.Bearer.Authorization.k8s.io.abc\r\n"
+                "X-After: 1\r\n",
+     .gone = {"abc"},
+     .lines = {"X-After: 1"},
+     .no_lines = {"Sec-WebSocket-Protocol"}},
+    /* KAS reads a token only from an element that starts with the prefix */
+    {.name = "keeps subprotocols that only contain the token prefix",
+     .headers = "Sec-WebSocket-Protocol: x.base64url.bearer.authorization.k8s.io.a\r\n",
+     .lines = {"Sec-WebSocket-Protocol: x.base64url.bearer.authorization.k8s.io.a\r"}},
+    {.name = "writes chunked framing",
+     .raw = "POST /api HTTP/1.1\r\nHost: gw\r\ntransfer-encoding: Chunked\r\n\r\n",
+     .counts = {{"Transfer-Encoding: chunked\r", 1}, {"Transfer-Encoding", 1}},
+     .no_lines = {"Content-Length"}},
+    {.name = "writes content-length as received",
+     .raw = "PUT /api HTTP/1.1\r\nHost: gw\r\ncontent-length: 0012\r\n\r\n",
+     .counts = {{"Content-Length: 12\r", 1}, {"Content-Length", 1}}},
+    {.name = "writes no framing for a request without a body",
+     .raw = "GET /api HTTP/1.1\r\nHost: gw\r\n\r\n",
+     .no_lines = {"Content-Length", "Transfer-Encoding"}},
+    {.name = "drops underscore framing headers",
+     .headers = "Transfer_Encoding: chunked\r\nContent_Length: 10\r\n",
+     .gone = {"_"},
+     .no_lines = {"Content-Length", "Transfer-Encoding"}},
+    {.name = "keeps expect 100-continue",
+     .raw = "PUT /api HTTP/1.1\r\nHost: gw\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+     .lines = {"Expect: 100-continue\r"}},
+    {.name = "drops expect from http/1.0 clients",
+     .raw = "PUT /api HTTP/1.0\r\nHost: gw\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+     .no_lines = {"Expect"}},
+};
+
+static void check_head_case(const head_case_t *c)
 {
     ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("authorization: Bearer client-token\r\n", &out), 0);
-    CHECK(strstr(out.p, "client-token") == NULL);
-    CHECK_EQ(count_lines(&out, "Authorization:"), 1);
-    CHECK(has_line(&out, "Authorization: Bearer GW"));
+    int before = ag_test_failures;
+    CHECK_EQ(c->raw ? fwd(c->raw, &alice, &out) : fwd_headers(c->headers, &out), 0);
+    const char *head = out.p ? out.p : "";
+    for (size_t i = 0; i < AG_NELEMS(c->gone) && c->gone[i]; i++)
+        CHECK(strstr(head, c->gone[i]) == NULL);
+    for (size_t i = 0; i < AG_NELEMS(c->counts) && c->counts[i].prefix; i++)
+        CHECK_EQ(count_lines(&out, c->counts[i].prefix), c->counts[i].n);
+    for (size_t i = 0; i < AG_NELEMS(c->lines) && c->lines[i]; i++)
+        CHECK(has_line(&out, c->lines[i]));
+    for (size_t i = 0; i < AG_NELEMS(c->no_lines) && c->no_lines[i]; i++)
+        CHECK(!has_line(&out, c->no_lines[i]));
+    if (ag_test_failures != before)
+        fprintf(stderr, "  in head case \"%s\"\n", c->name);
     ag_buf_dispose(&out);
 }
 
-TEST(forward_strips_proxy_authorization)
+TEST(forward_head_cases)
 {
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("Proxy-Authorization: Basic c2VjcmV0\r\n", &out), 0);
-    CHECK(strstr(out.p, "c2VjcmV0") == NULL);
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_strips_every_impersonate_header_any_case)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("Impersonate-User: root\r\nIMPERSONATE-GROUP: system:masters\r\n"
-                         "impersonate-uid: evil-uid\r\nImpersonate-Extra-Scopes: all\r\n"
-                         "iMPERSONATE-eXTRA-x%2Fy: z\r\n",
-                         &out),
-             0);
-    CHECK(strstr(out.p, "root") == NULL);
-    CHECK(strstr(out.p, "system:masters") == NULL);
-    CHECK(strstr(out.p, "evil-uid") == NULL);
-    CHECK(strstr(out.p, "Scopes") == NULL);
-    CHECK_EQ(count_lines(&out, "Impersonate-User: alice\r"), 1);
-    CHECK_EQ(count_lines(&out, "Impersonate-"), 4);
-    ag_buf_dispose(&out);
+    for (size_t i = 0; i < AG_NELEMS(head_cases); i++)
+        check_head_case(&head_cases[i]);
 }
 
 TEST(forward_strips_underscore_impersonate_header)
@@ -126,13 +251,7 @@ TEST(forward_strips_underscore_impersonate_header)
                           {AG_STR("impersonate_group"), AG_STR("system:masters"), 0},
                           {AG_STR("Impersonate_Extra_x"), AG_STR("y"), 0},
                           {AG_STR("Impersonate-Extra_x"), AG_STR("z"), 0}};
-    ag_http_req_t req = {.method = AG_STR("GET"),
-                         .target = AG_STR("/"),
-                         .http_major = 1,
-                         .http_minor = 1,
-                         .headers = hdrs,
-                         .nheaders = 5,
-                         .content_length = -1};
+    ag_http_req_t req = get_req(hdrs, 5);
     ag_forward_opts_t o = default_opts(&alice);
     ag_buf_t out = AG_BUF_INIT(1 << 16);
     CHECK_EQ(ag_forward_head(&req, &o, &out), 0);
@@ -140,109 +259,6 @@ TEST(forward_strips_underscore_impersonate_header)
     CHECK(strstr(out.p, "masters") == NULL);
     CHECK(strstr(out.p, "Impersonate_") == NULL);
     CHECK(strstr(out.p, "Extra_x") == NULL);
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_strips_x_remote_headers)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("X-Remote-User: root\r\nX-Remote-Group: system:masters\r\n"
-                         "X-Remote-Extra-Scopes: all\r\nx_remote_user: root2\r\n",
-                         &out),
-             0);
-    CHECK(strstr(out.p, "X-Remote") == NULL);
-    CHECK(strstr(out.p, "x_remote") == NULL);
-    CHECK(strstr(out.p, "root") == NULL);
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_replaces_client_forwarding_headers_with_its_own)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("X-Forwarded-For: 1.2.3.4\r\nForwarded: for=1.2.3.4\r\n"
-                         "X-Real-IP: 1.2.3.4\r\nX-Forwarded-Proto: http\r\n"
-                         "X-Forwarded-Host: evil\r\nTrue-Client-IP: 1.2.3.4\r\n",
-                         &out),
-             0);
-    CHECK(strstr(out.p, "1.2.3.4") == NULL);
-    CHECK(strstr(out.p, "evil") == NULL);
-    CHECK_EQ(count_lines(&out, "X-Forwarded-For: 10.0.0.9\r"), 1);
-    CHECK_EQ(count_lines(&out, "X-Forwarded-Proto: https\r"), 1);
-    CHECK_EQ(count_lines(&out, "X-Forwarded-"), 2);
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_strips_url_rewrite_and_method_override_headers)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("X-Original-URL: /api/v1/secrets\r\nX-Rewrite-URL: /x\r\n"
-                         "X-HTTP-Method-Override: DELETE\r\nX-HTTP-Method: PUT\r\n"
-                         "X-Method-Override: PATCH\r\nX-Original-URI: /y\r\n",
-                         &out),
-             0);
-    CHECK(strstr(out.p, "secrets") == NULL);
-    CHECK(strstr(out.p, "DELETE") == NULL);
-    CHECK(strstr(out.p, "PUT") == NULL);
-    CHECK(strstr(out.p, "PATCH") == NULL);
-    CHECK(strstr(out.p, "/y") == NULL);
-    CHECK(strstr(out.p, "/x") == NULL);
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_strips_internal_authgate_headers)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("X-Authgate-User: root\r\nX-Authgate-Original-Path: /healthz\r\n", &out),
-             0);
-    CHECK(strstr(out.p, "X-Authgate") == NULL);
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_drops_hop_by_hop_headers)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n"
-                         "Trailer: X-Checksum\r\nProxy-Connection: keep-alive\r\n"
-                         "Upgrade: websocket\r\nAccept: yes\r\n",
-                         &out),
-             0);
-    CHECK(!has_line(&out, "Connection:"));
-    CHECK(!has_line(&out, "Keep-Alive:"));
-    CHECK(!has_line(&out, "TE:"));
-    CHECK(!has_line(&out, "Trailer:"));
-    CHECK(!has_line(&out, "Proxy-Connection:"));
-    CHECK(!has_line(&out, "Upgrade:"));
-    CHECK(has_line(&out, "Accept: yes"));
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_drops_headers_named_in_connection)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("Connection: X-Secret, x-other\r\nX-Secret: 1\r\nX-Other: 2\r\n"
-                         "X-Kept: 3\r\n",
-                         &out),
-             0);
-    CHECK(!has_line(&out, "X-Secret"));
-    CHECK(!has_line(&out, "X-Other"));
-    CHECK(has_line(&out, "X-Kept: 3"));
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_connection_cannot_remove_gateway_headers)
-{
-    /* threat-model case 3 (dadrus/heimdall#653) */
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("Connection: Impersonate-User, Impersonate-Group, Authorization, Host, "
-                         "X-Forwarded-For, Impersonate-Uid, Content-Length\r\n",
-                         &out),
-             0);
-    CHECK(has_line(&out, "Impersonate-User: alice"));
-    CHECK_EQ(count_lines(&out, "Impersonate-Group: "), 2);
-    CHECK(has_line(&out, "Impersonate-Uid: u-1"));
-    CHECK(has_line(&out, "Authorization: Bearer GW"));
-    CHECK(has_line(&out, "Host: kas:6443"));
-    CHECK(has_line(&out, "X-Forwarded-For: 10.0.0.9"));
     ag_buf_dispose(&out);
 }
 
@@ -310,54 +326,43 @@ static ag_err fwd_identity(const ag_identity_t *id, ag_buf_t *out)
     return fwd("GET / HTTP/1.1\r\nHost: gw\r\n\r\n", id, out);
 }
 
-TEST(forward_rejects_identity_values_with_crlf_or_nul)
-{
+static const ag_str_t crlf_group[] = {AG_STR("a\r\nImpersonate-Group: system:masters")};
+static const ag_str_t nul_group[] = {{"a\0b", 3}};
+static const ag_str_t lf_val[] = {{"a\nb", 3}};
+static const ag_extra_t lf_extra[] = {{{"k", 1}, lf_val, 1}};
+static const ag_str_t space_group[] = {{" system:masters", 15}};
+static const ag_str_t empty_group[] = {{"", 0}};
+static const ag_str_t x_val[] = {{"x", 1}};
+static const ag_extra_t empty_key[] = {{{"", 0}, x_val, 1}};
+
+/* Identities forward refuses (AG_E_INVAL) before it writes a byte. */
+static const ag_identity_t bad_ids[] = {
     /* Envoy CVE-2019-9900: an identity value must never start a new header line */
-    static const ag_str_t bad_group[] = {AG_STR("a\r\nImpersonate-Group: system:masters")};
-    static const ag_str_t nul_group[] = {{"a\0b", 3}};
-    static const ag_str_t lf_val[] = {{"a\nb", 3}};
-    static const ag_extra_t bad_extra[] = {{{"k", 1}, lf_val, 1}};
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    ag_identity_t id = {.username = AG_STR("alice\r\nImpersonate-Group: system:masters")};
-    CHECK_EQ(fwd_identity(&id, &out), AG_E_INVAL);
-    id = (ag_identity_t){.username = AG_STR("bob"), .groups = bad_group, .ngroups = 1};
-    CHECK_EQ(fwd_identity(&id, &out), AG_E_INVAL);
-    id = (ag_identity_t){.username = AG_STR("bob"), .groups = nul_group, .ngroups = 1};
-    CHECK_EQ(fwd_identity(&id, &out), AG_E_INVAL);
-    id = (ag_identity_t){.username = AG_STR("bob"), .uid = AG_STR("u\r1")};
-    CHECK_EQ(fwd_identity(&id, &out), AG_E_INVAL);
-    id = (ag_identity_t){.username = AG_STR("bob"), .extra = bad_extra, .nextra = 1};
-    CHECK_EQ(fwd_identity(&id, &out), AG_E_INVAL);
-    id = (ag_identity_t){.username = AG_STR("b\tob")};
-    CHECK_EQ(fwd_identity(&id, &out), AG_E_INVAL);
-    CHECK_EQ(out.n, 0);
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_rejects_identity_values_a_parser_would_trim)
-{
-    static const ag_str_t g[] = {{" system:masters", 15}};
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    ag_identity_t id = {.username = AG_STR("alice ")};
-    CHECK_EQ(fwd_identity(&id, &out), AG_E_INVAL);
-    id = (ag_identity_t){.username = AG_STR("bob"), .groups = g, .ngroups = 1};
-    CHECK_EQ(fwd_identity(&id, &out), AG_E_INVAL);
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_rejects_empty_username_group_or_extra_key)
-{
+    {.username = AG_STR("alice\r\nImpersonate-Group: system:masters")},
+    {.username = AG_STR("bob"), .groups = crlf_group, .ngroups = 1},
+    {.username = AG_STR("bob"), .groups = nul_group, .ngroups = 1},
+    {.username = AG_STR("bob"), .uid = AG_STR("u\r1")},
+    {.username = AG_STR("bob"), .extra = lf_extra, .nextra = 1},
+    {.username = AG_STR("b\tob")},
+    /* values a parser would trim */
+    {.username = AG_STR("alice ")},
+    {.username = AG_STR("bob"), .groups = space_group, .ngroups = 1},
     /* an empty Impersonate-User would let the request run as the gateway itself */
-    static const ag_str_t empty_group[] = {{"", 0}};
-    static const ag_str_t v[] = {{"x", 1}};
-    static const ag_extra_t empty_key[] = {{{"", 0}, v, 1}};
+    {.username = AG_STR("")},
+    {.username = AG_STR("bob"), .groups = empty_group, .ngroups = 1},
+    {.username = AG_STR("bob"), .extra = empty_key, .nextra = 1},
+};
+
+TEST(forward_rejects_crlf_nul_trimmable_or_empty_identity_values)
+{
     ag_buf_t out = AG_BUF_INIT(1 << 16);
-    ag_identity_t id = {.username = AG_STR("")};
-    CHECK_EQ(fwd_identity(&id, &out), AG_E_INVAL);
-    id = (ag_identity_t){.username = AG_STR("bob"), .groups = empty_group, .ngroups = 1};
-    CHECK_EQ(fwd_identity(&id, &out), AG_E_INVAL);
-    id = (ag_identity_t){.username = AG_STR("bob"), .extra = empty_key, .nextra = 1};
-    CHECK_EQ(fwd_identity(&id, &out), AG_E_INVAL);
+    for (size_t i = 0; i < AG_NELEMS(bad_ids); i++) {
+        ag_err err = fwd_identity(&bad_ids[i], &out);
+        if (err != AG_E_INVAL)
+            fprintf(stderr, "  bad identity #%zu accepted\n", i);
+        CHECK_EQ(err, AG_E_INVAL);
+    }
+    CHECK_EQ(out.n, 0);
     ag_buf_dispose(&out);
 }
 
@@ -397,110 +402,6 @@ TEST(forward_replaces_host_and_sets_plain_http_proto)
     ag_buf_dispose(&out);
 }
 
-TEST(forward_writes_upgrade_headers_for_websocket)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd("GET /api/v1/namespaces/d/pods/p/exec?command=sh HTTP/1.1\r\nHost: gw\r\n"
-                 "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k==\r\n"
-                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n",
-                 &alice, &out),
-             0);
-    CHECK_EQ(count_lines(&out, "Connection: Upgrade\r"), 1);
-    CHECK_EQ(count_lines(&out, "Upgrade: websocket\r"), 1);
-    CHECK(has_line(&out, "Sec-WebSocket-Key: k=="));
-    CHECK(has_line(&out, "Sec-WebSocket-Version: 13"));
-    CHECK(has_line(&out, "Sec-WebSocket-Protocol: v5.channel.k8s.io\r"));
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_never_forwards_h2c)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
-                         "HTTP2-Settings: AAMAAABkAAQAAP__\r\n",
-                         &out),
-             0);
-    CHECK(strstr(out.p, "h2c") == NULL);
-    CHECK(!has_line(&out, "Upgrade"));
-    CHECK(!has_line(&out, "Connection"));
-    CHECK(!has_line(&out, "HTTP2-Settings"));
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_strips_websocket_bearer_subprotocol)
-{
-    /* threat-model case 9: the subprotocol token is the client's credential */
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd("GET /api/v1/namespaces/d/pods/p/exec HTTP/1.1\r\nHost: gw\r\n"
-                 "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: "
-                 "base64url.bearer.authorization.k8s.io.c2VjcmV0, v5.channel.k8s.io, "
-                 "v4.channel.k8s.io\r\n\r\n",
-                 &alice, &out),
-             0);
-    CHECK(strstr(out.p, "c2VjcmV0") == NULL);
-    CHECK(has_line(&out, "Sec-WebSocket-Protocol: v5.channel.k8s.io, v4.channel.k8s.io\r"));
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_drops_websocket_protocol_header_holding_only_a_token)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("Sec-WebSocket-Protocol: Base64url.Bearer.Authorization.k8s.io.abc\r\n"
-                         "X-After: 1\r\n",
-                         &out),
-             0);
-    CHECK(!has_line(&out, "Sec-WebSocket-Protocol"));
-    CHECK(strstr(out.p, "abc") == NULL);
-    CHECK(has_line(&out, "X-After: 1"));
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_writes_chunked_framing)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(
-        fwd("POST /api HTTP/1.1\r\nHost: gw\r\ntransfer-encoding: Chunked\r\n\r\n", &alice, &out),
-        0);
-    CHECK_EQ(count_lines(&out, "Transfer-Encoding: chunked\r"), 1);
-    CHECK_EQ(count_lines(&out, "Transfer-Encoding"), 1);
-    CHECK(!has_line(&out, "Content-Length"));
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_writes_content_length_as_received)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd("PUT /api HTTP/1.1\r\nHost: gw\r\ncontent-length: 0012\r\n\r\n", &alice, &out), 0);
-    CHECK_EQ(count_lines(&out, "Content-Length: 12\r"), 1);
-    CHECK_EQ(count_lines(&out, "Content-Length"), 1);
-    ag_buf_clear(&out);
-    CHECK_EQ(fwd("GET /api HTTP/1.1\r\nHost: gw\r\n\r\n", &alice, &out), 0);
-    CHECK(!has_line(&out, "Content-Length"));
-    CHECK(!has_line(&out, "Transfer-Encoding"));
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_drops_underscore_framing_headers)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd_headers("Transfer_Encoding: chunked\r\nContent_Length: 10\r\n", &out), 0);
-    CHECK(strstr(out.p, "_") == NULL);
-    CHECK(!has_line(&out, "Content-Length"));
-    CHECK(!has_line(&out, "Transfer-Encoding"));
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_keeps_expect_100_continue)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd("PUT /api HTTP/1.1\r\nHost: gw\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
-                 "\r\n",
-                 &alice, &out),
-             0);
-    CHECK(has_line(&out, "Expect: 100-continue\r"));
-    ag_buf_dispose(&out);
-}
-
 TEST(forward_forwards_target_byte_for_byte)
 {
     ag_buf_t out = AG_BUF_INIT(1 << 16);
@@ -528,13 +429,7 @@ TEST(forward_fails_closed_on_injection_in_a_parsed_request)
     /* a caller that skipped ag_canon_check still cannot smuggle a header line through */
     ag_header_t hdrs[] = {{AG_STR("Host"), AG_STR("gw"), 0},
                           {AG_STR("X-A"), AG_STR("1\r\nImpersonate-User: root"), 0}};
-    ag_http_req_t req = {.method = AG_STR("GET"),
-                         .target = AG_STR("/"),
-                         .http_major = 1,
-                         .http_minor = 1,
-                         .headers = hdrs,
-                         .nheaders = 2,
-                         .content_length = -1};
+    ag_http_req_t req = get_req(hdrs, 2);
     ag_forward_opts_t o = default_opts(&alice);
     ag_buf_t out = AG_BUF_INIT(1 << 16);
     CHECK_EQ(ag_buf_append_cstr(&out, "previous"), 0);
@@ -555,13 +450,8 @@ TEST(forward_fails_closed_on_injection_in_a_parsed_request)
 TEST(forward_rejects_unforwardable_method_or_target)
 {
     ag_header_t hdrs[] = {{AG_STR("Host"), AG_STR("gw"), 0}};
-    ag_http_req_t req = {.method = AG_STR("GET /x"),
-                         .target = AG_STR("/"),
-                         .http_major = 1,
-                         .http_minor = 1,
-                         .headers = hdrs,
-                         .nheaders = 1,
-                         .content_length = -1};
+    ag_http_req_t req = get_req(hdrs, 1);
+    req.method = AG_STR("GET /x");
     ag_forward_opts_t o = default_opts(&alice);
     ag_buf_t out = AG_BUF_INIT(1 << 16);
     CHECK_EQ(ag_forward_head(&req, &o, &out), AG_E_INVAL);
@@ -612,39 +502,11 @@ TEST(forward_reuses_the_output_buffer_without_growth)
 TEST(forward_trims_optional_whitespace_of_client_values)
 {
     ag_header_t hdrs[] = {{AG_STR("Host"), AG_STR("gw"), 0}, {AG_STR("X-A"), AG_STR(" v \t"), 0}};
-    ag_http_req_t req = {.method = AG_STR("GET"),
-                         .target = AG_STR("/"),
-                         .http_major = 1,
-                         .http_minor = 1,
-                         .headers = hdrs,
-                         .nheaders = 2,
-                         .content_length = -1};
+    ag_http_req_t req = get_req(hdrs, 2);
     ag_forward_opts_t o = default_opts(NULL);
     ag_buf_t out = AG_BUF_INIT(1 << 16);
     CHECK_EQ(ag_forward_head(&req, &o, &out), 0);
     CHECK(has_line(&out, "X-A: v\r"));
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_keeps_subprotocols_that_only_contain_the_token_prefix)
-{
-    /* KAS reads a token only from an element that starts with the prefix */
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(
-        fwd_headers("Sec-WebSocket-Protocol: x.base64url.bearer.authorization.k8s.io.a\r\n", &out),
-        0);
-    CHECK(has_line(&out, "Sec-WebSocket-Protocol: x.base64url.bearer.authorization.k8s.io.a\r"));
-    ag_buf_dispose(&out);
-}
-
-TEST(forward_drops_expect_from_http10_clients)
-{
-    ag_buf_t out = AG_BUF_INIT(1 << 16);
-    CHECK_EQ(fwd("PUT /api HTTP/1.0\r\nHost: gw\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
-                 "\r\n",
-                 &alice, &out),
-             0);
-    CHECK(!has_line(&out, "Expect"));
     ag_buf_dispose(&out);
 }
 

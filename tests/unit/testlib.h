@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Number of elements of an array (a table of cases). */
+#define AG_NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
 typedef void (*ag_test_fn)(void);
 static struct {
     const char *name;
