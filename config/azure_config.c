@@ -1,11 +1,12 @@
 /* The "azure" section (azure_config.h): strict reading with core/base/cfg.h; the policy itself
- * is loaded by core/authz/azure/azrbac_load.c. */
+ * is read by files.c and loaded by core/authz/azure/azrbac_load.c. */
 #include "azure_config.h"
 
 #include <string.h>
 
 #include "authz/azure/azrbac_arm.h"
 #include "authz/azure/azrbac_perm.h"
+#include "files.h"
 
 static const char *const modes[] = {"rbac", "azure-then-rbac", "azure-or-rbac", NULL};
 

@@ -11,6 +11,7 @@
 
 #include "authz/azure/azrbac.h"
 #include "cmd/cmd_args.h"
+#include "files.h"
 
 typedef struct {
     const char **defs, **asg, **deny;

@@ -5,6 +5,7 @@
 
 #include "authz/azure/azrbac.h"
 #include "authz/azure/azrbac_perm.h"
+#include "files.h"
 #include "testlib.h"
 
 #define SUB "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"

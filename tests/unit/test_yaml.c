@@ -8,6 +8,7 @@
 #include "authz/rbac/rbac.h"
 #include "authz/reqinfo.h"
 #include "base/yaml2json.h"
+#include "files.h"
 #include "testlib.h"
 
 /* The JSON for <yaml>, or "ERR L:C msg" (static buffer). */

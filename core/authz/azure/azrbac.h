@@ -42,10 +42,9 @@ typedef struct {
  * Assignments with a condition, or of a role that is not known, grant nothing (fail
  * closed) and are counted in ag_azrbac_stats. On failure returns AG_E_PARSE / AG_E_IO /
  * AG_E_TOO_BIG / AG_E_CONFIG / AG_E_NOMEM and appends "FILE: path: message" to <errmsg>
- * (may be NULL). *out is a new snapshot with one reference (owned by the caller). */
-ag_err ag_azrbac_load(const char *const *definition_files, int ndef,
-                      const char *const *assignment_files, int nasg, const char *const *deny_files,
-                      int ndeny, const ag_azrbac_opts_t *opts, ag_azrbac_t **out, ag_buf_t *errmsg);
+ * (may be NULL). *out is a new snapshot with one reference (owned by the caller). The
+ * documents come from memory (ag_azrbac_load_srcs below); reading them from files is the
+ * caller's (config/files.h: ag_azrbac_load). */
 /* One input document: its text (JSON, or YAML when <name> says so) and a name for
  * messages. <listed>: an ARM list answer for the cluster's scope (proxy/authz/armsync.c), whose
  * items at a management group (/providers/Microsoft.Management/managementGroups/ID) ARM
@@ -60,8 +59,8 @@ typedef struct {
     const ag_azrbac_src_t *defs, *asg, *deny; /* each document of a kind, in order */
     int ndefs, nasg, ndeny;
 } ag_azrbac_srcs_t;
-/* The same from documents in memory (several pages of a list, files' contents). Empty
- * texts are skipped. Borrowed. */
+/* Loads from documents in memory (several pages of a list, files' contents) as described
+ * above. Empty texts are skipped. Borrowed. */
 ag_err ag_azrbac_load_srcs(const ag_azrbac_srcs_t *in, const ag_azrbac_opts_t *opts,
                            ag_azrbac_t **out, ag_buf_t *errmsg);
 /* The same from memory; <definitions_json> and <deny_json> may be empty. Borrowed. */

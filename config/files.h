@@ -1,0 +1,19 @@
+/* Policy files read from disk and handed to core's in-memory loaders: core/ does no file
+ * or directory I/O (the build checks it, CMakeLists.txt ag_seal), so the readers live here,
+ * next to the configuration that names the files. Names and messages are the ones the
+ * loaders had when they read the files themselves. */
+#ifndef AG_FILES_H
+#define AG_FILES_H
+
+#include "authz/azure/azrbac.h"
+
+/* Loads an Azure RBAC snapshot from files (JSON, or YAML by extension): role definitions
+ * (custom roles; the built-in ones are compiled in), role assignments and deny
+ * assignments, as ag_azrbac_load_srcs does from memory. A file that cannot be read fails
+ * the load with "PATH: reason" in <errmsg> (may be NULL) and AG_E_IO / AG_E_TOO_BIG. *out
+ * is a new snapshot with one reference (owned by the caller). */
+ag_err ag_azrbac_load(const char *const *definition_files, int ndef,
+                      const char *const *assignment_files, int nasg, const char *const *deny_files,
+                      int ndeny, const ag_azrbac_opts_t *opts, ag_azrbac_t **out, ag_buf_t *errmsg);
+
+#endif
