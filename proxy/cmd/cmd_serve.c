@@ -21,6 +21,7 @@
 #include "config.h"
 #include "http/gate.h"
 #include "http/pipeline.h"
+#include "review/webhook_callers.h"
 #include "review/webhook_sar.h"
 #include "review/webhook_tokenreview.h"
 #include "runtime/admin.h"
@@ -33,6 +34,8 @@ typedef struct {
     ag_authenticator_t *authn; /* NULL: no "authentication" section */
     ag_graph_t *graph;         /* NULL: no "graph" section */
     ag_authorizer_t *authz;    /* NULL: neither "authorization" nor "audit" */
+    /* Who may call the "webhooks" listener. */
+    ag_webhook_callers_t webhook_callers;
 } serve_t;
 
 /* What a configuration without authentication and authorization does, said loudly: on
@@ -130,6 +133,9 @@ static ag_err build_pipeline(const ag_config_t *conf, serve_t *sv)
     else if (!err && conf->insecure_passthrough && !conf->authn_enabled)
         err = ag_pipeline_add(p, "passthrough", ag_gate_passthrough, NULL);
     p->finish = conf->audit_enabled ? ag_audit_finish : NULL;
+    ag_webhook_callers_init(&sv->webhook_callers, conf->webhooks.callers, conf->webhooks.ncallers);
+    p->webhook_caller = ag_webhook_caller;
+    p->webhook_caller_ud = &sv->webhook_callers;
     return err;
 }
 

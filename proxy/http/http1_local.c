@@ -2,8 +2,9 @@
  * itself, never forwarded. A local route (routes.h) of an allowed request: its body is
  * read under the route's cap (413) within timeouts.header_read, then the handler answers
  * now or later (PENDING, through the gate's resume, http1.c's on_gate_done). The
- * "webhooks" listener's requests: the caller is its client certificate, only webhook
- * routes, 404 otherwise. And OPTIONS *. */
+ * "webhooks" listener's requests: the caller is its client certificate as the pipeline's
+ * webhook_caller decides (review/webhook_callers.h), only webhook routes, 404 otherwise.
+ * And OPTIONS *. */
 #include <string.h>
 
 #include "http/http1_conn.h"
@@ -136,35 +137,19 @@ void ag_h1c_local_start(conn_t *c, const ag_route_t *rt)
     ag_h1c_drive(c);
 }
 
-/* The caller of a webhook-only connection: the verified client certificate's CN as the
- * username, its O values as groups (as the API server's x509 authenticator does), when
- * the CN is among webhooks.callers (if given). Returns 0, or the status to answer. The
- * TLS layer already refused a handshake without a certificate from webhooks.tls.client_ca;
- * the check is repeated here so a configuration slip fails closed. */
+/* The caller of a webhook-only connection, decided by the pipeline's webhook_caller
+ * (review/webhook_callers.h). Returns 0 with *id set, or the status to answer. */
 static int webhook_caller(conn_t *c, ag_identity_t *id)
 {
-    const ag_config_webhooks_t *wh = &c->w->conf->webhooks;
-    const ag_tls_peer_t *peer = c->peer;
-    if (!peer || !peer->verified || !peer->cn[0])
-        return 401;
-    ag_str_t cn = ag_str_cstr(peer->cn);
-    bool listed = wh->ncallers == 0;
-    for (int i = 0; !listed && i < wh->ncallers; i++)
-        listed = ag_str_eq(wh->callers[i], cn);
-    if (!listed) {
-        ag_warn("webhooks listener: refused %s: certificate CN \"%.*s\" is not among "
-                "webhooks.callers (worker %d)",
-                c->client_ip, AG_STR_FMT(cn), c->w->id);
-        return 403;
-    }
-    ag_str_t *groups = ag_arena_alloc(&c->arena, sizeof(ag_str_t) * (size_t)(peer->norgs + 1));
-    if (!groups)
+    const ag_pipeline_t *p = c->w->pipeline;
+    if (!p || !p->webhook_caller)
         return 500;
-    for (int i = 0; i < peer->norgs; i++)
-        groups[i] = ag_str_cstr(peer->orgs[i]);
-    groups[peer->norgs] = AG_STR("system:authenticated");
-    *id = (ag_identity_t){.username = cn, .groups = groups, .ngroups = peer->norgs + 1};
-    return 0;
+    int code = p->webhook_caller(p->webhook_caller_ud, c->peer, &c->arena, id);
+    if (code == 403)
+        ag_warn("webhooks listener: refused %s: certificate CN \"%s\" is not among "
+                "webhooks.callers (worker %d)",
+                c->client_ip, c->peer->cn, c->w->id);
+    return code;
 }
 
 /* A canonical head on a webhook-only connection: no gate, no upstream; a webhook route

@@ -20,6 +20,12 @@
 
 #define AG_PIPELINE_MAX_STEPS 8
 
+/* The "webhooks" listener's caller decision (review/webhook_callers.h): 0 with *id set
+ * (allocations in <a>), else the status to answer (401, 403, 500). <peer> NULL: no
+ * certificate. */
+typedef int (*ag_caller_fn)(const void *ud, const ag_tls_peer_t *peer, ag_arena_t *a,
+                            ag_identity_t *id);
+
 typedef struct {
     const char *name; /* for logs and the documentation table (static) */
     ag_gate_fn fn;
@@ -33,6 +39,9 @@ typedef struct ag_pipeline {
     ag_gate_finish_fn finish;
     /* What an allowed request may be answered by instead of forwarding (routes.h). */
     ag_routes_t routes;
+    /* Who may call the webhooks listener (NULL: nobody, 500; fails closed). */
+    ag_caller_fn webhook_caller;
+    const void *webhook_caller_ud;
 } ag_pipeline_t;
 
 /* Appends a step (start-up only). AG_E_TOO_BIG past AG_PIPELINE_MAX_STEPS. */
