@@ -8,89 +8,44 @@
 #include "authn/authn.h"
 #include "authn/jwt.h"
 
-/* generated from tests/fixtures/jwt (public keys only) */
+/* generated from tests/fixtures/jwt (public keys only); every issuer trusts the same keys */
+/* clang-format off */
+#define JWKS \
+    "{\"keys\":[{\"kty\":\"RSA\"," \
+    "\"n\":\"u9W6kSS5lctOhqB_WZ5WObKs9OKtkWhJl_4Ftj2kBk8-KzhUB8UJWO2XY34zKmWniQPZiNg2eaBHp5CH" \
+    "sQTOtEXGJ-YEHYJSfaLcLJUiu5kOkmHm82x0jpDNkshV-0_emtjOEKPOOTSBU6wz8qxBnKSOXpcZ9J5d_7G-mC6V" \
+    "iJm0QxjGC_jPf5b79x6ik6g4Hc9JTdRQ7Dbd9pcP6NPOdEzsPmC5fBhtt8DFZ2beF_u2yiMzTyEI5LUU9koGBZpn" \
+    "NcazkcQLmeIuGVweZYIXLJeoGpwew69TDI5RLdsCfxOp4Uv86kgXj4btZazLLAoHjtIXGD71UbZ0-JkSycxvyQ\"" \
+    ",\"e\":\"AQAB\",\"kid\":\"rsa1\"},{\"kty\":\"EC\"," \
+    "\"x\":\"3t3eT6B0Tq-HuPgibPd0eh2JFEi6sab7WKJMvoaC5lA\"," \
+    "\"y\":\"St2Ca6P-r7ByU4UC-ZodS1SH_f98iJZtzfIHVKVEJkw\",\"crv\":\"P-256\"," \
+    "\"kid\":\"ec256\",\"use\":\"sig\",\"alg\":\"ES256\"},{\"kty\":\"EC\"," \
+    "\"x\":\"m4A-WWdpeHLIIsuxz3_pD5fs86Uu4QNPluKVAZuawXzVsYy0VfqRy0H_y5g1jBJi\"," \
+    "\"y\":\"jAWPaMjaXdo-dnqU3ZRbqgdNHNHrDOx3pjWAFjJmF8uhmCyrQcd2dhpczGwTMgXo\"," \
+    "\"crv\":\"P-384\",\"kid\":\"ec384\"}]}"
+
 static const char config[] =
-    "{\"issuers\":[{\"issuer\":\"https://"
-    "idp.example.com\",\"audiences\":[\"authgate\"],\"keys\":{\"jwks\":{\""
-    "keys\":[{\"kty\":\"RSA\",\"n\":\"u9W6kSS5lctOhqB_WZ5WObKs9OKtkWhJl_4Ftj2kBk8-"
-    "KzhUB8UJWO2XY34zKmWni"
-    "QPZiNg2eaBHp5CHsQTOtEXGJ-YEHYJSfaLcLJUiu5kOkmHm82x0jpDNkshV-0_emtjOEKPOOTSBU6wz8qxBnKSOXpc"
-    "Z9J5d_7G-mC6ViJm0QxjGC_jPf5b79x6ik6g4Hc9JTdRQ7Dbd9pcP6NPOdEzsPmC5fBhtt8DFZ2beF_u2yiMzTyEI5"
-    "LUU9koGBZpnNcazkcQLmeIuGVweZYIXLJeoGpwew69TDI5RLdsCfxOp4Uv86kgXj4btZazLLAoHjtIXGD71UbZ0-Jk"
-    "SycxvyQ\",\"e\":\"AQAB\",\"kid\":\"rsa1\"},{\"kty\":\"EC\",\"x\":\"3t3eT6B0Tq-"
-    "HuPgibPd0eh2JFEi6sab7WKJMvoa"
-    "C5lA\",\"y\":\"St2Ca6P-r7ByU4UC-ZodS1SH_f98iJZtzfIHVKVEJkw\",\"crv\":\"P-256\",\"kid\":"
-    "\"ec256\",\"use\":"
-    "\"sig\",\"alg\":\"ES256\"},{\"kty\":\"EC\",\"x\":\"m4A-WWdpeHLIIsuxz3_"
-    "pD5fs86Uu4QNPluKVAZuawXzVsYy0VfqR"
-    "y0H_y5g1jBJi\",\"y\":\"jAWPaMjaXdo-dnqU3ZRbqgdNHNHrDOx3pjWAFjJmF8uhmCyrQcd2dhpczGwTMgXo\","
-    "\"crv\""
-    ":\"P-384\",\"kid\":\"ec384\"}]}},\"claims\":{\"groups\":\"groups\",\"uid\":\"uid\",\"extra\":{"
-    "\"example.com/s"
-    "copes\":\"scp\"}},\"required_claims\":{\"hd\":\"example.com\"}},{\"issuer\":\"https://"
-    "idp2.example.com"
-    "\",\"audiences\":[\"authgate\"],\"keys\":{\"jwks\":{\"keys\":[{\"kty\":\"RSA\",\"n\":"
-    "\"u9W6kSS5lctOhqB_WZ5WO"
-    "bKs9OKtkWhJl_4Ftj2kBk8-KzhUB8UJWO2XY34zKmWniQPZiNg2eaBHp5CHsQTOtEXGJ-YEHYJSfaLcLJUiu5kOkmH"
-    "m82x0jpDNkshV-0_emtjOEKPOOTSBU6wz8qxBnKSOXpcZ9J5d_7G-mC6ViJm0QxjGC_jPf5b79x6ik6g4Hc9JTdRQ7"
-    "Dbd9pcP6NPOdEzsPmC5fBhtt8DFZ2beF_u2yiMzTyEI5LUU9koGBZpnNcazkcQLmeIuGVweZYIXLJeoGpwew69TDI5"
-    "RLdsCfxOp4Uv86kgXj4btZazLLAoHjtIXGD71UbZ0-JkSycxvyQ\",\"e\":\"AQAB\",\"kid\":\"rsa1\"},{"
-    "\"kty\":\"EC\","
-    "\"x\":\"3t3eT6B0Tq-HuPgibPd0eh2JFEi6sab7WKJMvoaC5lA\",\"y\":\"St2Ca6P-r7ByU4UC-ZodS1SH_"
-    "f98iJZtzfI"
-    "HVKVEJkw\",\"crv\":\"P-256\",\"kid\":\"ec256\",\"use\":\"sig\",\"alg\":\"ES256\"},{\"kty\":"
-    "\"EC\",\"x\":\"m4A-WWdp"
-    "eHLIIsuxz3_pD5fs86Uu4QNPluKVAZuawXzVsYy0VfqRy0H_y5g1jBJi\",\"y\":\"jAWPaMjaXdo-dnqU3ZRbqgdNHNH"
-    "rDOx3pjWAFjJmF8uhmCyrQcd2dhpczGwTMgXo\",\"crv\":\"P-384\",\"kid\":\"ec384\"}]}},\"claims\":{"
-    "\"username"
-    "\":\"email\",\"username_prefix\":\"-\",\"groups\":\"roles\",\"groups_prefix\":\"oidc:\"}},{"
-    "\"type\":\"azure_"
-    "ad\",\"tenant_id\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\",\"keys\":{\"jwks\":{\"keys\":[{"
-    "\"kty\":\"RSA"
-    "\",\"n\":\"u9W6kSS5lctOhqB_WZ5WObKs9OKtkWhJl_4Ftj2kBk8-KzhUB8UJWO2XY34zKmWniQPZiNg2eaBHp5CHsQT"
-    "OtEXGJ-YEHYJSfaLcLJUiu5kOkmHm82x0jpDNkshV-0_emtjOEKPOOTSBU6wz8qxBnKSOXpcZ9J5d_7G-mC6ViJm0Q"
-    "xjGC_jPf5b79x6ik6g4Hc9JTdRQ7Dbd9pcP6NPOdEzsPmC5fBhtt8DFZ2beF_u2yiMzTyEI5LUU9koGBZpnNcazkcQ"
-    "LmeIuGVweZYIXLJeoGpwew69TDI5RLdsCfxOp4Uv86kgXj4btZazLLAoHjtIXGD71UbZ0-JkSycxvyQ\",\"e\":\"AQAB"
-    "\",\"kid\":\"rsa1\"},{\"kty\":\"EC\",\"x\":\"3t3eT6B0Tq-HuPgibPd0eh2JFEi6sab7WKJMvoaC5lA\","
-    "\"y\":\"St2Ca6P"
-    "-r7ByU4UC-ZodS1SH_f98iJZtzfIHVKVEJkw\",\"crv\":\"P-256\",\"kid\":\"ec256\",\"use\":\"sig\","
-    "\"alg\":\"ES256"
-    "\"},{\"kty\":\"EC\",\"x\":\"m4A-WWdpeHLIIsuxz3_pD5fs86Uu4QNPluKVAZuawXzVsYy0VfqRy0H_"
-    "y5g1jBJi\",\"y\":"
-    "\"jAWPaMjaXdo-dnqU3ZRbqgdNHNHrDOx3pjWAFjJmF8uhmCyrQcd2dhpczGwTMgXo\",\"crv\":\"P-384\","
-    "\"kid\":\"ec"
-    "384\"}]}}},{\"type\":\"kubernetes_serviceaccount\",\"issuer\":\"kubernetes/"
-    "serviceaccount\",\"keys\":"
-    "{\"jwks\":{\"keys\":[{\"kty\":\"RSA\",\"n\":\"u9W6kSS5lctOhqB_WZ5WObKs9OKtkWhJl_4Ftj2kBk8-"
-    "KzhUB8UJWO2"
-    "XY34zKmWniQPZiNg2eaBHp5CHsQTOtEXGJ-YEHYJSfaLcLJUiu5kOkmHm82x0jpDNkshV-0_emtjOEKPOOTSBU6wz8"
-    "qxBnKSOXpcZ9J5d_7G-mC6ViJm0QxjGC_jPf5b79x6ik6g4Hc9JTdRQ7Dbd9pcP6NPOdEzsPmC5fBhtt8DFZ2beF_u"
-    "2yiMzTyEI5LUU9koGBZpnNcazkcQLmeIuGVweZYIXLJeoGpwew69TDI5RLdsCfxOp4Uv86kgXj4btZazLLAoHjtIXG"
-    "D71UbZ0-JkSycxvyQ\",\"e\":\"AQAB\",\"kid\":\"rsa1\"},{\"kty\":\"EC\",\"x\":\"3t3eT6B0Tq-"
-    "HuPgibPd0eh2JFEi6s"
-    "ab7WKJMvoaC5lA\",\"y\":\"St2Ca6P-r7ByU4UC-ZodS1SH_f98iJZtzfIHVKVEJkw\",\"crv\":\"P-256\","
-    "\"kid\":\"ec2"
-    "56\",\"use\":\"sig\",\"alg\":\"ES256\"},{\"kty\":\"EC\",\"x\":\"m4A-WWdpeHLIIsuxz3_"
-    "pD5fs86Uu4QNPluKVAZuawX"
-    "zVsYy0VfqRy0H_y5g1jBJi\",\"y\":\"jAWPaMjaXdo-dnqU3ZRbqgdNHNHrDOx3pjWAFjJmF8uhmCyrQcd2dhpczGwTM"
-    "gXo\",\"crv\":\"P-384\",\"kid\":\"ec384\"}]}}},{\"type\":\"kubernetes_serviceaccount\","
-    "\"issuer\":\"https:"
-    "//kubernetes.default.svc\",\"audiences\":[\"https://"
-    "kubernetes.default.svc\"],\"keys\":{\"jwks\":{\""
-    "keys\":[{\"kty\":\"RSA\",\"n\":\"u9W6kSS5lctOhqB_WZ5WObKs9OKtkWhJl_4Ftj2kBk8-"
-    "KzhUB8UJWO2XY34zKmWni"
-    "QPZiNg2eaBHp5CHsQTOtEXGJ-YEHYJSfaLcLJUiu5kOkmHm82x0jpDNkshV-0_emtjOEKPOOTSBU6wz8qxBnKSOXpc"
-    "Z9J5d_7G-mC6ViJm0QxjGC_jPf5b79x6ik6g4Hc9JTdRQ7Dbd9pcP6NPOdEzsPmC5fBhtt8DFZ2beF_u2yiMzTyEI5"
-    "LUU9koGBZpnNcazkcQLmeIuGVweZYIXLJeoGpwew69TDI5RLdsCfxOp4Uv86kgXj4btZazLLAoHjtIXGD71UbZ0-Jk"
-    "SycxvyQ\",\"e\":\"AQAB\",\"kid\":\"rsa1\"},{\"kty\":\"EC\",\"x\":\"3t3eT6B0Tq-"
-    "HuPgibPd0eh2JFEi6sab7WKJMvoa"
-    "C5lA\",\"y\":\"St2Ca6P-r7ByU4UC-ZodS1SH_f98iJZtzfIHVKVEJkw\",\"crv\":\"P-256\",\"kid\":"
-    "\"ec256\",\"use\":"
-    "\"sig\",\"alg\":\"ES256\"},{\"kty\":\"EC\",\"x\":\"m4A-WWdpeHLIIsuxz3_"
-    "pD5fs86Uu4QNPluKVAZuawXzVsYy0VfqR"
-    "y0H_y5g1jBJi\",\"y\":\"jAWPaMjaXdo-dnqU3ZRbqgdNHNHrDOx3pjWAFjJmF8uhmCyrQcd2dhpczGwTMgXo\","
-    "\"crv\""
-    ":\"P-384\",\"kid\":\"ec384\"}]}}}]}";
+    "{\"issuers\":[{\"issuer\":\"https://idp.example.com\",\"audiences\":[\"authgate\"],"
+    "\"keys\":{\"jwks\":"
+    JWKS
+    "},\"claims\":{\"groups\":\"groups\",\"uid\":\"uid\","
+    "\"extra\":{\"example.com/scopes\":\"scp\"}},"
+    "\"required_claims\":{\"hd\":\"example.com\"}},{\"issuer\":\"https://idp2.example.com\","
+    "\"audiences\":[\"authgate\"],\"keys\":{\"jwks\":"
+    JWKS
+    "},\"claims\":{\"username\":\"email\",\"username_prefix\":\"-\",\"groups\":\"roles\","
+    "\"groups_prefix\":\"oidc:\"}},{\"type\":\"azure_ad\","
+    "\"tenant_id\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\",\"keys\":{\"jwks\":"
+    JWKS
+    "}},{\"type\":\"kubernetes_serviceaccount\",\"issuer\":\"kubernetes/serviceaccount\","
+    "\"keys\":{\"jwks\":"
+    JWKS
+    "}},{\"type\":\"kubernetes_serviceaccount\","
+    "\"issuer\":\"https://kubernetes.default.svc\","
+    "\"audiences\":[\"https://kubernetes.default.svc\"],\"keys\":{\"jwks\":"
+    JWKS
+    "}}]}";
+/* clang-format on */
 
 static ag_issuer_set_t *issuers;
 
