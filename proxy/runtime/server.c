@@ -15,7 +15,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "authz/policy.h"
 #include "http/credential.h"
 #include "http/http1.h"
 #include "net/preface.h"
