@@ -20,10 +20,10 @@
 #include "authn/sa_lookup.h"
 #include "config.h"
 #include "runtime/admin.h"
+#include "runtime/hooks.h"
 #include "runtime/log.h"
 #include "runtime/mailbox.h"
 #include "runtime/metrics.h"
-#include "runtime/server.h"
 #include "runtime/snapshot.h"
 
 #define MAX_AUTH_HEADERS 4 /* more than one is already a 401; keep a few to say so */

@@ -14,9 +14,9 @@
 
 #include "authz/armsync.h"
 #include "runtime/admin.h"
+#include "runtime/hooks.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
-#include "runtime/server.h"
 
 /* Azure RBAC from ARM (armsync.h): the last set the poller built, which every policy
  * built while "azure.arm" is configured takes instead of loading the files itself. Set on

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "runtime/fileid.h"
+#include "runtime/hooks.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
-#include "runtime/server.h"
 
 enum { F_CERT, F_KEY, F_CA, NFILES };
 

@@ -1,7 +1,7 @@
 /* Process lifecycle (server.h): listeners bound up front (one socket per address, shared
  * by the workers, no SO_REUSEPORT: acceptor.h), worker threads, the control loop with signals and
- * the admin listener, drain on SIGTERM/SIGINT, reload hooks on SIGHUP. The registries (readiness,
- * reload) are process-wide and filled before the threads start, so reading them needs no lock. */
+ * the admin listener, drain on SIGTERM/SIGINT, reload hooks on SIGHUP, stop hooks once drained
+ * (both registries in hooks.h, readiness in admin.h). */
 #include "runtime/server.h"
 
 #include <errno.h>
@@ -21,12 +21,11 @@
 #include "net/tls_reload.h"
 #include "net/upstream.h"
 #include "runtime/admin.h"
+#include "runtime/hooks.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 #include "runtime/snapshot.h"
 #include "runtime/worker.h"
-
-#define MAX_HOOKS 32
 
 struct ag_server {
     const ag_config_t *conf;
@@ -46,37 +45,6 @@ struct ag_server {
     ag_arena_t arena;
     bool shutting_down, stopped;
 };
-
-static struct {
-    ag_reload_fn fn;
-    void *ud;
-} reload_hooks[MAX_HOOKS];
-static int nreload;
-static struct {
-    ag_stop_fn fn;
-    void *ud;
-} stop_hooks[MAX_HOOKS];
-static int nstop;
-
-/* ---- registries ------------------------------------------------------------------ */
-
-ag_err ag_stop_register(ag_stop_fn fn, void *ud)
-{
-    if (nstop >= MAX_HOOKS)
-        return AG_E_TOO_BIG;
-    stop_hooks[nstop].fn = fn;
-    stop_hooks[nstop++].ud = ud;
-    return 0;
-}
-
-ag_err ag_reload_register(ag_reload_fn fn, void *ud)
-{
-    if (nreload >= MAX_HOOKS)
-        return AG_E_TOO_BIG;
-    reload_hooks[nreload].fn = fn;
-    reload_hooks[nreload++].ud = ud;
-    return 0;
-}
 
 bool ag_server_draining(void)
 {
@@ -409,8 +377,7 @@ static void on_all_done(ag_server_t *s)
     s->stopped = true;
     ag_admin_stop(s->admin);
     s->admin = NULL;
-    for (int i = 0; i < nstop; i++)
-        stop_hooks[i].fn(stop_hooks[i].ud);
+    ag_stop_run();
     uv_walk(&s->control, close_walk, NULL);
 }
 
@@ -455,9 +422,8 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     ag_server_t *s = h->data;
     if (signum == SIGHUP) {
-        ag_log(AG_LOG_INFO, "SIGHUP: running %d reload hook(s)", nreload);
-        for (int i = 0; i < nreload; i++)
-            reload_hooks[i].fn(reload_hooks[i].ud);
+        ag_log(AG_LOG_INFO, "SIGHUP: running %d reload hook(s)", ag_reload_count());
+        ag_reload_run();
         return;
     }
     if (s->shutting_down) { /* asked twice (Ctrl-C again): do not wait for the drain */

@@ -52,14 +52,7 @@ bool ag_server_draining(void);
 
 /* Readiness conditions: runtime/admin.h (ag_ready_register), next to /readyz. */
 
-/* SIGHUP: every hook runs on the control thread, in registration order. */
-typedef void (*ag_reload_fn)(void *ud);
-ag_err ag_reload_register(ag_reload_fn fn, void *ud);
-
-/* Drained: every hook runs on the control thread, in registration order, while the control
- * loop still runs, before its remaining handles are closed (a module stops its timers and
- * pollers and frees what they hold, so the leak check sees a whole serve/drain cycle). */
-typedef void (*ag_stop_fn)(void *ud);
-ag_err ag_stop_register(ag_stop_fn fn, void *ud);
+/* Hooks on SIGHUP and after the drain: runtime/hooks.h (ag_reload_register,
+ * ag_stop_register), which the server runs. */
 
 #endif
