@@ -8,51 +8,14 @@
 #ifndef AG_AUTHN_H
 #define AG_AUTHN_H
 
+#include "authn/authn_result.h"
 #include "authn/identity.h"
 #include "authn/issuer.h"
 #include "authn/jwks.h"
 #include "base/arena.h"
 #include "base/str.h"
 
-/* X(ENUM, "metric label") */
-#define AG_AUTHN_RESULTS(X)                                                                        \
-    X(OK, "ok")                                                                                    \
-    X(NO_CREDENTIALS, "no_credentials")                     /* no Authorization header */          \
-    X(BAD_AUTHORIZATION_HEADER, "bad_authorization_header") /* not "Bearer <tok>" */               \
-    X(MALFORMED, "malformed")                               /* not a strict compact JWS */         \
-    X(TOO_LARGE, "too_large")                               /* token over the size limit */        \
-    X(UNSUPPORTED_ALG, "unsupported_alg")                   /* none, HS*, unknown alg */           \
-    X(ALG_KEY_MISMATCH, "alg_key_mismatch")                 /* kid's key does not fit alg */       \
-    X(UNKNOWN_ISSUER, "unknown_issuer")                                                            \
-    X(NO_KEYS, "no_keys") /* issuer has no keys loaded */                                          \
-    X(UNKNOWN_KID, "unknown_kid")                                                                  \
-    X(BAD_SIGNATURE, "bad_signature")                                                              \
-    X(KEY_ISSUER_MISMATCH, "key_issuer_mismatch") /* Entra v2 key for another issuer */            \
-    X(EXPIRED, "expired")                                                                          \
-    X(NOT_YET_VALID, "not_yet_valid")                                                              \
-    X(ISSUED_IN_FUTURE, "issued_in_future")                                                        \
-    X(WRONG_AUDIENCE, "wrong_audience")                                                            \
-    X(WRONG_TENANT, "wrong_tenant")                                                                \
-    X(MISSING_CLAIM, "missing_claim")                                                              \
-    X(REQUIRED_CLAIM_MISMATCH, "required_claim_mismatch")                                          \
-    X(BAD_CLAIM, "bad_claim") /* wrong type, control chars, bad SA name */                         \
-    X(EMAIL_NOT_VERIFIED, "email_not_verified")                                                    \
-    X(RESERVED_PREFIX, "reserved_prefix") /* system: username/group from an IdP */                 \
-    X(TOO_MANY_GROUPS, "too_many_groups")                                                          \
-    X(UNKNOWN_CRIT, "unknown_crit")   /* RFC 7515 §4.1.11 */                                      \
-    X(INTERNAL, "internal")           /* out of memory etc.: fail closed */                        \
-    X(REVOKED, "revoked")             /* API server's TokenReview: pod/secret/SA gone (#39) */     \
-    X(LOOKUP_FAILED, "lookup_failed") /* that TokenReview failed: 503, fail closed */
-
-typedef enum {
-#define AG_AUTHN_ENUM(name, label) AG_AUTHN_##name,
-    AG_AUTHN_RESULTS(AG_AUTHN_ENUM)
-#undef AG_AUTHN_ENUM
-        AG_AUTHN_RESULT_COUNT
-} ag_authn_result;
-
-/* Metric label ("expired", "unknown_kid", ...); "invalid" for out-of-range values. */
-const char *ag_authn_result_name(ag_authn_result r);
+/* The outcomes (ag_authn_result) and their metric labels: authn/authn_result.h. */
 
 /* Authorization header values (every occurrence, as received) -> the bearer token
  * (borrowed from values). Exactly one field; scheme "Bearer" compared case-insensitively;

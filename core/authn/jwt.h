@@ -7,7 +7,7 @@
 #ifndef AG_JWT_H
 #define AG_JWT_H
 
-#include "authn/authn.h"
+#include "authn/authn_result.h"
 #include "authn/jwks.h"
 #include "base/arena.h"
 #include "base/json.h"
