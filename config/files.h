@@ -6,6 +6,8 @@
 #define AG_FILES_H
 
 #include "authz/azure/azrbac.h"
+#include "authz/rbac/rbac.h"
+#include "authz/rbac/rbac_set.h"
 
 /* Loads an Azure RBAC snapshot from files (JSON, or YAML by extension): role definitions
  * (custom roles; the built-in ones are compiled in), role assignments and deny
@@ -15,5 +17,15 @@
 ag_err ag_azrbac_load(const char *const *definition_files, int ndef,
                       const char *const *assignment_files, int nasg, const char *const *deny_files,
                       int ndeny, const ag_azrbac_opts_t *opts, ag_azrbac_t **out, ag_buf_t *errmsg);
+
+/* The policy documents <paths> name, for core's RBAC loaders: each path a file, or a
+ * directory whose *.json, *.yaml and *.yml files (not hidden; at most AG_RBAC_MAX_FILES)
+ * are read in name order. Files are read one at a time, as the loader asks for them; a
+ * missing path, an unreadable directory or file stops the load with AG_E_IO (AG_E_TOO_BIG
+ * over AG_RBAC_MAX_FILE_BYTES) and "PATH: reason" in <errmsg>. */
+ag_err ag_rbac_load(const char *const *paths, int npaths, const ag_rbac_opts_t *opts,
+                    ag_rbac_t **out, ag_buf_t *errmsg);
+ag_err ag_rbac_set_put_files(ag_rbac_set_t *s, const char *const *paths, int npaths, int *refused,
+                             ag_buf_t *errmsg);
 
 #endif

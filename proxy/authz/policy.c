@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "authz/armsync.h"
+#include "files.h"
 #include "runtime/admin.h"
 #include "runtime/hooks.h"
 #include "runtime/log.h"

@@ -11,6 +11,7 @@
 #include "authz/rbac/rbac_set.h"
 #include "authz/reqinfo.h"
 #include "base/arena.h"
+#include "files.h"
 #include "testlib.h"
 
 static ag_err parse(const char *line, bool namespaced, ag_kw_event_t *ev, ag_arena_t *a)

@@ -10,6 +10,7 @@
 #include "authz/rbac/rbac.h"
 #include "authz/rbac/rbac_int.h" /* index_mem: which storage a big index landed in */
 #include "authz/reqinfo.h"
+#include "files.h"
 #include "testlib.h"
 
 static char *dq(const char *s)

@@ -40,8 +40,18 @@ typedef struct {
 
 #define AG_RBAC_OPTS_DEFAULT ((ag_rbac_opts_t){.bootstrap = true})
 
-/* Loads Kubernetes objects from <paths> (files, or directories whose *.json, *.yaml and
- * *.yml files are read in name order): a List (as printed by `kubectl get clusterroles,
+/* A source of policy documents, pulled one at a time: next() sets *text and *name (both
+ * borrowed until the next call) and returns 0; at the end it leaves *name NULL; on an error
+ * (say an unreadable file) it returns it, having named it in the loader's <errmsg>. Core
+ * does no file I/O: config/files.h reads files and directories into one. */
+typedef struct {
+    ag_err (*next)(void *ctx, ag_str_t *text, const char **name);
+    void *ctx;
+} ag_rbac_docs_t;
+
+/* Loads Kubernetes objects from the documents <src> yields (config/files.h ag_rbac_load:
+ * files, or directories whose *.json, *.yaml and *.yml files are read in name order),
+ * each: a List (as printed by `kubectl get clusterroles,
  * clusterrolebindings,roles,rolebindings -A -o json` or `-o yaml`), a RoleList/
  * ClusterRoleList/..., or single objects. A file (or in-memory document) whose name ends
  * in .yaml/.yml is a YAML stream of such documents (yaml2json.h); anything else is JSON.
@@ -50,8 +60,8 @@ typedef struct {
  * On failure returns AG_E_CONFIG (or AG_E_IO, AG_E_TOO_BIG, AG_E_NOMEM) and appends
  * "FILE:LINE:COL: what is wrong" to <errmsg> (may be NULL). *out gets a new snapshot
  * with one reference (owned by the caller). */
-ag_err ag_rbac_load(const char *const *paths, int npaths, const ag_rbac_opts_t *opts,
-                    ag_rbac_t **out, ag_buf_t *errmsg);
+ag_err ag_rbac_load_from(const ag_rbac_docs_t *src, const ag_rbac_opts_t *opts, ag_rbac_t **out,
+                         ag_buf_t *errmsg);
 /* Same for one in-memory document; <name> names it in errors. <json> is borrowed. */
 ag_err ag_rbac_load_mem(ag_str_t json, const char *name, const ag_rbac_opts_t *opts,
                         ag_rbac_t **out, ag_buf_t *errmsg);

@@ -146,9 +146,9 @@ typedef struct {
 } rbac_sink_t;
 ag_err ag_rbac_parse_objects(ag_str_t doc, const char *name, const rbac_sink_t *sink, int *refused,
                              ag_buf_t *errmsg);
-/* The same for the policy files <paths> name, read as ag_rbac_load reads them. */
-ag_err ag_rbac_parse_files(const char *const *paths, int npaths, const rbac_sink_t *sink,
-                           int *refused, ag_buf_t *errmsg);
+/* The same for every document <src> yields, in order; stops at the first error. */
+ag_err ag_rbac_parse_from(const ag_rbac_docs_t *src, const rbac_sink_t *sink, int *refused,
+                          ag_buf_t *errmsg);
 /* A snapshot of objs[0, n) (each gets a reference the snapshot holds): no duplicates
  * (the caller resolved them), no parsing; role references, aggregation, the subject
  * index and the window boundaries computed as ag_rbac_load does. */

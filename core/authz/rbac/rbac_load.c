@@ -4,11 +4,9 @@
  * resolved, aggregation computed as the controller's fixpoint (§4), then the subject
  * index built. Runs off the hot path; a failure leaves no snapshot behind and names
  * FILE:LINE:COL. Never decides anything. */
-#include <dirent.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include "authz/rbac/rbac.h"
 #include "authz/rbac/rbac_int.h"
@@ -1133,112 +1131,28 @@ ag_err ag_rbac_load_mem(ag_str_t json, const char *name, const ag_rbac_opts_t *o
     return ag_rbac_load_docs(&json, &name, 1, opts, out, errmsg);
 }
 
-static int by_str(const void *a, const void *b)
+/* Every document <src> yields into <ld>, in order; stops at the first error (<src>'s own,
+ * a read error it has named in the message buffer, or the document's). */
+static ag_err add_docs(loader_t *ld, const ag_rbac_docs_t *src)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    for (;;) {
+        ag_str_t text = AG_STR_NULL;
+        const char *name = NULL;
+        ag_err err = src->next(src->ctx, &text, &name);
+        if (err || !name)
+            return err;
+        if ((err = add_doc(ld, text, name)) != 0)
+            return err;
+    }
 }
 
-/* The policy files (*.json, *.yaml, *.yml; not hidden) of directory <dir>, sorted, as
- * malloc'ed "dir/name" strings. */
-static ag_err list_dir(const char *dir, char ***names, int *n, ag_buf_t *errmsg)
-{
-    DIR *d = opendir(dir);
-    ag_err err = 0;
-    *names = NULL, *n = 0;
-    if (!d) {
-        if (errmsg)
-            ag_buf_printf(errmsg, "%s: cannot open directory", dir);
-        return AG_E_IO;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        bool json = len > 5 && strcmp(e->d_name + len - 5, ".json") == 0;
-        if (e->d_name[0] == '.' || !(json || ag_yaml_is_yaml_name(e->d_name)))
-            continue;
-        if (*n >= AG_RBAC_MAX_FILES) {
-            err = AG_E_TOO_BIG;
-            break;
-        }
-        char **nn = realloc(*names, (size_t)(*n + 1) * sizeof *nn);
-        if (!nn) {
-            err = AG_E_NOMEM;
-            break;
-        }
-        ag_buf_t path = AG_BUF_INIT(PATH_MAX);
-        if (ag_buf_printf(&path, "%s/%s", dir, e->d_name)) {
-            *names = nn;
-            ag_buf_dispose(&path);
-            err = AG_E_NOMEM;
-            break;
-        }
-        *names = nn;
-        (*names)[(*n)++] = path.p;
-    }
-    closedir(d);
-    if (err && errmsg)
-        ag_buf_printf(errmsg, "%s: %s", dir, ag_err_str(err));
-    if (*n > 1) /* an empty directory leaves *names NULL, which qsort must not get */
-        qsort(*names, (size_t)*n, sizeof **names, by_str);
-    return err;
-}
-
-static ag_err add_file(loader_t *ld, const char *path)
-{
-    ag_buf_t text = AG_BUF_INIT(AG_RBAC_MAX_FILE_BYTES);
-    ag_err err = ag_buf_read_file(&text, path);
-    if (err) {
-        if (ld->errmsg)
-            ag_buf_printf(ld->errmsg, "%s: %s", path,
-                          err == AG_E_TOO_BIG ? "file exceeds the policy size limit"
-                                              : "cannot read file");
-    } else {
-        err = add_doc(ld, ag_buf_str(&text), path);
-    }
-    ag_buf_dispose(&text);
-    return err;
-}
-
-/* Calls <fn> for every policy file <paths> name, in load order (a directory's *.json,
- * *.yaml and *.yml files by name); stops at the first error. */
-static ag_err walk_files(const char *const *paths, int npaths,
-                         ag_err (*fn)(loader_t *ld, const char *path), loader_t *ld,
+ag_err ag_rbac_load_from(const ag_rbac_docs_t *src, const ag_rbac_opts_t *opts, ag_rbac_t **out,
                          ag_buf_t *errmsg)
-{
-    ag_err err = 0;
-    for (int i = 0; !err && i < npaths; i++) {
-        struct stat st;
-        if (stat(paths[i], &st) != 0) {
-            if (errmsg)
-                ag_buf_printf(
-                    errmsg, "%s: no such file or directory (named in authorization.rbac.policies)",
-                    paths[i]);
-            return AG_E_IO;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-            err = fn(ld, paths[i]);
-            continue;
-        }
-        char **names = NULL;
-        int n = 0;
-        err = list_dir(paths[i], &names, &n, errmsg);
-        for (int k = 0; k < n; k++) {
-            if (!err)
-                err = fn(ld, names[k]);
-            free(names[k]);
-        }
-        free(names);
-    }
-    return err;
-}
-
-ag_err ag_rbac_load(const char *const *paths, int npaths, const ag_rbac_opts_t *opts,
-                    ag_rbac_t **out, ag_buf_t *errmsg)
 {
     loader_t ld;
     ag_err err = loader_begin(&ld, opts, errmsg);
     if (!err)
-        err = walk_files(paths, npaths, add_file, &ld, errmsg);
+        err = add_docs(&ld, src);
     return loader_end(&ld, err, out);
 }
 
@@ -1253,11 +1167,11 @@ ag_err ag_rbac_parse_objects(ag_str_t doc, const char *name, const rbac_sink_t *
     return err;
 }
 
-ag_err ag_rbac_parse_files(const char *const *paths, int npaths, const rbac_sink_t *sink,
-                           int *refused, ag_buf_t *errmsg)
+ag_err ag_rbac_parse_from(const ag_rbac_docs_t *src, const rbac_sink_t *sink, int *refused,
+                          ag_buf_t *errmsg)
 {
     loader_t ld = {.errmsg = errmsg, .sink = sink->sink, .refuse = sink->refuse, .ctx = sink->ctx};
-    ag_err err = walk_files(paths, npaths, add_file, &ld, errmsg);
+    ag_err err = add_docs(&ld, src);
     *refused = ld.refused;
     return err;
 }

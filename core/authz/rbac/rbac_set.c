@@ -170,12 +170,12 @@ ag_err ag_rbac_set_put(ag_rbac_set_t *s, ag_str_t doc, const char *name, int *re
     return err;
 }
 
-ag_err ag_rbac_set_put_files(ag_rbac_set_t *s, const char *const *paths, int npaths, int *refused,
-                             ag_buf_t *errmsg)
+ag_err ag_rbac_set_put_from(ag_rbac_set_t *s, const ag_rbac_docs_t *src, int *refused,
+                            ag_buf_t *errmsg)
 {
     rbac_sink_t sink = {on_object, on_refused, s};
     int n = 0;
-    ag_err err = ag_rbac_parse_files(paths, npaths, &sink, &n, errmsg);
+    ag_err err = ag_rbac_parse_from(src, &sink, &n, errmsg);
     if (refused)
         *refused = n;
     return err;

@@ -43,10 +43,11 @@ void ag_rbac_set_destroy(ag_rbac_set_t *s); /* NULL ignored; snapshots live on *
 ag_err ag_rbac_set_put(ag_rbac_set_t *s, ag_str_t doc, const char *name, int *refused,
                        ag_buf_t *errmsg);
 
-/* The same for the policy files <paths> name (directories expanded as ag_rbac_load does).
- * Stops at an unreadable file (AG_E_IO, named in <errmsg>). */
-ag_err ag_rbac_set_put_files(ag_rbac_set_t *s, const char *const *paths, int npaths, int *refused,
-                             ag_buf_t *errmsg);
+/* The same for every document <src> yields (rbac.h), in order; stops at the first error,
+ * <src>'s own included (an unreadable file, named in <errmsg> by <src>). Reading policy
+ * files is the caller's: config/files.h ag_rbac_set_put_files. */
+ag_err ag_rbac_set_put_from(ag_rbac_set_t *s, const ag_rbac_docs_t *src, int *refused,
+                            ag_buf_t *errmsg);
 
 /* Removes the object <kind> ("Role", "ClusterRole", "RoleBinding" or
  * "ClusterRoleBinding") <ns>/<name> (ns "" for cluster objects); false when the set has
