@@ -811,49 +811,73 @@ static req_t res_of(const char *gr, const char *verb, char *buf, size_t cap)
     return r;
 }
 
+/* Spec §7 lists R (Reader) and W (Writer), merged: each resource once, with what each role
+ * holds on it. Reader: list yes, update no. Writer: WILD allows every verb, RO reads only. */
+enum { W_NONE, W_WILD, W_RO };
+typedef struct {
+    const char *gr; /* "group/resource" */
+    bool in_r;
+    int w;
+} spec_res_t;
+
+static const spec_res_t spec_res[] = {
+    {"apps/controllerrevisions", true, W_RO},
+    {"apps/daemonsets", true, W_WILD},
+    {"apps/deployments", true, W_WILD},
+    {"apps/replicasets", true, W_WILD},
+    {"apps/statefulsets", true, W_WILD},
+    {"autoscaling/horizontalpodautoscalers", true, W_WILD},
+    {"batch/cronjobs", true, W_WILD},
+    {"batch/jobs", true, W_WILD},
+    {"configmaps", true, W_WILD},
+    {"discovery.k8s.io/endpointslices", true, W_RO},
+    {"endpoints", true, W_WILD},
+    {"events.k8s.io/events", true, W_RO},
+    {"events", true, W_WILD},
+    {"extensions/daemonsets", true, W_WILD},
+    {"extensions/deployments", true, W_WILD},
+    {"extensions/ingresses", true, W_WILD},
+    {"extensions/networkpolicies", true, W_WILD},
+    {"extensions/replicasets", true, W_WILD},
+    {"limitranges", true, W_RO},
+    {"metrics.k8s.io/pods", true, W_RO},
+    {"metrics.k8s.io/nodes", true, W_RO},
+    {"namespaces", true, W_RO},
+    {"networking.k8s.io/ingresses", true, W_WILD},
+    {"networking.k8s.io/networkpolicies", true, W_WILD},
+    {"persistentvolumeclaims", true, W_WILD},
+    {"pods", true, W_WILD},
+    {"policy/poddisruptionbudgets", true, W_WILD},
+    {"replicationcontrollers", true, W_WILD},
+    {"resourcequotas", true, W_RO},
+    {"secrets", false, W_WILD},
+    {"serviceaccounts", true, W_WILD},
+    {"services", true, W_WILD},
+};
+
+static size_t count_spec_res(bool in_r, int w)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < AG_NELEMS(spec_res); i++)
+        n += in_r ? spec_res[i].in_r : spec_res[i].w == w;
+    return n;
+}
+
 /* Spec §7 list R, entry by entry: read yes, write no. */
 TEST(azrbac_rbac_reader_matches_spec_list_r)
 {
-    static const char *list_r[] = {"apps/controllerrevisions",
-                                   "apps/daemonsets",
-                                   "apps/deployments",
-                                   "apps/replicasets",
-                                   "apps/statefulsets",
-                                   "autoscaling/horizontalpodautoscalers",
-                                   "batch/cronjobs",
-                                   "batch/jobs",
-                                   "configmaps",
-                                   "discovery.k8s.io/endpointslices",
-                                   "endpoints",
-                                   "events.k8s.io/events",
-                                   "events",
-                                   "extensions/daemonsets",
-                                   "extensions/deployments",
-                                   "extensions/ingresses",
-                                   "extensions/networkpolicies",
-                                   "extensions/replicasets",
-                                   "limitranges",
-                                   "metrics.k8s.io/pods",
-                                   "metrics.k8s.io/nodes",
-                                   "namespaces",
-                                   "networking.k8s.io/ingresses",
-                                   "networking.k8s.io/networkpolicies",
-                                   "persistentvolumeclaims",
-                                   "pods",
-                                   "policy/poddisruptionbudgets",
-                                   "replicationcontrollers",
-                                   "resourcequotas",
-                                   "serviceaccounts",
-                                   "services"};
-    CHECK_EQ(sizeof list_r / sizeof list_r[0], 31);
+    CHECK_EQ(count_spec_res(true, 0), 31);
     asg_t asg[] = {{U1, R_READER, "+", NULL}};
     ag_azrbac_t *p = load(asg, 1, NULL, NULL);
     ag_authz_decision_t d;
     char buf[128];
-    for (size_t i = 0; i < sizeof list_r / sizeof list_r[0]; i++) {
-        if (eval_as(p, U1, NULL, res_of(list_r[i], "list", buf, sizeof buf), &d) != YES ||
-            eval_as(p, U1, NULL, res_of(list_r[i], "update", buf, sizeof buf), &d) != NO) {
-            fprintf(stderr, "reader: %s\n", list_r[i]);
+    for (size_t i = 0; i < AG_NELEMS(spec_res); i++) {
+        const char *gr = spec_res[i].gr;
+        if (!spec_res[i].in_r)
+            continue;
+        if (eval_as(p, U1, NULL, res_of(gr, "list", buf, sizeof buf), &d) != YES ||
+            eval_as(p, U1, NULL, res_of(gr, "update", buf, sizeof buf), &d) != NO) {
+            fprintf(stderr, "reader: %s\n", gr);
             CHECK(!"list R");
         }
     }
@@ -864,38 +888,6 @@ TEST(azrbac_rbac_reader_matches_spec_list_r)
  * name. */
 TEST(azrbac_rbac_writer_matches_spec_list_w)
 {
-    static const char *all[] = {"apps/daemonsets",
-                                "apps/deployments",
-                                "apps/replicasets",
-                                "apps/statefulsets",
-                                "autoscaling/horizontalpodautoscalers",
-                                "batch/cronjobs",
-                                "batch/jobs",
-                                "configmaps",
-                                "endpoints",
-                                "events",
-                                "extensions/daemonsets",
-                                "extensions/deployments",
-                                "extensions/ingresses",
-                                "extensions/networkpolicies",
-                                "extensions/replicasets",
-                                "networking.k8s.io/ingresses",
-                                "networking.k8s.io/networkpolicies",
-                                "persistentvolumeclaims",
-                                "pods",
-                                "policy/poddisruptionbudgets",
-                                "replicationcontrollers",
-                                "secrets",
-                                "serviceaccounts",
-                                "services"};
-    static const char *read_only[] = {"apps/controllerrevisions",
-                                      "discovery.k8s.io/endpointslices",
-                                      "events.k8s.io/events",
-                                      "limitranges",
-                                      "metrics.k8s.io/pods",
-                                      "metrics.k8s.io/nodes",
-                                      "namespaces",
-                                      "resourcequotas"};
     static const char *verbs[] = {"get",    "list",  "watch",  "create",
                                   "update", "patch", "delete", "deletecollection"};
     asg_t asg[] = {{U1, R_WRITER, "+", NULL}};
@@ -903,20 +895,23 @@ TEST(azrbac_rbac_writer_matches_spec_list_w)
     ag_authz_decision_t d;
     char buf[128];
     /* 24 wildcards + 8 read-only + leases read/write/delete = 35 entries */
-    CHECK_EQ(sizeof all / sizeof all[0] + sizeof read_only / sizeof read_only[0] + 3, 35);
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++)
-            if (eval_as(p, U1, NULL, res_of(all[i], verbs[v], buf, sizeof buf), &d) != YES) {
-                fprintf(stderr, "writer: %s %s\n", verbs[v], all[i]);
+    CHECK_EQ(count_spec_res(false, W_WILD), 24);
+    CHECK_EQ(count_spec_res(false, W_WILD) + count_spec_res(false, W_RO) + 3, 35);
+    for (size_t i = 0; i < AG_NELEMS(spec_res); i++) {
+        const char *gr = spec_res[i].gr;
+        for (size_t v = 0; spec_res[i].w == W_WILD && v < AG_NELEMS(verbs); v++)
+            if (eval_as(p, U1, NULL, res_of(gr, verbs[v], buf, sizeof buf), &d) != YES) {
+                fprintf(stderr, "writer: %s %s\n", verbs[v], gr);
                 CHECK(!"list W wildcard");
             }
-    for (size_t i = 0; i < sizeof read_only / sizeof read_only[0]; i++)
-        if (eval_as(p, U1, NULL, res_of(read_only[i], "get", buf, sizeof buf), &d) != YES ||
-            eval_as(p, U1, NULL, res_of(read_only[i], "patch", buf, sizeof buf), &d) != NO ||
-            eval_as(p, U1, NULL, res_of(read_only[i], "delete", buf, sizeof buf), &d) != NO) {
-            fprintf(stderr, "writer: %s\n", read_only[i]);
+        if (spec_res[i].w == W_RO &&
+            (eval_as(p, U1, NULL, res_of(gr, "get", buf, sizeof buf), &d) != YES ||
+             eval_as(p, U1, NULL, res_of(gr, "patch", buf, sizeof buf), &d) != NO ||
+             eval_as(p, U1, NULL, res_of(gr, "delete", buf, sizeof buf), &d) != NO)) {
+            fprintf(stderr, "writer: %s\n", gr);
             CHECK(!"list W read-only");
         }
+    }
     const char *leases = "coordination.k8s.io/leases";
     CHECK_EQ(eval_as(p, U1, NULL, res_of(leases, "get", buf, sizeof buf), &d), YES);
     CHECK_EQ(eval_as(p, U1, NULL, res_of(leases, "update", buf, sizeof buf), &d), YES);
