@@ -78,6 +78,27 @@ static ag_tc_status get(ag_tokencache_t *c, const char *token, long long now_ms)
     return st;
 }
 
+/* Caches tokens <prefix><from> .. <prefix><to - 1>, all at <now_ms>. */
+static void put_range(ag_tokencache_t *c, const char *prefix, int from, int to, long long now_ms)
+{
+    char name[32];
+    for (int i = from; i < to; i++) {
+        snprintf(name, sizeof name, "%s%d", prefix, i);
+        put(c, name, now_ms, 0);
+    }
+}
+
+/* Misses <token> at <now_ms> and completes the lookup as failed with <res>. */
+static void fail(ag_tokencache_t *c, const char *token, long long now_ms, int res, bool cacheable)
+{
+    ag_tokencache_key_t k;
+    ag_identity_t got;
+    int r;
+    key_of(c, token, &k);
+    CHECK_EQ(ag_tokencache_lookup(c, &k, now_ms, NULL, &got, &r, NULL), AG_TC_MISS);
+    ag_tokencache_fail(c, &k, now_ms, res, cacheable);
+}
+
 TEST(tokencache_key_is_keyed_and_length_prefixed)
 {
     ag_tokencache_t *c1 = make(0, 0, 0, 0, 0), *c2 = make(0, 0, 0, 0, 0);
@@ -167,21 +188,16 @@ TEST(tokencache_failures_cached_only_when_enabled_and_cacheable)
     int res = 0;
     ag_tokencache_t *off = make(0, 0, 0, 0, 0), *on = make(0, 0, 0, 500, 0);
 
-    key_of(off, "bad", &k);
-    CHECK_EQ(ag_tokencache_lookup(off, &k, 0, NULL, &got, &res, NULL), AG_TC_MISS);
-    ag_tokencache_fail(off, &k, 0, 7, true);
+    fail(off, "bad", 0, 7, true);
     CHECK_EQ(get(off, "bad", 1), AG_TC_MISS);
 
+    fail(on, "bad", 0, 7, true);
     key_of(on, "bad", &k);
-    CHECK_EQ(ag_tokencache_lookup(on, &k, 0, NULL, &got, &res, NULL), AG_TC_MISS);
-    ag_tokencache_fail(on, &k, 0, 7, true);
     CHECK_EQ(ag_tokencache_lookup(on, &k, 499, NULL, &got, &res, NULL), AG_TC_NEGATIVE);
     CHECK_EQ(res, 7);
     CHECK_EQ(get(on, "bad", 500), AG_TC_MISS);
 
-    key_of(on, "transient", &k);
-    CHECK_EQ(ag_tokencache_lookup(on, &k, 0, NULL, &got, &res, NULL), AG_TC_MISS);
-    ag_tokencache_fail(on, &k, 0, 9, false);
+    fail(on, "transient", 0, 9, false);
     CHECK_EQ(get(on, "transient", 1), AG_TC_MISS);
     ag_tokencache_destroy(off);
     ag_tokencache_destroy(on);
@@ -190,16 +206,9 @@ TEST(tokencache_failures_cached_only_when_enabled_and_cacheable)
 TEST(tokencache_is_bounded_and_evicts_least_recently_used)
 {
     ag_tokencache_t *c = make(8, 0, 0, 0, 1);
-    char name[16];
-    for (int i = 0; i < 8; i++) {
-        snprintf(name, sizeof name, "t%d", i);
-        put(c, name, 0, 0);
-    }
+    put_range(c, "t", 0, 8, 0);
     CHECK_EQ(get(c, "t0", 1), AG_TC_HIT); /* t0 becomes most recently used */
-    for (int i = 8; i < 20; i++) {
-        snprintf(name, sizeof name, "t%d", i);
-        put(c, name, 2, 0);
-    }
+    put_range(c, "t", 8, 20, 2);
     ag_tokencache_stats_t st;
     ag_tokencache_stats(c, &st);
     CHECK_EQ(st.entries, 8);
@@ -214,18 +223,10 @@ TEST(tokencache_failures_never_evict_successes)
 {
     ag_tokencache_t *c = make(4, 0, 4, 10000, 1);
     char name[16];
-    for (int i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "good%d", i);
-        put(c, name, 0, 0);
-    }
+    put_range(c, "good", 0, 4, 0);
     for (int i = 0; i < 100; i++) {
-        ag_tokencache_key_t k;
-        ag_identity_t got;
-        int res;
         snprintf(name, sizeof name, "garbage%d", i);
-        key_of(c, name, &k);
-        CHECK_EQ(ag_tokencache_lookup(c, &k, 1, NULL, &got, &res, NULL), AG_TC_MISS);
-        ag_tokencache_fail(c, &k, 1, 3, true);
+        fail(c, name, 1, 3, true);
     }
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "good%d", i);
