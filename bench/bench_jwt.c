@@ -19,6 +19,7 @@
 
 #include "authn/authn.h"
 #include "authn/jwt.h"
+#include "files.h"
 
 static double clock_s(clockid_t id)
 {

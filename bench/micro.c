@@ -42,6 +42,7 @@
 #include "base/b64.h"
 #include "base/cfg.h"
 #include "base/json.h"
+#include "files.h"
 #include "gen.h"
 #include "http/canon.h"
 #include "http/forward.h"

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "files.h"
+
 static ag_err parse_cache(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_authn_config_t *c)
 {
     ag_cfg_obj_t o;

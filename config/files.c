@@ -9,6 +9,12 @@
 
 #include "base/yaml2json.h"
 
+ag_err ag_issuers_parse(ag_cfg_t *cfg, ag_json_ref arr, const char *path, const char *config_dir,
+                        ag_issuer_set_t **out)
+{
+    return ag_issuers_parse_with(cfg, arr, path, config_dir, ag_buf_read_file, out);
+}
+
 /* Reads <n> files into <bufs> and describes them in <srcs>. */
 static ag_err read_files(const char *const *paths, int n, ag_buf_t *bufs, ag_azrbac_src_t *srcs,
                          ag_buf_t *errmsg)

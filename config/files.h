@@ -5,6 +5,7 @@
 #ifndef AG_FILES_H
 #define AG_FILES_H
 
+#include "authn/issuer.h"
 #include "authz/azure/azrbac.h"
 #include "authz/rbac/rbac.h"
 #include "authz/rbac/rbac_set.h"
@@ -27,5 +28,9 @@ ag_err ag_rbac_load(const char *const *paths, int npaths, const ag_rbac_opts_t *
                     ag_rbac_t **out, ag_buf_t *errmsg);
 ag_err ag_rbac_set_put_files(ag_rbac_set_t *s, const char *const *paths, int npaths, int *refused,
                              ag_buf_t *errmsg);
+
+/* ag_issuers_parse_with (authn/issuer.h) reading key files with ag_buf_read_file. */
+ag_err ag_issuers_parse(ag_cfg_t *cfg, ag_json_ref arr, const char *path, const char *config_dir,
+                        ag_issuer_set_t **out);
 
 #endif

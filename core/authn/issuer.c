@@ -19,6 +19,7 @@ typedef struct {
     ag_cfg_t *cfg;
     ag_issuer_set_t *set;
     const char *dir;
+    ag_read_file_fn read; /* reads a key file: core does no file I/O */
 } pctx;
 
 /* ---- accessors -------------------------------------------------------------------- */
@@ -161,7 +162,7 @@ static ag_err read_file(pctx *c, ag_json_ref at, const char *path, ag_str_t file
         err = ag_buf_printf(&full, "%s/%.*s", c->dir, AG_STR_FMT(file));
     else
         err = ag_buf_append_str(&full, file);
-    if (!err && (err = ag_buf_read_file(out, full.p)) != 0)
+    if (!err && (err = c->read ? c->read(out, full.p) : AG_E_IO) != 0)
         err = ag_cfg_fail(c->cfg, at, path, "cannot read %s: %s", full.p, ag_err_str(err));
     ag_buf_dispose(&full);
     return err;
@@ -499,10 +500,10 @@ static ag_err parse_one(pctx *c, ag_json_ref ref, const char *path)
     return err;
 }
 
-ag_err ag_issuers_parse(ag_cfg_t *cfg, ag_json_ref arr, const char *path, const char *config_dir,
-                        ag_issuer_set_t **out)
+ag_err ag_issuers_parse_with(ag_cfg_t *cfg, ag_json_ref arr, const char *path,
+                             const char *config_dir, ag_read_file_fn read, ag_issuer_set_t **out)
 {
-    pctx c = {cfg, calloc(1, sizeof(ag_issuer_set_t)), config_dir};
+    pctx c = {cfg, calloc(1, sizeof(ag_issuer_set_t)), config_dir, read};
     ag_err err = 0;
     int i = 0;
 

@@ -7,6 +7,7 @@
 
 #include "authn/authn.h"
 #include "authn/jwt.h"
+#include "files.h"
 
 /* generated from tests/fixtures/jwt (public keys only); every issuer trusts the same keys */
 /* clang-format off */

@@ -8,6 +8,7 @@
 #include "authn/issuer.h"
 #include "base/cfg.h"
 #include "base/json.h"
+#include "files.h"
 
 #include <stdio.h>
 #include <stdlib.h>

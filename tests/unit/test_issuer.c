@@ -1,6 +1,7 @@
 /* core/authn/issuer: the "issuers" config section: strict errors with FILE:LINE:COL, key
  * sources, defaults, the Azure AD preset and the service-account types. */
 #include "authn/issuer.h"
+#include "files.h"
 #include "testlib.h"
 
 #define FIXDIR "tests/fixtures/jwt"

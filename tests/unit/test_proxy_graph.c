@@ -21,6 +21,7 @@
 #include "authn_fixture.h"
 #include "base/json.h"
 #include "config.h"
+#include "files.h"
 #include "graph/graph.h"
 #include "http/pipeline.h"
 #include "net/fetch.h"

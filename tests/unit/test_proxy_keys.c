@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/cfg.h"
 #include "base/json.h"
+#include "files.h"
 #include "testhttp.h"
 #include "testlib.h"
 

@@ -3,6 +3,7 @@
  * anything unintelligible fails closed), and the issuer keys "lookup" / "lookup_ttl". */
 #include "authn/issuer.h"
 #include "authn/sa_lookup.h"
+#include "files.h"
 #include "testlib.h"
 
 #define FIXDIR "tests/fixtures/jwt"
