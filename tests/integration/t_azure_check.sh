@@ -15,29 +15,8 @@ CAROL=9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b0006     # Owner of the subscription
 ADMINS=8d2e4c6a-0b1f-4e3d-a5c7-9f1e2d3c0002    # group: RBAC Cluster Admin
 DEVS=6e5d4c3b-2a19-4f8e-b7d6-c5b4a3920005      # group: custom "AKS CRD Reader" at the RG
 NOBODY=ffffffff-0000-4000-8000-00000000ffff
-TMP=$(mktemp -d)
-. "$(dirname "$0")/sanitizers.sh"
-san_setup "$TMP"
-# A sanitizer report from any run fails the test (sanitizer builds; the exit codes alone
-# cannot tell an aborted run from a "no").
-trap 'rc=$?; san_check || rc=1; rm -rf "$TMP"; exit $rc' EXIT
-fails=0
-
-# expect WANT_RC WANT_STDOUT_SUBSTRING -- ARGS... (the assignments and cluster come first)
-expect() {
-    local want_rc=$1 want_out=$2
-    shift 3
-    local out rc
-    out=$("$AUTHGATE" check --azure-assignments "$AZ/role-assignments.json" --cluster-id "$CL" "$@" 2>"$TMP/err")
-    rc=$?
-    if [ "$rc" != "$want_rc" ] || [[ "$out" != *"$want_out"* ]]; then
-        echo "FAIL: authgate check $* -> rc=$rc (want $want_rc), stdout:"
-        echo "$out" | sed 's/^/    /'
-        sed 's/^/    stderr: /' "$TMP/err"
-        echo "    wanted stdout containing: $want_out"
-        fails=$((fails + 1))
-    fi
-}
+. "$(dirname "$0")/cli_lib.sh"
+CLI_PREFIX=(check --azure-assignments "$AZ/role-assignments.json" --cluster-id "$CL")
 
 UC=$MC/listClusterUserCredential/action
 AC=$MC/listClusterAdminCredential/action

@@ -5,29 +5,7 @@ set -u
 AUTHGATE=${AUTHGATE:-./build/authgate}
 SRC=${AG_SOURCE_DIR:-.}
 POL="$SRC/config/policies"
-TMP=$(mktemp -d)
-. "$(dirname "$0")/sanitizers.sh"
-san_setup "$TMP"
-# A sanitizer report from any run fails the test (sanitizer builds; the exit codes alone
-# cannot tell an aborted run from a "no").
-trap 'rc=$?; san_check || rc=1; rm -rf "$TMP"; exit $rc' EXIT
-fails=0
-
-# expect WANT_RC WANT_STDOUT_SUBSTRING -- ARGS...
-expect() {
-    local want_rc=$1 want_out=$2
-    shift 3
-    local out rc
-    out=$("$AUTHGATE" "$@" 2>"$TMP/err")
-    rc=$?
-    if [ "$rc" != "$want_rc" ] || [[ "$out" != *"$want_out"* ]]; then
-        echo "FAIL: authgate $* -> rc=$rc (want $want_rc), stdout:"
-        echo "$out" | sed 's/^/    /'
-        sed 's/^/    stderr: /' "$TMP/err"
-        echo "    wanted stdout containing: $want_out"
-        fails=$((fails + 1))
-    fi
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 # kubectl-style resource questions
 expect 0 yes -- check --policy "$POL" --as bob --as-group dev-team create deployments.apps -n dev
