@@ -752,6 +752,17 @@ static void on_sighup(void *ud)
     ag_buf_dispose(&why);
 }
 
+/* Stop hook: every worker has left its loop and the control loop posts no more, so the
+ * workers' reply mailboxes close now (replies still queued run first: their requests are
+ * cancelled and give their connections back); server.c's teardown runs each worker loop
+ * once more, which frees them. */
+static void on_stop(void *ud)
+{
+    ag_authenticator_t *a = ud;
+    for (int i = 0; i < AG_METRICS_SLOTS; i++)
+        ag_authenticator_release_worker(a, i);
+}
+
 ag_err ag_authenticator_follow(ag_authenticator_t *a, const char *file)
 {
     static const char *h = "Reloads of the authentication section by result (an error keeps "
@@ -763,7 +774,8 @@ ag_err ag_authenticator_follow(ag_authenticator_t *a, const char *file)
                                     "Generation of the authentication section in force (1 = as "
                                     "started).");
     ag_metrics_add(m_generation, 1);
-    return ag_reload_register(on_sighup, a);
+    ag_err err = ag_reload_register(on_sighup, a);
+    return err ? err : ag_stop_register(on_stop, a);
 }
 
 /* One readiness check per issuer, named "issuer <URL>". */

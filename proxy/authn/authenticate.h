@@ -40,8 +40,10 @@ ag_err ag_authenticator_create(uv_loop_t *control, const ag_authn_config_t *conf
                                ag_authenticator_t **out, ag_buf_t *errmsg);
 /* Control thread; only while its loop can still run close callbacks. NULL ignored. */
 void ag_authenticator_destroy(ag_authenticator_t *a);
-/* On worker <worker>'s own thread, before its loop closes: releases what the
- * authenticator keeps on that loop (its reply mailbox). */
+/* Releases what the authenticator keeps on worker <worker>'s loop (its reply mailbox):
+ * on that worker's thread before its loop closes, or once no thread runs that loop and
+ * nothing posts to it any more (the stop hook ag_authenticator_follow registers does so
+ * for every worker after the drain). */
 void ag_authenticator_release_worker(ag_authenticator_t *a, int worker);
 ag_keys_t *ag_authenticator_keys(ag_authenticator_t *a);
 ag_tokencache_t *ag_authenticator_cache(ag_authenticator_t *a);
@@ -53,8 +55,9 @@ ag_fetch_t *ag_authenticator_fetch(ag_authenticator_t *a);
  * none, an issuer that asks for lookups is answered 503). */
 void ag_authenticator_attach(ag_authenticator_t *a, ag_graph_t *graph, ag_sa_lookup_t *lookup);
 /* Reload of the "authentication" section (start-up, control thread): registers the SIGHUP
- * hook that re-reads <file> (borrowed; the config the gateway started with) and the
- * metrics authgate_authn_reloads_total{result} and authgate_authn_generation. */
+ * hook that re-reads <file> (borrowed; the config the gateway started with), the stop hook
+ * that releases the workers' mailboxes and the metrics authgate_authn_reloads_total{result}
+ * and authgate_authn_generation. */
 ag_err ag_authenticator_follow(ag_authenticator_t *a, const char *file);
 /* Control thread: re-reads the file now. A valid section (issuers, audiences, claim
  * mappings, keys, anonymous, key refresh settings) is published for new verifications:
