@@ -55,3 +55,32 @@ wait_generation() { # wait_generation N
     done
     fail "policy generation did not reach $1 (is $(metric authgate_policy_generation))"
 }
+
+# ---- Azure RBAC over the sample assignments in config/azure/ (t_authz_azure.sh,
+# t_kubectl_reviews_azure.sh) ----
+AZ_TID=72f988bf-86f1-41af-91ab-2d7cd011db47
+AZ_CLUSTER=/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/web
+
+# azure_issuers: the "issuers" list: Azure AD tenant $AZ_TID and https://idp.test (bare sub
+# and groups), both signing with authz_keys' key.
+azure_issuers() {
+    cat <<JSON
+[{"type": "azure_ad", "tenant_id": "$AZ_TID", "keys": {"jwks_file": "$T/jwks.json"}},
+ {"issuer": "https://idp.test", "audiences": ["authgate"], "keys": {"jwks_file": "$T/jwks.json"},
+  "claims": {"username": "sub", "username_prefix": "-", "groups": "groups"}}]
+JSON
+}
+
+# azure_authz [extra members of "authorization"]: the "authorization" member: azure-then-rbac,
+# Azure over the sample assignments and definitions for $AZ_CLUSTER, RBAC over
+# authz_policy.json and authz_sar_policy.json.
+azure_authz() {
+    local az=$AG_SOURCE_DIR/config/azure d=$AG_SOURCE_DIR/tests/integration
+    cat <<JSON
+"authorization": {"mode": "azure-then-rbac",${1:+ $1,}
+    "rbac": {"policies": ["$d/authz_policy.json", "$d/authz_sar_policy.json"]},
+    "azure": {"cluster_resource_id": "$AZ_CLUSTER",
+              "role_assignments": ["$az/role-assignments.json"],
+              "role_definitions": ["$az/role-definitions.json"]}}
+JSON
+}

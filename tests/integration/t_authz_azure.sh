@@ -7,10 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/authz_lib.sh"
 
-TID=72f988bf-86f1-41af-91ab-2d7cd011db47
-CLUSTER=/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/web
-AZ=$AG_SOURCE_DIR/config/azure
-D=$AG_SOURCE_DIR/tests/integration
+TID=$AZ_TID
 start_upstream
 authz_keys
 cat >"$T/gw.json" <<JSON
@@ -19,15 +16,8 @@ cat >"$T/gw.json" <<JSON
   "upstream": {"url": "http://127.0.0.1:$UP_PORT"},
   "admin": {"address": "127.0.0.1:0"},
   "workers": 2,
-  "authentication": {"issuers": [
-      {"type": "azure_ad", "tenant_id": "$TID", "keys": {"jwks_file": "$T/jwks.json"}},
-      {"issuer": "https://idp.test", "audiences": ["authgate"], "keys": {"jwks_file": "$T/jwks.json"},
-       "claims": {"username": "sub", "username_prefix": "-", "groups": "groups"}}]},
-  "authorization": {"mode": "azure-then-rbac",
-      "rbac": {"policies": ["$D/authz_policy.json", "$D/authz_sar_policy.json"]},
-      "azure": {"cluster_resource_id": "$CLUSTER",
-                "role_assignments": ["$AZ/role-assignments.json"],
-                "role_definitions": ["$AZ/role-definitions.json"]}}
+  "authentication": {"issuers": $(azure_issuers)},
+  $(azure_authz)
 }
 JSON
 start_gateway "$T/gw.json"

@@ -9,35 +9,12 @@
 . "$(dirname "$0")/authz_lib.sh"
 . "$(dirname "$0")/reviews_lib.sh"
 
-TID=72f988bf-86f1-41af-91ab-2d7cd011db47
-CLUSTER=/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/web
+TID=$AZ_TID
 ALICE_OID=1c6f3d1e-2b7a-4f0e-9d3c-5a8b7e6f0001
 ADMIN_GROUP=8d2e4c6a-0b1f-4e3d-a5c7-9f1e2d3c0002
-AZ=$AG_SOURCE_DIR/config/azure
-D=$AG_SOURCE_DIR/tests/integration
 e2e_start
 authz_keys
-cat >"$T/gw.json" <<JSON
-{
-  "listen": {"address": "127.0.0.1:0"},
-  "tls": {"cert": "$PKI/server.crt", "key": "$PKI/server.key"},
-  "upstream": {"url": "https://127.0.0.1:$API_PORT", "ca": "$PKI/ca.crt",
-               "server_name": "localhost", "token_file": "$T/gw.token"},
-  "admin": {"address": "127.0.0.1:0"},
-  "workers": 2,
-  "authentication": {"issuers": [
-      {"type": "azure_ad", "tenant_id": "$TID", "keys": {"jwks_file": "$T/jwks.json"}},
-      {"issuer": "https://idp.test", "audiences": ["authgate"], "keys": {"jwks_file": "$T/jwks.json"},
-       "claims": {"username": "sub", "username_prefix": "-", "groups": "groups"}}]},
-  "authorization": {"mode": "azure-then-rbac", "impersonation": "authorize",
-      "rbac": {"policies": ["$D/authz_policy.json", "$D/authz_sar_policy.json"]},
-      "azure": {"cluster_resource_id": "$CLUSTER",
-                "role_assignments": ["$AZ/role-assignments.json"],
-                "role_definitions": ["$AZ/role-definitions.json"]}}
-}
-JSON
-start_gateway "$T/gw.json"
-wait_ready
+E2E_ISSUERS=$(azure_issuers) e2e_gateway "$(azure_authz '"impersonation": "authorize"')"
 kubeconfig alice "$(node "$MINT" aad "$T" "$TID" "$ALICE_OID" alice@contoso.com)"
 kubeconfig admin "$(node "$MINT" aad "$T" "$TID" 0f0f0f0f-0000-4000-8000-00000000beef ops@contoso.com "$ADMIN_GROUP")"
 kubeconfig carol "$(token carol)"
