@@ -125,6 +125,21 @@ plain_config() {
 JSON
 }
 
+# tls_config FILE WORKERS [extra top-level members]: an open (passthrough) gateway behind
+# TLS with the gen_certs server certificate, in front of the plain upstream.
+tls_config() {
+    cat >"$1" <<JSON
+{
+  "listen": {"address": "127.0.0.1:0"},
+  "insecure_passthrough": true,
+  "tls": {"cert": "$PKI/server.crt", "key": "$PKI/server.key"},
+  "upstream": {"url": "http://127.0.0.1:$UP_PORT"},
+  "workers": $2${3:+,
+  $3}
+}
+JSON
+}
+
 # gen_certs: CA, server cert (127.0.0.1/localhost) and a client cert (CN=alice, O=devs,
 # O=ops) into $T/pki.
 gen_certs() {

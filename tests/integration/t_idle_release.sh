@@ -10,16 +10,7 @@
 
 gen_certs
 start_upstream
-cat >"$T/gw.json" <<JSON
-{
-  "listen": {"address": "127.0.0.1:0"},
-  "insecure_passthrough": true,
-  "tls": {"cert": "$PKI/server.crt", "key": "$PKI/server.key"},
-  "upstream": {"url": "http://127.0.0.1:$UP_PORT"},
-  "admin": {"address": "127.0.0.1:0"},
-  "workers": 1
-}
-JSON
+tls_config "$T/gw.json" 1 '"admin": {"address": "127.0.0.1:0"}'
 start_gateway "$T/gw.json"
 
 python3 - "$GW_PORT" "$ADMIN_PORT" "$PKI/ca.crt" <<'PY' || fail "release and reacquire"

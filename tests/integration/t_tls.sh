@@ -6,15 +6,7 @@
 
 gen_certs
 start_upstream
-cat >"$T/gw.json" <<JSON
-{
-  "listen": {"address": "127.0.0.1:0"},
-  "insecure_passthrough": true,
-  "tls": {"cert": "$PKI/server.crt", "key": "$PKI/server.key"},
-  "upstream": {"url": "http://127.0.0.1:$UP_PORT"},
-  "workers": 2
-}
-JSON
+tls_config "$T/gw.json" 2
 start_gateway "$T/gw.json"
 
 out=$(curl -sS --fail --cacert "$PKI/ca.crt" "https://127.0.0.1:$GW_PORT/api/v1/pods")

@@ -57,15 +57,7 @@ pass "upstream connection not reused after a non-101 answer"
 # The same over TLS (kubectl exec through a TLS front door): 1 MiB echoed through the
 # tunnel, both directions at once.
 gen_certs
-cat >"$T/gw-tls.json" <<JSON
-{
-  "listen": {"address": "127.0.0.1:0"},
-  "insecure_passthrough": true,
-  "tls": {"cert": "$PKI/server.crt", "key": "$PKI/server.key"},
-  "upstream": {"url": "http://127.0.0.1:$UP_PORT"},
-  "workers": 1
-}
-JSON
+tls_config "$T/gw-tls.json" 1
 start_gateway "$T/gw-tls.json" gw-tls
 python3 - "$GW_PORT" "$PKI/ca.crt" <<'PY'
 import socket, ssl, sys, threading
