@@ -15,6 +15,11 @@ ag_err ag_issuers_parse(ag_cfg_t *cfg, ag_json_ref arr, const char *path, const 
     return ag_issuers_parse_with(cfg, arr, path, config_dir, ag_buf_read_file, out);
 }
 
+ag_err ag_graph_creds_load(const ag_graph_cfg_t *c, ag_graph_creds_t **out)
+{
+    return ag_graph_creds_load_with(c, ag_buf_read_file, out);
+}
+
 /* Reads <n> files into <bufs> and describes them in <srcs>. */
 static ag_err read_files(const char *const *paths, int n, ag_buf_t *bufs, ag_azrbac_src_t *srcs,
                          ag_buf_t *errmsg)

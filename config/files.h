@@ -9,6 +9,7 @@
 #include "authz/azure/azrbac.h"
 #include "authz/rbac/rbac.h"
 #include "authz/rbac/rbac_set.h"
+#include "graph/graph.h"
 
 /* Loads an Azure RBAC snapshot from files (JSON, or YAML by extension): role definitions
  * (custom roles; the built-in ones are compiled in), role assignments and deny
@@ -32,5 +33,9 @@ ag_err ag_rbac_set_put_files(ag_rbac_set_t *s, const char *const *paths, int npa
 /* ag_issuers_parse_with (authn/issuer.h) reading key files with ag_buf_read_file. */
 ag_err ag_issuers_parse(ag_cfg_t *cfg, ag_json_ref arr, const char *path, const char *config_dir,
                         ag_issuer_set_t **out);
+
+/* ag_graph_creds_load_with (graph/graph.h) reading the credential files with
+ * ag_buf_read_file. */
+ag_err ag_graph_creds_load(const ag_graph_cfg_t *c, ag_graph_creds_t **out);
 
 #endif

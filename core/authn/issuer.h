@@ -82,13 +82,9 @@ typedef struct ag_issuer {
 
 typedef struct ag_issuer_set ag_issuer_set_t;
 
-/* Reads the file <path> into <out> (ag_buf_read_file's contract): the caller's, as core
- * does no file I/O (config/files.h ag_issuers_parse passes ag_buf_read_file). */
-typedef ag_err (*ag_read_file_fn)(ag_buf_t *out, const char *path);
-
 /* Parses the array <arr> of <cfg> found at <path> (for messages, e.g. "authentication.issuers")
  * and loads local key files relative to <config_dir> (NULL: the working directory) with
- * <read> (NULL: none can be read). Errors are recorded in cfg (FILE:LINE:COL: path:
+ * <read> (base/buf.h; NULL: none can be read). Errors are recorded in cfg (FILE:LINE:COL: path:
  * message) and returned as AG_E_CONFIG. Duplicate issuer URLs are an error. *out is owned
  * by the caller (ag_issuer_set_free). */
 ag_err ag_issuers_parse_with(ag_cfg_t *cfg, ag_json_ref arr, const char *path,

@@ -41,5 +41,8 @@ static inline ag_str_t ag_buf_str(const ag_buf_t *b)
 }
 /* Reads the whole file at <path>; AG_E_TOO_BIG past b->max, AG_E_IO otherwise. */
 ag_err ag_buf_read_file(ag_buf_t *b, const char *path);
+/* A file reader with ag_buf_read_file's contract, for core code that takes file names from
+ * the configuration but leaves the reading to its caller (core does no file I/O). */
+typedef ag_err (*ag_read_file_fn)(ag_buf_t *b, const char *path);
 
 #endif

@@ -20,6 +20,7 @@
 #define SECRET_MAX_BYTES 4096
 /* A projected service-account token is a JWT of one or two KiB. */
 #define FEDERATED_MAX_BYTES 16384
+#define PEM_MAX_BYTES (1u << 20) /* a certificate (chain) or a private key file */
 /* Client assertions live briefly; Microsoft accepts up to 10 minutes. */
 #define ASSERTION_LIFETIME_S 600
 /* expires_in above a day is not an Entra app token (they last 60-90 minutes). */
@@ -409,9 +410,9 @@ ag_err ag_graph_token_body(ag_buf_t *out, const ag_graph_cfg_t *c, ag_graph_cred
 
 /* ---- credentials ------------------------------------------------------------------ */
 
-static ag_err load_secret(ag_graph_creds_t *cr, const char *path)
+static ag_err load_secret(ag_graph_creds_t *cr, ag_read_file_fn read, const char *path)
 {
-    ag_err err = ag_buf_read_file(&cr->secret, path);
+    ag_err err = read ? read(&cr->secret, path) : AG_E_IO;
     if (err)
         return err == AG_E_TOO_BIG ? err : AG_E_IO;
     while (cr->secret.n && (unsigned char)cr->secret.p[cr->secret.n - 1] <= 0x20)
@@ -419,15 +420,33 @@ static ag_err load_secret(ag_graph_creds_t *cr, const char *path)
     return cr->secret.n ? 0 : AG_E_CONFIG;
 }
 
-static ag_err load_cert(ag_graph_creds_t *cr, const char *cert_path, const char *key_path)
+/* Parses the certificate and the private key files (PEM or DER) with what <read> read. */
+static ag_err parse_pair(mbedtls_x509_crt *crt, mbedtls_pk_context *key, ag_read_file_fn read,
+                         const char *cert_path, const char *key_path)
+{
+    ag_buf_t cert = AG_BUF_INIT(PEM_MAX_BYTES), pk = AG_BUF_INIT(PEM_MAX_BYTES);
+    ag_err err = AG_E_CRYPTO;
+    /* mbedTLS takes a PEM buffer with its terminating NUL counted, as its *_file did. */
+    if (read && read(&cert, cert_path) == 0 && read(&pk, key_path) == 0 && cert.p && pk.p &&
+        mbedtls_x509_crt_parse(crt, (const unsigned char *)cert.p, cert.n + 1) == 0 &&
+        mbedtls_pk_parse_key(key, (const unsigned char *)pk.p, pk.n + 1, NULL, 0) == 0)
+        err = 0;
+    if (pk.p)
+        mbedtls_platform_zeroize(pk.p, pk.cap);
+    ag_buf_dispose(&cert);
+    ag_buf_dispose(&pk);
+    return err;
+}
+
+static ag_err load_cert(ag_graph_creds_t *cr, ag_read_file_fn read, const char *cert_path,
+                        const char *key_path)
 {
     mbedtls_x509_crt crt;
     unsigned char sha1[20];
     ag_buf_t x5t = AG_BUF_INIT(sizeof(cr->x5t) - 1);
     ag_err err = AG_E_CRYPTO;
     mbedtls_x509_crt_init(&crt);
-    if (mbedtls_x509_crt_parse_file(&crt, cert_path) != 0 ||
-        mbedtls_pk_parse_keyfile(&cr->key, key_path, NULL) != 0)
+    if (parse_pair(&crt, &cr->key, read, cert_path, key_path) != 0)
         goto out;
     /* Microsoft accepts RS256 client assertions; the key must be the certificate's. */
     if (!mbedtls_pk_can_do(&cr->key, MBEDTLS_PK_RSA) ||
@@ -444,7 +463,8 @@ out:
     return err;
 }
 
-ag_err ag_graph_creds_load(const ag_graph_cfg_t *c, ag_graph_creds_t **out)
+ag_err ag_graph_creds_load_with(const ag_graph_cfg_t *c, ag_read_file_fn read,
+                                ag_graph_creds_t **out)
 {
     static const unsigned char pers[] = "authgate-graph";
     ag_graph_creds_t *cr = calloc(1, sizeof(*cr));
@@ -460,13 +480,13 @@ ag_err ag_graph_creds_load(const ag_graph_cfg_t *c, ag_graph_creds_t **out)
                               sizeof(pers) - 1) != 0)
         goto out;
     if (c->client_secret_file)
-        err = load_secret(cr, c->client_secret_file);
+        err = load_secret(cr, read, c->client_secret_file);
     else if (c->federated_token_file) {
         cr->secret.max = FEDERATED_MAX_BYTES;
         cr->federated = true;
-        err = load_secret(cr, c->federated_token_file);
+        err = load_secret(cr, read, c->federated_token_file);
     } else if (c->client_certificate_file && c->client_key_file)
-        err = load_cert(cr, c->client_certificate_file, c->client_key_file);
+        err = load_cert(cr, read, c->client_certificate_file, c->client_key_file);
     else
         err = AG_E_CONFIG;
     if (err)

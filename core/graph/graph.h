@@ -135,8 +135,10 @@ bool ag_graph_error_is_size_limit(ag_str_t code);
 typedef struct ag_graph_creds ag_graph_creds_t;
 
 /* Loads the secret file, the certificate + key files or the federated token file named
- * in <c>. */
-ag_err ag_graph_creds_load(const ag_graph_cfg_t *c, ag_graph_creds_t **out);
+ * in <c>, read with <read> (base/buf.h; core does no file I/O, config/files.h
+ * ag_graph_creds_load passes ag_buf_read_file; NULL: none can be read). */
+ag_err ag_graph_creds_load_with(const ag_graph_cfg_t *c, ag_read_file_fn read,
+                                ag_graph_creds_t **out);
 void ag_graph_creds_destroy(ag_graph_creds_t *cr);
 
 /* Appends the form-encoded client-credentials request body:

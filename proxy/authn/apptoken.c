@@ -8,6 +8,7 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "files.h"
 #include "runtime/log.h"
 
 /* "Authorization: Bearer " + the token */

@@ -16,6 +16,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "authn/graph.h"
+#include "files.h"
 
 #define FEDERATED_MAX 16384 /* a projected service account token is ~1 KiB */
 

@@ -14,6 +14,7 @@
 
 #include "base/b64.h"
 #include "base/json.h"
+#include "files.h"
 #include "graph/graph.h"
 #include "testlib.h"
 
