@@ -6,12 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/threat_lib.sh"
 
-start_upstream
-threat_keys
-threat_tokens
-threat_config "$T/gw.json" "" '"token_cache": {"max_entries": 4, "shards": 1, "negative_max_entries": 8, "negative_ttl": "1m"}' \
+threat_start "" '"token_cache": {"max_entries": 4, "shards": 1, "negative_max_entries": 8, "negative_ttl": "1m"}' \
     "\"audit\": {\"file\": \"$T/audit.log\"}"
-start_gateway "$T/gw.json"
 metric() { # metric NAME_WITH_LABELS -> value (0 when absent)
     curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1 == m {print $2; f=1} END {if (!f) print 0}'
 }

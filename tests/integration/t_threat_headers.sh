@@ -7,11 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/threat_lib.sh"
 
-start_upstream
-threat_keys
-threat_tokens
-threat_config "$T/gw.json" "" "" "\"audit\": {\"file\": \"$T/audit.log\"}"
-start_gateway "$T/gw.json"
+threat_start "" "" "\"audit\": {\"file\": \"$T/audit.log\"}"
 OK=$(tok ok)
 PODS=/api/v1/namespaces/default/pods
 

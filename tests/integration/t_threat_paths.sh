@@ -8,11 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/threat_lib.sh"
 
-start_upstream
-threat_keys
-threat_tokens
-threat_config "$T/gw.json"
-start_gateway "$T/gw.json"
+threat_start
 declare -A TOK
 for u in ok lena nina nico wes erin; do TOK[$u]=$(tok $u); done
 

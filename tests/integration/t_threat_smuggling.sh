@@ -8,11 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/threat_lib.sh"
 
-start_upstream
-threat_keys
-threat_tokens
-threat_config "$T/gw.json"
-start_gateway "$T/gw.json"
+threat_start
 OK=$(tok ok)
 PODS=/api/v1/namespaces/default/pods
 SECRET="GET /api/v1/namespaces/default/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $OK\r\n\r\n"

@@ -8,12 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/threat_lib.sh"
 
-start_upstream
-threat_keys
-start_recorder
-threat_tokens
-threat_config "$T/gw.json"
-start_gateway "$T/gw.json"
+THREAT_RECORDER=1 threat_start
 
 # controls
 expect_eq "$(breq ok)" 200 "valid token"

@@ -7,11 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/threat_lib.sh"
 
-start_upstream
-threat_keys
-threat_tokens
-threat_config "$T/gw.json" "" '"tokenreview_callers": ["kube-apiserver"]'
-start_gateway "$T/gw.json"
+threat_start "" '"tokenreview_callers": ["kube-apiserver"]'
 KAS=$(tok kas)
 TR=/apis/authentication.k8s.io/v1/tokenreviews
 SAR=/apis/authorization.k8s.io/v1/subjectaccessreviews

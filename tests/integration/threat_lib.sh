@@ -33,6 +33,17 @@ threat_tokens() {
 }
 tok() { jq -r --arg n "$1" '.[$n] // error("no token " + $n)' "$T/tokens.json"; }
 
+# threat_start [threat_config arguments after FILE]: the upstream, the keys, the recorder
+# when THREAT_RECORDER is set, the tokens, and the gateway on $T/gw.json.
+threat_start() {
+    start_upstream
+    threat_keys
+    if [ -n "${THREAT_RECORDER:-}" ]; then start_recorder; fi
+    threat_tokens
+    threat_config "$T/gw.json" "$@"
+    start_gateway "$T/gw.json"
+}
+
 # threat_config FILE [issuer-A keys JSON] [extra "authentication" members] [extra top level]
 threat_config() {
     echo "$GW_TOKEN" >"$T/gw-token"
