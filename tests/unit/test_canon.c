@@ -598,17 +598,23 @@ TEST(canon_sets_header_flags)
     CHECK(h.req.headers[4].flags & AG_HDR_HOP_BY_HOP);
 }
 
+/* "<method> / HTTP/1.1" with <n> headers, as some parser handed it over. */
+static ag_http_req_t parsed_req(const char *method, ag_header_t *hdrs, int n)
+{
+    return (ag_http_req_t){.method = ag_str_cstr(method),
+                           .target = AG_STR("/"),
+                           .http_major = 1,
+                           .http_minor = 1,
+                           .headers = hdrs,
+                           .nheaders = n};
+}
+
 /* The parsed struct may come from any parser: checks hold without the raw scan. */
 TEST(canon_rejects_bad_header_bytes_in_parsed_request)
 {
     ag_header_t hdrs[2] = {{AG_STR("Host"), AG_STR("gw.example"), 0},
                            {AG_STR("X"), AG_STR("a"), 0}};
-    ag_http_req_t req = {.method = AG_STR("GET"),
-                         .target = AG_STR("/"),
-                         .http_major = 1,
-                         .http_minor = 1,
-                         .headers = hdrs,
-                         .nheaders = 2};
+    ag_http_req_t req = parsed_req("GET", hdrs, 2);
     const char *reason;
     CHECK_EQ(ag_canon_check(&req, NULL, &reason), 0);
     hdrs[1].value = AG_STR("a\r\nImpersonate-User: root");
@@ -636,12 +642,7 @@ TEST(canon_trims_optional_whitespace_from_parsed_values)
 {
     ag_header_t hdrs[] = {{AG_STR("Host"), AG_STR(" gw.example\t"), 0},
                           {AG_STR("Transfer-Encoding"), AG_STR("chunked "), 0}};
-    ag_http_req_t req = {.method = AG_STR("POST"),
-                         .target = AG_STR("/"),
-                         .http_major = 1,
-                         .http_minor = 1,
-                         .headers = hdrs,
-                         .nheaders = 2};
+    ag_http_req_t req = parsed_req("POST", hdrs, 2);
     const char *reason;
     CHECK_EQ(ag_canon_check(&req, NULL, &reason), 0);
     CHECK(req.chunked);
