@@ -36,6 +36,16 @@ jwt_kid() {
   base64 -d <<<"$s" | jq -r .kid
 }
 
+# oidc_gateway [extra "authentication" members]: the provider, the upstream and a gateway
+# trusting the provider (oidc_config on $T/gw.json), ready.
+oidc_gateway() {
+    oidc_start
+    start_upstream
+    oidc_config "$T/gw.json" "$@"
+    start_gateway "$T/gw.json"
+    wait_ready
+}
+
 # oidc_config FILE [extra "authentication" members]: the plain gateway config plus an
 # authentication section trusting the provider by discovery, audience https://authgate.test.
 oidc_config() {

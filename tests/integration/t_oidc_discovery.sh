@@ -5,11 +5,7 @@
 # and answers every bad token 401 with a Kubernetes Status body, counting the reason.
 . "$(dirname "$0")/oidc_lib.sh"
 
-oidc_start
-start_upstream
-oidc_config "$T/gw.json"
-start_gateway "$T/gw.json"
-wait_ready
+oidc_gateway
 expect_eq "$(oidc_stats discovery)" 1 "discovery fetched once"
 pass "ready after discovery and JWKS"
 

@@ -5,13 +5,9 @@
 # response that does not parse never replaces the good keys.
 . "$(dirname "$0")/oidc_lib.sh"
 
-oidc_start
-start_upstream
-oidc_config "$T/gw.json" '"keys": {"refresh_min": "1h", "refresh_max": "1h",
-                                   "unknown_kid_interval": "200ms", "unknown_kid_wait": "1s",
-                                   "fetch_timeout": "2s"}'
-start_gateway "$T/gw.json"
-wait_ready
+oidc_gateway '"keys": {"refresh_min": "1h", "refresh_max": "1h",
+                       "unknown_kid_interval": "200ms", "unknown_kid_wait": "1s",
+                       "fetch_timeout": "2s"}'
 t1=$(oidc_token alice)
 t2=$(oidc_token bob) # same key, not used yet: not in the token cache
 expect_eq "$(get /api/v1/pods "$t1")" 200 "before the outage"

@@ -5,13 +5,9 @@
 # interval, and a removed kid stops verifying once the gateway has refreshed.
 . "$(dirname "$0")/oidc_lib.sh"
 
-oidc_start
-start_upstream
 # refresh_max 1h: only the unknown-kid path can pick up a rotation during this test
-oidc_config "$T/gw.json" '"keys": {"refresh_min": "1h", "refresh_max": "1h",
-                                   "unknown_kid_interval": "1s", "unknown_kid_wait": "3s"}'
-start_gateway "$T/gw.json"
-wait_ready
+oidc_gateway '"keys": {"refresh_min": "1h", "refresh_max": "1h",
+                       "unknown_kid_interval": "1s", "unknown_kid_wait": "3s"}'
 t1=$(oidc_token alice)
 t1b=$(oidc_token bob) # signed with the first kid, kept unused for later
 expect_eq "$(get /api/v1/pods "$t1")" 200 "first kid"

@@ -8,11 +8,7 @@
 # not seen yet defers the answer until the key refresh is done.
 . "$(dirname "$0")/oidc_lib.sh"
 
-oidc_start
-start_upstream
-oidc_config "$T/gw.json"
-start_gateway "$T/gw.json"
-wait_ready
+oidc_gateway
 tok=$(oidc_token alice)
 U=http://127.0.0.1:$GW_PORT/apis/authentication.k8s.io
 
