@@ -38,10 +38,13 @@ out=$(printf 'GET /%s HTTP/1.1\r\nHost: x\r\n\r\n' "$long" | raw "$GW_PORT")
 check_status "$out" 414 "URL length"
 pass "431 for header bytes and count, 414 for the URL"
 
-out=$(python3 - "$GW_PORT" <<'PY'
+# send_until_close BYTES: sends BYTES (with \r\n escapes) and prints what the gateway
+# answers until it closes the connection, then "ELAPSED <seconds>".
+send_until_close() {
+    python3 - "$GW_PORT" "$1" <<'PY'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finishes the head
+s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
 t0 = time.time(); data = b""
 while True:
     c = s.recv(4096)
@@ -49,7 +52,9 @@ while True:
     data += c
 sys.stdout.write(data.decode() + "\nELAPSED %.1f\n" % (time.time() - t0))
 PY
-)
+}
+
+out=$(send_until_close 'GET / HTTP/1.1\r\nHost: x\r\n') # never finishes the head
 check_status "$out" 408 "slow head"
 pass "408 and close for a head that never completes"
 
@@ -68,18 +73,7 @@ expect_match "$out" '^closed 0\.[4-9] HTTP/1.1 200' "idle keep-alive closed afte
 pass "idle keep-alive connection closed"
 
 for path in pooled fresh; do # the pooled connection from /idle first, then a new one
-    out=$(python3 - "$GW_PORT" <<'PY'
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
-t0 = time.time(); data = b""
-while True:
-    c = s.recv(4096)
-    if not c: break
-    data += c
-sys.stdout.write(data.decode() + "\nELAPSED %.1f\n" % (time.time() - t0))
-PY
-    )
+    out=$(send_until_close 'POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789')
     check_status "$out" 408 "stalled request body"
     expect_match "$out" 'ELAPSED (0\.[5-9]|1\.[0-9])' "body stall answered after about timeouts.idle"
     pass "408 for a request body that stalls ($path upstream connection)"
