@@ -31,6 +31,7 @@
 #include "base/json.h"
 #include "base/str.h"
 #include "bench/hist.h"
+#include "files.h"
 
 #define LG_MAX_CONNS 60000 /* ports on one loopback address */
 #define LG_MAX_TOKENS_BYTES (256u << 20)

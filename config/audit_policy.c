@@ -9,6 +9,7 @@
 
 #include "audit_config.h"
 #include "base/yaml2json.h"
+#include "files.h"
 
 #define POLICY_MAX_BYTES (4u << 20)
 

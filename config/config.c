@@ -4,6 +4,8 @@
  * socket or starts a thread; file existence is checked so a typo fails at load time. */
 #include "config.h"
 
+#include "files.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

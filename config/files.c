@@ -1,13 +1,34 @@
-/* Policy files read from disk for core's in-memory loaders (files.h). */
+/* Files read from disk for core's in-memory loaders and parsers (files.h). */
 #include "files.h"
 
 #include <dirent.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "base/yaml2json.h"
+
+ag_err ag_buf_read_file(ag_buf_t *b, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return AG_E_IO;
+    ag_err err = 0;
+    char chunk[16384];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if ((err = ag_buf_append(b, chunk, got)) != 0)
+            break;
+    }
+    if (!err && ferror(f))
+        err = AG_E_IO;
+    if (!err && !b->p)
+        err = ag_buf_reserve(b, 0); /* empty file: still a valid empty string */
+    fclose(f);
+    return err;
+}
 
 ag_err ag_issuers_parse(ag_cfg_t *cfg, ag_json_ref arr, const char *path, const char *config_dir,
                         ag_issuer_set_t **out)

@@ -11,6 +11,11 @@
 #include "authz/rbac/rbac_set.h"
 #include "graph/graph.h"
 
+/* Reads the whole file at <path>, appended to <b>; AG_E_TOO_BIG past b->max, AG_E_IO
+ * otherwise (an empty file leaves a valid empty string). The one file reader: base/buf.h
+ * ag_read_file_fn for the core parsers that take one. */
+ag_err ag_buf_read_file(ag_buf_t *b, const char *path);
+
 /* Loads an Azure RBAC snapshot from files (JSON, or YAML by extension): role definitions
  * (custom roles; the built-in ones are compiled in), role assignments and deny
  * assignments, as ag_azrbac_load_srcs does from memory. A file that cannot be read fails

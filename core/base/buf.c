@@ -1,4 +1,4 @@
-/* Growable capped buffer (buf.h). File reading uses stdio only: no sockets here. */
+/* Growable capped buffer (buf.h). No file I/O: config/files.c reads files. */
 #include "base/buf.h"
 
 #include <stdio.h>
@@ -78,26 +78,6 @@ ag_err ag_buf_printf(ag_buf_t *b, const char *fmt, ...)
     va_start(ap, fmt);
     ag_err err = ag_buf_vprintf(b, fmt, ap);
     va_end(ap);
-    return err;
-}
-
-ag_err ag_buf_read_file(ag_buf_t *b, const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return AG_E_IO;
-    ag_err err = 0;
-    char chunk[16384];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if ((err = ag_buf_append(b, chunk, got)) != 0)
-            break;
-    }
-    if (!err && ferror(f))
-        err = AG_E_IO;
-    if (!err && !b->p)
-        err = ag_buf_reserve(b, 0); /* empty file: still a valid empty string */
-    fclose(f);
     return err;
 }
 

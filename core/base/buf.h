@@ -39,10 +39,10 @@ static inline ag_str_t ag_buf_str(const ag_buf_t *b)
 {
     return (ag_str_t){b->p ? b->p : "", b->n};
 }
-/* Reads the whole file at <path>; AG_E_TOO_BIG past b->max, AG_E_IO otherwise. */
-ag_err ag_buf_read_file(ag_buf_t *b, const char *path);
-/* A file reader with ag_buf_read_file's contract, for core code that takes file names from
- * the configuration but leaves the reading to its caller (core does no file I/O). */
+/* A file reader: appends the whole file at <path> to <b>; AG_E_TOO_BIG past b->max,
+ * AG_E_IO otherwise. For core code that takes file names from the configuration but
+ * leaves the reading to its caller (core does no file I/O; config/files.h
+ * ag_buf_read_file is the one implementation). */
 typedef ag_err (*ag_read_file_fn)(ag_buf_t *b, const char *path);
 
 #endif

@@ -410,9 +410,9 @@ ag_err ag_graph_token_body(ag_buf_t *out, const ag_graph_cfg_t *c, ag_graph_cred
 
 /* ---- credentials ------------------------------------------------------------------ */
 
-static ag_err load_secret(ag_graph_creds_t *cr, ag_read_file_fn read, const char *path)
+static ag_err load_secret(ag_graph_creds_t *cr, ag_read_file_fn reader, const char *path)
 {
-    ag_err err = read ? read(&cr->secret, path) : AG_E_IO;
+    ag_err err = reader ? reader(&cr->secret, path) : AG_E_IO;
     if (err)
         return err == AG_E_TOO_BIG ? err : AG_E_IO;
     while (cr->secret.n && (unsigned char)cr->secret.p[cr->secret.n - 1] <= 0x20)
@@ -420,14 +420,14 @@ static ag_err load_secret(ag_graph_creds_t *cr, ag_read_file_fn read, const char
     return cr->secret.n ? 0 : AG_E_CONFIG;
 }
 
-/* Parses the certificate and the private key files (PEM or DER) with what <read> read. */
-static ag_err parse_pair(mbedtls_x509_crt *crt, mbedtls_pk_context *key, ag_read_file_fn read,
+/* Parses the certificate and the private key files (PEM or DER) <reader> reads. */
+static ag_err parse_pair(mbedtls_x509_crt *crt, mbedtls_pk_context *key, ag_read_file_fn reader,
                          const char *cert_path, const char *key_path)
 {
     ag_buf_t cert = AG_BUF_INIT(PEM_MAX_BYTES), pk = AG_BUF_INIT(PEM_MAX_BYTES);
     ag_err err = AG_E_CRYPTO;
     /* mbedTLS takes a PEM buffer with its terminating NUL counted, as its *_file did. */
-    if (read && read(&cert, cert_path) == 0 && read(&pk, key_path) == 0 && cert.p && pk.p &&
+    if (reader && reader(&cert, cert_path) == 0 && reader(&pk, key_path) == 0 && cert.p && pk.p &&
         mbedtls_x509_crt_parse(crt, (const unsigned char *)cert.p, cert.n + 1) == 0 &&
         mbedtls_pk_parse_key(key, (const unsigned char *)pk.p, pk.n + 1, NULL, 0) == 0)
         err = 0;
@@ -438,7 +438,7 @@ static ag_err parse_pair(mbedtls_x509_crt *crt, mbedtls_pk_context *key, ag_read
     return err;
 }
 
-static ag_err load_cert(ag_graph_creds_t *cr, ag_read_file_fn read, const char *cert_path,
+static ag_err load_cert(ag_graph_creds_t *cr, ag_read_file_fn reader, const char *cert_path,
                         const char *key_path)
 {
     mbedtls_x509_crt crt;
@@ -446,7 +446,7 @@ static ag_err load_cert(ag_graph_creds_t *cr, ag_read_file_fn read, const char *
     ag_buf_t x5t = AG_BUF_INIT(sizeof(cr->x5t) - 1);
     ag_err err = AG_E_CRYPTO;
     mbedtls_x509_crt_init(&crt);
-    if (parse_pair(&crt, &cr->key, read, cert_path, key_path) != 0)
+    if (parse_pair(&crt, &cr->key, reader, cert_path, key_path) != 0)
         goto out;
     /* Microsoft accepts RS256 client assertions; the key must be the certificate's. */
     if (!mbedtls_pk_can_do(&cr->key, MBEDTLS_PK_RSA) ||
@@ -463,7 +463,7 @@ out:
     return err;
 }
 
-ag_err ag_graph_creds_load_with(const ag_graph_cfg_t *c, ag_read_file_fn read,
+ag_err ag_graph_creds_load_with(const ag_graph_cfg_t *c, ag_read_file_fn reader,
                                 ag_graph_creds_t **out)
 {
     static const unsigned char pers[] = "authgate-graph";
@@ -480,13 +480,13 @@ ag_err ag_graph_creds_load_with(const ag_graph_cfg_t *c, ag_read_file_fn read,
                               sizeof(pers) - 1) != 0)
         goto out;
     if (c->client_secret_file)
-        err = load_secret(cr, read, c->client_secret_file);
+        err = load_secret(cr, reader, c->client_secret_file);
     else if (c->federated_token_file) {
         cr->secret.max = FEDERATED_MAX_BYTES;
         cr->federated = true;
-        err = load_secret(cr, read, c->federated_token_file);
+        err = load_secret(cr, reader, c->federated_token_file);
     } else if (c->client_certificate_file && c->client_key_file)
-        err = load_cert(cr, read, c->client_certificate_file, c->client_key_file);
+        err = load_cert(cr, reader, c->client_certificate_file, c->client_key_file);
     else
         err = AG_E_CONFIG;
     if (err)

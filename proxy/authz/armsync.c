@@ -10,6 +10,7 @@
 
 #include "authn/apptoken.h"
 #include "authz/azure/azrbac_arm.h"
+#include "files.h"
 #include "net/fetch.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"

@@ -17,6 +17,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/cmd_args.h"
+#include "files.h"
 #include "login/kubeconfig.h"
 
 #define MAX_ARGS 64

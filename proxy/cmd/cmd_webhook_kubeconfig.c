@@ -23,6 +23,7 @@
 #include "cmd/cmd.h"
 #include "cmd/cmd_args.h"
 #include "config.h"
+#include "files.h"
 #include "runtime/version.h"
 
 #define TR_PATH "/apis/authentication.k8s.io/v1/tokenreviews"

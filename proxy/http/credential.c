@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "files.h"
 #include "runtime/fileid.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"

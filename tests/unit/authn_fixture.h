@@ -18,6 +18,7 @@
 
 #include "authn/authenticate.h"
 #include "base/json.h"
+#include "files.h"
 #include "testlib.h"
 
 typedef struct {

@@ -1,6 +1,7 @@
 /* core/authn/jwks: JWKS and PEM key sets, key selection, the key-decides-alg rule. */
 #include "authn/jwks.h"
 #include "base/b64.h"
+#include "files.h"
 #include "jwt_fixture.h"
 #include "testlib.h"
 

@@ -11,6 +11,7 @@
 #include "authz/authz_chain.h"
 #include "authz/reqinfo.h"
 #include "base/json.h"
+#include "files.h"
 #include "testlib.h"
 
 static ag_err parse(const char *text, ag_audit_config_t *c, ag_arena_t *arena, char *msg,

@@ -18,6 +18,7 @@
 #include "base/b64.h"
 #include "base/buf.h"
 #include "base/json.h"
+#include "files.h"
 #include "testlib.h"
 
 #ifndef AG_WYCHEPROOF_DIR
