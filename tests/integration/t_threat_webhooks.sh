@@ -72,5 +72,12 @@ expect_match "$(jq -r .message "$T/body")" 'cannot create resource "tokenreviews
 expect_eq "$(post $TR "$KAS" "$(review "$(tok frank)")")" 201 "auth-delegator may"
 pass "TokenReview: RBAC create tokenreviews required of every caller"
 
+# tokenreview_callers is a check of its own, not RBAC's: the API server, whom RBAC lets create
+# tokenreviews, is refused when the list names someone else
+threat_config "$T/gw3.json" "" '"tokenreview_callers": ["another-apiserver"]'
+start_gateway "$T/gw3.json" gw3
+expect_eq "$(post $TR "$KAS" "$(review "$(tok frank)")")" 403 "RBAC-allowed caller not in the list"
+pass "TokenReview: tokenreview_callers refuses a caller RBAC would allow"
+
 expect_eq "$(upstream_count)" "$n0" "no review was forwarded"
 pass "reviews are answered locally, never forwarded"
