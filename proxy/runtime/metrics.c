@@ -45,12 +45,18 @@ static metric_t metrics[AG_METRICS_MAX];
 static atomic_int nmetrics;
 static int ncells;
 static _Thread_local int my_slot;
+static int nworkers; /* slots 1..nworkers get per-worker series (ag_metrics_workers) */
 static ag_metric_id m_duration = -1;
 
 ag_metric_id AG_M_CONNS_OPEN = -1, AG_M_UPSTREAM_OPEN = -1, AG_M_UPSTREAM_REUSED = -1,
              AG_M_UPSTREAM_CONNECTS = -1, AG_M_TLS_HANDSHAKE_ERRORS = -1, AG_M_TIMEOUTS_HEAD = -1,
              AG_M_TIMEOUTS_BODY = -1, AG_M_TIMEOUTS_SEND = -1, AG_M_CONNS_LINGERING = -1,
              AG_M_CONNS_RELEASED = -1;
+
+void ag_metrics_workers(int n)
+{
+    nworkers = n < 0 ? 0 : n < AG_METRICS_SLOTS ? n : AG_METRICS_SLOTS - 1;
+}
 
 void ag_metrics_thread(int slot)
 {
@@ -211,6 +217,29 @@ static void render_builtin(ag_buf_t *out)
             (unsigned long long)sum_u(offsetof(slot_t, up_errors) + r * sizeof(uint64_t)));
 }
 
+/* How the work is spread over the workers: each one's open connections (its cell of
+ * authgate_connections_open) and the requests it answered. */
+static void render_workers(ag_buf_t *out)
+{
+    if (nworkers == 0 || AG_M_CONNS_OPEN < 0)
+        return;
+    int cell = metrics[AG_M_CONNS_OPEN].cell;
+    ag_buf_append_cstr(out, "# HELP authgate_worker_connections_open Client connections open, "
+                            "by worker.\n# TYPE authgate_worker_connections_open gauge\n");
+    for (int w = 1; w <= nworkers; w++)
+        ag_buf_printf(out, "authgate_worker_connections_open{worker=\"%d\"} %lld\n", w,
+                      (long long)atomic_load_explicit(&slots[w].cells[cell], memory_order_relaxed));
+    ag_buf_append_cstr(out, "# HELP authgate_worker_requests_total Requests answered, by worker.\n"
+                            "# TYPE authgate_worker_requests_total counter\n");
+    for (int w = 1; w <= nworkers; w++) {
+        uint64_t n = 0;
+        for (int c = 0; c < CODES; c++)
+            n += atomic_load_explicit(&slots[w].codes[c], memory_order_relaxed);
+        ag_buf_printf(out, "authgate_worker_requests_total{worker=\"%d\"} %llu\n", w,
+                      (unsigned long long)n);
+    }
+}
+
 static int64_t cell_sum(int cell)
 {
     int64_t t = 0;
@@ -290,6 +319,7 @@ static void render_family(ag_buf_t *out, int first)
 ag_err ag_metrics_render(ag_buf_t *out)
 {
     render_builtin(out);
+    render_workers(out);
     for (int m = 0; m < nmetrics; m++) {
         bool first = shown(&metrics[m]); /* the first shown series names the family */
         for (int k = 0; k < m && first; k++)

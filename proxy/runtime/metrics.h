@@ -20,6 +20,10 @@
 
 typedef int ag_metric_id; /* index into the registry; <0 when registration failed */
 
+/* The number of workers (slots 1..n): /metrics then shows each one's open connections
+ * and answered requests (authgate_worker_connections_open, authgate_worker_requests_total).
+ * Start-up, before the workers run. */
+void ag_metrics_workers(int n);
 /* Sets the calling thread's slot (0 control, worker id for workers). */
 void ag_metrics_thread(int slot);
 

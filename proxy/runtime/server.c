@@ -455,6 +455,7 @@ ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts, a
     for (int i = 0; i < s->nworkers; i++)
         s->workers[i].id = i + 1;
     ag_metrics_init();
+    ag_metrics_workers(s->nworkers);
     ag_acceptor_metrics_init();
     ag_preface_metrics_init();
     if ((err = bind_listener(s, "listen.address", conf->listen.address, &s->listen_fd,

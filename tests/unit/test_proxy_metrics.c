@@ -143,6 +143,40 @@ TEST(metrics_histogram_is_one_family_with_bucket_sum_count)
     ag_buf_dispose(&out);
 }
 
+static void *worker_two(void *arg)
+{
+    (void)arg;
+    ag_metrics_thread(2);
+    ag_metrics_gauge_add(AG_M_CONNS_OPEN, 3);
+    ag_metrics_request(200, 1000);
+    ag_metrics_request(404, 1000);
+    return NULL;
+}
+
+/* How the work is spread: each worker's open connections and answered requests, from its
+ * own cells; the control thread (slot 0) is no worker. */
+TEST(metrics_per_worker_connections_and_requests)
+{
+    pthread_t th;
+    CHECK_EQ(ag_metrics_init(), 0);
+    ag_metrics_workers(2);
+    ag_metrics_thread(0);
+    ag_metrics_gauge_add(AG_M_CONNS_OPEN, 7);
+    ag_metrics_request(200, 1000);
+    pthread_create(&th, NULL, worker_two, NULL);
+    pthread_join(th, NULL);
+    ag_buf_t out = AG_BUF_INIT(1 << 20);
+    CHECK_EQ(ag_metrics_render(&out), 0);
+    CHECK(has_line(&out, "authgate_connections_open 10"));
+    CHECK(has_line(&out, "# TYPE authgate_worker_connections_open gauge"));
+    CHECK(has_line(&out, "authgate_worker_connections_open{worker=\"1\"} 0"));
+    CHECK(has_line(&out, "authgate_worker_connections_open{worker=\"2\"} 3"));
+    CHECK(has_line(&out, "authgate_worker_requests_total{worker=\"1\"} 0"));
+    CHECK(has_line(&out, "authgate_worker_requests_total{worker=\"2\"} 2"));
+    CHECK(strstr(out.p, "{worker=\"3\"}") == NULL);
+    ag_buf_dispose(&out);
+}
+
 TEST(metrics_process_from_proc)
 {
     ag_buf_t out = AG_BUF_INIT(1 << 20);
