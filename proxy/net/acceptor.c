@@ -1,8 +1,10 @@
-/* Accepting on a shared listening socket with back-off (acceptor.h). */
+/* Accepting on a shared listening socket with back-off, balanced over the workers
+ * (acceptor.h). */
 #include "net/acceptor.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,7 +12,8 @@
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 
-static ag_metric_id m_fd_exhausted = -1, m_no_memory = -1, m_other = -1, m_setup = -1;
+static ag_metric_id m_fd_exhausted = -1, m_no_memory = -1, m_other = -1, m_setup = -1,
+                    m_handed = -1;
 
 void ag_acceptor_metrics_init(void)
 {
@@ -22,6 +25,9 @@ void ag_acceptor_metrics_init(void)
     m_no_memory = ag_metrics_counter("authgate_accept_errors_total", "reason=\"no_memory\"", help);
     m_other = ag_metrics_counter("authgate_accept_errors_total", "reason=\"other\"", help);
     m_setup = ag_metrics_counter("authgate_accept_errors_total", "reason=\"setup\"", help);
+    m_handed = ag_metrics_counter("authgate_accept_handed_total", NULL,
+                                  "Connections a worker accepted and handed to a less loaded "
+                                  "worker.");
 }
 
 void ag_acceptor_setup_failed(void)
@@ -83,6 +89,97 @@ static bool transient(int err)
     }
 }
 
+/* ---- balance ----------------------------------------------------------------------- */
+
+typedef struct {
+    ag_mailbox_msg_t msg; /* first: the mailbox hands it back */
+    ag_acceptor_t *to;
+    int fd;
+} handed_t;
+
+static int load_of(const ag_accept_load_t *l)
+{
+    return atomic_load_explicit(l->held, memory_order_relaxed) +
+           atomic_load_explicit(&l->incoming, memory_order_relaxed);
+}
+
+/* The member that should serve the next connection <a> accepted: <a> itself unless an
+ * open member holds AG_ACCEPT_SLACK or more connections fewer. */
+static ag_acceptor_t *lightest(ag_acceptor_t *a)
+{
+    ag_acceptor_t *best = a;
+    int mine = load_of(a->load), least = mine;
+    for (int i = 0; i < a->group->n; i++) {
+        ag_acceptor_t *m = a->group->members[i];
+        if (m == a || !atomic_load_explicit(&m->open, memory_order_relaxed))
+            continue;
+        int l = load_of(m->load);
+        if (l < least) {
+            least = l;
+            best = m;
+        }
+    }
+    return mine - least >= AG_ACCEPT_SLACK ? best : a;
+}
+
+/* On the receiving worker's loop (or, after the workers ended, at teardown). */
+static void on_handed(ag_mailbox_msg_t *msg)
+{
+    handed_t *h = (handed_t *)msg;
+    ag_acceptor_t *to = h->to;
+    if (atomic_load_explicit(&to->open, memory_order_relaxed))
+        to->cb(to->ud, h->fd); /* counted in its load before the hand-over is taken off */
+    else
+        close(h->fd); /* it stopped accepting meanwhile (drain, stop) */
+    atomic_fetch_sub_explicit(&to->load->incoming, 1, memory_order_relaxed);
+    free(h);
+}
+
+/* Serves <fd> here or hands it to a less loaded worker. */
+static void take(ag_acceptor_t *a, int fd)
+{
+    ag_acceptor_t *to = a->group ? lightest(a) : a;
+    handed_t *h = to != a ? malloc(sizeof *h) : NULL;
+    if (!h) {
+        a->cb(a->ud, fd);
+        return;
+    }
+    *h = (handed_t){.msg.fn = on_handed, .to = to, .fd = fd};
+    atomic_fetch_add_explicit(&to->load->incoming, 1, memory_order_relaxed);
+    ag_metrics_inc(m_handed);
+    ag_mailbox_post(to->load->inbox, &h->msg);
+}
+
+void ag_acceptor_balance(ag_acceptor_t *a, const ag_accept_group_t *group, ag_accept_load_t *load)
+{
+    a->group = group;
+    a->load = load;
+}
+
+ag_err ag_accept_load_create(uv_loop_t *loop, const atomic_int *held, ag_accept_load_t **out)
+{
+    ag_accept_load_t *l = aligned_alloc(64, sizeof *l);
+    if (!l)
+        return AG_E_NOMEM;
+    *l = (ag_accept_load_t){.held = held};
+    if (ag_mailbox_create(loop, &l->inbox) != 0) {
+        free(l);
+        return AG_E_NOMEM;
+    }
+    *out = l;
+    return 0;
+}
+
+void ag_accept_load_destroy(ag_accept_load_t *l)
+{
+    if (!l)
+        return;
+    ag_mailbox_destroy(l->inbox); /* what is still queued runs now: closed, members shut */
+    free(l);
+}
+
+/* ---- accepting --------------------------------------------------------------------- */
+
 static void on_readable(uv_poll_t *p, int status, int events)
 {
     ag_acceptor_t *a = p->data;
@@ -95,7 +192,7 @@ static void on_readable(uv_poll_t *p, int status, int events)
         int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             a->pause_ms = AG_ACCEPT_PAUSE_MIN_MS;
-            a->cb(a->ud, fd);
+            take(a, fd);
             continue;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK)

@@ -38,8 +38,9 @@ struct ag_server {
     uv_timer_t drain_timer;
     ag_admin_t *admin;
     ag_tls_shared_t *tickets;
-    ag_credential_t *cred;       /* NULL: no upstream token file */
-    ag_tls_reload_t *tls_reload; /* NULL: no TLS listener with files */
+    ag_credential_t *cred;                  /* NULL: no upstream token file */
+    ag_tls_reload_t *tls_reload;            /* NULL: no TLS listener with files */
+    ag_accept_group_t main_group, wh_group; /* each worker's acceptor per listener */
     char listen_addr[80], admin_addr[80], webhooks_addr[80];
     int listen_fd, wh_fd; /* the bound sockets until every worker has its dup; -1 */
     ag_arena_t arena;
@@ -338,6 +339,8 @@ static ag_err worker_init(ag_server_t *s, ag_worker_t *w, const ag_server_opts_t
     w->up_sweep.data = w;
     uv_timer_init(&w->loop, &w->conn_sweep);
     w->conn_sweep.data = w;
+    if ((err = ag_accept_load_create(&w->loop, &w->nconns, &w->load)) != 0)
+        return err;
     if (ag_acceptor_start(&w->acceptor, &w->loop, s->listen_fd, s->listen_addr,
                           on_worker_connection, w) != 0) {
         ag_buf_printf(errmsg, "cannot listen on %s", c->listen.address);
@@ -363,6 +366,25 @@ static ag_err worker_init(ag_server_t *s, ag_worker_t *w, const ag_server_opts_t
         if (ag_tls_ctx_create_client(&to, &w->tls_client, why, sizeof why) != 0) {
             ag_buf_printf(errmsg, "upstream: %s", why);
             return AG_E_CONFIG;
+        }
+    }
+    return 0;
+}
+
+/* Every worker's acceptor of a listener in one group (acceptor.h), so that a burst of
+ * connections is spread over the workers. */
+static ag_err balance_listeners(ag_server_t *s)
+{
+    ag_accept_group_t *g[2] = {&s->main_group, &s->wh_group};
+    for (int k = 0; k < (s->wh_fd >= 0 ? 2 : 1); k++) {
+        g[k]->members = ag_arena_calloc(&s->arena, sizeof(ag_acceptor_t *) * (size_t)s->nworkers);
+        if (!g[k]->members)
+            return AG_E_NOMEM;
+        g[k]->n = s->nworkers;
+        for (int i = 0; i < s->nworkers; i++) {
+            ag_worker_t *w = &s->workers[i];
+            g[k]->members[i] = k == 0 ? &w->acceptor : &w->wh_acceptor;
+            ag_acceptor_balance(g[k]->members[i], g[k], w->load);
         }
     }
     return 0;
@@ -484,6 +506,8 @@ ag_err ag_server_create(const ag_config_t *conf, const ag_server_opts_t *opts, a
         if ((err = worker_init(s, w, opts, errmsg)) != 0)
             goto fail;
     }
+    if (s->nworkers > 1 && (err = balance_listeners(s)) != 0)
+        goto fail;
     if ((err = ag_tls_reload_start(conf, s->workers, s->nworkers, s->tickets, &s->control,
                                    &s->tls_reload)) != 0) {
         ag_buf_printf(errmsg, "tls: cannot watch the certificate files");
@@ -610,6 +634,7 @@ void ag_server_destroy(ag_server_t *s)
         ag_worker_t *w = &s->workers[i];
         if (w->loop_ready) { /* threads are joined: close whatever a failed start left */
             close_listeners(w);
+            ag_accept_load_destroy(w->load); /* before the loop's last run: its handle */
             uv_walk(&w->loop, close_walk, NULL);
             uv_run(&w->loop, UV_RUN_DEFAULT);
             ag_http1_free_pool(w);

@@ -1,8 +1,8 @@
 /* One worker: a thread with its own libuv loop, its own acceptor on the listening socket
- * all workers share (acceptor.h), its own TLS contexts, connection pool and upstream
- * keep-alive pool. Nothing a worker touches on
- * the hot path is shared with another worker; the control thread talks to it only
- * through an uv_async (drain, stop). Lifetime: process (created by server.c). */
+ * all workers share (acceptor.h: connections balanced over the workers), its own TLS contexts,
+ * connection pool and upstream keep-alive pool. Nothing a worker touches on the hot path is shared
+ * with another worker; the control thread talks to it only through an uv_async (drain, stop).
+ * Lifetime: process (created by server.c). */
 #ifndef AG_WORKER_H
 #define AG_WORKER_H
 
@@ -52,6 +52,7 @@ typedef struct ag_worker {
     uv_loop_t loop;
     uv_thread_t thread;
     ag_acceptor_t acceptor; /* on the listening socket server.c bound */
+    ag_accept_load_t *load; /* its connections and those handed to it (acceptor.h) */
     bool loop_ready;        /* for teardown after a failed start */
     uv_async_t wakeup;      /* control -> worker: look at the flags below */
     atomic_bool drain_flag, stop_flag;
@@ -72,7 +73,8 @@ typedef struct ag_worker {
     ag_link_t conns;       /* open */
     uv_timer_t conn_sweep; /* idle ones give their buffers back (http1.c) */
     void *free_conns;      /* pooled, singly linked through http1's struct */
-    int nconns, nfree;
+    atomic_int nconns;     /* written by this worker only; read by the others' acceptors */
+    int nfree;
     /* upstream connections (upstream.c) */
     ag_link_t up_idle, up_busy;
     int nidle;
