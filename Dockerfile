@@ -26,7 +26,7 @@ FROM ${DEBIAN_IMAGE}
 # Runtime libraries only: one package per library the binary links (readelf NEEDED).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        libuv1 libmbedtls14 libmbedx509-1 libmbedcrypto7 libyaml-0-2 libcurl4 ca-certificates \
+        libuv1 libmbedtls14 libmbedx509-1 libmbedcrypto7 libssl3 libyaml-0-2 libcurl4 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /usr/local/bin/authgate /usr/local/bin/authgate
 COPY --from=build /usr/local/share/authgate /usr/local/share/authgate

@@ -163,6 +163,7 @@ static ag_err parse_listen(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_
 static ag_err parse_tls(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_config_t *c)
 {
     static const char *const modes[] = {"none", "optional", "require", NULL};
+    static const char *const layers[] = {"libcrypto", "mbedtls", NULL}; /* AG_TLS_RECORD_* */
     ag_config_tls_t *t = &c->tls;
     ag_cfg_obj_t o;
     ag_json_ref mode_ref = AG_JSON_NONE;
@@ -177,6 +178,7 @@ static ag_err parse_tls(ag_cfg_t *cfg, ag_json_ref ref, const char *path, ag_con
         (err = ag_cfg_bool(&o, "session_tickets", AG_CFG_OPTIONAL, &t->session_tickets)) ||
         (err = ag_cfg_duration_ms(&o, "session_ticket_lifetime", AG_CFG_OPTIONAL, 60 * 1000,
                                   24LL * 3600 * 1000, &t->ticket_lifetime_ms)) ||
+        (err = ag_cfg_enum(&o, "record_layer", AG_CFG_OPTIONAL, layers, &t->record_layer)) ||
         (err = ag_cfg_obj_end(&o)))
         return err;
     if (t->client_auth < 0) /* default: ask for a certificate when a CA is configured */

@@ -23,6 +23,8 @@
 #define AG_CONFIG_MAX_WORKERS 64       /* per-worker metric slots are sized for this */
 
 enum { AG_CLIENT_AUTH_NONE = 0, AG_CLIENT_AUTH_OPTIONAL, AG_CLIENT_AUTH_REQUIRE };
+/* tls.record_layer: who protects TLS records once mbedTLS's handshake is done. */
+enum { AG_TLS_RECORD_LIBCRYPTO = 0, AG_TLS_RECORD_MBEDTLS };
 
 typedef struct {
     const char *address; /* "HOST:PORT" ([v6]:port allowed), as written */
@@ -42,6 +44,7 @@ typedef struct {
     int client_auth;            /* AG_CLIENT_AUTH_* */
     bool session_tickets;
     long long ticket_lifetime_ms;
+    int record_layer; /* AG_TLS_RECORD_*; the main section's applies to every TLS session */
 } ag_config_tls_t;
 
 typedef struct {

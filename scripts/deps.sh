@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev libjsmn-dev libyaml-dev
-      libcurl4-openssl-dev node-llhttp openssl curl ca-certificates)
+      libcurl4-openssl-dev libssl-dev node-llhttp openssl curl ca-certificates)
 case "${1:-}" in
   test)  want+=(clang clang-format libclang-rt-14-dev nodejs python3 iproute2 procps jq nginx-light wrk) ;;
   bench) want+=(clang nodejs wrk nghttp2-client nginx-light haproxy procps python3) ;;

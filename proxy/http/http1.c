@@ -814,6 +814,10 @@ static void on_client_ready(ag_stream_t *s, int status)
         ag_h1c_close(c);
         return;
     }
+    if (s->tls)
+        ag_metrics_inc(ag_tls_record_layer(s->tls) == AG_TLS_RECORD_LIBCRYPTO
+                           ? AG_M_TLS_RECORD_LIBCRYPTO
+                           : AG_M_TLS_RECORD_MBEDTLS);
     if (s->tls && !c->peer) {
         ag_tls_peer_t peer; /* kept only when there is one: 2.3 KiB */
         ag_tls_peer(s->tls, &peer);

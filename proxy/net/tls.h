@@ -38,6 +38,8 @@ typedef struct {
     int client_auth;                /* server: AG_CLIENT_AUTH_* (config.h) */
     const char *server_name;        /* client: SNI and name to verify */
     bool verify_none;               /* client: skip verification (demo's loopback only) */
+    int record_layer; /* AG_TLS_RECORD_* (config.h): who protects records after the handshake */
+    int ciphersuite;  /* client: offer only this suite of the policy's (IANA id; tests, bench) */
 } ag_tls_opts_t;
 
 /* Shared ticket key (process lifetime). <lifetime_s> 0 disables tickets. */
@@ -95,6 +97,11 @@ size_t ag_tls_pending_in(const ag_tls_t *t);
 /* Drives the handshake: AG_TLS_WANT (needs input), AG_TLS_DONE, or AG_E_CRYPTO. */
 int ag_tls_handshake(ag_tls_t *t);
 bool ag_tls_handshake_done(const ag_tls_t *t);
+/* Who protects this session's records: AG_TLS_RECORD_MBEDTLS (before and during the
+ * handshake, with record_layer "mbedtls", or when the switch was not safe) or
+ * AG_TLS_RECORD_LIBCRYPTO (after the handshake: keys exported by mbedTLS, records sealed and
+ * opened by tls_record.c with libcrypto's EVP AEAD, the mbedTLS context freed). */
+int ag_tls_record_layer(const ag_tls_t *t);
 /* Reads plaintext into <dst>: returns bytes read (>0), 0 when more ciphertext is needed
  * or the peer closed (then *closed is set), or a negative ag_err on a fatal alert. */
 long ag_tls_read(ag_tls_t *t, char *dst, size_t cap, bool *closed);

@@ -37,7 +37,8 @@ void ag_tls_listener_opts(const ag_config_t *c, bool webhooks, ag_tls_opts_t *to
     *to = (ag_tls_opts_t){.cert_file = t->cert_file,
                           .key_file = t->key_file,
                           .ca_file = t->client_ca_file,
-                          .client_auth = webhooks ? AG_CLIENT_AUTH_REQUIRE : t->client_auth};
+                          .client_auth = webhooks ? AG_CLIENT_AUTH_REQUIRE : t->client_auth,
+                          .record_layer = c->tls.record_layer};
 }
 
 /* Stats every file now; true when one differs from what was last loaded. */

@@ -51,7 +51,7 @@ static ag_metric_id m_duration = -1;
 ag_metric_id AG_M_CONNS_OPEN = -1, AG_M_UPSTREAM_OPEN = -1, AG_M_UPSTREAM_REUSED = -1,
              AG_M_UPSTREAM_CONNECTS = -1, AG_M_TLS_HANDSHAKE_ERRORS = -1, AG_M_TIMEOUTS_HEAD = -1,
              AG_M_TIMEOUTS_BODY = -1, AG_M_TIMEOUTS_SEND = -1, AG_M_CONNS_LINGERING = -1,
-             AG_M_CONNS_RELEASED = -1;
+             AG_M_CONNS_RELEASED = -1, AG_M_TLS_RECORD_LIBCRYPTO = -1, AG_M_TLS_RECORD_MBEDTLS = -1;
 
 void ag_metrics_workers(int n)
 {
@@ -145,6 +145,12 @@ ag_err ag_metrics_init(void)
                                                 "Upstream connections started.");
     AG_M_TLS_HANDSHAKE_ERRORS = ag_metrics_counter("authgate_tls_handshake_errors_total", NULL,
                                                    "Client TLS handshakes that failed.");
+    AG_M_TLS_RECORD_LIBCRYPTO = ag_metrics_counter(
+        "authgate_tls_record_layer_total", "layer=\"libcrypto\"",
+        "Client TLS handshakes completed, by who protects the connection's records after it "
+        "(libcrypto: handed over by mbedTLS, tls.record_layer).");
+    AG_M_TLS_RECORD_MBEDTLS =
+        ag_metrics_counter("authgate_tls_record_layer_total", "layer=\"mbedtls\"", NULL);
     AG_M_TIMEOUTS_HEAD = ag_metrics_counter("authgate_request_timeouts_total", "kind=\"head\"",
                                             "Connections cut for a slow client: too slow "
                                             "sending the head or the body (answered 408), or "

@@ -52,7 +52,8 @@ static inline void ag_metrics_inc(ag_metric_id m)
 /* Built-ins registered by ag_metrics_init. */
 extern ag_metric_id AG_M_CONNS_OPEN, AG_M_UPSTREAM_OPEN, AG_M_UPSTREAM_REUSED,
     AG_M_UPSTREAM_CONNECTS, AG_M_TLS_HANDSHAKE_ERRORS, AG_M_TIMEOUTS_HEAD, AG_M_TIMEOUTS_BODY,
-    AG_M_TIMEOUTS_SEND, AG_M_CONNS_LINGERING, AG_M_CONNS_RELEASED;
+    AG_M_TIMEOUTS_SEND, AG_M_CONNS_LINGERING, AG_M_CONNS_RELEASED, AG_M_TLS_RECORD_LIBCRYPTO,
+    AG_M_TLS_RECORD_MBEDTLS;
 ag_err ag_metrics_init(void);
 /* One finished request: status code and latency from head received to response done. */
 void ag_metrics_request(int code, uint64_t latency_ns);

@@ -362,7 +362,8 @@ static ag_err worker_init(ag_server_t *s, ag_worker_t *w, const ag_server_opts_t
     if (c->upstream.https) {
         ag_tls_opts_t to = {.ca_file = c->upstream.ca_file,
                             .cert_file = c->upstream.cert_file,
-                            .key_file = c->upstream.key_file};
+                            .key_file = c->upstream.key_file,
+                            .record_layer = c->tls.record_layer};
         if (ag_tls_ctx_create_client(&to, &w->tls_client, why, sizeof why) != 0) {
             ag_buf_printf(errmsg, "upstream: %s", why);
             return AG_E_CONFIG;
@@ -562,7 +563,8 @@ ag_err ag_server_check(const ag_config_t *conf, ag_buf_t *errmsg)
     if (!err && conf->upstream.https) {
         ag_tls_opts_t to = {.ca_file = conf->upstream.ca_file,
                             .cert_file = conf->upstream.cert_file,
-                            .key_file = conf->upstream.key_file};
+                            .key_file = conf->upstream.key_file,
+                            .record_layer = conf->tls.record_layer};
         if (ag_tls_ctx_create_client(&to, &ctx, why, sizeof why) != 0) {
             ag_buf_printf(errmsg, "%s: upstream: %s", conf->file, why);
             err = AG_E_CONFIG;

@@ -143,6 +143,25 @@ TEST(config_rejects_client_auth_without_ca)
               "against");
 }
 
+/* tls.record_layer: libcrypto's by default (also without a tls section: the upstream's
+ * sessions follow it), mbedTLS's on request, anything else refused. */
+TEST(config_tls_record_layer)
+{
+    ag_config_t *c = parse_ok("{\"listen\":{\"address\":\"127.0.0.1:1\"},"
+                              "\"upstream\":{\"url\":\"http://a:1\"}}");
+    CHECK(c && c->tls.record_layer == AG_TLS_RECORD_LIBCRYPTO);
+    ag_config_destroy(c);
+    c = parse_ok(
+        "{\"listen\":{\"address\":\"127.0.0.1:1\"},\"upstream\":{\"url\":\"http://a:1\"},"
+        "\"tls\":{\"cert\":\"/dev/null\",\"key\":\"/dev/null\",\"record_layer\":\"mbedtls\"}}");
+    CHECK(c && c->tls.record_layer == AG_TLS_RECORD_MBEDTLS);
+    ag_config_destroy(c);
+    parse_err(
+        "{\"listen\":{\"address\":\"127.0.0.1:1\"},\"upstream\":{\"url\":\"http://a:1\"},"
+        "\"tls\":{\"cert\":\"/dev/null\",\"key\":\"/dev/null\",\"record_layer\":\"openssl\"}}",
+        "gw.json:1:128: tls.record_layer: must be one of \"libcrypto\", \"mbedtls\"");
+}
+
 TEST(config_split_address)
 {
     ag_arena_t a;
