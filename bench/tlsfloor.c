@@ -11,7 +11,11 @@
  *     heap figure;
  *   - record crypto: CPU per record for mbedtls_ssl_write (encrypt) and mbedtls_ssl_read
  *     (decrypt) of typical sizes on an established session, and mbedtls_gcm_crypt_and_tag
- *     alone (thread CPU time, median of 7 rounds).
+ *     alone (thread CPU time, median of 7 rounds);
+ *   - the same through authgate's sessions (proxy/net/tls.c) on libcrypto's record layer
+ *     (tls_record.c, the default after the handshake): ag_tls_write, and ag_tls_feed +
+ *     ag_tls_read, and the heap an idle such server session keeps after ag_tls_release
+ *     (no mbedTLS context or record buffers left).
  *   tlsfloor [--sessions N] [--json FILE]
  * No file is read or written but --json; nothing listens. */
 #include <malloc.h>
@@ -29,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "net/tls.h"
 
 #define PIPE_CAP (64 * 1024)
@@ -311,6 +316,7 @@ static int cmp_d(const void *a, const void *b)
 typedef struct {
     size_t size;
     double enc_ns, dec_ns, gcm_ns;
+    double lc_enc_ns, lc_dec_ns; /* authgate's sessions on libcrypto's record layer */
 } rec_t;
 
 /* Median over ROUNDS of the time per record for one direction (server encrypts, client
@@ -367,6 +373,143 @@ static void gcm_cost(rec_t *r, int iters)
     mbedtls_gcm_free(&g);
 }
 
+/* ---- authgate's sessions (tls.h) on libcrypto's record layer ------------------------- */
+
+typedef struct {
+    char b[PIPE_CAP];
+    size_t n;
+} sink_t;
+
+static sink_t to_srv, to_cli; /* one pair talks at a time */
+static ag_tls_ctx_t *ag_srv, *ag_cli;
+
+static void sink_emit(void *ud, const char *p, size_t n)
+{
+    sink_t *k = ud;
+    if (k->n + n > PIPE_CAP)
+        die("sink full", 0);
+    memcpy(k->b + k->n, p, n);
+    k->n += n;
+}
+
+static void ag_setup(void)
+{
+    char *cert = NULL, *key_pem = NULL, why[256] = "";
+    if (ag_tls_selfsigned("localhost", &cert, &key_pem) != 0)
+        die("selfsigned", 0);
+    ag_tls_opts_t so = {.cert_pem = cert, .key_pem = key_pem};
+    ag_tls_opts_t co = {.verify_none = true,
+                        .ciphersuite = MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256};
+    if (ag_tls_ctx_create_server(&so, NULL, &ag_srv, why, sizeof why) != 0 ||
+        ag_tls_ctx_create_client(&co, &ag_cli, why, sizeof why) != 0) {
+        fprintf(stderr, "tlsfloor: %s\n", why);
+        exit(1);
+    }
+    free(cert);
+    free(key_pem);
+}
+
+static void ag_deliver(sink_t *from, ag_tls_t *to)
+{
+    if (from->n && ag_tls_feed(to, from->b, from->n) != 0)
+        die("ag_tls_feed", 0);
+    from->n = 0;
+}
+
+/* A server and a client session after their handshake, both on libcrypto's records. */
+static void ag_pair(ag_tls_t **s, ag_tls_t **c)
+{
+    if (ag_tls_create(ag_srv, sink_emit, &to_cli, s) != 0 ||
+        ag_tls_create(ag_cli, sink_emit, &to_srv, c) != 0)
+        die("ag_tls_create", 0);
+    int rs = AG_TLS_WANT, rc = AG_TLS_WANT;
+    for (int i = 0; i < 40 && (rs != AG_TLS_DONE || rc != AG_TLS_DONE); i++) {
+        if ((rc = ag_tls_handshake(*c)) < 0)
+            die("client handshake", rc);
+        ag_deliver(&to_srv, *s);
+        if ((rs = ag_tls_handshake(*s)) < 0)
+            die("server handshake", rs);
+        ag_deliver(&to_cli, *c);
+    }
+    if (ag_tls_record_layer(*s) != AG_TLS_RECORD_LIBCRYPTO ||
+        ag_tls_record_layer(*c) != AG_TLS_RECORD_LIBCRYPTO)
+        die("switch to libcrypto's record layer", 0);
+}
+
+static void ag_read_n(ag_tls_t *t, size_t n)
+{
+    static char buf[16384];
+    bool closed = false;
+    for (size_t got = 0; got < n;) {
+        long r = ag_tls_read(t, buf, sizeof buf, &closed);
+        if (r <= 0)
+            die("ag_tls_read", (int)r);
+        got += (size_t)r;
+    }
+}
+
+/* Client writes a record of r->size (encrypt), the server feeds and reads it (decrypt). */
+static void ag_record_cost(ag_tls_t *s, ag_tls_t *c, rec_t *r, int iters)
+{
+    static char p[16384];
+    double enc[ROUNDS], dec[ROUNDS];
+    for (int k = 0; k < ROUNDS; k++) {
+        enc[k] = dec[k] = 0;
+        for (int i = 0; i < iters; i++) {
+            double t0 = cpu_ns();
+            if (ag_tls_write(c, p, r->size) != 0)
+                die("ag_tls_write", 0);
+            double t1 = cpu_ns();
+            ag_deliver(&to_srv, s);
+            ag_read_n(s, r->size);
+            enc[k] += t1 - t0;
+            dec[k] += cpu_ns() - t1;
+        }
+        enc[k] /= iters;
+        dec[k] /= iters;
+    }
+    qsort(enc, ROUNDS, sizeof(double), cmp_d);
+    qsort(dec, ROUNDS, sizeof(double), cmp_d);
+    r->lc_enc_ns = enc[ROUNDS / 2];
+    r->lc_dec_ns = dec[ROUNDS / 2];
+}
+
+/* Heap per idle server session on libcrypto's records: <n> pairs after one 1 KiB / 600 B
+ * exchange, the clients destroyed, the servers released (ag_tls_release, as an idle
+ * keep-alive connection is after 1 s); in-use heap bytes counted, freed ones not. */
+static double ag_idle_heap(int n)
+{
+    static char p[1024];
+    ag_tls_t **s = calloc((size_t)n, sizeof *s), **c = calloc((size_t)n, sizeof *c);
+    if (!s || !c)
+        die("calloc", 0);
+    ag_pair(&s[0], &c[0]); /* first-use allocations out of the count */
+    ag_tls_destroy(s[0]);
+    ag_tls_destroy(c[0]);
+    size_t h0 = heap_now();
+    for (int i = 0; i < n; i++) {
+        ag_pair(&s[i], &c[i]);
+        if (ag_tls_write(c[i], p, 1024) != 0)
+            die("ag_tls_write", 0);
+        ag_deliver(&to_srv, s[i]);
+        ag_read_n(s[i], 1024);
+        if (ag_tls_write(s[i], p, 600) != 0)
+            die("ag_tls_write", 0);
+        ag_deliver(&to_cli, c[i]);
+        ag_read_n(c[i], 600);
+    }
+    for (int i = 0; i < n; i++) {
+        ag_tls_destroy(c[i]);
+        ag_tls_release(s[i]);
+    }
+    double per = ((double)heap_now() - (double)h0) / n;
+    for (int i = 0; i < n; i++)
+        ag_tls_destroy(s[i]);
+    free(s);
+    free(c);
+    return per;
+}
+
 static void write_json(const char *path, int n, double heap_b, double rss_b, const rec_t *recs,
                        int nrec)
 {
@@ -378,8 +521,11 @@ static void write_json(const char *path, int n, double heap_b, double rss_b, con
             "\"floor_rss_bytes\": %.0f, \"records\": [",
             ag_tls_mbedtls_version(true), n, heap_b, rss_b);
     for (int i = 0; i < nrec; i++)
-        fprintf(f, "%s{\"bytes\": %zu, \"write_ns\": %.1f, \"read_ns\": %.1f, \"gcm_ns\": %.1f}",
-                i ? ", " : "", recs[i].size, recs[i].enc_ns, recs[i].dec_ns, recs[i].gcm_ns);
+        fprintf(f,
+                "%s{\"bytes\": %zu, \"write_ns\": %.1f, \"read_ns\": %.1f, \"gcm_ns\": %.1f, "
+                "\"libcrypto_write_ns\": %.1f, \"libcrypto_read_ns\": %.1f}",
+                i ? ", " : "", recs[i].size, recs[i].enc_ns, recs[i].dec_ns, recs[i].gcm_ns,
+                recs[i].lc_enc_ns, recs[i].lc_dec_ns);
     fprintf(f, "]}\n");
     fclose(f);
 }
@@ -389,21 +535,28 @@ static void record_table(rec_t *recs, int nrec)
 {
     static const size_t sizes[] = {64, 256, 700, 1200, 4096, 16384};
     end_t *s = calloc(1, sizeof *s), *c = calloc(1, sizeof *c);
+    ag_tls_t *as, *ac;
     if (!s || !c)
         die("calloc", 0);
     pair_init(s, c);
+    ag_pair(&as, &ac);
     printf("\n| record bytes | ssl_write (encrypt) ns | ssl_read (decrypt) ns | gcm alone ns | "
-           "MB/s (read) |\n|---:|---:|---:|---:|---:|\n");
+           "MB/s (read) | libcrypto layer write ns | libcrypto layer read ns | MB/s (read) "
+           "|\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < nrec; i++) {
         recs[i] = (rec_t){.size = sizes[i]};
         int iters = sizes[i] > 4096 ? 200 : 2000;
         record_cost(s, c, &recs[i], iters);
         gcm_cost(&recs[i], iters);
-        printf("| %zu | %.0f | %.0f | %.0f | %.0f |\n", sizes[i], recs[i].enc_ns, recs[i].dec_ns,
-               recs[i].gcm_ns, sizes[i] / recs[i].dec_ns * 1e3);
+        ag_record_cost(as, ac, &recs[i], iters);
+        printf("| %zu | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", sizes[i],
+               recs[i].enc_ns, recs[i].dec_ns, recs[i].gcm_ns, sizes[i] / recs[i].dec_ns * 1e3,
+               recs[i].lc_enc_ns, recs[i].lc_dec_ns, sizes[i] / recs[i].lc_dec_ns * 1e3);
     }
     mbedtls_ssl_free(&s->ssl);
     mbedtls_ssl_free(&c->ssl);
+    ag_tls_destroy(as);
+    ag_tls_destroy(ac);
     free(s);
     free(c);
 }
@@ -435,6 +588,11 @@ int main(int argc, char **argv)
            "%d + %d B), RSS %.1f KiB\n",
            heap_b, heap_b / 1024, sizeof(mbedtls_ssl_context), (int)MBEDTLS_SSL_IN_BUFFER_LEN,
            (int)MBEDTLS_SSL_OUT_BUFFER_LEN, rss_b / 1024);
+    ag_setup();
+    double idle = ag_idle_heap(n);
+    printf("libcrypto record layer (authgate's default after the handshake): heap per idle "
+           "server session after ag_tls_release %.0f B (%.1f KiB), no mbedTLS context kept\n",
+           idle, idle / 1024);
     rec_t recs[6];
     record_table(recs, 6);
     if (json)
