@@ -39,7 +39,7 @@ ag_err ag_buf_reserve(ag_buf_t *b, size_t extra)
     return 0;
 }
 
-ag_err ag_buf_append(ag_buf_t *b, const void *p, size_t n)
+ag_err ag_buf_append_grow(ag_buf_t *b, const void *p, size_t n)
 {
     ag_err err = ag_buf_reserve(b, n);
     if (err)
@@ -49,11 +49,6 @@ ag_err ag_buf_append(ag_buf_t *b, const void *p, size_t n)
     b->n += n;
     b->p[b->n] = '\0';
     return 0;
-}
-
-ag_err ag_buf_append_cstr(ag_buf_t *b, const char *s)
-{
-    return ag_buf_append(b, s, strlen(s));
 }
 
 ag_err ag_buf_vprintf(ag_buf_t *b, const char *fmt, va_list ap)

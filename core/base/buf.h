@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "base/err.h"
 #include "base/str.h"
@@ -27,12 +28,31 @@ static inline void ag_buf_clear(ag_buf_t *b)
         b->p[0] = '\0';
 }
 ag_err ag_buf_reserve(ag_buf_t *b, size_t extra);
-ag_err ag_buf_append(ag_buf_t *b, const void *p, size_t n);
+/* ag_buf_append when the bytes may not fit the room allocated (grows or fails). */
+ag_err ag_buf_append_grow(ag_buf_t *b, const void *p, size_t n);
+/* Inline when the bytes fit the room already allocated and the cap (the common case of
+ * the audit writer's and the Status bodies' many short appends); otherwise the same
+ * checks as ag_buf_reserve. */
+static inline ag_err ag_buf_append(ag_buf_t *b, const void *p, size_t n)
+{
+    /* cap 0 (no p yet) and a cap lowered below n: the slow path decides */
+    if (n >= b->cap - b->n || b->n > b->max || n > b->max - b->n)
+        return ag_buf_append_grow(b, p, n);
+    if (n)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+    return 0;
+}
 static inline ag_err ag_buf_append_str(ag_buf_t *b, ag_str_t s)
 {
     return ag_buf_append(b, s.p, s.n);
 }
-ag_err ag_buf_append_cstr(ag_buf_t *b, const char *s);
+/* Inline: a literal's length is known at compile time. */
+static inline ag_err ag_buf_append_cstr(ag_buf_t *b, const char *s)
+{
+    return ag_buf_append(b, s, strlen(s));
+}
 ag_err ag_buf_printf(ag_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 ag_err ag_buf_vprintf(ag_buf_t *b, const char *fmt, va_list ap);
 static inline ag_str_t ag_buf_str(const ag_buf_t *b)

@@ -666,50 +666,52 @@ void ag_json_posmap_dispose(ag_json_posmap_t *map)
 
 /* ---- writing ------------------------------------------------------------------ */
 
-ag_err ag_json_write_str(ag_buf_t *out, ag_str_t s)
+/* What ag_json_write_str does with a byte: copied (0), a two-character escape (1),
+ * \u00XX (2: other controls, and <, >, & as Go's encoding/json), or a UTF-8 lead to
+ * check (3: bytes from 0x80; an invalid sequence becomes \ufffd). */
+static const unsigned char json_class[256] = {
+    [0 ... 0x08] = 2,    ['\t'] = 1, ['\n'] = 1,          [0x0b ... 0x0c] = 2, ['\r'] = 1,
+    [0x0e ... 0x1f] = 2, ['"'] = 1,  ['\\'] = 1,          ['<'] = 2,           ['>'] = 2,
+    ['&'] = 2,           [0x7f] = 2, [0x80 ... 0xff] = 3,
+};
+
+static ag_err put_escape(ag_buf_t *out, unsigned char c, unsigned char cls)
 {
     static const char hex[] = "0123456789abcdef";
+    if (cls == 3)
+        return ag_buf_append(out, "\\ufffd", 6);
+    if (cls == 2) {
+        char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        return ag_buf_append(out, u, 6);
+    }
+    char e[2] = {'\\', c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c};
+    return ag_buf_append(out, e, 2);
+}
+
+ag_err ag_json_write_str(ag_buf_t *out, ag_str_t s)
+{
     if (s.n == 0) /* also {NULL, 0}: no pointer arithmetic on NULL below */
         return ag_buf_append(out, "\"\"", 2);
     ag_err err = ag_buf_reserve(out, s.n + 2);
-    if (err)
+    if (err || (err = ag_buf_append(out, "\"", 1)) != 0)
         return err;
-    if ((err = ag_buf_append(out, "\"", 1)) != 0)
-        return err;
+    const unsigned char *p = (const unsigned char *)s.p;
     size_t run = 0; /* start of the pending run of bytes copied verbatim */
     for (size_t i = 0; i < s.n;) {
-        unsigned char c = (unsigned char)s.p[i];
-        const char *esc = NULL;
-        char u[6];
+        unsigned char cls = json_class[p[i]];
         size_t adv = 1;
-        if (c == '"')
-            esc = "\\\"";
-        else if (c == '\\')
-            esc = "\\\\";
-        else if (c == '\n')
-            esc = "\\n";
-        else if (c == '\r')
-            esc = "\\r";
-        else if (c == '\t')
-            esc = "\\t";
-        else if (c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f) {
-            u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4], u[5] = hex[c & 15];
-        } else if (c >= 0x80) {
-            adv = utf8_len((const unsigned char *)s.p + i, s.n - i);
-            if (!adv) {
-                esc = "\\ufffd";
-                adv = 1;
-            }
+        if (cls == 3 && (adv = utf8_len(p + i, s.n - i)) != 0) {
+            i += adv; /* valid UTF-8: copied */
+            continue;
         }
-        bool escaped = esc || (c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f);
-        if (escaped) {
-            if ((err = ag_buf_append(out, s.p + run, i - run)) != 0)
-                return err;
-            if ((err = esc ? ag_buf_append_cstr(out, esc) : ag_buf_append(out, u, 6)) != 0)
-                return err;
-            run = i + adv;
+        if (cls == 0) {
+            i++;
+            continue;
         }
-        i += adv;
+        if ((err = ag_buf_append(out, s.p + run, i - run)) != 0 ||
+            (err = put_escape(out, p[i], cls)) != 0)
+            return err;
+        run = ++i;
     }
     if ((err = ag_buf_append(out, s.p + run, s.n - run)) != 0)
         return err;

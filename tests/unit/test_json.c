@@ -130,3 +130,75 @@ TEST(json_writer_accepts_null_empty_slice)
     CHECK_STREQ(b.p, "\"\"");
     ag_buf_dispose(&b);
 }
+
+/* The escaping ag_json_write_str had before its class table (byte by byte, the same rules
+ * spelled out): the table-driven writer must give the same bytes for every input. */
+static size_t ref_utf8_len(const unsigned char *p, size_t avail)
+{
+    unsigned c = p[0], cp, min;
+    size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || avail < len)
+        return 0;
+    cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+    min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+    for (size_t k = 1; k < len; k++) {
+        if ((p[k] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[k] & 0x3F);
+    }
+    return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : len;
+}
+
+static void ref_write_str(ag_buf_t *out, const unsigned char *s, size_t n)
+{
+    ag_buf_append(out, "\"", 1);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t adv = c >= 0x80 ? ref_utf8_len(s + i, n - i) : 1;
+        if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t')
+            ag_buf_printf(out, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c);
+        else if (c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f)
+            ag_buf_printf(out, "\\u%04x", c);
+        else if (adv == 0)
+            ag_buf_append_cstr(out, "\\ufffd");
+        else
+            ag_buf_append(out, s + i, adv);
+        i += adv ? adv : 1;
+    }
+    ag_buf_append(out, "\"", 1);
+}
+
+static void check_same_escaping(const unsigned char *s, size_t n)
+{
+    ag_buf_t got = AG_BUF_INIT(1024), want = AG_BUF_INIT(1024);
+    CHECK_EQ(ag_json_write_str(&got, ag_str_make((const char *)s, n)), 0);
+    ref_write_str(&want, s, n);
+    CHECK(got.n == want.n && memcmp(got.p, want.p, got.n) == 0);
+    ag_buf_dispose(&got);
+    ag_buf_dispose(&want);
+}
+
+TEST(json_writer_escapes_every_byte_as_the_reference)
+{
+    unsigned char s[8];
+    for (unsigned a = 0; a < 256; a++) { /* every byte alone and before each other byte */
+        s[0] = (unsigned char)a;
+        check_same_escaping(s, 1);
+        for (unsigned b = 0; b < 256; b++) {
+            s[1] = (unsigned char)b, s[2] = 'x';
+            check_same_escaping(s, 3);
+        }
+    }
+    unsigned x = 12345; /* and short strings biased to UTF-8 leads and continuations */
+    static const unsigned char pick[] = {'a',  '"',  '\\', '\n', 0x01, '<',  0x7f, 0xc3,
+                                         0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80,
+                                         0xed, 0xa0, 0xc0, 0xf5, 0x80, 0xbf, ' '};
+    for (int round = 0; round < 200000; round++) {
+        size_t n = 1 + round % 8;
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1103515245u + 12345u;
+            s[i] = pick[(x >> 16) % sizeof pick];
+        }
+        check_same_escaping(s, n);
+    }
+}
