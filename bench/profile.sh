@@ -10,6 +10,8 @@
 # starts is stopped on exit.
 #   bench/profile.sh [SECONDS]        (default 10; needs perf, and the build in $AG_BENCH_BUILD)
 #   AG_PROFILE_VARIANT=rbac bench/profile.sh   the same for another target of authgate.sh
+#                                              (prod-MOD: see bench/peers/authgate.sh)
+#   AG_PROFILE_DATA=FILE                       keeps perf.data as FILE (perf report -i FILE)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -39,7 +41,7 @@ lg() { # SECONDS JSON
     --cpu-pids "$gw" --json "$2" --quiet "$url"
 }
 lg 2 "$d/warm.json" # token cache and connections warm
-if [[ $VARIANT == prod ]]; then
+if [[ $VARIANT == prod* && $VARIANT != *noscrape* ]]; then
   metrics="http://127.0.0.1:$(cat "$d/admin-port")/metrics"
   (for ((i = 0; i < SECS + 5; i++)); do
     curl -s -o /dev/null --max-time 2 "$metrics" || true
@@ -47,12 +49,13 @@ if [[ $VARIANT == prod ]]; then
   done) &
   AG_PIDS+=("$!")
 fi
-perf record -q -F 1999 -p "$gw" -o "$d/perf.data" -- sleep $((SECS + 1)) 2>"$d/perf.err" &
+perf record -q -F 1999 ${AG_PROFILE_PERF_ARGS:-} -p "$gw" -o "$d/perf.data" -- sleep $((SECS + 1)) 2>"$d/perf.err" &
 perfpid=$!
 lg "$SECS" "$d/run.json"
 wait "$perfpid" || true
 perf report -i "$d/perf.data" --no-children --sort dso,sym --stdio -q --percent-limit 0 \
   2>/dev/null >"$d/report.txt"
+[[ -z ${AG_PROFILE_DATA:-} ]] || cp "$d/perf.data" "$AG_PROFILE_DATA"
 python3 - "$d/report.txt" "$d/run.json" "$(uptime | sed 's/.*load average: //')" "$VARIANT" <<'PY'
 import json, re, sys
 rep, run, load, variant = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3], sys.argv[4]

@@ -9,6 +9,13 @@
 #          and timeouts, admin listener, workers, log level info), audit at Metadata to a
 #          file, 10,000 RoleBindings plus the bootstrap policy, /metrics scraped once a
 #          second by run.sh; the upstream stays the bench's plain-HTTP one, as for nginx
+#   prod-MOD[-MOD..]  prod with one (or more) of its settings taken back, for
+#          bench/prod_diff.sh: noaudit (no audit section), smallpolicy (the bench binding
+#          and bootstrap, not the 10,000 RoleBindings), nobootstrap (10,000 RoleBindings
+#          without the bootstrap policy), logwarn (log level warn), tlsplain (no client CA,
+#          no session tickets), nolimits (production.json's limits and timeouts dropped: the
+#          defaults), noupcred (no upstream token_file), pool256 (rbac's pool size),
+#          noscrape (prod's config under a name of its own: the harness leaves it unscraped)
 # The config shape below follows config/config.h, config/authn_config.h, core/authn/issuer.h,
 # config/azure_config.h and the "authorization.rbac.policies" list `authgate check --config`
 # reads. When
@@ -98,14 +105,42 @@ def prod_config(d, port, workers, up, c):
     # 100 MB files (the default) and backups enough that run.sh counts every line
     conf["audit"] = {"file": f"{d}/audit-w{workers}.log", "level": "Metadata", "max_backups": 40}
     return conf
+
+def prod_without(conf, d, variant):  # prod-MOD-MOD...: the settings MOD taken back
+    for mod in variant.split("-")[1:]:
+        if mod == "noaudit":
+            del conf["audit"]
+        elif mod == "smallpolicy":
+            conf["authorization"]["rbac"]["policies"] = [f"{d}/policy.json"]
+        elif mod == "nobootstrap":
+            conf["authorization"]["rbac"]["bootstrap"] = False
+        elif mod == "logwarn":
+            conf["log"]["level"] = "warn"
+        elif mod == "tlsplain":
+            for k in ("client_ca", "client_auth", "session_tickets", "session_ticket_lifetime"):
+                conf["tls"].pop(k, None)
+        elif mod == "nolimits":
+            conf["limits"] = {"max_connections": 20000}
+            del conf["timeouts"]
+        elif mod == "noupcred":
+            del conf["upstream"]["token_file"]
+        elif mod == "pool256":
+            conf["upstream"]["pool_size"] = 256
+        elif mod == "noscrape":
+            pass  # prod's config; the harness does not scrape its /metrics
+        else:
+            sys.exit(f"authgate.sh: unknown prod variant {mod}")
+    if "audit" in conf and variant != "prod":
+        conf["audit"]["file"] = f"{d}/audit-{variant}-w{workers}.log"
+    return conf
 conf = {"listen": {"address": f"127.0.0.1:{port}", "backlog": 4096},
         "tls": {"cert": f"{d}/cert.pem", "key": f"{d}/key.pem"},
         "upstream": {"url": f"http://127.0.0.1:{up}", "pool_size": 256},
         "workers": int(workers), "log": {"level": "warn"},
         "limits": {"max_connections": 20000},
         "authorization": {"rbac": {"policies": [f"{d}/policy.json"]}}}
-if variant == "prod":
-    conf = prod_config(d, port, workers, up, c)
+if variant == "prod" or variant.startswith("prod-"):
+    conf = prod_without(prod_config(d, port, workers, up, c), d, variant)
 elif variant == "azure":
     issuer = {"type": "azure_ad", "tenant_id": c["tenant"], "audiences": [c["aks_audience"]],
               "keys": {"jwks_file": f"{d}/jwks.json"}}
@@ -116,7 +151,7 @@ else:
     issuer = {"type": "oidc", "issuer": c["issuer"], "audiences": [c["audience"]],
               "keys": {"jwks_file": f"{d}/jwks.json"},
               "claims": {"username": "sub", "groups": "groups"}}
-if variant != "prod":
+if not variant.startswith("prod"):
     conf["authentication"] = {"issuers": [issuer]}
 print(json.dumps(conf, indent=1))
 PY
@@ -129,7 +164,7 @@ peer_authgate_start() {
   local d=$1 port=$2 workers=$3 up=$4 variant=$5 conf
   [[ $variant == cold ]] && variant=rbac # same gateway, driven with fresh tokens
   [[ -f $d/policy.json ]] || authgate_policy_files "$d"
-  if [[ $variant == prod ]]; then
+  if [[ $variant == prod* ]]; then
     ag_free_port >"$d/admin-port"
     [[ -f $d/upstream.token ]] || echo "bench-gateway-token" >"$d/upstream.token"
   fi

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# What each production setting costs per request (issue 17): authgate-prod against
+# authgate-rbac and against prod with one setting taken back at a time (bench/peers/
+# authgate.sh's prod-MOD variants, plus "1user": prod driven with one user's token, and
+# "noscrape": prod whose /metrics nobody scrapes). Every gateway runs at once with 1 worker;
+# each round measures each of them once, in an order rotated per round, with
+# `loadgen --closed` over 64 keep-alive TLS connections for SECONDS (after 0.5 s warm-up),
+# and reads the gateway's own CPU across exactly that window. Prints a Markdown table:
+# median CPU us per request [IQR] and the median of the per-round differences to prod (the
+# rounds pair the figures, so a load swing on the shared machine hits both sides of a
+# difference). Loopback only, bounded; every process it starts is stopped on exit.
+#   bench/prod_diff.sh [ROUNDS [SECONDS]]     (default 8 rounds of 3 s; build in
+#                                              $AG_BENCH_BUILD, default build-bench)
+#   AG_DIFF_VARIANTS="prod rbac prod-noaudit" bench/prod_diff.sh   a subset
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+source bench/peers/upstream.sh
+source bench/peers/authgate.sh
+ROUNDS=${1:-8} SECS=${2:-3}
+((ROUNDS >= 1 && ROUNDS <= 40 && SECS >= 1 && SECS <= 20)) ||
+  { echo "prod_diff.sh: ROUNDS in 1..40, SECONDS in 1..20" >&2; exit 2; }
+BUILD=${AG_BENCH_BUILD:-build-bench}
+AUTHGATE=${AUTHGATE:-$BUILD/authgate}
+LOADGEN=$BUILD/loadgen
+REQ_PATH=/api/v1/namespaces/default/pods/web-0
+read -r -a VARIANTS <<<"${AG_DIFF_VARIANTS:-prod rbac prod-noaudit 1user noscrape \
+prod-smallpolicy prod-nobootstrap prod-logwarn prod-tlsplain prod-nolimits prod-noupcred \
+prod-pool256}"
+d=$(mktemp -d /tmp/agproddiff.XXXXXX)
+trap 'ag_stop_all; rm -rf "$d"' EXIT
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+ag_make_cert "$d"
+node bench/mkjwt.mjs "$d" 1000 >/dev/null
+head -1 "$d/tokens.txt" >"$d/tokens1.txt"
+up=$(ag_free_port)
+peer_upstream_start "$d" "$up"
+ag_wait_port "$up" 100 || { echo "upstream did not start" >&2; exit 1; }
+declare -A PORT PID TOKENS
+scrape() { # ADMIN_PORT: /metrics once a second while the run lasts (bounded)
+  local url="http://127.0.0.1:$1/metrics" limit=$((ROUNDS * ${#VARIANTS[@]} * (SECS + 2) + 120))
+  (for ((i = 0; i < limit; i++)); do
+    curl -s -o /dev/null --max-time 2 "$url" || true
+    sleep 1
+  done) &
+  AG_PIDS+=("$!")
+}
+for v in "${VARIANTS[@]}"; do
+  gv=$v TOKENS[$v]=$d/tokens.txt
+  case $v in
+    1user) gv=prod TOKENS[$v]=$d/tokens1.txt ;;
+    noscrape) gv=prod-noscrape ;; # prod's config, a gateway of its own, not scraped
+  esac
+  if [[ $v == 1user && -n ${PORT[prod]:-} ]]; then # the prod gateway, driven differently
+    PORT[$v]=${PORT[prod]} PID[$v]=${PID[prod]}
+    continue
+  fi
+  PORT[$v]=$(ag_free_port)
+  peer_authgate_start "$d" "${PORT[$v]}" 1 "$up" "$gv"
+  PID[$v]=$AG_LAST_PID
+  ag_wait_port "${PORT[$v]}" 200 || { echo "$v did not start: $(tail -2 "$AG_LAST_LOG")" >&2; exit 1; }
+  [[ $gv == prod* && $v != noscrape ]] && scrape "$(cat "$d/admin-port")"
+  head -1 "$d/tokens.txt" >"$d/pf-good.txt"
+  why=$(authgate_preflight "https://127.0.0.1:${PORT[$v]}$REQ_PATH" "$d/pf-good.txt" user-1 "$d") ||
+    { echo "$v: preflight failed: $why" >&2; exit 1; }
+done
+lg() { # VARIANT SECONDS WARMUP JSON
+  local v=$1
+  "$LOADGEN" --closed --duration "$2" --warmup "$3" --connections 64 --insecure --timeout 5 \
+    --tls-cipher TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256 --tokens "${TOKENS[$v]}" \
+    --cpu-pids "${PID[$v]}" --json "$4" --quiet "https://127.0.0.1:${PORT[$v]}$REQ_PATH"
+}
+for v in "${VARIANTS[@]}"; do lg "$v" 1 1 "$d/warm.json" >/dev/null; done # caches warm
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+n=${#VARIANTS[@]}
+for ((r = 0; r < ROUNDS; r++)); do
+  for ((i = 0; i < n; i++)); do
+    v=${VARIANTS[(i + r) % n]}
+    lg "$v" "$SECS" 0.5 "$d/r$r-$v.json" >/dev/null || true
+  done
+done
+python3 - "$d" "$ROUNDS" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" "${VARIANTS[@]}" <<'PY'
+import json, os, statistics, sys
+d, rounds, load0, load1, variants = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+def us(r, v):
+    f = f"{d}/r{r}-{v}.json"
+    if not os.path.exists(f):
+        return None
+    j = json.load(open(f))
+    c, n = j["closed"], j["completed"]
+    bad = j["failed"] + sum(j["non_2xx"].values())
+    return None if not n or bad else c["cpu_ticks"] * 1e6 / c["clk_tck"] / n
+fig = {v: [us(r, v) for r in range(rounds)] for v in variants}
+def q(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None, None, None
+    qs = statistics.quantiles(xs, n=4) if len(xs) > 1 else [xs[0]] * 3
+    return statistics.median(xs), qs[0], qs[2]
+print(f"{rounds} rounds x {len(variants)} gateways, 1 worker each, load average {load0} -> {load1}\n")
+print("| variant | CPU us/req median [IQR] | minus prod, per-round median [IQR] |")
+print("|---|---|---|")
+for v in variants:
+    m, lo, hi = q(fig[v])
+    diffs = [a - b for a, b in zip(fig[v], fig.get("prod", [None] * rounds))
+             if a is not None and b is not None]
+    dm, dlo, dhi = q(diffs)
+    cell = "-" if v == "prod" or dm is None else f"{dm:+.2f} [{dlo:+.2f} to {dhi:+.2f}]"
+    print(f"| {v} | {m:.2f} [{lo:.2f}-{hi:.2f}] | {cell} |" if m is not None else f"| {v} | failed | - |")
+PY
