@@ -9,6 +9,7 @@
  * it runs past 800 lines because the TLS glue, the scheduler and the report belong together. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <llhttp.h>
 #include <math.h>
 #include <mbedtls/ctr_drbg.h>
@@ -51,7 +52,8 @@ typedef enum { P_CONNECTING, P_RUNNING, P_DRAINING, P_HOLDING, P_DONE } run_phas
 
 typedef struct {
     const char *url, *method, *tokens_file, *cacert, *json_path, *body, *servername, *cipher;
-    const char *cpu_pids; /* --cpu-pids: processes whose CPU the measured window reports */
+    const char *cpu_pids;   /* --cpu-pids: processes whose CPU the measured window reports */
+    const char *window_ctl; /* --window-ctl: a perf --control FIFO told when the window opens */
     double rate, duration, warmup, max_duration, timeout, hold_time;
     int connections, hold;
     bool insecure, allow_remote, quiet, resume, hold_request, closed;
@@ -118,6 +120,7 @@ struct lg {
     bool w_open;
     uint64_t w_t0, w_t1;
     long long cpu0, cpu1;
+    int ctl_fd; /* --window-ctl: -1 when unused */
 };
 
 static void conn_start(conn_t *c);
@@ -668,6 +671,15 @@ static long long cpu_ticks(const char *pids)
     return total;
 }
 
+/* --window-ctl: tells a `perf stat --control fifo:PATH -D -1` that counts the target's
+ * events (syscalls, context switches) when the window opens and closes, so they can be
+ * divided by the requests counted in the same window. */
+static void window_ctl(lg_t *lg, const char *cmd)
+{
+    if (lg->ctl_fd >= 0 && write(lg->ctl_fd, cmd, strlen(cmd)) < 0)
+        fprintf(stderr, "loadgen: --window-ctl: %s\n", strerror(errno));
+}
+
 /* --closed: opens the measured window after the warm-up, closes it after the duration. */
 static void closed_window(lg_t *lg, uint64_t now)
 {
@@ -675,10 +687,12 @@ static void closed_window(lg_t *lg, uint64_t now)
         lg->w_open = true;
         lg->w_t0 = now;
         lg->cpu0 = cpu_ticks(lg->o.cpu_pids);
+        window_ctl(lg, "enable\n");
     } else if (lg->w_open && now >= lg->w_t0 + (uint64_t)(lg->o.duration * NS)) {
         lg->w_open = false;
         lg->w_t1 = now;
         lg->cpu1 = cpu_ticks(lg->o.cpu_pids);
+        window_ctl(lg, "disable\n");
         finish(lg);
     }
 }
@@ -814,6 +828,8 @@ static void usage(void)
             "                     --duration window after --warmup\n"
             "  --cpu-pids P,P..   --closed: CPU ticks (utime+stime) of these processes across\n"
             "                     the window, in the JSON (\"closed\": cpu_ticks, clk_tck)\n"
+            "  --window-ctl FIFO  --closed: writes enable / disable to FIFO when the window\n"
+            "                     opens / closes (a `perf stat -D -1 --control fifo:FIFO`)\n"
             "  --max-duration S   refuse runs longer than S seconds (default 120)\n"
             "  --allow-remote     allow targets that are not loopback addresses\n"
             "  --hold N           open N idle connections, print READY, keep them open\n"
@@ -895,6 +911,8 @@ static void parse_args(lg_t *lg, int argc, char **argv)
             o->json_path = v;
         else if (!strcmp(a, "--cpu-pids"))
             o->cpu_pids = v;
+        else if (!strcmp(a, "--window-ctl"))
+            o->window_ctl = v;
         else if (!strcmp(a, "-H") || !strcmp(a, "--header")) {
             if (!v || !header_ok(v) || ag_buf_printf(&o->headers, "%s\r\n", v) != 0)
                 die("bad header (want 'Name: value')", v);
@@ -1235,6 +1253,9 @@ int main(int argc, char **argv)
         load_tokens(lg);
     if (lg->https)
         setup_tls(lg);
+    lg->ctl_fd = -1; /* blocks until the reader (perf) has the FIFO open */
+    if (lg->o.window_ctl && (lg->ctl_fd = open(lg->o.window_ctl, O_WRONLY | O_CLOEXEC)) < 0)
+        die("--window-ctl: cannot open", strerror(errno));
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); /* default 50 us slack would blur send times */
     signal(SIGPIPE, SIG_IGN);
     int n = lg->o.hold ? lg->o.hold : lg->o.connections;

@@ -109,12 +109,21 @@ EOF
 
 # 5. --closed: each connection sends again as soon as it is answered; req/s and the server's
 #    CPU ticks over the measured window only (the requests the server logged cover warm-up
-#    and the window, so they are more than the window counted).
+#    and the window, so they are more than the window counted). --window-ctl tells a reader
+#    of the FIFO (perf stat --control, bench/syscalls.sh) when the window opens and closes.
 ngpids=$(ag_proc_tree "$ngpid" | paste -sd,)
 : >"$d/tokens.log"
-"$LOADGEN" --closed --duration 1 --warmup 0.3 --connections 4 --insecure --tokens "$d/tokens" \
-  --cpu-pids "$ngpids" --json "$d/closed.json" --quiet "https://127.0.0.1:$tls_port/ok" ||
+mkfifo "$d/ctl"
+timeout 30 cat "$d/ctl" >"$d/ctl.out" &
+catpid=$!
+if ! "$LOADGEN" --closed --duration 1 --warmup 0.3 --connections 4 --insecure --tokens "$d/tokens" \
+  --cpu-pids "$ngpids" --json "$d/closed.json" --quiet --window-ctl "$d/ctl" \
+  "https://127.0.0.1:$tls_port/ok"; then
+  exec 3<>"$d/ctl" # lets the reader see end of file
   fail "closed run failed"
+fi
+wait "$catpid"
+[[ $(cat "$d/ctl.out") == $'enable\ndisable' ]] || fail "--window-ctl wrote '$(cat "$d/ctl.out")'"
 sleep 0.2
 python3 - "$d/closed.json" "$(wc -l <"$d/tokens.log")" <<'EOF2' || fail "closed-loop figures"
 import json, sys
