@@ -6,7 +6,9 @@ Usage: report.py RAW.jsonl META.json OUT.json   (Markdown on stdout, JSON into O
 RAW holds one JSON object per line ("round" is the slice: every target is measured once per
 slice, in rotated order, so a slice's figures share the machine's state):
   {"kind": "rps", "workers": W, "round": r, "target": T, "rps": .., "requests": ..,
-   "cpu_us_per_req": .., "non2xx": .., "socket_errors": ..}
+   "cpu_us_per_req": .., "non2xx": .., "socket_errors": ..,
+   "busiest_worker_share": ..}  (the last: authgate-prod on 2+ workers, the busiest worker's
+   share of the slice's requests)
   {"kind": "lat", "workers": W, "round": r, "target": T, "rate": .., "p50": .., "p99": ..,
    "p99_9": .., "p99_99": .., "failed": .., "non2xx": ..}
   {"kind": "mem", "workers": W, "target": T, "peak_rss_kb": ..}
@@ -89,6 +91,9 @@ def summarize(raw, workers):
              "rps": stats([r["rps"] for r in tr]),
              "cpu_us_per_req": stats([r.get("cpu_us_per_req") for r in tr]),
              "bad_responses": sum(r.get("non2xx", 0) + r.get("socket_errors", 0) for r in tr)}
+        shares = [r["busiest_worker_share"] for r in tr if "busiest_worker_share" in r]
+        if shares:
+            s["busiest_worker_share"] = stats(shares)
         if tl:
             s["open_loop_rate"] = tl[0]["rate"]
             for k in ("p50", "p99", "p99_9"):
@@ -199,6 +204,11 @@ def tables(w, res, floor):
         lines.append(f"| {t} | {ratio_text(s.get('rps_vs_nginx'))} | "
                      f"{ratio_text(s.get('rps_vs_haproxy'))} | {ratio_text(s.get('cpu_vs_nginx'))} | "
                      f"{ratio_text(s.get('p99_vs_nginx'))} |")
+    for t, s in res.items():
+        if s.get("busiest_worker_share"):
+            lines += ["", f"{t}: the busiest of its {w} workers answered "
+                          f"{abs_text(s['busiest_worker_share'], 2)} of a slice's requests "
+                          f"(median [IQR]; an even split is {1 / w:.2f})"]
     idle = [(t, s) for t, s in res.items() if s.get("idle_kib_per_conn") is not None]
     if idle:
         fk = floor_kib(floor)

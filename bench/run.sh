@@ -10,7 +10,8 @@
 # keep-alive TLS connection (each served one request first) beside mbedTLS's own floor
 # (bench/tlsfloor). A Markdown table on stdout and JSON under bench/out/.
 #   bench/run.sh [--quick | --full] [--targets a,b,..|all] [--no-deps] [--out DIR]
-#   (env AG_BENCH_SLICES, AG_BENCH_SLICE_SECONDS, AG_BENCH_IDLE_N override)
+#   (env AG_BENCH_SLICES, AG_BENCH_SLICE_SECONDS, AG_BENCH_IDLE_N, AG_BENCH_WORKERS override;
+#   AG_BENCH_WORKERS="1 2" measures 1 and 2 workers)
 # quick (default): 1 worker, 3 slices of 1 s, every target, < 4 minutes; full: 1 and all
 # cores, 20 slices of 2 s, nginx/haproxy/authgate-prod/authgate-rbac, 10,000 idle
 # connections, about 21 minutes (1,239 s at load 13).
@@ -48,6 +49,7 @@ fi
 # Overrides for experiments (the defaults above are what the table's header states).
 SLICES=${AG_BENCH_SLICES:-$SLICES} SLICE_D=${AG_BENCH_SLICE_SECONDS:-$SLICE_D}
 IDLE_N=${AG_BENCH_IDLE_N:-$IDLE_N}
+[[ -n ${AG_BENCH_WORKERS:-} ]] && read -r -a WORKERS <<<"$AG_BENCH_WORKERS"
 LG_CONNS=64 USERS=1000
 REQ_PATH=/api/v1/namespaces/default/pods/web-0
 BUILD=${AG_BENCH_BUILD:-build-bench}
@@ -195,25 +197,38 @@ skip() { log "$1 ($2 worker(s)): $3"; json_line kind '"skip"' workers "$2" targe
 target_pids() { ag_proc_tree "${PIDS[$1]}"; }
 
 # ---- measurements -----------------------------------------------------------------------
+# worker_reqs ADMIN_PORT: each worker's answered requests (authgate_worker_requests_total)
+worker_reqs() {
+  curl -s --max-time 5 "http://127.0.0.1:$1/metrics" |
+    awk '$1 ~ /^authgate_worker_requests_total[{]/ { printf "%s ", $2 }'
+}
+
 measure_rps() { # TARGET WORKERS SLICE: closed loop, CPU across the measured window only
-  local t=$1 w=$2 r=$3 f=$d/rps-$1-$2-$3.json tls=()
+  local t=$1 w=$2 r=$3 f=$d/rps-$1-$2-$3.json tls=() split0="" split1=""
   [[ ${URL[$t]} == https* ]] && tls=(--insecure --tls-cipher TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256)
+  # authgate-prod on several workers: how its requests were spread over them (warm-up too)
+  [[ $t == authgate-prod && $w -gt 1 ]] && split0=$(worker_reqs "$(cat "$d/admin-port")")
   "$LOADGEN" --closed --duration "$SLICE_D" --warmup "$WARM" --connections "$LG_CONNS" \
     --timeout 5 --tokens "${TOKENS[$t]}" "${tls[@]}" --cpu-pids "$(target_pids "$t" | paste -sd,)" \
     --json "$f" --quiet "${URL[$t]}" >&2 || true
   [[ -s $f ]] || { log "loadgen --closed failed against $t"; return 0; }
-  python3 - "$f" "$w" "$r" "$t" >>"$raw" <<'PY'
+  [[ -n $split0 ]] && split1=$(worker_reqs "$(cat "$d/admin-port")")
+  python3 - "$f" "$w" "$r" "$t" "$split0" "$split1" >>"$raw" <<'PY'
 import json, sys
-f, w, r, t = sys.argv[1:5]
+f, w, r, t, s0, s1 = sys.argv[1:7]
 d = json.load(open(f))
 c = d["closed"]
 n = d["completed"]
-print(json.dumps({"kind": "rps", "workers": int(w), "round": int(r), "target": t,
-                  "rps": d["achieved_rate"], "requests": n,
-                  "cpu_us_per_req": c["cpu_ticks"] * 1e6 / c["clk_tck"] / n if n else None,
-                  "non2xx": sum(d["non_2xx"].values()), "socket_errors": d["failed"]}))
+row = {"kind": "rps", "workers": int(w), "round": int(r), "target": t,
+       "rps": d["achieved_rate"], "requests": n,
+       "cpu_us_per_req": c["cpu_ticks"] * 1e6 / c["clk_tck"] / n if n else None,
+       "non2xx": sum(d["non_2xx"].values()), "socket_errors": d["failed"]}
+per = [int(b) - int(a) for a, b in zip(s0.split(), s1.split())]
+if len(per) > 1 and sum(per) > 0:
+    row["busiest_worker_share"] = max(per) / sum(per)
+print(json.dumps(row))
 PY
-  log "w=$w slice $r $t: $(tail -1 "$raw" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f req/s, %.1f us CPU/req%s" % (d["rps"], d["cpu_us_per_req"] or 0, ", %d bad" % (d["non2xx"] + d["socket_errors"]) if d["non2xx"] + d["socket_errors"] else ""))')"
+  log "w=$w slice $r $t: $(tail -1 "$raw" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f req/s, %.1f us CPU/req%s%s" % (d["rps"], d["cpu_us_per_req"] or 0, ", busiest worker %.0f%% of the requests" % (100 * d["busiest_worker_share"]) if "busiest_worker_share" in d else "", ", %d bad" % (d["non2xx"] + d["socket_errors"]) if d["non2xx"] + d["socket_errors"] else ""))')"
 }
 
 measure_lat() { # TARGET WORKERS SLICE RATE

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/report.py on made-up measurements: medians with IQR, ratios taken within each slice
 # (the median of per-slice ratios, not the ratio of medians) with their spread, issue 17's
-# goals for authgate-prod marked met/MISSED, idle memory beside the mbedTLS floor, a target
-# that negotiated another cipher flagged, skips listed. Instant.
+# goals for authgate-prod marked met/MISSED, idle memory beside the mbedTLS floor, the
+# busiest worker's share of the requests, a target that negotiated another cipher flagged,
+# skips listed. Instant.
 set -euo pipefail
 src=${AG_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 d=$(mktemp -d /tmp/t_bench_report.XXXXXX)
@@ -24,6 +25,8 @@ for r, vals in enumerate(rps):
         rows.append({"kind": "rps", "workers": 1, "round": r, "target": t, "rps": v,
                      "requests": v * 2, "cpu_us_per_req": cpu[t][r], "non2xx": 0,
                      "socket_errors": 0})
+        if t == "authgate-prod":  # how its requests were spread over its workers
+            rows[-1]["busiest_worker_share"] = (0.5, 0.52, 0.56, 0.5)[r]
         rows.append({"kind": "lat", "workers": 1, "round": r, "target": t, "rate": 4000,
                      "p50": 100.0, "p99": p99[t][r], "p99_9": 5000.0, "p99_99": 6000.0,
                      "failed": 0, "non2xx": 0})
@@ -71,6 +74,8 @@ grep -q 'CPU/req vs nginx: 0.80x .* (goal <= 0.85) met' "$d/table.md" || fail "g
 grep -q 'open-loop p99 vs nginx: 0.85x .* (goal <= 1.0) met' "$d/table.md" || fail "goal: p99"
 grep -q 'idle TLS KiB/conn beyond the mbedTLS floor: 2.50 (37.50 - 35.00) (goal < 3) met' "$d/table.md" || fail "goal: idle memory"
 grep -q '^| authgate-prod (n=1000) | 37.5 | 35.0 | 2.5 |' "$d/table.md" || fail "idle row"
+grep -q '^authgate-prod: the busiest of its 1 workers answered 0.51 \[0.50-0.53\] of a slice' "$d/table.md" || fail "busiest worker line"
+[ "$(grep -c 'the busiest of its' "$d/table.md")" = 1 ] || fail "busiest worker line for a target without the figure"
 grep -q '^| nginx (n=1000) | 13.5 | - (OpenSSL) | - |' "$d/table.md" || fail "idle row nginx"
 grep -q 'SKIP (1 worker(s)) authgate-azure: SKIP: authgate serve not ready' "$d/table.md" || fail "skip line"
 grep -q 'CHACHA20-POLY1305: authgate-prod (1w)  DIFFERS' "$d/table.md" || fail "cipher mismatch not flagged"
