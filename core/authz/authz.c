@@ -48,8 +48,13 @@ static ag_err quote_body(ag_buf_t *out, ag_str_t s)
             err = ag_buf_append_cstr(out, esc);
             continue;
         }
-        if (c >= 0x20 && c < 0x7f) {
-            err = ag_buf_append(out, &s.p[i], 1);
+        if (c >= 0x20 && c < 0x7f) { /* the run of such bytes at once */
+            size_t end = i + 1;
+            while (end < s.n && (unsigned char)s.p[end] >= 0x20 && (unsigned char)s.p[end] < 0x7f &&
+                   s.p[end] != '"' && s.p[end] != '\\')
+                end++;
+            err = ag_buf_append(out, &s.p[i], end - i);
+            i = end - 1;
             continue;
         }
         size_t len = 0;
