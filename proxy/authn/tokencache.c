@@ -27,6 +27,7 @@ struct entry {
     ag_tokencache_waiter_t *waiters; /* PENDING only */
     ag_identity_t id;                /* POSITIVE: points into blob */
     void *blob;                      /* owned */
+    size_t blob_n;                   /* what copy_identity measured for id */
 };
 
 typedef struct {
@@ -348,8 +349,10 @@ static ag_tc_status found(shard_t *s, entry_t *e, ag_arena_t *arena, ag_identity
         s->st.negative_hits++;
         return AG_TC_NEGATIVE;
     }
-    if (ag_identity_copy(arena, &e->id, id) != 0)
+    bump_t b = {ag_arena_alloc(arena, e->blob_n + 1), 0}; /* measured when it was cached */
+    if (!b.p)
         return AG_TC_NOCACHE;
+    copy_identity(&b, &e->id, id);
     s->st.hits++;
     return AG_TC_HIT;
 }
@@ -402,7 +405,8 @@ ag_err ag_tokencache_complete(ag_tokencache_t *c, const ag_tokencache_key_t *key
     void *blob = NULL;
 
     copy_identity(&b, id, &tmp);
-    if ((b.p = blob = malloc(b.used + 1)) != NULL)
+    size_t blob_n = b.used;
+    if ((b.p = blob = malloc(blob_n + 1)) != NULL)
         b.used = 0;
     pthread_mutex_lock(&s->lock);
     entry_t *e = pending_entry(s, key);
@@ -419,6 +423,7 @@ ag_err ag_tokencache_complete(ag_tokencache_t *c, const ag_tokencache_key_t *key
     }
     copy_identity(&b, id, &e->id);
     e->blob = blob;
+    e->blob_n = blob_n;
     blob = NULL;
     e->state = POSITIVE;
     e->expires_ms = now_ms + life;
