@@ -12,6 +12,8 @@
 #   bench/prod_diff.sh [ROUNDS [SECONDS]]     (default 8 rounds of 3 s; build in
 #                                              $AG_BENCH_BUILD, default build-bench)
 #   AG_DIFF_VARIANTS="prod rbac prod-noaudit" bench/prod_diff.sh   a subset
+#   AG_DIFF_OLD=DIR/authgate AG_DIFF_VARIANTS="prod old-prod rbac old-rbac" ...
+#       "old-V" is V run by another build (before/after a change, in the same rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -46,8 +48,8 @@ scrape() { # ADMIN_PORT: /metrics once a second while the run lasts (bounded)
   AG_PIDS+=("$!")
 }
 for v in "${VARIANTS[@]}"; do
-  gv=$v TOKENS[$v]=$d/tokens.txt
-  case $v in
+  gv=${v#old-} TOKENS[$v]=$d/tokens.txt
+  case $gv in
     1user) gv=prod TOKENS[$v]=$d/tokens1.txt ;;
     noscrape) gv=prod-noscrape ;; # prod's config, a gateway of its own, not scraped
   esac
@@ -56,7 +58,13 @@ for v in "${VARIANTS[@]}"; do
     continue
   fi
   PORT[$v]=$(ag_free_port)
-  peer_authgate_start "$d" "${PORT[$v]}" 1 "$up" "$gv"
+  if [[ $v == old-* ]]; then # its own config and audit file name, the old binary
+    [[ -x ${AG_DIFF_OLD:-} ]] || { echo "prod_diff.sh: $v needs AG_DIFF_OLD" >&2; exit 2; }
+    [[ $gv == prod* ]] && gv=$gv-old
+    AUTHGATE=$AG_DIFF_OLD peer_authgate_start "$d" "${PORT[$v]}" 1 "$up" "$gv"
+  else
+    peer_authgate_start "$d" "${PORT[$v]}" 1 "$up" "$gv"
+  fi
   PID[$v]=$AG_LAST_PID
   ag_wait_port "${PORT[$v]}" 200 || { echo "$v did not start: $(tail -2 "$AG_LAST_LOG")" >&2; exit 1; }
   [[ $gv == prod* && $v != noscrape ]] && scrape "$(cat "$d/admin-port")"

@@ -15,7 +15,8 @@
 #          without the bootstrap policy), logwarn (log level warn), tlsplain (no client CA,
 #          no session tickets), nolimits (production.json's limits and timeouts dropped: the
 #          defaults), noupcred (no upstream token_file), pool256 (rbac's pool size),
-#          noscrape (prod's config under a name of its own: the harness leaves it unscraped)
+#          noscrape, old (prod's config under a name of its own: the harness leaves it
+#          unscraped, or runs it with another build)
 # The config shape below follows config/config.h, config/authn_config.h, core/authn/issuer.h,
 # config/azure_config.h and the "authorization.rbac.policies" list `authgate check --config`
 # reads. When
@@ -126,8 +127,8 @@ def prod_without(conf, d, variant):  # prod-MOD-MOD...: the settings MOD taken b
             del conf["upstream"]["token_file"]
         elif mod == "pool256":
             conf["upstream"]["pool_size"] = 256
-        elif mod == "noscrape":
-            pass  # prod's config; the harness does not scrape its /metrics
+        elif mod in ("noscrape", "old"):
+            pass  # prod's config under its own name (not scraped; run by another build)
         else:
             sys.exit(f"authgate.sh: unknown prod variant {mod}")
     if "audit" in conf and variant != "prod":
