@@ -11,7 +11,8 @@
 # (bench/tlsfloor). A Markdown table on stdout and JSON under bench/out/.
 #   bench/run.sh [--quick | --full] [--targets a,b,..|all] [--no-deps] [--out DIR]
 #   (env AG_BENCH_SLICES, AG_BENCH_SLICE_SECONDS, AG_BENCH_IDLE_N, AG_BENCH_WORKERS override;
-#   AG_BENCH_WORKERS="1 2" measures 1 and 2 workers)
+#   AG_BENCH_WORKERS="1 2" measures 1 and 2 workers; AG_BENCH_RECORD_LAYER=mbedtls runs the
+#   authgate targets with tls.record_layer "mbedtls")
 # quick (default): 1 worker, 3 slices of 1 s, every target, < 4 minutes; full: 1 and all
 # cores, 20 slices of 2 s, nginx/haproxy/authgate-prod/authgate-rbac, 10,000 idle
 # connections, about 21 minutes (1,239 s at load 13).
@@ -50,6 +51,7 @@ fi
 SLICES=${AG_BENCH_SLICES:-$SLICES} SLICE_D=${AG_BENCH_SLICE_SECONDS:-$SLICE_D}
 IDLE_N=${AG_BENCH_IDLE_N:-$IDLE_N}
 [[ -n ${AG_BENCH_WORKERS:-} ]] && read -r -a WORKERS <<<"$AG_BENCH_WORKERS"
+export AG_BENCH_RECORD_LAYER=${AG_BENCH_RECORD_LAYER:-libcrypto}
 LG_CONNS=64 USERS=1000
 REQ_PATH=/api/v1/namespaces/default/pods/web-0
 BUILD=${AG_BENCH_BUILD:-build-bench}
@@ -278,7 +280,10 @@ measure_idle() { # TARGET WORKERS
   after=$(ag_mem_kb VmRSS $(target_pids "$t"))
   ag_stop_pid "$lgpid"; wait "$lgpid" 2>/dev/null || true
   kib=$(python3 -c "print(($after - $base) / $n)")
-  json_line kind '"idle"' workers "$w" target "$(jstr "$t")" n "$n" kib_per_conn "$kib"
+  local layer='"-"' # OpenSSL peers: no record layer of mbedTLS's, no floor
+  [[ $t == authgate* ]] && layer=$(jstr "$AG_BENCH_RECORD_LAYER")
+  json_line kind '"idle"' workers "$w" target "$(jstr "$t")" n "$n" kib_per_conn "$kib" \
+    record_layer "$layer"
   log "w=$w $t: $(printf '%.1f' "$kib") KiB per idle TLS connection (n=$n)"
   sleep 1 # let the target tear the connections down before the next one is measured
 }

@@ -86,7 +86,7 @@ authgate_config() {
   local d=$1 port=$2 workers=$3 up=$4 variant=$5 f
   f="$d/authgate-$variant-w$workers.json"
   python3 - "$d" "$port" "$workers" "$up" "$variant" "$AG_BENCH_CLUSTER" >"$f" <<'PY'
-import json, sys
+import json, os, sys
 d, port, workers, up, variant, cluster = sys.argv[1:7]
 c = json.load(open(f"{d}/claims.json"))
 
@@ -154,6 +154,8 @@ else:
               "claims": {"username": "sub", "groups": "groups"}}
 if not variant.startswith("prod"):
     conf["authentication"] = {"issuers": [issuer]}
+if os.environ.get("AG_BENCH_RECORD_LAYER") == "mbedtls":
+    conf["tls"]["record_layer"] = "mbedtls"
 print(json.dumps(conf, indent=1))
 PY
   echo "$f"
