@@ -195,6 +195,7 @@ static void raw_write(ag_stream_t *s, const char *p, size_t n)
     if (s->werr || s->closing || n == 0)
         return;
     s->wtotal += n;
+    s->writes++;
     if (s->pending == 0) {
         uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
         int r = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
@@ -228,9 +229,42 @@ static void raw_write(ag_stream_t *s, const char *p, size_t n)
         s->on_wblock(s, 0);
 }
 
+/* A handshake step's records leave in one write: mbedTLS emits every handshake message as
+ * a record of its own (a server's first flight is 4-5 of them, its second 3), which would be
+ * as many syscalls and TCP segments, and as many wake-ups of the peer. The scratch is free
+ * meanwhile: what was read into it has been fed to the session before the step runs. */
+static void gather_flush(ag_stream_t *s)
+{
+    size_t n = s->gathered;
+    s->gathered = 0;
+    raw_write(s, s->scratch, n);
+}
+
 static void on_emit(void *ud, const char *p, size_t n)
 {
-    raw_write(ud, p, n);
+    ag_stream_t *s = ud;
+    if (!s->gathering) {
+        raw_write(s, p, n);
+        return;
+    }
+    if (s->gathered + n > s->scratch_len)
+        gather_flush(s);
+    if (n > s->scratch_len) {
+        raw_write(s, p, n);
+        return;
+    }
+    memcpy(s->scratch + s->gathered, p, n);
+    s->gathered += n;
+}
+
+/* One step of the handshake (ag_tls_handshake), its records gathered into one write. */
+static int handshake_step(ag_stream_t *s)
+{
+    s->gathering = true;
+    int r = ag_tls_handshake(s->tls);
+    s->gathering = false;
+    gather_flush(s);
+    return r;
 }
 
 #define CORK_MAX (16 * 1024) /* one TLS record's worth: flush beyond it */
@@ -353,7 +387,7 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 static void tls_pump(ag_stream_t *s, size_t *got, bool *closed, int *err)
 {
     if (!s->ready) {
-        int r = ag_tls_handshake(s->tls);
+        int r = handshake_step(s);
         if (r < 0) {
             *err = UV_EPROTO;
             return;

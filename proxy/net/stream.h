@@ -29,8 +29,12 @@ struct ag_stream {
                             * read and after ag_stream_release) */
     size_t roff, rn, rcap; /* rcap: the most rbuf may grow to */
     size_t rsize;          /* starts small; grows (moving the bytes) only while reading */
-    char *scratch;         /* per-loop ciphertext read buffer (borrowed) */
+    char *scratch;         /* per-loop buffer (borrowed): ciphertext reads, and the records
+                            * of a TLS handshake step gathered for one write */
     size_t scratch_len;
+    size_t gathered;        /* in a handshake step: bytes gathered in scratch */
+    bool gathering;         /* in a handshake step: emitted records go to scratch */
+    uint32_t writes;        /* write syscalls and write requests issued (tests count them) */
     void *data;             /* consumer's */
     ag_stream_cb on_ready;  /* TCP connected and TLS handshake done (0) or failed (<0) */
     ag_stream_cb on_read;   /* >0: new plaintext; <0: UV_EOF or an error */

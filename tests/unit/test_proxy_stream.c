@@ -2,8 +2,8 @@
  * its limit and reading stops there (a peer cannot make the gateway buffer more), consumed
  * bytes make room again, queued bytes are accounted and drain, corked writes arrive intact
  * and in order, an idle stream gives its buffers back and takes them again at the next read
- * (ag_stream_release). No TLS here (test_proxy_tls.c covers the TLS layer; t_idle_release
- * the whole path over TLS). */
+ * (ag_stream_release), a TLS handshake's flights leave in one write each. The TLS layer
+ * itself is test_proxy_tls.c's; t_idle_release covers the whole path over TLS. */
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -18,6 +18,7 @@ typedef struct {
     int listen_fd;
     ag_acceptor_t listener;
     ag_stream_t server, client;
+    ag_tls_ctx_t *server_tls, *client_tls; /* NULL: plain TCP */
     char scratch[17 * 1024];
     int ready, drained, closed;
     size_t got;
@@ -54,15 +55,19 @@ static void on_close(ag_stream_t *s, int status)
 static void on_connection(void *ud, int fd)
 {
     rig_t *r = ud;
-    CHECK_EQ(ag_stream_accept(&r->server, fd, NULL), 0);
+    CHECK_EQ(ag_stream_accept(&r->server, fd, r->server_tls), 0);
 }
 
-static void setup(rig_t *r, size_t server_rcap)
+/* Two streams connected over loopback, TLS between them when <stls> and <ctls> are given;
+ * returns once both are ready (the handshake done). */
+static void setup_with(rig_t *r, size_t server_rcap, ag_tls_ctx_t *stls, ag_tls_ctx_t *ctls)
 {
     struct sockaddr_in a;
     struct sockaddr_storage got;
     socklen_t len = sizeof got;
     memset(r, 0, sizeof(*r));
+    r->server_tls = stls;
+    r->client_tls = ctls;
     uv_loop_init(&r->loop);
     uv_ip4_addr("127.0.0.1", 0, &a);
     r->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -81,10 +86,15 @@ static void setup(rig_t *r, size_t server_rcap)
         ends[i]->on_drain = on_drain;
         ends[i]->on_close = on_close;
     }
-    CHECK_EQ(ag_stream_connect(&r->client, (struct sockaddr *)&got, NULL, NULL), 0);
+    CHECK_EQ(ag_stream_connect(&r->client, (struct sockaddr *)&got, ctls, "localhost"), 0);
     for (int i = 0; i < 1000 && r->ready < 2; i++)
         uv_run(&r->loop, UV_RUN_ONCE);
     CHECK_EQ(r->ready, 2);
+}
+
+static void setup(rig_t *r, size_t server_rcap)
+{
+    setup_with(r, server_rcap, NULL, NULL);
 }
 
 static void teardown(rig_t *r)
@@ -194,6 +204,36 @@ TEST(stream_close_after_flush_delivers_queued_bytes)
     ag_stream_dispose(&r.server);
     ag_stream_dispose(&r.client);
     CHECK_EQ(uv_loop_close(&r.loop), 0);
+}
+
+/* A TLS handshake step's records leave in one write per flight: the server's ServerHello,
+ * Certificate, ServerKeyExchange and ServerHelloDone in one, its ChangeCipherSpec and
+ * Finished in another; the client's ClientHello, then its ClientKeyExchange,
+ * ChangeCipherSpec and Finished (a write each before: 6 and 4). Application data follows. */
+TEST(stream_tls_handshake_flight_is_one_write)
+{
+    static rig_t r;
+    char *cert = NULL, *key = NULL, why[256] = "";
+    ag_tls_ctx_t *stls = NULL, *ctls = NULL;
+    CHECK_EQ(ag_tls_selfsigned("localhost", &cert, &key), 0);
+    ag_tls_opts_t so = {.cert_pem = cert, .key_pem = key}, co = {.verify_none = true};
+    CHECK_EQ(ag_tls_ctx_create_server(&so, NULL, &stls, why, sizeof why), 0);
+    CHECK_EQ(ag_tls_ctx_create_client(&co, &ctls, why, sizeof why), 0);
+    setup_with(&r, 64 * 1024, stls, ctls);
+    CHECK_EQ(r.server.writes, 2);
+    CHECK_EQ(r.client.writes, 2);
+    ag_stream_read_start(&r.server);
+    CHECK_EQ(ag_stream_write1(&r.client, "ping", 4), 0);
+    CHECK_EQ(r.client.writes, 3); /* one record, one write */
+    for (int i = 0; i < 1000 && r.got < 4; i++)
+        uv_run(&r.loop, UV_RUN_NOWAIT);
+    CHECK_EQ(r.got, 4);
+    CHECK(memcmp(r.server.rbuf + r.server.roff, "ping", 4) == 0);
+    teardown(&r);
+    ag_tls_ctx_destroy(stls);
+    ag_tls_ctx_destroy(ctls);
+    free(cert);
+    free(key);
 }
 
 /* Released with nothing unread: the read and cork buffers are freed; the next bytes are
