@@ -698,6 +698,11 @@ ag_err ag_json_write_str(ag_buf_t *out, ag_str_t s)
     const unsigned char *p = (const unsigned char *)s.p;
     size_t run = 0; /* start of the pending run of bytes copied verbatim */
     for (size_t i = 0; i < s.n;) {
+        while (i + 4 <= s.n && !(json_class[p[i]] | json_class[p[i + 1]] | json_class[p[i + 2]] |
+                                 json_class[p[i + 3]]))
+            i += 4; /* four plain bytes a step: most of a URI, a name, a reason */
+        if (i == s.n)
+            break;
         unsigned char cls = json_class[p[i]];
         size_t adv = 1;
         if (cls == 3 && (adv = utf8_len(p + i, s.n - i)) != 0) {
