@@ -3,9 +3,12 @@
  * the hand-off of one compact record per event at the request's end. */
 #include "authz/audit.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
+#include <uv.h>
 
+#include "authz/audit_pack.h"
 #include "authz/authz_chain.h"
 #include "authz/reqinfo.h"
 #include "base/json.h"
@@ -375,13 +378,6 @@ static struct {
     ag_metric_id m_events, m_dropped, m_blocked;
 } S;
 
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static ag_str_t header(const ag_http_req_t *r, const char *name)
 {
     for (int i = 0; i < r->nheaders; i++)
@@ -404,6 +400,11 @@ static ag_str_t keep(char **at, ag_str_t s)
  * forwarding): no formatting, one allocation. */
 ag_audit_entry_t *ag_audit_begin(ag_gate_t *g)
 {
+    return S.log ? ag_audit_begin_at(g, uv_hrtime()) : NULL;
+}
+
+ag_audit_entry_t *ag_audit_begin_at(ag_gate_t *g, uint64_t mono_ns)
+{
     if (!S.log)
         return NULL;
     ag_str_t ua = header(g->req, "user-agent");
@@ -412,7 +413,7 @@ ag_audit_entry_t *ag_audit_begin(ag_gate_t *g)
     if (!e)
         return NULL;
     char *at = (char *)(e + 1);
-    *e = (ag_audit_entry_t){.received_ns = wall_ns()};
+    *e = (ag_audit_entry_t){.received_ns = ag_audit_log_wall_ns(S.log, mono_ns)};
     e->uri = keep(&at, g->req->target);
     e->user_agent = keep(&at, ua);
     e->source_ip = keep(&at, g->client_ip);
@@ -443,43 +444,56 @@ void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t
     e->have_attrs = true;
 }
 
-static ag_str_t *why_field(ag_authz_decision_t *d, int i)
+/* The decision's fields ag_authz_reason words an allow from, in their encoded order. */
+static const size_t why_off[] = {offsetof(ag_authz_decision_t, binding_kind),
+                                 offsetof(ag_authz_decision_t, binding_namespace),
+                                 offsetof(ag_authz_decision_t, binding_name),
+                                 offsetof(ag_authz_decision_t, role_kind),
+                                 offsetof(ag_authz_decision_t, role_name),
+                                 offsetof(ag_authz_decision_t, subject_kind),
+                                 offsetof(ag_authz_decision_t, subject_namespace),
+                                 offsetof(ag_authz_decision_t, subject_name),
+                                 offsetof(ag_authz_decision_t, assignment_id),
+                                 offsetof(ag_authz_decision_t, azure_role),
+                                 offsetof(ag_authz_decision_t, azure_scope),
+                                 offsetof(ag_authz_decision_t, data_action)};
+#define WHY_FIELDS (sizeof why_off / sizeof why_off[0])
+#define WHY_FIELD(d, i) ((ag_str_t *)((char *)(d) + why_off[i]))
+enum { W_WINDOWED = 1, W_OUTSIDE = 2, W_ERROR = 4 };
+
+/* The encoding: result, source, flags; the error (static text: its address) and the
+ * window when there are any; the fields (audit_pack.h). Sizes with p NULL. */
+static size_t put_why(char *p, const ag_authz_decision_t *d)
 {
-    ag_str_t *f[AG_AUDIT_WHY_FIELDS] = {
-        &d->binding_kind,  &d->binding_namespace, &d->binding_name,      &d->role_kind,
-        &d->role_name,     &d->subject_kind,      &d->subject_namespace, &d->subject_name,
-        &d->assignment_id, &d->azure_role,        &d->azure_scope,       &d->data_action};
-    return f[i];
+    size_t at = 3;
+    if (p) {
+        p[0] = (char)d->result, p[1] = (char)d->source;
+        p[2] = (char)((d->windowed ? W_WINDOWED : 0) | (d->outside_window ? W_OUTSIDE : 0) |
+                      (d->error ? W_ERROR : 0));
+    }
+    if (d->error && p)
+        memcpy(p + at, &d->error, sizeof d->error);
+    at += d->error ? sizeof d->error : 0;
+    if (d->windowed && p) {
+        int64_t t[3] = {d->not_before, d->expires_at, d->judged_at};
+        memcpy(p + at, t, sizeof t);
+    }
+    at += d->windowed ? 3 * sizeof(int64_t) : 0;
+    for (size_t i = 0; i < WHY_FIELDS; i++)
+        at = ag_ap_s(p, at, *WHY_FIELD(d, i));
+    return at;
 }
 
-/* Copies the fields (a few short names: no formatting, no allocation beyond one block);
- * more than AG_AUDIT_WHY_BYTES of them are worded here instead, nothing is cut. */
+/* Encodes the fields into one arena block of their size: no formatting; the writer
+ * words them (ag_audit_why_word). Out of memory: worded here instead. */
 void ag_audit_set_allow(ag_audit_entry_t *e, ag_arena_t *arena, const ag_authz_decision_t *d)
 {
-    ag_audit_why_t *w = ag_arena_alloc(arena, sizeof *w);
-    size_t at = 0;
+    size_t n = put_why(NULL, d);
+    char *p = ag_arena_alloc(arena, n);
     e->decision = AG_AUDIT_ALLOW;
-    for (int i = 0; w && i < AG_AUDIT_WHY_FIELDS; i++) {
-        ag_str_t f = *why_field((ag_authz_decision_t *)d, i);
-        if (f.n > sizeof w->text - at) {
-            w = NULL;
-            break;
-        }
-        if (f.n) /* an empty field may be {NULL, 0}: memcpy takes no NULL, even for 0 */
-            memcpy(w->text + at, f.p, f.n);
-        w->len[i] = (uint16_t)f.n;
-        at += f.n;
-    }
-    if (w) {
-        w->error = d->error;
-        w->not_before = d->not_before;
-        w->expires_at = d->expires_at;
-        w->judged_at = d->judged_at;
-        w->windowed = d->windowed;
-        w->outside_window = d->outside_window;
-        w->result = (uint8_t)d->result;
-        w->source = (uint8_t)d->source;
-        e->why = w;
+    if (p) {
+        put_why(p, d);
+        e->why = ag_str_make(p, n);
         return;
     }
     ag_buf_t b = AG_BUF_INIT(1 << 20);
@@ -488,22 +502,30 @@ void ag_audit_set_allow(ag_audit_entry_t *e, ag_arena_t *arena, const ag_authz_d
     ag_buf_dispose(&b);
 }
 
-ag_err ag_audit_why_word(const ag_audit_why_t *w, ag_buf_t *out)
+ag_err ag_audit_why_word(ag_str_t why, ag_buf_t *out)
 {
+    ag_ap_reader_t r = {why.p, why.p + why.n, why.n < 3};
     ag_authz_decision_t d;
-    size_t at = 0;
-    ag_authz_decision_reset(&d, (ag_authz_result)w->result, (ag_authz_source)w->source);
-    d.error = w->error;
-    d.not_before = w->not_before;
-    d.expires_at = w->expires_at;
-    d.judged_at = w->judged_at;
-    d.windowed = w->windowed;
-    d.outside_window = w->outside_window;
-    for (int i = 0; i < AG_AUDIT_WHY_FIELDS; i++) {
-        *why_field(&d, i) = w->len[i] ? ag_str_make(w->text + at, w->len[i]) : AG_STR_NULL;
-        at += w->len[i];
+    if (r.bad)
+        return AG_E_INVAL;
+    unsigned flags = (unsigned char)why.p[2];
+    ag_authz_decision_reset(&d, (ag_authz_result)why.p[0], (ag_authz_source)why.p[1]);
+    r.p += 3;
+    d.windowed = flags & W_WINDOWED;
+    d.outside_window = flags & W_OUTSIDE;
+    size_t fixed = (flags & W_ERROR ? sizeof d.error : 0) + (d.windowed ? 3 * sizeof(int64_t) : 0);
+    if ((size_t)(r.end - r.p) < fixed)
+        return AG_E_INVAL;
+    if (flags & W_ERROR)
+        memcpy(&d.error, r.p, sizeof d.error), r.p += sizeof d.error;
+    if (d.windowed) {
+        int64_t t[3];
+        memcpy(t, r.p, sizeof t), r.p += sizeof t;
+        d.not_before = t[0], d.expires_at = t[1], d.judged_at = t[2];
     }
-    return ag_authz_reason(&d, out);
+    for (size_t i = 0; i < WHY_FIELDS; i++)
+        *WHY_FIELD(&d, i) = ag_ap_get_s(&r);
+    return r.bad || r.p != r.end ? AG_E_INVAL : ag_authz_reason(&d, out);
 }
 
 /* A request the gate refused before the authorization step (authentication failed, or
@@ -565,7 +587,8 @@ void ag_audit_finish(ag_gate_t *g, int code, bool complete)
     ag_audit_level level = level_for(e);
     if (level == AG_AUDIT_NONE)
         return;
-    int r = ag_audit_log_event(S.log, e, level, code, wall_ns(), ag_str_cstr(ag_gate_audit_id(g)));
+    int r = ag_audit_log_event(S.log, e, level, code, ag_audit_log_wall_ns(S.log, uv_hrtime()),
+                               ag_gate_audit_seq(g));
     ag_metrics_inc(r == AG_AUDIT_DROPPED ? S.m_dropped : S.m_events);
     if (r == AG_AUDIT_QUEUED_AFTER_WAIT)
         ag_metrics_inc(S.m_blocked);

@@ -29,36 +29,26 @@
 
 enum { AG_AUDIT_UNDECIDED = 0, AG_AUDIT_ALLOW, AG_AUDIT_FORBID };
 
-/* What ag_authz_reason words an allow from, copied out of the policy snapshot (which the
- * request does not hold until its event is written), so that the writer thread, not the
- * worker, words the reason. <error> is static text. */
-#define AG_AUDIT_WHY_FIELDS 12
-#define AG_AUDIT_WHY_BYTES 1024
-typedef struct {
-    const char *error;
-    int64_t not_before, expires_at, judged_at; /* a time-bound binding's window */
-    bool windowed, outside_window;
-    uint8_t result, source; /* ag_authz_result, ag_authz_source */
-    uint16_t len[AG_AUDIT_WHY_FIELDS];
-    char text[AG_AUDIT_WHY_BYTES]; /* the fields one after another */
-} ag_audit_why_t;
-
+/* What ag_authz_reason words an allow from (the decision's fields, copied out of the policy
+ * snapshot, which the request does not hold until its event is written) is kept encoded
+ * (audit_pack.h) in the request arena, as bytes the record takes as they are: the writer
+ * thread, not the worker, words the reason (ag_audit_why_word). */
 /* What one request's event records; every slice in the request arena (copied at gate
  * time, because the head's bytes do not outlive forwarding). */
 typedef struct {
-    uint64_t received_ns;              /* CLOCK_REALTIME */
+    uint64_t received_ns;              /* CLOCK_REALTIME, ns */
     const ag_identity_t *user;         /* authenticated (NULL: none) */
     const ag_identity_t *impersonated; /* NULL: no impersonation */
     ag_attrs_t attrs;
     bool have_attrs;
     ag_str_t uri, user_agent, source_ip;
-    ag_str_t proxy_ip;         /* after source_ip in sourceIPs, as kube-apiserver lists proxies */
-    int decision;              /* AG_AUDIT_* */
-    bool started;              /* stage ResponseStarted (long-running request) */
-    bool written;              /* the event went out (each request has one) */
-    ag_str_t reason;           /* worded (a denial's, or an allow's too long to keep) */
-    const ag_audit_why_t *why; /* else an allow's, to be worded by the writer (or NULL) */
-    ag_str_t own_message;      /* the gateway's own Status answer: its message (else empty) */
+    ag_str_t proxy_ip;    /* after source_ip in sourceIPs, as kube-apiserver lists proxies */
+    int decision;         /* AG_AUDIT_* */
+    bool started;         /* stage ResponseStarted (long-running request) */
+    bool written;         /* the event went out (each request has one) */
+    ag_str_t reason;      /* worded (a denial's, or an allow's too long to keep) */
+    ag_str_t why;         /* else an allow's, encoded, to be worded by the writer */
+    ag_str_t own_message; /* the gateway's own Status answer: its message (else empty) */
 } ag_audit_entry_t;
 
 /* The first rule of <c> that matches the request, or NULL. */
@@ -83,10 +73,16 @@ ag_err ag_audit_log_create(const ag_audit_config_t *c, int producers, ag_audit_l
 bool ag_audit_log_write(ag_audit_log_t *l, ag_str_t line);
 enum { AG_AUDIT_DROPPED = 0, AG_AUDIT_QUEUED, AG_AUDIT_QUEUED_AFTER_WAIT };
 /* Any thread: queues the event of <e> (the strings copied, nothing formatted) finished
- * with <code> at <stage_ns>; AG_AUDIT_DROPPED (counted) when its ring is full (mode
- * "batch") or it is bigger than a quarter of the ring. */
+ * with <code> at <stage_ns>, its auditID ag_gate_audit_id_format(<audit_seq>);
+ * AG_AUDIT_DROPPED (counted) when its ring is full (mode "batch") or it is bigger than a
+ * quarter of the ring. */
 int ag_audit_log_event(ag_audit_log_t *l, const ag_audit_entry_t *e, ag_audit_level level, int code,
-                       uint64_t stage_ns, ag_str_t audit_id);
+                       uint64_t stage_ns, uint64_t audit_seq);
+/* Any thread: CLOCK_REALTIME ns at CLOCK_MONOTONIC <mono_ns> (uv_hrtime), by the offset
+ * between the two clocks that the writer thread keeps current (a step of the wall clock
+ * shows within one of its passes: 20 ms busy, 1 s idle). One clock reading, not two, per
+ * request: the authorization step's own start time is the event's received time. */
+uint64_t ag_audit_log_wall_ns(const ag_audit_log_t *l, uint64_t mono_ns);
 /* Writes out everything queued, stops the thread, closes the file. NULL ignored. Every
  * producer must have stopped. */
 void ag_audit_log_destroy(ag_audit_log_t *l);
@@ -102,14 +98,17 @@ size_t ag_audit_log_pending(ag_audit_log_t *l);
  * stores it in g->audit and returns it (NULL when auditing is off or memory ran out); the gate
  * steps fill in identity, attributes and decision. ag_audit_finish is the gate's finish hook. */
 ag_audit_entry_t *ag_audit_begin(ag_gate_t *g);
+/* The same, received at CLOCK_MONOTONIC <mono_ns> (uv_hrtime) rather than now. */
+ag_audit_entry_t *ag_audit_begin_at(ag_gate_t *g, uint64_t mono_ns);
 /* Keeps <a> in <e>: slices of <target> (the head's, which does not outlive forwarding)
  * point into the entry's copy of it instead; the others (arena, static) stay. */
 void ag_audit_set_attrs(ag_audit_entry_t *e, ag_arena_t *arena, const ag_attrs_t *a,
                         ag_str_t target);
 /* Records an allow decided by <d> (its reason worded later, by the writer thread). */
 void ag_audit_set_allow(ag_audit_entry_t *e, ag_arena_t *arena, const ag_authz_decision_t *d);
-/* Words the reason kept in <w> as ag_authz_reason would have (writer thread). */
-ag_err ag_audit_why_word(const ag_audit_why_t *w, ag_buf_t *out);
+/* Words the reason kept in <why> (ag_audit_set_allow's encoding) as ag_authz_reason would
+ * have (writer thread); AG_E_INVAL when the bytes are not such an encoding. */
+ag_err ag_audit_why_word(ag_str_t why, ag_buf_t *out);
 void ag_audit_finish(ag_gate_t *g, int code, bool complete);
 
 /* `authgate serve` wiring: with an "audit" section opens the log, registers metrics and

@@ -2,12 +2,13 @@
  * (proxy/runtime/spsc.h), a writer thread that merges them in time order, formats each event's
  * JSON (ag_audit_format), writes whole lines to the file and rotates it by size.
  *
- * A worker's part of an event is a compact record: a fixed header (times, code, level,
- * decision, flags, the audit ID) and the event's strings copied in, length-prefixed, in a
- * fixed order, never truncated. It takes no lock and writes no cache line another thread
- * writes: its ring's tail and, once per lap, a look at the writer's head. A record that
- * does not fit (ring full, mode "batch") is dropped and counted, never silently; in mode
- * "blocking" the worker waits for the writer instead (counted too). */
+ * A worker's part of an event is a compact record: a fixed 32-byte header (times, code,
+ * level, decision, flags, the audit ID's number) and the event's strings copied in, each
+ * a varint length and its bytes (audit_pack.h), in a fixed order, never truncated; the
+ * writer spells out the ID and words the reason. It takes no lock and writes no cache line another
+ * thread writes: its ring's tail and, once per lap, a look at the writer's head. A record that does
+ * not fit (ring full, mode "batch") is dropped and counted, never silently; in mode "blocking" the
+ * worker waits for the writer instead (counted too). */
 #include "authz/audit.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "authz/audit_pack.h"
 #include "runtime/log.h"
 #include "runtime/spsc.h"
 
@@ -49,8 +51,9 @@ struct ag_audit_log {
     uv_thread_t thread;
     _Atomic int sleeping; /* the writer waits for the next event: wake it */
     _Atomic bool stop;
-    _Atomic uint64_t unregistered; /* events of threads that got no ring */
-    _Atomic uint64_t lost;         /* writer: events that reached no file */
+    _Atomic uint64_t unregistered;            /* events of threads that got no ring */
+    _Atomic uint64_t lost;                    /* writer: events that reached no file */
+    _Alignas(64) _Atomic int64_t wall_offset; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
     int fd;
     const char *path;
     long long max_size, size;
@@ -61,16 +64,15 @@ struct ag_audit_log {
     uint64_t last_report;
 };
 
-/* A record: this header, then (events) the strings, each a uint32 length and its bytes. */
+/* A record: this header, then (events) the strings (audit_pack.h), or (lines) the line. */
 enum { REC_LINE = 1, REC_EVENT = 2 };
 enum { F_STARTED = 1, F_ATTRS = 2, F_RESREQ = 4, F_USER = 8, F_IMP = 16, F_WHY = 32 };
 typedef struct {
-    uint32_t kind;
+    uint8_t kind, level, decision, flags;
     int32_t code;
     uint64_t ts; /* merge order: stage time of an event, queue time of a line */
     uint64_t received_ns;
-    uint8_t level, decision, flags, idlen;
-    char audit_id[36];
+    uint64_t audit_seq; /* ag_gate_audit_id_format spells the ID */
 } rec_t;
 
 static _Atomic uint64_t log_ids;
@@ -88,34 +90,17 @@ static uint64_t wall_ns(void)
 
 /* ---- records ----------------------------------------------------------------------------- */
 
-/* Packing runs twice: with p NULL to size the record, then into the ring. */
-static size_t put_n(char *p, size_t at, size_t n)
-{
-    uint32_t v = (uint32_t)n;
-    if (p)
-        memcpy(p + at, &v, sizeof v);
-    return at + sizeof v;
-}
-
-static size_t put_s(char *p, size_t at, ag_str_t s)
-{
-    at = put_n(p, at, s.n);
-    if (p && s.n)
-        memcpy(p + at, s.p, s.n);
-    return at + s.n;
-}
-
 static size_t pack_identity(char *p, size_t at, const ag_identity_t *u)
 {
-    at = put_s(p, put_s(p, at, u->username), u->uid);
-    at = put_n(p, at, (size_t)u->ngroups);
+    at = ag_ap_s(p, ag_ap_s(p, at, u->username), u->uid);
+    at = ag_ap_n(p, at, (size_t)u->ngroups);
     for (int i = 0; i < u->ngroups; i++)
-        at = put_s(p, at, u->groups[i]);
-    at = put_n(p, at, (size_t)u->nextra);
+        at = ag_ap_s(p, at, u->groups[i]);
+    at = ag_ap_n(p, at, (size_t)u->nextra);
     for (int i = 0; i < u->nextra; i++) {
-        at = put_n(p, put_s(p, at, u->extra[i].key), (size_t)u->extra[i].nvalues);
+        at = ag_ap_n(p, ag_ap_s(p, at, u->extra[i].key), (size_t)u->extra[i].nvalues);
         for (int k = 0; k < u->extra[i].nvalues; k++)
-            at = put_s(p, at, u->extra[i].values[k]);
+            at = ag_ap_s(p, at, u->extra[i].values[k]);
     }
     return at;
 }
@@ -129,78 +114,46 @@ static size_t pack_entry(char *p, size_t at, const ag_audit_entry_t *e)
                     a->resource,    a->subresource, a->name};
     size_t n = e->have_attrs ? sizeof s / sizeof s[0] : 6;
     for (size_t i = 0; i < n; i++)
-        at = put_s(p, at, s[i]);
+        at = ag_ap_s(p, at, s[i]);
     if (e->user)
         at = pack_identity(p, at, e->user);
     if (e->impersonated)
         at = pack_identity(p, at, e->impersonated);
-    if (e->why) {
-        size_t k = offsetof(ag_audit_why_t, text);
-        for (int i = 0; i < AG_AUDIT_WHY_FIELDS; i++)
-            k += e->why->len[i];
-        at = put_s(p, at, ag_str_make((const char *)e->why, k));
-    }
+    if (e->why.n)
+        at = ag_ap_s(p, at, e->why);
     return at;
 }
 
-typedef struct {
-    const char *p, *end;
-    bool bad;
-} reader_t;
-
-static size_t get_n(reader_t *r)
-{
-    uint32_t v = 0;
-    if (r->end - r->p < (ptrdiff_t)sizeof v) {
-        r->bad = true;
-        return 0;
-    }
-    memcpy(&v, r->p, sizeof v);
-    r->p += sizeof v;
-    return v;
-}
-
-static ag_str_t get_s(reader_t *r)
-{
-    size_t n = get_n(r);
-    if ((size_t)(r->end - r->p) < n) {
-        r->bad = true;
-        return AG_STR_NULL;
-    }
-    r->p += n;
-    return n ? ag_str_make(r->p - n, n) : AG_STR_NULL;
-}
-
 /* Strings point into the record; arrays come from <arena>. */
-static ag_identity_t *unpack_identity(reader_t *r, ag_arena_t *arena)
+static ag_identity_t *unpack_identity(ag_ap_reader_t *r, ag_arena_t *arena)
 {
     ag_identity_t *u = ag_arena_calloc(arena, sizeof *u);
     ag_str_t *g;
     ag_extra_t *x;
     if (!u)
         return NULL;
-    u->username = get_s(r);
-    u->uid = get_s(r);
-    u->ngroups = (int)get_n(r); /* a count of n takes 4n bytes at least: bounded by size */
-    if (r->bad || (size_t)u->ngroups > (size_t)(r->end - r->p) / 4 ||
+    u->username = ag_ap_get_s(r);
+    u->uid = ag_ap_get_s(r);
+    u->ngroups = (int)ag_ap_get_n(r); /* a count of n takes n bytes at least: bounded by size */
+    if (r->bad || (size_t)u->ngroups > (size_t)(r->end - r->p) ||
         !(u->groups = g = ag_arena_alloc(arena, sizeof *g * (size_t)u->ngroups + 1)))
         return NULL;
     for (int i = 0; i < u->ngroups; i++)
-        g[i] = get_s(r);
-    u->nextra = (int)get_n(r);
-    if (r->bad || (size_t)u->nextra > (size_t)(r->end - r->p) / 8 ||
+        g[i] = ag_ap_get_s(r);
+    u->nextra = (int)ag_ap_get_n(r);
+    if (r->bad || (size_t)u->nextra > (size_t)(r->end - r->p) / 2 ||
         !(u->extra = x = ag_arena_alloc(arena, sizeof *x * (size_t)u->nextra + 1)))
         return NULL;
     for (int i = 0; i < u->nextra; i++) {
-        x[i].key = get_s(r);
-        x[i].nvalues = (int)get_n(r);
-        ag_str_t *v = (size_t)x[i].nvalues <= (size_t)(r->end - r->p) / 4
+        x[i].key = ag_ap_get_s(r);
+        x[i].nvalues = (int)ag_ap_get_n(r);
+        ag_str_t *v = (size_t)x[i].nvalues <= (size_t)(r->end - r->p)
                           ? ag_arena_alloc(arena, sizeof *v * (size_t)x[i].nvalues + 1)
                           : NULL;
         if (r->bad || !(x[i].values = v))
             return NULL;
         for (int k = 0; k < x[i].nvalues; k++)
-            v[k] = get_s(r);
+            v[k] = ag_ap_get_s(r);
     }
     return r->bad ? NULL : u;
 }
@@ -211,20 +164,12 @@ typedef struct {
     ag_buf_t out, words;
 } scratch_t;
 
-/* An allow's reason, worded from the fields the worker kept (a copy: the record's bytes
- * are not aligned for the struct). */
-static bool unpack_why(reader_t *r, scratch_t *w, ag_audit_entry_t *e)
+/* An allow's reason, worded from the fields the worker kept. */
+static bool unpack_why(ag_ap_reader_t *r, scratch_t *w, ag_audit_entry_t *e)
 {
-    ag_str_t blob = get_s(r);
-    ag_audit_why_t *why = ag_arena_alloc(&w->arena, sizeof *why);
-    if (r->bad || !why || blob.n < offsetof(ag_audit_why_t, text) || blob.n > sizeof *why)
-        return false;
-    memcpy(why, blob.p, blob.n);
-    size_t text = 0;
-    for (int i = 0; i < AG_AUDIT_WHY_FIELDS; i++)
-        text += why->len[i];
+    ag_str_t why = ag_ap_get_s(r);
     ag_buf_clear(&w->words);
-    if (text != blob.n - offsetof(ag_audit_why_t, text) || ag_audit_why_word(why, &w->words))
+    if (r->bad || ag_audit_why_word(why, &w->words))
         return false;
     e->reason = ag_buf_str(&w->words);
     return true;
@@ -233,7 +178,7 @@ static bool unpack_why(reader_t *r, scratch_t *w, ag_audit_entry_t *e)
 static bool unpack_entry(const rec_t *h, size_t n, scratch_t *w, ag_audit_entry_t *e)
 {
     ag_arena_t *arena = &w->arena;
-    reader_t r = {(const char *)(h + 1), (const char *)h + n, false};
+    ag_ap_reader_t r = {(const char *)(h + 1), (const char *)h + n, n < sizeof *h};
     ag_attrs_t *a = &e->attrs;
     ag_str_t *s[] = {&e->uri,         &e->user_agent,  &e->source_ip, &e->proxy_ip,
                      &e->reason,      &e->own_message, &a->verb,      &a->api_group,
@@ -245,7 +190,7 @@ static bool unpack_entry(const rec_t *h, size_t n, scratch_t *w, ag_audit_entry_
                             .have_attrs = h->flags & F_ATTRS};
     a->resource_request = h->flags & F_RESREQ;
     for (size_t i = 0; i < (e->have_attrs ? sizeof s / sizeof s[0] : 6); i++)
-        *s[i] = get_s(&r);
+        *s[i] = ag_ap_get_s(&r);
     if ((h->flags & F_USER) && !(e->user = unpack_identity(&r, arena)))
         return false;
     if ((h->flags & F_IMP) && !(e->impersonated = unpack_identity(&r, arena)))
@@ -443,29 +388,52 @@ bool ag_audit_log_write(ag_audit_log_t *l, ag_str_t line)
 }
 
 int ag_audit_log_event(ag_audit_log_t *l, const ag_audit_entry_t *e, ag_audit_level level, int code,
-                       uint64_t stage_ns, ag_str_t audit_id)
+                       uint64_t stage_ns, uint64_t audit_seq)
 {
     ring_t *r = my_ring(l);
     rec_t *h = NULL;
     bool waited = false;
     if (!r || !(h = reserve(l, r, pack_entry(NULL, sizeof *h, e), &waited)))
         return AG_AUDIT_DROPPED;
-    *h = (rec_t){
-        .kind = REC_EVENT,
-        .code = code,
-        .ts = stage_ns,
-        .received_ns = e->received_ns,
-        .level = (uint8_t)level,
-        .decision = (uint8_t)e->decision,
-        .flags = (uint8_t)((e->started ? F_STARTED : 0) | (e->have_attrs ? F_ATTRS : 0) |
-                           (e->attrs.resource_request ? F_RESREQ : 0) | (e->user ? F_USER : 0) |
-                           (e->impersonated ? F_IMP : 0) | (e->why ? F_WHY : 0)),
-        .idlen = (uint8_t)(audit_id.n < sizeof h->audit_id ? audit_id.n : sizeof h->audit_id)};
-    if (h->idlen)
-        memcpy(h->audit_id, audit_id.p, h->idlen);
+    *h = (rec_t){.kind = REC_EVENT,
+                 .code = code,
+                 .ts = stage_ns,
+                 .received_ns = e->received_ns,
+                 .level = (uint8_t)level,
+                 .decision = (uint8_t)e->decision,
+                 .flags =
+                     (uint8_t)((e->started ? F_STARTED : 0) | (e->have_attrs ? F_ATTRS : 0) |
+                               (e->attrs.resource_request ? F_RESREQ : 0) | (e->user ? F_USER : 0) |
+                               (e->impersonated ? F_IMP : 0) | (e->why.n ? F_WHY : 0)),
+                 .audit_seq = audit_seq};
     pack_entry((char *)h, sizeof *h, e);
     publish(l, r);
     return waited ? AG_AUDIT_QUEUED_AFTER_WAIT : AG_AUDIT_QUEUED;
+}
+
+/* ---- the wall clock ------------------------------------------------------------------- */
+
+static int64_t clock_offset(void)
+{
+    struct timespec m, w;
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    clock_gettime(CLOCK_REALTIME, &w);
+    return ((int64_t)w.tv_sec - (int64_t)m.tv_sec) * 1000000000ll +
+           ((int64_t)w.tv_nsec - (int64_t)m.tv_nsec);
+}
+
+/* Writer thread, each pass: stores the offset only when it moved by more than a
+ * microsecond (a step of the wall clock), so the workers' copy of the line stays valid. */
+static void refresh_offset(ag_audit_log_t *l)
+{
+    int64_t now = clock_offset(), was = atomic_load_explicit(&l->wall_offset, memory_order_relaxed);
+    if (now - was > 1000 || was - now > 1000)
+        atomic_store_explicit(&l->wall_offset, now, memory_order_relaxed);
+}
+
+uint64_t ag_audit_log_wall_ns(const ag_audit_log_t *l, uint64_t mono_ns)
+{
+    return mono_ns + (uint64_t)atomic_load_explicit(&l->wall_offset, memory_order_relaxed);
 }
 
 /* ---- the writer thread ------------------------------------------------------------------- */
@@ -529,14 +497,17 @@ static bool emit(const rec_t *h, size_t n, scratch_t *w)
     ag_buf_t *out = &w->out;
     size_t mark = out->n;
     ag_audit_entry_t e;
+    char id[37];
     ag_err err;
     if (h->kind == REC_LINE)
         err = ag_buf_append(out, h + 1, n - sizeof *h);
     else if (h->kind != REC_EVENT || !unpack_entry(h, n, w, &e))
         err = AG_E_INVAL;
-    else
-        err = ag_audit_format(&e, (ag_audit_level)h->level, h->code, h->ts,
-                              ag_str_make(h->audit_id, h->idlen), out);
+    else {
+        ag_gate_audit_id_format(h->audit_seq, id);
+        err =
+            ag_audit_format(&e, (ag_audit_level)h->level, h->code, h->ts, ag_str_make(id, 36), out);
+    }
     if (!err)
         err = ag_buf_append(out, "\n", 1);
     ag_arena_reset(&w->arena);
@@ -596,6 +567,7 @@ static void writer(void *arg)
     for (;;) {
         bool stop = atomic_load(&l->stop); /* before draining: whatever came before is seen */
         size_t n = drain(l, &w);
+        refresh_offset(l);
         report_drops(l);
         if (l->max_age_s > 0 && time(NULL) - l->last_prune >= 3600)
             prune(l);
@@ -619,6 +591,7 @@ ag_err ag_audit_log_create(const ag_audit_config_t *c, int producers, ag_audit_l
     if (!l)
         return AG_E_NOMEM;
     l->id = atomic_fetch_add(&log_ids, 1) + 1;
+    atomic_init(&l->wall_offset, clock_offset());
     l->ring_bytes = (size_t)c->queue_bytes / (size_t)(producers > 0 ? producers : 1);
     if (l->ring_bytes < MIN_RING)
         l->ring_bytes = MIN_RING;

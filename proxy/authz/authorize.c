@@ -185,7 +185,7 @@ ag_gate_result ag_authorize_gate(ag_gate_t *g, void *ud)
 {
     const ag_authorizer_t *az = ud;
     uint64_t t0 = uv_hrtime();
-    ag_audit_entry_t *e = ag_audit_begin(g);
+    ag_audit_entry_t *e = ag_audit_begin_at(g, t0); /* received: one clock reading */
     const ag_identity_t *requester = g->identity ? g->identity : &anonymous;
     const ag_policy_t *p = az->enabled ? ag_policy_enter() : NULL;
     ag_gate_result r;

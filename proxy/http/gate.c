@@ -43,26 +43,38 @@ static void put_hex(char *out, uint64_t v)
         out[i] = hex[v & 0xf];
 }
 
-/* A v4-shaped UUID from a random seed and a counter (unique per process run). */
-const char *ag_gate_audit_id(ag_gate_t *g)
+uint64_t ag_gate_audit_seq(ag_gate_t *g)
 {
-    char h[32];
-    if (g->audit_id[0])
-        return g->audit_id;
+    if (g->audit_seq)
+        return g->audit_seq;
     if (my_next == my_end) {
         pthread_once(&id_once, seed_ids);
         my_next = atomic_fetch_add_explicit(&id_next, ID_BLOCK, memory_order_relaxed);
         my_end = my_next + ID_BLOCK;
     }
-    uint64_t n = my_next++;
+    return g->audit_seq = ++my_next; /* 0 is never handed out */
+}
+
+/* A v4-shaped UUID from a random seed and the counter (unique per process run). The seed
+ * was set before <seq> was handed out, which happens before any thread formats it. */
+void ag_gate_audit_id_format(uint64_t seq, char out[37])
+{
+    char h[32];
+    uint64_t n = seq - 1;
     uint64_t hi = id_seed[0] ^ (n * 0x9e3779b97f4a7c15ull), lo = id_seed[1] + n;
     hi = (hi & ~0xf000ull) | 0x4000ull;       /* version 4 */
     lo = (lo & ~(3ull << 62)) | (2ull << 62); /* RFC 4122 variant */
     put_hex(h, hi);
     put_hex(h + 16, lo);
-    char *o = g->audit_id; /* 8-4-4-4-12 */
+    char *o = out; /* 8-4-4-4-12 */
     memcpy(o, h, 8), o[8] = '-', memcpy(o + 9, h + 8, 4), o[13] = '-';
     memcpy(o + 14, h + 12, 4), o[18] = '-', memcpy(o + 19, h + 16, 4), o[23] = '-';
     memcpy(o + 24, h + 20, 12), o[36] = '\0';
+}
+
+const char *ag_gate_audit_id(ag_gate_t *g)
+{
+    if (!g->audit_id[0])
+        ag_gate_audit_id_format(ag_gate_audit_seq(g), g->audit_id);
     return g->audit_id;
 }

@@ -40,6 +40,7 @@ typedef struct ag_gate {
     ag_status_details_t details;   /* DENY: Status.details (empty kind: none) */
     void *audit;                   /* set by the gate steps (request arena): what the audit
                                       log records when the request finishes */
+    uint64_t audit_seq;            /* ag_gate_audit_seq: 0 until first asked */
     char audit_id[37];             /* ag_gate_audit_id: "" until first asked */
     /* set by the driver (http1.c, or a test running steps without a connection) */
     const struct ag_pipeline *pipeline; /* the steps to run (NULL: none, refused 401) */
@@ -59,6 +60,13 @@ ag_gate_result ag_gate_passthrough(ag_gate_t *g, void *ud);
 /* The request's audit ID (a v4-shaped UUID, unique per process run), made on first use:
  * the audit event's auditID and every per-request log line carry the same one. */
 const char *ag_gate_audit_id(ag_gate_t *g);
+/* The number the request's audit ID is made of (never 0), taken on first use from the
+ * thread's block: what the audit record carries, so that the writer thread, not the
+ * worker, spells it out. */
+uint64_t ag_gate_audit_seq(ag_gate_t *g);
+/* Any thread: the audit ID of <seq> (36 characters and a NUL), as ag_gate_audit_id spells
+ * it for the request that got <seq>. */
+void ag_gate_audit_id_format(uint64_t seq, char out[37]);
 /* Completes a PENDING step or local route with ALLOW or DENY (outputs already filled in
  * <g>): an ALLOW resumes the pipeline at the next step; the final result goes to
  * g->resume. */

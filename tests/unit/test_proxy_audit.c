@@ -4,8 +4,11 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "authz/audit.h"
 #include "authz/authz_chain.h"
@@ -474,22 +477,25 @@ TEST(audit_log_event_is_written_as_ag_audit_format_writes_it)
                                    .own_message = AG_STR("Unauthorized")};
     ag_authz_decision_t d;
     full_entry(&e, &arena, &d);
-    CHECK(e.why != NULL && e.decision == AG_AUDIT_ALLOW && !e.reason.n);
-    ag_str_t id = AG_STR("0b6ad1c4-ffff-4000-8000-000000000001");
-    CHECK_EQ(ag_audit_log_event(l, &e, AG_AUDIT_METADATA, 200, 1780000000200000000ull, id),
+    CHECK(e.why.n && e.decision == AG_AUDIT_ALLOW && !e.reason.n);
+    ag_gate_t g = {0}, g2 = {0};
+    ag_str_t id = ag_str_cstr(ag_gate_audit_id(&g)), id2 = ag_str_cstr(ag_gate_audit_id(&g2));
+    CHECK_EQ(ag_audit_log_event(l, &e, AG_AUDIT_METADATA, 200, 1780000000200000000ull,
+                                ag_gate_audit_seq(&g)),
              AG_AUDIT_QUEUED);
-    CHECK_EQ(ag_audit_log_event(l, &refused, AG_AUDIT_METADATA, 401, 1780000000300000000ull, id),
+    CHECK_EQ(ag_audit_log_event(l, &refused, AG_AUDIT_METADATA, 401, 1780000000300000000ull,
+                                ag_gate_audit_seq(&g2)),
              AG_AUDIT_QUEUED);
     size_t n;
     char *got = read_log(l, path, &n);
     ag_buf_t want = AG_BUF_INIT(1 << 20), why = AG_BUF_INIT(1 << 16);
     CHECK_EQ(ag_authz_reason(&d, &why), 0);
     CHECK(why.p && strstr(why.p, "RoleBinding \"jit-ops/default\"") && strstr(why.p, "2026"));
-    e.why = NULL;
+    e.why = AG_STR_NULL;
     e.reason = ag_buf_str(&why);
     CHECK_EQ(ag_audit_format(&e, AG_AUDIT_METADATA, 200, 1780000000200000000ull, id, &want), 0);
     ag_buf_append(&want, "\n", 1);
-    CHECK_EQ(ag_audit_format(&refused, AG_AUDIT_METADATA, 401, 1780000000300000000ull, id, &want),
+    CHECK_EQ(ag_audit_format(&refused, AG_AUDIT_METADATA, 401, 1780000000300000000ull, id2, &want),
              0);
     ag_buf_append(&want, "\n", 1);
     CHECK(got && want.p);
@@ -517,7 +523,7 @@ static void flood(ag_audit_log_t *l, int total, int max_drops, int n[3])
     n[0] = n[1] = n[2] = 0;
     for (int i = 0; i < total && n[AG_AUDIT_DROPPED] < max_drops; i++)
         n[ag_audit_log_event(l, &e, AG_AUDIT_METADATA, 200, 1780000000200000000ull + i,
-                             AG_STR("id"))]++;
+                             (uint64_t)i + 1)]++;
     ag_arena_dispose(&arena);
 }
 
@@ -585,5 +591,54 @@ TEST(audit_entry_attrs_outlive_the_head)
     CHECK_SLICE(e.attrs.name, "web"); /* decoded: the arena's */
     CHECK_SLICE(e.attrs.path, "/api/v1/namespaces/default/pods/web");
     CHECK_SLICE(e.attrs.api_prefix, "api");
+    ag_arena_dispose(&arena);
+}
+
+/* The worker's clock: CLOCK_MONOTONIC plus the writer's offset is the wall clock (within
+ * what two readings a few microseconds apart may differ by, and a loaded machine). */
+TEST(audit_log_wall_ns_is_the_wall_clock)
+{
+    char dir[] = "/tmp/ag-audit-XXXXXX", path[256];
+    ag_audit_log_t *l = temp_log(dir, path, sizeof path, 64 * 1024, AG_AUDIT_MODE_BATCH);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t before = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t got = ag_audit_log_wall_ns(l, uv_hrtime());
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t after = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    CHECK(got + 1000000 >= before && got <= after + 1000000);
+    ag_audit_log_destroy(l);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* The encoded reason the writer words is checked byte by byte: every prefix of a good
+ * encoding and a length running past the end are refused, never read beyond. */
+TEST(audit_why_encoding_cut_short_is_refused)
+{
+    ag_arena_t arena;
+    ag_arena_init(&arena, 0, 0);
+    ag_audit_entry_t e;
+    ag_authz_decision_t d;
+    full_entry(&e, &arena, &d);
+    ag_buf_t out = AG_BUF_INIT(1 << 16), want = AG_BUF_INIT(1 << 16);
+    CHECK_EQ(ag_audit_why_word(e.why, &out), 0);
+    CHECK_EQ(ag_authz_reason(&d, &want), 0);
+    CHECK(out.n == want.n && want.n && memcmp(out.p, want.p, want.n) == 0);
+    int refused = 0;
+    for (size_t n = 0; n < e.why.n; n++) {
+        char *cut = malloc(n ? n : 1); /* exactly n bytes: ASan sees a read past them */
+        memcpy(cut, e.why.p, n);
+        ag_buf_clear(&out);
+        refused += ag_audit_why_word(ag_str_make(cut, n), &out) == AG_E_INVAL;
+        free(cut);
+    }
+    CHECK_EQ(refused, (int)e.why.n);
+    char *bad = ag_arena_alloc(&arena, e.why.n + 1);
+    memcpy(bad, e.why.p, e.why.n);
+    bad[e.why.n] = 'x'; /* trailing bytes */
+    CHECK_EQ(ag_audit_why_word(ag_str_make(bad, e.why.n + 1), &out), AG_E_INVAL);
+    ag_buf_dispose(&out);
+    ag_buf_dispose(&want);
     ag_arena_dispose(&arena);
 }
