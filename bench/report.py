@@ -75,7 +75,8 @@ def per_slice_ratios(rows, target, peer, key):
 
 def summarize(raw, workers):
     rows = [r for r in raw if r.get("workers") == workers]
-    rps = [r for r in rows if r["kind"] == "rps"]
+    rps = [dict(r, cores=r["rps"] * r["cpu_us_per_req"] / 1e6 if r.get("cpu_us_per_req") else None)
+           for r in rows if r["kind"] == "rps"]  # cores: the CPU the target got in the slice
     lat = [r for r in rows if r["kind"] == "lat"]
     targets = []
     for r in rows:
@@ -114,6 +115,7 @@ def summarize(raw, workers):
                 continue
             s[f"rps_vs_{peer}"] = stats(per_slice_ratios(rps, t, peer, "rps"))
             s[f"cpu_vs_{peer}"] = stats(per_slice_ratios(rps, t, peer, "cpu_us_per_req"))
+            s[f"cores_vs_{peer}"] = stats(per_slice_ratios(rps, t, peer, "cores"))
             s[f"p99_vs_{peer}"] = stats(per_slice_ratios(lat, t, peer, "p99"))
         out[t] = s
     return out
@@ -206,14 +208,14 @@ def tables(w, res, floor):
                      f"{fmt(s.get('log_lines'))}"
                      f"{' (audit: %s queued, %s dropped)' % (fmt(s['audit_events']), fmt(s['audit_dropped'])) if 'audit_events' in s else ''} |")
     lines += ["", "Per-slice ratios: median [IQR; min-max]", "",
-              "| target | req/s vs nginx | req/s vs haproxy | CPU/req vs nginx | p99 vs nginx |",
-              "|---|---|---|---|---|"]
+              "| target | req/s vs nginx | req/s vs haproxy | CPU/req vs nginx | p99 vs nginx "
+              "| cores used vs nginx |", "|---|---|---|---|---|---|"]
     for t, s in res.items():
         if t == "nginx":
             continue
         lines.append(f"| {t} | {ratio_text(s.get('rps_vs_nginx'))} | "
                      f"{ratio_text(s.get('rps_vs_haproxy'))} | {ratio_text(s.get('cpu_vs_nginx'))} | "
-                     f"{ratio_text(s.get('p99_vs_nginx'))} |")
+                     f"{ratio_text(s.get('p99_vs_nginx'))} | {ratio_text(s.get('cores_vs_nginx'))} |")
     for t, s in res.items():
         if s.get("busiest_worker_share"):
             lines += ["", f"{t}: the busiest of its {w} workers answered "
@@ -263,8 +265,10 @@ def markdown(meta, results, skips, raw_tls=(), floor=None):
         lines.append("")
     lines += ["direct = the upstream over plain HTTP (no proxy, no TLS); CPU is each target's own "
               "processes (utime+stime from /proc across the measured window), not the upstream's "
-              "or the load generator's. log lines: nginx's and HAProxy's access logs, "
-              "authgate-prod's audit log, at the end of the run.", ""]
+              "or the load generator's. cores used = req/s x CPU per request: the CPU the "
+              "scheduler gave the target in its slice; on a machine shared beyond its cores, "
+              "req/s vs nginx is this ratio divided by the CPU/req ratio. log lines: nginx's "
+              "and HAProxy's access logs, authgate-prod's audit log, at the end of the run.", ""]
     return "\n".join(lines)
 
 

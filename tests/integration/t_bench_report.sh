@@ -69,6 +69,8 @@ assert r["nginx"]["log_lines"] == 1234
 EOF2
 grep -q '^| authgate-prod | 9,500 \[8,375-10,500\] | 25.5 \[24.0-27.8\] |' "$d/table.md" || fail "table row"
 grep -q '^| authgate-prod | 1.23x \[1.12-1.26; 0.90-1.30\] | 2.75x ' "$d/table.md" || fail "ratio row"
+# cores used = req/s x CPU/req: 0.96, 0.81, 0.975, 1.0 of nginx's -> 0.9675
+grep -q '^| authgate-prod | 1.23x .* | 0.97x \[0.92-0.98; 0.81-1.00\] |$' "$d/table.md" || fail "cores used"
 grep -q 'req/s vs nginx: 1.23x \[1.12-1.26; 0.90-1.30\] (goal >= 1.15) met' "$d/table.md" || fail "goal: req/s vs nginx"
 grep -q 'CPU/req vs nginx: 0.80x .* (goal <= 0.85) met' "$d/table.md" || fail "goal: CPU"
 grep -q 'open-loop p99 vs nginx: 0.85x .* (goal <= 1.0) met' "$d/table.md" || fail "goal: p99"
