@@ -1,4 +1,5 @@
-/* TLS over memory buffers (mbedTLS 2.28). Turns ciphertext into plaintext and back and
+/* TLS over memory buffers (mbedTLS 2.28 for the handshake; after it, by default, records
+ * through libcrypto's AEAD in tls_record.c). Turns ciphertext into plaintext and back and
  * knows nothing of sockets or HTTP: stream.c feeds it bytes read from libuv and writes
  * out what it produces. Contexts (ag_tls_ctx_t) are per worker (RNG, config, keys: no
  * locks on the hot path); only the session-ticket key is shared, behind mbedTLS's own
@@ -88,8 +89,9 @@ enum { AG_TLS_WANT = 0, AG_TLS_DONE = 1, AG_TLS_CLOSED = 2 };
 /* Feeds ciphertext <p,n> (borrowed; everything is consumed into the session's input
  * queue). Returns 0 or AG_E_TOO_BIG when the queue is over its bound. */
 ag_err ag_tls_feed(ag_tls_t *t, const char *p, size_t n);
-/* Frees the input queue when it is empty (an idle connection); the next ag_tls_feed
- * allocates it again. ag_tls_released: true when no queue is allocated. */
+/* Frees the input queue when it is empty (an idle connection), and on libcrypto's record
+ * layer the EVP contexts too (rebuilt from the kept keys at the next record); the next
+ * ag_tls_feed allocates the queue again. ag_tls_released: true when no queue is allocated. */
 void ag_tls_release(ag_tls_t *t);
 bool ag_tls_released(const ag_tls_t *t);
 /* Bytes of fed ciphertext not yet processed (a reader stops reading above a bound). */
