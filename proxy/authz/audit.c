@@ -378,10 +378,10 @@ static struct {
     ag_metric_id m_events, m_dropped, m_blocked;
 } S;
 
-static ag_str_t header(const ag_http_req_t *r, const char *name)
+static ag_str_t header(const ag_http_req_t *r, ag_str_t name)
 {
     for (int i = 0; i < r->nheaders; i++)
-        if (ag_str_ieq(r->headers[i].name, ag_str_cstr(name)))
+        if (ag_str_ieq(r->headers[i].name, name))
             return r->headers[i].value;
     return AG_STR_NULL;
 }
@@ -391,7 +391,7 @@ static ag_str_t keep(char **at, ag_str_t s)
 {
     if (!s.n)
         return AG_STR_NULL;
-    memcpy(*at, s.p, s.n);
+    ag_ap_copy(*at, s.p, s.n);
     *at += s.n;
     return ag_str_make(*at - s.n, s.n);
 }
@@ -407,7 +407,7 @@ ag_audit_entry_t *ag_audit_begin_at(ag_gate_t *g, uint64_t mono_ns)
 {
     if (!S.log)
         return NULL;
-    ag_str_t ua = header(g->req, "user-agent");
+    ag_str_t ua = header(g->req, AG_STR("user-agent"));
     size_t n = g->req->target.n + ua.n + g->client_ip.n + g->proxy_ip.n;
     ag_audit_entry_t *e = ag_arena_alloc(g->arena, sizeof *e + n);
     if (!e)
@@ -547,12 +547,16 @@ static ag_audit_entry_t *refused_early(ag_gate_t *g)
  * response starts, since the client may end them by going away. */
 static bool long_running(const ag_gate_t *g, const ag_audit_entry_t *e)
 {
-    static const ag_str_t follow = AG_STR("follow=true");
     if (g->req->upgrade || (e->have_attrs && ag_str_eq_lit(e->attrs.verb, "watch")))
         return true;
-    for (size_t i = 0; i + follow.n <= e->uri.n; i++)
-        if (memcmp(e->uri.p + i, follow.p, follow.n) == 0)
+    /* "follow=true" anywhere in the target: found by its '=' (one memchr per '=', not a
+     * compare per byte; most targets have no '=' at all) */
+    const char *u = e->uri.p, *end = u + e->uri.n, *q = u;
+    while (q < end && (q = memchr(q, '=', (size_t)(end - q)))) {
+        if (q - u >= 6 && end - q >= 5 && !memcmp(q - 6, "follow", 6) && !memcmp(q + 1, "true", 4))
             return true;
+        q++;
+    }
     return false;
 }
 
