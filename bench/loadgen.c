@@ -119,7 +119,7 @@ struct lg {
     /* --closed: the measured window (loop ns) and the --cpu-pids clock ticks across it */
     bool w_open;
     uint64_t w_t0, w_t1;
-    long long cpu0, cpu1;
+    long long cpu0, cpu1, sys0, sys1;
     int ctl_fd; /* --window-ctl: -1 when unused */
 };
 
@@ -648,10 +648,12 @@ static int busy_count(const lg_t *lg)
     return n;
 }
 
-/* utime+stime clock ticks of the --cpu-pids processes (and all their threads). */
-static long long cpu_ticks(const char *pids)
+/* utime+stime clock ticks of the --cpu-pids processes (and all their threads); *sys: the
+ * stime part (the kernel's, syscalls and scheduling included). */
+static long long cpu_ticks(const char *pids, long long *sys)
 {
     long long total = 0;
+    *sys = 0;
     for (const char *p = pids; p && *p;) {
         char path[64], st[1024];
         long pid = strtol(p, (char **)&p, 10);
@@ -666,7 +668,7 @@ static long long cpu_ticks(const char *pids)
         unsigned long long ut = 0, stime = 0;
         if (q && sscanf(q + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut,
                         &stime) == 2)
-            total += (long long)(ut + stime);
+            total += (long long)(ut + stime), *sys += (long long)stime;
     }
     return total;
 }
@@ -686,12 +688,12 @@ static void closed_window(lg_t *lg, uint64_t now)
     if (!lg->w_open && !lg->w_t1 && now >= lg->t0 + (uint64_t)(lg->o.warmup * NS)) {
         lg->w_open = true;
         lg->w_t0 = now;
-        lg->cpu0 = cpu_ticks(lg->o.cpu_pids);
+        lg->cpu0 = cpu_ticks(lg->o.cpu_pids, &lg->sys0);
         window_ctl(lg, "enable\n");
     } else if (lg->w_open && now >= lg->w_t0 + (uint64_t)(lg->o.duration * NS)) {
         lg->w_open = false;
         lg->w_t1 = now;
-        lg->cpu1 = cpu_ticks(lg->o.cpu_pids);
+        lg->cpu1 = cpu_ticks(lg->o.cpu_pids, &lg->sys1);
         window_ctl(lg, "disable\n");
         finish(lg);
     }
@@ -827,7 +829,8 @@ static void usage(void)
             "                     as soon as it has the answer (--rate unused); req/s over the\n"
             "                     --duration window after --warmup\n"
             "  --cpu-pids P,P..   --closed: CPU ticks (utime+stime) of these processes across\n"
-            "                     the window, in the JSON (\"closed\": cpu_ticks, clk_tck)\n"
+            "                     the window, in the JSON (\"closed\": cpu_ticks, of which\n"
+            "                     cpu_sys_ticks the kernel's, clk_tck)\n"
             "  --window-ctl FIFO  --closed: writes enable / disable to FIFO when the window\n"
             "                     opens / closes (a `perf stat -D -1 --control fifo:FIFO`)\n"
             "  --max-duration S   refuse runs longer than S seconds (default 120)\n"
@@ -1179,9 +1182,9 @@ static ag_err json_report(const lg_t *lg, ag_buf_t *b)
     if (!err && lg->o.closed)
         err = ag_buf_printf(b,
                             "},\"closed\":{\"window_s\":%.4f,\"cpu_ticks\":%lld,"
-                            "\"clk_tck\":%ld",
+                            "\"cpu_sys_ticks\":%lld,\"clk_tck\":%ld",
                             (double)(lg->w_t1 - lg->w_t0) / NS, lg->cpu1 - lg->cpu0,
-                            sysconf(_SC_CLK_TCK));
+                            lg->sys1 - lg->sys0, sysconf(_SC_CLK_TCK));
     if (!err)
         err = ag_buf_append_cstr(b, "},\"errors\":{");
     for (int k = 0; !err && k < E__COUNT; k++)

@@ -17,16 +17,18 @@ source bench/lib.sh
 source bench/peers/upstream.sh
 source bench/peers/nginx.sh
 source bench/peers/authgate.sh
-TARGETS=nginx,authgate-rbac,authgate-prod SECS=5
+TARGETS=nginx,authgate-rbac,authgate-prod SECS=5 CONNS=100
 while (($#)); do
   case $1 in
     --targets) TARGETS=${2:?}; shift ;;
     --seconds) SECS=${2:?}; shift ;;
-    *) echo "usage: bench/syscalls.sh [--targets a,b] [--seconds S]" >&2; exit 2 ;;
+    --conns) CONNS=${2:?}; shift ;;
+    *) echo "usage: bench/syscalls.sh [--targets a,b] [--seconds S] [--conns N]" >&2; exit 2 ;;
   esac
   shift
 done
 ((SECS >= 1 && SECS <= 60)) || { echo "syscalls.sh: --seconds in 1..60" >&2; exit 2; }
+((CONNS >= 1 && CONNS <= 1000)) || { echo "syscalls.sh: --conns in 1..1000" >&2; exit 2; }
 BUILD=${AG_BENCH_BUILD:-build-bench}
 AUTHGATE=${AUTHGATE:-$BUILD/authgate}
 LOADGEN=$BUILD/loadgen
@@ -66,26 +68,48 @@ lg() { # URL JSON [loadgen args..]
     --json "$json" --quiet "$@" "$url"
 }
 
-measure() { # TARGET PASS URL PIDS PERF_EVENTS..: perf stat across loadgen's window
-  local t=$1 pass=$2 url=$3 pids=$4 perfpid
-  shift 4
-  local ctl=$d/ctl-$t-$pass ack=$d/ack-$t-$pass a=""
-  mkfifo "$ctl" "$ack"
-  perf stat -D -1 --control "fifo:$ctl,$ack" --per-thread -x';' -o "$d/perf-$t-$pass.txt" \
-    "$@" -p "$pids" 2>"$d/perf-$t-$pass.err" &
+# perf_start TARGET PASS PIDS PERF_EVENTS..: perf stat on PIDS, its events disabled until
+# "enable" reaches the FIFO $ctl; returns once perf is ready for it (perf answers a command
+# only once its events are open: seconds for 360 tracepoints per thread).
+perf_start() {
+  local t=$1 pass=$2 pids=$3 a=""
+  shift 3
+  ctl=$d/ctl-$t-$pass
+  mkfifo "$ctl" "$d/ack-$t-$pass"
+  perf stat -D -1 --control "fifo:$ctl,$d/ack-$t-$pass" --per-thread -x';' \
+    -o "$d/perf-$t-$pass.txt" "$@" -p "$pids" 2>"$d/perf-$t-$pass.err" &
   perfpid=$!
-  # perf answers a command only once its events are open (seconds for 360 tracepoints per
-  # thread): wait for that, so the window loadgen opens is the window perf counts
-  exec 4<"$ack"
+  exec 4<"$d/ack-$t-$pass"
   echo disable >"$ctl"
   read -r -t 60 a <&4 || true
   [[ $a == ack ]] || { echo "syscalls.sh: perf did not start: $(tail -2 "$d/perf-$t-$pass.err")" >&2; exit 1; }
-  lg "$url" "$d/run-$t-$pass.json" --duration "$SECS" --warmup 1 --cpu-pids "$pids" \
-    --window-ctl "$d/ctl-$t-$pass"
+}
+perf_stop() {
   sleep 0.2
   kill -INT "$perfpid"
   wait "$perfpid" || true
   exec 4<&-
+}
+measure() { # TARGET PASS URL PIDS PERF_EVENTS..: counted across loadgen's measured window
+  local t=$1 pass=$2 url=$3 pids=$4
+  shift 4
+  perf_start "$t" "$pass" "$pids" "$@"
+  lg "$url" "$d/run-$t-$pass.json" --duration "$SECS" --warmup 1 --cpu-pids "$pids" \
+    --window-ctl "$ctl"
+  perf_stop
+}
+# new_conns TARGET URL PIDS: CONNS requests by curl, each on a new TLS connection (a full
+# handshake: curl keeps no session between runs), every syscall counted
+new_conns() {
+  local t=$1 url=$2 pids=$3 tok i
+  tok=$(head -1 "$d/tokens.txt")
+  perf_start "$t" conn "$pids" -e 'syscalls:sys_enter_*'
+  echo enable >"$ctl"
+  for ((i = 0; i < CONNS; i++)); do
+    curl -sk -o /dev/null --max-time 5 -H "Authorization: Bearer $tok" "$url" || true
+  done
+  echo disable >"$ctl"
+  perf_stop
 }
 
 IFS=, read -ra targets <<<"$TARGETS"
@@ -101,6 +125,7 @@ for t in "${targets[@]}"; do
   measure "$t" sc "$url" "$pids" -e 'syscalls:sys_enter_*'
   measure "$t" cs "$url" "$pids" -e context-switches,cpu-migrations,page-faults \
     -e sched:sched_waking -e sched:sched_switch --filter 'prev_state == 0' # involuntary
+  new_conns "$t" "$url" "$pids"
   for p in ${pids//,/ }; do # thread roles: main (tid = pid), then by CPU used
     for task in /proc/"$p"/task/*; do
       echo "$p ${task##*/} $(cut -d' ' -f14,15 "$task/stat" 2>/dev/null)"
@@ -110,9 +135,9 @@ for t in "${targets[@]}"; do
   ag_stop_pid "$gw"
 done
 
-python3 - "$d" "${targets[@]}" <<'PY'
+python3 - "$d" "$CONNS" "${targets[@]}" <<'PY'
 import collections, json, re, sys
-d, targets = sys.argv[1], sys.argv[2:]
+d, conns, targets = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 
 def perf_counts(path):  # {(tid, event): count}; perf --per-thread -x';' lines: comm-tid;count;;event;..
     out = collections.Counter()
@@ -139,8 +164,8 @@ def roles(t):  # tid -> label: the busiest thread is the worker, tid = first pid
         out[int(tid)] = f"{name} ({share:.0f}% of CPU)"
     return out
 
-print("| target | requests (pass 1 / 2) | req/s | CPU us/req | syscalls/req | context switches/req | of which preempted | migrations/req | wakeups of other tasks/req | page faults/req |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| target | requests (pass 1 / 2) | req/s | CPU us/req | of which kernel | syscalls/req | context switches/req | of which preempted | migrations/req | wakeups of other tasks/req | page faults/req |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 per, thr = {}, {}
 for t in targets:
     r1, r2 = (json.load(open(f"{d}/run-{t}-{p}.json")) for p in ("sc", "cs"))
@@ -152,6 +177,7 @@ for t in targets:
         per[t][ev.replace("syscalls:sys_enter_", "")] += v / n1
     tot = lambda ev: sum(v for (tid, e), v in cs.items() if e == ev) / n2
     print(f"| {t} | {n1:,} / {n2:,} | {r2['achieved_rate']:,.0f} | {c['cpu_ticks'] * 1e6 / c['clk_tck'] / n2:.1f} | "
+          f"{c['cpu_sys_ticks'] * 1e6 / c['clk_tck'] / n2:.1f} | "
           f"{sum(per[t].values()):.2f} | {tot('context-switches'):.3f} | {tot('sched_switch'):.3f} | {tot('cpu-migrations'):.3f} | {tot('sched_waking'):.3f} | {tot('page-faults'):.3f} |")
     names = roles(t)
     thr[t] = []
@@ -168,6 +194,17 @@ print("|---|" + "---:|" * len(targets))
 for k in names:
     if max(per[t].get(k, 0) for t in targets) >= 0.0005:
         print(f"| {k} | " + " | ".join(f"{per[t].get(k, 0):.3f}" for t in targets) + " |")
+conn = {t: collections.Counter() for t in targets}
+for t in targets:
+    for (tid, ev), v in perf_counts(f"{d}/perf-{t}-conn.txt").items():
+        conn[t][ev.replace("syscalls:sys_enter_", "")] += v / conns
+names = sorted({k for t in targets for k in conn[t]}, key=lambda k: -max(conn[t].get(k, 0) for t in targets))
+print(f"\n| syscall per new TLS connection (curl, one request, {conns} connections) | " + " | ".join(targets) + " |")
+print("|---|" + "---:|" * len(targets))
+for k in names:
+    if max(conn[t].get(k, 0) for t in targets) >= 0.05:
+        print(f"| {k} | " + " | ".join(f"{conn[t].get(k, 0):.2f}" for t in targets) + " |")
+print("| total | " + " | ".join(f"{sum(conn[t].values()):.2f}" for t in targets) + " |")
 print("\n| target | thread | syscalls/req | context switches/req | preempted | migrations | wakeups | syscalls |")
 print("|---|---|---:|---:|---:|---:|---:|---|")
 for t in targets:
