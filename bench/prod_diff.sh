@@ -17,7 +17,7 @@
 #   AG_DIFF_TOOL=callgrind bench/prod_diff.sh 1 5
 #       every gateway under valgrind's callgrind: user-space instructions per request
 #       (all threads; the kernel's work is not counted), which the machine's load does
-#       not move: one round is enough
+#       not move: one round is enough; AG_DIFF_KEEP=DIR keeps each window's callgrind.out
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -127,7 +127,10 @@ measure() { # VARIANT JSON: one window; under callgrind, its instructions in JSO
     (($(ls "$d"/cg."${PID[$1]}"* 2>/dev/null | wc -l) > before)) && break
     sleep 0.1
   done
-  awk '/^(summary|totals):/ { print $2; exit }' "$(ls -t "$d"/cg."${PID[$1]}"* | head -1)" >"$2.ir"
+  local dump
+  dump=$(ls -t "$d"/cg."${PID[$1]}"* | head -1)
+  awk '/^(summary|totals):/ { print $2; exit }' "$dump" >"$2.ir"
+  [[ -z ${AG_DIFF_KEEP:-} ]] || cp "$dump" "$AG_DIFF_KEEP/callgrind.out.$1" # callgrind_annotate
 }
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 n=${#VARIANTS[@]}
