@@ -400,7 +400,7 @@ static ag_str_t keep(char **at, ag_str_t s)
  * forwarding): no formatting, one allocation. */
 ag_audit_entry_t *ag_audit_begin(ag_gate_t *g)
 {
-    return S.log ? ag_audit_begin_at(g, uv_hrtime()) : NULL;
+    return S.log ? ag_audit_begin_at(g, g->received_at ? g->received_at : uv_hrtime()) : NULL;
 }
 
 ag_audit_entry_t *ag_audit_begin_at(ag_gate_t *g, uint64_t mono_ns)
@@ -413,7 +413,8 @@ ag_audit_entry_t *ag_audit_begin_at(ag_gate_t *g, uint64_t mono_ns)
     if (!e)
         return NULL;
     char *at = (char *)(e + 1);
-    *e = (ag_audit_entry_t){.received_ns = ag_audit_log_wall_ns(S.log, mono_ns)};
+    *e = (ag_audit_entry_t){
+        .received_ns = ag_audit_log_wall_ns(S.log, g->received_at ? g->received_at : mono_ns)};
     e->uri = keep(&at, g->req->target);
     e->user_agent = keep(&at, ua);
     e->source_ip = keep(&at, g->client_ip);
@@ -591,7 +592,8 @@ void ag_audit_finish(ag_gate_t *g, int code, bool complete)
     ag_audit_level level = level_for(e);
     if (level == AG_AUDIT_NONE)
         return;
-    int r = ag_audit_log_event(S.log, e, level, code, ag_audit_log_wall_ns(S.log, uv_hrtime()),
+    uint64_t now = g->finished_at && complete ? g->finished_at : uv_hrtime();
+    int r = ag_audit_log_event(S.log, e, level, code, ag_audit_log_wall_ns(S.log, now),
                                ag_gate_audit_seq(g));
     ag_metrics_inc(r == AG_AUDIT_DROPPED ? S.m_dropped : S.m_events);
     if (r == AG_AUDIT_QUEUED_AFTER_WAIT)

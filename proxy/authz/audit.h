@@ -98,7 +98,9 @@ size_t ag_audit_log_pending(ag_audit_log_t *l);
  * stores it in g->audit and returns it (NULL when auditing is off or memory ran out); the gate
  * steps fill in identity, attributes and decision. ag_audit_finish is the gate's finish hook. */
 ag_audit_entry_t *ag_audit_begin(ag_gate_t *g);
-/* The same, received at CLOCK_MONOTONIC <mono_ns> (uv_hrtime) rather than now. */
+/* The same, received at g->received_at (the driver's head-read time), else at
+ * CLOCK_MONOTONIC <mono_ns> (uv_hrtime) rather than now. The stage time is g->finished_at
+ * when the driver set it (ag_audit_finish), else the clock's. */
 ag_audit_entry_t *ag_audit_begin_at(ag_gate_t *g, uint64_t mono_ns);
 /* Keeps <a> in <e>: slices of <target> (the head's, which does not outlive forwarding)
  * point into the entry's copy of it instead; the others (arena, static) stay. */

@@ -28,11 +28,12 @@ typedef struct ag_gate {
     ag_http_req_t *req;        /* canonical; headers include the client's Authorization */
     const ag_tls_peer_t *peer; /* verified client certificate (peer->verified) */
     ag_str_t client_ip;
-    ag_str_t proxy_ip; /* the load balancer whose PROXY header named client_ip
-                          (empty: client_ip is the TCP peer) */
-    uv_loop_t *loop;   /* the worker loop the request belongs to */
-    int worker;        /* worker id (metrics slot) */
-    ag_arena_t *arena; /* request arena: identity strings may live here */
+    ag_str_t proxy_ip;    /* the load balancer whose PROXY header named client_ip
+                             (empty: client_ip is the TCP peer) */
+    uv_loop_t *loop;      /* the worker loop the request belongs to */
+    int worker;           /* worker id (metrics slot) */
+    ag_arena_t *arena;    /* request arena: identity strings may live here */
+    uint64_t received_at; /* uv_hrtime when the head was read (0: unknown), for the audit */
     /* outputs */
     const ag_identity_t *identity; /* ALLOW: NULL forwards without Impersonate-* */
     int status;                    /* DENY: 401, 403, 429, 500, 503 ... */
@@ -47,8 +48,10 @@ typedef struct ag_gate {
     /* Continues the request when a parked step or local route completes (ag_gate_done),
      * with the pipeline's final ALLOW or DENY; never called for a synchronous result. */
     void (*resume)(struct ag_gate *g, ag_gate_result r);
-    void *owner; /* the driver's (http1.c: the connection) */
-    int step;    /* private to pipeline.c: the step running or parked */
+    void *owner;          /* the driver's (http1.c: the connection) */
+    uint64_t finished_at; /* uv_hrtime of the answer, set before ag_gate_finished when the
+                             driver read the clock anyway (0: the finish hook reads it) */
+    int step;             /* private to pipeline.c: the step running or parked */
     bool cancelled, pending;
 } ag_gate_t;
 

@@ -112,9 +112,11 @@ static bool send_expired(conn_t *c, uint64_t now)
 /* Counts one answer; errors found before the head was complete count with latency 0. */
 void ag_h1c_record(conn_t *c, int code)
 {
-    ag_metrics_request(code, c->t_start ? uv_hrtime() - c->t_start : 0);
+    uint64_t now = c->t_start ? uv_hrtime() : 0;
+    ag_metrics_request(code, c->t_start ? now - c->t_start : 0);
     c->t_start = 0;
     if (c->gate.req && !c->gate.pending) { /* once per gated request (audit) */
+        c->gate.finished_at = now;         /* the audit's stage time: no second clock reading */
         ag_gate_finished(&c->gate, code);
         c->gate.req = NULL;
     }
@@ -632,7 +634,7 @@ static void handle_head(conn_t *c)
         return;
     }
     c->client_keepalive = c->rq.keepalive;
-    c->t_start = uv_hrtime();
+    c->gate.received_at = c->t_start = uv_hrtime();
     ag_canon_opts_t co = {c->w->self_authorities, c->w->nself};
     int st = ag_canon_check(&c->req, &co, &reason);
     if (c->webhook_only && (st == 0 || st == AG_CANON_OPTIONS_STAR)) {

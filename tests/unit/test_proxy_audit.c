@@ -642,3 +642,62 @@ TEST(audit_why_encoding_cut_short_is_refused)
     ag_buf_dispose(&want);
     ag_arena_dispose(&arena);
 }
+
+/* Microseconds since the epoch of the RFC 3339 time after "KEY":" in <line> (-1: none). */
+static long long stamp_us(const char *line, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = line ? strstr(line, pat) : NULL;
+    struct tm tm = {0};
+    int us = -1;
+    if (!p || sscanf(p + strlen(pat), "%d-%d-%dT%d:%d:%d.%6dZ", &tm.tm_year, &tm.tm_mon,
+                     &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us) != 7)
+        return -1;
+    tm.tm_year -= 1900, tm.tm_mon -= 1;
+    return (long long)timegm(&tm) * 1000000 + us;
+}
+
+/* The request path takes the driver's clock readings when it has them (the head read, the
+ * answer): the event's two times are those, not readings of its own. */
+TEST(audit_finish_takes_the_drivers_times)
+{
+    char dir[] = "/tmp/ag-audit-XXXXXX", path[256], text[512];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/audit.log", dir);
+    snprintf(text, sizeof text,
+             "{\"listen\":{\"address\":\"127.0.0.1:0\"},\"upstream\":{\"url\":"
+             "\"http://127.0.0.1:1\"},\"audit\":{\"file\":\"%s\"}}",
+             path);
+    ag_config_t *conf = NULL;
+    ag_buf_t err = AG_BUF_INIT(4096);
+    CHECK_EQ(ag_config_parse("t.json", ag_str_cstr(text), &conf, &err), 0);
+    CHECK_EQ(ag_audit_setup(conf, &err), 0);
+    ag_arena_t arena;
+    ag_arena_init(&arena, 0, 0);
+    ag_http_req_t req = {.method = AG_STR("GET"), .target = AG_STR("/api/v1/pods")};
+    ag_gate_t g = {.req = &req,
+                   .arena = &arena,
+                   .client_ip = AG_STR("10.0.0.1"),
+                   .received_at = 5000000000ull}; /* far from now: no clock gives it */
+    CHECK(ag_audit_begin(&g) != NULL);
+    g.finished_at = g.received_at + 1234567000ull;
+    ag_audit_finish(&g, 200, true);
+    ag_audit_shutdown(); /* flushes */
+    size_t n;
+    char *line = slurp(path, &n);
+    long long rx = stamp_us(line, "requestReceivedTimestamp"),
+              st = stamp_us(line, "stageTimestamp");
+    CHECK(rx > 0 && st > 0);
+    CHECK_EQ(st - rx, 1234567);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long wall_us = (long long)time(NULL) * 1000000; /* received: 5 s after boot */
+    CHECK(rx < wall_us - ((long long)now.tv_sec - 5) * 1000000 + 2000000);
+    free(line);
+    ag_arena_dispose(&arena);
+    ag_buf_dispose(&err);
+    ag_config_destroy(conf);
+    unlink(path);
+    rmdir(dir);
+}
