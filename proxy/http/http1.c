@@ -31,6 +31,7 @@
 #include "http/status.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
+#include "runtime/slab.h"
 
 #define MAX_POOLED_CONNS 256
 #define RBUF_SLACK 4096      /* read buffer beyond limits.header_bytes */
@@ -230,6 +231,10 @@ static void respond_details(conn_t *c, int code, const char *msg,
 
 /* ---- connection lifecycle ------------------------------------------------------- */
 
+/* Connection structs live as long as their connection: packed in a slab (runtime/slab.h)
+ * so the holes the handshake leaves do not keep an idle connection's pages resident. */
+static ag_slab_t conn_slab = AG_SLAB_INIT(sizeof(conn_t));
+
 static void conn_free(conn_t *c)
 {
     ag_arena_dispose(&c->arena);
@@ -238,7 +243,7 @@ static void conn_free(conn_t *c)
     ag_stream_dispose(&c->st);
     free(c->resp_hdrs);
     free(c->peer);
-    free(c);
+    ag_slab_free(&conn_slab, c);
 }
 
 static void recycle(conn_t *c)
@@ -841,7 +846,7 @@ static conn_t *conn_get(ag_worker_t *w)
         w->nfree--;
         return c;
     }
-    c = calloc(1, sizeof(*c));
+    c = ag_slab_calloc(&conn_slab);
     if (!c)
         return NULL;
     ag_arena_init(&c->arena, 8 * 1024, 1u << 20);

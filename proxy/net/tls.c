@@ -27,6 +27,7 @@
 #include "config.h"
 #include "net/tls_local.h"
 #include "net/tls_record.h"
+#include "runtime/slab.h"
 
 #define TLS_IN_MAX (64 * 1024) /* unprocessed ciphertext held per session */
 
@@ -346,9 +347,13 @@ static int on_recv(void *ud, unsigned char *p, size_t n)
     return (int)n;
 }
 
+/* Sessions live as long as their connection: packed in a slab (runtime/slab.h), not amid
+ * the handshake's freed allocations. */
+static ag_slab_t session_slab = AG_SLAB_INIT(sizeof(ag_tls_t));
+
 ag_err ag_tls_create(ag_tls_ctx_t *ctx, ag_tls_emit_fn emit, void *ud, ag_tls_t **out)
 {
-    ag_tls_t *t = calloc(1, sizeof(*t));
+    ag_tls_t *t = ag_slab_calloc(&session_slab);
     if (!t)
         return AG_E_NOMEM;
     t->ctx = ctx;
@@ -395,7 +400,7 @@ void ag_tls_destroy(ag_tls_t *t)
     free(t->peer);
     ag_tls_ctx_destroy(t->ctx);
     free(t->in);
-    free(t);
+    ag_slab_free(&session_slab, t);
 }
 
 ag_err ag_tls_feed(ag_tls_t *t, const char *p, size_t n)
