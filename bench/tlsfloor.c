@@ -510,16 +510,16 @@ static double ag_idle_heap(int n)
     return per;
 }
 
-static void write_json(const char *path, int n, double heap_b, double rss_b, const rec_t *recs,
-                       int nrec)
+static void write_json(const char *path, int n, double heap_b, double rss_b, double idle_b,
+                       const rec_t *recs, int nrec)
 {
     FILE *f = fopen(path, "w");
     if (!f)
         die("open --json", 0);
     fprintf(f,
             "{\"mbedtls\": \"%s\", \"sessions\": %d, \"floor_heap_bytes\": %.0f, "
-            "\"floor_rss_bytes\": %.0f, \"records\": [",
-            ag_tls_mbedtls_version(true), n, heap_b, rss_b);
+            "\"floor_rss_bytes\": %.0f, \"libcrypto_idle_heap_bytes\": %.0f, \"records\": [",
+            ag_tls_mbedtls_version(true), n, heap_b, rss_b, idle_b);
     for (int i = 0; i < nrec; i++)
         fprintf(f,
                 "%s{\"bytes\": %zu, \"write_ns\": %.1f, \"read_ns\": %.1f, \"gcm_ns\": %.1f, "
@@ -596,6 +596,6 @@ int main(int argc, char **argv)
     rec_t recs[6];
     record_table(recs, 6);
     if (json)
-        write_json(json, n, heap_b, rss_b, recs, 6);
+        write_json(json, n, heap_b, rss_b, idle, recs, 6);
     return 0;
 }
