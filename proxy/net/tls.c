@@ -444,7 +444,7 @@ void ag_tls_release(ag_tls_t *t)
 
 bool ag_tls_released(const ag_tls_t *t)
 {
-    return !t->in;
+    return !t->in && (t->ssl || (!t->rec.rd.evp && !t->rec.wr.evp));
 }
 
 void ag_tls_malloc_tune(void)

@@ -91,7 +91,8 @@ enum { AG_TLS_WANT = 0, AG_TLS_DONE = 1, AG_TLS_CLOSED = 2 };
 ag_err ag_tls_feed(ag_tls_t *t, const char *p, size_t n);
 /* Frees the input queue when it is empty (an idle connection), and on libcrypto's record
  * layer the EVP contexts too (rebuilt from the kept keys at the next record); the next
- * ag_tls_feed allocates the queue again. ag_tls_released: true when no queue is allocated. */
+ * ag_tls_feed allocates the queue again. ag_tls_released: true when no queue is allocated
+ * and, on libcrypto's record layer, no EVP context either. */
 void ag_tls_release(ag_tls_t *t);
 bool ag_tls_released(const ag_tls_t *t);
 /* Bytes of fed ciphertext not yet processed (a reader stops reading above a bound). */
