@@ -27,7 +27,10 @@ typedef struct {
 #define AG_SLAB_BLOCK (64 * 1024)
 
 /* A static slab for objects of <objsize> bytes. */
-#define AG_SLAB_INIT(objsize) {PTHREAD_MUTEX_INITIALIZER, (objsize), 0, NULL, NULL, 0, 0}
+#define AG_SLAB_INIT(objsize)                                                                      \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, (objsize), 0, NULL, NULL, 0, 0                                  \
+    }
 
 /* Zeroed memory for one object, or NULL. */
 void *ag_slab_calloc(ag_slab_t *s);

@@ -8,7 +8,7 @@
 #include "testlib.h"
 
 #define N 200
-#define OBJ 2072                            /* about a connection struct */
+#define OBJ 2072                       /* about a connection struct */
 #define SLOT (16 + ((OBJ + 15) & ~15)) /* its block pointer (padded) and the object */
 
 TEST(slab_packs_objects_allocated_between_transient_ones)
