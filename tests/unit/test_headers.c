@@ -162,7 +162,7 @@ TEST(headers_list_each_trims_and_skips_empty_elements)
 
 TEST(headers_field_span_finds_the_first_control_byte_at_any_offset)
 {
-    char buf[40];
+    char buf[72]; /* past four 16-byte blocks, an 8-byte word and a tail */
     for (size_t len = 0; len <= sizeof buf; len++) {
         memset(buf, 'a', sizeof buf);
         CHECK_EQ(ag_http_field_span(buf, len), len);
@@ -178,6 +178,19 @@ TEST(headers_field_span_finds_the_first_control_byte_at_any_offset)
             memset(buf, 'a', sizeof buf);
             buf[bad] = '\t';
             CHECK_EQ(ag_http_field_span(buf, len), len);
+        }
+    }
+}
+
+TEST(headers_field_span_agrees_with_the_byte_table_for_every_byte_value)
+{
+    char buf[64];
+    for (int c = 0; c < 256; c++) {
+        bool ok = (ag_http_ctype[c] & AG_HTTP_FIELD) != 0;
+        for (size_t at = 0; at < sizeof buf; at += 7) {
+            memset(buf, 0x80, sizeof buf); /* obs-text around it */
+            buf[at] = (char)c;
+            CHECK_EQ(ag_http_field_span(buf, sizeof buf), ok ? sizeof buf : at);
         }
     }
 }
