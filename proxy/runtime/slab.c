@@ -1,6 +1,7 @@
-/* Slab of fixed-size objects (slab.h). Each slot is a pointer to its block followed by the
- * object (16-byte aligned); a block's free slots form a list, and slots never used are
- * handed out in order (<fresh>). */
+/* Slab of fixed-size objects (slab.h). Each slot is a 16-byte head (its block; when free,
+ * the next free slot) followed by the object (16-byte aligned); a block's free slots form a
+ * list, and slots never used are handed out in order (<fresh>). Under AddressSanitizer a
+ * freed object is poisoned until handed out again, so a use after free is still caught. */
 #include "runtime/slab.h"
 
 #include <stdbool.h>
@@ -8,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOT_HEAD 16 /* the block pointer, padded so the object stays 16-byte aligned */
+#include <sanitizer/asan_interface.h> /* no-op macros without ASan */
+
+#define SLOT_HEAD 16 /* block pointer, next free slot: the object stays 16-byte aligned */
+#define NEXT_AT sizeof(void *)
 
 struct ag_slab_block {
     ag_slab_block_t *prev, *next; /* in the slab's partial list */
-    void *free;                   /* freed slots (each holds the next) */
+    void *free;                   /* freed slots (each head holds the next) */
     unsigned used, fresh;         /* slots in use; slots handed out at least once */
     _Alignas(16) unsigned char slots[];
 };
@@ -66,7 +70,7 @@ static unsigned char *take_slot(ag_slab_t *s, ag_slab_block_t *b)
 {
     unsigned char *slot = b->free;
     if (slot)
-        memcpy(&b->free, slot + SLOT_HEAD, sizeof b->free);
+        memcpy(&b->free, slot + NEXT_AT, sizeof b->free);
     else
         slot = b->slots + (size_t)b->fresh++ * s->size;
     if (++b->used == s->per_block)
@@ -88,6 +92,7 @@ void *ag_slab_calloc(ag_slab_t *s)
     pthread_mutex_unlock(&s->mu);
     if (!slot)
         return NULL;
+    ASAN_UNPOISON_MEMORY_REGION(slot + SLOT_HEAD, s->size - SLOT_HEAD);
     memset(slot + SLOT_HEAD, 0, s->size - SLOT_HEAD);
     return slot + SLOT_HEAD;
 }
@@ -115,7 +120,8 @@ void ag_slab_free(ag_slab_t *s, void *p)
     memcpy(&b, slot, sizeof b);
     pthread_mutex_lock(&s->mu);
     bool was_full = b->used == s->per_block;
-    memcpy(slot + SLOT_HEAD, &b->free, sizeof b->free);
+    ASAN_POISON_MEMORY_REGION(p, s->size - SLOT_HEAD);
+    memcpy(slot + NEXT_AT, &b->free, sizeof b->free);
     b->free = slot;
     b->used--;
     s->live--;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sanitizer/asan_interface.h>
+
 #include "runtime/slab.h"
 #include "testlib.h"
 
@@ -49,6 +51,10 @@ TEST(slab_reuses_a_freed_slot_zeroed)
     CHECK((uintptr_t)a % 16 == 0 && (uintptr_t)b % 16 == 0);
     memset(a, 0xFF, 40);
     ag_slab_free(&s, a);
+#if defined(__SANITIZE_ADDRESS__)
+    CHECK(__asan_address_is_poisoned(a) && __asan_address_is_poisoned(a + 39));
+    CHECK(!__asan_address_is_poisoned(b));
+#endif
     unsigned char *c = ag_slab_calloc(&s);
     CHECK(c == a);
     for (int k = 0; k < 40; k++)
