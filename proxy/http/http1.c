@@ -378,7 +378,8 @@ void ag_h1c_next(conn_t *c)
  * in flight holds, after IDLE_RELEASE_MS, no buffer of its own: the request arena (header
  * array), the head and response-header buffers, the stream's read and cork buffers and
  * the TLS input queue are freed, and set up again when the next request's first bytes
- * arrive (reacquire). What stays is the struct and mbedTLS's two record buffers. One
+ * arrive (reacquire). What stays is the struct (slab) and the TLS session's keys (on
+ * libcrypto's record layer; on mbedTLS's, its two record buffers stay as well). One
  * worker-wide sweep a second does it, not a timer per connection, so a busy connection
  * (never idle that long) frees and allocates nothing per request. */
 static bool idle_releasable(const conn_t *c, uint64_t now)
@@ -424,8 +425,8 @@ static void on_conn_sweep(uv_timer_t *t)
             n++;
         }
     }
-    /* free() keeps the pages of chunks amid live ones (every connection's mbedTLS buffers
-     * stay): after a large release, hand whole free pages back to the kernel. */
+    /* free() keeps the pages of chunks amid live ones: after a large release, hand whole
+     * free pages back to the kernel. */
     if (n >= IDLE_TRIM_MIN)
         malloc_trim(0);
 }
