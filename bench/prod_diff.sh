@@ -51,12 +51,9 @@ elif [[ -n $TOOL ]]; then
   echo "prod_diff.sh: AG_DIFF_TOOL is callgrind or nothing" >&2; exit 2
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-ag_make_cert "$d"
-node bench/mkjwt.mjs "$d" 1000 >/dev/null
+peer_fixture "$d"
+up=$UP
 head -1 "$d/tokens.txt" >"$d/tokens1.txt"
-up=$(ag_free_port)
-peer_upstream_start "$d" "$up"
-ag_wait_port "$up" 100 || { echo "upstream did not start" >&2; exit 1; }
 declare -A PORT PID TOKENS
 scrape() { # ADMIN_PORT: /metrics once a second while the run lasts (bounded)
   local url="http://127.0.0.1:$1/metrics" limit=$((ROUNDS * ${#VARIANTS[@]} * (SECS + 2) + 120))

@@ -25,11 +25,8 @@ LOADGEN=$BUILD/loadgen
 command -v perf >/dev/null || { echo "profile.sh: perf missing (linux-perf)" >&2; exit 1; }
 d=$(mktemp -d /tmp/agprofile.XXXXXX)
 trap 'ag_stop_all; rm -rf "$d"' EXIT
-ag_make_cert "$d"
-node bench/mkjwt.mjs "$d" 1000
-up=$(ag_free_port)
-peer_upstream_start "$d" "$up"
-ag_wait_port "$up" 100 || { echo "upstream did not start" >&2; exit 1; }
+peer_fixture "$d"
+up=$UP
 port=$(ag_free_port)
 peer_authgate_start "$d" "$port" 1 "$up" "$VARIANT"
 ag_wait_port "$port" 200 || { echo "authgate did not start: $(tail -2 "$AG_LAST_LOG")" >&2; exit 1; }

@@ -36,11 +36,8 @@ command -v perf >/dev/null || { echo "syscalls.sh: perf missing (linux-perf)" >&
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true # one perf descriptor per event and thread
 d=$(mktemp -d /tmp/agsyscalls.XXXXXX)
 trap 'ag_stop_all; rm -rf "$d"' EXIT
-ag_make_cert "$d"
-node bench/mkjwt.mjs "$d" 1000 >/dev/null
-up=$(ag_free_port)
-peer_upstream_start "$d" "$up"
-ag_wait_port "$up" 100 || { echo "upstream did not start" >&2; exit 1; }
+peer_fixture "$d"
+up=$UP
 
 start() { # TARGET PORT: sets gw (the pid whose process tree is measured)
   case $1 in

@@ -319,26 +319,26 @@ typedef struct {
     double lc_enc_ns, lc_dec_ns; /* authgate's sessions on libcrypto's record layer */
 } rec_t;
 
-/* Median over ROUNDS of the time per record for one direction (server encrypts, client
- * decrypts: enc measures the writer; dec the reader). */
-static void record_cost(end_t *s, end_t *c, rec_t *r, int iters)
+/* One record each way through a pair of sessions: <write> encrypts <size> bytes, <read>
+ * decrypts them on the other side. */
+typedef struct {
+    void (*write)(void *pair, size_t size);
+    void (*read)(void *pair, size_t size);
+    void *pair;
+} rec_io_t;
+
+/* Median over ROUNDS of the CPU time per record: *enc_ns the writer's, *dec_ns the
+ * reader's. */
+static void time_records(const rec_io_t *io, size_t size, int iters, double *enc_ns, double *dec_ns)
 {
-    static unsigned char p[16384], buf[16384];
     double enc[ROUNDS], dec[ROUNDS];
     for (int k = 0; k < ROUNDS; k++) {
         enc[k] = dec[k] = 0;
         for (int i = 0; i < iters; i++) {
             double t0 = cpu_ns();
-            if (mbedtls_ssl_write(&c->ssl, p, r->size) != (int)r->size)
-                die("write", 0);
+            io->write(io->pair, size);
             double t1 = cpu_ns();
-            size_t got = 0;
-            while (got < r->size) {
-                int n = mbedtls_ssl_read(&s->ssl, buf, sizeof buf);
-                if (n <= 0)
-                    die("read", n);
-                got += (size_t)n;
-            }
+            io->read(io->pair, size);
             enc[k] += t1 - t0;
             dec[k] += cpu_ns() - t1;
         }
@@ -347,8 +347,40 @@ static void record_cost(end_t *s, end_t *c, rec_t *r, int iters)
     }
     qsort(enc, ROUNDS, sizeof(double), cmp_d);
     qsort(dec, ROUNDS, sizeof(double), cmp_d);
-    r->enc_ns = enc[ROUNDS / 2];
-    r->dec_ns = dec[ROUNDS / 2];
+    *enc_ns = enc[ROUNDS / 2];
+    *dec_ns = dec[ROUNDS / 2];
+}
+
+typedef struct {
+    end_t *s, *c;
+} mbed_pair_t;
+
+static void mbed_write(void *pair, size_t size)
+{
+    static unsigned char p[16384];
+    mbed_pair_t *m = pair;
+    if (mbedtls_ssl_write(&m->c->ssl, p, size) != (int)size)
+        die("write", 0);
+}
+
+static void mbed_read(void *pair, size_t size)
+{
+    static unsigned char buf[16384];
+    mbed_pair_t *m = pair;
+    for (size_t got = 0; got < size;) {
+        int n = mbedtls_ssl_read(&m->s->ssl, buf, sizeof buf);
+        if (n <= 0)
+            die("read", n);
+        got += (size_t)n;
+    }
+}
+
+/* mbedTLS's own record layer: the client encrypts, the server decrypts. */
+static void record_cost(end_t *s, end_t *c, rec_t *r, int iters)
+{
+    mbed_pair_t m = {s, c};
+    rec_io_t io = {mbed_write, mbed_read, &m};
+    time_records(&io, r->size, iters, &r->enc_ns, &r->dec_ns);
 }
 
 static void gcm_cost(rec_t *r, int iters)
@@ -448,30 +480,30 @@ static void ag_read_n(ag_tls_t *t, size_t n)
     }
 }
 
+typedef struct {
+    ag_tls_t *s, *c;
+} ag_pair_t;
+
+static void ag_write(void *pair, size_t size)
+{
+    static char p[16384];
+    if (ag_tls_write(((ag_pair_t *)pair)->c, p, size) != 0)
+        die("ag_tls_write", 0);
+}
+
+static void ag_read(void *pair, size_t size)
+{
+    ag_tls_t *s = ((ag_pair_t *)pair)->s;
+    ag_deliver(&to_srv, s);
+    ag_read_n(s, size);
+}
+
 /* Client writes a record of r->size (encrypt), the server feeds and reads it (decrypt). */
 static void ag_record_cost(ag_tls_t *s, ag_tls_t *c, rec_t *r, int iters)
 {
-    static char p[16384];
-    double enc[ROUNDS], dec[ROUNDS];
-    for (int k = 0; k < ROUNDS; k++) {
-        enc[k] = dec[k] = 0;
-        for (int i = 0; i < iters; i++) {
-            double t0 = cpu_ns();
-            if (ag_tls_write(c, p, r->size) != 0)
-                die("ag_tls_write", 0);
-            double t1 = cpu_ns();
-            ag_deliver(&to_srv, s);
-            ag_read_n(s, r->size);
-            enc[k] += t1 - t0;
-            dec[k] += cpu_ns() - t1;
-        }
-        enc[k] /= iters;
-        dec[k] /= iters;
-    }
-    qsort(enc, ROUNDS, sizeof(double), cmp_d);
-    qsort(dec, ROUNDS, sizeof(double), cmp_d);
-    r->lc_enc_ns = enc[ROUNDS / 2];
-    r->lc_dec_ns = dec[ROUNDS / 2];
+    ag_pair_t m = {s, c};
+    rec_io_t io = {ag_write, ag_read, &m};
+    time_records(&io, r->size, iters, &r->lc_enc_ns, &r->lc_dec_ns);
 }
 
 /* Heap per idle server session on libcrypto's records: <n> pairs after one 1 KiB / 600 B

@@ -20,3 +20,15 @@ peer_upstream_start() {
     }
   }" 1
 }
+
+# peer_fixture DIR: what every single-target bench script starts from, in DIR: the test
+# certificate, 1,000 users' tokens (tokens.txt) and the upstream on a free port, accepting;
+# sets UP (its port). Exits the script when the upstream does not start.
+peer_fixture() {
+  local d=$1
+  ag_make_cert "$d"
+  node bench/mkjwt.mjs "$d" 1000 >/dev/null
+  UP=$(ag_free_port)
+  peer_upstream_start "$d" "$UP"
+  ag_wait_port "$UP" 100 || { echo "upstream did not start" >&2; exit 1; }
+}
